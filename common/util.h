@@ -1,0 +1,38 @@
+/*
+ * util.h — clocks, backoff and NULL-safe string helpers shared by every module.
+ */
+#ifndef LBP_COMMON_UTIL_H
+#define LBP_COMMON_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Monotonic milliseconds; never goes backwards. */
+uint64_t lbp_now_ms(void);
+/* Wall-clock seconds since the epoch. */
+int64_t lbp_wall_s(void);
+/* RFC 3339 UTC time ("2026-11-26T10:00:00Z") for the given epoch seconds. */
+void lbp_rfc3339(int64_t epoch_s, char out[32]);
+/* Parses RFC 3339 with optional fractional seconds and offset; LBP_PARSE on error. */
+int lbp_parse_rfc3339(const char *s, int64_t *epoch_s);
+
+/*
+ * Exponential backoff: base * 2^attempt, capped at max (attempt counts from 0).
+ * lbp_jitter spreads a delay by +-frac (0..1) so retries from many workers do
+ * not arrive together.
+ */
+uint64_t lbp_backoff_ms(uint64_t base_ms, uint64_t max_ms, unsigned attempt);
+uint64_t lbp_jitter_ms(uint64_t ms, double frac);
+
+/* NULL-safe helpers. */
+char *lbp_strdup(const char *s); /* NULL in, NULL out */
+bool lbp_streq(const char *a, const char *b);
+/* Copies at most cap-1 bytes and NUL-terminates; returns strlen(src). */
+size_t lbp_strlcpy(char *dst, const char *src, size_t cap);
+/* strtol with full checks: the whole string, in [min, max]. */
+int lbp_parse_long(const char *s, long min, long max, long *out);
+
+#define LBP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * provider.h — the interface between the reconciler and a cloud.
+ *
+ * A cloud is one `const struct lbp_provider` (its vtable) exported from
+ * clouds/<name>/; the registry (provider.c) lists the ones built in and
+ * picks one by --cloud NAME, the way curl picks a TLS backend from
+ * available_backends[]. The reconciler owns all Kubernetes knowledge and
+ * hands the provider a plain-C spec; the provider owns all cloud knowledge.
+ *
+ * Every slot is idempotent: called again with the same spec after a crash
+ * or a timeout, it converges from whatever exists instead of failing or
+ * duplicating. Slots may be called from several worker threads at once for
+ * different Services (never two at once for the same LB name).
+ */
+#ifndef LBP_PROVIDER_H
+#define LBP_PROVIDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/rc.h"
+
+/* Capability bits. */
+#define LBP_CAP_TCP (1u << 0)
+#define LBP_CAP_UDP (1u << 1)
+#define LBP_CAP_SCTP (1u << 2)
+#define LBP_CAP_MIXED_PROTOCOLS (1u << 3) /* TCP and UDP on one LB */
+#define LBP_CAP_SOURCE_RANGES (1u << 4)
+#define LBP_CAP_HOSTNAME (1u << 5)     /* ingress may be a hostname */
+#define LBP_CAP_NEEDS_NODEPORTS (1u << 6)
+#define LBP_CAP_HEALTH_CHECKS (1u << 7) /* the LB health-checks nodes itself */
+#define LBP_CAP_IPV6 (1u << 8)
+#define LBP_CAP_REQUESTED_IP (1u << 9) /* honours spec.loadBalancerIP */
+
+#define LBP_LB_NAME_LEN 32 /* "a" + UID without dashes, cut to 32 (upstream) */
+
+struct lbp_lb_port {
+    const char *name;
+    const char *protocol; /* "TCP", "UDP", "SCTP" */
+    int port;
+    int node_port; /* 0 when allocateLoadBalancerNodePorts is false */
+};
+
+struct lbp_lb_node {
+    const char *name;
+    const char *provider_id;
+    const char *internal_ip; /* first InternalIP, may be NULL */
+    const char *external_ip; /* first ExternalIP, may be NULL */
+};
+
+struct lbp_lb_annotation {
+    const char *key;
+    const char *value;
+};
+
+/* What the reconciler wants. All strings are owned by the caller. */
+struct lbp_lb_spec {
+    const char *cluster_name;
+    const char *namespace;
+    const char *name;
+    const char *uid;
+    char lb_name[LBP_LB_NAME_LEN + 1];
+    const struct lbp_lb_port *ports;
+    size_t n_ports;
+    const struct lbp_lb_node *nodes; /* eligible backends, sorted by name */
+    size_t n_nodes;
+    const char *const *source_ranges; /* CIDRs; empty means everyone */
+    size_t n_source_ranges;
+    const char *session_affinity; /* "None" or "ClientIP" */
+    int session_affinity_timeout;
+    bool local_traffic; /* externalTrafficPolicy: Local */
+    int health_check_node_port;
+    const char *requested_ip; /* spec.loadBalancerIP, may be NULL */
+    const char *const *ip_families; /* "IPv4", "IPv6" */
+    size_t n_ip_families;
+    const struct lbp_lb_annotation *annotations;
+    size_t n_annotations;
+};
+
+#define LBP_LB_MAX_INGRESS 4
+
+struct lbp_lb_ingress_addr {
+    char ip[64];
+    char hostname[256];
+    char ip_mode[8]; /* "", "VIP" or "Proxy" */
+};
+
+/* What exists. */
+struct lbp_lb_status {
+    struct lbp_lb_ingress_addr ingress[LBP_LB_MAX_INGRESS];
+    size_t n_ingress;
+    unsigned retry_after_s; /* with LBP_PENDING or LBP_RETRY: when to ask again */
+};
+
+/* One LB this cluster owns, as list_owned reports it. */
+struct lbp_lb_owned {
+    char lb_name[128];
+    char namespace[254];
+    char name[254];
+};
+
+/*
+ * A failure message for the Warning Event (lbp_failf fills it). One per call,
+ * owned by the caller, so concurrent workers never share it.
+ */
+#define LBP_ERRBUF_SIZE 512
+struct lbp_call {
+    char err[LBP_ERRBUF_SIZE];
+    unsigned retry_after_s;
+};
+
+void lbp_failf(struct lbp_call *call, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+struct lbp_provider_ctx; /* a configured instance of a cloud */
+
+struct lbp_provider {
+    const char *name; /* --cloud NAME */
+    unsigned caps;
+
+    /* Reads --cloud-config (may be NULL) and the environment. */
+    int (*init)(const char *cloud_config_path, const char *cluster_name,
+                struct lbp_provider_ctx **out, char *err, size_t errlen);
+    void (*cleanup)(struct lbp_provider_ctx *ctx);
+
+    int (*get)(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
+               struct lbp_lb_status *st, struct lbp_call *call);
+    int (*ensure)(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
+                  struct lbp_lb_status *st, struct lbp_call *call);
+    /* NULL: the reconciler calls ensure. */
+    int (*update_targets)(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
+                          struct lbp_call *call);
+    /* Gone counts as success. Only namespace/name/uid/lb_name are set. */
+    int (*remove)(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
+                  struct lbp_call *call);
+    /* Fills a malloc'd array (caller frees) of every LB tagged for this cluster. */
+    int (*list_owned)(struct lbp_provider_ctx *ctx, struct lbp_lb_owned **out, size_t *n,
+                      struct lbp_call *call);
+    int (*ping)(struct lbp_provider_ctx *ctx, struct lbp_call *call);
+
+    /* Optional: a JSON document of internal state for /debug/<name>; caller frees. */
+    char *(*debug_json)(struct lbp_provider_ctx *ctx);
+};
+
+/* NULL-terminated table of the clouds built into this binary. */
+extern const struct lbp_provider *const lbp_providers[];
+const struct lbp_provider *lbp_provider_find(const char *name);
+
+/* "a" + uid without dashes, cut to LBP_LB_NAME_LEN characters. */
+void lbp_lb_name(const char *uid, char out[LBP_LB_NAME_LEN + 1]);
+
+#endif
