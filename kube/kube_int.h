@@ -1,0 +1,50 @@
+/*
+ * kube_int.h — what the files inside kube/ share and nothing outside uses:
+ * the streaming GET the informer's watch runs on, the line splitter it feeds,
+ * list paging, and the per-kind decoders' free functions.
+ */
+#ifndef LBP_KUBE_INT_H
+#define LBP_KUBE_INT_H
+
+#include "common/buf.h"
+#include "kube/kube.h"
+
+/* Called once per complete line (without the '\n'); nonzero stops the stream. */
+typedef int (*lbp_line_cb)(void *ctx, const char *line, size_t len);
+
+/*
+ * Splits a byte stream into '\n'-terminated lines. A line longer than max is
+ * dropped whole (the callback gets nothing for it, the splitter resyncs at
+ * the next newline) and counted in `overlong`; feed returns LBP_TOOBIG for
+ * that chunk so the caller can restart the watch.
+ */
+struct lbp_line_splitter {
+    struct lbp_buf buf;
+    size_t max;
+    bool skipping; /* inside an overlong line, discarding to the next '\n' */
+    unsigned long overlong;
+};
+void lbp_line_splitter_init(struct lbp_line_splitter *s, size_t max);
+int lbp_line_splitter_feed(struct lbp_line_splitter *s, const char *data, size_t len,
+                           lbp_line_cb cb, void *ctx);
+void lbp_line_splitter_free(struct lbp_line_splitter *s);
+
+/*
+ * A streaming GET (a watch). Returns when the server ends the response, the
+ * callback returns nonzero (LBP_OK), no byte arrived for idle_timeout_ms
+ * (LBP_RETRY), the client is shut down (LBP_CANCELLED), or the server
+ * answered non-2xx (mapped like lbp_kube_get; resp filled). Not retried:
+ * the informer owns reconnects. Counted as a watch in the client's stats.
+ */
+int lbp_kube_stream(struct lbp_kube_client *c, const char *path, size_t max_line,
+                    long idle_timeout_ms, lbp_line_cb cb, void *ctx,
+                    struct lbp_kube_response *resp);
+
+/* A GET of a collection page: like lbp_kube_get but counted as a list. */
+int lbp_kube_list_page(struct lbp_kube_client *c, const char *path,
+                       struct lbp_kube_response *resp);
+
+/* Collection path for a kind: "/api/v1/services", "/api/v1/namespaces/NS/services", ... */
+int lbp_kube_kind_path(enum lbp_kind kind, const char *ns, char *out, size_t outlen);
+
+#endif
