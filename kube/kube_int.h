@@ -44,6 +44,28 @@ int lbp_kube_stream(struct lbp_kube_client *c, const char *path, size_t max_line
 int lbp_kube_list_page(struct lbp_kube_client *c, const char *path,
                        struct lbp_kube_response *resp);
 
+/*
+ * Credentials for requests, from the config: a static token, a token file
+ * (re-read when it changes, at most once a second: bound service-account
+ * tokens rotate), or an exec plugin (client.authentication.k8s.io ExecCredential;
+ * run again when its expirationTimestamp is within 60 s, or after
+ * lbp_kube_auth_invalidate following a 401). Thread-safe.
+ */
+struct lbp_kube_cred {
+    char *token;           /* NULL when none */
+    char *client_cert_pem; /* from an exec plugin's clientCertificateData, or NULL */
+    char *client_key_pem;
+    int64_t expires_s; /* 0: no expiry */
+};
+struct lbp_kube_auth;
+int lbp_kube_auth_new(const struct lbp_kube_config *cfg, struct lbp_kube_auth **out);
+/* Fills a copy of the current credentials; err names the failure (never the secret). */
+int lbp_kube_auth_get(struct lbp_kube_auth *a, struct lbp_kube_cred *out, char *err,
+                      size_t errlen);
+void lbp_kube_auth_invalidate(struct lbp_kube_auth *a);
+void lbp_kube_auth_free(struct lbp_kube_auth *a);
+void lbp_kube_cred_free(struct lbp_kube_cred *c);
+
 /* Collection path for a kind: "/api/v1/services", "/api/v1/namespaces/NS/services", ... */
 int lbp_kube_kind_path(enum lbp_kind kind, const char *ns, char *out, size_t outlen);
 
