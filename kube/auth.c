@@ -275,7 +275,8 @@ static int build_exec_info(const struct lbp_kube_config *cfg, char **out)
             json_object_object_add(cl, "certificate-authority-data", json_object_new_string(b64));
         }
     }
-    s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
+    s = json_object_to_json_string_ext(root,
+                                       JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     if (!s)
         goto out;
     n = strlen(s) + sizeof("KUBERNETES_EXEC_INFO=");
@@ -635,6 +636,9 @@ static int parse_exec_credential(struct lbp_kube_auth *a, const char *text, size
     if (!root || json_tokener_get_error(tok) != json_tokener_success ||
         !json_object_is_type(root, json_type_object))
         goto bad_json;
+    for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
+        if (text[i] != ' ' && text[i] != '\n' && text[i] != '\r' && text[i] != '\t')
+            goto bad_json;
     if (json_opt_string(root, "kind", &kind) != LBP_OK || !lbp_streq(kind, "ExecCredential")) {
         describe_failure(a, "output: kind is not ExecCredential", err, errlen);
         goto out;
