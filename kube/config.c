@@ -687,6 +687,14 @@ static int apply_user(struct kc_entry *ue, struct lbp_kube_config *cfg, char *er
     exec = map_get(&f->doc, u, "exec");
     if (!is_null(exec) && (rc = parse_exec(f, exec, ue->idx, &cfg->exec, err, errlen)) != LBP_OK)
         return rc;
+    /* Legacy auth providers (gcp, azure, oidc) are not built in, as in current
+     * client-go; saying so beats an unexplained 401 later. */
+    if (!is_null(map_get(&f->doc, u, "auth-provider")) && !cfg->exec && !cfg->token &&
+        !cfg->token_file && !cfg->client_cert_file && !cfg->client_cert_data) {
+        seterr(err, errlen, "%s: users[%zu].user.auth-provider: not supported; use an exec plugin",
+               f->path, ue->idx);
+        return LBP_INVALID;
+    }
     return LBP_OK;
 }
 
