@@ -174,7 +174,7 @@ static int64_t parse_amz_date(const char *s)
 
 static void expect_same(const char *case_dir, const char *base, const char *ext, const char *got)
 {
-    char path[1024];
+    char path[1400];
     snprintf(path, sizeof(path), "%s/%s.%s", case_dir, base, ext);
     char *want = slurp(path, NULL);
     assert_non_null(want);
@@ -185,7 +185,7 @@ static void expect_same(const char *case_dir, const char *base, const char *ext,
 
 static void run_case(const char *dir, const char *base)
 {
-    char path[1024], token_buf[2048];
+    char path[1400], token_buf[2048];
     struct parsed p;
     struct lbp_sigv4_result r;
     char err[256] = "";
