@@ -104,7 +104,8 @@ static int parse_cidr(const char *s, const char *slash, struct lbp_ip_range *out
                  ip.family == AF_INET ? "IPv4" : "IPv6");
         return LBP_PARSE;
     }
-    unsigned __int128 hostmask = len == bits ? 0 : (((unsigned __int128)1 << (bits - len)) - 1);
+    int host = bits - (int)len;
+    unsigned __int128 hostmask = host == 128 ? U128_MAX : (((unsigned __int128)1 << host) - 1);
     out->family = ip.family;
     out->first = ip.v & ~hostmask;
     out->last = out->first | hostmask;

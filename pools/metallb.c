@@ -31,10 +31,21 @@ static int parse_json(const char *text, const char *kind, size_t idx, json_objec
         return LBP_NOMEM;
     *out = json_tokener_parse_ex(tok, text, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
+    size_t end = json_tokener_get_parse_end(tok);
     json_tokener_free(tok);
+    while (end < len && strchr(" \t\r\n", text[end]))
+        end++;
+    if (jerr == json_tokener_success && end < len) {
+        lbp_pools_errf(d, "%s[%zu]: trailing data after the JSON object", kind, idx);
+        json_object_put(*out);
+        *out = NULL;
+        return LBP_PARSE;
+    }
     if (!*out || jerr != json_tokener_success || !json_object_is_type(*out, json_type_object)) {
-        lbp_pools_errf(d, "%s[%zu]: not a JSON object (%s)", kind, idx,
-                       jerr != json_tokener_success ? json_tokener_error_desc(jerr) : "wrong type");
+        const char *why = jerr == json_tokener_success    ? "wrong type"
+                          : jerr == json_tokener_continue ? "truncated"
+                                                          : json_tokener_error_desc(jerr);
+        lbp_pools_errf(d, "%s[%zu]: not a JSON object (%s)", kind, idx, why);
         json_object_put(*out);
         *out = NULL;
         return LBP_PARSE;
