@@ -111,7 +111,7 @@ static int parse_pool(const char *text, size_t idx, struct lbp_pool *p, struct l
             }
         }
     }
-    snprintf(path, sizeof(path), "IPAddressPool %s: spec.", name);
+    lbp_pools_pathf(path, sizeof(path), "IPAddressPool %s: spec.", name);
     rc = lbp_pools_parse_spec(spec, path, p, NULL, d);
 out:
     json_object_put(o);
@@ -194,29 +194,29 @@ static int parse_l2(const char *text, size_t idx, struct lbp_pool *pools, size_t
         return rc;
     if ((rc = object_head(o, "L2Advertisement", idx, &name, &spec, d)))
         goto out;
-    snprintf(path, sizeof(path), "L2Advertisement %s: spec.", name);
+    lbp_pools_pathf(path, sizeof(path), "L2Advertisement %s: spec.", name);
     lbp_pools_warn_unknown(spec, path, known, NULL, d);
     if (!(adv.name = strdup(name))) {
         rc = LBP_NOMEM;
         goto out;
     }
     if (json_object_object_get_ex(spec, "ipAddressPools", &v) && v) {
-        snprintf(fp, sizeof(fp), "%sipAddressPools", path);
+        lbp_pools_pathf(fp, sizeof(fp), "%sipAddressPools", path);
         if ((rc = lbp_pools_parse_strings(v, fp, &names, &n_names, d)))
             goto out;
     }
     if (json_object_object_get_ex(spec, "ipAddressPoolSelectors", &v) && v) {
-        snprintf(fp, sizeof(fp), "%sipAddressPoolSelectors", path);
+        lbp_pools_pathf(fp, sizeof(fp), "%sipAddressPoolSelectors", path);
         if ((rc = lbp_pools_parse_selectors(v, fp, &psel, &n_psel, d)))
             goto out;
     }
     if (json_object_object_get_ex(spec, "nodeSelectors", &v) && v) {
-        snprintf(fp, sizeof(fp), "%snodeSelectors", path);
+        lbp_pools_pathf(fp, sizeof(fp), "%snodeSelectors", path);
         if ((rc = lbp_pools_parse_selectors(v, fp, &adv.node_selectors, &adv.n_node_selectors, d)))
             goto out;
     }
     if (json_object_object_get_ex(spec, "interfaces", &v) && v) {
-        snprintf(fp, sizeof(fp), "%sinterfaces", path);
+        lbp_pools_pathf(fp, sizeof(fp), "%sinterfaces", path);
         if ((rc = lbp_pools_parse_strings(v, fp, &adv.interfaces, &adv.n_interfaces, d)))
             goto out;
     }

@@ -115,7 +115,7 @@ static int parse_expr(json_object *e, const char *path, struct lbp_sel_expr *x,
         lbp_pools_errf(d, "%s: expected a mapping", path);
         return LBP_INVALID;
     }
-    snprintf(p, sizeof(p), "%s.", path);
+    lbp_pools_pathf(p, sizeof(p), "%s.", path);
     lbp_pools_warn_unknown(e, p, known, NULL, d);
     v = get(e, "key");
     if (!v || !json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0) {
@@ -137,7 +137,7 @@ static int parse_expr(json_object *e, const char *path, struct lbp_sel_expr *x,
     }
     const char *opname = json_object_get_string(v);
     if ((v = get(e, "values"))) {
-        snprintf(p, sizeof(p), "%s.values", path);
+        lbp_pools_pathf(p, sizeof(p), "%s.values", path);
         if ((rc = lbp_pools_parse_strings(v, p, &x->values, &x->n_values, d)))
             return rc;
     }
@@ -165,7 +165,7 @@ static int parse_selector(json_object *o, const char *path, struct lbp_selector 
         lbp_pools_errf(d, "%s: expected a label selector (matchLabels, matchExpressions)", path);
         return LBP_INVALID;
     }
-    snprintf(p, sizeof(p), "%s.", path);
+    lbp_pools_pathf(p, sizeof(p), "%s.", path);
     lbp_pools_warn_unknown(o, p, known, NULL, d);
     if ((v = get(o, "matchLabels"))) {
         if (!json_object_is_type(v, json_type_object)) {
@@ -196,14 +196,14 @@ static int parse_selector(json_object *o, const char *path, struct lbp_selector 
         }
     }
     if ((v = get(o, "matchExpressions"))) {
-        snprintf(p, sizeof(p), "%s.matchExpressions", path);
+        lbp_pools_pathf(p, sizeof(p), "%s.matchExpressions", path);
         if ((rc = expect_array(v, p, d)))
             return rc;
         size_t n = json_object_array_length(v);
         if (n && !(s->exprs = calloc(n, sizeof(*s->exprs))))
             return LBP_NOMEM;
         for (size_t i = 0; i < n; i++) {
-            snprintf(p, sizeof(p), "%s.matchExpressions[%zu]", path, i);
+            lbp_pools_pathf(p, sizeof(p), "%s.matchExpressions[%zu]", path, i);
             s->n_exprs = i + 1; /* so clear() frees the partial entry */
             if ((rc = parse_expr(json_object_array_get_idx(v, i), p, &s->exprs[i], d)))
                 return rc;
@@ -228,7 +228,7 @@ int lbp_pools_parse_selectors(json_object *arr, const char *path, struct lbp_sel
     *out = s;
     for (size_t i = 0; i < n; i++) {
         *n_out = i + 1;
-        snprintf(p, sizeof(p), "%s[%zu]", path, i);
+        lbp_pools_pathf(p, sizeof(p), "%s[%zu]", path, i);
         if ((rc = parse_selector(json_object_array_get_idx(arr, i), p, &s[i], d)))
             return rc;
     }
@@ -241,7 +241,7 @@ static int parse_addresses(json_object *arr, const char *path, struct lbp_pool *
     char p[PATH_LEN], why[96];
     int rc;
 
-    snprintf(p, sizeof(p), "%saddresses", path);
+    lbp_pools_pathf(p, sizeof(p), "%saddresses", path);
     if ((rc = expect_array(arr, p, d)))
         return rc;
     size_t n = json_object_array_length(arr);
@@ -287,7 +287,7 @@ static int parse_allocation(json_object *o, const char *path, struct lbp_pool *p
         return LBP_INVALID;
     }
     pool->has_allocation = true;
-    snprintf(p, sizeof(p), "%sserviceAllocation.", path);
+    lbp_pools_pathf(p, sizeof(p), "%sserviceAllocation.", path);
     lbp_pools_warn_unknown(o, p, known, NULL, d);
     if ((v = get(o, "priority"))) {
         int64_t pr = json_object_get_int64(v);
@@ -298,18 +298,18 @@ static int parse_allocation(json_object *o, const char *path, struct lbp_pool *p
         pool->priority = (int)pr;
     }
     if ((v = get(o, "namespaces"))) {
-        snprintf(p, sizeof(p), "%sserviceAllocation.namespaces", path);
+        lbp_pools_pathf(p, sizeof(p), "%sserviceAllocation.namespaces", path);
         if ((rc = lbp_pools_parse_strings(v, p, &pool->namespaces, &pool->n_namespaces, d)))
             return rc;
     }
     if ((v = get(o, "namespaceSelectors"))) {
-        snprintf(p, sizeof(p), "%sserviceAllocation.namespaceSelectors", path);
+        lbp_pools_pathf(p, sizeof(p), "%sserviceAllocation.namespaceSelectors", path);
         if ((rc = lbp_pools_parse_selectors(v, p, &pool->namespace_selectors,
                                             &pool->n_namespace_selectors, d)))
             return rc;
     }
     if ((v = get(o, "serviceSelectors"))) {
-        snprintf(p, sizeof(p), "%sserviceAllocation.serviceSelectors", path);
+        lbp_pools_pathf(p, sizeof(p), "%sserviceAllocation.serviceSelectors", path);
         if ((rc = lbp_pools_parse_selectors(v, p, &pool->service_selectors,
                                             &pool->n_service_selectors, d)))
             return rc;
@@ -335,12 +335,12 @@ int lbp_pools_parse_spec(json_object *obj, const char *path, struct lbp_pool *p,
     if ((rc = parse_addresses(v, path, p, d)))
         return rc;
     if ((v = get(obj, "autoAssign"))) {
-        snprintf(fp, sizeof(fp), "%sautoAssign", path);
+        lbp_pools_pathf(fp, sizeof(fp), "%sautoAssign", path);
         if ((rc = lbp_pools_parse_bool(v, fp, &p->auto_assign, d)))
             return rc;
     }
     if ((v = get(obj, "avoidBuggyIPs"))) {
-        snprintf(fp, sizeof(fp), "%savoidBuggyIPs", path);
+        lbp_pools_pathf(fp, sizeof(fp), "%savoidBuggyIPs", path);
         if ((rc = lbp_pools_parse_bool(v, fp, &p->avoid_buggy_ips, d)))
             return rc;
     }

@@ -43,6 +43,14 @@ void lbp_pools_warnf(struct lbp_pools_diag *d, const char *fmt, ...)
     d->warn[len + 1] = '\0';
 }
 
+void lbp_pools_pathf(char *out, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out, cap, fmt, ap);
+    va_end(ap);
+}
+
 int lbp_pools_strv_push(char ***v, size_t *n, const char *s)
 {
     char **nv = realloc(*v, (*n + 1) * sizeof(**v));

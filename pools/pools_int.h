@@ -17,6 +17,10 @@ void lbp_pools_errf(struct lbp_pools_diag *d, const char *fmt, ...)
 void lbp_pools_warnf(struct lbp_pools_diag *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* snprintf for field paths; cut paths are fine (they only feed messages). */
+void lbp_pools_pathf(char *out, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 int lbp_pools_strv_push(char ***v, size_t *n, const char *s);
 void lbp_pools_strv_free(char **v, size_t n);
 

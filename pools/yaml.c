@@ -149,7 +149,7 @@ static int parse_pool(json_object *o, size_t idx, struct lbp_pool *p, struct lbp
     int rc;
     json_object *v = NULL;
 
-    snprintf(path, sizeof(path), "pools[%zu].", idx);
+    lbp_pools_pathf(path, sizeof(path), "pools[%zu].", idx);
     if (!json_object_is_type(o, json_type_object)) {
         lbp_pools_errf(d, "pools[%zu]: expected a mapping", idx);
         return LBP_INVALID;
@@ -178,13 +178,13 @@ static int parse_pool(json_object *o, size_t idx, struct lbp_pool *p, struct lbp
     if (!(p->advs[0].name = strdup(p->name)))
         return LBP_NOMEM;
     if (json_object_object_get_ex(o, "nodeSelectors", &v) && v) {
-        snprintf(fp, sizeof(fp), "%snodeSelectors", path);
+        lbp_pools_pathf(fp, sizeof(fp), "%snodeSelectors", path);
         if ((rc = lbp_pools_parse_selectors(v, fp, &p->advs[0].node_selectors,
                                             &p->advs[0].n_node_selectors, d)))
             return rc;
     }
     if (json_object_object_get_ex(o, "interfaces", &v) && v) {
-        snprintf(fp, sizeof(fp), "%sinterfaces", path);
+        lbp_pools_pathf(fp, sizeof(fp), "%sinterfaces", path);
         if ((rc = lbp_pools_parse_strings(v, fp, &p->advs[0].interfaces, &p->advs[0].n_interfaces,
                                           d)))
             return rc;
