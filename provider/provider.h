@@ -81,8 +81,8 @@ struct lbp_lb_spec {
     size_t n_labels;
     /*
      * A digest of spec.selector (e.g. hex sha256 of the sorted "k=v" pairs),
-     * NULL when the Service has no selector. Bare metal lets Services that
-     * share an address mix externalTrafficPolicy only when these are equal.
+     * NULL when the Service has no selector. Bare metal lets a Service with
+     * externalTrafficPolicy Local share an address only when these are equal.
      */
     const char *selector_hash;
 };
