@@ -263,6 +263,16 @@ static void reconcile(struct lbp_announcer *a)
     for (size_t i = 0; i < a->nsocks;) {
         struct psock *s = &a->socks[i];
         const struct lbp_iface *ifc = lbp_iftable_get(&a->ift, s->ifindex, false);
+        if (ifc && memcmp(s->mac, ifc->mac, LBP_ETH_ALEN) != 0) {
+            /* A new MAC (or a new socket): neighbours must learn it again. */
+            HASH_ITER(hh, a->bindings, b, tmp)
+            {
+                if (b->key.ifindex == s->ifindex) {
+                    b->garp_next_ms = now;
+                    b->garp_until_ms = now + a->opts.garp_duration_ms;
+                }
+            }
+        }
         if (ifc) {
             memcpy(s->mac, ifc->mac, LBP_ETH_ALEN);
             lbp_strlcpy(s->name, ifc->name, sizeof(s->name));

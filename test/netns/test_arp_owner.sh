@@ -11,6 +11,9 @@ got=$(arping_macs client eth0 "$VIP4" 1 1)
 [ -z "$got" ] || fail "ARP for $VIP4 answered without an announcer: $got"
 
 announce node2 --vip "$VIP4"
+log "the announcer runs with CAP_NET_RAW (bit 13) and nothing else"
+grep -q '^CapEff:[[:space:]]*0000000000002000$' "/proc/${APID[node2]}/status" ||
+    fail "unexpected capabilities: $(grep '^Cap' "/proc/${APID[node2]}/status")"
 capture client eth0 'arp and arp[6:2] = 2'
 
 log "arping from the client: every reply carries node2's MAC ($mac2)"
