@@ -42,6 +42,9 @@
 #define MAX_IFACES_PER_VIP 64
 #define RX_BUDGET 256 /* frames read from one socket per wake-up, for fairness */
 #define APPLY_WAIT_MS 1000
+/* Interface dumps are at least this far apart: on a Kubernetes node every pod
+ * start adds a veth, and a burst of events should cost one dump, not one each. */
+#define DUMP_GAP_MS 200
 
 struct bkey {
     int ifindex;
@@ -84,6 +87,7 @@ struct lbp_announcer {
     size_t cur_n;
     struct lbp_iftable ift;
     bool if_dirty;
+    uint64_t next_dump_ms;
     struct binding *bindings;
     struct psock *socks;
     size_t nsocks;
@@ -191,14 +195,15 @@ static void reconcile(struct lbp_announcer *a)
 {
     char ip[INET6_ADDRSTRLEN];
     uint64_t now = lbp_now_ms();
-    if (a->if_dirty) {
+    if (a->if_dirty && now >= a->next_dump_ms) {
         struct lbp_iftable t = {0};
+        a->next_dump_ms = now + DUMP_GAP_MS;
         if (lbp_iftable_dump(&t) == LBP_OK) {
             lbp_iftable_clear(&a->ift);
             a->ift = t;
             a->if_dirty = false;
         } else {
-            lbp_iftable_clear(&t); /* keep the last good table; retried on the next event */
+            lbp_iftable_clear(&t); /* keep the last good table; retried after the gap */
         }
     }
 
@@ -447,7 +452,7 @@ static void apply_wanted(struct lbp_announcer *a, bool force)
         }
     }
     pthread_mutex_unlock(&a->mu);
-    if (changed || force || a->if_dirty)
+    if (changed || force || (a->if_dirty && lbp_now_ms() >= a->next_dump_ms))
         reconcile(a);
     if (changed) {
         pthread_mutex_lock(&a->mu);
@@ -497,13 +502,23 @@ static void *packet_thread(void *arg)
         int timeout = run_schedule(a);
         if (timeout < 0 || timeout > 1000)
             timeout = 1000;
+        if (a->if_dirty) {
+            uint64_t now = lbp_now_ms();
+            int gap = a->next_dump_ms > now ? (int)(a->next_dump_ms - now) : 0;
+            if (gap < timeout)
+                timeout = gap;
+        }
         int r = poll(pfd, n, timeout);
         if (r < 0 && errno != EINTR) {
             lbp_error("speaker: poll: %s", strerror(errno));
             break;
         }
-        if (r <= 0)
+        if (r < 0)
             continue;
+        if (r == 0) {
+            apply_wanted(a, false); /* a deferred interface dump may be due */
+            continue;
+        }
         if (pfd[0].revents) {
             uint64_t v;
             (void)!read(a->efd, &v, sizeof(v));
@@ -671,6 +686,7 @@ int lbp_announcer_start(struct lbp_announcer *a)
     }
     atomic_store(&a->stopping, false);
     a->if_dirty = true;
+    a->next_dump_ms = 0;
     pthread_mutex_lock(&a->mu);
     /* The thread applies whatever set was given before start. */
     a->applied_gen = 0;

@@ -182,6 +182,20 @@ arping_macs() {
         sed -n 's/.*reply from [0-9.]* \[\([0-9A-Fa-f:]*\)\].*/\1/p' | tr 'A-F' 'a-f' || true
 }
 
+# answered HOST DEV ADDR: one ARP request for ADDR gets a reply (for wait_until;
+# a $(...) in wait_until's arguments would be evaluated only once).
+answered() {
+    [ -n "$(arping_macs "$1" "$2" "$3" 1 1)" ]
+}
+unanswered() {
+    ! answered "$@"
+}
+
+# lines_at_least FILE PATTERN N: FILE has N lines matching PATTERN.
+lines_at_least() {
+    [ "$(grep -c -- "$2" "$1")" -ge "$3" ]
+}
+
 # capture HOST DEV FILTER: tcpdump in the background; returns once listening.
 capture() {
     local host=$1 dev=$2 filter=$3

@@ -28,7 +28,7 @@ said=$(connect client "$VIP4" "$PORT")
 neigh_is client "$VIP4" eth0 "$mac2" || fail "client neighbour entry: $(neigh_mac client "$VIP4" eth0)"
 
 log "capture: ARP replies for the VIP came from node2 only"
-wait_until 5 test "$(grep -c "Reply $VIP4 is-at" "$WORK/cap-client.txt")" -ge 3 ||
+wait_until 5 lines_at_least "$WORK/cap-client.txt" "Reply $VIP4 is-at" 3 ||
     fail "capture saw fewer than 3 replies"
 capture_stop
 bad=$(grep "Reply $VIP4 is-at" "$WORK/cap-client.txt" | grep -v "is-at $mac2" || true)

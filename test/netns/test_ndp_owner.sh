@@ -16,6 +16,9 @@ fi
 [ -z "$(neigh_mac client "$VIP6" eth0)" ] || fail "a kernel answered NS for the VIP on lo"
 
 announce node2 --vip "$VIP6"
+log "node2's NIC listens to the VIP's solicited-node group 33:33:ff:00:01:00"
+ip -n "$(ns node2)" maddr show dev eth0 | grep -q '33:33:ff:00:01:00' ||
+    fail "no solicited-node membership: $(ip -n "$(ns node2)" maddr show dev eth0)"
 capture client eth0 'icmp6 and ip6[40] == 136'
 ip -n "$(ns client)" -6 neigh flush dev eth0
 
@@ -27,6 +30,13 @@ wait_until 5 grep -q "tgt is $VIP6" "$WORK/cap-client.txt" || fail "no NA captur
 capture_stop
 bad=$(grep "tgt is $VIP6" "$WORK/cap-client.txt" | grep -v "^[^ ]* $mac2 >" || true)
 [ -z "$bad" ] || fail "advertisements from other nodes: $bad"
+
+log "release drops the membership"
+kill -USR1 "${APID[node2]}"
+wait_until 5 grep -q '^released' "$WORK/announce-node2.log" || fail "no release"
+if ip -n "$(ns node2)" maddr show dev eth0 | grep -q '33:33:ff:00:01:00'; then
+    fail "solicited-node membership left behind"
+fi
 
 log "move to node1: unsolicited NA updates the client's entry"
 unannounce node2

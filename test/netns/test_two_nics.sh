@@ -2,7 +2,7 @@
 # A node with two NICs on two LANs answers a VIP only on the NIC whose subnet
 # holds it, with that NIC's MAC; an address added later (rtnetlink event)
 # moves a VIP onto the NIC that now holds its subnet, and removing it stops
-# the answers again.
+# the answers again. A configured interface list overrides the subnet rule.
 . "$(dirname "$0")/lib.sh"
 
 lan_bridge brA
@@ -40,13 +40,22 @@ got=$(arping_macs clientB eth0 "$VIPC" 1 1)
 
 log "an address in $VIPC's subnet appears on eth1: answered there, eth1's MAC"
 ip -n "$(ns node)" addr add 192.168.79.10/24 dev eth1
-wait_until 5 test -n "$(arping_macs clientB eth0 "$VIPC" 1 1)" || fail "no answer after the change"
+wait_until 5 answered clientB eth0 "$VIPC" || fail "no answer after the change"
 macs=$(arping_macs clientB eth0 "$VIPC" 1 1)
 [ "$macs" = "$macB" ] || fail "answered with '$macs', want eth1's $macB"
 
 log "the address goes away: the answers stop"
 ip -n "$(ns node)" addr del 192.168.79.10/24 dev eth1
-wait_until 5 test -z "$(arping_macs clientB eth0 "$VIPC" 1 1)" || fail "still answered"
+wait_until 5 unanswered clientB eth0 "$VIPC" || fail "still answered"
 
+unannounce node
+
+log "configured interface: --iface eth1 announces subnet A's VIP on eth1 only"
+announce node --vip "$VIP4" --iface eth1
+macs=$(arping_macs clientB eth0 "$VIP4" 2 3)
+[ -n "$macs" ] || fail "no reply on LAN B for the configured interface"
+[ -z "$(echo "$macs" | grep -v -x "$macB" || true)" ] || fail "wrong MAC on LAN B: $macs"
+got=$(arping_macs clientA eth0 "$VIP4" 1 1)
+[ -z "$got" ] || fail "answered on eth0 although only eth1 was configured: $got"
 unannounce node
 echo PASS

@@ -456,6 +456,30 @@ static void prefixes(void **state)
     assert_false(lbp_prefix_contains(AF_INET6, a6.addr, 128, b6.addr));
 }
 
+static void dump_sees_loopback(void **state)
+{
+    /* A read-only rtnetlink dump of this host: lo is always there, up, not
+     * Ethernet (so never announced on), holding 127.0.0.1/8. */
+    struct lbp_iftable t = {0};
+    assert_int_equal(lbp_iftable_dump(&t), LBP_OK);
+    const struct lbp_iface *lo = NULL;
+    for (size_t i = 0; i < t.n; i++)
+        if (strcmp(t.v[i].name, "lo") == 0)
+            lo = &t.v[i];
+    assert_non_null(lo);
+    assert_true(lo->up);
+    assert_false(lo->ether);
+    bool v4 = false;
+    for (size_t i = 0; i < lo->n_addrs; i++)
+        v4 |= lo->addrs[i].family == AF_INET && lo->addrs[i].prefixlen == 8 &&
+              lo->addrs[i].addr[0] == 127 && lo->addrs[i].addr[3] == 1;
+    assert_true(v4);
+    struct lbp_vip v = vip("127.0.0.2");
+    size_t out[4];
+    assert_int_equal(lbp_iftable_pick(&t, &v, out, 4), 0);
+    lbp_iftable_clear(&t);
+}
+
 /* ---- the object without a network -------------------------------------- */
 
 static void announcer_lifecycle(void **state)
@@ -508,6 +532,7 @@ int main(void)
         cmocka_unit_test(vipset_merges_interfaces),
         cmocka_unit_test(pick_by_subnet),
         cmocka_unit_test(prefixes),
+        cmocka_unit_test(dump_sees_loopback),
         cmocka_unit_test(announcer_lifecycle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
