@@ -9,6 +9,7 @@ export LBP_ANNOUNCE=$build/test/netns/lbp-announce
 export LBP_TCP_ECHO=$build/test/netns/tcp-echo-name
 bench=$build/test/netns/arp_bench
 [ -x "$bench" ] || { echo "build arp_bench first (cmake --build $build --target arp_bench)"; exit 2; }
+# shellcheck source=test/netns/lib.sh
 . "$here/../netns/lib.sh"
 
 lan_bridge br0

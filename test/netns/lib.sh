@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh — a LAN of network namespaces for the announcer tests. Sourced by
 # test_*.sh. Names carry the shell's pid so parallel runs never clash, and an
 # EXIT trap removes every namespace and process this run created.

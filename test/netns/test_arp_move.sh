@@ -2,6 +2,7 @@
 # Ownership moves from node2 to node1: node1's gratuitous ARPs rewrite the
 # client's existing neighbour entry (no flush, no traffic from the client),
 # and the client's next connection lands on node1.
+# shellcheck source=test/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 standard_lan

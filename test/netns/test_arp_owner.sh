@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # With node2 announcing the VIP, the client's own kernel resolves it to node2
 # and only node2 answers ARP; releasing the VIP stops the answers at once.
+# shellcheck source=test/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 standard_lan

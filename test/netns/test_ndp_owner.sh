@@ -3,6 +3,7 @@
 # accepts the advertisements (so hop limit, checksum and options are right),
 # only node2 advertises, and a move to node1 is learnt from node1's
 # unsolicited advertisements.
+# shellcheck source=test/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 standard_lan

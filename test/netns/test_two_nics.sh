@@ -3,6 +3,7 @@
 # holds it, with that NIC's MAC; an address added later (rtnetlink event)
 # moves a VIP onto the NIC that now holds its subnet, and removing it stops
 # the answers again. A configured interface list overrides the subnet rule.
+# shellcheck source=test/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 lan_bridge brA
