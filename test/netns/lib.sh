@@ -149,12 +149,16 @@ announce() {
     wait_until 5 grep -q '^ready' "$WORK/announce-$host.log" || fail "announcer on $host not ready"
 }
 
-# unannounce HOST: SIGTERM, wait, check a clean exit (sanitizers included).
+# unannounce HOST: SIGTERM, wait, check a quick, clean exit (sanitizers included).
 unannounce() {
-    local host=$1 rc=0
+    local host=$1 rc=0 t0 ms
+    t0=$(date +%s%N)
     kill -TERM "${APID[$host]}"
     wait "${APID[$host]}" || rc=$?
+    ms=$((($(date +%s%N) - t0) / 1000000))
     [ $rc -eq 0 ] || fail "announcer on $host exited with $rc"
+    # The packet thread must notice the stop at once (eventfd), not at a timeout.
+    [ $ms -lt 1000 ] || fail "announcer on $host took $ms ms to stop"
     grep '^exit' "$WORK/announce-$host.log"
 }
 
