@@ -557,9 +557,11 @@ static int perform(struct lbp_kube_client *c, struct slot *s, enum verb v, const
 out:
     if (added)
         curl_multi_remove_handle(s->multi, e);
-    /* Drop references to per-call memory before it is freed. */
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(e, CURLOPT_CONNECT_TO, NULL);
+    /*
+     * Drop every reference to per-call memory (headers, error buffer, write
+     * context) before it goes away; the handle keeps its live connections.
+     */
+    curl_easy_reset(e);
     curl_slist_free_all(hdrs);
     if (authz.data)
         memset(authz.data, 0, authz.len);

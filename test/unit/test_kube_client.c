@@ -11,7 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +36,14 @@ static struct {
     char last_ctype[80];
 } srv;
 static pthread_mutex_t srv_mu = PTHREAD_MUTEX_INITIALIZER;
+static int connections; /* TCP connections accepted, atomic */
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        __atomic_add_fetch(&connections, 1, __ATOMIC_RELAXED);
+}
 
 static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -133,6 +143,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     return ret;
 }
 
+/* 127.0.0.1, any port: tests never listen beyond loopback. */
+static struct sockaddr_in loopback(void)
+{
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return a;
+}
+
 struct fixture {
     struct MHD_Daemon *d;
     char url[64];
@@ -144,8 +164,10 @@ static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     memset(&srv, 0, sizeof(srv));
+    struct sockaddr_in lo = loopback();
     f->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
-                            NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, NULL, MHD_OPTION_END);
+                            NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &lo,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_END);
     assert_non_null(f->d);
     int port = MHD_get_daemon_info(f->d, MHD_DAEMON_INFO_BIND_PORT)->port;
     snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", port);
@@ -215,6 +237,9 @@ static void status_errors_are_decoded(void **state)
     assert_int_equal(lbp_kube_patch(c, "/ok", LBP_PATCH_MERGE, "{}", NULL), LBP_OK);
     assert_string_equal(srv.last_ctype, "application/merge-patch+json");
     assert_int_equal(lbp_kube_get(c, "no-slash", NULL), LBP_INVALID);
+
+    /* Sequential requests from one thread reuse one kept-alive connection. */
+    assert_int_equal(__atomic_load_n(&connections, __ATOMIC_RELAXED), 1);
 
     struct lbp_kube_stats st;
     lbp_kube_client_stats(c, &st);
@@ -417,8 +442,9 @@ static void connection_refused_backs_off(void **state)
 {
     struct fixture *f = *state;
     /* A port that was just free: bind, read the port, close. */
+    struct sockaddr_in lo = loopback();
     struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler,
-                                            NULL, MHD_OPTION_END);
+                                            NULL, MHD_OPTION_SOCK_ADDR, &lo, MHD_OPTION_END);
     int port = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port;
     MHD_stop_daemon(d);
     snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", port);
