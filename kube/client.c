@@ -413,11 +413,14 @@ static int perform(struct lbp_kube_client *c, struct slot *s, enum verb v, const
     curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
 
     /* TLS */
+    /* A configured CA is the only trust anchor, as with kubectl: no system store. */
     if (c->ca_data) {
         struct curl_blob b = {c->ca_data, c->ca_data_len, CURL_BLOB_NOCOPY};
         curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
+        curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
     } else if (c->ca_file) {
         curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+        curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
     }
     if (c->insecure) {
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
