@@ -43,6 +43,7 @@
 #define RETRY_MAX_MS 10000
 #define CONNECT_TIMEOUT_MS 10000L
 #define POLL_SLICE_MS 1000
+#define STOP_POLL_MS 200
 
 enum verb { V_GET, V_LIST, V_WATCH, V_POST, V_PUT, V_PATCH, V_DELETE };
 
@@ -281,10 +282,16 @@ struct xfer {
     struct lbp_line_splitter *split;
     lbp_line_cb cb;
     void *cb_ctx;
-    int stop_rc; /* nonzero once the line callback or splitter stopped it */
-    bool toobig; /* the body outgrew its cap */
+    const int *stop; /* a caller's own stop flag (atomic), or NULL */
+    int stop_rc;     /* nonzero once the line callback or splitter stopped it */
+    bool toobig;     /* the body outgrew its cap */
     uint64_t last_rx_ms;
 };
+
+static bool stop_requested(const struct xfer *x)
+{
+    return x->stop && __atomic_load_n(x->stop, __ATOMIC_ACQUIRE) != 0;
+}
 
 static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
 {
@@ -312,7 +319,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
 static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
     struct xfer *x = ud;
-    return is_shutdown(x->c) ? 1 : 0;
+    return is_shutdown(x->c) || stop_requested(x) ? 1 : 0;
 }
 
 struct attempt {
@@ -512,11 +519,12 @@ static int perform(struct lbp_kube_client *c, struct slot *s, enum verb v, const
             break;
         if (!running)
             break;
-        if (is_shutdown(c)) {
+        if (is_shutdown(c) || stop_requested(x)) {
             a->cancelled = true;
             break;
         }
-        int slice = POLL_SLICE_MS;
+        /* A private stop flag has no wakeup: poll it more often. */
+        int slice = x->stop ? STOP_POLL_MS : POLL_SLICE_MS;
         if (idle_timeout_ms > 0) {
             uint64_t idle = lbp_now_ms() - x->last_rx_ms;
             if (idle >= (uint64_t)idle_timeout_ms) {
@@ -539,7 +547,7 @@ static int perform(struct lbp_kube_client *c, struct slot *s, enum verb v, const
             if (m->msg == CURLMSG_DONE && m->easy_handle == e)
                 a->cc = m->data.result;
     }
-    if (a->cc == CURLE_ABORTED_BY_CALLBACK && is_shutdown(c))
+    if (a->cc == CURLE_ABORTED_BY_CALLBACK && (is_shutdown(c) || stop_requested(x)))
         a->cancelled = true;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &a->code);
     if (a->code > 0) {
@@ -728,10 +736,23 @@ int lbp_kube_delete(struct lbp_kube_client *c, const char *path, struct lbp_kube
 int lbp_kube_stream(struct lbp_kube_client *c, const char *path, size_t max_line,
                     long idle_timeout_ms, lbp_line_cb cb, void *ctx, struct lbp_kube_response *resp)
 {
+    return lbp_kube_stream_stoppable(c, path, max_line, idle_timeout_ms, NULL, cb, ctx, resp);
+}
+
+/*
+ * Besides the ends listed in kube_int.h, a watch whose event is longer than
+ * max_line ends with LBP_TOOBIG: the event was lost, so the caller must list
+ * again rather than resume from its resourceVersion.
+ */
+int lbp_kube_stream_stoppable(struct lbp_kube_client *c, const char *path, size_t max_line,
+                              long idle_timeout_ms, const int *stop, lbp_line_cb cb, void *ctx,
+                              struct lbp_kube_response *resp)
+{
     int rc;
     struct slot *s = NULL;
     struct lbp_line_splitter split;
-    struct xfer x = {.c = c, .streaming = true, .split = &split, .cb = cb, .cb_ctx = ctx};
+    struct xfer x = {
+        .c = c, .streaming = true, .split = &split, .cb = cb, .cb_ctx = ctx, .stop = stop};
     struct attempt a;
     char cause[CURL_ERROR_SIZE + 32];
     bool reauthed = false;
@@ -740,7 +761,7 @@ int lbp_kube_stream(struct lbp_kube_client *c, const char *path, size_t max_line
         memset(resp, 0, sizeof(*resp));
     if (!path || path[0] != '/' || !cb)
         return LBP_INVALID;
-    if (is_shutdown(c))
+    if (is_shutdown(c) || stop_requested(&x))
         return LBP_CANCELLED;
     count(&c->n[V_WATCH]);
     s = slot_get(c);

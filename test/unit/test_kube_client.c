@@ -383,6 +383,40 @@ static void *stream_thread(void *arg)
     return NULL;
 }
 
+static int private_stop; /* atomic */
+
+static void *stoppable_thread(void *arg)
+{
+    struct shutdown_run *w = arg;
+    w->rc =
+        lbp_kube_stream_stoppable(w->c, "/stream", 1024, 0, &private_stop, shutdown_line, w, NULL);
+    w->end_ms = lbp_now_ms();
+    return NULL;
+}
+
+/* One watch can be stopped on its own; the client keeps serving everyone else. */
+static void private_stop_ends_one_stream(void **state)
+{
+    struct fixture *f = *state;
+    struct lbp_kube_client *c = new_client(f, NULL, NULL);
+    struct shutdown_run w = {.c = c};
+    pthread_t th;
+
+    srv.stream_lines = 1;
+    __atomic_store_n(&private_stop, 0, __ATOMIC_RELAXED);
+    pthread_create(&th, NULL, stoppable_thread, &w);
+    uint64_t deadline = lbp_now_ms() + 5000;
+    while (__atomic_load_n(&w.lines, __ATOMIC_RELAXED) == 0 && lbp_now_ms() < deadline)
+        usleep(10000);
+    assert_int_equal(w.lines, 1);
+    uint64_t t0 = lbp_now_ms();
+    __atomic_store_n(&private_stop, 1, __ATOMIC_RELEASE);
+    pthread_join(th, NULL);
+    assert_int_equal(w.rc, LBP_CANCELLED);
+    assert_true(w.end_ms - t0 < 1000);
+    assert_int_equal(lbp_kube_get(c, "/ok", NULL), LBP_OK);
+}
+
 static void *limited_thread(void *arg)
 {
     struct shutdown_run *w = arg;
@@ -471,6 +505,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(stream_delivers_lines_and_times_out, setup, teardown),
         cmocka_unit_test_setup_teardown(shutdown_wakes_streams_and_rate_limit_waits, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(private_stop_ends_one_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(rate_limit_spaces_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(connection_refused_backs_off, setup, teardown),
     };
