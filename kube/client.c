@@ -20,7 +20,12 @@
  * fresh ones (rotated token files, expired exec credentials).
  *
  * Rate limit: a token bucket (qps, burst) shared by every caller; waits
- * block on a condition variable that shutdown broadcasts.
+ * block on a condition variable that shutdown broadcasts. qps 0 means no
+ * limit (the options' documented default); a qps without a burst gets a
+ * burst of one second's worth.
+ *
+ * Defaults: 30 s per request, 10 s to connect, 5 retries, bodies capped at
+ * 64 MiB, no total timeout on watches (an idle timeout instead).
  */
 #include "common/buf.h"
 #include "common/log.h"
@@ -934,7 +939,8 @@ int lbp_kube_client_new(const struct lbp_kube_config *cfg, const struct lbp_kube
     c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 30000;
     c->max_retries = opts->max_retries ? opts->max_retries : 5;
     c->qps = opts->qps > 0 ? opts->qps : 0;
-    c->burst = opts->burst > 0 ? (double)opts->burst : 1.0;
+    /* No burst given: allow one second's worth, so qps alone behaves as expected. */
+    c->burst = opts->burst > 0 ? (double)opts->burst : (c->qps >= 1.0 ? (double)(int)c->qps : 1.0);
     c->tokens = c->burst;
     c->bucket_ms = lbp_now_ms();
 
