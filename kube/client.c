@@ -46,6 +46,7 @@
 #define ERROR_BODY_MAX ((size_t)1 << 20)
 #define RETRY_BASE_MS 200
 #define RETRY_MAX_MS 10000
+#define RETRY_AFTER_MAX_S 30
 #define CONNECT_TIMEOUT_MS 10000L
 #define POLL_SLICE_MS 1000
 #define STOP_POLL_MS 200
@@ -676,7 +677,11 @@ static int request(struct lbp_kube_client *c, enum verb v, const char *path, con
             rc = map_code(a.code);
             retry = a.code == 429 || (a.code >= 500 && a.code != 501 && idempotent);
         }
-        if (!retry || attempt_no >= c->max_retries)
+        /*
+         * A server asking for a long pause gets it from the caller's queue,
+         * which has the Retry-After in resp, rather than from a blocked thread.
+         */
+        if (!retry || attempt_no >= c->max_retries || a.retry_after_s > RETRY_AFTER_MAX_S)
             break;
 
         uint64_t wait = lbp_jitter_ms(lbp_backoff_ms(RETRY_BASE_MS, RETRY_MAX_MS, attempt_no), 0.2);

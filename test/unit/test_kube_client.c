@@ -26,7 +26,8 @@
 
 /* What the server does, set by each test; touched by server threads too. */
 static struct {
-    int n429;         /* answer 429 (Retry-After: 1) this many times */
+    int n429;         /* answer 429 this many times */
+    int retry_after;  /* its Retry-After; 0 means 1 */
     int n500;         /* answer 500 this many times */
     int hits;         /* requests seen */
     char token[64];   /* required bearer token on /auth */
@@ -136,8 +137,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     } else {
         r = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
     }
-    if (retry_after)
-        MHD_add_response_header(r, "Retry-After", "1");
+    if (retry_after) {
+        char ra[16];
+        snprintf(ra, sizeof(ra), "%d", srv.retry_after ? srv.retry_after : 1);
+        MHD_add_response_header(r, "Retry-After", ra);
+    }
     ret = MHD_queue_response(conn, (unsigned)code, r);
     MHD_destroy_response(r);
     return ret;
@@ -264,6 +268,20 @@ static void retry_after_is_honoured(void **state)
     lbp_kube_client_stats(c, &st);
     assert_int_equal(st.retries, 2);
     assert_int_equal(st.post, 1);
+
+    /* A long Retry-After is handed to the caller instead of blocking this thread. */
+    struct lbp_kube_response r;
+    srv.n429 = 1;
+    srv.retry_after = 120;
+    srv.hits = 0;
+    t0 = lbp_now_ms();
+    assert_int_equal(lbp_kube_get(c, "/throttled", &r), LBP_RETRY);
+    assert_true(lbp_now_ms() - t0 < 1000);
+    assert_int_equal(srv.hits, 1);
+    assert_int_equal(r.http_code, 429);
+    assert_int_equal(r.retry_after_s, 120);
+    assert_string_equal(r.reason, "TooManyRequests");
+    lbp_kube_response_free(&r);
 }
 
 static void server_errors_retried_except_for_post(void **state)
