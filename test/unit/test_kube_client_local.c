@@ -1,5 +1,5 @@
 /*
- * test_kube_client.c — the REST client (kube/client.c) against a small
+ * test_kube_client_local.c — the REST client (kube/client.c) against a small
  * in-process HTTP server (libmicrohttpd) whose answers each test scripts:
  * Status decoding, Retry-After, 5xx retries and the POST rule, 401 with a
  * rotated token file, stream line delivery, idle timeout, overlong lines and
