@@ -329,14 +329,14 @@ static int add_param(struct lbp_buf *b, const char *name, const char *value)
     return add_escaped(b, value);
 }
 
-/* The collection path plus the query every request shares. */
-static int base_path(struct lbp_informer *inf, struct lbp_buf *b)
+/* The collection path, fixed query parameters, then the selectors. */
+static int base_path(struct lbp_informer *inf, struct lbp_buf *b, const char *query)
 {
     char path[256];
     int rc = lbp_kube_kind_path(inf->kind, inf->ns, path, sizeof(path));
     if (rc)
         return rc;
-    if ((rc = lbp_buf_addf(b, "%s?", path)) ||
+    if ((rc = lbp_buf_addf(b, "%s?%s", path, query)) ||
         (rc = add_param(b, "labelSelector", inf->label_selector)) ||
         (rc = add_param(b, "fieldSelector", inf->field_selector)))
         return rc;
@@ -432,9 +432,9 @@ static int do_list(struct lbp_informer *inf)
     do {
         struct lbp_kube_response resp;
         lbp_buf_reset(&path);
-        if ((rc = base_path(inf, &path)) ||
-            (rc = lbp_buf_addf(&path, "&limit=%u", inf->page_size)) ||
-            (rc = add_param(&path, "continue", cont)))
+        char query[32];
+        snprintf(query, sizeof(query), "limit=%u", inf->page_size);
+        if ((rc = base_path(inf, &path, query)) || (rc = add_param(&path, "continue", cont)))
             goto out;
         rc = lbp_kube_list_page(inf->c, path.data, &resp);
         if (rc == LBP_GONE && *cont) {
@@ -619,10 +619,9 @@ static enum outcome do_watch(struct lbp_informer *inf, bool *healthy)
     uint64_t start = lbp_now_ms();
 
     lbp_buf_init(&path, 16384);
-    if ((rc = base_path(inf, &path)) ||
-        (rc =
-             lbp_buf_addf(&path, "&watch=1&allowWatchBookmarks=true&timeoutSeconds=%u", timeout)) ||
-        (rc = add_param(&path, "resourceVersion", rv))) {
+    char query[96];
+    snprintf(query, sizeof(query), "watch=1&allowWatchBookmarks=true&timeoutSeconds=%u", timeout);
+    if ((rc = base_path(inf, &path, query)) || (rc = add_param(&path, "resourceVersion", rv))) {
         lbp_error("informer %s: watch path: %s", lbp_kube_kind_name(inf->kind), lbp_rc_str(rc));
         goto out;
     }
