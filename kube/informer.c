@@ -429,8 +429,8 @@ static int do_list(struct lbp_informer *inf)
     if (!(cont = calloc(1, CONTINUE_MAX + 1)))
         return LBP_NOMEM;
     stat_inc(&inf->st.lists);
-    do {
-        struct lbp_kube_response resp;
+    for (;;) {
+        struct lbp_kube_response resp = {0};
         lbp_buf_reset(&path);
         char query[32];
         snprintf(query, sizeof(query), "limit=%u", inf->page_size);
@@ -460,7 +460,9 @@ static int do_list(struct lbp_informer *inf)
         lbp_kube_response_free(&resp);
         if (rc)
             goto out;
-    } while (*cont && !stopping(inf));
+        if (!*cont || stopping(inf))
+            break;
+    }
     if (stopping(inf)) {
         rc = LBP_CANCELLED;
         goto out;
