@@ -501,6 +501,14 @@ static int garbage(struct lbp_informer *inf, const char *what, const char *line,
     return LBP_PARSE;
 }
 
+static bool only_space(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
+            return false;
+    return true;
+}
+
 static int handle_line(struct lbp_informer *inf, const char *line, size_t len)
 {
     json_object *root = NULL;
@@ -512,7 +520,8 @@ static int handle_line(struct lbp_informer *inf, const char *line, size_t len)
     json_tokener_reset(inf->tok);
     root = json_tokener_parse_ex(inf->tok, line, (int)len);
     if (!root || json_tokener_get_error(inf->tok) != json_tokener_success ||
-        json_tokener_get_parse_end(inf->tok) != len ||
+        !only_space(line + json_tokener_get_parse_end(inf->tok),
+                    len - json_tokener_get_parse_end(inf->tok)) ||
         !json_object_is_type(root, json_type_object)) {
         rc = garbage(inf, "not a JSON object", line, len);
         goto out;
@@ -658,7 +667,6 @@ static enum outcome do_watch(struct lbp_informer *inf, bool *healthy)
         lbp_info("informer %s: resourceVersion %s too old (410), listing again",
                  lbp_kube_kind_name(inf->kind), rv);
         out = OUT_RELIST;
-        *healthy = true;
     } else if (sliced && rc == LBP_RETRY && inf->lines) {
         out = OUT_REWATCH; /* a quiet slice after some events: resume from the new RV */
     } else if (inf->why == WHY_GARBAGE || inf->why == WHY_ERROR) {
@@ -687,7 +695,7 @@ static void *informer_main(void *arg)
 {
     struct lbp_informer *inf = arg;
     bool need_list = true;
-    unsigned attempt = 0;
+    unsigned attempt = 0, gone_streak = 0;
 
     while (!stopping(inf)) {
         if (need_list) {
@@ -705,9 +713,14 @@ static void *informer_main(void *arg)
                 attempt = 0;
             if (o == OUT_EXIT)
                 break;
+            /*
+             * A 410 right after a fresh LIST means something is wrong with
+             * the server's history: list again, but not in a tight loop.
+             */
+            gone_streak = o == OUT_RELIST ? gone_streak + 1 : 0;
             if (o == OUT_RELIST)
                 need_list = true;
-            if (o != OUT_BACKOFF)
+            if (o == OUT_REWATCH || (o == OUT_RELIST && gone_streak < 2))
                 continue;
         }
         stat_inc(&inf->st.restarts);
