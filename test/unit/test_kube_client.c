@@ -11,7 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +26,8 @@
 
 /* What the server does, set by each test; touched by server threads too. */
 static struct {
-    int n429;         /* answer 429 (Retry-After: 1) this many times */
+    int n429;         /* answer 429 this many times */
+    int retry_after;  /* its Retry-After; 0 means 1 */
     int n500;         /* answer 500 this many times */
     int hits;         /* requests seen */
     char token[64];   /* required bearer token on /auth */
@@ -34,6 +37,14 @@ static struct {
     char last_ctype[80];
 } srv;
 static pthread_mutex_t srv_mu = PTHREAD_MUTEX_INITIALIZER;
+static int connections; /* TCP connections accepted, atomic */
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        __atomic_add_fetch(&connections, 1, __ATOMIC_RELAXED);
+}
 
 static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -126,11 +137,24 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     } else {
         r = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
     }
-    if (retry_after)
-        MHD_add_response_header(r, "Retry-After", "1");
+    if (retry_after) {
+        char ra[16];
+        snprintf(ra, sizeof(ra), "%d", srv.retry_after ? srv.retry_after : 1);
+        MHD_add_response_header(r, "Retry-After", ra);
+    }
     ret = MHD_queue_response(conn, (unsigned)code, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+/* 127.0.0.1, any port: tests never listen beyond loopback. */
+static struct sockaddr_in loopback(void)
+{
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return a;
 }
 
 struct fixture {
@@ -144,8 +168,10 @@ static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     memset(&srv, 0, sizeof(srv));
+    struct sockaddr_in lo = loopback();
     f->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
-                            NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, NULL, MHD_OPTION_END);
+                            NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &lo,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_END);
     assert_non_null(f->d);
     int port = MHD_get_daemon_info(f->d, MHD_DAEMON_INFO_BIND_PORT)->port;
     snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", port);
@@ -216,6 +242,9 @@ static void status_errors_are_decoded(void **state)
     assert_string_equal(srv.last_ctype, "application/merge-patch+json");
     assert_int_equal(lbp_kube_get(c, "no-slash", NULL), LBP_INVALID);
 
+    /* Sequential requests from one thread reuse one kept-alive connection. */
+    assert_int_equal(__atomic_load_n(&connections, __ATOMIC_RELAXED), 1);
+
     struct lbp_kube_stats st;
     lbp_kube_client_stats(c, &st);
     assert_int_equal(st.get, 2);
@@ -239,6 +268,20 @@ static void retry_after_is_honoured(void **state)
     lbp_kube_client_stats(c, &st);
     assert_int_equal(st.retries, 2);
     assert_int_equal(st.post, 1);
+
+    /* A long Retry-After is handed to the caller instead of blocking this thread. */
+    struct lbp_kube_response r;
+    srv.n429 = 1;
+    srv.retry_after = 120;
+    srv.hits = 0;
+    t0 = lbp_now_ms();
+    assert_int_equal(lbp_kube_get(c, "/throttled", &r), LBP_RETRY);
+    assert_true(lbp_now_ms() - t0 < 1000);
+    assert_int_equal(srv.hits, 1);
+    assert_int_equal(r.http_code, 429);
+    assert_int_equal(r.retry_after_s, 120);
+    assert_string_equal(r.reason, "TooManyRequests");
+    lbp_kube_response_free(&r);
 }
 
 static void server_errors_retried_except_for_post(void **state)
@@ -358,6 +401,40 @@ static void *stream_thread(void *arg)
     return NULL;
 }
 
+static int private_stop; /* atomic */
+
+static void *stoppable_thread(void *arg)
+{
+    struct shutdown_run *w = arg;
+    w->rc =
+        lbp_kube_stream_stoppable(w->c, "/stream", 1024, 0, &private_stop, shutdown_line, w, NULL);
+    w->end_ms = lbp_now_ms();
+    return NULL;
+}
+
+/* One watch can be stopped on its own; the client keeps serving everyone else. */
+static void private_stop_ends_one_stream(void **state)
+{
+    struct fixture *f = *state;
+    struct lbp_kube_client *c = new_client(f, NULL, NULL);
+    struct shutdown_run w = {.c = c};
+    pthread_t th;
+
+    srv.stream_lines = 1;
+    __atomic_store_n(&private_stop, 0, __ATOMIC_RELAXED);
+    pthread_create(&th, NULL, stoppable_thread, &w);
+    uint64_t deadline = lbp_now_ms() + 5000;
+    while (__atomic_load_n(&w.lines, __ATOMIC_RELAXED) == 0 && lbp_now_ms() < deadline)
+        usleep(10000);
+    assert_int_equal(w.lines, 1);
+    uint64_t t0 = lbp_now_ms();
+    __atomic_store_n(&private_stop, 1, __ATOMIC_RELEASE);
+    pthread_join(th, NULL);
+    assert_int_equal(w.rc, LBP_CANCELLED);
+    assert_true(w.end_ms - t0 < 1000);
+    assert_int_equal(lbp_kube_get(c, "/ok", NULL), LBP_OK);
+}
+
 static void *limited_thread(void *arg)
 {
     struct shutdown_run *w = arg;
@@ -417,8 +494,9 @@ static void connection_refused_backs_off(void **state)
 {
     struct fixture *f = *state;
     /* A port that was just free: bind, read the port, close. */
+    struct sockaddr_in lo = loopback();
     struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler,
-                                            NULL, MHD_OPTION_END);
+                                            NULL, MHD_OPTION_SOCK_ADDR, &lo, MHD_OPTION_END);
     int port = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port;
     MHD_stop_daemon(d);
     snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", port);
@@ -445,6 +523,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(stream_delivers_lines_and_times_out, setup, teardown),
         cmocka_unit_test_setup_teardown(shutdown_wakes_streams_and_rate_limit_waits, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(private_stop_ends_one_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(rate_limit_spaces_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(connection_refused_backs_off, setup, teardown),
     };
