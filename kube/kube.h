@@ -33,6 +33,9 @@ struct lbp_kube_exec {
     char **args; /* NULL-terminated */
     char **env;  /* NULL-terminated "NAME=value" entries */
     char *api_version;
+    char *install_hint;        /* shown when the command fails; may be NULL */
+    char *interactive_mode;    /* "Never", "IfAvailable", "Always" or NULL; we never prompt */
+    bool provide_cluster_info; /* pass the cluster in KUBERNETES_EXEC_INFO */
 };
 
 struct lbp_kube_config {
@@ -56,7 +59,7 @@ struct lbp_kube_config {
 };
 
 struct lbp_kube_config_opts {
-    const char *kubeconfig; /* --kubeconfig; else $KUBECONFIG (first file); else ~/.kube/config */
+    const char *kubeconfig; /* --kubeconfig; else $KUBECONFIG (merged); else ~/.kube/config */
     const char *context;    /* --context; else current-context */
     const char *master;     /* --master: overrides the server */
     bool allow_in_cluster;  /* fall back to in-cluster when no kubeconfig is found */

@@ -40,9 +40,19 @@ int lbp_kube_stream(struct lbp_kube_client *c, const char *path, size_t max_line
                     long idle_timeout_ms, lbp_line_cb cb, void *ctx,
                     struct lbp_kube_response *resp);
 
+/*
+ * lbp_kube_stream with a per-stream stop flag: it also returns LBP_CANCELLED
+ * within about one poll slice once *stop (read with __atomic_load_n) is
+ * nonzero, even when the server sends nothing. This lets one informer stop
+ * without lbp_kube_client_shutdown, which would stop every user of the
+ * client. stop may be NULL (then it is lbp_kube_stream).
+ */
+int lbp_kube_stream_stoppable(struct lbp_kube_client *c, const char *path, size_t max_line,
+                              long idle_timeout_ms, const int *stop, lbp_line_cb cb, void *ctx,
+                              struct lbp_kube_response *resp);
+
 /* A GET of a collection page: like lbp_kube_get but counted as a list. */
-int lbp_kube_list_page(struct lbp_kube_client *c, const char *path,
-                       struct lbp_kube_response *resp);
+int lbp_kube_list_page(struct lbp_kube_client *c, const char *path, struct lbp_kube_response *resp);
 
 /*
  * Credentials for requests, from the config: a static token, a token file
@@ -60,11 +70,14 @@ struct lbp_kube_cred {
 struct lbp_kube_auth;
 int lbp_kube_auth_new(const struct lbp_kube_config *cfg, struct lbp_kube_auth **out);
 /* Fills a copy of the current credentials; err names the failure (never the secret). */
-int lbp_kube_auth_get(struct lbp_kube_auth *a, struct lbp_kube_cred *out, char *err,
-                      size_t errlen);
+int lbp_kube_auth_get(struct lbp_kube_auth *a, struct lbp_kube_cred *out, char *err, size_t errlen);
 void lbp_kube_auth_invalidate(struct lbp_kube_auth *a);
 void lbp_kube_auth_free(struct lbp_kube_auth *a);
 void lbp_kube_cred_free(struct lbp_kube_cred *c);
+/* Limits, for tests: the exec plugin's timeout (default 30 s) and how often the
+ * token file is stat'ed (default 1 s). */
+void lbp_kube_auth_set_exec_timeout_ms(struct lbp_kube_auth *a, long ms);
+void lbp_kube_auth_set_token_recheck_ms(struct lbp_kube_auth *a, long ms);
 
 /* Collection path for a kind: "/api/v1/services", "/api/v1/namespaces/NS/services", ... */
 int lbp_kube_kind_path(enum lbp_kind kind, const char *ns, char *out, size_t outlen);
