@@ -66,7 +66,9 @@ int lbp_svc_finalizer(struct lbp_kube_client *c, const struct lbp_service *svc, 
         json_object_object_add(meta, "finalizers", fins);
         json_object_object_add(root, "metadata", meta);
         rc = lbp_kube_patch(c, path, LBP_PATCH_MERGE,
-                            json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN), NULL);
+                            json_object_to_json_string_ext(
+                                root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+                            NULL);
         json_object_put(root);
         if (rc != LBP_CONFLICT)
             goto out;
@@ -123,7 +125,9 @@ int lbp_svc_write_status(struct lbp_kube_client *c, const struct lbp_service *sv
     svc_path(svc, true, path, sizeof(path));
     for (int attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
         rc = lbp_kube_patch(c, path, LBP_PATCH_MERGE,
-                            json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN), NULL);
+                            json_object_to_json_string_ext(
+                                root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+                            NULL);
         if (rc != LBP_CONFLICT)
             break;
         lbp_v(2, "%s: conflict writing status, retrying", svc->meta.key);

@@ -472,7 +472,8 @@ static void state_save(struct lbp_provider_ctx *ctx)
         json_object_array_add(arr, lb_json(lb));
     json_object_object_add(root, "lbs", arr);
     snprintf(tmp, sizeof(tmp), "%s.tmp", ctx->cfg.state_file);
-    if (json_object_to_file_ext(tmp, root, JSON_C_TO_STRING_PLAIN) != 0 ||
+    if (json_object_to_file_ext(tmp, root,
+                                JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) != 0 ||
         rename(tmp, ctx->cfg.state_file) != 0)
         lbp_warn("mock cloud: cannot write %s: %s", ctx->cfg.state_file, strerror(errno));
     json_object_put(root);
@@ -879,7 +880,8 @@ static char *mock_debug_json(struct lbp_provider_ctx *ctx)
         json_object_array_add(arr, lb_json(lb));
     json_object_object_add(root, "loadBalancers", arr);
     pthread_mutex_unlock(&ctx->mu);
-    s = lbp_strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
+    s = lbp_strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+                                                            JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(root);
     return s;
 }
