@@ -562,7 +562,8 @@ static void sleep_ms(unsigned ms)
  * holding the lock (so workers overlap like they would against a real
  * API), then apply injected failures. Returns with the lock held on LBP_OK.
  */
-static int call_begin(struct lbp_provider_ctx *ctx, unsigned long *counter, struct lbp_call *call)
+static int call_begin(struct lbp_provider_ctx *ctx, unsigned long *counter, bool mutating,
+                      struct lbp_call *call)
 {
     unsigned latency;
     pthread_mutex_lock(&ctx->mu);
@@ -573,7 +574,7 @@ static int call_begin(struct lbp_provider_ctx *ctx, unsigned long *counter, stru
     if (latency)
         sleep_ms(latency);
     pthread_mutex_lock(&ctx->mu);
-    if (ctx->fail_next > 0) {
+    if (mutating && ctx->fail_next > 0) {
         ctx->fail_next--;
         ctx->c_failed++;
         pthread_mutex_unlock(&ctx->mu);
@@ -675,7 +676,7 @@ static int mock_get(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec
                     struct lbp_lb_status *st, struct lbp_call *call)
 {
     struct mock_lb *lb;
-    int rc = call_begin(ctx, &ctx->c_get, call);
+    int rc = call_begin(ctx, &ctx->c_get, false, call);
     if (rc)
         return rc;
     HASH_FIND_STR(ctx->lbs, spec->lb_name, lb);
@@ -700,7 +701,7 @@ static int mock_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
     bool created = false;
     bool v4 = spec->n_ip_families == 0 || wants_family(spec, "IPv4");
     bool v6 = wants_family(spec, "IPv6");
-    int rc = call_begin(ctx, &ctx->c_ensure, call);
+    int rc = call_begin(ctx, &ctx->c_ensure, true, call);
     if (rc)
         return rc;
     if (spec->n_ports > MOCK_MAX_PORTS || spec->n_source_ranges > MOCK_MAX_RANGES) {
@@ -786,7 +787,7 @@ static int mock_update_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb
                                struct lbp_call *call)
 {
     struct mock_lb *lb;
-    int rc = call_begin(ctx, &ctx->c_update, call);
+    int rc = call_begin(ctx, &ctx->c_update, true, call);
     if (rc)
         return rc;
     HASH_FIND_STR(ctx->lbs, spec->lb_name, lb);
@@ -809,7 +810,7 @@ static int mock_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
                        struct lbp_call *call)
 {
     struct mock_lb *lb;
-    int rc = call_begin(ctx, &ctx->c_remove, call);
+    int rc = call_begin(ctx, &ctx->c_remove, true, call);
     if (rc)
         return rc;
     HASH_FIND_STR(ctx->lbs, spec->lb_name, lb);
@@ -828,7 +829,7 @@ static int mock_list_owned(struct lbp_provider_ctx *ctx, struct lbp_lb_owned **o
 {
     struct lbp_lb_owned *arr;
     size_t i = 0;
-    int rc = call_begin(ctx, &ctx->c_list, call);
+    int rc = call_begin(ctx, &ctx->c_list, false, call);
     if (rc)
         return rc;
     arr = calloc(HASH_COUNT(ctx->lbs) + 1, sizeof(*arr));
@@ -852,7 +853,7 @@ static int mock_list_owned(struct lbp_provider_ctx *ctx, struct lbp_lb_owned **o
 
 static int mock_ping(struct lbp_provider_ctx *ctx, struct lbp_call *call)
 {
-    int rc = call_begin(ctx, &ctx->c_ping, call);
+    int rc = call_begin(ctx, &ctx->c_ping, false, call);
     if (rc)
         return rc;
     pthread_mutex_unlock(&ctx->mu);

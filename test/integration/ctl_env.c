@@ -53,7 +53,8 @@ void ctl_env_init(struct ctl_env *e, const char *extra)
 
 static long http_get_ctl(struct ctl_env *e, const char *path, char **body)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
                             .sin_port = htons((uint16_t)e->http_port)};
     char req[512];
     size_t cap = 1 << 16, len = 0;
@@ -157,8 +158,8 @@ long ctl_api(struct ctl_env *e, const char *method, const char *path, const char
              json_object **out)
 {
     char *resp = NULL;
-    const char *ct = strcmp(method, "PATCH") == 0 ? "application/merge-patch+json"
-                                                  : "application/json";
+    const char *ct =
+        strcmp(method, "PATCH") == 0 ? "application/merge-patch+json" : "application/json";
     long code = lbp_fake_api_request(&e->api, method, path, body ? ct : NULL, body, &resp);
     if (out)
         *out = resp ? json_tokener_parse(resp) : NULL;
@@ -189,10 +190,11 @@ void ctl_service(struct ctl_env *e, const char *name, const char *spec_extra, in
              "\"namespace\":\"default\"},\"spec\":{\"type\":\"LoadBalancer\",%s%s\"ports\":[{"
              "\"name\":\"p\",\"protocol\":\"TCP\",\"port\":%d,\"targetPort\":%d}],"
              "\"selector\":{\"app\":\"%s\"}}}",
-             name, spec_extra ? spec_extra : "", spec_extra && spec_extra[0] ? "," : "", port,
-             port, name);
-    if (ctl_api(e, "POST", "/api/v1/namespaces/default/services", body, NULL) != 201) {
-        fprintf(stderr, "cannot create service %s\n", name);
+             name, spec_extra ? spec_extra : "", spec_extra && spec_extra[0] ? "," : "", port, port,
+             name);
+    long code = ctl_api(e, "POST", "/api/v1/namespaces/default/services", body, NULL);
+    if (code != 201) {
+        fprintf(stderr, "cannot create service %s: HTTP %ld\n", name, code);
         exit(1);
     }
 }
@@ -295,8 +297,8 @@ bool ctl_has_finalizer(struct ctl_env *e, const char *name)
     json_object *o = NULL, *f;
     bool has = false;
     snprintf(path, sizeof(path), "/api/v1/namespaces/default/services/%s", name);
-    if (ctl_api(e, "GET", path, NULL, &o) == 200 && o &&
-        (f = jpath(o, "metadata.finalizers")) && json_object_is_type(f, json_type_array))
+    if (ctl_api(e, "GET", path, NULL, &o) == 200 && o && (f = jpath(o, "metadata.finalizers")) &&
+        json_object_is_type(f, json_type_array))
         for (size_t i = 0; i < json_object_array_length(f); i++)
             if (strcmp(json_object_get_string(json_object_array_get_idx(f, i)),
                        "service.kubernetes.io/load-balancer-cleanup") == 0)

@@ -75,8 +75,8 @@ int main(void)
     CHECK(jpath_int(lb, "listeners.0.port") == 80);
     CHECK(jpath_int(lb, "listeners.0.nodePort") > 0);
     CHECK(json_object_array_length(json_object_object_get(
-              json_object_array_get_idx(json_object_object_get(lb, "listeners"), 0),
-              "backends")) == 3);
+              json_object_array_get_idx(json_object_object_get(lb, "listeners"), 0), "backends")) ==
+          3);
     json_object_put(lb);
     CHECK(WAIT_FOR(5000, ctl_events(&env, "web", "EnsuredLoadBalancer", NULL, 0) > 0));
     CHECK(lbp_fake_api_count(&env.api, "PATCH services/status") - writes0 == 2);
@@ -100,7 +100,8 @@ int main(void)
     /* node added → every LB gets it via update_targets; no ensure, no API write */
     ensures = ctl_cloud_calls(&env, "ensure");
     writes0 = lbp_fake_api_count(&env.api, "PATCH services/status");
-    long upd_web = lb_int("default/web", "updateCalls"), upd_api = lb_int("default/api", "updateCalls");
+    long upd_web = lb_int("default/web", "updateCalls"),
+         upd_api = lb_int("default/api", "updateCalls");
     ctl_node(&env, "node-4", "10.0.0.4");
     CHECK(WAIT_FOR(10000, lb_nodes("default/web") == 4 && lb_nodes("default/api") == 4));
     CHECK(lb_int("default/web", "updateCalls") == upd_web + 1);
