@@ -140,12 +140,12 @@ int lbp_reconcile_new(const struct lbp_reconcile_opts *opts, struct lbp_reconcil
 /* Rebuilds the eligible set; when it changed, enqueues every LB built from another. */
 static void nodesync(struct lbp_reconcile *r)
 {
+    uint64_t t0 = lbp_now_ms();
     void **objs = NULL;
     size_t n = lbp_informer_list(r->nodes, &objs), queued = 0, cap = 0;
     struct lbp_nodeset *ns = lbp_nodeset_build(objs, n, r->o.node_ready_filter), *old = NULL;
     struct lbp_svc_state *st, *tmp;
     char **keys = NULL;
-    uint64_t t0 = lbp_now_ms();
     lbp_informer_list_free(objs, n);
     if (!ns) {
         lbp_error("node sync: out of memory");
@@ -167,6 +167,8 @@ static void nodesync(struct lbp_reconcile *r)
             if (st->node_hash != ns->hash && queued < cap)
                 keys[queued++] = strdup(st->key);
         }
+    r->nodesync_started_ms = t0;
+    r->nodesync_pending = queued;
     pthread_mutex_unlock(&r->mu);
     lbp_nodeset_unref(old);
     for (size_t i = 0; i < queued; i++) {
@@ -367,4 +369,18 @@ void lbp_reconcile_metrics(struct lbp_reconcile *r, struct lbp_buf *out)
     M("service_controller_queue_depth", "Keys queued, running or backing off.", "gauge",
       lbp_queue_len(r->q));
 #undef M
+    pthread_mutex_lock(&r->mu);
+    double lat = r->nodesync_latency_s;
+    size_t pending = r->nodesync_pending;
+    pthread_mutex_unlock(&r->mu);
+    lbp_buf_addf(out,
+                 "# HELP service_controller_nodesync_latency_seconds From the last node-set "
+                 "change to the last load balancer updated for it.\n"
+                 "# TYPE service_controller_nodesync_latency_seconds gauge\n"
+                 "service_controller_nodesync_latency_seconds %.6f\n"
+                 "# HELP service_controller_nodesync_pending Load balancers still to update for "
+                 "the last node-set change.\n"
+                 "# TYPE service_controller_nodesync_pending gauge\n"
+                 "service_controller_nodesync_pending %zu\n",
+                 lat, pending);
 }

@@ -127,6 +127,10 @@ struct lbp_reconcile {
     uint64_t m_syncs, m_sync_errors, m_nodesyncs, m_nodesync_errors, m_skipped;
     uint64_t m_cloud_calls, m_cloud_errors, m_orphans_removed, m_api_writes;
     uint64_t m_nodesync_last_us;
+    /* node-set change → last LB updated: upstream's nodesync_latency_seconds */
+    uint64_t nodesync_started_ms;
+    size_t nodesync_pending;
+    double nodesync_latency_s;
 };
 
 void *lbp_reconcile_worker(void *arg);

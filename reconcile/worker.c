@@ -169,6 +169,8 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
             if (rc == LBP_OK) {
                 pthread_mutex_lock(&r->mu);
                 st->node_hash = ns->hash;
+                if (r->nodesync_pending > 0 && ns == r->nodeset && --r->nodesync_pending == 0)
+                    r->nodesync_latency_s = (double)(lbp_now_ms() - r->nodesync_started_ms) / 1e3;
                 pthread_mutex_unlock(&r->mu);
                 __atomic_add_fetch(&r->m_nodesyncs, 1, __ATOMIC_RELAXED);
                 lbp_v(1, "%s: updated backends to %zu nodes in %llu ms", key, ns->n,

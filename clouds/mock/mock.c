@@ -277,59 +277,99 @@ static void nodeset_unref(struct lbp_provider_ctx *ctx, struct mock_nodeset *s)
     free(s);
 }
 
-/* Interns a list of addresses (already in node order). */
-static struct mock_nodeset *nodeset_get(struct lbp_provider_ctx *ctx, char **addrs, size_t n)
+/* The interning key: the addresses joined with ','. */
+static char *nodeset_key(char *const *addrs, size_t n)
 {
-    struct lbp_buf key;
-    struct mock_nodeset *s = NULL;
-    lbp_buf_init(&key, (size_t)1 << 24);
+    size_t len = 1, off = 0;
+    char *k;
     for (size_t i = 0; i < n; i++)
-        if (lbp_buf_addf(&key, "%s%s", i ? "," : "", addrs[i]))
-            goto out;
-    if (!key.data && lbp_buf_add(&key, "", 0))
-        goto out;
-    HASH_FIND_STR(ctx->sets, key.data, s);
+        len += strlen(addrs[i]) + 1;
+    k = malloc(len);
+    if (!k)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(addrs[i]);
+        if (i)
+            k[off++] = ',';
+        memcpy(k + off, addrs[i], l);
+        off += l;
+    }
+    k[off] = '\0';
+    return k;
+}
+
+/* Interns a list of addresses (already in node order); takes key. Lock held. */
+static struct mock_nodeset *nodeset_intern(struct lbp_provider_ctx *ctx, char *key,
+                                           char *const *addrs, size_t n)
+{
+    struct mock_nodeset *s = NULL;
+    if (!key)
+        return NULL;
+    HASH_FIND_STR(ctx->sets, key, s);
     if (s) {
         s->refs++;
-        goto out;
+        free(key);
+        return s;
     }
     s = calloc(1, sizeof(*s));
-    if (!s)
-        goto out;
-    s->addrs = calloc(n ? n : 1, sizeof(char *));
-    if (!s->addrs) {
+    if (!s || !(s->addrs = calloc(n ? n : 1, sizeof(char *)))) {
         free(s);
-        s = NULL;
-        goto out;
+        free(key);
+        return NULL;
     }
     for (size_t i = 0; i < n; i++)
         s->addrs[i] = lbp_strdup(addrs[i]);
     s->n = n;
     s->refs = 1;
-    s->key = lbp_buf_take(&key, NULL);
+    s->key = key;
     HASH_ADD_KEYPTR(hh, ctx->sets, s->key, strlen(s->key), s);
-out:
-    lbp_buf_free(&key);
     return s;
 }
 
-static struct mock_nodeset *nodeset_from_spec(struct lbp_provider_ctx *ctx,
-                                              const struct lbp_lb_spec *spec)
+static struct mock_nodeset *nodeset_get(struct lbp_provider_ctx *ctx, char *const *addrs, size_t n)
 {
-    char **addrs = calloc(spec->n_nodes ? spec->n_nodes : 1, sizeof(char *));
-    size_t n = 0;
-    struct mock_nodeset *s;
-    if (!addrs)
-        return NULL;
+    return nodeset_intern(ctx, nodeset_key(addrs, n), addrs, n);
+}
+
+/* A spec's backend addresses, gathered before taking the lock. */
+struct spec_nodes {
+    const char **addrs;
+    size_t n;
+    char *key;
+};
+
+static int spec_nodes_get(const struct lbp_lb_spec *spec, struct spec_nodes *sn)
+{
+    sn->n = 0;
+    sn->addrs = calloc(spec->n_nodes ? spec->n_nodes : 1, sizeof(char *));
+    if (!sn->addrs)
+        return LBP_NOMEM;
     for (size_t i = 0; i < spec->n_nodes; i++) {
         const struct lbp_lb_node *nd = &spec->nodes[i];
         const char *a = nd->internal_ip ? nd->internal_ip : nd->external_ip;
         if (a)
-            addrs[n++] = (char *)a;
+            sn->addrs[sn->n++] = a;
     }
-    s = nodeset_get(ctx, addrs, n);
-    free(addrs);
+    sn->key = nodeset_key((char *const *)sn->addrs, sn->n);
+    if (!sn->key) {
+        free(sn->addrs);
+        return LBP_NOMEM;
+    }
+    return LBP_OK;
+}
+
+/* Lock held; consumes sn->key. */
+static struct mock_nodeset *nodeset_from_spec(struct lbp_provider_ctx *ctx, struct spec_nodes *sn)
+{
+    struct mock_nodeset *s = nodeset_intern(ctx, sn->key, (char *const *)sn->addrs, sn->n);
+    sn->key = NULL;
     return s;
+}
+
+static void spec_nodes_free(struct spec_nodes *sn)
+{
+    free(sn->addrs);
+    free(sn->key);
 }
 
 /* ------------------------------------------------------------ addresses */
@@ -701,9 +741,15 @@ static int mock_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
     bool created = false;
     bool v4 = spec->n_ip_families == 0 || wants_family(spec, "IPv4");
     bool v6 = wants_family(spec, "IPv6");
-    int rc = call_begin(ctx, &ctx->c_ensure, true, call);
+    struct spec_nodes sn;
+    int rc = spec_nodes_get(spec, &sn);
     if (rc)
         return rc;
+    rc = call_begin(ctx, &ctx->c_ensure, true, call);
+    if (rc) {
+        spec_nodes_free(&sn);
+        return rc;
+    }
     if (spec->n_ports > MOCK_MAX_PORTS || spec->n_source_ranges > MOCK_MAX_RANGES) {
         lbp_failf(call, "mock cloud: at most %d listeners and %d source ranges", MOCK_MAX_PORTS,
                   MOCK_MAX_RANGES);
@@ -768,7 +814,7 @@ static int mock_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
     lb->local = spec->local_traffic;
     lbp_strlcpy(lb->affinity, spec->session_affinity ? spec->session_affinity : "None",
                 sizeof(lb->affinity));
-    struct mock_nodeset *ns = nodeset_from_spec(ctx, spec);
+    struct mock_nodeset *ns = nodeset_from_spec(ctx, &sn);
     nodeset_unref(ctx, lb->nodes);
     lb->nodes = ns;
     lb->ensure_calls++;
@@ -780,6 +826,7 @@ out:
     if (rc && created)
         lb_free(ctx, lb);
     pthread_mutex_unlock(&ctx->mu);
+    spec_nodes_free(&sn);
     return rc;
 }
 
@@ -787,22 +834,29 @@ static int mock_update_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb
                                struct lbp_call *call)
 {
     struct mock_lb *lb;
-    int rc = call_begin(ctx, &ctx->c_update, true, call);
+    struct spec_nodes sn;
+    int rc = spec_nodes_get(spec, &sn);
     if (rc)
         return rc;
+    rc = call_begin(ctx, &ctx->c_update, true, call);
+    if (rc) {
+        spec_nodes_free(&sn);
+        return rc;
+    }
     HASH_FIND_STR(ctx->lbs, spec->lb_name, lb);
     if (!lb) {
         lbp_failf(call, "mock cloud: load balancer %s not found", spec->lb_name);
         rc = LBP_NOT_FOUND;
         goto out;
     }
-    struct mock_nodeset *ns = nodeset_from_spec(ctx, spec);
+    struct mock_nodeset *ns = nodeset_from_spec(ctx, &sn);
     nodeset_unref(ctx, lb->nodes);
     lb->nodes = ns;
     lb->update_calls++;
     state_save(ctx);
 out:
     pthread_mutex_unlock(&ctx->mu);
+    spec_nodes_free(&sn);
     return rc;
 }
 
