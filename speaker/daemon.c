@@ -786,7 +786,13 @@ static void record_assigned(struct lbp_speaker *s, const struct owned *o)
     lbp_kube_obj_unref(svc);
 }
 
-static void recompute(struct lbp_speaker *s, uint64_t now)
+/*
+ * release_only: keep only VIPs we already announce (used while resuming after
+ * an outage, when a stale view could only make us claim too much, never too
+ * little). regarp: announce every owned VIP afresh — after a freeze, peers
+ * may have taken them over meanwhile and the LAN's caches point there.
+ */
+static void recompute(struct lbp_speaker *s, uint64_t now, bool release_only, bool regarp)
 {
     void **svcs = NULL, **nodes = NULL, **eps = NULL;
     size_t ns = lbp_informer_list(s->svc_inf, &svcs);
@@ -837,6 +843,9 @@ static void recompute(struct lbp_speaker *s, uint64_t now)
             if (!ipt || lbp_ip_parse(ipt, &ip) || !(pool = lbp_pool_set_lookup(s->pools, &ip)))
                 continue;
             if (lbp_owner_pick(pool, ipt, &os, on, nn) != (int)self)
+                continue;
+            struct owned key = {(char *)ipt, svc->meta.key};
+            if (release_only && !owned_has(s->owned, s->n_owned, &key))
                 continue;
             if (n_nv == cap) {
                 size_t nc = cap ? cap * 2 : 16;
@@ -896,6 +905,8 @@ static void recompute(struct lbp_speaker *s, uint64_t now)
         lbp_info("speaker: %s (%s): no longer announced from this node", s->owned[i].ip,
                  s->owned[i].svc);
     }
+    if (regarp && n_vips)
+        announce(s, NULL, 0);
     announce(s, vips, n_vips);
     pthread_mutex_lock(&s->mu);
     owned_free(s->owned, s->n_owned);
@@ -985,7 +996,7 @@ static void *loop_thread(void *arg)
 {
     struct lbp_speaker *s = arg;
     uint64_t next_hb = 0, next_peers = 0, t_synced;
-    bool was_ok = false, partitioned = false, deciding = false;
+    bool was_ok = false, partitioned = false, deciding = false, was_frozen = false;
 
     /* The heartbeat sockets bind to our Node's InternalIP, so wait for the caches. */
     for (;;) {
@@ -1068,6 +1079,7 @@ static void *loop_thread(void *arg)
         /* At start-up there is nothing to keep: wait for the first MetalLB poll, then go. */
         bool may_decide = healthy && (pools_fresh || now > t_synced + 5000);
         s->api_ok = healthy;
+        was_frozen = was_frozen || (s->ever_ok && !healthy);
         s->frozen = s->ever_ok && !healthy;
         pthread_mutex_unlock(&s->mu);
         lbp_metric_set(m_api, NULL, healthy ? 1 : 0);
@@ -1090,13 +1102,23 @@ static void *loop_thread(void *arg)
         if (changed)
             s->dirty = true;
         if (may_decide) {
+            bool resumed = !deciding && was_frozen;
             if (!deciding)
                 s->dirty = true; /* whatever changed while frozen */
             deciding = true;
             partitioned = false;
             if (s->dirty) {
                 s->dirty = false;
-                recompute(s, now);
+                recompute(s, now, false, resumed);
+            }
+            was_frozen = false;
+        } else if (ok && pools_fresh) {
+            /* Resuming: peers may still look dead to us, so only let go of VIPs. */
+            deciding = false;
+            partitioned = false;
+            if (s->dirty) {
+                s->dirty = false;
+                recompute(s, now, true, false);
             }
         } else {
             deciding = false;
