@@ -100,7 +100,6 @@ struct lbp_speaker {
     size_t n_peers;
     uint64_t seq;
     struct lbp_announcer_stats last_stats;
-    char live_sig[8192];
 };
 
 /* ------------------------------------------------------------ metrics */
@@ -951,27 +950,27 @@ static bool synced(struct lbp_speaker *s)
            lbp_informer_has_synced(s->eps_inf) && lbp_informer_has_synced(s->lease_inf);
 }
 
-/* Liveness of every speaker we know, as one string: a change means recompute. */
+/* The sorted list of live speakers; a change means recompute. */
 static void live_update(struct lbp_speaker *s, uint64_t now, bool *changed)
 {
-    char **names = NULL, sig[sizeof(s->live_sig)];
-    size_t n = lbp_members_held_names(s->members, now, &names), len = 0, nl = 0;
+    char **names = NULL;
+    size_t n = lbp_members_held_names(s->members, now, &names), nl = 0;
     char **live = calloc(n ? n : 1, sizeof(*live));
-    sig[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; live && i < n; i++) {
         if (!lbp_members_live(s->members, names[i], now))
             continue;
-        int w = snprintf(sig + len, sizeof(sig) - len, "%s,", names[i]);
-        if (w > 0 && (size_t)w < sizeof(sig) - len)
-            len += (size_t)w;
-        if (live) {
-            live[nl++] = names[i];
-            names[i] = NULL;
-        }
+        live[nl++] = names[i];
+        names[i] = NULL;
     }
     lbp_members_names_free(names, n);
-    *changed = strcmp(sig, s->live_sig) != 0;
-    memcpy(s->live_sig, sig, sizeof(sig));
+    if (!live) {
+        *changed = true;
+        return;
+    }
+    /* Only this thread writes s->live, so reading it here needs no lock. */
+    *changed = nl != s->n_live;
+    for (size_t i = 0; !*changed && i < nl; i++)
+        *changed = strcmp(live[i], s->live[i]) != 0;
     lbp_metric_set(m_live, NULL, (double)nl);
     pthread_mutex_lock(&s->mu);
     lbp_members_names_free(s->live, s->n_live);
