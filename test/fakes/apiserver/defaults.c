@@ -110,7 +110,8 @@ static void ports_admit(json_object *spec, json_object *ospec, const char *type,
             fake_errs_add(e, "FieldValueInvalid", f, "Invalid value: must be an object");
             continue;
         }
-        const char *proto = str_or(p, "protocol", "TCP");
+        char proto[16];
+        lbp_strlcpy(proto, str_or(p, "protocol", "TCP"), sizeof(proto));
         json_object_object_add(p, "protocol", json_object_new_string(proto));
         if (!lbp_streq(proto, "TCP") && !lbp_streq(proto, "UDP") && !lbp_streq(proto, "SCTP")) {
             snprintf(f, sizeof(f), "spec.ports[%zu].protocol", i);
