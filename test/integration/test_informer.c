@@ -560,6 +560,42 @@ static void test_selector_and_resync(struct lbp_kube_client *c)
     recorder_free(&rec);
 }
 
+/* A watch event over max_line is lost to the watch; a LIST must recover it. */
+static void test_overlong_event(struct lbp_kube_client *c)
+{
+    struct recorder rec;
+    struct lbp_informer_stats st;
+    char body[24576];
+
+    fprintf(stderr, "-- an event over max_line makes the informer list again\n");
+    recorder_init(&rec);
+    struct lbp_informer_opts o = {.kind = LBP_KIND_SERVICE, .max_line = 16384};
+    struct lbp_informer *inf = start_informer(c, &o, &rec);
+    if (!inf) {
+        failures++;
+        return;
+    }
+    CHECK(lbp_informer_wait_synced(inf, 15000) == LBP_OK);
+    int n = snprintf(body, sizeof(body), "{\"metadata\":{\"annotations\":{\"big\":\"");
+    memset(body + n, 'x', 20000);
+    snprintf(body + n + 20000, sizeof(body) - (size_t)n - 20000, "\"}}}");
+    CHECK(patch_svc(c, "default", "svc-001", body) == LBP_OK);
+    /* A small write after it, in the same stream. */
+    CHECK(patch_svc(c, "default", "svc-002", "{\"metadata\":{\"annotations\":{\"s\":\"1\"}}}") ==
+          LBP_OK);
+    CHECK(wait_converged(inf, c, NULL, &rec, 15000));
+    struct lbp_service *s = lbp_informer_get(inf, "default/svc-001");
+    const char *big = s ? lbp_meta_annotation(&s->meta, "big") : NULL;
+    CHECK(big && strlen(big) == 20000);
+    lbp_kube_obj_unref(s);
+    lbp_informer_stats(inf, &st);
+    CHECK(st.decode_errors >= 1);
+    CHECK(st.lists >= 2);
+    CHECK(rec.violations == 0);
+    lbp_informer_free(inf);
+    recorder_free(&rec);
+}
+
 struct rv_ctx {
     struct lbp_informer *inf;
     unsigned long long want;
@@ -624,6 +660,7 @@ int main(void)
     test_sync_and_events(&api, c);
     test_faults(&api, c);
     test_selector_and_resync(c);
+    test_overlong_event(c);
     test_bookmarks_and_stop(c);
 
     lbp_kube_client_free(c);
