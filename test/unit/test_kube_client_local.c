@@ -1,5 +1,5 @@
 /*
- * test_kube_client.c — the REST client (kube/client.c) against a small
+ * test_kube_client_local.c — the REST client (kube/client.c) against a small
  * in-process HTTP server (libmicrohttpd) whose answers each test scripts:
  * Status decoding, Retry-After, 5xx retries and the POST rule, 401 with a
  * rotated token file, stream line delivery, idle timeout, overlong lines and
@@ -35,6 +35,8 @@ static struct {
     size_t line_len;  /* padding per streamed line */
     char last_method[16];
     char last_ctype[80];
+    char last_ua[80];
+    char last_accept[80];
 } srv;
 static pthread_mutex_t srv_mu = PTHREAD_MUTEX_INITIALIZER;
 static int connections; /* TCP connections accepted, atomic */
@@ -96,6 +98,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     srv.hits++;
     lbp_strlcpy(srv.last_method, method, sizeof(srv.last_method));
     lbp_strlcpy(srv.last_ctype, ctype ? ctype : "", sizeof(srv.last_ctype));
+    const char *ua = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "User-Agent");
+    const char *acc = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept");
+    lbp_strlcpy(srv.last_ua, ua ? ua : "", sizeof(srv.last_ua));
+    lbp_strlcpy(srv.last_accept, acc ? acc : "", sizeof(srv.last_accept));
     bool is_stream = strcmp(url, "/stream") == 0;
     bool retry_after = false;
     if (strcmp(url, "/auth") == 0) {
@@ -208,6 +214,8 @@ static void status_errors_are_decoded(void **state)
     assert_int_equal(lbp_kube_get(c, "/ok", &r), LBP_OK);
     assert_int_equal(r.http_code, 200);
     assert_string_equal(r.body, "{\"kind\":\"Thing\",\"ok\":true}");
+    assert_string_equal(srv.last_ua, "lbprov/" LBP_VERSION);
+    assert_string_equal(srv.last_accept, "application/json");
     assert_null(r.reason);
     lbp_kube_response_free(&r);
 

@@ -1,5 +1,5 @@
 /*
- * test_kube_events.c — the Event recorder (kube/events.c) against a minimal
+ * test_kube_events_local.c — the Event recorder (kube/events.c) against a minimal
  * in-process Events endpoint (libmicrohttpd): aggregation into one Event
  * with a count, the per-object spam filter, re-creation after a PATCH 404,
  * message truncation and a queue that drops instead of blocking.
