@@ -654,6 +654,32 @@ static void test_watch_replay_gone(void **state)
     lbp_fake_api_stop(&extra);
 }
 
+struct watch_thread {
+    struct lbp_fake_api *a;
+    long code;
+    uint64_t took_ms;
+};
+
+static void *long_watch(void *p)
+{
+    struct watch_thread *w = p;
+    struct events ev;
+    uint64_t t0 = lbp_now_ms();
+    w->code = watch(w->a, "/api/v1/services?watch=1&timeoutSeconds=60", &ev);
+    w->took_ms = lbp_now_ms() - t0;
+    events_free(&ev);
+    return NULL;
+}
+
+static bool one_watch_open(void *ctx)
+{
+    long code;
+    json_object *o = get(ctx, "/_fake/info", &code);
+    bool ok = jint(o, "openWatches") >= 1;
+    json_object_put(o);
+    return ok;
+}
+
 static void test_bookmarks_and_timeout(void **state)
 {
     struct lbp_fake_api_opts o = {.extra_arg = "--bookmark-interval=1"};
@@ -680,6 +706,17 @@ static void test_bookmarks_and_timeout(void **state)
         watch(&extra, "/api/v1/services?watch=1&timeoutSeconds=1&resourceVersion=1", &ev), 200);
     assert_int_equal(count_type(&ev, "BOOKMARK"), 0);
     events_free(&ev);
+    /* SIGTERM with a watch open: the stream ends and the process exits 0 at once. */
+    struct watch_thread w = {.a = &extra};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, long_watch, &w), 0);
+    assert_true(lbp_test_poll(one_watch_open, &extra, 5000));
+    uint64_t t1 = lbp_now_ms();
+    assert_int_equal(lbp_test_stop(extra.pid, SIGTERM, 10000), 0);
+    assert_true(lbp_now_ms() - t1 < 5000);
+    extra.pid = 0;
+    pthread_join(th, NULL);
+    assert_int_equal(w.code, 200);
     lbp_fake_api_stop(&extra);
 }
 
@@ -914,32 +951,6 @@ static void test_patch_types(void **state)
 
 /* ---- faults ------------------------------------------------------------- */
 
-struct watch_thread {
-    struct lbp_fake_api *a;
-    long code;
-    uint64_t took_ms;
-};
-
-static void *long_watch(void *p)
-{
-    struct watch_thread *w = p;
-    struct events ev;
-    uint64_t t0 = lbp_now_ms();
-    w->code = watch(w->a, "/api/v1/services?watch=1&timeoutSeconds=60", &ev);
-    w->took_ms = lbp_now_ms() - t0;
-    events_free(&ev);
-    return NULL;
-}
-
-static bool one_watch_open(void *ctx)
-{
-    long code;
-    json_object *o = get(ctx, "/_fake/info", &code);
-    bool ok = jint(o, "openWatches") >= 1;
-    json_object_put(o);
-    return ok;
-}
-
 static void test_faults(void **state)
 {
     long code;
@@ -981,17 +992,17 @@ static void test_faults(void **state)
                            "{\"status\":{}}"),
                      200);
     /* latency */
-    assert_int_equal(lbp_fake_api_fault(&api, "{\"latencyMs\":300}"), 0);
+    assert_int_equal(lbp_fake_api_fault(&api, "{\"latencyMs\":800}"), 0);
     uint64_t t0 = lbp_now_ms();
     json_object_put(get(&api, p, &code));
-    assert_true(lbp_now_ms() - t0 >= 300);
+    assert_true(lbp_now_ms() - t0 >= 800);
     /* control calls are never delayed or faulted */
     assert_int_equal(lbp_fake_api_fault(&api, "{\"errorNext\":5}"), 0);
     assert_int_equal(lbp_fake_api_fault(&api, "{\"reset\":true}"), 0);
     t0 = lbp_now_ms();
     json_object_put(get(&api, p, &code));
     assert_int_equal(code, 200);
-    assert_true(lbp_now_ms() - t0 < 300);
+    assert_true(lbp_now_ms() - t0 < 800);
     assert_int_equal(lbp_fake_api_fault(&api, "{\"errorNext\":\"x\"}"), -1);
     /* dropWatches ends a long watch now */
     struct watch_thread w = {.a = &api};
