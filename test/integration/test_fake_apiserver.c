@@ -66,9 +66,11 @@ static json_object *jget(json_object *o, const char *path)
     char buf[256], *save = NULL;
     lbp_strlcpy(buf, path, sizeof(buf));
     for (char *t = strtok_r(buf, ".", &save); t && o; t = strtok_r(NULL, ".", &save)) {
-        if (json_object_is_type(o, json_type_array))
-            o = json_object_array_get_idx(o, (size_t)atoi(t));
-        else if (json_object_is_type(o, json_type_object))
+        if (json_object_is_type(o, json_type_array)) {
+            long idx;
+            o = lbp_parse_long(t, 0, 100000, &idx) ? NULL
+                                                   : json_object_array_get_idx(o, (size_t)idx);
+        } else if (json_object_is_type(o, json_type_object))
             o = json_object_object_get(o, t);
         else
             o = NULL;
@@ -618,6 +620,20 @@ static void test_watch_replay_gone(void **state)
         watch(&extra, "/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=1", &ev), 200);
     assert_int_equal(count_type(&ev, "ADDED"), 3);
     events_free(&ev);
+    /* Streaming list: the initial ADDEDs end with an annotated BOOKMARK. */
+    assert_int_equal(watch(&extra,
+                           "/api/v1/namespaces/default/configmaps?watch=1&sendInitialEvents=true&"
+                           "allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&"
+                           "timeoutSeconds=1",
+                           &ev),
+                     200);
+    assert_true(ev.n >= 4);
+    assert_string_equal(ev.type[3], "BOOKMARK");
+    json_object *ann = jget(ev.obj[3], "object.metadata.annotations");
+    assert_non_null(json_object_object_get(ann, "k8s.io/initial-events-end"));
+    assert_string_equal(
+        json_object_get_string(json_object_object_get(ann, "k8s.io/initial-events-end")), "true");
+    events_free(&ev);
     for (int i = 3; i < 20; i++)
         assert_int_equal(callf(&extra, "POST", "/api/v1/namespaces/default/configmaps", JSON,
                                "{\"metadata\":{\"name\":\"c%d\"}}", i),
@@ -1031,7 +1047,7 @@ static void test_body_limit(void **state)
     assert_non_null(big);
     int off = snprintf(big, 64, "{\"metadata\":{\"name\":\"big\"},\"data\":{\"k\":\"");
     memset(big + off, 'a', n);
-    strcpy(big + off + n, "\"}}");
+    memcpy(big + off + n, "\"}}", 4);
     long code;
     json_object *st = call(&api, "POST", "/api/v1/namespaces/default/configmaps", JSON, big, &code);
     assert_int_equal(code, 413);

@@ -630,11 +630,6 @@ void fake_store_create(const struct fake_req *q, struct fake_reply *r)
                           NULL, NULL, NULL);
         goto out;
     }
-    if (rt->custom) {
-        const char *kind = fake_get_str(o, "kind");
-        if (kind && *kind && strlen(kind) < sizeof(rt->kind))
-            lbp_strlcpy(rt->kind, kind, sizeof(rt->kind));
-    }
     const char *nm = fake_get_str(meta, "name"), *gen = fake_get_str(meta, "generateName");
     if (nm && *nm) {
         lbp_strlcpy(name, nm, sizeof(name));
@@ -660,6 +655,11 @@ void fake_store_create(const struct fake_req *q, struct fake_reply *r)
         goto out;
     }
     pthread_mutex_lock(&fake_lock);
+    if (rt->custom) {
+        const char *kind = fake_get_str(o, "kind");
+        if (kind && *kind && strlen(kind) < sizeof(rt->kind))
+            lbp_strlcpy(rt->kind, kind, sizeof(rt->kind));
+    }
     if (rt->namespaced) {
         json_object_object_add(meta, "namespace", json_object_new_string(q->ns));
         if (!ns_exists(q->ns)) {
