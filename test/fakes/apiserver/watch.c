@@ -57,6 +57,7 @@ struct watcher {
     struct fake_rec **init;
     size_t ninit, iinit;
     bool init_end_bookmark;
+    uint64_t init_rv; /* the version the synthetic ADDEDs show */
     bool bookmarks;
     uint64_t deadline_ms, next_bm_ms;
     unsigned epoch;
@@ -233,11 +234,7 @@ static void fill(struct watcher *w)
         }
         if (w->init_end_bookmark) {
             w->init_end_bookmark = false;
-            add_bookmark(w,
-                         w->cursor > 0 && w->cursor <= head && w->cursor > tail()
-                             ? ring[(w->cursor - 1) % ring_cap].rv
-                             : fake_store_rv(),
-                         true);
+            add_bookmark(w, w->init_rv, true);
             continue;
         }
         if (w->cursor < tail()) {
@@ -441,6 +438,7 @@ int fake_watch_open(const struct fake_req *q, struct MHD_Connection *c, int forc
             goto fail;
         }
         w->cursor = head;
+        w->init_rv = fake_store_rv();
         w->init_end_bookmark = q->send_initial_events;
     } else {
         w->cursor = seek((uint64_t)rv);
