@@ -444,6 +444,14 @@ static int do_list(struct lbp_informer *inf)
             }
             continue;
         }
+        if (rc == LBP_TOOBIG && inf->page_size > 1) {
+            /* Big objects: smaller pages, from the same continue token. */
+            inf->page_size /= 2;
+            lbp_warn("informer %s: LIST page over the body cap, limit now %u",
+                     lbp_kube_kind_name(inf->kind), inf->page_size);
+            lbp_kube_response_free(&resp);
+            continue;
+        }
         if (rc == LBP_OK)
             rc = list_page_apply(inf, resp.body, resp.body_len, &fresh, cont, rv);
         else
