@@ -658,8 +658,12 @@ static enum outcome do_watch(struct lbp_informer *inf, bool *healthy)
         out = OUT_REWATCH;
         if (lbp_now_ms() - start >= 1000)
             *healthy = true;
-        else if (!*healthy)
-            out = OUT_BACKOFF; /* closed at once with nothing: do not spin */
+        else if (!*healthy) {
+            /* Closed at once with nothing: do not spin. */
+            lbp_info("informer %s: watch from %s closed by the server at once",
+                     lbp_kube_kind_name(inf->kind), rv);
+            out = OUT_BACKOFF;
+        }
     } else if (rc == LBP_TOOBIG) {
         /*
          * An event over max_line was dropped and later lines may already

@@ -598,6 +598,36 @@ static void test_overlong_event(struct lbp_kube_client *c)
     recorder_free(&rec);
 }
 
+/* Watch requests failing with 503: reconnects with backoff, then catches up. */
+static void test_watch_errors(struct lbp_fake_api *api, struct lbp_kube_client *c)
+{
+    struct recorder rec;
+    struct lbp_informer_stats st0, st1;
+
+    fprintf(stderr, "-- failing watch requests are retried with backoff\n");
+    recorder_init(&rec);
+    struct lbp_informer_opts o = {.kind = LBP_KIND_SERVICE, .namespace = "default"};
+    struct lbp_informer *inf = start_informer(c, &o, &rec);
+    if (!inf) {
+        failures++;
+        return;
+    }
+    CHECK(lbp_informer_wait_synced(inf, 15000) == LBP_OK);
+    lbp_informer_stats(inf, &st0);
+    CHECK(lbp_fake_api_fault(api, "{\"errorNext\":2,\"code\":503,\"verb\":\"WATCH\"}") == 0);
+    CHECK(lbp_fake_api_fault(api, "{\"dropWatches\":true}") == 0);
+    CHECK(create_svc(c, "default", "after-errors", NULL) == LBP_OK);
+    CHECK(wait_key(&rec, "default/after-errors", true, 10000));
+    lbp_informer_stats(inf, &st1);
+    CHECK(st1.restarts - st0.restarts >= 2);
+    CHECK(st1.watches - st0.watches >= 3);
+    CHECK(st1.lists == st0.lists); /* resumed from its resourceVersion, no re-list */
+    CHECK(wait_converged(inf, c, "?fieldSelector=metadata.namespace%3Ddefault", &rec, 5000));
+    lbp_fake_api_fault(api, "{\"reset\":true}");
+    lbp_informer_free(inf);
+    recorder_free(&rec);
+}
+
 struct obj_ctx {
     struct lbp_informer *inf;
     const char *key;
@@ -774,6 +804,7 @@ int main(void)
     test_selector_and_resync(c);
     test_overlong_event(c);
     test_other_kinds(c);
+    test_watch_errors(&api, c);
     test_bookmarks_and_stop(c);
 
     lbp_kube_client_free(c);
