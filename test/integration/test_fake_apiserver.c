@@ -66,9 +66,11 @@ static json_object *jget(json_object *o, const char *path)
     char buf[256], *save = NULL;
     lbp_strlcpy(buf, path, sizeof(buf));
     for (char *t = strtok_r(buf, ".", &save); t && o; t = strtok_r(NULL, ".", &save)) {
-        if (json_object_is_type(o, json_type_array))
-            o = json_object_array_get_idx(o, (size_t)atoi(t));
-        else if (json_object_is_type(o, json_type_object))
+        if (json_object_is_type(o, json_type_array)) {
+            long idx;
+            o = lbp_parse_long(t, 0, 100000, &idx) ? NULL
+                                                   : json_object_array_get_idx(o, (size_t)idx);
+        } else if (json_object_is_type(o, json_type_object))
             o = json_object_object_get(o, t);
         else
             o = NULL;
@@ -618,6 +620,20 @@ static void test_watch_replay_gone(void **state)
         watch(&extra, "/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=1", &ev), 200);
     assert_int_equal(count_type(&ev, "ADDED"), 3);
     events_free(&ev);
+    /* Streaming list: the initial ADDEDs end with an annotated BOOKMARK. */
+    assert_int_equal(watch(&extra,
+                           "/api/v1/namespaces/default/configmaps?watch=1&sendInitialEvents=true&"
+                           "allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&"
+                           "timeoutSeconds=1",
+                           &ev),
+                     200);
+    assert_true(ev.n >= 4);
+    assert_string_equal(ev.type[3], "BOOKMARK");
+    json_object *ann = jget(ev.obj[3], "object.metadata.annotations");
+    assert_non_null(json_object_object_get(ann, "k8s.io/initial-events-end"));
+    assert_string_equal(
+        json_object_get_string(json_object_object_get(ann, "k8s.io/initial-events-end")), "true");
+    events_free(&ev);
     for (int i = 3; i < 20; i++)
         assert_int_equal(callf(&extra, "POST", "/api/v1/namespaces/default/configmaps", JSON,
                                "{\"metadata\":{\"name\":\"c%d\"}}", i),
@@ -654,6 +670,32 @@ static void test_watch_replay_gone(void **state)
     lbp_fake_api_stop(&extra);
 }
 
+struct watch_thread {
+    struct lbp_fake_api *a;
+    long code;
+    uint64_t took_ms;
+};
+
+static void *long_watch(void *p)
+{
+    struct watch_thread *w = p;
+    struct events ev;
+    uint64_t t0 = lbp_now_ms();
+    w->code = watch(w->a, "/api/v1/services?watch=1&timeoutSeconds=60", &ev);
+    w->took_ms = lbp_now_ms() - t0;
+    events_free(&ev);
+    return NULL;
+}
+
+static bool one_watch_open(void *ctx)
+{
+    long code;
+    json_object *o = get(ctx, "/_fake/info", &code);
+    bool ok = jint(o, "openWatches") >= 1;
+    json_object_put(o);
+    return ok;
+}
+
 static void test_bookmarks_and_timeout(void **state)
 {
     struct lbp_fake_api_opts o = {.extra_arg = "--bookmark-interval=1"};
@@ -680,6 +722,17 @@ static void test_bookmarks_and_timeout(void **state)
         watch(&extra, "/api/v1/services?watch=1&timeoutSeconds=1&resourceVersion=1", &ev), 200);
     assert_int_equal(count_type(&ev, "BOOKMARK"), 0);
     events_free(&ev);
+    /* SIGTERM with a watch open: the stream ends and the process exits 0 at once. */
+    struct watch_thread w = {.a = &extra};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, long_watch, &w), 0);
+    assert_true(lbp_test_poll(one_watch_open, &extra, 5000));
+    uint64_t t1 = lbp_now_ms();
+    assert_int_equal(lbp_test_stop(extra.pid, SIGTERM, 10000), 0);
+    assert_true(lbp_now_ms() - t1 < 5000);
+    extra.pid = 0;
+    pthread_join(th, NULL);
+    assert_int_equal(w.code, 200);
     lbp_fake_api_stop(&extra);
 }
 
@@ -914,32 +967,6 @@ static void test_patch_types(void **state)
 
 /* ---- faults ------------------------------------------------------------- */
 
-struct watch_thread {
-    struct lbp_fake_api *a;
-    long code;
-    uint64_t took_ms;
-};
-
-static void *long_watch(void *p)
-{
-    struct watch_thread *w = p;
-    struct events ev;
-    uint64_t t0 = lbp_now_ms();
-    w->code = watch(w->a, "/api/v1/services?watch=1&timeoutSeconds=60", &ev);
-    w->took_ms = lbp_now_ms() - t0;
-    events_free(&ev);
-    return NULL;
-}
-
-static bool one_watch_open(void *ctx)
-{
-    long code;
-    json_object *o = get(ctx, "/_fake/info", &code);
-    bool ok = jint(o, "openWatches") >= 1;
-    json_object_put(o);
-    return ok;
-}
-
 static void test_faults(void **state)
 {
     long code;
@@ -981,17 +1008,17 @@ static void test_faults(void **state)
                            "{\"status\":{}}"),
                      200);
     /* latency */
-    assert_int_equal(lbp_fake_api_fault(&api, "{\"latencyMs\":300}"), 0);
+    assert_int_equal(lbp_fake_api_fault(&api, "{\"latencyMs\":800}"), 0);
     uint64_t t0 = lbp_now_ms();
     json_object_put(get(&api, p, &code));
-    assert_true(lbp_now_ms() - t0 >= 300);
+    assert_true(lbp_now_ms() - t0 >= 800);
     /* control calls are never delayed or faulted */
     assert_int_equal(lbp_fake_api_fault(&api, "{\"errorNext\":5}"), 0);
     assert_int_equal(lbp_fake_api_fault(&api, "{\"reset\":true}"), 0);
     t0 = lbp_now_ms();
     json_object_put(get(&api, p, &code));
     assert_int_equal(code, 200);
-    assert_true(lbp_now_ms() - t0 < 300);
+    assert_true(lbp_now_ms() - t0 < 800);
     assert_int_equal(lbp_fake_api_fault(&api, "{\"errorNext\":\"x\"}"), -1);
     /* dropWatches ends a long watch now */
     struct watch_thread w = {.a = &api};
@@ -1020,7 +1047,7 @@ static void test_body_limit(void **state)
     assert_non_null(big);
     int off = snprintf(big, 64, "{\"metadata\":{\"name\":\"big\"},\"data\":{\"k\":\"");
     memset(big + off, 'a', n);
-    strcpy(big + off + n, "\"}}");
+    memcpy(big + off + n, "\"}}", 4);
     long code;
     json_object *st = call(&api, "POST", "/api/v1/namespaces/default/configmaps", JSON, big, &code);
     assert_int_equal(code, 413);

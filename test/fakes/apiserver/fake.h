@@ -88,6 +88,7 @@ struct fake_req {
     char sub[32];
     bool has_ns;
     struct fake_rtype *rt;
+    const char *user; /* authenticated user (NULL without --token): where RBAC would look */
     /* query */
     const char *label_selector;
     const char *field_selector;

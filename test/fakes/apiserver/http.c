@@ -123,8 +123,8 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
         fake_control(method, url, rc->body.data ? rc->body.data : "", rc->body.len, &r);
         return send_reply(c, &r);
     }
-    if (fake_auth_enabled() &&
-        !fake_auth_user(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"))) {
+    q.user = fake_auth_user(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
+    if (fake_auth_enabled() && !q.user) {
         fake_reply_status(&r, 401, "Unauthorized", "Unauthorized", NULL, NULL, NULL);
         return send_reply(c, &r);
     }

@@ -181,6 +181,10 @@ out:
     fake_shutting_down = 1;
     pthread_cond_broadcast(&fake_cond);
     pthread_mutex_unlock(&fake_lock);
+    /* Let open watches finish their chunked stream cleanly (bounded) before MHD cuts sockets. */
+    for (uint64_t until = lbp_now_ms() + 2000;
+         d && fake_watch_open_count() && lbp_now_ms() < until;)
+        usleep(10000);
     if (d)
         MHD_stop_daemon(d);
     fake_watch_free();

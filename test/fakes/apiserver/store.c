@@ -232,15 +232,27 @@ static void set_rv(json_object *o, uint64_t rv)
                            json_object_new_string(s));
 }
 
-static void set_type_meta(const struct fake_rtype *rt, json_object *o)
+/*
+ * Returns o with kind and apiVersion set and first, as the real server
+ * writes them (json-c keeps insertion order). Takes o.
+ */
+static json_object *with_type_meta(const struct fake_rtype *rt, json_object *o)
 {
     char av[160];
+    json_object *n = json_object_new_object();
     if (rt->group[0])
         snprintf(av, sizeof(av), "%s/%s", rt->group, rt->version);
     else
         snprintf(av, sizeof(av), "%s", rt->version);
-    json_object_object_add(o, "kind", json_object_new_string(rt->kind));
-    json_object_object_add(o, "apiVersion", json_object_new_string(av));
+    json_object_object_add(n, "kind", json_object_new_string(rt->kind));
+    json_object_object_add(n, "apiVersion", json_object_new_string(av));
+    json_object_object_foreach(o, k, v)
+    {
+        if (strcmp(k, "kind") != 0 && strcmp(k, "apiVersion") != 0)
+            json_object_object_add(n, k, json_object_get(v));
+    }
+    json_object_put(o);
+    return n;
 }
 
 static void api_version(const struct fake_rtype *rt, char *out, size_t len)
@@ -255,8 +267,7 @@ static void api_version(const struct fake_rtype *rt, char *out, size_t len)
 static void seed_namespace(const char *name)
 {
     char ts[32], uid[37];
-    json_object *o = json_object_new_object();
-    set_type_meta(rt_namespaces, o);
+    json_object *o = with_type_meta(rt_namespaces, json_object_new_object());
     json_object *m = fake_ensure_obj(o, "metadata");
     fake_uuid(uid);
     fake_now_rfc3339(ts);
@@ -630,11 +641,6 @@ void fake_store_create(const struct fake_req *q, struct fake_reply *r)
                           NULL, NULL, NULL);
         goto out;
     }
-    if (rt->custom) {
-        const char *kind = fake_get_str(o, "kind");
-        if (kind && *kind && strlen(kind) < sizeof(rt->kind))
-            lbp_strlcpy(rt->kind, kind, sizeof(rt->kind));
-    }
     const char *nm = fake_get_str(meta, "name"), *gen = fake_get_str(meta, "generateName");
     if (nm && *nm) {
         lbp_strlcpy(name, nm, sizeof(name));
@@ -660,6 +666,11 @@ void fake_store_create(const struct fake_req *q, struct fake_reply *r)
         goto out;
     }
     pthread_mutex_lock(&fake_lock);
+    if (rt->custom) {
+        const char *kind = fake_get_str(o, "kind");
+        if (kind && *kind && strlen(kind) < sizeof(rt->kind))
+            lbp_strlcpy(rt->kind, kind, sizeof(rt->kind));
+    }
     if (rt->namespaced) {
         json_object_object_add(meta, "namespace", json_object_new_string(q->ns));
         if (!ns_exists(q->ns)) {
@@ -671,7 +682,8 @@ void fake_store_create(const struct fake_req *q, struct fake_reply *r)
         json_object_object_del(meta, "namespace");
     }
     fake_name_valid(rt->name_rule, name, &errs, "metadata.name");
-    set_type_meta(rt, o);
+    o = with_type_meta(rt, o);
+    meta = fake_ensure_obj(o, "metadata");
     obj_key(rt, q->ns, name, key, sizeof(key));
     if (rt == rt_services) {
         json_object *st = json_object_new_object();
@@ -826,6 +838,10 @@ static void commit_update(const struct fake_req *q, struct fake_obj *cur, json_o
     if (fake_get(meta, "deletionTimestamp") && !has_finalizers(nw)) {
         /* The last finalizer is gone: the deletion the client asked for happens now. */
         struct fake_rec *rec = fake_rec_new(nw);
+        if (!rec) {
+            fake_reply_status(r, 500, "InternalError", "out of memory", NULL, NULL, NULL);
+            goto out;
+        }
         if (rt == rt_services)
             fake_svc_release(cur->o, cur->key);
         fake_watch_emit(rt, EV_DELETED, nw, rec, cur->o, cur->rec);
@@ -1006,6 +1022,11 @@ void fake_store_delete(const struct fake_req *q, struct fake_reply *r)
     }
     set_rv(gone, ++cur_rv);
     struct fake_rec *rec = fake_rec_new(gone);
+    if (!rec) {
+        json_object_put(gone);
+        fake_reply_status(r, 500, "InternalError", "out of memory", NULL, NULL, NULL);
+        goto out;
+    }
     if (rt == rt_services)
         fake_svc_release(cur->o, cur->key);
     fake_watch_emit(rt, EV_DELETED, gone, rec, cur->o, cur->rec);
