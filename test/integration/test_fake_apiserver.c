@@ -558,6 +558,12 @@ static void test_finalizers(void **state)
     assert_int_equal(code, 200);
     assert_non_null(jstr(g, "metadata.deletionTimestamp"));
     json_object_put(g);
+    /* No new finalizers once deletion started. */
+    json_object *nf = call(&api, "PATCH", "/api/v1/namespaces/t-fin/services/f", MERGE,
+                           "{\"metadata\":{\"finalizers\":[\"x.io/keep\",\"x.io/more\"]}}", &code);
+    assert_int_equal(code, 422);
+    assert_non_null(strstr(jstr(nf, "message"), "no new finalizers"));
+    json_object_put(nf);
     /* Strategic merge: remove the finalizer with the directive. */
     json_object *p =
         call(&api, "PATCH", "/api/v1/namespaces/t-fin/services/f", SMP,
@@ -580,8 +586,14 @@ static void test_finalizers(void **state)
     assert_int_equal(callf(&api, "POST", "/api/v1/namespaces/t-fin/configmaps", JSON,
                            "{\"metadata\":{\"name\":\"c\"}}"),
                      201);
-    assert_int_equal(callf(&api, "DELETE", "/api/v1/namespaces/t-fin/configmaps/c", NULL, "%s", ""),
-                     200);
+    json_object *del =
+        call(&api, "DELETE", "/api/v1/namespaces/t-fin/configmaps/c", NULL, NULL, &code);
+    assert_int_equal(code, 200);
+    /* ConfigMaps answer with a Success Status; Services (above) with the object. */
+    assert_string_equal(jstr(del, "kind"), "Status");
+    assert_string_equal(jstr(del, "status"), "Success");
+    assert_string_equal(jstr(del, "details.name"), "c");
+    json_object_put(del);
     json_object_put(get(&api, "/api/v1/namespaces/t-fin/configmaps/c", &code));
     assert_int_equal(code, 404);
     json_object_put(s);

@@ -70,6 +70,7 @@ struct fake_rtype {
     bool namespaced;
     bool has_status; /* status is a subresource: main writes keep it, /status writes keep spec */
     bool custom;     /* generic store (custom resources) */
+    bool delete_returns_object; /* immediate DELETE answers with the object, not a Status */
     enum fake_name_rule name_rule;
     struct fake_obj *objs;
     size_t count;

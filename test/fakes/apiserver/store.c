@@ -44,17 +44,19 @@ struct builtin {
     const char *group, *version, *resource, *kind, *short_name;
     bool namespaced, has_status;
     enum fake_name_rule rule;
+    bool delete_returns_object; /* upstream's ReturnDeletedObject */
 };
 static const struct builtin builtins[] = {
-    {"", "v1", "namespaces", "Namespace", "ns", false, true, NAME_DNS1123_LABEL},
-    {"", "v1", "nodes", "Node", "no", false, true, NAME_SUBDOMAIN},
-    {"", "v1", "services", "Service", "svc", true, true, NAME_DNS1035},
-    {"", "v1", "configmaps", "ConfigMap", "cm", true, false, NAME_SUBDOMAIN},
-    {"", "v1", "secrets", "Secret", "", true, false, NAME_SUBDOMAIN},
-    {"", "v1", "events", "Event", "ev", true, false, NAME_SUBDOMAIN},
-    {"discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", "", true, false, NAME_SUBDOMAIN},
-    {"coordination.k8s.io", "v1", "leases", "Lease", "", true, false, NAME_SUBDOMAIN},
-    {"events.k8s.io", "v1", "events", "Event", "ev", true, false, NAME_SUBDOMAIN},
+    {"", "v1", "namespaces", "Namespace", "ns", false, true, NAME_DNS1123_LABEL, true},
+    {"", "v1", "nodes", "Node", "no", false, true, NAME_SUBDOMAIN, false},
+    {"", "v1", "services", "Service", "svc", true, true, NAME_DNS1035, true},
+    {"", "v1", "configmaps", "ConfigMap", "cm", true, false, NAME_SUBDOMAIN, false},
+    {"", "v1", "secrets", "Secret", "", true, false, NAME_SUBDOMAIN, false},
+    {"", "v1", "events", "Event", "ev", true, false, NAME_SUBDOMAIN, false},
+    {"discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", "", true, false, NAME_SUBDOMAIN,
+     false},
+    {"coordination.k8s.io", "v1", "leases", "Lease", "", true, false, NAME_SUBDOMAIN, false},
+    {"events.k8s.io", "v1", "events", "Event", "ev", true, false, NAME_SUBDOMAIN, false},
 };
 
 /* ---- records ----------------------------------------------------------- */
@@ -116,6 +118,7 @@ static struct fake_rtype *rtype_add(const char *group, const char *version, cons
     rt->has_status = has_status;
     rt->name_rule = rule;
     rt->custom = custom;
+    rt->delete_returns_object = custom;
     HASH_ADD_STR(rtypes, key, rt);
     return rt;
 }
@@ -298,6 +301,7 @@ int fake_store_init(void)
                                           b->namespaced, b->has_status, b->rule, false);
         if (!rt)
             return -1;
+        rt->delete_returns_object = b->delete_returns_object;
     }
     rt_namespaces = fake_rtype_lookup("", "v1", "namespaces", false);
     rt_services = fake_rtype_lookup("", "v1", "services", false);
@@ -608,6 +612,25 @@ static bool has_finalizers(json_object *o)
     return f && json_object_is_type(f, json_type_array) && json_object_array_length(f) > 0;
 }
 
+/* Whether nw lists a finalizer cur does not have. */
+static bool adds_finalizer(json_object *cur, json_object *nw)
+{
+    json_object *a = fake_get(cur, "metadata.finalizers"), *b = fake_get(nw, "metadata.finalizers");
+    if (!b || !json_object_is_type(b, json_type_array))
+        return false;
+    for (size_t i = 0; i < json_object_array_length(b); i++) {
+        bool found = false;
+        json_object *f = json_object_array_get_idx(b, i);
+        for (size_t j = 0; a && json_object_is_type(a, json_type_array) &&
+                           j < json_object_array_length(a) && !found;
+             j++)
+            found = json_object_equal(f, json_object_array_get_idx(a, j));
+        if (!found)
+            return true;
+    }
+    return false;
+}
+
 static bool field_equal(json_object *a, json_object *b, const char *key)
 {
     json_object *x = json_object_object_get(a, key), *y = json_object_object_get(b, key);
@@ -823,6 +846,12 @@ static void commit_update(const struct fake_req *q, struct fake_obj *cur, json_o
             goto out;
         }
     }
+    if (fake_get(cur->o, "metadata.deletionTimestamp") && adds_finalizer(cur->o, nw)) {
+        fake_errs_add(&errs, "FieldValueForbidden", "metadata.finalizers",
+                      "Forbidden: no new finalizers can be added if the object is being deleted");
+        fake_reply_invalid(r, rt, q->name, &errs);
+        goto out;
+    }
     json_object_object_add(meta, "resourceVersion",
                            json_object_new_string(cur_rv_s ? cur_rv_s : ""));
     if (json_object_equal(nw, cur->o)) {
@@ -1030,8 +1059,23 @@ void fake_store_delete(const struct fake_req *q, struct fake_reply *r)
     if (rt == rt_services)
         fake_svc_release(cur->o, cur->key);
     fake_watch_emit(rt, EV_DELETED, gone, rec, cur->o, cur->rec);
-    if (rec)
+    if (rt->delete_returns_object) {
         reply_rec(r, 200, rec);
+    } else {
+        /* Most built-in registries answer an immediate delete with a Success Status. */
+        json_object *st = json_object_new_object(), *d = json_object_new_object();
+        json_object_object_add(st, "kind", json_object_new_string("Status"));
+        json_object_object_add(st, "apiVersion", json_object_new_string("v1"));
+        json_object_object_add(st, "metadata", json_object_new_object());
+        json_object_object_add(st, "status", json_object_new_string("Success"));
+        json_object_object_add(d, "name", json_object_new_string(q->name));
+        if (rt->group[0])
+            json_object_object_add(d, "group", json_object_new_string(rt->group));
+        json_object_object_add(d, "kind", json_object_new_string(rt->resource));
+        json_object_object_add(d, "uid", json_object_new_string(uid ? uid : ""));
+        json_object_object_add(st, "details", d);
+        fake_reply_json(r, 200, st);
+    }
     fake_rec_unref(rec);
     json_object_put(gone);
     obj_remove(rt, cur);
