@@ -20,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -708,6 +711,30 @@ static bool one_watch_open(void *ctx)
     return ok;
 }
 
+static bool no_watch_open(void *ctx)
+{
+    return !one_watch_open(ctx);
+}
+
+/* A watcher that goes away is noticed without any event to send. */
+static void test_watch_client_gone(void **state)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)api.port)};
+    char req[256], buf[512];
+    assert_true(fd >= 0);
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    int n = snprintf(req, sizeof(req),
+                     "GET /api/v1/namespaces/kube-system/services?watch=1&resourceVersion=1 "
+                     "HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    assert_int_equal(write(fd, req, (size_t)n), n);
+    assert_true(read(fd, buf, sizeof(buf)) > 0); /* the 200 header */
+    assert_true(lbp_test_poll(one_watch_open, &api, 5000));
+    close(fd);
+    assert_true(lbp_test_poll(no_watch_open, &api, 5000));
+}
+
 static void test_bookmarks_and_timeout(void **state)
 {
     struct lbp_fake_api_opts o = {.extra_arg = "--bookmark-interval=1"};
@@ -1227,6 +1254,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_finalizers),
         cmocka_unit_test_teardown(test_watch_replay_gone, stop_extra),
         cmocka_unit_test_teardown(test_bookmarks_and_timeout, stop_extra),
+        cmocka_unit_test(test_watch_client_gone),
         cmocka_unit_test(test_selectors),
         cmocka_unit_test(test_paging),
         cmocka_unit_test(test_patch_types),
