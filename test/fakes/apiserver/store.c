@@ -25,6 +25,8 @@ static struct fake_rtype *rtypes;
 static struct fake_rtype *rt_namespaces;
 static struct fake_rtype *rt_services;
 static uint64_t cur_rv = 1;
+static unsigned custom_types;
+#define CUSTOM_TYPES_MAX 256
 
 #define SNAP_MAX 32
 #define LIST_MAX_BYTES (1024u * 1024u * 1024u)
@@ -137,6 +139,9 @@ struct fake_rtype *fake_rtype_lookup(const char *group, const char *version, con
     for (size_t i = 0; i < LBP_ARRAY_LEN(builtins); i++)
         if (strcmp(builtins[i].group, group) == 0)
             return NULL; /* a built-in group has only its built-in resources */
+    if (custom_types >= CUSTOM_TYPES_MAX)
+        return NULL; /* bounded: arbitrary paths must not grow the table forever */
+    custom_types++;
     /* A custom resource: Kind guessed from the plural until a POST names it. */
     char kind[64];
     lbp_strlcpy(kind, resource, sizeof(kind));
@@ -665,7 +670,12 @@ void fake_store_create(const struct fake_req *q, struct fake_reply *r)
         goto out;
     }
     const char *nm = fake_get_str(meta, "name"), *gen = fake_get_str(meta, "generateName");
-    if (nm && *nm) {
+    if (nm && strlen(nm) > 253) {
+        fake_errs_add(&errs, "FieldValueTooLong", "metadata.name",
+                      "Too long: may not be more than 253 bytes");
+        fake_reply_invalid(r, rt, "", &errs);
+        goto out;
+    } else if (nm && *nm) {
         lbp_strlcpy(name, nm, sizeof(name));
     } else if (gen && *gen && strlen(gen) < 58) {
         char sfx[8];
