@@ -1192,10 +1192,16 @@ static void test_kubectl(void **state)
     assert_true(jint(s, "spec.ports.0.nodePort") >= 30000);
     json_object_put(s);
     unlink(out);
+    assert_int_equal(callf(&extra, "PATCH", "/api/v1/namespaces/default/services/kc/status", MERGE,
+                           "{\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":"
+                           "\"192.0.2.44\"}]}}}"),
+                     200);
     const char *list[] = {"get", "services", "-A", NULL};
     rc = run_kubectl(&extra, out, list);
     text = slurp(out);
-    if (rc != 0 || !strstr(text, "kc"))
+    /* Table output with upstream's Service columns, the address in EXTERNAL-IP. */
+    if (rc != 0 || !strstr(text, "kc") || !strstr(text, "EXTERNAL-IP") ||
+        !strstr(text, "192.0.2.44") || !strstr(text, "NAMESPACE"))
         fail_msg("kubectl get: %d\n%s", rc, text);
     free(text);
     unlink(out);

@@ -99,6 +99,7 @@ struct fake_req {
     long limit;
     bool bookmarks;
     bool send_initial_events;
+    bool table; /* Accept asks for a meta.k8s.io Table (kubectl get) */
     /* body */
     const char *content_type;
     const char *body;
@@ -167,6 +168,12 @@ void fake_store_create(const struct fake_req *q, struct fake_reply *r);
 void fake_store_update(const struct fake_req *q, struct fake_reply *r);
 void fake_store_patch(const struct fake_req *q, struct fake_reply *r);
 void fake_store_delete(const struct fake_req *q, struct fake_reply *r);
+
+/* ---- table.c ---------------------------------------------------------- */
+
+void fake_table_reply(const struct fake_rtype *rt, struct fake_reply *r, uint64_t rv,
+                      struct fake_rec **recs, size_t from, size_t to, const char *cont,
+                      size_t remaining);
 
 /* ---- select.c --------------------------------------------------------- */
 

@@ -355,7 +355,9 @@ void fake_store_get(const struct fake_req *q, struct fake_reply *r)
 {
     pthread_mutex_lock(&fake_lock);
     struct fake_obj *o = obj_find(q->rt, q->ns, q->name);
-    if (o)
+    if (o && q->table)
+        fake_table_reply(q->rt, r, cur_rv, &o->rec, 0, 1, NULL, 0);
+    else if (o)
         reply_rec(r, 200, o->rec);
     else
         fake_reply_not_found(r, q->rt, q->name);
@@ -429,9 +431,13 @@ static void snap_evict_oldest(void)
 /* Writes a page of recs[from..to) and the list envelope. */
 static void list_reply(const struct fake_rtype *rt, struct fake_reply *r, uint64_t rv,
                        struct fake_rec **recs, size_t from, size_t to, const char *cont,
-                       size_t remaining)
+                       size_t remaining, bool table)
 {
     struct lbp_buf b;
+    if (table) {
+        fake_table_reply(rt, r, rv, recs, from, to, cont, remaining);
+        return;
+    }
     char av[160];
     api_version(rt, av, sizeof(av));
     lbp_buf_init(&b, LIST_MAX_BYTES);
@@ -487,7 +493,7 @@ static void list_continue(const struct fake_req *q, struct fake_reply *r)
     tok[0] = '\0';
     if (to < s->n)
         make_token(s->id, to, s->rv, tok, sizeof(tok));
-    list_reply(q->rt, r, s->rv, s->recs, s->pos, to, tok, s->n - to);
+    list_reply(q->rt, r, s->rv, s->recs, s->pos, to, tok, s->n - to, q->table);
     s->pos = to;
     if (to >= s->n) {
         HASH_DEL(snaps, s);
@@ -557,9 +563,9 @@ void fake_store_list(const struct fake_req *q, struct fake_reply *r)
         recs = NULL;
         HASH_ADD(hh, snaps, id, sizeof(s->id), s);
         make_token(s->id, s->pos, s->rv, tok, sizeof(tok));
-        list_reply(rt, r, s->rv, s->recs, 0, s->pos, tok, n - s->pos);
+        list_reply(rt, r, s->rv, s->recs, 0, s->pos, tok, n - s->pos, q->table);
     } else {
-        list_reply(rt, r, cur_rv, recs, 0, n, NULL, 0);
+        list_reply(rt, r, cur_rv, recs, 0, n, NULL, 0, q->table);
     }
     pthread_mutex_unlock(&fake_lock);
 done:
