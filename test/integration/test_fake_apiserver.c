@@ -735,6 +735,44 @@ static void test_watch_client_gone(void **state)
     assert_true(lbp_test_poll(no_watch_open, &api, 5000));
 }
 
+/* kubectl get -w asks for Tables in the watch too; each event is a one-row Table. */
+static void test_watch_table(void **state)
+{
+    long code;
+    json_object *s = call(&api, "POST", "/api/v1/namespaces/default/services", JSON,
+                          "{\"metadata\":{\"name\":\"tbl\"},\"spec\":{\"type\":"
+                          "\"LoadBalancer\",\"ports\":[{\"port\":80}]}}",
+                          &code);
+    assert_int_equal(code, 201);
+    unsigned long long rv = rv_of(s);
+    json_object_put(s);
+    assert_int_equal(callf(&api, "PATCH", "/api/v1/namespaces/default/services/tbl/status", MERGE,
+                           "{\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":"
+                           "\"192.0.2.77\"}]}}}"),
+                     200);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)api.port)};
+    char req[512], buf[16384];
+    size_t got = 0;
+    ssize_t r;
+    assert_true(fd >= 0);
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    int n = snprintf(req, sizeof(req),
+                     "GET /api/v1/namespaces/default/services?watch=1&resourceVersion=%llu&"
+                     "timeoutSeconds=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAccept: "
+                     "application/json;as=Table;v=v1;g=meta.k8s.io,application/json\r\n\r\n",
+                     rv);
+    assert_int_equal(write(fd, req, (size_t)n), n);
+    while (got + 1 < sizeof(buf) && (r = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+        got += (size_t)r;
+    buf[got] = '\0';
+    close(fd);
+    assert_non_null(strstr(buf, "\"type\":\"MODIFIED\",\"object\":{\"kind\":\"Table\""));
+    assert_non_null(strstr(buf, "\"cells\":[\"tbl\",\"LoadBalancer\""));
+    assert_non_null(strstr(buf, "\"192.0.2.77\""));
+}
+
 static void test_bookmarks_and_timeout(void **state)
 {
     struct lbp_fake_api_opts o = {.extra_arg = "--bookmark-interval=1"};
@@ -1261,6 +1299,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_watch_replay_gone, stop_extra),
         cmocka_unit_test_teardown(test_bookmarks_and_timeout, stop_extra),
         cmocka_unit_test(test_watch_client_gone),
+        cmocka_unit_test(test_watch_table),
         cmocka_unit_test(test_selectors),
         cmocka_unit_test(test_paging),
         cmocka_unit_test(test_patch_types),

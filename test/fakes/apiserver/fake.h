@@ -174,6 +174,8 @@ void fake_store_delete(const struct fake_req *q, struct fake_reply *r);
 void fake_table_reply(const struct fake_rtype *rt, struct fake_reply *r, uint64_t rv,
                       struct fake_rec **recs, size_t from, size_t to, const char *cont,
                       size_t remaining);
+/* One object as a one-row Table (a watch event for kubectl get -w); malloc'd. */
+char *fake_table_event(const struct fake_rtype *rt, const char *json);
 
 /* ---- select.c --------------------------------------------------------- */
 

@@ -10,6 +10,7 @@
 #include "common/util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void column(json_object *cols, const char *name, const char *type, const char *format,
@@ -96,14 +97,13 @@ static void service_cells(json_object *o, json_object *cells)
     json_object_array_add(cells, json_object_new_string(n ? ports : "<none>"));
 }
 
-void fake_table_reply(const struct fake_rtype *rt, struct fake_reply *r, uint64_t rv,
-                      struct fake_rec **recs, size_t from, size_t to, const char *cont,
-                      size_t remaining)
+static json_object *table_new(const struct fake_rtype *rt, uint64_t rv, const char *cont,
+                              size_t remaining)
 {
     bool svc = strcmp(rt->key, "/services") == 0;
-    char rvs[24], a[32];
+    char rvs[24];
     json_object *t = json_object_new_object(), *meta = json_object_new_object();
-    json_object *cols = json_object_new_array(), *rows = json_object_new_array();
+    json_object *cols = json_object_new_array();
     json_object_object_add(t, "kind", json_object_new_string("Table"));
     json_object_object_add(t, "apiVersion", json_object_new_string("meta.k8s.io/v1"));
     snprintf(rvs, sizeof(rvs), "%llu", (unsigned long long)rv);
@@ -123,21 +123,50 @@ void fake_table_reply(const struct fake_rtype *rt, struct fake_reply *r, uint64_
     }
     column(cols, "Age", "string", "", 0);
     json_object_object_add(t, "columnDefinitions", cols);
-    for (size_t i = from; i < to; i++) {
-        json_object *o = json_tokener_parse(recs[i]->json);
-        if (!o)
-            continue;
-        json_object *row = json_object_new_object(), *cells = json_object_new_array();
-        const char *name = fake_get_str(o, "metadata.name");
-        json_object_array_add(cells, json_object_new_string(name ? name : ""));
-        if (svc)
-            service_cells(o, cells);
-        age(o, a, sizeof(a));
-        json_object_array_add(cells, json_object_new_string(a));
-        json_object_object_add(row, "cells", cells);
-        json_object_object_add(row, "object", o);
-        json_object_array_add(rows, row);
-    }
-    json_object_object_add(t, "rows", rows);
+    json_object_object_add(t, "rows", json_object_new_array());
+    return t;
+}
+
+static void table_add_row(const struct fake_rtype *rt, json_object *t, const char *json)
+{
+    char a[32];
+    json_object *o = json_tokener_parse(json);
+    if (!o)
+        return;
+    json_object *row = json_object_new_object(), *cells = json_object_new_array();
+    const char *name = fake_get_str(o, "metadata.name");
+    json_object_array_add(cells, json_object_new_string(name ? name : ""));
+    if (strcmp(rt->key, "/services") == 0)
+        service_cells(o, cells);
+    age(o, a, sizeof(a));
+    json_object_array_add(cells, json_object_new_string(a));
+    json_object_object_add(row, "cells", cells);
+    json_object_object_add(row, "object", o);
+    json_object_array_add(json_object_object_get(t, "rows"), row);
+}
+
+void fake_table_reply(const struct fake_rtype *rt, struct fake_reply *r, uint64_t rv,
+                      struct fake_rec **recs, size_t from, size_t to, const char *cont,
+                      size_t remaining)
+{
+    json_object *t = table_new(rt, rv, cont, remaining);
+    for (size_t i = from; i < to; i++)
+        table_add_row(rt, t, recs[i]->json);
     fake_reply_json(r, 200, t);
+}
+
+char *fake_table_event(const struct fake_rtype *rt, const char *json)
+{
+    json_object *t = table_new(rt, 0, NULL, 0);
+    table_add_row(rt, t, json);
+    /* The event's version is the object's. */
+    const char *rv = fake_get_str(json_object_array_get_idx(json_object_object_get(t, "rows"), 0),
+                                  "object.metadata.resourceVersion");
+    if (rv)
+        json_object_object_add(json_object_object_get(t, "metadata"), "resourceVersion",
+                               json_object_new_string(rv));
+    char *out = strdup(
+        json_object_to_json_string_ext(t, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(t);
+    return out;
 }
