@@ -70,6 +70,7 @@ struct fake_rtype {
     bool namespaced;
     bool has_status; /* status is a subresource: main writes keep it, /status writes keep spec */
     bool custom;     /* generic store (custom resources) */
+    bool delete_returns_object; /* immediate DELETE answers with the object, not a Status */
     enum fake_name_rule name_rule;
     struct fake_obj *objs;
     size_t count;
@@ -98,6 +99,7 @@ struct fake_req {
     long limit;
     bool bookmarks;
     bool send_initial_events;
+    bool table; /* Accept asks for a meta.k8s.io Table (kubectl get) */
     /* body */
     const char *content_type;
     const char *body;
@@ -166,6 +168,14 @@ void fake_store_create(const struct fake_req *q, struct fake_reply *r);
 void fake_store_update(const struct fake_req *q, struct fake_reply *r);
 void fake_store_patch(const struct fake_req *q, struct fake_reply *r);
 void fake_store_delete(const struct fake_req *q, struct fake_reply *r);
+
+/* ---- table.c ---------------------------------------------------------- */
+
+void fake_table_reply(const struct fake_rtype *rt, struct fake_reply *r, uint64_t rv,
+                      struct fake_rec **recs, size_t from, size_t to, const char *cont,
+                      size_t remaining);
+/* One object as a one-row Table (a watch event for kubectl get -w); malloc'd. */
+char *fake_table_event(const struct fake_rtype *rt, const char *json);
 
 /* ---- select.c --------------------------------------------------------- */
 
