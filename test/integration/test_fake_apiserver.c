@@ -812,6 +812,39 @@ static void test_bookmarks_and_timeout(void **state)
     lbp_fake_api_stop(&extra);
 }
 
+/* --service-node-port-range: allocation stays inside it and stops when it is full. */
+static void test_nodeport_range(void **state)
+{
+    struct lbp_fake_api_opts o = {.extra_arg = "--service-node-port-range=40000-40002"};
+    assert_int_equal(lbp_fake_api_start(&o, &extra), 0);
+    long seen[3] = {0};
+    for (int i = 0; i < 3; i++) {
+        char body[256], path[128];
+        long code;
+        snprintf(body, sizeof(body),
+                 "{\"metadata\":{\"name\":\"lb%d\"},\"spec\":{\"type\":\"LoadBalancer\","
+                 "\"ports\":[{\"port\":80}]}}",
+                 i);
+        json_object_put(call(&extra, "POST", "/api/v1/namespaces/default/services",
+                             "application/json", body, &code));
+        assert_int_equal(code, 201);
+        snprintf(path, sizeof(path), "/api/v1/namespaces/default/services/lb%d", i);
+        json_object *svc = get(&extra, path, &code);
+        long np = jint(svc, "spec.ports.0.nodePort");
+        json_object_put(svc);
+        assert_true(np >= 40000 && np <= 40002);
+        for (int j = 0; j < i; j++)
+            assert_true(seen[j] != np);
+        seen[i] = np;
+    }
+    assert_int_equal(callf(&extra, "POST", "/api/v1/namespaces/default/services",
+                           "application/json",
+                           "{\"metadata\":{\"name\":\"full\"},\"spec\":{\"type\":\"NodePort\","
+                           "\"ports\":[{\"port\":80}]}}"),
+                     422);
+    lbp_fake_api_stop(&extra);
+}
+
 static void test_selectors(void **state)
 {
     long code;
@@ -1300,6 +1333,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_bookmarks_and_timeout, stop_extra),
         cmocka_unit_test(test_watch_client_gone),
         cmocka_unit_test(test_watch_table),
+        cmocka_unit_test_teardown(test_nodeport_range, stop_extra),
         cmocka_unit_test(test_selectors),
         cmocka_unit_test(test_paging),
         cmocka_unit_test(test_patch_types),

@@ -191,6 +191,8 @@ const char *fake_sel_exact(const struct fake_sel *s, const char *field);
 
 enum fake_ev_type { EV_ADDED, EV_MODIFIED, EV_DELETED };
 int fake_watch_init(unsigned history);
+/* Sets the nodePort range (call once, before serving); -1 when invalid. */
+int fake_nodeport_range(long min, long max);
 void fake_watch_free(void);
 /* Records an event (store calls it with fake_lock held); takes references. */
 void fake_watch_emit(struct fake_rtype *rt, enum fake_ev_type type, json_object *o,
