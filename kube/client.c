@@ -334,14 +334,21 @@ struct attempt {
     long retry_after_s;
     bool cancelled;
     bool idle_timeout;
+    bool request_started; /* curl got as far as sending the request */
     char errbuf[CURL_ERROR_SIZE];
 };
 
-/* Connection establishment failed: the server never saw the request. */
-static bool never_sent(CURLcode cc)
+/*
+ * The server never saw the request: the connection could not be made, or
+ * it (or its TLS handshake) timed out before curl started sending.
+ */
+static bool never_sent(const struct attempt *a)
 {
-    return cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
-           cc == CURLE_COULDNT_RESOLVE_PROXY;
+    if (a->cc == CURLE_COULDNT_CONNECT || a->cc == CURLE_COULDNT_RESOLVE_HOST ||
+        a->cc == CURLE_COULDNT_RESOLVE_PROXY)
+        return true;
+    return (a->cc == CURLE_OPERATION_TIMEDOUT || a->cc == CURLE_SSL_CONNECT_ERROR) &&
+           !a->request_started;
 }
 
 static bool transport_retryable(CURLcode cc)
@@ -556,6 +563,9 @@ static int perform(struct lbp_kube_client *c, struct slot *s, enum verb v, const
     if (a->cc == CURLE_ABORTED_BY_CALLBACK && (is_shutdown(c) || stop_requested(x)))
         a->cancelled = true;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &a->code);
+    curl_off_t pre = 0;
+    curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &pre);
+    a->request_started = pre > 0;
     if (a->code > 0) {
         struct curl_header *h;
         if (curl_easy_header(e, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK) {
@@ -662,7 +672,7 @@ static int request(struct lbp_kube_client *c, enum verb v, const char *path, con
             goto out;
         }
         if (a.cc != CURLE_OK) {
-            retry = transport_retryable(a.cc) && (idempotent || never_sent(a.cc));
+            retry = transport_retryable(a.cc) && (idempotent || never_sent(&a));
             rc = LBP_RETRY;
             if (!transport_retryable(a.cc)) {
                 /* TLS verification and similar: retrying cannot help. */
