@@ -352,6 +352,15 @@ int lbp_cmd_speaker(int argc, char **argv)
         fprintf(stderr, "lbprov speaker: --node-name (or $NODE_NAME) is required (see --help)\n");
         return 2;
     }
+    {
+        uint64_t dur = so.lease_duration_ms ? so.lease_duration_ms : 3000;
+        uint64_t renew = so.lease_renew_ms ? so.lease_renew_ms : 1000;
+        if (2 * renew + 500 > dur) {
+            fprintf(stderr, "lbprov speaker: --lease-duration must be at least twice "
+                            "--lease-renew-interval plus 500ms (see speaker/README.md)\n");
+            return 2;
+        }
+    }
     if (!ns) {
         default_namespace(nsbuf, sizeof(nsbuf));
         ns = nsbuf;
