@@ -142,6 +142,8 @@ void spk_start(struct spk_env *e, int i)
                     "127.0.0.1:0",
                     "--heartbeat-port",
                     hb,
+                    "--metallb-poll-interval",
+                    "300ms",
                     NULL};
     /* A fresh log per run, so the port read back is this run's. */
     unlink(s->log);
