@@ -14,13 +14,14 @@
  * Informer handlers only update membership or set a dirty flag and poke the
  * eventfd.
  *
- * Fail-static: the owned set is recomputed only while the API is healthy —
- * caches synced, our own Lease written within lease_duration, and, after an
- * outage, one more lease_duration so the peers' renewals have been seen
- * again. Otherwise what we announce stays exactly as it was, with one
- * exception: when our own Lease has run out while a peer tells us (in its
- * heartbeat) that its API access works, we are the partitioned node, the
- * others have taken our VIPs, and we stop announcing them.
+ * Fail-static: the owned set is recomputed only while our view of the API is
+ * current — caches synced, our own latest renewal seen back through the
+ * Lease watch, and, after an outage, one more lease_duration so the peers'
+ * renewals have been seen again. Otherwise what we announce stays exactly
+ * as it was, with one exception: when our own Lease has run out while a peer
+ * tells us (in its heartbeat) that its API access works, we are the
+ * partitioned node, the others have taken our VIPs, and we stop announcing
+ * them.
  */
 #include "speaker/speaker.h"
 #include "speaker/heartbeat.h"
@@ -80,8 +81,10 @@ struct lbp_speaker {
     pthread_cond_t cv;
     bool stopping, leaving;
     struct lbp_pool_set *pools;
-    bool pools_fresh;        /* the first MetalLB poll is done */
-    uint64_t lease_ok_ms;    /* last successful write of our Lease (monotonic); 0 = never */
+    bool pools_fresh;     /* the first MetalLB poll is done */
+    uint64_t lease_ok_ms; /* last successful write of our Lease (monotonic); 0 = never */
+    uint64_t own_seen_ms; /* last time a renewal of ours came back through the watch */
+    int64_t own_seen_renew_us;
     bool lease_last_ok;      /* the last write attempt succeeded */
     struct lbp_lease *lease; /* our Lease as last written */
     bool api_ok, frozen, ever_ok;
@@ -173,6 +176,16 @@ static void lease_seen(struct lbp_speaker *s, const struct lbp_lease *l)
     const char *name = l->meta.name;
     if (!name || strncmp(name, LEASE_PREFIX, strlen(LEASE_PREFIX)) != 0)
         return;
+    if (strcmp(name, s->lease_name) == 0 && lbp_streq(l->holder_identity, s->o.node_name)) {
+        /* Our own renewal, back through the same stream that brings the peers'
+         * ones: proof that our view of the peers is current up to now. */
+        pthread_mutex_lock(&s->mu);
+        if (l->renew_time_us != s->own_seen_renew_us) {
+            s->own_seen_renew_us = l->renew_time_us;
+            s->own_seen_ms = lbp_now_ms();
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
     lbp_members_lease(s->members, name + strlen(LEASE_PREFIX), l->holder_identity, l->renew_time_us,
                       l->lease_duration_s, lbp_now_ms(), wall_us());
     poke(s);
@@ -1026,7 +1039,8 @@ static void *loop_thread(void *arg)
 
         pthread_mutex_lock(&s->mu);
         bool stop = s->stopping;
-        uint64_t lease_ok = s->lease_ok_ms;
+        /* Freshness is what came back through the watch, not what we wrote. */
+        uint64_t lease_ok = s->own_seen_ms < s->lease_ok_ms ? s->own_seen_ms : s->lease_ok_ms;
         bool last_write_ok = s->lease_last_ok;
         bool pools_fresh = s->pools_fresh;
         pthread_mutex_unlock(&s->mu);
@@ -1050,12 +1064,13 @@ static void *loop_thread(void *arg)
         }
 
         /*
-         * API health decides whether ownership may change at all. A renewal
-         * overdue by more than RENEW_SLACK_MS, or the last attempt failing,
-         * freezes us — before any peer's Lease can look expired to us merely
-         * because the API stopped telling us about renewals (peers' Leases
-         * run lease_duration from their last renewal, which was at most one
-         * renew interval before ours; see the check in lbp_speaker_new).
+         * API health decides whether ownership may change at all. Our own
+         * renewal not seen back through the Lease watch for renew interval +
+         * RENEW_SLACK_MS, or the last write failing, freezes us — before any
+         * peer's Lease can look expired to us merely because the API (or
+         * our watch) stopped telling us about renewals: peers' Leases run
+         * lease_duration from their last renewal, at most one renew
+         * interval before ours (see the check in lbp_speaker_new).
          */
         bool ok = synced(s) && lease_ok && last_write_ok &&
                   now <= lease_ok + s->o.lease_renew_ms + RENEW_SLACK_MS;
