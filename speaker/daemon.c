@@ -555,11 +555,15 @@ static void peers_free(struct lbp_speaker *s)
     s->n_peers = 0;
 }
 
-/* Rebuilds the list of peers to heartbeat: every other node whose speaker Lease is held. */
-static void peers_refresh(struct lbp_speaker *s, uint64_t now)
+/*
+ * Rebuilds the list of peers to heartbeat: every other node with a speaker
+ * Lease, held or not — one whose Lease expired because it lost the API must
+ * still hear from us that we reach it (the cut-off rule in the loop).
+ */
+static void peers_refresh(struct lbp_speaker *s)
 {
     char **names = NULL;
-    size_t n = lbp_members_held_names(s->members, now, &names);
+    size_t n = lbp_members_lease_names(s->members, &names);
     peers_free(s);
     s->peers = calloc(n ? n : 1, sizeof(*s->peers));
     for (size_t i = 0; s->peers && i < n && s->n_peers < MAX_PEERS; i++) {
@@ -1100,7 +1104,7 @@ static void *loop_thread(void *arg)
 
         if (now >= next_hb) {
             if (now >= next_peers) {
-                peers_refresh(s, now);
+                peers_refresh(s);
                 next_peers = now + s->o.hb_interval_ms;
             }
             /* "API OK" means a renewal succeeded lately (one miss allowed), a much

@@ -229,7 +229,19 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static size_t names(struct lbp_members *m, uint64_t now_ms, bool held_only, char ***out);
+
 size_t lbp_members_held_names(struct lbp_members *m, uint64_t now_ms, char ***out)
+{
+    return names(m, now_ms, true, out);
+}
+
+size_t lbp_members_lease_names(struct lbp_members *m, char ***out)
+{
+    return names(m, 0, false, out);
+}
+
+static size_t names(struct lbp_members *m, uint64_t now_ms, bool held_only, char ***out)
 {
     struct member *e, *tmp;
     size_t n = 0;
@@ -239,7 +251,7 @@ size_t lbp_members_held_names(struct lbp_members *m, uint64_t now_ms, char ***ou
     if (v) {
         HASH_ITER(hh, m->tab, e, tmp)
         {
-            if (!lease_held(e, now_ms))
+            if (held_only ? !lease_held(e, now_ms) : !e->has_lease)
                 continue;
             v[n] = strdup(e->name);
             if (v[n])

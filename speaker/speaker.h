@@ -133,6 +133,9 @@ bool lbp_members_held(struct lbp_members *m, const char *node, uint64_t now_ms);
 bool lbp_members_peer_api_ok(struct lbp_members *m, uint64_t now_ms);
 /* Names of the nodes whose Lease is held (callers free with lbp_members_names_free). */
 size_t lbp_members_held_names(struct lbp_members *m, uint64_t now_ms, char ***out);
+/* Names of every node with a speaker Lease, held or not (heartbeats go to
+ * these: a node whose Lease expired must still hear that peers reach the API). */
+size_t lbp_members_lease_names(struct lbp_members *m, char ***out);
 void lbp_members_names_free(char **names, size_t n);
 
 /* ------------------------------------------------------------- ownership */

@@ -132,7 +132,7 @@ void spk_start(struct spk_env *e, int i)
                     "--node-name",
                     s->node,
                     "--kubeconfig",
-                    e->api.kubeconfig,
+                    s->kubeconfig[0] ? s->kubeconfig : e->api.kubeconfig,
                     "--namespace",
                     "lbprov-system",
                     "--pool-config",
@@ -151,6 +151,20 @@ void spk_start(struct spk_env *e, int i)
     s->pid = lbp_test_spawn(argv, s->log);
     CHECK(s->pid > 0);
     CHECK(lbp_test_poll(have_port, s, 10000));
+}
+
+void spk_kubeconfig(const char *path, int port)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f);
+    fprintf(f,
+            "apiVersion: v1\nkind: Config\n"
+            "clusters: [{name: c, cluster: {server: \"http://127.0.0.1:%d\"}}]\n"
+            "users: [{name: u, user: {}}]\n"
+            "contexts: [{name: c, context: {cluster: c, user: u}}]\n"
+            "current-context: c\n",
+            port);
+    fclose(f);
 }
 
 void spk_env_dump(struct spk_env *e)

@@ -21,6 +21,7 @@ struct spk {
     pid_t pid;
     int port;
     char log[400];
+    char kubeconfig[400]; /* "" : the fake's own */
 };
 
 struct spk_env {
@@ -56,6 +57,9 @@ long spk_api(struct spk_env *e, const char *method, const char *path, const char
 void spk_service(struct spk_env *e, const char *name, const char *ip, const char *etp);
 /* Its EndpointSlice: one ready endpoint per node named in nodes (NULL-terminated; may be empty). */
 void spk_endpoints(struct spk_env *e, const char *name, const char *const *nodes);
+
+/* Writes a kubeconfig for http://127.0.0.1:port to path. */
+void spk_kubeconfig(const char *path, int port);
 
 /* Which speaker owns ip: its index, -1 when none, -2 when several; reads every live speaker. */
 int spk_owner(struct spk_env *e, const char *ip);

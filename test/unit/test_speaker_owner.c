@@ -365,6 +365,13 @@ static void test_peer_api_ok_and_names(void **state)
     assert_string_equal(v[0], "c");
     assert_string_equal(v[1], "z");
     lbp_members_names_free(v, n);
+    /* Heartbeat targets: every Lease, released or expired too; heard-of-only nodes not. */
+    n = lbp_members_lease_names(m, &v);
+    assert_int_equal(n, 3);
+    assert_string_equal(v[0], "c");
+    assert_string_equal(v[1], "d");
+    assert_string_equal(v[2], "z");
+    lbp_members_names_free(v, n);
     lbp_members_free(m);
     lbp_members_free(NULL);
 }
