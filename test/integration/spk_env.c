@@ -9,6 +9,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <openssl/sha.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -268,6 +269,24 @@ void spk_owners(struct spk_env *e, const char *const *ips, size_t n, int *out)
         }
         json_object_put(o);
     }
+}
+
+int spk_expected_owner(struct spk_env *e, const char *ip, unsigned mask)
+{
+    unsigned char best[SHA256_DIGEST_LENGTH], d[SHA256_DIGEST_LENGTH];
+    char in[128];
+    int owner = -1;
+    for (int i = 0; i < SPK_NODES; i++) {
+        if (!(mask & (1u << i)))
+            continue;
+        snprintf(in, sizeof(in), "%s#%s", e->sp[i].node, ip);
+        SHA256((const unsigned char *)in, strlen(in), d);
+        if (owner < 0 || memcmp(d, best, sizeof(d)) < 0) {
+            memcpy(best, d, sizeof(d));
+            owner = i;
+        }
+    }
+    return owner;
 }
 
 int spk_owner(struct spk_env *e, const char *ip)

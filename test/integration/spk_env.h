@@ -61,6 +61,10 @@ void spk_endpoints(struct spk_env *e, const char *name, const char *const *nodes
 /* Writes a kubeconfig for http://127.0.0.1:port to path. */
 void spk_kubeconfig(const char *path, int port);
 
+/* The rendezvous winner among the speakers whose bit is set in mask: lowest
+ * SHA-256("node#ip"), computed here independently of the code under test. */
+int spk_expected_owner(struct spk_env *e, const char *ip, unsigned mask);
+
 /* Which speaker owns ip: its index, -1 when none, -2 when several; reads every live speaker. */
 int spk_owner(struct spk_env *e, const char *ip);
 /* The same for n addresses at once (one request per speaker). */

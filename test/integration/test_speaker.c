@@ -11,7 +11,6 @@
 
 #include "common/util.h"
 
-#include <openssl/sha.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,23 +25,9 @@ static const char *vips[NV] = {"192.168.77.100", "192.168.77.101", "192.168.77.1
                                "192.168.77.103", "192.168.77.104", "192.168.77.105",
                                "192.168.77.106", "192.168.77.107"};
 
-/* The rendezvous winner among nodes whose bit is set in mask: lowest SHA-256("node#ip"). */
 static int expected_owner(const char *ip, unsigned mask)
 {
-    unsigned char best[SHA256_DIGEST_LENGTH], d[SHA256_DIGEST_LENGTH];
-    char in[128];
-    int owner = -1;
-    for (int i = 0; i < SPK_NODES; i++) {
-        if (!(mask & (1u << i)))
-            continue;
-        snprintf(in, sizeof(in), "%s#%s", env.sp[i].node, ip);
-        SHA256((const unsigned char *)in, strlen(in), d);
-        if (owner < 0 || memcmp(d, best, sizeof(d)) < 0) {
-            memcpy(best, d, sizeof(d));
-            owner = i;
-        }
-    }
-    return owner;
+    return spk_expected_owner(&env, ip, mask);
 }
 
 struct want {

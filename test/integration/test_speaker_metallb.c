@@ -8,7 +8,6 @@
  */
 #include "test/integration/spk_env.h"
 
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,23 +15,9 @@
 #define VIP "192.168.78.5"
 #define ADV_PATH "/apis/metallb.io/v1beta1/namespaces/metallb-system/l2advertisements"
 
-/* The lowest SHA-256("node#ip") among the nodes whose bit is set. */
 static int expected_owner(const char *ip, unsigned mask)
 {
-    unsigned char best[SHA256_DIGEST_LENGTH], d[SHA256_DIGEST_LENGTH];
-    char in[128];
-    int owner = -1;
-    for (int i = 0; i < SPK_NODES; i++) {
-        if (!(mask & (1u << i)))
-            continue;
-        snprintf(in, sizeof(in), "%s#%s", env.sp[i].node, ip);
-        SHA256((const unsigned char *)in, strlen(in), d);
-        if (owner < 0 || memcmp(d, best, sizeof(d)) < 0) {
-            memcpy(best, d, sizeof(d));
-            owner = i;
-        }
-    }
-    return owner;
+    return spk_expected_owner(&env, ip, mask);
 }
 
 struct owner_is {

@@ -13,7 +13,6 @@
 
 #include "common/util.h"
 
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,20 +24,7 @@ static const char *vips[NV] = {"192.168.77.100", "192.168.77.101", "192.168.77.1
 
 static int expected_owner(const char *ip, unsigned mask)
 {
-    unsigned char best[SHA256_DIGEST_LENGTH], d[SHA256_DIGEST_LENGTH];
-    char in[128];
-    int owner = -1;
-    for (int i = 0; i < SPK_NODES; i++) {
-        if (!(mask & (1u << i)))
-            continue;
-        snprintf(in, sizeof(in), "%s#%s", env.sp[i].node, ip);
-        SHA256((const unsigned char *)in, strlen(in), d);
-        if (owner < 0 || memcmp(d, best, sizeof(d)) < 0) {
-            memcpy(best, d, sizeof(d));
-            owner = i;
-        }
-    }
-    return owner;
+    return spk_expected_owner(&env, ip, mask);
 }
 
 static unsigned mask_now;
