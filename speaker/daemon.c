@@ -77,7 +77,8 @@ struct lbp_speaker {
     struct lbp_members *members;
     struct lbp_informer *svc_inf, *node_inf, *eps_inf, *lease_inf;
 
-    pthread_mutex_t mu; /* guards everything below */
+    pthread_mutex_t pools_mu; /* guards pools; held through a recompute */
+    pthread_mutex_t mu;       /* guards everything below but pools */
     pthread_cond_t cv;
     bool stopping, leaving;
     struct lbp_pool_set *pools;
@@ -328,9 +329,11 @@ static void metallb_refresh(struct lbp_speaker *s)
         lbp_warn("speaker: MetalLB pools refused, keeping the pools in force: %s", err);
         goto out;
     }
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->pools_mu);
     lbp_pool_set_free(s->pools);
     s->pools = set;
+    pthread_mutex_unlock(&s->pools_mu);
+    pthread_mutex_lock(&s->mu);
     s->pools_fresh = true;
     pthread_mutex_unlock(&s->mu);
     set = NULL;
@@ -839,7 +842,7 @@ static void recompute(struct lbp_speaker *s, uint64_t now, bool release_only, bo
     }
     eps_index(eps, ne, &etab);
 
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->pools_mu); /* the loop only reads the pool set */
     for (size_t i = 0; i < ns && self != (size_t)-1; i++) {
         const struct lbp_service *svc = svcs[i];
         struct eps_entry *e;
@@ -897,7 +900,7 @@ static void recompute(struct lbp_speaker *s, uint64_t now, bool release_only, bo
             n_vips++;
         }
     }
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->pools_mu);
     if (n_nv)
         qsort(nv, n_nv, sizeof(*nv), cmp_owned);
 
@@ -1202,6 +1205,7 @@ int lbp_speaker_new(const struct lbp_speaker_opts *opts, struct lbp_speaker **ou
     if (!s->o.metallb_poll_ms)
         s->o.metallb_poll_ms = 30000;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->pools_mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     if (2 * (uint64_t)s->o.lease_renew_ms + RENEW_SLACK_MS > s->o.lease_duration_ms) {
         snprintf(err, errlen,
@@ -1336,6 +1340,7 @@ void lbp_speaker_free(struct lbp_speaker *s)
         close(s->fd6);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->pools_mu);
     free(s->lease_name);
     free(s->pool_yaml);
     free(s);
