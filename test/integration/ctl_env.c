@@ -146,12 +146,20 @@ void ctl_env_dump(struct ctl_env *e)
         fprintf(stderr, "(no controller log)\n");
 }
 
-void ctl_env_stop(struct ctl_env *e)
+int ctl_env_stop(struct ctl_env *e)
 {
-    if (e->ctl > 0)
-        lbp_test_stop(e->ctl, SIGTERM, 8000);
+    int st = 0;
+    if (e->ctl > 0) {
+        st = lbp_test_stop(e->ctl, SIGTERM, 8000);
+        if (st != 0) {
+            /* a crash, a sanitizer report or a hang on shutdown */
+            fprintf(stderr, "controller exited with status %d\n", st);
+            ctl_env_dump(e);
+        }
+    }
     e->ctl = 0;
     lbp_fake_api_stop(&e->api);
+    return st;
 }
 
 long ctl_api(struct ctl_env *e, const char *method, const char *path, const char *body,

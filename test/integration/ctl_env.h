@@ -34,7 +34,8 @@ struct ctl_env {
 void ctl_env_init(struct ctl_env *e, const char *cloud_conf_extra);
 /* Starts the controller with extra flags (NULL-terminated list, may be NULL). */
 void ctl_env_start_controller(struct ctl_env *e, const char *const *extra);
-void ctl_env_stop(struct ctl_env *e);
+/* Stops both; returns the controller's exit status (0: clean SIGTERM exit). */
+int ctl_env_stop(struct ctl_env *e);
 void ctl_env_dump(struct ctl_env *e);
 
 long ctl_api(struct ctl_env *e, const char *method, const char *path, const char *body,

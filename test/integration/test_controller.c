@@ -134,7 +134,8 @@ int main(void)
     CHECK(ctl_cloud_lb_count(&env) == 0);
     CHECK(ctl_cloud_calls(&env, "ensure") == ensures); /* nothing re-ensured along the way */
 
-    ctl_env_stop(&env);
+    if (ctl_env_stop(&env) != 0)
+        return 1;
     printf("ok\n");
     return 0;
 }

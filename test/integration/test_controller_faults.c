@@ -97,7 +97,8 @@ int main(void)
     CHECK(!lb_missing("default/conflicted"));
     CHECK(WAIT_FOR(5000, has_ingress("flaky")));
 
-    ctl_env_stop(&env);
+    if (ctl_env_stop(&env) != 0)
+        return 1;
     printf("ok\n");
     return 0;
 }

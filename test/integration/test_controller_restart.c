@@ -78,7 +78,8 @@ int main(void)
     CHECK(st == 0);
     CHECK(lbp_test_now_ms() - t0 < 5500);
 
-    ctl_env_stop(&env);
+    if (ctl_env_stop(&env) != 0)
+        return 1;
     printf("ok\n");
     return 0;
 }
