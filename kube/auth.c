@@ -475,6 +475,7 @@ static int exec_run(struct lbp_kube_auth *a, char **out, size_t *outlen, char *e
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
+    sigset_t mask, defaults;
     struct lbp_buf b;
     char **argv = NULL, **envp = NULL, chunk[4096], what[128];
     int pipefd[2] = {-1, -1}, status = 0, rc = LBP_OK, e;
@@ -513,9 +514,15 @@ static int exec_run(struct lbp_kube_auth *a, char **out, size_t *outlen, char *e
     attr_init = true;
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-    /* Own process group, so a timeout kills the plugin's children too. */
+    /* Own process group, so a timeout kills the plugin's children too; and a
+     * clean signal state, since our threads block signals for sigwait. */
+    sigemptyset(&mask);
+    sigfillset(&defaults);
     posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setsigmask(&attr, &mask);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                        POSIX_SPAWN_SETSIGDEF);
     e = posix_spawnp(&pid, a->exec->command, &fa, &attr, argv, envp);
     close(pipefd[1]);
     pipefd[1] = -1;
@@ -709,6 +716,14 @@ static int exec_refresh(struct lbp_kube_auth *a, char *err, size_t errlen)
     if (a->have_cached &&
         (a->cached.expires_s == 0 || lbp_wall_s() < a->cached.expires_s - EXPIRY_MARGIN_S))
         return LBP_OK;
+    if (lbp_streq(a->exec->interactive_mode, "Always")) {
+        /* client-go refuses this without a terminal; a controller never has one. */
+        describe_failure(a,
+                         "interactiveMode is Always, but credentials are never requested "
+                         "interactively",
+                         err, errlen);
+        return LBP_AUTH;
+    }
     rc = exec_run(a, &text, &len, err, errlen);
     if (rc != LBP_OK)
         return rc;

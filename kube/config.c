@@ -55,7 +55,7 @@ struct kc_list {
 };
 
 struct kc_merged {
-    struct kc_file *files;
+    struct kc_file **files; /* one allocation each: entries point at them */
     size_t n_files;
     struct kc_list clusters, users, contexts;
     const char *current_context;
@@ -288,10 +288,13 @@ static int decode_field(struct kc_file *f, yaml_node_t *map, const char *key, co
 
 static void kc_file_free(struct kc_file *f)
 {
+    if (!f)
+        return;
     if (f->have_doc)
         yaml_document_delete(&f->doc);
     free(f->path);
     free(f->dir);
+    free(f);
 }
 
 static int kc_file_load(const char *path, struct kc_file *f, char *err, size_t errlen)
@@ -412,7 +415,7 @@ static int merge_list(struct kc_file *f, const char *key, const char *inner, str
 static void merged_free(struct kc_merged *m)
 {
     for (size_t i = 0; i < m->n_files; i++)
-        kc_file_free(&m->files[i]);
+        kc_file_free(m->files[i]);
     free(m->files);
     free(m->clusters.v);
     free(m->users.v);
@@ -421,21 +424,18 @@ static void merged_free(struct kc_merged *m)
 
 static int merged_add(struct kc_merged *m, const char *path, char *err, size_t errlen)
 {
-    struct kc_file *grown = realloc(m->files, (m->n_files + 1) * sizeof(*m->files)), *f;
+    struct kc_file **grown = realloc(m->files, (m->n_files + 1) * sizeof(*m->files)), *f;
     yaml_node_t *root;
     const char *cur;
     int rc;
 
     if (!grown)
         return LBP_NOMEM;
-    /* Entries point into files[]; the array moved, so fix them up. */
-    for (struct kc_list *l = &m->clusters; l <= &m->contexts; l++)
-        for (size_t i = 0; i < l->n; i++)
-            l->v[i].file = grown + (l->v[i].file - m->files);
-    if (m->current_context_file)
-        m->current_context_file = grown + (m->current_context_file - m->files);
     m->files = grown;
-    f = &m->files[m->n_files++];
+    f = calloc(1, sizeof(*f));
+    if (!f)
+        return LBP_NOMEM;
+    m->files[m->n_files++] = f;
     rc = kc_file_load(path, f, err, errlen);
     if (rc != LBP_OK)
         return rc;
@@ -687,6 +687,14 @@ static int apply_user(struct kc_entry *ue, struct lbp_kube_config *cfg, char *er
     exec = map_get(&f->doc, u, "exec");
     if (!is_null(exec) && (rc = parse_exec(f, exec, ue->idx, &cfg->exec, err, errlen)) != LBP_OK)
         return rc;
+    /* Legacy auth providers (gcp, azure, oidc) are not built in, as in current
+     * client-go; saying so beats an unexplained 401 later. */
+    if (!is_null(map_get(&f->doc, u, "auth-provider")) && !cfg->exec && !cfg->token &&
+        !cfg->token_file && !cfg->client_cert_file && !cfg->client_cert_data) {
+        seterr(err, errlen, "%s: users[%zu].user.auth-provider: not supported; use an exec plugin",
+               f->path, ue->idx);
+        return LBP_INVALID;
+    }
     return LBP_OK;
 }
 
@@ -695,7 +703,7 @@ static int build(struct kc_merged *m, const struct lbp_kube_config_opts *opts,
 {
     struct lbp_kube_config *cfg = NULL;
     struct kc_entry *ctx, *ce = NULL, *ue = NULL;
-    struct kc_file *first = &m->files[0];
+    struct kc_file *first = m->files[0];
     const char *ctx_name, *cluster_name, *user_name, *ns;
     char field[96];
     int rc;

@@ -339,6 +339,16 @@ static void exec_failure_names_command(void **state)
     assert_null(strstr(err, "do-not-leak"));
     lbp_kube_auth_free(a);
 
+    /* A plugin that insists on a terminal is refused without being run. */
+    int runs = invocations();
+    e.interactive_mode = "Always";
+    assert_int_equal(lbp_kube_auth_new(&cfg, &a), LBP_OK);
+    assert_int_equal(lbp_kube_auth_get(a, &c, err, sizeof(err)), LBP_AUTH);
+    assert_non_null(strstr(err, "interactiveMode"));
+    assert_int_equal(invocations(), runs);
+    lbp_kube_auth_free(a);
+    e.interactive_mode = NULL;
+
     /* A command that does not exist. */
     char missing[512];
     path_in(missing, sizeof(missing), "no-such-plugin");

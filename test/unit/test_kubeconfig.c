@@ -555,6 +555,27 @@ static void wrong_types(void **state)
     assert_non_null(strstr(err, "mapping"));
 }
 
+static void auth_provider_refused(void **state)
+{
+    char path[512], err[512], want[700];
+    snprintf(path, sizeof(path), "%s",
+             write_file("config", "current-context: c\n"
+                                  "clusters:\n"
+                                  "- name: k\n"
+                                  "  cluster: {server: 'https://k'}\n"
+                                  "users:\n"
+                                  "- name: u\n"
+                                  "  user:\n"
+                                  "    auth-provider: {name: gcp}\n"
+                                  "contexts:\n"
+                                  "- name: c\n"
+                                  "  context: {cluster: k, user: u}\n"));
+    assert_int_equal(load_err(path, NULL, err, sizeof(err)), LBP_INVALID);
+    snprintf(want, sizeof(want),
+             "%s: users[0].user.auth-provider: not supported; use an exec plugin", path);
+    assert_string_equal(err, want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -577,6 +598,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(invalid_base64, setup, teardown),
         cmocka_unit_test_setup_teardown(no_server, setup, teardown),
         cmocka_unit_test_setup_teardown(wrong_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(auth_provider_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
