@@ -20,7 +20,12 @@
  * fresh ones (rotated token files, expired exec credentials).
  *
  * Rate limit: a token bucket (qps, burst) shared by every caller; waits
- * block on a condition variable that shutdown broadcasts.
+ * block on a condition variable that shutdown broadcasts. qps 0 means no
+ * limit (the options' documented default); a qps without a burst gets a
+ * burst of one second's worth.
+ *
+ * Defaults: 30 s per request, 10 s to connect, 5 retries, bodies capped at
+ * 64 MiB, no total timeout on watches (an idle timeout instead).
  */
 #include "common/buf.h"
 #include "common/log.h"
@@ -41,8 +46,10 @@
 #define ERROR_BODY_MAX ((size_t)1 << 20)
 #define RETRY_BASE_MS 200
 #define RETRY_MAX_MS 10000
+#define RETRY_AFTER_MAX_S 30
 #define CONNECT_TIMEOUT_MS 10000L
 #define POLL_SLICE_MS 1000
+#define STOP_POLL_MS 200
 
 enum verb { V_GET, V_LIST, V_WATCH, V_POST, V_PUT, V_PATCH, V_DELETE };
 
@@ -281,10 +288,16 @@ struct xfer {
     struct lbp_line_splitter *split;
     lbp_line_cb cb;
     void *cb_ctx;
-    int stop_rc; /* nonzero once the line callback or splitter stopped it */
-    bool toobig; /* the body outgrew its cap */
+    const int *stop; /* a caller's own stop flag (atomic), or NULL */
+    int stop_rc;     /* nonzero once the line callback or splitter stopped it */
+    bool toobig;     /* the body outgrew its cap */
     uint64_t last_rx_ms;
 };
+
+static bool stop_requested(const struct xfer *x)
+{
+    return x->stop && __atomic_load_n(x->stop, __ATOMIC_ACQUIRE) != 0;
+}
 
 static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
 {
@@ -312,7 +325,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
 static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
     struct xfer *x = ud;
-    return is_shutdown(x->c) ? 1 : 0;
+    return is_shutdown(x->c) || stop_requested(x) ? 1 : 0;
 }
 
 struct attempt {
@@ -321,14 +334,21 @@ struct attempt {
     long retry_after_s;
     bool cancelled;
     bool idle_timeout;
+    bool request_started; /* curl got as far as sending the request */
     char errbuf[CURL_ERROR_SIZE];
 };
 
-/* Connection establishment failed: the server never saw the request. */
-static bool never_sent(CURLcode cc)
+/*
+ * The server never saw the request: the connection could not be made, or
+ * it (or its TLS handshake) timed out before curl started sending.
+ */
+static bool never_sent(const struct attempt *a)
 {
-    return cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
-           cc == CURLE_COULDNT_RESOLVE_PROXY;
+    if (a->cc == CURLE_COULDNT_CONNECT || a->cc == CURLE_COULDNT_RESOLVE_HOST ||
+        a->cc == CURLE_COULDNT_RESOLVE_PROXY)
+        return true;
+    return (a->cc == CURLE_OPERATION_TIMEDOUT || a->cc == CURLE_SSL_CONNECT_ERROR) &&
+           !a->request_started;
 }
 
 static bool transport_retryable(CURLcode cc)
@@ -413,11 +433,14 @@ static int perform(struct lbp_kube_client *c, struct slot *s, enum verb v, const
     curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
 
     /* TLS */
+    /* A configured CA is the only trust anchor, as with kubectl: no system store. */
     if (c->ca_data) {
         struct curl_blob b = {c->ca_data, c->ca_data_len, CURL_BLOB_NOCOPY};
         curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
+        curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
     } else if (c->ca_file) {
         curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+        curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
     }
     if (c->insecure) {
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -509,11 +532,12 @@ static int perform(struct lbp_kube_client *c, struct slot *s, enum verb v, const
             break;
         if (!running)
             break;
-        if (is_shutdown(c)) {
+        if (is_shutdown(c) || stop_requested(x)) {
             a->cancelled = true;
             break;
         }
-        int slice = POLL_SLICE_MS;
+        /* A private stop flag has no wakeup: poll it more often. */
+        int slice = x->stop ? STOP_POLL_MS : POLL_SLICE_MS;
         if (idle_timeout_ms > 0) {
             uint64_t idle = lbp_now_ms() - x->last_rx_ms;
             if (idle >= (uint64_t)idle_timeout_ms) {
@@ -536,9 +560,12 @@ static int perform(struct lbp_kube_client *c, struct slot *s, enum verb v, const
             if (m->msg == CURLMSG_DONE && m->easy_handle == e)
                 a->cc = m->data.result;
     }
-    if (a->cc == CURLE_ABORTED_BY_CALLBACK && is_shutdown(c))
+    if (a->cc == CURLE_ABORTED_BY_CALLBACK && (is_shutdown(c) || stop_requested(x)))
         a->cancelled = true;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &a->code);
+    curl_off_t pre = 0;
+    curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &pre);
+    a->request_started = pre > 0;
     if (a->code > 0) {
         struct curl_header *h;
         if (curl_easy_header(e, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK) {
@@ -554,9 +581,11 @@ static int perform(struct lbp_kube_client *c, struct slot *s, enum verb v, const
 out:
     if (added)
         curl_multi_remove_handle(s->multi, e);
-    /* Drop references to per-call memory before it is freed. */
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(e, CURLOPT_CONNECT_TO, NULL);
+    /*
+     * Drop every reference to per-call memory (headers, error buffer, write
+     * context) before it goes away; the handle keeps its live connections.
+     */
+    curl_easy_reset(e);
     curl_slist_free_all(hdrs);
     if (authz.data)
         memset(authz.data, 0, authz.len);
@@ -643,7 +672,7 @@ static int request(struct lbp_kube_client *c, enum verb v, const char *path, con
             goto out;
         }
         if (a.cc != CURLE_OK) {
-            retry = transport_retryable(a.cc) && (idempotent || never_sent(a.cc));
+            retry = transport_retryable(a.cc) && (idempotent || never_sent(&a));
             rc = LBP_RETRY;
             if (!transport_retryable(a.cc)) {
                 /* TLS verification and similar: retrying cannot help. */
@@ -658,7 +687,11 @@ static int request(struct lbp_kube_client *c, enum verb v, const char *path, con
             rc = map_code(a.code);
             retry = a.code == 429 || (a.code >= 500 && a.code != 501 && idempotent);
         }
-        if (!retry || attempt_no >= c->max_retries)
+        /*
+         * A server asking for a long pause gets it from the caller's queue,
+         * which has the Retry-After in resp, rather than from a blocked thread.
+         */
+        if (!retry || attempt_no >= c->max_retries || a.retry_after_s > RETRY_AFTER_MAX_S)
             break;
 
         uint64_t wait = lbp_jitter_ms(lbp_backoff_ms(RETRY_BASE_MS, RETRY_MAX_MS, attempt_no), 0.2);
@@ -723,10 +756,23 @@ int lbp_kube_delete(struct lbp_kube_client *c, const char *path, struct lbp_kube
 int lbp_kube_stream(struct lbp_kube_client *c, const char *path, size_t max_line,
                     long idle_timeout_ms, lbp_line_cb cb, void *ctx, struct lbp_kube_response *resp)
 {
+    return lbp_kube_stream_stoppable(c, path, max_line, idle_timeout_ms, NULL, cb, ctx, resp);
+}
+
+/*
+ * Besides the ends listed in kube_int.h, a watch whose event is longer than
+ * max_line ends with LBP_TOOBIG: the event was lost, so the caller must list
+ * again rather than resume from its resourceVersion.
+ */
+int lbp_kube_stream_stoppable(struct lbp_kube_client *c, const char *path, size_t max_line,
+                              long idle_timeout_ms, const int *stop, lbp_line_cb cb, void *ctx,
+                              struct lbp_kube_response *resp)
+{
     int rc;
     struct slot *s = NULL;
     struct lbp_line_splitter split;
-    struct xfer x = {.c = c, .streaming = true, .split = &split, .cb = cb, .cb_ctx = ctx};
+    struct xfer x = {
+        .c = c, .streaming = true, .split = &split, .cb = cb, .cb_ctx = ctx, .stop = stop};
     struct attempt a;
     char cause[CURL_ERROR_SIZE + 32];
     bool reauthed = false;
@@ -735,7 +781,7 @@ int lbp_kube_stream(struct lbp_kube_client *c, const char *path, size_t max_line
         memset(resp, 0, sizeof(*resp));
     if (!path || path[0] != '/' || !cb)
         return LBP_INVALID;
-    if (is_shutdown(c))
+    if (is_shutdown(c) || stop_requested(&x))
         return LBP_CANCELLED;
     count(&c->n[V_WATCH]);
     s = slot_get(c);
@@ -908,7 +954,8 @@ int lbp_kube_client_new(const struct lbp_kube_config *cfg, const struct lbp_kube
     c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 30000;
     c->max_retries = opts->max_retries ? opts->max_retries : 5;
     c->qps = opts->qps > 0 ? opts->qps : 0;
-    c->burst = opts->burst > 0 ? (double)opts->burst : 1.0;
+    /* No burst given: allow one second's worth, so qps alone behaves as expected. */
+    c->burst = opts->burst > 0 ? (double)opts->burst : (c->qps >= 1.0 ? (double)(int)c->qps : 1.0);
     c->tokens = c->burst;
     c->bucket_ms = lbp_now_ms();
 

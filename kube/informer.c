@@ -329,14 +329,14 @@ static int add_param(struct lbp_buf *b, const char *name, const char *value)
     return add_escaped(b, value);
 }
 
-/* The collection path plus the query every request shares. */
-static int base_path(struct lbp_informer *inf, struct lbp_buf *b)
+/* The collection path, fixed query parameters, then the selectors. */
+static int base_path(struct lbp_informer *inf, struct lbp_buf *b, const char *query)
 {
     char path[256];
     int rc = lbp_kube_kind_path(inf->kind, inf->ns, path, sizeof(path));
     if (rc)
         return rc;
-    if ((rc = lbp_buf_addf(b, "%s?", path)) ||
+    if ((rc = lbp_buf_addf(b, "%s?%s", path, query)) ||
         (rc = add_param(b, "labelSelector", inf->label_selector)) ||
         (rc = add_param(b, "fieldSelector", inf->field_selector)))
         return rc;
@@ -429,12 +429,12 @@ static int do_list(struct lbp_informer *inf)
     if (!(cont = calloc(1, CONTINUE_MAX + 1)))
         return LBP_NOMEM;
     stat_inc(&inf->st.lists);
-    do {
-        struct lbp_kube_response resp;
+    for (;;) {
+        struct lbp_kube_response resp = {0};
         lbp_buf_reset(&path);
-        if ((rc = base_path(inf, &path)) ||
-            (rc = lbp_buf_addf(&path, "&limit=%u", inf->page_size)) ||
-            (rc = add_param(&path, "continue", cont)))
+        char query[32];
+        snprintf(query, sizeof(query), "limit=%u", inf->page_size);
+        if ((rc = base_path(inf, &path, query)) || (rc = add_param(&path, "continue", cont)))
             goto out;
         rc = lbp_kube_list_page(inf->c, path.data, &resp);
         if (rc == LBP_GONE && *cont) {
@@ -460,7 +460,9 @@ static int do_list(struct lbp_informer *inf)
         lbp_kube_response_free(&resp);
         if (rc)
             goto out;
-    } while (*cont && !stopping(inf));
+        if (!*cont || stopping(inf))
+            break;
+    }
     if (stopping(inf)) {
         rc = LBP_CANCELLED;
         goto out;
@@ -499,6 +501,14 @@ static int garbage(struct lbp_informer *inf, const char *what, const char *line,
     return LBP_PARSE;
 }
 
+static bool only_space(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
+            return false;
+    return true;
+}
+
 static int handle_line(struct lbp_informer *inf, const char *line, size_t len)
 {
     json_object *root = NULL;
@@ -510,7 +520,8 @@ static int handle_line(struct lbp_informer *inf, const char *line, size_t len)
     json_tokener_reset(inf->tok);
     root = json_tokener_parse_ex(inf->tok, line, (int)len);
     if (!root || json_tokener_get_error(inf->tok) != json_tokener_success ||
-        json_tokener_get_parse_end(inf->tok) != len ||
+        !only_space(line + json_tokener_get_parse_end(inf->tok),
+                    len - json_tokener_get_parse_end(inf->tok)) ||
         !json_object_is_type(root, json_type_object)) {
         rc = garbage(inf, "not a JSON object", line, len);
         goto out;
@@ -619,10 +630,9 @@ static enum outcome do_watch(struct lbp_informer *inf, bool *healthy)
     uint64_t start = lbp_now_ms();
 
     lbp_buf_init(&path, 16384);
-    if ((rc = base_path(inf, &path)) ||
-        (rc =
-             lbp_buf_addf(&path, "&watch=1&allowWatchBookmarks=true&timeoutSeconds=%u", timeout)) ||
-        (rc = add_param(&path, "resourceVersion", rv))) {
+    char query[96];
+    snprintf(query, sizeof(query), "watch=1&allowWatchBookmarks=true&timeoutSeconds=%u", timeout);
+    if ((rc = base_path(inf, &path, query)) || (rc = add_param(&path, "resourceVersion", rv))) {
         lbp_error("informer %s: watch path: %s", lbp_kube_kind_name(inf->kind), lbp_rc_str(rc));
         goto out;
     }
@@ -657,7 +667,6 @@ static enum outcome do_watch(struct lbp_informer *inf, bool *healthy)
         lbp_info("informer %s: resourceVersion %s too old (410), listing again",
                  lbp_kube_kind_name(inf->kind), rv);
         out = OUT_RELIST;
-        *healthy = true;
     } else if (sliced && rc == LBP_RETRY && inf->lines) {
         out = OUT_REWATCH; /* a quiet slice after some events: resume from the new RV */
     } else if (inf->why == WHY_GARBAGE || inf->why == WHY_ERROR) {
@@ -686,7 +695,7 @@ static void *informer_main(void *arg)
 {
     struct lbp_informer *inf = arg;
     bool need_list = true;
-    unsigned attempt = 0;
+    unsigned attempt = 0, gone_streak = 0;
 
     while (!stopping(inf)) {
         if (need_list) {
@@ -704,9 +713,14 @@ static void *informer_main(void *arg)
                 attempt = 0;
             if (o == OUT_EXIT)
                 break;
+            /*
+             * A 410 right after a fresh LIST means something is wrong with
+             * the server's history: list again, but not in a tight loop.
+             */
+            gone_streak = o == OUT_RELIST ? gone_streak + 1 : 0;
             if (o == OUT_RELIST)
                 need_list = true;
-            if (o != OUT_BACKOFF)
+            if (o == OUT_REWATCH || (o == OUT_RELIST && gone_streak < 2))
                 continue;
         }
         stat_inc(&inf->st.restarts);
