@@ -44,6 +44,13 @@ static bool has_ingress(const char *name)
     return ip[0] != '\0';
 }
 
+static bool lb_missing(const char *key)
+{
+    json_object *lb = ctl_cloud_lb(&env, key);
+    json_object_put(lb);
+    return lb == NULL;
+}
+
 static bool gone(const char *name)
 {
     char path[200];
@@ -95,7 +102,7 @@ int main(void)
     CHECK(WAIT_FOR(10000, has_ingress("api")));
     CHECK(!ctl_has_finalizer(&env, "foreign"));
     CHECK(!has_ingress("foreign"));
-    CHECK(ctl_cloud_lb(&env, "default/foreign") == NULL);
+    CHECK(lb_missing("default/foreign"));
 
     /* node added → every LB gets it via update_targets; no ensure, no API write */
     ensures = ctl_cloud_calls(&env, "ensure");
@@ -123,13 +130,13 @@ int main(void)
     /* LoadBalancer → ClusterIP: LB deleted, status cleared, finalizer dropped */
     CHECK(ctl_api(&env, "PATCH", "/api/v1/namespaces/default/services/api",
                   "{\"spec\":{\"type\":\"ClusterIP\"}}", NULL) == 200);
-    CHECK(WAIT_FOR(10000, ctl_cloud_lb(&env, "default/api") == NULL));
+    CHECK(WAIT_FOR(10000, lb_missing("default/api")));
     CHECK(WAIT_FOR(10000, !has_ingress("api") && !ctl_has_finalizer(&env, "api")));
 
     /* delete: LB gone, finalizer removed, object gone */
     CHECK(ctl_api(&env, "DELETE", path, NULL, NULL) == 200);
     CHECK(WAIT_FOR(10000, gone("web")));
-    CHECK(ctl_cloud_lb(&env, "default/web") == NULL);
+    CHECK(lb_missing("default/web"));
     CHECK(WAIT_FOR(5000, ctl_events(&env, "web", "DeletedLoadBalancer", NULL, 0) > 0));
     CHECK(ctl_cloud_lb_count(&env) == 0);
     CHECK(ctl_cloud_calls(&env, "ensure") == ensures); /* nothing re-ensured along the way */
