@@ -17,6 +17,7 @@
 #include "reconcile/reconcile.h"
 
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -339,6 +340,13 @@ int lbp_cmd_controller(int argc, char **argv)
         fprintf(stderr, ")\n");
         return 2;
     }
+
+    /*
+     * glibc gives each busy thread its own malloc arena; with a dozen
+     * threads that mostly sleep, that is megabytes of partly used pages.
+     * Two arenas are plenty for a controller whose work is I/O.
+     */
+    mallopt(M_ARENA_MAX, 2);
 
     /* Signals go to sigtimedwait below, never to a random thread. */
     sigemptyset(&sigs);
