@@ -139,6 +139,9 @@ int main(void)
     CHECK(lb_missing("default/web"));
     CHECK(WAIT_FOR(5000, ctl_events(&env, "web", "DeletedLoadBalancer", NULL, 0) > 0));
     CHECK(ctl_cloud_lb_count(&env) == 0);
+    /* one remove per LB: clean-up writes did not make the key run again */
+    CHECK(ctl_cloud_calls(&env, "remove") == 2);
+    CHECK(ctl_events(&env, "web", "DeletedLoadBalancer", NULL, 0) == 1);
     CHECK(ctl_cloud_calls(&env, "ensure") == ensures); /* nothing re-ensured along the way */
 
     if (ctl_env_stop(&env) != 0)
