@@ -156,6 +156,18 @@ int main(void)
     CHECK(!has_ingress("foreign"));
     CHECK(lb_missing("default/foreign"));
 
+    /* externalTrafficPolicy: Local reaches the cloud with the healthCheckNodePort */
+    ctl_service(&env, "local", "\"externalTrafficPolicy\":\"Local\"", 9000);
+    CHECK(WAIT_FOR(10000, has_ingress("local")));
+    json_object *svc = NULL;
+    CHECK(ctl_api(&env, "GET", "/api/v1/namespaces/default/services/local", NULL, &svc) == 200);
+    long hc = jpath_int(svc, "spec.healthCheckNodePort");
+    json_object_put(svc);
+    CHECK(hc > 0);
+    CHECK(lb_int("default/local", "healthCheckNodePort") == hc);
+    CHECK(ctl_api(&env, "DELETE", "/api/v1/namespaces/default/services/local", NULL, NULL) == 200);
+    CHECK(WAIT_FOR(10000, gone("local") && lb_missing("default/local")));
+
     /* node added → every LB gets it via update_targets; no ensure, no API write */
     ensures = ctl_cloud_calls(&env, "ensure");
     writes0 = lbp_fake_api_count(&env.api, "PATCH services/status");
@@ -192,7 +204,7 @@ int main(void)
     CHECK(WAIT_FOR(5000, ctl_events(&env, "web", "DeletedLoadBalancer", NULL, 0) > 0));
     CHECK(ctl_cloud_lb_count(&env) == 0);
     /* one remove per LB: clean-up writes did not make the key run again */
-    CHECK(ctl_cloud_calls(&env, "remove") == 2);
+    CHECK(ctl_cloud_calls(&env, "remove") == 3);
     CHECK(ctl_events(&env, "web", "DeletedLoadBalancer", NULL, 0) == 1);
     CHECK(ctl_cloud_calls(&env, "ensure") == ensures); /* nothing re-ensured along the way */
 
