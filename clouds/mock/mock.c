@@ -19,7 +19,6 @@
  */
 #include "provider/provider.h"
 #include "common/log.h"
-#include "common/buf.h"
 #include "common/util.h"
 
 #include <arpa/inet.h>
