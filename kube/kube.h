@@ -332,7 +332,7 @@ struct lbp_event_recorder;
 struct lbp_event_opts {
     const char *component; /* source.component, e.g. "service-controller" */
     const char *host;      /* source.host, may be NULL */
-    double qps;            /* events' own budget; default 1/s per object, 10 burst */
+    double qps; /* per-object budget; default client-go's: burst 25, then one per 5 minutes */
     int burst;
     size_t queue_max; /* pending events before new ones are dropped; default 1000 */
 };
@@ -360,5 +360,48 @@ int lbp_lease_create(struct lbp_kube_client *c, const char *ns, const struct lbp
                      struct lbp_lease **out);
 int lbp_lease_update(struct lbp_kube_client *c, const struct lbp_lease *want,
                      struct lbp_lease **out);
+
+/* ---------------------------------------------------------------- leader election */
+
+/*
+ * Leader election on a coordination.k8s.io/v1 Lease with client-go's
+ * semantics: a candidate takes the Lease when it is free, released, or not
+ * renewed for lease_duration as observed on the candidate's own clock; the
+ * leader renews every retry_period and gives up when renew_deadline passes
+ * without a successful renew.
+ *
+ * lbp_leader_is_leader is a fence, not a flag: it is true only while the
+ * last successful renew started less than renew_deadline ago, measured on
+ * the monotonic clock. Because renew_deadline < lease_duration, a leader
+ * that checks it before every write stops writing before any other
+ * candidate can consider the Lease expired, even if its election thread is
+ * stuck.
+ */
+struct lbp_leader_opts {
+    const char *namespace;
+    const char *name;
+    const char *identity;      /* unique per process, e.g. "<pod>_<random>" */
+    unsigned lease_duration_ms; /* default 15000 */
+    unsigned renew_deadline_ms; /* default 10000 */
+    unsigned retry_period_ms;   /* default 2000 */
+    void (*on_started)(void *ctx); /* on the election thread, once leading */
+    void (*on_stopped)(void *ctx); /* leadership lost (not called on release) */
+    void *ctx;
+};
+
+struct lbp_leader;
+
+int lbp_leader_new(struct lbp_kube_client *c, const struct lbp_leader_opts *opts,
+                   struct lbp_leader **out, char *err, size_t errlen);
+int lbp_leader_start(struct lbp_leader *le);
+bool lbp_leader_is_leader(struct lbp_leader *le);
+/* Blocks until this process leads or timeout_ms passes (0: forever); LBP_OK when leading. */
+int lbp_leader_wait(struct lbp_leader *le, unsigned timeout_ms);
+/*
+ * Stops the election thread; when leading, first gives the Lease up
+ * (empty holder) so a standby takes over at once.
+ */
+void lbp_leader_stop(struct lbp_leader *le, bool release);
+void lbp_leader_free(struct lbp_leader *le);
 
 #endif

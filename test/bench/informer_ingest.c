@@ -376,7 +376,7 @@ static void memory_row(const char *label, enum lbp_kind kind, const char *tmpl, 
 /* ---------------------------------------------------------------- end to end */
 
 #ifdef LBP_BENCH_E2E
-#define E2E_SVC 2000
+#define E2E_SVC N_SVC
 
 struct replay {
     struct lbp_informer *inf;
@@ -421,7 +421,7 @@ static char *list_rv(struct lbp_kube_client *c)
 static void e2e(void)
 {
     struct lbp_fake_api api;
-    struct lbp_fake_api_opts fo = {.history = 4 * E2E_SVC * (UPDATES + 1)};
+    struct lbp_fake_api_opts fo = {.history = E2E_SVC * (UPDATES + 1) + 1000};
     struct lbp_kube_config_opts co = {0};
     struct lbp_kube_config *cfg = NULL;
     struct lbp_kube_client *c = NULL;
@@ -438,22 +438,48 @@ static void e2e(void)
         printf("(b) end to end: no client: %s\n", err);
         goto out;
     }
+    for (int n = 0; n < 50; n++) {
+        snprintf(body, sizeof(body),
+                 "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":"
+                 "\"team-%02d\"}}",
+                 n);
+        int rc = lbp_kube_post(c, "/api/v1/namespaces", body, NULL);
+        if (rc && rc != LBP_CONFLICT) {
+            printf("(b) end to end: namespace: %s\n", lbp_rc_str(rc));
+            goto out;
+        }
+    }
+    free(rv0);
+    if (!(rv0 = list_rv(c)))
+        goto out;
     double t0 = now_s();
     for (int gen = 0; gen <= UPDATES; gen++) {
         for (int i = 0; i < E2E_SVC; i++) {
             int rc;
             if (gen == 0) {
-                struct lbp_buf b;
-                lbp_buf_init(&b, 1 << 16);
-                add_service(&b, i, 0, 0);
-                /* The server assigns resourceVersion, clusterIP and nodePorts. */
-                char *rvp = strstr(b.data, "\"resourceVersion\":\"0\",");
-                if (rvp)
-                    memmove(rvp, rvp + strlen("\"resourceVersion\":\"0\","),
-                            strlen(rvp + strlen("\"resourceVersion\":\"0\",")) + 1);
+                /* The server assigns resourceVersion, clusterIP and node ports. */
+                snprintf(body, sizeof(body),
+                         "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":"
+                         "\"svc-%05d\",\"namespace\":\"team-%02d\",\"labels\":{"
+                         "\"app.kubernetes.io/name\":\"svc-%05d\",\"app.kubernetes.io/part-of\":"
+                         "\"shop\"},\"annotations\":{\"lbprov.io/pool\":\"public\","
+                         "\"lbprov.io/generation\":\"0\"},\"finalizers\":["
+                         "\"service.kubernetes.io/load-balancer-cleanup\"]},\"spec\":{"
+                         "\"type\":\"LoadBalancer\",\"ports\":[{\"name\":\"http\",\"protocol\":"
+                         "\"TCP\",\"appProtocol\":\"http\",\"port\":80,\"targetPort\":8080},{"
+                         "\"name\":\"https\",\"protocol\":\"TCP\",\"port\":443,\"targetPort\":"
+                         "\"https\"},{\"name\":\"dns\",\"protocol\":\"UDP\",\"port\":53,"
+                         "\"targetPort\":5353}],\"selector\":{\"app.kubernetes.io/name\":"
+                         "\"svc-%05d\"},\"loadBalancerSourceRanges\":[\"203.0.113.0/24\"],"
+                         "\"externalTrafficPolicy\":\"Cluster\",\"allocateLoadBalancerNodePorts\":"
+                         "false}}",
+                         i, i % 50, i, i);
                 snprintf(path, sizeof(path), "/api/v1/namespaces/team-%02d/services", i % 50);
-                rc = lbp_kube_post(c, path, b.data, NULL);
-                lbp_buf_free(&b);
+                struct lbp_kube_response resp;
+                rc = lbp_kube_post(c, path, body, &resp);
+                if (rc)
+                    printf("(b) POST %s: %s\n", path, resp.message ? resp.message : "");
+                lbp_kube_response_free(&resp);
             } else {
                 snprintf(path, sizeof(path), "/api/v1/namespaces/team-%02d/services/svc-%05d",
                          i % 50, i);

@@ -57,7 +57,9 @@ struct watcher {
     struct fake_rec **init;
     size_t ninit, iinit;
     bool init_end_bookmark;
+    uint64_t init_rv; /* the version the synthetic ADDEDs show */
     bool bookmarks;
+    bool table; /* events carry one-row Tables (kubectl get -w) */
     uint64_t deadline_ms, next_bm_ms;
     unsigned epoch;
     struct lbp_buf out;
@@ -135,6 +137,17 @@ unsigned fake_watch_open_count(void)
 
 static void add_line(struct watcher *w, const char *type, const char *json, size_t len)
 {
+    if (w->table && strcmp(type, "ERROR") != 0) {
+        char *t = fake_table_event(w->rt, json);
+        if (t) {
+            lbp_buf_addf(&w->out, "{\"type\":\"%s\",\"object\":", type);
+            lbp_buf_adds(&w->out, t);
+            free(t);
+            if (lbp_buf_adds(&w->out, "}\n"))
+                w->done = true;
+        }
+        return;
+    }
     lbp_buf_addf(&w->out, "{\"type\":\"%s\",\"object\":", type);
     lbp_buf_add(&w->out, json, len);
     if (lbp_buf_adds(&w->out, "}\n"))
@@ -233,11 +246,7 @@ static void fill(struct watcher *w)
         }
         if (w->init_end_bookmark) {
             w->init_end_bookmark = false;
-            add_bookmark(w,
-                         w->cursor > 0 && w->cursor <= head && w->cursor > tail()
-                             ? ring[(w->cursor - 1) % ring_cap].rv
-                             : fake_store_rv(),
-                         true);
+            add_bookmark(w, w->init_rv, true);
             continue;
         }
         if (w->cursor < tail()) {
@@ -415,6 +424,7 @@ int fake_watch_open(const struct fake_req *q, struct MHD_Connection *c, int forc
     else
         snprintf(w->api_version, sizeof(w->api_version), "%s", q->rt->version);
     w->bookmarks = q->bookmarks;
+    w->table = q->table;
     w->conn = c;
     uint64_t now = lbp_now_ms();
     w->deadline_ms = now + (uint64_t)timeout * 1000u;
@@ -441,6 +451,7 @@ int fake_watch_open(const struct fake_req *q, struct MHD_Connection *c, int forc
             goto fail;
         }
         w->cursor = head;
+        w->init_rv = fake_store_rv();
         w->init_end_bookmark = q->send_initial_events;
     } else {
         w->cursor = seek((uint64_t)rv);

@@ -1,0 +1,21 @@
+# lbprov image: build on Debian bookworm, run on bookworm-slim with only the
+# shared libraries lbprov links, as a non-root user.
+FROM debian:bookworm AS build
+WORKDIR /src
+COPY scripts/install-deps scripts/install-deps
+RUN scripts/install-deps
+COPY . .
+RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF \
+ && cmake --build /build -j "$(nproc)" \
+ && strip /build/cmd/lbprov
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      ca-certificates libcurl4 libssl3 libjson-c5 libxml2 libyaml-0-2 libmicrohttpd12 libcap2 \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /build/cmd/lbprov /usr/local/bin/lbprov
+# 65532 is the conventional "nonroot" uid; the speaker gets CAP_NET_RAW from
+# its pod spec (and drops every other capability at start).
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/lbprov"]
