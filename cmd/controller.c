@@ -11,6 +11,7 @@
 #include "cmd/cmd.h"
 #include "common/httpd.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "kube/kube.h"
 #include "provider/provider.h"
@@ -135,6 +136,7 @@ static int route_metrics(void *ctx, const char *method, const char *body, struct
     (void)body;
     *ctype = "text/plain; version=0.0.4";
     lbp_reconcile_metrics(c->rec, out);
+    lbp_metrics_render(out); /* whatever other modules registered */
     return 200;
 }
 
@@ -468,5 +470,6 @@ out:
     lbp_kube_config_free(kcfg);
     if (c.pctx)
         c.prov->cleanup(c.pctx);
+    lbp_metrics_reset();
     return rc;
 }

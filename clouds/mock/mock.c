@@ -174,6 +174,19 @@ static int config_read(const char *path, struct mock_config *cfg, unsigned *fail
         e = v + strlen(v);
         while (e > v && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' '))
             *--e = '\0';
+        /* YAML-style camelCase keys (vipRange) mean the same as snake_case ones. */
+        char norm[64];
+        size_t o = 0;
+        for (const char *c = k; *c && o + 2 < sizeof(norm); c++) {
+            if (*c >= 'A' && *c <= 'Z') {
+                norm[o++] = '_';
+                norm[o++] = (char)(*c - 'A' + 'a');
+            } else {
+                norm[o++] = *c;
+            }
+        }
+        norm[o] = '\0';
+        k = norm;
         if (strcmp(k, "vip_range") == 0) {
             if (parse_cidr4(v, &cfg->v4_base, &cfg->v4_size))
                 goto bad;
