@@ -267,7 +267,8 @@ static const char *ratio_str(double r)
 static double floor_run(void)
 {
     struct lbp_fake_api api;
-    struct lbp_fake_api_opts o = {0};
+    /* room for more Services than the default 2,768 NodePorts */
+    struct lbp_fake_api_opts o = {.extra_arg = "--service-node-port-range=30000-45000"};
     struct lbp_kube_client *c;
     uint64_t t0;
     double s;
@@ -288,7 +289,8 @@ static double floor_run(void)
 static void run(int workers, int latency_ms, double floor_s)
 {
     struct lbp_fake_api api;
-    struct lbp_fake_api_opts o = {0};
+    /* room for more Services than the default 2,768 NodePorts */
+    struct lbp_fake_api_opts o = {.extra_arg = "--service-node-port-range=30000-45000"};
     struct lbp_kube_client *c;
     char conf[400], bind[64], wk[16], logp[400];
     long r0, w0, sp0, sv0, l0, r1, w1, sp1, sv1, l1;
