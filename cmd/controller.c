@@ -11,12 +11,14 @@
 #include "cmd/cmd.h"
 #include "common/httpd.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "kube/kube.h"
 #include "provider/provider.h"
 #include "reconcile/reconcile.h"
 
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +136,7 @@ static int route_metrics(void *ctx, const char *method, const char *body, struct
     (void)body;
     *ctype = "text/plain; version=0.0.4";
     lbp_reconcile_metrics(c->rec, out);
+    lbp_metrics_render(out); /* whatever other modules registered */
     return 200;
 }
 
@@ -141,9 +144,20 @@ static int route_debug(void *ctx, const char *method, const char *body, struct l
                        const char **ctype)
 {
     struct ctl *c = ctx;
-    char *js = c->prov->debug_json(c->pctx);
-    (void)method;
-    (void)body;
+    char *js, err[256] = "";
+    if (strcmp(method, "POST") == 0) {
+        if (!c->prov->debug_post) {
+            lbp_buf_adds(out, "this cloud takes no run-time settings\n");
+            return 405;
+        }
+        if (c->prov->debug_post(c->pctx, body, err, sizeof(err)) != LBP_OK) {
+            lbp_buf_addf(out, "%s\n", err);
+            return 400;
+        }
+        lbp_buf_adds(out, "ok\n");
+        return 200;
+    }
+    js = c->prov->debug_json(c->pctx);
     *ctype = "application/json";
     if (!js)
         return 500;
@@ -340,6 +354,13 @@ int lbp_cmd_controller(int argc, char **argv)
         return 2;
     }
 
+    /*
+     * glibc gives each busy thread its own malloc arena; with a dozen
+     * threads that mostly sleep, that is megabytes of partly used pages.
+     * Two arenas are plenty for a controller whose work is I/O.
+     */
+    mallopt(M_ARENA_MAX, 2);
+
     /* Signals go to sigtimedwait below, never to a random thread. */
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
@@ -460,5 +481,6 @@ out:
     lbp_kube_config_free(kcfg);
     if (c.pctx)
         c.prov->cleanup(c.pctx);
+    lbp_metrics_reset();
     return rc;
 }

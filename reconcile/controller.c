@@ -43,14 +43,21 @@ static void svc_update(void *ctx, const void *old_obj, const void *new_obj)
         lbp_queue_add(r->q, n->meta.key);
         return;
     }
+    if (lbp_service_hash(o) != lbp_service_hash(n) || o->meta.deleting != n->meta.deleting) {
+        lbp_queue_add_now(r->q, n->meta.key);
+        return;
+    }
     /*
-     * Our finalizer appearing is our own write (the worker is on it); only
-     * its removal by someone else needs a sync. Reacting to our own write
-     * would re-run the key against a cache that may not have our status yet.
+     * The rest matters only while the Service wants an LB: during clean-up
+     * the status and finalizer changes are our own writes, and re-running
+     * the key against a cache that has not caught up would repeat them.
+     * Our finalizer appearing is our own write too; only its removal by
+     * someone else needs a sync.
      */
-    if (lbp_service_hash(o) != lbp_service_hash(n) || o->meta.deleting != n->meta.deleting ||
-        (lbp_meta_has_finalizer(&o->meta, LBP_FINALIZER) &&
-         !lbp_meta_has_finalizer(&n->meta, LBP_FINALIZER)))
+    if (!lbp_service_handled(n, r->lb_class) || n->meta.deleting)
+        return;
+    if (lbp_meta_has_finalizer(&o->meta, LBP_FINALIZER) &&
+        !lbp_meta_has_finalizer(&n->meta, LBP_FINALIZER))
         lbp_queue_add_now(r->q, n->meta.key);
     else if (lbp_ingress_hash_service(o) != lbp_ingress_hash_service(n))
         lbp_queue_add(r->q, n->meta.key); /* usually our own write: the worker skips it */

@@ -161,9 +161,6 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
         }
         if (r->o.provider->update_targets) {
             uint64_t t0 = lbp_now_ms();
-            if (ns->n == 0)
-                event(r, svc, "Warning", "UnAvailableLoadBalancer",
-                      "There are no available nodes for LoadBalancer");
             __atomic_add_fetch(&r->m_cloud_calls, 1, __ATOMIC_RELAXED);
             rc = r->o.provider->update_targets(r->o.pctx, &d.spec, &call);
             if (rc == LBP_OK) {
@@ -175,8 +172,13 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
                 __atomic_add_fetch(&r->m_nodesyncs, 1, __ATOMIC_RELAXED);
                 lbp_v(1, "%s: updated backends to %zu nodes in %llu ms", key, ns->n,
                       (unsigned long long)(lbp_now_ms() - t0));
-                event(r, svc, "Normal", "UpdatedLoadBalancer",
-                      "Updated load balancer with new hosts");
+                /* as upstream: with no hosts left the Warning replaces the Normal event */
+                if (ns->n == 0)
+                    event(r, svc, "Warning", "UnAvailableLoadBalancer",
+                          "There are no available nodes for LoadBalancer");
+                else
+                    event(r, svc, "Normal", "UpdatedLoadBalancer",
+                          "Updated load balancer with new hosts");
                 lbp_queue_done(r->q, key);
                 goto out;
             }

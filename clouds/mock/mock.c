@@ -19,7 +19,6 @@
  */
 #include "provider/provider.h"
 #include "common/log.h"
-#include "common/buf.h"
 #include "common/util.h"
 
 #include <arpa/inet.h>
@@ -54,16 +53,16 @@ struct mock_listener {
 struct mock_lb {
     UT_hash_handle hh;
     char lb_name[LBP_LB_NAME_LEN + 1];
-    char cluster[128];
-    char ns[254];
-    char name[254];
-    char uid[64];
+    char *cluster; /* small heap strings: thousands of LBs stay cheap */
+    char *ns;
+    char *name;
+    char *uid;
+    char *hostname; /* NULL unless the cloud answers with names */
     char vip[64];
     char vip6[64];
-    char hostname[256];
-    struct mock_listener listeners[MOCK_MAX_PORTS];
+    struct mock_listener *listeners;
     size_t n_listeners;
-    char *ranges[MOCK_MAX_RANGES];
+    char **ranges;
     size_t n_ranges;
     int hc_port;
     bool local;
@@ -141,16 +140,11 @@ static bool parse_bool(const char *v)
 }
 
 /* Parses the file into cfg; *fail_next is set only when the key is present. */
-static int config_read(const char *path, struct mock_config *cfg, unsigned *fail_next, char *err,
-                       size_t errlen)
+static int config_parse(FILE *f, const char *path, struct mock_config *cfg, unsigned *fail_next,
+                        char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
     char line[1024];
     int lineno = 0, rc = LBP_OK;
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return LBP_IO;
-    }
     while (fgets(line, sizeof(line), f)) {
         char *k = line, *v, *e;
         long n;
@@ -175,6 +169,19 @@ static int config_read(const char *path, struct mock_config *cfg, unsigned *fail
         e = v + strlen(v);
         while (e > v && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' '))
             *--e = '\0';
+        /* YAML-style camelCase keys (vipRange) mean the same as snake_case ones. */
+        char norm[64];
+        size_t o = 0;
+        for (const char *c = k; *c && o + 2 < sizeof(norm); c++) {
+            if (*c >= 'A' && *c <= 'Z') {
+                norm[o++] = '_';
+                norm[o++] = (char)(*c - 'A' + 'a');
+            } else {
+                norm[o++] = *c;
+            }
+        }
+        norm[o] = '\0';
+        k = norm;
         if (strcmp(k, "vip_range") == 0) {
             if (parse_cidr4(v, &cfg->v4_base, &cfg->v4_size))
                 goto bad;
@@ -222,6 +229,19 @@ static int config_read(const char *path, struct mock_config *cfg, unsigned *fail
         goto out;
     }
 out:
+    return rc;
+}
+
+static int config_read(const char *path, struct mock_config *cfg, unsigned *fail_next, char *err,
+                       size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    int rc;
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return LBP_IO;
+    }
+    rc = config_parse(f, path, cfg, fail_next, err, errlen);
     fclose(f);
     return rc;
 }
@@ -430,10 +450,33 @@ static struct mock_lb *lb_by_vip(struct lbp_provider_ctx *ctx, const char *ip)
 
 /* ------------------------------------------------------------ state as JSON */
 
+/* Replaces *dst with a copy of src; false when out of memory. */
+static bool set_str(char **dst, const char *src)
+{
+    char *c = strdup(src ? src : "");
+    if (!c)
+        return false;
+    free(*dst);
+    *dst = c;
+    return true;
+}
+
+static const char *str_or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
 static void lb_free(struct lbp_provider_ctx *ctx, struct mock_lb *lb)
 {
     for (size_t i = 0; i < lb->n_ranges; i++)
         free(lb->ranges[i]);
+    free(lb->ranges);
+    free(lb->listeners);
+    free(lb->cluster);
+    free(lb->ns);
+    free(lb->name);
+    free(lb->uid);
+    free(lb->hostname);
     nodeset_unref(ctx, lb->nodes);
     free(lb);
 }
@@ -446,14 +489,14 @@ static json_object *lb_json(const struct mock_lb *lb)
     json_object *tags = json_object_new_object();
     char key[520];
     json_object_object_add(o, "name", json_object_new_string(lb->lb_name));
-    snprintf(key, sizeof(key), "%s/%s", lb->ns, lb->name);
-    json_object_object_add(tags, "cluster", json_object_new_string(lb->cluster));
+    snprintf(key, sizeof(key), "%s/%s", str_or_empty(lb->ns), str_or_empty(lb->name));
+    json_object_object_add(tags, "cluster", json_object_new_string(str_or_empty(lb->cluster)));
     json_object_object_add(tags, "service", json_object_new_string(key));
-    json_object_object_add(tags, "uid", json_object_new_string(lb->uid));
+    json_object_object_add(tags, "uid", json_object_new_string(str_or_empty(lb->uid)));
     json_object_object_add(o, "tags", tags);
     json_object_object_add(o, "vip", json_object_new_string(lb->vip));
     json_object_object_add(o, "vip6", json_object_new_string(lb->vip6));
-    json_object_object_add(o, "hostname", json_object_new_string(lb->hostname));
+    json_object_object_add(o, "hostname", json_object_new_string(str_or_empty(lb->hostname)));
     for (size_t i = 0; i < lb->n_listeners; i++) {
         const struct mock_listener *l = &lb->listeners[i];
         json_object *lo = json_object_new_object(), *bs = json_object_new_array();
@@ -543,26 +586,27 @@ static void state_load(struct lbp_provider_ctx *ctx)
             free(lb);
             continue;
         }
-        lbp_strlcpy(lb->cluster, jstr(tags, "cluster"), sizeof(lb->cluster));
-        lbp_strlcpy(lb->uid, jstr(tags, "uid"), sizeof(lb->uid));
+        set_str(&lb->cluster, jstr(tags, "cluster"));
+        set_str(&lb->uid, jstr(tags, "uid"));
         svc = jstr(tags, "service");
         const char *slash = strchr(svc, '/');
         if (slash) {
-            size_t l =
-                (size_t)(slash - svc) < sizeof(lb->ns) ? (size_t)(slash - svc) : sizeof(lb->ns) - 1;
-            memcpy(lb->ns, svc, l);
-            lbp_strlcpy(lb->name, slash + 1, sizeof(lb->name));
+            lb->ns = strndup(svc, (size_t)(slash - svc));
+            set_str(&lb->name, slash + 1);
         }
         lbp_strlcpy(lb->vip, jstr(o, "vip"), sizeof(lb->vip));
         lbp_strlcpy(lb->vip6, jstr(o, "vip6"), sizeof(lb->vip6));
-        lbp_strlcpy(lb->hostname, jstr(o, "hostname"), sizeof(lb->hostname));
+        if (jstr(o, "hostname")[0])
+            set_str(&lb->hostname, jstr(o, "hostname"));
         lbp_strlcpy(lb->affinity, jstr(o, "sessionAffinity"), sizeof(lb->affinity));
         lb->hc_port = jint(o, "healthCheckNodePort");
         lb->ensure_calls = (unsigned long)jint(o, "ensureCalls");
         lb->update_calls = (unsigned long)jint(o, "updateCalls");
         if (json_object_object_get_ex(o, "listeners", &ls) &&
-            json_object_is_type(ls, json_type_array))
-            for (size_t j = 0; j < json_object_array_length(ls) && j < MOCK_MAX_PORTS; j++) {
+            json_object_is_type(ls, json_type_array) &&
+            json_object_array_length(ls) <= MOCK_MAX_PORTS &&
+            (lb->listeners = calloc(json_object_array_length(ls) + 1, sizeof(*lb->listeners))))
+            for (size_t j = 0; j < json_object_array_length(ls); j++) {
                 json_object *l = json_object_array_get_idx(ls, j);
                 lb->listeners[j].port = jint(l, "port");
                 lb->listeners[j].node_port = jint(l, "nodePort");
@@ -571,8 +615,10 @@ static void state_load(struct lbp_provider_ctx *ctx)
                 lb->n_listeners++;
             }
         if (json_object_object_get_ex(o, "sourceRanges", &rs) &&
-            json_object_is_type(rs, json_type_array))
-            for (size_t j = 0; j < json_object_array_length(rs) && j < MOCK_MAX_RANGES; j++)
+            json_object_is_type(rs, json_type_array) &&
+            json_object_array_length(rs) <= MOCK_MAX_RANGES &&
+            (lb->ranges = calloc(json_object_array_length(rs) + 1, sizeof(char *))))
+            for (size_t j = 0; j < json_object_array_length(rs); j++)
                 lb->ranges[lb->n_ranges++] =
                     lbp_strdup(json_object_get_string(json_object_array_get_idx(rs, j)));
         if (json_object_object_get_ex(o, "nodes", &ns) && json_object_is_type(ns, json_type_array))
@@ -644,7 +690,7 @@ static void status_of(struct lbp_provider_ctx *ctx, const struct mock_lb *lb,
                       struct lbp_lb_status *st)
 {
     memset(st, 0, sizeof(*st));
-    if (lb->hostname[0]) {
+    if (lb->hostname && lb->hostname[0]) {
         lbp_strlcpy(st->ingress[0].hostname, lb->hostname, sizeof(st->ingress[0].hostname));
         st->n_ingress = 1;
         return;
@@ -768,7 +814,12 @@ static int mock_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
     }
     /* Addresses: keep what the LB has unless the requested IP changed. */
     if (ctx->cfg.hostname) {
-        snprintf(lb->hostname, sizeof(lb->hostname), "%s.elb.mock.internal", lb->lb_name);
+        char host[128];
+        snprintf(host, sizeof(host), "%s.elb.mock.internal", lb->lb_name);
+        if (!set_str(&lb->hostname, host)) {
+            rc = LBP_NOMEM;
+            goto out;
+        }
     } else if (spec->requested_ip && spec->requested_ip[0]) {
         bool is6 = strchr(spec->requested_ip, ':') != NULL;
         char *slot = is6 ? lb->vip6 : lb->vip;
@@ -793,23 +844,33 @@ static int mock_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
         if (v6 && !lb->vip6[0])
             v6_alloc(ctx, lb->vip6);
     }
-    lbp_strlcpy(lb->cluster, spec->cluster_name ? spec->cluster_name : ctx->cluster,
-                sizeof(lb->cluster));
-    lbp_strlcpy(lb->ns, spec->namespace, sizeof(lb->ns));
-    lbp_strlcpy(lb->name, spec->name, sizeof(lb->name));
-    lbp_strlcpy(lb->uid, spec->uid ? spec->uid : "", sizeof(lb->uid));
-    lb->n_listeners = spec->n_ports;
-    for (size_t i = 0; i < spec->n_ports; i++) {
-        lb->listeners[i].port = spec->ports[i].port;
-        lb->listeners[i].node_port = spec->ports[i].node_port;
-        lbp_strlcpy(lb->listeners[i].protocol, spec->ports[i].protocol,
-                    sizeof(lb->listeners[i].protocol));
+    struct mock_listener *ls = calloc(spec->n_ports + 1, sizeof(*ls));
+    char **rs = calloc(spec->n_source_ranges + 1, sizeof(char *));
+    if (!ls || !rs ||
+        !set_str(&lb->cluster, spec->cluster_name ? spec->cluster_name : ctx->cluster) ||
+        !set_str(&lb->ns, spec->namespace) || !set_str(&lb->name, spec->name) ||
+        !set_str(&lb->uid, spec->uid)) {
+        free(ls);
+        free(rs);
+        rc = LBP_NOMEM;
+        goto out;
     }
+    for (size_t i = 0; i < spec->n_ports; i++) {
+        ls[i].port = spec->ports[i].port;
+        ls[i].node_port = spec->ports[i].node_port;
+        lbp_strlcpy(ls[i].protocol, spec->ports[i].protocol, sizeof(ls[i].protocol));
+    }
+    free(lb->listeners);
+    lb->listeners = ls;
+    lb->n_listeners = spec->n_ports;
     for (size_t i = 0; i < lb->n_ranges; i++)
         free(lb->ranges[i]);
+    free(lb->ranges);
+    lb->ranges = rs;
     lb->n_ranges = 0;
     for (size_t i = 0; i < spec->n_source_ranges; i++)
-        lb->ranges[lb->n_ranges++] = lbp_strdup(spec->source_ranges[i]);
+        if ((rs[lb->n_ranges] = strdup(spec->source_ranges[i])))
+            lb->n_ranges++;
     lb->hc_port = spec->local_traffic ? spec->health_check_node_port : 0;
     lb->local = spec->local_traffic;
     lbp_strlcpy(lb->affinity, spec->session_affinity ? spec->session_affinity : "None",
@@ -892,11 +953,11 @@ static int mock_list_owned(struct lbp_provider_ctx *ctx, struct lbp_lb_owned **o
         return LBP_NOMEM;
     }
     for (struct mock_lb *lb = ctx->lbs; lb; lb = lb->hh.next) {
-        if (strcmp(lb->cluster, ctx->cluster) != 0)
+        if (strcmp(str_or_empty(lb->cluster), ctx->cluster) != 0)
             continue; /* another cluster's: not ours to touch */
         lbp_strlcpy(arr[i].lb_name, lb->lb_name, sizeof(arr[i].lb_name));
-        lbp_strlcpy(arr[i].namespace, lb->ns, sizeof(arr[i].namespace));
-        lbp_strlcpy(arr[i].name, lb->name, sizeof(arr[i].name));
+        lbp_strlcpy(arr[i].namespace, str_or_empty(lb->ns), sizeof(arr[i].namespace));
+        lbp_strlcpy(arr[i].name, str_or_empty(lb->name), sizeof(arr[i].name));
         i++;
     }
     pthread_mutex_unlock(&ctx->mu);
@@ -941,6 +1002,41 @@ static char *mock_debug_json(struct lbp_provider_ctx *ctx)
     return s;
 }
 
+/*
+ * Run-time settings from POST /debug/mockcloud, in the config file's
+ * syntax ("failNext=3", "latencyMs=100", ...). The address ranges and the
+ * state file stay as they were: they define the cloud, not its behaviour.
+ */
+static int mock_debug_post(struct lbp_provider_ctx *ctx, const char *body, char *err, size_t errlen)
+{
+    FILE *f = fmemopen((void *)body, strlen(body), "r");
+    struct mock_config cfg;
+    unsigned fail_next;
+    int rc;
+    if (!f) {
+        snprintf(err, errlen, "empty body");
+        return LBP_INVALID;
+    }
+    pthread_mutex_lock(&ctx->mu);
+    cfg = ctx->cfg;
+    fail_next = ctx->fail_next;
+    rc = config_parse(f, "request body", &cfg, &fail_next, err, errlen);
+    if (rc == LBP_OK) {
+        cfg.v4_base = ctx->cfg.v4_base;
+        cfg.v4_size = ctx->cfg.v4_size;
+        cfg.v6_base = ctx->cfg.v6_base;
+        memcpy(cfg.state_file, ctx->cfg.state_file, sizeof(cfg.state_file));
+        ctx->cfg = cfg;
+        ctx->fail_next = fail_next;
+    }
+    pthread_mutex_unlock(&ctx->mu);
+    fclose(f);
+    if (rc == LBP_OK)
+        lbp_info("mock cloud: settings changed at run time (latency_ms=%u fail_next=%u)",
+                 cfg.latency_ms, fail_next);
+    return rc == LBP_OK ? LBP_OK : LBP_INVALID;
+}
+
 const struct lbp_provider lbp_provider_mock = {
     .name = "mock",
     .caps = LBP_CAP_TCP | LBP_CAP_UDP | LBP_CAP_MIXED_PROTOCOLS | LBP_CAP_SOURCE_RANGES |
@@ -955,4 +1051,5 @@ const struct lbp_provider lbp_provider_mock = {
     .list_owned = mock_list_owned,
     .ping = mock_ping,
     .debug_json = mock_debug_json,
+    .debug_post = mock_debug_post,
 };

@@ -36,6 +36,7 @@
 #define THREADS 8
 
 static int n_svcs = 1000;
+static int create_failures; /* atomic */
 
 struct job {
     struct lbp_kube_client *c;
@@ -69,8 +70,11 @@ static void *create_main(void *arg)
                  "\"namespace\":\"default\"},\"spec\":{\"type\":\"LoadBalancer\",\"ports\":[{"
                  "\"port\":80,\"protocol\":\"TCP\"}],\"selector\":{\"app\":\"s%d\"}}}",
                  i, i);
-        if (lbp_kube_post(j->c, "/api/v1/namespaces/default/services", body, NULL) != LBP_OK)
-            fprintf(stderr, "create s%d failed\n", i);
+        struct lbp_kube_response r = {0};
+        if (lbp_kube_post(j->c, "/api/v1/namespaces/default/services", body, &r) != LBP_OK &&
+            __atomic_add_fetch(&create_failures, 1, __ATOMIC_RELAXED) == 1)
+            fprintf(stderr, "create s%d failed: %s\n", i, r.message ? r.message : "no response");
+        lbp_kube_response_free(&r);
         if (!j->floor)
             continue;
         snprintf(path, sizeof(path), "/api/v1/namespaces/default/services/s%d/status", i);
@@ -263,7 +267,8 @@ static const char *ratio_str(double r)
 static double floor_run(void)
 {
     struct lbp_fake_api api;
-    struct lbp_fake_api_opts o = {0};
+    /* room for more Services than the default 2,768 NodePorts */
+    struct lbp_fake_api_opts o = {.extra_arg = "--service-node-port-range=30000-45000"};
     struct lbp_kube_client *c;
     uint64_t t0;
     double s;
@@ -284,7 +289,8 @@ static double floor_run(void)
 static void run(int workers, int latency_ms, double floor_s)
 {
     struct lbp_fake_api api;
-    struct lbp_fake_api_opts o = {0};
+    /* room for more Services than the default 2,768 NodePorts */
+    struct lbp_fake_api_opts o = {.extra_arg = "--service-node-port-range=30000-45000"};
     struct lbp_kube_client *c;
     char conf[400], bind[64], wk[16], logp[400];
     long r0, w0, sp0, sv0, l0, r1, w1, sp1, sv1, l1;
@@ -328,6 +334,12 @@ static void run(int workers, int latency_ms, double floor_s)
     cpu0 = proc_cpu_s(pid);
     t0 = lbp_now_ms();
     create_all(c, false);
+    if (create_failures) {
+        /* e.g. more Services than NodePorts (30000-32767 holds 2768) */
+        fprintf(stderr, "%d Service creates failed; no figures for N=%d\n", create_failures,
+                n_svcs);
+        exit(1);
+    }
     for (;;) {
         fake_stats(&api, &r1, &w1, &sp1, &sv1, &l1);
         if (sp1 - sp0 >= 2L * n_svcs && all_ingress(c))

@@ -34,7 +34,8 @@ struct ctl_env {
 void ctl_env_init(struct ctl_env *e, const char *cloud_conf_extra);
 /* Starts the controller with extra flags (NULL-terminated list, may be NULL). */
 void ctl_env_start_controller(struct ctl_env *e, const char *const *extra);
-void ctl_env_stop(struct ctl_env *e);
+/* Stops both; returns the controller's exit status (0: clean SIGTERM exit). */
+int ctl_env_stop(struct ctl_env *e);
 void ctl_env_dump(struct ctl_env *e);
 
 long ctl_api(struct ctl_env *e, const char *method, const char *path, const char *body,
@@ -47,6 +48,8 @@ json_object *ctl_cloud(struct ctl_env *e);
 json_object *ctl_cloud_lb(struct ctl_env *e, const char *svc_key);
 int ctl_cloud_lb_count(struct ctl_env *e);
 long ctl_cloud_calls(struct ctl_env *e, const char *op);
+/* POST /debug/mockcloud: run-time settings such as "failNext=2"; returns the HTTP status. */
+long ctl_cloud_post(struct ctl_env *e, const char *settings);
 /* The Service's first ingress IP or hostname (copied), or "" */
 void ctl_ingress(struct ctl_env *e, const char *name, char *out, size_t len);
 bool ctl_has_finalizer(struct ctl_env *e, const char *name);

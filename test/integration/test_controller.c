@@ -44,6 +44,40 @@ static bool has_ingress(const char *name)
     return ip[0] != '\0';
 }
 
+static bool lb_missing(const char *key)
+{
+    json_object *lb = ctl_cloud_lb(&env, key);
+    json_object_put(lb);
+    return lb == NULL;
+}
+
+/* Runs lbprov with args; returns its exit status and its output (caller frees). */
+static int run_lbprov(const char *const *args, char **out)
+{
+    char log[400], *buf = NULL;
+    const char *argv[16];
+    int n = 0, st;
+    FILE *f;
+    long len;
+    snprintf(log, sizeof(log), "%s/run.out", env.api.dir);
+    unlink(log);
+    argv[n++] = lbp_test_lbprov_bin();
+    for (int i = 0; args[i] && n < 15; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    st = lbp_test_stop(lbp_test_spawn((char *const *)argv, log), 0, 10000);
+    f = fopen(log, "r");
+    if (f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (buf = calloc(1, (size_t)len + 1)) && fread(buf, 1, (size_t)len, f) != (size_t)len) {
+        free(buf);
+        buf = NULL;
+    }
+    if (f)
+        fclose(f);
+    *out = buf ? buf : strdup("");
+    return st;
+}
+
 static bool gone(const char *name)
 {
     char path[200];
@@ -82,6 +116,31 @@ int main(void)
     CHECK(lbp_fake_api_count(&env.api, "PATCH services/status") - writes0 == 2);
     CHECK(lb_int("default/web", "ensureCalls") == 1); /* our own writes caused no second ensure */
 
+    /* lbprov status shows it, kubectl-style */
+    const char *st_args[] = {"status", "--kubeconfig", env.api.kubeconfig, NULL};
+    const char *json_args[] = {"status", "--kubeconfig", env.api.kubeconfig, "-o", "json", NULL};
+    const char *bad_args[] = {"controller", "--cloud", "mock", "--resync-period", "soon", NULL};
+    const char *unknown_args[] = {"controller", "--no-such-flag", NULL};
+    char *out = NULL, want[160];
+    CHECK(run_lbprov(st_args, &out) == 0);
+    snprintf(want, sizeof(want), "%s", ip);
+    CHECK(strstr(out, "EXTERNAL-IP") && strstr(out, want) && strstr(out, "/TCP") &&
+          strstr(out, "EnsuredLoadBalancer: Ensured load balancer"));
+    free(out);
+    CHECK(run_lbprov(json_args, &out) == 0);
+    json_object *js = json_tokener_parse(out);
+    CHECK(js && strcmp(jpath_str(js, "0.name"), "web") == 0 &&
+          strcmp(jpath_str(js, "0.externalIP"), ip) == 0);
+    json_object_put(js);
+    free(out);
+    /* bad flags: one clear line, exit 2 */
+    CHECK(run_lbprov(bad_args, &out) == 2);
+    CHECK(strstr(out, "--resync-period") != NULL);
+    free(out);
+    CHECK(run_lbprov(unknown_args, &out) == 2);
+    CHECK(strstr(out, "--no-such-flag") != NULL);
+    free(out);
+
     /* a foreign class is left alone entirely */
     ctl_service(&env, "foreign", "\"loadBalancerClass\":\"example.com/other\"", 81);
     /* ports change → cloud updated */
@@ -95,7 +154,19 @@ int main(void)
     CHECK(WAIT_FOR(10000, has_ingress("api")));
     CHECK(!ctl_has_finalizer(&env, "foreign"));
     CHECK(!has_ingress("foreign"));
-    CHECK(ctl_cloud_lb(&env, "default/foreign") == NULL);
+    CHECK(lb_missing("default/foreign"));
+
+    /* externalTrafficPolicy: Local reaches the cloud with the healthCheckNodePort */
+    ctl_service(&env, "local", "\"externalTrafficPolicy\":\"Local\"", 9000);
+    CHECK(WAIT_FOR(10000, has_ingress("local")));
+    json_object *svc = NULL;
+    CHECK(ctl_api(&env, "GET", "/api/v1/namespaces/default/services/local", NULL, &svc) == 200);
+    long hc = jpath_int(svc, "spec.healthCheckNodePort");
+    json_object_put(svc);
+    CHECK(hc > 0);
+    CHECK(lb_int("default/local", "healthCheckNodePort") == hc);
+    CHECK(ctl_api(&env, "DELETE", "/api/v1/namespaces/default/services/local", NULL, NULL) == 200);
+    CHECK(WAIT_FOR(10000, gone("local") && lb_missing("default/local")));
 
     /* node added → every LB gets it via update_targets; no ensure, no API write */
     ensures = ctl_cloud_calls(&env, "ensure");
@@ -123,18 +194,22 @@ int main(void)
     /* LoadBalancer → ClusterIP: LB deleted, status cleared, finalizer dropped */
     CHECK(ctl_api(&env, "PATCH", "/api/v1/namespaces/default/services/api",
                   "{\"spec\":{\"type\":\"ClusterIP\"}}", NULL) == 200);
-    CHECK(WAIT_FOR(10000, ctl_cloud_lb(&env, "default/api") == NULL));
+    CHECK(WAIT_FOR(10000, lb_missing("default/api")));
     CHECK(WAIT_FOR(10000, !has_ingress("api") && !ctl_has_finalizer(&env, "api")));
 
     /* delete: LB gone, finalizer removed, object gone */
     CHECK(ctl_api(&env, "DELETE", path, NULL, NULL) == 200);
     CHECK(WAIT_FOR(10000, gone("web")));
-    CHECK(ctl_cloud_lb(&env, "default/web") == NULL);
+    CHECK(lb_missing("default/web"));
     CHECK(WAIT_FOR(5000, ctl_events(&env, "web", "DeletedLoadBalancer", NULL, 0) > 0));
     CHECK(ctl_cloud_lb_count(&env) == 0);
+    /* one remove per LB: clean-up writes did not make the key run again */
+    CHECK(ctl_cloud_calls(&env, "remove") == 3);
+    CHECK(ctl_events(&env, "web", "DeletedLoadBalancer", NULL, 0) == 1);
     CHECK(ctl_cloud_calls(&env, "ensure") == ensures); /* nothing re-ensured along the way */
 
-    ctl_env_stop(&env);
+    if (ctl_env_stop(&env) != 0)
+        return 1;
     printf("ok\n");
     return 0;
 }

@@ -133,6 +133,12 @@ static void test_faults_and_hostname(void **state)
     assert_int_equal(P->ping(ctx, &call), LBP_OK); /* reads do not use up injected failures */
     assert_int_equal(P->remove(ctx, &a, &call), LBP_RETRY);
     assert_int_equal(P->remove(ctx, &a, &call), LBP_OK);
+    /* and so does the debug endpoint's POST */
+    assert_int_equal(P->debug_post(ctx, "failNext=1\n", err, sizeof(err)), LBP_OK);
+    assert_int_equal(P->remove(ctx, &a, &call), LBP_RETRY);
+    assert_int_equal(P->remove(ctx, &a, &call), LBP_OK);
+    assert_int_equal(P->debug_post(ctx, "failNext=lots", err, sizeof(err)), LBP_INVALID);
+    assert_non_null(strstr(err, "fail_next"));
     write_config(path, "throttle_rate=1\nretry_after_s=9\nlatency_ms=1\n");
     memset(&call, 0, sizeof(call));
     assert_int_equal(P->ping(ctx, &call), LBP_RETRY);
@@ -184,6 +190,24 @@ static void test_state_file(void **state)
     P->cleanup(ctx);
 }
 
+static void test_yaml_keys(void **state)
+{
+    struct lbp_provider_ctx *ctx;
+    struct lbp_lb_spec a;
+    struct lbp_lb_status st;
+    struct lbp_call call = {0};
+    char err[256], path[128];
+    (void)state;
+    snprintf(path, sizeof(path), "%s/cloud-config.yaml", dir);
+    write_config(path, "vipRange: 198.51.100.0/24\nipMode: Proxy\n");
+    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    spec_init(&a, "a", "yaml");
+    assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
+    assert_string_equal(st.ingress[0].ip, "198.51.100.1");
+    assert_string_equal(st.ingress[0].ip_mode, "Proxy");
+    P->cleanup(ctx);
+}
+
 struct par {
     struct lbp_provider_ctx *ctx;
     int i;
@@ -231,10 +255,9 @@ static void test_parallel_latency(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ensure_remove),
-        cmocka_unit_test(test_faults_and_hostname),
-        cmocka_unit_test(test_state_file),
-        cmocka_unit_test(test_parallel_latency),
+        cmocka_unit_test(test_ensure_remove), cmocka_unit_test(test_faults_and_hostname),
+        cmocka_unit_test(test_state_file),    cmocka_unit_test(test_parallel_latency),
+        cmocka_unit_test(test_yaml_keys),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -60,7 +60,7 @@ static void test_handled_and_hash(void **state)
     assert_true(lbp_service_hash(a) != lbp_service_hash(cip));
     assert_true(lbp_ingress_hash_service(a) != lbp_ingress_hash_service(b));
     struct lbp_lb_status st = {0};
-    strcpy(st.ingress[0].ip, "203.0.113.1");
+    snprintf(st.ingress[0].ip, sizeof(st.ingress[0].ip), "203.0.113.1");
     st.n_ingress = 1;
     assert_true(lbp_ingress_equal(b, &st));
     assert_false(lbp_ingress_equal(a, &st));
