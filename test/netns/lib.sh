@@ -251,6 +251,7 @@ lan_api() {
     rm -f "$WORK/api.port"
     ip netns exec "$(ns lan)" "$LBP_FAKE_API" --bind "$API_ADDR" --port-file "$WORK/api.port" \
         >"$WORK/api.log" 2>&1 &
+    # shellcheck disable=SC2034 # for the sourcing test (it stops the API server)
     API_PID=$!
     PIDS+=($!)
     wait_until 10 test -s "$WORK/api.port" || fail "fake API server did not start"
@@ -317,6 +318,7 @@ speaker() {
     ip netns exec "$(ns "$host")" "$LBPROV" speaker --node-name "$host" \
         --kubeconfig "$WORK/kubeconfig" --namespace lbprov-system \
         --http-bind-address 127.0.0.1:7472 "$@" >>"$WORK/speaker-$host.log" 2>&1 &
+    # shellcheck disable=SC2034 # for the sourcing test (it signals speakers)
     SPID[$host]=$!
     PIDS+=($!)
     wait_until 10 nsx "$host" curl -sf http://127.0.0.1:7472/healthz ||
