@@ -439,9 +439,9 @@ static int lease_write(struct lbp_speaker *s, bool release)
 static void *lease_thread(void *arg)
 {
     struct lbp_speaker *s = arg;
-    int last = -1;
+    int last = -1, rc;
     do {
-        int rc = lease_write(s, false);
+        rc = lease_write(s, false);
         const char *res[] = {rc == LBP_OK ? "ok" : "error"};
         lbp_metric_add(m_renew, res, 1);
         if (rc != last)
@@ -449,9 +449,8 @@ static void *lease_thread(void *arg)
                           "speaker: lease %s/%s: %s", s->o.namespace, s->lease_name,
                           rc ? lbp_rc_str(rc) : "held");
         last = rc;
-        if (rc == LBP_CONFLICT && !nap(s, 50))
-            break;
-    } while (nap(s, s->o.lease_renew_ms));
+        /* A conflict only means our copy was stale: read and write again at once. */
+    } while (nap(s, rc == LBP_CONFLICT ? 50 : s->o.lease_renew_ms));
     return NULL;
 }
 
