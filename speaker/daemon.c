@@ -595,9 +595,22 @@ static void send_hb(struct lbp_speaker *s, uint8_t flags)
         int fd = s->peers[i].sa.ss_family == AF_INET ? s->fd4 : s->fd6;
         if (fd < 0)
             continue;
-        if (sendto(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL,
-                   (const struct sockaddr *)&s->peers[i].sa, s->peers[i].len) == (ssize_t)len)
-            lbp_metric_add(m_hb_sent, NULL, 1);
+        /*
+         * An ICMP error for an earlier datagram (a dead peer's port) is also
+         * left pending on the socket and reported by the next send, which
+         * then sends nothing: without the retry one dead peer would silence
+         * us towards the peer after it. Reporting clears it.
+         */
+        for (int tries = 0; tries < 2; tries++) {
+            if (sendto(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL,
+                       (const struct sockaddr *)&s->peers[i].sa, s->peers[i].len) == (ssize_t)len) {
+                lbp_metric_add(m_hb_sent, NULL, 1);
+                break;
+            }
+            if (errno != ECONNREFUSED && errno != EHOSTUNREACH && errno != ENETUNREACH &&
+                errno != EHOSTDOWN)
+                break;
+        }
     }
 }
 

@@ -26,9 +26,10 @@ struct member {
     int duration_s;
     uint64_t expires_ms; /* monotonic: lease valid strictly before this */
     /* heartbeats */
-    bool armed;          /* heard at least once since the last verdict was lifted */
-    uint64_t last_hb_ms; /* last non-leaving heartbeat */
-    uint64_t down_ms;    /* leaving/refused verdict at this time; 0 = none */
+    bool armed;            /* heard at least once since the last verdict was lifted */
+    uint64_t last_hb_ms;   /* last non-leaving heartbeat */
+    uint64_t down_ms;      /* leaving/refused verdict at this time; 0 = none */
+    bool refusals_ignored; /* the renewal rule proved refusals wrong; until heard again */
     UT_hash_handle hh;
 };
 
@@ -132,6 +133,7 @@ void lbp_members_lease(struct lbp_members *m, const char *node, const char *hold
         /* Still renewed a full duration after the heartbeats gave up on it:
          * the process is running and only the heartbeat path is broken. */
         if (down && now_ms >= down + dur_ms) {
+            e->refusals_ignored = e->refusals_ignored || e->down_ms != 0;
             e->down_ms = 0;
             e->armed = false;
         }
@@ -174,6 +176,7 @@ void lbp_members_heartbeat(struct lbp_members *m, const char *node, bool leaving
     } else {
         e->down_ms = 0;
         e->armed = true;
+        e->refusals_ignored = false;
         e->last_hb_ms = now_ms;
     }
 out:
@@ -184,8 +187,14 @@ void lbp_members_refused(struct lbp_members *m, const char *node, uint64_t now_m
 {
     struct member *e;
     pthread_mutex_lock(&m->mu);
-    e = get(m, node, true);
-    if (e && !e->down_ms)
+    /*
+     * Once the renewal rule has shown refusals to be wrong for this peer (a
+     * firewall REJECTing the port while the speaker runs), they are ignored
+     * until the peer is heard again; otherwise ownership would flap each
+     * time the rule lifted the verdict.
+     */
+    e = get(m, node, false);
+    if (e && !e->refusals_ignored && !e->down_ms)
         e->down_ms = now_ms ? now_ms : 1;
     pthread_mutex_unlock(&m->mu);
 }

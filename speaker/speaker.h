@@ -124,7 +124,9 @@ void lbp_members_lease_gone(struct lbp_members *m, const char *node);
 /* A heartbeat from node arrived; leaving: the peer is stopping. */
 void lbp_members_heartbeat(struct lbp_members *m, const char *node, bool leaving, bool api_ok,
                            uint64_t now_ms);
-/* Our heartbeat to node drew ICMP port-unreachable: the node is up, its speaker is not. */
+/* Our heartbeat to node drew ICMP port-unreachable: the node is up, its speaker is not.
+ * Ignored, until the peer is heard again, once the renewal rule has lifted a
+ * refusal verdict for it (a firewall REJECTing the port while the speaker runs). */
 void lbp_members_refused(struct lbp_members *m, const char *node, uint64_t now_ms);
 bool lbp_members_live(struct lbp_members *m, const char *node, uint64_t now_ms);
 /* The node's Lease is held (by its node); heartbeats are sent to such nodes. */

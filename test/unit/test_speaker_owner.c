@@ -341,6 +341,23 @@ static void test_verdict_lifted_by_renewals(void **state)
     lbp_members_refused(m, "a", 3700);
     assert_false(lbp_members_live(m, "a", 6000));
     lbp_members_free(m);
+
+    /* Never heard, refused (a stale Lease of a dead speaker): down at once. */
+    m = members();
+    lbp_members_lease(m, "b", "b", WALL0, DUR, 0, WALL0);
+    lbp_members_refused(m, "b", 100);
+    assert_false(lbp_members_live(m, "b", 100));
+    /* ... but it keeps renewing (a firewall REJECTs the port): the Lease wins
+     * after a duration, and later refusals are ignored until it is heard. */
+    for (int t = 1000; t <= 3100; t += 700)
+        lbp_members_lease(m, "b", "b", WALL0 + t * 1000LL, DUR, (uint64_t)t, WALL0 + t * 1000LL);
+    assert_true(lbp_members_live(m, "b", 3100));
+    lbp_members_refused(m, "b", 3200);
+    assert_true(lbp_members_live(m, "b", 3200));
+    lbp_members_heartbeat(m, "b", false, false, 3300);
+    lbp_members_refused(m, "b", 3400);
+    assert_false(lbp_members_live(m, "b", 3400));
+    lbp_members_free(m);
 }
 
 static void test_peer_api_ok_and_names(void **state)
