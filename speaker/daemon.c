@@ -778,12 +778,122 @@ static bool owned_has(const struct owned *v, size_t n, const struct owned *k)
     return n && bsearch(k, v, n, sizeof(*v), cmp_owned) != NULL;
 }
 
+/* Is ip in v (sorted by ip, then Service)? */
 static bool ip_in(const struct owned *v, size_t n, const char *ip)
 {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(v[mid].ip, ip);
+        if (c == 0)
+            return true;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* The Services holding one IP: they share its owner (see group_owner). */
+struct ip_group {
+    const char *ip; /* points into a referenced Service */
+    const struct lbp_pool *pool;
+    const struct lbp_service **svcs;
+    size_t n, cap;
+    UT_hash_handle hh;
+};
+
+static int group_add(struct ip_group **tab, const char *ip, const struct lbp_pool *pool,
+                     const struct lbp_service *svc)
+{
+    struct ip_group *g;
+    HASH_FIND_STR(*tab, ip, g);
+    if (!g) {
+        g = calloc(1, sizeof(*g));
+        if (!g)
+            return LBP_NOMEM;
+        g->ip = ip;
+        g->pool = pool;
+        HASH_ADD_KEYPTR(hh, *tab, g->ip, strlen(g->ip), g);
+    }
+    if (g->n && g->svcs[g->n - 1] == svc)
+        return LBP_OK; /* the same IP twice in one status */
+    if (g->n == g->cap) {
+        size_t nc = g->cap ? g->cap * 2 : 2;
+        const struct lbp_service **v = realloc(g->svcs, nc * sizeof(*v));
+        if (!v)
+            return LBP_NOMEM;
+        g->svcs = v;
+        g->cap = nc;
+    }
+    g->svcs[g->n++] = svc;
+    return LBP_OK;
+}
+
+static void groups_free(struct ip_group *tab)
+{
+    struct ip_group *g, *tmp;
+    HASH_ITER(hh, tab, g, tmp)
+    {
+        HASH_DEL(tab, g);
+        free(g->svcs);
+        free(g);
+    }
+}
+
+static bool in_list(const char *const *v, size_t n, const char *x)
+{
     for (size_t i = 0; i < n; i++)
-        if (strcmp(v[i].ip, ip) == 0)
+        if (lbp_streq(v[i], x))
             return true;
     return false;
+}
+
+/*
+ * The owner of an IP shared by several Services (allow-shared-ip): one
+ * owner for all of them, or two nodes would answer for one address. It
+ * serves something when any sharer has a ready endpoint; when a sharer is
+ * Local, only nodes with a ready endpoint of every Local sharer qualify.
+ */
+static int group_owner(const struct ip_group *g, struct eps_entry *etab,
+                       const struct lbp_owner_node *on, size_t nn)
+{
+    struct lbp_owner_svc os = {0};
+    const char **ready = NULL;
+    size_t n_ready = 0;
+    bool first_local = true;
+    int owner = -1;
+    for (size_t i = 0; i < g->n; i++) {
+        struct eps_entry *e;
+        HASH_FIND_STR(etab, g->svcs[i]->meta.key, e);
+        if (e && e->any_ready)
+            os.any_ready = true;
+        if (!lbp_streq(g->svcs[i]->external_traffic_policy, "Local"))
+            continue;
+        os.local = true;
+        if (first_local) {
+            first_local = false;
+            if (e && e->n) {
+                ready = malloc(e->n * sizeof(*ready));
+                if (!ready)
+                    return -1;
+                memcpy(ready, e->nodes, e->n * sizeof(*ready));
+                n_ready = e->n;
+            }
+            continue;
+        }
+        size_t k = 0;
+        for (size_t j = 0; j < n_ready; j++)
+            if (e && in_list(e->nodes, e->n, ready[j]))
+                ready[k++] = ready[j];
+        n_ready = k;
+    }
+    os.ready_nodes = ready;
+    os.n_ready_nodes = n_ready;
+    owner = lbp_owner_pick(g->pool, g->ip, &os, on, nn);
+    free(ready);
+    return owner;
 }
 
 /* The announcer's view of the owned set: one lbp_vip per distinct IP. */
@@ -834,7 +944,9 @@ static void recompute(struct lbp_speaker *s, uint64_t now, bool release_only, bo
     struct eps_entry *etab = NULL;
     struct owned *nv = NULL;
     struct lbp_vip *vips = NULL;
-    size_t n_nv = 0, cap = 0, n_vips = 0, self = (size_t)-1;
+    struct ip_group *groups = NULL, *g, *gtmp;
+    size_t n_nv = 0, cap = 0, n_vips = 0, vcap = 0, self = (size_t)-1;
+    bool failed = false;
 
     if (!on || !lab)
         goto out;
@@ -857,62 +969,80 @@ static void recompute(struct lbp_speaker *s, uint64_t now, bool release_only, bo
     pthread_mutex_lock(&s->pools_mu); /* the loop only reads the pool set */
     for (size_t i = 0; i < ns && self != (size_t)-1; i++) {
         const struct lbp_service *svc = svcs[i];
-        struct eps_entry *e;
         if (!lbp_streq(svc->type, "LoadBalancer"))
             continue;
-        HASH_FIND_STR(etab, svc->meta.key, e);
-        struct lbp_owner_svc os = {
-            .local = lbp_streq(svc->external_traffic_policy, "Local"),
-            .any_ready = e && e->any_ready,
-            .ready_nodes = e ? e->nodes : NULL,
-            .n_ready_nodes = e ? e->n : 0,
-        };
         for (size_t j = 0; j < svc->n_ingress; j++) {
             const char *ipt = svc->ingress[j].ip;
             struct lbp_ip ip;
             const struct lbp_pool *pool;
             if (!ipt || lbp_ip_parse(ipt, &ip) || !(pool = lbp_pool_set_lookup(s->pools, &ip)))
                 continue;
-            if (lbp_owner_pick(pool, ipt, &os, on, nn) != (int)self)
-                continue;
-            struct owned key = {(char *)ipt, svc->meta.key};
+            if (group_add(&groups, ipt, pool, svc)) {
+                failed = true;
+                goto unlock;
+            }
+        }
+    }
+    HASH_ITER(hh, groups, g, gtmp)
+    {
+        bool added = false;
+        if (group_owner(g, etab, on, nn) != (int)self)
+            continue;
+        for (size_t k = 0; k < g->n; k++) {
+            struct owned key = {(char *)g->ip, g->svcs[k]->meta.key};
             if (release_only && !owned_has(s->owned, s->n_owned, &key))
                 continue;
             if (n_nv == cap) {
                 size_t nc = cap ? cap * 2 : 16;
                 struct owned *t = realloc(nv, nc * sizeof(*nv));
-                struct lbp_vip *tv = realloc(vips, nc * sizeof(*vips));
-                if (t)
-                    nv = t;
-                if (tv)
-                    vips = tv;
-                if (!t || !tv)
-                    break;
+                if (!t) {
+                    failed = true;
+                    goto unlock;
+                }
+                nv = t;
                 cap = nc;
             }
-            nv[n_nv].ip = strdup(ipt);
-            nv[n_nv].svc = strdup(svc->meta.key);
+            nv[n_nv].ip = strdup(g->ip);
+            nv[n_nv].svc = strdup(g->svcs[k]->meta.key);
             if (!nv[n_nv].ip || !nv[n_nv].svc) {
                 free(nv[n_nv].ip);
                 free(nv[n_nv].svc);
-                break;
+                failed = true;
+                goto unlock;
             }
             n_nv++;
-            if (ip_in(nv, n_nv - 1, ipt) || n_vips >= LBP_ANNOUNCER_MAX_VIPS)
-                continue;
-            struct lbp_vip *v = &vips[n_vips];
-            bool any;
-            char ifs[LBP_VIP_MAX_IFACES][LBP_IFNAME_MAX];
-            if (lbp_vip_parse(ipt, v))
-                continue;
-            size_t nif = lbp_owner_interfaces(pool, lab[self], on[self].n_labels, ifs,
-                                              LBP_VIP_MAX_IFACES, &any);
-            for (size_t k = 0; !any && k < nif; k++)
-                lbp_vip_add_iface(v, ifs[k]);
-            n_vips++;
+            added = true;
         }
+        if (!added || n_vips >= LBP_ANNOUNCER_MAX_VIPS)
+            continue;
+        if (n_vips == vcap) {
+            size_t nc = vcap ? vcap * 2 : 16;
+            struct lbp_vip *tv = realloc(vips, nc * sizeof(*vips));
+            if (!tv) {
+                failed = true;
+                goto unlock;
+            }
+            vips = tv;
+            vcap = nc;
+        }
+        struct lbp_vip *v = &vips[n_vips];
+        bool any;
+        char ifs[LBP_VIP_MAX_IFACES][LBP_IFNAME_MAX];
+        if (lbp_vip_parse(g->ip, v))
+            continue;
+        size_t nif = lbp_owner_interfaces(g->pool, lab[self], on[self].n_labels, ifs,
+                                          LBP_VIP_MAX_IFACES, &any);
+        for (size_t k = 0; !any && k < nif; k++)
+            lbp_vip_add_iface(v, ifs[k]);
+        n_vips++;
     }
+unlock:
     pthread_mutex_unlock(&s->pools_mu);
+    if (failed) {
+        /* Half a set would drop VIPs: keep announcing the old one, try again. */
+        s->dirty = true;
+        goto out;
+    }
     if (n_nv)
         qsort(nv, n_nv, sizeof(*nv), cmp_owned);
 
@@ -948,6 +1078,7 @@ static void recompute(struct lbp_speaker *s, uint64_t now, bool release_only, bo
 out:
     owned_free(nv, n_nv);
     free(vips);
+    groups_free(groups);
     eps_free(etab);
     for (size_t i = 0; lab && i < nn; i++)
         free(lab[i]);

@@ -264,7 +264,7 @@ void spk_owners(struct spk_env *e, const char *const *ips, size_t n, int *out)
                     continue;
                 for (size_t k = 0; k < n; k++)
                     if (strcmp(json_object_get_string(ip), ips[k]) == 0)
-                        out[k] = out[k] == -1 ? i : -2;
+                        out[k] = out[k] == -1 || out[k] == i ? i : -2;
             }
         }
         json_object_put(o);

@@ -216,6 +216,36 @@ int main(void)
     printf("ok: Local follows the endpoint (%s, then %s), none: no owner\n", env.sp[lose].node,
            env.sp[other].node);
 
+    /* An IP shared by a Cluster and a Local Service has one owner: a node with
+     * the Local one's endpoint, not the Cluster one's rendezvous winner. */
+    const char *sip = "192.168.77.130";
+    int swin = expected_owner(sip, all), sa = -1, sb = -1;
+    for (int i = 0; i < SPK_NODES; i++)
+        if (i != swin)
+            *(sa < 0 ? &sa : &sb) = i;
+    int slose = expected_owner(sip, (1u << sa) | (1u << sb)) == sa ? sb : sa;
+    spk_service(&env, "sha", sip, "Cluster");
+    spk_endpoints(&env, "sha", every);
+    const char *on_slose[] = {env.sp[slose].node, NULL};
+    spk_service(&env, "shb", sip, "Local");
+    spk_endpoints(&env, "shb", on_slose);
+    expect_owner(sip, slose);
+    {
+        json_object *o = spk_debug(&env, slose), *owned;
+        int n = 0;
+        CHECK(o && json_object_object_get_ex(o, "owned", &owned));
+        for (size_t j = 0; j < json_object_array_length(owned); j++) {
+            json_object *ip;
+            if (json_object_object_get_ex(json_object_array_get_idx(owned, j), "ip", &ip) &&
+                strcmp(json_object_get_string(ip), sip) == 0)
+                n++;
+        }
+        json_object_put(o);
+        CHECK(n == 2); /* both Services, from one node */
+    }
+    printf("ok: shared IP (Cluster + Local) owned once, by %s (the Local endpoint's node)\n",
+           env.sp[slose].node);
+
     /* Cluster without a ready endpoint anywhere: nobody announces. */
     spk_endpoints(&env, "svc0", NULL);
     expect_owner(vips[0], -1);
