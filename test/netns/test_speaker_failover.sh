@@ -2,7 +2,8 @@
 # `lbprov speaker` end to end: three node namespaces run real speakers
 # (ARP over AF_PACKET, CAP_NET_RAW only) against the fake API server in the
 # lan namespace; the client's own kernel shows where the VIP lands.
-#   - the VIP reaches the node the speakers agree owns it, and only one owns it;
+#   - the VIP reaches the node the speakers agree owns it, and only one owns it
+#     (IPv4 with ARP, IPv6 with NDP);
 #   - SIGKILL of the owner's speaker: the client reaches the VIP through the
 #     next owner within 2 s; SIGTERM: the same, faster, and the Lease is released;
 #   - externalTrafficPolicy Local: only the node with the endpoint announces,
@@ -51,6 +52,8 @@ cat >"$WORK/pools.yaml" <<YAML
 pools:
   - name: lan
     addresses: [192.168.77.100-192.168.77.120]
+  - name: lan6
+    addresses: [fd00:77::100-fd00:77::1ff]
 YAML
 kube_service web "$VIP4" Cluster
 kube_endpoints web node1 node2 node3
@@ -63,6 +66,14 @@ wait_until 15 owns "$want" "$VIP4" || fail "$want (rendezvous winner) does not o
 one_owner "$VIP4" || fail "more than one speaker owns $VIP4"
 wait_until 10 reaches "$VIP4" "$want" || fail "client does not reach $VIP4 through $want"
 log "$VIP4 owned by $want, and the client reaches it there"
+
+log "IPv6: the same election, answered with NDP"
+kube_service web6 "$VIP6" Cluster
+kube_endpoints web6 node1 node2 node3
+want6=$(rank "$VIP6" | head -n 1)
+wait_until 15 reaches "$VIP6" "$want6" || fail "client does not reach $VIP6 through $want6"
+one_owner "$VIP6" || fail "more than one speaker owns $VIP6"
+echo "IPv6: $VIP6 reached through $want6"
 
 log "SIGKILL the owner's speaker"
 next=$(rank "$VIP4" | sed -n 2p)
