@@ -97,7 +97,8 @@ struct lbp_speaker {
 
     int evfd, fd4, fd6;
     bool dirty; /* loop thread only (plus the atomic below) */
-    int poke;   /* atomic: informers changed something */
+    bool warned_no_node;
+    int poke; /* atomic: informers changed something */
     pthread_t loop_th, lease_th, metallb_th;
     bool loop_started, lease_started, metallb_started;
     struct peer_addr *peers;
@@ -144,13 +145,20 @@ static int64_t wall_us(void)
     return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
 }
 
-static void poke(struct lbp_speaker *s)
+/* Wakes the loop (membership may have changed: it re-checks liveness). */
+static void wake(struct lbp_speaker *s)
 {
     uint64_t one = 1;
-    __atomic_store_n(&s->poke, 1, __ATOMIC_RELEASE);
     if (write(s->evfd, &one, sizeof(one)) < 0) {
         /* Counter full: a wake-up is already pending. */
     }
+}
+
+/* An object ownership depends on changed: recompute (rate-limited). */
+static void poke(struct lbp_speaker *s)
+{
+    __atomic_store_n(&s->poke, 1, __ATOMIC_RELEASE);
+    wake(s);
 }
 
 static void owned_free(struct owned *v, size_t n)
@@ -189,7 +197,9 @@ static void lease_seen(struct lbp_speaker *s, const struct lbp_lease *l)
     }
     lbp_members_lease(s->members, name + strlen(LEASE_PREFIX), l->holder_identity, l->renew_time_us,
                       l->lease_duration_s, lbp_now_ms(), wall_us());
-    poke(s);
+    /* Every renewal of every node lands here: only a change of who is live
+     * (the loop compares) is worth a recompute. */
+    wake(s);
 }
 
 static void lease_add(void *ctx, const void *obj)
@@ -209,7 +219,7 @@ static void lease_delete(void *ctx, const void *obj)
     const struct lbp_lease *l = obj;
     if (l->meta.name && strncmp(l->meta.name, LEASE_PREFIX, strlen(LEASE_PREFIX)) == 0) {
         lbp_members_lease_gone(s->members, l->meta.name + strlen(LEASE_PREFIX));
-        poke(s);
+        wake(s);
     }
 }
 
@@ -965,6 +975,13 @@ static void recompute(struct lbp_speaker *s, uint64_t now, bool release_only, bo
             self = i;
     }
     eps_index(eps, ne, &etab);
+    if (self == (size_t)-1 && !s->warned_no_node) {
+        lbp_warn("speaker: no Node named %s: this node announces nothing (check --node-name)",
+                 s->o.node_name);
+        s->warned_no_node = true;
+    } else if (self != (size_t)-1) {
+        s->warned_no_node = false;
+    }
 
     pthread_mutex_lock(&s->pools_mu); /* the loop only reads the pool set */
     for (size_t i = 0; i < ns && self != (size_t)-1; i++) {
@@ -1159,6 +1176,8 @@ static void *loop_thread(void *arg)
     struct lbp_speaker *s = arg;
     uint64_t next_hb = 0, next_peers = 0, t_synced;
     bool was_ok = false, partitioned = false, deciding = false, was_frozen = false;
+    bool obj_dirty = false;
+    uint64_t obj_next = 0;
 
     /* The heartbeat sockets bind to our Node's InternalIP, so wait for the caches. */
     for (;;) {
@@ -1203,7 +1222,7 @@ static void *loop_thread(void *arg)
             }
         }
         if (__atomic_exchange_n(&s->poke, 0, __ATOMIC_ACQ_REL))
-            s->dirty = true;
+            obj_dirty = true;
         for (int i = 1; i < 3; i++) {
             if (p[i].fd < 0)
                 continue;
@@ -1265,6 +1284,15 @@ static void *loop_thread(void *arg)
         live_update(s, now, &changed);
         if (changed)
             s->dirty = true;
+        /*
+         * Object changes (EndpointSlices churn) are batched so that recomputing
+         * takes at most a quarter of this thread; liveness changes — the
+         * failover path — never wait.
+         */
+        if (obj_dirty && now >= obj_next) {
+            s->dirty = true;
+            obj_dirty = false;
+        }
         if (may_decide) {
             bool resumed = !deciding && was_frozen;
             if (!deciding)
@@ -1274,6 +1302,8 @@ static void *loop_thread(void *arg)
             if (s->dirty) {
                 s->dirty = false;
                 recompute(s, now, false, resumed);
+                uint64_t end = lbp_now_ms();
+                obj_next = end + 3 * (end - now);
             }
             was_frozen = false;
         } else if (ok && pools_fresh) {
