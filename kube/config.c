@@ -12,6 +12,7 @@
  * secret fields never appear in a message.
  */
 #include "kube/kube.h"
+#include "kube/kube_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
