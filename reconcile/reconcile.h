@@ -49,6 +49,13 @@ struct lbp_reconcile_opts {
      */
     bool (*may_write)(void *ctx);
     void *may_write_ctx;
+    /*
+     * Providers with a configure slot (bare metal): how often to LIST
+     * MetalLB's IPAddressPool and L2Advertisement objects for changes;
+     * default 5000. While neither kind is installed (404) the check runs
+     * every 30 s (or 10 periods, when that is shorter).
+     */
+    unsigned config_poll_ms;
 };
 
 struct lbp_reconcile;
