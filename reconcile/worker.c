@@ -299,7 +299,10 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
         __atomic_add_fetch(&r->m_cloud_errors, 1, __ATOMIC_RELAXED);
         snprintf(msg, sizeof(msg), "Error syncing load balancer: %s",
                  call.err[0] ? call.err : lbp_rc_str(rc));
-        lbp_warn("%s: %s", key, msg);
+        if (repeat)
+            lbp_v(1, "%s: still: %s", key, msg);
+        else
+            lbp_warn("%s: %s", key, msg);
         /* a provider reason (e.g. AllocationFailed) replaces upstream's generic one */
         if (!repeat)
             event(r, svc, "Warning",
