@@ -7,7 +7,9 @@
  * finalizer first, then ensure / update_targets / remove, then the status
  * write, with Events through the recorder's own thread. A sync thread
  * recomputes the eligible node set, resyncs from the cache and removes
- * orphaned load balancers.
+ * orphaned load balancers. For a provider with the optional slots (bare
+ * metal), allocations are restored from Service status before the workers
+ * start and a config thread feeds it MetalLB's pool objects (config.c).
  */
 #ifndef LBP_RECONCILE_H
 #define LBP_RECONCILE_H

@@ -11,7 +11,9 @@
  * promptly (well before the provider's 30 s poll); a label change re-syncs
  * (pool serviceSelectors); sharing by allow-shared-ip, colliding ports
  * refused; dual-stack; IPAddressPool objects are applied and a change to
- * one moves its Services; the allocator gauges; and after SIGKILL and a
+ * one moves its Services, an overlapping one is refused whole; an
+ * L2Advertisement kind that answers 404 at first is picked up once it is
+ * served; the allocator gauges; and after SIGKILL and a
  * restart every Service keeps its exact address and none is handed out
  * twice.
  */
@@ -112,6 +114,22 @@ static const char *ctl_cloud_text(void)
     return text;
 }
 
+/* announcedBy of one pool in /debug/baremetalcloud, or -1 */
+static long pool_announced_by(const char *pool)
+{
+    json_object *root = json_tokener_parse(ctl_cloud_text()), *pools;
+    long n = -1;
+    if (root && json_object_object_get_ex(root, "pools", &pools))
+        for (size_t i = 0; i < json_object_array_length(pools); i++) {
+            json_object *p = json_object_array_get_idx(pools, i);
+            const char *name = jpath_str(p, "name");
+            if (name && strcmp(name, pool) == 0)
+                n = jpath_int(p, "announcedBy");
+        }
+    json_object_put(root);
+    return n;
+}
+
 /* Every IP of every ingress of the Service, "a,b" */
 static void all_ips(const char *name, char *out, size_t len)
 {
@@ -180,6 +198,10 @@ int main(void)
                   "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":"
                   "\"metallb-system\"}}",
                   NULL) == 201);
+    /* L2Advertisement is not served at first (404): no error, pools still work */
+    CHECK(ctl_api(&env, "POST", "/_fake/faults",
+                  "{\"errorNext\":1000000,\"code\":404,\"resource\":\"l2advertisements\"}",
+                  NULL) == 200);
     ctl_node(&env, "node-1", "10.0.0.1");
     ctl_env_start_controller(&env, flags);
 
@@ -270,6 +292,17 @@ int main(void)
           "{\"spec\":{\"addresses\":[\"192.168.80.10-192.168.80.12\"]}}");
     CHECK(WAIT_FOR(10000, ingress_is("m", "192.168.80.10")));
     CHECK(WAIT_FOR(5000, event_with("m", "IPAllocated", "Assigned IP [\"192.168.80.10\"]")));
+    /* the kind appears: an L2Advertisement for the pool is applied */
+    CHECK(log_has("MetalLB L2Advertisement objects are not served"));
+    CHECK(ctl_api(&env, "POST", "/_fake/faults", "{\"reset\":true}", NULL) == 200);
+    CHECK(ctl_api(&env, "POST",
+                  "/apis/metallb.io/v1beta1/namespaces/metallb-system/l2advertisements",
+                  "{\"apiVersion\":\"metallb.io/v1beta1\",\"kind\":\"L2Advertisement\","
+                  "\"metadata\":{\"name\":\"l2\",\"namespace\":\"metallb-system\"},"
+                  "\"spec\":{\"ipAddressPools\":[\"crd\"]}}",
+                  NULL) == 201);
+    CHECK(WAIT_FOR(10000, pool_announced_by("crd") == 1));
+
     /* an overlapping pool is refused whole and reported; the pools in force stay */
     CHECK(ctl_api(&env, "POST", "/apis/metallb.io/v1beta1/namespaces/metallb-system/ipaddresspools",
                   "{\"apiVersion\":\"metallb.io/v1beta1\",\"kind\":\"IPAddressPool\","
