@@ -115,6 +115,7 @@ struct lbp_svc_state {
     /* PENDING or INVALID with a provider reason: it may be waiting for an
      * address another Service holds, so any LB removal requeues it */
     bool waiting;
+    int fail_rc; /* the provider's answer that invalid_hash/config_gen go with */
     char key[];
 };
 

@@ -278,12 +278,14 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
              * so once per change of inputs or message, poll at the provider's
              * pace, and let any LB removal wake it early.
              */
-            bool again = snap.waiting && snap.invalid_hash == h && snap.config_gen == gen;
+            bool again = snap.waiting && snap.fail_rc == rc && snap.invalid_hash == h &&
+                         snap.config_gen == gen;
             lbp_info("%s: waiting: %s", key, call.err[0] ? call.err : lbp_rc_str(rc));
             if (!again)
                 event(r, svc, "Warning", call.event_reason, call.err[0] ? call.err : "pending");
             pthread_mutex_lock(&r->mu);
             st->waiting = true;
+            st->fail_rc = rc;
             st->invalid_hash = h;
             st->config_gen = gen;
             pthread_mutex_unlock(&r->mu);
@@ -294,8 +296,8 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
         goto out;
     }
     if (rc != LBP_OK) {
-        bool repeat = rc == LBP_INVALID && snap.invalid_hash == h && snap.config_gen == gen &&
-                      call.event_reason;
+        bool repeat = rc == LBP_INVALID && snap.fail_rc == rc && snap.invalid_hash == h &&
+                      snap.config_gen == gen && call.event_reason;
         __atomic_add_fetch(&r->m_cloud_errors, 1, __ATOMIC_RELAXED);
         snprintf(msg, sizeof(msg), "Error syncing load balancer: %s",
                  call.err[0] ? call.err : lbp_rc_str(rc));
@@ -312,6 +314,7 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
             pthread_mutex_lock(&r->mu);
             st->invalid_hash = h;
             st->config_gen = gen;
+            st->fail_rc = rc;
             st->waiting = call.event_reason != NULL;
             pthread_mutex_unlock(&r->mu);
             lbp_queue_done(r->q, key);
@@ -343,6 +346,7 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
     st->invalid_hash = 0;
     st->config_gen = gen;
     st->waiting = false;
+    st->fail_rc = 0;
     pthread_mutex_unlock(&r->mu);
     __atomic_add_fetch(&r->m_syncs, 1, __ATOMIC_RELAXED);
     if (snap.svc_hash != h) {
