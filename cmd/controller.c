@@ -465,6 +465,8 @@ int lbp_cmd_controller(int argc, char **argv)
                 return bad("--log-format", optarg);
             break;
         case 'v':
+            if (optarg[0] == '=') /* klog's -v=N */
+                optarg++;
             if (lbp_parse_long(optarg, 0, 10, &n))
                 return bad("-v", optarg);
             lbp_log_verbosity = (int)n;

@@ -11,13 +11,14 @@
 #include "common/metrics.h"
 #include "common/util.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 static struct {
-    struct lbp_metric *start, *rss, *cpu;
+    struct lbp_metric *start, *rss, *vsize, *cpu, *fds, *max_fds;
     struct lbp_metric *lists, *restarts, *gone, *events;
     struct lbp_metric *requests, *retries;
 } m;
@@ -64,14 +65,30 @@ static double process_start_time(void)
 static void collect_process(void *ctx)
 {
     struct rusage ru;
+    struct rlimit rl;
     unsigned long long size, resident;
+    double page = (double)sysconf(_SC_PAGESIZE);
     FILE *f = fopen("/proc/self/statm", "r");
+    DIR *d;
     (void)ctx;
     if (f) {
-        if (fscanf(f, "%llu %llu", &size, &resident) == 2)
-            lbp_metric_set(m.rss, NULL, (double)resident * (double)sysconf(_SC_PAGESIZE));
+        if (fscanf(f, "%llu %llu", &size, &resident) == 2) {
+            lbp_metric_set(m.rss, NULL, (double)resident * page);
+            lbp_metric_set(m.vsize, NULL, (double)size * page);
+        }
         fclose(f);
     }
+    d = opendir("/proc/self/fd");
+    if (d) {
+        size_t n = 0;
+        struct dirent *e;
+        while ((e = readdir(d)))
+            n += e->d_name[0] != '.';
+        closedir(d);
+        lbp_metric_set(m.fds, NULL, (double)(n > 0 ? n - 1 : 0)); /* not the one reading it */
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+        lbp_metric_set(m.max_fds, NULL, (double)rl.rlim_cur);
     if (getrusage(RUSAGE_SELF, &ru) == 0)
         lbp_metric_set(m.cpu, NULL,
                        (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
@@ -89,6 +106,11 @@ void lbp_observe_process(void)
                              "Start time of the process since unix epoch in seconds.", NULL);
     m.rss = lbp_metric_new(LBP_GAUGE, "process_resident_memory_bytes",
                            "Resident memory size in bytes.", NULL);
+    m.vsize = lbp_metric_new(LBP_GAUGE, "process_virtual_memory_bytes",
+                             "Virtual memory size in bytes.", NULL);
+    m.fds = lbp_metric_new(LBP_GAUGE, "process_open_fds", "Number of open file descriptors.", NULL);
+    m.max_fds = lbp_metric_new(LBP_GAUGE, "process_max_fds",
+                               "Maximum number of open file descriptors.", NULL);
     m.cpu = lbp_metric_new(LBP_COUNTER, "process_cpu_seconds_total",
                            "Total user and system CPU time spent in seconds.", NULL);
     lbp_metric_set(m.start, NULL, process_start_time());

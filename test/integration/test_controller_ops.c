@@ -168,6 +168,11 @@ static int mode_flags(void)
     expect_usage_error(dir, b2, "--log-format");
     const char *b3[] = {"controller", "--cloud", "mock", "-v", "eleven", NULL};
     expect_usage_error(dir, b3, "-v");
+    const char *b3b[] = {"controller", "--cloud", "mock", "-v=11", NULL};
+    expect_usage_error(dir, b3b, "-v");
+    /* -v=N (klog's spelling) is accepted: the next flag is the one refused */
+    const char *b3c[] = {"controller", "--cloud", "mock", "-v=3", "--bogus", NULL};
+    expect_usage_error(dir, b3c, "'--bogus'");
     const char *b4[] = {"controller", "--cloud", "mock", "--health-stuck-after", "5parsecs", NULL};
     expect_usage_error(dir, b4, "--health-stuck-after");
     const char *b5[] = {"controller", "--cloud", "nosuchcloud", NULL};
@@ -296,6 +301,9 @@ static int mode_metrics(void)
     CHECK(series(b, "lbprov_informer_gone_total{kind=\"Service\"}") >= 0);
     CHECK(series(b, "process_resident_memory_bytes") > 1e6);
     CHECK(series(b, "process_cpu_seconds_total") > 0);
+    CHECK(series(b, "process_open_fds") >= 3);
+    CHECK(series(b, "process_max_fds") >= series(b, "process_open_fds"));
+    CHECK(series(b, "process_virtual_memory_bytes") >= series(b, "process_resident_memory_bytes"));
     double start = series(b, "process_start_time_seconds");
     CHECK(fabs(start - (double)time(NULL)) < 120);
     free(b);
@@ -463,7 +471,7 @@ static void create_delete(const char *name, int port)
 
 static int mode_secrets(void)
 {
-    static const char *const loud[] = {"-v", "10", NULL};
+    static const char *const loud[] = {"-v=10", NULL}; /* klog's spelling */
     char token[80], path[400], text[2048];
     unsigned char r[16];
     FILE *f = fopen("/dev/urandom", "r");
@@ -503,7 +511,8 @@ static int mode_secrets(void)
              "      command: %s\n      interactiveMode: Never\n",
              env.api.url, path);
     write_file(kc, text, 0600);
-    const char *const exec_flags[] = {"-v", "10", "--log-format", "json", "--kubeconfig", kc, NULL};
+    const char *const exec_flags[] = {"--v", "10", "--log-format", "json", "--kubeconfig",
+                                      kc,    NULL};
     ctl_env_start_controller(&env, exec_flags);
     create_delete("exec", 81);
     CHECK(lbp_test_stop(env.ctl, SIGTERM, 8000) == 0);
@@ -518,6 +527,7 @@ static int mode_secrets(void)
     CHECK(strstr(log, token) == NULL);
     CHECK(strstr(log, token + 14) == NULL); /* not even the random part alone */
     /* -v=10 really was loud: the verbose lines of both runs are there */
+    CHECK(strstr(log, "] default/tok: syncing") != NULL);
     CHECK(strstr(log, "mock cloud: ensure -> 200") != NULL);
     CHECK(strstr(log, "\"msg\":\"default/exec: syncing") != NULL);
     size_t lines_n = lines(log);
