@@ -1,6 +1,6 @@
 /*
  * controller.c — wiring: informer handlers, the sync thread (node set,
- * resync, orphans), start and bounded stop, metrics.
+ * resync, orphans), start and bounded stop.
  *
  * Informer handlers run on watch threads and never call the API or the
  * cloud: a Service event enqueues its key (add_now when the sync inputs
@@ -10,6 +10,7 @@
  * was built from another set.
  */
 #include "reconcile/reconcile_int.h"
+#include "common/health.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -190,6 +191,7 @@ int lbp_reconcile_new(const struct lbp_reconcile_opts *opts, struct lbp_reconcil
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&r->cond, &ca);
     pthread_condattr_destroy(&ca);
+    lbp_reconcile_metrics_init(r);
     *out = r;
     return LBP_OK;
 }
@@ -259,6 +261,7 @@ static void *sync_main(void *arg)
     uint64_t next_nodes = now + r->o.node_resync_s * 1000ull;
     uint64_t orphan_every = r->o.orphan_interval_s * 1000ull;
     uint64_t next_orphans = now;
+    struct lbp_heartbeat *hb = lbp_heartbeat_new("reconcile-sync");
     if (r->o.cleanup_orphans && r->o.orphan_grace_s * 1000ull / 2 < orphan_every)
         orphan_every = r->o.orphan_grace_s * 1000ull / 2 > 200 ? r->o.orphan_grace_s * 500ull : 200;
     pthread_mutex_lock(&r->mu);
@@ -283,6 +286,7 @@ static void *sync_main(void *arg)
         bool dirty = r->nodes_dirty;
         r->nodes_dirty = false;
         pthread_mutex_unlock(&r->mu);
+        lbp_heartbeat_busy(hb); /* orphan scans call the cloud: covered by the bound */
         if (dirty || now >= next_nodes) {
             nodesync(r);
             if (now >= next_nodes)
@@ -296,11 +300,13 @@ static void *sync_main(void *arg)
             lbp_orphans_scan(r);
             next_orphans = lbp_now_ms() + orphan_every;
         }
+        lbp_heartbeat_idle(hb);
         pthread_mutex_lock(&r->mu);
     }
     r->live_threads--;
     pthread_cond_broadcast(&r->cond);
     pthread_mutex_unlock(&r->mu);
+    lbp_heartbeat_free(hb);
     return NULL;
 }
 
@@ -394,6 +400,7 @@ void lbp_reconcile_free(struct lbp_reconcile *r)
     struct lbp_svc_state *st, *tmp;
     if (!r)
         return;
+    lbp_reconcile_metrics_fini(r);
     HASH_ITER(hh, r->states, st, tmp)
     {
         HASH_DEL(r->states, st);
@@ -408,46 +415,4 @@ void lbp_reconcile_free(struct lbp_reconcile *r)
     free(r->cluster_name);
     free(r->lb_class);
     free(r);
-}
-
-void lbp_reconcile_metrics(struct lbp_reconcile *r, struct lbp_buf *out)
-{
-#define M(name, help, type, v)                                                                     \
-    lbp_buf_addf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,       \
-                 (unsigned long long)(v))
-    M("service_controller_loadbalancer_sync_total", "Load balancer ensures that succeeded.",
-      "counter", __atomic_load_n(&r->m_syncs, __ATOMIC_RELAXED));
-    M("service_controller_sync_errors_total", "Syncs that failed and were retried.", "counter",
-      __atomic_load_n(&r->m_sync_errors, __ATOMIC_RELAXED));
-    M("service_controller_nodesync_total", "Backend updates after node changes.", "counter",
-      __atomic_load_n(&r->m_nodesyncs, __ATOMIC_RELAXED));
-    M("service_controller_nodesync_error_total", "Backend updates that failed.", "counter",
-      __atomic_load_n(&r->m_nodesync_errors, __ATOMIC_RELAXED));
-    M("service_controller_skipped_total", "Syncs with nothing to do.", "counter",
-      __atomic_load_n(&r->m_skipped, __ATOMIC_RELAXED));
-    M("service_controller_cloud_calls_total", "Provider calls.", "counter",
-      __atomic_load_n(&r->m_cloud_calls, __ATOMIC_RELAXED));
-    M("service_controller_cloud_errors_total", "Provider calls that failed.", "counter",
-      __atomic_load_n(&r->m_cloud_errors, __ATOMIC_RELAXED));
-    M("service_controller_api_writes_total", "Service PATCHes (finalizer and status).", "counter",
-      __atomic_load_n(&r->m_api_writes, __ATOMIC_RELAXED));
-    M("service_controller_orphans_removed_total", "Orphaned load balancers removed.", "counter",
-      __atomic_load_n(&r->m_orphans_removed, __ATOMIC_RELAXED));
-    M("service_controller_queue_depth", "Keys queued, running or backing off.", "gauge",
-      lbp_queue_len(r->q));
-#undef M
-    pthread_mutex_lock(&r->mu);
-    double lat = r->nodesync_latency_s;
-    size_t pending = r->nodesync_pending;
-    pthread_mutex_unlock(&r->mu);
-    lbp_buf_addf(out,
-                 "# HELP service_controller_nodesync_latency_seconds From the last node-set "
-                 "change to the last load balancer updated for it.\n"
-                 "# TYPE service_controller_nodesync_latency_seconds gauge\n"
-                 "service_controller_nodesync_latency_seconds %.6f\n"
-                 "# HELP service_controller_nodesync_pending Load balancers still to update for "
-                 "the last node-set change.\n"
-                 "# TYPE service_controller_nodesync_pending gauge\n"
-                 "service_controller_nodesync_pending %zu\n",
-                 lat, pending);
 }
