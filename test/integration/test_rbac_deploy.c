@@ -29,7 +29,7 @@
 #include "common/util.h"
 #include "kube/kube.h"
 #include "test/integration/ctl_env.h"
-#include "test/integration/yaml_json.h"
+#include "test/integration/rbac_env.h"
 
 #define ADMIN_TOKEN "deploy-admin"
 #define CTL_TOKEN "deploy-controller-sa"
@@ -42,222 +42,16 @@ static struct ctl_env env;
 /* Rules a test cannot reach, each with the reason (none for the controller today). */
 static const char *const not_exercised[] = {NULL};
 
-static const char *str(json_object *o, const char *path)
-{
-    const char *s = jpath_str(o, path);
-    return s ? s : "";
-}
-
-/* The collection path for an object from the manifests. */
-static void collection_path(json_object *o, char *out, size_t len)
-{
-    static const struct {
-        const char *kind, *resource;
-    } map[] = {
-        {"Namespace", "namespaces"},
-        {"ServiceAccount", "serviceaccounts"},
-        {"ClusterRole", "clusterroles"},
-        {"ClusterRoleBinding", "clusterrolebindings"},
-        {"Role", "roles"},
-        {"RoleBinding", "rolebindings"},
-        {"ConfigMap", "configmaps"},
-        {"Secret", "secrets"},
-        {"Deployment", "deployments"},
-        {"DaemonSet", "daemonsets"},
-    };
-    const char *av = str(o, "apiVersion"), *kind = str(o, "kind"),
-               *ns = str(o, "metadata.namespace");
-    const char *res = NULL;
-    for (size_t i = 0; i < LBP_ARRAY_LEN(map); i++)
-        if (strcmp(map[i].kind, kind) == 0)
-            res = map[i].resource;
-    CHECK(res != NULL);
-    snprintf(out, len, "/%s%s%s%s/%s", strchr(av, '/') ? "apis/" : "api/", av,
-             *ns ? "/namespaces/" : "", ns, res);
-}
-
-/* Creates every object of a manifest file as the admin; returns them (caller puts). */
-static json_object *apply_file(const char *rel)
-{
-    char path[600], err[512], coll[400];
-    json_object *docs = NULL;
-    snprintf(path, sizeof(path), "%s/%s", LBP_EXAMPLES_DIR, rel);
-    if (lbp_test_yaml_load(path, &docs, err, sizeof(err))) {
-        fprintf(stderr, "%s\n", err);
-        CHECK(!"manifest loads");
-    }
-    for (size_t i = 0; i < json_object_array_length(docs); i++) {
-        json_object *o = json_object_array_get_idx(docs, i);
-        collection_path(o, coll, sizeof(coll));
-        long code = ctl_api(&env, "POST", coll,
-                            json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), NULL);
-        if (code != 201)
-            fprintf(stderr, "POST %s (%s) -> %ld\n", coll, str(o, "metadata.name"), code);
-        CHECK(code == 201);
-    }
-    return docs;
-}
-
-static bool binds_user(json_object *b, const char *ns, const char *sa)
-{
-    json_object *subs = json_object_object_get(b, "subjects");
-    for (size_t i = 0; i < json_object_array_length(subs); i++) {
-        json_object *s = json_object_array_get_idx(subs, i);
-        if (strcmp(str(s, "kind"), "ServiceAccount") == 0 && strcmp(str(s, "name"), sa) == 0 &&
-            strcmp(*str(s, "namespace") ? str(s, "namespace") : str(b, "metadata.namespace"), ns) ==
-                0)
-            return true;
-    }
-    return false;
-}
-
-static bool audited(json_object *allowed, const char *user, const char *role, const char *group,
-                    const char *resource, const char *verb, long *count)
-{
-    *count = 0;
-    for (size_t i = 0; i < json_object_array_length(allowed); i++) {
-        json_object *t = json_object_array_get_idx(allowed, i);
-        if (strcmp(str(t, "user"), user) == 0 && strcmp(str(t, "role"), role) == 0 &&
-            strcmp(str(t, "group"), group) == 0 && strcmp(str(t, "resource"), resource) == 0 &&
-            strcmp(str(t, "verb"), verb) == 0)
-            *count += jpath_int(t, "count");
-    }
-    return *count > 0;
-}
-
-static bool allow_listed(const char *role, const char *group, const char *resource,
-                         const char *verb)
-{
-    char key[400];
-    snprintf(key, sizeof(key), "%s %s %s %s", role, group, resource, verb);
-    for (size_t i = 0; not_exercised[i]; i++)
-        if (strcmp(not_exercised[i], key) == 0)
-            return true;
-    return false;
-}
-
-/*
- * Every rule of every role bound to ns/sa in docs was used by user through
- * that role, and user was never denied. Returns the number of failures.
- */
-static int check_exact(json_object *docs, const char *ns, const char *sa, const char *user)
-{
-    char *body = NULL;
-    int failures = 0, rules = 0;
-    CHECK(lbp_fake_api_request(&env.api, "GET", "/_fake/audit", NULL, NULL, &body) == 200);
-    json_object *audit = json_tokener_parse(body);
-    free(body);
-    CHECK(audit != NULL);
-    json_object *allowed = json_object_object_get(audit, "allowed");
-    json_object *denied = json_object_object_get(audit, "denied");
-
-    for (size_t i = 0; i < json_object_array_length(denied); i++) {
-        json_object *t = json_object_array_get_idx(denied, i);
-        if (strcmp(str(t, "user"), user) == 0) {
-            fprintf(stderr, "DENIED (%ld): %s\n", jpath_int(t, "count"), str(t, "message"));
-            failures++;
-        }
-    }
-    for (size_t i = 0; i < json_object_array_length(docs); i++) {
-        json_object *b = json_object_array_get_idx(docs, i);
-        const char *bk = str(b, "kind");
-        if ((strcmp(bk, "ClusterRoleBinding") != 0 && strcmp(bk, "RoleBinding") != 0) ||
-            !binds_user(b, ns, sa))
-            continue;
-        const char *rk = str(b, "roleRef.kind"), *rn = str(b, "roleRef.name");
-        char role[300];
-        if (strcmp(rk, "Role") == 0)
-            snprintf(role, sizeof(role), "Role/%s/%s", str(b, "metadata.namespace"), rn);
-        else
-            snprintf(role, sizeof(role), "ClusterRole/%s", rn);
-        json_object *r = NULL;
-        for (size_t j = 0; j < json_object_array_length(docs); j++) {
-            json_object *c = json_object_array_get_idx(docs, j);
-            if (strcmp(str(c, "kind"), rk) == 0 && strcmp(str(c, "metadata.name"), rn) == 0)
-                r = c;
-        }
-        CHECK(r != NULL); /* a binding to a role the manifests do not ship */
-        json_object *rl = json_object_object_get(r, "rules");
-        for (size_t k = 0; k < json_object_array_length(rl); k++) {
-            json_object *rule = json_object_array_get_idx(rl, k);
-            json_object *gs = json_object_object_get(rule, "apiGroups");
-            json_object *rs = json_object_object_get(rule, "resources");
-            json_object *vs = json_object_object_get(rule, "verbs");
-            /* least privilege: no wildcards, no resourceNames-free write on everything */
-            CHECK(gs && rs && vs);
-            for (size_t g = 0; g < json_object_array_length(gs); g++)
-                for (size_t x = 0; x < json_object_array_length(rs); x++)
-                    for (size_t v = 0; v < json_object_array_length(vs); v++) {
-                        const char *gn = json_object_get_string(json_object_array_get_idx(gs, g));
-                        const char *xn = json_object_get_string(json_object_array_get_idx(rs, x));
-                        const char *vn = json_object_get_string(json_object_array_get_idx(vs, v));
-                        long n;
-                        CHECK(strcmp(gn, "*") && strcmp(xn, "*") && strcmp(vn, "*"));
-                        rules++;
-                        if (audited(allowed, user, role, gn, xn, vn, &n)) {
-                            printf("  used  %-45s %-22s %-20s %-7s x%ld\n", role,
-                                   gn[0] ? gn : "\"\"", xn, vn, n);
-                        } else if (allow_listed(role, gn, xn, vn)) {
-                            printf("  (not exercised, allow-listed) %s %s %s %s\n", role, gn, xn,
-                                   vn);
-                        } else {
-                            fprintf(stderr, "UNUSED rule: %s grants %s on %s in group \"%s\"\n",
-                                    role, vn, xn, gn);
-                            failures++;
-                        }
-                    }
-        }
-    }
-    printf("%s: %d granted (group, resource, verb) triples checked, %d failures\n", user, rules,
-           failures);
-    CHECK(rules > 0);
-    json_object_put(audit);
-    return failures;
-}
-
-static void write_kubeconfig(const char *path, const char *token)
-{
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL);
-    fprintf(f,
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: %s\n"
-            "users:\n- name: sa\n  user:\n    token: %s\ncontexts:\n- name: sa\n  context:\n"
-            "    cluster: fake\n    user: sa\ncurrent-context: sa\n",
-            env.api.url, token);
-    CHECK(fclose(f) == 0);
-}
-
-static void add_token(const char *token, const char *user)
-{
-    char body[400];
-    snprintf(body, sizeof(body), "{\"token\":\"%s\",\"user\":\"%s\"}", token, user);
-    CHECK(lbp_fake_api_request(&env.api, "POST", "/_fake/tokens", "application/json", body, NULL) ==
-          201);
-}
-
 static long count_of(const char *key)
 {
     return lbp_fake_api_count(&env.api, key);
 }
 
 /* On a failed step, show what RBAC denied first: it is the likely cause. */
-static void print_denials(void)
-{
-    char *body = NULL;
-    if (lbp_fake_api_request(&env.api, "GET", "/_fake/audit", NULL, NULL, &body) == 200) {
-        json_object *a = json_tokener_parse(body);
-        json_object *de = json_object_object_get(a, "denied");
-        for (size_t i = 0; i < json_object_array_length(de); i++)
-            fprintf(stderr, "DENIED: %s\n", str(json_object_array_get_idx(de, i), "message"));
-        json_object_put(a);
-    }
-    free(body);
-}
-
 #define STEP(cond)                                                                                 \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            print_denials();                                                                       \
+            rbac_print_denials(&env.api);                                                          \
             CHECK(cond);                                                                           \
         }                                                                                          \
     } while (0)
@@ -319,14 +113,15 @@ int main(void)
     fprintf(f, "state_file=%s\n", env.state_file);
     fclose(f);
     for (size_t i = 0; i < LBP_ARRAY_LEN(docs_files); i++) {
-        json_object *d = apply_file(docs_files[i]);
+        json_object *d = rbac_apply(&env.api, docs_files[i]);
+        CHECK(d != NULL);
         for (size_t j = 0; j < json_object_array_length(d); j++)
             json_object_array_add(all, json_object_get(json_object_array_get_idx(d, j)));
         json_object_put(d);
     }
-    add_token(CTL_TOKEN, CTL_USER);
+    CHECK(rbac_add_token(&env.api, CTL_TOKEN, CTL_USER) == 0);
     snprintf(kubeconfig, sizeof(kubeconfig), "%s/controller.kubeconfig", env.api.dir);
-    write_kubeconfig(kubeconfig, CTL_TOKEN);
+    CHECK(rbac_write_kubeconfig(&env.api, kubeconfig, CTL_TOKEN) == 0);
     CHECK(lbp_fake_api_request(&env.api, "POST", "/_fake/audit/reset", NULL, NULL, NULL) == 200);
 
     ctl_node(&env, "n1", "10.0.0.1");
@@ -357,7 +152,7 @@ int main(void)
 
     drive_leader_election();
 
-    int failures = check_exact(all, CTL_NS, CTL_SA, CTL_USER);
+    int failures = rbac_check_exact(&env.api, all, CTL_NS, CTL_SA, CTL_USER, not_exercised);
     json_object_put(all);
     CHECK(failures == 0);
 
