@@ -16,7 +16,9 @@
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "test/integration/harness.h"
@@ -456,6 +458,85 @@ static void test_always_allow_default(void **state)
     lbp_fake_api_stop(&plain);
 }
 
+static bool port_written(void *ctx)
+{
+    FILE *f = fopen(ctx, "r");
+    long port = 0;
+    if (f) {
+        if (fscanf(f, "%ld", &port) != 1)
+            port = 0;
+        fclose(f);
+    }
+    return port > 0;
+}
+
+/* --token T:USER and --admin-token from the command line; a malformed ServiceAccount is refused. */
+static void test_cli_tokens(void **state)
+{
+    char dir[] = "/tmp/lbp-rbac-cli-XXXXXX", pf[64], log[64], *resp = NULL;
+    assert_non_null(mkdtemp(dir));
+    snprintf(pf, sizeof(pf), "%s/port", dir);
+    snprintf(log, sizeof(log), "%s/log", dir);
+    char *argv[] = {(char *)lbp_test_fake_api_bin(),
+                    "--port",
+                    "0",
+                    "--port-file",
+                    pf,
+                    "--authorization-mode",
+                    "RBAC",
+                    "--token",
+                    "cli-first",
+                    "--token",
+                    "cli-sa:system:serviceaccount:ns1:sa1",
+                    "--admin-token",
+                    "cli-admin",
+                    NULL};
+    pid_t pid = lbp_test_spawn(argv, log);
+    assert_true(pid > 0);
+    assert_true(lbp_test_poll(port_written, pf, 10000));
+    FILE *f = fopen(pf, "r");
+    long port = 0;
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%ld", &port), 1);
+    fclose(f);
+    struct lbp_fake_api saved = api;
+    snprintf(api.url, sizeof(api.url), "http://127.0.0.1:%ld", port);
+    assert_int_equal(req_as("cli-first", "GET", "/api/v1/nodes", NULL, NULL), 200);
+    assert_int_equal(req_as("cli-admin", "GET", "/api/v1/nodes", NULL, NULL), 200);
+    assert_int_equal(req_as("cli-sa", "GET", "/api/v1/nodes", NULL, &resp), 403);
+    assert_non_null(strstr(resp, "User \\\"system:serviceaccount:ns1:sa1\\\" cannot list"));
+    free(resp);
+    /* its groups are the token authenticator's: a Group binding for the namespace works */
+    assert_int_equal(
+        req_as("cli-admin", "POST", RBAC "/clusterroles",
+               "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":"
+               "\"ClusterRole\",\"metadata\":{\"name\":\"n\"},\"rules\":[{"
+               "\"apiGroups\":[\"\"],\"resources\":[\"nodes\"],\"verbs\":[\"list\"]}]}",
+               NULL),
+        201);
+    assert_int_equal(
+        req_as("cli-admin", "POST", RBAC "/clusterrolebindings",
+               "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRoleBinding\","
+               "\"metadata\":{\"name\":\"n\"},\"roleRef\":{\"apiGroup\":"
+               "\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"n\"},"
+               "\"subjects\":[{\"kind\":\"Group\",\"name\":\"system:serviceaccounts:ns1\"}]}",
+               NULL),
+        201);
+    assert_int_equal(req_as("cli-sa", "GET", "/api/v1/nodes", NULL, NULL), 200);
+    api = saved;
+    assert_int_equal(lbp_test_stop(pid, SIGTERM, 10000), 0);
+
+    char *bad[] = {(char *)lbp_test_fake_api_bin(), "--token", "x:system:serviceaccount:nocolon",
+                   NULL};
+    pid = lbp_test_spawn(bad, log);
+    assert_true(pid > 0);
+    int st = lbp_test_stop(pid, 0, 10000); /* signal 0: just wait for it to exit */
+    assert_int_equal(st, 2);
+    unlink(pf);
+    unlink(log);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -466,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_names_subresources_subjects),
         cmocka_unit_test(test_stats_and_audit),
         cmocka_unit_test(test_always_allow_default),
+        cmocka_unit_test(test_cli_tokens),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
