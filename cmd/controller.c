@@ -144,9 +144,20 @@ static int route_debug(void *ctx, const char *method, const char *body, struct l
                        const char **ctype)
 {
     struct ctl *c = ctx;
-    char *js = c->prov->debug_json(c->pctx);
-    (void)method;
-    (void)body;
+    char *js, err[256] = "";
+    if (strcmp(method, "POST") == 0) {
+        if (!c->prov->debug_post) {
+            lbp_buf_adds(out, "this cloud takes no run-time settings\n");
+            return 405;
+        }
+        if (c->prov->debug_post(c->pctx, body, err, sizeof(err)) != LBP_OK) {
+            lbp_buf_addf(out, "%s\n", err);
+            return 400;
+        }
+        lbp_buf_adds(out, "ok\n");
+        return 200;
+    }
+    js = c->prov->debug_json(c->pctx);
     *ctype = "application/json";
     if (!js)
         return 500;

@@ -140,16 +140,11 @@ static bool parse_bool(const char *v)
 }
 
 /* Parses the file into cfg; *fail_next is set only when the key is present. */
-static int config_read(const char *path, struct mock_config *cfg, unsigned *fail_next, char *err,
-                       size_t errlen)
+static int config_parse(FILE *f, const char *path, struct mock_config *cfg, unsigned *fail_next,
+                        char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
     char line[1024];
     int lineno = 0, rc = LBP_OK;
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return LBP_IO;
-    }
     while (fgets(line, sizeof(line), f)) {
         char *k = line, *v, *e;
         long n;
@@ -234,6 +229,19 @@ static int config_read(const char *path, struct mock_config *cfg, unsigned *fail
         goto out;
     }
 out:
+    return rc;
+}
+
+static int config_read(const char *path, struct mock_config *cfg, unsigned *fail_next, char *err,
+                       size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    int rc;
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return LBP_IO;
+    }
+    rc = config_parse(f, path, cfg, fail_next, err, errlen);
     fclose(f);
     return rc;
 }
@@ -994,6 +1002,41 @@ static char *mock_debug_json(struct lbp_provider_ctx *ctx)
     return s;
 }
 
+/*
+ * Run-time settings from POST /debug/mockcloud, in the config file's
+ * syntax ("failNext=3", "latencyMs=100", ...). The address ranges and the
+ * state file stay as they were: they define the cloud, not its behaviour.
+ */
+static int mock_debug_post(struct lbp_provider_ctx *ctx, const char *body, char *err, size_t errlen)
+{
+    FILE *f = fmemopen((void *)body, strlen(body), "r");
+    struct mock_config cfg;
+    unsigned fail_next;
+    int rc;
+    if (!f) {
+        snprintf(err, errlen, "empty body");
+        return LBP_INVALID;
+    }
+    pthread_mutex_lock(&ctx->mu);
+    cfg = ctx->cfg;
+    fail_next = ctx->fail_next;
+    rc = config_parse(f, "request body", &cfg, &fail_next, err, errlen);
+    if (rc == LBP_OK) {
+        cfg.v4_base = ctx->cfg.v4_base;
+        cfg.v4_size = ctx->cfg.v4_size;
+        cfg.v6_base = ctx->cfg.v6_base;
+        memcpy(cfg.state_file, ctx->cfg.state_file, sizeof(cfg.state_file));
+        ctx->cfg = cfg;
+        ctx->fail_next = fail_next;
+    }
+    pthread_mutex_unlock(&ctx->mu);
+    fclose(f);
+    if (rc == LBP_OK)
+        lbp_info("mock cloud: settings changed at run time (latency_ms=%u fail_next=%u)",
+                 cfg.latency_ms, fail_next);
+    return rc == LBP_OK ? LBP_OK : LBP_INVALID;
+}
+
 const struct lbp_provider lbp_provider_mock = {
     .name = "mock",
     .caps = LBP_CAP_TCP | LBP_CAP_UDP | LBP_CAP_MIXED_PROTOCOLS | LBP_CAP_SOURCE_RANGES |
@@ -1008,4 +1051,5 @@ const struct lbp_provider lbp_provider_mock = {
     .list_owned = mock_list_owned,
     .ping = mock_ping,
     .debug_json = mock_debug_json,
+    .debug_post = mock_debug_post,
 };

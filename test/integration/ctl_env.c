@@ -51,12 +51,29 @@ void ctl_env_init(struct ctl_env *e, const char *extra)
     fclose(f);
 }
 
+static long http_ctl(struct ctl_env *e, const char *method, const char *path, const char *req_body,
+                     char **body);
+
 static long http_get_ctl(struct ctl_env *e, const char *path, char **body)
+{
+    return http_ctl(e, "GET", path, NULL, body);
+}
+
+long ctl_cloud_post(struct ctl_env *e, const char *settings)
+{
+    char *b = NULL;
+    long code = http_ctl(e, "POST", "/debug/mockcloud", settings, &b);
+    free(b);
+    return code;
+}
+
+static long http_ctl(struct ctl_env *e, const char *method, const char *path, const char *req_body,
+                     char **body)
 {
     struct sockaddr_in a = {.sin_family = AF_INET,
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
                             .sin_port = htons((uint16_t)e->http_port)};
-    char req[512];
+    char req[1024];
     size_t cap = 1 << 16, len = 0;
     char *buf = NULL;
     long code = -1;
@@ -66,7 +83,8 @@ static long http_get_ctl(struct ctl_env *e, const char *path, char **body)
         return -1;
     if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
         goto out;
-    snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+    snprintf(req, sizeof(req), "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n\r\n%s",
+             method, path, req_body ? strlen(req_body) : 0, req_body ? req_body : "");
     if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
         goto out;
     buf = malloc(cap);

@@ -48,6 +48,8 @@ json_object *ctl_cloud(struct ctl_env *e);
 json_object *ctl_cloud_lb(struct ctl_env *e, const char *svc_key);
 int ctl_cloud_lb_count(struct ctl_env *e);
 long ctl_cloud_calls(struct ctl_env *e, const char *op);
+/* POST /debug/mockcloud: run-time settings such as "failNext=2"; returns the HTTP status. */
+long ctl_cloud_post(struct ctl_env *e, const char *settings);
 /* The Service's first ingress IP or hostname (copied), or "" */
 void ctl_ingress(struct ctl_env *e, const char *name, char *out, size_t len);
 bool ctl_has_finalizer(struct ctl_env *e, const char *name);

@@ -53,6 +53,13 @@ int main(void)
     CHECK(WAIT_FOR(5000, ctl_events(&env, "flaky", "UnAvailableLoadBalancer", NULL, 0) > 0));
 
     ctl_node(&env, "node-1", "10.0.0.1");
+    /* faults injected at run time through the debug endpoint */
+    CHECK(ctl_cloud_post(&env, "failNext=2") == 200);
+    CHECK(ctl_cloud_post(&env, "failNext=many") == 400);
+    ctl_service(&env, "flaky2", NULL, 84);
+    CHECK(WAIT_FOR(15000, has_ingress("flaky2")));
+    CHECK(ctl_cloud_calls(&env, "failed") == 5);
+    CHECK(ctl_events(&env, "flaky2", "SyncLoadBalancerFailed", NULL, 0) >= 1);
     /* 409 on the status write is retried */
     CHECK(lbp_fake_api_fault(&env.api,
                              "{\"conflictNextWrites\":2,\"resource\":\"services/status\"}") == 0);

@@ -35,7 +35,7 @@ int main(void)
     uint64_t t0;
     int st;
 
-    ctl_env_init(&env, "latency_ms=100");
+    ctl_env_init(&env, "latency_ms=200"); /* 20 Services take 2 s on 2 workers */
     ctl_node(&env, "node-1", "10.0.0.1");
     ctl_node(&env, "node-2", "10.0.0.2");
     ctl_env_start_controller(&env, flags);

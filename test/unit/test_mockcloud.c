@@ -133,6 +133,12 @@ static void test_faults_and_hostname(void **state)
     assert_int_equal(P->ping(ctx, &call), LBP_OK); /* reads do not use up injected failures */
     assert_int_equal(P->remove(ctx, &a, &call), LBP_RETRY);
     assert_int_equal(P->remove(ctx, &a, &call), LBP_OK);
+    /* and so does the debug endpoint's POST */
+    assert_int_equal(P->debug_post(ctx, "failNext=1\n", err, sizeof(err)), LBP_OK);
+    assert_int_equal(P->remove(ctx, &a, &call), LBP_RETRY);
+    assert_int_equal(P->remove(ctx, &a, &call), LBP_OK);
+    assert_int_equal(P->debug_post(ctx, "failNext=lots", err, sizeof(err)), LBP_INVALID);
+    assert_non_null(strstr(err, "fail_next"));
     write_config(path, "throttle_rate=1\nretry_after_s=9\nlatency_ms=1\n");
     memset(&call, 0, sizeof(call));
     assert_int_equal(P->ping(ctx, &call), LBP_RETRY);
