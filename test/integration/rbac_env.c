@@ -129,7 +129,8 @@ void rbac_print_denials(struct lbp_fake_api *api)
 {
     json_object *a = audit(api);
     json_object *de = json_object_object_get(a, "denied");
-    for (size_t i = 0; i < json_object_array_length(de); i++)
+    for (size_t i = 0; json_object_is_type(de, json_type_array) && i < json_object_array_length(de);
+         i++)
         fprintf(stderr, "DENIED: %s\n", get(json_object_array_get_idx(de, i), "message"));
     json_object_put(a);
 }
@@ -137,6 +138,8 @@ void rbac_print_denials(struct lbp_fake_api *api)
 static bool binds(json_object *b, const char *ns, const char *sa)
 {
     json_object *subs = json_object_object_get(b, "subjects");
+    if (!json_object_is_type(subs, json_type_array))
+        return false;
     for (size_t i = 0; i < json_object_array_length(subs); i++) {
         json_object *s = json_object_array_get_idx(subs, i);
         const char *sns = *get(s, "namespace") ? get(s, "namespace") : get(b, "metadata.namespace");
@@ -190,7 +193,9 @@ static int check_rule(json_object *allowed, json_object *rule, const char *role,
     json_object *rs = json_object_object_get(rule, "resources");
     json_object *vs = json_object_object_get(rule, "verbs");
     int failures = 0;
-    if (!gs || !rs || !vs || json_object_object_get(rule, "nonResourceURLs")) {
+    if (!json_object_is_type(gs, json_type_array) || !json_object_is_type(rs, json_type_array) ||
+        !json_object_is_type(vs, json_type_array) ||
+        json_object_object_get(rule, "nonResourceURLs")) {
         fprintf(stderr, "%s: a rule without apiGroups/resources/verbs, or with paths\n", role);
         return 1;
     }
@@ -230,6 +235,11 @@ int rbac_check_exact(struct lbp_fake_api *api, json_object *docs, const char *ns
         return -1;
     json_object *allowed = json_object_object_get(a, "allowed");
     json_object *denied = json_object_object_get(a, "denied");
+    if (!json_object_is_type(allowed, json_type_array) ||
+        !json_object_is_type(denied, json_type_array)) {
+        json_object_put(a);
+        return -1;
+    }
     for (size_t i = 0; i < json_object_array_length(denied); i++) {
         json_object *t = json_object_array_get_idx(denied, i);
         if (strcmp(get(t, "user"), user) == 0) {
@@ -258,6 +268,11 @@ int rbac_check_exact(struct lbp_fake_api *api, json_object *docs, const char *ns
             continue;
         }
         json_object *rules = json_object_object_get(r, "rules");
+        if (!json_object_is_type(rules, json_type_array)) {
+            fprintf(stderr, "%s has no rules\n", role);
+            failures++;
+            continue;
+        }
         for (size_t k = 0; k < json_object_array_length(rules); k++)
             failures += check_rule(allowed, json_object_array_get_idx(rules, k), role, user,
                                    not_exercised, &triples);

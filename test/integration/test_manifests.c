@@ -148,6 +148,107 @@ static void test_cloud_configs(void **state)
     assert_true(checked >= 2); /* mock and bare metal are always built */
 }
 
+/* Runs lbprov with argv (NULL-terminated, argv[0] ignored); its exit status. */
+static int run_lbprov(char **argv)
+{
+    argv[0] = (char *)lbp_test_lbprov_bin();
+    pid_t pid = lbp_test_spawn(argv, "/dev/null");
+    return pid > 0 ? lbp_test_stop(pid, 0, 10000) : -1; /* signal 0: wait for the exit */
+}
+
+/* The value a container's $(VAR) would have: literal values, else a stand-in by source. */
+static const char *env_value(json_object *container, const char *var)
+{
+    json_object *envs = json_object_object_get(container, "env");
+    if (!json_object_is_type(envs, json_type_array))
+        return NULL;
+    for (size_t i = 0; i < json_object_array_length(envs); i++) {
+        json_object *e = json_object_array_get_idx(envs, i);
+        if (!str(e, "name") || strcmp(str(e, "name"), var) != 0)
+            continue;
+        if (str(e, "value"))
+            return str(e, "value");
+        json_object *from = json_object_object_get(e, "valueFrom");
+        if (json_object_object_get(from, "configMapKeyRef"))
+            return "mock"; /* the cloud key; every mode's value is checked in test_cloud_configs */
+        return "placeholder";
+    }
+    return NULL;
+}
+
+/*
+ * The lbprov containers' args are flags this build of lbprov knows: each
+ * command line, with $(VAR) expanded as the kubelet would, is run with
+ * --help appended — an unknown flag or a bad value exits non-zero before
+ * --help is reached. A subcommand this tree does not build is reported.
+ */
+static void test_container_args(void **state)
+{
+    int checked = 0;
+    char *nosuch[] = {NULL, "controller", "--no-such-flag", "--help", NULL};
+    assert_int_not_equal(run_lbprov(nosuch), 0); /* the check can fail */
+    for (size_t i = 0; i < nfiles; i++) {
+        json_object *docs;
+        char err[512];
+        assert_int_equal(lbp_test_yaml_load(files[i], &docs, err, sizeof(err)), 0);
+        for (size_t d = 0; d < json_object_array_length(docs); d++) {
+            json_object *o = json_object_array_get_idx(docs, d);
+            json_object *cs = json_object_object_get(
+                json_object_object_get(
+                    json_object_object_get(json_object_object_get(o, "spec"), "template"), "spec"),
+                "containers");
+            if (!json_object_is_type(cs, json_type_array))
+                continue;
+            for (size_t c = 0; c < json_object_array_length(cs); c++) {
+                json_object *ct = json_object_array_get_idx(cs, c);
+                json_object *args = json_object_object_get(ct, "args");
+                const char *image = str(ct, "image");
+                if (!image || strncmp(image, "lbprov", 6) != 0 ||
+                    !json_object_is_type(args, json_type_array) ||
+                    json_object_array_length(args) == 0)
+                    continue;
+                char *argv[64], buf[64][256];
+                size_t n = 1;
+                for (size_t a = 0; a < json_object_array_length(args) && n < 62; a++, n++) {
+                    const char *in = json_object_get_string(json_object_array_get_idx(args, a));
+                    size_t len = 0;
+                    while (*in && len + 1 < sizeof(buf[0])) {
+                        const char *end;
+                        if (in[0] == '$' && in[1] == '(' && (end = strchr(in, ')'))) {
+                            char var[128];
+                            snprintf(var, sizeof(var), "%.*s", (int)(end - in - 2), in + 2);
+                            const char *v = env_value(ct, var);
+                            assert_non_null(v); /* the kubelet would leave it unexpanded */
+                            len += (size_t)snprintf(buf[n] + len, sizeof(buf[0]) - len, "%s", v);
+                            in = end + 1;
+                        } else {
+                            buf[n][len++] = *in++;
+                        }
+                    }
+                    buf[n][len < sizeof(buf[0]) ? len : sizeof(buf[0]) - 1] = '\0';
+                    argv[n] = buf[n];
+                }
+                char *probe[] = {NULL, argv[1], "--help", NULL};
+                if (run_lbprov(probe) != 0) {
+                    printf("%s: `lbprov %s` is not built here, not checked\n", files[i], argv[1]);
+                    continue;
+                }
+                argv[n++] = "--help";
+                argv[n] = NULL;
+                int rc = run_lbprov(argv);
+                if (rc != 0)
+                    fprintf(stderr, "%s: `lbprov %s` rejects its args (exit %d)\n", files[i],
+                            argv[1], rc);
+                assert_int_equal(rc, 0);
+                printf("%s: `lbprov %s` accepts its %zu args\n", files[i], argv[1], n - 3);
+                checked++;
+            }
+        }
+        json_object_put(docs);
+    }
+    assert_true(checked >= 1);
+}
+
 /* The YAML loader itself: types, multi-document files, and errors that name the line. */
 static void test_loader(void **state)
 {
@@ -259,6 +360,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_every_manifest_parses),
         cmocka_unit_test(test_loader),
         cmocka_unit_test(test_cloud_configs),
+        cmocka_unit_test(test_container_args),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
