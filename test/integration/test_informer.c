@@ -599,6 +599,19 @@ static void test_overlong_event(struct lbp_kube_client *c)
 }
 
 /* Watch requests failing with 503: reconnects with backoff, then catches up. */
+struct watches_ctx {
+    struct lbp_informer *inf;
+    uint64_t at_least;
+};
+
+static bool watches_reached(void *p)
+{
+    struct watches_ctx *w = p;
+    struct lbp_informer_stats st;
+    lbp_informer_stats(w->inf, &st);
+    return st.watches >= w->at_least;
+}
+
 static void test_watch_errors(struct lbp_fake_api *api, struct lbp_kube_client *c)
 {
     struct recorder rec;
@@ -616,6 +629,10 @@ static void test_watch_errors(struct lbp_fake_api *api, struct lbp_kube_client *
     lbp_informer_stats(inf, &st0);
     CHECK(lbp_fake_api_fault(api, "{\"errorNext\":2,\"code\":503,\"verb\":\"WATCH\"}") == 0);
     CHECK(lbp_fake_api_fault(api, "{\"dropWatches\":true}") == 0);
+    /* Create only once the informer is past both failed watches: created any
+     * earlier, the object could still reach it on the watch being dropped. */
+    struct watches_ctx wc = {.inf = inf, .at_least = st0.watches + 3};
+    CHECK(lbp_test_poll(watches_reached, &wc, 10000));
     CHECK(create_svc(c, "default", "after-errors", NULL) == LBP_OK);
     CHECK(wait_key(&rec, "default/after-errors", true, 10000));
     lbp_informer_stats(inf, &st1);
