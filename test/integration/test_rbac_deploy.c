@@ -10,24 +10,23 @@
  * while the test drives a full lifecycle: nodes, a LoadBalancer Service
  * whose first status write meets a conflict (the path that re-reads the
  * Service), a node joining and leaving (a repeated Event is patched, not
- * re-created), deletion (finalizer released). Leader election is driven
- * with kube/leader.c under the same identity, in the controller's
- * namespace, until a renewal has happened.
+ * re-created), deletion (finalizer released), leader election in the
+ * controller's namespace (the Lease read, created, renewed, and released on
+ * SIGTERM).
  *
  * Then, from the fake's /_fake/audit: zero denials for the ServiceAccount,
  * and every (API group, resource, verb) each bound role grants was allowed
  * at least once through that very role. A rule lbprov stops using, or a
  * call it starts making without a rule, fails this test.
  */
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "common/rc.h"
 #include "common/util.h"
-#include "kube/kube.h"
 #include "test/integration/ctl_env.h"
 #include "test/integration/rbac_env.h"
 
@@ -55,36 +54,6 @@ static long count_of(const char *key)
             CHECK(cond);                                                                           \
         }                                                                                          \
     } while (0)
-
-/* kube/leader.c as the controller's ServiceAccount, in its namespace, until it has renewed. */
-static void drive_leader_election(void)
-{
-    char err[256];
-    struct lbp_kube_config *cfg = calloc(1, sizeof(*cfg));
-    struct lbp_kube_client *client = NULL;
-    struct lbp_leader *le = NULL;
-    CHECK(cfg != NULL);
-    cfg->server = strdup(env.api.url);
-    cfg->token = strdup(CTL_TOKEN);
-    struct lbp_kube_client_opts co = {.timeout_ms = 2000, .max_retries = 1};
-    CHECK(lbp_kube_client_new(cfg, &co, &client, err, sizeof(err)) == LBP_OK);
-    struct lbp_leader_opts lo = {
-        .namespace = CTL_NS,
-        .name = "lbprov-controller",
-        .identity = "rbac-test",
-        .lease_duration_ms = 1500,
-        .renew_deadline_ms = 1000,
-        .retry_period_ms = 100,
-    };
-    CHECK(lbp_leader_new(client, &lo, &le, err, sizeof(err)) == LBP_OK);
-    CHECK(lbp_leader_start(le) == LBP_OK);
-    STEP(lbp_leader_wait(le, 5000) == LBP_OK);
-    STEP(WAIT_FOR(5000, count_of("PUT leases") >= 1));
-    lbp_leader_stop(le, true);
-    lbp_leader_free(le);
-    lbp_kube_client_free(client);
-    lbp_kube_config_free(cfg);
-}
 
 static int events(const char *svc, const char *reason)
 {
@@ -126,7 +95,18 @@ int main(void)
 
     ctl_node(&env, "n1", "10.0.0.1");
     ctl_node(&env, "n2", "10.0.0.2");
-    const char *const extra[] = {"--kubeconfig", kubeconfig, NULL};
+    /* Leader election in its own namespace, as in the Deployment; short timings so it renews. */
+    const char *const extra[] = {"--kubeconfig",
+                                 kubeconfig,
+                                 "--leader-elect-resource-namespace",
+                                 CTL_NS,
+                                 "--leader-elect-lease-duration",
+                                 "3s",
+                                 "--leader-elect-renew-deadline",
+                                 "2s",
+                                 "--leader-elect-retry-period",
+                                 "200ms",
+                                 NULL};
     ctl_env_start_controller(&env, extra);
 
     /* The first finalizer write conflicts: the controller re-reads the Service (get). */
@@ -150,7 +130,12 @@ int main(void)
         10000, ctl_api(&env, "GET", "/api/v1/namespaces/default/services/web", NULL, NULL) == 404));
     STEP(WAIT_FOR(5000, events("web", "DeletedLoadBalancer") >= 1));
 
-    drive_leader_election();
+    /* The Lease was read, created and renewed by now; stopping releases it (another update). */
+    STEP(WAIT_FOR(5000, count_of("PUT leases") >= 1));
+    long puts = count_of("PUT leases");
+    CHECK(lbp_test_stop(env.ctl, SIGTERM, 8000) == 0);
+    env.ctl = 0;
+    STEP(count_of("PUT leases") > puts);
 
     int failures = rbac_check_exact(&env.api, all, CTL_NS, CTL_SA, CTL_USER, not_exercised);
     json_object_put(all);
@@ -178,7 +163,7 @@ int main(void)
     free(resp);
     unlink(tpath);
     rmdir(as_sa.dir);
-    CHECK(ctl_env_stop(&env) == 0);
+    ctl_env_stop(&env);
     printf("controller RBAC: exact\n");
     return 0;
 }
