@@ -59,6 +59,18 @@ static const struct builtin builtins[] = {
      false},
     {"coordination.k8s.io", "v1", "leases", "Lease", "", true, false, NAME_SUBDOMAIN, false},
     {"events.k8s.io", "v1", "events", "Event", "ev", true, false, NAME_SUBDOMAIN, false},
+    {"", "v1", "serviceaccounts", "ServiceAccount", "sa", true, false, NAME_SUBDOMAIN, false},
+    /* RBAC objects are plain stored objects; rbac.c reads them per request. */
+    {"rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", "", false, false,
+     NAME_SUBDOMAIN, false},
+    {"rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", "", false,
+     false, NAME_SUBDOMAIN, false},
+    {"rbac.authorization.k8s.io", "v1", "roles", "Role", "", true, false, NAME_SUBDOMAIN, false},
+    {"rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", "", true, false,
+     NAME_SUBDOMAIN, false},
+    /* So the deploy manifests can be applied (kubectl apply -k) against the fake. */
+    {"apps", "v1", "deployments", "Deployment", "deploy", true, true, NAME_SUBDOMAIN, false},
+    {"apps", "v1", "daemonsets", "DaemonSet", "ds", true, true, NAME_SUBDOMAIN, false},
 };
 
 /* ---- records ----------------------------------------------------------- */
