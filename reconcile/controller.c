@@ -163,7 +163,6 @@ void lbp_reconcile_handlers(struct lbp_reconcile *r, struct lbp_informer_handler
 int lbp_reconcile_new(const struct lbp_reconcile_opts *opts, struct lbp_reconcile **out)
 {
     struct lbp_reconcile *r = calloc(1, sizeof(*r));
-    pthread_condattr_t ca;
     int rc;
     if (!r)
         return LBP_NOMEM;
@@ -187,10 +186,7 @@ int lbp_reconcile_new(const struct lbp_reconcile_opts *opts, struct lbp_reconcil
         return rc ? rc : LBP_NOMEM;
     }
     pthread_mutex_init(&r->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    lbp_cond_init_monotonic(&r->cond);
     lbp_reconcile_metrics_init(r);
     *out = r;
     return LBP_OK;
@@ -272,14 +268,7 @@ static void *sync_main(void *arg)
         now = lbp_now_ms();
         if (!r->nodes_dirty && now < next) {
             struct timespec ts;
-            uint64_t wait = next - now;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_sec += (time_t)(wait / 1000);
-            ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            lbp_deadline_ts(next - now, &ts);
             pthread_cond_timedwait(&r->cond, &r->mu, &ts);
             continue;
         }
@@ -362,13 +351,7 @@ int lbp_reconcile_stop(struct lbp_reconcile *r, unsigned timeout_ms)
     struct timespec ts;
     int rc = LBP_OK;
     lbp_queue_shutdown(r->q);
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    lbp_deadline_ts(timeout_ms, &ts);
     pthread_mutex_lock(&r->mu);
     r->stopping = true;
     pthread_cond_broadcast(&r->cond);

@@ -83,14 +83,10 @@ static void metrics_init(struct lbp_queue *q)
 int lbp_queue_new(uint64_t base_ms, uint64_t max_ms, struct lbp_queue **out)
 {
     struct lbp_queue *q = calloc(1, sizeof(*q));
-    pthread_condattr_t ca;
     if (!q)
         return LBP_NOMEM;
     pthread_mutex_init(&q->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&q->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    lbp_cond_init_monotonic(&q->cond);
     q->base_ms = base_ms ? base_ms : 5000;
     q->max_ms = max_ms ? max_ms : 300000;
     metrics_init(q);

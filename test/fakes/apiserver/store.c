@@ -307,11 +307,7 @@ static void seed_namespace(const char *name)
 
 int fake_store_init(void)
 {
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&fake_cond, &ca);
-    pthread_condattr_destroy(&ca);
+    lbp_cond_init_monotonic(&fake_cond);
     for (size_t i = 0; i < LBP_ARRAY_LEN(builtins); i++) {
         const struct builtin *b = &builtins[i];
         struct fake_rtype *rt = rtype_add(b->group, b->version, b->resource, b->kind, b->short_name,
