@@ -214,7 +214,7 @@ static double metric_f(int port, const char *name)
     struct sockaddr_in a = {.sin_family = AF_INET,
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
                             .sin_port = htons((uint16_t)port)};
-    static char buf[65536];
+    static char buf[1 << 20]; /* the whole /metrics page */
     size_t len = 0;
     double v = -1;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -360,10 +360,16 @@ static void run(int workers, int latency_ms, double floor_s)
      * (nodesync_latency_seconds), so polling here does not skew it.
      */
     long base = metric(port, "service_controller_nodesync_total");
+    /* A histogram: this node add is its one new observation, so the change in _sum is it. */
+    double sum0 = metric_f(port, "service_controller_nodesync_latency_seconds_sum");
+    double count0 = metric_f(port, "service_controller_nodesync_latency_seconds_count");
+    if (count0 < 0) /* no observation yet: the series is not on the page */
+        sum0 = count0 = 0;
     make_nodes(&api, NODES, NODES + 1);
-    while (metric(port, "service_controller_nodesync_total") < base + n_svcs)
+    while (metric(port, "service_controller_nodesync_total") < base + n_svcs ||
+           metric_f(port, "service_controller_nodesync_latency_seconds_count") <= count0)
         usleep(10000);
-    node_s = metric_f(port, "service_controller_nodesync_latency_seconds");
+    node_s = metric_f(port, "service_controller_nodesync_latency_seconds_sum") - sum0;
 
     double ideal = latency_ms ? (double)n_svcs * latency_ms / 1000.0 / workers : 0;
     printf("| %d | %d | %d | %.2f | %s | %.2f | %.1f | %.2f | %.2f | %.2f | %.3f |", n_svcs,
