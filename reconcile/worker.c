@@ -35,8 +35,10 @@ static void event(struct lbp_reconcile *r, const struct lbp_service *svc, const 
 
 /*
  * MetalLB's IPAllocated ("Assigned IP [\"192.168.77.100\"]"), in addition to
- * upstream's EnsuredLoadBalancer, whenever the set of IPs in status changes:
- * for a cloud that picks addresses itself this is the event users look for.
+ * upstream's EnsuredLoadBalancer, whenever the set of IPs in status changes —
+ * only for clouds that hand out addresses themselves (those with a restore
+ * slot: their record of truth is the Service status). Users of other clouds
+ * get upstream's Events alone, and the API one write fewer per Service.
  */
 static void ip_allocated_event(struct lbp_reconcile *r, const struct lbp_service *svc,
                                const struct lbp_lb_status *st)
@@ -344,7 +346,8 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
             retry(r, key, 0);
             goto out;
         }
-        ip_allocated_event(r, svc, &lbst);
+        if (r->o.provider->restore)
+            ip_allocated_event(r, svc, &lbst);
     }
     pthread_mutex_lock(&r->mu);
     st->has_lb = true;
