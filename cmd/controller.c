@@ -307,8 +307,11 @@ static bool handle_hup(struct ctl *c, int sig)
     if (c->prov->reload(c->pctx, c->cloud_config, err, sizeof(err)) != LBP_OK)
         lbp_error("SIGHUP: keeping the running configuration; %s is bad: %s", c->cloud_config,
                   err[0] ? err : "reload failed");
-    else
+    else {
         lbp_info("SIGHUP: cloud %s reloaded %s", c->prov->name, c->cloud_config);
+        if (c->rec)
+            lbp_reconcile_config_changed(c->rec);
+    }
     return true;
 }
 

@@ -267,6 +267,12 @@ static void applied(struct lbp_reconcile *r)
     pool_metrics(r);
 }
 
+void lbp_reconcile_config_changed(struct lbp_reconcile *r)
+{
+    applied(r);
+    lbp_reconcile_requeue_all(r);
+}
+
 void lbp_config_initial(struct lbp_reconcile *r)
 {
     int last_rc[2] = {-1, -1};

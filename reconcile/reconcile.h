@@ -71,6 +71,11 @@ int lbp_reconcile_start(struct lbp_reconcile *r, struct lbp_informer *services,
                         struct lbp_informer *nodes);
 bool lbp_reconcile_running(struct lbp_reconcile *r);
 /*
+ * The provider's configuration changed under it (a SIGHUP reload): every
+ * Service is ensured again, since addresses or settings may have moved.
+ */
+void lbp_reconcile_config_changed(struct lbp_reconcile *r);
+/*
  * Stops taking work and waits up to timeout_ms for in-flight syncs.
  * Returns LBP_OK when every thread ended, LBP_RETRY when some were
  * abandoned (then lbp_reconcile_free must not be called).

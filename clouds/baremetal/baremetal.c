@@ -74,15 +74,15 @@ static void log_warnings(const struct lbp_pools_diag *d)
 }
 
 /* Builds and checks the pool set from the YAML text and the given CRD lists. */
-static int build_set(const struct lbp_provider_ctx *ctx, const char *const *pools, size_t n_pools,
-                     const char *const *l2, size_t n_l2, struct lbp_pool_set **out,
-                     struct lbp_pools_diag *d)
+static int build_set_from(const char *yaml_text, size_t yaml_len, const char *const *pools,
+                          size_t n_pools, const char *const *l2, size_t n_l2,
+                          struct lbp_pool_set **out, struct lbp_pools_diag *d)
 {
     int rc;
     struct lbp_pool_set *set = lbp_pool_set_new();
     if (!set)
         return LBP_NOMEM;
-    if (ctx->yaml_text && (rc = lbp_pools_add_yaml(set, ctx->yaml_text, ctx->yaml_len, d)))
+    if (yaml_text && (rc = lbp_pools_add_yaml(set, yaml_text, yaml_len, d)))
         goto out;
     if ((rc = lbp_pools_add_metallb(set, pools, n_pools, l2, n_l2, d)))
         goto out;
@@ -93,6 +93,13 @@ out:
     else
         *out = set;
     return rc;
+}
+
+static int build_set(const struct lbp_provider_ctx *ctx, const char *const *pools, size_t n_pools,
+                     const char *const *l2, size_t n_l2, struct lbp_pool_set **out,
+                     struct lbp_pools_diag *d)
+{
+    return build_set_from(ctx->yaml_text, ctx->yaml_len, pools, n_pools, l2, n_l2, out, d);
 }
 
 static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
@@ -168,6 +175,44 @@ out:
 static void bm_cleanup(struct lbp_provider_ctx *ctx)
 {
     ctx_free(ctx);
+}
+
+/*
+ * SIGHUP: the pool file again, combined with the MetalLB objects in force.
+ * All or nothing, like configure: a file that does not parse or check
+ * leaves the running pools as they are. Allocations stay; the reconciler
+ * re-ensures every Service, which moves an address that left every pool.
+ */
+static int bm_reload(struct lbp_provider_ctx *ctx, const char *path, char *err, size_t errlen)
+{
+    struct lbp_pools_diag d = {0};
+    struct lbp_pool_set *set = NULL;
+    size_t len = 0;
+    char *text = read_file(path, &len, err, errlen);
+    int rc;
+
+    if (!text)
+        return LBP_IO;
+    pthread_mutex_lock(&ctx->mu);
+    rc = build_set_from(text, len, (const char *const *)ctx->crd[0], ctx->n_crd[0],
+                        (const char *const *)ctx->crd[1], ctx->n_crd[1], &set, &d);
+    if (rc == LBP_OK) {
+        lbp_pool_set_free(ctx->set);
+        ctx->set = set;
+        free(ctx->yaml_text);
+        ctx->yaml_text = text;
+        ctx->yaml_len = len;
+        text = NULL;
+    }
+    pthread_mutex_unlock(&ctx->mu);
+    free(text);
+    if (rc != LBP_OK) {
+        snprintf(err, errlen, "%s: %s", path, d.err);
+        return rc == LBP_PARSE ? LBP_INVALID : rc;
+    }
+    log_warnings(&d);
+    lbp_info("baremetal: pools reloaded from %s", path);
+    return LBP_OK;
 }
 
 static int bm_configure(struct lbp_provider_ctx *ctx, const char *kind, const char *const *objs,
@@ -801,4 +846,5 @@ const struct lbp_provider lbp_provider_baremetal = {
     .debug_json = bm_debug_json,
     .configure = bm_configure,
     .restore = bm_restore,
+    .reload = bm_reload,
 };

@@ -17,6 +17,7 @@
  * restart every Service keeps its exact address and none is handed out
  * twice.
  */
+#include "common/util.h"
 #include "test/integration/ctl_env.h"
 
 #include <signal.h>
@@ -315,6 +316,37 @@ int main(void)
     CHECK(ctl_api(&env, "DELETE",
                   "/apis/metallb.io/v1beta1/namespaces/metallb-system/ipaddresspools/clash", NULL,
                   NULL) == 200);
+
+    /* SIGHUP re-reads the pool file: the web pool moves and its Service follows */
+    {
+        char moved[sizeof(pools_yaml) + 16];
+        lbp_strlcpy(moved, pools_yaml, sizeof(moved));
+        char *w = strstr(moved, "192.168.76.10-192.168.76.12");
+        CHECK(w != NULL);
+        memcpy(w, "192.168.75.10-192.168.75.12", strlen("192.168.75.10-192.168.75.12"));
+        f = fopen(pools_path, "w");
+        CHECK(f != NULL);
+        fputs(moved, f);
+        fclose(f);
+        kill(env.ctl, SIGHUP);
+        CHECK(WAIT_FOR(10000, ingress_is("lbl", "192.168.75.10")));
+        CHECK(log_has("pools reloaded from"));
+        /* a bad file (pools overlap) is refused whole: nothing moves */
+        f = fopen(pools_path, "w");
+        CHECK(f != NULL);
+        fputs("pools:\n  - name: a\n    addresses: [10.0.0.0/24]\n"
+              "  - name: b\n    addresses: [10.0.0.128/25]\n",
+              f);
+        fclose(f);
+        kill(env.ctl, SIGHUP);
+        CHECK(WAIT_FOR(10000, log_has("keeping the running configuration")));
+        CHECK(ingress_is("lbl", "192.168.75.10"));
+        CHECK(ingress_is("m", "192.168.80.10"));
+        f = fopen(pools_path, "w"); /* the good file again, for the restart below */
+        CHECK(f != NULL);
+        fputs(moved, f);
+        fclose(f);
+    }
 
     /* restart: SIGKILL, more Services meanwhile, then every address is kept */
     for (int i = 0; i < N_NAMES; i++) {
