@@ -13,10 +13,16 @@
 #ifdef LBP_CLOUD_MOCK
 extern const struct lbp_provider lbp_provider_mock;
 #endif
+#ifdef LBP_CLOUD_AWS
+extern const struct lbp_provider lbp_provider_aws;
+#endif
 
 const struct lbp_provider *const lbp_providers[] = {
 #ifdef LBP_CLOUD_MOCK
     &lbp_provider_mock,
+#endif
+#ifdef LBP_CLOUD_AWS
+    &lbp_provider_aws,
 #endif
     NULL,
 };
