@@ -332,7 +332,7 @@ struct lbp_event_recorder;
 struct lbp_event_opts {
     const char *component; /* source.component, e.g. "service-controller" */
     const char *host;      /* source.host, may be NULL */
-    double qps;            /* events' own budget; default 1/s per object, 10 burst */
+    double qps; /* per-object budget; default client-go's: burst 25, then one per 5 minutes */
     int burst;
     size_t queue_max; /* pending events before new ones are dropped; default 1000 */
 };

@@ -40,6 +40,17 @@ int lbp_kube_stream(struct lbp_kube_client *c, const char *path, size_t max_line
                     long idle_timeout_ms, lbp_line_cb cb, void *ctx,
                     struct lbp_kube_response *resp);
 
+/*
+ * lbp_kube_stream with a per-stream stop flag: it also returns LBP_CANCELLED
+ * within about one poll slice once *stop (read with __atomic_load_n) is
+ * nonzero, even when the server sends nothing. This lets one informer stop
+ * without lbp_kube_client_shutdown, which would stop every user of the
+ * client. stop may be NULL (then it is lbp_kube_stream).
+ */
+int lbp_kube_stream_stoppable(struct lbp_kube_client *c, const char *path, size_t max_line,
+                              long idle_timeout_ms, const int *stop, lbp_line_cb cb, void *ctx,
+                              struct lbp_kube_response *resp);
+
 /* A GET of a collection page: like lbp_kube_get but counted as a list. */
 int lbp_kube_list_page(struct lbp_kube_client *c, const char *path, struct lbp_kube_response *resp);
 

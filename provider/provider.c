@@ -13,6 +13,9 @@
 #ifdef LBP_CLOUD_MOCK
 extern const struct lbp_provider lbp_provider_mock;
 #endif
+#ifdef LBP_CLOUD_BAREMETAL
+extern const struct lbp_provider lbp_provider_baremetal;
+#endif
 #ifdef LBP_CLOUD_AWS
 extern const struct lbp_provider lbp_provider_aws;
 #endif
@@ -20,6 +23,9 @@ extern const struct lbp_provider lbp_provider_aws;
 const struct lbp_provider *const lbp_providers[] = {
 #ifdef LBP_CLOUD_MOCK
     &lbp_provider_mock,
+#endif
+#ifdef LBP_CLOUD_BAREMETAL
+    &lbp_provider_baremetal,
 #endif
 #ifdef LBP_CLOUD_AWS
     &lbp_provider_aws,

@@ -79,6 +79,15 @@ struct lbp_lb_spec {
     size_t n_ip_families;
     const struct lbp_lb_annotation *annotations;
     size_t n_annotations;
+    /* Service metadata.labels (bare metal matches pool serviceSelectors). */
+    const struct lbp_lb_annotation *labels;
+    size_t n_labels;
+    /*
+     * A digest of spec.selector (e.g. hex sha256 of the sorted "k=v" pairs),
+     * NULL when the Service has no selector. Bare metal lets a Service with
+     * externalTrafficPolicy Local share an address only when these are equal.
+     */
+    const char *selector_hash;
 };
 
 #define LBP_LB_MAX_INGRESS 4
@@ -111,6 +120,14 @@ struct lbp_lb_owned {
 struct lbp_call {
     char err[LBP_ERRBUF_SIZE];
     unsigned retry_after_s;
+    /*
+     * Optional, set by the provider with a failure: the Warning Event's
+     * reason (a static string, e.g. "AllocationFailed"); NULL lets the
+     * reconciler choose. With LBP_PENDING it means "waiting for a resource
+     * another Service holds": poll after retry_after_s without growing the
+     * backoff, and requeue such Services early when any LB is removed.
+     */
+    const char *event_reason;
 };
 
 void lbp_failf(struct lbp_call *call, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -143,6 +160,29 @@ struct lbp_provider {
 
     /* Optional: a JSON document of internal state for /debug/<name>; caller frees. */
     char *(*debug_json)(struct lbp_provider_ctx *ctx);
+
+    /*
+     * Optional (NULL: the cloud takes no run-time configuration). Replaces
+     * every object of one kind with json_objects (the items of a LIST, each
+     * one JSON object as text; n may be 0). Bare metal takes "IPAddressPool"
+     * and "L2Advertisement". On error the previous configuration stays in
+     * force and err says why (LBP_INVALID: the objects are wrong; report it,
+     * do not retry until they change). After LBP_OK the reconciler should
+     * requeue every Service this cloud handles: addresses may have moved.
+     */
+    int (*configure)(struct lbp_provider_ctx *ctx, const char *kind,
+                     const char *const *json_objects, size_t n, char *err, size_t errlen);
+    /*
+     * Optional (NULL: nothing to restore). For a cloud whose state is not
+     * stored anywhere but the Services themselves (bare metal: the address
+     * allocations), the reconciler calls this once per handled Service with
+     * its current status.loadBalancer.ingress after the caches sync and
+     * before any ensure, so a restart never hands out an address twice.
+     * Best effort: LBP_OK, or LBP_CONFLICT/LBP_INVALID when the recorded
+     * address cannot be kept (the next ensure picks another one).
+     */
+    int (*restore)(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
+                   const struct lbp_lb_status *current);
 };
 
 /* NULL-terminated table of the clouds built into this binary. */

@@ -1,0 +1,538 @@
+/*
+ * events.c — core/v1 Events, written from a background thread.
+ *
+ * lbp_event_record formats the message, copies the object reference into a
+ * queue item and returns; it never touches the network and never waits: when
+ * the bounded queue is full the event is dropped and counted. One thread
+ * drains the queue through the shared REST client.
+ *
+ * Before writing, each event passes two filters modelled on client-go's
+ * tools/record:
+ *   spam filter  a token bucket per (source, involved object): by default a
+ *                burst of 25 refilled at one per 5 minutes, the numbers
+ *                client-go uses, so a Service failing in a loop cannot flood
+ *                the API; extra events are dropped and counted.
+ *   aggregation  events identical in object, type, reason, message and
+ *                source are one Event object: the first is POSTed with
+ *                count 1, repeats within 10 minutes merge-PATCH count and
+ *                lastTimestamp. If the Event has gone meanwhile (PATCH 404,
+ *                e.g. TTL'd by the API server) a new one is POSTed.
+ * Both caches are bounded (4096 entries); the least recently used entry is
+ * evicted when full.
+ */
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/rc.h"
+#include "common/util.h"
+#include "kube/kube.h"
+
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uthash.h>
+
+#define MESSAGE_MAX 1024
+#define CACHE_MAX 4096
+#define AGG_WINDOW_MS (600u * 1000u)
+#define DEFAULT_BURST 25
+#define DEFAULT_QPS (1.0 / 300.0)
+#define DEFAULT_QUEUE 1000
+#define NAME_MAX_LEN 253
+
+struct ev_item {
+    struct ev_item *next;
+    char *kind, *api_version, *ns, *name, *uid, *rv;
+    char *type, *reason, *message;
+    int64_t time_s;
+};
+
+struct agg_entry {
+    char *key;
+    char *ev_ns;
+    char *ev_name;
+    int count;
+    int64_t first_s;
+    uint64_t last_ms;
+    UT_hash_handle hh;
+};
+
+struct spam_entry {
+    char *key;
+    double tokens;
+    uint64_t last_ms;
+    UT_hash_handle hh;
+};
+
+struct lbp_event_recorder {
+    struct lbp_kube_client *c;
+    char *component;
+    char *host;
+    double qps;
+    double burst;
+    size_t queue_max;
+
+    pthread_mutex_t mu;
+    pthread_cond_t work; /* an item arrived or stop */
+    pthread_cond_t idle; /* queue drained */
+    struct ev_item *head, *tail;
+    size_t qlen;
+    bool busy;
+    bool stop;
+    pthread_t thread;
+    bool started;
+
+    /* Owned by the writer thread only. */
+    struct agg_entry *agg;
+    struct spam_entry *spam;
+    uint64_t seq;
+
+    uint64_t dropped_full, dropped_rate, created, patched, failed; /* atomic */
+};
+
+static void item_free(struct ev_item *it)
+{
+    if (!it)
+        return;
+    free(it->kind);
+    free(it->api_version);
+    free(it->ns);
+    free(it->name);
+    free(it->uid);
+    free(it->rv);
+    free(it->type);
+    free(it->reason);
+    free(it->message);
+    free(it);
+}
+
+/* Truncates s to at most max bytes without splitting a UTF-8 sequence. */
+static void truncate_utf8(char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n <= max)
+        return;
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    s[n] = '\0';
+}
+
+void lbp_event_record(struct lbp_event_recorder *r, const struct lbp_object_ref *obj,
+                      const char *type, const char *reason, const char *fmt, ...)
+{
+    char msg[MESSAGE_MAX + 8];
+    va_list ap;
+    struct ev_item *it;
+
+    if (!r || !obj || !obj->name || !reason || !fmt)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    truncate_utf8(msg, MESSAGE_MAX);
+
+    it = calloc(1, sizeof(*it));
+    if (!it)
+        goto nomem;
+    it->kind = strdup(obj->kind ? obj->kind : "");
+    it->api_version = strdup(obj->api_version ? obj->api_version : "v1");
+    it->ns = lbp_strdup(obj->namespace);
+    it->name = strdup(obj->name);
+    it->uid = lbp_strdup(obj->uid);
+    it->rv = lbp_strdup(obj->resource_version);
+    it->type = strdup(type ? type : "Normal");
+    it->reason = strdup(reason);
+    it->message = strdup(msg);
+    it->time_s = lbp_wall_s();
+    if (!it->kind || !it->api_version || !it->name || !it->type || !it->reason || !it->message ||
+        (obj->namespace && !it->ns) || (obj->uid && !it->uid) || (obj->resource_version && !it->rv))
+        goto nomem;
+
+    pthread_mutex_lock(&r->mu);
+    if (r->stop || r->qlen >= r->queue_max) {
+        pthread_mutex_unlock(&r->mu);
+        uint64_t n = __atomic_add_fetch(&r->dropped_full, 1, __ATOMIC_RELAXED);
+        if (n == 1 || n % 1000 == 0)
+            lbp_warn("events: queue full, dropped %s %s/%s reason=%s (%llu dropped so far)",
+                     it->kind, it->ns ? it->ns : "", it->name, it->reason, (unsigned long long)n);
+        item_free(it);
+        return;
+    }
+    if (r->tail)
+        r->tail->next = it;
+    else
+        r->head = it;
+    r->tail = it;
+    r->qlen++;
+    pthread_cond_signal(&r->work);
+    pthread_mutex_unlock(&r->mu);
+    return;
+
+nomem:
+    item_free(it);
+    __atomic_add_fetch(&r->dropped_full, 1, __ATOMIC_RELAXED);
+}
+
+/* ------------------------------------------------------------ filters */
+
+/* Evicts the least recently used entry of a uthash table once it is full. */
+#define EVICT_LRU(head, type, freefn)                                                              \
+    do {                                                                                           \
+        if (HASH_COUNT(head) >= CACHE_MAX) {                                                       \
+            type *e_, *t_, *old_ = NULL;                                                           \
+            HASH_ITER(hh, head, e_, t_)                                                            \
+            if (!old_ || e_->last_ms < old_->last_ms)                                              \
+                old_ = e_;                                                                         \
+            HASH_DEL(head, old_);                                                                  \
+            freefn(old_);                                                                          \
+        }                                                                                          \
+    } while (0)
+
+static void spam_free(struct spam_entry *e)
+{
+    free(e->key);
+    free(e);
+}
+
+static void agg_free(struct agg_entry *e)
+{
+    free(e->key);
+    free(e->ev_ns);
+    free(e->ev_name);
+    free(e);
+}
+
+static char *obj_key(struct lbp_event_recorder *r, const struct ev_item *it, bool full)
+{
+    struct lbp_buf b;
+    lbp_buf_init(&b, 8192);
+    /* '\x1f' separates fields: it cannot appear in names and makes keys unambiguous. */
+    if (lbp_buf_addf(&b, "%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s", r->component,
+                     r->host ? r->host : "", it->kind, it->api_version, it->ns ? it->ns : "",
+                     it->name, it->uid ? it->uid : "") ||
+        (full && lbp_buf_addf(&b, "\x1f%s\x1f%s\x1f%s", it->type, it->reason, it->message))) {
+        lbp_buf_free(&b);
+        return NULL;
+    }
+    return lbp_buf_take(&b, NULL);
+}
+
+/* True when the object still has budget for one more event. */
+static bool spam_allow(struct lbp_event_recorder *r, const struct ev_item *it)
+{
+    char *key = obj_key(r, it, false);
+    struct spam_entry *e = NULL;
+    uint64_t now = lbp_now_ms();
+    bool ok;
+
+    if (!key)
+        return false;
+    HASH_FIND_STR(r->spam, key, e);
+    if (!e) {
+        EVICT_LRU(r->spam, struct spam_entry, spam_free);
+        e = calloc(1, sizeof(*e));
+        if (!e) {
+            free(key);
+            return false;
+        }
+        e->key = key;
+        e->tokens = r->burst;
+        e->last_ms = now;
+        HASH_ADD_KEYPTR(hh, r->spam, e->key, strlen(e->key), e);
+    } else {
+        free(key);
+        e->tokens += (double)(now - e->last_ms) * r->qps / 1000.0;
+        if (e->tokens > r->burst)
+            e->tokens = r->burst;
+        e->last_ms = now;
+    }
+    ok = e->tokens >= 1.0;
+    if (ok)
+        e->tokens -= 1.0;
+    return ok;
+}
+
+/* ------------------------------------------------------------ writes */
+
+static void add_str(struct json_object *o, const char *k, const char *v)
+{
+    if (v)
+        json_object_object_add(o, k, json_object_new_string(v));
+}
+
+static const char *event_ns(const struct ev_item *it)
+{
+    /* Cluster-scoped objects (Nodes) get their Events in "default", as upstream does. */
+    return it->ns && *it->ns ? it->ns : "default";
+}
+
+static int post_event(struct lbp_event_recorder *r, const struct ev_item *it, struct agg_entry *e)
+{
+    int rc = LBP_NOMEM;
+    char ts[32], name[NAME_MAX_LEN + 1], path[512];
+    struct json_object *o = json_object_new_object(), *md, *io, *src;
+    struct timespec now;
+
+    if (!o)
+        return LBP_NOMEM;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t uniq = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec + r->seq++;
+    /* The suffix is at most 17 bytes; shorten the object name so the result stays a valid name. */
+    snprintf(name, sizeof(name), "%.*s.%llx", NAME_MAX_LEN - 17, it->name,
+             (unsigned long long)uniq);
+    lbp_rfc3339(it->time_s, ts);
+
+    add_str(o, "apiVersion", "v1");
+    add_str(o, "kind", "Event");
+    md = json_object_new_object();
+    add_str(md, "name", name);
+    add_str(md, "namespace", event_ns(it));
+    json_object_object_add(o, "metadata", md);
+    io = json_object_new_object();
+    add_str(io, "kind", it->kind);
+    add_str(io, "apiVersion", it->api_version);
+    add_str(io, "namespace", it->ns);
+    add_str(io, "name", it->name);
+    add_str(io, "uid", it->uid);
+    add_str(io, "resourceVersion", it->rv);
+    json_object_object_add(o, "involvedObject", io);
+    add_str(o, "reason", it->reason);
+    add_str(o, "message", it->message);
+    add_str(o, "type", it->type);
+    src = json_object_new_object();
+    add_str(src, "component", r->component);
+    add_str(src, "host", r->host);
+    json_object_object_add(o, "source", src);
+    add_str(o, "firstTimestamp", ts);
+    add_str(o, "lastTimestamp", ts);
+    json_object_object_add(o, "count", json_object_new_int(1));
+    add_str(o, "reportingComponent", r->component);
+    add_str(o, "reportingInstance", r->host ? r->host : r->component);
+
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", event_ns(it));
+    struct lbp_kube_response resp = {0};
+    rc =
+        lbp_kube_post(r->c, path, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), &resp);
+    if (rc == LBP_OK) {
+        __atomic_add_fetch(&r->created, 1, __ATOMIC_RELAXED);
+        free(e->ev_name);
+        free(e->ev_ns);
+        e->ev_name = strdup(name);
+        e->ev_ns = strdup(event_ns(it));
+        e->count = 1;
+        e->first_s = it->time_s;
+        if (!e->ev_name || !e->ev_ns)
+            rc = LBP_NOMEM;
+    } else {
+        lbp_warn("events: create %s/%s for %s %s failed: %s%s%s", event_ns(it), name, it->kind,
+                 it->name, lbp_rc_str(rc), resp.message ? ": " : "",
+                 resp.message ? resp.message : "");
+    }
+    lbp_kube_response_free(&resp);
+    json_object_put(o);
+    return rc;
+}
+
+static int patch_event(struct lbp_event_recorder *r, const struct ev_item *it, struct agg_entry *e)
+{
+    char ts[32], path[768], body[128];
+    struct lbp_kube_response resp = {0};
+
+    lbp_rfc3339(it->time_s, ts);
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events/%s", e->ev_ns, e->ev_name);
+    snprintf(body, sizeof(body), "{\"count\":%d,\"lastTimestamp\":\"%s\"}", e->count + 1, ts);
+    int rc = lbp_kube_patch(r->c, path, LBP_PATCH_MERGE, body, &resp);
+    if (rc == LBP_OK) {
+        e->count++;
+        __atomic_add_fetch(&r->patched, 1, __ATOMIC_RELAXED);
+    } else if (rc != LBP_NOT_FOUND) {
+        lbp_warn("events: update %s/%s failed: %s%s%s", e->ev_ns, e->ev_name, lbp_rc_str(rc),
+                 resp.message ? ": " : "", resp.message ? resp.message : "");
+    }
+    lbp_kube_response_free(&resp);
+    return rc;
+}
+
+static void write_event(struct lbp_event_recorder *r, struct ev_item *it)
+{
+    uint64_t now = lbp_now_ms();
+    struct agg_entry *e = NULL;
+    int rc;
+
+    if (!spam_allow(r, it)) {
+        uint64_t n = __atomic_add_fetch(&r->dropped_rate, 1, __ATOMIC_RELAXED);
+        lbp_v(2, "events: rate limit dropped %s %s/%s reason=%s (%llu dropped so far)", it->kind,
+              it->ns ? it->ns : "", it->name, it->reason, (unsigned long long)n);
+        return;
+    }
+    char *key = obj_key(r, it, true);
+    if (!key)
+        goto fail;
+    HASH_FIND_STR(r->agg, key, e);
+    if (e && e->ev_name && now - e->last_ms < AGG_WINDOW_MS) {
+        free(key);
+        e->last_ms = now;
+        rc = patch_event(r, it, e);
+        if (rc == LBP_NOT_FOUND)
+            rc = post_event(r, it, e);
+        if (rc)
+            goto fail;
+        return;
+    }
+    if (!e) {
+        EVICT_LRU(r->agg, struct agg_entry, agg_free);
+        e = calloc(1, sizeof(*e));
+        if (!e) {
+            free(key);
+            goto fail;
+        }
+        e->key = key;
+        HASH_ADD_KEYPTR(hh, r->agg, e->key, strlen(e->key), e);
+    } else {
+        free(key);
+    }
+    e->last_ms = now;
+    if (post_event(r, it, e) == LBP_OK)
+        return;
+    /* A failed create must not turn later repeats into patches of nothing. */
+    HASH_DEL(r->agg, e);
+    agg_free(e);
+fail:
+    __atomic_add_fetch(&r->failed, 1, __ATOMIC_RELAXED);
+}
+
+static void *writer(void *arg)
+{
+    struct lbp_event_recorder *r = arg;
+
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        while (!r->stop && !r->head)
+            pthread_cond_wait(&r->work, &r->mu);
+        if (r->stop)
+            break;
+        struct ev_item *it = r->head;
+        r->head = it->next;
+        if (!r->head)
+            r->tail = NULL;
+        r->qlen--;
+        r->busy = true;
+        pthread_mutex_unlock(&r->mu);
+
+        write_event(r, it);
+        item_free(it);
+
+        pthread_mutex_lock(&r->mu);
+        r->busy = false;
+        if (!r->head)
+            pthread_cond_broadcast(&r->idle);
+    }
+    pthread_cond_broadcast(&r->idle);
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+int lbp_event_recorder_new(struct lbp_kube_client *c, const struct lbp_event_opts *opts,
+                           struct lbp_event_recorder **out)
+{
+    struct lbp_event_recorder *r;
+    pthread_condattr_t ca;
+
+    *out = NULL;
+    if (!c || !opts || !opts->component || !*opts->component)
+        return LBP_INVALID;
+    r = calloc(1, sizeof(*r));
+    if (!r)
+        return LBP_NOMEM;
+    r->c = c;
+    r->component = strdup(opts->component);
+    r->host = lbp_strdup(opts->host);
+    r->qps = opts->qps > 0 ? opts->qps : DEFAULT_QPS;
+    r->burst = opts->burst > 0 ? opts->burst : DEFAULT_BURST;
+    r->queue_max = opts->queue_max ? opts->queue_max : DEFAULT_QUEUE;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->work, &ca);
+    pthread_cond_init(&r->idle, &ca);
+    pthread_condattr_destroy(&ca);
+    if (!r->component || (opts->host && !r->host)) {
+        lbp_event_recorder_free(r);
+        return LBP_NOMEM;
+    }
+    if (pthread_create(&r->thread, NULL, writer, r) != 0) {
+        lbp_event_recorder_free(r);
+        return LBP_IO;
+    }
+    r->started = true;
+    *out = r;
+    return LBP_OK;
+}
+
+void lbp_event_recorder_flush(struct lbp_event_recorder *r, unsigned timeout_ms)
+{
+    if (!r)
+        return;
+    uint64_t deadline = lbp_now_ms() + timeout_ms;
+    pthread_mutex_lock(&r->mu);
+    while ((r->head || r->busy) && !r->stop) {
+        uint64_t now = lbp_now_ms();
+        if (now >= deadline)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t d = deadline - now;
+        ts.tv_sec += (time_t)(d / 1000);
+        ts.tv_nsec += (long)(d % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&r->idle, &r->mu, &ts);
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+void lbp_event_recorder_free(struct lbp_event_recorder *r)
+{
+    if (!r)
+        return;
+    if (r->started) {
+        pthread_mutex_lock(&r->mu);
+        r->stop = true;
+        pthread_cond_broadcast(&r->work);
+        pthread_mutex_unlock(&r->mu);
+        pthread_join(r->thread, NULL);
+    }
+    if (r->qlen)
+        lbp_info("events: %zu queued events discarded at shutdown", r->qlen);
+    while (r->head) {
+        struct ev_item *it = r->head;
+        r->head = it->next;
+        item_free(it);
+    }
+    struct agg_entry *a, *at;
+    HASH_ITER(hh, r->agg, a, at)
+    {
+        HASH_DEL(r->agg, a);
+        agg_free(a);
+    }
+    struct spam_entry *s, *st;
+    HASH_ITER(hh, r->spam, s, st)
+    {
+        HASH_DEL(r->spam, s);
+        spam_free(s);
+    }
+    pthread_cond_destroy(&r->work);
+    pthread_cond_destroy(&r->idle);
+    pthread_mutex_destroy(&r->mu);
+    free(r->component);
+    free(r->host);
+    free(r);
+}

@@ -1,0 +1,913 @@
+/*
+ * informer.c — list+watch of one kind into a cache of decoded objects.
+ *
+ * One thread per informer runs the reflector loop client-go made familiar:
+ *
+ *   LIST (paged: limit/continue; a 410 on a continue token restarts the
+ *   list) → swap the cache for the listed set and tell the handlers the
+ *   difference (added, changed by resourceVersion, gone) → WATCH from the
+ *   list's resourceVersion with bookmarks and a randomised timeoutSeconds →
+ *   when the server ends the watch, watch again from the last RV seen →
+ *   on 410 (HTTP or an ERROR event) LIST again.
+ *
+ * Transport errors, stalls (nothing at all, not even a bookmark, for the
+ * watch timeout plus slack), garbage lines and overlong lines restart the
+ * watch from the last good RV after a jittered backoff (0.8 s doubling to
+ * 30 s, reset after a healthy watch), logging one line per attempt.
+ *
+ * Cache: a uthash keyed by meta.key under a rwlock. Objects are immutable
+ * and reference-counted: an event publishes the new object under the write
+ * lock, then runs the handlers (old and new still referenced), then drops
+ * the old one. Handler calls are serialised by hmu, which the watch thread
+ * and the resync thread (only when resync_s > 0) take around "update the
+ * cache and tell the handlers", so handlers see events one at a time and in
+ * order, and a resync never interleaves with an event.
+ *
+ * Stopping: a per-informer flag the watch stream polls
+ * (lbp_kube_stream_stoppable) and a condvar that wakes backoff sleeps. If
+ * the client does not provide the stoppable stream (a weak reference, see
+ * below), watches are cut into short idle slices instead, so stop still
+ * joins within about 2 s.
+ */
+#include "kube/informer_int.h"
+#include "kube/decode_int.h"
+#include "kube/kube_int.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/rc.h"
+#include "common/util.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uthash.h>
+
+#define BACKOFF_BASE_MS 800
+#define BACKOFF_MAX_MS 30000
+#define IDLE_SLACK_S 30
+#define FALLBACK_SLICE_MS 1500
+#define RV_MAX 64
+#define CONTINUE_MAX 4096
+#define LIST_BODY_LOG 120
+#define JSON_DEPTH 64
+
+/* Present when the client implements it; see kube_int.h. */
+extern int lbp_kube_stream_stoppable(struct lbp_kube_client *c, const char *path, size_t max_line,
+                                     long idle_timeout_ms, const int *stop, lbp_line_cb cb,
+                                     void *ctx, struct lbp_kube_response *resp)
+    __attribute__((weak));
+
+struct entry {
+    struct lbp_meta *obj; /* one reference owned by the cache */
+    UT_hash_handle hh;    /* keyed by obj->key */
+};
+
+enum stop_why { WHY_NONE, WHY_GONE, WHY_GARBAGE, WHY_STOP, WHY_ERROR };
+
+struct lbp_informer {
+    struct lbp_kube_client *c;
+    enum lbp_kind kind;
+    char *ns, *label_selector, *field_selector;
+    unsigned resync_s, page_size, watch_timeout_s;
+    size_t max_line;
+    struct lbp_informer_handlers h;
+
+    pthread_rwlock_t lock; /* guards cache */
+    struct entry *cache;
+    pthread_mutex_t hmu; /* serialises cache updates + handler calls */
+
+    pthread_mutex_t mu; /* guards synced, started; cv waits */
+    pthread_cond_t cv;  /* monotonic; synced and stop */
+    bool synced, started;
+    int stop; /* atomic */
+    pthread_t thread, resync_thread;
+    bool resync_running;
+
+    /* Watch-thread state. */
+    char rv[RV_MAX + 1]; /* guarded by mu for readers outside the thread */
+    json_tokener *tok;
+    enum stop_why why;
+    unsigned long lines; /* in the current watch */
+
+    struct lbp_informer_stats st; /* atomic fields */
+};
+
+static void stat_inc(uint64_t *v)
+{
+    __atomic_add_fetch(v, 1, __ATOMIC_RELAXED);
+}
+
+static bool stopping(struct lbp_informer *inf)
+{
+    return __atomic_load_n(&inf->stop, __ATOMIC_ACQUIRE) != 0;
+}
+
+static void set_rv(struct lbp_informer *inf, const char *rv)
+{
+    if (!rv || !*rv || strlen(rv) > RV_MAX)
+        return;
+    pthread_mutex_lock(&inf->mu);
+    lbp_strlcpy(inf->rv, rv, sizeof(inf->rv));
+    pthread_mutex_unlock(&inf->mu);
+}
+
+void lbp_informer_last_rv(struct lbp_informer *inf, char *out, size_t outlen)
+{
+    pthread_mutex_lock(&inf->mu);
+    lbp_strlcpy(out, inf->rv, outlen);
+    pthread_mutex_unlock(&inf->mu);
+}
+
+/* Sleeps ms or until stop; true when stopping. */
+static bool nap(struct lbp_informer *inf, uint64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&inf->mu);
+    while (!stopping(inf))
+        if (pthread_cond_timedwait(&inf->cv, &inf->mu, &ts) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&inf->mu);
+    return stopping(inf);
+}
+
+/* ---------------------------------------------------------------- cache + handlers */
+
+static struct lbp_meta *cache_find(struct lbp_informer *inf, const char *key)
+{
+    struct entry *e = NULL;
+    HASH_FIND_STR(inf->cache, key, e);
+    return e ? e->obj : NULL;
+}
+
+/*
+ * Publishes obj (one reference handed over) or removes key when obj is
+ * NULL. Returns the previous object with the cache's reference (caller
+ * unrefs), or NULL. Caller holds hmu.
+ */
+static struct lbp_meta *cache_put(struct lbp_informer *inf, const char *key, struct lbp_meta *obj,
+                                  int *rc)
+{
+    struct entry *e = NULL;
+    struct lbp_meta *old = NULL;
+
+    *rc = LBP_OK;
+    pthread_rwlock_wrlock(&inf->lock);
+    HASH_FIND_STR(inf->cache, key, e);
+    if (e) {
+        old = e->obj;
+        HASH_DEL(inf->cache, e);
+        if (obj) {
+            e->obj = obj;
+            HASH_ADD_KEYPTR(hh, inf->cache, obj->key, strlen(obj->key), e);
+        } else {
+            free(e);
+        }
+    } else if (obj) {
+        if (!(e = calloc(1, sizeof(*e)))) {
+            *rc = LBP_NOMEM;
+        } else {
+            e->obj = obj;
+            HASH_ADD_KEYPTR(hh, inf->cache, obj->key, strlen(obj->key), e);
+        }
+    }
+    pthread_rwlock_unlock(&inf->lock);
+    return old;
+}
+
+static bool same_version(const struct lbp_meta *a, const struct lbp_meta *b)
+{
+    return a->resource_version && b->resource_version &&
+           strcmp(a->resource_version, b->resource_version) == 0;
+}
+
+/* ADDED / MODIFIED: obj's reference goes to the cache. */
+static void apply_upsert(struct lbp_informer *inf, struct lbp_meta *obj)
+{
+    int rc;
+    pthread_mutex_lock(&inf->hmu);
+    lbp_kube_obj_ref(obj); /* ours, for the handler call */
+    struct lbp_meta *old = cache_put(inf, obj->key, obj, &rc);
+    if (rc) {
+        lbp_kube_obj_unref(obj); /* the reference meant for the cache */
+        lbp_error("informer %s: %s: out of memory, event dropped", lbp_kube_kind_name(inf->kind),
+                  obj->key);
+    } else if (old) {
+        if (inf->h.on_update)
+            inf->h.on_update(inf->h.ctx, old, obj);
+    } else if (inf->h.on_add) {
+        inf->h.on_add(inf->h.ctx, obj);
+    }
+    pthread_mutex_unlock(&inf->hmu);
+    lbp_kube_obj_unref(old);
+    lbp_kube_obj_unref(obj);
+}
+
+/* DELETED: obj is the final state from the event (the caller keeps its reference). */
+static void apply_delete(struct lbp_informer *inf, struct lbp_meta *obj)
+{
+    int rc;
+    pthread_mutex_lock(&inf->hmu);
+    struct lbp_meta *old = cache_put(inf, obj->key, NULL, &rc);
+    /* Never announced, so nothing to retract. */
+    if (old && inf->h.on_delete)
+        inf->h.on_delete(inf->h.ctx, obj);
+    pthread_mutex_unlock(&inf->hmu);
+    lbp_kube_obj_unref(old);
+}
+
+static void free_map(struct entry **map)
+{
+    struct entry *e, *tmp;
+    HASH_ITER(hh, *map, e, tmp)
+    {
+        HASH_DEL(*map, e);
+        lbp_kube_obj_unref(e->obj);
+        free(e);
+    }
+}
+
+/*
+ * Replaces the cache with a complete LIST result and tells the handlers
+ * the difference, so nothing that happened while no watch ran is lost:
+ * listed and unknown → add, listed with another resourceVersion → update,
+ * cached but not listed → delete.
+ */
+static void apply_replace(struct lbp_informer *inf, struct entry *fresh)
+{
+    struct entry *old, *e, *tmp, *prev;
+
+    pthread_mutex_lock(&inf->hmu);
+    pthread_rwlock_wrlock(&inf->lock);
+    old = inf->cache;
+    inf->cache = fresh;
+    pthread_rwlock_unlock(&inf->lock);
+
+    HASH_ITER(hh, fresh, e, tmp)
+    {
+        prev = NULL;
+        HASH_FIND_STR(old, e->obj->key, prev);
+        if (!prev) {
+            if (inf->h.on_add)
+                inf->h.on_add(inf->h.ctx, e->obj);
+        } else {
+            if (!same_version(prev->obj, e->obj) && inf->h.on_update)
+                inf->h.on_update(inf->h.ctx, prev->obj, e->obj);
+            HASH_DEL(old, prev);
+            lbp_kube_obj_unref(prev->obj);
+            free(prev);
+        }
+    }
+    HASH_ITER(hh, old, e, tmp)
+    {
+        if (inf->h.on_delete)
+            inf->h.on_delete(inf->h.ctx, e->obj);
+    }
+    pthread_mutex_unlock(&inf->hmu);
+    free_map(&old);
+}
+
+static void *resync_main(void *arg)
+{
+    struct lbp_informer *inf = arg;
+    while (!nap(inf, (uint64_t)inf->resync_s * 1000)) {
+        /* Only a cache that reflects a LIST is worth replaying. */
+        if (!lbp_informer_has_synced(inf))
+            continue;
+        pthread_mutex_lock(&inf->hmu);
+        struct entry *e, *tmp;
+        HASH_ITER(hh, inf->cache, e, tmp)
+        {
+            if (inf->h.on_update)
+                inf->h.on_update(inf->h.ctx, e->obj, e->obj);
+        }
+        pthread_mutex_unlock(&inf->hmu);
+    }
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- paths */
+
+static int add_escaped(struct lbp_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char enc[3];
+        int rc;
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+            rc = lbp_buf_add(b, p, 1);
+        } else {
+            enc[0] = '%';
+            enc[1] = hex[*p >> 4];
+            enc[2] = hex[*p & 15];
+            rc = lbp_buf_add(b, enc, 3);
+        }
+        if (rc)
+            return rc;
+    }
+    return LBP_OK;
+}
+
+static int add_param(struct lbp_buf *b, const char *name, const char *value)
+{
+    int rc;
+    if (!value || !*value)
+        return LBP_OK;
+    if ((rc = lbp_buf_addf(b, "&%s=", name)))
+        return rc;
+    return add_escaped(b, value);
+}
+
+/* The collection path, fixed query parameters, then the selectors. */
+static int base_path(struct lbp_informer *inf, struct lbp_buf *b, const char *query)
+{
+    char path[256];
+    int rc = lbp_kube_kind_path(inf->kind, inf->ns, path, sizeof(path));
+    if (rc)
+        return rc;
+    if ((rc = lbp_buf_addf(b, "%s?%s", path, query)) ||
+        (rc = add_param(b, "labelSelector", inf->label_selector)) ||
+        (rc = add_param(b, "fieldSelector", inf->field_selector)))
+        return rc;
+    return LBP_OK;
+}
+
+/* ---------------------------------------------------------------- list */
+
+static json_object *member(json_object *o, const char *k)
+{
+    json_object *v = NULL;
+    if (o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, k, &v))
+        return v;
+    return NULL;
+}
+
+static const char *str_member(json_object *o, const char *k, size_t max)
+{
+    json_object *v = member(o, k);
+    if (!v || !json_object_is_type(v, json_type_string))
+        return NULL;
+    const char *s = json_object_get_string(v);
+    size_t len = (size_t)json_object_get_string_len(v);
+    return len <= max && strlen(s) == len ? s : NULL;
+}
+
+/* Adds the items of one page to *fresh; copies continue and RV out. */
+static int list_page_apply(struct lbp_informer *inf, const char *body, size_t len,
+                           struct entry **fresh, char *cont, char *rv)
+{
+    json_object *root = NULL;
+    int rc = LBP_OK;
+
+    json_tokener_reset(inf->tok);
+    root = json_tokener_parse_ex(inf->tok, body, (int)len);
+    if (!root || json_tokener_get_error(inf->tok) != json_tokener_success ||
+        !json_object_is_type(root, json_type_object)) {
+        lbp_warn("informer %s: LIST body is not a JSON object: %.*s", lbp_kube_kind_name(inf->kind),
+                 (int)(len < LIST_BODY_LOG ? len : LIST_BODY_LOG), body);
+        rc = LBP_PARSE;
+        goto out;
+    }
+    json_object *md = member(root, "metadata");
+    const char *c = str_member(md, "continue", CONTINUE_MAX);
+    const char *r = str_member(md, "resourceVersion", RV_MAX);
+    lbp_strlcpy(cont, c ? c : "", CONTINUE_MAX + 1);
+    if (r)
+        lbp_strlcpy(rv, r, RV_MAX + 1);
+
+    json_object *items = member(root, "items");
+    size_t n =
+        items && json_object_is_type(items, json_type_array) ? json_object_array_length(items) : 0;
+    for (size_t i = 0; i < n; i++) {
+        struct lbp_meta *obj = NULL;
+        int drc =
+            lbp_kube_decode_obj(inf->kind, json_object_array_get_idx(items, i), (void **)&obj);
+        if (drc) {
+            stat_inc(&inf->st.decode_errors);
+            lbp_warn("informer %s: LIST item %zu skipped: %s", lbp_kube_kind_name(inf->kind), i,
+                     lbp_rc_str(drc));
+            continue;
+        }
+        struct entry *e = NULL;
+        HASH_FIND_STR(*fresh, obj->key, e);
+        if (e) {
+            HASH_DEL(*fresh, e);
+            lbp_kube_obj_unref(e->obj);
+        } else if (!(e = calloc(1, sizeof(*e)))) {
+            lbp_kube_obj_unref(obj);
+            rc = LBP_NOMEM;
+            goto out;
+        }
+        e->obj = obj;
+        HASH_ADD_KEYPTR(hh, *fresh, obj->key, strlen(obj->key), e);
+    }
+out:
+    json_object_put(root);
+    return rc;
+}
+
+/* A complete paged LIST, then replace. */
+static int do_list(struct lbp_informer *inf)
+{
+    struct entry *fresh = NULL;
+    struct lbp_buf path;
+    char *cont = NULL, rv[RV_MAX + 1] = "";
+    int rc;
+
+    lbp_buf_init(&path, 16384);
+    if (!(cont = calloc(1, CONTINUE_MAX + 1)))
+        return LBP_NOMEM;
+    stat_inc(&inf->st.lists);
+    for (;;) {
+        struct lbp_kube_response resp = {0};
+        lbp_buf_reset(&path);
+        char query[32];
+        snprintf(query, sizeof(query), "limit=%u", inf->page_size);
+        if ((rc = base_path(inf, &path, query)) || (rc = add_param(&path, "continue", cont)))
+            goto out;
+        rc = lbp_kube_list_page(inf->c, path.data, &resp);
+        if (rc == LBP_GONE && *cont) {
+            /* The continue token expired: the snapshot is gone, start over. */
+            stat_inc(&inf->st.gone);
+            lbp_info("informer %s: LIST continue token expired, listing again",
+                     lbp_kube_kind_name(inf->kind));
+            free_map(&fresh);
+            cont[0] = '\0';
+            rv[0] = '\0';
+            lbp_kube_response_free(&resp);
+            if (stopping(inf)) {
+                rc = LBP_CANCELLED;
+                goto out;
+            }
+            continue;
+        }
+        if (rc == LBP_OK)
+            rc = list_page_apply(inf, resp.body, resp.body_len, &fresh, cont, rv);
+        else
+            lbp_warn("informer %s: LIST failed: %s%s%s", lbp_kube_kind_name(inf->kind),
+                     lbp_rc_str(rc), resp.message ? ": " : "", resp.message ? resp.message : "");
+        lbp_kube_response_free(&resp);
+        if (rc)
+            goto out;
+        if (!*cont || stopping(inf))
+            break;
+    }
+    if (stopping(inf)) {
+        rc = LBP_CANCELLED;
+        goto out;
+    }
+    if (!*rv) {
+        lbp_warn("informer %s: LIST without metadata.resourceVersion",
+                 lbp_kube_kind_name(inf->kind));
+        rc = LBP_PARSE;
+        goto out;
+    }
+    apply_replace(inf, fresh);
+    fresh = NULL;
+    set_rv(inf, rv);
+    pthread_mutex_lock(&inf->mu);
+    if (!inf->synced)
+        lbp_info("informer %s: synced, %u objects at resourceVersion %s",
+                 lbp_kube_kind_name(inf->kind), HASH_COUNT(inf->cache), rv);
+    inf->synced = true;
+    pthread_cond_broadcast(&inf->cv);
+    pthread_mutex_unlock(&inf->mu);
+out:
+    free_map(&fresh);
+    free(cont);
+    lbp_buf_free(&path);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- watch events */
+
+static int garbage(struct lbp_informer *inf, const char *what, const char *line, size_t len)
+{
+    stat_inc(&inf->st.decode_errors);
+    lbp_warn("informer %s: watch: %s: %.*s%s", lbp_kube_kind_name(inf->kind), what,
+             (int)(len < LIST_BODY_LOG ? len : LIST_BODY_LOG), line,
+             len > LIST_BODY_LOG ? "..." : "");
+    return LBP_PARSE;
+}
+
+static bool only_space(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
+            return false;
+    return true;
+}
+
+static int handle_line(struct lbp_informer *inf, const char *line, size_t len)
+{
+    json_object *root = NULL;
+    struct lbp_meta *obj = NULL;
+    int rc = LBP_OK;
+
+    if (len > (size_t)INT32_MAX)
+        return garbage(inf, "line too long", line, 0);
+    json_tokener_reset(inf->tok);
+    root = json_tokener_parse_ex(inf->tok, line, (int)len);
+    if (!root || json_tokener_get_error(inf->tok) != json_tokener_success ||
+        !only_space(line + json_tokener_get_parse_end(inf->tok),
+                    len - json_tokener_get_parse_end(inf->tok)) ||
+        !json_object_is_type(root, json_type_object)) {
+        rc = garbage(inf, "not a JSON object", line, len);
+        goto out;
+    }
+    const char *type = str_member(root, "type", 16);
+    json_object *o = member(root, "object");
+    if (!type || !o || !json_object_is_type(o, json_type_object)) {
+        rc = garbage(inf, "not a watch event", line, len);
+        goto out;
+    }
+    stat_inc(&inf->st.events);
+
+    if (strcmp(type, "BOOKMARK") == 0) {
+        set_rv(inf, str_member(member(o, "metadata"), "resourceVersion", RV_MAX));
+        goto out;
+    }
+    if (strcmp(type, "ERROR") == 0) {
+        json_object *code = member(o, "code");
+        int64_t c =
+            code && json_object_is_type(code, json_type_int) ? json_object_get_int64(code) : 0;
+        const char *msg = str_member(o, "message", 4096);
+        lbp_info("informer %s: watch ERROR %lld: %s", lbp_kube_kind_name(inf->kind), (long long)c,
+                 msg ? msg : "(no message)");
+        rc = c == 410 ? LBP_GONE : LBP_RETRY;
+        goto out;
+    }
+    bool del = strcmp(type, "DELETED") == 0;
+    if (!del && strcmp(type, "ADDED") != 0 && strcmp(type, "MODIFIED") != 0) {
+        rc = garbage(inf, "unknown event type", line, len);
+        goto out;
+    }
+    int drc = lbp_kube_decode_obj(inf->kind, o, (void **)&obj);
+    if (drc) {
+        /*
+         * Well-formed event, unusable object: restarting would replay the
+         * same event forever, so it is skipped and the RV moves past it.
+         */
+        stat_inc(&inf->st.decode_errors);
+        lbp_warn("informer %s: watch %s event skipped: %s", lbp_kube_kind_name(inf->kind), type,
+                 lbp_rc_str(drc));
+        set_rv(inf, str_member(member(o, "metadata"), "resourceVersion", RV_MAX));
+        goto out;
+    }
+    if (del) {
+        apply_delete(inf, obj);
+    } else {
+        lbp_kube_obj_ref(obj);
+        apply_upsert(inf, obj);
+    }
+    set_rv(inf, obj->resource_version);
+out:
+    lbp_kube_obj_unref(obj);
+    json_object_put(root);
+    return rc;
+}
+
+int lbp_informer_feed_line(struct lbp_informer *inf, const char *line, size_t len)
+{
+    return handle_line(inf, line, len);
+}
+
+static int on_line(void *ctx, const char *line, size_t len)
+{
+    struct lbp_informer *inf = ctx;
+    if (stopping(inf)) {
+        inf->why = WHY_STOP;
+        return 1;
+    }
+    inf->lines++;
+    int rc = handle_line(inf, line, len);
+    if (rc == LBP_GONE) {
+        inf->why = WHY_GONE;
+        return 1;
+    }
+    if (rc == LBP_PARSE) {
+        inf->why = WHY_GARBAGE;
+        return 1;
+    }
+    if (rc == LBP_RETRY) {
+        inf->why = WHY_ERROR;
+        return 1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- the loop */
+
+enum outcome { OUT_REWATCH, OUT_RELIST, OUT_BACKOFF, OUT_EXIT };
+
+static enum outcome do_watch(struct lbp_informer *inf, bool *healthy)
+{
+    struct lbp_buf path;
+    struct lbp_kube_response resp;
+    char rv[RV_MAX + 1];
+    enum outcome out = OUT_BACKOFF;
+    int rc;
+
+    *healthy = false;
+    lbp_informer_last_rv(inf, rv, sizeof(rv));
+    unsigned timeout =
+        (unsigned)(lbp_jitter_ms((uint64_t)inf->watch_timeout_s * 1000, 0.25) / 1000);
+    if (timeout == 0)
+        timeout = 1;
+    long idle_ms = (long)(timeout + IDLE_SLACK_S) * 1000;
+    bool sliced = !lbp_kube_stream_stoppable;
+    uint64_t start = lbp_now_ms();
+
+    lbp_buf_init(&path, 16384);
+    char query[96];
+    snprintf(query, sizeof(query), "watch=1&allowWatchBookmarks=true&timeoutSeconds=%u", timeout);
+    if ((rc = base_path(inf, &path, query)) || (rc = add_param(&path, "resourceVersion", rv))) {
+        lbp_error("informer %s: watch path: %s", lbp_kube_kind_name(inf->kind), lbp_rc_str(rc));
+        goto out;
+    }
+    stat_inc(&inf->st.watches);
+    inf->why = WHY_NONE;
+    inf->lines = 0;
+    memset(&resp, 0, sizeof(resp));
+    if (!sliced) {
+        rc = lbp_kube_stream_stoppable(inf->c, path.data, inf->max_line, idle_ms, &inf->stop,
+                                       on_line, inf, &resp);
+    } else {
+        /*
+         * Without a stoppable stream, short idle slices bound how long stop
+         * waits; a slice that times out on a live watch is not a stall
+         * unless the real idle budget is spent.
+         */
+        uint64_t budget_end = start + (uint64_t)idle_ms;
+        for (;;) {
+            rc = lbp_kube_stream(inf->c, path.data, inf->max_line, FALLBACK_SLICE_MS, on_line, inf,
+                                 &resp);
+            if (rc != LBP_RETRY || inf->lines || stopping(inf) || lbp_now_ms() >= budget_end)
+                break;
+            lbp_kube_response_free(&resp);
+        }
+    }
+    *healthy = inf->lines > 0;
+
+    if (stopping(inf) || rc == LBP_CANCELLED || inf->why == WHY_STOP) {
+        out = OUT_EXIT;
+    } else if (inf->why == WHY_GONE || rc == LBP_GONE) {
+        stat_inc(&inf->st.gone);
+        lbp_info("informer %s: resourceVersion %s too old (410), listing again",
+                 lbp_kube_kind_name(inf->kind), rv);
+        out = OUT_RELIST;
+    } else if (sliced && rc == LBP_RETRY && inf->lines) {
+        out = OUT_REWATCH; /* a quiet slice after some events: resume from the new RV */
+    } else if (inf->why == WHY_GARBAGE || inf->why == WHY_ERROR) {
+        out = OUT_BACKOFF;
+    } else if (rc == LBP_OK) {
+        /* The server ended the watch (timeoutSeconds): carry on from the last RV. */
+        out = OUT_REWATCH;
+        if (lbp_now_ms() - start >= 1000)
+            *healthy = true;
+        else if (!*healthy)
+            out = OUT_BACKOFF; /* closed at once with nothing: do not spin */
+    } else {
+        if (rc == LBP_TOOBIG)
+            stat_inc(&inf->st.decode_errors);
+        lbp_info("informer %s: watch from %s ended: %s%s%s", lbp_kube_kind_name(inf->kind), rv,
+                 lbp_rc_str(rc), resp.message ? ": " : "", resp.message ? resp.message : "");
+        out = OUT_BACKOFF;
+    }
+    lbp_kube_response_free(&resp);
+out:
+    lbp_buf_free(&path);
+    return out;
+}
+
+static void *informer_main(void *arg)
+{
+    struct lbp_informer *inf = arg;
+    bool need_list = true;
+    unsigned attempt = 0, gone_streak = 0;
+
+    while (!stopping(inf)) {
+        if (need_list) {
+            int rc = do_list(inf);
+            if (rc == LBP_CANCELLED)
+                break;
+            if (rc == LBP_OK) {
+                need_list = false;
+                continue;
+            }
+        } else {
+            bool healthy;
+            enum outcome o = do_watch(inf, &healthy);
+            if (healthy)
+                attempt = 0;
+            if (o == OUT_EXIT)
+                break;
+            /*
+             * A 410 right after a fresh LIST means something is wrong with
+             * the server's history: list again, but not in a tight loop.
+             */
+            gone_streak = o == OUT_RELIST ? gone_streak + 1 : 0;
+            if (o == OUT_RELIST)
+                need_list = true;
+            if (o == OUT_REWATCH || (o == OUT_RELIST && gone_streak < 2))
+                continue;
+        }
+        stat_inc(&inf->st.restarts);
+        uint64_t ms = lbp_jitter_ms(lbp_backoff_ms(BACKOFF_BASE_MS, BACKOFF_MAX_MS, attempt), 0.2);
+        lbp_info("informer %s: %s again in %llu ms (attempt %u)", lbp_kube_kind_name(inf->kind),
+                 need_list ? "listing" : "watching", (unsigned long long)ms, attempt + 1);
+        attempt++;
+        if (nap(inf, ms))
+            break;
+    }
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- public */
+
+int lbp_informer_new(struct lbp_kube_client *c, const struct lbp_informer_opts *opts,
+                     const struct lbp_informer_handlers *h, struct lbp_informer **out)
+{
+    struct lbp_informer *inf = NULL;
+    pthread_condattr_t ca;
+    char probe[256];
+    int rc = LBP_OK;
+
+    *out = NULL;
+    if (!opts || lbp_kube_kind_path(opts->kind, opts->namespace, probe, sizeof(probe)))
+        return LBP_INVALID;
+    if (!(inf = calloc(1, sizeof(*inf))))
+        return LBP_NOMEM;
+    inf->c = c;
+    inf->kind = opts->kind;
+    inf->resync_s = opts->resync_s;
+    inf->page_size = opts->page_size ? opts->page_size : 500;
+    inf->watch_timeout_s = opts->watch_timeout_s ? opts->watch_timeout_s : 300;
+    inf->max_line = opts->max_line ? opts->max_line : (size_t)16 << 20;
+    if (h)
+        inf->h = *h;
+    inf->ns = lbp_strdup(opts->namespace);
+    inf->label_selector = lbp_strdup(opts->label_selector);
+    inf->field_selector = lbp_strdup(opts->field_selector);
+    inf->tok = json_tokener_new_ex(JSON_DEPTH);
+    if ((opts->namespace && !inf->ns) || (opts->label_selector && !inf->label_selector) ||
+        (opts->field_selector && !inf->field_selector) || !inf->tok) {
+        rc = LBP_NOMEM;
+        goto out;
+    }
+    pthread_rwlock_init(&inf->lock, NULL);
+    pthread_mutex_init(&inf->hmu, NULL);
+    pthread_mutex_init(&inf->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&inf->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    *out = inf;
+    inf = NULL;
+out:
+    if (inf) {
+        free(inf->ns);
+        free(inf->label_selector);
+        free(inf->field_selector);
+        if (inf->tok)
+            json_tokener_free(inf->tok);
+        free(inf);
+    }
+    return rc;
+}
+
+int lbp_informer_start(struct lbp_informer *inf)
+{
+    int rc = LBP_OK;
+    if (!inf || !inf->c)
+        return LBP_INVALID;
+    pthread_mutex_lock(&inf->mu);
+    if (inf->started) {
+        rc = LBP_INVALID;
+        goto out;
+    }
+    if (pthread_create(&inf->thread, NULL, informer_main, inf)) {
+        rc = LBP_NOMEM;
+        goto out;
+    }
+    inf->started = true;
+    if (inf->resync_s && pthread_create(&inf->resync_thread, NULL, resync_main, inf) == 0)
+        inf->resync_running = true;
+out:
+    pthread_mutex_unlock(&inf->mu);
+    return rc;
+}
+
+bool lbp_informer_has_synced(struct lbp_informer *inf)
+{
+    pthread_mutex_lock(&inf->mu);
+    bool s = inf->synced;
+    pthread_mutex_unlock(&inf->mu);
+    return s;
+}
+
+int lbp_informer_wait_synced(struct lbp_informer *inf, unsigned timeout_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&inf->mu);
+    while (!inf->synced && !stopping(inf))
+        if (pthread_cond_timedwait(&inf->cv, &inf->mu, &ts) == ETIMEDOUT)
+            break;
+    bool s = inf->synced;
+    pthread_mutex_unlock(&inf->mu);
+    return s ? LBP_OK : stopping(inf) ? LBP_CANCELLED : LBP_RETRY;
+}
+
+void *lbp_informer_get(struct lbp_informer *inf, const char *key)
+{
+    if (!inf || !key)
+        return NULL;
+    pthread_rwlock_rdlock(&inf->lock);
+    struct lbp_meta *m = lbp_kube_obj_ref(cache_find(inf, key));
+    pthread_rwlock_unlock(&inf->lock);
+    return m;
+}
+
+size_t lbp_informer_list(struct lbp_informer *inf, void ***objs)
+{
+    size_t n = 0;
+    *objs = NULL;
+    pthread_rwlock_rdlock(&inf->lock);
+    size_t count = HASH_COUNT(inf->cache);
+    if (count && (*objs = calloc(count, sizeof(void *)))) {
+        struct entry *e, *tmp;
+        HASH_ITER(hh, inf->cache, e, tmp)
+        (*objs)[n++] = lbp_kube_obj_ref(e->obj);
+    }
+    pthread_rwlock_unlock(&inf->lock);
+    return n;
+}
+
+void lbp_informer_list_free(void **objs, size_t n)
+{
+    for (size_t i = 0; objs && i < n; i++)
+        lbp_kube_obj_unref(objs[i]);
+    free(objs);
+}
+
+void lbp_informer_stats(struct lbp_informer *inf, struct lbp_informer_stats *out)
+{
+    out->lists = __atomic_load_n(&inf->st.lists, __ATOMIC_RELAXED);
+    out->watches = __atomic_load_n(&inf->st.watches, __ATOMIC_RELAXED);
+    out->restarts = __atomic_load_n(&inf->st.restarts, __ATOMIC_RELAXED);
+    out->gone = __atomic_load_n(&inf->st.gone, __ATOMIC_RELAXED);
+    out->events = __atomic_load_n(&inf->st.events, __ATOMIC_RELAXED);
+    out->decode_errors = __atomic_load_n(&inf->st.decode_errors, __ATOMIC_RELAXED);
+}
+
+void lbp_informer_stop(struct lbp_informer *inf)
+{
+    if (!inf)
+        return;
+    pthread_mutex_lock(&inf->mu);
+    __atomic_store_n(&inf->stop, 1, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&inf->cv);
+    bool started = inf->started, resync = inf->resync_running;
+    inf->started = false;
+    inf->resync_running = false;
+    pthread_mutex_unlock(&inf->mu);
+    if (started)
+        pthread_join(inf->thread, NULL);
+    if (resync)
+        pthread_join(inf->resync_thread, NULL);
+}
+
+void lbp_informer_free(struct lbp_informer *inf)
+{
+    if (!inf)
+        return;
+    lbp_informer_stop(inf);
+    free_map(&inf->cache);
+    json_tokener_free(inf->tok);
+    pthread_cond_destroy(&inf->cv);
+    pthread_mutex_destroy(&inf->mu);
+    pthread_mutex_destroy(&inf->hmu);
+    pthread_rwlock_destroy(&inf->lock);
+    free(inf->ns);
+    free(inf->label_selector);
+    free(inf->field_selector);
+    free(inf);
+}

@@ -1,0 +1,197 @@
+/*
+ * main.c — fake-apiserver: flags, start-up and clean shutdown.
+ *
+ * Prints "listening on http(s)://127.0.0.1:PORT" as its first stdout line
+ * (and writes the port to --port-file) once it accepts connections, then
+ * waits for SIGTERM/SIGINT in the main thread; every other thread has those
+ * signals blocked. On shutdown open watches are ended first so MHD's
+ * connection threads can be joined, then every table is freed.
+ */
+#include "fake.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <getopt.h>
+#include <microhttpd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct fake_config fake_cfg = {.history = 10000, .bookmark_interval_s = 5};
+volatile int fake_shutting_down;
+
+static void usage(FILE *f)
+{
+    fprintf(
+        f, "usage: fake-apiserver [options]\n"
+           "  --port N               listen port (0: pick a free one; default 0)\n"
+           "  --port-file F          write the chosen port to F\n"
+           "  --bind ADDR            IPv4 address to bind (default 127.0.0.1)\n"
+           "  --tls                  serve HTTPS with a CA + certificate made at start\n"
+           "  --tls-cert-out F       write the CA certificate (PEM) to F; implies --tls\n"
+           "  --token T              require \"Authorization: Bearer T\" (repeatable)\n"
+           "  --history N            watch events kept for resourceVersion replay (default 10000)\n"
+           "  --bookmark-interval S  seconds between BOOKMARK events (default 5)\n"
+           "  --watch-gone-http      answer too-old watches with HTTP 410, not an ERROR event\n"
+           "  -v                     log every request\n");
+}
+
+static int write_file(const char *path, const char *data)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    int rc = fputs(data, f) < 0 ? -1 : 0;
+    if (fclose(f) || rc || rename(tmp, path)) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"port", required_argument, NULL, 'p'},
+        {"port-file", required_argument, NULL, 'P'},
+        {"bind", required_argument, NULL, 'b'},
+        {"tls", no_argument, NULL, 't'},
+        {"tls-cert-out", required_argument, NULL, 'c'},
+        {"token", required_argument, NULL, 'T'},
+        {"history", required_argument, NULL, 'H'},
+        {"bookmark-interval", required_argument, NULL, 'B'},
+        {"watch-gone-http", no_argument, NULL, 'g'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *port_file = NULL, *bind_addr = "127.0.0.1", *cert_out = NULL;
+    bool tls = false;
+    long v;
+    int c, rc = 1, ntokens = 0;
+    char *cert = NULL, *key = NULL, *ca = NULL;
+    struct MHD_Daemon *d = NULL;
+    sigset_t set;
+
+    while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            if (lbp_parse_long(optarg, 0, 65535, &v))
+                goto bad;
+            fake_cfg.port = (int)v;
+            break;
+        case 'P':
+            port_file = optarg;
+            break;
+        case 'b':
+            bind_addr = optarg;
+            break;
+        case 't':
+            tls = true;
+            break;
+        case 'c':
+            cert_out = optarg;
+            tls = true;
+            break;
+        case 'T': {
+            char user[32];
+            snprintf(user, sizeof(user), "user%d", ntokens++);
+            if (!*optarg || fake_auth_add_token(optarg, ntokens == 1 ? "admin" : user))
+                goto bad;
+            break;
+        }
+        case 'H':
+            if (lbp_parse_long(optarg, 1, 10000000, &v))
+                goto bad;
+            fake_cfg.history = (unsigned)v;
+            break;
+        case 'B':
+            if (lbp_parse_long(optarg, 1, 3600, &v))
+                goto bad;
+            fake_cfg.bookmark_interval_s = (unsigned)v;
+            break;
+        case 'g':
+            fake_cfg.gone_as_http = true;
+            break;
+        case 'v':
+            fake_cfg.verbose++;
+            lbp_log_verbosity++;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            goto bad;
+        }
+    }
+    if (optind != argc)
+        goto bad;
+
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    if (fake_store_init() || fake_watch_init(fake_cfg.history)) {
+        lbp_error("out of memory at start");
+        goto out;
+    }
+    if (tls) {
+        if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+            lbp_error("libmicrohttpd was built without TLS");
+            goto out;
+        }
+        if (fake_tls_make(&cert, &key, &ca)) {
+            lbp_error("could not make a TLS certificate");
+            goto out;
+        }
+        if (cert_out && write_file(cert_out, ca)) {
+            lbp_error("cannot write %s", cert_out);
+            goto out;
+        }
+    }
+    d = fake_http_start(bind_addr, fake_cfg.port, cert, key, &fake_cfg.port);
+    if (!d) {
+        lbp_error("cannot listen on %s:%d", bind_addr, fake_cfg.port);
+        goto out;
+    }
+    if (port_file) {
+        char p[16];
+        snprintf(p, sizeof(p), "%d\n", fake_cfg.port);
+        if (write_file(port_file, p)) {
+            lbp_error("cannot write %s", port_file);
+            goto out;
+        }
+    }
+    printf("listening on %s://%s:%d\n", tls ? "https" : "http", bind_addr, fake_cfg.port);
+    fflush(stdout);
+    lbp_info("fake-apiserver ready port=%d tls=%d auth=%d history=%u", fake_cfg.port, tls,
+             fake_auth_enabled(), fake_cfg.history);
+
+    int sig = 0;
+    sigwait(&set, &sig);
+    lbp_info("signal %d: shutting down", sig);
+    rc = 0;
+out:
+    pthread_mutex_lock(&fake_lock);
+    fake_shutting_down = 1;
+    pthread_cond_broadcast(&fake_cond);
+    pthread_mutex_unlock(&fake_lock);
+    if (d)
+        MHD_stop_daemon(d);
+    fake_watch_free();
+    fake_store_free();
+    fake_faults_free();
+    fake_auth_free();
+    free(cert);
+    free(key);
+    free(ca);
+    return rc;
+bad:
+    usage(stderr);
+    return 2;
+}
