@@ -114,6 +114,15 @@ static int aws_init(const char *cloud_config_path, const char *cluster_name,
     }
     if (cfg(text, "Burst", v, sizeof(v)) == LBP_OK && lbp_parse_long(v, 1, 100000, &n) == LBP_OK)
         ho.burst = (unsigned)n;
+    if (cfg(text, "RetryMaxAttempts", v, sizeof(v)) == LBP_OK &&
+        lbp_parse_long(v, 1, 20, &n) == LBP_OK)
+        ho.max_attempts = (unsigned)n;
+    if (cfg(text, "RetryBaseDelayMs", v, sizeof(v)) == LBP_OK &&
+        lbp_parse_long(v, 1, 60000, &n) == LBP_OK)
+        ho.backoff_base_ms = (uint64_t)n;
+    if (cfg(text, "RetryMaxDelayMs", v, sizeof(v)) == LBP_OK &&
+        lbp_parse_long(v, 1, 600000, &n) == LBP_OK)
+        ho.backoff_max_ms = (uint64_t)n;
     if (cfg(text, "InstanceCacheTTL", v, sizeof(v)) == LBP_OK &&
         lbp_parse_long(v, 0, 86400, &n) == LBP_OK)
         ctx->cache_ttl_s = (unsigned)n;

@@ -748,17 +748,26 @@ int aws_nlb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
     if (rc)
         goto out;
 
-    if (!fresh_lb) {
-        rc = describe_paged(ctx, "DescribeTargetGroups", "LoadBalancerArn", lb.arn, &tgs, awsx_tgs,
-                            call);
-        if (rc == LBP_OK)
-            rc = describe_paged(ctx, "DescribeListeners", "LoadBalancerArn", lb.arn, &ls,
-                                awsx_listeners, call);
-        if (rc == LBP_NOT_FOUND) /* deleted under us: converge next time */
-            rc = LBP_RETRY;
-        if (rc)
-            goto out;
+    /*
+     * Even right after CreateLoadBalancer: when Describe could not see the LB
+     * yet, "create" returned the existing one, which may already have groups
+     * and listeners from an earlier attempt.
+     */
+    rc = describe_paged(ctx, "DescribeTargetGroups", "LoadBalancerArn", lb.arn, &tgs, awsx_tgs,
+                        call);
+    if (rc == LBP_OK)
+        rc = describe_paged(ctx, "DescribeListeners", "LoadBalancerArn", lb.arn, &ls,
+                            awsx_listeners, call);
+    if (rc == LBP_NOT_FOUND && fresh_lb) {
+        /* Not visible yet even by ARN: nothing can be attached to it either. */
+        tgs.n = ls.n = 0;
+        rc = LBP_OK;
+    } else if (rc == LBP_NOT_FOUND) {
+        lbp_failf(call, "load balancer %s disappeared during ensure", spec->lb_name);
+        rc = LBP_RETRY; /* deleted under us: converge next time */
     }
+    if (rc)
+        goto out;
 
     /* Target groups and targets first, so a new listener never points at nothing. */
     for (size_t i = 0; i < nw && rc == LBP_OK; i++) {

@@ -55,6 +55,8 @@ extern struct json_object *g_state;
 extern int g_page_size;
 extern int g_consistency_ms;
 extern char g_region[64];
+/* Targets/instances named in (de)register calls, summed: shows a diff, not a full resync. */
+extern long g_targets_registered, g_targets_deregistered;
 
 uint64_t fake_now_ms(void);
 void fake_id(const char *prefix, char *out, size_t cap); /* prefix + 17 hex */

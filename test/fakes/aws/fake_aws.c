@@ -43,6 +43,7 @@ struct json_object *g_state;
 int g_page_size = 400;
 int g_consistency_ms;
 char g_region[64] = "us-east-1";
+long g_targets_registered, g_targets_deregistered;
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static int g_latency_ms;
@@ -624,11 +625,16 @@ static enum MHD_Result control(struct MHD_Connection *c, const char *method, con
         json_object_object_add(out, "total", json_object_new_int64(g_total));
         json_object_object_add(out, "throttled", json_object_new_int64(g_throttled));
         json_object_object_add(out, "auth_failures", json_object_new_int64(g_auth_failures));
+        json_object_object_add(out, "targets_registered",
+                               json_object_new_int64(g_targets_registered));
+        json_object_object_add(out, "targets_deregistered",
+                               json_object_new_int64(g_targets_deregistered));
         ret = send_json(c, 200, out);
     } else if (strcmp(url, "/_fake/reset-counters") == 0 && in) {
         json_object_put(g_counters);
         g_counters = json_object_new_object();
         g_total = g_throttled = g_auth_failures = 0;
+        g_targets_registered = g_targets_deregistered = 0;
         ret = send_text(c, 200, "text/plain", "ok\n", 3);
     } else if (strcmp(url, "/_fake/seed") == 0 && in) {
         merge_seed(in);

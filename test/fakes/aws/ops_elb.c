@@ -271,6 +271,10 @@ static void instances(const struct fake_req *q, struct fake_resp *r, bool add)
     }
     for (int i = 1; fpf(q, "Instances.member.%d.InstanceId", i); i++) {
         const char *id = fpf(q, "Instances.member.%d.InstanceId", i);
+        if (add)
+            g_targets_registered++;
+        else
+            g_targets_deregistered++;
         if (add && !jarr_has(in, id))
             json_object_array_add(in, json_object_new_string(id));
         if (!add)

@@ -263,7 +263,7 @@ static void create_lb(const struct fake_req *q, struct fake_resp *r)
     fake_id("", hex, sizeof(hex));
     snprintf(arn, sizeof(arn),
              "arn:aws:elasticloadbalancing:%s:" ACCOUNT ":loadbalancer/%s/%s/%.16s", g_region,
-             strcmp(type, "network") == 0 ? "net" : "app", name, hex);
+             strcmp(type, "network") == 0 ? "net" : "app", name, hex + 1);
     snprintf(dns, sizeof(dns), "%s%s-%.10s.elb.%s.amazonaws.com",
              strcmp(scheme, "internal") == 0 ? "internal-" : "", name, hex + 7, g_region);
     lb = json_object_new_object();
@@ -383,7 +383,7 @@ static void create_tg(const struct fake_req *q, struct fake_resp *r)
     }
     fake_id("", hex, sizeof(hex));
     snprintf(arn, sizeof(arn), "arn:aws:elasticloadbalancing:%s:" ACCOUNT ":targetgroup/%s/%.16s",
-             g_region, name, hex);
+             g_region, name, hex + 1);
     tg = json_object_new_object();
     jset(tg, "arn", arn);
     jset(tg, "name", name);
@@ -498,6 +498,10 @@ static void targets(const struct fake_req *q, struct fake_resp *r, bool reg)
         bool found = false;
         if (!id)
             break;
+        if (reg)
+            g_targets_registered++;
+        else
+            g_targets_deregistered++;
         in = sfind("instances", "id", id, NULL);
         if (reg && (!in || strcmp(js(in, "state"), "terminated") == 0)) {
             ferr(r, 400, "InvalidTarget",
@@ -613,7 +617,7 @@ static void put_listener(const struct fake_req *q, struct fake_resp *r, bool cre
         const char *lbarn = js(lb, "arn"), *slash = strstr(lbarn, ":loadbalancer/");
         fake_id("", hex, sizeof(hex));
         snprintf(arn, sizeof(arn), "arn:aws:elasticloadbalancing:%s:" ACCOUNT ":listener/%s/%.16s",
-                 g_region, slash ? slash + 14 : "net/x/x", hex);
+                 g_region, slash ? slash + 14 : "net/x/x", hex + 1);
         l = json_object_new_object();
         jset(l, "arn", arn);
         jset(l, "lb_arn", lbarn);
