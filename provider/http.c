@@ -616,12 +616,17 @@ void lbp_http_redact(const char *in, size_t len, char *out, size_t cap)
             char stop;
             rput(&r, p, l);
             /* "name": , name= , name: , name> */
-            if (q < end && *q == '"') {
+            bool quoted = q < end && *q == '"';
+            if (quoted) {
                 rput(&r, q, 1);
                 q++;
+                while (q < end && (*q == ' ' || *q == '\t')) {
+                    rput(&r, q, 1);
+                    q++;
+                }
             }
             if (q < end && (*q == '=' || *q == ':' || *q == '>')) {
-                bool header = *q == ':' && (q[-1] != '"');
+                bool header = *q == ':' && !quoted;
                 char sep = *q;
                 rput(&r, q, 1);
                 q++;
