@@ -332,13 +332,25 @@ static int sync_targets(struct lbp_provider_ctx *ctx, const char *tg_arn, int po
     if (na)
         lbp_v(2, "aws: target group %s: registering %zu, deregistering %zu", tg_arn, na, nd);
     rc = targets_change(ctx, "RegisterTargets", tg_arn, add, na, port, call);
-    /* Deregistered targets keep their own port; all of ours use the group's. */
-    for (size_t k = 0; rc == LBP_OK && k < nd; k++) {
-        int p = 0;
-        for (size_t j = 0; j < have.n; j++)
-            if (((struct aws_target *)have.v)[j].id == del[k])
-                p = ((struct aws_target *)have.v)[j].port;
-        rc = targets_change(ctx, "DeregisterTargets", tg_arn, &del[k], 1, p, call);
+    /*
+     * Ours all sit on the group's port: one batched call. A target someone
+     * registered on another port is removed on its own.
+     */
+    {
+        size_t same = 0;
+        for (size_t k = 0; k < nd; k++) {
+            int p = 0;
+            for (size_t j = 0; j < have.n; j++)
+                if (((struct aws_target *)have.v)[j].id == del[k])
+                    p = ((struct aws_target *)have.v)[j].port;
+            if (p == port) {
+                del[same++] = del[k];
+            } else if (rc == LBP_OK) {
+                rc = targets_change(ctx, "DeregisterTargets", tg_arn, &del[k], 1, p, call);
+            }
+        }
+        if (rc == LBP_OK)
+            rc = targets_change(ctx, "DeregisterTargets", tg_arn, del, same, port, call);
     }
 out:
     free(add);
@@ -849,11 +861,38 @@ int aws_nlb_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec
     aws_vec_init(&inst, sizeof(struct aws_instance));
     aws_vec_init(&tgs, sizeof(struct aws_tg));
     rc = aws_nodes_instances(ctx, spec, o, &inst, call);
-    if (rc == LBP_OK)
-        rc = aws_nlb_get(ctx, spec->lb_name, &lb, call);
-    if (rc == LBP_OK)
-        rc = describe_paged(ctx, "DescribeTargetGroups", "LoadBalancerArn", lb.arn, &tgs, awsx_tgs,
-                            call);
+    /*
+     * The groups' names follow from the spec, so one DescribeTargetGroups by
+     * name finds them; only when one is missing (ports changed, not yet
+     * converged) go through the LB.
+     */
+    if (rc == LBP_OK) {
+        struct want *w = NULL;
+        size_t nw = 0;
+        if (build_wants(ctx, spec, o, &w, &nw, NULL) == LBP_OK && nw) {
+            struct aws_query q;
+            xmlDoc *doc = NULL;
+            awsq_init(&q, "DescribeTargetGroups", AWS_ELBV2_VERSION);
+            for (size_t i = 0; i < nw; i++)
+                awsq_addf(&q, w[i].tg_name, "Names.member.%zu", i + 1);
+            rc = aws_call(ctx, AWS_ELBV2, &q, "DescribeTargetGroups", &doc, NULL, call);
+            awsq_free(&q);
+            if (rc == LBP_OK && (awsx_tgs(doc, &tgs, NULL, 0) != LBP_OK || tgs.n != nw)) {
+                tgs.n = 0;
+                rc = LBP_NOT_FOUND;
+            }
+            xmlFreeDoc(doc);
+        } else {
+            rc = LBP_NOT_FOUND;
+        }
+        free(w);
+        if (rc == LBP_NOT_FOUND) {
+            rc = aws_nlb_get(ctx, spec->lb_name, &lb, call);
+            if (rc == LBP_OK)
+                rc = describe_paged(ctx, "DescribeTargetGroups", "LoadBalancerArn", lb.arn, &tgs,
+                                    awsx_tgs, call);
+        }
+    }
     for (size_t k = 0; k < tgs.n && rc == LBP_OK; k++) {
         struct aws_tg *t = &((struct aws_tg *)tgs.v)[k];
         rc = sync_targets(ctx, t->arn, t->port, false, &inst, call);
