@@ -365,6 +365,43 @@ static void nlb_create_converge_remove(void **st)
     env_stop(&e);
 }
 
+static void nlb_tcp_udp_and_tls(void **st)
+{
+    struct env e;
+    struct svc s;
+    struct lbp_lb_status status;
+    struct lbp_call call = {0};
+    struct json_object *tgs, *ls, *l;
+    assert_int_equal(env_start(&e, "DefaultLoadBalancerType = nlb", 3), 0);
+    svc_init(&s, "default", "dns", "d0000000-0000-0000-0000-00000000000d");
+    svc_port(&s, "TCP", 53, 30053);
+    svc_port(&s, "UDP", 53, 30053);
+    svc_port(&s, "TCP", 443, 30443);
+    svc_nodes(&s, 1, 3);
+    svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-ssl-cert",
+            "arn:aws:acm:us-east-1:123456789012:certificate/abc");
+    svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-ssl-ports", "443");
+    svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-healthcheck-interval", "10");
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    tgs = state(&e, "tgs");
+    assert_int_equal(alen(tgs), 2);
+    assert_string_equal(js(find(tgs, "port", 30053), "protocol"), "TCP_UDP");
+    assert_int_equal(ji(find(tgs, "port", 30053), "hc_interval"), 10);
+    ls = state(&e, "listeners");
+    assert_int_equal(alen(ls), 2);
+    assert_string_equal(js(find(ls, "port", 53), "protocol"), "TCP_UDP");
+    l = find(ls, "port", 443);
+    assert_string_equal(js(l, "protocol"), "TLS");
+    assert_string_equal(js(l, "cert"), "arn:aws:acm:us-east-1:123456789012:certificate/abc");
+    /* TCP and UDP node-port rules for the shared port. */
+    assert_int_equal(count_rules(&e, "kubernetes.io/rule/nlb/client="), 3);
+    /* Different nodePorts for TCP and UDP on one port cannot share a group. */
+    s.ports[1].node_port = 30054;
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_INVALID);
+    assert_non_null(strstr(call.err, "nodePorts"));
+    env_stop(&e);
+}
+
 static void nlb_midway_failure_converges(void **st)
 {
     struct env e;
@@ -609,6 +646,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(nlb_create_converge_remove),
+        cmocka_unit_test(nlb_tcp_udp_and_tls),
         cmocka_unit_test(nlb_midway_failure_converges),
         cmocka_unit_test(nlb_throttling_and_rate_limit),
         cmocka_unit_test(nlb_eventual_consistency),

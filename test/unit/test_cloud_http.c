@@ -105,7 +105,8 @@ static int server_down(void **st)
 static void script(const struct step *s, size_t n)
 {
     pthread_mutex_lock(&g_mu);
-    memcpy(g_script, s, n * sizeof(*s));
+    if (n)
+        memcpy(g_script, s, n * sizeof(*s));
     g_n_script = n;
     g_next = 0;
     memset(g_seen_hdr, 0, sizeof(g_seen_hdr));
