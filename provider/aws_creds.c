@@ -150,6 +150,9 @@ int lbp_aws_imds_get(struct lbp_http_client *http, const char *base, const char 
                                    .operation = "IMDSToken",
                                    .headers = ttl_hdr,
                                    .n_headers = 1,
+                                   /* Off EC2 (or hop limit 1 in a pod) nothing answers:
+                                      fail fast, as the SDKs do, rather than retry. */
+                                   .no_retry = true,
                                    .timeout_ms = 2000};
     struct lbp_http_response resp;
     int rc;

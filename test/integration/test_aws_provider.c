@@ -640,6 +640,14 @@ static void bad_subnet_and_annotation(void **st)
     assert_non_null(strstr(call.err, "aws-load-balancer-type"));
     assert_non_null(strstr(call.err, "nlb, classic"));
     env_stop(&e);
+
+    /* A configured node security group that does not exist is named. */
+    assert_int_equal(env_start(&e, "NodeSecurityGroup = sg-nope", 3), 0);
+    s.ann[0].value = "nlb";
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_INVALID);
+    assert_non_null(strstr(call.err, "security group"));
+    assert_non_null(strstr(call.err, "sg-nope"));
+    env_stop(&e);
 }
 
 int main(void)
