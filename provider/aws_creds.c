@@ -219,8 +219,8 @@ static int from_imds(struct lbp_aws_creds *p, struct lbp_aws_credentials *c, cha
                           errlen);
     if (rc)
         goto out;
-    while (i < b.len && i + 1 < sizeof(role) && b.data[i] != '\n' && b.data[i] != '\r')
-        role[i] = b.data[i], i++;
+    for (; i < b.len && i + 1 < sizeof(role) && b.data[i] != '\n' && b.data[i] != '\r'; i++)
+        role[i] = b.data[i];
     role[i] = 0;
     if (!role[0] || strchr(role, '/')) {
         snprintf(err, errlen, "IMDS: no IAM role attached to the instance");

@@ -109,7 +109,7 @@ int aws_opts_parse(const struct lbp_lb_spec *s, enum aws_lb_kind default_kind, s
                    struct lbp_call *call)
 {
     const char *v;
-    int b = -1, rc;
+    int rc;
 
     memset(o, 0, sizeof(*o));
     o->kind = default_kind;
@@ -276,7 +276,6 @@ int aws_opts_parse(const struct lbp_lb_spec *s, enum aws_lb_kind default_kind, s
                        "* with aws-load-balancer-type: nlb (classic ELB proxy protocol "
                        "policies are not supported by lbprov)");
     }
-    (void)b;
     return LBP_OK;
 }
 

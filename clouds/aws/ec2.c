@@ -12,6 +12,7 @@
  * that description is the ownership marker, so converge and clean-up only
  * ever touch rules they made.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,8 +70,7 @@ int aws_instance_id(const char *pid, char *out, size_t cap)
     if (strncmp(last, "i-", 2) != 0 || l < 3 || l + 1 > cap)
         return LBP_INVALID;
     for (const char *c = last + 2; *c; c++)
-        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f') || (*c >= 'A' && *c <= 'Z') ||
-              (*c >= 'g' && *c <= 'z')))
+        if (!isalnum((unsigned char)*c))
             return LBP_INVALID;
     memcpy(out, last, l + 1);
     return LBP_OK;

@@ -327,6 +327,36 @@ static void rate_limit_spaces_calls(void **st)
     lbp_http_client_free(c);
 }
 
+/* Proxy variables are libcurl's: honoured, and no_proxy bypasses them. */
+static void proxy_environment(void **st)
+{
+    struct step s[] = {{200, "via-proxy"}};
+    struct lbp_http_client *c = client(1, 1, 0, 0);
+    struct lbp_http_request r = {
+        .method = "GET", .url = "http://127.0.0.2:9/through", .operation = "OpProxy"};
+    struct lbp_http_response resp;
+    char proxy[64];
+    snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", g_port);
+    unsetenv("NO_PROXY");
+    setenv("http_proxy", proxy, 1);
+    setenv("no_proxy", "127.0.0.1", 1);
+    script(s, 1);
+    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_OK);
+    assert_int_equal(resp.status, 200);
+    assert_string_equal(resp.body.data, "via-proxy");
+    lbp_http_response_free(&resp);
+    /* Listed in no_proxy: straight to 127.0.0.2:9, where nothing listens. */
+    setenv("no_proxy", "127.0.0.1,127.0.0.2", 1);
+    script(s, 1);
+    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_RETRY);
+    assert_string_equal(resp.code, "connect");
+    lbp_http_response_free(&resp);
+    unsetenv("http_proxy");
+    unsetenv("no_proxy");
+    setenv("NO_PROXY", "127.0.0.1", 1);
+    lbp_http_client_free(c);
+}
+
 static void ratelimit_bucket(void **st)
 {
     struct lbp_ratelimit *rl;
@@ -431,6 +461,7 @@ int main(void)
         cmocka_unit_test(transport_errors_and_timeouts),
         cmocka_unit_test(body_is_capped),
         cmocka_unit_test(rate_limit_spaces_calls),
+        cmocka_unit_test(proxy_environment),
         cmocka_unit_test(ratelimit_bucket),
         cmocka_unit_test(retry_after_parsing),
         cmocka_unit_test(redactor),
