@@ -332,6 +332,25 @@ int aws_clb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
         goto out;
 
     rc = aws_clb_get(ctx, spec->lb_name, &lb, call);
+    if (rc == LBP_OK) {
+        exists = true;
+        if (strcmp(lb.scheme, o->internal ? "internal" : "internet-facing") != 0) {
+            /* The scheme is fixed at creation: replace the ELB, as upstream does. */
+            struct aws_query q;
+            lbp_info("aws %s/%s: ELB %s is %s; replacing it", spec->namespace, spec->name,
+                     spec->lb_name, lb.scheme);
+            awsq_init(&q, "DeleteLoadBalancer", AWS_ELB_VERSION);
+            awsq_add(&q, "LoadBalancerName", spec->lb_name);
+            rc = aws_call0(ctx, AWS_ELB, &q, "DeleteLoadBalancer", NULL, call);
+            awsq_free(&q);
+            if (rc == LBP_OK) {
+                exists = false;
+                aws_clb_free(&lb);
+                memset(&lb, 0, sizeof(lb));
+                rc = LBP_NOT_FOUND;
+            }
+        }
+    }
     if (rc == LBP_NOT_FOUND) {
         struct aws_query q;
         xmlDoc *doc = NULL;
@@ -364,15 +383,6 @@ int aws_clb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
             lbp_info("aws %s/%s: created ELB %s", spec->namespace, spec->name, spec->lb_name);
         }
         xmlFreeDoc(doc);
-    } else if (rc == LBP_OK) {
-        exists = true;
-        if (strcmp(lb.scheme, o->internal ? "internal" : "internet-facing") != 0) {
-            lbp_failf(call,
-                      "load balancer %s is %s; changing " AWS_ANN "aws-load-balancer-internal "
-                      "needs the Service to be deleted and created again",
-                      spec->lb_name, lb.scheme);
-            rc = LBP_INVALID;
-        }
     }
     if (rc)
         goto out;

@@ -744,18 +744,28 @@ int aws_nlb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
 
     memset(&lb, 0, sizeof(lb));
     rc = aws_nlb_get(ctx, spec->lb_name, &lb, call);
+    if (rc == LBP_OK) {
+        rc = check_owner(ctx, spec, lb.arn, call);
+        if (rc == LBP_OK && strcmp(lb.scheme, o->internal ? "internal" : "internet-facing")) {
+            /*
+             * The scheme is fixed at creation: replace the LB (as upstream
+             * does). Its listeners go with it; the target groups stay and
+             * are attached to the new one below.
+             */
+            struct aws_query q;
+            lbp_info("aws %s/%s: NLB %s is %s; replacing it", spec->namespace, spec->name,
+                     spec->lb_name, lb.scheme);
+            awsq_init(&q, "DeleteLoadBalancer", AWS_ELBV2_VERSION);
+            awsq_add(&q, "LoadBalancerArn", lb.arn);
+            rc = aws_call0(ctx, AWS_ELBV2, &q, "DeleteLoadBalancer", NULL, call);
+            awsq_free(&q);
+            if (rc == LBP_OK)
+                rc = LBP_NOT_FOUND;
+        }
+    }
     if (rc == LBP_NOT_FOUND) {
         rc = create_lb(ctx, spec, o, vpc, &tags, &lb, call);
         fresh_lb = true;
-    } else if (rc == LBP_OK) {
-        rc = check_owner(ctx, spec, lb.arn, call);
-        if (rc == LBP_OK && strcmp(lb.scheme, o->internal ? "internal" : "internet-facing")) {
-            lbp_failf(call,
-                      "load balancer %s is %s; changing " AWS_ANN "aws-load-balancer-internal "
-                      "needs the Service to be deleted and created again",
-                      spec->lb_name, lb.scheme);
-            rc = LBP_INVALID;
-        }
     }
     if (rc)
         goto out;

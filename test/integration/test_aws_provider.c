@@ -346,6 +346,25 @@ static void nlb_create_converge_remove(void **st)
         assert_string_equal(js(tg, "hc_path"), "/healthz");
     }
 
+    /* internal: the scheme is fixed at creation, so the LB is replaced in place. */
+    {
+        char old_dns[256];
+        snprintf(old_dns, sizeof(old_dns), "%s", status.ingress[0].hostname);
+        svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-internal", "true");
+        assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+        lbs = state(&e, "lbs");
+        assert_int_equal(alen(lbs), 1);
+        assert_string_equal(js(json_object_array_get_idx(lbs, 0), "scheme"), "internal");
+        assert_string_not_equal(status.ingress[0].hostname, old_dns);
+        assert_string_equal(
+            js(json_object_array_get_idx(
+                   json_object_object_get(json_object_array_get_idx(lbs, 0), "azs"), 0),
+               "subnet"),
+            "subnet-int0");
+        assert_int_equal(alen(state(&e, "tgs")), 3);
+        assert_int_equal(alen(state(&e, "listeners")), 3);
+    }
+
     /* Remove, with the target groups "in use" for a while. */
     assert_int_equal(fake_aws_req(&e.f, "POST", "/_fake/fault",
                                   "{\"op\":\"DeleteTargetGroup\",\"code\":\"ResourceInUse\","
@@ -579,6 +598,14 @@ static void classic_create_converge_remove(void **st)
     assert_non_null(find(json_object_object_get(lb, "listeners"), "lb_port", 4443));
     assert_null(find(json_object_object_get(lb, "listeners"), "lb_port", 443));
     assert_int_equal(count_rules(&e, "kubernetes.io/rule/elb/client="), 3);
+
+    svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-internal", "true");
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(alen(state(&e, "clbs")), 1);
+    lb = json_object_array_get_idx(state(&e, "clbs"), 0);
+    assert_string_equal(js(lb, "scheme"), "internal");
+    assert_string_equal(status.ingress[0].hostname, js(lb, "dns"));
+    assert_int_equal(alen(json_object_object_get(lb, "instances")), 5);
 
     assert_int_equal(P->remove(e.ctx, spec(&s), &call), LBP_OK);
     assert_int_equal(alen(state(&e, "clbs")), 0);
