@@ -341,7 +341,7 @@ int lbp_http_do(struct lbp_http_client *c, const struct lbp_http_request *req,
         struct xfer x = {.c = c, .body = &resp->body};
         enum lbp_http_verdict v = LBP_HTTP_DONE;
         const char *labels[3];
-        char status_s[16];
+        char status_s[24];
         CURL *h;
         CURLcode cc;
         uint64_t t0, delay;

@@ -150,7 +150,7 @@ struct aws_clb {
     size_t n_l;
     char (*instances)[AWS_ID_LEN]; /* malloc'd */
     size_t n_instances;
-    char hc_target[96];
+    char hc_target[300];
     int hc_interval, hc_timeout, hc_healthy, hc_unhealthy;
 };
 

@@ -276,7 +276,7 @@ int aws_clb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
     struct aws_clb lb;
     struct aws_sg sg;
     struct aws_tags tags;
-    char hc[128], dclient[128], dnodes[128];
+    char hc[300], dclient[128], dnodes[128];
     const char *vpc;
     bool exists = false;
     int rc;
