@@ -157,6 +157,18 @@ static int lb_sg(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec, c
         *sg = *(struct aws_sg *)v.v;
         ((struct aws_sg *)v.v)->rules = NULL;
         ((struct aws_sg *)v.v)->n_rules = 0;
+        /* Tagged at creation; re-tag one that lost them so delete still finds it. */
+        if (!aws_tag_get(&sg->tags, tags->t[0].key)) {
+            struct aws_query q;
+            awsq_init(&q, "CreateTags", AWS_EC2_VERSION);
+            awsq_add(&q, "ResourceId.1", sg->id);
+            for (size_t i = 0; i < tags->n; i++) {
+                awsq_addf(&q, tags->t[i].key, "Tag.%zu.Key", i + 1);
+                awsq_addf(&q, tags->t[i].value, "Tag.%zu.Value", i + 1);
+            }
+            rc = aws_call0(ctx, AWS_EC2, &q, "CreateTags", NULL, call);
+            awsq_free(&q);
+        }
     } else if (rc == LBP_OK) {
         struct aws_query q;
         xmlDoc *doc = NULL;
@@ -167,6 +179,12 @@ static int lb_sg(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec, c
                  spec->namespace, spec->name);
         awsq_add(&q, "GroupDescription", desc);
         awsq_add(&q, "VpcId", vpc);
+        /* Created and tagged in one call, so no untagged group can be left behind. */
+        awsq_add(&q, "TagSpecification.1.ResourceType", "security-group");
+        for (size_t i = 0; i < tags->n; i++) {
+            awsq_addf(&q, tags->t[i].key, "TagSpecification.1.Tag.%zu.Key", i + 1);
+            awsq_addf(&q, tags->t[i].value, "TagSpecification.1.Tag.%zu.Value", i + 1);
+        }
         rc = aws_call(ctx, AWS_EC2, &q, "CreateSecurityGroup", &doc, NULL, call);
         awsq_free(&q);
         memset(sg, 0, sizeof(*sg));
@@ -176,16 +194,6 @@ static int lb_sg(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec, c
             rc = LBP_RETRY;
         }
         xmlFreeDoc(doc);
-        if (rc == LBP_OK) {
-            awsq_init(&q, "CreateTags", AWS_EC2_VERSION);
-            awsq_add(&q, "ResourceId.1", sg->id);
-            for (size_t i = 0; i < tags->n; i++) {
-                awsq_addf(&q, tags->t[i].key, "Tag.%zu.Key", i + 1);
-                awsq_addf(&q, tags->t[i].value, "Tag.%zu.Value", i + 1);
-            }
-            rc = aws_call0(ctx, AWS_EC2, &q, "CreateTags", NULL, call);
-            awsq_free(&q);
-        }
     }
     aws_sgs_free(&v);
     return rc;

@@ -23,6 +23,7 @@
 
 #include "clouds/aws/aws_int.h"
 #include "common/rc.h"
+#include "common/util.h"
 
 static char g_dir[1024];
 
@@ -84,7 +85,11 @@ static size_t occurrences(const char *text, const char *name)
 
 static int first_int(const char *text, const char *name)
 {
-    return atoi(first(text, name));
+    long v = 0;
+    const char *s = first(text, name);
+    if (*s)
+        assert_int_equal(lbp_parse_long(s, -1000000, 1000000, &v), LBP_OK);
+    return (int)v;
 }
 
 static void check_lbs(xmlDoc *doc, const char *t)

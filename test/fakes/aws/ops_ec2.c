@@ -399,6 +399,11 @@ static void create_sg(const struct fake_req *q, struct fake_resp *r)
     jset(o, "vpc", vpc ? vpc : "");
     json_object_object_add(o, "rules", json_object_new_array());
     json_object_object_add(o, "tags", json_object_new_object());
+    for (int t = 1; fpf(q, "TagSpecification.1.Tag.%d.Key", t); t++)
+        jset(tags_of(o), fpf(q, "TagSpecification.1.Tag.%d.Key", t),
+             fpf(q, "TagSpecification.1.Tag.%d.Value", t)
+                 ? fpf(q, "TagSpecification.1.Tag.%d.Value", t)
+                 : "");
     json_object_array_add(a, o);
     lbp_buf_adds(&r->body, "<return>true</return>");
     fel(&r->body, "groupId", id);

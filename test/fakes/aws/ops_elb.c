@@ -342,8 +342,9 @@ static void attrs(const struct fake_req *q, struct fake_resp *r, bool modify)
     if (modify) {
         if ((v = fp(q, "LoadBalancerAttributes.CrossZoneLoadBalancing.Enabled")))
             jset(a, "cross_zone", v);
-        if ((v = fp(q, "LoadBalancerAttributes.ConnectionSettings.IdleTimeout")))
-            jseti(a, "idle_timeout", atoi(v));
+        if (fp(q, "LoadBalancerAttributes.ConnectionSettings.IdleTimeout"))
+            jseti(a, "idle_timeout",
+                  fpi(q, "LoadBalancerAttributes.ConnectionSettings.IdleTimeout", 60));
         fel(&r->body, "LoadBalancerName", js(o, "name"));
     }
     lbp_buf_adds(&r->body, "<LoadBalancerAttributes><CrossZoneLoadBalancing>");

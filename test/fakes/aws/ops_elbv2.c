@@ -493,7 +493,8 @@ static void targets(const struct fake_req *q, struct fake_resp *r, bool reg)
     for (int i = 1;; i++) {
         const char *id = fpf(q, "Targets.member.%d.Id", i);
         const char *ps = fpf(q, "Targets.member.%d.Port", i);
-        int port = ps ? atoi(ps) : ji(tg, "port");
+        long lp = 0;
+        int port = ps && lbp_parse_long(ps, 1, 65535, &lp) == 0 ? (int)lp : ji(tg, "port");
         struct json_object *in;
         bool found = false;
         if (!id)
