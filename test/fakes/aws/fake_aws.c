@@ -77,8 +77,9 @@ uint64_t fake_now_ms(void)
 
 void fake_id(const char *prefix, char *out, size_t cap)
 {
+    /* Called with and without g_mu held: the counter is atomic on its own. */
     static unsigned long long ctr = 0x1000;
-    snprintf(out, cap, "%s%017llx", prefix, ++ctr);
+    snprintf(out, cap, "%s%017llx", prefix, __atomic_add_fetch(&ctr, 1, __ATOMIC_RELAXED));
 }
 
 void fx(struct lbp_buf *b, const char *s)
@@ -353,6 +354,13 @@ static void count(const char *op)
 
 /* ---- SigV4 verification ---- */
 
+static void auth_failed(void)
+{
+    pthread_mutex_lock(&g_mu);
+    g_auth_failures++;
+    pthread_mutex_unlock(&g_mu);
+}
+
 struct hdr_ctx {
     struct lbp_sigv4_header *h;
     size_t n, cap;
@@ -414,7 +422,7 @@ static int verify(struct MHD_Connection *c, const char *method, const char *url,
                         "AWS4-HMAC-SHA256 Credential=%63[^/]/%15[^/]/%31[^/]/%47[^/]/aws4_request, "
                         "SignedHeaders=%511[^,], Signature=%79s",
                         ak, scope_date, region, service, signed_h, sig) != 6) {
-        g_auth_failures++;
+        auth_failed();
         *ret =
             send_error(c, svc, ec2 ? 401 : 403, ec2 ? "AuthFailure" : "MissingAuthenticationToken",
                        "Request is missing Authentication Token");
@@ -426,7 +434,7 @@ static int verify(struct MHD_Connection *c, const char *method, const char *url,
             k = &g_keys[i];
     pthread_mutex_unlock(&g_mu);
     if (!k) {
-        g_auth_failures++;
+        auth_failed();
         *ret = send_error(c, svc, ec2 ? 401 : 403, ec2 ? "AuthFailure" : "InvalidClientTokenId",
                           ec2 ? "AWS was not able to validate the provided access credentials"
                               : "The security token included in the request is invalid.");
@@ -440,13 +448,13 @@ static int verify(struct MHD_Connection *c, const char *method, const char *url,
     }
     MHD_get_connection_values(c, MHD_HEADER_KIND, collect, &h);
     if (k->token[0] && (!h.token || strcmp(h.token, k->token) != 0)) {
-        g_auth_failures++;
+        auth_failed();
         *ret = send_error(c, svc, ec2 ? 401 : 403, ec2 ? "AuthFailure" : "InvalidClientTokenId",
                           "The security token included in the request is invalid.");
         return -1;
     }
     if (parse_amz_date(h.date, &t) != 0 || llabs((long long)(t - lbp_wall_s())) > 300) {
-        g_auth_failures++;
+        auth_failed();
         *ret = send_error(c, svc, 403, ec2 ? "RequestExpired" : "SignatureDoesNotMatch",
                           "Signature expired or X-Amz-Date missing");
         return -1;
@@ -469,9 +477,8 @@ static int verify(struct MHD_Connection *c, const char *method, const char *url,
         strlen(res.authorization) != strlen(auth) ||
         CRYPTO_memcmp(res.authorization, auth, strlen(auth)) != 0 ||
         strcmp(region, g_region) != 0) {
-        if (res.authorization)
-            lbp_sigv4_result_free(&res);
-        g_auth_failures++;
+        lbp_sigv4_result_free(&res);
+        auth_failed();
         *ret = send_error(c, svc, 403, "SignatureDoesNotMatch",
                           "The request signature we calculated does not match the signature you "
                           "provided. Check your AWS Secret Access Key and signing method.");
