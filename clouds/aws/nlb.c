@@ -591,8 +591,13 @@ out:
     return rc;
 }
 
+/*
+ * Refuses an LB another Service owns; with want (ensure), adds the tags it
+ * lacks (e.g. additional-resource-tags added later). Values are not
+ * rewritten and removed annotation tags stay, as upstream.
+ */
 static int check_owner(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
-                       const char *arn, struct lbp_call *call)
+                       const char *arn, const struct aws_tags *want_tags, struct lbp_call *call)
 {
     struct aws_vec td;
     const char *one[1] = {arn};
@@ -602,10 +607,26 @@ static int check_owner(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
     rc = describe_tags(ctx, one, 1, &td, call);
     snprintf(want, sizeof(want), "%s/%s", spec->namespace, spec->name);
     if (rc == LBP_OK && td.n) {
-        const char *svc = aws_tag_get(&((struct aws_tagdesc *)td.v)->tags, AWS_TAG_SERVICE);
+        const struct aws_tags *have = &((struct aws_tagdesc *)td.v)->tags;
+        const char *svc = aws_tag_get(have, AWS_TAG_SERVICE);
         if (svc && strcmp(svc, want) != 0) {
             lbp_failf(call, "load balancer %s already belongs to Service %s", spec->lb_name, svc);
             rc = LBP_INVALID;
+        }
+        if (rc == LBP_OK && want_tags) {
+            struct aws_query q;
+            size_t n = 0;
+            awsq_init(&q, "AddTags", AWS_ELBV2_VERSION);
+            awsq_add(&q, "ResourceArns.member.1", arn);
+            for (size_t i = 0; i < want_tags->n; i++)
+                if (!aws_tag_get(have, want_tags->t[i].key)) {
+                    n++;
+                    awsq_addf(&q, want_tags->t[i].key, "Tags.member.%zu.Key", n);
+                    awsq_addf(&q, want_tags->t[i].value, "Tags.member.%zu.Value", n);
+                }
+            if (n)
+                rc = aws_call0(ctx, AWS_ELBV2, &q, "AddTags", NULL, call);
+            awsq_free(&q);
         }
     }
     aws_vec_free(&td);
@@ -745,7 +766,7 @@ int aws_nlb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
     memset(&lb, 0, sizeof(lb));
     rc = aws_nlb_get(ctx, spec->lb_name, &lb, call);
     if (rc == LBP_OK) {
-        rc = check_owner(ctx, spec, lb.arn, call);
+        rc = check_owner(ctx, spec, lb.arn, &tags, call);
         if (rc == LBP_OK && strcmp(lb.scheme, o->internal ? "internal" : "internet-facing")) {
             /*
              * The scheme is fixed at creation: replace the LB (as upstream
@@ -955,7 +976,7 @@ int aws_nlb_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
     rc = aws_nlb_get(ctx, spec->lb_name, &lb, call);
     if (rc == LBP_OK) {
         struct aws_query q;
-        rc = check_owner(ctx, spec, lb.arn, call);
+        rc = check_owner(ctx, spec, lb.arn, NULL, call);
         if (rc == LBP_OK)
             rc = describe_paged(ctx, "DescribeTargetGroups", "LoadBalancerArn", lb.arn, &tgs,
                                 awsx_tgs, call);

@@ -294,6 +294,14 @@ static void nlb_create_converge_remove(void **st)
     assert_string_equal(status.ingress[0].hostname,
                         js(json_object_array_get_idx(state(&e, "lbs"), 0), "dns"));
 
+    /* Tags asked for later are added to the existing LB. */
+    svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags",
+            "team=blue");
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_string_equal(
+        js(json_object_object_get(json_object_array_get_idx(state(&e, "lbs"), 0), "tags"), "team"),
+        "blue");
+
     /* Port change: 80 -> 8080 on the same nodePort. */
     s.ports[0].port = 8080;
     fake_aws_reset_counters(&e.f);
