@@ -12,12 +12,15 @@
 
 static const struct lbp_cmd commands[] = {
     {"version", "print version and build information", lbp_cmd_version},
+    {"controller", "run the service controller (provisions load balancers)", lbp_cmd_controller},
+    {"status", "list LoadBalancer Services, their addresses and latest events", lbp_cmd_status},
 };
 
 static void usage(FILE *f)
 {
-    fprintf(f, "lbprov %s — provisions Kubernetes Services of type LoadBalancer\n\n"
-               "Usage: lbprov COMMAND [flags]\n\nCommands:\n",
+    fprintf(f,
+            "lbprov %s — provisions Kubernetes Services of type LoadBalancer\n\n"
+            "Usage: lbprov COMMAND [flags]\n\nCommands:\n",
             LBP_VERSION);
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);

@@ -24,10 +24,9 @@
  * order, and a resync never interleaves with an event.
  *
  * Stopping: a per-informer flag the watch stream polls
- * (lbp_kube_stream_stoppable) and a condvar that wakes backoff sleeps. If
- * the client does not provide the stoppable stream (a weak reference, see
- * below), watches are cut into short idle slices instead, so stop still
- * joins within about 2 s.
+ * (lbp_kube_stream_stoppable) and a condvar that wakes backoff sleeps, so
+ * stop joins within about a second even on a silent watch. A LIST in
+ * flight is bounded by the client's request timeout.
  */
 #include "kube/informer_int.h"
 #include "kube/decode_int.h"
@@ -49,17 +48,10 @@
 #define BACKOFF_BASE_MS 800
 #define BACKOFF_MAX_MS 30000
 #define IDLE_SLACK_S 30
-#define FALLBACK_SLICE_MS 1500
 #define RV_MAX 64
 #define CONTINUE_MAX 4096
 #define LIST_BODY_LOG 120
 #define JSON_DEPTH 64
-
-/* Present when the client implements it; see kube_int.h. */
-extern int lbp_kube_stream_stoppable(struct lbp_kube_client *c, const char *path, size_t max_line,
-                                     long idle_timeout_ms, const int *stop, lbp_line_cb cb,
-                                     void *ctx, struct lbp_kube_response *resp)
-    __attribute__((weak));
 
 struct entry {
     struct lbp_meta *obj; /* one reference owned by the cache */
@@ -452,6 +444,14 @@ static int do_list(struct lbp_informer *inf)
             }
             continue;
         }
+        if (rc == LBP_TOOBIG && inf->page_size > 1) {
+            /* Big objects: smaller pages, from the same continue token. */
+            inf->page_size /= 2;
+            lbp_warn("informer %s: LIST page over the body cap, limit now %u",
+                     lbp_kube_kind_name(inf->kind), inf->page_size);
+            lbp_kube_response_free(&resp);
+            continue;
+        }
         if (rc == LBP_OK)
             rc = list_page_apply(inf, resp.body, resp.body_len, &fresh, cont, rv);
         else
@@ -609,7 +609,8 @@ static int on_line(void *ctx, const char *line, size_t len)
 
 /* ---------------------------------------------------------------- the loop */
 
-enum outcome { OUT_REWATCH, OUT_RELIST, OUT_BACKOFF, OUT_EXIT };
+/* What the loop does after a watch; RELIST_LATER backs off first. */
+enum outcome { OUT_REWATCH, OUT_RELIST, OUT_RELIST_LATER, OUT_BACKOFF, OUT_EXIT };
 
 static enum outcome do_watch(struct lbp_informer *inf, bool *healthy)
 {
@@ -626,7 +627,6 @@ static enum outcome do_watch(struct lbp_informer *inf, bool *healthy)
     if (timeout == 0)
         timeout = 1;
     long idle_ms = (long)(timeout + IDLE_SLACK_S) * 1000;
-    bool sliced = !lbp_kube_stream_stoppable;
     uint64_t start = lbp_now_ms();
 
     lbp_buf_init(&path, 16384);
@@ -640,24 +640,8 @@ static enum outcome do_watch(struct lbp_informer *inf, bool *healthy)
     inf->why = WHY_NONE;
     inf->lines = 0;
     memset(&resp, 0, sizeof(resp));
-    if (!sliced) {
-        rc = lbp_kube_stream_stoppable(inf->c, path.data, inf->max_line, idle_ms, &inf->stop,
-                                       on_line, inf, &resp);
-    } else {
-        /*
-         * Without a stoppable stream, short idle slices bound how long stop
-         * waits; a slice that times out on a live watch is not a stall
-         * unless the real idle budget is spent.
-         */
-        uint64_t budget_end = start + (uint64_t)idle_ms;
-        for (;;) {
-            rc = lbp_kube_stream(inf->c, path.data, inf->max_line, FALLBACK_SLICE_MS, on_line, inf,
-                                 &resp);
-            if (rc != LBP_RETRY || inf->lines || stopping(inf) || lbp_now_ms() >= budget_end)
-                break;
-            lbp_kube_response_free(&resp);
-        }
-    }
+    rc = lbp_kube_stream_stoppable(inf->c, path.data, inf->max_line, idle_ms, &inf->stop, on_line,
+                                   inf, &resp);
     *healthy = inf->lines > 0;
 
     if (stopping(inf) || rc == LBP_CANCELLED || inf->why == WHY_STOP) {
@@ -667,8 +651,6 @@ static enum outcome do_watch(struct lbp_informer *inf, bool *healthy)
         lbp_info("informer %s: resourceVersion %s too old (410), listing again",
                  lbp_kube_kind_name(inf->kind), rv);
         out = OUT_RELIST;
-    } else if (sliced && rc == LBP_RETRY && inf->lines) {
-        out = OUT_REWATCH; /* a quiet slice after some events: resume from the new RV */
     } else if (inf->why == WHY_GARBAGE || inf->why == WHY_ERROR) {
         out = OUT_BACKOFF;
     } else if (rc == LBP_OK) {
@@ -676,11 +658,22 @@ static enum outcome do_watch(struct lbp_informer *inf, bool *healthy)
         out = OUT_REWATCH;
         if (lbp_now_ms() - start >= 1000)
             *healthy = true;
-        else if (!*healthy)
-            out = OUT_BACKOFF; /* closed at once with nothing: do not spin */
+        else if (!*healthy) {
+            /* Closed at once with nothing: do not spin. */
+            lbp_info("informer %s: watch from %s closed by the server at once",
+                     lbp_kube_kind_name(inf->kind), rv);
+            out = OUT_BACKOFF;
+        }
+    } else if (rc == LBP_TOOBIG) {
+        /*
+         * An event over max_line was dropped and later lines may already
+         * have moved the RV past it: only a LIST can recover it.
+         */
+        stat_inc(&inf->st.decode_errors);
+        lbp_warn("informer %s: watch event over %zu bytes dropped, listing again",
+                 lbp_kube_kind_name(inf->kind), inf->max_line);
+        out = OUT_RELIST_LATER;
     } else {
-        if (rc == LBP_TOOBIG)
-            stat_inc(&inf->st.decode_errors);
         lbp_info("informer %s: watch from %s ended: %s%s%s", lbp_kube_kind_name(inf->kind), rv,
                  lbp_rc_str(rc), resp.message ? ": " : "", resp.message ? resp.message : "");
         out = OUT_BACKOFF;
@@ -718,7 +711,7 @@ static void *informer_main(void *arg)
              * the server's history: list again, but not in a tight loop.
              */
             gone_streak = o == OUT_RELIST ? gone_streak + 1 : 0;
-            if (o == OUT_RELIST)
+            if (o == OUT_RELIST || o == OUT_RELIST_LATER)
                 need_list = true;
             if (o == OUT_REWATCH || (o == OUT_RELIST && gone_streak < 2))
                 continue;

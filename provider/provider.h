@@ -160,6 +160,11 @@ struct lbp_provider {
 
     /* Optional: a JSON document of internal state for /debug/<name>; caller frees. */
     char *(*debug_json)(struct lbp_provider_ctx *ctx);
+    /*
+     * Optional: settings POSTed to /debug/<name> at run time (test doubles:
+     * fault injection such as "failNext=3"). LBP_INVALID with err on a bad body.
+     */
+    int (*debug_post)(struct lbp_provider_ctx *ctx, const char *body, char *err, size_t errlen);
 
     /*
      * Optional (NULL: the cloud takes no run-time configuration). Replaces

@@ -376,7 +376,168 @@ static void memory_row(const char *label, enum lbp_kind kind, const char *tmpl, 
 /* ---------------------------------------------------------------- end to end */
 
 #ifdef LBP_BENCH_E2E
-#include "bench_e2e.inc"
+#define E2E_SVC N_SVC
+
+struct replay {
+    struct lbp_informer *inf;
+    unsigned long lines, want;
+    size_t bytes;
+};
+
+static int replay_cb(void *ctx, const char *line, size_t len)
+{
+    struct replay *r = ctx;
+    r->bytes += len + 1;
+    if (lbp_informer_feed_line(r->inf, line, len) != LBP_OK)
+        return 1;
+    /* Bookmarks count as lines but not as the events we wait for. */
+    if (strstr(line, "\"BOOKMARK\"") == NULL)
+        r->lines++;
+    return r->lines >= r->want;
+}
+
+static char *list_rv(struct lbp_kube_client *c)
+{
+    struct lbp_kube_response r;
+    char *rv = NULL;
+    if (lbp_kube_get(c, "/api/v1/services?limit=1", &r) == LBP_OK) {
+        const char *p = strstr(r.body, "\"resourceVersion\":\"");
+        if (p) {
+            p += strlen("\"resourceVersion\":\"");
+            rv = strndup(p, strcspn(p, "\""));
+        }
+    }
+    lbp_kube_response_free(&r);
+    return rv;
+}
+
+/*
+ * (b) end to end: E2E_SVC Services × (create + 9 merge patches) are written
+ * to the fake (its history holds them all); then (b1) one watch from the
+ * resourceVersion before the writes replays every event over HTTP through
+ * the client's streaming GET, the line splitter and the informer's event
+ * path; (b2) a fresh informer LISTs (pages of 500) the final set.
+ */
+static void e2e(void)
+{
+    struct lbp_fake_api api;
+    struct lbp_fake_api_opts fo = {.history = E2E_SVC * (UPDATES + 1) + 1000};
+    struct lbp_kube_config_opts co = {0};
+    struct lbp_kube_config *cfg = NULL;
+    struct lbp_kube_client *c = NULL;
+    char err[256], path[256], body[2048];
+    char *rv0 = NULL;
+
+    if (lbp_fake_api_start(&fo, &api) != 0) {
+        printf("(b) end to end: the fake API server did not start\n");
+        return;
+    }
+    co.kubeconfig = api.kubeconfig;
+    if (lbp_kube_config_load(&co, &cfg, err, sizeof(err)) ||
+        lbp_kube_client_new(cfg, NULL, &c, err, sizeof(err)) || !(rv0 = list_rv(c))) {
+        printf("(b) end to end: no client: %s\n", err);
+        goto out;
+    }
+    for (int n = 0; n < 50; n++) {
+        snprintf(body, sizeof(body),
+                 "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":"
+                 "\"team-%02d\"}}",
+                 n);
+        int rc = lbp_kube_post(c, "/api/v1/namespaces", body, NULL);
+        if (rc && rc != LBP_CONFLICT) {
+            printf("(b) end to end: namespace: %s\n", lbp_rc_str(rc));
+            goto out;
+        }
+    }
+    free(rv0);
+    if (!(rv0 = list_rv(c)))
+        goto out;
+    double t0 = now_s();
+    for (int gen = 0; gen <= UPDATES; gen++) {
+        for (int i = 0; i < E2E_SVC; i++) {
+            int rc;
+            if (gen == 0) {
+                /* The server assigns resourceVersion, clusterIP and node ports. */
+                snprintf(body, sizeof(body),
+                         "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":"
+                         "\"svc-%05d\",\"namespace\":\"team-%02d\",\"labels\":{"
+                         "\"app.kubernetes.io/name\":\"svc-%05d\",\"app.kubernetes.io/part-of\":"
+                         "\"shop\"},\"annotations\":{\"lbprov.io/pool\":\"public\","
+                         "\"lbprov.io/generation\":\"0\"},\"finalizers\":["
+                         "\"service.kubernetes.io/load-balancer-cleanup\"]},\"spec\":{"
+                         "\"type\":\"LoadBalancer\",\"ports\":[{\"name\":\"http\",\"protocol\":"
+                         "\"TCP\",\"appProtocol\":\"http\",\"port\":80,\"targetPort\":8080},{"
+                         "\"name\":\"https\",\"protocol\":\"TCP\",\"port\":443,\"targetPort\":"
+                         "\"https\"},{\"name\":\"dns\",\"protocol\":\"UDP\",\"port\":53,"
+                         "\"targetPort\":5353}],\"selector\":{\"app.kubernetes.io/name\":"
+                         "\"svc-%05d\"},\"loadBalancerSourceRanges\":[\"203.0.113.0/24\"],"
+                         "\"externalTrafficPolicy\":\"Cluster\",\"allocateLoadBalancerNodePorts\":"
+                         "false}}",
+                         i, i % 50, i, i);
+                snprintf(path, sizeof(path), "/api/v1/namespaces/team-%02d/services", i % 50);
+                struct lbp_kube_response resp;
+                rc = lbp_kube_post(c, path, body, &resp);
+                if (rc)
+                    printf("(b) POST %s: %s\n", path, resp.message ? resp.message : "");
+                lbp_kube_response_free(&resp);
+            } else {
+                snprintf(path, sizeof(path), "/api/v1/namespaces/team-%02d/services/svc-%05d",
+                         i % 50, i);
+                snprintf(body, sizeof(body),
+                         "{\"metadata\":{\"annotations\":{\"lbprov.io/generation\":\"%d\"}}}", gen);
+                rc = lbp_kube_patch(c, path, LBP_PATCH_MERGE, body, NULL);
+            }
+            if (rc) {
+                printf("(b) end to end: write failed: %s\n", lbp_rc_str(rc));
+                goto out;
+            }
+        }
+    }
+    double tw = now_s() - t0;
+    unsigned long events = (unsigned long)E2E_SVC * (UPDATES + 1);
+    printf("%-44s %12.0f writes/s  (%lu writes, %.2f s; for scale only)\n",
+           "    writes to the fake (one client)", events / tw, events, tw);
+
+    struct lbp_informer_opts o = {.kind = LBP_KIND_SERVICE};
+    struct replay r = {.want = events};
+    if (lbp_informer_new(NULL, &o, NULL, &r.inf))
+        goto out;
+    snprintf(path, sizeof(path), "/api/v1/services?watch=1&resourceVersion=%s&timeoutSeconds=120",
+             rv0);
+    t0 = now_s();
+    int rc = lbp_kube_stream(c, path, 0, 30000, replay_cb, &r, NULL);
+    double ts = now_s() - t0;
+    lbp_informer_free(r.inf);
+    if (rc || r.lines != events)
+        printf("(b1) watch replay: %s after %lu of %lu events\n", lbp_rc_str(rc), r.lines, events);
+    else
+        printf("%-44s %12.0f events/s  %8.1f MB/s   (%lu events, %.1f MB, %.3f s)\n",
+               "(b1) watch replay over HTTP, end to end", events / ts, r.bytes / ts / 1e6, events,
+               r.bytes / 1e6, ts);
+
+    struct lbp_informer *inf = NULL;
+    struct lbp_informer_opts lo = {.kind = LBP_KIND_SERVICE, .page_size = 500};
+    if (lbp_informer_new(c, &lo, NULL, &inf) == LBP_OK) {
+        t0 = now_s();
+        lbp_informer_start(inf);
+        rc = lbp_informer_wait_synced(inf, 60000);
+        double tl = now_s() - t0;
+        void **objs;
+        size_t n = lbp_informer_list(inf, &objs);
+        lbp_informer_list_free(objs, n);
+        if (rc)
+            printf("(b2) informer LIST: not synced: %s\n", lbp_rc_str(rc));
+        else
+            printf("%-44s %12.0f objects/s (%zu objects in pages of 500, %.3f s)\n",
+                   "(b2) informer initial LIST over HTTP", n / tl, n, tl);
+        lbp_informer_free(inf);
+    }
+out:
+    free(rv0);
+    lbp_kube_client_free(c);
+    lbp_kube_config_free(cfg);
+    lbp_fake_api_stop(&api);
+}
 #endif
 
 int main(int argc, char **argv)

@@ -6,7 +6,9 @@
  *
  * The bearer token of an instance is kept in dir/token (mode 0600) so that
  * lbp_fake_api_request can authenticate without widening the contract
- * struct.
+ * struct. lbp_fake_api_request gives up after 60 s, so a watch made through
+ * it must carry timeoutSeconds. LBP_TEST_LBPROV_BIN / LBP_TEST_FAKE_API_BIN
+ * in the environment override the binaries CMake compiled in.
  */
 #include "test/integration/harness.h"
 #include "common/buf.h"

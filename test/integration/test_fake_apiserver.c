@@ -20,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -66,9 +69,11 @@ static json_object *jget(json_object *o, const char *path)
     char buf[256], *save = NULL;
     lbp_strlcpy(buf, path, sizeof(buf));
     for (char *t = strtok_r(buf, ".", &save); t && o; t = strtok_r(NULL, ".", &save)) {
-        if (json_object_is_type(o, json_type_array))
-            o = json_object_array_get_idx(o, (size_t)atoi(t));
-        else if (json_object_is_type(o, json_type_object))
+        if (json_object_is_type(o, json_type_array)) {
+            long idx;
+            o = lbp_parse_long(t, 0, 100000, &idx) ? NULL
+                                                   : json_object_array_get_idx(o, (size_t)idx);
+        } else if (json_object_is_type(o, json_type_object))
             o = json_object_object_get(o, t);
         else
             o = NULL;
@@ -556,6 +561,12 @@ static void test_finalizers(void **state)
     assert_int_equal(code, 200);
     assert_non_null(jstr(g, "metadata.deletionTimestamp"));
     json_object_put(g);
+    /* No new finalizers once deletion started. */
+    json_object *nf = call(&api, "PATCH", "/api/v1/namespaces/t-fin/services/f", MERGE,
+                           "{\"metadata\":{\"finalizers\":[\"x.io/keep\",\"x.io/more\"]}}", &code);
+    assert_int_equal(code, 422);
+    assert_non_null(strstr(jstr(nf, "message"), "no new finalizers"));
+    json_object_put(nf);
     /* Strategic merge: remove the finalizer with the directive. */
     json_object *p =
         call(&api, "PATCH", "/api/v1/namespaces/t-fin/services/f", SMP,
@@ -578,8 +589,14 @@ static void test_finalizers(void **state)
     assert_int_equal(callf(&api, "POST", "/api/v1/namespaces/t-fin/configmaps", JSON,
                            "{\"metadata\":{\"name\":\"c\"}}"),
                      201);
-    assert_int_equal(callf(&api, "DELETE", "/api/v1/namespaces/t-fin/configmaps/c", NULL, "%s", ""),
-                     200);
+    json_object *del =
+        call(&api, "DELETE", "/api/v1/namespaces/t-fin/configmaps/c", NULL, NULL, &code);
+    assert_int_equal(code, 200);
+    /* ConfigMaps answer with a Success Status; Services (above) with the object. */
+    assert_string_equal(jstr(del, "kind"), "Status");
+    assert_string_equal(jstr(del, "status"), "Success");
+    assert_string_equal(jstr(del, "details.name"), "c");
+    json_object_put(del);
     json_object_put(get(&api, "/api/v1/namespaces/t-fin/configmaps/c", &code));
     assert_int_equal(code, 404);
     json_object_put(s);
@@ -618,6 +635,20 @@ static void test_watch_replay_gone(void **state)
         watch(&extra, "/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=1", &ev), 200);
     assert_int_equal(count_type(&ev, "ADDED"), 3);
     events_free(&ev);
+    /* Streaming list: the initial ADDEDs end with an annotated BOOKMARK. */
+    assert_int_equal(watch(&extra,
+                           "/api/v1/namespaces/default/configmaps?watch=1&sendInitialEvents=true&"
+                           "allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan&"
+                           "timeoutSeconds=1",
+                           &ev),
+                     200);
+    assert_true(ev.n >= 4);
+    assert_string_equal(ev.type[3], "BOOKMARK");
+    json_object *ann = jget(ev.obj[3], "object.metadata.annotations");
+    assert_non_null(json_object_object_get(ann, "k8s.io/initial-events-end"));
+    assert_string_equal(
+        json_object_get_string(json_object_object_get(ann, "k8s.io/initial-events-end")), "true");
+    events_free(&ev);
     for (int i = 3; i < 20; i++)
         assert_int_equal(callf(&extra, "POST", "/api/v1/namespaces/default/configmaps", JSON,
                                "{\"metadata\":{\"name\":\"c%d\"}}", i),
@@ -654,6 +685,94 @@ static void test_watch_replay_gone(void **state)
     lbp_fake_api_stop(&extra);
 }
 
+struct watch_thread {
+    struct lbp_fake_api *a;
+    long code;
+    uint64_t took_ms;
+};
+
+static void *long_watch(void *p)
+{
+    struct watch_thread *w = p;
+    struct events ev;
+    uint64_t t0 = lbp_now_ms();
+    w->code = watch(w->a, "/api/v1/services?watch=1&timeoutSeconds=60", &ev);
+    w->took_ms = lbp_now_ms() - t0;
+    events_free(&ev);
+    return NULL;
+}
+
+static bool one_watch_open(void *ctx)
+{
+    long code;
+    json_object *o = get(ctx, "/_fake/info", &code);
+    bool ok = jint(o, "openWatches") >= 1;
+    json_object_put(o);
+    return ok;
+}
+
+static bool no_watch_open(void *ctx)
+{
+    return !one_watch_open(ctx);
+}
+
+/* A watcher that goes away is noticed without any event to send. */
+static void test_watch_client_gone(void **state)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)api.port)};
+    char req[256], buf[512];
+    assert_true(fd >= 0);
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    int n = snprintf(req, sizeof(req),
+                     "GET /api/v1/namespaces/kube-system/services?watch=1&resourceVersion=1 "
+                     "HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    assert_int_equal(write(fd, req, (size_t)n), n);
+    assert_true(read(fd, buf, sizeof(buf)) > 0); /* the 200 header */
+    assert_true(lbp_test_poll(one_watch_open, &api, 5000));
+    close(fd);
+    assert_true(lbp_test_poll(no_watch_open, &api, 5000));
+}
+
+/* kubectl get -w asks for Tables in the watch too; each event is a one-row Table. */
+static void test_watch_table(void **state)
+{
+    long code;
+    json_object *s = call(&api, "POST", "/api/v1/namespaces/default/services", JSON,
+                          "{\"metadata\":{\"name\":\"tbl\"},\"spec\":{\"type\":"
+                          "\"LoadBalancer\",\"ports\":[{\"port\":80}]}}",
+                          &code);
+    assert_int_equal(code, 201);
+    unsigned long long rv = rv_of(s);
+    json_object_put(s);
+    assert_int_equal(callf(&api, "PATCH", "/api/v1/namespaces/default/services/tbl/status", MERGE,
+                           "{\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":"
+                           "\"192.0.2.77\"}]}}}"),
+                     200);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)api.port)};
+    char req[512], buf[16384];
+    size_t got = 0;
+    ssize_t r;
+    assert_true(fd >= 0);
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    int n = snprintf(req, sizeof(req),
+                     "GET /api/v1/namespaces/default/services?watch=1&resourceVersion=%llu&"
+                     "timeoutSeconds=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAccept: "
+                     "application/json;as=Table;v=v1;g=meta.k8s.io,application/json\r\n\r\n",
+                     rv);
+    assert_int_equal(write(fd, req, (size_t)n), n);
+    while (got + 1 < sizeof(buf) && (r = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+        got += (size_t)r;
+    buf[got] = '\0';
+    close(fd);
+    assert_non_null(strstr(buf, "\"type\":\"MODIFIED\",\"object\":{\"kind\":\"Table\""));
+    assert_non_null(strstr(buf, "\"cells\":[\"tbl\",\"LoadBalancer\""));
+    assert_non_null(strstr(buf, "\"192.0.2.77\""));
+}
+
 static void test_bookmarks_and_timeout(void **state)
 {
     struct lbp_fake_api_opts o = {.extra_arg = "--bookmark-interval=1"};
@@ -666,7 +785,8 @@ static void test_bookmarks_and_timeout(void **state)
                            &ev),
                      200);
     uint64_t took = lbp_now_ms() - t0;
-    assert_true(took >= 1900 && took < 8000);
+    if (took < 1900 || took >= 15000)
+        fail_msg("timeoutSeconds=2 watch took %llu ms", (unsigned long long)took);
     assert_true(count_type(&ev, "BOOKMARK") >= 1);
     for (int i = 0; i < ev.n; i++) {
         if (strcmp(ev.type[i], "BOOKMARK") != 0)
@@ -680,6 +800,48 @@ static void test_bookmarks_and_timeout(void **state)
         watch(&extra, "/api/v1/services?watch=1&timeoutSeconds=1&resourceVersion=1", &ev), 200);
     assert_int_equal(count_type(&ev, "BOOKMARK"), 0);
     events_free(&ev);
+    /* SIGTERM with a watch open: the stream ends and the process exits 0 at once. */
+    struct watch_thread w = {.a = &extra};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, long_watch, &w), 0);
+    assert_true(lbp_test_poll(one_watch_open, &extra, 5000));
+    assert_int_equal(lbp_test_stop(extra.pid, SIGTERM, 10000), 0);
+    extra.pid = 0;
+    pthread_join(th, NULL);
+    assert_int_equal(w.code, 200);
+    lbp_fake_api_stop(&extra);
+}
+
+/* --service-node-port-range: allocation stays inside it and stops when it is full. */
+static void test_nodeport_range(void **state)
+{
+    struct lbp_fake_api_opts o = {.extra_arg = "--service-node-port-range=40000-40002"};
+    assert_int_equal(lbp_fake_api_start(&o, &extra), 0);
+    long seen[3] = {0};
+    for (int i = 0; i < 3; i++) {
+        char body[256], path[128];
+        long code;
+        snprintf(body, sizeof(body),
+                 "{\"metadata\":{\"name\":\"lb%d\"},\"spec\":{\"type\":\"LoadBalancer\","
+                 "\"ports\":[{\"port\":80}]}}",
+                 i);
+        json_object_put(call(&extra, "POST", "/api/v1/namespaces/default/services",
+                             "application/json", body, &code));
+        assert_int_equal(code, 201);
+        snprintf(path, sizeof(path), "/api/v1/namespaces/default/services/lb%d", i);
+        json_object *svc = get(&extra, path, &code);
+        long np = jint(svc, "spec.ports.0.nodePort");
+        json_object_put(svc);
+        assert_true(np >= 40000 && np <= 40002);
+        for (int j = 0; j < i; j++)
+            assert_true(seen[j] != np);
+        seen[i] = np;
+    }
+    assert_int_equal(callf(&extra, "POST", "/api/v1/namespaces/default/services",
+                           "application/json",
+                           "{\"metadata\":{\"name\":\"full\"},\"spec\":{\"type\":\"NodePort\","
+                           "\"ports\":[{\"port\":80}]}}"),
+                     422);
     lbp_fake_api_stop(&extra);
 }
 
@@ -914,32 +1076,6 @@ static void test_patch_types(void **state)
 
 /* ---- faults ------------------------------------------------------------- */
 
-struct watch_thread {
-    struct lbp_fake_api *a;
-    long code;
-    uint64_t took_ms;
-};
-
-static void *long_watch(void *p)
-{
-    struct watch_thread *w = p;
-    struct events ev;
-    uint64_t t0 = lbp_now_ms();
-    w->code = watch(w->a, "/api/v1/services?watch=1&timeoutSeconds=60", &ev);
-    w->took_ms = lbp_now_ms() - t0;
-    events_free(&ev);
-    return NULL;
-}
-
-static bool one_watch_open(void *ctx)
-{
-    long code;
-    json_object *o = get(ctx, "/_fake/info", &code);
-    bool ok = jint(o, "openWatches") >= 1;
-    json_object_put(o);
-    return ok;
-}
-
 static void test_faults(void **state)
 {
     long code;
@@ -981,17 +1117,17 @@ static void test_faults(void **state)
                            "{\"status\":{}}"),
                      200);
     /* latency */
-    assert_int_equal(lbp_fake_api_fault(&api, "{\"latencyMs\":300}"), 0);
+    assert_int_equal(lbp_fake_api_fault(&api, "{\"latencyMs\":1200}"), 0);
     uint64_t t0 = lbp_now_ms();
     json_object_put(get(&api, p, &code));
-    assert_true(lbp_now_ms() - t0 >= 300);
+    assert_true(lbp_now_ms() - t0 >= 1200);
     /* control calls are never delayed or faulted */
     assert_int_equal(lbp_fake_api_fault(&api, "{\"errorNext\":5}"), 0);
     assert_int_equal(lbp_fake_api_fault(&api, "{\"reset\":true}"), 0);
     t0 = lbp_now_ms();
     json_object_put(get(&api, p, &code));
     assert_int_equal(code, 200);
-    assert_true(lbp_now_ms() - t0 < 300);
+    assert_true(lbp_now_ms() - t0 < 1200);
     assert_int_equal(lbp_fake_api_fault(&api, "{\"errorNext\":\"x\"}"), -1);
     /* dropWatches ends a long watch now */
     struct watch_thread w = {.a = &api};
@@ -1001,7 +1137,8 @@ static void test_faults(void **state)
     assert_int_equal(lbp_fake_api_fault(&api, "{\"dropWatches\":true}"), 0);
     pthread_join(th, NULL);
     assert_int_equal(w.code, 200);
-    assert_true(w.took_ms < 10000);
+    if (w.took_ms >= 20000)
+        fail_msg("dropped watch took %llu ms", (unsigned long long)w.took_ms);
     /* stats */
     assert_int_equal(lbp_fake_api_count(&api, "LIST services"), 6);
     assert_int_equal(lbp_fake_api_count(&api, "PATCH services/status"), 2);
@@ -1020,7 +1157,7 @@ static void test_body_limit(void **state)
     assert_non_null(big);
     int off = snprintf(big, 64, "{\"metadata\":{\"name\":\"big\"},\"data\":{\"k\":\"");
     memset(big + off, 'a', n);
-    strcpy(big + off + n, "\"}}");
+    memcpy(big + off + n, "\"}}", 4);
     long code;
     json_object *st = call(&api, "POST", "/api/v1/namespaces/default/configmaps", JSON, big, &code);
     assert_int_equal(code, 413);
@@ -1126,10 +1263,16 @@ static void test_kubectl(void **state)
     assert_true(jint(s, "spec.ports.0.nodePort") >= 30000);
     json_object_put(s);
     unlink(out);
+    assert_int_equal(callf(&extra, "PATCH", "/api/v1/namespaces/default/services/kc/status", MERGE,
+                           "{\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":"
+                           "\"192.0.2.44\"}]}}}"),
+                     200);
     const char *list[] = {"get", "services", "-A", NULL};
     rc = run_kubectl(&extra, out, list);
     text = slurp(out);
-    if (rc != 0 || !strstr(text, "kc"))
+    /* Table output with upstream's Service columns, the address in EXTERNAL-IP. */
+    if (rc != 0 || !strstr(text, "kc") || !strstr(text, "EXTERNAL-IP") ||
+        !strstr(text, "192.0.2.44") || !strstr(text, "NAMESPACE"))
         fail_msg("kubectl get: %d\n%s", rc, text);
     free(text);
     unlink(out);
@@ -1188,6 +1331,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_finalizers),
         cmocka_unit_test_teardown(test_watch_replay_gone, stop_extra),
         cmocka_unit_test_teardown(test_bookmarks_and_timeout, stop_extra),
+        cmocka_unit_test(test_watch_client_gone),
+        cmocka_unit_test(test_watch_table),
+        cmocka_unit_test_teardown(test_nodeport_range, stop_extra),
         cmocka_unit_test(test_selectors),
         cmocka_unit_test(test_paging),
         cmocka_unit_test(test_patch_types),

@@ -4,8 +4,10 @@
  * cache and the handlers in order; a stream of writes under dropped
  * watches and 410s (as ERROR events and as HTTP status) ending with a cache
  * identical to a fresh LIST and handler state that matches it; label
- * selectors (objects entering and leaving the selection); bookmarks moving
- * the resourceVersion; resync; and a prompt stop.
+ * selectors (objects entering and leaving the selection); resync; an
+ * event over max_line recovered by a LIST; Nodes, EndpointSlices and
+ * Leases decoded from the server; bookmarks moving the resourceVersion;
+ * and a prompt stop.
  *
  * Every handler call is checked against what the handlers saw before: an
  * add for a key already present, an update whose old object is not the
@@ -560,6 +562,199 @@ static void test_selector_and_resync(struct lbp_kube_client *c)
     recorder_free(&rec);
 }
 
+/* A watch event over max_line is lost to the watch; a LIST must recover it. */
+static void test_overlong_event(struct lbp_kube_client *c)
+{
+    struct recorder rec;
+    struct lbp_informer_stats st;
+    char body[24576];
+
+    fprintf(stderr, "-- an event over max_line makes the informer list again\n");
+    recorder_init(&rec);
+    struct lbp_informer_opts o = {.kind = LBP_KIND_SERVICE, .max_line = 16384};
+    struct lbp_informer *inf = start_informer(c, &o, &rec);
+    if (!inf) {
+        failures++;
+        return;
+    }
+    CHECK(lbp_informer_wait_synced(inf, 15000) == LBP_OK);
+    int n = snprintf(body, sizeof(body), "{\"metadata\":{\"annotations\":{\"big\":\"");
+    memset(body + n, 'x', 20000);
+    snprintf(body + n + 20000, sizeof(body) - (size_t)n - 20000, "\"}}}");
+    CHECK(patch_svc(c, "default", "svc-001", body) == LBP_OK);
+    /* A small write after it, in the same stream. */
+    CHECK(patch_svc(c, "default", "svc-002", "{\"metadata\":{\"annotations\":{\"s\":\"1\"}}}") ==
+          LBP_OK);
+    CHECK(wait_converged(inf, c, NULL, &rec, 15000));
+    struct lbp_service *s = lbp_informer_get(inf, "default/svc-001");
+    const char *big = s ? lbp_meta_annotation(&s->meta, "big") : NULL;
+    CHECK(big && strlen(big) == 20000);
+    lbp_kube_obj_unref(s);
+    lbp_informer_stats(inf, &st);
+    CHECK(st.decode_errors >= 1);
+    CHECK(st.lists >= 2);
+    CHECK(rec.violations == 0);
+    lbp_informer_free(inf);
+    recorder_free(&rec);
+}
+
+/* Watch requests failing with 503: reconnects with backoff, then catches up. */
+struct watches_ctx {
+    struct lbp_informer *inf;
+    uint64_t at_least;
+};
+
+static bool watches_reached(void *p)
+{
+    struct watches_ctx *w = p;
+    struct lbp_informer_stats st;
+    lbp_informer_stats(w->inf, &st);
+    return st.watches >= w->at_least;
+}
+
+static void test_watch_errors(struct lbp_fake_api *api, struct lbp_kube_client *c)
+{
+    struct recorder rec;
+    struct lbp_informer_stats st0, st1;
+
+    fprintf(stderr, "-- failing watch requests are retried with backoff\n");
+    recorder_init(&rec);
+    struct lbp_informer_opts o = {.kind = LBP_KIND_SERVICE, .namespace = "default"};
+    struct lbp_informer *inf = start_informer(c, &o, &rec);
+    if (!inf) {
+        failures++;
+        return;
+    }
+    CHECK(lbp_informer_wait_synced(inf, 15000) == LBP_OK);
+    lbp_informer_stats(inf, &st0);
+    CHECK(lbp_fake_api_fault(api, "{\"errorNext\":2,\"code\":503,\"verb\":\"WATCH\"}") == 0);
+    CHECK(lbp_fake_api_fault(api, "{\"dropWatches\":true}") == 0);
+    /* Create only once the informer is past both failed watches: created any
+     * earlier, the object could still reach it on the watch being dropped. */
+    struct watches_ctx wc = {.inf = inf, .at_least = st0.watches + 3};
+    CHECK(lbp_test_poll(watches_reached, &wc, 10000));
+    CHECK(create_svc(c, "default", "after-errors", NULL) == LBP_OK);
+    CHECK(wait_key(&rec, "default/after-errors", true, 10000));
+    lbp_informer_stats(inf, &st1);
+    CHECK(st1.restarts - st0.restarts >= 2);
+    CHECK(st1.watches - st0.watches >= 3);
+    CHECK(st1.lists == st0.lists); /* resumed from its resourceVersion, no re-list */
+    CHECK(wait_converged(inf, c, "?fieldSelector=metadata.namespace%3Ddefault", &rec, 5000));
+    lbp_fake_api_fault(api, "{\"reset\":true}");
+    lbp_informer_free(inf);
+    recorder_free(&rec);
+}
+
+struct obj_ctx {
+    struct lbp_informer *inf;
+    const char *key;
+    bool (*check)(const void *obj);
+};
+
+static bool obj_cond(void *p)
+{
+    struct obj_ctx *x = p;
+    void *o = lbp_informer_get(x->inf, x->key);
+    bool ok = o && x->check(o);
+    lbp_kube_obj_unref(o);
+    return ok;
+}
+
+static bool node_ok(const void *o)
+{
+    const struct lbp_node *n = o;
+    return n->ready == 1 && lbp_streq(n->provider_id, "mock://zone-a/n1") && n->n_taints == 1 &&
+           n->n_addresses >= 1 && lbp_streq(n->addresses[0].address, "10.0.0.11");
+}
+
+static bool node_cordoned(const void *o)
+{
+    return ((const struct lbp_node *)o)->unschedulable;
+}
+
+static bool slice_ok(const void *o)
+{
+    const struct lbp_endpointslice *e = o;
+    return lbp_streq(e->service_name, "svc-003") && e->n_endpoints == 2 &&
+           e->endpoints[0].ready == 1 && e->endpoints[1].terminating == 1 &&
+           lbp_streq(e->endpoints[1].node_name, "n1");
+}
+
+static bool lease_ok(const void *o)
+{
+    const struct lbp_lease *l = o;
+    return lbp_streq(l->holder_identity, "n1") && l->lease_duration_s == 15 &&
+           l->renew_time_us == 1795687202123456LL;
+}
+
+static bool lease_renewed(const void *o)
+{
+    return ((const struct lbp_lease *)o)->renew_time_us == 1795687203000000LL;
+}
+
+static bool watch_kind(struct lbp_kube_client *c, enum lbp_kind kind, const char *key,
+                       bool (*check)(const void *))
+{
+    struct lbp_informer_opts o = {.kind = kind};
+    struct lbp_informer_handlers h = {0};
+    struct lbp_informer *inf = NULL;
+    if (lbp_informer_new(c, &o, &h, &inf) || lbp_informer_start(inf) ||
+        lbp_informer_wait_synced(inf, 10000)) {
+        lbp_informer_free(inf);
+        return false;
+    }
+    struct obj_ctx x = {inf, key, check};
+    bool ok = lbp_test_poll(obj_cond, &x, 5000);
+    lbp_informer_free(inf);
+    return ok;
+}
+
+/* Nodes, EndpointSlices and Leases through the same paths as Services. */
+static void test_other_kinds(struct lbp_kube_client *c)
+{
+    fprintf(stderr, "-- Nodes, EndpointSlices and Leases\n");
+    CHECK(lbp_kube_post(c, "/api/v1/nodes",
+                        "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"n1\"},"
+                        "\"spec\":{\"providerID\":\"mock://zone-a/n1\",\"taints\":[{\"key\":"
+                        "\"dedicated\",\"value\":\"edge\",\"effect\":\"NoSchedule\"}]},\"status\":{"
+                        "\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"10.0.0.11\"}],"
+                        "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}",
+                        NULL) == LBP_OK);
+    /* Status is a subresource for Nodes: set it where the API keeps it. */
+    lbp_kube_patch(c, "/api/v1/nodes/n1/status", LBP_PATCH_MERGE,
+                   "{\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":"
+                   "\"10.0.0.11\"}],\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}",
+                   NULL);
+    CHECK(watch_kind(c, LBP_KIND_NODE, "n1", node_ok));
+    CHECK(lbp_kube_patch(c, "/api/v1/nodes/n1", LBP_PATCH_MERGE,
+                         "{\"spec\":{\"unschedulable\":true}}", NULL) == LBP_OK);
+    CHECK(watch_kind(c, LBP_KIND_NODE, "n1", node_cordoned));
+
+    CHECK(lbp_kube_post(c, "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
+                        "{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\","
+                        "\"metadata\":{\"name\":\"svc-003-abc\",\"namespace\":\"default\","
+                        "\"labels\":{\"kubernetes.io/service-name\":\"svc-003\"}},"
+                        "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"10.244.0.5\"],"
+                        "\"conditions\":{\"ready\":true},\"nodeName\":\"n1\"},{\"addresses\":["
+                        "\"10.244.0.6\"],\"conditions\":{\"ready\":false,\"terminating\":true},"
+                        "\"nodeName\":\"n1\"}],\"ports\":[{\"port\":8080}]}",
+                        NULL) == LBP_OK);
+    CHECK(watch_kind(c, LBP_KIND_ENDPOINTSLICE, "default/svc-003-abc", slice_ok));
+
+    CHECK(lbp_kube_post(c, "/apis/coordination.k8s.io/v1/namespaces/default/leases",
+                        "{\"apiVersion\":\"coordination.k8s.io/v1\",\"kind\":\"Lease\","
+                        "\"metadata\":{\"name\":\"lbprov-speaker-n1\",\"namespace\":\"default\"},"
+                        "\"spec\":{\"holderIdentity\":\"n1\",\"leaseDurationSeconds\":15,"
+                        "\"renewTime\":\"2026-11-26T10:00:02.123456Z\"}}",
+                        NULL) == LBP_OK);
+    CHECK(watch_kind(c, LBP_KIND_LEASE, "default/lbprov-speaker-n1", lease_ok));
+    CHECK(lbp_kube_patch(
+              c, "/apis/coordination.k8s.io/v1/namespaces/default/leases/lbprov-speaker-n1",
+              LBP_PATCH_MERGE, "{\"spec\":{\"renewTime\":\"2026-11-26T10:00:03.000000Z\"}}",
+              NULL) == LBP_OK);
+    CHECK(watch_kind(c, LBP_KIND_LEASE, "default/lbprov-speaker-n1", lease_renewed));
+}
+
 struct rv_ctx {
     struct lbp_informer *inf;
     unsigned long long want;
@@ -624,6 +819,9 @@ int main(void)
     test_sync_and_events(&api, c);
     test_faults(&api, c);
     test_selector_and_resync(c);
+    test_overlong_event(c);
+    test_other_kinds(c);
+    test_watch_errors(&api, c);
     test_bookmarks_and_stop(c);
 
     lbp_kube_client_free(c);

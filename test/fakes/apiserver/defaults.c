@@ -16,13 +16,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NP_MIN 30000
-#define NP_MAX 32767
-#define NP_N (NP_MAX - NP_MIN + 1)
+/* --service-node-port-range, as kube-apiserver: default 30000-32767. */
+static long np_min = 30000, np_max = 32767;
+#define NP_MIN np_min
+#define NP_MAX np_max
+#define NP_N (np_max - np_min + 1)
 #define CIDR_BASE 0x0A600000u /* 10.96.0.0/12 */
 #define CIDR_SIZE (1u << 20)
 
-static char *np_owner[NP_N];
+static char **np_owner; /* NP_N slots: the key of the Service holding each port */
+
+int fake_nodeport_range(long min, long max)
+{
+    char **owners;
+    if (min < 1 || max > 65535 || min > max)
+        return -1;
+    owners = calloc((size_t)(max - min + 1), sizeof(*owners));
+    if (!owners)
+        return -1;
+    free(np_owner);
+    np_owner = owners;
+    np_min = min;
+    np_max = max;
+    return 0;
+}
 
 struct ip_ent {
     uint32_t ip;
@@ -170,7 +187,7 @@ static void ports_admit(json_object *spec, json_object *ospec, const char *type,
             if (np < NP_MIN || np > NP_MAX) {
                 fake_errs_add(e, "FieldValueInvalid", f,
                               "Invalid value: %ld: provided port is not in the valid range. The "
-                              "range of valid ports is %d-%d",
+                              "range of valid ports is %ld-%ld",
                               np, NP_MIN, NP_MAX);
                 continue;
             }

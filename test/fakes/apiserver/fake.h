@@ -70,6 +70,7 @@ struct fake_rtype {
     bool namespaced;
     bool has_status; /* status is a subresource: main writes keep it, /status writes keep spec */
     bool custom;     /* generic store (custom resources) */
+    bool delete_returns_object; /* immediate DELETE answers with the object, not a Status */
     enum fake_name_rule name_rule;
     struct fake_obj *objs;
     size_t count;
@@ -88,6 +89,7 @@ struct fake_req {
     char sub[32];
     bool has_ns;
     struct fake_rtype *rt;
+    const char *user; /* authenticated user (NULL without --token): where RBAC would look */
     /* query */
     const char *label_selector;
     const char *field_selector;
@@ -97,6 +99,7 @@ struct fake_req {
     long limit;
     bool bookmarks;
     bool send_initial_events;
+    bool table; /* Accept asks for a meta.k8s.io Table (kubectl get) */
     /* body */
     const char *content_type;
     const char *body;
@@ -166,6 +169,14 @@ void fake_store_update(const struct fake_req *q, struct fake_reply *r);
 void fake_store_patch(const struct fake_req *q, struct fake_reply *r);
 void fake_store_delete(const struct fake_req *q, struct fake_reply *r);
 
+/* ---- table.c ---------------------------------------------------------- */
+
+void fake_table_reply(const struct fake_rtype *rt, struct fake_reply *r, uint64_t rv,
+                      struct fake_rec **recs, size_t from, size_t to, const char *cont,
+                      size_t remaining);
+/* One object as a one-row Table (a watch event for kubectl get -w); malloc'd. */
+char *fake_table_event(const struct fake_rtype *rt, const char *json);
+
 /* ---- select.c --------------------------------------------------------- */
 
 struct fake_sel;
@@ -180,6 +191,8 @@ const char *fake_sel_exact(const struct fake_sel *s, const char *field);
 
 enum fake_ev_type { EV_ADDED, EV_MODIFIED, EV_DELETED };
 int fake_watch_init(unsigned history);
+/* Sets the nodePort range (call once, before serving); -1 when invalid. */
+int fake_nodeport_range(long min, long max);
 void fake_watch_free(void);
 /* Records an event (store calls it with fake_lock held); takes references. */
 void fake_watch_emit(struct fake_rtype *rt, enum fake_ev_type type, json_object *o,

@@ -123,8 +123,8 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
         fake_control(method, url, rc->body.data ? rc->body.data : "", rc->body.len, &r);
         return send_reply(c, &r);
     }
-    if (fake_auth_enabled() &&
-        !fake_auth_user(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"))) {
+    q.user = fake_auth_user(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
+    if (fake_auth_enabled() && !q.user) {
         fake_reply_status(&r, 401, "Unauthorized", "Unauthorized", NULL, NULL, NULL);
         return send_reply(c, &r);
     }
@@ -186,6 +186,9 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
                           NULL);
         return send_reply(c, &r);
     }
+    const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+    q.table = accept && strstr(accept, "as=Table") &&
+              (q.verb == V_LIST || q.verb == V_GET || q.verb == V_WATCH);
     q.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     q.body = rc->body.data ? rc->body.data : "";
     q.body_len = rc->body.len;
@@ -194,6 +197,15 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
         fake_reply_status(&r, 405, "MethodNotAllowed",
                           "the server does not allow this method on the requested resource", NULL,
                           NULL, NULL);
+        return send_reply(c, &r);
+    }
+    if ((q.verb == V_POST || q.verb == V_PUT) && q.content_type && *q.content_type &&
+        strncmp(q.content_type, "application/json", 16) != 0) {
+        /* Protobuf and YAML bodies are not decoded; say so as a server without them would. */
+        fake_reply_status(&r, 415, "UnsupportedMediaType",
+                          "the body of the request was in an unknown format - accepted media "
+                          "types include: application/json",
+                          NULL, NULL, NULL);
         return send_reply(c, &r);
     }
     enum fake_fault_result f = fake_faults_check(&q, &r);

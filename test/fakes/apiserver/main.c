@@ -33,6 +33,8 @@ static void usage(FILE *f)
            "  --tls-cert-out F       write the CA certificate (PEM) to F; implies --tls\n"
            "  --token T              require \"Authorization: Bearer T\" (repeatable)\n"
            "  --history N            watch events kept for resourceVersion replay (default 10000)\n"
+           "  --service-node-port-range A-B\n"
+           "                         nodePorts to allocate from, as kube-apiserver (default 30000-32767)\n"
            "  --bookmark-interval S  seconds between BOOKMARK events (default 5)\n"
            "  --watch-gone-http      answer too-old watches with HTTP 410, not an ERROR event\n"
            "  -v                     log every request\n");
@@ -65,12 +67,13 @@ int main(int argc, char **argv)
         {"history", required_argument, NULL, 'H'},
         {"bookmark-interval", required_argument, NULL, 'B'},
         {"watch-gone-http", no_argument, NULL, 'g'},
+        {"service-node-port-range", required_argument, NULL, 'N'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *port_file = NULL, *bind_addr = "127.0.0.1", *cert_out = NULL;
     bool tls = false;
-    long v;
+    long v, np_lo = 30000, np_hi = 32767;
     int c, rc = 1, ntokens = 0;
     char *cert = NULL, *key = NULL, *ca = NULL;
     struct MHD_Daemon *d = NULL;
@@ -116,6 +119,19 @@ int main(int argc, char **argv)
         case 'g':
             fake_cfg.gone_as_http = true;
             break;
+        case 'N': {
+            long lo, hi;
+            char *dash = strchr(optarg, '-');
+            if (!dash || dash == optarg)
+                goto bad;
+            *dash = '\0';
+            if (lbp_parse_long(optarg, 1, 65535, &lo) || lbp_parse_long(dash + 1, 1, 65535, &hi) ||
+                lo > hi)
+                goto bad;
+            np_lo = lo;
+            np_hi = hi;
+            break;
+        }
         case 'v':
             fake_cfg.verbose++;
             lbp_log_verbosity++;
@@ -136,7 +152,8 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-    if (fake_store_init() || fake_watch_init(fake_cfg.history)) {
+    if (fake_nodeport_range(np_lo, np_hi) || fake_store_init() ||
+        fake_watch_init(fake_cfg.history)) {
         lbp_error("out of memory at start");
         goto out;
     }
@@ -181,6 +198,10 @@ out:
     fake_shutting_down = 1;
     pthread_cond_broadcast(&fake_cond);
     pthread_mutex_unlock(&fake_lock);
+    /* Let open watches finish their chunked stream cleanly (bounded) before MHD cuts sockets. */
+    for (uint64_t until = lbp_now_ms() + 2000;
+         d && fake_watch_open_count() && lbp_now_ms() < until;)
+        usleep(10000);
     if (d)
         MHD_stop_daemon(d);
     fake_watch_free();

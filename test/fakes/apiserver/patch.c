@@ -135,7 +135,9 @@ static json_object *smp_list(json_object *target, json_object *patch, const char
             continue;
         }
         char sub[300];
-        snprintf(sub, sizeof(sub), "%s[]", path);
+        int sn = snprintf(sub, sizeof(sub), "%s[]", path);
+        if (sn < 0 || (size_t)sn >= sizeof(sub))
+            sub[0] = '\0'; /* too deep to name: no list strategy applies */
         if (j < tn) {
             json_object *cur = json_object_get(json_object_array_get_idx(target, j));
             json_object_array_put_idx(target, j, smp(cur, pe, sub));
@@ -189,7 +191,9 @@ static json_object *smp(json_object *target, json_object *patch, const char *pat
             continue;
         }
         char sub[300];
-        snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", k);
+        int sn = snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", k);
+        if (sn < 0 || (size_t)sn >= sizeof(sub))
+            sub[0] = '\0';
         json_object *cur = json_object_get(json_object_object_get(target, k));
         json_object *res;
         if (json_object_is_type(v, json_type_array))

@@ -25,6 +25,8 @@ static struct fake_rtype *rtypes;
 static struct fake_rtype *rt_namespaces;
 static struct fake_rtype *rt_services;
 static uint64_t cur_rv = 1;
+static unsigned custom_types;
+#define CUSTOM_TYPES_MAX 256
 
 #define SNAP_MAX 32
 #define LIST_MAX_BYTES (1024u * 1024u * 1024u)
@@ -44,17 +46,19 @@ struct builtin {
     const char *group, *version, *resource, *kind, *short_name;
     bool namespaced, has_status;
     enum fake_name_rule rule;
+    bool delete_returns_object; /* upstream's ReturnDeletedObject */
 };
 static const struct builtin builtins[] = {
-    {"", "v1", "namespaces", "Namespace", "ns", false, true, NAME_DNS1123_LABEL},
-    {"", "v1", "nodes", "Node", "no", false, true, NAME_SUBDOMAIN},
-    {"", "v1", "services", "Service", "svc", true, true, NAME_DNS1035},
-    {"", "v1", "configmaps", "ConfigMap", "cm", true, false, NAME_SUBDOMAIN},
-    {"", "v1", "secrets", "Secret", "", true, false, NAME_SUBDOMAIN},
-    {"", "v1", "events", "Event", "ev", true, false, NAME_SUBDOMAIN},
-    {"discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", "", true, false, NAME_SUBDOMAIN},
-    {"coordination.k8s.io", "v1", "leases", "Lease", "", true, false, NAME_SUBDOMAIN},
-    {"events.k8s.io", "v1", "events", "Event", "ev", true, false, NAME_SUBDOMAIN},
+    {"", "v1", "namespaces", "Namespace", "ns", false, true, NAME_DNS1123_LABEL, true},
+    {"", "v1", "nodes", "Node", "no", false, true, NAME_SUBDOMAIN, false},
+    {"", "v1", "services", "Service", "svc", true, true, NAME_DNS1035, true},
+    {"", "v1", "configmaps", "ConfigMap", "cm", true, false, NAME_SUBDOMAIN, false},
+    {"", "v1", "secrets", "Secret", "", true, false, NAME_SUBDOMAIN, false},
+    {"", "v1", "events", "Event", "ev", true, false, NAME_SUBDOMAIN, false},
+    {"discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", "", true, false, NAME_SUBDOMAIN,
+     false},
+    {"coordination.k8s.io", "v1", "leases", "Lease", "", true, false, NAME_SUBDOMAIN, false},
+    {"events.k8s.io", "v1", "events", "Event", "ev", true, false, NAME_SUBDOMAIN, false},
 };
 
 /* ---- records ----------------------------------------------------------- */
@@ -116,6 +120,7 @@ static struct fake_rtype *rtype_add(const char *group, const char *version, cons
     rt->has_status = has_status;
     rt->name_rule = rule;
     rt->custom = custom;
+    rt->delete_returns_object = custom;
     HASH_ADD_STR(rtypes, key, rt);
     return rt;
 }
@@ -134,6 +139,9 @@ struct fake_rtype *fake_rtype_lookup(const char *group, const char *version, con
     for (size_t i = 0; i < LBP_ARRAY_LEN(builtins); i++)
         if (strcmp(builtins[i].group, group) == 0)
             return NULL; /* a built-in group has only its built-in resources */
+    if (custom_types >= CUSTOM_TYPES_MAX)
+        return NULL; /* bounded: arbitrary paths must not grow the table forever */
+    custom_types++;
     /* A custom resource: Kind guessed from the plural until a POST names it. */
     char kind[64];
     lbp_strlcpy(kind, resource, sizeof(kind));
@@ -232,15 +240,27 @@ static void set_rv(json_object *o, uint64_t rv)
                            json_object_new_string(s));
 }
 
-static void set_type_meta(const struct fake_rtype *rt, json_object *o)
+/*
+ * Returns o with kind and apiVersion set and first, as the real server
+ * writes them (json-c keeps insertion order). Takes o.
+ */
+static json_object *with_type_meta(const struct fake_rtype *rt, json_object *o)
 {
     char av[160];
+    json_object *n = json_object_new_object();
     if (rt->group[0])
         snprintf(av, sizeof(av), "%s/%s", rt->group, rt->version);
     else
         snprintf(av, sizeof(av), "%s", rt->version);
-    json_object_object_add(o, "kind", json_object_new_string(rt->kind));
-    json_object_object_add(o, "apiVersion", json_object_new_string(av));
+    json_object_object_add(n, "kind", json_object_new_string(rt->kind));
+    json_object_object_add(n, "apiVersion", json_object_new_string(av));
+    json_object_object_foreach(o, k, v)
+    {
+        if (strcmp(k, "kind") != 0 && strcmp(k, "apiVersion") != 0)
+            json_object_object_add(n, k, json_object_get(v));
+    }
+    json_object_put(o);
+    return n;
 }
 
 static void api_version(const struct fake_rtype *rt, char *out, size_t len)
@@ -255,8 +275,7 @@ static void api_version(const struct fake_rtype *rt, char *out, size_t len)
 static void seed_namespace(const char *name)
 {
     char ts[32], uid[37];
-    json_object *o = json_object_new_object();
-    set_type_meta(rt_namespaces, o);
+    json_object *o = with_type_meta(rt_namespaces, json_object_new_object());
     json_object *m = fake_ensure_obj(o, "metadata");
     fake_uuid(uid);
     fake_now_rfc3339(ts);
@@ -287,6 +306,7 @@ int fake_store_init(void)
                                           b->namespaced, b->has_status, b->rule, false);
         if (!rt)
             return -1;
+        rt->delete_returns_object = b->delete_returns_object;
     }
     rt_namespaces = fake_rtype_lookup("", "v1", "namespaces", false);
     rt_services = fake_rtype_lookup("", "v1", "services", false);
@@ -335,7 +355,9 @@ void fake_store_get(const struct fake_req *q, struct fake_reply *r)
 {
     pthread_mutex_lock(&fake_lock);
     struct fake_obj *o = obj_find(q->rt, q->ns, q->name);
-    if (o)
+    if (o && q->table)
+        fake_table_reply(q->rt, r, cur_rv, &o->rec, 0, 1, NULL, 0);
+    else if (o)
         reply_rec(r, 200, o->rec);
     else
         fake_reply_not_found(r, q->rt, q->name);
@@ -409,9 +431,13 @@ static void snap_evict_oldest(void)
 /* Writes a page of recs[from..to) and the list envelope. */
 static void list_reply(const struct fake_rtype *rt, struct fake_reply *r, uint64_t rv,
                        struct fake_rec **recs, size_t from, size_t to, const char *cont,
-                       size_t remaining)
+                       size_t remaining, bool table)
 {
     struct lbp_buf b;
+    if (table) {
+        fake_table_reply(rt, r, rv, recs, from, to, cont, remaining);
+        return;
+    }
     char av[160];
     api_version(rt, av, sizeof(av));
     lbp_buf_init(&b, LIST_MAX_BYTES);
@@ -467,7 +493,7 @@ static void list_continue(const struct fake_req *q, struct fake_reply *r)
     tok[0] = '\0';
     if (to < s->n)
         make_token(s->id, to, s->rv, tok, sizeof(tok));
-    list_reply(q->rt, r, s->rv, s->recs, s->pos, to, tok, s->n - to);
+    list_reply(q->rt, r, s->rv, s->recs, s->pos, to, tok, s->n - to, q->table);
     s->pos = to;
     if (to >= s->n) {
         HASH_DEL(snaps, s);
@@ -537,9 +563,9 @@ void fake_store_list(const struct fake_req *q, struct fake_reply *r)
         recs = NULL;
         HASH_ADD(hh, snaps, id, sizeof(s->id), s);
         make_token(s->id, s->pos, s->rv, tok, sizeof(tok));
-        list_reply(rt, r, s->rv, s->recs, 0, s->pos, tok, n - s->pos);
+        list_reply(rt, r, s->rv, s->recs, 0, s->pos, tok, n - s->pos, q->table);
     } else {
-        list_reply(rt, r, cur_rv, recs, 0, n, NULL, 0);
+        list_reply(rt, r, cur_rv, recs, 0, n, NULL, 0, q->table);
     }
     pthread_mutex_unlock(&fake_lock);
 done:
@@ -597,6 +623,25 @@ static bool has_finalizers(json_object *o)
     return f && json_object_is_type(f, json_type_array) && json_object_array_length(f) > 0;
 }
 
+/* Whether nw lists a finalizer cur does not have. */
+static bool adds_finalizer(json_object *cur, json_object *nw)
+{
+    json_object *a = fake_get(cur, "metadata.finalizers"), *b = fake_get(nw, "metadata.finalizers");
+    if (!b || !json_object_is_type(b, json_type_array))
+        return false;
+    for (size_t i = 0; i < json_object_array_length(b); i++) {
+        bool found = false;
+        json_object *f = json_object_array_get_idx(b, i);
+        for (size_t j = 0; a && json_object_is_type(a, json_type_array) &&
+                           j < json_object_array_length(a) && !found;
+             j++)
+            found = json_object_equal(f, json_object_array_get_idx(a, j));
+        if (!found)
+            return true;
+    }
+    return false;
+}
+
 static bool field_equal(json_object *a, json_object *b, const char *key)
 {
     json_object *x = json_object_object_get(a, key), *y = json_object_object_get(b, key);
@@ -630,13 +675,13 @@ void fake_store_create(const struct fake_req *q, struct fake_reply *r)
                           NULL, NULL, NULL);
         goto out;
     }
-    if (rt->custom) {
-        const char *kind = fake_get_str(o, "kind");
-        if (kind && *kind && strlen(kind) < sizeof(rt->kind))
-            lbp_strlcpy(rt->kind, kind, sizeof(rt->kind));
-    }
     const char *nm = fake_get_str(meta, "name"), *gen = fake_get_str(meta, "generateName");
-    if (nm && *nm) {
+    if (nm && strlen(nm) > 253) {
+        fake_errs_add(&errs, "FieldValueTooLong", "metadata.name",
+                      "Too long: may not be more than 253 bytes");
+        fake_reply_invalid(r, rt, "", &errs);
+        goto out;
+    } else if (nm && *nm) {
         lbp_strlcpy(name, nm, sizeof(name));
     } else if (gen && *gen && strlen(gen) < 58) {
         char sfx[8];
@@ -660,6 +705,11 @@ void fake_store_create(const struct fake_req *q, struct fake_reply *r)
         goto out;
     }
     pthread_mutex_lock(&fake_lock);
+    if (rt->custom) {
+        const char *kind = fake_get_str(o, "kind");
+        if (kind && *kind && strlen(kind) < sizeof(rt->kind))
+            lbp_strlcpy(rt->kind, kind, sizeof(rt->kind));
+    }
     if (rt->namespaced) {
         json_object_object_add(meta, "namespace", json_object_new_string(q->ns));
         if (!ns_exists(q->ns)) {
@@ -671,7 +721,8 @@ void fake_store_create(const struct fake_req *q, struct fake_reply *r)
         json_object_object_del(meta, "namespace");
     }
     fake_name_valid(rt->name_rule, name, &errs, "metadata.name");
-    set_type_meta(rt, o);
+    o = with_type_meta(rt, o);
+    meta = fake_ensure_obj(o, "metadata");
     obj_key(rt, q->ns, name, key, sizeof(key));
     if (rt == rt_services) {
         json_object *st = json_object_new_object();
@@ -811,6 +862,12 @@ static void commit_update(const struct fake_req *q, struct fake_obj *cur, json_o
             goto out;
         }
     }
+    if (fake_get(cur->o, "metadata.deletionTimestamp") && adds_finalizer(cur->o, nw)) {
+        fake_errs_add(&errs, "FieldValueForbidden", "metadata.finalizers",
+                      "Forbidden: no new finalizers can be added if the object is being deleted");
+        fake_reply_invalid(r, rt, q->name, &errs);
+        goto out;
+    }
     json_object_object_add(meta, "resourceVersion",
                            json_object_new_string(cur_rv_s ? cur_rv_s : ""));
     if (json_object_equal(nw, cur->o)) {
@@ -826,6 +883,10 @@ static void commit_update(const struct fake_req *q, struct fake_obj *cur, json_o
     if (fake_get(meta, "deletionTimestamp") && !has_finalizers(nw)) {
         /* The last finalizer is gone: the deletion the client asked for happens now. */
         struct fake_rec *rec = fake_rec_new(nw);
+        if (!rec) {
+            fake_reply_status(r, 500, "InternalError", "out of memory", NULL, NULL, NULL);
+            goto out;
+        }
         if (rt == rt_services)
             fake_svc_release(cur->o, cur->key);
         fake_watch_emit(rt, EV_DELETED, nw, rec, cur->o, cur->rec);
@@ -1006,11 +1067,31 @@ void fake_store_delete(const struct fake_req *q, struct fake_reply *r)
     }
     set_rv(gone, ++cur_rv);
     struct fake_rec *rec = fake_rec_new(gone);
+    if (!rec) {
+        json_object_put(gone);
+        fake_reply_status(r, 500, "InternalError", "out of memory", NULL, NULL, NULL);
+        goto out;
+    }
     if (rt == rt_services)
         fake_svc_release(cur->o, cur->key);
     fake_watch_emit(rt, EV_DELETED, gone, rec, cur->o, cur->rec);
-    if (rec)
+    if (rt->delete_returns_object) {
         reply_rec(r, 200, rec);
+    } else {
+        /* Most built-in registries answer an immediate delete with a Success Status. */
+        json_object *st = json_object_new_object(), *d = json_object_new_object();
+        json_object_object_add(st, "kind", json_object_new_string("Status"));
+        json_object_object_add(st, "apiVersion", json_object_new_string("v1"));
+        json_object_object_add(st, "metadata", json_object_new_object());
+        json_object_object_add(st, "status", json_object_new_string("Success"));
+        json_object_object_add(d, "name", json_object_new_string(q->name));
+        if (rt->group[0])
+            json_object_object_add(d, "group", json_object_new_string(rt->group));
+        json_object_object_add(d, "kind", json_object_new_string(rt->resource));
+        json_object_object_add(d, "uid", json_object_new_string(uid ? uid : ""));
+        json_object_object_add(st, "details", d);
+        fake_reply_json(r, 200, st);
+    }
     fake_rec_unref(rec);
     json_object_put(gone);
     obj_remove(rt, cur);

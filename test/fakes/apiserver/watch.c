@@ -28,11 +28,16 @@
 #define WATCH_BUF_MAX (64u * 1024u * 1024u)
 #define WATCH_DEFAULT_TIMEOUT_S 1800
 
+/*
+ * History entries keep only the serialised versions (shared with the store)
+ * and the namespace: selector watches parse the text when they need labels.
+ * json-c trees cost several times their text, and the history can be long.
+ */
 struct fake_event {
     uint64_t rv;
     enum fake_ev_type type;
     struct fake_rtype *rt;
-    json_object *o, *prev;
+    char *ns;
     struct fake_rec *rec, *prev_rec;
 };
 
@@ -52,7 +57,9 @@ struct watcher {
     struct fake_rec **init;
     size_t ninit, iinit;
     bool init_end_bookmark;
+    uint64_t init_rv; /* the version the synthetic ADDEDs show */
     bool bookmarks;
+    bool table; /* events carry one-row Tables (kubectl get -w) */
     uint64_t deadline_ms, next_bm_ms;
     unsigned epoch;
     struct lbp_buf out;
@@ -71,8 +78,7 @@ int fake_watch_init(unsigned history)
 
 static void event_clear(struct fake_event *e)
 {
-    json_object_put(e->o);
-    json_object_put(e->prev);
+    free(e->ns);
     fake_rec_unref(e->rec);
     fake_rec_unref(e->prev_rec);
     memset(e, 0, sizeof(*e));
@@ -102,10 +108,9 @@ void fake_watch_emit(struct fake_rtype *rt, enum fake_ev_type type, json_object 
     e->rv = fake_store_rv();
     e->type = type;
     e->rt = rt;
-    e->o = json_object_get(o);
+    e->ns = rt->namespaced ? lbp_strdup(fake_get_str(o, "metadata.namespace")) : NULL;
     e->rec = rec;
     fake_rec_ref(rec);
-    e->prev = json_object_get(prev);
     e->prev_rec = prev_rec;
     fake_rec_ref(prev_rec);
     head++;
@@ -132,6 +137,17 @@ unsigned fake_watch_open_count(void)
 
 static void add_line(struct watcher *w, const char *type, const char *json, size_t len)
 {
+    if (w->table && strcmp(type, "ERROR") != 0) {
+        char *t = fake_table_event(w->rt, json);
+        if (t) {
+            lbp_buf_addf(&w->out, "{\"type\":\"%s\",\"object\":", type);
+            lbp_buf_adds(&w->out, t);
+            free(t);
+            if (lbp_buf_adds(&w->out, "}\n"))
+                w->done = true;
+        }
+        return;
+    }
     lbp_buf_addf(&w->out, "{\"type\":\"%s\",\"object\":", type);
     lbp_buf_add(&w->out, json, len);
     if (lbp_buf_adds(&w->out, "}\n"))
@@ -168,12 +184,27 @@ static bool passes(const struct watcher *w, json_object *o)
     return fake_sel_match(w->fs, o) && fake_sel_match(w->ls, o);
 }
 
+/* passes() for a history entry's text: parsed only when a selector needs it. */
+static bool rec_passes(const struct watcher *w, const char *ns, const struct fake_rec *rec)
+{
+    if (!rec)
+        return false;
+    if (!w->all_ns && w->rt->namespaced && !lbp_streq(ns, w->ns))
+        return false;
+    if (!w->ls && !w->fs)
+        return true;
+    json_object *o = json_tokener_parse(rec->json);
+    bool ok = o && fake_sel_match(w->fs, o) && fake_sel_match(w->ls, o);
+    json_object_put(o);
+    return ok;
+}
+
 static void deliver(struct watcher *w, const struct fake_event *e)
 {
     if (e->rt != w->rt)
         return;
-    bool cur = passes(w, e->o);
-    bool prev = e->prev && passes(w, e->prev);
+    bool cur = rec_passes(w, e->ns, e->rec);
+    bool prev = e->prev_rec && rec_passes(w, e->ns, e->prev_rec);
     switch (e->type) {
     case EV_ADDED:
         if (cur)
@@ -188,9 +219,9 @@ static void deliver(struct watcher *w, const struct fake_event *e)
             add_line(w, prev ? "MODIFIED" : "ADDED", e->rec->json, e->rec->len);
         else if (prev) {
             /* Left the selection: the previous content, at this event's version. */
-            json_object *copy = NULL;
+            json_object *copy = json_tokener_parse(e->prev_rec->json);
             char rv[24];
-            if (json_object_deep_copy(e->prev, &copy, NULL))
+            if (!copy)
                 break;
             snprintf(rv, sizeof(rv), "%llu", (unsigned long long)e->rv);
             json_object_object_add(fake_ensure_obj(copy, "metadata"), "resourceVersion",
@@ -215,11 +246,7 @@ static void fill(struct watcher *w)
         }
         if (w->init_end_bookmark) {
             w->init_end_bookmark = false;
-            add_bookmark(w,
-                         w->cursor > 0 && w->cursor <= head && w->cursor > tail()
-                             ? ring[(w->cursor - 1) % ring_cap].rv
-                             : fake_store_rv(),
-                         true);
+            add_bookmark(w, w->init_rv, true);
             continue;
         }
         if (w->cursor < tail()) {
@@ -397,6 +424,7 @@ int fake_watch_open(const struct fake_req *q, struct MHD_Connection *c, int forc
     else
         snprintf(w->api_version, sizeof(w->api_version), "%s", q->rt->version);
     w->bookmarks = q->bookmarks;
+    w->table = q->table;
     w->conn = c;
     uint64_t now = lbp_now_ms();
     w->deadline_ms = now + (uint64_t)timeout * 1000u;
@@ -423,6 +451,7 @@ int fake_watch_open(const struct fake_req *q, struct MHD_Connection *c, int forc
             goto fail;
         }
         w->cursor = head;
+        w->init_rv = fake_store_rv();
         w->init_end_bookmark = q->send_initial_events;
     } else {
         w->cursor = seek((uint64_t)rv);

@@ -1,0 +1,1055 @@
+/*
+ * mock.c — an in-process cloud for demos, tests and benchmarks.
+ *
+ * It behaves like a real cloud where the reconciler can tell: calls for
+ * different LBs run in parallel (the configured latency is slept outside
+ * the lock), VIPs come from a configured range, a requested IP is honoured
+ * when free, every LB is tagged with the cluster and ns/name, and failures
+ * (fail the next N calls, a random error rate, throttling with retry-after)
+ * can be injected. The cloud-config is a key=value file, re-read whenever
+ * its mtime changes, so tests inject faults at run time by rewriting it.
+ *
+ * With state_file set, the LB table is written atomically (tmp + rename)
+ * after each change and loaded at start, so it survives a controller
+ * restart the way a real cloud's state does.
+ *
+ * Backend sets are interned: LBs with the same node list share one
+ * reference-counted copy, which keeps thousands of LBs over a hundred nodes
+ * cheap in memory.
+ */
+#include "provider/provider.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <uthash.h>
+
+#define MOCK_MAX_V4_HOSTS (1u << 20)
+#define MOCK_MAX_PORTS 64
+#define MOCK_MAX_RANGES 64
+
+struct mock_nodeset {
+    UT_hash_handle hh;
+    char *key; /* the addresses joined with ',' */
+    int refs;
+    size_t n;
+    char **addrs;
+};
+
+struct mock_listener {
+    int port;
+    char protocol[8];
+    int node_port;
+};
+
+struct mock_lb {
+    UT_hash_handle hh;
+    char lb_name[LBP_LB_NAME_LEN + 1];
+    char *cluster; /* small heap strings: thousands of LBs stay cheap */
+    char *ns;
+    char *name;
+    char *uid;
+    char *hostname; /* NULL unless the cloud answers with names */
+    char vip[64];
+    char vip6[64];
+    struct mock_listener *listeners;
+    size_t n_listeners;
+    char **ranges;
+    size_t n_ranges;
+    int hc_port;
+    bool local;
+    char affinity[16];
+    struct mock_nodeset *nodes;
+    unsigned long ensure_calls, update_calls;
+};
+
+struct mock_config {
+    uint32_t v4_base; /* host order */
+    uint32_t v4_size;
+    struct in6_addr v6_base;
+    unsigned latency_ms;
+    double error_rate;
+    double throttle_rate;
+    unsigned retry_after_s;
+    bool hostname;
+    char ip_mode[8];
+    char state_file[512];
+};
+
+struct lbp_provider_ctx {
+    pthread_mutex_t mu;
+    char cluster[128];
+    char *config_path;
+    time_t config_mtime;
+    long config_mtime_ns;
+    struct mock_config cfg;
+    unsigned fail_next;
+    struct mock_lb *lbs;
+    struct mock_nodeset *sets;
+    uint8_t *v4_used; /* bitmap over the v4 range */
+    uint32_t v4_next;
+    uint64_t v6_next;
+    unsigned seed;
+    unsigned long c_get, c_ensure, c_update, c_remove, c_list, c_ping, c_failed;
+};
+
+/* ------------------------------------------------------------ config */
+
+static int parse_cidr4(const char *s, uint32_t *base, uint32_t *size)
+{
+    char ip[64];
+    const char *slash = strchr(s, '/');
+    long pfx;
+    struct in_addr a;
+    if (!slash || (size_t)(slash - s) >= sizeof(ip))
+        return LBP_PARSE;
+    memcpy(ip, s, (size_t)(slash - s));
+    ip[slash - s] = '\0';
+    if (inet_pton(AF_INET, ip, &a) != 1 || lbp_parse_long(slash + 1, 8, 30, &pfx))
+        return LBP_PARSE;
+    uint32_t mask = pfx == 0 ? 0 : 0xffffffffu << (32 - pfx);
+    *base = ntohl(a.s_addr) & mask;
+    *size = (uint32_t)1 << (32 - pfx);
+    if (*size > MOCK_MAX_V4_HOSTS)
+        *size = MOCK_MAX_V4_HOSTS;
+    return LBP_OK;
+}
+
+static int parse_cidr6(const char *s, struct in6_addr *base)
+{
+    char ip[64];
+    const char *slash = strchr(s, '/');
+    if (!slash || (size_t)(slash - s) >= sizeof(ip))
+        return LBP_PARSE;
+    memcpy(ip, s, (size_t)(slash - s));
+    ip[slash - s] = '\0';
+    return inet_pton(AF_INET6, ip, base) == 1 ? LBP_OK : LBP_PARSE;
+}
+
+static bool parse_bool(const char *v)
+{
+    return strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "yes") == 0;
+}
+
+/* Parses the file into cfg; *fail_next is set only when the key is present. */
+static int config_parse(FILE *f, const char *path, struct mock_config *cfg, unsigned *fail_next,
+                        char *err, size_t errlen)
+{
+    char line[1024];
+    int lineno = 0, rc = LBP_OK;
+    while (fgets(line, sizeof(line), f)) {
+        char *k = line, *v, *e;
+        long n;
+        lineno++;
+        while (*k == ' ' || *k == '\t')
+            k++;
+        if (*k == '#' || *k == '\n' || *k == '\0')
+            continue;
+        v = strchr(k, '=');
+        if (!v)
+            v = strchr(k, ':'); /* tolerate "key: value" (YAML-ish) */
+        if (!v) {
+            snprintf(err, errlen, "%s:%d: expected key=value", path, lineno);
+            rc = LBP_PARSE;
+            goto out;
+        }
+        *v++ = '\0';
+        for (e = v - 2; e >= k && (*e == ' ' || *e == '\t'); e--)
+            *e = '\0';
+        while (*v == ' ' || *v == '\t')
+            v++;
+        e = v + strlen(v);
+        while (e > v && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' '))
+            *--e = '\0';
+        /* YAML-style camelCase keys (vipRange) mean the same as snake_case ones. */
+        char norm[64];
+        size_t o = 0;
+        for (const char *c = k; *c && o + 2 < sizeof(norm); c++) {
+            if (*c >= 'A' && *c <= 'Z') {
+                norm[o++] = '_';
+                norm[o++] = (char)(*c - 'A' + 'a');
+            } else {
+                norm[o++] = *c;
+            }
+        }
+        norm[o] = '\0';
+        k = norm;
+        if (strcmp(k, "vip_range") == 0) {
+            if (parse_cidr4(v, &cfg->v4_base, &cfg->v4_size))
+                goto bad;
+        } else if (strcmp(k, "vip6_range") == 0) {
+            if (parse_cidr6(v, &cfg->v6_base))
+                goto bad;
+        } else if (strcmp(k, "latency_ms") == 0) {
+            if (lbp_parse_long(v, 0, 600000, &n))
+                goto bad;
+            cfg->latency_ms = (unsigned)n;
+        } else if (strcmp(k, "error_rate") == 0 || strcmp(k, "throttle_rate") == 0) {
+            char *end;
+            double d = strtod(v, &end);
+            if (*end || end == v || d < 0 || d > 1)
+                goto bad;
+            if (k[0] == 'e')
+                cfg->error_rate = d;
+            else
+                cfg->throttle_rate = d;
+        } else if (strcmp(k, "retry_after_s") == 0) {
+            if (lbp_parse_long(v, 0, 3600, &n))
+                goto bad;
+            cfg->retry_after_s = (unsigned)n;
+        } else if (strcmp(k, "fail_next") == 0) {
+            if (lbp_parse_long(v, 0, 1000000, &n))
+                goto bad;
+            *fail_next = (unsigned)n;
+        } else if (strcmp(k, "hostname") == 0) {
+            cfg->hostname = parse_bool(v);
+        } else if (strcmp(k, "ip_mode") == 0) {
+            if (*v && strcmp(v, "VIP") != 0 && strcmp(v, "Proxy") != 0)
+                goto bad;
+            lbp_strlcpy(cfg->ip_mode, v, sizeof(cfg->ip_mode));
+        } else if (strcmp(k, "state_file") == 0) {
+            lbp_strlcpy(cfg->state_file, v, sizeof(cfg->state_file));
+        } else {
+            snprintf(err, errlen, "%s:%d: unknown key '%s'", path, lineno, k);
+            rc = LBP_PARSE;
+            goto out;
+        }
+        continue;
+    bad:
+        snprintf(err, errlen, "%s:%d: bad value for %s: '%s'", path, lineno, k, v);
+        rc = LBP_PARSE;
+        goto out;
+    }
+out:
+    return rc;
+}
+
+static int config_read(const char *path, struct mock_config *cfg, unsigned *fail_next, char *err,
+                       size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    int rc;
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return LBP_IO;
+    }
+    rc = config_parse(f, path, cfg, fail_next, err, errlen);
+    fclose(f);
+    return rc;
+}
+
+static void config_defaults(struct mock_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    parse_cidr4("203.0.113.0/24", &cfg->v4_base, &cfg->v4_size);
+    parse_cidr6("2001:db8::/64", &cfg->v6_base);
+    cfg->retry_after_s = 1;
+}
+
+/* Re-reads the config when it changed on disk; called with the lock held. */
+static void config_maybe_reload(struct lbp_provider_ctx *ctx)
+{
+    struct stat st;
+    struct mock_config cfg;
+    unsigned fail_next = ctx->fail_next;
+    char err[256];
+    if (!ctx->config_path || stat(ctx->config_path, &st) != 0)
+        return;
+    if (st.st_mtim.tv_sec == ctx->config_mtime && st.st_mtim.tv_nsec == ctx->config_mtime_ns)
+        return;
+    ctx->config_mtime = st.st_mtim.tv_sec;
+    ctx->config_mtime_ns = st.st_mtim.tv_nsec;
+    config_defaults(&cfg);
+    if (config_read(ctx->config_path, &cfg, &fail_next, err, sizeof(err)) != LBP_OK) {
+        lbp_warn("mock cloud: keeping the old config: %s", err);
+        return;
+    }
+    /* The address range and state file are fixed for the life of the process. */
+    cfg.v4_base = ctx->cfg.v4_base;
+    cfg.v4_size = ctx->cfg.v4_size;
+    cfg.v6_base = ctx->cfg.v6_base;
+    memcpy(cfg.state_file, ctx->cfg.state_file, sizeof(cfg.state_file));
+    ctx->cfg = cfg;
+    ctx->fail_next = fail_next;
+    lbp_info("mock cloud: reloaded %s (latency_ms=%u fail_next=%u error_rate=%.3f)",
+             ctx->config_path, cfg.latency_ms, fail_next, cfg.error_rate);
+}
+
+/* ------------------------------------------------------------ node sets */
+
+static void nodeset_unref(struct lbp_provider_ctx *ctx, struct mock_nodeset *s)
+{
+    if (!s || --s->refs > 0)
+        return;
+    HASH_DEL(ctx->sets, s);
+    for (size_t i = 0; i < s->n; i++)
+        free(s->addrs[i]);
+    free(s->addrs);
+    free(s->key);
+    free(s);
+}
+
+/* The interning key: the addresses joined with ','. */
+static char *nodeset_key(char *const *addrs, size_t n)
+{
+    size_t len = 1, off = 0;
+    char *k;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(addrs[i]) + 1;
+    k = malloc(len);
+    if (!k)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(addrs[i]);
+        if (i)
+            k[off++] = ',';
+        memcpy(k + off, addrs[i], l);
+        off += l;
+    }
+    k[off] = '\0';
+    return k;
+}
+
+/* Interns a list of addresses (already in node order); takes key. Lock held. */
+static struct mock_nodeset *nodeset_intern(struct lbp_provider_ctx *ctx, char *key,
+                                           char *const *addrs, size_t n)
+{
+    struct mock_nodeset *s = NULL;
+    if (!key)
+        return NULL;
+    HASH_FIND_STR(ctx->sets, key, s);
+    if (s) {
+        s->refs++;
+        free(key);
+        return s;
+    }
+    s = calloc(1, sizeof(*s));
+    if (!s || !(s->addrs = calloc(n ? n : 1, sizeof(char *)))) {
+        free(s);
+        free(key);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        s->addrs[i] = lbp_strdup(addrs[i]);
+    s->n = n;
+    s->refs = 1;
+    s->key = key;
+    HASH_ADD_KEYPTR(hh, ctx->sets, s->key, strlen(s->key), s);
+    return s;
+}
+
+static struct mock_nodeset *nodeset_get(struct lbp_provider_ctx *ctx, char *const *addrs, size_t n)
+{
+    return nodeset_intern(ctx, nodeset_key(addrs, n), addrs, n);
+}
+
+/* A spec's backend addresses, gathered before taking the lock. */
+struct spec_nodes {
+    const char **addrs;
+    size_t n;
+    char *key;
+};
+
+static int spec_nodes_get(const struct lbp_lb_spec *spec, struct spec_nodes *sn)
+{
+    sn->n = 0;
+    sn->addrs = calloc(spec->n_nodes ? spec->n_nodes : 1, sizeof(char *));
+    if (!sn->addrs)
+        return LBP_NOMEM;
+    for (size_t i = 0; i < spec->n_nodes; i++) {
+        const struct lbp_lb_node *nd = &spec->nodes[i];
+        const char *a = nd->internal_ip ? nd->internal_ip : nd->external_ip;
+        if (a)
+            sn->addrs[sn->n++] = a;
+    }
+    sn->key = nodeset_key((char *const *)sn->addrs, sn->n);
+    if (!sn->key) {
+        free(sn->addrs);
+        return LBP_NOMEM;
+    }
+    return LBP_OK;
+}
+
+/* Lock held; consumes sn->key. */
+static struct mock_nodeset *nodeset_from_spec(struct lbp_provider_ctx *ctx, struct spec_nodes *sn)
+{
+    struct mock_nodeset *s = nodeset_intern(ctx, sn->key, (char *const *)sn->addrs, sn->n);
+    sn->key = NULL;
+    return s;
+}
+
+static void spec_nodes_free(struct spec_nodes *sn)
+{
+    free(sn->addrs);
+    free(sn->key);
+}
+
+/* ------------------------------------------------------------ addresses */
+
+static bool v4_used(struct lbp_provider_ctx *ctx, uint32_t off)
+{
+    return ctx->v4_used[off / 8] & (1u << (off % 8));
+}
+
+static void v4_mark(struct lbp_provider_ctx *ctx, const char *ip, bool used)
+{
+    struct in_addr a;
+    uint32_t h, off;
+    if (!ip[0] || inet_pton(AF_INET, ip, &a) != 1)
+        return;
+    h = ntohl(a.s_addr);
+    if (h < ctx->cfg.v4_base || h - ctx->cfg.v4_base >= ctx->cfg.v4_size)
+        return;
+    off = h - ctx->cfg.v4_base;
+    if (used)
+        ctx->v4_used[off / 8] |= (uint8_t)(1u << (off % 8));
+    else
+        ctx->v4_used[off / 8] &= (uint8_t) ~(1u << (off % 8));
+}
+
+static int v4_alloc(struct lbp_provider_ctx *ctx, char out[64])
+{
+    uint32_t size = ctx->cfg.v4_size;
+    for (uint32_t i = 0; i < size; i++) {
+        uint32_t off = (ctx->v4_next + i) % size;
+        if (off == 0 || off == size - 1 || v4_used(ctx, off))
+            continue; /* network and broadcast addresses are never handed out */
+        struct in_addr a = {.s_addr = htonl(ctx->cfg.v4_base + off)};
+        inet_ntop(AF_INET, &a, out, 64);
+        ctx->v4_next = off + 1;
+        v4_mark(ctx, out, true);
+        return LBP_OK;
+    }
+    return LBP_RETRY;
+}
+
+static void v6_alloc(struct lbp_provider_ctx *ctx, char out[64])
+{
+    struct in6_addr a = ctx->cfg.v6_base;
+    uint64_t n = ++ctx->v6_next;
+    for (int i = 15; i >= 8 && n; i--, n >>= 8)
+        a.s6_addr[i] = (uint8_t)(n & 0xff);
+    inet_ntop(AF_INET6, &a, out, 64);
+}
+
+static struct mock_lb *lb_by_vip(struct lbp_provider_ctx *ctx, const char *ip)
+{
+    for (struct mock_lb *lb = ctx->lbs; lb; lb = lb->hh.next)
+        if (strcmp(lb->vip, ip) == 0 || strcmp(lb->vip6, ip) == 0)
+            return lb;
+    return NULL;
+}
+
+/* ------------------------------------------------------------ state as JSON */
+
+/* Replaces *dst with a copy of src; false when out of memory. */
+static bool set_str(char **dst, const char *src)
+{
+    char *c = strdup(src ? src : "");
+    if (!c)
+        return false;
+    free(*dst);
+    *dst = c;
+    return true;
+}
+
+static const char *str_or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
+static void lb_free(struct lbp_provider_ctx *ctx, struct mock_lb *lb)
+{
+    for (size_t i = 0; i < lb->n_ranges; i++)
+        free(lb->ranges[i]);
+    free(lb->ranges);
+    free(lb->listeners);
+    free(lb->cluster);
+    free(lb->ns);
+    free(lb->name);
+    free(lb->uid);
+    free(lb->hostname);
+    nodeset_unref(ctx, lb->nodes);
+    free(lb);
+}
+
+static json_object *lb_json(const struct mock_lb *lb)
+{
+    json_object *o = json_object_new_object();
+    json_object *ls = json_object_new_array(), *rs = json_object_new_array();
+    json_object *ns = json_object_new_array();
+    json_object *tags = json_object_new_object();
+    char key[520];
+    json_object_object_add(o, "name", json_object_new_string(lb->lb_name));
+    snprintf(key, sizeof(key), "%s/%s", str_or_empty(lb->ns), str_or_empty(lb->name));
+    json_object_object_add(tags, "cluster", json_object_new_string(str_or_empty(lb->cluster)));
+    json_object_object_add(tags, "service", json_object_new_string(key));
+    json_object_object_add(tags, "uid", json_object_new_string(str_or_empty(lb->uid)));
+    json_object_object_add(o, "tags", tags);
+    json_object_object_add(o, "vip", json_object_new_string(lb->vip));
+    json_object_object_add(o, "vip6", json_object_new_string(lb->vip6));
+    json_object_object_add(o, "hostname", json_object_new_string(str_or_empty(lb->hostname)));
+    for (size_t i = 0; i < lb->n_listeners; i++) {
+        const struct mock_listener *l = &lb->listeners[i];
+        json_object *lo = json_object_new_object(), *bs = json_object_new_array();
+        json_object_object_add(lo, "port", json_object_new_int(l->port));
+        json_object_object_add(lo, "protocol", json_object_new_string(l->protocol));
+        json_object_object_add(lo, "nodePort", json_object_new_int(l->node_port));
+        for (size_t j = 0; lb->nodes && j < lb->nodes->n; j++) {
+            char b[128];
+            snprintf(b, sizeof(b), "%s:%d", lb->nodes->addrs[j], l->node_port);
+            json_object_array_add(bs, json_object_new_string(b));
+        }
+        json_object_object_add(lo, "backends", bs);
+        json_object_array_add(ls, lo);
+    }
+    json_object_object_add(o, "listeners", ls);
+    for (size_t j = 0; lb->nodes && j < lb->nodes->n; j++)
+        json_object_array_add(ns, json_object_new_string(lb->nodes->addrs[j]));
+    json_object_object_add(o, "nodes", ns);
+    for (size_t i = 0; i < lb->n_ranges; i++)
+        json_object_array_add(rs, json_object_new_string(lb->ranges[i]));
+    json_object_object_add(o, "sourceRanges", rs);
+    json_object_object_add(o, "healthCheckNodePort", json_object_new_int(lb->hc_port));
+    json_object_object_add(o, "localTraffic", json_object_new_boolean(lb->local));
+    json_object_object_add(o, "sessionAffinity", json_object_new_string(lb->affinity));
+    json_object_object_add(o, "ensureCalls", json_object_new_int64((int64_t)lb->ensure_calls));
+    json_object_object_add(o, "updateCalls", json_object_new_int64((int64_t)lb->update_calls));
+    return o;
+}
+
+static const char *jstr(json_object *o, const char *k)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
+        return "";
+    return json_object_get_string(v);
+}
+
+static int jint(json_object *o, const char *k)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int))
+        return 0;
+    return json_object_get_int(v);
+}
+
+/* Writes the table to state_file atomically; lock held. */
+static void state_save(struct lbp_provider_ctx *ctx)
+{
+    char tmp[600];
+    json_object *root, *arr;
+    if (!ctx->cfg.state_file[0])
+        return;
+    root = json_object_new_object();
+    arr = json_object_new_array();
+    for (struct mock_lb *lb = ctx->lbs; lb; lb = lb->hh.next)
+        json_object_array_add(arr, lb_json(lb));
+    json_object_object_add(root, "lbs", arr);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", ctx->cfg.state_file);
+    if (json_object_to_file_ext(tmp, root,
+                                JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) != 0 ||
+        rename(tmp, ctx->cfg.state_file) != 0)
+        lbp_warn("mock cloud: cannot write %s: %s", ctx->cfg.state_file, strerror(errno));
+    json_object_put(root);
+}
+
+static void state_load(struct lbp_provider_ctx *ctx)
+{
+    json_object *root, *arr;
+    if (!ctx->cfg.state_file[0])
+        return;
+    root = json_object_from_file(ctx->cfg.state_file);
+    if (!root)
+        return; /* first start */
+    if (!json_object_object_get_ex(root, "lbs", &arr) || !json_object_is_type(arr, json_type_array))
+        goto out;
+    for (size_t i = 0; i < json_object_array_length(arr); i++) {
+        json_object *o = json_object_array_get_idx(arr, i), *tags, *ls, *rs, *ns;
+        struct mock_lb *lb = calloc(1, sizeof(*lb)), *dup;
+        char *addrs[1024];
+        size_t n = 0;
+        const char *svc;
+        if (!lb)
+            break;
+        lbp_strlcpy(lb->lb_name, jstr(o, "name"), sizeof(lb->lb_name));
+        HASH_FIND_STR(ctx->lbs, lb->lb_name, dup);
+        if (!lb->lb_name[0] || dup || !json_object_object_get_ex(o, "tags", &tags)) {
+            free(lb);
+            continue;
+        }
+        set_str(&lb->cluster, jstr(tags, "cluster"));
+        set_str(&lb->uid, jstr(tags, "uid"));
+        svc = jstr(tags, "service");
+        const char *slash = strchr(svc, '/');
+        if (slash) {
+            lb->ns = strndup(svc, (size_t)(slash - svc));
+            set_str(&lb->name, slash + 1);
+        }
+        lbp_strlcpy(lb->vip, jstr(o, "vip"), sizeof(lb->vip));
+        lbp_strlcpy(lb->vip6, jstr(o, "vip6"), sizeof(lb->vip6));
+        if (jstr(o, "hostname")[0])
+            set_str(&lb->hostname, jstr(o, "hostname"));
+        lbp_strlcpy(lb->affinity, jstr(o, "sessionAffinity"), sizeof(lb->affinity));
+        lb->hc_port = jint(o, "healthCheckNodePort");
+        lb->ensure_calls = (unsigned long)jint(o, "ensureCalls");
+        lb->update_calls = (unsigned long)jint(o, "updateCalls");
+        if (json_object_object_get_ex(o, "listeners", &ls) &&
+            json_object_is_type(ls, json_type_array) &&
+            json_object_array_length(ls) <= MOCK_MAX_PORTS &&
+            (lb->listeners = calloc(json_object_array_length(ls) + 1, sizeof(*lb->listeners))))
+            for (size_t j = 0; j < json_object_array_length(ls); j++) {
+                json_object *l = json_object_array_get_idx(ls, j);
+                lb->listeners[j].port = jint(l, "port");
+                lb->listeners[j].node_port = jint(l, "nodePort");
+                lbp_strlcpy(lb->listeners[j].protocol, jstr(l, "protocol"),
+                            sizeof(lb->listeners[j].protocol));
+                lb->n_listeners++;
+            }
+        if (json_object_object_get_ex(o, "sourceRanges", &rs) &&
+            json_object_is_type(rs, json_type_array) &&
+            json_object_array_length(rs) <= MOCK_MAX_RANGES &&
+            (lb->ranges = calloc(json_object_array_length(rs) + 1, sizeof(char *))))
+            for (size_t j = 0; j < json_object_array_length(rs); j++)
+                lb->ranges[lb->n_ranges++] =
+                    lbp_strdup(json_object_get_string(json_object_array_get_idx(rs, j)));
+        if (json_object_object_get_ex(o, "nodes", &ns) && json_object_is_type(ns, json_type_array))
+            for (size_t j = 0; j < json_object_array_length(ns) && n < 1024; j++)
+                addrs[n++] = (char *)json_object_get_string(json_object_array_get_idx(ns, j));
+        lb->nodes = nodeset_get(ctx, addrs, n);
+        v4_mark(ctx, lb->vip, true);
+        HASH_ADD_STR(ctx->lbs, lb_name, lb);
+    }
+    lbp_info("mock cloud: loaded %u load balancers from %s", HASH_COUNT(ctx->lbs),
+             ctx->cfg.state_file);
+out:
+    json_object_put(root);
+}
+
+/* ------------------------------------------------------------ calls */
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/*
+ * Every call starts here: count it, wait the configured latency without
+ * holding the lock (so workers overlap like they would against a real
+ * API), then apply injected failures. Returns with the lock held on LBP_OK.
+ */
+static int call_begin(struct lbp_provider_ctx *ctx, unsigned long *counter, bool mutating,
+                      struct lbp_call *call)
+{
+    unsigned latency;
+    pthread_mutex_lock(&ctx->mu);
+    config_maybe_reload(ctx);
+    (*counter)++;
+    latency = ctx->cfg.latency_ms;
+    pthread_mutex_unlock(&ctx->mu);
+    if (latency)
+        sleep_ms(latency);
+    pthread_mutex_lock(&ctx->mu);
+    if (mutating && ctx->fail_next > 0) {
+        ctx->fail_next--;
+        ctx->c_failed++;
+        pthread_mutex_unlock(&ctx->mu);
+        lbp_failf(call, "mock cloud: injected failure (HTTP 500 InternalError)");
+        return LBP_RETRY;
+    }
+    if (ctx->cfg.throttle_rate > 0 &&
+        (double)rand_r(&ctx->seed) / RAND_MAX < ctx->cfg.throttle_rate) {
+        ctx->c_failed++;
+        if (call)
+            call->retry_after_s = ctx->cfg.retry_after_s;
+        pthread_mutex_unlock(&ctx->mu);
+        lbp_failf(call, "mock cloud: throttled (HTTP 429), retry after %u s",
+                  ctx->cfg.retry_after_s);
+        return LBP_RETRY;
+    }
+    if (ctx->cfg.error_rate > 0 && (double)rand_r(&ctx->seed) / RAND_MAX < ctx->cfg.error_rate) {
+        ctx->c_failed++;
+        pthread_mutex_unlock(&ctx->mu);
+        lbp_failf(call, "mock cloud: random injected error (HTTP 503)");
+        return LBP_RETRY;
+    }
+    return LBP_OK;
+}
+
+static void status_of(struct lbp_provider_ctx *ctx, const struct mock_lb *lb,
+                      struct lbp_lb_status *st)
+{
+    memset(st, 0, sizeof(*st));
+    if (lb->hostname && lb->hostname[0]) {
+        lbp_strlcpy(st->ingress[0].hostname, lb->hostname, sizeof(st->ingress[0].hostname));
+        st->n_ingress = 1;
+        return;
+    }
+    if (lb->vip[0])
+        lbp_strlcpy(st->ingress[st->n_ingress++].ip, lb->vip, sizeof(st->ingress[0].ip));
+    if (lb->vip6[0])
+        lbp_strlcpy(st->ingress[st->n_ingress++].ip, lb->vip6, sizeof(st->ingress[0].ip));
+    for (size_t i = 0; i < st->n_ingress; i++)
+        lbp_strlcpy(st->ingress[i].ip_mode, ctx->cfg.ip_mode, sizeof(st->ingress[i].ip_mode));
+}
+
+static int mock_init(const char *cloud_config_path, const char *cluster_name,
+                     struct lbp_provider_ctx **out, char *err, size_t errlen)
+{
+    struct lbp_provider_ctx *ctx = calloc(1, sizeof(*ctx));
+    int rc = LBP_OK;
+    if (!ctx)
+        return LBP_NOMEM;
+    pthread_mutex_init(&ctx->mu, NULL);
+    lbp_strlcpy(ctx->cluster, cluster_name ? cluster_name : "kubernetes", sizeof(ctx->cluster));
+    config_defaults(&ctx->cfg);
+    ctx->seed = (unsigned)lbp_now_ms();
+    if (cloud_config_path) {
+        struct stat st;
+        rc = config_read(cloud_config_path, &ctx->cfg, &ctx->fail_next, err, errlen);
+        if (rc)
+            goto out;
+        ctx->config_path = lbp_strdup(cloud_config_path);
+        if (stat(cloud_config_path, &st) == 0) {
+            ctx->config_mtime = st.st_mtim.tv_sec;
+            ctx->config_mtime_ns = st.st_mtim.tv_nsec;
+        }
+    }
+    ctx->v4_used = calloc(ctx->cfg.v4_size / 8 + 1, 1);
+    if (!ctx->v4_used) {
+        rc = LBP_NOMEM;
+        goto out;
+    }
+    state_load(ctx);
+out:
+    if (rc) {
+        free(ctx->config_path);
+        pthread_mutex_destroy(&ctx->mu);
+        free(ctx);
+        return rc;
+    }
+    *out = ctx;
+    return LBP_OK;
+}
+
+static void mock_cleanup(struct lbp_provider_ctx *ctx)
+{
+    struct mock_lb *lb, *tmp;
+    if (!ctx)
+        return;
+    HASH_ITER(hh, ctx->lbs, lb, tmp)
+    {
+        HASH_DEL(ctx->lbs, lb);
+        lb_free(ctx, lb);
+    }
+    free(ctx->v4_used);
+    free(ctx->config_path);
+    pthread_mutex_destroy(&ctx->mu);
+    free(ctx);
+}
+
+static int mock_get(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
+                    struct lbp_lb_status *st, struct lbp_call *call)
+{
+    struct mock_lb *lb;
+    int rc = call_begin(ctx, &ctx->c_get, false, call);
+    if (rc)
+        return rc;
+    HASH_FIND_STR(ctx->lbs, spec->lb_name, lb);
+    if (lb)
+        status_of(ctx, lb, st);
+    pthread_mutex_unlock(&ctx->mu);
+    return lb ? LBP_OK : LBP_NOT_FOUND;
+}
+
+static bool wants_family(const struct lbp_lb_spec *spec, const char *fam)
+{
+    for (size_t i = 0; i < spec->n_ip_families; i++)
+        if (strcmp(spec->ip_families[i], fam) == 0)
+            return true;
+    return false;
+}
+
+static int mock_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
+                       struct lbp_lb_status *st, struct lbp_call *call)
+{
+    struct mock_lb *lb;
+    bool created = false;
+    bool v4 = spec->n_ip_families == 0 || wants_family(spec, "IPv4");
+    bool v6 = wants_family(spec, "IPv6");
+    struct spec_nodes sn;
+    int rc = spec_nodes_get(spec, &sn);
+    if (rc)
+        return rc;
+    rc = call_begin(ctx, &ctx->c_ensure, true, call);
+    if (rc) {
+        spec_nodes_free(&sn);
+        return rc;
+    }
+    if (spec->n_ports > MOCK_MAX_PORTS || spec->n_source_ranges > MOCK_MAX_RANGES) {
+        lbp_failf(call, "mock cloud: at most %d listeners and %d source ranges", MOCK_MAX_PORTS,
+                  MOCK_MAX_RANGES);
+        rc = LBP_INVALID;
+        goto out;
+    }
+    HASH_FIND_STR(ctx->lbs, spec->lb_name, lb);
+    if (!lb) {
+        lb = calloc(1, sizeof(*lb));
+        if (!lb) {
+            rc = LBP_NOMEM;
+            goto out;
+        }
+        created = true;
+        lbp_strlcpy(lb->lb_name, spec->lb_name, sizeof(lb->lb_name));
+    }
+    /* Addresses: keep what the LB has unless the requested IP changed. */
+    if (ctx->cfg.hostname) {
+        char host[128];
+        snprintf(host, sizeof(host), "%s.elb.mock.internal", lb->lb_name);
+        if (!set_str(&lb->hostname, host)) {
+            rc = LBP_NOMEM;
+            goto out;
+        }
+    } else if (spec->requested_ip && spec->requested_ip[0]) {
+        bool is6 = strchr(spec->requested_ip, ':') != NULL;
+        char *slot = is6 ? lb->vip6 : lb->vip;
+        if (strcmp(slot, spec->requested_ip) != 0) {
+            struct mock_lb *other = lb_by_vip(ctx, spec->requested_ip);
+            if (other && other != lb) {
+                lbp_failf(call, "mock cloud: requested address %s is in use by %s",
+                          spec->requested_ip, other->lb_name);
+                rc = LBP_INVALID;
+                goto out;
+            }
+            v4_mark(ctx, lb->vip, false);
+            lbp_strlcpy(slot, spec->requested_ip, 64);
+            v4_mark(ctx, lb->vip, true);
+        }
+    } else {
+        if (v4 && !lb->vip[0] && v4_alloc(ctx, lb->vip) != LBP_OK) {
+            lbp_failf(call, "mock cloud: no free address left in the VIP range");
+            rc = LBP_RETRY;
+            goto out;
+        }
+        if (v6 && !lb->vip6[0])
+            v6_alloc(ctx, lb->vip6);
+    }
+    struct mock_listener *ls = calloc(spec->n_ports + 1, sizeof(*ls));
+    char **rs = calloc(spec->n_source_ranges + 1, sizeof(char *));
+    if (!ls || !rs ||
+        !set_str(&lb->cluster, spec->cluster_name ? spec->cluster_name : ctx->cluster) ||
+        !set_str(&lb->ns, spec->namespace) || !set_str(&lb->name, spec->name) ||
+        !set_str(&lb->uid, spec->uid)) {
+        free(ls);
+        free(rs);
+        rc = LBP_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < spec->n_ports; i++) {
+        ls[i].port = spec->ports[i].port;
+        ls[i].node_port = spec->ports[i].node_port;
+        lbp_strlcpy(ls[i].protocol, spec->ports[i].protocol, sizeof(ls[i].protocol));
+    }
+    free(lb->listeners);
+    lb->listeners = ls;
+    lb->n_listeners = spec->n_ports;
+    for (size_t i = 0; i < lb->n_ranges; i++)
+        free(lb->ranges[i]);
+    free(lb->ranges);
+    lb->ranges = rs;
+    lb->n_ranges = 0;
+    for (size_t i = 0; i < spec->n_source_ranges; i++)
+        if ((rs[lb->n_ranges] = strdup(spec->source_ranges[i])))
+            lb->n_ranges++;
+    lb->hc_port = spec->local_traffic ? spec->health_check_node_port : 0;
+    lb->local = spec->local_traffic;
+    lbp_strlcpy(lb->affinity, spec->session_affinity ? spec->session_affinity : "None",
+                sizeof(lb->affinity));
+    struct mock_nodeset *ns = nodeset_from_spec(ctx, &sn);
+    nodeset_unref(ctx, lb->nodes);
+    lb->nodes = ns;
+    lb->ensure_calls++;
+    if (created)
+        HASH_ADD_STR(ctx->lbs, lb_name, lb);
+    status_of(ctx, lb, st);
+    state_save(ctx);
+out:
+    if (rc && created)
+        lb_free(ctx, lb);
+    pthread_mutex_unlock(&ctx->mu);
+    spec_nodes_free(&sn);
+    return rc;
+}
+
+static int mock_update_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
+                               struct lbp_call *call)
+{
+    struct mock_lb *lb;
+    struct spec_nodes sn;
+    int rc = spec_nodes_get(spec, &sn);
+    if (rc)
+        return rc;
+    rc = call_begin(ctx, &ctx->c_update, true, call);
+    if (rc) {
+        spec_nodes_free(&sn);
+        return rc;
+    }
+    HASH_FIND_STR(ctx->lbs, spec->lb_name, lb);
+    if (!lb) {
+        lbp_failf(call, "mock cloud: load balancer %s not found", spec->lb_name);
+        rc = LBP_NOT_FOUND;
+        goto out;
+    }
+    struct mock_nodeset *ns = nodeset_from_spec(ctx, &sn);
+    nodeset_unref(ctx, lb->nodes);
+    lb->nodes = ns;
+    lb->update_calls++;
+    state_save(ctx);
+out:
+    pthread_mutex_unlock(&ctx->mu);
+    spec_nodes_free(&sn);
+    return rc;
+}
+
+static int mock_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
+                       struct lbp_call *call)
+{
+    struct mock_lb *lb;
+    int rc = call_begin(ctx, &ctx->c_remove, true, call);
+    if (rc)
+        return rc;
+    HASH_FIND_STR(ctx->lbs, spec->lb_name, lb);
+    if (lb) {
+        HASH_DEL(ctx->lbs, lb);
+        v4_mark(ctx, lb->vip, false);
+        lb_free(ctx, lb);
+        state_save(ctx);
+    }
+    pthread_mutex_unlock(&ctx->mu);
+    return LBP_OK;
+}
+
+static int mock_list_owned(struct lbp_provider_ctx *ctx, struct lbp_lb_owned **out, size_t *n,
+                           struct lbp_call *call)
+{
+    struct lbp_lb_owned *arr;
+    size_t i = 0;
+    int rc = call_begin(ctx, &ctx->c_list, false, call);
+    if (rc)
+        return rc;
+    arr = calloc(HASH_COUNT(ctx->lbs) + 1, sizeof(*arr));
+    if (!arr) {
+        pthread_mutex_unlock(&ctx->mu);
+        return LBP_NOMEM;
+    }
+    for (struct mock_lb *lb = ctx->lbs; lb; lb = lb->hh.next) {
+        if (strcmp(str_or_empty(lb->cluster), ctx->cluster) != 0)
+            continue; /* another cluster's: not ours to touch */
+        lbp_strlcpy(arr[i].lb_name, lb->lb_name, sizeof(arr[i].lb_name));
+        lbp_strlcpy(arr[i].namespace, str_or_empty(lb->ns), sizeof(arr[i].namespace));
+        lbp_strlcpy(arr[i].name, str_or_empty(lb->name), sizeof(arr[i].name));
+        i++;
+    }
+    pthread_mutex_unlock(&ctx->mu);
+    *out = arr;
+    *n = i;
+    return LBP_OK;
+}
+
+static int mock_ping(struct lbp_provider_ctx *ctx, struct lbp_call *call)
+{
+    int rc = call_begin(ctx, &ctx->c_ping, false, call);
+    if (rc)
+        return rc;
+    pthread_mutex_unlock(&ctx->mu);
+    return LBP_OK;
+}
+
+static char *mock_debug_json(struct lbp_provider_ctx *ctx)
+{
+    json_object *root = json_object_new_object(), *c = json_object_new_object();
+    json_object *arr = json_object_new_array();
+    char *s;
+    pthread_mutex_lock(&ctx->mu);
+    json_object_object_add(root, "cluster", json_object_new_string(ctx->cluster));
+    json_object_object_add(c, "get", json_object_new_int64((int64_t)ctx->c_get));
+    json_object_object_add(c, "ensure", json_object_new_int64((int64_t)ctx->c_ensure));
+    json_object_object_add(c, "update_targets", json_object_new_int64((int64_t)ctx->c_update));
+    json_object_object_add(c, "remove", json_object_new_int64((int64_t)ctx->c_remove));
+    json_object_object_add(c, "list_owned", json_object_new_int64((int64_t)ctx->c_list));
+    json_object_object_add(c, "ping", json_object_new_int64((int64_t)ctx->c_ping));
+    json_object_object_add(c, "failed", json_object_new_int64((int64_t)ctx->c_failed));
+    json_object_object_add(root, "calls", c);
+    json_object_object_add(root, "failNext", json_object_new_int64(ctx->fail_next));
+    json_object_object_add(root, "latencyMs", json_object_new_int64(ctx->cfg.latency_ms));
+    for (struct mock_lb *lb = ctx->lbs; lb; lb = lb->hh.next)
+        json_object_array_add(arr, lb_json(lb));
+    json_object_object_add(root, "loadBalancers", arr);
+    pthread_mutex_unlock(&ctx->mu);
+    s = lbp_strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+                                                            JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(root);
+    return s;
+}
+
+/*
+ * Run-time settings from POST /debug/mockcloud, in the config file's
+ * syntax ("failNext=3", "latencyMs=100", ...). The address ranges and the
+ * state file stay as they were: they define the cloud, not its behaviour.
+ */
+static int mock_debug_post(struct lbp_provider_ctx *ctx, const char *body, char *err, size_t errlen)
+{
+    FILE *f = fmemopen((void *)body, strlen(body), "r");
+    struct mock_config cfg;
+    unsigned fail_next;
+    int rc;
+    if (!f) {
+        snprintf(err, errlen, "empty body");
+        return LBP_INVALID;
+    }
+    pthread_mutex_lock(&ctx->mu);
+    cfg = ctx->cfg;
+    fail_next = ctx->fail_next;
+    rc = config_parse(f, "request body", &cfg, &fail_next, err, errlen);
+    if (rc == LBP_OK) {
+        cfg.v4_base = ctx->cfg.v4_base;
+        cfg.v4_size = ctx->cfg.v4_size;
+        cfg.v6_base = ctx->cfg.v6_base;
+        memcpy(cfg.state_file, ctx->cfg.state_file, sizeof(cfg.state_file));
+        ctx->cfg = cfg;
+        ctx->fail_next = fail_next;
+    }
+    pthread_mutex_unlock(&ctx->mu);
+    fclose(f);
+    if (rc == LBP_OK)
+        lbp_info("mock cloud: settings changed at run time (latency_ms=%u fail_next=%u)",
+                 cfg.latency_ms, fail_next);
+    return rc == LBP_OK ? LBP_OK : LBP_INVALID;
+}
+
+const struct lbp_provider lbp_provider_mock = {
+    .name = "mock",
+    .caps = LBP_CAP_TCP | LBP_CAP_UDP | LBP_CAP_MIXED_PROTOCOLS | LBP_CAP_SOURCE_RANGES |
+            LBP_CAP_HOSTNAME | LBP_CAP_NEEDS_NODEPORTS | LBP_CAP_HEALTH_CHECKS | LBP_CAP_IPV6 |
+            LBP_CAP_REQUESTED_IP,
+    .init = mock_init,
+    .cleanup = mock_cleanup,
+    .get = mock_get,
+    .ensure = mock_ensure,
+    .update_targets = mock_update_targets,
+    .remove = mock_remove,
+    .list_owned = mock_list_owned,
+    .ping = mock_ping,
+    .debug_json = mock_debug_json,
+    .debug_post = mock_debug_post,
+};

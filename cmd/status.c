@@ -1,0 +1,278 @@
+/*
+ * status.c — `lbprov status`: every LoadBalancer Service with its address,
+ * ports (kubectl style), class, age and the latest service-controller Event,
+ * read straight from the API (two LISTs: Services and Service Events).
+ */
+#include "cmd/cmd.h"
+#include "common/log.h"
+#include "common/rc.h"
+#include "common/util.h"
+#include "kube/kube.h"
+
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct row {
+    char ns[254], name[254], ip[256], ports[512], cls[128], age[24], event[600];
+    int64_t created;
+};
+
+static json_object *get(json_object *o, const char *path)
+{
+    char buf[128];
+    char *save = NULL, *tok;
+    lbp_strlcpy(buf, path, sizeof(buf));
+    for (tok = strtok_r(buf, ".", &save); tok && o; tok = strtok_r(NULL, ".", &save))
+        if (!json_object_object_get_ex(o, tok, &o))
+            return NULL;
+    return o;
+}
+
+static const char *gets_(json_object *o, const char *path)
+{
+    json_object *v = get(o, path);
+    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+/* kubectl's short ages: 5s, 3m, 2h, 4d. */
+static void age(int64_t created, int64_t now, char out[24])
+{
+    int64_t d = now - created;
+    if (created <= 0) {
+        snprintf(out, 24, "<unknown>");
+        return;
+    }
+    if (d < 0)
+        d = 0;
+    if (d < 120)
+        snprintf(out, 24, "%llds", (long long)d);
+    else if (d < 7200)
+        snprintf(out, 24, "%lldm", (long long)(d / 60));
+    else if (d < 172800)
+        snprintf(out, 24, "%lldh", (long long)(d / 3600));
+    else
+        snprintf(out, 24, "%lldd", (long long)(d / 86400));
+}
+
+static void fill_row(json_object *svc, struct row *r, int64_t now)
+{
+    json_object *ports = get(svc, "spec.ports"), *ing = get(svc, "status.loadBalancer.ingress");
+    const char *cls = gets_(svc, "spec.loadBalancerClass");
+    size_t off = 0;
+    memset(r, 0, sizeof(*r));
+    lbp_strlcpy(r->ns, gets_(svc, "metadata.namespace") ? gets_(svc, "metadata.namespace") : "",
+                sizeof(r->ns));
+    lbp_strlcpy(r->name, gets_(svc, "metadata.name") ? gets_(svc, "metadata.name") : "",
+                sizeof(r->name));
+    if (lbp_parse_rfc3339(gets_(svc, "metadata.creationTimestamp"), &r->created))
+        r->created = 0;
+    age(r->created, now, r->age);
+    lbp_strlcpy(r->cls, cls ? cls : "<none>", sizeof(r->cls));
+    for (size_t i = 0;
+         ing && json_object_is_type(ing, json_type_array) && i < json_object_array_length(ing);
+         i++) {
+        json_object *e = json_object_array_get_idx(ing, i);
+        const char *a = gets_(e, "ip") ? gets_(e, "ip") : gets_(e, "hostname");
+        if (a && off < sizeof(r->ip))
+            off += (size_t)snprintf(r->ip + off, sizeof(r->ip) - off, "%s%s", off ? "," : "", a);
+    }
+    if (!r->ip[0])
+        lbp_strlcpy(r->ip, "<pending>", sizeof(r->ip));
+    off = 0;
+    for (size_t i = 0; ports && json_object_is_type(ports, json_type_array) &&
+                       i < json_object_array_length(ports) && off < sizeof(r->ports);
+         i++) {
+        json_object *p = json_object_array_get_idx(ports, i);
+        json_object *port = get(p, "port"), *np = get(p, "nodePort");
+        const char *proto = gets_(p, "protocol") ? gets_(p, "protocol") : "TCP";
+        if (np && json_object_get_int(np) > 0)
+            off +=
+                (size_t)snprintf(r->ports + off, sizeof(r->ports) - off, "%s%d:%d/%s", i ? "," : "",
+                                 json_object_get_int(port), json_object_get_int(np), proto);
+        else
+            off += (size_t)snprintf(r->ports + off, sizeof(r->ports) - off, "%s%d/%s", i ? "," : "",
+                                    json_object_get_int(port), proto);
+    }
+}
+
+static int64_t event_time(json_object *e)
+{
+    static const char *const fields[] = {"lastTimestamp", "eventTime", "series.lastObservedTime",
+                                         "firstTimestamp", "metadata.creationTimestamp"};
+    int64_t t;
+    for (size_t i = 0; i < LBP_ARRAY_LEN(fields); i++)
+        if (lbp_parse_rfc3339(gets_(e, fields[i]), &t) == LBP_OK)
+            return t;
+    return 0;
+}
+
+static int list(struct lbp_kube_client *c, const char *path, json_object **items, char *err,
+                size_t errlen)
+{
+    struct lbp_kube_response resp = {0};
+    json_object *root = NULL, *it;
+    int rc = lbp_kube_get(c, path, &resp);
+    if (rc) {
+        snprintf(err, errlen, "GET %s: %s%s%s", path, lbp_rc_str(rc), resp.message ? ": " : "",
+                 resp.message ? resp.message : "");
+        goto out;
+    }
+    root = json_tokener_parse(resp.body);
+    if (!root || !json_object_object_get_ex(root, "items", &it) ||
+        !json_object_is_type(it, json_type_array)) {
+        snprintf(err, errlen, "GET %s: not a list", path);
+        rc = LBP_PARSE;
+        goto out;
+    }
+    *items = json_object_get(it);
+out:
+    json_object_put(root);
+    lbp_kube_response_free(&resp);
+    return rc;
+}
+
+int lbp_cmd_status(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"kubeconfig", required_argument, NULL, 'k'},
+        {"context", required_argument, NULL, 'c'},
+        {"master", required_argument, NULL, 'm'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct lbp_kube_config_opts kopts = {.allow_in_cluster = true};
+    struct lbp_kube_client_opts copts = {0};
+    struct lbp_kube_config *cfg = NULL;
+    struct lbp_kube_client *client = NULL;
+    json_object *svcs = NULL, *evs = NULL, *out_json = NULL;
+    struct row *rows = NULL;
+    size_t n_rows = 0;
+    bool as_json = false;
+    char err[512];
+    int opt, rc = 1;
+    int64_t now = lbp_wall_s();
+
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'k':
+            kopts.kubeconfig = optarg;
+            break;
+        case 'c':
+            kopts.context = optarg;
+            break;
+        case 'm':
+            kopts.master = optarg;
+            break;
+        case 'o':
+            if (strcmp(optarg, "json") == 0)
+                as_json = true;
+            else if (strcmp(optarg, "wide") != 0 && strcmp(optarg, "table") != 0) {
+                fprintf(stderr, "lbprov status: -o must be json or table\n");
+                return 2;
+            }
+            break;
+        case 'h':
+            printf("Usage: lbprov status [--kubeconfig FILE] [--context NAME] [--master URL] "
+                   "[-o json]\n\nEvery LoadBalancer Service: address, ports, class, age and "
+                   "the latest service-controller Event.\n");
+            return 0;
+        case ':':
+            fprintf(stderr, "lbprov status: %s needs a value\n", argv[optind - 1]);
+            return 2;
+        default:
+            fprintf(stderr, "lbprov status: unknown flag '%s' (see --help)\n", argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (lbp_kube_config_load(&kopts, &cfg, err, sizeof(err)) ||
+        lbp_kube_client_new(cfg, &copts, &client, err, sizeof(err))) {
+        fprintf(stderr, "lbprov status: %s\n", err);
+        rc = 2;
+        goto out;
+    }
+    if (list(client, "/api/v1/services", &svcs, err, sizeof(err)) ||
+        list(client, "/api/v1/events?fieldSelector=involvedObject.kind%3DService", &evs, err,
+             sizeof(err))) {
+        fprintf(stderr, "lbprov status: %s\n", err);
+        goto out;
+    }
+    rows = calloc(json_object_array_length(svcs) + 1, sizeof(*rows));
+    if (!rows)
+        goto out;
+    for (size_t i = 0; i < json_object_array_length(svcs); i++) {
+        json_object *s = json_object_array_get_idx(svcs, i);
+        int64_t best = -1;
+        if (!lbp_streq(gets_(s, "spec.type"), "LoadBalancer"))
+            continue;
+        struct row *r = &rows[n_rows++];
+        fill_row(s, r, now);
+        for (size_t j = 0; j < json_object_array_length(evs); j++) {
+            json_object *e = json_object_array_get_idx(evs, j);
+            int64_t t;
+            if (!lbp_streq(gets_(e, "source.component"), "service-controller") &&
+                !lbp_streq(gets_(e, "reportingComponent"), "service-controller"))
+                continue;
+            if (!lbp_streq(gets_(e, "involvedObject.namespace"), r->ns) ||
+                !lbp_streq(gets_(e, "involvedObject.name"), r->name) ||
+                !lbp_streq(gets_(e, "involvedObject.uid"), gets_(s, "metadata.uid")))
+                continue;
+            t = event_time(e);
+            if (t >= best) {
+                best = t;
+                snprintf(r->event, sizeof(r->event), "%s: %s",
+                         gets_(e, "reason") ? gets_(e, "reason") : "",
+                         gets_(e, "message") ? gets_(e, "message") : "");
+            }
+        }
+    }
+    if (as_json) {
+        out_json = json_object_new_array();
+        for (size_t i = 0; i < n_rows; i++) {
+            json_object *o = json_object_new_object();
+            json_object_object_add(o, "namespace", json_object_new_string(rows[i].ns));
+            json_object_object_add(o, "name", json_object_new_string(rows[i].name));
+            json_object_object_add(o, "externalIP", json_object_new_string(rows[i].ip));
+            json_object_object_add(o, "ports", json_object_new_string(rows[i].ports));
+            json_object_object_add(o, "class", json_object_new_string(rows[i].cls));
+            json_object_object_add(o, "age", json_object_new_string(rows[i].age));
+            json_object_object_add(o, "lastEvent", json_object_new_string(rows[i].event));
+            json_object_array_add(out_json, o);
+        }
+        printf("%s\n", json_object_to_json_string_ext(
+                           out_json, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+    } else {
+        int wns = 9, wn = 4, wip = 11, wp = 8, wc = 5;
+#define W(w, s)                                                                                    \
+    if ((int)strlen(s) > (w))                                                                      \
+    (w) = (int)strlen(s)
+        for (size_t i = 0; i < n_rows; i++) {
+            W(wns, rows[i].ns);
+            W(wn, rows[i].name);
+            W(wip, rows[i].ip);
+            W(wp, rows[i].ports);
+            W(wc, rows[i].cls);
+        }
+#undef W
+        printf("%-*s   %-*s   %-*s   %-*s   %-*s   %-5s   %s\n", wns, "NAMESPACE", wn, "NAME", wip,
+               "EXTERNAL-IP", wp, "PORT(S)", wc, "CLASS", "AGE", "EVENT");
+        for (size_t i = 0; i < n_rows; i++)
+            printf("%-*s   %-*s   %-*s   %-*s   %-*s   %-5s   %s\n", wns, rows[i].ns, wn,
+                   rows[i].name, wip, rows[i].ip, wp, rows[i].ports, wc, rows[i].cls, rows[i].age,
+                   rows[i].event[0] ? rows[i].event : "<none>");
+    }
+    rc = 0;
+out:
+    free(rows);
+    json_object_put(svcs);
+    json_object_put(evs);
+    json_object_put(out_json);
+    lbp_kube_client_free(client);
+    lbp_kube_config_free(cfg);
+    return rc;
+}

@@ -1,0 +1,224 @@
+/*
+ * queue.c — the work queue: keys ("ns/name"), de-duplicated, with per-key
+ * exponential backoff (client-go's rate-limited workqueue, in pthreads).
+ *
+ * Each key has at most one item, in one of three states: READY (in the
+ * FIFO), ACTIVE (a worker holds it) or WAITING (backing off until
+ * ready_at). Adding a READY key is a no-op; adding an ACTIVE key marks it
+ * dirty, so it runs again once the worker is done — never twice at once.
+ * A key's failure count lives in its item and is forgotten on success.
+ */
+#include "reconcile/reconcile_int.h"
+#include "common/util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uthash.h>
+#include <utlist.h>
+
+enum item_state { ITEM_READY, ITEM_ACTIVE, ITEM_WAITING };
+
+struct item {
+    UT_hash_handle hh;
+    struct item *prev, *next; /* in ready or waiting */
+    enum item_state state;
+    bool dirty;     /* re-added while ACTIVE */
+    bool dirty_now; /* ... by a real change: skip the backoff */
+    unsigned attempts;
+    uint64_t ready_at;
+    char key[];
+};
+
+struct lbp_queue {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    struct item *items;
+    struct item *ready, *waiting;
+    size_t n_ready;
+    uint64_t base_ms, max_ms;
+    bool shutdown;
+};
+
+int lbp_queue_new(uint64_t base_ms, uint64_t max_ms, struct lbp_queue **out)
+{
+    struct lbp_queue *q = calloc(1, sizeof(*q));
+    pthread_condattr_t ca;
+    if (!q)
+        return LBP_NOMEM;
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&q->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    q->base_ms = base_ms ? base_ms : 5000;
+    q->max_ms = max_ms ? max_ms : 300000;
+    *out = q;
+    return LBP_OK;
+}
+
+static void make_ready(struct lbp_queue *q, struct item *it)
+{
+    if (it->state == ITEM_WAITING)
+        DL_DELETE(q->waiting, it);
+    it->state = ITEM_READY;
+    DL_APPEND(q->ready, it);
+    q->n_ready++;
+    pthread_cond_signal(&q->cond);
+}
+
+static void add(struct lbp_queue *q, const char *key, bool now)
+{
+    struct item *it;
+    pthread_mutex_lock(&q->mu);
+    if (q->shutdown)
+        goto out;
+    HASH_FIND_STR(q->items, key, it);
+    if (!it) {
+        size_t len = strlen(key);
+        it = calloc(1, sizeof(*it) + len + 1);
+        if (!it)
+            goto out;
+        memcpy(it->key, key, len + 1);
+        HASH_ADD_STR(q->items, key, it);
+        make_ready(q, it);
+    } else if (it->state == ITEM_ACTIVE) {
+        it->dirty = true;
+        it->dirty_now |= now;
+    } else if (it->state == ITEM_WAITING && now) {
+        make_ready(q, it);
+    }
+out:
+    pthread_mutex_unlock(&q->mu);
+}
+
+void lbp_queue_add(struct lbp_queue *q, const char *key)
+{
+    add(q, key, false);
+}
+
+void lbp_queue_add_now(struct lbp_queue *q, const char *key)
+{
+    add(q, key, true);
+}
+
+bool lbp_queue_get(struct lbp_queue *q, char **key)
+{
+    bool ok = false;
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        uint64_t now = lbp_now_ms(), next = UINT64_MAX;
+        struct item *it, *tmp;
+        if (q->shutdown)
+            goto out;
+        DL_FOREACH_SAFE(q->waiting, it, tmp)
+        {
+            if (it->ready_at <= now)
+                make_ready(q, it);
+            else if (it->ready_at < next)
+                next = it->ready_at;
+        }
+        if (q->ready) {
+            it = q->ready;
+            DL_DELETE(q->ready, it);
+            q->n_ready--;
+            it->state = ITEM_ACTIVE;
+            it->dirty = it->dirty_now = false;
+            *key = strdup(it->key);
+            ok = *key != NULL;
+            goto out;
+        }
+        if (next == UINT64_MAX) {
+            pthread_cond_wait(&q->cond, &q->mu);
+        } else {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            uint64_t wait = next - now;
+            ts.tv_sec += (time_t)(wait / 1000);
+            ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&q->cond, &q->mu, &ts);
+        }
+    }
+out:
+    pthread_mutex_unlock(&q->mu);
+    return ok;
+}
+
+void lbp_queue_done(struct lbp_queue *q, const char *key)
+{
+    struct item *it;
+    pthread_mutex_lock(&q->mu);
+    HASH_FIND_STR(q->items, key, it);
+    if (!it || it->state != ITEM_ACTIVE)
+        goto out;
+    it->attempts = 0;
+    if (it->dirty && !q->shutdown) {
+        make_ready(q, it);
+    } else {
+        HASH_DEL(q->items, it);
+        free(it);
+    }
+out:
+    pthread_mutex_unlock(&q->mu);
+}
+
+uint64_t lbp_queue_retry(struct lbp_queue *q, const char *key, uint64_t after_ms)
+{
+    struct item *it;
+    uint64_t delay = 0;
+    pthread_mutex_lock(&q->mu);
+    HASH_FIND_STR(q->items, key, it);
+    if (!it || it->state != ITEM_ACTIVE)
+        goto out;
+    delay = after_ms ? after_ms : lbp_backoff_ms(q->base_ms, q->max_ms, it->attempts);
+    it->attempts++;
+    if (it->dirty_now) {
+        make_ready(q, it); /* its inputs changed meanwhile: the change may be the fix */
+        delay = 0;
+        goto out;
+    }
+    it->state = ITEM_WAITING;
+    it->ready_at = lbp_now_ms() + delay;
+    DL_APPEND(q->waiting, it);
+    pthread_cond_signal(&q->cond); /* a sleeping worker must recompute its deadline */
+out:
+    pthread_mutex_unlock(&q->mu);
+    return delay;
+}
+
+size_t lbp_queue_len(struct lbp_queue *q)
+{
+    size_t n;
+    pthread_mutex_lock(&q->mu);
+    n = HASH_COUNT(q->items);
+    pthread_mutex_unlock(&q->mu);
+    return n;
+}
+
+void lbp_queue_shutdown(struct lbp_queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->shutdown = true;
+    pthread_cond_broadcast(&q->cond);
+    pthread_mutex_unlock(&q->mu);
+}
+
+void lbp_queue_free(struct lbp_queue *q)
+{
+    struct item *it, *tmp;
+    if (!q)
+        return;
+    HASH_ITER(hh, q->items, it, tmp)
+    {
+        HASH_DEL(q->items, it);
+        free(it);
+    }
+    pthread_cond_destroy(&q->cond);
+    pthread_mutex_destroy(&q->mu);
+    free(q);
+}

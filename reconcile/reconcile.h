@@ -1,0 +1,67 @@
+/*
+ * reconcile.h — the service controller: the one header cmd/ uses.
+ *
+ * Services and Nodes arrive through informers whose handlers only enqueue
+ * keys (or mark the node set dirty); N workers take keys off a
+ * de-duplicating queue with per-key backoff and drive the provider:
+ * finalizer first, then ensure / update_targets / remove, then the status
+ * write, with Events through the recorder's own thread. A sync thread
+ * recomputes the eligible node set, resyncs from the cache and removes
+ * orphaned load balancers.
+ */
+#ifndef LBP_RECONCILE_H
+#define LBP_RECONCILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "kube/kube.h"
+#include "provider/provider.h"
+
+#define LBP_FINALIZER "service.kubernetes.io/load-balancer-cleanup"
+#define LBP_EXCLUDE_LABEL "node.kubernetes.io/exclude-from-external-load-balancers"
+#define LBP_CA_TAINT "ToBeDeletedByClusterAutoscaler"
+#define LBP_SOURCE_RANGES_ANNOTATION "service.beta.kubernetes.io/load-balancer-source-ranges"
+
+struct lbp_reconcile_opts {
+    const struct lbp_provider *provider;
+    struct lbp_provider_ctx *pctx;
+    struct lbp_kube_client *client;
+    struct lbp_event_recorder *events; /* may be NULL: no Events */
+    const char *cluster_name;          /* default "kubernetes" */
+    const char *lb_class;              /* NULL: only Services without a class */
+    unsigned workers;                  /* default 4 */
+    bool node_ready_filter;
+    unsigned resync_s;        /* full resync from the cache; default 30 */
+    unsigned node_resync_s;   /* node set recomputed regardless of events; default 100 */
+    unsigned backoff_base_ms; /* default 5000 */
+    unsigned backoff_max_ms;  /* default 300000 */
+    bool cleanup_orphans;
+    unsigned orphan_grace_s;    /* default 60 */
+    unsigned orphan_interval_s; /* default 30 */
+};
+
+struct lbp_reconcile;
+
+int lbp_reconcile_new(const struct lbp_reconcile_opts *opts, struct lbp_reconcile **out);
+/* The handlers to give the Service and Node informers (ctx is the reconciler). */
+void lbp_reconcile_handlers(struct lbp_reconcile *r, struct lbp_informer_handlers *services,
+                            struct lbp_informer_handlers *nodes);
+/* Call after both informers synced: starts the workers and the sync thread. */
+int lbp_reconcile_start(struct lbp_reconcile *r, struct lbp_informer *services,
+                        struct lbp_informer *nodes);
+bool lbp_reconcile_running(struct lbp_reconcile *r);
+/*
+ * Stops taking work and waits up to timeout_ms for in-flight syncs.
+ * Returns LBP_OK when every thread ended, LBP_RETRY when some were
+ * abandoned (then lbp_reconcile_free must not be called).
+ */
+int lbp_reconcile_stop(struct lbp_reconcile *r, unsigned timeout_ms);
+void lbp_reconcile_free(struct lbp_reconcile *r);
+
+/* Prometheus text for /metrics. */
+void lbp_reconcile_metrics(struct lbp_reconcile *r, struct lbp_buf *out);
+
+#endif

@@ -1,0 +1,143 @@
+/*
+ * reconcile_int.h — the pieces of the service controller, exposed to each
+ * other and to unit tests: the work queue, node eligibility and node sets,
+ * desired-state construction, validation and the API writes.
+ */
+#ifndef LBP_RECONCILE_INT_H
+#define LBP_RECONCILE_INT_H
+
+#include "reconcile/reconcile.h"
+
+#include <pthread.h>
+#include <uthash.h>
+
+/* ------------------------------------------------------------ queue */
+
+struct lbp_queue;
+
+int lbp_queue_new(uint64_t base_ms, uint64_t max_ms, struct lbp_queue **out);
+/* Queues key unless it is queued already; a key waiting out a backoff keeps waiting. */
+void lbp_queue_add(struct lbp_queue *q, const char *key);
+/* Like add, but a key waiting out a backoff is made ready now (its inputs changed). */
+void lbp_queue_add_now(struct lbp_queue *q, const char *key);
+/* Blocks for the next key (malloc'd, caller frees); false after shutdown. */
+bool lbp_queue_get(struct lbp_queue *q, char **key);
+/* The worker finished key successfully: forget its failures. */
+void lbp_queue_done(struct lbp_queue *q, const char *key);
+/*
+ * The worker failed on key: retry after after_ms, or after the key's
+ * exponential backoff when after_ms is 0. Returns the delay chosen.
+ */
+uint64_t lbp_queue_retry(struct lbp_queue *q, const char *key, uint64_t after_ms);
+size_t lbp_queue_len(struct lbp_queue *q);
+void lbp_queue_shutdown(struct lbp_queue *q);
+void lbp_queue_free(struct lbp_queue *q);
+
+/* ------------------------------------------------------------ nodes */
+
+/* Upstream's backend rules, plus Ready when ready_filter is set. */
+bool lbp_node_eligible(const struct lbp_node *n, bool ready_filter);
+
+/* An immutable, reference-counted, name-sorted set of eligible nodes. */
+struct lbp_nodeset {
+    int refs;
+    uint64_t hash; /* over names, providerIDs and addresses */
+    size_t n;
+    struct lbp_lb_node *nodes;
+};
+
+struct lbp_nodeset *lbp_nodeset_build(void *const *nodes, size_t n, bool ready_filter);
+struct lbp_nodeset *lbp_nodeset_ref(struct lbp_nodeset *s);
+void lbp_nodeset_unref(struct lbp_nodeset *s);
+
+/* ------------------------------------------------------------ desired state */
+
+/* Type LoadBalancer and a class we own (none, or lb_class). */
+bool lbp_service_handled(const struct lbp_service *svc, const char *lb_class);
+/* Hash of every field whose change calls for a cloud sync (upstream's list). */
+uint64_t lbp_service_hash(const struct lbp_service *svc);
+
+struct lbp_desired {
+    struct lbp_lb_spec spec;
+    struct lbp_lb_port *ports;
+    const char **ranges;
+    char *ranges_buf; /* backing store for annotation ranges */
+    struct lbp_lb_annotation *annotations;
+};
+
+/* Fills d->spec; it points into svc and ns, which must outlive it. */
+int lbp_desired_build(const struct lbp_service *svc, const struct lbp_nodeset *ns,
+                      const char *cluster_name, struct lbp_desired *d);
+void lbp_desired_free(struct lbp_desired *d);
+
+/* LBP_OK, or LBP_INVALID with a message naming the field and value. */
+int lbp_validate(const struct lbp_service *svc, const struct lbp_desired *d, unsigned caps,
+                 char *msg, size_t msglen);
+/* A CIDR such as "10.0.0.0/8" or "2001:db8::/32". */
+bool lbp_cidr_valid(const char *s);
+
+/* Whether the cached ingress equals what the provider reported. */
+bool lbp_ingress_equal(const struct lbp_service *svc, const struct lbp_lb_status *st);
+
+/* ------------------------------------------------------------ API writes (status.c) */
+
+int lbp_svc_finalizer(struct lbp_kube_client *c, const struct lbp_service *svc, bool add);
+int lbp_svc_write_status(struct lbp_kube_client *c, const struct lbp_service *svc,
+                         const struct lbp_lb_status *st);
+
+/* ------------------------------------------------------------ the controller */
+
+/* What the controller last did for one Service key. */
+struct lbp_svc_state {
+    UT_hash_handle hh;
+    uint64_t svc_hash;     /* lbp_service_hash of the last successful ensure; 0: none */
+    uint64_t node_hash;    /* the node set it was given */
+    uint64_t ingress_hash; /* the ingress the provider returned */
+    uint64_t invalid_hash; /* a Service rejected by validation: not retried until it changes */
+    bool has_lb;
+    char key[];
+};
+
+uint64_t lbp_ingress_hash_status(const struct lbp_lb_status *st);
+uint64_t lbp_ingress_hash_service(const struct lbp_service *svc);
+
+struct lbp_orphan;
+
+struct lbp_reconcile {
+    struct lbp_reconcile_opts o;
+    char *cluster_name;
+    char *lb_class;
+    struct lbp_queue *q;
+    struct lbp_informer *services, *nodes;
+
+    pthread_mutex_t mu; /* guards everything below */
+    pthread_cond_t cond;
+    struct lbp_svc_state *states;
+    struct lbp_nodeset *nodeset;
+    bool nodes_dirty;
+    bool stopping;
+    bool started;
+    int live_threads;
+
+    pthread_t *workers;
+    pthread_t sync_thread;
+    struct lbp_orphan *orphans;
+
+    /* metrics (atomics) */
+    uint64_t m_syncs, m_sync_errors, m_nodesyncs, m_nodesync_errors, m_skipped;
+    uint64_t m_cloud_calls, m_cloud_errors, m_orphans_removed, m_api_writes;
+    uint64_t m_nodesync_last_us;
+    /* node-set change → last LB updated: upstream's nodesync_latency_seconds */
+    uint64_t nodesync_started_ms;
+    size_t nodesync_pending;
+    double nodesync_latency_s;
+};
+
+void *lbp_reconcile_worker(void *arg);
+/* Finds or creates the state for key; r->mu held. */
+struct lbp_svc_state *lbp_state_get(struct lbp_reconcile *r, const char *key, bool create);
+/* Sync thread helpers (orphans.c). */
+void lbp_orphans_scan(struct lbp_reconcile *r);
+void lbp_orphans_free(struct lbp_reconcile *r);
+
+#endif

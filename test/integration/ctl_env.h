@@ -1,0 +1,74 @@
+/*
+ * ctl_env.h — shared set-up for the controller integration tests: a fake
+ * API server, `lbprov controller --cloud mock` as a real process, and
+ * helpers to read the mock cloud's state from /debug/mockcloud.
+ */
+#ifndef LBP_TEST_CTL_ENV_H
+#define LBP_TEST_CTL_ENV_H
+
+#include "test/integration/harness.h"
+
+#include <json-c/json.h>
+#include <stdbool.h>
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+            ctl_env_dump(&env);                                                                    \
+            ctl_env_stop(&env);                                                                    \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+struct ctl_env {
+    struct lbp_fake_api api;
+    pid_t ctl;
+    int http_port;
+    char cloud_conf[400];
+    char state_file[400];
+    char ctl_log[400];
+};
+
+/* Starts the fake; writes cloud.conf with extra lines (may be NULL). */
+void ctl_env_init(struct ctl_env *e, const char *cloud_conf_extra);
+/* Starts the controller with extra flags (NULL-terminated list, may be NULL). */
+void ctl_env_start_controller(struct ctl_env *e, const char *const *extra);
+/* Stops both; returns the controller's exit status (0: clean SIGTERM exit). */
+int ctl_env_stop(struct ctl_env *e);
+void ctl_env_dump(struct ctl_env *e);
+
+long ctl_api(struct ctl_env *e, const char *method, const char *path, const char *body,
+             json_object **out);
+void ctl_node(struct ctl_env *e, const char *name, const char *ip);
+void ctl_service(struct ctl_env *e, const char *name, const char *spec_extra, int port);
+/* /debug/mockcloud as JSON (caller puts), or NULL. */
+json_object *ctl_cloud(struct ctl_env *e);
+/* The mock LB for ns/name, with a reference the caller puts, or NULL. */
+json_object *ctl_cloud_lb(struct ctl_env *e, const char *svc_key);
+int ctl_cloud_lb_count(struct ctl_env *e);
+long ctl_cloud_calls(struct ctl_env *e, const char *op);
+/* POST /debug/mockcloud: run-time settings such as "failNext=2"; returns the HTTP status. */
+long ctl_cloud_post(struct ctl_env *e, const char *settings);
+/* The Service's first ingress IP or hostname (copied), or "" */
+void ctl_ingress(struct ctl_env *e, const char *name, char *out, size_t len);
+bool ctl_has_finalizer(struct ctl_env *e, const char *name);
+/* Count of Events with this reason for the Service name. */
+int ctl_events(struct ctl_env *e, const char *name, const char *reason, char *msg, size_t msglen);
+
+const char *jpath_str(json_object *o, const char *path);
+long jpath_int(json_object *o, const char *path);
+
+/* Poll until expr holds (deadline ms) — expr re-evaluated every 20 ms. */
+#define WAIT_FOR(ms, expr)                                                                         \
+    ({                                                                                             \
+        uint64_t deadline_ = lbp_test_now_ms() + (ms);                                             \
+        bool ok_ = false;                                                                          \
+        while (!(ok_ = (expr)) && lbp_test_now_ms() < deadline_)                                   \
+            usleep(20000);                                                                         \
+        ok_;                                                                                       \
+    })
+
+uint64_t lbp_test_now_ms(void);
+
+#endif

@@ -1,0 +1,263 @@
+/* test_mockcloud.c — the in-process cloud: VIPs, idempotence, faults, state file, parallel latency.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "common/util.h"
+#include "provider/provider.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const struct lbp_provider *P;
+
+static char dir[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    P = lbp_provider_find("mock");
+    snprintf(dir, sizeof(dir), "/tmp/lbp-mock-XXXXXX");
+    return P && mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    char cmd[128];
+    (void)state;
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void write_config(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static const struct lbp_lb_port ports[] = {{"http", "TCP", 80, 30080}, {"dns", "UDP", 53, 30053}};
+static const struct lbp_lb_node nodes[] = {{"n1", "mock://n1", "10.0.0.1", NULL, NULL, 0},
+                                           {"n2", "mock://n2", "10.0.0.2", NULL, NULL, 0}};
+
+static void spec_init(struct lbp_lb_spec *s, const char *name, const char *uid)
+{
+    memset(s, 0, sizeof(*s));
+    s->cluster_name = "kubernetes";
+    s->namespace = "default";
+    s->name = name;
+    s->uid = uid;
+    lbp_lb_name(uid, s->lb_name);
+    s->ports = ports;
+    s->n_ports = 2;
+    s->nodes = nodes;
+    s->n_nodes = 2;
+}
+
+static void test_ensure_remove(void **state)
+{
+    struct lbp_provider_ctx *ctx;
+    struct lbp_lb_spec a, b;
+    struct lbp_lb_status st, st2;
+    struct lbp_call call = {0};
+    struct lbp_lb_owned *owned;
+    size_t n;
+    char err[256], *js;
+    (void)state;
+    assert_int_equal(P->init(NULL, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    spec_init(&a, "a", "11111111-aaaa");
+    spec_init(&b, "b", "22222222-bbbb");
+    assert_int_equal(P->get(ctx, &a, &st, &call), LBP_NOT_FOUND);
+    assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
+    assert_int_equal(st.n_ingress, 1);
+    assert_string_equal(st.ingress[0].ip, "203.0.113.1");
+    assert_int_equal(P->ensure(ctx, &a, &st2, &call), LBP_OK); /* idempotent: same VIP */
+    assert_string_equal(st2.ingress[0].ip, "203.0.113.1");
+    b.requested_ip = "203.0.113.77";
+    assert_int_equal(P->ensure(ctx, &b, &st, &call), LBP_OK);
+    assert_string_equal(st.ingress[0].ip, "203.0.113.77");
+    /* a requested IP in use by another LB can never work */
+    struct lbp_lb_spec c;
+    spec_init(&c, "c", "33333333");
+    c.requested_ip = "203.0.113.77";
+    assert_int_equal(P->ensure(ctx, &c, &st, &call), LBP_INVALID);
+    assert_non_null(strstr(call.err, "in use"));
+    assert_int_equal(P->list_owned(ctx, &owned, &n, &call), LBP_OK);
+    assert_int_equal(n, 2);
+    free(owned);
+    js = P->debug_json(ctx);
+    assert_non_null(strstr(js, "\"10.0.0.2:30053\""));
+    assert_non_null(strstr(js, "\"default/a\""));
+    free(js);
+    /* node set changes through update_targets */
+    a.n_nodes = 1;
+    assert_int_equal(P->update_targets(ctx, &a, &call), LBP_OK);
+    js = P->debug_json(ctx);
+    assert_non_null(strstr(js, "\"updateCalls\":1"));
+    free(js);
+    assert_int_equal(P->remove(ctx, &a, &call), LBP_OK);
+    assert_int_equal(P->remove(ctx, &a, &call), LBP_OK); /* gone counts as success */
+    assert_int_equal(P->get(ctx, &a, &st, &call), LBP_NOT_FOUND);
+    assert_int_equal(P->update_targets(ctx, &a, &call), LBP_NOT_FOUND);
+    P->cleanup(ctx);
+}
+
+static void test_faults_and_hostname(void **state)
+{
+    struct lbp_provider_ctx *ctx;
+    struct lbp_lb_spec a;
+    struct lbp_lb_status st;
+    struct lbp_call call = {0};
+    char err[256], path[128];
+    (void)state;
+    snprintf(path, sizeof(path), "%s/cloud.conf", dir);
+    write_config(path, "# test\nfail_next = 2\nhostname=true\n");
+    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    spec_init(&a, "a", "abcdef");
+    assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_RETRY);
+    assert_non_null(strstr(call.err, "injected"));
+    assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_RETRY);
+    assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
+    assert_string_equal(st.ingress[0].hostname, "aabcdef.elb.mock.internal");
+    assert_string_equal(st.ingress[0].ip, "");
+    /* rewriting the file injects more at run time */
+    usleep(20000);
+    write_config(path, "fail_next=1\nthrottle_rate=0\nretry_after_s=9\n");
+    assert_int_equal(P->ping(ctx, &call), LBP_OK); /* reads do not use up injected failures */
+    assert_int_equal(P->remove(ctx, &a, &call), LBP_RETRY);
+    assert_int_equal(P->remove(ctx, &a, &call), LBP_OK);
+    /* and so does the debug endpoint's POST */
+    assert_int_equal(P->debug_post(ctx, "failNext=1\n", err, sizeof(err)), LBP_OK);
+    assert_int_equal(P->remove(ctx, &a, &call), LBP_RETRY);
+    assert_int_equal(P->remove(ctx, &a, &call), LBP_OK);
+    assert_int_equal(P->debug_post(ctx, "failNext=lots", err, sizeof(err)), LBP_INVALID);
+    assert_non_null(strstr(err, "fail_next"));
+    write_config(path, "throttle_rate=1\nretry_after_s=9\nlatency_ms=1\n");
+    memset(&call, 0, sizeof(call));
+    assert_int_equal(P->ping(ctx, &call), LBP_RETRY);
+    assert_int_equal(call.retry_after_s, 9);
+    P->cleanup(ctx);
+    write_config(path, "bogus=1\n");
+    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_PARSE);
+    assert_non_null(strstr(err, "bogus"));
+    write_config(path, "latency_ms=-4\n");
+    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_PARSE);
+}
+
+static void test_state_file(void **state)
+{
+    struct lbp_provider_ctx *ctx;
+    struct lbp_lb_spec a, b;
+    struct lbp_lb_status st;
+    struct lbp_call call = {0};
+    struct lbp_lb_owned *owned;
+    size_t n;
+    char err[256], path[128], text[256];
+    (void)state;
+    snprintf(path, sizeof(path), "%s/state.conf", dir);
+    snprintf(text, sizeof(text), "state_file=%s/state.json\nvip6_range=2001:db8:1::/64\n", dir);
+    write_config(path, text);
+    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    spec_init(&a, "a", "aaaa");
+    assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
+    P->cleanup(ctx);
+    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    assert_int_equal(P->get(ctx, &a, &st, &call), LBP_OK); /* survived the restart */
+    assert_string_equal(st.ingress[0].ip, "203.0.113.1");
+    spec_init(&b, "b", "bbbb");
+    static const char *const fam[] = {"IPv6"};
+    b.ip_families = fam;
+    b.n_ip_families = 1;
+    assert_int_equal(P->ensure(ctx, &b, &st, &call), LBP_OK);
+    assert_int_equal(st.n_ingress, 1);
+    assert_string_equal(st.ingress[0].ip, "2001:db8:1::1"); /* v4 .1 is still taken by a */
+    assert_int_equal(P->list_owned(ctx, &owned, &n, &call), LBP_OK);
+    assert_int_equal(n, 2);
+    free(owned);
+    P->cleanup(ctx);
+    /* another cluster's LBs are not listed as ours */
+    assert_int_equal(P->init(path, "other", &ctx, err, sizeof(err)), LBP_OK);
+    assert_int_equal(P->list_owned(ctx, &owned, &n, &call), LBP_OK);
+    assert_int_equal(n, 0);
+    free(owned);
+    P->cleanup(ctx);
+}
+
+static void test_yaml_keys(void **state)
+{
+    struct lbp_provider_ctx *ctx;
+    struct lbp_lb_spec a;
+    struct lbp_lb_status st;
+    struct lbp_call call = {0};
+    char err[256], path[128];
+    (void)state;
+    snprintf(path, sizeof(path), "%s/cloud-config.yaml", dir);
+    write_config(path, "vipRange: 198.51.100.0/24\nipMode: Proxy\n");
+    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    spec_init(&a, "a", "yaml");
+    assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
+    assert_string_equal(st.ingress[0].ip, "198.51.100.1");
+    assert_string_equal(st.ingress[0].ip_mode, "Proxy");
+    P->cleanup(ctx);
+}
+
+struct par {
+    struct lbp_provider_ctx *ctx;
+    int i;
+};
+
+static void *par_main(void *arg)
+{
+    struct par *p = arg;
+    struct lbp_lb_spec s;
+    struct lbp_lb_status st;
+    struct lbp_call call = {0};
+    char uid[32];
+    snprintf(uid, sizeof(uid), "uid-%d", p->i);
+    spec_init(&s, uid, uid);
+    return (void *)(intptr_t)P->ensure(p->ctx, &s, &st, &call);
+}
+
+static void test_parallel_latency(void **state)
+{
+    struct lbp_provider_ctx *ctx;
+    struct par ps[8];
+    pthread_t th[8];
+    char err[256], path[128];
+    uint64_t t0;
+    (void)state;
+    snprintf(path, sizeof(path), "%s/lat.conf", dir);
+    write_config(path, "latency_ms=100\n");
+    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    t0 = lbp_now_ms();
+    for (int i = 0; i < 8; i++) {
+        ps[i] = (struct par){ctx, i};
+        pthread_create(&th[i], NULL, par_main, &ps[i]);
+    }
+    for (int i = 0; i < 8; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        assert_int_equal((intptr_t)r, LBP_OK);
+    }
+    /* eight 100 ms calls overlap instead of taking 800 ms */
+    assert_true(lbp_now_ms() - t0 < 500);
+    assert_true(lbp_now_ms() - t0 >= 100);
+    P->cleanup(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ensure_remove), cmocka_unit_test(test_faults_and_hostname),
+        cmocka_unit_test(test_state_file),    cmocka_unit_test(test_parallel_latency),
+        cmocka_unit_test(test_yaml_keys),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,230 @@
+/* test_reconcile_desired.c — Service → spec, the sync hash, validation, node eligibility. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "reconcile/reconcile_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct lbp_service *svc_from(const char *json)
+{
+    void *o = NULL;
+    assert_int_equal(lbp_kube_decode(LBP_KIND_SERVICE, json, strlen(json), &o), LBP_OK);
+    return o;
+}
+
+static struct lbp_node *node_from(const char *json)
+{
+    void *o = NULL;
+    assert_int_equal(lbp_kube_decode(LBP_KIND_NODE, json, strlen(json), &o), LBP_OK);
+    return o;
+}
+
+#define SVC(extra_meta, spec, status)                                                              \
+    "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"web\","                  \
+    "\"namespace\":\"default\",\"uid\":\"0b2c6c1e-1111-2222-3333-444455556666\","                  \
+    "\"resourceVersion\":\"5\"" extra_meta "},\"spec\":{" spec "},\"status\":{" status "}}"
+
+#define PORTS                                                                                      \
+    "\"ports\":[{\"name\":\"http\",\"protocol\":\"TCP\",\"port\":80,\"nodePort\":30080,"           \
+    "\"targetPort\":8080}]"
+
+static void test_handled_and_hash(void **state)
+{
+    struct lbp_service *a = svc_from(SVC("", "\"type\":\"LoadBalancer\"," PORTS, ""));
+    struct lbp_service *b =
+        svc_from(SVC(",\"finalizers\":[\"service.kubernetes.io/load-balancer-cleanup\"]",
+                     "\"type\":\"LoadBalancer\"," PORTS,
+                     "\"loadBalancer\":{\"ingress\":[{\"ip\":\"203.0.113.1\"}]}"));
+    struct lbp_service *c = svc_from(SVC("",
+                                         "\"type\":\"LoadBalancer\",\"ports\":[{\"protocol\":"
+                                         "\"TCP\",\"port\":81,\"nodePort\":30080}]",
+                                         ""));
+    struct lbp_service *foreign =
+        svc_from(SVC("", "\"type\":\"LoadBalancer\",\"loadBalancerClass\":\"other\"," PORTS, ""));
+    struct lbp_service *cip = svc_from(SVC("", "\"type\":\"ClusterIP\"," PORTS, ""));
+    (void)state;
+    assert_true(lbp_service_handled(a, NULL));
+    assert_false(lbp_service_handled(foreign, NULL));
+    assert_false(lbp_service_handled(foreign, "mine"));
+    assert_true(lbp_service_handled(foreign, "other"));
+    assert_false(lbp_service_handled(cip, NULL));
+    /* our own status and finalizer writes do not change the hash */
+    assert_true(lbp_service_hash(a) == lbp_service_hash(b));
+    assert_true(lbp_service_hash(a) != lbp_service_hash(c));
+    assert_true(lbp_service_hash(a) != lbp_service_hash(cip));
+    assert_true(lbp_ingress_hash_service(a) != lbp_ingress_hash_service(b));
+    struct lbp_lb_status st = {0};
+    snprintf(st.ingress[0].ip, sizeof(st.ingress[0].ip), "203.0.113.1");
+    st.n_ingress = 1;
+    assert_true(lbp_ingress_equal(b, &st));
+    assert_false(lbp_ingress_equal(a, &st));
+    assert_true(lbp_ingress_hash_status(&st) == lbp_ingress_hash_service(b));
+    lbp_kube_obj_unref(a);
+    lbp_kube_obj_unref(b);
+    lbp_kube_obj_unref(c);
+    lbp_kube_obj_unref(foreign);
+    lbp_kube_obj_unref(cip);
+}
+
+static void test_desired_and_ranges(void **state)
+{
+    struct lbp_service *s =
+        svc_from(SVC(",\"annotations\":{\"service.beta.kubernetes.io/load-balancer-source-ranges\":"
+                     "\"10.0.0.0/8, 192.168.0.0/16\"}",
+                     "\"type\":\"LoadBalancer\",\"externalTrafficPolicy\":\"Local\","
+                     "\"healthCheckNodePort\":32000," PORTS,
+                     ""));
+    struct lbp_service *both = svc_from(
+        SVC(",\"annotations\":{\"service.beta.kubernetes.io/load-balancer-source-ranges\":"
+            "\"10.0.0.0/8\"}",
+            "\"type\":\"LoadBalancer\",\"loadBalancerSourceRanges\":[\"1.2.3.0/24\"]," PORTS, ""));
+    struct lbp_desired d;
+    char msg[256];
+    (void)state;
+    assert_int_equal(lbp_desired_build(s, NULL, "kubernetes", &d), LBP_OK);
+    assert_string_equal(d.spec.lb_name, "a0b2c6c1e11112222333344445555666");
+    assert_int_equal(strlen(d.spec.lb_name), 32);
+    assert_int_equal(d.spec.n_source_ranges, 2);
+    assert_string_equal(d.spec.source_ranges[1], "192.168.0.0/16");
+    assert_true(d.spec.local_traffic);
+    assert_int_equal(d.spec.health_check_node_port, 32000);
+    assert_int_equal(d.spec.n_ports, 1);
+    assert_int_equal(d.spec.ports[0].node_port, 30080);
+    assert_int_equal(lbp_validate(s, &d, LBP_CAP_TCP | LBP_CAP_SOURCE_RANGES, msg, sizeof(msg)),
+                     LBP_OK);
+    lbp_desired_free(&d);
+    assert_int_equal(lbp_desired_build(both, NULL, "kubernetes", &d), LBP_OK);
+    assert_int_equal(d.spec.n_source_ranges, 1);
+    assert_string_equal(d.spec.source_ranges[0], "1.2.3.0/24"); /* the spec field wins */
+    lbp_desired_free(&d);
+    lbp_kube_obj_unref(s);
+    lbp_kube_obj_unref(both);
+}
+
+static void test_validate(void **state)
+{
+    unsigned caps = LBP_CAP_TCP | LBP_CAP_UDP | LBP_CAP_SOURCE_RANGES | LBP_CAP_NEEDS_NODEPORTS;
+    struct lbp_service *bad = svc_from(SVC(
+        "", "\"type\":\"LoadBalancer\",\"loadBalancerSourceRanges\":[\"10.0.0.0/33\"]," PORTS, ""));
+    struct lbp_service *badann = svc_from(SVC(
+        ",\"annotations\":{\"service.beta.kubernetes.io/load-balancer-source-ranges\":\"nope\"}",
+        "\"type\":\"LoadBalancer\"," PORTS, ""));
+    struct lbp_service *mixed =
+        svc_from(SVC("",
+                     "\"type\":\"LoadBalancer\",\"ports\":[{\"protocol\":\"TCP\",\"port\":53,"
+                     "\"nodePort\":30053},"
+                     "{\"protocol\":\"UDP\",\"port\":53,\"nodePort\":30054}]",
+                     ""));
+    struct lbp_service *sctp = svc_from(SVC("",
+                                            "\"type\":\"LoadBalancer\",\"ports\":[{\"protocol\":"
+                                            "\"SCTP\",\"port\":9,\"nodePort\":30009}]",
+                                            ""));
+    struct lbp_service *nonp =
+        svc_from(SVC("",
+                     "\"type\":\"LoadBalancer\",\"allocateLoadBalancerNodePorts\":false,"
+                     "\"ports\":[{\"protocol\":\"TCP\",\"port\":80}]",
+                     ""));
+    struct lbp_desired d;
+    char msg[256];
+    (void)state;
+    assert_true(lbp_cidr_valid("10.0.0.0/8"));
+    assert_true(lbp_cidr_valid("2001:db8::/32"));
+    assert_false(lbp_cidr_valid("10.0.0.0"));
+    assert_false(lbp_cidr_valid("10.0.0.0/x"));
+    assert_false(lbp_cidr_valid("2001:db8::/129"));
+    assert_int_equal(lbp_desired_build(bad, NULL, "k", &d), LBP_OK);
+    assert_int_equal(lbp_validate(bad, &d, caps, msg, sizeof(msg)), LBP_INVALID);
+    assert_non_null(strstr(msg, "spec.loadBalancerSourceRanges"));
+    assert_non_null(strstr(msg, "10.0.0.0/33"));
+    lbp_desired_free(&d);
+    assert_int_equal(lbp_desired_build(badann, NULL, "k", &d), LBP_OK);
+    assert_int_equal(lbp_validate(badann, &d, caps, msg, sizeof(msg)), LBP_INVALID);
+    assert_non_null(strstr(msg, "load-balancer-source-ranges"));
+    lbp_desired_free(&d);
+    assert_int_equal(lbp_desired_build(mixed, NULL, "k", &d), LBP_OK);
+    assert_int_equal(lbp_validate(mixed, &d, caps, msg, sizeof(msg)), LBP_INVALID);
+    assert_non_null(strstr(msg, "mixed"));
+    assert_int_equal(lbp_validate(mixed, &d, caps | LBP_CAP_MIXED_PROTOCOLS, msg, sizeof(msg)),
+                     LBP_OK);
+    lbp_desired_free(&d);
+    assert_int_equal(lbp_desired_build(sctp, NULL, "k", &d), LBP_OK);
+    assert_int_equal(lbp_validate(sctp, &d, caps, msg, sizeof(msg)), LBP_INVALID);
+    assert_non_null(strstr(msg, "SCTP"));
+    lbp_desired_free(&d);
+    assert_int_equal(lbp_desired_build(nonp, NULL, "k", &d), LBP_OK);
+    assert_int_equal(lbp_validate(nonp, &d, caps, msg, sizeof(msg)), LBP_INVALID);
+    assert_non_null(strstr(msg, "nodePort"));
+    assert_int_equal(lbp_validate(nonp, &d, caps & ~LBP_CAP_NEEDS_NODEPORTS, msg, sizeof(msg)),
+                     LBP_OK);
+    lbp_desired_free(&d);
+    lbp_kube_obj_unref(bad);
+    lbp_kube_obj_unref(badann);
+    lbp_kube_obj_unref(mixed);
+    lbp_kube_obj_unref(sctp);
+    lbp_kube_obj_unref(nonp);
+}
+
+#define NODE(name, labels, extra, ready)                                                           \
+    "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"" name "\","                \
+    "\"uid\":\"u-" name "\",\"labels\":{" labels "}},\"spec\":{\"providerID\":\"mock://" name      \
+    "\"" extra "},\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"10.0.0." name  \
+    "\"}],\"conditions\":[{\"type\":\"Ready\",\"status\":\"" ready "\"}]}}"
+
+static void test_nodes(void **state)
+{
+    struct lbp_node *n[6];
+    struct lbp_nodeset *s, *s2;
+    (void)state;
+    n[0] = node_from(NODE("3", "", "", "True"));
+    n[1] = node_from(NODE("1", "", "", "False"));
+    n[2] = node_from(
+        NODE("2", "\"node.kubernetes.io/exclude-from-external-load-balancers\":\"\"", "", "True"));
+    n[3] = node_from(NODE(
+        "4", "\"node.kubernetes.io/exclude-from-external-load-balancers\":\"false\"", "", "True"));
+    n[4] = node_from(NODE("5", "",
+                          ",\"taints\":[{\"key\":\"ToBeDeletedByClusterAutoscaler\","
+                          "\"effect\":\"NoSchedule\"}]",
+                          "True"));
+    n[5] = node_from(NODE(
+        "6", "\"node.kubernetes.io/exclude-from-external-load-balancers\":\"true\"", "", "True"));
+    assert_true(lbp_node_eligible(n[0], true));
+    assert_true(lbp_node_eligible(n[1], false));
+    assert_false(lbp_node_eligible(n[1], true));
+    assert_false(lbp_node_eligible(n[2], false));
+    assert_true(lbp_node_eligible(n[3], false));
+    assert_false(lbp_node_eligible(n[4], false));
+    assert_false(lbp_node_eligible(n[5], false));
+    s = lbp_nodeset_build((void *const *)n, 6, false);
+    assert_int_equal(s->n, 3);
+    assert_string_equal(s->nodes[0].name, "1"); /* sorted */
+    assert_string_equal(s->nodes[1].name, "3");
+    assert_string_equal(s->nodes[2].internal_ip, "10.0.0.4");
+    assert_string_equal(s->nodes[2].provider_id, "mock://4");
+    s2 = lbp_nodeset_build((void *const *)n, 6, true);
+    assert_int_equal(s2->n, 2);
+    assert_true(s->hash != s2->hash);
+    lbp_nodeset_unref(s2);
+    s2 = lbp_nodeset_build((void *const *)n, 6, false);
+    assert_true(s->hash == s2->hash);
+    lbp_nodeset_unref(s2);
+    lbp_nodeset_unref(s);
+    for (int i = 0; i < 6; i++)
+        lbp_kube_obj_unref(n[i]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_handled_and_hash),
+        cmocka_unit_test(test_desired_and_ranges),
+        cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_nodes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
