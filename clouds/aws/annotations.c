@@ -225,6 +225,21 @@ int aws_opts_parse(const struct lbp_lb_spec *s, enum aws_lb_kind default_kind, s
             }
         }
         o->n_node_labels = n;
+        /*
+         * Every real Node has labels (kubernetes.io/hostname at least). None
+         * at all means the caller does not pass them: refuse rather than
+         * deregister every target.
+         */
+        {
+            bool any = false;
+            for (size_t i = 0; i < s->n_nodes && !any; i++)
+                any = s->nodes[i].n_labels > 0;
+            if (s->n_nodes && !any) {
+                lbp_failf(call, "annotation " P "target-node-labels: this controller does not "
+                                "pass node labels to the provider");
+                return LBP_INVALID;
+            }
+        }
     }
     if ((v = ann(s, P "backend-protocol"))) {
         if (strcasecmp(v, "tcp") && strcasecmp(v, "ssl") && strcasecmp(v, "http") &&

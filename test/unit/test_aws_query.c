@@ -107,6 +107,25 @@ static void annotations_accept(void **st)
     assert_int_equal(o.cross_zone, 1);
     assert_int_equal(parse1(A "target-node-labels", "role=lb,zone", &o, &c), LBP_OK);
     assert_int_equal(o.n_node_labels, 2);
+    /* Selecting nodes by labels the spec does not carry is refused, not "no targets". */
+    {
+        static const struct lbp_lb_annotation lab[2] = {{"role", "lb"}, {"zone", "a"}};
+        struct lbp_lb_node nodes[2] = {{"n1", "i-1", NULL, NULL, NULL, 0},
+                                       {"n2", "i-2", NULL, NULL, NULL, 0}};
+        g_spec.nodes = nodes;
+        g_spec.n_nodes = 2;
+        assert_int_equal(aws_opts_parse(&g_spec, AWS_KIND_CLASSIC, &o, &c), LBP_INVALID);
+        assert_non_null(strstr(c.err, "node labels"));
+        nodes[0].labels = lab;
+        nodes[0].n_labels = 2;
+        nodes[1].labels = lab;
+        nodes[1].n_labels = 1;
+        assert_int_equal(aws_opts_parse(&g_spec, AWS_KIND_CLASSIC, &o, &c), LBP_OK);
+        assert_true(aws_node_selected(&g_spec, &o, 0));
+        assert_false(aws_node_selected(&g_spec, &o, 1)); /* zone missing */
+        g_spec.nodes = NULL;
+        g_spec.n_nodes = 0;
+    }
 }
 
 static void annotations_reject(void **st)
