@@ -289,6 +289,12 @@ static bool hc_is_local(void *ctx)
     return true;
 }
 
+/* The second Service's LB exists (its provisioning is under way). */
+static bool mid_lb_created(void *ctx)
+{
+    return fake_aws_count(&g_aws, "CreateLoadBalancer") >= 1;
+}
+
 static bool lbs_are(void *ctx)
 {
     struct cond *c = ctx;
@@ -385,19 +391,36 @@ int main(void)
     CHECK(c.want > 0);
     CHECK(lbp_test_poll(hc_is_local, &c, WAIT_MS));
 
-    /* A crash and a restart: the controller converges without duplicates. */
+    /*
+     * A crash in the middle of provisioning a second Service (the cloud slowed
+     * down so the kill lands between its calls), a node added while the
+     * controller is down, a restart: both converge without duplicates.
+     */
+    CHECK(fake_aws_req(&g_aws, "POST", "/_fake/config", "{\"latency_ms\":40}", NULL) == 200);
+    fake_aws_reset_counters(&g_aws);
+    service("mid", "");
+    CHECK(lbp_test_poll(mid_lb_created, NULL, WAIT_MS));
     lbp_test_stop(g_ctl, SIGKILL, 2000);
+    CHECK(n_of("listeners") < 6); /* killed before "mid" was complete */
+    CHECK(fake_aws_req(&g_aws, "POST", "/_fake/config", "{\"latency_ms\":0}", NULL) == 200);
     node(7);
     start_controller();
+    c.svc = "mid";
+    CHECK(lbp_test_poll(has_hostname, &c, WAIT_MS));
     c.want = 7;
     CHECK(lbp_test_poll(targets_each, &c, WAIT_MS));
-    CHECK(n_of("lbs") == 1 && n_of("tgs") == 3 && n_of("listeners") == 3);
+    CHECK(n_of("lbs") == 2 && n_of("tgs") == 6);
+    c.want = 6;
+    c.str = "8080,443,9000,80";
+    CHECK(lbp_test_poll(listeners_are, &c, WAIT_MS));
 
     /* Delete: everything goes, with the groups "in use" for a while. */
     CHECK(fake_aws_req(&g_aws, "POST", "/_fake/fault",
                        "{\"op\":\"DeleteTargetGroup\",\"code\":\"ResourceInUse\",\"count\":2}",
                        NULL) == 200);
     CHECK(lbp_fake_api_request(&g_api, "DELETE", "/api/v1/namespaces/default/services/web", NULL,
+                               NULL, NULL) == 200);
+    CHECK(lbp_fake_api_request(&g_api, "DELETE", "/api/v1/namespaces/default/services/mid", NULL,
                                NULL, NULL) == 200);
     c.want = 0;
     CHECK(lbp_test_poll(lbs_are, &c, WAIT_MS));
