@@ -216,10 +216,20 @@ struct lbp_ratelimit *lbp_http_client_ratelimit(struct lbp_http_client *c)
     return c ? c->rl : NULL;
 }
 
+static void captured_clear(struct lbp_http_response *resp)
+{
+    for (size_t k = 0; k < LBP_HTTP_MAX_CAPTURE; k++) {
+        free(resp->captured[k]);
+        resp->captured[k] = NULL;
+    }
+}
+
 void lbp_http_response_free(struct lbp_http_response *resp)
 {
-    if (resp)
+    if (resp) {
         lbp_buf_free(&resp->body);
+        captured_clear(resp);
+    }
 }
 
 /* ---- one attempt ---- */
@@ -229,6 +239,8 @@ struct xfer {
     struct lbp_buf *body;
     bool toobig;
     char retry_after[64];
+    const struct lbp_http_request *req;
+    struct lbp_http_response *resp;
 };
 
 static size_t on_body(char *p, size_t sz, size_t n, void *ud)
@@ -253,6 +265,19 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
         while (i < len && p[i] != '\r' && p[i] != '\n' && j + 1 < sizeof(x->retry_after))
             x->retry_after[j++] = p[i++];
         x->retry_after[j] = 0;
+    }
+    for (size_t k = 0; k < x->req->n_capture && k < LBP_HTTP_MAX_CAPTURE; k++) {
+        size_t nl = strlen(x->req->capture[k]), i, e;
+        if (len <= nl || p[nl] != ':' || strncasecmp(p, x->req->capture[k], nl) != 0)
+            continue;
+        for (i = nl + 1; i < len && (p[i] == ' ' || p[i] == '\t'); i++)
+            ;
+        for (e = len; e > i && (p[e - 1] == '\r' || p[e - 1] == '\n' || p[e - 1] == ' '); e--)
+            ;
+        if (e - i >= LBP_HTTP_CAPTURE_LEN)
+            continue; /* refuse, never cut: a cut URL is worse than none */
+        free(x->resp->captured[k]);
+        x->resp->captured[k] = strndup(p + i, e - i);
     }
     return len;
 }
@@ -338,7 +363,7 @@ int lbp_http_do(struct lbp_http_client *c, const struct lbp_http_request *req,
     for (unsigned attempt = 0; attempt < attempts; attempt++) {
         struct lbp_http_headers extra = {0};
         struct curl_slist *hl = NULL;
-        struct xfer x = {.c = c, .body = &resp->body};
+        struct xfer x = {.c = c, .body = &resp->body, .req = req, .resp = resp};
         enum lbp_http_verdict v = LBP_HTTP_DONE;
         const char *labels[3];
         char status_s[24];
@@ -352,6 +377,7 @@ int lbp_http_do(struct lbp_http_client *c, const struct lbp_http_request *req,
             return LBP_CANCELLED;
         lbp_ratelimit_wait(c->rl);
         lbp_buf_reset(&resp->body);
+        captured_clear(resp); /* only the final answer's headers count */
         resp->code[0] = 0;
         resp->attempts = attempt + 1;
 

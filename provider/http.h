@@ -32,6 +32,8 @@
 
 #define LBP_HTTP_MAX_HEADERS 16
 #define LBP_HTTP_CODE_LEN 96
+#define LBP_HTTP_MAX_CAPTURE 4    /* response headers a caller can ask for */
+#define LBP_HTTP_CAPTURE_LEN 2048 /* cap on one captured value */
 
 struct lbp_http_client;
 
@@ -78,7 +80,11 @@ struct lbp_http_request {
     lbp_http_prepare_fn prepare;
     lbp_http_classify_fn classify;
     void *ud;
-    bool no_retry;   /* one attempt only (metadata probes) */
+    bool no_retry; /* one attempt only (metadata probes) */
+    /* Response headers to keep (e.g. "Azure-AsyncOperation", "Location"), matched
+       case-insensitively; their values land in resp->captured[i]. */
+    const char *const *capture;
+    size_t n_capture;
     long timeout_ms; /* 0: the client's */
 };
 
@@ -88,6 +94,7 @@ struct lbp_http_response {
     char code[LBP_HTTP_CODE_LEN]; /* the classifier's code for the final answer */
     unsigned retry_after_s;       /* from the last answer's Retry-After, 0 when absent */
     unsigned attempts;
+    char *captured[LBP_HTTP_MAX_CAPTURE]; /* per req->capture; NULL when absent */
 };
 
 struct lbp_http_opts {

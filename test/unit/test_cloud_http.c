@@ -72,6 +72,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     r = MHD_create_response_from_buffer(strlen(s.body), (void *)s.body, MHD_RESPMEM_MUST_COPY);
     if (s.retry_after)
         MHD_add_response_header(r, "Retry-After", s.retry_after);
+    MHD_add_response_header(r, "Azure-AsyncOperation", "https://op.example/ops/1?api-version=1");
     ret = MHD_queue_response(c, (unsigned)s.status, r);
     MHD_destroy_response(r);
     return ret;
@@ -296,6 +297,24 @@ static void transport_errors_and_timeouts(void **st)
     lbp_http_client_free(c);
 }
 
+static void captures_response_headers(void **st)
+{
+    struct step s[] = {{202, "accepted"}};
+    static const char *const want[] = {"azure-asyncoperation", "Location"};
+    struct lbp_http_client *c = client(1, 1, 0, 0);
+    struct lbp_http_request r = {
+        .method = "PUT", .url = url(), .operation = "OpCap", .capture = want, .n_capture = 2};
+    struct lbp_http_response resp;
+    script(s, 1);
+    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_OK);
+    assert_int_equal(resp.status, 202);
+    assert_non_null(resp.captured[0]);
+    assert_string_equal(resp.captured[0], "https://op.example/ops/1?api-version=1");
+    assert_null(resp.captured[1]);
+    lbp_http_response_free(&resp);
+    lbp_http_client_free(c);
+}
+
 static void body_is_capped(void **st)
 {
     struct step s[] = {{200, "0123456789012345678901234567890123456789"}};
@@ -459,6 +478,7 @@ int main(void)
         cmocka_unit_test(backoff_grows),
         cmocka_unit_test(prepares_each_attempt),
         cmocka_unit_test(transport_errors_and_timeouts),
+        cmocka_unit_test(captures_response_headers),
         cmocka_unit_test(body_is_capped),
         cmocka_unit_test(rate_limit_spaces_calls),
         cmocka_unit_test(proxy_environment),
