@@ -253,8 +253,7 @@ static void check_subnets(xmlDoc *doc, const char *t)
     {
         char key[256];
         snprintf(key, sizeof(key), "%s", first(t, "key"));
-        assert_string_equal(aws_tag_get(&((struct aws_subnet *)v.v)->tags, key),
-                            first(t, "value"));
+        assert_string_equal(aws_tag_get(&((struct aws_subnet *)v.v)->tags, key), first(t, "value"));
     }
     aws_vec_free(&v);
 }
