@@ -7,6 +7,12 @@
  * both caches have synced. SIGTERM/SIGINT are taken by sigtimedwait in the
  * main thread (blocked everywhere else); shutdown stops taking work, gives
  * in-flight syncs a bounded time, wakes the watches and exits 0.
+ *
+ * With --leader-elect (the default) every replica keeps its caches warm
+ * but only the Lease holder runs workers; each write checks the elector's
+ * time-based fence. Losing the Lease exits 1 (SIGUSR1 from the election
+ * thread wakes the main loop) so the pod restarts clean; SIGTERM stops the
+ * workers first and then releases the Lease so a standby takes over at once.
  */
 #include "cmd/cmd.h"
 #include "common/httpd.h"
@@ -19,6 +25,8 @@
 
 #include <getopt.h>
 #include <malloc.h>
+#include <sys/random.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +40,7 @@ struct ctl {
     struct lbp_provider_ctx *pctx;
     struct lbp_reconcile *rec;
     struct lbp_informer *svc_inf, *node_inf;
+    bool synced; /* atomic: both caches have synced */
 };
 
 static void usage(FILE *f)
@@ -59,6 +68,14 @@ static void usage(FILE *f)
             "  --backoff-base DURATION         first retry delay (default 5s)\n"
             "  --backoff-max DURATION          longest retry delay (default 300s)\n"
             "  --http-bind-address HOST:PORT   health, metrics, debug (default :10258)\n"
+            "  --leader-elect[=BOOL]           run workers only while holding the Lease (default true)\n"
+            "  --leader-elect-lease-duration DURATION   (default 15s)\n"
+            "  --leader-elect-renew-deadline DURATION   (default 10s)\n"
+            "  --leader-elect-retry-period DURATION     (default 2s)\n"
+            "  --leader-elect-resource-name NAME        Lease name (default lbprov-controller)\n"
+            "  --leader-elect-resource-namespace NS     (default: the pod's namespace in a cluster,\n"
+            "                                  else kube-system)\n"
+            "  --log-format text|json          (default text)\n"
             "  -v, --v N                       log verbosity\n"
             "  -h, --help\n\n"
             "Durations: 500ms, 30s, 5m, 1h or plain seconds.\n");
@@ -120,12 +137,19 @@ static int route_readyz(void *ctx, const char *method, const char *body, struct 
     (void)method;
     (void)body;
     (void)ctype;
-    if (c->rec && lbp_reconcile_running(c->rec)) {
-        lbp_buf_adds(out, "ok\n");
-        return 200;
+    /* A standby is ready too: it would otherwise hold up every rollout. */
+    if (!__atomic_load_n(&c->synced, __ATOMIC_ACQUIRE)) {
+        lbp_buf_adds(out, "caches not synced\n");
+        return 503;
     }
-    lbp_buf_adds(out, "caches not synced\n");
-    return 503;
+    struct lbp_call call = {0};
+    if (c->prov->ping && c->prov->ping(c->pctx, &call) != LBP_OK) {
+        lbp_buf_addf(out, "cloud %s unreachable: %s\n", c->prov->name,
+                     call.err[0] ? call.err : "ping failed");
+        return 503;
+    }
+    lbp_buf_adds(out, "ok\n");
+    return 200;
 }
 
 static int route_metrics(void *ctx, const char *method, const char *body, struct lbp_buf *out,
@@ -185,6 +209,13 @@ enum {
     OPT_BACKOFF_BASE,
     OPT_BACKOFF_MAX,
     OPT_HTTP,
+    OPT_LEADER_ELECT,
+    OPT_LE_DURATION,
+    OPT_LE_DEADLINE,
+    OPT_LE_RETRY,
+    OPT_LE_NAME,
+    OPT_LE_NAMESPACE,
+    OPT_LOG_FORMAT,
 };
 
 static const struct option long_opts[] = {
@@ -205,10 +236,48 @@ static const struct option long_opts[] = {
     {"backoff-base", required_argument, NULL, OPT_BACKOFF_BASE},
     {"backoff-max", required_argument, NULL, OPT_BACKOFF_MAX},
     {"http-bind-address", required_argument, NULL, OPT_HTTP},
+    {"leader-elect", optional_argument, NULL, OPT_LEADER_ELECT},
+    {"leader-elect-lease-duration", required_argument, NULL, OPT_LE_DURATION},
+    {"leader-elect-renew-deadline", required_argument, NULL, OPT_LE_DEADLINE},
+    {"leader-elect-retry-period", required_argument, NULL, OPT_LE_RETRY},
+    {"leader-elect-resource-name", required_argument, NULL, OPT_LE_NAME},
+    {"leader-elect-resource-namespace", required_argument, NULL, OPT_LE_NAMESPACE},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"v", required_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
+
+/* The election thread's way to wake the main loop: leadership is gone. */
+static void lost_leadership(void *ctx)
+{
+    (void)ctx;
+    kill(getpid(), SIGUSR1);
+}
+
+static bool leader_may_write(void *ctx)
+{
+    return lbp_leader_is_leader(ctx);
+}
+
+static double leader_gauge(void *ctx)
+{
+    return lbp_leader_is_leader(ctx) ? 1 : 0;
+}
+
+/* "<hostname>_<random>": unique per process, readable in the Lease. */
+static void leader_identity(char *out, size_t len)
+{
+    char host[128] = "lbprov";
+    unsigned char r[6] = {0};
+    gethostname(host, sizeof(host) - 1);
+    host[sizeof(host) - 1] = '\0';
+    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+        uint64_t t = lbp_now_ms() ^ (uint64_t)getpid();
+        memcpy(r, &t, sizeof(r));
+    }
+    snprintf(out, len, "%s_%02x%02x%02x%02x%02x%02x", host, r[0], r[1], r[2], r[3], r[4], r[5]);
+}
 
 static int bad(const char *flag, const char *val)
 {
@@ -239,7 +308,16 @@ int lbp_cmd_controller(int argc, char **argv)
     int opt, rc = 1;
     long n;
     uint64_t ms;
-    bool abandoned = false;
+    bool abandoned = false, lost = false;
+    bool leader_elect = true;
+    struct lbp_leader_opts lopts = {.name = "lbprov-controller",
+                                    .lease_duration_ms = 15000,
+                                    .renew_deadline_ms = 10000,
+                                    .retry_period_ms = 2000,
+                                    .on_stopped = lost_leadership};
+    struct lbp_kube_client *le_client = NULL;
+    struct lbp_leader *le = NULL;
+    char identity[160];
 
     optind = 1;
     opterr = 0;
@@ -316,6 +394,42 @@ int lbp_cmd_controller(int argc, char **argv)
         case OPT_HTTP:
             http_bind = optarg;
             break;
+        case OPT_LEADER_ELECT:
+            if (parse_bool_arg(optarg, &leader_elect))
+                return bad("--leader-elect", optarg);
+            break;
+        case OPT_LE_DURATION:
+        case OPT_LE_DEADLINE:
+        case OPT_LE_RETRY: {
+            static const char *names[] = {"--leader-elect-lease-duration",
+                                          "--leader-elect-renew-deadline",
+                                          "--leader-elect-retry-period"};
+            unsigned *dst[] = {&lopts.lease_duration_ms, &lopts.renew_deadline_ms,
+                               &lopts.retry_period_ms};
+            int i = opt - OPT_LE_DURATION;
+            if (parse_duration_ms(optarg, &ms) || ms < 100 || ms > 3600000)
+                return bad(names[i], optarg);
+            *dst[i] = (unsigned)ms;
+            break;
+        }
+        case OPT_LE_NAME:
+            if (!optarg[0])
+                return bad("--leader-elect-resource-name", optarg);
+            lopts.name = optarg;
+            break;
+        case OPT_LE_NAMESPACE:
+            if (!optarg[0])
+                return bad("--leader-elect-resource-namespace", optarg);
+            lopts.namespace = optarg;
+            break;
+        case OPT_LOG_FORMAT:
+            if (strcmp(optarg, "json") == 0)
+                lbp_log_set_format(LBP_LOG_JSON);
+            else if (strcmp(optarg, "text") == 0)
+                lbp_log_set_format(LBP_LOG_TEXT);
+            else
+                return bad("--log-format", optarg);
+            break;
         case 'v':
             if (lbp_parse_long(optarg, 0, 10, &n))
                 return bad("-v", optarg);
@@ -339,6 +453,12 @@ int lbp_cmd_controller(int argc, char **argv)
     }
     if (!cloud) {
         fprintf(stderr, "lbprov controller: --cloud is required (see --help)\n");
+        return 2;
+    }
+    if (leader_elect && !(lopts.retry_period_ms < lopts.renew_deadline_ms &&
+                          lopts.renew_deadline_ms < lopts.lease_duration_ms)) {
+        fprintf(stderr, "lbprov controller: leader election needs --leader-elect-retry-period < "
+                        "--leader-elect-renew-deadline < --leader-elect-lease-duration\n");
         return 2;
     }
     if (ropts.backoff_base_ms > ropts.backoff_max_ms) {
@@ -365,6 +485,7 @@ int lbp_cmd_controller(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGUSR1); /* leadership lost */
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -388,6 +509,31 @@ int lbp_cmd_controller(int argc, char **argv)
     if (lbp_event_recorder_new(client, &eopts, &events)) {
         lbp_error("cannot start the event recorder");
         goto out;
+    }
+    if (leader_elect) {
+        /*
+         * The elector has a client of its own with short timeouts: a renew
+         * must not queue behind workers' requests, and a hung request must
+         * not keep it from noticing that its deadline passed.
+         */
+        struct lbp_kube_client_opts leopts = {.timeout_ms = lopts.retry_period_ms,
+                                              .max_retries = 1};
+        if (!lopts.namespace)
+            lopts.namespace = lbp_streq(kcfg->source, "in-cluster") ? kcfg->namespace
+                                                                    : "kube-system";
+        leader_identity(identity, sizeof(identity));
+        lopts.identity = identity;
+        if (lbp_kube_client_new(kcfg, &leopts, &le_client, err, sizeof(err)) ||
+            lbp_leader_new(le_client, &lopts, &le, err, sizeof(err))) {
+            fprintf(stderr, "lbprov controller: leader election: %s\n", err);
+            rc = 2;
+            goto out;
+        }
+        ropts.may_write = leader_may_write;
+        ropts.may_write_ctx = le;
+        lbp_gauge_fn_new("lbprov_leader_is_leader",
+                         "1 while this replica holds the leader Lease and may write.", leader_gauge,
+                         le);
     }
     ropts.provider = c.prov;
     ropts.pctx = c.pctx;
@@ -443,21 +589,51 @@ int lbp_cmd_controller(int argc, char **argv)
             break;
     }
     lbp_info("caches synced");
+    __atomic_store_n(&c.synced, true, __ATOMIC_RELEASE);
+    if (le) {
+        if (lbp_leader_start(le)) {
+            lbp_error("cannot start leader election");
+            goto out;
+        }
+        lbp_info("leader election: waiting for lease %s/%s as %s", lopts.namespace, lopts.name,
+                 identity);
+        for (;;) {
+            struct timespec ts = {0, 0};
+            int sig = sigtimedwait(&sigs, NULL, &ts);
+            if (sig == SIGTERM || sig == SIGINT) {
+                lbp_info("signal while standing by; exiting");
+                rc = 0;
+                goto out;
+            }
+            if (lbp_leader_wait(le, 200) == LBP_OK)
+                break;
+        }
+    }
     if (lbp_reconcile_start(c.rec, c.svc_inf, c.node_inf)) {
         lbp_error("cannot start the service controller");
         goto out;
     }
     for (;;) {
-        int sig = sigwaitinfo(&sigs, NULL);
+        /* With an elector, also watch its fence: its thread may sit in a hung request. */
+        struct timespec tick = {0, 100 * 1000000L};
+        int sig = le ? sigtimedwait(&sigs, NULL, &tick) : sigwaitinfo(&sigs, NULL);
         if (sig == SIGTERM || sig == SIGINT) {
             lbp_info("received %s; shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
             break;
         }
+        if (le && !lbp_leader_is_leader(le)) {
+            lbp_error("leader election lost; exiting so the pod restarts clean");
+            lost = true;
+            break;
+        }
     }
-    rc = 0;
+    rc = lost ? 1 : 0;
 out:
     if (c.rec && lbp_reconcile_stop(c.rec, SHUTDOWN_BUDGET_MS) != LBP_OK)
         abandoned = true;
+    /* Only once no worker can write: hand the Lease over (not when it was lost). */
+    if (le)
+        lbp_leader_stop(le, !lost && !abandoned);
     if (client)
         lbp_kube_client_shutdown(client);
     if (c.svc_inf)
@@ -477,6 +653,8 @@ out:
     lbp_reconcile_free(c.rec);
     lbp_informer_free(c.svc_inf);
     lbp_informer_free(c.node_inf);
+    lbp_leader_free(le);
+    lbp_kube_client_free(le_client);
     lbp_kube_client_free(client);
     lbp_kube_config_free(kcfg);
     if (c.pctx)

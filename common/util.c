@@ -3,6 +3,7 @@
 #include "common/rc.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,27 @@ int lbp_parse_rfc3339(const char *s, int64_t *epoch_s)
         return LBP_PARSE;
     *epoch_s = (int64_t)timegm(&tm) - off;
     return LBP_OK;
+}
+
+void lbp_deadline_ts(uint64_t ms, struct timespec *ts)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += (time_t)(ms / 1000);
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+void lbp_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    if (!err || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
 }
 
 uint64_t lbp_backoff_ms(uint64_t base_ms, uint64_t max_ms, unsigned attempt)

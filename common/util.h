@@ -18,6 +18,17 @@ void lbp_rfc3339(int64_t epoch_s, char out[32]);
 int lbp_parse_rfc3339(const char *s, int64_t *epoch_s);
 
 /*
+ * The CLOCK_MONOTONIC time ms from now, for pthread_cond_timedwait on a
+ * condition variable whose clock attribute is CLOCK_MONOTONIC (wall-clock
+ * jumps then neither shorten nor stretch a wait).
+ */
+struct timespec;
+void lbp_deadline_ts(uint64_t ms, struct timespec *ts);
+
+/* Formats a message into err (NULL or errlen 0: nothing). */
+void lbp_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
  * Exponential backoff: base * 2^attempt, capped at max (attempt counts from 0).
  * lbp_jitter spreads a delay by +-frac (0..1) so retries from many workers do
  * not arrive together.

@@ -70,18 +70,6 @@ struct lbp_kube_auth {
     long exec_timeout_ms;
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void free_secret(char *p)
 {
@@ -136,27 +124,6 @@ static char **strv_dup(char **v)
     return r;
 }
 
-static void strv_free(char **v)
-{
-    if (!v)
-        return;
-    for (char **p = v; *p; p++)
-        free(*p);
-    free(v);
-}
-
-static void exec_free(struct lbp_kube_exec *e)
-{
-    if (!e)
-        return;
-    free(e->command);
-    strv_free(e->args);
-    strv_free(e->env);
-    free(e->api_version);
-    free(e->install_hint);
-    free(e->interactive_mode);
-    free(e);
-}
 
 static struct lbp_kube_exec *exec_dup(const struct lbp_kube_exec *s)
 {
@@ -173,7 +140,7 @@ static struct lbp_kube_exec *exec_dup(const struct lbp_kube_exec *s)
     e->provide_cluster_info = s->provide_cluster_info;
     if (!e->command || !e->args || !e->env || !e->api_version ||
         (s->install_hint && !e->install_hint) || (s->interactive_mode && !e->interactive_mode)) {
-        exec_free(e);
+        lbp_kube_exec_free(e);
         return NULL;
     }
     return e;
@@ -362,7 +329,7 @@ void lbp_kube_auth_free(struct lbp_kube_auth *a)
     free_secret(a->token);
     free(a->token_file);
     free_secret(a->file_token);
-    exec_free(a->exec);
+    lbp_kube_exec_free(a->exec);
     free(a->exec_info);
     lbp_kube_cred_free(&a->cached);
     free(a);
@@ -415,7 +382,7 @@ fail:
                  errno == ENODATA ? "empty" : strerror(errno));
         return LBP_OK;
     }
-    seterr(err, errlen, "token file %s: %s", a->token_file,
+    lbp_seterr(err, errlen, "token file %s: %s", a->token_file,
            errno == ENODATA ? "empty" : strerror(errno));
     return rc == LBP_NOMEM ? rc : LBP_AUTH;
 }
@@ -466,7 +433,7 @@ static void describe_failure(const struct lbp_kube_auth *a, const char *what, ch
             if (*p == '\n' || *p == '\r')
                 *p = ' ';
     }
-    seterr(err, errlen, "exec plugin \"%s\": %s%s%s", a->exec->command, what, *hint ? "; " : "",
+    lbp_seterr(err, errlen, "exec plugin \"%s\": %s%s%s", a->exec->command, what, *hint ? "; " : "",
            hint);
 }
 

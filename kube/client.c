@@ -123,15 +123,8 @@ static char *dup_mem(const char *p, size_t len)
 static void wait_until_locked(struct lbp_kube_client *c, uint64_t deadline_ms)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t now = lbp_now_ms();
-    uint64_t d = deadline_ms > now ? deadline_ms - now : 0;
-    ts.tv_sec += (time_t)(d / 1000);
-    ts.tv_nsec += (long)(d % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    lbp_deadline_ts(deadline_ms > now ? deadline_ms - now : 0, &ts);
     pthread_cond_timedwait(&c->cv, &c->mu, &ts);
 }
 

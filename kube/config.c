@@ -12,6 +12,7 @@
  * secret fields never appear in a message.
  */
 #include "kube/kube.h"
+#include "kube/kube_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -62,18 +63,6 @@ struct kc_merged {
     struct kc_file *current_context_file;
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Reads a whole regular file into a NUL-terminated buffer of at most max bytes. */
 static int read_file_capped(const char *path, size_t max, char **out, size_t *len, int *err_no)
@@ -157,7 +146,7 @@ static int get_str(struct kc_file *f, yaml_node_t *map, const char *key, const c
     if (is_null(n))
         return LBP_OK;
     if (n->type != YAML_SCALAR_NODE) {
-        seterr(err, errlen, "%s: %s: expected a string", f->path, field);
+        lbp_seterr(err, errlen, "%s: %s: expected a string", f->path, field);
         return LBP_PARSE;
     }
     *out = (const char *)n->data.scalar.value;
@@ -176,7 +165,7 @@ static int get_bool(struct kc_file *f, yaml_node_t *map, const char *key, const 
     } else if (strcmp(s, "false") == 0 || strcmp(s, "False") == 0 || strcmp(s, "FALSE") == 0) {
         *out = false;
     } else {
-        seterr(err, errlen, "%s: %s: expected true or false", f->path, field);
+        lbp_seterr(err, errlen, "%s: %s: expected true or false", f->path, field);
         return LBP_PARSE;
     }
     return LBP_OK;
@@ -191,7 +180,7 @@ static int get_seq(struct kc_file *f, yaml_node_t *map, const char *key, const c
     if (is_null(n))
         return LBP_OK;
     if (n->type != YAML_SEQUENCE_NODE) {
-        seterr(err, errlen, "%s: %s: expected a list", f->path, field);
+        lbp_seterr(err, errlen, "%s: %s: expected a list", f->path, field);
         return LBP_PARSE;
     }
     *out = n;
@@ -280,7 +269,7 @@ static int decode_field(struct kc_file *f, yaml_node_t *map, const char *key, co
         return rc;
     rc = b64_decode(s, out, outlen);
     if (rc == LBP_PARSE)
-        seterr(err, errlen, "%s: %s: invalid base64", f->path, field);
+        lbp_seterr(err, errlen, "%s: %s: invalid base64", f->path, field);
     return rc;
 }
 
@@ -318,11 +307,11 @@ static int kc_file_load(const char *path, struct kc_file *f, char *err, size_t e
 
     rc = read_file_capped(path, KUBECONFIG_MAX, &text, &len, &err_no);
     if (rc == LBP_IO) {
-        seterr(err, errlen, "%s: %s", path, strerror(err_no));
+        lbp_seterr(err, errlen, "%s: %s", path, strerror(err_no));
         return rc;
     }
     if (rc == LBP_TOOBIG) {
-        seterr(err, errlen, "%s: larger than %u bytes", path, KUBECONFIG_MAX);
+        lbp_seterr(err, errlen, "%s: larger than %u bytes", path, KUBECONFIG_MAX);
         return rc;
     }
     if (rc != LBP_OK)
@@ -336,16 +325,16 @@ static int kc_file_load(const char *path, struct kc_file *f, char *err, size_t e
     if (!yaml_parser_load(&parser, &f->doc)) {
         const char *what = parser.problem ? parser.problem : "invalid YAML";
         if (parser.context)
-            seterr(err, errlen, "%s: line %zu: %s %s", path, parser.problem_mark.line + 1, what,
+            lbp_seterr(err, errlen, "%s: line %zu: %s %s", path, parser.problem_mark.line + 1, what,
                    parser.context);
         else
-            seterr(err, errlen, "%s: line %zu: %s", path, parser.problem_mark.line + 1, what);
+            lbp_seterr(err, errlen, "%s: line %zu: %s", path, parser.problem_mark.line + 1, what);
         rc = parser.error == YAML_MEMORY_ERROR ? LBP_NOMEM : LBP_PARSE;
     } else {
         yaml_node_t *root = yaml_document_get_root_node(&f->doc);
         f->have_doc = true;
         if (root && !is_null(root) && root->type != YAML_MAPPING_NODE) {
-            seterr(err, errlen, "%s: expected a mapping at the top level", path);
+            lbp_seterr(err, errlen, "%s: expected a mapping at the top level", path);
             rc = LBP_PARSE;
         }
     }
@@ -383,7 +372,7 @@ static int merge_list(struct kc_file *f, const char *key, const char *inner, str
         struct kc_entry *grown;
 
         if (!item || item->type != YAML_MAPPING_NODE) {
-            seterr(err, errlen, "%s: %s[%zu]: expected a mapping", f->path, key, i);
+            lbp_seterr(err, errlen, "%s: %s[%zu]: expected a mapping", f->path, key, i);
             return LBP_PARSE;
         }
         snprintf(field, sizeof(field), "%s[%zu].name", key, i);
@@ -391,14 +380,14 @@ static int merge_list(struct kc_file *f, const char *key, const char *inner, str
         if (rc != LBP_OK)
             return rc;
         if (!name || !*name) {
-            seterr(err, errlen, "%s: %s: missing", f->path, field);
+            lbp_seterr(err, errlen, "%s: %s: missing", f->path, field);
             return LBP_PARSE;
         }
         body = map_get(&f->doc, item, inner);
         if (is_null(body)) {
             body = NULL;
         } else if (body->type != YAML_MAPPING_NODE) {
-            seterr(err, errlen, "%s: %s[%zu].%s: expected a mapping", f->path, key, i, inner);
+            lbp_seterr(err, errlen, "%s: %s[%zu].%s: expected a mapping", f->path, key, i, inner);
             return LBP_PARSE;
         }
         if (list_find(l, name))
@@ -483,7 +472,7 @@ static void strv_free(char **v)
     free(v);
 }
 
-static void exec_free(struct lbp_kube_exec *e)
+void lbp_kube_exec_free(struct lbp_kube_exec *e)
 {
     if (!e)
         return;
@@ -509,7 +498,7 @@ static int parse_exec(struct kc_file *f, yaml_node_t *node, size_t uidx, struct 
     if (!e)
         return LBP_NOMEM;
     if (node->type != YAML_MAPPING_NODE) {
-        seterr(err, errlen, "%s: users[%zu].user.exec: expected a mapping", f->path, uidx);
+        lbp_seterr(err, errlen, "%s: users[%zu].user.exec: expected a mapping", f->path, uidx);
         rc = LBP_PARSE;
         goto out;
     }
@@ -517,7 +506,7 @@ static int parse_exec(struct kc_file *f, yaml_node_t *node, size_t uidx, struct 
     if ((rc = get_str(f, node, "command", FIELD("command"), &s, err, errlen)) != LBP_OK)
         goto out;
     if (!s || !*s) {
-        seterr(err, errlen, "%s: %s: missing", f->path, field);
+        lbp_seterr(err, errlen, "%s: %s: missing", f->path, field);
         rc = LBP_PARSE;
         goto out;
     }
@@ -531,7 +520,7 @@ static int parse_exec(struct kc_file *f, yaml_node_t *node, size_t uidx, struct 
         goto out;
     if (!s || (strcmp(s, "client.authentication.k8s.io/v1") != 0 &&
                strcmp(s, "client.authentication.k8s.io/v1beta1") != 0)) {
-        seterr(err, errlen,
+        lbp_seterr(err, errlen,
                "%s: %s: must be client.authentication.k8s.io/v1 or "
                "client.authentication.k8s.io/v1beta1",
                f->path, field);
@@ -547,7 +536,7 @@ static int parse_exec(struct kc_file *f, yaml_node_t *node, size_t uidx, struct 
         LBP_OK)
         goto out;
     if (s && strcmp(s, "Never") != 0 && strcmp(s, "IfAvailable") != 0 && strcmp(s, "Always") != 0) {
-        seterr(err, errlen, "%s: %s: must be Never, IfAvailable or Always", f->path, field);
+        lbp_seterr(err, errlen, "%s: %s: must be Never, IfAvailable or Always", f->path, field);
         rc = LBP_PARSE;
         goto out;
     }
@@ -564,7 +553,7 @@ static int parse_exec(struct kc_file *f, yaml_node_t *node, size_t uidx, struct 
              it < seq->data.sequence.items.top; it++, i++) {
             const char *a = scalar(yaml_document_get_node(&f->doc, *it));
             if (!a) {
-                seterr(err, errlen, "%s: users[%zu].user.exec.args[%zu]: expected a string",
+                lbp_seterr(err, errlen, "%s: users[%zu].user.exec.args[%zu]: expected a string",
                        f->path, uidx, i);
                 rc = LBP_PARSE;
                 goto out;
@@ -586,7 +575,7 @@ static int parse_exec(struct kc_file *f, yaml_node_t *node, size_t uidx, struct 
 
             snprintf(field, sizeof(field), "users[%zu].user.exec.env[%zu].name", uidx, i);
             if (!kv || kv->type != YAML_MAPPING_NODE) {
-                seterr(err, errlen, "%s: users[%zu].user.exec.env[%zu]: expected a mapping",
+                lbp_seterr(err, errlen, "%s: users[%zu].user.exec.env[%zu]: expected a mapping",
                        f->path, uidx, i);
                 rc = LBP_PARSE;
                 goto out;
@@ -594,7 +583,7 @@ static int parse_exec(struct kc_file *f, yaml_node_t *node, size_t uidx, struct 
             if ((rc = get_str(f, kv, "name", field, &name, err, errlen)) != LBP_OK)
                 goto out;
             if (!name || !*name || strchr(name, '=')) {
-                seterr(err, errlen, "%s: %s: missing or invalid", f->path, field);
+                lbp_seterr(err, errlen, "%s: %s: missing or invalid", f->path, field);
                 rc = LBP_PARSE;
                 goto out;
             }
@@ -613,7 +602,7 @@ static int parse_exec(struct kc_file *f, yaml_node_t *node, size_t uidx, struct 
     *out = e;
     e = NULL;
 out:
-    exec_free(e);
+    lbp_kube_exec_free(e);
     return rc;
 }
 
@@ -691,7 +680,7 @@ static int apply_user(struct kc_entry *ue, struct lbp_kube_config *cfg, char *er
      * client-go; saying so beats an unexplained 401 later. */
     if (!is_null(map_get(&f->doc, u, "auth-provider")) && !cfg->exec && !cfg->token &&
         !cfg->token_file && !cfg->client_cert_file && !cfg->client_cert_data) {
-        seterr(err, errlen, "%s: users[%zu].user.auth-provider: not supported; use an exec plugin",
+        lbp_seterr(err, errlen, "%s: users[%zu].user.auth-provider: not supported; use an exec plugin",
                f->path, ue->idx);
         return LBP_INVALID;
     }
@@ -713,13 +702,13 @@ static int build(struct kc_merged *m, const struct lbp_kube_config_opts *opts,
     } else if (m->current_context) {
         ctx_name = m->current_context;
     } else {
-        seterr(err, errlen, "%s: current-context is not set and --context was not given",
+        lbp_seterr(err, errlen, "%s: current-context is not set and --context was not given",
                first->path);
         return LBP_INVALID;
     }
     ctx = list_find(&m->contexts, ctx_name);
     if (!ctx) {
-        seterr(err, errlen, "%s: %s: context \"%s\" not found",
+        lbp_seterr(err, errlen, "%s: %s: context \"%s\" not found",
                m->current_context_file && !(opts->context && *opts->context)
                    ? m->current_context_file->path
                    : first->path,
@@ -733,12 +722,12 @@ static int build(struct kc_merged *m, const struct lbp_kube_config_opts *opts,
     if (cluster_name && *cluster_name) {
         ce = list_find(&m->clusters, cluster_name);
         if (!ce) {
-            seterr(err, errlen, "%s: %s: cluster \"%s\" not found", ctx->file->path, field,
+            lbp_seterr(err, errlen, "%s: %s: cluster \"%s\" not found", ctx->file->path, field,
                    cluster_name);
             return LBP_INVALID;
         }
     } else if (!(opts->master && *opts->master)) {
-        seterr(err, errlen, "%s: %s: missing", ctx->file->path, field);
+        lbp_seterr(err, errlen, "%s: %s: missing", ctx->file->path, field);
         return LBP_INVALID;
     }
     snprintf(field, sizeof(field), "contexts[%zu].context.user", ctx->idx);
@@ -747,7 +736,7 @@ static int build(struct kc_merged *m, const struct lbp_kube_config_opts *opts,
     if (user_name && *user_name) {
         ue = list_find(&m->users, user_name);
         if (!ue) {
-            seterr(err, errlen, "%s: %s: user \"%s\" not found", ctx->file->path, field, user_name);
+            lbp_seterr(err, errlen, "%s: %s: user \"%s\" not found", ctx->file->path, field, user_name);
             return LBP_INVALID;
         }
     }
@@ -771,7 +760,7 @@ static int build(struct kc_merged *m, const struct lbp_kube_config_opts *opts,
         }
     }
     if (!cfg->server || !*cfg->server) {
-        seterr(err, errlen, "%s: clusters[%zu].cluster.server: missing", ce->file->path, ce->idx);
+        lbp_seterr(err, errlen, "%s: clusters[%zu].cluster.server: missing", ce->file->path, ce->idx);
         rc = LBP_INVALID;
         goto out;
     }
@@ -898,10 +887,10 @@ int lbp_kube_config_load(const struct lbp_kube_config_opts *opts, struct lbp_kub
         goto out;
     }
     if (env && *env)
-        seterr(err, errlen, "no kubeconfig: none of the files in $KUBECONFIG exists%s",
+        lbp_seterr(err, errlen, "no kubeconfig: none of the files in $KUBECONFIG exists%s",
                opts->allow_in_cluster ? " and not running in a cluster" : "");
     else
-        seterr(err, errlen, "no kubeconfig: no --kubeconfig, $KUBECONFIG or ~/.kube/config%s",
+        lbp_seterr(err, errlen, "no kubeconfig: no --kubeconfig, $KUBECONFIG or ~/.kube/config%s",
                opts->allow_in_cluster ? ", and not running in a cluster" : "");
     rc = LBP_INVALID;
 out:
@@ -937,13 +926,13 @@ int lbp_kube_config_in_cluster(const char *sa_dir, struct lbp_kube_config **out,
     if (!sa_dir || !*sa_dir)
         sa_dir = DEFAULT_SA_DIR;
     if (!host || !*host || !port || !*port) {
-        seterr(err, errlen,
+        lbp_seterr(err, errlen,
                "not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT "
                "must be set");
         return LBP_INVALID;
     }
     if (lbp_parse_long(port, 1, 65535, &port_n) != LBP_OK) {
-        seterr(err, errlen, "KUBERNETES_SERVICE_PORT: not a port number");
+        lbp_seterr(err, errlen, "KUBERNETES_SERVICE_PORT: not a port number");
         return LBP_INVALID;
     }
     cfg = calloc(1, sizeof(*cfg));
@@ -964,7 +953,7 @@ int lbp_kube_config_in_cluster(const char *sa_dir, struct lbp_kube_config **out,
 
     /* Like client-go, a token we cannot read is fatal; it is re-read later as it rotates. */
     if (access(cfg->token_file, R_OK) != 0) {
-        seterr(err, errlen, "%s: %s", cfg->token_file, strerror(errno));
+        lbp_seterr(err, errlen, "%s: %s", cfg->token_file, strerror(errno));
         rc = LBP_IO;
         goto out;
     }
@@ -1013,7 +1002,7 @@ void lbp_kube_config_free(struct lbp_kube_config *cfg)
     free_secret(cfg->client_key_data, cfg->client_key_data_len);
     free_secret(cfg->token, cfg->token ? strlen(cfg->token) : 0);
     free(cfg->token_file);
-    exec_free(cfg->exec);
+    lbp_kube_exec_free(cfg->exec);
     free(cfg->namespace);
     free(cfg->source);
     free(cfg);

@@ -486,14 +486,8 @@ void lbp_event_recorder_flush(struct lbp_event_recorder *r, unsigned timeout_ms)
         if (now >= deadline)
             break;
         struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
         uint64_t d = deadline - now;
-        ts.tv_sec += (time_t)(d / 1000);
-        ts.tv_nsec += (long)(d % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        lbp_deadline_ts(d, &ts);
         pthread_cond_timedwait(&r->idle, &r->mu, &ts);
     }
     pthread_mutex_unlock(&r->mu);

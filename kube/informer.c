@@ -118,13 +118,7 @@ void lbp_informer_last_rv(struct lbp_informer *inf, char *out, size_t outlen)
 static bool nap(struct lbp_informer *inf, uint64_t ms)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += (time_t)(ms / 1000);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    lbp_deadline_ts(ms, &ts);
     pthread_mutex_lock(&inf->mu);
     while (!stopping(inf))
         if (pthread_cond_timedwait(&inf->cv, &inf->mu, &ts) == ETIMEDOUT)
@@ -813,13 +807,7 @@ bool lbp_informer_has_synced(struct lbp_informer *inf)
 int lbp_informer_wait_synced(struct lbp_informer *inf, unsigned timeout_ms)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    lbp_deadline_ts(timeout_ms, &ts);
     pthread_mutex_lock(&inf->mu);
     while (!inf->synced && !stopping(inf))
         if (pthread_cond_timedwait(&inf->cv, &inf->mu, &ts) == ETIMEDOUT)

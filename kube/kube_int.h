@@ -67,6 +67,9 @@ struct lbp_kube_cred {
     char *client_key_pem;
     int64_t expires_s; /* 0: no expiry */
 };
+/* Frees an exec plugin block (config.c owns the type; auth.c keeps a copy). */
+void lbp_kube_exec_free(struct lbp_kube_exec *e);
+
 struct lbp_kube_auth;
 int lbp_kube_auth_new(const struct lbp_kube_config *cfg, struct lbp_kube_auth **out);
 /* Fills a copy of the current credentials; err names the failure (never the secret). */

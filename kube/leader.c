@@ -148,13 +148,7 @@ static int try_acquire_or_renew(struct lbp_leader *le)
 static bool wait_or_stop(struct lbp_leader *le, uint64_t ms)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += (time_t)(ms / 1000);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    lbp_deadline_ts(ms, &ts);
     pthread_mutex_lock(&le->mu);
     while (!le->stopping) {
         if (pthread_cond_timedwait(&le->cv, &le->mu, &ts) != 0)
@@ -287,14 +281,8 @@ int lbp_leader_wait(struct lbp_leader *le, unsigned timeout_ms)
         if (now >= deadline)
             break;
         struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
         uint64_t left = deadline - now;
-        ts.tv_sec += (time_t)(left / 1000);
-        ts.tv_nsec += (long)(left % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        lbp_deadline_ts(left, &ts);
         pthread_cond_timedwait(&le->cv, &le->mu, &ts);
     }
     bool leading = le->leading;

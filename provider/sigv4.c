@@ -63,18 +63,6 @@ static void sb_addc(struct sb *s, char c)
     sb_add(s, &c, 1);
 }
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void hex(const unsigned char *in, size_t n, char *out)
 {
@@ -393,7 +381,7 @@ int lbp_sigv4_sign(const struct lbp_sigv4_request *req, const struct lbp_sigv4_o
     if (!req->method || !*req->method || !opts->region || !*opts->region || !opts->service ||
         !*opts->service || !opts->access_key_id || !*opts->access_key_id ||
         !opts->secret_access_key || !*opts->secret_access_key) {
-        seterr(err, errlen, "sigv4: method, region, service and credentials are required");
+        lbp_seterr(err, errlen, "sigv4: method, region, service and credentials are required");
         rc = LBP_INVALID;
         goto out;
     }
@@ -418,13 +406,13 @@ int lbp_sigv4_sign(const struct lbp_sigv4_request *req, const struct lbp_sigv4_o
     for (size_t i = 0; i < req->n_headers; i++) {
         const char *name = req->headers[i].name;
         if (!valid_name(name)) {
-            seterr(err, errlen, "sigv4: header %zu: invalid name", i);
+            lbp_seterr(err, errlen, "sigv4: header %zu: invalid name", i);
             rc = LBP_INVALID;
             goto out;
         }
         for (size_t j = 0; j < LBP_ARRAY_LEN(owned_headers); j++) {
             if (strcasecmp(name, owned_headers[j]) == 0) {
-                seterr(err, errlen, "sigv4: header %s is set by the signer", owned_headers[j]);
+                lbp_seterr(err, errlen, "sigv4: header %s is set by the signer", owned_headers[j]);
                 rc = LBP_INVALID;
                 goto out;
             }
@@ -442,7 +430,7 @@ int lbp_sigv4_sign(const struct lbp_sigv4_request *req, const struct lbp_sigv4_o
         nh++;
     }
     if (!have_host) {
-        seterr(err, errlen, "sigv4: the request has no Host header");
+        lbp_seterr(err, errlen, "sigv4: the request has no Host header");
         rc = LBP_INVALID;
         goto out;
     }
@@ -493,7 +481,7 @@ int lbp_sigv4_sign(const struct lbp_sigv4_request *req, const struct lbp_sigv4_o
     sb_addc(&creq, '\n');
     sb_adds(&creq, payload_hash);
     if ((rc = creq.rc) != LBP_OK || (rc = signed_names.rc) != LBP_OK) {
-        seterr(err, errlen, "sigv4: canonical request too large");
+        lbp_seterr(err, errlen, "sigv4: canonical request too large");
         goto out;
     }
 

@@ -78,6 +78,8 @@ void lbp_orphans_scan(struct lbp_reconcile *r)
             spec.name = owned[i].name;
             lbp_strlcpy(spec.lb_name, owned[i].lb_name, sizeof(spec.lb_name));
             memset(&call, 0, sizeof(call));
+            if (lbp_reconcile_fenced(r, "orphan scan"))
+                break;
             rc = r->o.provider->remove(r->o.pctx, &spec, &call);
             if (rc == LBP_OK || rc == LBP_NOT_FOUND) {
                 lbp_info("orphan scan: removed orphaned load balancer %s (was %s/%s)", spec.lb_name,

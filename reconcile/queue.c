@@ -133,14 +133,8 @@ bool lbp_queue_get(struct lbp_queue *q, char **key)
             pthread_cond_wait(&q->cond, &q->mu);
         } else {
             struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
             uint64_t wait = next - now;
-            ts.tv_sec += (time_t)(wait / 1000);
-            ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            lbp_deadline_ts(wait, &ts);
             pthread_cond_timedwait(&q->cond, &q->mu, &ts);
         }
     }

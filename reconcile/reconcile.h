@@ -41,6 +41,14 @@ struct lbp_reconcile_opts {
     bool cleanup_orphans;
     unsigned orphan_grace_s;    /* default 60 */
     unsigned orphan_interval_s; /* default 30 */
+    /*
+     * Write fence (leader election): checked at the start of every sync and
+     * before every cloud call and API write; when it says no, the work is
+     * dropped, not retried — the next leader resyncs everything. NULL:
+     * always allowed.
+     */
+    bool (*may_write)(void *ctx);
+    void *may_write_ctx;
 };
 
 struct lbp_reconcile;

@@ -134,6 +134,8 @@ struct lbp_reconcile {
 };
 
 void *lbp_reconcile_worker(void *arg);
+/* True when the write fence is closed (see lbp_reconcile_opts.may_write); logs why. */
+bool lbp_reconcile_fenced(struct lbp_reconcile *r, const char *what);
 /* Finds or creates the state for key; r->mu held. */
 struct lbp_svc_state *lbp_state_get(struct lbp_reconcile *r, const char *key, bool create);
 /* Sync thread helpers (orphans.c). */

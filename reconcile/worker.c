@@ -66,6 +66,14 @@ struct lbp_svc_state *lbp_state_get(struct lbp_reconcile *r, const char *key, bo
     return st;
 }
 
+bool lbp_reconcile_fenced(struct lbp_reconcile *r, const char *what)
+{
+    if (!r->o.may_write || r->o.may_write(r->o.may_write_ctx))
+        return false;
+    lbp_warn("%s: not leading any more; leaving it to the next leader", what);
+    return true;
+}
+
 /* Delete the LB, clear status, drop the finalizer — in that order. */
 static void cleanup(struct lbp_reconcile *r, const char *key, const struct lbp_service *svc)
 {
@@ -79,6 +87,8 @@ static void cleanup(struct lbp_reconcile *r, const char *key, const struct lbp_s
     spec.uid = svc->meta.uid;
     lbp_lb_name(svc->meta.uid ? svc->meta.uid : "", spec.lb_name);
     event(r, svc, "Normal", "DeletingLoadBalancer", "Deleting load balancer");
+    if (lbp_reconcile_fenced(r, key))
+        goto fenced;
     __atomic_add_fetch(&r->m_cloud_calls, 1, __ATOMIC_RELAXED);
     rc = r->o.provider->remove(r->o.pctx, &spec, &call);
     if (rc != LBP_OK && rc != LBP_NOT_FOUND) {
@@ -90,6 +100,8 @@ static void cleanup(struct lbp_reconcile *r, const char *key, const struct lbp_s
         retry(r, key, call.retry_after_s);
         return;
     }
+    if (lbp_reconcile_fenced(r, key))
+        goto fenced;
     if (svc->n_ingress) {
         rc = lbp_svc_write_status(r->o.client, svc, NULL);
         __atomic_add_fetch(&r->m_api_writes, 1, __ATOMIC_RELAXED);
@@ -109,6 +121,7 @@ static void cleanup(struct lbp_reconcile *r, const char *key, const struct lbp_s
     lbp_info("%s: deleted load balancer %s", key, spec.lb_name);
     event(r, svc, "Normal", "DeletedLoadBalancer", "Deleted load balancer");
     state_drop(r, key);
+fenced:
     lbp_queue_done(r->q, key);
 }
 
@@ -161,6 +174,10 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
         }
         if (r->o.provider->update_targets) {
             uint64_t t0 = lbp_now_ms();
+            if (lbp_reconcile_fenced(r, key)) {
+                lbp_queue_done(r->q, key);
+                goto out;
+            }
             __atomic_add_fetch(&r->m_cloud_calls, 1, __ATOMIC_RELAXED);
             rc = r->o.provider->update_targets(r->o.pctx, &d.spec, &call);
             if (rc == LBP_OK) {
@@ -197,6 +214,10 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
         }
     }
 
+    if (lbp_reconcile_fenced(r, key)) {
+        lbp_queue_done(r->q, key);
+        goto out;
+    }
     if (!has_fin) {
         rc = lbp_svc_finalizer(r->o.client, svc, true);
         __atomic_add_fetch(&r->m_api_writes, 1, __ATOMIC_RELAXED);
@@ -235,6 +256,10 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
             unsigned after = lbst.retry_after_s ? lbst.retry_after_s : call.retry_after_s;
             retry(r, key, after);
         }
+        goto out;
+    }
+    if (lbp_reconcile_fenced(r, key)) { /* the cloud call may have outlasted the lease */
+        lbp_queue_done(r->q, key);
         goto out;
     }
     if (!lbp_ingress_equal(svc, &lbst)) {

@@ -59,6 +59,11 @@ static long http_get_ctl(struct ctl_env *e, const char *path, char **body)
     return http_ctl(e, "GET", path, NULL, body);
 }
 
+long ctl_http_get(struct ctl_env *e, const char *path, char **body)
+{
+    return http_get_ctl(e, path, body);
+}
+
 long ctl_cloud_post(struct ctl_env *e, const char *settings)
 {
     char *b = NULL;

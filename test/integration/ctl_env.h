@@ -48,6 +48,8 @@ json_object *ctl_cloud(struct ctl_env *e);
 json_object *ctl_cloud_lb(struct ctl_env *e, const char *svc_key);
 int ctl_cloud_lb_count(struct ctl_env *e);
 long ctl_cloud_calls(struct ctl_env *e, const char *op);
+/* GET on the controller's HTTP port (body malloc'd, may be NULL); returns the HTTP status. */
+long ctl_http_get(struct ctl_env *e, const char *path, char **body);
 /* POST /debug/mockcloud: run-time settings such as "failNext=2"; returns the HTTP status. */
 long ctl_cloud_post(struct ctl_env *e, const char *settings);
 /* The Service's first ingress IP or hostname (copied), or "" */

@@ -31,7 +31,17 @@ static int with_ingress(void)
 
 int main(void)
 {
-    static const char *const flags[] = {"--concurrent-service-syncs", "2", NULL};
+    /* The restarted process is a new candidate: it leads once the killed
+     * one's Lease expires, so a short Lease keeps the test quick. */
+    static const char *const flags[] = {"--concurrent-service-syncs",
+                                        "2",
+                                        "--leader-elect-lease-duration",
+                                        "2s",
+                                        "--leader-elect-renew-deadline",
+                                        "1500ms",
+                                        "--leader-elect-retry-period",
+                                        "300ms",
+                                        NULL};
     uint64_t t0;
     int st;
 

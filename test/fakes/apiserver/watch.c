@@ -273,15 +273,8 @@ static bool client_gone(struct watcher *w)
 static void wait_until(uint64_t until_ms)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t now = lbp_now_ms();
-    uint64_t d = until_ms > now ? until_ms - now : 0;
-    ts.tv_sec += (time_t)(d / 1000);
-    ts.tv_nsec += (long)(d % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    lbp_deadline_ts(until_ms > now ? until_ms - now : 0, &ts);
     pthread_cond_timedwait(&fake_cond, &fake_lock, &ts);
 }
 
