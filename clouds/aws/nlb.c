@@ -44,6 +44,8 @@ struct want {
     char hc_port[16];
     char hc_path[256];
     int hc_interval, hc_timeout, healthy, unhealthy;
+    bool sticky;         /* sessionAffinity: ClientIP */
+    bool proxy_protocol; /* proxy-protocol annotation */
     char tg_arn[AWS_ARN_LEN];
     bool tg_new;
 };
@@ -61,9 +63,15 @@ static void tg_name(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec
 {
     char in[768], ns[9], nm[9], hex[41];
     unsigned char md[SHA_DIGEST_LENGTH];
-    /* Only what a target group cannot change: a new value needs a new group. */
-    snprintf(in, sizeof(in), "%s|%s|%s|%d|%d|%s|instance", ctx->cluster, spec->namespace,
-             spec->name, w->port, w->node_port, w->tg_protocol);
+    /*
+     * What a target group cannot change, plus the attributes lbprov sets
+     * only at creation (stickiness, proxy protocol): a new value makes a new
+     * group, which the listener is switched to, so attributes converge both
+     * ways without reading them on every ensure.
+     */
+    snprintf(in, sizeof(in), "%s|%s|%s|%d|%d|%s|instance%s%s", ctx->cluster, spec->namespace,
+             spec->name, w->port, w->node_port, w->tg_protocol, w->sticky ? "|sticky" : "",
+             w->proxy_protocol ? "|pp2" : "");
     SHA1((const unsigned char *)in, strlen(in), md);
     for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
@@ -166,6 +174,8 @@ static int build_wants(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
             x->healthy = o->hc_healthy;
         if (o->hc_unhealthy)
             x->unhealthy = o->hc_unhealthy;
+        x->sticky = lbp_streq(spec->session_affinity, "ClientIP");
+        x->proxy_protocol = o->proxy_protocol;
         tg_name(ctx, spec, x);
     }
     *out = w;
@@ -504,32 +514,23 @@ static int lb_attribute(struct lbp_provider_ctx *ctx, const char *arn, const cha
     return rc;
 }
 
-static int tg_attribute(struct lbp_provider_ctx *ctx, const char *arn, const char *key,
-                        const char *want, struct lbp_call *call)
+/* A new group's non-default attributes, in one call. */
+static int tg_attributes(struct lbp_provider_ctx *ctx, const struct want *w, struct lbp_call *call)
 {
     struct aws_query q;
-    xmlDoc *doc = NULL;
-    char have[64] = "";
-    int rc;
-    awsq_init(&q, "DescribeTargetGroupAttributes", AWS_ELBV2_VERSION);
-    awsq_add(&q, "TargetGroupArn", arn);
-    rc = aws_call(ctx, AWS_ELBV2, &q, "DescribeTargetGroupAttributes", &doc, NULL, call);
-    awsq_free(&q);
-    if (rc)
-        return rc;
-    for (xmlNode *m = awsx_child(awsx_child(awsx_result(doc), "Attributes"), "member"); m;
-         m = awsx_next(m, "member")) {
-        char k[128];
-        if (awsx_text(m, "Key", k, sizeof(k)) == LBP_OK && strcmp(k, key) == 0)
-            awsx_text(m, "Value", have, sizeof(have));
-    }
-    xmlFreeDoc(doc);
-    if (strcmp(have, want) == 0)
-        return LBP_OK;
+    int n = 0, rc;
     awsq_init(&q, "ModifyTargetGroupAttributes", AWS_ELBV2_VERSION);
-    awsq_add(&q, "TargetGroupArn", arn);
-    awsq_add(&q, "Attributes.member.1.Key", key);
-    awsq_add(&q, "Attributes.member.1.Value", want);
+    awsq_add(&q, "TargetGroupArn", w->tg_arn);
+    if (w->sticky) {
+        awsq_addf(&q, "stickiness.enabled", "Attributes.member.%d.Key", ++n);
+        awsq_addf(&q, "true", "Attributes.member.%d.Value", n);
+        awsq_addf(&q, "stickiness.type", "Attributes.member.%d.Key", ++n);
+        awsq_addf(&q, "source_ip", "Attributes.member.%d.Value", n);
+    }
+    if (w->proxy_protocol) {
+        awsq_addf(&q, "proxy_protocol_v2.enabled", "Attributes.member.%d.Key", ++n);
+        awsq_addf(&q, "true", "Attributes.member.%d.Value", n);
+    }
     rc = aws_call0(ctx, AWS_ELBV2, &q, "ModifyTargetGroupAttributes", NULL, call);
     awsq_free(&q);
     return rc;
@@ -827,8 +828,8 @@ int aws_nlb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
         }
         if (rc == LBP_OK)
             rc = sync_targets(ctx, w[i].tg_arn, w[i].node_port, false, &inst, call);
-        if (rc == LBP_OK && o->proxy_protocol)
-            rc = tg_attribute(ctx, w[i].tg_arn, "proxy_protocol_v2.enabled", "true", call);
+        if (rc == LBP_OK && w[i].tg_new && (w[i].sticky || w[i].proxy_protocol))
+            rc = tg_attributes(ctx, &w[i], call);
     }
     for (size_t i = 0; i < nw && rc == LBP_OK; i++) {
         struct aws_listener *have = NULL;

@@ -47,6 +47,7 @@ struct svc {
     size_t n_ranges;
     bool local;
     int hc_node_port;
+    const char *affinity;
     struct lbp_lb_spec spec;
 };
 
@@ -108,7 +109,7 @@ static const struct lbp_lb_spec *spec(struct svc *s)
     sp->n_nodes = s->n_nodes;
     sp->source_ranges = s->ranges;
     sp->n_source_ranges = s->n_ranges;
-    sp->session_affinity = "None";
+    sp->session_affinity = s->affinity ? s->affinity : "None";
     sp->local_traffic = s->local;
     sp->health_check_node_port = s->hc_node_port;
     sp->annotations = s->ann;
@@ -429,6 +430,55 @@ static void nlb_tcp_udp_and_tls(void **st)
     env_stop(&e);
 }
 
+static const char *tg_attr(struct json_object *tg, const char *k)
+{
+    return js(json_object_object_get(tg, "attrs"), k);
+}
+
+static void nlb_affinity_and_proxy_protocol(void **st)
+{
+    struct env e;
+    struct svc s;
+    struct lbp_lb_status status;
+    struct lbp_call call = {0};
+    struct json_object *tgs, *ls;
+    char old_tg[300];
+    assert_int_equal(env_start(&e, "DefaultLoadBalancerType = nlb", 3), 0);
+    svc_init(&s, "default", "sticky", "5a000000-0000-0000-0000-00000000005a");
+    svc_port(&s, "TCP", 80, 30080);
+    svc_nodes(&s, 1, 3);
+    s.affinity = "ClientIP";
+    svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-proxy-protocol", "*");
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    tgs = state(&e, "tgs");
+    assert_int_equal(alen(tgs), 1);
+    assert_string_equal(tg_attr(json_object_array_get_idx(tgs, 0), "stickiness.enabled"), "true");
+    assert_string_equal(tg_attr(json_object_array_get_idx(tgs, 0), "stickiness.type"), "source_ip");
+    assert_string_equal(tg_attr(json_object_array_get_idx(tgs, 0), "proxy_protocol_v2.enabled"),
+                        "true");
+    snprintf(old_tg, sizeof(old_tg), "%s", js(json_object_array_get_idx(tgs, 0), "arn"));
+    /* Steady state reads nothing extra for the attributes. */
+    fake_aws_reset_counters(&e.f);
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_only_describes(&e);
+    assert_int_equal(fake_aws_count(&e.f, "DescribeTargetGroupAttributes"), 0);
+    /* Both switched off: a fresh group with the defaults takes over, the old one goes. */
+    s.affinity = "None";
+    s.n_ann = 0;
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    tgs = state(&e, "tgs");
+    assert_int_equal(alen(tgs), 1);
+    assert_string_not_equal(js(json_object_array_get_idx(tgs, 0), "arn"), old_tg);
+    assert_string_not_equal(tg_attr(json_object_array_get_idx(tgs, 0), "stickiness.enabled"),
+                            "true");
+    assert_string_not_equal(tg_attr(json_object_array_get_idx(tgs, 0), "proxy_protocol_v2.enabled"),
+                            "true");
+    assert_int_equal(alen(json_object_object_get(json_object_array_get_idx(tgs, 0), "targets")), 3);
+    ls = state(&e, "listeners");
+    assert_int_equal(alen(ls), 1);
+    env_stop(&e);
+}
+
 static void nlb_midway_failure_converges(void **st)
 {
     struct env e;
@@ -690,6 +740,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(nlb_create_converge_remove),
         cmocka_unit_test(nlb_tcp_udp_and_tls),
+        cmocka_unit_test(nlb_affinity_and_proxy_protocol),
         cmocka_unit_test(nlb_midway_failure_converges),
         cmocka_unit_test(nlb_throttling_and_rate_limit),
         cmocka_unit_test(nlb_eventual_consistency),

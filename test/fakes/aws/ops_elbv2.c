@@ -723,13 +723,15 @@ static void attrs(const struct fake_req *q, struct fake_resp *r, bool lb, bool m
     static const char *const lb_def[][2] = {{"load_balancing.cross_zone.enabled", "false"},
                                             {"deletion_protection.enabled", "false"}};
     static const char *const tg_def[][2] = {{"proxy_protocol_v2.enabled", "false"},
-                                            {"deregistration_delay.timeout_seconds", "300"}};
+                                            {"deregistration_delay.timeout_seconds", "300"},
+                                            {"stickiness.enabled", "false"},
+                                            {"stickiness.type", "source_ip"}};
     if (!o) {
         ferr(r, 400, lb ? "LoadBalancerNotFound" : "TargetGroupNotFound", "not found");
         return;
     }
     a = json_object_object_get(o, "attrs");
-    for (size_t i = 0; i < 2; i++)
+    for (size_t i = 0; i < (lb ? 2 : 4); i++)
         if (!json_object_object_get_ex(a, lb ? lb_def[i][0] : tg_def[i][0], NULL))
             jset(a, lb ? lb_def[i][0] : tg_def[i][0], lb ? lb_def[i][1] : tg_def[i][1]);
     if (modify)
