@@ -153,6 +153,9 @@ int lbp_aws_imds_get(struct lbp_http_client *http, const char *base, const char 
                                    /* Off EC2 (or hop limit 1 in a pod) nothing answers:
                                       fail fast, as the SDKs do, rather than retry. */
                                    .no_retry = true,
+                                   /* IMDS is link-local: no proxy could reach it, and the SDKs
+                                      never send it through one. */
+                                   .no_proxy = true,
                                    .timeout_ms = 2000};
     struct lbp_http_response resp;
     int rc;

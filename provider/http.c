@@ -431,6 +431,8 @@ int lbp_http_do(struct lbp_http_client *c, const struct lbp_http_request *req,
         }
         if (c->o.ca_file)
             curl_easy_setopt(h, CURLOPT_CAINFO, c->o.ca_file);
+        if (req->no_proxy)
+            curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
         if (strcmp(req->method, "GET") == 0) {
             curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
         } else {

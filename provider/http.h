@@ -81,6 +81,7 @@ struct lbp_http_request {
     lbp_http_classify_fn classify;
     void *ud;
     bool no_retry; /* one attempt only (metadata probes) */
+    bool no_proxy; /* never through a proxy (link-local metadata endpoints) */
     /* Response headers to keep (e.g. "Azure-AsyncOperation", "Location"), matched
        case-insensitively; their values land in resp->captured[i]. */
     const char *const *capture;

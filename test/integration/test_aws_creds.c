@@ -225,6 +225,9 @@ static void imds_v2_and_refresh(void **st)
     clear_env();
     unsetenv("AWS_EC2_METADATA_DISABLED");
     setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", g_f.url, 1);
+    /* A proxy that does not exist: metadata requests must not use it. */
+    unsetenv("NO_PROXY");
+    setenv("http_proxy", "http://127.0.0.1:1", 1);
     fake_aws_reset_counters(&g_f);
     assert_int_equal(lbp_aws_creds_new(&o, &p), LBP_OK);
     assert_int_equal(lbp_aws_creds_get(p, &c, err, sizeof(err)), LBP_OK);
@@ -246,6 +249,8 @@ static void imds_v2_and_refresh(void **st)
     assert_string_not_equal(c.access_key_id, first_key);
     assert_int_equal(lbp_aws_creds_get(p, &c, err, sizeof(err)), LBP_OK);
     assert_int_equal(fake_aws_count(&g_f, "IMDSGet"), 6);
+    unsetenv("http_proxy");
+    setenv("NO_PROXY", "127.0.0.1", 1);
     fake_aws_req(&g_f, "POST", "/_fake/config", "{\"temp_ttl_s\":3600}", NULL);
     lbp_aws_creds_free(p);
     /* Disabled: IMDS is never asked. */

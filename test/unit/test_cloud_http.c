@@ -364,6 +364,13 @@ static void proxy_environment(void **st)
     assert_int_equal(resp.status, 200);
     assert_string_equal(resp.body.data, "via-proxy");
     lbp_http_response_free(&resp);
+    /* A request that must not use a proxy (metadata) goes direct even so. */
+    r.no_proxy = true;
+    script(s, 1);
+    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_RETRY);
+    assert_string_equal(resp.code, "connect");
+    lbp_http_response_free(&resp);
+    r.no_proxy = false;
     /* Listed in no_proxy: straight to 127.0.0.2:9, where nothing listens. */
     setenv("no_proxy", "127.0.0.1,127.0.0.2", 1);
     script(s, 1);
