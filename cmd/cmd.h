@@ -11,5 +11,6 @@ struct lbp_cmd {
 int lbp_cmd_version(int argc, char **argv);
 int lbp_cmd_controller(int argc, char **argv);
 int lbp_cmd_status(int argc, char **argv);
+int lbp_cmd_speaker(int argc, char **argv);
 
 #endif

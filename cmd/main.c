@@ -13,6 +13,8 @@
 static const struct lbp_cmd commands[] = {
     {"version", "print version and build information", lbp_cmd_version},
     {"controller", "run the service controller (provisions load balancers)", lbp_cmd_controller},
+    {"speaker", "run the bare-metal speaker (owns and announces VIPs with ARP/NDP)",
+     lbp_cmd_speaker},
     {"status", "list LoadBalancer Services, their addresses and latest events", lbp_cmd_status},
 };
 

@@ -87,4 +87,150 @@ void lbp_announcer_free(struct lbp_announcer *a);
  */
 int lbp_speaker_drop_caps(void);
 
+/* ------------------------------------------------------------ membership */
+
+/*
+ * Which speakers are alive, from two signals (see speaker/README.md):
+ *
+ * - the peer's Lease (lbprov-speaker-<node>, holder = node name). Expiry is
+ *   judged on this process's monotonic clock from when it last saw the Lease
+ *   record change, as client-go's leader election does; a Lease never seen to
+ *   change (start-up) is trusted for what is left of lease_duration after
+ *   its renewTime, and never longer than lease_duration from now;
+ * - UDP heartbeats, which can only shorten that: a peer that said it is
+ *   leaving, whose heartbeat port answers ICMP port-unreachable, or that has
+ *   been heard before and then missed `misses` intervals is down even while
+ *   its Lease still runs. A heartbeat never makes a peer live whose Lease is
+ *   not. A "down" verdict is lifted by the peer's next heartbeat, or when its
+ *   Lease keeps being renewed for a full lease_duration after the verdict
+ *   (heartbeats blocked, API fine: the Lease alone decides again).
+ *
+ * Times: now_ms is lbp_now_ms() (monotonic), now_wall_us epoch microseconds.
+ * Thread-safe (one mutex).
+ */
+struct lbp_members;
+
+struct lbp_members_opts {
+    unsigned hb_interval_ms; /* 0: 200 */
+    unsigned hb_misses;      /* 0: 3 */
+};
+
+int lbp_members_new(const struct lbp_members_opts *opts, struct lbp_members **out);
+void lbp_members_free(struct lbp_members *m);
+/* The node's speaker Lease as last read (ADDED, MODIFIED or a resync). */
+void lbp_members_lease(struct lbp_members *m, const char *node, const char *holder,
+                       int64_t renew_time_us, int duration_s, uint64_t now_ms, int64_t now_wall_us);
+void lbp_members_lease_gone(struct lbp_members *m, const char *node);
+/* A heartbeat from node arrived; leaving: the peer is stopping. */
+void lbp_members_heartbeat(struct lbp_members *m, const char *node, bool leaving, bool api_ok,
+                           uint64_t now_ms);
+/* Our heartbeat to node drew ICMP port-unreachable: the node is up, its speaker is not.
+ * Ignored, until the peer is heard again, once the renewal rule has lifted a
+ * refusal verdict for it (a firewall REJECTing the port while the speaker runs). */
+void lbp_members_refused(struct lbp_members *m, const char *node, uint64_t now_ms);
+bool lbp_members_live(struct lbp_members *m, const char *node, uint64_t now_ms);
+/* The node's Lease is held (by its node); heartbeats are sent to such nodes. */
+bool lbp_members_held(struct lbp_members *m, const char *node, uint64_t now_ms);
+/* Did some peer whose API access works say so within the last `misses` intervals? */
+bool lbp_members_peer_api_ok(struct lbp_members *m, uint64_t now_ms);
+/* Names of the nodes whose Lease is held (callers free with lbp_members_names_free). */
+size_t lbp_members_held_names(struct lbp_members *m, uint64_t now_ms, char ***out);
+/* Names of every node with a speaker Lease, held or not (heartbeats go to
+ * these: a node whose Lease expired must still hear that peers reach the API). */
+size_t lbp_members_lease_names(struct lbp_members *m, char ***out);
+void lbp_members_names_free(char **names, size_t n);
+
+/* ------------------------------------------------------------- ownership */
+
+struct lbp_pool;
+struct lbp_pools_label;
+
+/* A node as the owner election sees it. */
+struct lbp_owner_node {
+    const char *name;
+    const struct lbp_pools_label *labels;
+    size_t n_labels;
+    bool live;     /* its speaker is live (lbp_members_live) */
+    bool excluded; /* label node.kubernetes.io/exclude-from-external-load-balancers */
+};
+
+/* One Service's endpoints, as far as ownership cares. */
+struct lbp_owner_svc {
+    bool local;                     /* externalTrafficPolicy: Local */
+    bool any_ready;                 /* some endpoint is ready (ready unset counts as ready) */
+    const char *const *ready_nodes; /* nodeName of every ready endpoint (duplicates allowed) */
+    size_t n_ready_nodes;
+};
+
+/* The rank of node for ip: SHA-256 of "node#ip". Lower ranks win. */
+void lbp_owner_rank(const char *node, const char *ip, uint8_t out[32]);
+/*
+ * The owner of VIP ip (text as in the Service status) of a Service in pool:
+ * among the eligible nodes (live, not excluded, selected by one of the
+ * pool's advertisements and, with Local, holding a ready endpoint) the one
+ * with the lowest rank. -1 when nobody may announce it, including when the
+ * Service has no ready endpoint at all.
+ */
+int lbp_owner_pick(const struct lbp_pool *pool, const char *ip, const struct lbp_owner_svc *svc,
+                   const struct lbp_owner_node *nodes, size_t n_nodes);
+/*
+ * The interfaces a node may announce pool's VIPs on, from the advertisements
+ * that select it: 0 with *any = true when one of them names none (no
+ * restriction); else up to cap names copied into out.
+ */
+size_t lbp_owner_interfaces(const struct lbp_pool *pool, const struct lbp_pools_label *labels,
+                            size_t n_labels, char out[][LBP_IFNAME_MAX], size_t cap, bool *any);
+
+/* A node carrying this label (any value) never announces. */
+bool lbp_owner_node_excluded(const struct lbp_pools_label *labels, size_t n_labels);
+
+/* ---------------------------------------------------------------- daemon */
+
+/*
+ * `lbprov speaker` without its flags: keeps this node's speaker Lease,
+ * exchanges heartbeats with the other speakers, watches Services, Nodes,
+ * EndpointSlices and speaker Leases, re-reads MetalLB pools, computes the
+ * VIPs this node owns and hands them to the announcer (or, in a dry run,
+ * only publishes them). Threads: one loop (heartbeats, liveness, ownership),
+ * one for the Lease, one for MetalLB objects, plus the informers'.
+ */
+struct lbp_kube_client;
+struct lbp_event_recorder;
+struct lbp_buf;
+
+struct lbp_speaker_opts {
+    const char *node_name;
+    const char *namespace;                /* where the speaker Leases live */
+    struct lbp_kube_client *client;       /* informers and LISTs */
+    struct lbp_kube_client *lease_client; /* Lease writes, MetalLB LISTs: short timeout */
+    struct lbp_event_recorder *events;    /* nodeAssigned; may be NULL */
+    struct lbp_announcer *announcer;      /* started by the caller; NULL: dry run */
+    const char *pool_yaml;                /* text of --pool-config, or NULL */
+    size_t pool_yaml_len;
+    unsigned lease_duration_ms; /* 0: 3000 */
+    unsigned lease_renew_ms;    /* 0: 1000 */
+    unsigned hb_port;           /* 0: 7473 */
+    unsigned hb_interval_ms;    /* 0: 200 */
+    unsigned hb_misses;         /* 0: 3 */
+    unsigned metallb_poll_ms;   /* 0: 30000 */
+};
+
+struct lbp_speaker;
+
+/* Checks options and the pool YAML; LBP_INVALID/LBP_PARSE with a line in err. */
+int lbp_speaker_new(const struct lbp_speaker_opts *opts, struct lbp_speaker **out, char *err,
+                    size_t errlen);
+int lbp_speaker_start(struct lbp_speaker *s);
+/*
+ * Leaves the cluster: a "leaving" heartbeat to every peer, the announcer
+ * emptied (nothing answered after this), the Lease released, every thread
+ * joined. Idempotent.
+ */
+void lbp_speaker_leave(struct lbp_speaker *s);
+void lbp_speaker_free(struct lbp_speaker *s);
+/* Ready: the Lease is held (last write within lease_duration) and caches synced. */
+bool lbp_speaker_ready(struct lbp_speaker *s, char *why, size_t len);
+/* {"node":...,"apiHealthy":...,"frozen":...,"live":[...],"owned":[{"ip","service"}...]} */
+int lbp_speaker_debug_json(struct lbp_speaker *s, struct lbp_buf *out);
+
 #endif

@@ -232,3 +232,116 @@ standard_lan() {
     add_ns client
     plug client eth0 br0 192.168.77.50/24 fd00:77::50/64
 }
+
+# ---------------------------------------------------------------- speakers
+# `lbprov speaker` end to end: the fake API server runs INSIDE the lan
+# namespace on the bridge's own address (a loopback listener on the host
+# would be out of the node namespaces' reach), speakers run in node
+# namespaces and reach it over their eth0. Needs LBPROV and LBP_FAKE_API.
+
+API_ADDR=192.168.77.1
+API_URL=
+# lan_api: the fake API server on br0 in the lan namespace; writes
+# $WORK/kubeconfig and creates the speakers' namespace.
+lan_api() {
+    [ -x "${LBPROV:-}" ] || skip "LBPROV does not name the lbprov binary"
+    [ -x "${LBP_FAKE_API:-}" ] || skip "LBP_FAKE_API does not name the fake-apiserver binary"
+    command -v curl >/dev/null || skip "curl not installed"
+    ip -n "$(ns lan)" addr add "$API_ADDR/24" dev br0 2>/dev/null || true
+    rm -f "$WORK/api.port"
+    ip netns exec "$(ns lan)" "$LBP_FAKE_API" --bind "$API_ADDR" --port-file "$WORK/api.port" \
+        >"$WORK/api.log" 2>&1 &
+    # shellcheck disable=SC2034 # for the sourcing test (it stops the API server)
+    API_PID=$!
+    PIDS+=($!)
+    wait_until 10 test -s "$WORK/api.port" || fail "fake API server did not start"
+    API_URL="http://$API_ADDR:$(cat "$WORK/api.port")"
+    cat >"$WORK/kubeconfig" <<KC
+apiVersion: v1
+kind: Config
+clusters: [{name: lan, cluster: {server: "$API_URL"}}]
+users: [{name: lan, user: {}}]
+contexts: [{name: lan, context: {cluster: lan, user: lan}}]
+current-context: lan
+KC
+    kapi POST /api/v1/namespaces \
+        '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"lbprov-system"}}' >/dev/null
+}
+
+# kapi METHOD PATH [BODY [CONTENT-TYPE]]: a request to the fake from the lan namespace.
+kapi() {
+    local ctype=${4:-application/json}
+    if [ $# -ge 3 ]; then
+        nsx lan curl -sS -f -X "$1" -H "Content-Type: $ctype" --data "$3" "$API_URL$2"
+    else
+        nsx lan curl -sS -f -X "$1" "$API_URL$2"
+    fi
+}
+
+# kube_node HOST IP: a Node object for HOST with that InternalIP.
+kube_node() {
+    kapi POST /api/v1/nodes "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"$1\"},\
+\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"$2\"}]}}" >/dev/null
+}
+
+# kube_service NAME VIP POLICY: a LoadBalancer Service holding VIP in its status.
+kube_service() {
+    kapi POST /api/v1/namespaces/default/services "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\
+\"metadata\":{\"name\":\"$1\"},\"spec\":{\"type\":\"LoadBalancer\",\"externalTrafficPolicy\":\"$3\",\
+\"ports\":[{\"port\":$PORT,\"protocol\":\"TCP\"}]}}" >/dev/null
+    kapi PATCH "/api/v1/namespaces/default/services/$1/status" \
+        "{\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"$2\"}]}}}" \
+        application/merge-patch+json >/dev/null
+}
+
+# kube_endpoints NAME HOST...: the Service's EndpointSlice, one ready endpoint per HOST.
+kube_endpoints() {
+    local name=$1 eps="" h i=0
+    shift
+    for h in "$@"; do
+        i=$((i + 1))
+        eps="$eps${eps:+,}{\"addresses\":[\"10.1.0.$i\"],\"nodeName\":\"$h\",\"conditions\":{\"ready\":true}}"
+    done
+    local body="{\"apiVersion\":\"discovery.k8s.io/v1\",\"kind\":\"EndpointSlice\",\
+\"metadata\":{\"name\":\"$name-1\",\"namespace\":\"default\",\"labels\":{\"kubernetes.io/service-name\":\"$name\"}},\
+\"addressType\":\"IPv4\",\"endpoints\":[$eps]}"
+    kapi PUT "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/$name-1" "$body" \
+        >/dev/null 2>&1 ||
+        kapi POST /apis/discovery.k8s.io/v1/namespaces/default/endpointslices "$body" >/dev/null
+}
+
+# speaker HOST ARGS...: `lbprov speaker` on HOST (node name = HOST); waits for its HTTP port.
+declare -A SPID
+speaker() {
+    local host=$1
+    shift
+    ip netns exec "$(ns "$host")" "$LBPROV" speaker --node-name "$host" \
+        --kubeconfig "$WORK/kubeconfig" --namespace lbprov-system \
+        --http-bind-address 127.0.0.1:7472 "$@" >>"$WORK/speaker-$host.log" 2>&1 &
+    # shellcheck disable=SC2034 # for the sourcing test (it signals speakers)
+    SPID[$host]=$!
+    PIDS+=($!)
+    wait_until 10 nsx "$host" curl -sf http://127.0.0.1:7472/healthz ||
+        fail "speaker on $host did not start"
+}
+
+# owns HOST VIP: HOST's speaker says it owns VIP.
+owns() {
+    nsx "$1" curl -sf http://127.0.0.1:7472/debug/owned | grep -q "\"ip\":\"$2\""
+}
+# owner_of VIP HOST...: the one HOST among those given whose speaker owns VIP.
+owner_of() {
+    local vip=$1 h
+    shift
+    for h in "$@"; do
+        if owns "$h" "$vip"; then
+            echo "$h"
+            return 0
+        fi
+    done
+    return 1
+}
+# reaches VIP WHO: the client's next connection to VIP lands on WHO.
+reaches() {
+    [ "$(connect client "$1" "$PORT" 500)" = "$2" ]
+}

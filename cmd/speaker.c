@@ -1,0 +1,475 @@
+/*
+ * speaker.c — `lbprov speaker`: flags, start-up order, signals.
+ *
+ * Start-up: flags and the pool file (a bad one stops us with exit 2), the
+ * capabilities dropped to CAP_NET_RAW and the announcer's sockets opened
+ * (skipped with --dry-run, which only publishes the owned set on
+ * /debug/owned), the API clients, the speaker (speaker/daemon.c) and the
+ * HTTP port. SIGTERM/SIGINT are taken by sigwaitinfo in the main thread;
+ * on either the speaker leaves (peers told, nothing answered, Lease
+ * released) and the process exits 0, well within 2 s.
+ */
+#include "cmd/cmd.h"
+#include "common/buf.h"
+#include "common/httpd.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/rc.h"
+#include "common/util.h"
+#include "kube/kube.h"
+#include "pools/pools.h"
+#include "speaker/speaker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SA_NAMESPACE_FILE "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+struct spk {
+    struct lbp_speaker *sp;
+    struct lbp_announcer *ann;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(
+        f, "Usage: lbprov speaker --node-name NAME [flags]\n\n"
+           "Decides which node owns each bare-metal VIP and, on the owner, answers ARP/NDP\n"
+           "for it. Run one per node (DaemonSet, hostNetwork, CAP_NET_RAW).\n\n"
+           "  --node-name NAME                this node (default $NODE_NAME)\n"
+           "  --namespace NS                  where speaker Leases live (default: the pod's\n"
+           "                                  namespace, else lbprov-system)\n"
+           "  --pool-config FILE              bare-metal pools (the YAML the controller reads)\n"
+           "  --kubeconfig FILE               (default $KUBECONFIG, ~/.kube/config, in-cluster)\n"
+           "  --context NAME                  kubeconfig context\n"
+           "  --master URL                    API server URL, overrides the kubeconfig\n"
+           "  --kube-api-qps N                client-side limit on API requests (default 20)\n"
+           "  --kube-api-burst N              (default 40)\n"
+           "  --lease-duration DURATION       speaker Lease duration (default 3s)\n"
+           "  --lease-renew-interval DURATION (default 1s)\n"
+           "  --heartbeat-port N              UDP port for speaker heartbeats (default 7473)\n"
+           "  --heartbeat-interval DURATION   (default 200ms)\n"
+           "  --heartbeat-misses N            missed heartbeats before a peer is down (default 3)\n"
+           "  --metallb-poll-interval DURATION  re-read MetalLB pools (default 30s)\n"
+           "  --http-bind-address HOST:PORT   /metrics /healthz /readyz /debug/owned\n"
+           "                                  (default :7472)\n"
+           "  --dry-run                       decide ownership but send no ARP/NDP\n"
+           "  -v, --v N                       log verbosity\n"
+           "  -h, --help\n\n"
+           "Durations: 200ms, 3s, 1m or plain seconds.\n");
+}
+
+static int parse_duration_ms(const char *s, uint64_t *out)
+{
+    char num[32];
+    size_t n = strspn(s, "0123456789");
+    long v, mult;
+    if (n == 0 || n >= sizeof(num))
+        return LBP_PARSE;
+    memcpy(num, s, n);
+    num[n] = '\0';
+    if (lbp_parse_long(num, 0, 100000000, &v))
+        return LBP_PARSE;
+    if (!s[n] || strcmp(s + n, "s") == 0)
+        mult = 1000;
+    else if (strcmp(s + n, "ms") == 0)
+        mult = 1;
+    else if (strcmp(s + n, "m") == 0)
+        mult = 60000;
+    else
+        return LBP_PARSE;
+    *out = (uint64_t)v * (uint64_t)mult;
+    return LBP_OK;
+}
+
+static int route_healthz(void *ctx, const char *method, const char *body, struct lbp_buf *out,
+                         const char **ctype)
+{
+    (void)ctx;
+    (void)method;
+    (void)body;
+    (void)ctype;
+    lbp_buf_adds(out, "ok\n");
+    return 200;
+}
+
+static int route_readyz(void *ctx, const char *method, const char *body, struct lbp_buf *out,
+                        const char **ctype)
+{
+    struct spk *k = ctx;
+    char why[128];
+    (void)method;
+    (void)body;
+    (void)ctype;
+    if (lbp_speaker_ready(k->sp, why, sizeof(why))) {
+        lbp_buf_adds(out, "ok\n");
+        return 200;
+    }
+    lbp_buf_addf(out, "%s\n", why);
+    return 503;
+}
+
+static int route_metrics(void *ctx, const char *method, const char *body, struct lbp_buf *out,
+                         const char **ctype)
+{
+    (void)ctx;
+    (void)method;
+    (void)body;
+    *ctype = "text/plain; version=0.0.4";
+    lbp_metrics_render(out);
+    return 200;
+}
+
+static int route_owned(void *ctx, const char *method, const char *body, struct lbp_buf *out,
+                       const char **ctype)
+{
+    struct spk *k = ctx;
+    (void)method;
+    (void)body;
+    *ctype = "application/json";
+    return lbp_speaker_debug_json(k->sp, out) == LBP_OK ? 200 : 500;
+}
+
+/* The pod's namespace when running in a cluster, else lbprov-system. */
+static void default_namespace(char *out, size_t cap)
+{
+    int fd = open(SA_NAMESPACE_FILE, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, out, cap - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n > 0) {
+        out[n] = '\0';
+        out[strcspn(out, " \r\n\t")] = '\0';
+        if (out[0])
+            return;
+    }
+    lbp_strlcpy(out, "lbprov-system", cap);
+}
+
+static int read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
+{
+    struct lbp_buf b;
+    char chunk[8192];
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = LBP_OK;
+    lbp_buf_init(&b, LBP_POOLS_MAX_FILE);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return LBP_IO;
+    }
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n == 0)
+            break;
+        if (n < 0) {
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            rc = LBP_IO;
+            break;
+        }
+        if (lbp_buf_add(&b, chunk, (size_t)n)) {
+            snprintf(err, errlen, "%s: larger than %d bytes", path, LBP_POOLS_MAX_FILE);
+            rc = LBP_TOOBIG;
+            break;
+        }
+    }
+    close(fd);
+    if (rc == LBP_OK && lbp_buf_add(&b, "", 0) == LBP_OK) {
+        *out = lbp_buf_take(&b, len);
+        if (!*out)
+            *out = strdup("");
+        return *out ? LBP_OK : LBP_NOMEM;
+    }
+    lbp_buf_free(&b);
+    return rc ? rc : LBP_NOMEM;
+}
+
+enum {
+    OPT_NODE = 256,
+    OPT_NS,
+    OPT_POOLS,
+    OPT_KUBECONFIG,
+    OPT_CONTEXT,
+    OPT_MASTER,
+    OPT_QPS,
+    OPT_BURST,
+    OPT_LEASE_DUR,
+    OPT_LEASE_RENEW,
+    OPT_HB_PORT,
+    OPT_HB_INT,
+    OPT_HB_MISSES,
+    OPT_METALLB,
+    OPT_HTTP,
+    OPT_DRY,
+};
+
+static const struct option long_opts[] = {
+    {"node-name", required_argument, NULL, OPT_NODE},
+    {"namespace", required_argument, NULL, OPT_NS},
+    {"pool-config", required_argument, NULL, OPT_POOLS},
+    {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
+    {"context", required_argument, NULL, OPT_CONTEXT},
+    {"master", required_argument, NULL, OPT_MASTER},
+    {"kube-api-qps", required_argument, NULL, OPT_QPS},
+    {"kube-api-burst", required_argument, NULL, OPT_BURST},
+    {"lease-duration", required_argument, NULL, OPT_LEASE_DUR},
+    {"lease-renew-interval", required_argument, NULL, OPT_LEASE_RENEW},
+    {"heartbeat-port", required_argument, NULL, OPT_HB_PORT},
+    {"heartbeat-interval", required_argument, NULL, OPT_HB_INT},
+    {"heartbeat-misses", required_argument, NULL, OPT_HB_MISSES},
+    {"metallb-poll-interval", required_argument, NULL, OPT_METALLB},
+    {"http-bind-address", required_argument, NULL, OPT_HTTP},
+    {"dry-run", no_argument, NULL, OPT_DRY},
+    {"v", required_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static int bad(const char *flag, const char *val)
+{
+    fprintf(stderr, "lbprov speaker: invalid value '%s' for %s (see --help)\n", val, flag);
+    return 2;
+}
+
+int lbp_cmd_speaker(int argc, char **argv)
+{
+    const char *node = getenv("NODE_NAME"), *ns = NULL, *pool_file = NULL;
+    const char *http_bind = ":7472";
+    struct lbp_kube_config_opts kopts = {.allow_in_cluster = true};
+    struct lbp_kube_client_opts copts = {.qps = 20, .burst = 40};
+    struct lbp_speaker_opts so = {0};
+    struct lbp_kube_config *kcfg = NULL;
+    struct lbp_kube_client *client = NULL, *lclient = NULL;
+    struct lbp_event_recorder *events = NULL;
+    struct lbp_httpd *httpd = NULL;
+    struct spk k = {0};
+    bool dry = false;
+    char err[512], nsbuf[256], *pool_yaml = NULL;
+    size_t pool_len = 0;
+    sigset_t sigs;
+    int opt, rc = 1;
+    long n;
+    uint64_t ms;
+
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":v:h", long_opts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_NODE:
+            node = optarg;
+            break;
+        case OPT_NS:
+            if (!optarg[0])
+                return bad("--namespace", optarg);
+            ns = optarg;
+            break;
+        case OPT_POOLS:
+            pool_file = optarg;
+            break;
+        case OPT_KUBECONFIG:
+            kopts.kubeconfig = optarg;
+            break;
+        case OPT_CONTEXT:
+            kopts.context = optarg;
+            break;
+        case OPT_MASTER:
+            kopts.master = optarg;
+            break;
+        case OPT_QPS: {
+            char *end;
+            double q = strtod(optarg, &end);
+            if (end == optarg || *end || q < 0 || q > 1e6)
+                return bad("--kube-api-qps", optarg);
+            copts.qps = q;
+            break;
+        }
+        case OPT_BURST:
+            if (lbp_parse_long(optarg, 1, 100000, &n))
+                return bad("--kube-api-burst", optarg);
+            copts.burst = (int)n;
+            break;
+        case OPT_LEASE_DUR:
+            if (parse_duration_ms(optarg, &ms) || ms < 1000 || ms > 3600000 || ms % 1000)
+                return bad("--lease-duration (whole seconds, at least 1s)", optarg);
+            so.lease_duration_ms = (unsigned)ms;
+            break;
+        case OPT_LEASE_RENEW:
+            if (parse_duration_ms(optarg, &ms) || ms < 50 || ms > 3600000)
+                return bad("--lease-renew-interval", optarg);
+            so.lease_renew_ms = (unsigned)ms;
+            break;
+        case OPT_HB_PORT:
+            if (lbp_parse_long(optarg, 1, 65535, &n))
+                return bad("--heartbeat-port", optarg);
+            so.hb_port = (unsigned)n;
+            break;
+        case OPT_HB_INT:
+            if (parse_duration_ms(optarg, &ms) || ms < 10 || ms > 60000)
+                return bad("--heartbeat-interval", optarg);
+            so.hb_interval_ms = (unsigned)ms;
+            break;
+        case OPT_HB_MISSES:
+            if (lbp_parse_long(optarg, 1, 100, &n))
+                return bad("--heartbeat-misses", optarg);
+            so.hb_misses = (unsigned)n;
+            break;
+        case OPT_METALLB:
+            if (parse_duration_ms(optarg, &ms) || ms < 100 || ms > 86400000)
+                return bad("--metallb-poll-interval", optarg);
+            so.metallb_poll_ms = (unsigned)ms;
+            break;
+        case OPT_HTTP:
+            http_bind = optarg;
+            break;
+        case OPT_DRY:
+            dry = true;
+            break;
+        case 'v':
+            if (lbp_parse_long(optarg, 0, 10, &n))
+                return bad("-v", optarg);
+            lbp_log_verbosity = (int)n;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case ':':
+            fprintf(stderr, "lbprov speaker: %s needs a value (see --help)\n", argv[optind - 1]);
+            return 2;
+        default:
+            fprintf(stderr, "lbprov speaker: unknown flag '%s' (see --help)\n", argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "lbprov speaker: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return 2;
+    }
+    if (!node || !node[0]) {
+        fprintf(stderr, "lbprov speaker: --node-name (or $NODE_NAME) is required (see --help)\n");
+        return 2;
+    }
+    {
+        uint64_t dur = so.lease_duration_ms ? so.lease_duration_ms : 3000;
+        uint64_t renew = so.lease_renew_ms ? so.lease_renew_ms : 1000;
+        if (2 * renew + 500 > dur) {
+            fprintf(stderr, "lbprov speaker: --lease-duration must be at least twice "
+                            "--lease-renew-interval plus 500ms (see speaker/README.md)\n");
+            return 2;
+        }
+    }
+    if (!ns) {
+        default_namespace(nsbuf, sizeof(nsbuf));
+        ns = nsbuf;
+    }
+
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (pool_file && read_file(pool_file, &pool_yaml, &pool_len, err, sizeof(err))) {
+        fprintf(stderr, "lbprov speaker: --pool-config %s\n", err);
+        rc = 2;
+        goto out;
+    }
+    if (!dry) {
+        int crc = lbp_speaker_drop_caps();
+        if (crc) {
+            fprintf(stderr, "lbprov speaker: %s (use --dry-run to only compute ownership)\n",
+                    crc == LBP_AUTH ? "CAP_NET_RAW is required" : "cannot drop capabilities");
+            goto out;
+        }
+        if (lbp_announcer_new(NULL, &k.ann) || lbp_announcer_start(k.ann)) {
+            fprintf(stderr, "lbprov speaker: cannot open packet sockets\n");
+            goto out;
+        }
+    }
+    if (lbp_kube_config_load(&kopts, &kcfg, err, sizeof(err))) {
+        fprintf(stderr, "lbprov speaker: %s\n", err);
+        rc = 2;
+        goto out;
+    }
+    if (lbp_kube_client_new(kcfg, &copts, &client, err, sizeof(err))) {
+        fprintf(stderr, "lbprov speaker: %s\n", err);
+        rc = 2;
+        goto out;
+    }
+    /* Lease writes must fail fast, not queue behind retries: a renewal that
+     * arrives after the Lease ran out is worth nothing. */
+    struct lbp_kube_client_opts lopts = {.timeout_ms = 1000, .max_retries = 1};
+    if (lbp_kube_client_new(kcfg, &lopts, &lclient, err, sizeof(err))) {
+        fprintf(stderr, "lbprov speaker: %s\n", err);
+        rc = 2;
+        goto out;
+    }
+    struct lbp_event_opts eopts = {.component = "lbprov-speaker", .host = node};
+    if (lbp_event_recorder_new(client, &eopts, &events)) {
+        lbp_error("cannot start the event recorder");
+        goto out;
+    }
+    so.node_name = node;
+    so.namespace = ns;
+    so.client = client;
+    so.lease_client = lclient;
+    so.events = events;
+    so.announcer = k.ann;
+    so.pool_yaml = pool_yaml;
+    so.pool_yaml_len = pool_len;
+    if (lbp_speaker_new(&so, &k.sp, err, sizeof(err))) {
+        fprintf(stderr, "lbprov speaker: %s\n", err);
+        rc = 2;
+        goto out;
+    }
+    if (lbp_httpd_new(http_bind, &httpd, err, sizeof(err))) {
+        fprintf(stderr, "lbprov speaker: --http-bind-address: %s\n", err);
+        rc = 2;
+        goto out;
+    }
+    lbp_httpd_route(httpd, "/healthz", route_healthz, &k);
+    lbp_httpd_route(httpd, "/readyz", route_readyz, &k);
+    lbp_httpd_route(httpd, "/metrics", route_metrics, &k);
+    lbp_httpd_route(httpd, "/debug/owned", route_owned, &k);
+    if (lbp_httpd_start(httpd, err, sizeof(err))) {
+        fprintf(stderr, "lbprov speaker: --http-bind-address %s: %s\n", http_bind, err);
+        rc = 2;
+        goto out;
+    }
+    lbp_info("http server listening on port %d (bind %s)", lbp_httpd_port(httpd), http_bind);
+    lbp_info("speaker: node %s, namespace %s, API %s%s", node, ns, kcfg->server,
+             dry ? ", dry run (no ARP/NDP)" : "");
+    if (lbp_speaker_start(k.sp)) {
+        lbp_error("cannot start the speaker");
+        goto out;
+    }
+    for (;;) {
+        int sig = sigwaitinfo(&sigs, NULL);
+        if (sig == SIGTERM || sig == SIGINT) {
+            lbp_info("received %s; leaving", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            break;
+        }
+    }
+    rc = 0;
+out:
+    lbp_speaker_leave(k.sp);
+    lbp_announcer_stop(k.ann);
+    lbp_httpd_free(httpd);
+    if (client)
+        lbp_kube_client_shutdown(client);
+    if (events) {
+        lbp_event_recorder_flush(events, 300);
+        lbp_event_recorder_free(events);
+    }
+    lbp_speaker_free(k.sp);
+    lbp_announcer_free(k.ann);
+    lbp_kube_client_free(lclient);
+    lbp_kube_client_free(client);
+    lbp_kube_config_free(kcfg);
+    free(pool_yaml);
+    lbp_metrics_reset();
+    return rc;
+}

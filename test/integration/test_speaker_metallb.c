@@ -1,0 +1,103 @@
+/*
+ * test_speaker_metallb — pools from MetalLB objects: with none the speakers
+ * run on the YAML pools alone; an IPAddressPool plus
+ * an L2Advertisement whose nodeSelectors pick n2 and n3 make one of those
+ * two (the rendezvous winner between them) announce the pool's VIP, never
+ * n1; re-pointing the advertisement at n1 moves the VIP there; deleting it
+ * leaves the pool unannounced, as in MetalLB.
+ */
+#include "test/integration/spk_env.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define VIP "192.168.78.5"
+#define ADV_PATH "/apis/metallb.io/v1beta1/namespaces/metallb-system/l2advertisements"
+
+static int expected_owner(const char *ip, unsigned mask)
+{
+    return spk_expected_owner(&env, ip, mask);
+}
+
+struct owner_is {
+    const char *ip;
+    int want;
+};
+
+static bool owner_is(void *ctx)
+{
+    struct owner_is *o = ctx;
+    return spk_owner(&env, o->ip) == o->want;
+}
+
+static void expect_owner(const char *ip, int want)
+{
+    struct owner_is o = {ip, want};
+    if (!lbp_test_poll(owner_is, &o, 10000)) {
+        fprintf(stderr, "%s: owner %d, want %d\n", ip, spk_owner(&env, ip), want);
+        CHECK(false);
+    }
+}
+
+static void advertisement(const char *method, const char *nodes)
+{
+    char body[1024], path[256];
+    snprintf(body, sizeof(body),
+             "{\"apiVersion\":\"metallb.io/v1beta1\",\"kind\":\"L2Advertisement\","
+             "\"metadata\":{\"name\":\"adv\",\"namespace\":\"metallb-system\"},"
+             "\"spec\":{\"ipAddressPools\":[\"crd\"],\"nodeSelectors\":[{\"matchExpressions\":"
+             "[{\"key\":\"kubernetes.io/hostname\",\"operator\":\"In\",\"values\":[%s]}]}]}}",
+             nodes);
+    snprintf(path, sizeof(path), "%s%s", ADV_PATH, strcmp(method, "PUT") == 0 ? "/adv" : "");
+    long code = spk_api(&env, method, path, NULL, body, NULL);
+    CHECK(code == 200 || code == 201);
+}
+
+int main(void)
+{
+    const char *every[] = {"n1", "n2", "n3", NULL};
+    json_object *o = NULL;
+
+    spk_env_init(&env);
+    spk_service(&env, "yaml", "192.168.77.110", "Cluster");
+    spk_endpoints(&env, "yaml", every);
+    spk_service(&env, "crd", VIP, "Cluster");
+    spk_endpoints(&env, "crd", every);
+    for (int i = 0; i < SPK_NODES; i++)
+        spk_start(&env, i);
+
+    /* No MetalLB objects yet: the YAML pool works, the other VIP is in no pool. */
+    expect_owner("192.168.77.110", expected_owner("192.168.77.110", 7));
+    CHECK(spk_owner(&env, VIP) == -1);
+
+    CHECK(spk_api(&env, "POST", "/api/v1/namespaces", NULL,
+                  "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":"
+                  "\"metallb-system\"}}",
+                  NULL) == 201);
+    CHECK(spk_api(&env, "POST", "/apis/metallb.io/v1beta1/namespaces/metallb-system/ipaddresspools",
+                  NULL,
+                  "{\"apiVersion\":\"metallb.io/v1beta1\",\"kind\":\"IPAddressPool\","
+                  "\"metadata\":{\"name\":\"crd\",\"namespace\":\"metallb-system\"},"
+                  "\"spec\":{\"addresses\":[\"192.168.78.0/28\"]}}",
+                  NULL) == 201);
+    advertisement("POST", "\"n2\",\"n3\"");
+    int want = expected_owner(VIP, 6);
+    expect_owner(VIP, want);
+    printf("ok: IPAddressPool + L2Advertisement(n2, n3): %s announces %s\n", env.sp[want].node,
+           VIP);
+
+    advertisement("PUT", "\"n1\"");
+    expect_owner(VIP, 0);
+    printf("ok: the advertisement re-pointed at n1 moves %s there\n", VIP);
+
+    CHECK(spk_api(&env, "DELETE", ADV_PATH "/adv", NULL, NULL, &o) == 200);
+    json_object_put(o);
+    expect_owner(VIP, -1);
+    /* The YAML pool's VIP was never disturbed. */
+    CHECK(spk_owner(&env, "192.168.77.110") == expected_owner("192.168.77.110", 7));
+    printf("ok: no advertisement, not announced\n");
+    spk_env_stop(&env);
+    printf("PASS\n");
+    return 0;
+}
