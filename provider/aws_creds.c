@@ -73,6 +73,14 @@ void lbp_aws_creds_free(struct lbp_aws_creds *p)
     free(p);
 }
 
+void lbp_aws_creds_describe(struct lbp_aws_creds *p, char *source, size_t cap, int64_t *expires_s)
+{
+    pthread_mutex_lock(&p->mu);
+    lbp_strlcpy(source, p->have ? p->cur.source : "", cap);
+    *expires_s = p->have ? p->cur.expires_s : 0;
+    pthread_mutex_unlock(&p->mu);
+}
+
 void lbp_aws_creds_invalidate(struct lbp_aws_creds *p)
 {
     pthread_mutex_lock(&p->mu);

@@ -53,6 +53,11 @@ void lbp_aws_creds_free(struct lbp_aws_creds *p);
  */
 int lbp_aws_creds_get(struct lbp_aws_creds *p, struct lbp_aws_credentials *out, char *err,
                       size_t errlen);
+/*
+ * Where the cached credentials came from ("" when none) and when they
+ * expire (0: never); never triggers a refresh. For status pages.
+ */
+void lbp_aws_creds_describe(struct lbp_aws_creds *p, char *source, size_t cap, int64_t *expires_s);
 /* Forgets cached credentials (after the cloud rejected them). */
 void lbp_aws_creds_invalidate(struct lbp_aws_creds *p);
 /* Wipes a copy. */

@@ -8,6 +8,7 @@
  * default), credentials (provider/aws_creds.c). Each vtable slot parses the
  * Service's annotations and hands off to nlb.c or classic.c.
  */
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "common/rc.h"
 #include "common/util.h"
 #include "provider/ini.h"
+#include "provider/ratelimit.h"
 
 static int cfg(const char *text, const char *key, char *out, size_t cap)
 {
@@ -293,6 +295,40 @@ static int aws_ping(struct lbp_provider_ctx *ctx, struct lbp_call *call)
     return rc;
 }
 
+/* /debug/aws: configuration and caches, never a credential. */
+static char *aws_debug_json(struct lbp_provider_ctx *ctx)
+{
+    struct json_object *o = json_object_new_object(), *ep = json_object_new_object();
+    char source[32], *out;
+    int64_t exp;
+    if (!o || !ep) {
+        json_object_put(o);
+        json_object_put(ep);
+        return NULL;
+    }
+    json_object_object_add(o, "region", json_object_new_string(ctx->region));
+    json_object_object_add(o, "cluster", json_object_new_string(ctx->cluster));
+    json_object_object_add(
+        o, "defaultLoadBalancerType",
+        json_object_new_string(ctx->default_kind == AWS_KIND_NLB ? "nlb" : "classic"));
+    json_object_object_add(ep, "elasticloadbalancingV2", json_object_new_string(ctx->ep[0]));
+    json_object_object_add(ep, "elasticloadbalancing", json_object_new_string(ctx->ep[1]));
+    json_object_object_add(ep, "ec2", json_object_new_string(ctx->ep[2]));
+    json_object_object_add(o, "endpoints", ep);
+    json_object_object_add(o, "vpc", json_object_new_string(ctx->vpc));
+    json_object_object_add(o, "cachedInstances",
+                           json_object_new_int64((int64_t)aws_cache_count(ctx)));
+    json_object_object_add(
+        o, "apiCalls",
+        json_object_new_int64((int64_t)lbp_ratelimit_taken(lbp_http_client_ratelimit(ctx->http))));
+    lbp_aws_creds_describe(ctx->creds, source, sizeof(source), &exp);
+    json_object_object_add(o, "credentialsSource", json_object_new_string(source));
+    json_object_object_add(o, "credentialsExpire", json_object_new_int64(exp));
+    out = lbp_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    return out;
+}
+
 const struct lbp_provider lbp_provider_aws = {
     .name = "aws",
     .caps = LBP_CAP_TCP | LBP_CAP_UDP | LBP_CAP_MIXED_PROTOCOLS | LBP_CAP_SOURCE_RANGES |
@@ -305,4 +341,5 @@ const struct lbp_provider lbp_provider_aws = {
     .remove = aws_remove,
     .list_owned = aws_list_owned,
     .ping = aws_ping,
+    .debug_json = aws_debug_json,
 };

@@ -313,6 +313,7 @@ int aws_nodes_instances(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *
                         const struct aws_opts *o, struct aws_vec *out, struct lbp_call *call);
 struct aws_inst_cache *aws_cache_new(void);
 void aws_cache_free(struct aws_inst_cache *c);
+size_t aws_cache_count(struct lbp_provider_ctx *ctx);
 /* Picks one subnet per AZ for the LB (annotation or tags); fills CIDRs. */
 int aws_lb_subnets(struct lbp_provider_ctx *ctx, const char *vpc, const struct aws_opts *o,
                    struct aws_vec *out, struct lbp_call *call);

@@ -39,6 +39,15 @@ struct aws_inst_cache *aws_cache_new(void)
     return calloc(1, sizeof(struct aws_inst_cache));
 }
 
+size_t aws_cache_count(struct lbp_provider_ctx *ctx)
+{
+    size_t n;
+    pthread_mutex_lock(&ctx->mu);
+    n = HASH_COUNT(ctx->cache->map);
+    pthread_mutex_unlock(&ctx->mu);
+    return n;
+}
+
 void aws_cache_free(struct aws_inst_cache *c)
 {
     struct inst_entry *e, *tmp;

@@ -294,6 +294,15 @@ static void nothing_secret_in_logs(void **st)
     lbp_log_verbosity = 10;
     assert_int_equal(lbp_provider_aws.init(NULL, "c1", &ctx, err, sizeof(err)), LBP_OK);
     assert_int_equal(lbp_provider_aws.ping(ctx, &call), LBP_OK);
+    {
+        /* The debug page says where credentials came from, never what they are. */
+        char *dbg = lbp_provider_aws.debug_json(ctx);
+        assert_non_null(dbg);
+        assert_non_null(strstr(dbg, "\"credentialsSource\":\"web-identity\""));
+        assert_null(strstr(dbg, "ASIA"));
+        assert_null(strstr(dbg, "FQoTOKEN"));
+        free(dbg);
+    }
     lbp_provider_aws.cleanup(ctx);
     lbp_log_verbosity = 0;
     lbp_log_set_fd(2);
