@@ -597,6 +597,51 @@ out:
  * lacks (e.g. additional-resource-tags added later). Values are not
  * rewritten and removed annotation tags stay, as upstream.
  */
+/*
+ * The subnets annotation given as ids is compared without any call; a
+ * difference is applied with SetSubnets (zones can be added to an NLB, and
+ * AWS refuses what it cannot do, which becomes the Event). Name tags and
+ * discovered subnets are settled at creation only.
+ */
+static int converge_subnets(struct lbp_provider_ctx *ctx, const struct aws_opts *o,
+                            struct aws_lb *lb, struct lbp_call *call)
+{
+    struct aws_query q;
+    xmlDoc *doc = NULL;
+    bool same = o->n_subnets == lb->n_az;
+    int rc;
+    if (!o->n_subnets || o->n_eips)
+        return LBP_OK;
+    for (size_t i = 0; i < o->n_subnets; i++)
+        if (strncmp(o->subnets[i], "subnet-", 7) != 0)
+            return LBP_OK;
+    for (size_t i = 0; i < o->n_subnets && same; i++) {
+        bool found = false;
+        for (size_t k = 0; k < lb->n_az && !found; k++)
+            found = strcmp(lb->az[k].subnet, o->subnets[i]) == 0;
+        same = found;
+    }
+    if (same)
+        return LBP_OK;
+    awsq_init(&q, "SetSubnets", AWS_ELBV2_VERSION);
+    awsq_add(&q, "LoadBalancerArn", lb->arn);
+    for (size_t i = 0; i < o->n_subnets; i++)
+        awsq_addf(&q, o->subnets[i], "Subnets.member.%zu", i + 1);
+    rc = aws_call(ctx, AWS_ELBV2, &q, "SetSubnets", &doc, NULL, call);
+    awsq_free(&q);
+    if (rc == LBP_NOT_FOUND) {
+        lbp_failf(call, "annotation " AWS_ANN "aws-load-balancer-subnets: a subnet does not "
+                        "exist");
+        rc = LBP_INVALID;
+    }
+    xmlFreeDoc(doc);
+    if (rc)
+        return rc;
+    /* Re-read so the health-check rules follow the new subnets. */
+    rc = aws_nlb_get(ctx, lb->name, lb, call);
+    return rc == LBP_NOT_FOUND ? LBP_RETRY : rc;
+}
+
 static int check_owner(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                        const char *arn, const struct aws_tags *want_tags, struct lbp_call *call)
 {
@@ -789,6 +834,8 @@ int aws_nlb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
         rc = create_lb(ctx, spec, o, vpc, &tags, &lb, call);
         fresh_lb = true;
     }
+    if (rc == LBP_OK && !fresh_lb)
+        rc = converge_subnets(ctx, o, &lb, call);
     if (rc)
         goto out;
 

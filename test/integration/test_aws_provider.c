@@ -719,7 +719,21 @@ static void bad_subnet_and_annotation(void **st)
     assert_non_null(strstr(call.err, "subnet-nope"));
     assert_int_equal(alen(state(&e, "lbs")), 0);
     assert_int_equal(alen(state(&e, "tgs")), 0);
+    /* Subnets given by id converge on an existing NLB (SetSubnets). */
     s.ann[1].value = "subnet-pub0";
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(
+        alen(json_object_object_get(json_object_array_get_idx(state(&e, "lbs"), 0), "azs")), 1);
+    s.ann[1].value = "subnet-pub0,subnet-pub1";
+    fake_aws_reset_counters(&e.f);
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(fake_aws_count(&e.f, "SetSubnets"), 1);
+    assert_int_equal(fake_aws_count(&e.f, "CreateLoadBalancer"), 0);
+    assert_int_equal(
+        alen(json_object_object_get(json_object_array_get_idx(state(&e, "lbs"), 0), "azs")), 2);
+    fake_aws_reset_counters(&e.f);
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_only_describes(&e);
     s.ann[0].value = "alb";
     assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_INVALID);
     assert_non_null(strstr(call.err, "aws-load-balancer-type"));

@@ -284,6 +284,45 @@ static void create_lb(const struct fake_req *q, struct fake_resp *r)
     lbp_buf_adds(&r->body, "</LoadBalancers>");
 }
 
+static void set_subnets(const struct fake_req *q, struct fake_resp *r)
+{
+    struct json_object *lb = lb_by_arn(fp(q, "LoadBalancerArn")), *azs;
+    if (!lb) {
+        ferr(r, 400, "LoadBalancerNotFound", "Load balancer not found");
+        return;
+    }
+    azs = json_object_new_array();
+    for (int i = 1; fpf(q, "Subnets.member.%d", i); i++) {
+        const char *sn = fpf(q, "Subnets.member.%d", i);
+        struct json_object *s = sfind("subnets", "id", sn, NULL), *z;
+        if (!s || strcmp(js(s, "vpc"), js(lb, "vpc")) != 0) {
+            json_object_put(azs);
+            ferr(r, 400, "SubnetNotFound", "The subnet ID '%s' is not valid", sn);
+            return;
+        }
+        for (size_t k = 0; k < json_object_array_length(azs); k++)
+            if (strcmp(js(json_object_array_get_idx(azs, k), "zone"), js(s, "az")) == 0) {
+                json_object_put(azs);
+                ferr(r, 400, "InvalidConfigurationRequest",
+                     "You cannot specify multiple subnets in the same Availability Zone");
+                return;
+            }
+        z = json_object_new_object();
+        jset(z, "zone", js(s, "az"));
+        jset(z, "subnet", sn);
+        json_object_array_add(azs, z);
+    }
+    json_object_object_add(lb, "azs", azs);
+    lbp_buf_adds(&r->body, "<AvailabilityZones>");
+    for (size_t k = 0; k < json_object_array_length(azs); k++) {
+        lbp_buf_adds(&r->body, "<member>");
+        fel(&r->body, "ZoneName", js(json_object_array_get_idx(azs, k), "zone"));
+        fel(&r->body, "SubnetId", js(json_object_array_get_idx(azs, k), "subnet"));
+        lbp_buf_adds(&r->body, "</member>");
+    }
+    lbp_buf_adds(&r->body, "</AvailabilityZones>");
+}
+
 static void describe_lbs(const struct fake_req *q, struct fake_resp *r)
 {
     struct json_object *all = sarr("lbs");
@@ -761,6 +800,8 @@ bool ops_elbv2(const struct fake_req *q, struct fake_resp *r)
         create_lb(q, r);
     else if (!strcmp(a, "DescribeLoadBalancers"))
         describe_lbs(q, r);
+    else if (!strcmp(a, "SetSubnets"))
+        set_subnets(q, r);
     else if (!strcmp(a, "DeleteLoadBalancer"))
         delete_lb(q, r);
     else if (!strcmp(a, "CreateTargetGroup"))
