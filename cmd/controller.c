@@ -67,6 +67,8 @@ static void usage(FILE *f)
             "  --orphan-grace-period DURATION  how long an LB must stay orphaned (default 60s)\n"
             "  --backoff-base DURATION         first retry delay (default 5s)\n"
             "  --backoff-max DURATION          longest retry delay (default 300s)\n"
+            "  --metallb-poll-period DURATION  how often clouds with run-time configuration\n"
+            "                                  (baremetal) re-list MetalLB pools (default 5s)\n"
             "  --http-bind-address HOST:PORT   health, metrics, debug (default :10258)\n"
             "  --leader-elect[=BOOL]           run workers only while holding the Lease (default true)\n"
             "  --leader-elect-lease-duration DURATION   (default 15s)\n"
@@ -216,6 +218,7 @@ enum {
     OPT_LE_NAME,
     OPT_LE_NAMESPACE,
     OPT_LOG_FORMAT,
+    OPT_METALLB_POLL,
 };
 
 static const struct option long_opts[] = {
@@ -243,6 +246,7 @@ static const struct option long_opts[] = {
     {"leader-elect-resource-name", required_argument, NULL, OPT_LE_NAME},
     {"leader-elect-resource-namespace", required_argument, NULL, OPT_LE_NAMESPACE},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"metallb-poll-period", required_argument, NULL, OPT_METALLB_POLL},
     {"v", required_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -421,6 +425,11 @@ int lbp_cmd_controller(int argc, char **argv)
             if (!optarg[0])
                 return bad("--leader-elect-resource-namespace", optarg);
             lopts.namespace = optarg;
+            break;
+        case OPT_METALLB_POLL:
+            if (parse_duration_ms(optarg, &ms) || ms < 100 || ms > 3600000)
+                return bad("--metallb-poll-period", optarg);
+            ropts.config_poll_ms = (unsigned)ms;
             break;
         case OPT_LOG_FORMAT:
             if (strcmp(optarg, "json") == 0)

@@ -25,6 +25,55 @@ static bool relevant(struct lbp_reconcile *r, const struct lbp_service *svc)
            lbp_meta_has_finalizer(&svc->meta, LBP_FINALIZER);
 }
 
+uint64_t lbp_reconcile_svc_hash(const struct lbp_reconcile *r, const struct lbp_service *svc)
+{
+    uint64_t h = lbp_service_hash(svc);
+    /*
+     * Upstream re-syncs on annotations, not labels. A provider configured at
+     * run time (bare metal) chooses pools by Service label and shares
+     * addresses by selector, so for it a label or selector change must
+     * reach ensure too.
+     */
+    if (r->o.provider && r->o.provider->configure)
+        h = (h ^ lbp_service_label_hash(svc)) * 1099511628211ull;
+    return h;
+}
+
+static void requeue_where(struct lbp_reconcile *r, bool waiting_only)
+{
+    struct lbp_svc_state *st, *tmp;
+    char **keys = NULL;
+    size_t n = 0, cap;
+    pthread_mutex_lock(&r->mu);
+    cap = HASH_COUNT(r->states);
+    if (cap && (keys = calloc(cap, sizeof(char *))))
+        HASH_ITER(hh, r->states, st, tmp)
+        {
+            if (n < cap && (!waiting_only || st->waiting))
+                keys[n++] = strdup(st->key);
+        }
+    pthread_mutex_unlock(&r->mu);
+    for (size_t i = 0; i < n; i++) {
+        if (keys[i])
+            lbp_queue_add_now(r->q, keys[i]);
+        free(keys[i]);
+    }
+    free(keys);
+    if (n)
+        lbp_v(1, "requeued %zu Services%s", n, waiting_only ? " waiting for an address" : "");
+}
+
+void lbp_reconcile_wake_waiting(struct lbp_reconcile *r)
+{
+    requeue_where(r, true);
+}
+
+void lbp_reconcile_requeue_all(struct lbp_reconcile *r)
+{
+    /* states cover every Service a worker has seen; resync covers the rest */
+    requeue_where(r, false);
+}
+
 static void svc_add(void *ctx, const void *obj)
 {
     struct lbp_reconcile *r = ctx;
@@ -43,7 +92,8 @@ static void svc_update(void *ctx, const void *old_obj, const void *new_obj)
         lbp_queue_add(r->q, n->meta.key);
         return;
     }
-    if (lbp_service_hash(o) != lbp_service_hash(n) || o->meta.deleting != n->meta.deleting) {
+    if (lbp_reconcile_svc_hash(r, o) != lbp_reconcile_svc_hash(r, n) ||
+        o->meta.deleting != n->meta.deleting) {
         lbp_queue_add_now(r->q, n->meta.key);
         return;
     }
@@ -260,6 +310,9 @@ int lbp_reconcile_start(struct lbp_reconcile *r, struct lbp_informer *services,
     r->services = services;
     r->nodes = nodes;
     nodesync(r);
+    /* pools first, then the addresses already handed out, then any ensure */
+    lbp_config_initial(r);
+    lbp_reconcile_restore(r);
     resync(r);
     r->workers = calloc(r->o.workers, sizeof(pthread_t));
     if (!r->workers)
@@ -278,6 +331,10 @@ int lbp_reconcile_start(struct lbp_reconcile *r, struct lbp_informer *services,
         return LBP_NOMEM;
     }
     r->live_threads++;
+    if (lbp_config_start(r)) {
+        pthread_mutex_unlock(&r->mu);
+        return LBP_NOMEM;
+    }
     r->started = true;
     pthread_mutex_unlock(&r->mu);
     lbp_info("service controller started: %u workers, cluster %s, class %s", r->o.workers,
@@ -324,6 +381,9 @@ int lbp_reconcile_stop(struct lbp_reconcile *r, unsigned timeout_ms)
         for (unsigned i = 0; i < r->o.workers; i++)
             pthread_join(r->workers[i], NULL);
         pthread_join(r->sync_thread, NULL);
+        if (r->config_started)
+            pthread_join(r->config_thread, NULL);
+        r->config_started = false;
         r->started = false;
     }
     return LBP_OK;

@@ -6,11 +6,14 @@
  * ranges, ports, session affinity, loadBalancerIP, externalIPs,
  * annotations, UID, externalTrafficPolicy, healthCheckNodePort, number of
  * IP families). Status, resourceVersion and finalizers are left out, so
- * lbprov's own writes never cause another cloud call.
+ * lbprov's own writes never cause another cloud call. Labels and the
+ * selector have a hash of their own (lbp_service_label_hash) that only
+ * providers which consume them add in.
  */
 #include "reconcile/reconcile_int.h"
 #include "common/util.h"
 
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +81,74 @@ uint64_t lbp_service_hash(const struct lbp_service *svc)
     h = h_int(h, (long)svc->n_ip_families);
     h = h_int(h, svc->allocate_lb_node_ports);
     return h;
+}
+
+uint64_t lbp_service_label_hash(const struct lbp_service *svc)
+{
+    uint64_t h = 14695981039346656037ull;
+    char sel[65];
+    /* Label order in the object is the API server's; a sorted digest is not needed
+     * here because the same server returns the same order for the same map. */
+    h = h_int(h, (long)svc->meta.n_labels);
+    for (size_t i = 0; i < svc->meta.n_labels; i++) {
+        h = h_str(h, svc->meta.labels[i].key);
+        h = h_str(h, svc->meta.labels[i].value);
+    }
+    lbp_selector_digest(svc, sel);
+    return h_str(h, sel);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+bool lbp_selector_digest(const struct lbp_service *svc, char out[65])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    char **pairs = NULL;
+    bool ok = false;
+    EVP_MD_CTX *ctx = NULL;
+
+    out[0] = '\0';
+    if (!svc->n_selector)
+        return false;
+    if (!(pairs = calloc(svc->n_selector, sizeof(*pairs))) || !(ctx = EVP_MD_CTX_new()))
+        goto out;
+    for (size_t i = 0; i < svc->n_selector; i++) {
+        const char *k = svc->selector[i].key ? svc->selector[i].key : "";
+        const char *v = svc->selector[i].value ? svc->selector[i].value : "";
+        size_t len = strlen(k) + strlen(v) + 2;
+        if (!(pairs[i] = malloc(len)))
+            goto out;
+        snprintf(pairs[i], len, "%s=%s", k, v);
+    }
+    /* sorted, so the digest does not depend on the order the API returned */
+    qsort(pairs, svc->n_selector, sizeof(*pairs), cmp_str);
+    if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+        goto out;
+    for (size_t i = 0; i < svc->n_selector; i++)
+        if ((i && EVP_DigestUpdate(ctx, ",", 1) != 1) ||
+            EVP_DigestUpdate(ctx, pairs[i], strlen(pairs[i])) != 1)
+            goto out;
+    if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
+        goto out;
+    for (unsigned i = 0; i < mdlen; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
+    ok = true;
+out:
+    for (size_t i = 0; pairs && i < svc->n_selector; i++)
+        free(pairs[i]);
+    free(pairs);
+    EVP_MD_CTX_free(ctx);
+    if (!ok)
+        out[0] = '\0';
+    return ok;
 }
 
 /* Splits the annotation's comma-separated CIDRs (spaces allowed) into d. */
@@ -164,6 +235,20 @@ int lbp_desired_build(const struct lbp_service *svc, const struct lbp_nodeset *n
     }
     s->annotations = d->annotations;
     s->n_annotations = svc->meta.n_annotations;
+    if (svc->meta.n_labels) {
+        d->labels = calloc(svc->meta.n_labels, sizeof(*d->labels));
+        if (!d->labels) {
+            rc = LBP_NOMEM;
+            goto out;
+        }
+        for (size_t i = 0; i < svc->meta.n_labels; i++) {
+            d->labels[i].key = svc->meta.labels[i].key;
+            d->labels[i].value = svc->meta.labels[i].value;
+        }
+    }
+    s->labels = d->labels;
+    s->n_labels = svc->meta.n_labels;
+    s->selector_hash = lbp_selector_digest(svc, d->selector_hash) ? d->selector_hash : NULL;
 out:
     if (rc)
         lbp_desired_free(d);
@@ -178,6 +263,7 @@ void lbp_desired_free(struct lbp_desired *d)
     free(d->ranges);
     free(d->ranges_buf);
     free(d->annotations);
+    free(d->labels);
     memset(d, 0, sizeof(*d));
 }
 

@@ -85,7 +85,8 @@ void lbp_orphans_scan(struct lbp_reconcile *r)
                 lbp_info("orphan scan: removed orphaned load balancer %s (was %s/%s)", spec.lb_name,
                          spec.namespace, spec.name);
                 __atomic_add_fetch(&r->m_orphans_removed, 1, __ATOMIC_RELAXED);
-                e->seen = false; /* dropped below */
+                e->seen = false;               /* dropped below */
+                lbp_reconcile_wake_waiting(r); /* what it held may be what they wait for */
             } else {
                 lbp_warn("orphan scan: removing %s: %s", spec.lb_name,
                          call.err[0] ? call.err : lbp_rc_str(rc));

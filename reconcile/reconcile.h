@@ -7,7 +7,9 @@
  * finalizer first, then ensure / update_targets / remove, then the status
  * write, with Events through the recorder's own thread. A sync thread
  * recomputes the eligible node set, resyncs from the cache and removes
- * orphaned load balancers.
+ * orphaned load balancers. For a provider with the optional slots (bare
+ * metal), allocations are restored from Service status before the workers
+ * start and a config thread feeds it MetalLB's pool objects (config.c).
  */
 #ifndef LBP_RECONCILE_H
 #define LBP_RECONCILE_H
@@ -49,6 +51,13 @@ struct lbp_reconcile_opts {
      */
     bool (*may_write)(void *ctx);
     void *may_write_ctx;
+    /*
+     * Providers with a configure slot (bare metal): how often to LIST
+     * MetalLB's IPAddressPool and L2Advertisement objects for changes;
+     * default 5000. While neither kind is installed (404) the check runs
+     * every 30 s (or 10 periods, when that is shorter).
+     */
+    unsigned config_poll_ms;
 };
 
 struct lbp_reconcile;

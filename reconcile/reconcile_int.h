@@ -11,6 +11,8 @@
 #include <pthread.h>
 #include <uthash.h>
 
+struct lbp_metric;
+
 /* ------------------------------------------------------------ queue */
 
 struct lbp_queue;
@@ -56,6 +58,18 @@ void lbp_nodeset_unref(struct lbp_nodeset *s);
 bool lbp_service_handled(const struct lbp_service *svc, const char *lb_class);
 /* Hash of every field whose change calls for a cloud sync (upstream's list). */
 uint64_t lbp_service_hash(const struct lbp_service *svc);
+/*
+ * Hash of metadata.labels and spec.selector. Upstream does not re-sync on
+ * them; a provider that takes run-time configuration (configure slot: bare
+ * metal, whose pools select Services by label and share addresses by
+ * selector) needs it, and the reconciler folds it in for those only.
+ */
+uint64_t lbp_service_label_hash(const struct lbp_service *svc);
+/*
+ * "k=v" pairs of the selector, sorted, joined by ',', SHA-256, lowercase hex
+ * into out; false (out = "") when the selector is empty.
+ */
+bool lbp_selector_digest(const struct lbp_service *svc, char out[65]);
 
 struct lbp_desired {
     struct lbp_lb_spec spec;
@@ -63,6 +77,8 @@ struct lbp_desired {
     const char **ranges;
     char *ranges_buf; /* backing store for annotation ranges */
     struct lbp_lb_annotation *annotations;
+    struct lbp_lb_annotation *labels;
+    char selector_hash[65];
 };
 
 /* Fills d->spec; it points into svc and ns, which must outlive it. */
@@ -94,7 +110,12 @@ struct lbp_svc_state {
     uint64_t node_hash;    /* the node set it was given */
     uint64_t ingress_hash; /* the ingress the provider returned */
     uint64_t invalid_hash; /* a Service rejected by validation: not retried until it changes */
+    uint64_t config_gen;   /* the provider configuration its last ensure or rejection saw */
     bool has_lb;
+    /* PENDING or INVALID with a provider reason: it may be waiting for an
+     * address another Service holds, so any LB removal requeues it */
+    bool waiting;
+    int fail_rc; /* the provider's answer that invalid_hash/config_gen go with */
     char key[];
 };
 
@@ -121,6 +142,12 @@ struct lbp_reconcile {
 
     pthread_t *workers;
     pthread_t sync_thread;
+    pthread_t config_thread;
+    bool config_started;
+    /* bumped by every provider configuration applied (config.c) */
+    uint64_t config_gen;
+    uint64_t config_digest[2]; /* of the objects last given to configure, per kind */
+    struct lbp_metric *m_pool_in_use, *m_pool_size;
     struct lbp_orphan *orphans;
 
     /* metrics (atomics) */
@@ -138,6 +165,17 @@ void *lbp_reconcile_worker(void *arg);
 bool lbp_reconcile_fenced(struct lbp_reconcile *r, const char *what);
 /* Finds or creates the state for key; r->mu held. */
 struct lbp_svc_state *lbp_state_get(struct lbp_reconcile *r, const char *key, bool create);
+/* The sync hash: lbp_service_hash, plus labels/selector for providers that read them. */
+uint64_t lbp_reconcile_svc_hash(const struct lbp_reconcile *r, const struct lbp_service *svc);
+/* Requeues, now, every Service waiting for an address (an LB was removed). */
+void lbp_reconcile_wake_waiting(struct lbp_reconcile *r);
+/* Requeues, now, every handled Service (the provider configuration changed). */
+void lbp_reconcile_requeue_all(struct lbp_reconcile *r);
+/* Replays each handled Service's status through provider->restore (config.c). */
+void lbp_reconcile_restore(struct lbp_reconcile *r);
+/* First configuration (synchronous) and the polling thread; provider->configure only. */
+void lbp_config_initial(struct lbp_reconcile *r);
+int lbp_config_start(struct lbp_reconcile *r);
 /* Sync thread helpers (orphans.c). */
 void lbp_orphans_scan(struct lbp_reconcile *r);
 void lbp_orphans_free(struct lbp_reconcile *r);

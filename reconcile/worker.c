@@ -32,6 +32,37 @@ static void event(struct lbp_reconcile *r, const struct lbp_service *svc, const 
         lbp_event_record(r->o.events, &ref, type, reason, "%s", msg);
 }
 
+/*
+ * MetalLB's IPAllocated ("Assigned IP [\"192.168.77.100\"]"), in addition to
+ * upstream's EnsuredLoadBalancer, whenever the set of IPs in status changes:
+ * for a cloud that picks addresses itself this is the event users look for.
+ */
+static void ip_allocated_event(struct lbp_reconcile *r, const struct lbp_service *svc,
+                               const struct lbp_lb_status *st)
+{
+    char list[LBP_LB_MAX_INGRESS * 70 + 8];
+    size_t len = 0, ips = 0;
+    bool same = true;
+    for (size_t i = 0; i < st->n_ingress; i++) {
+        if (!st->ingress[i].ip[0])
+            continue;
+        bool known = false;
+        for (size_t j = 0; j < svc->n_ingress; j++)
+            known |= lbp_streq(svc->ingress[j].ip, st->ingress[i].ip);
+        same &= known;
+        len += (size_t)snprintf(list + len, sizeof(list) - len, "%s\"%s\"", ips ? "," : "",
+                                st->ingress[i].ip);
+        if (len >= sizeof(list))
+            len = sizeof(list) - 1;
+        ips++;
+    }
+    if (!ips || same)
+        return;
+    char msg[sizeof(list) + 16];
+    snprintf(msg, sizeof(msg), "Assigned IP [%s]", list);
+    event(r, svc, "Normal", "IPAllocated", msg);
+}
+
 static void retry(struct lbp_reconcile *r, const char *key, unsigned retry_after_s)
 {
     uint64_t d = lbp_queue_retry(r->q, key, (uint64_t)retry_after_s * 1000u);
@@ -100,6 +131,8 @@ static void cleanup(struct lbp_reconcile *r, const char *key, const struct lbp_s
         retry(r, key, call.retry_after_s);
         return;
     }
+    /* its address is free now: whoever waits for one should not wait for a timer */
+    lbp_reconcile_wake_waiting(r);
     if (lbp_reconcile_fenced(r, key))
         goto fenced;
     if (svc->n_ingress) {
@@ -134,7 +167,7 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
     struct lbp_call call = {0};
     char msg[LBP_ERRBUF_SIZE + 64];
     bool has_fin = lbp_meta_has_finalizer(&svc->meta, LBP_FINALIZER);
-    uint64_t h = lbp_service_hash(svc), ing = lbp_ingress_hash_service(svc);
+    uint64_t h = lbp_reconcile_svc_hash(r, svc), ing = lbp_ingress_hash_service(svc), gen;
     int rc;
 
     pthread_mutex_lock(&r->mu);
@@ -142,6 +175,7 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
     st = lbp_state_get(r, key, true);
     if (st)
         snap = *st;
+    gen = r->config_gen;
     pthread_mutex_unlock(&r->mu);
     if (!ns || !st) {
         lbp_nodeset_unref(ns);
@@ -166,7 +200,8 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
         goto out;
     }
 
-    if (snap.has_lb && has_fin && snap.svc_hash == h && snap.ingress_hash == ing) {
+    if (snap.has_lb && has_fin && snap.svc_hash == h && snap.ingress_hash == ing &&
+        snap.config_gen == gen) {
         if (snap.node_hash == ns->hash) {
             __atomic_add_fetch(&r->m_skipped, 1, __ATOMIC_RELAXED);
             lbp_queue_done(r->q, key);
@@ -237,19 +272,50 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
     rc = r->o.provider->ensure(r->o.pctx, &d.spec, &lbst, &call);
     if (rc == LBP_PENDING) {
         unsigned after = lbst.retry_after_s ? lbst.retry_after_s : call.retry_after_s;
-        lbp_v(1, "%s: load balancer pending", key);
+        if (call.event_reason) {
+            /*
+             * Waiting for something another Service holds (an address): say
+             * so once per change of inputs or message, poll at the provider's
+             * pace, and let any LB removal wake it early.
+             */
+            bool again = snap.waiting && snap.fail_rc == rc && snap.invalid_hash == h &&
+                         snap.config_gen == gen;
+            lbp_info("%s: waiting: %s", key, call.err[0] ? call.err : lbp_rc_str(rc));
+            if (!again)
+                event(r, svc, "Warning", call.event_reason, call.err[0] ? call.err : "pending");
+            pthread_mutex_lock(&r->mu);
+            st->waiting = true;
+            st->fail_rc = rc;
+            st->invalid_hash = h;
+            st->config_gen = gen;
+            pthread_mutex_unlock(&r->mu);
+        } else {
+            lbp_v(1, "%s: load balancer pending", key);
+        }
         lbp_queue_retry(r->q, key, (uint64_t)(after ? after : 1) * 1000u);
         goto out;
     }
     if (rc != LBP_OK) {
+        bool repeat = rc == LBP_INVALID && snap.fail_rc == rc && snap.invalid_hash == h &&
+                      snap.config_gen == gen && call.event_reason;
         __atomic_add_fetch(&r->m_cloud_errors, 1, __ATOMIC_RELAXED);
         snprintf(msg, sizeof(msg), "Error syncing load balancer: %s",
                  call.err[0] ? call.err : lbp_rc_str(rc));
-        lbp_warn("%s: %s", key, msg);
-        event(r, svc, "Warning", "SyncLoadBalancerFailed", msg);
+        if (repeat)
+            lbp_v(1, "%s: still: %s", key, msg);
+        else
+            lbp_warn("%s: %s", key, msg);
+        /* a provider reason (e.g. AllocationFailed) replaces upstream's generic one */
+        if (!repeat)
+            event(r, svc, "Warning",
+                  call.event_reason ? call.event_reason : "SyncLoadBalancerFailed",
+                  call.event_reason && call.err[0] ? call.err : msg);
         if (rc == LBP_INVALID) {
             pthread_mutex_lock(&r->mu);
             st->invalid_hash = h;
+            st->config_gen = gen;
+            st->fail_rc = rc;
+            st->waiting = call.event_reason != NULL;
             pthread_mutex_unlock(&r->mu);
             lbp_queue_done(r->q, key);
         } else {
@@ -270,6 +336,7 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
             retry(r, key, 0);
             goto out;
         }
+        ip_allocated_event(r, svc, &lbst);
     }
     pthread_mutex_lock(&r->mu);
     st->has_lb = true;
@@ -277,6 +344,9 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
     st->node_hash = ns->hash;
     st->ingress_hash = lbp_ingress_hash_status(&lbst);
     st->invalid_hash = 0;
+    st->config_gen = gen;
+    st->waiting = false;
+    st->fail_rc = 0;
     pthread_mutex_unlock(&r->mu);
     __atomic_add_fetch(&r->m_syncs, 1, __ATOMIC_RELAXED);
     if (snap.svc_hash != h) {

@@ -632,9 +632,9 @@ static void test_watch_errors(struct lbp_fake_api *api, struct lbp_kube_client *
     /* Create only once the informer is past both failed watches: created any
      * earlier, the object could still reach it on the watch being dropped. */
     struct watches_ctx wc = {.inf = inf, .at_least = st0.watches + 3};
-    CHECK(lbp_test_poll(watches_reached, &wc, 10000));
+    CHECK(lbp_test_poll(watches_reached, &wc, 30000));
     CHECK(create_svc(c, "default", "after-errors", NULL) == LBP_OK);
-    CHECK(wait_key(&rec, "default/after-errors", true, 10000));
+    CHECK(wait_key(&rec, "default/after-errors", true, 30000));
     lbp_informer_stats(inf, &st1);
     CHECK(st1.restarts - st0.restarts >= 2);
     CHECK(st1.watches - st0.watches >= 3);

@@ -218,6 +218,50 @@ static void test_nodes(void **state)
         lbp_kube_obj_unref(n[i]);
 }
 
+/* Labels and selector reach the spec; the selector digest ignores order. */
+static void test_labels_and_selector(void **state)
+{
+    struct lbp_service *a = svc_from(SVC(",\"labels\":{\"tier\":\"web\"}",
+                                         "\"type\":\"LoadBalancer\",\"selector\":{\"app\":\"x\","
+                                         "\"role\":\"db\"}," PORTS,
+                                         ""));
+    struct lbp_service *b = svc_from(SVC("",
+                                         "\"type\":\"LoadBalancer\",\"selector\":{\"role\":"
+                                         "\"db\",\"app\":\"x\"}," PORTS,
+                                         ""));
+    struct lbp_service *c = svc_from(SVC("",
+                                         "\"type\":\"LoadBalancer\",\"selector\":{\"app\":"
+                                         "\"y\",\"role\":\"db\"}," PORTS,
+                                         ""));
+    struct lbp_service *none = svc_from(SVC("", "\"type\":\"LoadBalancer\"," PORTS, ""));
+    struct lbp_desired da, db, dn;
+    (void)state;
+    assert_int_equal(lbp_desired_build(a, NULL, "k", &da), LBP_OK);
+    assert_int_equal(lbp_desired_build(b, NULL, "k", &db), LBP_OK);
+    assert_int_equal(lbp_desired_build(none, NULL, "k", &dn), LBP_OK);
+    assert_int_equal(da.spec.n_labels, 1);
+    assert_string_equal(da.spec.labels[0].key, "tier");
+    assert_string_equal(da.spec.labels[0].value, "web");
+    assert_int_equal(db.spec.n_labels, 0);
+    /* sha256("app=x,role=db") */
+    assert_non_null(da.spec.selector_hash);
+    assert_string_equal(da.spec.selector_hash,
+                        "1af31278cc4e39e4a3e5306398f4e7da1541d06daa921a300a48b6fde987b099");
+    assert_string_equal(da.spec.selector_hash, db.spec.selector_hash);
+    assert_null(dn.spec.selector_hash);
+    /* upstream's hash ignores labels; the label hash sees labels and selector */
+    assert_true(lbp_service_hash(a) == lbp_service_hash(b));
+    assert_true(lbp_service_label_hash(a) != lbp_service_label_hash(b));
+    assert_true(lbp_service_label_hash(b) != lbp_service_label_hash(c));
+    lbp_desired_free(&da);
+    lbp_desired_free(&db);
+    lbp_desired_free(&dn);
+    lbp_kube_obj_unref(a);
+    lbp_kube_obj_unref(b);
+    lbp_kube_obj_unref(c);
+    lbp_kube_obj_unref(none);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -225,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_desired_and_ranges),
         cmocka_unit_test(test_validate),
         cmocka_unit_test(test_nodes),
+        cmocka_unit_test(test_labels_and_selector),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
