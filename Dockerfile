@@ -15,7 +15,10 @@ RUN apt-get update \
       ca-certificates libcurl4 libssl3 libjson-c5 libxml2 libyaml-0-2 libmicrohttpd12 libcap2 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/cmd/lbprov /usr/local/bin/lbprov
-# 65532 is the conventional "nonroot" uid; the speaker gets CAP_NET_RAW from
-# its pod spec (and drops every other capability at start).
+# 65532 is the conventional "nonroot" uid, and the controller runs as it.
+# The speaker's pod spec overrides it with uid 0 and every capability
+# dropped but NET_RAW: Kubernetes gives an added capability to a non-root
+# user only in the bounding set, not the effective one. lbprov speaker also
+# drops to CAP_NET_RAW by itself at start.
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/lbprov"]

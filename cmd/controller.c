@@ -13,8 +13,13 @@
  * time-based fence. Losing the Lease exits 1 (SIGUSR1 from the election
  * thread wakes the main loop) so the pod restarts clean; SIGTERM stops the
  * workers first and then releases the Lease so a standby takes over at once.
+ *
+ * SIGHUP re-reads --cloud-config through the provider's reload slot; a bad
+ * file is logged and the running configuration stays.
  */
 #include "cmd/cmd.h"
+#include "cmd/observe.h"
+#include "common/health.h"
 #include "common/httpd.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -33,10 +38,12 @@
 #include <string.h>
 #include <time.h>
 
-#define SHUTDOWN_BUDGET_MS 4000
+/* In-flight syncs get this long after SIGTERM; tear-down fits in the rest of 5 s. */
+#define SHUTDOWN_BUDGET_MS 3500
 
 struct ctl {
     const struct lbp_provider *prov;
+    const char *cloud_config;
     struct lbp_provider_ctx *pctx;
     struct lbp_reconcile *rec;
     struct lbp_informer *svc_inf, *node_inf;
@@ -50,6 +57,7 @@ static void usage(FILE *f)
                "  --cloud NAME                    provider to use (built in:");
     for (size_t i = 0; lbp_providers[i]; i++)
         fprintf(f, " %s", lbp_providers[i]->name);
+    // clang-format off
     fprintf(f,
             ")\n"
             "  --cloud-config FILE             provider configuration\n"
@@ -69,7 +77,10 @@ static void usage(FILE *f)
             "  --backoff-max DURATION          longest retry delay (default 300s)\n"
             "  --metallb-poll-period DURATION  how often clouds with run-time configuration\n"
             "                                  (baremetal) re-list MetalLB pools (default 5s)\n"
-            "  --http-bind-address HOST:PORT   health, metrics, debug (default :10258)\n"
+            "  --http-bind-address HOST:PORT   health, metrics, debug (default :10258);\n"
+            "                                  127.0.0.1:PORT or localhost:PORT serve loopback only\n"
+            "  --health-stuck-after DURATION   /healthz fails when a loop stays busy this long\n"
+            "                                  (default 10m)\n"
             "  --leader-elect[=BOOL]           run workers only while holding the Lease (default true)\n"
             "  --leader-elect-lease-duration DURATION   (default 15s)\n"
             "  --leader-elect-renew-deadline DURATION   (default 10s)\n"
@@ -78,9 +89,12 @@ static void usage(FILE *f)
             "  --leader-elect-resource-namespace NS     (default: the pod's namespace in a cluster,\n"
             "                                  else kube-system)\n"
             "  --log-format text|json          (default text)\n"
-            "  -v, --v N                       log verbosity\n"
+            "  -v, --v N                       log verbosity, 0-10 (default 0)\n"
             "  -h, --help\n\n"
-            "Durations: 500ms, 30s, 5m, 1h or plain seconds.\n");
+            "Durations: 500ms, 30s, 5m, 1h or plain seconds.\n"
+            "Signals: SIGTERM/SIGINT stop gracefully (in-flight syncs get 3.5s); SIGHUP re-reads\n"
+            "--cloud-config when the cloud supports it.\n");
+    // clang-format on
 }
 
 static int parse_duration_ms(const char *s, uint64_t *out)
@@ -121,17 +135,6 @@ static int parse_bool_arg(const char *s, bool *out)
     return LBP_PARSE;
 }
 
-static int route_healthz(void *ctx, const char *method, const char *body, struct lbp_buf *out,
-                         const char **ctype)
-{
-    (void)ctx;
-    (void)method;
-    (void)body;
-    (void)ctype;
-    lbp_buf_adds(out, "ok\n");
-    return 200;
-}
-
 static int route_readyz(void *ctx, const char *method, const char *body, struct lbp_buf *out,
                         const char **ctype)
 {
@@ -161,8 +164,9 @@ static int route_metrics(void *ctx, const char *method, const char *body, struct
     (void)method;
     (void)body;
     *ctype = "text/plain; version=0.0.4";
-    lbp_reconcile_metrics(c->rec, out);
-    lbp_metrics_render(out); /* whatever other modules registered */
+    (void)c;
+    if (lbp_metrics_render(out) != LBP_OK)
+        return 500;
     return 200;
 }
 
@@ -211,6 +215,7 @@ enum {
     OPT_BACKOFF_BASE,
     OPT_BACKOFF_MAX,
     OPT_HTTP,
+    OPT_STUCK,
     OPT_LEADER_ELECT,
     OPT_LE_DURATION,
     OPT_LE_DEADLINE,
@@ -239,6 +244,7 @@ static const struct option long_opts[] = {
     {"backoff-base", required_argument, NULL, OPT_BACKOFF_BASE},
     {"backoff-max", required_argument, NULL, OPT_BACKOFF_MAX},
     {"http-bind-address", required_argument, NULL, OPT_HTTP},
+    {"health-stuck-after", required_argument, NULL, OPT_STUCK},
     {"leader-elect", optional_argument, NULL, OPT_LEADER_ELECT},
     {"leader-elect-lease-duration", required_argument, NULL, OPT_LE_DURATION},
     {"leader-elect-renew-deadline", required_argument, NULL, OPT_LE_DEADLINE},
@@ -283,6 +289,29 @@ static void leader_identity(char *out, size_t len)
     snprintf(out, len, "%s_%02x%02x%02x%02x%02x%02x", host, r[0], r[1], r[2], r[3], r[4], r[5]);
 }
 
+/* SIGHUP: the provider re-reads its cloud-config; any other signal is the caller's. */
+static bool handle_hup(struct ctl *c, int sig)
+{
+    char err[512] = "";
+    if (sig != SIGHUP)
+        return false;
+    if (!c->cloud_config) {
+        lbp_info("SIGHUP: no --cloud-config to re-read");
+        return true;
+    }
+    if (!c->prov->reload) {
+        lbp_warn("SIGHUP: cloud %s cannot reload %s; restart to apply changes", c->prov->name,
+                 c->cloud_config);
+        return true;
+    }
+    if (c->prov->reload(c->pctx, c->cloud_config, err, sizeof(err)) != LBP_OK)
+        lbp_error("SIGHUP: keeping the running configuration; %s is bad: %s", c->cloud_config,
+                  err[0] ? err : "reload failed");
+    else
+        lbp_info("SIGHUP: cloud %s reloaded %s", c->prov->name, c->cloud_config);
+    return true;
+}
+
 static int bad(const char *flag, const char *val)
 {
     fprintf(stderr, "lbprov controller: invalid value '%s' for %s (see --help)\n", val, flag);
@@ -307,6 +336,7 @@ int lbp_cmd_controller(int argc, char **argv)
     struct lbp_httpd *httpd = NULL;
     struct ctl c = {0};
     struct lbp_informer_handlers hs, hn;
+    struct lbp_observe obs = {0};
     char err[512];
     sigset_t sigs;
     int opt, rc = 1;
@@ -398,6 +428,11 @@ int lbp_cmd_controller(int argc, char **argv)
         case OPT_HTTP:
             http_bind = optarg;
             break;
+        case OPT_STUCK:
+            if (parse_duration_ms(optarg, &ms) || ms < 100)
+                return bad("--health-stuck-after", optarg);
+            lbp_health_set_bound_ms(ms);
+            break;
         case OPT_LEADER_ELECT:
             if (parse_bool_arg(optarg, &leader_elect))
                 return bad("--leader-elect", optarg);
@@ -440,6 +475,8 @@ int lbp_cmd_controller(int argc, char **argv)
                 return bad("--log-format", optarg);
             break;
         case 'v':
+            if (optarg[0] == '=') /* klog's -v=N */
+                optarg++;
             if (lbp_parse_long(optarg, 0, 10, &n))
                 return bad("-v", optarg);
             lbp_log_verbosity = (int)n;
@@ -495,9 +532,12 @@ int lbp_cmd_controller(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGUSR1); /* leadership lost */
+    sigaddset(&sigs, SIGHUP);  /* re-read --cloud-config */
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    c.cloud_config = cloud_config;
+    lbp_observe_process();
     err[0] = '\0';
     if (c.prov->init(cloud_config, ropts.cluster_name, &c.pctx, err, sizeof(err))) {
         fprintf(stderr, "lbprov controller: cloud %s: %s\n", cloud, err);
@@ -528,8 +568,8 @@ int lbp_cmd_controller(int argc, char **argv)
         struct lbp_kube_client_opts leopts = {.timeout_ms = lopts.retry_period_ms,
                                               .max_retries = 1};
         if (!lopts.namespace)
-            lopts.namespace = lbp_streq(kcfg->source, "in-cluster") ? kcfg->namespace
-                                                                    : "kube-system";
+            lopts.namespace =
+                lbp_streq(kcfg->source, "in-cluster") ? kcfg->namespace : "kube-system";
         leader_identity(identity, sizeof(identity));
         lopts.identity = identity;
         if (lbp_kube_client_new(kcfg, &leopts, &le_client, err, sizeof(err)) ||
@@ -567,7 +607,15 @@ int lbp_cmd_controller(int argc, char **argv)
     char debug_path[64];
     snprintf(debug_path, sizeof(debug_path), "/debug/%scloud",
              strcmp(c.prov->name, "mock") == 0 ? "mock" : c.prov->name);
-    lbp_httpd_route(httpd, "/healthz", route_healthz, &c);
+    obs.inf[obs.n_inf] = c.svc_inf;
+    obs.kind[obs.n_inf++] = "Service";
+    obs.inf[obs.n_inf] = c.node_inf;
+    obs.kind[obs.n_inf++] = "Node";
+    obs.client[obs.n_client++] = client;
+    if (le_client)
+        obs.client[obs.n_client++] = le_client;
+    lbp_observe_start(&obs);
+    lbp_httpd_route(httpd, "/healthz", lbp_observe_healthz, &c);
     lbp_httpd_route(httpd, "/readyz", route_readyz, &c);
     lbp_httpd_route(httpd, "/metrics", route_metrics, &c);
     if (c.prov->debug_json)
@@ -588,7 +636,8 @@ int lbp_cmd_controller(int argc, char **argv)
     /* Wait for both caches, still answering signals. */
     for (;;) {
         struct timespec ts = {0, 0};
-        if (sigtimedwait(&sigs, NULL, &ts) > 0) {
+        int sig = sigtimedwait(&sigs, NULL, &ts);
+        if (sig > 0 && !handle_hup(&c, sig)) {
             lbp_info("signal before caches synced; exiting");
             rc = 0;
             goto out;
@@ -609,6 +658,7 @@ int lbp_cmd_controller(int argc, char **argv)
         for (;;) {
             struct timespec ts = {0, 0};
             int sig = sigtimedwait(&sigs, NULL, &ts);
+            handle_hup(&c, sig);
             if (sig == SIGTERM || sig == SIGINT) {
                 lbp_info("signal while standing by; exiting");
                 rc = 0;
@@ -626,6 +676,7 @@ int lbp_cmd_controller(int argc, char **argv)
         /* With an elector, also watch its fence: its thread may sit in a hung request. */
         struct timespec tick = {0, 100 * 1000000L};
         int sig = le ? sigtimedwait(&sigs, NULL, &tick) : sigwaitinfo(&sigs, NULL);
+        handle_hup(&c, sig);
         if (sig == SIGTERM || sig == SIGINT) {
             lbp_info("received %s; shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
             break;
@@ -650,10 +701,17 @@ out:
     if (c.node_inf)
         lbp_informer_stop(c.node_inf);
     lbp_httpd_free(httpd);
+    lbp_observe_stop(&obs);
     if (abandoned) {
-        /* A worker is stuck in a call: its memory is still in use, so do not free it. */
+        /*
+         * A worker is still in a call and its memory is in use, so nothing
+         * can be freed; leave at once, without exit handlers (they would
+         * run while that thread still touches the objects they inspect).
+         * The next leader redoes the abandoned syncs.
+         */
         lbp_info("exiting with syncs abandoned");
-        return rc;
+        fflush(NULL);
+        _exit(rc);
     }
     if (events) {
         lbp_event_recorder_flush(events, 500);

@@ -173,22 +173,32 @@ int lbp_cmd_status(int argc, char **argv)
             if (strcmp(optarg, "json") == 0)
                 as_json = true;
             else if (strcmp(optarg, "wide") != 0 && strcmp(optarg, "table") != 0) {
-                fprintf(stderr, "lbprov status: -o must be json or table\n");
+                fprintf(stderr, "lbprov status: invalid value '%s' for -o (want table or json)\n",
+                        optarg);
                 return 2;
             }
             break;
         case 'h':
-            printf("Usage: lbprov status [--kubeconfig FILE] [--context NAME] [--master URL] "
-                   "[-o json]\n\nEvery LoadBalancer Service: address, ports, class, age and "
-                   "the latest service-controller Event.\n");
+            printf("Usage: lbprov status [flags]\n\n"
+                   "Every LoadBalancer Service: address, ports, class, age and the latest\n"
+                   "service-controller Event.\n\n"
+                   "  --kubeconfig FILE   (default $KUBECONFIG, ~/.kube/config, in-cluster)\n"
+                   "  --context NAME      kubeconfig context\n"
+                   "  --master URL        API server URL, overrides the kubeconfig\n"
+                   "  -o table|json       output format (default table)\n"
+                   "  -h, --help\n");
             return 0;
         case ':':
-            fprintf(stderr, "lbprov status: %s needs a value\n", argv[optind - 1]);
+            fprintf(stderr, "lbprov status: %s needs a value (see --help)\n", argv[optind - 1]);
             return 2;
         default:
             fprintf(stderr, "lbprov status: unknown flag '%s' (see --help)\n", argv[optind - 1]);
             return 2;
         }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "lbprov status: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return 2;
     }
     if (lbp_kube_config_load(&kopts, &cfg, err, sizeof(err)) ||
         lbp_kube_client_new(cfg, &copts, &client, err, sizeof(err))) {

@@ -1,17 +1,89 @@
-/* version.c — `lbprov version`: version, compiler and the clouds built in. */
+/*
+ * version.c — `lbprov version`: the version and what the binary was built
+ * with (compiler, the versions of libcurl, OpenSSL and json-c it runs
+ * against, the clouds compiled in). -o json prints the same as one object
+ * for scripts.
+ */
 #include "cmd/cmd.h"
+#include "cmd/observe.h"
 #include "provider/provider.h"
 
 #include <curl/curl.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: lbprov version [flags]\n\n"
+               "Prints the version, the compiler, the libcurl, OpenSSL and json-c versions in use\n"
+               "and the clouds built in.\n\n"
+               "  -o, --output text|json   (default text)\n"
+               "  -h, --help\n");
+}
 
 int lbp_cmd_version(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+    bool json = false;
+    int opt;
+
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'o':
+            if (strcmp(optarg, "json") == 0)
+                json = true;
+            else if (strcmp(optarg, "text") != 0) {
+                fprintf(stderr, "lbprov version: invalid value '%s' for -o (see --help)\n", optarg);
+                return 2;
+            }
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case ':':
+            fprintf(stderr, "lbprov version: %s needs a value (see --help)\n", argv[optind - 1]);
+            return 2;
+        default:
+            fprintf(stderr, "lbprov version: unknown flag '%s' (see --help)\n", argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "lbprov version: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return 2;
+    }
+    if (json) {
+        json_object *o = json_object_new_object(), *clouds = json_object_new_array();
+        json_object_object_add(o, "version", json_object_new_string(LBP_VERSION));
+        json_object_object_add(o, "compiler", json_object_new_string(lbp_observe_compiler()));
+        json_object_object_add(o, "libcurl", json_object_new_string(cv->version));
+        json_object_object_add(o, "openssl",
+                               json_object_new_string(OpenSSL_version(OPENSSL_VERSION)));
+        json_object_object_add(o, "jsonc", json_object_new_string(json_c_version()));
+        for (size_t i = 0; lbp_providers[i]; i++)
+            json_object_array_add(clouds, json_object_new_string(lbp_providers[i]->name));
+        json_object_object_add(o, "clouds", clouds);
+        printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                             JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+        return 0;
+    }
     printf("lbprov %s\n", LBP_VERSION);
-    printf("built with %s, %s\n", __VERSION__, curl_version());
-    printf("clouds:");
+    printf("compiler: %s\n", lbp_observe_compiler());
+    printf("libcurl:  %s (%s)\n", cv->version, cv->ssl_version ? cv->ssl_version : "no TLS");
+    printf("OpenSSL:  %s\n", OpenSSL_version(OPENSSL_VERSION));
+    printf("json-c:   %s\n", json_c_version());
+    printf("clouds:  ");
     for (size_t i = 0; lbp_providers[i]; i++)
         printf(" %s", lbp_providers[i]->name);
     printf("\n");

@@ -54,6 +54,9 @@ static int parse_bind(const char *bind, struct sockaddr_storage *ss)
         memmove(host, host + 1, hl - 2);
         host[hl - 2] = '\0';
     }
+    /* "localhost" is a request to stay off the network, not a name to resolve. */
+    if (strcmp(host, "localhost") == 0)
+        memcpy(host, "127.0.0.1", sizeof("127.0.0.1"));
     if (!host[0] || strcmp(host, "0.0.0.0") == 0) {
         struct sockaddr_in *in = (struct sockaddr_in *)ss;
         in->sin_family = AF_INET;

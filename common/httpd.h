@@ -18,7 +18,10 @@ typedef int (*lbp_httpd_fn)(void *ctx, const char *method, const char *body, str
 
 struct lbp_httpd;
 
-/* bind: "HOST:PORT", ":PORT" (all addresses) or "[::1]:PORT"; port 0 picks a free one. */
+/*
+ * bind: "HOST:PORT" (HOST an IPv4/IPv6 literal or "localhost", meaning
+ * 127.0.0.1), ":PORT" (all addresses) or "[::1]:PORT"; port 0 picks a free one.
+ */
 int lbp_httpd_new(const char *bind, struct lbp_httpd **out, char *err, size_t errlen);
 /* Routes must be added before lbp_httpd_start. */
 int lbp_httpd_route(struct lbp_httpd *h, const char *path, lbp_httpd_fn fn, void *ctx);

@@ -51,6 +51,15 @@ struct lbp_metric {
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct lbp_metric *registry_head, *registry_tail;
 
+#define MAX_COLLECTORS 16
+struct collector {
+    void (*fn)(void *ctx);
+    void *ctx;
+};
+/* Separate from registry_mu: collectors call lbp_metric_set, which never takes it. */
+static pthread_mutex_t collectors_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct collector collectors[MAX_COLLECTORS];
+
 static size_t split_labels(const char *labels, char **out)
 {
     size_t n = 0;
@@ -371,9 +380,39 @@ static int render_metric(struct lbp_buf *out, struct lbp_metric *m)
     return rc;
 }
 
+int lbp_metrics_collector_add(void (*fn)(void *ctx), void *ctx)
+{
+    int rc = LBP_NOMEM;
+    pthread_mutex_lock(&collectors_mu);
+    for (size_t i = 0; i < MAX_COLLECTORS; i++)
+        if (!collectors[i].fn) {
+            collectors[i].fn = fn;
+            collectors[i].ctx = ctx;
+            rc = LBP_OK;
+            break;
+        }
+    pthread_mutex_unlock(&collectors_mu);
+    return rc;
+}
+
+void lbp_metrics_collector_remove(void (*fn)(void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&collectors_mu);
+    for (size_t i = 0; i < MAX_COLLECTORS; i++)
+        if (collectors[i].fn == fn && collectors[i].ctx == ctx)
+            collectors[i].fn = NULL;
+    pthread_mutex_unlock(&collectors_mu);
+}
+
 int lbp_metrics_render(struct lbp_buf *out)
 {
     int rc = LBP_OK;
+    /* Held through the calls so a module cannot remove (and free) its context mid-scrape. */
+    pthread_mutex_lock(&collectors_mu);
+    for (size_t i = 0; i < MAX_COLLECTORS; i++)
+        if (collectors[i].fn)
+            collectors[i].fn(collectors[i].ctx);
+    pthread_mutex_unlock(&collectors_mu);
     pthread_mutex_lock(&registry_mu);
     for (struct lbp_metric *m = registry_head; m && !rc; m = m->next) {
         pthread_mutex_lock(&m->mu);
@@ -386,6 +425,9 @@ int lbp_metrics_render(struct lbp_buf *out)
 
 void lbp_metrics_reset(void)
 {
+    pthread_mutex_lock(&collectors_mu);
+    memset(collectors, 0, sizeof(collectors));
+    pthread_mutex_unlock(&collectors_mu);
     pthread_mutex_lock(&registry_mu);
     struct lbp_metric *m = registry_head;
     registry_head = registry_tail = NULL;

@@ -45,6 +45,15 @@ double lbp_metric_value(struct lbp_metric *m, const char *const *values);
 extern const double lbp_latency_buckets[];
 extern const size_t lbp_latency_buckets_n;
 
+/*
+ * A collector runs at the start of every render, before any metric is
+ * written: it copies counters a module keeps elsewhere (client stats,
+ * /proc/self) into registered metrics with lbp_metric_set. At most 16.
+ */
+int lbp_metrics_collector_add(void (*fn)(void *ctx), void *ctx);
+/* Removes the collector registered with exactly this fn and ctx. */
+void lbp_metrics_collector_remove(void (*fn)(void *ctx), void *ctx);
+
 /* Appends every registered metric to out in the text format. */
 int lbp_metrics_render(struct lbp_buf *out);
 /* Frees everything registered; at exit, so leak checkers stay quiet. */

@@ -72,6 +72,19 @@ void lbp_deadline_ts(uint64_t ms, struct timespec *ts)
     }
 }
 
+int lbp_cond_init_monotonic(pthread_cond_t *cond)
+{
+    pthread_condattr_t ca;
+    int rc = pthread_condattr_init(&ca);
+    if (rc == 0) {
+        rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        if (rc == 0)
+            rc = pthread_cond_init(cond, &ca);
+        pthread_condattr_destroy(&ca);
+    }
+    return rc;
+}
+
 void lbp_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;

@@ -4,6 +4,7 @@
 #ifndef LBP_COMMON_UTIL_H
 #define LBP_COMMON_UTIL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +25,8 @@ int lbp_parse_rfc3339(const char *s, int64_t *epoch_s);
  */
 struct timespec;
 void lbp_deadline_ts(uint64_t ms, struct timespec *ts);
+/* Initialises a condition variable that times its waits on CLOCK_MONOTONIC. */
+int lbp_cond_init_monotonic(pthread_cond_t *cond);
 
 /* Formats a message into err (NULL or errlen 0: nothing). */
 void lbp_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -885,7 +885,6 @@ int lbp_kube_client_new(const struct lbp_kube_config *cfg, const struct lbp_kube
     int rc = LBP_NOMEM;
     struct lbp_kube_client *c = NULL;
     struct lbp_kube_client_opts defaults = {0};
-    pthread_condattr_t ca;
 
     *out = NULL;
     if (err && errlen)
@@ -902,10 +901,7 @@ int lbp_kube_client_new(const struct lbp_kube_config *cfg, const struct lbp_kube
     if (!c)
         return LBP_NOMEM;
     pthread_mutex_init(&c->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    lbp_cond_init_monotonic(&c->cv);
 
     rc = setup_server_name(c, cfg->server, cfg->tls_server_name, err, errlen);
     if (rc)

@@ -442,7 +442,6 @@ int lbp_event_recorder_new(struct lbp_kube_client *c, const struct lbp_event_opt
                            struct lbp_event_recorder **out)
 {
     struct lbp_event_recorder *r;
-    pthread_condattr_t ca;
 
     *out = NULL;
     if (!c || !opts || !opts->component || !*opts->component)
@@ -457,11 +456,8 @@ int lbp_event_recorder_new(struct lbp_kube_client *c, const struct lbp_event_opt
     r->burst = opts->burst > 0 ? opts->burst : DEFAULT_BURST;
     r->queue_max = opts->queue_max ? opts->queue_max : DEFAULT_QUEUE;
     pthread_mutex_init(&r->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->work, &ca);
-    pthread_cond_init(&r->idle, &ca);
-    pthread_condattr_destroy(&ca);
+    lbp_cond_init_monotonic(&r->work);
+    lbp_cond_init_monotonic(&r->idle);
     if (!r->component || (opts->host && !r->host)) {
         lbp_event_recorder_free(r);
         return LBP_NOMEM;

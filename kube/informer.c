@@ -727,7 +727,6 @@ int lbp_informer_new(struct lbp_kube_client *c, const struct lbp_informer_opts *
                      const struct lbp_informer_handlers *h, struct lbp_informer **out)
 {
     struct lbp_informer *inf = NULL;
-    pthread_condattr_t ca;
     char probe[256];
     int rc = LBP_OK;
 
@@ -756,10 +755,7 @@ int lbp_informer_new(struct lbp_kube_client *c, const struct lbp_informer_opts *
     pthread_rwlock_init(&inf->lock, NULL);
     pthread_mutex_init(&inf->hmu, NULL);
     pthread_mutex_init(&inf->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&inf->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    lbp_cond_init_monotonic(&inf->cv);
     *out = inf;
     inf = NULL;
 out:

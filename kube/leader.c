@@ -250,11 +250,7 @@ int lbp_leader_new(struct lbp_kube_client *c, const struct lbp_leader_opts *opts
         return LBP_INVALID;
     }
     pthread_mutex_init(&le->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&le->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    lbp_cond_init_monotonic(&le->cv);
     le->sync_inited = true;
     *out = le;
     return LBP_OK;

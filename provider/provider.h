@@ -188,6 +188,13 @@ struct lbp_provider {
      */
     int (*restore)(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                    const struct lbp_lb_status *current);
+    /*
+     * Optional (NULL: a changed cloud-config needs a restart). Re-reads the
+     * cloud-config at path on SIGHUP while calls continue on other threads.
+     * On error (LBP_PARSE, LBP_IO, LBP_INVALID) the running configuration
+     * stays in force, untouched, and err says why.
+     */
+    int (*reload)(struct lbp_provider_ctx *ctx, const char *path, char *err, size_t errlen);
 };
 
 /* NULL-terminated table of the clouds built into this binary. */

@@ -301,14 +301,7 @@ static void *config_main(void *arg)
         uint64_t now = lbp_now_ms();
         if (now < next) {
             struct timespec ts;
-            uint64_t wait = next - now;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_sec += (time_t)(wait / 1000);
-            ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            lbp_deadline_ts(next - now, &ts);
             pthread_cond_timedwait(&r->cond, &r->mu, &ts);
             continue;
         }

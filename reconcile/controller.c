@@ -1,6 +1,6 @@
 /*
  * controller.c — wiring: informer handlers, the sync thread (node set,
- * resync, orphans), start and bounded stop, metrics.
+ * resync, orphans), start and bounded stop.
  *
  * Informer handlers run on watch threads and never call the API or the
  * cloud: a Service event enqueues its key (add_now when the sync inputs
@@ -10,6 +10,7 @@
  * was built from another set.
  */
 #include "reconcile/reconcile_int.h"
+#include "common/health.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -162,7 +163,6 @@ void lbp_reconcile_handlers(struct lbp_reconcile *r, struct lbp_informer_handler
 int lbp_reconcile_new(const struct lbp_reconcile_opts *opts, struct lbp_reconcile **out)
 {
     struct lbp_reconcile *r = calloc(1, sizeof(*r));
-    pthread_condattr_t ca;
     int rc;
     if (!r)
         return LBP_NOMEM;
@@ -186,10 +186,8 @@ int lbp_reconcile_new(const struct lbp_reconcile_opts *opts, struct lbp_reconcil
         return rc ? rc : LBP_NOMEM;
     }
     pthread_mutex_init(&r->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    lbp_cond_init_monotonic(&r->cond);
+    lbp_reconcile_metrics_init(r);
     *out = r;
     return LBP_OK;
 }
@@ -259,6 +257,7 @@ static void *sync_main(void *arg)
     uint64_t next_nodes = now + r->o.node_resync_s * 1000ull;
     uint64_t orphan_every = r->o.orphan_interval_s * 1000ull;
     uint64_t next_orphans = now;
+    struct lbp_heartbeat *hb = lbp_heartbeat_new("reconcile-sync");
     if (r->o.cleanup_orphans && r->o.orphan_grace_s * 1000ull / 2 < orphan_every)
         orphan_every = r->o.orphan_grace_s * 1000ull / 2 > 200 ? r->o.orphan_grace_s * 500ull : 200;
     pthread_mutex_lock(&r->mu);
@@ -269,20 +268,14 @@ static void *sync_main(void *arg)
         now = lbp_now_ms();
         if (!r->nodes_dirty && now < next) {
             struct timespec ts;
-            uint64_t wait = next - now;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_sec += (time_t)(wait / 1000);
-            ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            lbp_deadline_ts(next - now, &ts);
             pthread_cond_timedwait(&r->cond, &r->mu, &ts);
             continue;
         }
         bool dirty = r->nodes_dirty;
         r->nodes_dirty = false;
         pthread_mutex_unlock(&r->mu);
+        lbp_heartbeat_busy(hb); /* orphan scans call the cloud: covered by the bound */
         if (dirty || now >= next_nodes) {
             nodesync(r);
             if (now >= next_nodes)
@@ -296,11 +289,13 @@ static void *sync_main(void *arg)
             lbp_orphans_scan(r);
             next_orphans = lbp_now_ms() + orphan_every;
         }
+        lbp_heartbeat_idle(hb);
         pthread_mutex_lock(&r->mu);
     }
     r->live_threads--;
     pthread_cond_broadcast(&r->cond);
     pthread_mutex_unlock(&r->mu);
+    lbp_heartbeat_free(hb);
     return NULL;
 }
 
@@ -356,13 +351,7 @@ int lbp_reconcile_stop(struct lbp_reconcile *r, unsigned timeout_ms)
     struct timespec ts;
     int rc = LBP_OK;
     lbp_queue_shutdown(r->q);
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    lbp_deadline_ts(timeout_ms, &ts);
     pthread_mutex_lock(&r->mu);
     r->stopping = true;
     pthread_cond_broadcast(&r->cond);
@@ -394,6 +383,7 @@ void lbp_reconcile_free(struct lbp_reconcile *r)
     struct lbp_svc_state *st, *tmp;
     if (!r)
         return;
+    lbp_reconcile_metrics_fini(r);
     HASH_ITER(hh, r->states, st, tmp)
     {
         HASH_DEL(r->states, st);
@@ -408,46 +398,4 @@ void lbp_reconcile_free(struct lbp_reconcile *r)
     free(r->cluster_name);
     free(r->lb_class);
     free(r);
-}
-
-void lbp_reconcile_metrics(struct lbp_reconcile *r, struct lbp_buf *out)
-{
-#define M(name, help, type, v)                                                                     \
-    lbp_buf_addf(out, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,       \
-                 (unsigned long long)(v))
-    M("service_controller_loadbalancer_sync_total", "Load balancer ensures that succeeded.",
-      "counter", __atomic_load_n(&r->m_syncs, __ATOMIC_RELAXED));
-    M("service_controller_sync_errors_total", "Syncs that failed and were retried.", "counter",
-      __atomic_load_n(&r->m_sync_errors, __ATOMIC_RELAXED));
-    M("service_controller_nodesync_total", "Backend updates after node changes.", "counter",
-      __atomic_load_n(&r->m_nodesyncs, __ATOMIC_RELAXED));
-    M("service_controller_nodesync_error_total", "Backend updates that failed.", "counter",
-      __atomic_load_n(&r->m_nodesync_errors, __ATOMIC_RELAXED));
-    M("service_controller_skipped_total", "Syncs with nothing to do.", "counter",
-      __atomic_load_n(&r->m_skipped, __ATOMIC_RELAXED));
-    M("service_controller_cloud_calls_total", "Provider calls.", "counter",
-      __atomic_load_n(&r->m_cloud_calls, __ATOMIC_RELAXED));
-    M("service_controller_cloud_errors_total", "Provider calls that failed.", "counter",
-      __atomic_load_n(&r->m_cloud_errors, __ATOMIC_RELAXED));
-    M("service_controller_api_writes_total", "Service PATCHes (finalizer and status).", "counter",
-      __atomic_load_n(&r->m_api_writes, __ATOMIC_RELAXED));
-    M("service_controller_orphans_removed_total", "Orphaned load balancers removed.", "counter",
-      __atomic_load_n(&r->m_orphans_removed, __ATOMIC_RELAXED));
-    M("service_controller_queue_depth", "Keys queued, running or backing off.", "gauge",
-      lbp_queue_len(r->q));
-#undef M
-    pthread_mutex_lock(&r->mu);
-    double lat = r->nodesync_latency_s;
-    size_t pending = r->nodesync_pending;
-    pthread_mutex_unlock(&r->mu);
-    lbp_buf_addf(out,
-                 "# HELP service_controller_nodesync_latency_seconds From the last node-set "
-                 "change to the last load balancer updated for it.\n"
-                 "# TYPE service_controller_nodesync_latency_seconds gauge\n"
-                 "service_controller_nodesync_latency_seconds %.6f\n"
-                 "# HELP service_controller_nodesync_pending Load balancers still to update for "
-                 "the last node-set change.\n"
-                 "# TYPE service_controller_nodesync_pending gauge\n"
-                 "service_controller_nodesync_pending %zu\n",
-                 lat, pending);
 }

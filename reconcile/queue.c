@@ -7,8 +7,13 @@
  * ready_at). Adding a READY key is a no-op; adding an ACTIVE key marks it
  * dirty, so it runs again once the worker is done — never twice at once.
  * A key's failure count lives in its item and is forgotten on success.
+ *
+ * Metrics use client-go's workqueue names (name="service"): depth counts
+ * READY keys, adds_total every time a key becomes due, queue_duration
+ * the wait from due to taken, work_duration taken to done/retry.
  */
 #include "reconcile/reconcile_int.h"
+#include "common/metrics.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -28,6 +33,7 @@ struct item {
     bool dirty_now; /* ... by a real change: skip the backoff */
     unsigned attempts;
     uint64_t ready_at;
+    double due_s, taken_s; /* metrics: when it became READY / ACTIVE */
     char key[];
 };
 
@@ -39,21 +45,51 @@ struct lbp_queue {
     size_t n_ready;
     uint64_t base_ms, max_ms;
     bool shutdown;
+    struct lbp_metric *m_depth, *m_adds, *m_retries, *m_work, *m_wait;
 };
+
+/* client-go: prometheus.ExponentialBuckets(10e-9, 10, 10), 10 ns … 1 s … 10 s. */
+static const double wq_buckets[] = {1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10};
+static const char *const wq_name[] = {"service"};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void metrics_init(struct lbp_queue *q)
+{
+    q->m_depth =
+        lbp_metric_new(LBP_GAUGE, "workqueue_depth", "Current depth of workqueue.", "name");
+    q->m_adds = lbp_metric_new(LBP_COUNTER, "workqueue_adds_total",
+                               "Total number of adds handled by workqueue.", "name");
+    q->m_retries = lbp_metric_new(LBP_COUNTER, "workqueue_retries_total",
+                                  "Total number of retries handled by workqueue.", "name");
+    q->m_work = lbp_histogram_new("workqueue_work_duration_seconds",
+                                  "How long in seconds processing an item from workqueue takes.",
+                                  "name", wq_buckets, sizeof(wq_buckets) / sizeof(wq_buckets[0]));
+    q->m_wait =
+        lbp_histogram_new("workqueue_queue_duration_seconds",
+                          "How long in seconds an item stays in workqueue before being requested.",
+                          "name", wq_buckets, sizeof(wq_buckets) / sizeof(wq_buckets[0]));
+    /* Present from the first scrape, before any key arrives. */
+    lbp_metric_set(q->m_depth, wq_name, 0);
+    lbp_metric_add(q->m_adds, wq_name, 0);
+    lbp_metric_add(q->m_retries, wq_name, 0);
+}
 
 int lbp_queue_new(uint64_t base_ms, uint64_t max_ms, struct lbp_queue **out)
 {
     struct lbp_queue *q = calloc(1, sizeof(*q));
-    pthread_condattr_t ca;
     if (!q)
         return LBP_NOMEM;
     pthread_mutex_init(&q->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&q->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    lbp_cond_init_monotonic(&q->cond);
     q->base_ms = base_ms ? base_ms : 5000;
     q->max_ms = max_ms ? max_ms : 300000;
+    metrics_init(q);
     *out = q;
     return LBP_OK;
 }
@@ -65,6 +101,9 @@ static void make_ready(struct lbp_queue *q, struct item *it)
     it->state = ITEM_READY;
     DL_APPEND(q->ready, it);
     q->n_ready++;
+    it->due_s = now_s();
+    lbp_metric_add(q->m_adds, wq_name, 1);
+    lbp_metric_set(q->m_depth, wq_name, (double)q->n_ready);
     pthread_cond_signal(&q->cond);
 }
 
@@ -125,6 +164,9 @@ bool lbp_queue_get(struct lbp_queue *q, char **key)
             q->n_ready--;
             it->state = ITEM_ACTIVE;
             it->dirty = it->dirty_now = false;
+            it->taken_s = now_s();
+            lbp_metric_set(q->m_depth, wq_name, (double)q->n_ready);
+            lbp_metric_observe(q->m_wait, wq_name, it->taken_s - it->due_s);
             *key = strdup(it->key);
             ok = *key != NULL;
             goto out;
@@ -150,6 +192,7 @@ void lbp_queue_done(struct lbp_queue *q, const char *key)
     HASH_FIND_STR(q->items, key, it);
     if (!it || it->state != ITEM_ACTIVE)
         goto out;
+    lbp_metric_observe(q->m_work, wq_name, now_s() - it->taken_s);
     it->attempts = 0;
     if (it->dirty && !q->shutdown) {
         make_ready(q, it);
@@ -169,6 +212,8 @@ uint64_t lbp_queue_retry(struct lbp_queue *q, const char *key, uint64_t after_ms
     HASH_FIND_STR(q->items, key, it);
     if (!it || it->state != ITEM_ACTIVE)
         goto out;
+    lbp_metric_observe(q->m_work, wq_name, now_s() - it->taken_s);
+    lbp_metric_add(q->m_retries, wq_name, 1);
     delay = after_ms ? after_ms : lbp_backoff_ms(q->base_ms, q->max_ms, it->attempts);
     it->attempts++;
     if (it->dirty_now) {

@@ -78,7 +78,4 @@ bool lbp_reconcile_running(struct lbp_reconcile *r);
 int lbp_reconcile_stop(struct lbp_reconcile *r, unsigned timeout_ms);
 void lbp_reconcile_free(struct lbp_reconcile *r);
 
-/* Prometheus text for /metrics. */
-void lbp_reconcile_metrics(struct lbp_reconcile *r, struct lbp_buf *out);
-
 #endif

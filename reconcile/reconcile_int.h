@@ -160,6 +160,12 @@ struct lbp_reconcile {
     double nodesync_latency_s;
 };
 
+/* metrics.c: registration, the scrape-time collector, the two histograms. */
+void lbp_reconcile_metrics_init(struct lbp_reconcile *r);
+void lbp_reconcile_metrics_fini(struct lbp_reconcile *r);
+void lbp_reconcile_observe_nodesync(double seconds);
+void lbp_reconcile_observe_host_update(double seconds);
+
 void *lbp_reconcile_worker(void *arg);
 /* True when the write fence is closed (see lbp_reconcile_opts.may_write); logs why. */
 bool lbp_reconcile_fenced(struct lbp_reconcile *r, const char *what);

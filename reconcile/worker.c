@@ -10,6 +10,7 @@
  * written to the API.
  */
 #include "reconcile/reconcile_int.h"
+#include "common/health.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -218,9 +219,16 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
             if (rc == LBP_OK) {
                 pthread_mutex_lock(&r->mu);
                 st->node_hash = ns->hash;
-                if (r->nodesync_pending > 0 && ns == r->nodeset && --r->nodesync_pending == 0)
+                bool last = false;
+                if (r->nodesync_pending > 0 && ns == r->nodeset && --r->nodesync_pending == 0) {
                     r->nodesync_latency_s = (double)(lbp_now_ms() - r->nodesync_started_ms) / 1e3;
+                    last = true;
+                }
+                double lat = r->nodesync_latency_s;
                 pthread_mutex_unlock(&r->mu);
+                if (last)
+                    lbp_reconcile_observe_nodesync(lat);
+                lbp_reconcile_observe_host_update((double)(lbp_now_ms() - t0) / 1e3);
                 __atomic_add_fetch(&r->m_nodesyncs, 1, __ATOMIC_RELAXED);
                 lbp_v(1, "%s: updated backends to %zu nodes in %llu ms", key, ns->n,
                       (unsigned long long)(lbp_now_ms() - t0));
@@ -364,6 +372,7 @@ out:
 static void sync_key(struct lbp_reconcile *r, const char *key)
 {
     struct lbp_service *svc = lbp_informer_get(r->services, key);
+    lbp_v(4, "%s: syncing (%s)", key, svc ? "cached" : "not in the cache");
     if (!svc) {
         /* Gone from the cache: it had no finalizer of ours left (or it was forced). */
         state_drop(r, key);
@@ -383,12 +392,21 @@ static void sync_key(struct lbp_reconcile *r, const char *key)
 
 void *lbp_reconcile_worker(void *arg)
 {
+    static unsigned next_id; /* atomic: names the heartbeat */
     struct lbp_reconcile *r = arg;
+    struct lbp_heartbeat *hb;
+    char name[32];
     char *key;
+    snprintf(name, sizeof(name), "worker-%u", __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED));
+    hb = lbp_heartbeat_new(name);
+    /* Waiting on the queue is idle, not stuck; only a sync that never ends is. */
     while (lbp_queue_get(r->q, &key)) {
+        lbp_heartbeat_busy(hb);
         sync_key(r, key);
+        lbp_heartbeat_idle(hb);
         free(key);
     }
+    lbp_heartbeat_free(hb);
     pthread_mutex_lock(&r->mu);
     r->live_threads--;
     pthread_cond_broadcast(&r->cond);

@@ -575,11 +575,7 @@ int lbp_announcer_new(const struct lbp_announcer_opts *opts, struct lbp_announce
     if (a->opts.rcvbuf <= 0)
         a->opts.rcvbuf = 1 << 20;
     a->efd = a->nlfd = -1;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&a->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    lbp_cond_init_monotonic(&a->cond);
     pthread_mutex_init(&a->mu, NULL);
     a->if_dirty = true;
     *out = a;

@@ -359,13 +359,7 @@ static bool nap(struct lbp_speaker *s, uint64_t ms)
 {
     struct timespec ts;
     bool stop;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += (time_t)(ms / 1000);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    lbp_deadline_ts(ms, &ts);
     pthread_mutex_lock(&s->mu);
     while (!s->stopping && pthread_cond_timedwait(&s->cv, &s->mu, &ts) == 0)
         ;
@@ -1379,7 +1373,7 @@ int lbp_speaker_new(const struct lbp_speaker_opts *opts, struct lbp_speaker **ou
         s->o.metallb_poll_ms = 30000;
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->pools_mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
+    lbp_cond_init_monotonic(&s->cv); /* a wall-clock step must not stretch a wait */
     if (2 * (uint64_t)s->o.lease_renew_ms + RENEW_SLACK_MS > s->o.lease_duration_ms) {
         snprintf(err, errlen,
                  "the lease duration (%u ms) must be at least twice the renew interval (%u ms) "

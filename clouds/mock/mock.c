@@ -9,6 +9,12 @@
  * can be injected. The cloud-config is a key=value file, re-read whenever
  * its mtime changes, so tests inject faults at run time by rewriting it.
  *
+ * SIGHUP (the reload slot) re-reads the file on demand and, unlike the
+ * mtime check, also applies a new VIP range: existing LBs keep their
+ * addresses, new ones come from the new range. Every call is counted in
+ * the shared cloud API metrics (lbprov_cloud_api_*{cloud="mock"}) under
+ * the slot's name, so dashboards built for real clouds work in mock mode.
+ *
  * With state_file set, the LB table is written atomically (tmp + rename)
  * after each change and loaded at start, so it survives a controller
  * restart the way a real cloud's state does.
@@ -19,6 +25,7 @@
  */
 #include "provider/provider.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 
 #include <arpa/inet.h>
@@ -703,6 +710,8 @@ static void status_of(struct lbp_provider_ctx *ctx, const struct mock_lb *lb,
         lbp_strlcpy(st->ingress[i].ip_mode, ctx->cfg.ip_mode, sizeof(st->ingress[i].ip_mode));
 }
 
+static void metrics_register(void);
+
 static int mock_init(const char *cloud_config_path, const char *cluster_name,
                      struct lbp_provider_ctx **out, char *err, size_t errlen)
 {
@@ -731,6 +740,8 @@ static int mock_init(const char *cloud_config_path, const char *cluster_name,
         goto out;
     }
     state_load(ctx);
+    /* At every init: a registry reset (lbp_metrics_reset) drops what an earlier one registered. */
+    metrics_register();
 out:
     if (rc) {
         free(ctx->config_path);
@@ -992,6 +1003,16 @@ static char *mock_debug_json(struct lbp_provider_ctx *ctx)
     json_object_object_add(root, "calls", c);
     json_object_object_add(root, "failNext", json_object_new_int64(ctx->fail_next));
     json_object_object_add(root, "latencyMs", json_object_new_int64(ctx->cfg.latency_ms));
+    {
+        struct in_addr a = {.s_addr = htonl(ctx->cfg.v4_base)};
+        char ip[INET_ADDRSTRLEN] = "", range[64];
+        unsigned bits = 32;
+        for (uint32_t sz = ctx->cfg.v4_size; sz > 1; sz >>= 1)
+            bits--;
+        inet_ntop(AF_INET, &a, ip, sizeof(ip));
+        snprintf(range, sizeof(range), "%s/%u", ip, bits);
+        json_object_object_add(root, "vipRange", json_object_new_string(range));
+    }
     for (struct mock_lb *lb = ctx->lbs; lb; lb = lb->hh.next)
         json_object_array_add(arr, lb_json(lb));
     json_object_object_add(root, "loadBalancers", arr);
@@ -1037,6 +1058,162 @@ static int mock_debug_post(struct lbp_provider_ctx *ctx, const char *body, char 
     return rc == LBP_OK ? LBP_OK : LBP_INVALID;
 }
 
+/* Rebuilds the v4 bitmap for a new range, marking the LBs whose VIP falls inside; lock held. */
+static int v4_rerange(struct lbp_provider_ctx *ctx, uint32_t base, uint32_t size)
+{
+    uint8_t *used = calloc(size / 8 + 1, 1);
+    if (!used)
+        return LBP_NOMEM;
+    free(ctx->v4_used);
+    ctx->v4_used = used;
+    ctx->cfg.v4_base = base;
+    ctx->cfg.v4_size = size;
+    ctx->v4_next = 0;
+    for (struct mock_lb *lb = ctx->lbs; lb; lb = lb->hh.next)
+        v4_mark(ctx, lb->vip, true); /* ignores addresses outside the range */
+    return LBP_OK;
+}
+
+static int mock_reload(struct lbp_provider_ctx *ctx, const char *path, char *err, size_t errlen)
+{
+    struct mock_config cfg;
+    unsigned fail_next;
+    struct stat st;
+    int rc;
+    config_defaults(&cfg);
+    pthread_mutex_lock(&ctx->mu);
+    fail_next = ctx->fail_next;
+    rc = config_read(path, &cfg, &fail_next, err, errlen);
+    if (rc == LBP_OK && (cfg.v4_base != ctx->cfg.v4_base || cfg.v4_size != ctx->cfg.v4_size))
+        rc = v4_rerange(ctx, cfg.v4_base, cfg.v4_size);
+    if (rc == LBP_OK) {
+        memcpy(cfg.state_file, ctx->cfg.state_file, sizeof(cfg.state_file)); /* where state lives */
+        ctx->cfg = cfg;
+        ctx->fail_next = fail_next;
+        if (stat(path, &st) == 0) { /* the mtime check has nothing left to do */
+            ctx->config_mtime = st.st_mtim.tv_sec;
+            ctx->config_mtime_ns = st.st_mtim.tv_nsec;
+        }
+    }
+    pthread_mutex_unlock(&ctx->mu);
+    if (rc == LBP_OK)
+        lbp_info("mock cloud: reloaded %s (latency_ms=%u fail_next=%u error_rate=%.3f)", path,
+                 cfg.latency_ms, fail_next, cfg.error_rate);
+    return rc;
+}
+
+/* ------------------------------------------------------------ metrics */
+
+/* Shared with the real clouds' HTTP layer: same names, labels and buckets. */
+static struct lbp_metric *m_requests, *m_errors, *m_latency;
+
+static void metrics_register(void)
+{
+    m_requests = lbp_metric_new(LBP_COUNTER, "lbprov_cloud_api_requests_total",
+                                "Cloud API requests, by cloud, operation and response code.",
+                                "cloud,operation,code");
+    m_errors = lbp_metric_new(LBP_COUNTER, "lbprov_cloud_api_errors_total",
+                              "Cloud API requests that failed, by cloud, operation and code.",
+                              "cloud,operation,code");
+    m_latency = lbp_histogram_new("lbprov_cloud_api_request_duration_seconds",
+                                  "Cloud API request latency in seconds.", "cloud,operation",
+                                  lbp_latency_buckets, lbp_latency_buckets_n);
+}
+
+/* The HTTP status a real cloud would have answered with. */
+static const char *rc_code(int rc, const struct lbp_call *call)
+{
+    switch (rc) {
+    case LBP_OK:
+        return "200";
+    case LBP_PENDING:
+        return "202";
+    case LBP_NOT_FOUND:
+        return "404";
+    case LBP_INVALID:
+        return "400";
+    case LBP_AUTH:
+        return "403";
+    case LBP_RETRY:
+        return call && call->retry_after_s ? "429" : "503";
+    default:
+        return "500";
+    }
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void record(const char *op, double t0, int rc, const struct lbp_call *call)
+{
+    const char *code = rc_code(rc, call);
+    const char *l3[] = {"mock", op, code};
+    const char *l2[] = {"mock", op};
+    double dt = mono_s() - t0;
+    lbp_metric_add(m_requests, l3, 1);
+    lbp_metric_observe(m_latency, l2, dt);
+    lbp_v(6, "mock cloud: %s -> %s in %.3f s", op, code, dt);
+    if (rc != LBP_OK && rc != LBP_NOT_FOUND && rc != LBP_PENDING)
+        lbp_metric_add(m_errors, l3, 1);
+}
+
+static int m_get(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
+                 struct lbp_lb_status *st, struct lbp_call *call)
+{
+    double t0 = mono_s();
+    int rc = mock_get(ctx, spec, st, call);
+    record("get", t0, rc, call);
+    return rc;
+}
+
+static int m_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
+                    struct lbp_lb_status *st, struct lbp_call *call)
+{
+    double t0 = mono_s();
+    int rc = mock_ensure(ctx, spec, st, call);
+    record("ensure", t0, rc, call);
+    return rc;
+}
+
+static int m_update_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
+                            struct lbp_call *call)
+{
+    double t0 = mono_s();
+    int rc = mock_update_targets(ctx, spec, call);
+    record("update_targets", t0, rc, call);
+    return rc;
+}
+
+static int m_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
+                    struct lbp_call *call)
+{
+    double t0 = mono_s();
+    int rc = mock_remove(ctx, spec, call);
+    record("remove", t0, rc, call);
+    return rc;
+}
+
+static int m_list_owned(struct lbp_provider_ctx *ctx, struct lbp_lb_owned **out, size_t *n,
+                        struct lbp_call *call)
+{
+    double t0 = mono_s();
+    int rc = mock_list_owned(ctx, out, n, call);
+    record("list_owned", t0, rc, call);
+    return rc;
+}
+
+static int m_ping(struct lbp_provider_ctx *ctx, struct lbp_call *call)
+{
+    double t0 = mono_s();
+    int rc = mock_ping(ctx, call);
+    record("ping", t0, rc, call);
+    return rc;
+}
+
 const struct lbp_provider lbp_provider_mock = {
     .name = "mock",
     .caps = LBP_CAP_TCP | LBP_CAP_UDP | LBP_CAP_MIXED_PROTOCOLS | LBP_CAP_SOURCE_RANGES |
@@ -1044,12 +1221,13 @@ const struct lbp_provider lbp_provider_mock = {
             LBP_CAP_REQUESTED_IP,
     .init = mock_init,
     .cleanup = mock_cleanup,
-    .get = mock_get,
-    .ensure = mock_ensure,
-    .update_targets = mock_update_targets,
-    .remove = mock_remove,
-    .list_owned = mock_list_owned,
-    .ping = mock_ping,
+    .get = m_get,
+    .ensure = m_ensure,
+    .update_targets = m_update_targets,
+    .remove = m_remove,
+    .list_owned = m_list_owned,
+    .ping = m_ping,
     .debug_json = mock_debug_json,
     .debug_post = mock_debug_post,
+    .reload = mock_reload,
 };

@@ -6,3 +6,12 @@ foreach(t test_controller test_controller_faults test_controller_restart test_co
   lbp_add_integration_test(${t} ${t}.c)
   target_link_libraries(${t} PRIVATE lbp_ctl_env)
 endforeach()
+# Operations: flags, metrics, health, signals, secrets in logs — one entry per mode.
+add_executable(test_controller_ops test_controller_ops.c)
+target_link_libraries(test_controller_ops PRIVATE lbp_ctl_env lbp_test_harness ${LBP_LIBS}
+  PkgConfig::CURL PkgConfig::JSONC Threads::Threads m)
+foreach(mode flags metrics signals secrets)
+  add_test(NAME integration/test_controller_ops_${mode} COMMAND test_controller_ops ${mode})
+  set_tests_properties(integration/test_controller_ops_${mode} PROPERTIES
+    LABELS integration SKIP_RETURN_CODE 77)
+endforeach()

@@ -35,9 +35,14 @@ static int free_port(void)
 void ctl_env_init(struct ctl_env *e, const char *extra)
 {
     struct lbp_fake_api_opts o = {0};
+    ctl_env_init_opts(e, extra, &o);
+}
+
+void ctl_env_init_opts(struct ctl_env *e, const char *extra, const struct lbp_fake_api_opts *o)
+{
     FILE *f;
     memset(e, 0, sizeof(*e));
-    if (lbp_fake_api_start(&o, &e->api) != 0) {
+    if (lbp_fake_api_start(o, &e->api) != 0) {
         fprintf(stderr, "cannot start the fake API server\n");
         exit(1);
     }
@@ -122,7 +127,8 @@ void ctl_env_start_controller(struct ctl_env *e, const char *const *extra)
     const char *argv[48];
     int n = 0;
     e->http_port = free_port();
-    snprintf(bind, sizeof(bind), "127.0.0.1:%d", e->http_port);
+    snprintf(bind, sizeof(bind), "%s:%d", e->bind_host[0] ? e->bind_host : "127.0.0.1",
+             e->http_port);
     argv[n++] = lbp_test_lbprov_bin();
     argv[n++] = "controller";
     argv[n++] = "--cloud";

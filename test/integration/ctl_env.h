@@ -28,10 +28,14 @@ struct ctl_env {
     char cloud_conf[400];
     char state_file[400];
     char ctl_log[400];
+    char bind_host[32]; /* --http-bind-address host; "" means 127.0.0.1 */
 };
 
 /* Starts the fake; writes cloud.conf with extra lines (may be NULL). */
 void ctl_env_init(struct ctl_env *e, const char *cloud_conf_extra);
+/* The same with options for the fake API server (a bearer token, TLS). */
+void ctl_env_init_opts(struct ctl_env *e, const char *cloud_conf_extra,
+                       const struct lbp_fake_api_opts *api_opts);
 /* Starts the controller with extra flags (NULL-terminated list, may be NULL). */
 void ctl_env_start_controller(struct ctl_env *e, const char *const *extra);
 /* Stops both; returns the controller's exit status (0: clean SIGTERM exit). */

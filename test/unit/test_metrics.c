@@ -100,6 +100,34 @@ static void gauge_fn_read_at_scrape(void **state)
     free(out);
 }
 
+static void copy_in(void *ctx)
+{
+    unsigned *calls = ctx;
+    (*calls)++;
+    lbp_metric_set(lbp_metric_new(LBP_COUNTER, "copied_total", "Copied.", NULL), NULL, *calls * 10);
+}
+
+/* A collector runs before each render; once removed it runs no more. */
+static void collector_runs_at_scrape(void **state)
+{
+    unsigned calls = 0;
+    char *out;
+    (void)state;
+    assert_int_equal(lbp_metrics_collector_add(copy_in, &calls), 0);
+    out = render();
+    assert_int_equal(calls, 1);
+    assert_non_null(strstr(out, "copied_total 10\n"));
+    free(out);
+    out = render();
+    assert_non_null(strstr(out, "copied_total 20\n"));
+    free(out);
+    lbp_metrics_collector_remove(copy_in, &calls);
+    out = render();
+    assert_int_equal(calls, 2);
+    assert_non_null(strstr(out, "copied_total 20\n"));
+    free(out);
+}
+
 /* The rendered page passes Prometheus' own linter. */
 static void promtool_accepts_output(void **state)
 {
@@ -133,6 +161,7 @@ int main(void)
         cmocka_unit_test_teardown(escaping, reset),
         cmocka_unit_test_teardown(histogram_buckets_are_cumulative, reset),
         cmocka_unit_test_teardown(gauge_fn_read_at_scrape, reset),
+        cmocka_unit_test_teardown(collector_runs_at_scrape, reset),
         cmocka_unit_test_teardown(promtool_accepts_output, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

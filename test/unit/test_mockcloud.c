@@ -252,12 +252,51 @@ static void test_parallel_latency(void **state)
     P->cleanup(ctx);
 }
 
+/* SIGHUP's reload: a new VIP range and latency apply, a bad file changes nothing. */
+static void test_reload(void **state)
+{
+    struct lbp_provider_ctx *ctx;
+    struct lbp_lb_spec a, b;
+    struct lbp_lb_status st;
+    struct lbp_call call = {0};
+    char path[128], err[256] = "", *js;
+    (void)state;
+    assert_non_null(P->reload);
+    snprintf(path, sizeof(path), "%s/reload.conf", dir);
+    write_config(path, "vip_range=192.0.2.0/24\n");
+    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    spec_init(&a, "a", "aaaa0000-1111");
+    assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
+    assert_string_equal(st.ingress[0].ip, "192.0.2.1");
+
+    write_config(path, "vip_range=nonsense\nlatency_ms=7\n");
+    assert_int_not_equal(P->reload(ctx, path, err, sizeof(err)), LBP_OK);
+    assert_non_null(strstr(err, "vip_range"));
+    js = P->debug_json(ctx);
+    assert_non_null(strstr(js, "\"vipRange\":\"192.0.2.0/24\""));
+    assert_non_null(strstr(js, "\"latencyMs\":0"));
+    free(js);
+
+    write_config(path, "vip_range=198.51.100.0/28\nlatency_ms=7\n");
+    assert_int_equal(P->reload(ctx, path, err, sizeof(err)), LBP_OK);
+    js = P->debug_json(ctx);
+    assert_non_null(strstr(js, "\"vipRange\":\"198.51.100.0/28\""));
+    assert_non_null(strstr(js, "\"latencyMs\":7"));
+    free(js);
+    spec_init(&b, "b", "bbbb0000-2222");
+    assert_int_equal(P->ensure(ctx, &b, &st, &call), LBP_OK);
+    assert_string_equal(st.ingress[0].ip, "198.51.100.1");
+    assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK); /* an old LB keeps its VIP */
+    assert_string_equal(st.ingress[0].ip, "192.0.2.1");
+    P->cleanup(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ensure_remove), cmocka_unit_test(test_faults_and_hostname),
         cmocka_unit_test(test_state_file),    cmocka_unit_test(test_parallel_latency),
-        cmocka_unit_test(test_yaml_keys),
+        cmocka_unit_test(test_yaml_keys),     cmocka_unit_test(test_reload),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

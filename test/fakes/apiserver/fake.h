@@ -33,6 +33,7 @@ struct fake_config {
     unsigned history;             /* watch history ring size */
     unsigned bookmark_interval_s; /* seconds between BOOKMARK events */
     bool gone_as_http; /* 410 for too-old watches as an HTTP status, not an ERROR event */
+    bool rbac;         /* --authorization-mode=RBAC: rbac.c decides every API request */
     int verbose;
     int port;
 };
@@ -89,7 +90,7 @@ struct fake_req {
     char sub[32];
     bool has_ns;
     struct fake_rtype *rt;
-    const char *user; /* authenticated user (NULL without --token): where RBAC would look */
+    const char *user; /* authenticated user's name (NULL without --token) */
     /* query */
     const char *label_selector;
     const char *field_selector;
@@ -234,17 +235,50 @@ enum fake_fault_result { FAULT_NONE, FAULT_REPLIED, FAULT_GONE_EVENT, FAULT_GONE
 /* Counts the request and decides whether a fault answers it instead. */
 enum fake_fault_result fake_faults_check(const struct fake_req *q, struct fake_reply *r);
 const char *fake_verb_name(enum fake_verb v);
+/* Adds one to the /_fake/stats counter named key. */
+void fake_stats_add(const char *key);
 void fake_control(const char *method, const char *url, const char *body, size_t len,
                   struct fake_reply *r);
 void fake_faults_free(void);
 
 /* ---- auth.c ----------------------------------------------------------- */
 
-int fake_auth_add_token(const char *token, const char *user);
+#define FAKE_USER_GROUPS_MAX 8
+struct fake_user {
+    const char *name;
+    const char *groups[FAKE_USER_GROUPS_MAX]; /* NULL-terminated */
+};
+/*
+ * "TOKEN" or "TOKEN:USER" (USER may hold colons: system:serviceaccount:NS:SA).
+ * Without USER the first token is "admin" (system:masters), later ones user1,
+ * user2... admin puts the user in system:masters whatever its name.
+ */
+int fake_auth_add_token(const char *spec, bool admin);
+int fake_auth_add_user(const char *token, const char *name); /* control endpoint */
 bool fake_auth_enabled(void);
-/* The user for "Bearer <token>", or NULL. */
-const char *fake_auth_user(const char *authorization);
+/* The user for "Bearer <token>", or NULL; valid until exit. */
+const struct fake_user *fake_auth_lookup(const char *authorization);
+const struct fake_user *fake_auth_anonymous(void);
+bool fake_user_in_group(const struct fake_user *u, const char *group);
 void fake_auth_free(void);
+
+/* ---- rbac.c ----------------------------------------------------------- */
+
+/* What the authorizer sees of a request (upstream's authorizer.Attributes). */
+struct fake_authz {
+    const struct fake_user *user;
+    const char *
+        verb; /* get list watch create update patch delete deletecollection; or lower-case method */
+    bool resource_request;
+    const char *group, *resource, *sub, *ns, *name; /* "" when absent */
+    const char *path;                               /* non-resource requests */
+};
+/* Allows (true) or fills r with upstream's 403 Forbidden Status (false). Takes fake_lock. */
+bool fake_rbac_authorize(const struct fake_authz *a, struct fake_reply *r);
+/* GET /_fake/audit, POST /_fake/audit/reset. */
+void fake_rbac_audit_reply(struct fake_reply *r);
+void fake_rbac_audit_reset(void);
+void fake_rbac_free(void);
 
 /* ---- discovery.c ------------------------------------------------------ */
 

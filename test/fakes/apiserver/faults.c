@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 struct counter {
-    char key[160];
+    char key[1100]; /* "DENIED <upstream's forbidden reason>" is the longest */
     long n;
     UT_hash_handle hh;
 };
@@ -64,6 +64,26 @@ static bool take(struct fault *f, const char *verb, const char *res)
     return true;
 }
 
+/* Caller holds fl. */
+static void count(const char *key)
+{
+    struct counter *c;
+    HASH_FIND_STR(counters, key, c);
+    if (!c && (c = calloc(1, sizeof(*c)))) {
+        lbp_strlcpy(c->key, key, sizeof(c->key));
+        HASH_ADD_STR(counters, key, c);
+    }
+    if (c)
+        c->n++;
+}
+
+void fake_stats_add(const char *key)
+{
+    pthread_mutex_lock(&fl);
+    count(key);
+    pthread_mutex_unlock(&fl);
+}
+
 enum fake_fault_result fake_faults_check(const struct fake_req *q, struct fake_reply *r)
 {
     char res[128], key[160];
@@ -74,14 +94,7 @@ enum fake_fault_result fake_faults_check(const struct fake_req *q, struct fake_r
     snprintf(key, sizeof(key), "%s %s", verb, res);
 
     pthread_mutex_lock(&fl);
-    struct counter *c;
-    HASH_FIND_STR(counters, key, c);
-    if (!c && (c = calloc(1, sizeof(*c)))) {
-        lbp_strlcpy(c->key, key, sizeof(c->key));
-        HASH_ADD_STR(counters, key, c);
-    }
-    if (c)
-        c->n++;
+    count(key);
     long delay = latency_ms;
     bool write = q->verb == V_PUT || q->verb == V_PATCH || q->verb == V_DELETE;
     if (take(&f_throttle, verb, res)) {
@@ -245,6 +258,26 @@ static void post_resource(json_object *b, struct fake_reply *r)
         fake_reply_json(r, 201, json_object_get(b));
 }
 
+/* {"token": T, "user": NAME}: one more bearer token, e.g. for a ServiceAccount. */
+static void post_token(json_object *b, struct fake_reply *r)
+{
+    const char *t = fake_get_str(b, "token"), *u = fake_get_str(b, "user");
+    if (!t || !*t || !u || !*u || strlen(t) > 4096 || strlen(u) >= FAKE_NAME_MAX * 2) {
+        fake_reply_status(r, 400, "BadRequest", "token and user are required", NULL, NULL, NULL);
+        return;
+    }
+    if (fake_auth_add_user(t, u)) {
+        fake_reply_status(r, 400, "BadRequest",
+                          "cannot add the token (a ServiceAccount user is "
+                          "system:serviceaccount:NAMESPACE:NAME)",
+                          NULL, NULL, NULL);
+        return;
+    }
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "user", json_object_new_string(u));
+    fake_reply_json(r, 201, o);
+}
+
 void fake_control(const char *method, const char *url, const char *body, size_t len,
                   struct fake_reply *r)
 {
@@ -290,6 +323,13 @@ void fake_control(const char *method, const char *url, const char *body, size_t 
         fake_reply_json(r, 200, o);
     } else if (post && strcmp(url, "/_fake/resources") == 0) {
         post_resource(b, r);
+    } else if (post && strcmp(url, "/_fake/tokens") == 0) {
+        post_token(b, r);
+    } else if (get && strcmp(url, "/_fake/audit") == 0) {
+        fake_rbac_audit_reply(r);
+    } else if (post && strcmp(url, "/_fake/audit/reset") == 0) {
+        fake_rbac_audit_reset();
+        fake_reply_json(r, 200, json_object_new_object());
     } else {
         fake_reply_status(r, 404, "NotFound", "unknown control endpoint", NULL, NULL, NULL);
     }

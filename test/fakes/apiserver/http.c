@@ -7,7 +7,10 @@
  * then the path is parsed into group/version/[namespace]/resource/name/sub,
  * checked for auth, counted and offered to the fault injector, and handed to
  * the store or the watch code. /_fake/ is the control endpoint and skips
- * auth and faults.
+ * auth and faults. With --authorization-mode=RBAC every other request,
+ * discovery included, goes through rbac.c between authentication and routing,
+ * as in kube-apiserver's filter chain (so an unknown resource is 403 before
+ * it is 404).
  */
 #include "fake.h"
 #include "common/log.h"
@@ -111,6 +114,60 @@ static bool truthy(const char *v)
     return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
 }
 
+/*
+ * Upstream's RequestInfo for the authorizer: the verb from method, name and
+ * ?watch; a list or watch filtered to one metadata.name counts as naming it
+ * (so resourceNames rules can allow it); a Namespace is in its own namespace.
+ */
+static bool authorize(struct MHD_Connection *c, const char *method, const char *url,
+                      const struct fake_user *who, bool resource_request, const struct fake_req *q,
+                      struct fake_reply *r)
+{
+    char verb[32], path[512];
+    struct fake_authz a = {.user = who ? who : fake_auth_anonymous(),
+                           .verb = verb,
+                           .resource_request = resource_request,
+                           .group = "",
+                           .resource = "",
+                           .sub = "",
+                           .ns = "",
+                           .name = "",
+                           .path = path};
+    struct fake_sel *sel = NULL;
+    size_t i;
+    for (i = 0; method[i] && i + 1 < sizeof(verb); i++)
+        verb[i] = (char)(method[i] >= 'A' && method[i] <= 'Z' ? method[i] + 32 : method[i]);
+    verb[i] = '\0';
+    lbp_strlcpy(path, url, sizeof(path));
+    if (resource_request) {
+        const char *watch = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "watch");
+        const char *fs = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "fieldSelector");
+        char err[128];
+        a.group = q->group;
+        a.resource = q->resource;
+        a.sub = q->sub;
+        a.ns = q->ns;
+        a.name = q->name;
+        if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+            lbp_strlcpy(verb, q->name[0] ? "get" : truthy(watch) ? "watch" : "list", sizeof(verb));
+        else if (strcmp(method, "POST") == 0)
+            lbp_strlcpy(verb, "create", sizeof(verb));
+        else if (strcmp(method, "PUT") == 0)
+            lbp_strlcpy(verb, "update", sizeof(verb));
+        else if (strcmp(method, "DELETE") == 0)
+            lbp_strlcpy(verb, q->name[0] ? "delete" : "deletecollection", sizeof(verb));
+        if (!q->name[0] && (strcmp(verb, "list") == 0 || strcmp(verb, "watch") == 0) && fs &&
+            fake_sel_parse(fs, true, &sel, err, sizeof(err)) == 0 && sel &&
+            fake_sel_exact(sel, "metadata.name"))
+            a.name = fake_sel_exact(sel, "metadata.name");
+        if (!q->group[0] && strcmp(q->resource, "namespaces") == 0 && q->name[0] && !q->has_ns)
+            a.ns = q->name;
+    }
+    bool ok = fake_rbac_authorize(&a, r);
+    fake_sel_free(sel);
+    return ok;
+}
+
 static enum MHD_Result route(struct MHD_Connection *c, const char *url, const char *method,
                              struct reqctx *rc)
 {
@@ -123,24 +180,29 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
         fake_control(method, url, rc->body.data ? rc->body.data : "", rc->body.len, &r);
         return send_reply(c, &r);
     }
-    q.user = fake_auth_user(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
-    if (fake_auth_enabled() && !q.user) {
+    const struct fake_user *who =
+        fake_auth_lookup(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
+    if (fake_auth_enabled() && !who) {
         fake_reply_status(&r, 401, "Unauthorized", "Unauthorized", NULL, NULL, NULL);
         return send_reply(c, &r);
     }
+    q.user = who ? who->name : NULL;
     if (rc->toobig) {
         char msg[96];
         snprintf(msg, sizeof(msg), "Request entity too large: limit is %u", FAKE_MAX_BODY);
         fake_reply_status(&r, 413, "RequestEntityTooLarge", msg, NULL, NULL, NULL);
         return send_reply(c, &r);
     }
-    if (strcmp(method, "GET") == 0 && fake_discovery(url, &r))
+    bool resource_request = parse_path(url, &q);
+    if (fake_cfg.rbac && !authorize(c, method, url, who, resource_request, &q, &r))
+        return send_reply(c, &r);
+    if (!resource_request && strcmp(method, "GET") == 0 && fake_discovery(url, &r))
         return send_reply(c, &r);
     if (r.body) {
         free(r.body);
         r.body = NULL;
     }
-    if (!parse_path(url, &q)) {
+    if (!resource_request) {
         fake_reply_status(&r, 404, "NotFound", "the server could not find the requested resource",
                           NULL, NULL, NULL);
         return send_reply(c, &r);

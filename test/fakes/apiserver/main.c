@@ -31,10 +31,16 @@ static void usage(FILE *f)
            "  --bind ADDR            IPv4 address to bind (default 127.0.0.1)\n"
            "  --tls                  serve HTTPS with a CA + certificate made at start\n"
            "  --tls-cert-out F       write the CA certificate (PEM) to F; implies --tls\n"
-           "  --token T              require \"Authorization: Bearer T\" (repeatable)\n"
+           "  --token T[:USER]       require \"Authorization: Bearer T\" (repeatable); USER names\n"
+           "                         the user (system:serviceaccount:NS:SA for a ServiceAccount);\n"
+           "                         without it the first token is admin (system:masters)\n"
+           "  --admin-token T[:USER] a token in group system:masters (user admin by default)\n"
+           "  --authorization-mode M AlwaysAllow (default) or RBAC: RBAC objects created\n"
+           "                         through the API decide every request\n"
            "  --history N            watch events kept for resourceVersion replay (default 10000)\n"
            "  --service-node-port-range A-B\n"
-           "                         nodePorts to allocate from, as kube-apiserver (default 30000-32767)\n"
+           "                         nodePorts to allocate from, as kube-apiserver (default "
+           "30000-32767)\n"
            "  --bookmark-interval S  seconds between BOOKMARK events (default 5)\n"
            "  --watch-gone-http      answer too-old watches with HTTP 410, not an ERROR event\n"
            "  -v                     log every request\n");
@@ -64,6 +70,8 @@ int main(int argc, char **argv)
         {"tls", no_argument, NULL, 't'},
         {"tls-cert-out", required_argument, NULL, 'c'},
         {"token", required_argument, NULL, 'T'},
+        {"admin-token", required_argument, NULL, 'A'},
+        {"authorization-mode", required_argument, NULL, 'Z'},
         {"history", required_argument, NULL, 'H'},
         {"bookmark-interval", required_argument, NULL, 'B'},
         {"watch-gone-http", no_argument, NULL, 'g'},
@@ -74,7 +82,7 @@ int main(int argc, char **argv)
     const char *port_file = NULL, *bind_addr = "127.0.0.1", *cert_out = NULL;
     bool tls = false;
     long v, np_lo = 30000, np_hi = 32767;
-    int c, rc = 1, ntokens = 0;
+    int c, rc = 1;
     char *cert = NULL, *key = NULL, *ca = NULL;
     struct MHD_Daemon *d = NULL;
     sigset_t set;
@@ -99,13 +107,19 @@ int main(int argc, char **argv)
             cert_out = optarg;
             tls = true;
             break;
-        case 'T': {
-            char user[32];
-            snprintf(user, sizeof(user), "user%d", ntokens++);
-            if (!*optarg || fake_auth_add_token(optarg, ntokens == 1 ? "admin" : user))
+        case 'T':
+        case 'A':
+            if (!*optarg || fake_auth_add_token(optarg, c == 'A'))
                 goto bad;
             break;
-        }
+        case 'Z':
+            if (strcmp(optarg, "RBAC") == 0)
+                fake_cfg.rbac = true;
+            else if (strcmp(optarg, "AlwaysAllow") == 0)
+                fake_cfg.rbac = false;
+            else
+                goto bad;
+            break;
         case 'H':
             if (lbp_parse_long(optarg, 1, 10000000, &v))
                 goto bad;
@@ -186,8 +200,8 @@ int main(int argc, char **argv)
     }
     printf("listening on %s://%s:%d\n", tls ? "https" : "http", bind_addr, fake_cfg.port);
     fflush(stdout);
-    lbp_info("fake-apiserver ready port=%d tls=%d auth=%d history=%u", fake_cfg.port, tls,
-             fake_auth_enabled(), fake_cfg.history);
+    lbp_info("fake-apiserver ready port=%d tls=%d auth=%d rbac=%d history=%u", fake_cfg.port, tls,
+             fake_auth_enabled(), fake_cfg.rbac, fake_cfg.history);
 
     int sig = 0;
     sigwait(&set, &sig);
@@ -208,6 +222,7 @@ out:
     fake_store_free();
     fake_faults_free();
     fake_auth_free();
+    fake_rbac_free();
     free(cert);
     free(key);
     free(ca);

@@ -59,6 +59,18 @@ static const struct builtin builtins[] = {
      false},
     {"coordination.k8s.io", "v1", "leases", "Lease", "", true, false, NAME_SUBDOMAIN, false},
     {"events.k8s.io", "v1", "events", "Event", "ev", true, false, NAME_SUBDOMAIN, false},
+    {"", "v1", "serviceaccounts", "ServiceAccount", "sa", true, false, NAME_SUBDOMAIN, false},
+    /* RBAC objects are plain stored objects; rbac.c reads them per request. */
+    {"rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", "", false, false,
+     NAME_SUBDOMAIN, false},
+    {"rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", "", false,
+     false, NAME_SUBDOMAIN, false},
+    {"rbac.authorization.k8s.io", "v1", "roles", "Role", "", true, false, NAME_SUBDOMAIN, false},
+    {"rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", "", true, false,
+     NAME_SUBDOMAIN, false},
+    /* So the deploy manifests can be applied (kubectl apply -k) against the fake. */
+    {"apps", "v1", "deployments", "Deployment", "deploy", true, true, NAME_SUBDOMAIN, false},
+    {"apps", "v1", "daemonsets", "DaemonSet", "ds", true, true, NAME_SUBDOMAIN, false},
 };
 
 /* ---- records ----------------------------------------------------------- */
@@ -295,11 +307,7 @@ static void seed_namespace(const char *name)
 
 int fake_store_init(void)
 {
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&fake_cond, &ca);
-    pthread_condattr_destroy(&ca);
+    lbp_cond_init_monotonic(&fake_cond);
     for (size_t i = 0; i < LBP_ARRAY_LEN(builtins); i++) {
         const struct builtin *b = &builtins[i];
         struct fake_rtype *rt = rtype_add(b->group, b->version, b->resource, b->kind, b->short_name,
