@@ -16,6 +16,9 @@ extern const struct lbp_provider lbp_provider_mock;
 #ifdef LBP_CLOUD_BAREMETAL
 extern const struct lbp_provider lbp_provider_baremetal;
 #endif
+#ifdef LBP_CLOUD_AWS
+extern const struct lbp_provider lbp_provider_aws;
+#endif
 
 const struct lbp_provider *const lbp_providers[] = {
 #ifdef LBP_CLOUD_MOCK
@@ -23,6 +26,9 @@ const struct lbp_provider *const lbp_providers[] = {
 #endif
 #ifdef LBP_CLOUD_BAREMETAL
     &lbp_provider_baremetal,
+#endif
+#ifdef LBP_CLOUD_AWS
+    &lbp_provider_aws,
 #endif
     NULL,
 };

@@ -42,16 +42,19 @@ struct lbp_lb_port {
     int node_port; /* 0 when allocateLoadBalancerNodePorts is false */
 };
 
+struct lbp_lb_annotation {
+    const char *key;
+    const char *value;
+};
+
 struct lbp_lb_node {
     const char *name;
     const char *provider_id;
     const char *internal_ip; /* first InternalIP, may be NULL */
     const char *external_ip; /* first ExternalIP, may be NULL */
-};
-
-struct lbp_lb_annotation {
-    const char *key;
-    const char *value;
+    /* The Node's labels (for annotations that select nodes); may be NULL. */
+    const struct lbp_lb_annotation *labels;
+    size_t n_labels;
 };
 
 /* What the reconciler wants. All strings are owned by the caller. */

@@ -44,8 +44,8 @@ static void write_config(const char *path, const char *text)
 }
 
 static const struct lbp_lb_port ports[] = {{"http", "TCP", 80, 30080}, {"dns", "UDP", 53, 30053}};
-static const struct lbp_lb_node nodes[] = {{"n1", "mock://n1", "10.0.0.1", NULL},
-                                           {"n2", "mock://n2", "10.0.0.2", NULL}};
+static const struct lbp_lb_node nodes[] = {{"n1", "mock://n1", "10.0.0.1", NULL, NULL, 0},
+                                           {"n2", "mock://n2", "10.0.0.2", NULL, NULL, 0}};
 
 static void spec_init(struct lbp_lb_spec *s, const char *name, const char *uid)
 {

@@ -1,0 +1,637 @@
+/*
+ * classic.c — Classic ELBs (2012-06-01), the upstream default LB kind.
+ *
+ * Each Service gets an ELB named "a"+UID with one listener per port, its
+ * own security group "k8s-elb-<lb>" (clients from loadBalancerSourceRanges
+ * on the listener ports), a rule on the nodes' group letting that group in,
+ * a health check, and the eligible instances registered. ensure reads the
+ * ELB and changes only listeners, health check, instances and rules that
+ * differ; names are deterministic, so a failed step converges next time.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "clouds/aws/aws_int.h"
+#include "common/log.h"
+#include "common/rc.h"
+#include "common/util.h"
+
+#define DESC_CLIENT "kubernetes.io/rule/elb/client="
+#define DESC_NODES "kubernetes.io/rule/elb/nodes="
+
+int aws_clb_get(struct lbp_provider_ctx *ctx, const char *lb_name, struct aws_clb *lb,
+                struct lbp_call *call)
+{
+    struct aws_query q;
+    struct aws_vec v;
+    xmlDoc *doc = NULL;
+    int rc;
+    aws_vec_init(&v, sizeof(struct aws_clb));
+    awsq_init(&q, "DescribeLoadBalancers", AWS_ELB_VERSION);
+    awsq_add(&q, "LoadBalancerNames.member.1", lb_name);
+    rc = aws_call(ctx, AWS_ELB, &q, "DescribeLoadBalancers", &doc, NULL, call);
+    awsq_free(&q);
+    if (rc == LBP_OK) {
+        if (awsx_clbs(doc, &v, NULL, 0) != LBP_OK) {
+            lbp_failf(call, "DescribeLoadBalancers: unreadable answer");
+            rc = LBP_RETRY;
+        } else if (!v.n) {
+            rc = LBP_NOT_FOUND;
+        } else {
+            *lb = *(struct aws_clb *)v.v;
+            ((struct aws_clb *)v.v)->instances = NULL; /* moved */
+        }
+    }
+    xmlFreeDoc(doc);
+    aws_clbs_free(&v);
+    return rc;
+}
+
+static int want_listeners(const struct lbp_lb_spec *spec, const struct aws_opts *o,
+                          struct aws_clb_listener *l, size_t *n, struct lbp_call *call)
+{
+    *n = 0;
+    for (size_t i = 0; i < spec->n_ports; i++) {
+        const struct lbp_lb_port *p = &spec->ports[i];
+        struct aws_clb_listener *x;
+        if (strcmp(p->protocol, "TCP") != 0) {
+            lbp_failf(call,
+                      "port %d: a classic ELB carries TCP only; use " AWS_ANN
+                      "aws-load-balancer-type: nlb for %s",
+                      p->port, p->protocol);
+            return LBP_INVALID;
+        }
+        if (p->node_port <= 0) {
+            lbp_failf(call, "port %d has no nodePort", p->port);
+            return LBP_INVALID;
+        }
+        if (*n >= AWS_CLB_MAX_LISTENERS)
+            return LBP_INVALID;
+        x = &l[(*n)++];
+        x->lb_port = p->port;
+        x->instance_port = p->node_port;
+        if (aws_opts_ssl_port(o, p->port)) {
+            lbp_strlcpy(x->cert, o->ssl_cert, sizeof(x->cert));
+            if (strcmp(o->backend_protocol, "http") == 0) {
+                lbp_strlcpy(x->protocol, "HTTPS", sizeof(x->protocol));
+                lbp_strlcpy(x->instance_protocol, "HTTP", sizeof(x->instance_protocol));
+            } else if (strcmp(o->backend_protocol, "https") == 0) {
+                lbp_strlcpy(x->protocol, "HTTPS", sizeof(x->protocol));
+                lbp_strlcpy(x->instance_protocol, "HTTPS", sizeof(x->instance_protocol));
+            } else if (strcmp(o->backend_protocol, "ssl") == 0) {
+                lbp_strlcpy(x->protocol, "SSL", sizeof(x->protocol));
+                lbp_strlcpy(x->instance_protocol, "SSL", sizeof(x->instance_protocol));
+            } else {
+                lbp_strlcpy(x->protocol, "SSL", sizeof(x->protocol));
+                lbp_strlcpy(x->instance_protocol, "TCP", sizeof(x->instance_protocol));
+            }
+        } else if (strcmp(o->backend_protocol, "http") == 0) {
+            lbp_strlcpy(x->protocol, "HTTP", sizeof(x->protocol));
+            lbp_strlcpy(x->instance_protocol, "HTTP", sizeof(x->instance_protocol));
+        } else {
+            lbp_strlcpy(x->protocol, "TCP", sizeof(x->protocol));
+            lbp_strlcpy(x->instance_protocol, "TCP", sizeof(x->instance_protocol));
+        }
+    }
+    return LBP_OK;
+}
+
+static bool same_listener(const struct aws_clb_listener *a, const struct aws_clb_listener *b)
+{
+    return a->lb_port == b->lb_port && a->instance_port == b->instance_port &&
+           strcasecmp(a->protocol, b->protocol) == 0 &&
+           strcasecmp(a->instance_protocol, b->instance_protocol) == 0 &&
+           strcmp(a->cert, b->cert) == 0;
+}
+
+static void add_listener(struct aws_query *q, size_t i, const struct aws_clb_listener *l)
+{
+    char b[16];
+    awsq_addf(q, l->protocol, "Listeners.member.%zu.Protocol", i);
+    snprintf(b, sizeof(b), "%d", l->lb_port);
+    awsq_addf(q, b, "Listeners.member.%zu.LoadBalancerPort", i);
+    awsq_addf(q, l->instance_protocol, "Listeners.member.%zu.InstanceProtocol", i);
+    snprintf(b, sizeof(b), "%d", l->instance_port);
+    awsq_addf(q, b, "Listeners.member.%zu.InstancePort", i);
+    if (l->cert[0])
+        awsq_addf(q, l->cert, "Listeners.member.%zu.SSLCertificateId", i);
+}
+
+static void health_target(const struct lbp_lb_spec *spec, const struct aws_opts *o, char *out,
+                          size_t cap)
+{
+    const char *proto = "TCP", *path = "";
+    char port[16];
+    snprintf(port, sizeof(port), "%d", spec->n_ports ? spec->ports[0].node_port : 0);
+    if (spec->local_traffic && spec->health_check_node_port > 0) {
+        proto = "HTTP";
+        path = "/healthz";
+        snprintf(port, sizeof(port), "%d", spec->health_check_node_port);
+    }
+    if (o->hc_protocol[0])
+        proto = o->hc_protocol;
+    if (o->hc_port[0] && strcmp(o->hc_port, "traffic-port") != 0)
+        lbp_strlcpy(port, o->hc_port, sizeof(port));
+    if (o->hc_path[0])
+        path = o->hc_path;
+    if (strcmp(proto, "TCP") == 0)
+        path = "";
+    else if (!path[0])
+        path = "/";
+    snprintf(out, cap, "%s:%s%s", proto, port, path);
+}
+
+static int lb_sg(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec, const char *vpc,
+                 const struct aws_tags *tags, struct aws_sg *sg, struct lbp_call *call)
+{
+    struct aws_vec v;
+    char name[96];
+    int rc;
+    snprintf(name, sizeof(name), "k8s-elb-%s", spec->lb_name);
+    aws_vec_init(&v, sizeof(struct aws_sg));
+    rc = aws_describe_sgs(ctx, NULL, 0, "group-name", name, &v, call);
+    if (rc == LBP_OK && v.n) {
+        *sg = *(struct aws_sg *)v.v;
+        ((struct aws_sg *)v.v)->rules = NULL;
+        ((struct aws_sg *)v.v)->n_rules = 0;
+        /* Tagged at creation; re-tag one that lost them so delete still finds it. */
+        if (!aws_tag_get(&sg->tags, tags->t[0].key)) {
+            struct aws_query q;
+            awsq_init(&q, "CreateTags", AWS_EC2_VERSION);
+            awsq_add(&q, "ResourceId.1", sg->id);
+            for (size_t i = 0; i < tags->n; i++) {
+                awsq_addf(&q, tags->t[i].key, "Tag.%zu.Key", i + 1);
+                awsq_addf(&q, tags->t[i].value, "Tag.%zu.Value", i + 1);
+            }
+            rc = aws_call0(ctx, AWS_EC2, &q, "CreateTags", NULL, call);
+            awsq_free(&q);
+        }
+    } else if (rc == LBP_OK) {
+        struct aws_query q;
+        xmlDoc *doc = NULL;
+        char desc[200];
+        awsq_init(&q, "CreateSecurityGroup", AWS_EC2_VERSION);
+        awsq_add(&q, "GroupName", name);
+        snprintf(desc, sizeof(desc), "Security group for Kubernetes ELB %s (%s/%s)", spec->lb_name,
+                 spec->namespace, spec->name);
+        awsq_add(&q, "GroupDescription", desc);
+        awsq_add(&q, "VpcId", vpc);
+        /* Created and tagged in one call, so no untagged group can be left behind. */
+        awsq_add(&q, "TagSpecification.1.ResourceType", "security-group");
+        for (size_t i = 0; i < tags->n; i++) {
+            awsq_addf(&q, tags->t[i].key, "TagSpecification.1.Tag.%zu.Key", i + 1);
+            awsq_addf(&q, tags->t[i].value, "TagSpecification.1.Tag.%zu.Value", i + 1);
+        }
+        rc = aws_call(ctx, AWS_EC2, &q, "CreateSecurityGroup", &doc, NULL, call);
+        awsq_free(&q);
+        memset(sg, 0, sizeof(*sg));
+        if (rc == LBP_OK &&
+            awsx_text(xmlDocGetRootElement(doc), "groupId", sg->id, sizeof(sg->id)) != LBP_OK) {
+            lbp_failf(call, "CreateSecurityGroup: unreadable answer");
+            rc = LBP_RETRY;
+        }
+        xmlFreeDoc(doc);
+    }
+    aws_sgs_free(&v);
+    return rc;
+}
+
+static int instances_sync(struct lbp_provider_ctx *ctx, const char *name,
+                          const struct aws_clb *have, const struct aws_vec *inst,
+                          struct lbp_call *call)
+{
+    const struct aws_instance *in = inst->v;
+    struct aws_query qa, qd;
+    size_t na = 0, nd = 0;
+    int rc = LBP_OK;
+    awsq_init(&qa, "RegisterInstancesWithLoadBalancer", AWS_ELB_VERSION);
+    awsq_init(&qd, "DeregisterInstancesFromLoadBalancer", AWS_ELB_VERSION);
+    awsq_add(&qa, "LoadBalancerName", name);
+    awsq_add(&qd, "LoadBalancerName", name);
+    for (size_t i = 0; i < inst->n; i++) {
+        bool found = false;
+        for (size_t k = 0; have && k < have->n_instances && !found; k++)
+            found = strcmp(have->instances[k], in[i].id) == 0;
+        if (!found)
+            awsq_addf(&qa, in[i].id, "Instances.member.%zu.InstanceId", ++na);
+    }
+    for (size_t k = 0; have && k < have->n_instances; k++) {
+        bool keep = false;
+        for (size_t i = 0; i < inst->n && !keep; i++)
+            keep = strcmp(have->instances[k], in[i].id) == 0;
+        if (!keep)
+            awsq_addf(&qd, have->instances[k], "Instances.member.%zu.InstanceId", ++nd);
+    }
+    if (na)
+        rc = aws_call0(ctx, AWS_ELB, &qa, "RegisterInstancesWithLoadBalancer", NULL, call);
+    if (rc == LBP_OK && nd)
+        rc = aws_call0(ctx, AWS_ELB, &qd, "DeregisterInstancesFromLoadBalancer", NULL, call);
+    awsq_free(&qa);
+    awsq_free(&qd);
+    return rc;
+}
+
+static int clb_attributes(struct lbp_provider_ctx *ctx, const char *name, const struct aws_opts *o,
+                          struct lbp_call *call)
+{
+    struct aws_query q;
+    xmlDoc *doc = NULL;
+    char cz[16] = "", idle[16] = "";
+    bool change = false;
+    int rc;
+    if (o->cross_zone < 0 && !o->idle_timeout)
+        return LBP_OK;
+    awsq_init(&q, "DescribeLoadBalancerAttributes", AWS_ELB_VERSION);
+    awsq_add(&q, "LoadBalancerName", name);
+    rc = aws_call(ctx, AWS_ELB, &q, "DescribeLoadBalancerAttributes", &doc, NULL, call);
+    awsq_free(&q);
+    if (rc)
+        return rc;
+    awsx_text(awsx_result(doc), "LoadBalancerAttributes/CrossZoneLoadBalancing/Enabled", cz,
+              sizeof(cz));
+    awsx_text(awsx_result(doc), "LoadBalancerAttributes/ConnectionSettings/IdleTimeout", idle,
+              sizeof(idle));
+    xmlFreeDoc(doc);
+    awsq_init(&q, "ModifyLoadBalancerAttributes", AWS_ELB_VERSION);
+    awsq_add(&q, "LoadBalancerName", name);
+    if (o->cross_zone >= 0 && strcmp(cz, o->cross_zone ? "true" : "false") != 0) {
+        awsq_add(&q, "LoadBalancerAttributes.CrossZoneLoadBalancing.Enabled",
+                 o->cross_zone ? "true" : "false");
+        change = true;
+    }
+    if (o->idle_timeout) {
+        long have = 0;
+        if (lbp_parse_long(idle, 0, 100000, &have) != LBP_OK || have != o->idle_timeout) {
+            awsq_addi(&q, "LoadBalancerAttributes.ConnectionSettings.IdleTimeout", o->idle_timeout);
+            change = true;
+        }
+    }
+    if (change)
+        rc = aws_call0(ctx, AWS_ELB, &q, "ModifyLoadBalancerAttributes", NULL, call);
+    awsq_free(&q);
+    return rc;
+}
+
+int aws_clb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
+                   const struct aws_opts *o, struct lbp_lb_status *st, struct lbp_call *call)
+{
+    struct aws_clb_listener *want = NULL;
+    size_t nw = 0;
+    struct aws_vec inst, subnets, nsgs, rules;
+    struct aws_clb lb;
+    struct aws_sg sg;
+    struct aws_tags tags;
+    char hc[300], dclient[128], dnodes[128];
+    const char *vpc;
+    bool exists = false;
+    int rc;
+
+    memset(&lb, 0, sizeof(lb));
+    memset(&sg, 0, sizeof(sg));
+    aws_vec_init(&inst, sizeof(struct aws_instance));
+    aws_vec_init(&subnets, sizeof(struct aws_subnet));
+    aws_vec_init(&nsgs, sizeof(struct aws_sg));
+    aws_vec_init(&rules, sizeof(struct aws_rule));
+    want = calloc(AWS_CLB_MAX_LISTENERS, sizeof(*want));
+    if (!want)
+        return LBP_NOMEM;
+    rc = want_listeners(spec, o, want, &nw, call);
+    if (rc == LBP_OK && o->n_eips) {
+        lbp_failf(call, "annotation " AWS_ANN "aws-load-balancer-eip-allocations needs "
+                        "aws-load-balancer-type: nlb");
+        rc = LBP_INVALID;
+    }
+    if (rc == LBP_OK)
+        rc = aws_nodes_instances(ctx, spec, o, &inst, call);
+    if (rc)
+        goto out;
+    vpc = ctx->vpc[0] ? ctx->vpc : (inst.n ? ((struct aws_instance *)inst.v)->vpc : NULL);
+    if (!vpc || !vpc[0]) {
+        lbp_failf(call, "no eligible node resolves to an EC2 instance (spec.providerID) and no "
+                        "VPC is configured; cannot place the load balancer");
+        rc = LBP_RETRY;
+        goto out;
+    }
+    aws_owner_tags(ctx, spec, o, &tags);
+    snprintf(dclient, sizeof(dclient), DESC_CLIENT "%s", spec->lb_name);
+    snprintf(dnodes, sizeof(dnodes), DESC_NODES "%s", spec->lb_name);
+
+    rc = lb_sg(ctx, spec, vpc, &tags, &sg, call);
+    for (size_t i = 0; i < nw && rc == LBP_OK; i++) {
+        size_t ns = spec->n_source_ranges ? spec->n_source_ranges : 1;
+        for (size_t s = 0; s < ns && rc == LBP_OK; s++) {
+            struct aws_rule *r = aws_vec_push(&rules);
+            if (!r) {
+                rc = LBP_NOMEM;
+                break;
+            }
+            lbp_strlcpy(r->proto, "tcp", sizeof(r->proto));
+            r->from = r->to = want[i].lb_port;
+            lbp_strlcpy(r->cidr, spec->n_source_ranges ? spec->source_ranges[s] : "0.0.0.0/0",
+                        sizeof(r->cidr));
+        }
+    }
+    if (rc == LBP_OK)
+        rc = aws_sg_converge(ctx, &sg, dclient, rules.v, rules.n, call);
+    if (rc)
+        goto out;
+
+    rc = aws_clb_get(ctx, spec->lb_name, &lb, call);
+    if (rc == LBP_OK) {
+        exists = true;
+        if (strcmp(lb.scheme, o->internal ? "internal" : "internet-facing") != 0) {
+            /* The scheme is fixed at creation: replace the ELB, as upstream does. */
+            struct aws_query q;
+            lbp_info("aws %s/%s: ELB %s is %s; replacing it", spec->namespace, spec->name,
+                     spec->lb_name, lb.scheme);
+            awsq_init(&q, "DeleteLoadBalancer", AWS_ELB_VERSION);
+            awsq_add(&q, "LoadBalancerName", spec->lb_name);
+            rc = aws_call0(ctx, AWS_ELB, &q, "DeleteLoadBalancer", NULL, call);
+            awsq_free(&q);
+            if (rc == LBP_OK) {
+                exists = false;
+                aws_clb_free(&lb);
+                memset(&lb, 0, sizeof(lb));
+                rc = LBP_NOT_FOUND;
+            }
+        }
+    }
+    if (rc == LBP_NOT_FOUND) {
+        struct aws_query q;
+        xmlDoc *doc = NULL;
+        struct aws_err e;
+        rc = aws_lb_subnets(ctx, vpc, o, &subnets, call);
+        if (rc)
+            goto out;
+        awsq_init(&q, "CreateLoadBalancer", AWS_ELB_VERSION);
+        awsq_add(&q, "LoadBalancerName", spec->lb_name);
+        for (size_t i = 0; i < nw; i++)
+            add_listener(&q, i + 1, &want[i]);
+        for (size_t i = 0; i < subnets.n; i++)
+            awsq_addf(&q, ((struct aws_subnet *)subnets.v)[i].id, "Subnets.member.%zu", i + 1);
+        awsq_add(&q, "SecurityGroups.member.1", sg.id);
+        if (o->internal)
+            awsq_add(&q, "Scheme", "internal");
+        for (size_t i = 0; i < tags.n; i++) {
+            awsq_addf(&q, tags.t[i].key, "Tags.member.%zu.Key", i + 1);
+            awsq_addf(&q, tags.t[i].value, "Tags.member.%zu.Value", i + 1);
+        }
+        rc = aws_call(ctx, AWS_ELB, &q, "CreateLoadBalancer", &doc, &e, call);
+        awsq_free(&q);
+        if (rc == LBP_NOT_FOUND) {
+            lbp_failf(call, "CreateLoadBalancer: %s: %s", e.code, e.msg);
+            rc = LBP_INVALID;
+        }
+        if (rc == LBP_OK) {
+            lbp_strlcpy(lb.name, spec->lb_name, sizeof(lb.name));
+            awsx_text(awsx_result(doc), "DNSName", lb.dns, sizeof(lb.dns));
+            lbp_info("aws %s/%s: created ELB %s", spec->namespace, spec->name, spec->lb_name);
+        }
+        xmlFreeDoc(doc);
+    }
+    if (rc)
+        goto out;
+
+    if (exists) {
+        struct aws_query qd, qc;
+        size_t nd = 0, nc = 0;
+        awsq_init(&qd, "DeleteLoadBalancerListeners", AWS_ELB_VERSION);
+        awsq_init(&qc, "CreateLoadBalancerListeners", AWS_ELB_VERSION);
+        awsq_add(&qd, "LoadBalancerName", lb.name);
+        awsq_add(&qc, "LoadBalancerName", lb.name);
+        for (size_t k = 0; k < lb.n_l; k++) {
+            bool keep = false;
+            for (size_t i = 0; i < nw && !keep; i++)
+                keep = same_listener(&lb.l[k], &want[i]);
+            if (!keep) {
+                char b[16];
+                snprintf(b, sizeof(b), "%d", lb.l[k].lb_port);
+                awsq_addf(&qd, b, "LoadBalancerPorts.member.%zu", ++nd);
+            }
+        }
+        for (size_t i = 0; i < nw; i++) {
+            bool have = false;
+            for (size_t k = 0; k < lb.n_l && !have; k++)
+                have = same_listener(&lb.l[k], &want[i]);
+            if (!have)
+                add_listener(&qc, ++nc, &want[i]);
+        }
+        if (nd)
+            rc = aws_call0(ctx, AWS_ELB, &qd, "DeleteLoadBalancerListeners", NULL, call);
+        if (rc == LBP_OK && nc)
+            rc = aws_call0(ctx, AWS_ELB, &qc, "CreateLoadBalancerListeners", NULL, call);
+        awsq_free(&qd);
+        awsq_free(&qc);
+        if (rc)
+            goto out;
+    }
+
+    health_target(spec, o, hc, sizeof(hc));
+    {
+        int interval = o->hc_interval ? o->hc_interval : 10;
+        int timeout = o->hc_timeout ? o->hc_timeout : 5;
+        int healthy = o->hc_healthy ? o->hc_healthy : 2;
+        int unhealthy = o->hc_unhealthy ? o->hc_unhealthy : 6;
+        if (!exists || strcmp(lb.hc_target, hc) != 0 || lb.hc_interval != interval ||
+            lb.hc_timeout != timeout || lb.hc_healthy != healthy || lb.hc_unhealthy != unhealthy) {
+            struct aws_query q;
+            awsq_init(&q, "ConfigureHealthCheck", AWS_ELB_VERSION);
+            awsq_add(&q, "LoadBalancerName", spec->lb_name);
+            awsq_add(&q, "HealthCheck.Target", hc);
+            awsq_addi(&q, "HealthCheck.Interval", interval);
+            awsq_addi(&q, "HealthCheck.Timeout", timeout);
+            awsq_addi(&q, "HealthCheck.HealthyThreshold", healthy);
+            awsq_addi(&q, "HealthCheck.UnhealthyThreshold", unhealthy);
+            rc = aws_call0(ctx, AWS_ELB, &q, "ConfigureHealthCheck", NULL, call);
+            awsq_free(&q);
+        }
+    }
+    if (rc == LBP_OK)
+        rc = instances_sync(ctx, spec->lb_name, exists ? &lb : NULL, &inst, call);
+    if (rc == LBP_OK)
+        rc = clb_attributes(ctx, spec->lb_name, o, call);
+    /* The nodes accept anything from the ELB's group. */
+    if (rc == LBP_OK)
+        rc = aws_node_sgs(ctx, &inst, &nsgs, call);
+    for (size_t i = 0; i < nsgs.n && rc == LBP_OK; i++) {
+        struct aws_rule r;
+        memset(&r, 0, sizeof(r));
+        lbp_strlcpy(r.proto, "-1", sizeof(r.proto));
+        lbp_strlcpy(r.group, sg.id, sizeof(r.group));
+        rc = aws_sg_converge(ctx, &((struct aws_sg *)nsgs.v)[i], dnodes, &r, 1, call);
+    }
+    if (rc == LBP_OK && st) {
+        memset(st, 0, sizeof(*st));
+        lbp_strlcpy(st->ingress[0].hostname, lb.dns, sizeof(st->ingress[0].hostname));
+        st->n_ingress = 1;
+    }
+    if (rc == LBP_OK && call)
+        call->err[0] = 0;
+out:
+    free(want);
+    aws_clb_free(&lb);
+    aws_sg_free(&sg);
+    aws_vec_free(&inst);
+    aws_vec_free(&subnets);
+    aws_sgs_free(&nsgs);
+    aws_vec_free(&rules);
+    return rc;
+}
+
+int aws_clb_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
+                    const struct aws_opts *o, struct lbp_call *call)
+{
+    struct aws_vec inst;
+    struct aws_clb lb;
+    int rc;
+    memset(&lb, 0, sizeof(lb));
+    aws_vec_init(&inst, sizeof(struct aws_instance));
+    rc = aws_nodes_instances(ctx, spec, o, &inst, call);
+    if (rc == LBP_OK)
+        rc = aws_clb_get(ctx, spec->lb_name, &lb, call);
+    if (rc == LBP_OK)
+        rc = instances_sync(ctx, spec->lb_name, &lb, &inst, call);
+    if (rc == LBP_NOT_FOUND) {
+        lbp_failf(call, "load balancer %s does not exist yet", spec->lb_name);
+        rc = LBP_RETRY;
+    }
+    aws_clb_free(&lb);
+    aws_vec_free(&inst);
+    return rc;
+}
+
+int aws_clb_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
+                   struct lbp_call *call)
+{
+    struct aws_clb lb;
+    struct aws_vec sgs, nsgs;
+    char name[96], dnodes[128], key[200];
+    int rc;
+
+    memset(&lb, 0, sizeof(lb));
+    aws_vec_init(&sgs, sizeof(struct aws_sg));
+    aws_vec_init(&nsgs, sizeof(struct aws_sg));
+    rc = aws_clb_get(ctx, spec->lb_name, &lb, call);
+    if (rc == LBP_OK) {
+        struct aws_query q;
+        awsq_init(&q, "DeleteLoadBalancer", AWS_ELB_VERSION);
+        awsq_add(&q, "LoadBalancerName", spec->lb_name);
+        rc = aws_call0(ctx, AWS_ELB, &q, "DeleteLoadBalancer", NULL, call);
+        awsq_free(&q);
+        if (rc == LBP_NOT_FOUND)
+            rc = LBP_OK;
+        if (rc == LBP_OK)
+            lbp_info("aws %s/%s: deleted ELB %s", spec->namespace, spec->name, spec->lb_name);
+    } else if (rc == LBP_NOT_FOUND) {
+        rc = LBP_OK;
+    }
+    if (rc)
+        goto out;
+    /* Rules on the nodes' groups pointing at the ELB group, then the group itself. */
+    snprintf(dnodes, sizeof(dnodes), DESC_NODES "%s", spec->lb_name);
+    snprintf(key, sizeof(key), AWS_TAG_CLUSTER_PREFIX "%s", ctx->cluster);
+    if (ctx->node_sg[0]) {
+        const char *one[1] = {ctx->node_sg};
+        rc = aws_describe_sgs(ctx, one, 1, NULL, NULL, &nsgs, call);
+    } else {
+        rc = aws_describe_sgs(ctx, NULL, 0, "tag-key", key, &nsgs, call);
+    }
+    for (size_t i = 0; i < nsgs.n && rc == LBP_OK; i++)
+        rc = aws_sg_converge(ctx, &((struct aws_sg *)nsgs.v)[i], dnodes, NULL, 0, call);
+    snprintf(name, sizeof(name), "k8s-elb-%s", spec->lb_name);
+    if (rc == LBP_OK)
+        rc = aws_describe_sgs(ctx, NULL, 0, "group-name", name, &sgs, call);
+    for (size_t i = 0; i < sgs.n && rc == LBP_OK; i++) {
+        struct aws_sg *g = &((struct aws_sg *)sgs.v)[i];
+        /* Only a group this Service tagged: a same-named group is not ours to delete. */
+        if (!aws_tag_get(&g->tags, key))
+            continue;
+        for (unsigned attempt = 0;; attempt++) {
+            struct aws_query q;
+            struct aws_err e;
+            awsq_init(&q, "DeleteSecurityGroup", AWS_EC2_VERSION);
+            awsq_add(&q, "GroupId", g->id);
+            rc = aws_call0(ctx, AWS_EC2, &q, "DeleteSecurityGroup", &e, call);
+            awsq_free(&q);
+            if (rc == LBP_NOT_FOUND)
+                rc = LBP_OK;
+            /* The ELB's interfaces go away a little after the ELB. */
+            if (rc == LBP_INVALID && strcmp(e.code, "DependencyViolation") == 0 && attempt < 8) {
+                uint64_t ms = lbp_jitter_ms(lbp_backoff_ms(100, 3000, attempt), 0.3);
+                struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+                nanosleep(&ts, NULL);
+                continue;
+            }
+            if (rc == LBP_INVALID && strcmp(e.code, "DependencyViolation") == 0)
+                rc = LBP_RETRY;
+            break;
+        }
+    }
+out:
+    if (rc == LBP_OK && call)
+        call->err[0] = 0;
+    aws_clb_free(&lb);
+    aws_sgs_free(&sgs);
+    aws_sgs_free(&nsgs);
+    return rc;
+}
+
+int aws_clb_list_owned(struct lbp_provider_ctx *ctx, struct aws_vec *owned, struct lbp_call *call)
+{
+    struct aws_vec lbs, td;
+    char next[1024] = "", ckey[200];
+    int rc;
+    aws_vec_init(&lbs, sizeof(struct aws_clb));
+    aws_vec_init(&td, sizeof(struct aws_tagdesc));
+    do {
+        struct aws_query q;
+        xmlDoc *doc = NULL;
+        awsq_init(&q, "DescribeLoadBalancers", AWS_ELB_VERSION);
+        awsq_addi(&q, "PageSize", 400);
+        if (next[0])
+            awsq_add(&q, "Marker", next);
+        rc = aws_call(ctx, AWS_ELB, &q, "DescribeLoadBalancers", &doc, NULL, call);
+        awsq_free(&q);
+        if (rc == LBP_OK && awsx_clbs(doc, &lbs, next, sizeof(next)) != LBP_OK) {
+            lbp_failf(call, "DescribeLoadBalancers: unreadable answer");
+            rc = LBP_RETRY;
+        }
+        xmlFreeDoc(doc);
+    } while (rc == LBP_OK && next[0]);
+    for (size_t off = 0; rc == LBP_OK && off < lbs.n; off += 20) {
+        struct aws_query q;
+        xmlDoc *doc = NULL;
+        awsq_init(&q, "DescribeTags", AWS_ELB_VERSION);
+        for (size_t i = off; i < lbs.n && i < off + 20; i++)
+            awsq_addf(&q, ((struct aws_clb *)lbs.v)[i].name, "LoadBalancerNames.member.%zu",
+                      i - off + 1);
+        rc = aws_call(ctx, AWS_ELB, &q, "DescribeTags", &doc, NULL, call);
+        awsq_free(&q);
+        if (rc == LBP_OK && awsx_tag_descs(doc, &td) != LBP_OK) {
+            lbp_failf(call, "DescribeTags: unreadable answer");
+            rc = LBP_RETRY;
+        }
+        xmlFreeDoc(doc);
+    }
+    snprintf(ckey, sizeof(ckey), AWS_TAG_CLUSTER_PREFIX "%s", ctx->cluster);
+    for (size_t k = 0; k < td.n && rc == LBP_OK; k++) {
+        struct aws_tagdesc *d = &((struct aws_tagdesc *)td.v)[k];
+        const char *svc = aws_tag_get(&d->tags, AWS_TAG_SERVICE), *slash;
+        struct lbp_lb_owned *ow;
+        if (!lbp_streq(aws_tag_get(&d->tags, ckey), "owned") || !svc || !(slash = strchr(svc, '/')))
+            continue;
+        if (!(ow = aws_vec_push(owned))) {
+            rc = LBP_NOMEM;
+            break;
+        }
+        lbp_strlcpy(ow->lb_name, d->arn, sizeof(ow->lb_name));
+        snprintf(ow->namespace, sizeof(ow->namespace), "%.*s", (int)(slash - svc), svc);
+        lbp_strlcpy(ow->name, slash + 1, sizeof(ow->name));
+    }
+    aws_clbs_free(&lbs);
+    aws_vec_free(&td);
+    return rc;
+}

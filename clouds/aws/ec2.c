@@ -1,0 +1,540 @@
+/*
+ * ec2.c — the EC2 side: nodes to instances, subnets for an LB, and
+ * security-group rules.
+ *
+ * Instances are looked up with an instance-id *filter* rather than
+ * InstanceId.N: a filter skips ids that no longer exist where InstanceId.N
+ * fails the whole call, and one terminated node must not block every
+ * Service. Answers are cached per instance for ctx->cache_ttl_s, so a node
+ * change on 100 Services costs one DescribeInstances, not 100.
+ *
+ * Security-group rules lbprov creates carry a description naming the LB;
+ * that description is the ownership marker, so converge and clean-up only
+ * ever touch rules they made.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#include "clouds/aws/aws_int.h"
+#include "common/log.h"
+#include "common/rc.h"
+#include "common/util.h"
+
+struct inst_entry {
+    char id[AWS_ID_LEN];
+    struct aws_instance in;
+    uint64_t at_ms;
+    UT_hash_handle hh;
+};
+
+struct aws_inst_cache {
+    struct inst_entry *map;
+};
+
+struct aws_inst_cache *aws_cache_new(void)
+{
+    return calloc(1, sizeof(struct aws_inst_cache));
+}
+
+size_t aws_cache_count(struct lbp_provider_ctx *ctx)
+{
+    size_t n;
+    pthread_mutex_lock(&ctx->mu);
+    n = HASH_COUNT(ctx->cache->map);
+    pthread_mutex_unlock(&ctx->mu);
+    return n;
+}
+
+void aws_cache_free(struct aws_inst_cache *c)
+{
+    struct inst_entry *e, *tmp;
+    if (!c)
+        return;
+    HASH_ITER(hh, c->map, e, tmp)
+    {
+        HASH_DEL(c->map, e);
+        free(e);
+    }
+    free(c);
+}
+
+int aws_instance_id(const char *pid, char *out, size_t cap)
+{
+    const char *last;
+    size_t l;
+    if (!pid || !*pid)
+        return LBP_INVALID;
+    if (strncmp(pid, "aws://", 6) == 0) {
+        last = strrchr(pid, '/');
+        last = last ? last + 1 : pid;
+    } else if (strchr(pid, '/') || strchr(pid, ':')) {
+        return LBP_INVALID;
+    } else {
+        last = pid;
+    }
+    l = strlen(last);
+    if (strncmp(last, "i-", 2) != 0 || l < 3 || l + 1 > cap)
+        return LBP_INVALID;
+    for (const char *c = last + 2; *c; c++)
+        if (!isalnum((unsigned char)*c))
+            return LBP_INVALID;
+    memcpy(out, last, l + 1);
+    return LBP_OK;
+}
+
+static int cmp_inst(const void *a, const void *b)
+{
+    return strcmp(((const struct aws_instance *)a)->id, ((const struct aws_instance *)b)->id);
+}
+
+static int describe_instances(struct lbp_provider_ctx *ctx, char (*ids)[AWS_ID_LEN], size_t n,
+                              struct aws_vec *found, struct lbp_call *call)
+{
+    char next[2048] = "";
+    int rc = LBP_OK;
+    do {
+        struct aws_query q;
+        xmlDoc *doc = NULL;
+        awsq_init(&q, "DescribeInstances", AWS_EC2_VERSION);
+        awsq_add(&q, "Filter.1.Name", "instance-id");
+        for (size_t i = 0; i < n; i++)
+            awsq_addf(&q, ids[i], "Filter.1.Value.%zu", i + 1);
+        awsq_addi(&q, "MaxResults", 1000);
+        if (next[0])
+            awsq_add(&q, "NextToken", next);
+        rc = aws_call(ctx, AWS_EC2, &q, "DescribeInstances", &doc, NULL, call);
+        awsq_free(&q);
+        if (rc == LBP_OK) {
+            rc = awsx_instances(doc, found, next, sizeof(next));
+            if (rc)
+                lbp_failf(call, "DescribeInstances: unreadable answer");
+        }
+        xmlFreeDoc(doc);
+    } while (rc == LBP_OK && next[0]);
+    return rc;
+}
+
+int aws_nodes_instances(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
+                        const struct aws_opts *o, struct aws_vec *out, struct lbp_call *call)
+{
+    char(*miss)[AWS_ID_LEN] = NULL;
+    size_t n_miss = 0;
+    uint64_t now = lbp_now_ms();
+    struct aws_vec found;
+    int rc = LBP_OK;
+
+    aws_vec_init(&found, sizeof(struct aws_instance));
+    if (spec->n_nodes) {
+        miss = calloc(spec->n_nodes, AWS_ID_LEN);
+        if (!miss)
+            return LBP_NOMEM;
+    }
+    pthread_mutex_lock(&ctx->mu);
+    for (size_t i = 0; i < spec->n_nodes; i++) {
+        char id[AWS_ID_LEN];
+        struct inst_entry *e = NULL;
+        if (o && !aws_node_selected(spec, o, i))
+            continue;
+        if (aws_instance_id(spec->nodes[i].provider_id, id, sizeof(id)) != LBP_OK) {
+            lbp_v(2, "aws %s/%s: node %s has no AWS providerID, skipped", spec->namespace,
+                  spec->name, spec->nodes[i].name);
+            continue;
+        }
+        HASH_FIND_STR(ctx->cache->map, id, e);
+        if (e && now - e->at_ms < (uint64_t)ctx->cache_ttl_s * 1000) {
+            struct aws_instance *dst = aws_vec_push(out);
+            if (!dst) {
+                rc = LBP_NOMEM;
+                break;
+            }
+            *dst = e->in;
+        } else {
+            memcpy(miss[n_miss++], id, AWS_ID_LEN);
+        }
+    }
+    pthread_mutex_unlock(&ctx->mu);
+
+    for (size_t off = 0; rc == LBP_OK && off < n_miss; off += 200) {
+        size_t n = n_miss - off > 200 ? 200 : n_miss - off;
+        rc = describe_instances(ctx, miss + off, n, &found, call);
+    }
+    if (rc == LBP_OK) {
+        struct aws_instance *f = found.v;
+        pthread_mutex_lock(&ctx->mu);
+        for (size_t i = 0; i < found.n && rc == LBP_OK; i++) {
+            struct inst_entry *e = NULL;
+            struct aws_instance *dst;
+            if (strcmp(f[i].state, "terminated") == 0 || strcmp(f[i].state, "shutting-down") == 0)
+                continue;
+            HASH_FIND_STR(ctx->cache->map, f[i].id, e);
+            if (!e) {
+                e = calloc(1, sizeof(*e));
+                if (!e) {
+                    rc = LBP_NOMEM;
+                    break;
+                }
+                lbp_strlcpy(e->id, f[i].id, sizeof(e->id));
+                HASH_ADD_STR(ctx->cache->map, id, e);
+            }
+            e->in = f[i];
+            e->at_ms = now;
+            dst = aws_vec_push(out);
+            if (!dst)
+                rc = LBP_NOMEM;
+            else
+                *dst = f[i];
+        }
+        pthread_mutex_unlock(&ctx->mu);
+    }
+    if (rc == LBP_OK && out->n)
+        qsort(out->v, out->n, out->elem, cmp_inst);
+    aws_vec_free(&found);
+    free(miss);
+    return rc;
+}
+
+static int describe_subnets(struct lbp_provider_ctx *ctx, const char *fname,
+                            const char *const *vals, size_t n, struct aws_vec *out,
+                            struct lbp_call *call)
+{
+    char next[2048] = "";
+    int rc;
+    do {
+        struct aws_query q;
+        xmlDoc *doc = NULL;
+        awsq_init(&q, "DescribeSubnets", AWS_EC2_VERSION);
+        awsq_add(&q, "Filter.1.Name", fname);
+        for (size_t i = 0; i < n; i++)
+            awsq_addf(&q, vals[i], "Filter.1.Value.%zu", i + 1);
+        awsq_addi(&q, "MaxResults", 1000);
+        if (next[0])
+            awsq_add(&q, "NextToken", next);
+        rc = aws_call(ctx, AWS_EC2, &q, "DescribeSubnets", &doc, NULL, call);
+        awsq_free(&q);
+        if (rc == LBP_OK && awsx_subnets(doc, out, next, sizeof(next))) {
+            lbp_failf(call, "DescribeSubnets: unreadable answer");
+            rc = LBP_RETRY;
+        }
+        xmlFreeDoc(doc);
+    } while (rc == LBP_OK && next[0]);
+    return rc;
+}
+
+static int cmp_subnet(const void *a, const void *b)
+{
+    const struct aws_subnet *x = a, *y = b;
+    int c = strcmp(x->az, y->az);
+    return c ? c : strcmp(x->id, y->id);
+}
+
+int aws_lb_subnets(struct lbp_provider_ctx *ctx, const char *vpc, const struct aws_opts *o,
+                   struct aws_vec *out, struct lbp_call *call)
+{
+    struct aws_vec all;
+    char cluster_key[200];
+    const char *role = o->internal ? "kubernetes.io/role/internal-elb" : "kubernetes.io/role/elb";
+    int rc;
+
+    aws_vec_init(&all, sizeof(struct aws_subnet));
+    snprintf(cluster_key, sizeof(cluster_key), AWS_TAG_CLUSTER_PREFIX "%s", ctx->cluster);
+    if (o->n_subnets) {
+        const char *ids[AWS_MAX_SUBNET_ANN], *names[AWS_MAX_SUBNET_ANN];
+        size_t ni = 0, nn = 0;
+        for (size_t i = 0; i < o->n_subnets; i++) {
+            if (strncmp(o->subnets[i], "subnet-", 7) == 0)
+                ids[ni++] = o->subnets[i];
+            else
+                names[nn++] = o->subnets[i];
+        }
+        rc = ni ? describe_subnets(ctx, "subnet-id", ids, ni, &all, call) : LBP_OK;
+        if (rc == LBP_OK && nn)
+            rc = describe_subnets(ctx, "tag:Name", names, nn, &all, call);
+        if (rc)
+            goto out;
+        for (size_t i = 0; i < o->n_subnets; i++) {
+            bool seen = false;
+            for (size_t k = 0; k < all.n; k++) {
+                struct aws_subnet *s = &((struct aws_subnet *)all.v)[k];
+                const char *nm = aws_tag_get(&s->tags, "Name");
+                if (strcmp(s->id, o->subnets[i]) == 0 || lbp_streq(nm, o->subnets[i]))
+                    seen = true;
+            }
+            if (!seen) {
+                lbp_failf(call,
+                          "annotation " AWS_ANN "aws-load-balancer-subnets: subnet %s does not "
+                          "exist",
+                          o->subnets[i]);
+                rc = LBP_INVALID;
+                goto out;
+            }
+        }
+        /* As asked, one per AZ. */
+        qsort(all.v, all.n, all.elem, cmp_subnet);
+        for (size_t i = 0; i < all.n; i++) {
+            struct aws_subnet *s = &((struct aws_subnet *)all.v)[i], *d;
+            if (out->n && strcmp(((struct aws_subnet *)out->v)[out->n - 1].az, s->az) == 0)
+                continue;
+            if (!(d = aws_vec_push(out))) {
+                rc = LBP_NOMEM;
+                goto out;
+            }
+            *d = *s;
+        }
+        goto out;
+    }
+    {
+        const char *v[1] = {vpc};
+        rc = describe_subnets(ctx, "vpc-id", v, 1, &all, call);
+        if (rc)
+            goto out;
+    }
+    qsort(all.v, all.n, all.elem, cmp_subnet);
+    /*
+     * Per AZ: a subnet tagged for this cluster (owned/shared) or for no
+     * cluster at all; among those, the one with the role tag wins; ties go
+     * to the lowest subnet id so the choice is stable across restarts.
+     */
+    for (size_t i = 0; i < all.n;) {
+        size_t j = i, best = (size_t)-1;
+        int best_score = -1;
+        for (; j < all.n &&
+               strcmp(((struct aws_subnet *)all.v)[j].az, ((struct aws_subnet *)all.v)[i].az) == 0;
+             j++) {
+            struct aws_subnet *s = &((struct aws_subnet *)all.v)[j];
+            bool other_cluster = false, ours = aws_tag_get(&s->tags, cluster_key) != NULL;
+            int score;
+            for (size_t t = 0; t < s->tags.n; t++)
+                if (strncmp(s->tags.t[t].key, AWS_TAG_CLUSTER_PREFIX,
+                            strlen(AWS_TAG_CLUSTER_PREFIX)) == 0 &&
+                    strcmp(s->tags.t[t].key, cluster_key) != 0)
+                    other_cluster = true;
+            if (!ours && other_cluster)
+                continue;
+            score = (aws_tag_get(&s->tags, role) ? 2 : 0) + (ours ? 1 : 0);
+            if (score > best_score) {
+                best_score = score;
+                best = j;
+            }
+        }
+        if (best != (size_t)-1 && best_score >= 2) {
+            struct aws_subnet *d = aws_vec_push(out);
+            if (!d) {
+                rc = LBP_NOMEM;
+                goto out;
+            }
+            *d = ((struct aws_subnet *)all.v)[best];
+        }
+        i = j;
+    }
+    if (!out->n) {
+        lbp_failf(call,
+                  "no subnet in %s is tagged %s=1 (and %s=owned|shared or no cluster tag); tag "
+                  "one per zone or set " AWS_ANN "aws-load-balancer-subnets",
+                  vpc, role, cluster_key);
+        rc = LBP_INVALID;
+    }
+out:
+    aws_vec_free(&all);
+    return rc;
+}
+
+int aws_describe_sgs(struct lbp_provider_ctx *ctx, const char *const *ids, size_t n,
+                     const char *filter_name, const char *filter_value, struct aws_vec *out,
+                     struct lbp_call *call)
+{
+    char next[2048] = "";
+    int rc;
+    do {
+        struct aws_query q;
+        xmlDoc *doc = NULL;
+        struct aws_err e;
+        awsq_init(&q, "DescribeSecurityGroups", AWS_EC2_VERSION);
+        for (size_t i = 0; i < n; i++)
+            awsq_addf(&q, ids[i], "GroupId.%zu", i + 1);
+        if (filter_name) {
+            awsq_add(&q, "Filter.1.Name", filter_name);
+            awsq_add(&q, "Filter.1.Value.1", filter_value);
+        }
+        if (!n)
+            awsq_addi(&q, "MaxResults", 1000);
+        if (next[0])
+            awsq_add(&q, "NextToken", next);
+        rc = aws_call(ctx, AWS_EC2, &q, "DescribeSecurityGroups", &doc, &e, call);
+        awsq_free(&q);
+        if (rc == LBP_NOT_FOUND) {
+            lbp_failf(call, "security group does not exist: %s", e.msg);
+            rc = LBP_INVALID;
+        }
+        if (rc == LBP_OK && awsx_sgs(doc, out, next, sizeof(next))) {
+            lbp_failf(call, "DescribeSecurityGroups: unreadable answer");
+            rc = LBP_RETRY;
+        }
+        xmlFreeDoc(doc);
+    } while (rc == LBP_OK && next[0]);
+    return rc;
+}
+
+static bool same_rule(const struct aws_rule *a, const struct aws_rule *b)
+{
+    return strcmp(a->proto, b->proto) == 0 && a->from == b->from && a->to == b->to &&
+           strcmp(a->cidr, b->cidr) == 0 && strcmp(a->group, b->group) == 0;
+}
+
+static void add_perm(struct aws_query *q, int i, const struct aws_rule *r, const char *desc)
+{
+    awsq_addf(q, r->proto, "IpPermissions.%d.IpProtocol", i);
+    if (strcmp(r->proto, "-1") != 0) {
+        char b[16];
+        snprintf(b, sizeof(b), "%d", r->from);
+        awsq_addf(q, b, "IpPermissions.%d.FromPort", i);
+        snprintf(b, sizeof(b), "%d", r->to);
+        awsq_addf(q, b, "IpPermissions.%d.ToPort", i);
+    }
+    if (r->cidr[0]) {
+        bool v6 = strchr(r->cidr, ':') != NULL;
+        awsq_addf(q, r->cidr, "IpPermissions.%d.%s.1.%s", i, v6 ? "Ipv6Ranges" : "IpRanges",
+                  v6 ? "CidrIpv6" : "CidrIp");
+        if (desc)
+            awsq_addf(q, desc, "IpPermissions.%d.%s.1.Description", i,
+                      v6 ? "Ipv6Ranges" : "IpRanges");
+    } else {
+        awsq_addf(q, r->group, "IpPermissions.%d.Groups.1.GroupId", i);
+        if (desc)
+            awsq_addf(q, desc, "IpPermissions.%d.Groups.1.Description", i);
+    }
+}
+
+static int sg_change(struct lbp_provider_ctx *ctx, const char *action, const char *sg,
+                     const struct aws_rule *const *rules, size_t n, const char *desc,
+                     struct lbp_call *call)
+{
+    struct aws_query q;
+    struct aws_err e;
+    int rc;
+    if (!n)
+        return LBP_OK;
+    awsq_init(&q, action, AWS_EC2_VERSION);
+    awsq_add(&q, "GroupId", sg);
+    for (size_t i = 0; i < n; i++)
+        add_perm(&q, (int)i + 1, rules[i], desc);
+    rc = aws_call0(ctx, AWS_EC2, &q, action, &e, call);
+    awsq_free(&q);
+    /* A batch with one rule already there (or already gone) fails whole: go one by one. */
+    if ((rc == LBP_INVALID && strcmp(e.code, "InvalidPermission.Duplicate") == 0) ||
+        (rc == LBP_NOT_FOUND && strcmp(e.code, "InvalidPermission.NotFound") == 0)) {
+        rc = LBP_OK;
+        for (size_t i = 0; n > 1 && i < n && rc == LBP_OK; i++)
+            rc = sg_change(ctx, action, sg, &rules[i], 1, desc, call);
+    } else if (rc == LBP_NOT_FOUND) {
+        lbp_failf(call, "%s: security group %s: %s: %s", action, sg, e.code, e.msg);
+        rc = LBP_INVALID;
+    }
+    if (call && rc == LBP_OK)
+        call->err[0] = 0;
+    return rc;
+}
+
+int aws_sg_converge(struct lbp_provider_ctx *ctx, const struct aws_sg *sg, const char *desc,
+                    const struct aws_rule *want, size_t n_want, struct lbp_call *call)
+{
+    const struct aws_rule **add = NULL, **del = NULL;
+    size_t na = 0, nd = 0;
+    int rc = LBP_OK;
+    add = calloc(n_want + 1, sizeof(*add));
+    del = calloc(sg->n_rules + 1, sizeof(*del));
+    if (!add || !del) {
+        rc = LBP_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n_want; i++) {
+        bool have = false;
+        for (size_t k = 0; k < sg->n_rules && !have; k++)
+            have = strcmp(sg->rules[k].desc, desc) == 0 && same_rule(&sg->rules[k], &want[i]);
+        for (size_t k = 0; k < na && !have; k++)
+            have = same_rule(add[k], &want[i]);
+        if (!have)
+            add[na++] = &want[i];
+    }
+    for (size_t k = 0; k < sg->n_rules; k++) {
+        bool keep = false;
+        if (strcmp(sg->rules[k].desc, desc) != 0)
+            continue;
+        for (size_t i = 0; i < n_want && !keep; i++)
+            keep = same_rule(&sg->rules[k], &want[i]);
+        if (!keep)
+            del[nd++] = &sg->rules[k];
+    }
+    rc = sg_change(ctx, "RevokeSecurityGroupIngress", sg->id, del, nd, NULL, call);
+    if (rc == LBP_OK)
+        rc = sg_change(ctx, "AuthorizeSecurityGroupIngress", sg->id, add, na, desc, call);
+out:
+    free(add);
+    free(del);
+    return rc;
+}
+
+int aws_node_sgs(struct lbp_provider_ctx *ctx, const struct aws_vec *instances, struct aws_vec *sgs,
+                 struct lbp_call *call)
+{
+    const struct aws_instance *in = instances->v;
+    const char **ids = NULL;
+    size_t n = 0;
+    struct aws_vec all;
+    char cluster_key[200];
+    int rc;
+
+    if (ctx->node_sg[0]) {
+        const char *one[1] = {ctx->node_sg};
+        return aws_describe_sgs(ctx, one, 1, NULL, NULL, sgs, call);
+    }
+    if (!instances->n)
+        return LBP_OK;
+    ids = calloc(instances->n * AWS_MAX_SGS, sizeof(*ids));
+    if (!ids)
+        return LBP_NOMEM;
+    for (size_t i = 0; i < instances->n; i++)
+        for (size_t g = 0; g < in[i].n_sgs; g++) {
+            bool dup = false;
+            for (size_t k = 0; k < n && !dup; k++)
+                dup = strcmp(ids[k], in[i].sgs[g]) == 0;
+            if (!dup)
+                ids[n++] = in[i].sgs[g];
+        }
+    aws_vec_init(&all, sizeof(struct aws_sg));
+    rc = n ? aws_describe_sgs(ctx, ids, n, NULL, NULL, &all, call) : LBP_OK;
+    snprintf(cluster_key, sizeof(cluster_key), AWS_TAG_CLUSTER_PREFIX "%s", ctx->cluster);
+    for (size_t i = 0; rc == LBP_OK && i < instances->n; i++) {
+        struct aws_sg *pick = NULL;
+        for (size_t g = 0; g < in[i].n_sgs; g++)
+            for (size_t k = 0; k < all.n; k++) {
+                struct aws_sg *s = &((struct aws_sg *)all.v)[k];
+                if (strcmp(s->id, in[i].sgs[g]) != 0)
+                    continue;
+                if (!pick ||
+                    (aws_tag_get(&s->tags, cluster_key) && !aws_tag_get(&pick->tags, cluster_key)))
+                    pick = s;
+            }
+        if (pick) {
+            bool dup = false;
+            for (size_t k = 0; k < sgs->n && !dup; k++)
+                dup = strcmp(((struct aws_sg *)sgs->v)[k].id, pick->id) == 0;
+            if (!dup) {
+                struct aws_sg *d = aws_vec_push(sgs);
+                if (!d) {
+                    rc = LBP_NOMEM;
+                    break;
+                }
+                *d = *pick;
+                /* moved: the copy owns the rules now */
+                pick->rules = NULL;
+                pick->n_rules = 0;
+            }
+        }
+    }
+    aws_sgs_free(&all);
+    free(ids);
+    return rc;
+}

@@ -1,0 +1,767 @@
+/*
+ * test_aws_provider.c — lbp_provider_aws's vtable driven directly against
+ * fake-aws (a separate process speaking the AWS wire protocols and checking
+ * every SigV4 signature).
+ *
+ * Each test starts its own fake, seeds a VPC (3 zones, tagged subnets, a
+ * node security group, instances), points the provider at it through the
+ * environment, and asserts on the fake's state and per-operation counters:
+ * what exists after ensure, that a second ensure only reads, that node and
+ * port changes touch only the difference, clean-up, orphan listing,
+ * recovery from a half-done ensure, throttling, the client rate limit,
+ * eventual consistency and bad credentials.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/rc.h"
+#include "common/util.h"
+#include "provider/http.h"
+#include "provider/provider.h"
+#include "test/fakes/aws/fake_aws_client.h"
+
+extern const struct lbp_provider lbp_provider_aws;
+static const struct lbp_provider *P = &lbp_provider_aws;
+
+#define CLUSTER "test-cluster"
+#define MAXN 128
+
+struct svc {
+    char uid[64], ns[64], name[64];
+    struct lbp_lb_port ports[8];
+    size_t n_ports;
+    struct lbp_lb_node nodes[MAXN];
+    char pid[MAXN][64], nname[MAXN][32];
+    size_t n_nodes;
+    struct lbp_lb_annotation ann[16];
+    size_t n_ann;
+    const char *ranges[8];
+    size_t n_ranges;
+    bool local;
+    int hc_node_port;
+    const char *affinity;
+    struct lbp_lb_spec spec;
+};
+
+struct env {
+    struct fake_aws f;
+    struct lbp_provider_ctx *ctx;
+    char cfg[256];
+};
+
+static void svc_init(struct svc *s, const char *ns, const char *name, const char *uid)
+{
+    memset(s, 0, sizeof(*s));
+    snprintf(s->ns, sizeof(s->ns), "%s", ns);
+    snprintf(s->name, sizeof(s->name), "%s", name);
+    snprintf(s->uid, sizeof(s->uid), "%s", uid);
+}
+
+static void svc_port(struct svc *s, const char *proto, int port, int node_port)
+{
+    struct lbp_lb_port *p = &s->ports[s->n_ports++];
+    p->name = NULL;
+    p->protocol = proto;
+    p->port = port;
+    p->node_port = node_port;
+}
+
+/* Nodes first..last (instance i-<n> in the fake). */
+static void svc_nodes(struct svc *s, int first, int last)
+{
+    s->n_nodes = 0;
+    for (int i = first; i <= last && s->n_nodes < MAXN; i++) {
+        size_t k = s->n_nodes++;
+        snprintf(s->nname[k], sizeof(s->nname[k]), "node-%d", i);
+        snprintf(s->pid[k], sizeof(s->pid[k]), "aws:///us-east-1a/i-%017d", i);
+        s->nodes[k].name = s->nname[k];
+        s->nodes[k].provider_id = s->pid[k];
+    }
+}
+
+static void svc_ann(struct svc *s, const char *k, const char *v)
+{
+    s->ann[s->n_ann].key = k;
+    s->ann[s->n_ann].value = v;
+    s->n_ann++;
+}
+
+static const struct lbp_lb_spec *spec(struct svc *s)
+{
+    struct lbp_lb_spec *sp = &s->spec;
+    memset(sp, 0, sizeof(*sp));
+    sp->cluster_name = CLUSTER;
+    sp->namespace = s->ns;
+    sp->name = s->name;
+    sp->uid = s->uid;
+    lbp_lb_name(s->uid, sp->lb_name);
+    sp->ports = s->ports;
+    sp->n_ports = s->n_ports;
+    sp->nodes = s->nodes;
+    sp->n_nodes = s->n_nodes;
+    sp->source_ranges = s->ranges;
+    sp->n_source_ranges = s->n_ranges;
+    sp->session_affinity = s->affinity ? s->affinity : "None";
+    sp->local_traffic = s->local;
+    sp->health_check_node_port = s->hc_node_port;
+    sp->annotations = s->ann;
+    sp->n_annotations = s->n_ann;
+    return sp;
+}
+
+static void three_ports(struct svc *s)
+{
+    svc_port(s, "TCP", 80, 30080);
+    svc_port(s, "TCP", 443, 30443);
+    svc_port(s, "UDP", 53, 30053);
+}
+
+static int env_start(struct env *e, const char *extra_cfg, int n_instances)
+{
+    FILE *f;
+    char err[256] = "";
+    int rc;
+    memset(e, 0, sizeof(*e));
+    if (fake_aws_start(&e->f, NULL) != 0)
+        return -1;
+    fake_aws_env(&e->f);
+    if (fake_aws_seed_cluster(&e->f, CLUSTER, n_instances) != 0)
+        return -1;
+    snprintf(e->cfg, sizeof(e->cfg), "/tmp/lbp-aws-cfg-%d-%p", (int)getpid(), (void *)e);
+    f = fopen(e->cfg, "w");
+    if (!f)
+        return -1;
+    /* Fast retries; a generous rate limit unless the test sets its own (later keys win). */
+    fprintf(f, "[Global]\nRetryBaseDelayMs = 10\nRetryMaxDelayMs = 100\n%s\n%s\n",
+            extra_cfg ? extra_cfg : "", extra_cfg && strstr(extra_cfg, "QPS") ? "" : "QPS = 1000");
+    fclose(f);
+    rc = P->init(e->cfg, CLUSTER, &e->ctx, err, sizeof(err));
+    if (rc)
+        fprintf(stderr, "init: %s\n", err);
+    return rc;
+}
+
+static void env_stop(struct env *e)
+{
+    P->cleanup(e->ctx);
+    e->ctx = NULL;
+    lbp_http_thread_cleanup(); /* closes our connection before the fake stops */
+    fake_aws_stop(&e->f);
+    unlink(e->cfg);
+}
+
+static struct json_object *state(struct env *e, const char *arr)
+{
+    static struct json_object *last;
+    struct json_object *a = NULL;
+    json_object_put(last);
+    last = fake_aws_json(&e->f, "/_fake/state");
+    assert_non_null(last);
+    if (!json_object_object_get_ex(last, arr, &a))
+        return NULL;
+    return a;
+}
+
+static size_t alen(struct json_object *a)
+{
+    return a ? json_object_array_length(a) : 0;
+}
+
+static const char *js(struct json_object *o, const char *k)
+{
+    struct json_object *v;
+    return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
+}
+
+static int ji(struct json_object *o, const char *k)
+{
+    struct json_object *v;
+    return json_object_object_get_ex(o, k, &v) ? json_object_get_int(v) : -1;
+}
+
+static struct json_object *find(struct json_object *a, const char *k, int v)
+{
+    for (size_t i = 0; i < alen(a); i++)
+        if (ji(json_object_array_get_idx(a, i), k) == v)
+            return json_object_array_get_idx(a, i);
+    return NULL;
+}
+
+/* Every operation counted since the reset is a Describe*. */
+static void assert_only_describes(struct env *e)
+{
+    struct json_object *c = fake_aws_json(&e->f, "/_fake/counters"), *ops;
+    int n = 0;
+    assert_non_null(c);
+    assert_true(json_object_object_get_ex(c, "ops", &ops));
+    json_object_object_foreach(ops, k, v)
+    {
+        if (strncmp(k, "Describe", 8) != 0)
+            fail_msg("second ensure called %s %d times", k, json_object_get_int(v));
+        n += json_object_get_int(v);
+    }
+    assert_true(n > 0);
+    json_object_put(c);
+}
+
+static int count_rules(struct env *e, const char *desc_prefix)
+{
+    struct json_object *sgs = state(e, "sgs");
+    int n = 0;
+    for (size_t i = 0; i < alen(sgs); i++) {
+        struct json_object *rules, *g = json_object_array_get_idx(sgs, i);
+        if (!json_object_object_get_ex(g, "rules", &rules))
+            continue;
+        for (size_t k = 0; k < alen(rules); k++)
+            if (strncmp(js(json_object_array_get_idx(rules, k), "desc"), desc_prefix,
+                        strlen(desc_prefix)) == 0)
+                n++;
+    }
+    return n;
+}
+
+/* ---- NLB ---- */
+
+static void nlb_create_converge_remove(void **st)
+{
+    struct env e;
+    struct svc s;
+    struct lbp_lb_status status;
+    struct lbp_call call = {0};
+    struct json_object *lbs, *tgs, *ls, *t;
+    const char *nlb_ann = "service.beta.kubernetes.io/aws-load-balancer-type";
+    assert_int_equal(env_start(&e, NULL, 8), 0);
+
+    svc_init(&s, "default", "web", "1b4e28ba-2fa1-11d2-883f-0016d3cca427");
+    svc_ann(&s, nlb_ann, "nlb");
+    three_ports(&s);
+    svc_nodes(&s, 1, 5);
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+
+    lbs = state(&e, "lbs");
+    assert_int_equal(alen(lbs), 1);
+    t = json_object_array_get_idx(lbs, 0);
+    assert_string_equal(js(t, "name"), s.spec.lb_name);
+    assert_string_equal(js(t, "type"), "network");
+    assert_string_equal(js(t, "scheme"), "internet-facing");
+    assert_int_equal(status.n_ingress, 1);
+    assert_string_equal(status.ingress[0].hostname, js(t, "dns"));
+    {
+        struct json_object *tags = json_object_object_get(t, "tags");
+        assert_string_equal(js(tags, "kubernetes.io/cluster/" CLUSTER), "owned");
+        assert_string_equal(js(tags, "kubernetes.io/service-name"), "default/web");
+        assert_int_equal(alen(json_object_object_get(t, "azs")), 3);
+    }
+    tgs = state(&e, "tgs");
+    assert_int_equal(alen(tgs), 3);
+    for (int i = 0; i < 3; i++) {
+        struct json_object *tg = find(tgs, "port", s.ports[i].node_port);
+        assert_non_null(tg);
+        assert_string_equal(js(tg, "protocol"), s.ports[i].protocol);
+        assert_string_equal(js(tg, "hc_protocol"), "TCP");
+        assert_string_equal(js(tg, "hc_port"), "traffic-port");
+        assert_int_equal(alen(json_object_object_get(tg, "targets")), 5);
+        assert_int_equal(
+            ji(json_object_array_get_idx(json_object_object_get(tg, "targets"), 0), "port"),
+            s.ports[i].node_port);
+    }
+    ls = state(&e, "listeners");
+    assert_int_equal(alen(ls), 3);
+    for (int i = 0; i < 3; i++) {
+        struct json_object *l = find(ls, "port", s.ports[i].port);
+        assert_non_null(l);
+        assert_string_equal(js(l, "protocol"), s.ports[i].protocol);
+    }
+    /* client rules: one per port from 0.0.0.0/0; health rules from the 3 subnets per TCP port */
+    assert_int_equal(count_rules(&e, "kubernetes.io/rule/nlb/client="), 3);
+    assert_true(count_rules(&e, "kubernetes.io/rule/nlb/health=") >= 3);
+
+    /* Second ensure: reads only. */
+    fake_aws_reset_counters(&e.f);
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_only_describes(&e);
+
+    /* get */
+    memset(&status, 0, sizeof(status));
+    assert_int_equal(P->get(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_string_equal(status.ingress[0].hostname,
+                        js(json_object_array_get_idx(state(&e, "lbs"), 0), "dns"));
+
+    /* Tags asked for later are added to the existing LB. */
+    svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags",
+            "team=blue");
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_string_equal(
+        js(json_object_object_get(json_object_array_get_idx(state(&e, "lbs"), 0), "tags"), "team"),
+        "blue");
+
+    /* Port change: 80 -> 8080 on the same nodePort. */
+    s.ports[0].port = 8080;
+    fake_aws_reset_counters(&e.f);
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    ls = state(&e, "listeners");
+
+    assert_int_equal(alen(ls), 3);
+    assert_non_null(find(ls, "port", 8080));
+    assert_null(find(ls, "port", 80));
+    assert_int_equal(alen(state(&e, "tgs")), 3);
+
+    /* Node change: 1..5 -> 3..7 registers 2 and deregisters 2 per group. */
+    svc_nodes(&s, 3, 7);
+    fake_aws_reset_counters(&e.f);
+    assert_int_equal(P->update_targets(e.ctx, spec(&s), &call), LBP_OK);
+    assert_int_equal(fake_aws_counter(&e.f, "targets_registered"), 2 * 3);
+    assert_int_equal(fake_aws_counter(&e.f, "targets_deregistered"), 2 * 3);
+    tgs = state(&e, "tgs");
+    for (size_t i = 0; i < alen(tgs); i++) {
+        struct json_object *ts =
+            json_object_object_get(json_object_array_get_idx(tgs, i), "targets");
+        char want[32];
+        assert_int_equal(alen(ts), 5);
+        snprintf(want, sizeof(want), "i-%017d", 7);
+        bool seen = false;
+        for (size_t k = 0; k < alen(ts); k++) {
+            assert_string_not_equal(js(json_object_array_get_idx(ts, k), "id"),
+                                    "i-00000000000000001");
+            seen = seen || strcmp(js(json_object_array_get_idx(ts, k), "id"), want) == 0;
+        }
+        assert_true(seen);
+    }
+
+    /* Source ranges become client rules, the old 0.0.0.0/0 ones go. */
+    s.ranges[0] = "203.0.113.0/24";
+    s.ranges[1] = "198.51.100.7/32";
+    s.n_ranges = 2;
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(count_rules(&e, "kubernetes.io/rule/nlb/client="), 3 * 2);
+
+    /* Local: HTTP /healthz on the health-check node port. */
+    s.local = true;
+    s.hc_node_port = 32123;
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    tgs = state(&e, "tgs");
+    for (size_t i = 0; i < alen(tgs); i++) {
+        struct json_object *tg = json_object_array_get_idx(tgs, i);
+        assert_string_equal(js(tg, "hc_protocol"), "HTTP");
+        assert_string_equal(js(tg, "hc_port"), "32123");
+        assert_string_equal(js(tg, "hc_path"), "/healthz");
+    }
+
+    /* internal: the scheme is fixed at creation, so the LB is replaced in place. */
+    {
+        char old_dns[256];
+        snprintf(old_dns, sizeof(old_dns), "%s", status.ingress[0].hostname);
+        svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-internal", "true");
+        assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+        lbs = state(&e, "lbs");
+        assert_int_equal(alen(lbs), 1);
+        assert_string_equal(js(json_object_array_get_idx(lbs, 0), "scheme"), "internal");
+        assert_string_not_equal(status.ingress[0].hostname, old_dns);
+        assert_string_equal(
+            js(json_object_array_get_idx(
+                   json_object_object_get(json_object_array_get_idx(lbs, 0), "azs"), 0),
+               "subnet"),
+            "subnet-int0");
+        assert_int_equal(alen(state(&e, "tgs")), 3);
+        assert_int_equal(alen(state(&e, "listeners")), 3);
+    }
+
+    /* Remove, with the target groups "in use" for a while. */
+    assert_int_equal(fake_aws_req(&e.f, "POST", "/_fake/fault",
+                                  "{\"op\":\"DeleteTargetGroup\",\"code\":\"ResourceInUse\","
+                                  "\"count\":2}",
+                                  NULL),
+                     200);
+    fake_aws_reset_counters(&e.f);
+    assert_int_equal(P->remove(e.ctx, spec(&s), &call), LBP_OK);
+    assert_int_equal(alen(state(&e, "lbs")), 0);
+    assert_int_equal(alen(state(&e, "tgs")), 0);
+    assert_int_equal(alen(state(&e, "listeners")), 0);
+    assert_int_equal(count_rules(&e, "kubernetes.io/rule/nlb/"), 0);
+    assert_int_equal(fake_aws_count(&e.f, "DeleteTargetGroup"), 3 + 2);
+    /* Gone is success. */
+    assert_int_equal(P->remove(e.ctx, spec(&s), &call), LBP_OK);
+    assert_int_equal(P->get(e.ctx, spec(&s), &status, &call), LBP_NOT_FOUND);
+    env_stop(&e);
+}
+
+static void nlb_tcp_udp_and_tls(void **st)
+{
+    struct env e;
+    struct svc s;
+    struct lbp_lb_status status;
+    struct lbp_call call = {0};
+    struct json_object *tgs, *ls, *l;
+    assert_int_equal(env_start(&e, "DefaultLoadBalancerType = nlb", 3), 0);
+    svc_init(&s, "default", "dns", "d0000000-0000-0000-0000-00000000000d");
+    svc_port(&s, "TCP", 53, 30053);
+    svc_port(&s, "UDP", 53, 30053);
+    svc_port(&s, "TCP", 443, 30443);
+    svc_nodes(&s, 1, 3);
+    svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-ssl-cert",
+            "arn:aws:acm:us-east-1:123456789012:certificate/abc");
+    svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-ssl-ports", "443");
+    svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-healthcheck-interval", "10");
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    tgs = state(&e, "tgs");
+    assert_int_equal(alen(tgs), 2);
+    assert_string_equal(js(find(tgs, "port", 30053), "protocol"), "TCP_UDP");
+    assert_int_equal(ji(find(tgs, "port", 30053), "hc_interval"), 10);
+    ls = state(&e, "listeners");
+    assert_int_equal(alen(ls), 2);
+    assert_string_equal(js(find(ls, "port", 53), "protocol"), "TCP_UDP");
+    l = find(ls, "port", 443);
+    assert_string_equal(js(l, "protocol"), "TLS");
+    assert_string_equal(js(l, "cert"), "arn:aws:acm:us-east-1:123456789012:certificate/abc");
+    /* TCP and UDP node-port rules for the shared port. */
+    assert_int_equal(count_rules(&e, "kubernetes.io/rule/nlb/client="), 3);
+    /* Different nodePorts for TCP and UDP on one port cannot share a group. */
+    s.ports[1].node_port = 30054;
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_INVALID);
+    assert_non_null(strstr(call.err, "nodePorts"));
+    env_stop(&e);
+}
+
+static const char *tg_attr(struct json_object *tg, const char *k)
+{
+    return js(json_object_object_get(tg, "attrs"), k);
+}
+
+static void nlb_affinity_and_proxy_protocol(void **st)
+{
+    struct env e;
+    struct svc s;
+    struct lbp_lb_status status;
+    struct lbp_call call = {0};
+    struct json_object *tgs, *ls;
+    char old_tg[300];
+    assert_int_equal(env_start(&e, "DefaultLoadBalancerType = nlb", 3), 0);
+    svc_init(&s, "default", "sticky", "5a000000-0000-0000-0000-00000000005a");
+    svc_port(&s, "TCP", 80, 30080);
+    svc_nodes(&s, 1, 3);
+    s.affinity = "ClientIP";
+    svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-proxy-protocol", "*");
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    tgs = state(&e, "tgs");
+    assert_int_equal(alen(tgs), 1);
+    assert_string_equal(tg_attr(json_object_array_get_idx(tgs, 0), "stickiness.enabled"), "true");
+    assert_string_equal(tg_attr(json_object_array_get_idx(tgs, 0), "stickiness.type"), "source_ip");
+    assert_string_equal(tg_attr(json_object_array_get_idx(tgs, 0), "proxy_protocol_v2.enabled"),
+                        "true");
+    snprintf(old_tg, sizeof(old_tg), "%s", js(json_object_array_get_idx(tgs, 0), "arn"));
+    /* Steady state reads nothing extra for the attributes. */
+    fake_aws_reset_counters(&e.f);
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_only_describes(&e);
+    assert_int_equal(fake_aws_count(&e.f, "DescribeTargetGroupAttributes"), 0);
+    /* Both switched off: a fresh group with the defaults takes over, the old one goes. */
+    s.affinity = "None";
+    s.n_ann = 0;
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    tgs = state(&e, "tgs");
+    assert_int_equal(alen(tgs), 1);
+    assert_string_not_equal(js(json_object_array_get_idx(tgs, 0), "arn"), old_tg);
+    assert_string_not_equal(tg_attr(json_object_array_get_idx(tgs, 0), "stickiness.enabled"),
+                            "true");
+    assert_string_not_equal(tg_attr(json_object_array_get_idx(tgs, 0), "proxy_protocol_v2.enabled"),
+                            "true");
+    assert_int_equal(alen(json_object_object_get(json_object_array_get_idx(tgs, 0), "targets")), 3);
+    ls = state(&e, "listeners");
+    assert_int_equal(alen(ls), 1);
+    env_stop(&e);
+}
+
+static void nlb_midway_failure_converges(void **st)
+{
+    struct env e;
+    struct svc s;
+    struct lbp_lb_status status;
+    struct lbp_call call = {0};
+    assert_int_equal(env_start(&e, "DefaultLoadBalancerType = nlb", 5), 0);
+    svc_init(&s, "shop", "cart", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
+    three_ports(&s);
+    svc_nodes(&s, 1, 5);
+    /* The second listener fails: LB, groups and one listener exist. */
+    assert_int_equal(fake_aws_req(&e.f, "POST", "/_fake/fault",
+                                  "{\"op\":\"CreateListener\",\"code\":\"TooManyListeners\","
+                                  "\"count\":1}",
+                                  NULL),
+                     200);
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_INVALID);
+    assert_non_null(strstr(call.err, "TooManyListeners"));
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(alen(state(&e, "lbs")), 1);
+    assert_int_equal(alen(state(&e, "tgs")), 3);
+    assert_int_equal(alen(state(&e, "listeners")), 3);
+    /* A restart (fresh provider, empty caches) converges to the same. */
+    P->cleanup(e.ctx);
+    {
+        char err[128];
+        assert_int_equal(P->init(e.cfg, CLUSTER, &e.ctx, err, sizeof(err)), LBP_OK);
+    }
+    fake_aws_reset_counters(&e.f);
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_only_describes(&e);
+    env_stop(&e);
+}
+
+static void nlb_throttling_and_rate_limit(void **st)
+{
+    struct env e;
+    struct svc s;
+    struct lbp_lb_status status;
+    struct lbp_call call = {0};
+    uint64_t t0, ms;
+    long total;
+    assert_int_equal(env_start(&e, "DefaultLoadBalancerType = nlb\nQPS = 40\nBurst = 1", 5), 0);
+    svc_init(&s, "default", "storm", "11111111-2222-3333-4444-555555555555");
+    three_ports(&s);
+    svc_nodes(&s, 1, 5);
+    /* A storm: 4 throttled ELBv2 answers and 2 EC2 ones, spread over calls. */
+    assert_int_equal(fake_aws_req(&e.f, "POST", "/_fake/fault",
+                                  "{\"service\":\"elbv2\",\"code\":\"Throttling\",\"count\":4}",
+                                  NULL),
+                     200);
+    assert_int_equal(fake_aws_req(&e.f, "POST", "/_fake/fault",
+                                  "{\"service\":\"ec2\",\"code\":\"RequestLimitExceeded\","
+                                  "\"status\":503,\"count\":2}",
+                                  NULL),
+                     200);
+    t0 = lbp_now_ms();
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    ms = lbp_now_ms() - t0;
+    assert_int_equal(fake_aws_counter(&e.f, "throttled"), 6);
+    total = fake_aws_counter(&e.f, "total");
+    assert_true(total > 10);
+    /* QPS 40, burst 1: n calls take at least (n-1)/40 s. */
+    assert_true(ms >= (uint64_t)(total - 1) * 1000 / 40);
+    assert_int_equal(alen(state(&e, "lbs")), 1);
+    env_stop(&e);
+}
+
+static void nlb_eventual_consistency(void **st)
+{
+    struct env e;
+    struct svc s;
+    struct lbp_lb_status status;
+    struct lbp_call call = {0};
+    assert_int_equal(env_start(&e, "DefaultLoadBalancerType = nlb", 3), 0);
+    assert_int_equal(
+        fake_aws_req(&e.f, "POST", "/_fake/config", "{\"consistency_ms\":60000}", NULL), 200);
+    svc_init(&s, "default", "slow", "99999999-2222-3333-4444-555555555555");
+    svc_port(&s, "TCP", 80, 30080);
+    svc_nodes(&s, 1, 3);
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    /* Not yet visible to Describe: the next ensure must not make a second LB. */
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(fake_aws_count(&e.f, "CreateLoadBalancer"), 2);
+    assert_int_equal(alen(state(&e, "lbs")), 1);
+    assert_int_equal(alen(state(&e, "tgs")), 1);
+    assert_int_equal(alen(state(&e, "listeners")), 1);
+    env_stop(&e);
+}
+
+static void list_owned_finds_orphans(void **st)
+{
+    struct env e;
+    struct svc a, b;
+    struct lbp_lb_status status;
+    struct lbp_call call = {0};
+    struct lbp_lb_owned *owned = NULL;
+    size_t n = 0;
+    bool seen_a = false, seen_b = false;
+    assert_int_equal(env_start(&e, NULL, 3), 0);
+    assert_int_equal(fake_aws_req(&e.f, "POST", "/_fake/config", "{\"page_size\":1}", NULL), 200);
+    svc_init(&a, "ns1", "alpha", "a0000000-0000-0000-0000-000000000001");
+    svc_ann(&a, "service.beta.kubernetes.io/aws-load-balancer-type", "nlb");
+    svc_port(&a, "TCP", 80, 30001);
+    svc_nodes(&a, 1, 3);
+    svc_init(&b, "ns2", "beta", "b0000000-0000-0000-0000-000000000002");
+    svc_port(&b, "TCP", 80, 30002);
+    svc_nodes(&b, 1, 3);
+    assert_int_equal(P->ensure(e.ctx, spec(&a), &status, &call), LBP_OK);
+    assert_int_equal(P->ensure(e.ctx, spec(&b), &status, &call), LBP_OK); /* classic */
+    assert_int_equal(P->list_owned(e.ctx, &owned, &n, &call), LBP_OK);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(owned[i].namespace, "ns1") && !strcmp(owned[i].name, "alpha")) {
+            assert_string_equal(owned[i].lb_name, a.spec.lb_name);
+            seen_a = true;
+        }
+        if (!strcmp(owned[i].namespace, "ns2") && !strcmp(owned[i].name, "beta")) {
+            assert_string_equal(owned[i].lb_name, b.spec.lb_name);
+            seen_b = true;
+        }
+    }
+    assert_true(seen_a && seen_b);
+    free(owned);
+    env_stop(&e);
+}
+
+/* ---- classic ---- */
+
+static void classic_create_converge_remove(void **st)
+{
+    struct env e;
+    struct svc s;
+    struct lbp_lb_status status;
+    struct lbp_call call = {0};
+    struct json_object *clbs, *lb, *hc;
+    assert_int_equal(env_start(&e, NULL, 8), 0);
+    svc_init(&s, "default", "legacy", "c1c1c1c1-2fa1-11d2-883f-0016d3cca427");
+    svc_port(&s, "TCP", 80, 30080);
+    svc_port(&s, "TCP", 443, 30443);
+    svc_port(&s, "TCP", 8443, 30843);
+    svc_nodes(&s, 1, 5);
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    clbs = state(&e, "clbs");
+    assert_int_equal(alen(clbs), 1);
+    lb = json_object_array_get_idx(clbs, 0);
+    assert_string_equal(js(lb, "name"), s.spec.lb_name);
+    assert_string_equal(status.ingress[0].hostname, js(lb, "dns"));
+    assert_int_equal(alen(json_object_object_get(lb, "listeners")), 3);
+    assert_non_null(find(json_object_object_get(lb, "listeners"), "instance_port", 30843));
+    assert_int_equal(alen(json_object_object_get(lb, "instances")), 5);
+    hc = json_object_object_get(lb, "hc");
+    assert_string_equal(js(hc, "target"), "TCP:30080");
+    assert_int_equal(count_rules(&e, "kubernetes.io/rule/elb/client="), 3);
+    assert_int_equal(count_rules(&e, "kubernetes.io/rule/elb/nodes="), 1);
+
+    fake_aws_reset_counters(&e.f);
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_only_describes(&e);
+
+    svc_nodes(&s, 2, 6);
+    fake_aws_reset_counters(&e.f);
+    assert_int_equal(P->update_targets(e.ctx, spec(&s), &call), LBP_OK);
+    assert_int_equal(fake_aws_counter(&e.f, "targets_registered"), 1);
+    assert_int_equal(fake_aws_counter(&e.f, "targets_deregistered"), 1);
+
+    s.local = true;
+    s.hc_node_port = 31999;
+    s.ranges[0] = "192.0.2.0/24";
+    s.n_ranges = 1;
+    s.ports[1].port = 4443;
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    lb = json_object_array_get_idx(state(&e, "clbs"), 0);
+    assert_string_equal(js(json_object_object_get(lb, "hc"), "target"), "HTTP:31999/healthz");
+    assert_non_null(find(json_object_object_get(lb, "listeners"), "lb_port", 4443));
+    assert_null(find(json_object_object_get(lb, "listeners"), "lb_port", 443));
+    assert_int_equal(count_rules(&e, "kubernetes.io/rule/elb/client="), 3);
+
+    svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-internal", "true");
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(alen(state(&e, "clbs")), 1);
+    lb = json_object_array_get_idx(state(&e, "clbs"), 0);
+    assert_string_equal(js(lb, "scheme"), "internal");
+    assert_string_equal(status.ingress[0].hostname, js(lb, "dns"));
+    assert_int_equal(alen(json_object_object_get(lb, "instances")), 5);
+
+    assert_int_equal(P->remove(e.ctx, spec(&s), &call), LBP_OK);
+    assert_int_equal(alen(state(&e, "clbs")), 0);
+    assert_int_equal(count_rules(&e, "kubernetes.io/rule/elb/"), 0);
+    assert_int_equal(alen(state(&e, "sgs")), 1); /* only the nodes' group is left */
+    env_stop(&e);
+}
+
+/* ---- errors ---- */
+
+static void bad_credentials_are_auth(void **st)
+{
+    struct env e;
+    struct svc s;
+    struct lbp_lb_status status;
+    struct lbp_call call = {0};
+    char err[128];
+    assert_int_equal(env_start(&e, NULL, 3), 0);
+    P->cleanup(e.ctx);
+    setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret", 1);
+    assert_int_equal(P->init(e.cfg, CLUSTER, &e.ctx, err, sizeof(err)), LBP_OK);
+    fake_aws_reset_counters(&e.f);
+    assert_int_equal(P->ping(e.ctx, &call), LBP_AUTH);
+    assert_non_null(strstr(call.err, "SignatureDoesNotMatch"));
+    /* One request, no retry storm. */
+    assert_int_equal(fake_aws_counter(&e.f, "auth_failures"), 1);
+    svc_init(&s, "default", "x", "12345678-1234-1234-1234-123456789012");
+    svc_port(&s, "TCP", 80, 30080);
+    svc_nodes(&s, 1, 2);
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_AUTH);
+    /* An unknown key id is refused with the service's own code. */
+    P->cleanup(e.ctx);
+    setenv("AWS_ACCESS_KEY_ID", "AKIDUNKNOWN", 1);
+    assert_int_equal(P->init(e.cfg, CLUSTER, &e.ctx, err, sizeof(err)), LBP_OK);
+    assert_int_equal(P->ping(e.ctx, &call), LBP_AUTH);
+    assert_non_null(strstr(call.err, "InvalidClientTokenId"));
+    env_stop(&e);
+}
+
+static void bad_subnet_and_annotation(void **st)
+{
+    struct env e;
+    struct svc s;
+    struct lbp_lb_status status;
+    struct lbp_call call = {0};
+    assert_int_equal(env_start(&e, NULL, 3), 0);
+    svc_init(&s, "default", "y", "22345678-1234-1234-1234-123456789012");
+    svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-type", "nlb");
+    svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-subnets", "subnet-pub0,subnet-nope");
+    svc_port(&s, "TCP", 80, 30080);
+    svc_nodes(&s, 1, 2);
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_INVALID);
+    assert_non_null(strstr(call.err, "subnet-nope"));
+    assert_int_equal(alen(state(&e, "lbs")), 0);
+    assert_int_equal(alen(state(&e, "tgs")), 0);
+    /* Subnets given by id converge on an existing NLB (SetSubnets). */
+    s.ann[1].value = "subnet-pub0";
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(
+        alen(json_object_object_get(json_object_array_get_idx(state(&e, "lbs"), 0), "azs")), 1);
+    s.ann[1].value = "subnet-pub0,subnet-pub1";
+    fake_aws_reset_counters(&e.f);
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(fake_aws_count(&e.f, "SetSubnets"), 1);
+    assert_int_equal(fake_aws_count(&e.f, "CreateLoadBalancer"), 0);
+    assert_int_equal(
+        alen(json_object_object_get(json_object_array_get_idx(state(&e, "lbs"), 0), "azs")), 2);
+    fake_aws_reset_counters(&e.f);
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_only_describes(&e);
+    s.ann[0].value = "alb";
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_INVALID);
+    assert_non_null(strstr(call.err, "aws-load-balancer-type"));
+    assert_non_null(strstr(call.err, "nlb, classic"));
+    env_stop(&e);
+
+    /* A configured node security group that does not exist is named. */
+    assert_int_equal(env_start(&e, "NodeSecurityGroup = sg-nope", 3), 0);
+    s.ann[0].value = "nlb";
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_INVALID);
+    assert_non_null(strstr(call.err, "security group"));
+    assert_non_null(strstr(call.err, "sg-nope"));
+    env_stop(&e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(nlb_create_converge_remove),
+        cmocka_unit_test(nlb_tcp_udp_and_tls),
+        cmocka_unit_test(nlb_affinity_and_proxy_protocol),
+        cmocka_unit_test(nlb_midway_failure_converges),
+        cmocka_unit_test(nlb_throttling_and_rate_limit),
+        cmocka_unit_test(nlb_eventual_consistency),
+        cmocka_unit_test(list_owned_finds_orphans),
+        cmocka_unit_test(classic_create_converge_remove),
+        cmocka_unit_test(bad_credentials_are_auth),
+        cmocka_unit_test(bad_subnet_and_annotation),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

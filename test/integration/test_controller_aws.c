@@ -1,0 +1,483 @@
+/*
+ * test_controller_aws.c — the whole path: `lbprov controller --cloud aws`
+ * as a real process against the fake API server and fake-aws.
+ *
+ * One scenario, step by step, each waiting (with a deadline) for the state
+ * it expects in the fake cloud and in the Service's status: create (NLB,
+ * 3 ports, 5 nodes), port change, node added, source ranges, Local traffic
+ * policy, a controller killed and restarted, delete, an orphaned LB cleaned
+ * up, and a throttling storm the controller rides out.
+ *
+ * Needs the controller (cmd/controller.c); without it the test exits 77.
+ */
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include "common/rc.h"
+#include "common/util.h"
+#include "provider/http.h"
+#include "provider/provider.h"
+#include "test/fakes/aws/fake_aws_client.h"
+#include "test/integration/harness.h"
+
+#define CLUSTER "lc"
+#define WAIT_MS 20000
+
+extern const struct lbp_provider lbp_provider_aws;
+
+static struct lbp_fake_api g_api;
+static struct fake_aws g_aws;
+static pid_t g_ctl;
+static char g_cfg[400], g_log[400];
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+            dump_and_exit();                                                                       \
+        }                                                                                          \
+    } while (0)
+
+static void dump_and_exit(void)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "tail -40 '%s' >&2", g_log);
+    if (system(cmd) != 0)
+        fprintf(stderr, "(no controller log)\n");
+    if (g_ctl > 0)
+        lbp_test_stop(g_ctl, SIGKILL, 2000);
+    fake_aws_stop(&g_aws);
+    lbp_fake_api_stop(&g_api);
+    exit(1);
+}
+
+static int free_port(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t l = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &l) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+static void start_controller(void)
+{
+    char bind[64];
+    const char *argv[] = {lbp_test_lbprov_bin(),
+                          "controller",
+                          "--cloud",
+                          "aws",
+                          "--cloud-config",
+                          g_cfg,
+                          "--cluster-name",
+                          CLUSTER,
+                          "--kubeconfig",
+                          g_api.kubeconfig,
+                          "--http-bind-address",
+                          bind,
+                          "--kube-api-qps",
+                          "0",
+                          "--backoff-base",
+                          "200ms",
+                          "--backoff-max",
+                          "1s",
+                          "--orphan-grace-period",
+                          "1s",
+                          "-v",
+                          "2",
+                          NULL};
+    snprintf(bind, sizeof(bind), "127.0.0.1:%d", free_port());
+    g_ctl = lbp_test_spawn((char *const *)argv, g_log);
+    CHECK(g_ctl > 0);
+}
+
+static json_object *api_get(const char *path)
+{
+    char *resp = NULL;
+    json_object *o = NULL;
+    if (lbp_fake_api_request(&g_api, "GET", path, NULL, NULL, &resp) == 200)
+        o = json_tokener_parse(resp);
+    free(resp);
+    return o;
+}
+
+static void api_send(const char *method, const char *path, json_object *o, long want)
+{
+    long code = lbp_fake_api_request(&g_api, method, path, "application/json",
+                                     json_object_to_json_string(o), NULL);
+    if (code != want)
+        fprintf(stderr, "%s %s: HTTP %ld\n", method, path, code);
+    CHECK(code == want);
+}
+
+static void node(int i)
+{
+    char body[1024];
+    snprintf(body, sizeof(body),
+             "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"node-%d\"},"
+             "\"spec\":{\"providerID\":\"aws:///us-east-1a/i-%017d\"},\"status\":{\"addresses\":"
+             "[{\"type\":\"InternalIP\",\"address\":\"10.0.0.%d\"}],\"conditions\":[{\"type\":"
+             "\"Ready\",\"status\":\"True\"}]}}",
+             i, i, i);
+    CHECK(lbp_fake_api_request(&g_api, "POST", "/api/v1/nodes", "application/json", body, NULL) ==
+          201);
+}
+
+static void service(const char *name, const char *annotations)
+{
+    char body[2048];
+    snprintf(body, sizeof(body),
+             "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"%s\","
+             "\"namespace\":\"default\",\"annotations\":{%s}},\"spec\":{\"type\":"
+             "\"LoadBalancer\",\"selector\":{\"app\":\"%s\"},\"ports\":["
+             "{\"name\":\"http\",\"protocol\":\"TCP\",\"port\":80,\"targetPort\":8080},"
+             "{\"name\":\"https\",\"protocol\":\"TCP\",\"port\":443,\"targetPort\":8443},"
+             "{\"name\":\"admin\",\"protocol\":\"TCP\",\"port\":9000,\"targetPort\":9000}]}}",
+             name, annotations, name);
+    CHECK(lbp_fake_api_request(&g_api, "POST", "/api/v1/namespaces/default/services",
+                               "application/json", body, NULL) == 201);
+}
+
+static json_object *svc_get(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/api/v1/namespaces/default/services/%s", name);
+    return api_get(path);
+}
+
+static void svc_put(const char *name, json_object *o)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/api/v1/namespaces/default/services/%s", name);
+    api_send("PUT", path, o, 200);
+}
+
+static const char *jstr(json_object *o, const char *k)
+{
+    json_object *v;
+    return o && json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
+}
+
+static json_object *jget(json_object *o, const char *k)
+{
+    json_object *v = NULL;
+    if (o)
+        json_object_object_get_ex(o, k, &v);
+    return v;
+}
+
+/* ---- conditions ---- */
+
+struct cond {
+    const char *svc;
+    int want;
+    const char *str;
+};
+
+static json_object *aws_arr(const char *name)
+{
+    static json_object *last;
+    json_object_put(last);
+    last = fake_aws_json(&g_aws, "/_fake/state");
+    return jget(last, name);
+}
+
+static size_t n_of(const char *arr)
+{
+    json_object *a = aws_arr(arr);
+    return a ? json_object_array_length(a) : 0;
+}
+
+/* The Service's ingress hostname equals the one NLB's DNS name. */
+static bool has_hostname(void *ctx)
+{
+    struct cond *c = ctx;
+    json_object *s = svc_get(c->svc), *ing, *lbs;
+    bool ok = false;
+    ing = jget(jget(jget(s, "status"), "loadBalancer"), "ingress");
+    lbs = aws_arr("lbs");
+    if (ing && json_object_array_length(ing) && lbs) {
+        const char *h = jstr(json_object_array_get_idx(ing, 0), "hostname");
+        for (size_t i = 0; i < json_object_array_length(lbs); i++)
+            ok = ok || (h[0] && strcmp(h, jstr(json_object_array_get_idx(lbs, i), "dns")) == 0);
+    }
+    json_object_put(s);
+    return ok;
+}
+
+static bool listeners_are(void *ctx)
+{
+    struct cond *c = ctx; /* want: count; str: "port,port,..." that must all exist */
+    json_object *ls = aws_arr("listeners");
+    char buf[128], *save = NULL;
+    if (!ls || (int)json_object_array_length(ls) != c->want)
+        return false;
+    snprintf(buf, sizeof(buf), "%s", c->str);
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        bool seen = false;
+        long want = 0;
+        if (lbp_parse_long(t, 1, 65535, &want) != LBP_OK)
+            return false;
+        for (size_t i = 0; i < json_object_array_length(ls); i++)
+            seen =
+                seen || json_object_get_int(jget(json_object_array_get_idx(ls, i), "port")) == want;
+        if (!seen)
+            return false;
+    }
+    return true;
+}
+
+static bool targets_each(void *ctx)
+{
+    struct cond *c = ctx;
+    json_object *tgs = aws_arr("tgs");
+    if (!tgs || json_object_array_length(tgs) == 0)
+        return false;
+    for (size_t i = 0; i < json_object_array_length(tgs); i++)
+        if ((int)json_object_array_length(jget(json_object_array_get_idx(tgs, i), "targets")) !=
+            c->want)
+            return false;
+    return true;
+}
+
+static bool client_rules(void *ctx)
+{
+    struct cond *c = ctx; /* want rules with cidr c->str carrying the NLB client description */
+    json_object *sgs = aws_arr("sgs");
+    int n = 0;
+    for (size_t i = 0; sgs && i < json_object_array_length(sgs); i++) {
+        json_object *rules = jget(json_object_array_get_idx(sgs, i), "rules");
+        for (size_t k = 0; rules && k < json_object_array_length(rules); k++) {
+            json_object *r = json_object_array_get_idx(rules, k);
+            if (strncmp(jstr(r, "desc"), "kubernetes.io/rule/nlb/client=", 30) == 0) {
+                if (strcmp(jstr(r, "cidr"), c->str) != 0)
+                    return false;
+                n++;
+            }
+        }
+    }
+    return n == c->want;
+}
+
+static bool hc_is_local(void *ctx)
+{
+    struct cond *c = ctx; /* want: healthCheckNodePort */
+    json_object *tgs = aws_arr("tgs");
+    char port[16];
+    snprintf(port, sizeof(port), "%d", c->want);
+    if (!tgs || json_object_array_length(tgs) == 0)
+        return false;
+    for (size_t i = 0; i < json_object_array_length(tgs); i++) {
+        json_object *t = json_object_array_get_idx(tgs, i);
+        if (strcmp(jstr(t, "hc_protocol"), "HTTP") || strcmp(jstr(t, "hc_port"), port) ||
+            strcmp(jstr(t, "hc_path"), "/healthz"))
+            return false;
+    }
+    return true;
+}
+
+/* The second Service's LB exists (its provisioning is under way). */
+static bool mid_lb_created(void *ctx)
+{
+    return fake_aws_count(&g_aws, "CreateLoadBalancer") >= 1;
+}
+
+static bool lbs_are(void *ctx)
+{
+    struct cond *c = ctx;
+    return (int)n_of("lbs") == c->want && (c->want || n_of("tgs") == 0);
+}
+
+static bool no_lb_named(void *ctx)
+{
+    struct cond *c = ctx;
+    json_object *lbs = aws_arr("lbs");
+    for (size_t i = 0; lbs && i < json_object_array_length(lbs); i++)
+        if (strcmp(jstr(json_object_array_get_idx(lbs, i), "name"), c->str) == 0)
+            return false;
+    return true;
+}
+
+int main(void)
+{
+    struct lbp_fake_api_opts ao = {0};
+    struct cond c = {0};
+    json_object *s;
+    FILE *f;
+
+#ifndef LBP_HAVE_CONTROLLER
+    printf("skipped: this build has no `lbprov controller` (cmd/controller.c)\n");
+    return 77;
+#endif
+    if (lbp_fake_api_start(&ao, &g_api) != 0) {
+        fprintf(stderr, "cannot start the fake API server\n");
+        return 1;
+    }
+    CHECK(fake_aws_start(&g_aws, NULL) == 0);
+    fake_aws_env(&g_aws); /* inherited by the controller */
+    CHECK(fake_aws_seed_cluster(&g_aws, CLUSTER, 8) == 0);
+    snprintf(g_cfg, sizeof(g_cfg), "%s/aws.conf", g_api.dir);
+    snprintf(g_log, sizeof(g_log), "%s/controller.log", g_api.dir);
+    f = fopen(g_cfg, "w");
+    CHECK(f != NULL);
+    fprintf(f, "[Global]\nDefaultLoadBalancerType = nlb\nRetryBaseDelayMs = 20\n"
+               "RetryMaxDelayMs = 200\nQPS = 200\n");
+    fclose(f);
+    for (int i = 1; i <= 5; i++)
+        node(i);
+    start_controller();
+
+    /* Create. */
+    service("web", "");
+    c.svc = "web";
+    CHECK(lbp_test_poll(has_hostname, &c, WAIT_MS));
+    CHECK(n_of("lbs") == 1 && n_of("tgs") == 3);
+    c.want = 3;
+    c.str = "80,443,9000";
+    CHECK(lbp_test_poll(listeners_are, &c, WAIT_MS));
+    c.want = 5;
+    CHECK(lbp_test_poll(targets_each, &c, WAIT_MS));
+
+    /* Port change: 80 -> 8080. */
+    s = svc_get("web");
+    json_object_object_add(json_object_array_get_idx(jget(jget(s, "spec"), "ports"), 0), "port",
+                           json_object_new_int(8080));
+    svc_put("web", s);
+    json_object_put(s);
+    c.want = 3;
+    c.str = "8080,443,9000";
+    CHECK(lbp_test_poll(listeners_are, &c, WAIT_MS));
+
+    /* Node added. */
+    node(6);
+    c.want = 6;
+    CHECK(lbp_test_poll(targets_each, &c, WAIT_MS));
+
+    /* Source ranges. */
+    s = svc_get("web");
+    {
+        json_object *r = json_object_new_array();
+        json_object_array_add(r, json_object_new_string("203.0.113.0/24"));
+        json_object_object_add(jget(s, "spec"), "loadBalancerSourceRanges", r);
+    }
+    svc_put("web", s);
+    json_object_put(s);
+    c.want = 3;
+    c.str = "203.0.113.0/24";
+    CHECK(lbp_test_poll(client_rules, &c, WAIT_MS));
+
+    /* Local traffic policy: HTTP /healthz on the health-check node port. */
+    s = svc_get("web");
+    json_object_object_add(jget(s, "spec"), "externalTrafficPolicy",
+                           json_object_new_string("Local"));
+    svc_put("web", s);
+    json_object_put(s);
+    s = svc_get("web");
+    c.want = json_object_get_int(jget(jget(s, "spec"), "healthCheckNodePort"));
+    json_object_put(s);
+    CHECK(c.want > 0);
+    CHECK(lbp_test_poll(hc_is_local, &c, WAIT_MS));
+
+    /*
+     * A crash in the middle of provisioning a second Service (the cloud slowed
+     * down so the kill lands between its calls), a node added while the
+     * controller is down, a restart: both converge without duplicates.
+     */
+    CHECK(fake_aws_req(&g_aws, "POST", "/_fake/config", "{\"latency_ms\":40}", NULL) == 200);
+    fake_aws_reset_counters(&g_aws);
+    service("mid", "");
+    CHECK(lbp_test_poll(mid_lb_created, NULL, WAIT_MS));
+    lbp_test_stop(g_ctl, SIGKILL, 2000);
+    CHECK(n_of("listeners") < 6); /* killed before "mid" was complete */
+    CHECK(fake_aws_req(&g_aws, "POST", "/_fake/config", "{\"latency_ms\":0}", NULL) == 200);
+    node(7);
+    start_controller();
+    c.svc = "mid";
+    CHECK(lbp_test_poll(has_hostname, &c, WAIT_MS));
+    c.want = 7;
+    CHECK(lbp_test_poll(targets_each, &c, WAIT_MS));
+    CHECK(n_of("lbs") == 2 && n_of("tgs") == 6);
+    c.want = 6;
+    c.str = "8080,443,9000,80";
+    CHECK(lbp_test_poll(listeners_are, &c, WAIT_MS));
+
+    /* Delete: everything goes, with the groups "in use" for a while. */
+    CHECK(fake_aws_req(&g_aws, "POST", "/_fake/fault",
+                       "{\"op\":\"DeleteTargetGroup\",\"code\":\"ResourceInUse\",\"count\":2}",
+                       NULL) == 200);
+    CHECK(lbp_fake_api_request(&g_api, "DELETE", "/api/v1/namespaces/default/services/web", NULL,
+                               NULL, NULL) == 200);
+    CHECK(lbp_fake_api_request(&g_api, "DELETE", "/api/v1/namespaces/default/services/mid", NULL,
+                               NULL, NULL) == 200);
+    c.want = 0;
+    CHECK(lbp_test_poll(lbs_are, &c, WAIT_MS));
+    CHECK(n_of("listeners") == 0);
+
+    /* An orphan: an LB tagged for this cluster whose Service does not exist. */
+    {
+        struct lbp_provider_ctx *pctx = NULL;
+        struct lbp_lb_port ports[1] = {{"p", "TCP", 80, 31000}};
+        struct lbp_lb_node nodes[1] = {
+            {"node-1", "aws:///us-east-1a/i-00000000000000001", NULL, NULL, NULL, 0}};
+        struct lbp_lb_annotation ann[1] = {
+            {"service.beta.kubernetes.io/aws-load-balancer-type", "nlb"}};
+        struct lbp_lb_spec sp = {.cluster_name = CLUSTER,
+                                 .namespace = "default",
+                                 .name = "ghost",
+                                 .uid = "0badc0de-0000-4000-8000-000000000001",
+                                 .ports = ports,
+                                 .n_ports = 1,
+                                 .nodes = nodes,
+                                 .n_nodes = 1,
+                                 .annotations = ann,
+                                 .n_annotations = 1};
+        struct lbp_lb_status st;
+        struct lbp_call call = {0};
+        char err[256];
+        lbp_lb_name(sp.uid, sp.lb_name);
+        CHECK(lbp_provider_aws.init(g_cfg, CLUSTER, &pctx, err, sizeof(err)) == LBP_OK);
+        CHECK(lbp_provider_aws.ensure(pctx, &sp, &st, &call) == LBP_OK);
+        lbp_provider_aws.cleanup(pctx);
+        lbp_http_thread_cleanup();
+        c.str = sp.lb_name;
+        CHECK(!no_lb_named(&c));
+        /* Restart so the orphan scan runs at start-up. */
+        lbp_test_stop(g_ctl, SIGTERM, 5000);
+        start_controller();
+        CHECK(lbp_test_poll(no_lb_named, &c, 30000));
+    }
+
+    /* A throttling storm: the next 8 ELBv2 and 4 EC2 calls are refused, then served. */
+    fake_aws_reset_counters(&g_aws);
+    CHECK(fake_aws_req(&g_aws, "POST", "/_fake/fault",
+                       "{\"service\":\"elbv2\",\"code\":\"Throttling\",\"count\":8}", NULL) == 200);
+    CHECK(fake_aws_req(&g_aws, "POST", "/_fake/fault",
+                       "{\"service\":\"ec2\",\"code\":\"RequestLimitExceeded\",\"status\":503,"
+                       "\"count\":4}",
+                       NULL) == 200);
+    service("storm", "");
+    c.svc = "storm";
+    CHECK(lbp_test_poll(has_hostname, &c, 30000));
+    CHECK(fake_aws_counter(&g_aws, "throttled") == 12);
+    CHECK(n_of("lbs") == 1);
+
+    CHECK(lbp_test_stop(g_ctl, SIGTERM, 5000) == 0);
+    g_ctl = 0;
+    fake_aws_stop(&g_aws);
+    lbp_fake_api_stop(&g_api);
+    printf("ok\n");
+    return 0;
+}
