@@ -63,10 +63,16 @@ static uint64_t fnv(uint64_t h, const char *s)
     return h;
 }
 
-/* Strings are copied into one allocation after the node array. */
+/*
+ * One allocation: the node array, then every node's labels, then the
+ * strings. Labels ride along for clouds whose annotations pick nodes by
+ * label (AWS target-node-labels) but stay out of the hash: as upstream, a
+ * relabelled node does not make every load balancer sync.
+ */
 struct lbp_nodeset *lbp_nodeset_build(void *const *nodes, size_t n, bool ready_filter)
 {
-    size_t count = 0, strbytes = 0;
+    size_t count = 0, strbytes = 0, nlabels = 0;
+    struct lbp_lb_annotation *lab;
     struct lbp_nodeset *s;
     char *p;
     for (size_t i = 0; i < n; i++) {
@@ -79,13 +85,18 @@ struct lbp_nodeset *lbp_nodeset_build(void *const *nodes, size_t n, bool ready_f
         count++;
         strbytes += strlen(nd->meta.name) + 1 + (nd->provider_id ? strlen(nd->provider_id) : 0) +
                     1 + (in ? strlen(in) : 0) + 1 + (ex ? strlen(ex) : 0) + 1;
+        for (size_t j = 0; j < nd->meta.n_labels; j++)
+            strbytes += strlen(nd->meta.labels[j].key) + 1 + strlen(nd->meta.labels[j].value) + 1;
+        nlabels += nd->meta.n_labels;
     }
-    s = calloc(1, sizeof(*s) + count * sizeof(struct lbp_lb_node) + strbytes);
+    s = calloc(1, sizeof(*s) + count * sizeof(struct lbp_lb_node) +
+                      nlabels * sizeof(struct lbp_lb_annotation) + strbytes);
     if (!s)
         return NULL;
     s->refs = 1;
     s->nodes = (struct lbp_lb_node *)(s + 1);
-    p = (char *)(s->nodes + count);
+    lab = (struct lbp_lb_annotation *)(s->nodes + count);
+    p = (char *)(lab + nlabels);
 #define COPY(dst, src)                                                                             \
     do {                                                                                           \
         if (src) {                                                                                 \
@@ -108,6 +119,14 @@ struct lbp_nodeset *lbp_nodeset_build(void *const *nodes, size_t n, bool ready_f
         COPY(o->provider_id, nd->provider_id);
         COPY(o->internal_ip, in);
         COPY(o->external_ip, ex);
+        o->labels = lab;
+        o->n_labels = nd->meta.n_labels;
+        for (size_t j = 0; j < nd->meta.n_labels; j++, lab++) {
+            COPY(lab->key, nd->meta.labels[j].key);
+            COPY(lab->value, nd->meta.labels[j].value);
+        }
+        if (!o->n_labels)
+            o->labels = NULL;
     }
 #undef COPY
     qsort(s->nodes, s->n, sizeof(*s->nodes), by_name);

@@ -218,6 +218,37 @@ static void test_nodes(void **state)
         lbp_kube_obj_unref(n[i]);
 }
 
+/* Node labels reach the provider (AWS target-node-labels) but, as upstream, do not re-sync. */
+static void test_node_labels(void **state)
+{
+    struct lbp_node *a = node_from(NODE("1", "\"role\":\"lb\",\"zone\":\"a\"", "", "True"));
+    struct lbp_node *b = node_from(NODE("1", "\"role\":\"db\"", "", "True"));
+    struct lbp_node *c = node_from(NODE("2", "", "", "True"));
+    struct lbp_node *ac[] = {a, c}, *bc[] = {b, c};
+    struct lbp_nodeset *sa = lbp_nodeset_build((void *const *)ac, 2, false);
+    struct lbp_nodeset *sb = lbp_nodeset_build((void *const *)bc, 2, false);
+    (void)state;
+    assert_int_equal(sa->nodes[0].n_labels, 2);
+    const char *role = NULL, *zone = NULL;
+    for (size_t i = 0; i < sa->nodes[0].n_labels; i++) {
+        if (strcmp(sa->nodes[0].labels[i].key, "role") == 0)
+            role = sa->nodes[0].labels[i].value;
+        if (strcmp(sa->nodes[0].labels[i].key, "zone") == 0)
+            zone = sa->nodes[0].labels[i].value;
+    }
+    assert_string_equal(role, "lb");
+    assert_string_equal(zone, "a");
+    assert_int_equal(sa->nodes[1].n_labels, 0);
+    assert_null(sa->nodes[1].labels);
+    assert_string_equal(sb->nodes[0].labels[0].value, "db");
+    assert_true(sa->hash == sb->hash); /* a relabel alone is no node-set change */
+    lbp_nodeset_unref(sa);
+    lbp_nodeset_unref(sb);
+    lbp_kube_obj_unref(a);
+    lbp_kube_obj_unref(b);
+    lbp_kube_obj_unref(c);
+}
+
 /* Labels and selector reach the spec; the selector digest ignores order. */
 static void test_labels_and_selector(void **state)
 {
@@ -269,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_desired_and_ranges),
         cmocka_unit_test(test_validate),
         cmocka_unit_test(test_nodes),
+        cmocka_unit_test(test_node_labels),
         cmocka_unit_test(test_labels_and_selector),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
