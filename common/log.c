@@ -42,10 +42,18 @@ static size_t json_escape(char *out, size_t cap, const char *msg)
     size_t n = 0;
     for (const unsigned char *p = (const unsigned char *)msg; *p && n + 7 < cap; p++) {
         switch (*p) {
-        case '"': n += (size_t)snprintf(out + n, cap - n, "\\\""); break;
-        case '\\': n += (size_t)snprintf(out + n, cap - n, "\\\\"); break;
-        case '\n': n += (size_t)snprintf(out + n, cap - n, "\\n"); break;
-        case '\t': n += (size_t)snprintf(out + n, cap - n, "\\t"); break;
+        case '"':
+            n += (size_t)snprintf(out + n, cap - n, "\\\"");
+            break;
+        case '\\':
+            n += (size_t)snprintf(out + n, cap - n, "\\\\");
+            break;
+        case '\n':
+            n += (size_t)snprintf(out + n, cap - n, "\\n");
+            break;
+        case '\t':
+            n += (size_t)snprintf(out + n, cap - n, "\\t");
+            break;
         default:
             if (*p < 0x20)
                 n += (size_t)snprintf(out + n, cap - n, "\\u%04x", *p);

@@ -29,7 +29,8 @@ void lbp_deadline_ts(uint64_t ms, struct timespec *ts);
 int lbp_cond_init_monotonic(pthread_cond_t *cond);
 
 /* Formats a message into err (NULL or errlen 0: nothing). */
-void lbp_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void lbp_seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /*
  * Exponential backoff: base * 2^attempt, capped at max (attempt counts from 0).

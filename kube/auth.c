@@ -70,7 +70,6 @@ struct lbp_kube_auth {
     long exec_timeout_ms;
 };
 
-
 static void free_secret(char *p)
 {
     if (!p)
@@ -123,7 +122,6 @@ static char **strv_dup(char **v)
     }
     return r;
 }
-
 
 static struct lbp_kube_exec *exec_dup(const struct lbp_kube_exec *s)
 {
@@ -383,7 +381,7 @@ fail:
         return LBP_OK;
     }
     lbp_seterr(err, errlen, "token file %s: %s", a->token_file,
-           errno == ENODATA ? "empty" : strerror(errno));
+               errno == ENODATA ? "empty" : strerror(errno));
     return rc == LBP_NOMEM ? rc : LBP_AUTH;
 }
 
@@ -434,7 +432,7 @@ static void describe_failure(const struct lbp_kube_auth *a, const char *what, ch
                 *p = ' ';
     }
     lbp_seterr(err, errlen, "exec plugin \"%s\": %s%s%s", a->exec->command, what, *hint ? "; " : "",
-           hint);
+               hint);
 }
 
 /* Runs the plugin; *out gets its stdout. */

@@ -63,7 +63,6 @@ struct kc_merged {
     struct kc_file *current_context_file;
 };
 
-
 /* Reads a whole regular file into a NUL-terminated buffer of at most max bytes. */
 static int read_file_capped(const char *path, size_t max, char **out, size_t *len, int *err_no)
 {
@@ -326,7 +325,7 @@ static int kc_file_load(const char *path, struct kc_file *f, char *err, size_t e
         const char *what = parser.problem ? parser.problem : "invalid YAML";
         if (parser.context)
             lbp_seterr(err, errlen, "%s: line %zu: %s %s", path, parser.problem_mark.line + 1, what,
-                   parser.context);
+                       parser.context);
         else
             lbp_seterr(err, errlen, "%s: line %zu: %s", path, parser.problem_mark.line + 1, what);
         rc = parser.error == YAML_MEMORY_ERROR ? LBP_NOMEM : LBP_PARSE;
@@ -521,9 +520,9 @@ static int parse_exec(struct kc_file *f, yaml_node_t *node, size_t uidx, struct 
     if (!s || (strcmp(s, "client.authentication.k8s.io/v1") != 0 &&
                strcmp(s, "client.authentication.k8s.io/v1beta1") != 0)) {
         lbp_seterr(err, errlen,
-               "%s: %s: must be client.authentication.k8s.io/v1 or "
-               "client.authentication.k8s.io/v1beta1",
-               f->path, field);
+                   "%s: %s: must be client.authentication.k8s.io/v1 or "
+                   "client.authentication.k8s.io/v1beta1",
+                   f->path, field);
         rc = LBP_PARSE;
         goto out;
     }
@@ -554,7 +553,7 @@ static int parse_exec(struct kc_file *f, yaml_node_t *node, size_t uidx, struct 
             const char *a = scalar(yaml_document_get_node(&f->doc, *it));
             if (!a) {
                 lbp_seterr(err, errlen, "%s: users[%zu].user.exec.args[%zu]: expected a string",
-                       f->path, uidx, i);
+                           f->path, uidx, i);
                 rc = LBP_PARSE;
                 goto out;
             }
@@ -576,7 +575,7 @@ static int parse_exec(struct kc_file *f, yaml_node_t *node, size_t uidx, struct 
             snprintf(field, sizeof(field), "users[%zu].user.exec.env[%zu].name", uidx, i);
             if (!kv || kv->type != YAML_MAPPING_NODE) {
                 lbp_seterr(err, errlen, "%s: users[%zu].user.exec.env[%zu]: expected a mapping",
-                       f->path, uidx, i);
+                           f->path, uidx, i);
                 rc = LBP_PARSE;
                 goto out;
             }
@@ -680,8 +679,9 @@ static int apply_user(struct kc_entry *ue, struct lbp_kube_config *cfg, char *er
      * client-go; saying so beats an unexplained 401 later. */
     if (!is_null(map_get(&f->doc, u, "auth-provider")) && !cfg->exec && !cfg->token &&
         !cfg->token_file && !cfg->client_cert_file && !cfg->client_cert_data) {
-        lbp_seterr(err, errlen, "%s: users[%zu].user.auth-provider: not supported; use an exec plugin",
-               f->path, ue->idx);
+        lbp_seterr(err, errlen,
+                   "%s: users[%zu].user.auth-provider: not supported; use an exec plugin", f->path,
+                   ue->idx);
         return LBP_INVALID;
     }
     return LBP_OK;
@@ -703,16 +703,16 @@ static int build(struct kc_merged *m, const struct lbp_kube_config_opts *opts,
         ctx_name = m->current_context;
     } else {
         lbp_seterr(err, errlen, "%s: current-context is not set and --context was not given",
-               first->path);
+                   first->path);
         return LBP_INVALID;
     }
     ctx = list_find(&m->contexts, ctx_name);
     if (!ctx) {
         lbp_seterr(err, errlen, "%s: %s: context \"%s\" not found",
-               m->current_context_file && !(opts->context && *opts->context)
-                   ? m->current_context_file->path
-                   : first->path,
-               opts->context && *opts->context ? "--context" : "current-context", ctx_name);
+                   m->current_context_file && !(opts->context && *opts->context)
+                       ? m->current_context_file->path
+                       : first->path,
+                   opts->context && *opts->context ? "--context" : "current-context", ctx_name);
         return LBP_INVALID;
     }
     snprintf(field, sizeof(field), "contexts[%zu].context.cluster", ctx->idx);
@@ -723,7 +723,7 @@ static int build(struct kc_merged *m, const struct lbp_kube_config_opts *opts,
         ce = list_find(&m->clusters, cluster_name);
         if (!ce) {
             lbp_seterr(err, errlen, "%s: %s: cluster \"%s\" not found", ctx->file->path, field,
-                   cluster_name);
+                       cluster_name);
             return LBP_INVALID;
         }
     } else if (!(opts->master && *opts->master)) {
@@ -736,7 +736,8 @@ static int build(struct kc_merged *m, const struct lbp_kube_config_opts *opts,
     if (user_name && *user_name) {
         ue = list_find(&m->users, user_name);
         if (!ue) {
-            lbp_seterr(err, errlen, "%s: %s: user \"%s\" not found", ctx->file->path, field, user_name);
+            lbp_seterr(err, errlen, "%s: %s: user \"%s\" not found", ctx->file->path, field,
+                       user_name);
             return LBP_INVALID;
         }
     }
@@ -760,7 +761,8 @@ static int build(struct kc_merged *m, const struct lbp_kube_config_opts *opts,
         }
     }
     if (!cfg->server || !*cfg->server) {
-        lbp_seterr(err, errlen, "%s: clusters[%zu].cluster.server: missing", ce->file->path, ce->idx);
+        lbp_seterr(err, errlen, "%s: clusters[%zu].cluster.server: missing", ce->file->path,
+                   ce->idx);
         rc = LBP_INVALID;
         goto out;
     }
@@ -888,10 +890,10 @@ int lbp_kube_config_load(const struct lbp_kube_config_opts *opts, struct lbp_kub
     }
     if (env && *env)
         lbp_seterr(err, errlen, "no kubeconfig: none of the files in $KUBECONFIG exists%s",
-               opts->allow_in_cluster ? " and not running in a cluster" : "");
+                   opts->allow_in_cluster ? " and not running in a cluster" : "");
     else
         lbp_seterr(err, errlen, "no kubeconfig: no --kubeconfig, $KUBECONFIG or ~/.kube/config%s",
-               opts->allow_in_cluster ? ", and not running in a cluster" : "");
+                   opts->allow_in_cluster ? ", and not running in a cluster" : "");
     rc = LBP_INVALID;
 out:
     strv_free(paths);
@@ -927,8 +929,8 @@ int lbp_kube_config_in_cluster(const char *sa_dir, struct lbp_kube_config **out,
         sa_dir = DEFAULT_SA_DIR;
     if (!host || !*host || !port || !*port) {
         lbp_seterr(err, errlen,
-               "not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT "
-               "must be set");
+                   "not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT "
+                   "must be set");
         return LBP_INVALID;
     }
     if (lbp_parse_long(port, 1, 65535, &port_n) != LBP_OK) {

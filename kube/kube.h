@@ -380,10 +380,10 @@ int lbp_lease_update(struct lbp_kube_client *c, const struct lbp_lease *want,
 struct lbp_leader_opts {
     const char *namespace;
     const char *name;
-    const char *identity;      /* unique per process, e.g. "<pod>_<random>" */
-    unsigned lease_duration_ms; /* default 15000 */
-    unsigned renew_deadline_ms; /* default 10000 */
-    unsigned retry_period_ms;   /* default 2000 */
+    const char *identity;          /* unique per process, e.g. "<pod>_<random>" */
+    unsigned lease_duration_ms;    /* default 15000 */
+    unsigned renew_deadline_ms;    /* default 10000 */
+    unsigned retry_period_ms;      /* default 2000 */
     void (*on_started)(void *ctx); /* on the election thread, once leading */
     void (*on_stopped)(void *ctx); /* leadership lost (not called on release) */
     void *ctx;

@@ -48,7 +48,7 @@ struct lbp_leader {
     pthread_mutex_t mu;
     pthread_cond_t cv; /* stop requests and leadership changes */
     bool stopping;
-    bool leading; /* guarded by mu; the fence below is what writers check */
+    bool leading;            /* guarded by mu; the fence below is what writers check */
     uint64_t fence_until_ms; /* atomic */
 
     /* Election-thread state: the last record seen and when it changed. */
@@ -217,8 +217,8 @@ int lbp_leader_new(struct lbp_kube_client *c, const struct lbp_leader_opts *opts
 {
     struct lbp_leader *le;
 
-    if (!opts->namespace || !*opts->namespace || !opts->name || !*opts->name ||
-        !opts->identity || !*opts->identity) {
+    if (!opts->namespace || !*opts->namespace || !opts->name || !*opts->name || !opts->identity ||
+        !*opts->identity) {
         snprintf(err, errlen, "leader election needs a lease namespace, name and identity");
         return LBP_INVALID;
     }
@@ -303,8 +303,7 @@ static void release_lease(struct lbp_leader *le)
     want.lease_transitions = cur->lease_transitions;
     int rc = lbp_lease_update(le->client, &want, &got);
     if (rc == LBP_OK)
-        lbp_info("leader election: %s released lease %s/%s", le->identity, le->namespace,
-                 le->name);
+        lbp_info("leader election: %s released lease %s/%s", le->identity, le->namespace, le->name);
     else
         lbp_warn("leader election: releasing lease %s/%s failed: %s", le->namespace, le->name,
                  lbp_rc_str(rc));

@@ -27,7 +27,7 @@
 #define LBP_CAP_SCTP (1u << 2)
 #define LBP_CAP_MIXED_PROTOCOLS (1u << 3) /* TCP and UDP on one LB */
 #define LBP_CAP_SOURCE_RANGES (1u << 4)
-#define LBP_CAP_HOSTNAME (1u << 5)     /* ingress may be a hostname */
+#define LBP_CAP_HOSTNAME (1u << 5) /* ingress may be a hostname */
 #define LBP_CAP_NEEDS_NODEPORTS (1u << 6)
 #define LBP_CAP_HEALTH_CHECKS (1u << 7) /* the LB health-checks nodes itself */
 #define LBP_CAP_IPV6 (1u << 8)
@@ -74,7 +74,7 @@ struct lbp_lb_spec {
     int session_affinity_timeout;
     bool local_traffic; /* externalTrafficPolicy: Local */
     int health_check_node_port;
-    const char *requested_ip; /* spec.loadBalancerIP, may be NULL */
+    const char *requested_ip;       /* spec.loadBalancerIP, may be NULL */
     const char *const *ip_families; /* "IPv4", "IPv6" */
     size_t n_ip_families;
     const struct lbp_lb_annotation *annotations;

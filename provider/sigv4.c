@@ -63,7 +63,6 @@ static void sb_addc(struct sb *s, char c)
     sb_add(s, &c, 1);
 }
 
-
 static void hex(const unsigned char *in, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";

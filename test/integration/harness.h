@@ -53,7 +53,8 @@ const char *lbp_test_fake_api_bin(void);
 
 /* Spawns argv with stdout+stderr appended to log_path (may be NULL: inherit). */
 pid_t lbp_test_spawn(char *const argv[], const char *log_path);
-/* Sends sig and waits up to timeout_ms; returns the exit status or -1 on timeout (then SIGKILLs). */
+/* Sends sig and waits up to timeout_ms; returns the exit status or -1 on timeout (then SIGKILLs).
+ */
 int lbp_test_stop(pid_t pid, int sig, unsigned timeout_ms);
 
 /* Calls cond(ctx) every 20 ms until it is true (returns true) or timeout_ms passes. */

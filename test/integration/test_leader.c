@@ -90,8 +90,8 @@ static char *lease_holder(void)
 {
     char *body = NULL;
     long code = lbp_fake_api_request(
-        &api, "GET", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/lbprov-test",
-        NULL, NULL, &body);
+        &api, "GET", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/lbprov-test", NULL,
+        NULL, &body);
     assert_int_equal(code, 200);
     const char *k = strstr(body, "\"holderIdentity\":\"");
     char *holder = strdup("");
@@ -116,8 +116,7 @@ static void one_leader(void **state)
     elector_start(&a, "alpha", 0);
     elector_start(&b, "beta", 0);
     uint64_t t0 = lbp_now_ms();
-    while (!lbp_leader_is_leader(a.le) && !lbp_leader_is_leader(b.le) &&
-           lbp_now_ms() - t0 < 5000)
+    while (!lbp_leader_is_leader(a.le) && !lbp_leader_is_leader(b.le) && lbp_now_ms() - t0 < 5000)
         usleep(10000);
     /* Watch the pair for a few renew periods: never both, never none. */
     for (int i = 0; i < 100; i++) {
@@ -235,8 +234,11 @@ static void bad_timings_are_refused(void **state)
     struct lbp_leader *le = NULL;
     char err[256] = "";
     assert_int_equal(lbp_kube_client_new(&cfg, NULL, &c, err, sizeof(err)), LBP_OK);
-    struct lbp_leader_opts lo = {.namespace = "ns", .name = "n", .identity = "i",
-                                 .lease_duration_ms = 1000, .renew_deadline_ms = 2000,
+    struct lbp_leader_opts lo = {.namespace = "ns",
+                                 .name = "n",
+                                 .identity = "i",
+                                 .lease_duration_ms = 1000,
+                                 .renew_deadline_ms = 2000,
                                  .retry_period_ms = 100};
     assert_int_equal(lbp_leader_new(c, &lo, &le, err, sizeof(err)), LBP_INVALID);
     assert_non_null(strstr(err, "renew-deadline"));

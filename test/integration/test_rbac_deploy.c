@@ -50,7 +50,8 @@ static const char *const not_exercised[] = {NULL};
  * "UpdatedLoadBalancer" is repeated and no Event is patched. The mock-mode
  * run proves that rule; this run proves the MetalLB one.
  */
-static const char *const not_exercised_baremetal[] = {"ClusterRole/lbprov-controller  events patch", NULL};
+static const char *const not_exercised_baremetal[] = {"ClusterRole/lbprov-controller  events patch",
+                                                      NULL};
 
 static long count_of(const char *key)
 {

@@ -28,8 +28,8 @@ static int reset(void **state)
 
 static void counter_with_labels(void **state)
 {
-    struct lbp_metric *m =
-        lbp_metric_new(LBP_COUNTER, "lbprov_cloud_api_calls_total", "Cloud calls.", "cloud,operation");
+    struct lbp_metric *m = lbp_metric_new(LBP_COUNTER, "lbprov_cloud_api_calls_total",
+                                          "Cloud calls.", "cloud,operation");
     assert_non_null(m);
     lbp_metric_add(m, (const char *[]){"aws", "CreateLoadBalancer"}, 1);
     lbp_metric_add(m, (const char *[]){"aws", "CreateLoadBalancer"}, 2);
@@ -38,8 +38,10 @@ static void counter_with_labels(void **state)
     assert_true(lbp_metric_value(m, (const char *[]){"gce", "x"}) == 0);
     char *out = render();
     assert_non_null(strstr(out, "# TYPE lbprov_cloud_api_calls_total counter\n"));
-    assert_non_null(strstr(out, "lbprov_cloud_api_calls_total{cloud=\"aws\",operation=\"CreateLoadBalancer\"} 3\n"));
-    assert_non_null(strstr(out, "lbprov_cloud_api_calls_total{cloud=\"aws\",operation=\"DeleteLoadBalancer\"} 1\n"));
+    assert_non_null(strstr(
+        out, "lbprov_cloud_api_calls_total{cloud=\"aws\",operation=\"CreateLoadBalancer\"} 3\n"));
+    assert_non_null(strstr(
+        out, "lbprov_cloud_api_calls_total{cloud=\"aws\",operation=\"DeleteLoadBalancer\"} 1\n"));
     free(out);
 }
 

@@ -296,12 +296,9 @@ static void test_labels_and_selector(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_handled_and_hash),
-        cmocka_unit_test(test_desired_and_ranges),
-        cmocka_unit_test(test_validate),
-        cmocka_unit_test(test_nodes),
-        cmocka_unit_test(test_node_labels),
-        cmocka_unit_test(test_labels_and_selector),
+        cmocka_unit_test(test_handled_and_hash), cmocka_unit_test(test_desired_and_ranges),
+        cmocka_unit_test(test_validate),         cmocka_unit_test(test_nodes),
+        cmocka_unit_test(test_node_labels),      cmocka_unit_test(test_labels_and_selector),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
