@@ -18,6 +18,7 @@
  * file is logged and the running configuration stays.
  */
 #include "cmd/cmd.h"
+#include "cmd/flags.h"
 #include "cmd/observe.h"
 #include "common/health.h"
 #include "common/httpd.h"
@@ -95,44 +96,6 @@ static void usage(FILE *f)
             "Signals: SIGTERM/SIGINT stop gracefully (in-flight syncs get 3.5s); SIGHUP re-reads\n"
             "--cloud-config when the cloud supports it.\n");
     // clang-format on
-}
-
-static int parse_duration_ms(const char *s, uint64_t *out)
-{
-    char num[32];
-    size_t n = strspn(s, "0123456789");
-    long v, mult;
-    if (n == 0 || n >= sizeof(num))
-        return LBP_PARSE;
-    memcpy(num, s, n);
-    num[n] = '\0';
-    if (lbp_parse_long(num, 0, 100000000, &v))
-        return LBP_PARSE;
-    if (!s[n] || strcmp(s + n, "s") == 0)
-        mult = 1000;
-    else if (strcmp(s + n, "ms") == 0)
-        mult = 1;
-    else if (strcmp(s + n, "m") == 0)
-        mult = 60000;
-    else if (strcmp(s + n, "h") == 0)
-        mult = 3600000;
-    else
-        return LBP_PARSE;
-    *out = (uint64_t)v * (uint64_t)mult;
-    return LBP_OK;
-}
-
-static int parse_bool_arg(const char *s, bool *out)
-{
-    if (!s || strcmp(s, "true") == 0 || strcmp(s, "1") == 0) {
-        *out = true;
-        return LBP_OK;
-    }
-    if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0) {
-        *out = false;
-        return LBP_OK;
-    }
-    return LBP_PARSE;
 }
 
 static int route_readyz(void *ctx, const char *method, const char *body, struct lbp_buf *out,
@@ -315,12 +278,6 @@ static bool handle_hup(struct ctl *c, int sig)
     return true;
 }
 
-static int bad(const char *flag, const char *val)
-{
-    fprintf(stderr, "lbprov controller: invalid value '%s' for %s (see --help)\n", val, flag);
-    return 2;
-}
-
 int lbp_cmd_controller(int argc, char **argv)
 {
     const char *cloud = NULL, *cloud_config = NULL, *http_bind = ":10258";
@@ -368,7 +325,7 @@ int lbp_cmd_controller(int argc, char **argv)
             break;
         case OPT_CLUSTER:
             if (!optarg[0])
-                return bad("--cluster-name", optarg);
+                return lbp_flag_bad("controller", "--cluster-name", optarg);
             ropts.cluster_name = optarg;
             break;
         case OPT_CLASS:
@@ -387,58 +344,58 @@ int lbp_cmd_controller(int argc, char **argv)
             char *end;
             double q = strtod(optarg, &end);
             if (end == optarg || *end || q < 0 || q > 1e6)
-                return bad("--kube-api-qps", optarg);
+                return lbp_flag_bad("controller", "--kube-api-qps", optarg);
             copts.qps = q;
             break;
         }
         case OPT_BURST:
             if (lbp_parse_long(optarg, 1, 100000, &n))
-                return bad("--kube-api-burst", optarg);
+                return lbp_flag_bad("controller", "--kube-api-burst", optarg);
             copts.burst = (int)n;
             break;
         case OPT_WORKERS:
             if (lbp_parse_long(optarg, 1, 1024, &n))
-                return bad("--concurrent-service-syncs", optarg);
+                return lbp_flag_bad("controller", "--concurrent-service-syncs", optarg);
             ropts.workers = (unsigned)n;
             break;
         case OPT_RESYNC:
-            if (parse_duration_ms(optarg, &ms) || ms < 1000)
-                return bad("--resync-period", optarg);
+            if (lbp_flag_duration_ms(optarg, &ms) || ms < 1000)
+                return lbp_flag_bad("controller", "--resync-period", optarg);
             ropts.resync_s = (unsigned)(ms / 1000);
             break;
         case OPT_READY:
             ropts.node_ready_filter = true;
             break;
         case OPT_ORPHANS:
-            if (parse_bool_arg(optarg, &ropts.cleanup_orphans))
-                return bad("--cleanup-orphans", optarg);
+            if (lbp_flag_bool(optarg, &ropts.cleanup_orphans))
+                return lbp_flag_bad("controller", "--cleanup-orphans", optarg);
             break;
         case OPT_ORPHAN_GRACE:
-            if (parse_duration_ms(optarg, &ms))
-                return bad("--orphan-grace-period", optarg);
+            if (lbp_flag_duration_ms(optarg, &ms))
+                return lbp_flag_bad("controller", "--orphan-grace-period", optarg);
             ropts.orphan_grace_s = (unsigned)(ms / 1000);
             break;
         case OPT_BACKOFF_BASE:
-            if (parse_duration_ms(optarg, &ms) || ms == 0 || ms > 3600000)
-                return bad("--backoff-base", optarg);
+            if (lbp_flag_duration_ms(optarg, &ms) || ms == 0 || ms > 3600000)
+                return lbp_flag_bad("controller", "--backoff-base", optarg);
             ropts.backoff_base_ms = (unsigned)ms;
             break;
         case OPT_BACKOFF_MAX:
-            if (parse_duration_ms(optarg, &ms) || ms == 0 || ms > 86400000)
-                return bad("--backoff-max", optarg);
+            if (lbp_flag_duration_ms(optarg, &ms) || ms == 0 || ms > 86400000)
+                return lbp_flag_bad("controller", "--backoff-max", optarg);
             ropts.backoff_max_ms = (unsigned)ms;
             break;
         case OPT_HTTP:
             http_bind = optarg;
             break;
         case OPT_STUCK:
-            if (parse_duration_ms(optarg, &ms) || ms < 100)
-                return bad("--health-stuck-after", optarg);
+            if (lbp_flag_duration_ms(optarg, &ms) || ms < 100)
+                return lbp_flag_bad("controller", "--health-stuck-after", optarg);
             lbp_health_set_bound_ms(ms);
             break;
         case OPT_LEADER_ELECT:
-            if (parse_bool_arg(optarg, &leader_elect))
-                return bad("--leader-elect", optarg);
+            if (lbp_flag_bool(optarg, &leader_elect))
+                return lbp_flag_bad("controller", "--leader-elect", optarg);
             break;
         case OPT_LE_DURATION:
         case OPT_LE_DEADLINE:
@@ -449,24 +406,24 @@ int lbp_cmd_controller(int argc, char **argv)
             unsigned *dst[] = {&lopts.lease_duration_ms, &lopts.renew_deadline_ms,
                                &lopts.retry_period_ms};
             int i = opt - OPT_LE_DURATION;
-            if (parse_duration_ms(optarg, &ms) || ms < 100 || ms > 3600000)
-                return bad(names[i], optarg);
+            if (lbp_flag_duration_ms(optarg, &ms) || ms < 100 || ms > 3600000)
+                return lbp_flag_bad("controller", names[i], optarg);
             *dst[i] = (unsigned)ms;
             break;
         }
         case OPT_LE_NAME:
             if (!optarg[0])
-                return bad("--leader-elect-resource-name", optarg);
+                return lbp_flag_bad("controller", "--leader-elect-resource-name", optarg);
             lopts.name = optarg;
             break;
         case OPT_LE_NAMESPACE:
             if (!optarg[0])
-                return bad("--leader-elect-resource-namespace", optarg);
+                return lbp_flag_bad("controller", "--leader-elect-resource-namespace", optarg);
             lopts.namespace = optarg;
             break;
         case OPT_METALLB_POLL:
-            if (parse_duration_ms(optarg, &ms) || ms < 100 || ms > 3600000)
-                return bad("--metallb-poll-period", optarg);
+            if (lbp_flag_duration_ms(optarg, &ms) || ms < 100 || ms > 3600000)
+                return lbp_flag_bad("controller", "--metallb-poll-period", optarg);
             ropts.config_poll_ms = (unsigned)ms;
             break;
         case OPT_LOG_FORMAT:
@@ -475,13 +432,13 @@ int lbp_cmd_controller(int argc, char **argv)
             else if (strcmp(optarg, "text") == 0)
                 lbp_log_set_format(LBP_LOG_TEXT);
             else
-                return bad("--log-format", optarg);
+                return lbp_flag_bad("controller", "--log-format", optarg);
             break;
         case 'v':
             if (optarg[0] == '=') /* klog's -v=N */
                 optarg++;
             if (lbp_parse_long(optarg, 0, 10, &n))
-                return bad("-v", optarg);
+                return lbp_flag_bad("controller", "-v", optarg);
             lbp_log_verbosity = (int)n;
             break;
         case 'h':

@@ -10,6 +10,7 @@
  * released) and the process exits 0, well within 2 s.
  */
 #include "cmd/cmd.h"
+#include "cmd/flags.h"
 #include "common/buf.h"
 #include "common/httpd.h"
 #include "common/log.h"
@@ -63,29 +64,6 @@ static void usage(FILE *f)
            "  -v, --v N                       log verbosity\n"
            "  -h, --help\n\n"
            "Durations: 200ms, 3s, 1m or plain seconds.\n");
-}
-
-static int parse_duration_ms(const char *s, uint64_t *out)
-{
-    char num[32];
-    size_t n = strspn(s, "0123456789");
-    long v, mult;
-    if (n == 0 || n >= sizeof(num))
-        return LBP_PARSE;
-    memcpy(num, s, n);
-    num[n] = '\0';
-    if (lbp_parse_long(num, 0, 100000000, &v))
-        return LBP_PARSE;
-    if (!s[n] || strcmp(s + n, "s") == 0)
-        mult = 1000;
-    else if (strcmp(s + n, "ms") == 0)
-        mult = 1;
-    else if (strcmp(s + n, "m") == 0)
-        mult = 60000;
-    else
-        return LBP_PARSE;
-    *out = (uint64_t)v * (uint64_t)mult;
-    return LBP_OK;
 }
 
 static int route_healthz(void *ctx, const char *method, const char *body, struct lbp_buf *out,
@@ -229,12 +207,6 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int bad(const char *flag, const char *val)
-{
-    fprintf(stderr, "lbprov speaker: invalid value '%s' for %s (see --help)\n", val, flag);
-    return 2;
-}
-
 int lbp_cmd_speaker(int argc, char **argv)
 {
     const char *node = getenv("NODE_NAME"), *ns = NULL, *pool_file = NULL;
@@ -264,7 +236,7 @@ int lbp_cmd_speaker(int argc, char **argv)
             break;
         case OPT_NS:
             if (!optarg[0])
-                return bad("--namespace", optarg);
+                return lbp_flag_bad("speaker", "--namespace", optarg);
             ns = optarg;
             break;
         case OPT_POOLS:
@@ -283,43 +255,44 @@ int lbp_cmd_speaker(int argc, char **argv)
             char *end;
             double q = strtod(optarg, &end);
             if (end == optarg || *end || q < 0 || q > 1e6)
-                return bad("--kube-api-qps", optarg);
+                return lbp_flag_bad("speaker", "--kube-api-qps", optarg);
             copts.qps = q;
             break;
         }
         case OPT_BURST:
             if (lbp_parse_long(optarg, 1, 100000, &n))
-                return bad("--kube-api-burst", optarg);
+                return lbp_flag_bad("speaker", "--kube-api-burst", optarg);
             copts.burst = (int)n;
             break;
         case OPT_LEASE_DUR:
-            if (parse_duration_ms(optarg, &ms) || ms < 1000 || ms > 3600000 || ms % 1000)
-                return bad("--lease-duration (whole seconds, at least 1s)", optarg);
+            if (lbp_flag_duration_ms(optarg, &ms) || ms < 1000 || ms > 3600000 || ms % 1000)
+                return lbp_flag_bad("speaker", "--lease-duration (whole seconds, at least 1s)",
+                                    optarg);
             so.lease_duration_ms = (unsigned)ms;
             break;
         case OPT_LEASE_RENEW:
-            if (parse_duration_ms(optarg, &ms) || ms < 50 || ms > 3600000)
-                return bad("--lease-renew-interval", optarg);
+            if (lbp_flag_duration_ms(optarg, &ms) || ms < 50 || ms > 3600000)
+                return lbp_flag_bad("speaker", "--lease-renew-interval", optarg);
             so.lease_renew_ms = (unsigned)ms;
             break;
         case OPT_HB_PORT:
             if (lbp_parse_long(optarg, 1, 65535, &n))
-                return bad("--heartbeat-port", optarg);
+                return lbp_flag_bad("speaker", "--heartbeat-port", optarg);
             so.hb_port = (unsigned)n;
             break;
         case OPT_HB_INT:
-            if (parse_duration_ms(optarg, &ms) || ms < 10 || ms > 60000)
-                return bad("--heartbeat-interval", optarg);
+            if (lbp_flag_duration_ms(optarg, &ms) || ms < 10 || ms > 60000)
+                return lbp_flag_bad("speaker", "--heartbeat-interval", optarg);
             so.hb_interval_ms = (unsigned)ms;
             break;
         case OPT_HB_MISSES:
             if (lbp_parse_long(optarg, 1, 100, &n))
-                return bad("--heartbeat-misses", optarg);
+                return lbp_flag_bad("speaker", "--heartbeat-misses", optarg);
             so.hb_misses = (unsigned)n;
             break;
         case OPT_METALLB:
-            if (parse_duration_ms(optarg, &ms) || ms < 100 || ms > 86400000)
-                return bad("--metallb-poll-interval", optarg);
+            if (lbp_flag_duration_ms(optarg, &ms) || ms < 100 || ms > 86400000)
+                return lbp_flag_bad("speaker", "--metallb-poll-interval", optarg);
             so.metallb_poll_ms = (unsigned)ms;
             break;
         case OPT_HTTP:
@@ -330,7 +303,7 @@ int lbp_cmd_speaker(int argc, char **argv)
             break;
         case 'v':
             if (lbp_parse_long(optarg, 0, 10, &n))
-                return bad("-v", optarg);
+                return lbp_flag_bad("speaker", "-v", optarg);
             lbp_log_verbosity = (int)n;
             break;
         case 'h':

@@ -1,0 +1,49 @@
+/* flags.c — duration and boolean flag values, and the one-line error for a bad one. */
+#include "cmd/flags.h"
+#include "common/rc.h"
+#include "common/util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int lbp_flag_duration_ms(const char *s, uint64_t *out)
+{
+    static const struct {
+        const char *suffix;
+        long ms;
+    } units[] = {{"", 1000}, {"s", 1000}, {"ms", 1}, {"m", 60000}, {"h", 3600000}};
+    char num[32];
+    size_t n = strspn(s, "0123456789");
+    long v;
+    if (n == 0 || n >= sizeof(num))
+        return LBP_PARSE;
+    memcpy(num, s, n);
+    num[n] = '\0';
+    if (lbp_parse_long(num, 0, 100000000, &v))
+        return LBP_PARSE;
+    for (size_t i = 0; i < LBP_ARRAY_LEN(units); i++)
+        if (strcmp(s + n, units[i].suffix) == 0) {
+            *out = (uint64_t)v * (uint64_t)units[i].ms;
+            return LBP_OK;
+        }
+    return LBP_PARSE;
+}
+
+int lbp_flag_bool(const char *s, bool *out)
+{
+    if (!s || strcmp(s, "true") == 0 || strcmp(s, "1") == 0) {
+        *out = true;
+        return LBP_OK;
+    }
+    if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0) {
+        *out = false;
+        return LBP_OK;
+    }
+    return LBP_PARSE;
+}
+
+int lbp_flag_bad(const char *cmd, const char *flag, const char *val)
+{
+    fprintf(stderr, "lbprov %s: invalid value '%s' for %s (see --help)\n", cmd, val, flag);
+    return 2;
+}
