@@ -369,6 +369,19 @@ out:
     return rc;
 }
 
+/* The target group's health check, the same in CreateTargetGroup and ModifyTargetGroup. */
+static void add_health_check(struct aws_query *q, const struct want *w)
+{
+    awsq_add(q, "HealthCheckProtocol", w->hc_protocol);
+    awsq_add(q, "HealthCheckPort", w->hc_port);
+    if (w->hc_path[0])
+        awsq_add(q, "HealthCheckPath", w->hc_path);
+    awsq_addi(q, "HealthCheckIntervalSeconds", w->hc_interval);
+    awsq_addi(q, "HealthCheckTimeoutSeconds", w->hc_timeout);
+    awsq_addi(q, "HealthyThresholdCount", w->healthy);
+    awsq_addi(q, "UnhealthyThresholdCount", w->unhealthy);
+}
+
 static int create_tg(struct lbp_provider_ctx *ctx, const char *vpc, struct want *w,
                      const struct aws_tags *tags, struct lbp_call *call)
 {
@@ -382,14 +395,7 @@ static int create_tg(struct lbp_provider_ctx *ctx, const char *vpc, struct want 
     awsq_addi(&q, "Port", w->node_port);
     awsq_add(&q, "VpcId", vpc);
     awsq_add(&q, "TargetType", "instance");
-    awsq_add(&q, "HealthCheckProtocol", w->hc_protocol);
-    awsq_add(&q, "HealthCheckPort", w->hc_port);
-    if (w->hc_path[0])
-        awsq_add(&q, "HealthCheckPath", w->hc_path);
-    awsq_addi(&q, "HealthCheckIntervalSeconds", w->hc_interval);
-    awsq_addi(&q, "HealthCheckTimeoutSeconds", w->hc_timeout);
-    awsq_addi(&q, "HealthyThresholdCount", w->healthy);
-    awsq_addi(&q, "UnhealthyThresholdCount", w->unhealthy);
+    add_health_check(&q, w);
     add_tags(&q, tags);
     rc = aws_call(ctx, AWS_ELBV2, &q, "CreateTargetGroup", &doc, NULL, call);
     awsq_free(&q);
@@ -423,14 +429,7 @@ static int modify_tg(struct lbp_provider_ctx *ctx, const char *arn, const struct
     int rc;
     awsq_init(&q, "ModifyTargetGroup", AWS_ELBV2_VERSION);
     awsq_add(&q, "TargetGroupArn", arn);
-    awsq_add(&q, "HealthCheckProtocol", w->hc_protocol);
-    awsq_add(&q, "HealthCheckPort", w->hc_port);
-    if (w->hc_path[0])
-        awsq_add(&q, "HealthCheckPath", w->hc_path);
-    awsq_addi(&q, "HealthCheckIntervalSeconds", w->hc_interval);
-    awsq_addi(&q, "HealthCheckTimeoutSeconds", w->hc_timeout);
-    awsq_addi(&q, "HealthyThresholdCount", w->healthy);
-    awsq_addi(&q, "UnhealthyThresholdCount", w->unhealthy);
+    add_health_check(&q, w);
     rc = aws_call0(ctx, AWS_ELBV2, &q, "ModifyTargetGroup", NULL, call);
     awsq_free(&q);
     return rc;
