@@ -96,6 +96,13 @@ static void start_controller(void)
                           "1s",
                           "--orphan-grace-period",
                           "1s",
+                          /* the restarted process waits for the killed one's Lease: keep it short */
+                          "--leader-elect-lease-duration",
+                          "2s",
+                          "--leader-elect-renew-deadline",
+                          "1500ms",
+                          "--leader-elect-retry-period",
+                          "300ms",
                           "-v",
                           "2",
                           NULL};
@@ -127,11 +134,12 @@ static void node(int i)
 {
     char body[1024];
     snprintf(body, sizeof(body),
-             "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"node-%d\"},"
-             "\"spec\":{\"providerID\":\"aws:///us-east-1a/i-%017d\"},\"status\":{\"addresses\":"
+             "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"node-%d\","
+             "\"labels\":{\"role\":\"%s\"}},\"spec\":{\"providerID\":\"aws:///us-east-1a/"
+             "i-%017d\"},\"status\":{\"addresses\":"
              "[{\"type\":\"InternalIP\",\"address\":\"10.0.0.%d\"}],\"conditions\":[{\"type\":"
              "\"Ready\",\"status\":\"True\"}]}}",
-             i, i, i);
+             i, i % 2 ? "lb" : "app", i, i);
     CHECK(lbp_fake_api_request(&g_api, "POST", "/api/v1/nodes", "application/json", body, NULL) ==
           201);
 }
@@ -253,6 +261,25 @@ static bool targets_each(void *ctx)
     return true;
 }
 
+/* Every target group of Service c->svc has c->want targets. */
+static bool svc_targets(void *ctx)
+{
+    struct cond *c = ctx;
+    json_object *tgs = aws_arr("tgs");
+    char infix[96];
+    int seen = 0;
+    snprintf(infix, sizeof(infix), "-%s-", c->svc);
+    for (size_t i = 0; tgs && i < json_object_array_length(tgs); i++) {
+        json_object *tg = json_object_array_get_idx(tgs, i);
+        if (!strstr(jstr(tg, "name"), infix))
+            continue;
+        seen++;
+        if ((int)json_object_array_length(jget(tg, "targets")) != c->want)
+            return false;
+    }
+    return seen > 0;
+}
+
 static bool client_rules(void *ctx)
 {
     struct cond *c = ctx; /* want rules with cidr c->str carrying the NLB client description */
@@ -365,6 +392,18 @@ int main(void)
     node(6);
     c.want = 6;
     CHECK(lbp_test_poll(targets_each, &c, WAIT_MS));
+
+    /* target-node-labels: only the role=lb nodes (1, 3, 5 of 6) are targets. */
+    {
+        struct cond p = {.svc = "picky", .want = 3};
+        struct cond n = {.want = (int)n_of("lbs")};
+        service("picky", "\"service.beta.kubernetes.io/aws-load-balancer-target-node-labels\":"
+                         "\"role=lb\"");
+        CHECK(lbp_test_poll(svc_targets, &p, WAIT_MS));
+        CHECK(lbp_fake_api_request(&g_api, "DELETE", "/api/v1/namespaces/default/services/picky",
+                                   NULL, NULL, NULL) == 200);
+        CHECK(lbp_test_poll(lbs_are, &n, WAIT_MS));
+    }
 
     /* Source ranges. */
     s = svc_get("web");
