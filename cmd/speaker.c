@@ -63,7 +63,8 @@ static void usage(FILE *f)
            "  --dry-run                       decide ownership but send no ARP/NDP\n"
            "  -v, --v N                       log verbosity\n"
            "  -h, --help\n\n"
-           "Durations: 200ms, 3s, 1m or plain seconds.\n");
+           "Durations: 200ms, 3s, 1m, 1h or plain seconds.\n"
+           "Signals: SIGTERM/SIGINT release the Lease and stop; SIGHUP re-reads --pool-config.\n");
 }
 
 static int route_healthz(void *ctx, const char *method, const char *body, struct lbp_buf *out,
@@ -207,6 +208,23 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* SIGHUP: re-read --pool-config; a file that cannot be read or checked changes nothing. */
+static void reload_pools(struct lbp_speaker *sp, const char *path)
+{
+    char err[512], *yaml = NULL;
+    size_t len = 0;
+    if (!path) {
+        lbp_info("SIGHUP: no --pool-config to re-read");
+        return;
+    }
+    if (read_file(path, &yaml, &len, err, sizeof(err)) ||
+        lbp_speaker_reload_pools(sp, yaml, len, err, sizeof(err)))
+        lbp_error("SIGHUP: keeping the pools in force; %s: %s", path, err);
+    else
+        lbp_info("SIGHUP: pools reloaded from %s", path);
+    free(yaml);
+}
+
 int lbp_cmd_speaker(int argc, char **argv)
 {
     const char *node = getenv("NODE_NAME"), *ns = NULL, *pool_file = NULL;
@@ -342,6 +360,7 @@ int lbp_cmd_speaker(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -425,6 +444,8 @@ int lbp_cmd_speaker(int argc, char **argv)
             lbp_info("received %s; leaving", sig == SIGTERM ? "SIGTERM" : "SIGINT");
             break;
         }
+        if (sig == SIGHUP)
+            reload_pools(k.sp, pool_file);
     }
     rc = 0;
 out:

@@ -77,7 +77,8 @@ struct lbp_speaker {
     struct lbp_members *members;
     struct lbp_informer *svc_inf, *node_inf, *eps_inf, *lease_inf;
 
-    pthread_mutex_t pools_mu; /* guards pools; held through a recompute */
+    pthread_mutex_t pools_mu; /* guards pools, pool_yaml, pool_gen; held through a recompute */
+    uint64_t pool_gen;        /* bumped when pool_yaml is replaced (SIGHUP) */
     pthread_mutex_t mu;       /* guards everything below but pools */
     pthread_cond_t cv;
     bool stopping, leaving;
@@ -238,16 +239,22 @@ static void any_update(void *ctx, const void *old, const void *obj)
 
 /* ------------------------------------------------------------ pools */
 
+/* Builds from the pool file and the given MetalLB objects; *gen says which pool file. */
 static int build_pools(struct lbp_speaker *s, const char *const *pj, size_t np,
-                       const char *const *lj, size_t nl, struct lbp_pool_set **out, char *err,
-                       size_t errlen)
+                       const char *const *lj, size_t nl, struct lbp_pool_set **out, uint64_t *gen,
+                       char *err, size_t errlen)
 {
     struct lbp_pools_diag d = {0};
     struct lbp_pool_set *set = lbp_pool_set_new();
     int rc = LBP_NOMEM;
     if (!set)
         goto out;
-    if (s->pool_yaml && (rc = lbp_pools_add_yaml(set, s->pool_yaml, strlen(s->pool_yaml), &d)))
+    pthread_mutex_lock(&s->pools_mu);
+    rc = s->pool_yaml ? lbp_pools_add_yaml(set, s->pool_yaml, strlen(s->pool_yaml), &d) : LBP_OK;
+    if (gen)
+        *gen = s->pool_gen;
+    pthread_mutex_unlock(&s->pools_mu);
+    if (rc)
         goto out;
     if (np && (rc = lbp_pools_add_metallb(set, pj, np, lj, nl, &d)))
         goto out;
@@ -320,6 +327,7 @@ static void metallb_refresh(struct lbp_speaker *s)
 {
     char **pj = NULL, **lj = NULL, err[LBP_POOLS_ERR_LEN];
     size_t np = 0, nl = 0;
+    uint64_t gen = 0;
     struct lbp_pool_set *set = NULL;
     int rc = list_metallb(s, "ipaddresspools", &pj, &np);
     if (rc == LBP_NOT_FOUND) {
@@ -334,12 +342,16 @@ static void metallb_refresh(struct lbp_speaker *s)
               lbp_rc_str(rc));
         goto out;
     }
-    if (build_pools(s, (const char *const *)pj, np, (const char *const *)lj, nl, &set, err,
+    if (build_pools(s, (const char *const *)pj, np, (const char *const *)lj, nl, &set, &gen, err,
                     sizeof(err))) {
         lbp_warn("speaker: MetalLB pools refused, keeping the pools in force: %s", err);
         goto out;
     }
     pthread_mutex_lock(&s->pools_mu);
+    if (gen != s->pool_gen) { /* the pool file changed meanwhile: that refresh wins */
+        pthread_mutex_unlock(&s->pools_mu);
+        goto out;
+    }
     lbp_pool_set_free(s->pools);
     s->pools = set;
     pthread_mutex_unlock(&s->pools_mu);
@@ -1390,7 +1402,7 @@ int lbp_speaker_new(const struct lbp_speaker_opts *opts, struct lbp_speaker **ou
     }
     if (!s->lease_name)
         goto fail;
-    rc = build_pools(s, NULL, 0, NULL, 0, &s->pools, err, errlen);
+    rc = build_pools(s, NULL, 0, NULL, 0, &s->pools, NULL, err, errlen);
     if (rc)
         goto fail;
     mo.hb_interval_ms = s->o.hb_interval_ms;
@@ -1511,6 +1523,38 @@ void lbp_speaker_free(struct lbp_speaker *s)
     free(s->lease_name);
     free(s->pool_yaml);
     free(s);
+}
+
+int lbp_speaker_reload_pools(struct lbp_speaker *s, const char *yaml, size_t len, char *err,
+                             size_t errlen)
+{
+    struct lbp_pools_diag d = {0};
+    struct lbp_pool_set *check = lbp_pool_set_new();
+    char *copy = NULL;
+    int rc = LBP_NOMEM;
+
+    /* The file alone must stand: refuse it whole rather than half-apply it. */
+    if (!check)
+        goto out;
+    if ((rc = lbp_pools_add_yaml(check, yaml, len, &d)) || (rc = lbp_pool_set_check(check, &d))) {
+        lbp_seterr(err, errlen, "%s", d.err[0] ? d.err : lbp_rc_str(rc));
+        rc = LBP_INVALID;
+        goto out;
+    }
+    if (!(copy = strndup(yaml, len))) {
+        rc = LBP_NOMEM;
+        goto out;
+    }
+    pthread_mutex_lock(&s->pools_mu);
+    free(s->pool_yaml);
+    s->pool_yaml = copy;
+    s->pool_gen++;
+    pthread_mutex_unlock(&s->pools_mu);
+    metallb_refresh(s); /* rebuild with the MetalLB objects, then recompute */
+    rc = LBP_OK;
+out:
+    lbp_pool_set_free(check);
+    return rc;
 }
 
 bool lbp_speaker_ready(struct lbp_speaker *s, char *why, size_t len)

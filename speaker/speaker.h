@@ -229,6 +229,13 @@ int lbp_speaker_start(struct lbp_speaker *s);
 void lbp_speaker_leave(struct lbp_speaker *s);
 void lbp_speaker_free(struct lbp_speaker *s);
 /* Ready: the Lease is held (last write within lease_duration) and caches synced. */
+/*
+ * SIGHUP: a new --pool-config text. Checked alone first and refused whole
+ * (LBP_INVALID, err says why) so the pools in force stay; else it replaces
+ * the old file and the pools are rebuilt with the MetalLB objects.
+ */
+int lbp_speaker_reload_pools(struct lbp_speaker *s, const char *yaml, size_t len, char *err,
+                             size_t errlen);
 bool lbp_speaker_ready(struct lbp_speaker *s, char *why, size_t len);
 /* {"node":...,"apiHealthy":...,"frozen":...,"live":[...],"owned":[{"ip","service"}...]} */
 int lbp_speaker_debug_json(struct lbp_speaker *s, struct lbp_buf *out);
