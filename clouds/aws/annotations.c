@@ -286,10 +286,6 @@ int aws_opts_parse(const struct lbp_lb_spec *s, enum aws_lb_kind default_kind, s
         if (strcmp(v, "*") != 0)
             return bad(call, P "proxy-protocol", v, "*");
         o->proxy_protocol = true;
-        if (o->kind == AWS_KIND_CLASSIC)
-            return bad(call, P "proxy-protocol", v,
-                       "* with aws-load-balancer-type: nlb (classic ELB proxy protocol "
-                       "policies are not supported by lbprov)");
     }
     return LBP_OK;
 }

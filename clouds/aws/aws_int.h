@@ -136,6 +136,14 @@ struct aws_clb_listener {
     char cert[AWS_ARN_LEN];
 };
 
+/* BackendServerDescriptions: the policies on one instance port. */
+#define AWS_CLB_MAX_BACKEND_POLICIES 16
+struct aws_clb_backend {
+    int instance_port;
+    char policies[AWS_CLB_MAX_BACKEND_POLICIES][256];
+    size_t n_policies;
+};
+
 #define AWS_CLB_MAX_LISTENERS 100
 struct aws_clb {
     char name[64];
@@ -150,6 +158,8 @@ struct aws_clb {
     size_t n_l;
     char (*instances)[AWS_ID_LEN]; /* malloc'd */
     size_t n_instances;
+    struct aws_clb_backend *backends; /* malloc'd */
+    size_t n_backends;
     char hc_target[300];
     int hc_interval, hc_timeout, hc_healthy, hc_unhealthy;
 };

@@ -4,9 +4,11 @@
  * Each Service gets an ELB named "a"+UID with one listener per port, its
  * own security group "k8s-elb-<lb>" (clients from loadBalancerSourceRanges
  * on the listener ports), a rule on the nodes' group letting that group in,
- * a health check, and the eligible instances registered. ensure reads the
- * ELB and changes only listeners, health check, instances and rules that
- * differ; names are deterministic, so a failed step converges next time.
+ * a health check, the eligible instances registered and, with the
+ * proxy-protocol annotation, a ProxyProtocolPolicyType policy on every
+ * NodePort. ensure reads the ELB and changes only listeners, health check,
+ * instances, backend policies and rules that differ; names are
+ * deterministic, so a failed step converges next time.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,9 @@
 
 #define DESC_CLIENT "kubernetes.io/rule/elb/client="
 #define DESC_NODES "kubernetes.io/rule/elb/nodes="
+/* Upstream's names, so an ELB it configured converges without a second policy. */
+#define PP_POLICY "k8s-proxyprotocol-enabled"
+#define PP_TYPE "ProxyProtocolPolicyType"
 
 int aws_clb_get(struct lbp_provider_ctx *ctx, const char *lb_name, struct aws_clb *lb,
                 struct lbp_call *call)
@@ -43,6 +48,7 @@ int aws_clb_get(struct lbp_provider_ctx *ctx, const char *lb_name, struct aws_cl
         } else {
             *lb = *(struct aws_clb *)v.v;
             ((struct aws_clb *)v.v)->instances = NULL; /* moved */
+            ((struct aws_clb *)v.v)->backends = NULL;
         }
     }
     xmlFreeDoc(doc);
@@ -275,6 +281,133 @@ static int clb_attributes(struct lbp_provider_ctx *ctx, const char *name, const 
     return rc;
 }
 
+static bool has_policy(const struct aws_clb_backend *be, const char *name)
+{
+    for (size_t i = 0; be && i < be->n_policies; i++)
+        if (strcmp(be->policies[i], name) == 0)
+            return true;
+    return false;
+}
+
+static const struct aws_clb_backend *backend_of(const struct aws_clb *lb, int port)
+{
+    for (size_t i = 0; i < lb->n_backends; i++)
+        if (lb->backends[i].instance_port == port)
+            return &lb->backends[i];
+    return NULL;
+}
+
+/* The proxy-protocol policy exists on the ELB (created when missing). */
+static int pp_policy(struct lbp_provider_ctx *ctx, const char *name, struct lbp_call *call)
+{
+    struct aws_query q;
+    struct aws_err e;
+    xmlDoc *doc = NULL;
+    char type[96] = "";
+    int rc;
+    awsq_init(&q, "DescribeLoadBalancerPolicies", AWS_ELB_VERSION);
+    awsq_add(&q, "LoadBalancerName", name);
+    awsq_add(&q, "PolicyNames.member.1", PP_POLICY);
+    rc = aws_call(ctx, AWS_ELB, &q, "DescribeLoadBalancerPolicies", &doc, &e, call);
+    awsq_free(&q);
+    if (rc == LBP_OK) {
+        awsx_text(awsx_result(doc), "PolicyDescriptions/member/PolicyTypeName", type, sizeof(type));
+        xmlFreeDoc(doc);
+        /* Same name, other kind: not ours to rewrite, and attaching it would be wrong. */
+        if (strcmp(type, PP_TYPE) != 0) {
+            lbp_failf(call, "ELB %s has a policy %s of type %s, not " PP_TYPE, name, PP_POLICY,
+                      type[0] ? type : "(none)");
+            return LBP_INVALID;
+        }
+        return LBP_OK;
+    }
+    if (rc == LBP_NOT_FOUND && strcmp(e.code, "PolicyNotFound") != 0) {
+        /* The ELB itself went away under us: the next ensure re-creates it. */
+        lbp_failf(call, "DescribeLoadBalancerPolicies: %s: %s", e.code, e.msg);
+        return LBP_RETRY;
+    }
+    if (rc != LBP_NOT_FOUND)
+        return rc;
+    awsq_init(&q, "CreateLoadBalancerPolicy", AWS_ELB_VERSION);
+    awsq_add(&q, "LoadBalancerName", name);
+    awsq_add(&q, "PolicyName", PP_POLICY);
+    awsq_add(&q, "PolicyTypeName", PP_TYPE);
+    awsq_add(&q, "PolicyAttributes.member.1.AttributeName", "ProxyProtocol");
+    awsq_add(&q, "PolicyAttributes.member.1.AttributeValue", "true");
+    rc = aws_call0(ctx, AWS_ELB, &q, "CreateLoadBalancerPolicy", &e, call);
+    awsq_free(&q);
+    /* Another writer (or our earlier attempt Describe could not see yet) made it. */
+    if (rc == LBP_INVALID && strcmp(e.code, "DuplicatePolicyName") == 0)
+        rc = LBP_OK;
+    if (rc == LBP_OK)
+        lbp_info("aws: created policy %s on ELB %s", PP_POLICY, name);
+    return rc;
+}
+
+/* Sets one port's policies to what it has, plus or minus ours; others' policies stay. */
+static int pp_set(struct lbp_provider_ctx *ctx, const char *name, int port,
+                  const struct aws_clb_backend *be, bool on, struct lbp_call *call)
+{
+    const char *names[AWS_CLB_MAX_BACKEND_POLICIES + 1];
+    size_t n = 0;
+    struct aws_query q;
+    struct aws_err e;
+    int rc;
+    for (size_t i = 0; be && i < be->n_policies; i++)
+        if (strcmp(be->policies[i], PP_POLICY) != 0)
+            names[n++] = be->policies[i];
+    if (on)
+        names[n++] = PP_POLICY;
+    awsq_init(&q, "SetLoadBalancerPoliciesForBackendServer", AWS_ELB_VERSION);
+    awsq_add(&q, "LoadBalancerName", name);
+    awsq_addi(&q, "InstancePort", port);
+    awsq_list(&q, AWS_QUERY, "PolicyNames", names, n);
+    rc = aws_call0(ctx, AWS_ELB, &q, "SetLoadBalancerPoliciesForBackendServer", &e, call);
+    awsq_free(&q);
+    /* The ELB or a policy vanished between the read and this call: read again. */
+    if (rc == LBP_NOT_FOUND) {
+        lbp_failf(call, "SetLoadBalancerPoliciesForBackendServer: %s: %s", e.code, e.msg);
+        rc = LBP_RETRY;
+    }
+    return rc;
+}
+
+/*
+ * Proxy protocol on a classic ELB is a ProxyProtocolPolicyType policy on
+ * each instance port. Steady state reads only DescribeLoadBalancers'
+ * BackendServerDescriptions: when every NodePort already carries the
+ * policy, the policy exists and nothing is called.
+ */
+static int clb_proxy_protocol(struct lbp_provider_ctx *ctx, const char *name,
+                              const struct aws_clb *lb, const struct aws_clb_listener *want,
+                              size_t nw, bool on, struct lbp_call *call)
+{
+    bool missing = false;
+    int rc = LBP_OK;
+    for (size_t i = 0; on && i < nw; i++)
+        missing |= !has_policy(backend_of(lb, want[i].instance_port), PP_POLICY);
+    if (missing)
+        rc = pp_policy(ctx, name, call);
+    for (size_t i = 0; missing && rc == LBP_OK && i < nw; i++) {
+        const struct aws_clb_backend *be = backend_of(lb, want[i].instance_port);
+        bool dup = false;
+        for (size_t k = 0; k < i && !dup; k++)
+            dup = want[k].instance_port == want[i].instance_port;
+        if (!dup && !has_policy(be, PP_POLICY))
+            rc = pp_set(ctx, name, want[i].instance_port, be, true, call);
+    }
+    /* Ports that should not carry it: all when off, old NodePorts when on. */
+    for (size_t k = 0; rc == LBP_OK && k < lb->n_backends; k++) {
+        const struct aws_clb_backend *be = &lb->backends[k];
+        bool keep = false;
+        for (size_t i = 0; on && i < nw && !keep; i++)
+            keep = want[i].instance_port == be->instance_port;
+        if (!keep && has_policy(be, PP_POLICY))
+            rc = pp_set(ctx, name, be->instance_port, be, false, call);
+    }
+    return rc;
+}
+
 int aws_clb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                    const struct aws_opts *o, struct lbp_lb_status *st, struct lbp_call *call)
 {
@@ -453,6 +586,8 @@ int aws_clb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
         rc = instances_sync(ctx, spec->lb_name, exists ? &lb : NULL, &inst, call);
     if (rc == LBP_OK)
         rc = clb_attributes(ctx, spec->lb_name, o, call);
+    if (rc == LBP_OK)
+        rc = clb_proxy_protocol(ctx, spec->lb_name, &lb, want, nw, o->proxy_protocol, call);
     /* The nodes accept anything from the ELB's group. */
     if (rc == LBP_OK)
         rc = aws_node_sgs(ctx, &inst, &nsgs, call);

@@ -328,6 +328,9 @@ void aws_clb_free(struct aws_clb *c)
         free(c->instances);
         c->instances = NULL;
         c->n_instances = 0;
+        free(c->backends);
+        c->backends = NULL;
+        c->n_backends = 0;
     }
 }
 
@@ -336,6 +339,35 @@ void aws_clbs_free(struct aws_vec *v)
     for (size_t i = 0; i < v->n; i++)
         aws_clb_free(&((struct aws_clb *)v->v)[i]);
     aws_vec_free(v);
+}
+
+/* Only ports that carry policies are listed; PolicyNames may be empty. */
+static int clb_backends(xmlNode *list, struct aws_clb *c)
+{
+    size_t n = 0;
+    for (xmlNode *b = awsx_child(list, "member"); b; b = awsx_next(b, "member"))
+        n++;
+    if (!n)
+        return LBP_OK;
+    if (n > AWS_CLB_MAX_LISTENERS)
+        return LBP_PARSE;
+    c->backends = calloc(n, sizeof(*c->backends));
+    if (!c->backends)
+        return LBP_NOMEM;
+    for (xmlNode *b = awsx_child(list, "member"); b; b = awsx_next(b, "member")) {
+        struct aws_clb_backend *be = &c->backends[c->n_backends++];
+        if (awsx_int(b, "InstancePort", &be->instance_port) != LBP_OK || be->instance_port < 1 ||
+            be->instance_port > 65535)
+            return LBP_PARSE;
+        for (xmlNode *p = awsx_child(awsx_child(b, "PolicyNames"), "member"); p;
+             p = awsx_next(p, "member")) {
+            if (be->n_policies >= AWS_CLB_MAX_BACKEND_POLICIES ||
+                req(p, NULL, be->policies[be->n_policies], sizeof(be->policies[0])))
+                return LBP_PARSE;
+            be->n_policies++;
+        }
+    }
+    return LBP_OK;
 }
 
 static int clb_one(xmlNode *m, struct aws_clb *c)
@@ -389,7 +421,7 @@ static int clb_one(xmlNode *m, struct aws_clb *c)
             c->n_instances++;
         }
     }
-    return LBP_OK;
+    return clb_backends(awsx_child(m, "BackendServerDescriptions"), c);
 }
 
 int awsx_clbs(xmlDoc *doc, struct aws_vec *out, char *next, size_t nextcap)

@@ -9,7 +9,7 @@
  * what exists after ensure, that a second ensure only reads, that node and
  * port changes touch only the difference, clean-up, orphan listing,
  * recovery from a half-done ensure, throttling, the client rate limit,
- * eventual consistency and bad credentials.
+ * eventual consistency, classic proxy-protocol policies and bad credentials.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -672,6 +672,118 @@ static void classic_create_converge_remove(void **st)
     env_stop(&e);
 }
 
+#define PP_ANN "service.beta.kubernetes.io/aws-load-balancer-proxy-protocol"
+#define PP_POLICY "k8s-proxyprotocol-enabled"
+
+/* The policy names on one instance port of the only classic ELB ("" joined by ","). */
+static void clb_backend(struct env *e, int port, char *out, size_t cap)
+{
+    struct json_object *lb = json_object_array_get_idx(state(e, "clbs"), 0), *be, *names;
+    char key[16];
+    size_t off = 0;
+    out[0] = 0;
+    assert_non_null(lb);
+    snprintf(key, sizeof(key), "%d", port);
+    if (!json_object_object_get_ex(lb, "backends", &be) ||
+        !json_object_object_get_ex(be, key, &names))
+        return;
+    for (size_t i = 0; i < alen(names) && off < cap; i++)
+        off += (size_t)snprintf(out + off, cap - off, "%s%s", i ? "," : "",
+                                json_object_get_string(json_object_array_get_idx(names, i)));
+}
+
+static size_t clb_backend_ports(struct env *e)
+{
+    struct json_object *lb = json_object_array_get_idx(state(e, "clbs"), 0), *be;
+    return json_object_object_get_ex(lb, "backends", &be) ? (size_t)json_object_object_length(be)
+                                                          : 0;
+}
+
+static void classic_proxy_protocol(void **st)
+{
+    struct env e;
+    struct svc s;
+    struct lbp_lb_status status;
+    struct lbp_call call = {0};
+    struct json_object *pol, *attrs;
+    char names[512], err[128];
+    assert_int_equal(env_start(&e, NULL, 4), 0);
+    svc_init(&s, "default", "ingress", "d4d4d4d4-2fa1-11d2-883f-0016d3cca427");
+    svc_port(&s, "TCP", 80, 30080);
+    svc_port(&s, "TCP", 443, 30443);
+    svc_nodes(&s, 1, 3);
+    svc_ann(&s, PP_ANN, "*");
+    /* The first attach fails after the policy is made: the next ensure must not re-create it. */
+    assert_int_equal(fake_aws_req(&e.f, "POST", "/_fake/fault",
+                                  "{\"op\":\"SetLoadBalancerPoliciesForBackendServer\",\"code\":"
+                                  "\"InvalidConfigurationRequest\",\"status\":409,\"count\":1}",
+                                  NULL),
+                     200);
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_INVALID);
+    assert_non_null(strstr(call.err, "InvalidConfigurationRequest"));
+    /* A restart in between: only what AWS holds is known. */
+    P->cleanup(e.ctx);
+    assert_int_equal(P->init(e.cfg, CLUSTER, &e.ctx, err, sizeof(err)), LBP_OK);
+    fake_aws_reset_counters(&e.f);
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(fake_aws_count(&e.f, "CreateLoadBalancerPolicy"), 0);
+    assert_int_equal(fake_aws_count(&e.f, "SetLoadBalancerPoliciesForBackendServer"), 2);
+
+    pol = json_object_object_get(
+        json_object_object_get(json_object_array_get_idx(state(&e, "clbs"), 0), "policies"),
+        PP_POLICY);
+    assert_non_null(pol);
+    assert_string_equal(js(pol, "type"), "ProxyProtocolPolicyType");
+    attrs = json_object_object_get(pol, "attrs");
+    assert_string_equal(js(attrs, "ProxyProtocol"), "true");
+    clb_backend(&e, 30080, names, sizeof(names));
+    assert_string_equal(names, PP_POLICY);
+    clb_backend(&e, 30443, names, sizeof(names));
+    assert_string_equal(names, PP_POLICY);
+    assert_int_equal(clb_backend_ports(&e), 2);
+
+    /* Converged: reads only. */
+    fake_aws_reset_counters(&e.f);
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_only_describes(&e);
+
+    /* A new NodePort: the policy moves with it, the old port is cleared. */
+    s.ports[1].node_port = 31443;
+    fake_aws_reset_counters(&e.f);
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(fake_aws_count(&e.f, "CreateLoadBalancerPolicy"), 0);
+    assert_int_equal(fake_aws_count(&e.f, "SetLoadBalancerPoliciesForBackendServer"), 2);
+    clb_backend(&e, 31443, names, sizeof(names));
+    assert_string_equal(names, PP_POLICY);
+    clb_backend(&e, 30443, names, sizeof(names));
+    assert_string_equal(names, "");
+    clb_backend(&e, 30080, names, sizeof(names));
+    assert_string_equal(names, PP_POLICY);
+
+    /* An invalid value is refused, naming the allowed one, and changes nothing. */
+    s.ann[0].value = "true";
+    fake_aws_reset_counters(&e.f);
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_INVALID);
+    assert_non_null(strstr(call.err, PP_ANN));
+    assert_non_null(strstr(call.err, "*"));
+    assert_int_equal(fake_aws_count(&e.f, "SetLoadBalancerPoliciesForBackendServer"), 0);
+    assert_int_equal(clb_backend_ports(&e), 2);
+
+    /* Annotation gone: detached from every port. */
+    s.n_ann = 0;
+    fake_aws_reset_counters(&e.f);
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(fake_aws_count(&e.f, "SetLoadBalancerPoliciesForBackendServer"), 2);
+    assert_int_equal(clb_backend_ports(&e), 0);
+    fake_aws_reset_counters(&e.f);
+    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_only_describes(&e);
+
+    assert_int_equal(P->remove(e.ctx, spec(&s), &call), LBP_OK);
+    assert_int_equal(alen(state(&e, "clbs")), 0);
+    env_stop(&e);
+}
+
 /* ---- errors ---- */
 
 static void bad_credentials_are_auth(void **st)
@@ -760,6 +872,7 @@ int main(void)
         cmocka_unit_test(nlb_eventual_consistency),
         cmocka_unit_test(list_owned_finds_orphans),
         cmocka_unit_test(classic_create_converge_remove),
+        cmocka_unit_test(classic_proxy_protocol),
         cmocka_unit_test(bad_credentials_are_auth),
         cmocka_unit_test(bad_subnet_and_annotation),
     };

@@ -105,6 +105,10 @@ static void annotations_accept(void **st)
     assert_int_equal(o.ssl_ports[0], 443);
     assert_int_equal(parse1(A "cross-zone-load-balancing-enabled", "true", &o, &c), LBP_OK);
     assert_int_equal(o.cross_zone, 1);
+    /* Proxy protocol is honoured on the default (classic) kind too. */
+    assert_int_equal(parse1(A "proxy-protocol", "*", &o, &c), LBP_OK);
+    assert_int_equal(o.kind, AWS_KIND_CLASSIC);
+    assert_true(o.proxy_protocol);
     assert_int_equal(parse1(A "target-node-labels", "role=lb,zone", &o, &c), LBP_OK);
     assert_int_equal(o.n_node_labels, 2);
     /* Selecting nodes by labels the spec does not carry is refused, not "no targets". */

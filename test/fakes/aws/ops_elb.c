@@ -4,6 +4,10 @@
  * A missing ELB answers LoadBalancerNotFound (the wire code, not the
  * model's AccessPointNotFoundException); CreateLoadBalancer for an
  * existing name with the same listeners returns its DNS name.
+ *
+ * Policies live on their ELB ("policies": name → {type, attrs}) and the
+ * instance ports' policy lists in "backends" (port → [names]); like AWS,
+ * a port whose list is set empty drops out of BackendServerDescriptions.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +106,8 @@ static void create(const struct fake_req *q, struct fake_resp *r)
     json_object_object_add(o, "instances", json_object_new_array());
     json_object_object_add(o, "hc", json_object_new_object());
     json_object_object_add(o, "attrs", json_object_new_object());
+    json_object_object_add(o, "policies", json_object_new_object());
+    json_object_object_add(o, "backends", json_object_new_object());
     json_object_array_add(sarr("clbs"), o);
     fel(&r->body, "DNSName", dns);
     return;
@@ -109,6 +115,17 @@ fail:
     json_object_put(subnets);
     json_object_put(sgs);
     json_object_put(tags);
+}
+
+/* A member object of o, created empty when missing. */
+static struct json_object *obj(struct json_object *o, const char *key)
+{
+    struct json_object *v = json_object_object_get(o, key);
+    if (!v) {
+        v = json_object_new_object();
+        json_object_object_add(o, key, v);
+    }
+    return v;
 }
 
 static void clb_xml(struct lbp_buf *b, struct json_object *o)
@@ -153,7 +170,17 @@ static void clb_xml(struct lbp_buf *b, struct json_object *o)
     feli(b, "Timeout", ji(hc, "timeout") ? ji(hc, "timeout") : 5);
     feli(b, "HealthyThreshold", ji(hc, "healthy") ? ji(hc, "healthy") : 10);
     feli(b, "UnhealthyThreshold", ji(hc, "unhealthy") ? ji(hc, "unhealthy") : 2);
-    lbp_buf_adds(b, "</HealthCheck><Policies/><BackendServerDescriptions/></member>");
+    lbp_buf_adds(b, "</HealthCheck><Policies/><BackendServerDescriptions>");
+    json_object_object_foreach(obj(o, "backends"), port, names)
+    {
+        lbp_buf_adds(b, "<member>");
+        fel(b, "InstancePort", port);
+        lbp_buf_adds(b, "<PolicyNames>");
+        for (size_t i = 0; i < json_object_array_length(names); i++)
+            fel(b, "member", json_object_get_string(json_object_array_get_idx(names, i)));
+        lbp_buf_adds(b, "</PolicyNames></member>");
+    }
+    lbp_buf_adds(b, "</BackendServerDescriptions></member>");
 }
 
 static void describe(const struct fake_req *q, struct fake_resp *r)
@@ -354,6 +381,132 @@ static void attrs(const struct fake_req *q, struct fake_resp *r, bool modify)
     lbp_buf_adds(&r->body, "</ConnectionSettings></LoadBalancerAttributes>");
 }
 
+static const char *const policy_types[] = {
+    "ProxyProtocolPolicyType",      "BackendServerAuthenticationPolicyType",
+    "PublicKeyPolicyType",          "SSLNegotiationPolicyType",
+    "LBCookieStickinessPolicyType", "AppCookieStickinessPolicyType",
+};
+
+static void policy_create(const struct fake_req *q, struct fake_resp *r)
+{
+    struct json_object *o = need(q, r), *pols, *p, *attrs;
+    const char *name = fp(q, "PolicyName"), *type = fp(q, "PolicyTypeName");
+    bool known = false;
+    if (!o)
+        return;
+    if (!name || !*name || !type) {
+        ferr(r, 400, "ValidationError", "PolicyName and PolicyTypeName are required");
+        return;
+    }
+    for (size_t i = 0; i < sizeof(policy_types) / sizeof(policy_types[0]); i++)
+        known |= !strcmp(type, policy_types[i]);
+    if (!known) {
+        ferr(r, 400, "PolicyTypeNotFound", "There is no policy type named '%s'", type);
+        return;
+    }
+    pols = obj(o, "policies");
+    if (json_object_object_get(pols, name)) {
+        ferr(r, 400, "DuplicatePolicyName",
+             "Policy with the same name exists for this LoadBalancer. Please choose another "
+             "name.");
+        return;
+    }
+    p = json_object_new_object();
+    attrs = json_object_new_object();
+    jset(p, "type", type);
+    for (int i = 1; fpf(q, "PolicyAttributes.member.%d.AttributeName", i); i++) {
+        const char *v = fpf(q, "PolicyAttributes.member.%d.AttributeValue", i);
+        jset(attrs, fpf(q, "PolicyAttributes.member.%d.AttributeName", i), v ? v : "");
+    }
+    json_object_object_add(p, "attrs", attrs);
+    json_object_object_add(pols, name, p);
+}
+
+static void policy_xml(struct lbp_buf *b, const char *name, struct json_object *p)
+{
+    lbp_buf_adds(b, "<member><PolicyAttributeDescriptions>");
+    json_object_object_foreach(json_object_object_get(p, "attrs"), k, v)
+    {
+        lbp_buf_adds(b, "<member>");
+        fel(b, "AttributeName", k);
+        fel(b, "AttributeValue", json_object_get_string(v));
+        lbp_buf_adds(b, "</member>");
+    }
+    lbp_buf_adds(b, "</PolicyAttributeDescriptions>");
+    fel(b, "PolicyName", name);
+    fel(b, "PolicyTypeName", js(p, "type"));
+    lbp_buf_adds(b, "</member>");
+}
+
+/* With PolicyNames, every name must exist (PolicyNotFound); without, all of the ELB's. */
+static void policy_describe(const struct fake_req *q, struct fake_resp *r)
+{
+    struct json_object *o, *pols;
+    if (!fp(q, "LoadBalancerName")) {
+        ferr(r, 400, "ValidationError", "LoadBalancerName is required by this fake");
+        return;
+    }
+    if (!(o = need(q, r)))
+        return;
+    pols = obj(o, "policies");
+    for (int i = 1; fpf(q, "PolicyNames.member.%d", i); i++)
+        if (!json_object_object_get(pols, fpf(q, "PolicyNames.member.%d", i))) {
+            ferr(r, 400, "PolicyNotFound", "There is no policy with name %s for load balancer %s",
+                 fpf(q, "PolicyNames.member.%d", i), js(o, "name"));
+            return;
+        }
+    lbp_buf_adds(&r->body, "<PolicyDescriptions>");
+    if (fp(q, "PolicyNames.member.1")) {
+        for (int i = 1; fpf(q, "PolicyNames.member.%d", i); i++) {
+            const char *n = fpf(q, "PolicyNames.member.%d", i);
+            policy_xml(&r->body, n, json_object_object_get(pols, n));
+        }
+    } else {
+        json_object_object_foreach(pols, k, v) policy_xml(&r->body, k, v);
+    }
+    lbp_buf_adds(&r->body, "</PolicyDescriptions>");
+}
+
+static void backend_policies(const struct fake_req *q, struct fake_resp *r)
+{
+    struct json_object *o = need(q, r), *pols, *names;
+    int port = fpi(q, "InstancePort", 0);
+    char key[16];
+    if (!o)
+        return;
+    if (port < 1 || port > 65535) {
+        ferr(r, 400, "ValidationError", "InstancePort is required");
+        return;
+    }
+    if (!fp(q, "PolicyNames") && !fp(q, "PolicyNames.member.1")) {
+        ferr(r, 400, "ValidationError", "PolicyNames is required (send PolicyNames= for none)");
+        return;
+    }
+    pols = obj(o, "policies");
+    for (int i = 1; fpf(q, "PolicyNames.member.%d", i); i++) {
+        struct json_object *p = json_object_object_get(pols, fpf(q, "PolicyNames.member.%d", i));
+        if (!p) {
+            ferr(r, 400, "PolicyNotFound", "There is no policy with name %s for load balancer %s",
+                 fpf(q, "PolicyNames.member.%d", i), js(o, "name"));
+            return;
+        }
+        if (strcmp(js(p, "type"), "ProxyProtocolPolicyType") != 0 &&
+            strcmp(js(p, "type"), "BackendServerAuthenticationPolicyType") != 0) {
+            ferr(r, 409, "InvalidConfigurationRequest",
+                 "%s policies cannot be set on a backend server", js(p, "type"));
+            return;
+        }
+    }
+    snprintf(key, sizeof(key), "%d", port);
+    json_object_object_del(obj(o, "backends"), key);
+    if (!fp(q, "PolicyNames.member.1"))
+        return;
+    names = json_object_new_array();
+    for (int i = 1; fpf(q, "PolicyNames.member.%d", i); i++)
+        json_object_array_add(names, json_object_new_string(fpf(q, "PolicyNames.member.%d", i)));
+    json_object_object_add(obj(o, "backends"), key, names);
+}
+
 bool ops_elb(const struct fake_req *q, struct fake_resp *r)
 {
     const char *a = q->action;
@@ -381,6 +534,12 @@ bool ops_elb(const struct fake_req *q, struct fake_resp *r)
         attrs(q, r, false);
     else if (!strcmp(a, "ModifyLoadBalancerAttributes"))
         attrs(q, r, true);
+    else if (!strcmp(a, "CreateLoadBalancerPolicy"))
+        policy_create(q, r);
+    else if (!strcmp(a, "DescribeLoadBalancerPolicies"))
+        policy_describe(q, r);
+    else if (!strcmp(a, "SetLoadBalancerPoliciesForBackendServer"))
+        backend_policies(q, r);
     else
         return false;
     return true;
