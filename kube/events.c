@@ -50,11 +50,13 @@
 #define NAME_MAX_LEN 253
 #define KEY_ID_LEN 16
 
+/* One allocation: the strings live in strs, after the struct. */
 struct ev_item {
     struct ev_item *next;
     char *kind, *api_version, *ns, *name, *uid, *rv;
     char *type, *reason, *message;
     int64_t time_s;
+    char strs[];
 };
 
 struct agg_entry {
@@ -104,18 +106,23 @@ struct lbp_event_recorder {
 
 static void item_free(struct ev_item *it)
 {
-    if (!it)
-        return;
-    free(it->kind);
-    free(it->api_version);
-    free(it->ns);
-    free(it->name);
-    free(it->uid);
-    free(it->rv);
-    free(it->type);
-    free(it->reason);
-    free(it->message);
     free(it);
+}
+
+/* Copies src (NULL stays NULL) to *pos and moves *pos past it. */
+static char *pack(char **pos, const char *src)
+{
+    if (!src)
+        return NULL;
+    size_t n = strlen(src) + 1;
+    char *dst = memcpy(*pos, src, n);
+    *pos += n;
+    return dst;
+}
+
+static size_t packed_len(const char *src)
+{
+    return src ? strlen(src) + 1 : 0;
 }
 
 /* Truncates s to at most max bytes without splitting a UTF-8 sequence. */
@@ -144,22 +151,27 @@ void lbp_event_record(struct lbp_event_recorder *r, const struct lbp_object_ref 
     va_end(ap);
     truncate_utf8(msg, MESSAGE_MAX);
 
-    it = calloc(1, sizeof(*it));
+    const char *kind = obj->kind ? obj->kind : "";
+    const char *api_version = obj->api_version ? obj->api_version : "v1";
+    if (!type)
+        type = "Normal";
+    size_t len = packed_len(kind) + packed_len(api_version) + packed_len(obj->namespace) +
+                 packed_len(obj->name) + packed_len(obj->uid) + packed_len(obj->resource_version) +
+                 packed_len(type) + packed_len(reason) + packed_len(msg);
+    it = calloc(1, sizeof(*it) + len);
     if (!it)
         goto nomem;
-    it->kind = strdup(obj->kind ? obj->kind : "");
-    it->api_version = strdup(obj->api_version ? obj->api_version : "v1");
-    it->ns = lbp_strdup(obj->namespace);
-    it->name = strdup(obj->name);
-    it->uid = lbp_strdup(obj->uid);
-    it->rv = lbp_strdup(obj->resource_version);
-    it->type = strdup(type ? type : "Normal");
-    it->reason = strdup(reason);
-    it->message = strdup(msg);
+    char *pos = it->strs;
+    it->kind = pack(&pos, kind);
+    it->api_version = pack(&pos, api_version);
+    it->ns = pack(&pos, obj->namespace);
+    it->name = pack(&pos, obj->name);
+    it->uid = pack(&pos, obj->uid);
+    it->rv = pack(&pos, obj->resource_version);
+    it->type = pack(&pos, type);
+    it->reason = pack(&pos, reason);
+    it->message = pack(&pos, msg);
     it->time_s = lbp_wall_s();
-    if (!it->kind || !it->api_version || !it->name || !it->type || !it->reason || !it->message ||
-        (obj->namespace && !it->ns) || (obj->uid && !it->uid) || (obj->resource_version && !it->rv))
-        goto nomem;
 
     pthread_mutex_lock(&r->mu);
     if (r->stop || r->qlen >= r->queue_max) {
