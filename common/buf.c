@@ -74,6 +74,48 @@ int lbp_buf_addf(struct lbp_buf *b, const char *fmt, ...)
     return LBP_OK;
 }
 
+int lbp_buf_add_json_str(struct lbp_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *run = s;
+    int rc = lbp_buf_add(b, "\"", 1);
+
+    for (; rc == LBP_OK && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        char esc[7];
+        size_t n = 2;
+        if (c == '"' || c == '\\')
+            esc[1] = (char)c;
+        else if (c == '\n')
+            esc[1] = 'n';
+        else if (c == '\r')
+            esc[1] = 'r';
+        else if (c == '\t')
+            esc[1] = 't';
+        else if (c == '\b')
+            esc[1] = 'b';
+        else if (c == '\f')
+            esc[1] = 'f';
+        else if (c < 0x20) {
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            n = 6;
+        } else
+            continue;
+        esc[0] = '\\';
+        rc = lbp_buf_add(b, run, (size_t)(s - run));
+        if (rc == LBP_OK)
+            rc = lbp_buf_add(b, esc, n);
+        run = s + 1;
+    }
+    if (rc == LBP_OK)
+        rc = lbp_buf_add(b, run, (size_t)(s - run));
+    if (rc == LBP_OK)
+        rc = lbp_buf_add(b, "\"", 1);
+    return rc;
+}
+
 void lbp_buf_reset(struct lbp_buf *b)
 {
     b->len = 0;

@@ -22,6 +22,12 @@ void lbp_buf_init(struct lbp_buf *b, size_t max);
 int lbp_buf_add(struct lbp_buf *b, const void *data, size_t len);
 int lbp_buf_adds(struct lbp_buf *b, const char *s);
 int lbp_buf_addf(struct lbp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Appends s as a JSON string: quoted, with '"', '\\' and control characters
+ * escaped (the bytes json-c's serialiser escapes, except '/', which JSON
+ * does not require). Other bytes, UTF-8 included, are copied as they are.
+ */
+int lbp_buf_add_json_str(struct lbp_buf *b, const char *s);
 /* Empties without freeing. */
 void lbp_buf_reset(struct lbp_buf *b);
 /* Drops the first n bytes. */

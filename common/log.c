@@ -7,6 +7,7 @@
  */
 #include "common/log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +29,34 @@ void lbp_log_set_format(enum lbp_log_format fmt)
 void lbp_log_set_fd(int fd)
 {
     log_fd = fd;
+}
+
+/*
+ * getpid() is a system call on every line otherwise (glibc no longer caches
+ * it). The cache is cleared in a forked child, which has a pid of its own.
+ */
+static int cached_pid;
+static pthread_once_t pid_once = PTHREAD_ONCE_INIT;
+
+static void pid_forget(void)
+{
+    __atomic_store_n(&cached_pid, 0, __ATOMIC_RELAXED);
+}
+
+static void pid_at_fork(void)
+{
+    pthread_atfork(NULL, NULL, pid_forget);
+}
+
+static int log_pid(void)
+{
+    int pid = __atomic_load_n(&cached_pid, __ATOMIC_RELAXED);
+    if (!pid) {
+        pthread_once(&pid_once, pid_at_fork);
+        pid = (int)getpid();
+        __atomic_store_n(&cached_pid, pid, __ATOMIC_RELAXED);
+    }
+    return pid;
 }
 
 static const char *base_name(const char *path)
@@ -93,7 +122,7 @@ void lbp_log_write(enum lbp_log_level level, const char *file, int line, const c
         n = snprintf(out, sizeof(out),
                      "{\"ts\":\"%s.%06ldZ\",\"level\":\"%s\",\"pid\":%d,\"caller\":\"%s:%d\","
                      "\"msg\":\"%s\"}\n",
-                     ts, (long)tv.tv_usec, names[level], (int)getpid(), base_name(file), line, esc);
+                     ts, (long)tv.tv_usec, names[level], log_pid(), base_name(file), line, esc);
     } else {
         static const char letters[] = {'E', 'W', 'I'};
         /* Keep a line a line: a newline inside a message would forge a record. */
@@ -102,7 +131,7 @@ void lbp_log_write(enum lbp_log_level level, const char *file, int line, const c
                 *p = ' ';
         n = snprintf(out, sizeof(out), "%c%02d%02d %02d:%02d:%02d.%06ld %7d %s:%d] %s\n",
                      letters[level], tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     (long)tv.tv_usec, (int)getpid(), base_name(file), line, msg);
+                     (long)tv.tv_usec, log_pid(), base_name(file), line, msg);
     }
     if (n < 0)
         return;

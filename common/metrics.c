@@ -194,13 +194,18 @@ static struct metric_child *child_get(struct lbp_metric *m, const char *const *v
     size_t off = 0;
     struct metric_child *c;
 
+    /* Runs on every update: joined by hand, as printf costs more than the lookup. */
     key[0] = '\0';
     for (size_t i = 0; i < m->n_labels; i++) {
-        int w = snprintf(key + off, sizeof(key) - off, "%s%s", i ? "\x1f" : "",
-                         values && values[i] ? values[i] : "");
-        if (w < 0 || (size_t)w >= sizeof(key) - off)
+        const char *v = values && values[i] ? values[i] : "";
+        size_t sep = i ? 1 : 0, n = strlen(v);
+        if (off + sep + n >= sizeof(key))
             return NULL; /* absurdly long label values are not recorded */
-        off += (size_t)w;
+        if (sep)
+            key[off++] = '\x1f';
+        memcpy(key + off, v, n);
+        off += n;
+        key[off] = '\0';
     }
     HASH_FIND_STR(m->children, key, c);
     if (c || !create)
@@ -344,7 +349,7 @@ static int render_metric(struct lbp_buf *out, struct lbp_metric *m)
     if (!rc)
         rc = lbp_buf_adds(out, " ");
     for (const char *h = m->help; !rc && *h; h++) /* HELP escapes only \ and newline */
-        rc = *h == '\\' ? lbp_buf_adds(out, "\\\\")
+        rc = *h == '\\'   ? lbp_buf_adds(out, "\\\\")
              : *h == '\n' ? lbp_buf_adds(out, "\\n")
                           : lbp_buf_add(out, h, 1);
     if (!rc)

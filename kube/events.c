@@ -18,7 +18,11 @@
  *                lastTimestamp. If the Event has gone meanwhile (PATCH 404,
  *                e.g. TTL'd by the API server) a new one is POSTed.
  * Both caches are bounded (4096 entries); the least recently used entry is
- * evicted when full.
+ * evicted when full. An entry is keyed by the first 128 bits of the SHA-256
+ * of its fields rather than by the fields themselves: a full cache then
+ * takes ~1 MiB less, and a collision would need a SHA-256 prefix collision.
+ * Each cache keeps its entries in use order, so a lookup moves one to the
+ * tail and eviction takes the head, both in constant time.
  */
 #include "common/buf.h"
 #include "common/log.h"
@@ -33,7 +37,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <openssl/evp.h>
 #include <uthash.h>
+#include <utlist.h>
 
 #define MESSAGE_MAX 1024
 #define CACHE_MAX 4096
@@ -42,16 +48,20 @@
 #define DEFAULT_QPS (1.0 / 300.0)
 #define DEFAULT_QUEUE 1000
 #define NAME_MAX_LEN 253
+#define KEY_ID_LEN 16
 
+/* One allocation: the strings live in strs, after the struct. */
 struct ev_item {
     struct ev_item *next;
     char *kind, *api_version, *ns, *name, *uid, *rv;
     char *type, *reason, *message;
     int64_t time_s;
+    char strs[];
 };
 
 struct agg_entry {
-    char *key;
+    unsigned char id[KEY_ID_LEN];
+    struct agg_entry *prev, *next; /* use order, least recent first */
     char *ev_ns;
     char *ev_name;
     int count;
@@ -61,7 +71,8 @@ struct agg_entry {
 };
 
 struct spam_entry {
-    char *key;
+    unsigned char id[KEY_ID_LEN];
+    struct spam_entry *prev, *next; /* use order, least recent first */
     double tokens;
     uint64_t last_ms;
     UT_hash_handle hh;
@@ -86,8 +97,8 @@ struct lbp_event_recorder {
     bool started;
 
     /* Owned by the writer thread only. */
-    struct agg_entry *agg;
-    struct spam_entry *spam;
+    struct agg_entry *agg, *agg_lru;
+    struct spam_entry *spam, *spam_lru;
     uint64_t seq;
 
     uint64_t dropped_full, dropped_rate, created, patched, failed; /* atomic */
@@ -95,18 +106,23 @@ struct lbp_event_recorder {
 
 static void item_free(struct ev_item *it)
 {
-    if (!it)
-        return;
-    free(it->kind);
-    free(it->api_version);
-    free(it->ns);
-    free(it->name);
-    free(it->uid);
-    free(it->rv);
-    free(it->type);
-    free(it->reason);
-    free(it->message);
     free(it);
+}
+
+/* Copies src (NULL stays NULL) to *pos and moves *pos past it. */
+static char *pack(char **pos, const char *src)
+{
+    if (!src)
+        return NULL;
+    size_t n = strlen(src) + 1;
+    char *dst = memcpy(*pos, src, n);
+    *pos += n;
+    return dst;
+}
+
+static size_t packed_len(const char *src)
+{
+    return src ? strlen(src) + 1 : 0;
 }
 
 /* Truncates s to at most max bytes without splitting a UTF-8 sequence. */
@@ -135,22 +151,27 @@ void lbp_event_record(struct lbp_event_recorder *r, const struct lbp_object_ref 
     va_end(ap);
     truncate_utf8(msg, MESSAGE_MAX);
 
-    it = calloc(1, sizeof(*it));
+    const char *kind = obj->kind ? obj->kind : "";
+    const char *api_version = obj->api_version ? obj->api_version : "v1";
+    if (!type)
+        type = "Normal";
+    size_t len = packed_len(kind) + packed_len(api_version) + packed_len(obj->namespace) +
+                 packed_len(obj->name) + packed_len(obj->uid) + packed_len(obj->resource_version) +
+                 packed_len(type) + packed_len(reason) + packed_len(msg);
+    it = calloc(1, sizeof(*it) + len);
     if (!it)
         goto nomem;
-    it->kind = strdup(obj->kind ? obj->kind : "");
-    it->api_version = strdup(obj->api_version ? obj->api_version : "v1");
-    it->ns = lbp_strdup(obj->namespace);
-    it->name = strdup(obj->name);
-    it->uid = lbp_strdup(obj->uid);
-    it->rv = lbp_strdup(obj->resource_version);
-    it->type = strdup(type ? type : "Normal");
-    it->reason = strdup(reason);
-    it->message = strdup(msg);
+    char *pos = it->strs;
+    it->kind = pack(&pos, kind);
+    it->api_version = pack(&pos, api_version);
+    it->ns = pack(&pos, obj->namespace);
+    it->name = pack(&pos, obj->name);
+    it->uid = pack(&pos, obj->uid);
+    it->rv = pack(&pos, obj->resource_version);
+    it->type = pack(&pos, type);
+    it->reason = pack(&pos, reason);
+    it->message = pack(&pos, msg);
     it->time_s = lbp_wall_s();
-    if (!it->kind || !it->api_version || !it->name || !it->type || !it->reason || !it->message ||
-        (obj->namespace && !it->ns) || (obj->uid && !it->uid) || (obj->resource_version && !it->rv))
-        goto nomem;
 
     pthread_mutex_lock(&r->mu);
     if (r->stop || r->qlen >= r->queue_max) {
@@ -179,72 +200,104 @@ nomem:
 
 /* ------------------------------------------------------------ filters */
 
-/* Evicts the least recently used entry of a uthash table once it is full. */
-#define EVICT_LRU(head, type, freefn)                                                              \
+/* Evicts the least recently used entry (the head of lru) once the table is full. */
+#define EVICT_LRU(head, lru, freefn)                                                               \
     do {                                                                                           \
-        if (HASH_COUNT(head) >= CACHE_MAX) {                                                       \
-            type *e_, *t_, *old_ = NULL;                                                           \
-            HASH_ITER(hh, head, e_, t_)                                                            \
-            if (!old_ || e_->last_ms < old_->last_ms)                                              \
-                old_ = e_;                                                                         \
+        if (HASH_COUNT(head) >= CACHE_MAX && (lru)) {                                              \
+            __typeof__(lru) old_ = (lru);                                                          \
             HASH_DEL(head, old_);                                                                  \
+            DL_DELETE(lru, old_);                                                                  \
             freefn(old_);                                                                          \
         }                                                                                          \
     } while (0)
 
+/* Marks e as the most recently used entry. */
+#define TOUCH_LRU(lru, e)                                                                          \
+    do {                                                                                           \
+        DL_DELETE(lru, e);                                                                         \
+        DL_APPEND(lru, e);                                                                         \
+    } while (0)
+
 static void spam_free(struct spam_entry *e)
 {
-    free(e->key);
     free(e);
 }
 
 static void agg_free(struct agg_entry *e)
 {
-    free(e->key);
     free(e->ev_ns);
     free(e->ev_name);
     free(e);
 }
 
-static char *obj_key(struct lbp_event_recorder *r, const struct ev_item *it, bool full)
+/*
+ * SHA-256 fetched once: EVP_sha256() makes every digest init look the
+ * algorithm up again in OpenSSL's provider store, under its lock, which
+ * costs more than hashing a few hundred bytes (crypto(7), "Performance").
+ * The fetched method lives as long as the process.
+ */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *sha256(void)
+{
+    pthread_once(&sha256_once, sha256_fetch);
+    return sha256_md ? sha256_md : EVP_sha256();
+}
+
+/* The cache key of an event's object (full: and of the event itself), as a digest. */
+static bool obj_key(struct lbp_event_recorder *r, const struct ev_item *it, bool full,
+                    unsigned char id[KEY_ID_LEN])
 {
     struct lbp_buf b;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    bool ok = false;
+
     lbp_buf_init(&b, 8192);
     /* '\x1f' separates fields: it cannot appear in names and makes keys unambiguous. */
     if (lbp_buf_addf(&b, "%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s", r->component,
                      r->host ? r->host : "", it->kind, it->api_version, it->ns ? it->ns : "",
                      it->name, it->uid ? it->uid : "") ||
-        (full && lbp_buf_addf(&b, "\x1f%s\x1f%s\x1f%s", it->type, it->reason, it->message))) {
-        lbp_buf_free(&b);
-        return NULL;
-    }
-    return lbp_buf_take(&b, NULL);
+        (full && lbp_buf_addf(&b, "\x1f%s\x1f%s\x1f%s", it->type, it->reason, it->message)))
+        goto out;
+    if (EVP_Digest(b.data, b.len, md, &mdlen, sha256(), NULL) != 1 || mdlen < KEY_ID_LEN)
+        goto out;
+    memcpy(id, md, KEY_ID_LEN);
+    ok = true;
+out:
+    lbp_buf_free(&b);
+    return ok;
 }
 
 /* True when the object still has budget for one more event. */
 static bool spam_allow(struct lbp_event_recorder *r, const struct ev_item *it)
 {
-    char *key = obj_key(r, it, false);
+    unsigned char id[KEY_ID_LEN];
     struct spam_entry *e = NULL;
     uint64_t now = lbp_now_ms();
     bool ok;
 
-    if (!key)
+    if (!obj_key(r, it, false, id))
         return false;
-    HASH_FIND_STR(r->spam, key, e);
+    HASH_FIND(hh, r->spam, id, KEY_ID_LEN, e);
     if (!e) {
-        EVICT_LRU(r->spam, struct spam_entry, spam_free);
+        EVICT_LRU(r->spam, r->spam_lru, spam_free);
         e = calloc(1, sizeof(*e));
-        if (!e) {
-            free(key);
+        if (!e)
             return false;
-        }
-        e->key = key;
+        memcpy(e->id, id, KEY_ID_LEN);
         e->tokens = r->burst;
         e->last_ms = now;
-        HASH_ADD_KEYPTR(hh, r->spam, e->key, strlen(e->key), e);
+        HASH_ADD(hh, r->spam, id, KEY_ID_LEN, e);
+        DL_APPEND(r->spam_lru, e);
     } else {
-        free(key);
+        TOUCH_LRU(r->spam_lru, e);
         e->tokens += (double)(now - e->last_ms) * r->qps / 1000.0;
         if (e->tokens > r->burst)
             e->tokens = r->burst;
@@ -369,12 +422,13 @@ static void write_event(struct lbp_event_recorder *r, struct ev_item *it)
               it->ns ? it->ns : "", it->name, it->reason, (unsigned long long)n);
         return;
     }
-    char *key = obj_key(r, it, true);
-    if (!key)
+    unsigned char id[KEY_ID_LEN];
+    if (!obj_key(r, it, true, id))
         goto fail;
-    HASH_FIND_STR(r->agg, key, e);
+    HASH_FIND(hh, r->agg, id, KEY_ID_LEN, e);
+    if (e)
+        TOUCH_LRU(r->agg_lru, e);
     if (e && e->ev_name && now - e->last_ms < AGG_WINDOW_MS) {
-        free(key);
         e->last_ms = now;
         rc = patch_event(r, it, e);
         if (rc == LBP_NOT_FOUND)
@@ -384,22 +438,20 @@ static void write_event(struct lbp_event_recorder *r, struct ev_item *it)
         return;
     }
     if (!e) {
-        EVICT_LRU(r->agg, struct agg_entry, agg_free);
+        EVICT_LRU(r->agg, r->agg_lru, agg_free);
         e = calloc(1, sizeof(*e));
-        if (!e) {
-            free(key);
+        if (!e)
             goto fail;
-        }
-        e->key = key;
-        HASH_ADD_KEYPTR(hh, r->agg, e->key, strlen(e->key), e);
-    } else {
-        free(key);
+        memcpy(e->id, id, KEY_ID_LEN);
+        HASH_ADD(hh, r->agg, id, KEY_ID_LEN, e);
+        DL_APPEND(r->agg_lru, e);
     }
     e->last_ms = now;
     if (post_event(r, it, e) == LBP_OK)
         return;
     /* A failed create must not turn later repeats into patches of nothing. */
     HASH_DEL(r->agg, e);
+    DL_DELETE(r->agg_lru, e);
     agg_free(e);
 fail:
     __atomic_add_fetch(&r->failed, 1, __ATOMIC_RELAXED);
@@ -511,12 +563,14 @@ void lbp_event_recorder_free(struct lbp_event_recorder *r)
     HASH_ITER(hh, r->agg, a, at)
     {
         HASH_DEL(r->agg, a);
+        DL_DELETE(r->agg_lru, a);
         agg_free(a);
     }
     struct spam_entry *s, *st;
     HASH_ITER(hh, r->spam, s, st)
     {
         HASH_DEL(r->spam, s);
+        DL_DELETE(r->spam_lru, s);
         spam_free(s);
     }
     pthread_cond_destroy(&r->work);

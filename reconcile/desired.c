@@ -14,6 +14,7 @@
 #include "common/util.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,11 +40,19 @@ static uint64_t h_str(uint64_t h, const char *s)
     return h;
 }
 
+/* Hashes v's decimal form, as "%ld" writes it; by hand, since printf dominated the hash. */
 static uint64_t h_int(uint64_t h, long v)
 {
-    char b[24];
-    snprintf(b, sizeof(b), "%ld", v);
-    return h_str(h, b);
+    char b[24], *p = b + sizeof(b) - 1;
+    unsigned long u = v < 0 ? 0ul - (unsigned long)v : (unsigned long)v;
+    *p = '\0';
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return h_str(h, p);
 }
 
 uint64_t lbp_service_hash(const struct lbp_service *svc)
@@ -98,6 +107,26 @@ uint64_t lbp_service_label_hash(const struct lbp_service *svc)
     return h_str(h, sel);
 }
 
+/*
+ * SHA-256 fetched once: EVP_sha256() makes every digest init look the
+ * algorithm up again in OpenSSL's provider store, under its lock, which
+ * costs more than hashing a few hundred bytes (crypto(7), "Performance").
+ * The fetched method lives as long as the process.
+ */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *sha256(void)
+{
+    pthread_once(&sha256_once, sha256_fetch);
+    return sha256_md ? sha256_md : EVP_sha256();
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -127,7 +156,7 @@ bool lbp_selector_digest(const struct lbp_service *svc, char out[65])
     }
     /* sorted, so the digest does not depend on the order the API returned */
     qsort(pairs, svc->n_selector, sizeof(*pairs), cmp_str);
-    if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+    if (EVP_DigestInit_ex(ctx, sha256(), NULL) != 1)
         goto out;
     for (size_t i = 0; i < svc->n_selector; i++)
         if ((i && EVP_DigestUpdate(ctx, ",", 1) != 1) ||

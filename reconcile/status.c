@@ -8,16 +8,22 @@
  * with 409 and we re-read and recompute instead of dropping their
  * finalizer. status.loadBalancer is written only by us, so its patch needs
  * no precondition and a 409 is simply retried.
+ *
+ * Both bodies are written straight into a buffer, not built as json-c
+ * objects and serialised: they run twice per Service, and the objects cost
+ * more than the few strings they hold. The bytes are those json-c wrote.
  */
 #include "reconcile/reconcile_int.h"
+#include "common/buf.h"
 #include "common/log.h"
+#include "common/rc.h"
 #include "common/util.h"
 
-#include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 
 #define WRITE_ATTEMPTS 5
+#define BODY_MAX (256 * 1024)
 
 static void svc_path(const struct lbp_service *svc, bool status, char *out, size_t len)
 {
@@ -47,29 +53,36 @@ int lbp_svc_finalizer(struct lbp_kube_client *c, const struct lbp_service *svc, 
     svc_path(svc, true, path, sizeof(path));
     for (int attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
         bool has = lbp_meta_has_finalizer(&cur->meta, LBP_FINALIZER);
-        json_object *root, *meta, *fins;
+        struct lbp_buf body;
+        bool first = true;
         if (has == add) {
             rc = LBP_OK;
             goto out;
         }
-        root = json_object_new_object();
-        meta = json_object_new_object();
-        fins = json_object_new_array();
-        for (size_t i = 0; i < cur->meta.n_finalizers; i++)
-            if (strcmp(cur->meta.finalizers[i], LBP_FINALIZER) != 0)
-                json_object_array_add(fins, json_object_new_string(cur->meta.finalizers[i]));
-        if (add)
-            json_object_array_add(fins, json_object_new_string(LBP_FINALIZER));
-        json_object_object_add(
-            meta, "resourceVersion",
-            json_object_new_string(cur->meta.resource_version ? cur->meta.resource_version : ""));
-        json_object_object_add(meta, "finalizers", fins);
-        json_object_object_add(root, "metadata", meta);
-        rc = lbp_kube_patch(c, path, LBP_PATCH_MERGE,
-                            json_object_to_json_string_ext(
-                                root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
-                            NULL);
-        json_object_put(root);
+        /* {"metadata":{"resourceVersion":RV,"finalizers":[...]}} */
+        lbp_buf_init(&body, BODY_MAX);
+        rc = lbp_buf_adds(&body, "{\"metadata\":{\"resourceVersion\":");
+        if (!rc)
+            rc = lbp_buf_add_json_str(&body,
+                                      cur->meta.resource_version ? cur->meta.resource_version : "");
+        if (!rc)
+            rc = lbp_buf_adds(&body, ",\"finalizers\":[");
+        for (size_t i = 0; !rc && i < cur->meta.n_finalizers; i++) {
+            if (strcmp(cur->meta.finalizers[i], LBP_FINALIZER) == 0)
+                continue;
+            if (!first)
+                rc = lbp_buf_adds(&body, ",");
+            if (!rc)
+                rc = lbp_buf_add_json_str(&body, cur->meta.finalizers[i]);
+            first = false;
+        }
+        if (!rc && add)
+            rc = lbp_buf_adds(&body, first ? "\"" LBP_FINALIZER "\"" : ",\"" LBP_FINALIZER "\"");
+        if (!rc)
+            rc = lbp_buf_adds(&body, "]}}");
+        if (!rc)
+            rc = lbp_kube_patch(c, path, LBP_PATCH_MERGE, body.data, NULL);
+        lbp_buf_free(&body);
         if (rc != LBP_CONFLICT)
             goto out;
         lbp_v(2, "%s: conflict writing the finalizer, re-reading", svc->meta.key);
@@ -99,39 +112,63 @@ out:
 int lbp_svc_write_status(struct lbp_kube_client *c, const struct lbp_service *svc,
                          const struct lbp_lb_status *st)
 {
-    json_object *root = json_object_new_object(), *status = json_object_new_object();
-    json_object *lb = json_object_new_object();
+    struct lbp_buf body;
     char path[600];
-    int rc = LBP_OK;
-    if (st && st->n_ingress) {
-        json_object *ing = json_object_new_array();
-        for (size_t i = 0; i < st->n_ingress; i++) {
-            json_object *o = json_object_new_object();
-            if (st->ingress[i].ip[0])
-                json_object_object_add(o, "ip", json_object_new_string(st->ingress[i].ip));
-            if (st->ingress[i].hostname[0])
-                json_object_object_add(o, "hostname",
-                                       json_object_new_string(st->ingress[i].hostname));
-            if (st->ingress[i].ip_mode[0])
-                json_object_object_add(o, "ipMode", json_object_new_string(st->ingress[i].ip_mode));
-            json_object_array_add(ing, o);
+    int rc;
+
+    /* {"status":{"loadBalancer":{"ingress":[{"ip":..,"hostname":..,"ipMode":..}]}}} */
+    lbp_buf_init(&body, BODY_MAX);
+    rc = lbp_buf_adds(&body, "{\"status\":{\"loadBalancer\":{\"ingress\":");
+    if (!rc && st && st->n_ingress) {
+        rc = lbp_buf_adds(&body, "[");
+        for (size_t i = 0; !rc && i < st->n_ingress; i++) {
+            const struct lbp_lb_ingress_addr *a = &st->ingress[i];
+            const char *sep = "{";
+            rc = i ? lbp_buf_adds(&body, ",") : LBP_OK;
+            if (!rc && a->ip[0]) {
+                rc = lbp_buf_adds(&body, sep);
+                if (!rc)
+                    rc = lbp_buf_adds(&body, "\"ip\":");
+                if (!rc)
+                    rc = lbp_buf_add_json_str(&body, a->ip);
+                sep = ",";
+            }
+            if (!rc && a->hostname[0]) {
+                rc = lbp_buf_adds(&body, sep);
+                if (!rc)
+                    rc = lbp_buf_adds(&body, "\"hostname\":");
+                if (!rc)
+                    rc = lbp_buf_add_json_str(&body, a->hostname);
+                sep = ",";
+            }
+            if (!rc && a->ip_mode[0]) {
+                rc = lbp_buf_adds(&body, sep);
+                if (!rc)
+                    rc = lbp_buf_adds(&body, "\"ipMode\":");
+                if (!rc)
+                    rc = lbp_buf_add_json_str(&body, a->ip_mode);
+                sep = ",";
+            }
+            if (!rc)
+                rc = lbp_buf_adds(&body, *sep == '{' ? "{}" : "}");
         }
-        json_object_object_add(lb, "ingress", ing);
-    } else {
-        json_object_object_add(lb, "ingress", NULL); /* merge patch: delete the list */
+        if (!rc)
+            rc = lbp_buf_adds(&body, "]");
+    } else if (!rc) {
+        rc = lbp_buf_adds(&body, "null"); /* merge patch: delete the list */
     }
-    json_object_object_add(status, "loadBalancer", lb);
-    json_object_object_add(root, "status", status);
+    if (!rc)
+        rc = lbp_buf_adds(&body, "}}}");
+    if (rc)
+        goto out;
     svc_path(svc, true, path, sizeof(path));
     for (int attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
-        rc = lbp_kube_patch(c, path, LBP_PATCH_MERGE,
-                            json_object_to_json_string_ext(
-                                root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
-                            NULL);
+        rc = lbp_kube_patch(c, path, LBP_PATCH_MERGE, body.data, NULL);
         if (rc != LBP_CONFLICT)
             break;
         lbp_v(2, "%s: conflict writing status, retrying", svc->meta.key);
     }
-    json_object_put(root);
+out:
+    lbp_buf_free(&body);
     return rc;
 }

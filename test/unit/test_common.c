@@ -1,15 +1,47 @@
-/* test_common.c — the bounded buffer, backoff and time parsing in common/. */
+/* test_common.c — the bounded buffer (and its JSON strings), backoff and time parsing in common/.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/buf.h"
 #include "common/rc.h"
 #include "common/util.h"
+
+/* The hand-written JSON string is byte for byte what json-c writes, and reads back. */
+static void buf_json_str_matches_json_c(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {
+        "",     "plain", "a\"b\\c", "line\nbreak\r\ttab\b\f", "\x01\x1f ctl\x7f", "k8s.io/x é ✓",
+        "\"\"", "end\\",
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct lbp_buf b;
+        lbp_buf_init(&b, 1024);
+        assert_int_equal(lbp_buf_add_json_str(&b, cases[i]), LBP_OK);
+        struct json_object *o = json_object_new_string(cases[i]);
+        assert_string_equal(b.data,
+                            json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+        o = json_tokener_parse(b.data);
+        assert_non_null(o);
+        assert_string_equal(json_object_get_string(o), cases[i]);
+        json_object_put(o);
+        lbp_buf_free(&b);
+    }
+    /* The cap holds for the escaped form. */
+    struct lbp_buf b;
+    lbp_buf_init(&b, 8);
+    assert_int_equal(lbp_buf_add_json_str(&b, "\n\n\n\n"), LBP_TOOBIG);
+    lbp_buf_free(&b);
+}
 
 static void buf_respects_cap(void **state)
 {
@@ -84,11 +116,9 @@ static void parse_long_checks_everything(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(buf_respects_cap),
-        cmocka_unit_test(buf_addf_long),
-        cmocka_unit_test(backoff_doubles_and_caps),
-        cmocka_unit_test(rfc3339_round_trip),
-        cmocka_unit_test(parse_long_checks_everything),
+        cmocka_unit_test(buf_respects_cap),   cmocka_unit_test(buf_json_str_matches_json_c),
+        cmocka_unit_test(buf_addf_long),      cmocka_unit_test(backoff_doubles_and_caps),
+        cmocka_unit_test(rfc3339_round_trip), cmocka_unit_test(parse_long_checks_everything),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

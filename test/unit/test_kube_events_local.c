@@ -2,7 +2,8 @@
  * test_kube_events_local.c — the Event recorder (kube/events.c) against a minimal
  * in-process Events endpoint (libmicrohttpd): aggregation into one Event
  * with a count, the per-object spam filter, re-creation after a PATCH 404,
- * message truncation and a queue that drops instead of blocking.
+ * message truncation, a queue that drops instead of blocking and the
+ * least-recently-used eviction of a full cache.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -42,6 +43,7 @@ static struct {
     struct stored ev[MAX_EVENTS];
     int n;
     int posts, patches, patch_404;
+    char last_involved[128]; /* of the latest POST, kept or not */
     int delay_ms;
 } store = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
@@ -91,7 +93,17 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         goto out;
     }
     pthread_mutex_lock(&store.mu);
-    if (strcmp(method, "POST") == 0 && o && store.n < MAX_EVENTS) {
+    if (strcmp(method, "POST") == 0 && o && store.n >= MAX_EVENTS) {
+        /* Accepted and counted, not kept: for tests that need thousands of Events. */
+        struct json_object *io;
+        if (json_object_object_get_ex(o, "involvedObject", &io))
+            copy_field(io, "name", store.last_involved, sizeof(store.last_involved));
+        store.posts++;
+        pthread_mutex_unlock(&store.mu);
+        ret = reply(conn, 201, body->data);
+        goto out;
+    }
+    if (strcmp(method, "POST") == 0 && o) {
         struct stored *s = &store.ev[store.n++];
         struct json_object *md, *io, *src, *cnt;
         memset(s, 0, sizeof(*s));
@@ -150,6 +162,7 @@ static int setup(void **state)
     pthread_mutex_lock(&store.mu);
     memset(store.ev, 0, sizeof(store.ev));
     store.n = store.posts = store.patches = store.patch_404 = store.delay_ms = 0;
+    store.last_involved[0] = '\0';
     pthread_mutex_unlock(&store.mu);
     memset(&lo, 0, sizeof(lo));
     lo.sin_family = AF_INET;
@@ -280,12 +293,52 @@ static void recording_never_blocks(void **state)
     assert_true(n >= 4 && n <= 5);
 }
 
+/*
+ * The per-object budget cache holds 4096 objects and forgets the least
+ * recently used one: an object seen again is kept, the oldest untouched one
+ * goes, and gets a fresh budget when it comes back.
+ */
+static void full_cache_forgets_least_recent(void **state)
+{
+    struct fixture *f = *state;
+    struct lbp_event_opts o = {.component = "c", .burst = 1, .qps = 1e-9, .queue_max = 8192};
+    assert_int_equal(lbp_event_recorder_new(f->c, &o, &f->r), LBP_OK);
+    struct lbp_object_ref a = svc("a"), b = svc("b");
+    char name[32];
+    int fillers = 4094;
+
+    lbp_event_record(f->r, &a, "Normal", "R", "first");
+    lbp_event_record(f->r, &b, "Normal", "R", "first");
+    for (int i = 0; i < fillers; i++) {
+        snprintf(name, sizeof(name), "f%d", i);
+        struct lbp_object_ref x = svc(name);
+        lbp_event_record(f->r, &x, "Normal", "R", "once");
+    }
+    /* Full now. a is used again (over budget: dropped), so b is the least recent. */
+    lbp_event_record(f->r, &a, "Normal", "R", "again");
+    struct lbp_object_ref last = svc("f-last");
+    lbp_event_record(f->r, &last, "Normal", "R", "once"); /* evicts b */
+    lbp_event_record(f->r, &b, "Normal", "R", "again");   /* a new budget */
+    lbp_event_record(f->r, &a, "Normal", "R", "again");   /* still over budget */
+    lbp_event_recorder_flush(f->r, 60000);
+
+    pthread_mutex_lock(&store.mu);
+    int posts = store.posts;
+    char latest[128];
+    lbp_strlcpy(latest, store.last_involved, sizeof(latest));
+    pthread_mutex_unlock(&store.mu);
+    assert_int_equal(posts, 2 + fillers + 1 + 1);
+    assert_string_equal(latest, "b");
+    assert_int_equal(events_for("a"), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(identical_events_aggregate, setup, teardown),
         cmocka_unit_test_setup_teardown(spam_filter_limits_each_object, setup, teardown),
         cmocka_unit_test_setup_teardown(recording_never_blocks, setup, teardown),
+        cmocka_unit_test_setup_teardown(full_cache_forgets_least_recent, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
