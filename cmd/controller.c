@@ -165,11 +165,6 @@ enum {
     OPT_CLOUD_CONFIG,
     OPT_CLUSTER,
     OPT_CLASS,
-    OPT_KUBECONFIG,
-    OPT_CONTEXT,
-    OPT_MASTER,
-    OPT_QPS,
-    OPT_BURST,
     OPT_WORKERS,
     OPT_RESYNC,
     OPT_READY,
@@ -194,11 +189,7 @@ static const struct option long_opts[] = {
     {"cloud-config", required_argument, NULL, OPT_CLOUD_CONFIG},
     {"cluster-name", required_argument, NULL, OPT_CLUSTER},
     {"load-balancer-class", required_argument, NULL, OPT_CLASS},
-    {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
-    {"context", required_argument, NULL, OPT_CONTEXT},
-    {"master", required_argument, NULL, OPT_MASTER},
-    {"kube-api-qps", required_argument, NULL, OPT_QPS},
-    {"kube-api-burst", required_argument, NULL, OPT_BURST},
+    LBP_KUBE_LONG_OPTIONS,
     {"concurrent-service-syncs", required_argument, NULL, OPT_WORKERS},
     {"resync-period", required_argument, NULL, OPT_RESYNC},
     {"node-ready-filter", no_argument, NULL, OPT_READY},
@@ -316,6 +307,11 @@ int lbp_cmd_controller(int argc, char **argv)
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":v:h", long_opts, NULL)) != -1) {
+        int kube = lbp_flag_kube("controller", opt, optarg, &kopts, &copts);
+        if (kube == 2)
+            return 2;
+        if (kube)
+            continue;
         switch (opt) {
         case OPT_CLOUD:
             cloud = optarg;
@@ -330,28 +326,6 @@ int lbp_cmd_controller(int argc, char **argv)
             break;
         case OPT_CLASS:
             ropts.lb_class = optarg[0] ? optarg : NULL;
-            break;
-        case OPT_KUBECONFIG:
-            kopts.kubeconfig = optarg;
-            break;
-        case OPT_CONTEXT:
-            kopts.context = optarg;
-            break;
-        case OPT_MASTER:
-            kopts.master = optarg;
-            break;
-        case OPT_QPS: {
-            char *end;
-            double q = strtod(optarg, &end);
-            if (end == optarg || *end || q < 0 || q > 1e6)
-                return lbp_flag_bad("controller", "--kube-api-qps", optarg);
-            copts.qps = q;
-            break;
-        }
-        case OPT_BURST:
-            if (lbp_parse_long(optarg, 1, 100000, &n))
-                return lbp_flag_bad("controller", "--kube-api-burst", optarg);
-            copts.burst = (int)n;
             break;
         case OPT_WORKERS:
             if (lbp_parse_long(optarg, 1, 1024, &n))

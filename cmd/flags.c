@@ -4,6 +4,7 @@
 #include "common/util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int lbp_flag_duration_ms(const char *s, uint64_t *out)
@@ -40,6 +41,37 @@ int lbp_flag_bool(const char *s, bool *out)
         return LBP_OK;
     }
     return LBP_PARSE;
+}
+
+int lbp_flag_kube(const char *cmd, int opt, const char *arg, struct lbp_kube_config_opts *k,
+                  struct lbp_kube_client_opts *c)
+{
+    long n;
+    switch (opt) {
+    case LBP_OPT_KUBECONFIG:
+        k->kubeconfig = arg;
+        return 1;
+    case LBP_OPT_CONTEXT:
+        k->context = arg;
+        return 1;
+    case LBP_OPT_MASTER:
+        k->master = arg;
+        return 1;
+    case LBP_OPT_KUBE_QPS: {
+        char *end;
+        double q = strtod(arg, &end);
+        if (end == arg || *end || q < 0 || q > 1e6)
+            return lbp_flag_bad(cmd, "--kube-api-qps", arg);
+        c->qps = q;
+        return 1;
+    }
+    case LBP_OPT_KUBE_BURST:
+        if (lbp_parse_long(arg, 1, 100000, &n))
+            return lbp_flag_bad(cmd, "--kube-api-burst", arg);
+        c->burst = (int)n;
+        return 1;
+    }
+    return 0;
 }
 
 int lbp_flag_bad(const char *cmd, const char *flag, const char *val)

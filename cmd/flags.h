@@ -2,8 +2,11 @@
 #ifndef LBP_CMD_FLAGS_H
 #define LBP_CMD_FLAGS_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "kube/kube.h"
 
 /* "500ms", "30s", "5m", "1h" or plain seconds, into milliseconds. LBP_PARSE when not. */
 int lbp_flag_duration_ms(const char *s, uint64_t *out);
@@ -11,5 +14,30 @@ int lbp_flag_duration_ms(const char *s, uint64_t *out);
 int lbp_flag_bool(const char *s, bool *out);
 /* Prints "lbprov CMD: invalid value 'VAL' for FLAG (see --help)"; returns exit status 2. */
 int lbp_flag_bad(const char *cmd, const char *flag, const char *val);
+
+/*
+ * The Kubernetes client flags every subcommand takes: put
+ * LBP_KUBE_LONG_OPTIONS in the getopt_long table and hand each option to
+ * lbp_flag_kube first. Option values above 1000 are reserved for them.
+ */
+enum {
+    LBP_OPT_KUBECONFIG = 1000,
+    LBP_OPT_CONTEXT,
+    LBP_OPT_MASTER,
+    LBP_OPT_KUBE_QPS,
+    LBP_OPT_KUBE_BURST,
+};
+#define LBP_KUBE_LONG_OPTIONS                                                                      \
+    {"kubeconfig", required_argument, NULL, LBP_OPT_KUBECONFIG},                                   \
+        {"context", required_argument, NULL, LBP_OPT_CONTEXT},                                     \
+        {"master", required_argument, NULL, LBP_OPT_MASTER},                                       \
+        {"kube-api-qps", required_argument, NULL, LBP_OPT_KUBE_QPS},                               \
+    {                                                                                              \
+        "kube-api-burst", required_argument, NULL, LBP_OPT_KUBE_BURST                              \
+    }
+
+/* 1: opt was a Kubernetes client flag and is applied; 0: it was not; 2: bad value (printed). */
+int lbp_flag_kube(const char *cmd, int opt, const char *arg, struct lbp_kube_config_opts *k,
+                  struct lbp_kube_client_opts *c);
 
 #endif

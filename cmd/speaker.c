@@ -171,11 +171,6 @@ enum {
     OPT_NODE = 256,
     OPT_NS,
     OPT_POOLS,
-    OPT_KUBECONFIG,
-    OPT_CONTEXT,
-    OPT_MASTER,
-    OPT_QPS,
-    OPT_BURST,
     OPT_LEASE_DUR,
     OPT_LEASE_RENEW,
     OPT_HB_PORT,
@@ -190,11 +185,7 @@ static const struct option long_opts[] = {
     {"node-name", required_argument, NULL, OPT_NODE},
     {"namespace", required_argument, NULL, OPT_NS},
     {"pool-config", required_argument, NULL, OPT_POOLS},
-    {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
-    {"context", required_argument, NULL, OPT_CONTEXT},
-    {"master", required_argument, NULL, OPT_MASTER},
-    {"kube-api-qps", required_argument, NULL, OPT_QPS},
-    {"kube-api-burst", required_argument, NULL, OPT_BURST},
+    LBP_KUBE_LONG_OPTIONS,
     {"lease-duration", required_argument, NULL, OPT_LEASE_DUR},
     {"lease-renew-interval", required_argument, NULL, OPT_LEASE_RENEW},
     {"heartbeat-port", required_argument, NULL, OPT_HB_PORT},
@@ -248,6 +239,11 @@ int lbp_cmd_speaker(int argc, char **argv)
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":v:h", long_opts, NULL)) != -1) {
+        int kube = lbp_flag_kube("speaker", opt, optarg, &kopts, &copts);
+        if (kube == 2)
+            return 2;
+        if (kube)
+            continue;
         switch (opt) {
         case OPT_NODE:
             node = optarg;
@@ -259,28 +255,6 @@ int lbp_cmd_speaker(int argc, char **argv)
             break;
         case OPT_POOLS:
             pool_file = optarg;
-            break;
-        case OPT_KUBECONFIG:
-            kopts.kubeconfig = optarg;
-            break;
-        case OPT_CONTEXT:
-            kopts.context = optarg;
-            break;
-        case OPT_MASTER:
-            kopts.master = optarg;
-            break;
-        case OPT_QPS: {
-            char *end;
-            double q = strtod(optarg, &end);
-            if (end == optarg || *end || q < 0 || q > 1e6)
-                return lbp_flag_bad("speaker", "--kube-api-qps", optarg);
-            copts.qps = q;
-            break;
-        }
-        case OPT_BURST:
-            if (lbp_parse_long(optarg, 1, 100000, &n))
-                return lbp_flag_bad("speaker", "--kube-api-burst", optarg);
-            copts.burst = (int)n;
             break;
         case OPT_LEASE_DUR:
             if (lbp_flag_duration_ms(optarg, &ms) || ms < 1000 || ms > 3600000 || ms % 1000)

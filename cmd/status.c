@@ -4,6 +4,7 @@
  * read straight from the API (two LISTs: Services and Service Events).
  */
 #include "cmd/cmd.h"
+#include "cmd/flags.h"
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
@@ -137,9 +138,7 @@ out:
 int lbp_cmd_status(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"kubeconfig", required_argument, NULL, 'k'},
-        {"context", required_argument, NULL, 'c'},
-        {"master", required_argument, NULL, 'm'},
+        LBP_KUBE_LONG_OPTIONS,
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -159,16 +158,12 @@ int lbp_cmd_status(int argc, char **argv)
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+        int kube = lbp_flag_kube("status", opt, optarg, &kopts, &copts);
+        if (kube == 2)
+            return 2;
+        if (kube)
+            continue;
         switch (opt) {
-        case 'k':
-            kopts.kubeconfig = optarg;
-            break;
-        case 'c':
-            kopts.context = optarg;
-            break;
-        case 'm':
-            kopts.master = optarg;
-            break;
         case 'o':
             if (strcmp(optarg, "json") == 0)
                 as_json = true;
@@ -185,6 +180,8 @@ int lbp_cmd_status(int argc, char **argv)
                    "  --kubeconfig FILE   (default $KUBECONFIG, ~/.kube/config, in-cluster)\n"
                    "  --context NAME      kubeconfig context\n"
                    "  --master URL        API server URL, overrides the kubeconfig\n"
+                   "  --kube-api-qps N    client-side limit on API requests (default unlimited)\n"
+                   "  --kube-api-burst N\n"
                    "  -o table|json       output format (default table)\n"
                    "  -h, --help\n");
             return 0;
