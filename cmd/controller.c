@@ -120,19 +120,6 @@ static int route_readyz(void *ctx, const char *method, const char *body, struct 
     return 200;
 }
 
-static int route_metrics(void *ctx, const char *method, const char *body, struct lbp_buf *out,
-                         const char **ctype)
-{
-    struct ctl *c = ctx;
-    (void)method;
-    (void)body;
-    *ctype = "text/plain; version=0.0.4";
-    (void)c;
-    if (lbp_metrics_render(out) != LBP_OK)
-        return 500;
-    return 200;
-}
-
 static int route_debug(void *ctx, const char *method, const char *body, struct lbp_buf *out,
                        const char **ctype)
 {
@@ -551,7 +538,7 @@ int lbp_cmd_controller(int argc, char **argv)
     lbp_observe_start(&obs);
     lbp_httpd_route(httpd, "/healthz", lbp_observe_healthz, &c);
     lbp_httpd_route(httpd, "/readyz", route_readyz, &c);
-    lbp_httpd_route(httpd, "/metrics", route_metrics, &c);
+    lbp_httpd_route(httpd, "/metrics", lbp_httpd_metrics, NULL);
     if (c.prov->debug_json)
         lbp_httpd_route(httpd, debug_path, route_debug, &c);
     if (lbp_httpd_start(httpd, err, sizeof(err))) {

@@ -94,17 +94,6 @@ static int route_readyz(void *ctx, const char *method, const char *body, struct 
     return 503;
 }
 
-static int route_metrics(void *ctx, const char *method, const char *body, struct lbp_buf *out,
-                         const char **ctype)
-{
-    (void)ctx;
-    (void)method;
-    (void)body;
-    *ctype = "text/plain; version=0.0.4";
-    lbp_metrics_render(out);
-    return 200;
-}
-
 static int route_owned(void *ctx, const char *method, const char *body, struct lbp_buf *out,
                        const char **ctype)
 {
@@ -398,7 +387,7 @@ int lbp_cmd_speaker(int argc, char **argv)
     }
     lbp_httpd_route(httpd, "/healthz", route_healthz, &k);
     lbp_httpd_route(httpd, "/readyz", route_readyz, &k);
-    lbp_httpd_route(httpd, "/metrics", route_metrics, &k);
+    lbp_httpd_route(httpd, "/metrics", lbp_httpd_metrics, NULL);
     lbp_httpd_route(httpd, "/debug/owned", route_owned, &k);
     if (lbp_httpd_start(httpd, err, sizeof(err))) {
         fprintf(stderr, "lbprov speaker: --http-bind-address %s: %s\n", http_bind, err);

@@ -8,6 +8,7 @@
  */
 #include "common/httpd.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/rc.h"
 #include "common/util.h"
 
@@ -207,4 +208,14 @@ void lbp_httpd_free(struct lbp_httpd *h)
     for (size_t i = 0; i < h->n_routes; i++)
         free(h->routes[i].path);
     free(h);
+}
+
+int lbp_httpd_metrics(void *ctx, const char *method, const char *body, struct lbp_buf *out,
+                      const char **content_type)
+{
+    (void)ctx;
+    (void)method;
+    (void)body;
+    *content_type = "text/plain; version=0.0.4";
+    return lbp_metrics_render(out) == LBP_OK ? 200 : 500;
 }

@@ -26,6 +26,9 @@ int lbp_httpd_new(const char *bind, struct lbp_httpd **out, char *err, size_t er
 /* Routes must be added before lbp_httpd_start. */
 int lbp_httpd_route(struct lbp_httpd *h, const char *path, lbp_httpd_fn fn, void *ctx);
 int lbp_httpd_start(struct lbp_httpd *h, char *err, size_t errlen);
+/* A ready-made route: the process-wide Prometheus registry (common/metrics.h). */
+int lbp_httpd_metrics(void *ctx, const char *method, const char *body, struct lbp_buf *out,
+                      const char **content_type);
 /* The port actually bound (after start). */
 int lbp_httpd_port(const struct lbp_httpd *h);
 void lbp_httpd_free(struct lbp_httpd *h);
