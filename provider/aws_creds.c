@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/file.h"
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
@@ -307,31 +308,17 @@ static int xml_text(xmlNode *n, char *out, size_t cap)
 
 static int read_token_file(const char *path, char **out)
 {
-    FILE *f = fopen(path, "re");
-    char *buf;
-    size_t n;
-    *out = NULL;
-    if (!f)
-        return LBP_IO;
-    buf = malloc(TOKEN_FILE_MAX + 1);
-    if (!buf) {
-        fclose(f);
-        return LBP_NOMEM;
-    }
-    n = fread(buf, 1, TOKEN_FILE_MAX + 1, f);
-    fclose(f);
-    if (n > TOKEN_FILE_MAX) {
-        free(buf);
-        return LBP_TOOBIG;
-    }
-    while (n && isspace((unsigned char)buf[n - 1]))
-        n--;
-    buf[n] = 0;
+    size_t n = 0;
+    int rc = lbp_file_read(path, TOKEN_FILE_MAX, LBP_FILE_SECRET, out, &n);
+    if (rc)
+        return rc;
+    while (n && isspace((unsigned char)(*out)[n - 1]))
+        (*out)[--n] = 0;
     if (!n) {
-        free(buf);
+        free(*out);
+        *out = NULL;
         return LBP_PARSE;
     }
-    *out = buf;
     return LBP_OK;
 }
 

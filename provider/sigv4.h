@@ -68,7 +68,4 @@ int lbp_sigv4_sign(const struct lbp_sigv4_request *req, const struct lbp_sigv4_o
                    struct lbp_sigv4_result *out, char *err, size_t errlen);
 void lbp_sigv4_result_free(struct lbp_sigv4_result *r);
 
-/* Lower-case hex SHA-256 of data into out (65 bytes with the NUL). */
-void lbp_sigv4_sha256_hex(const void *data, size_t len, char out[65]);
-
 #endif

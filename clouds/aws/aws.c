@@ -269,14 +269,14 @@ static int aws_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *sp
 static int aws_list_owned(struct lbp_provider_ctx *ctx, struct lbp_lb_owned **out, size_t *n,
                           struct lbp_call *call)
 {
-    struct aws_vec v;
+    struct lbp_vec v;
     int rc;
-    aws_vec_init(&v, sizeof(struct lbp_lb_owned));
+    lbp_vec_init(&v, sizeof(struct lbp_lb_owned));
     rc = aws_nlb_list_owned(ctx, &v, call);
     if (rc == LBP_OK)
         rc = aws_clb_list_owned(ctx, &v, call);
     if (rc) {
-        aws_vec_free(&v);
+        lbp_vec_free(&v);
         return rc;
     }
     *out = v.v;

@@ -31,10 +31,10 @@ int aws_clb_get(struct lbp_provider_ctx *ctx, const char *lb_name, struct aws_cl
                 struct lbp_call *call)
 {
     struct aws_query q;
-    struct aws_vec v;
+    struct lbp_vec v;
     xmlDoc *doc = NULL;
     int rc;
-    aws_vec_init(&v, sizeof(struct aws_clb));
+    lbp_vec_init(&v, sizeof(struct aws_clb));
     awsq_init(&q, "DescribeLoadBalancers", AWS_ELB_VERSION);
     awsq_add(&q, "LoadBalancerNames.member.1", lb_name);
     rc = aws_call(ctx, AWS_ELB, &q, "DescribeLoadBalancers", &doc, NULL, call);
@@ -153,11 +153,11 @@ static void health_target(const struct lbp_lb_spec *spec, const struct aws_opts 
 static int lb_sg(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec, const char *vpc,
                  const struct aws_tags *tags, struct aws_sg *sg, struct lbp_call *call)
 {
-    struct aws_vec v;
+    struct lbp_vec v;
     char name[96];
     int rc;
     snprintf(name, sizeof(name), "k8s-elb-%s", spec->lb_name);
-    aws_vec_init(&v, sizeof(struct aws_sg));
+    lbp_vec_init(&v, sizeof(struct aws_sg));
     rc = aws_describe_sgs(ctx, NULL, 0, "group-name", name, &v, call);
     if (rc == LBP_OK && v.n) {
         *sg = *(struct aws_sg *)v.v;
@@ -206,7 +206,7 @@ static int lb_sg(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec, c
 }
 
 static int instances_sync(struct lbp_provider_ctx *ctx, const char *name,
-                          const struct aws_clb *have, const struct aws_vec *inst,
+                          const struct aws_clb *have, const struct lbp_vec *inst,
                           struct lbp_call *call)
 {
     const struct aws_instance *in = inst->v;
@@ -413,7 +413,7 @@ int aws_clb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
 {
     struct aws_clb_listener *want = NULL;
     size_t nw = 0;
-    struct aws_vec inst, subnets, nsgs, rules;
+    struct lbp_vec inst, subnets, nsgs, rules;
     struct aws_clb lb;
     struct aws_sg sg;
     struct aws_tags tags;
@@ -424,10 +424,10 @@ int aws_clb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
 
     memset(&lb, 0, sizeof(lb));
     memset(&sg, 0, sizeof(sg));
-    aws_vec_init(&inst, sizeof(struct aws_instance));
-    aws_vec_init(&subnets, sizeof(struct aws_subnet));
-    aws_vec_init(&nsgs, sizeof(struct aws_sg));
-    aws_vec_init(&rules, sizeof(struct aws_rule));
+    lbp_vec_init(&inst, sizeof(struct aws_instance));
+    lbp_vec_init(&subnets, sizeof(struct aws_subnet));
+    lbp_vec_init(&nsgs, sizeof(struct aws_sg));
+    lbp_vec_init(&rules, sizeof(struct aws_rule));
     want = calloc(AWS_CLB_MAX_LISTENERS, sizeof(*want));
     if (!want)
         return LBP_NOMEM;
@@ -456,7 +456,7 @@ int aws_clb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
     for (size_t i = 0; i < nw && rc == LBP_OK; i++) {
         size_t ns = spec->n_source_ranges ? spec->n_source_ranges : 1;
         for (size_t s = 0; s < ns && rc == LBP_OK; s++) {
-            struct aws_rule *r = aws_vec_push(&rules);
+            struct aws_rule *r = lbp_vec_push(&rules);
             if (!r) {
                 rc = LBP_NOMEM;
                 break;
@@ -609,21 +609,21 @@ out:
     free(want);
     aws_clb_free(&lb);
     aws_sg_free(&sg);
-    aws_vec_free(&inst);
-    aws_vec_free(&subnets);
+    lbp_vec_free(&inst);
+    lbp_vec_free(&subnets);
     aws_sgs_free(&nsgs);
-    aws_vec_free(&rules);
+    lbp_vec_free(&rules);
     return rc;
 }
 
 int aws_clb_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                     const struct aws_opts *o, struct lbp_call *call)
 {
-    struct aws_vec inst;
+    struct lbp_vec inst;
     struct aws_clb lb;
     int rc;
     memset(&lb, 0, sizeof(lb));
-    aws_vec_init(&inst, sizeof(struct aws_instance));
+    lbp_vec_init(&inst, sizeof(struct aws_instance));
     rc = aws_nodes_instances(ctx, spec, o, &inst, call);
     if (rc == LBP_OK)
         rc = aws_clb_get(ctx, spec->lb_name, &lb, call);
@@ -634,7 +634,7 @@ int aws_clb_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec
         rc = LBP_RETRY;
     }
     aws_clb_free(&lb);
-    aws_vec_free(&inst);
+    lbp_vec_free(&inst);
     return rc;
 }
 
@@ -642,13 +642,13 @@ int aws_clb_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                    struct lbp_call *call)
 {
     struct aws_clb lb;
-    struct aws_vec sgs, nsgs;
+    struct lbp_vec sgs, nsgs;
     char name[96], dnodes[128], key[200];
     int rc;
 
     memset(&lb, 0, sizeof(lb));
-    aws_vec_init(&sgs, sizeof(struct aws_sg));
-    aws_vec_init(&nsgs, sizeof(struct aws_sg));
+    lbp_vec_init(&sgs, sizeof(struct aws_sg));
+    lbp_vec_init(&nsgs, sizeof(struct aws_sg));
     rc = aws_clb_get(ctx, spec->lb_name, &lb, call);
     if (rc == LBP_OK) {
         struct aws_query q;
@@ -714,13 +714,13 @@ out:
     return rc;
 }
 
-int aws_clb_list_owned(struct lbp_provider_ctx *ctx, struct aws_vec *owned, struct lbp_call *call)
+int aws_clb_list_owned(struct lbp_provider_ctx *ctx, struct lbp_vec *owned, struct lbp_call *call)
 {
-    struct aws_vec lbs, td;
+    struct lbp_vec lbs, td;
     char next[1024] = "", ckey[200];
     int rc;
-    aws_vec_init(&lbs, sizeof(struct aws_clb));
-    aws_vec_init(&td, sizeof(struct aws_tagdesc));
+    lbp_vec_init(&lbs, sizeof(struct aws_clb));
+    lbp_vec_init(&td, sizeof(struct aws_tagdesc));
     do {
         struct aws_query q;
         xmlDoc *doc = NULL;
@@ -758,7 +758,7 @@ int aws_clb_list_owned(struct lbp_provider_ctx *ctx, struct aws_vec *owned, stru
         struct lbp_lb_owned *ow;
         if (!lbp_streq(aws_tag_get(&d->tags, ckey), "owned") || !svc || !(slash = strchr(svc, '/')))
             continue;
-        if (!(ow = aws_vec_push(owned))) {
+        if (!(ow = lbp_vec_push(owned))) {
             rc = LBP_NOMEM;
             break;
         }
@@ -767,6 +767,6 @@ int aws_clb_list_owned(struct lbp_provider_ctx *ctx, struct aws_vec *owned, stru
         lbp_strlcpy(ow->name, slash + 1, sizeof(ow->name));
     }
     aws_clbs_free(&lbs);
-    aws_vec_free(&td);
+    lbp_vec_free(&td);
     return rc;
 }

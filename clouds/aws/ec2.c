@@ -91,7 +91,7 @@ static int cmp_inst(const void *a, const void *b)
 }
 
 static int describe_instances(struct lbp_provider_ctx *ctx, char (*ids)[AWS_ID_LEN], size_t n,
-                              struct aws_vec *found, struct lbp_call *call)
+                              struct lbp_vec *found, struct lbp_call *call)
 {
     char next[2048] = "";
     int rc = LBP_OK;
@@ -118,15 +118,15 @@ static int describe_instances(struct lbp_provider_ctx *ctx, char (*ids)[AWS_ID_L
 }
 
 int aws_nodes_instances(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
-                        const struct aws_opts *o, struct aws_vec *out, struct lbp_call *call)
+                        const struct aws_opts *o, struct lbp_vec *out, struct lbp_call *call)
 {
     char(*miss)[AWS_ID_LEN] = NULL;
     size_t n_miss = 0;
     uint64_t now = lbp_now_ms();
-    struct aws_vec found;
+    struct lbp_vec found;
     int rc = LBP_OK;
 
-    aws_vec_init(&found, sizeof(struct aws_instance));
+    lbp_vec_init(&found, sizeof(struct aws_instance));
     if (spec->n_nodes) {
         miss = calloc(spec->n_nodes, AWS_ID_LEN);
         if (!miss)
@@ -145,7 +145,7 @@ int aws_nodes_instances(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *
         }
         HASH_FIND_STR(ctx->cache->map, id, e);
         if (e && now - e->at_ms < (uint64_t)ctx->cache_ttl_s * 1000) {
-            struct aws_instance *dst = aws_vec_push(out);
+            struct aws_instance *dst = lbp_vec_push(out);
             if (!dst) {
                 rc = LBP_NOMEM;
                 break;
@@ -181,7 +181,7 @@ int aws_nodes_instances(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *
             }
             e->in = f[i];
             e->at_ms = now;
-            dst = aws_vec_push(out);
+            dst = lbp_vec_push(out);
             if (!dst)
                 rc = LBP_NOMEM;
             else
@@ -191,13 +191,13 @@ int aws_nodes_instances(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *
     }
     if (rc == LBP_OK && out->n)
         qsort(out->v, out->n, out->elem, cmp_inst);
-    aws_vec_free(&found);
+    lbp_vec_free(&found);
     free(miss);
     return rc;
 }
 
 static int describe_subnets(struct lbp_provider_ctx *ctx, const char *fname,
-                            const char *const *vals, size_t n, struct aws_vec *out,
+                            const char *const *vals, size_t n, struct lbp_vec *out,
                             struct lbp_call *call)
 {
     char next[2048] = "";
@@ -231,14 +231,14 @@ static int cmp_subnet(const void *a, const void *b)
 }
 
 int aws_lb_subnets(struct lbp_provider_ctx *ctx, const char *vpc, const struct aws_opts *o,
-                   struct aws_vec *out, struct lbp_call *call)
+                   struct lbp_vec *out, struct lbp_call *call)
 {
-    struct aws_vec all;
+    struct lbp_vec all;
     char cluster_key[200];
     const char *role = o->internal ? "kubernetes.io/role/internal-elb" : "kubernetes.io/role/elb";
     int rc;
 
-    aws_vec_init(&all, sizeof(struct aws_subnet));
+    lbp_vec_init(&all, sizeof(struct aws_subnet));
     snprintf(cluster_key, sizeof(cluster_key), AWS_TAG_CLUSTER_PREFIX "%s", ctx->cluster);
     if (o->n_subnets) {
         const char *ids[AWS_MAX_SUBNET_ANN], *names[AWS_MAX_SUBNET_ANN];
@@ -277,7 +277,7 @@ int aws_lb_subnets(struct lbp_provider_ctx *ctx, const char *vpc, const struct a
             struct aws_subnet *s = &((struct aws_subnet *)all.v)[i], *d;
             if (out->n && strcmp(((struct aws_subnet *)out->v)[out->n - 1].az, s->az) == 0)
                 continue;
-            if (!(d = aws_vec_push(out))) {
+            if (!(d = lbp_vec_push(out))) {
                 rc = LBP_NOMEM;
                 goto out;
             }
@@ -320,7 +320,7 @@ int aws_lb_subnets(struct lbp_provider_ctx *ctx, const char *vpc, const struct a
             }
         }
         if (best != (size_t)-1 && best_score >= 2) {
-            struct aws_subnet *d = aws_vec_push(out);
+            struct aws_subnet *d = lbp_vec_push(out);
             if (!d) {
                 rc = LBP_NOMEM;
                 goto out;
@@ -337,12 +337,12 @@ int aws_lb_subnets(struct lbp_provider_ctx *ctx, const char *vpc, const struct a
         rc = LBP_INVALID;
     }
 out:
-    aws_vec_free(&all);
+    lbp_vec_free(&all);
     return rc;
 }
 
 int aws_describe_sgs(struct lbp_provider_ctx *ctx, const char *const *ids, size_t n,
-                     const char *filter_name, const char *filter_value, struct aws_vec *out,
+                     const char *filter_name, const char *filter_value, struct lbp_vec *out,
                      struct lbp_call *call)
 {
     char next[2048] = "";
@@ -476,13 +476,13 @@ out:
     return rc;
 }
 
-int aws_node_sgs(struct lbp_provider_ctx *ctx, const struct aws_vec *instances, struct aws_vec *sgs,
+int aws_node_sgs(struct lbp_provider_ctx *ctx, const struct lbp_vec *instances, struct lbp_vec *sgs,
                  struct lbp_call *call)
 {
     const struct aws_instance *in = instances->v;
     const char **ids = NULL;
     size_t n = 0;
-    struct aws_vec all;
+    struct lbp_vec all;
     char cluster_key[200];
     int rc;
 
@@ -503,7 +503,7 @@ int aws_node_sgs(struct lbp_provider_ctx *ctx, const struct aws_vec *instances, 
             if (!dup)
                 ids[n++] = in[i].sgs[g];
         }
-    aws_vec_init(&all, sizeof(struct aws_sg));
+    lbp_vec_init(&all, sizeof(struct aws_sg));
     rc = n ? aws_describe_sgs(ctx, ids, n, NULL, NULL, &all, call) : LBP_OK;
     snprintf(cluster_key, sizeof(cluster_key), AWS_TAG_CLUSTER_PREFIX "%s", ctx->cluster);
     for (size_t i = 0; rc == LBP_OK && i < instances->n; i++) {
@@ -522,7 +522,7 @@ int aws_node_sgs(struct lbp_provider_ctx *ctx, const struct aws_vec *instances, 
             for (size_t k = 0; k < sgs->n && !dup; k++)
                 dup = strcmp(((struct aws_sg *)sgs->v)[k].id, pick->id) == 0;
             if (!dup) {
-                struct aws_sg *d = aws_vec_push(sgs);
+                struct aws_sg *d = lbp_vec_push(sgs);
                 if (!d) {
                     rc = LBP_NOMEM;
                     break;
