@@ -349,7 +349,9 @@ static int from_web_identity(struct lbp_aws_creds *p, const char *role_arn, cons
                                    .operation = "AssumeRoleWithWebIdentity",
                                    .headers = hdr,
                                    .n_headers = 2,
-                                   .classify = sts_classify};
+                                   .classify = sts_classify,
+                                   /* AssumeRoleWithWebIdentity only hands out credentials. */
+                                   .idempotent = true};
     xmlDoc *doc = NULL;
     xmlNode *cr;
     int rc;
