@@ -16,7 +16,7 @@
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
-#include "provider/sigv4.h"
+#include "clouds/aws/sigv4.h"
 
 static const char *const svc_sign[] = {"elasticloadbalancing", "elasticloadbalancing", "ec2"};
 

@@ -19,8 +19,9 @@
 
 #include "common/buf.h"
 #include "common/vec.h"
-#include "provider/aws_creds.h"
+#include "clouds/aws/creds.h"
 #include "provider/http.h"
+#include "provider/paging.h"
 #include "provider/provider.h"
 
 #define AWS_ELBV2_VERSION "2015-12-01"

@@ -717,25 +717,29 @@ out:
 int aws_clb_list_owned(struct lbp_provider_ctx *ctx, struct lbp_vec *owned, struct lbp_call *call)
 {
     struct lbp_vec lbs, td;
-    char next[1024] = "", ckey[200];
-    int rc;
+    char ckey[200];
+    struct lbp_pager pg;
+    int rc = LBP_OK;
     lbp_vec_init(&lbs, sizeof(struct aws_clb));
     lbp_vec_init(&td, sizeof(struct aws_tagdesc));
-    do {
+    lbp_pager_init(&pg, 0);
+    while (rc == LBP_OK && lbp_pager_next(&pg)) {
         struct aws_query q;
         xmlDoc *doc = NULL;
         awsq_init(&q, "DescribeLoadBalancers", AWS_ELB_VERSION);
         awsq_addi(&q, "PageSize", 400);
-        if (next[0])
-            awsq_add(&q, "Marker", next);
+        if (pg.token[0])
+            awsq_add(&q, "Marker", pg.token);
         rc = aws_call(ctx, AWS_ELB, &q, "DescribeLoadBalancers", &doc, NULL, call);
         awsq_free(&q);
-        if (rc == LBP_OK && awsx_clbs(doc, &lbs, next, sizeof(next)) != LBP_OK) {
+        if (rc == LBP_OK && awsx_clbs(doc, &lbs, pg.next, sizeof(pg.next)) != LBP_OK) {
             lbp_failf(call, "DescribeLoadBalancers: unreadable answer");
             rc = LBP_RETRY;
         }
         xmlFreeDoc(doc);
-    } while (rc == LBP_OK && next[0]);
+    }
+    if (rc == LBP_OK)
+        rc = pg.rc;
     for (size_t off = 0; rc == LBP_OK && off < lbs.n; off += 20) {
         struct aws_query q;
         xmlDoc *doc = NULL;

@@ -93,9 +93,10 @@ static int cmp_inst(const void *a, const void *b)
 static int describe_instances(struct lbp_provider_ctx *ctx, char (*ids)[AWS_ID_LEN], size_t n,
                               struct lbp_vec *found, struct lbp_call *call)
 {
-    char next[2048] = "";
+    struct lbp_pager pg;
     int rc = LBP_OK;
-    do {
+    lbp_pager_init(&pg, 0);
+    while (rc == LBP_OK && lbp_pager_next(&pg)) {
         struct aws_query q;
         xmlDoc *doc = NULL;
         awsq_init(&q, "DescribeInstances", AWS_EC2_VERSION);
@@ -103,18 +104,18 @@ static int describe_instances(struct lbp_provider_ctx *ctx, char (*ids)[AWS_ID_L
         for (size_t i = 0; i < n; i++)
             awsq_addf(&q, ids[i], "Filter.1.Value.%zu", i + 1);
         awsq_addi(&q, "MaxResults", 1000);
-        if (next[0])
-            awsq_add(&q, "NextToken", next);
+        if (pg.token[0])
+            awsq_add(&q, "NextToken", pg.token);
         rc = aws_call(ctx, AWS_EC2, &q, "DescribeInstances", &doc, NULL, call);
         awsq_free(&q);
         if (rc == LBP_OK) {
-            rc = awsx_instances(doc, found, next, sizeof(next));
+            rc = awsx_instances(doc, found, pg.next, sizeof(pg.next));
             if (rc)
                 lbp_failf(call, "DescribeInstances: unreadable answer");
         }
         xmlFreeDoc(doc);
-    } while (rc == LBP_OK && next[0]);
-    return rc;
+    }
+    return rc ? rc : pg.rc;
 }
 
 int aws_nodes_instances(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
@@ -200,9 +201,10 @@ static int describe_subnets(struct lbp_provider_ctx *ctx, const char *fname,
                             const char *const *vals, size_t n, struct lbp_vec *out,
                             struct lbp_call *call)
 {
-    char next[2048] = "";
-    int rc;
-    do {
+    struct lbp_pager pg;
+    int rc = LBP_OK;
+    lbp_pager_init(&pg, 0);
+    while (rc == LBP_OK && lbp_pager_next(&pg)) {
         struct aws_query q;
         xmlDoc *doc = NULL;
         awsq_init(&q, "DescribeSubnets", AWS_EC2_VERSION);
@@ -210,17 +212,17 @@ static int describe_subnets(struct lbp_provider_ctx *ctx, const char *fname,
         for (size_t i = 0; i < n; i++)
             awsq_addf(&q, vals[i], "Filter.1.Value.%zu", i + 1);
         awsq_addi(&q, "MaxResults", 1000);
-        if (next[0])
-            awsq_add(&q, "NextToken", next);
+        if (pg.token[0])
+            awsq_add(&q, "NextToken", pg.token);
         rc = aws_call(ctx, AWS_EC2, &q, "DescribeSubnets", &doc, NULL, call);
         awsq_free(&q);
-        if (rc == LBP_OK && awsx_subnets(doc, out, next, sizeof(next))) {
+        if (rc == LBP_OK && awsx_subnets(doc, out, pg.next, sizeof(pg.next))) {
             lbp_failf(call, "DescribeSubnets: unreadable answer");
             rc = LBP_RETRY;
         }
         xmlFreeDoc(doc);
-    } while (rc == LBP_OK && next[0]);
-    return rc;
+    }
+    return rc ? rc : pg.rc;
 }
 
 static int cmp_subnet(const void *a, const void *b)
@@ -345,9 +347,10 @@ int aws_describe_sgs(struct lbp_provider_ctx *ctx, const char *const *ids, size_
                      const char *filter_name, const char *filter_value, struct lbp_vec *out,
                      struct lbp_call *call)
 {
-    char next[2048] = "";
-    int rc;
-    do {
+    struct lbp_pager pg;
+    int rc = LBP_OK;
+    lbp_pager_init(&pg, 0);
+    while (rc == LBP_OK && lbp_pager_next(&pg)) {
         struct aws_query q;
         xmlDoc *doc = NULL;
         struct aws_err e;
@@ -360,21 +363,21 @@ int aws_describe_sgs(struct lbp_provider_ctx *ctx, const char *const *ids, size_
         }
         if (!n)
             awsq_addi(&q, "MaxResults", 1000);
-        if (next[0])
-            awsq_add(&q, "NextToken", next);
+        if (pg.token[0])
+            awsq_add(&q, "NextToken", pg.token);
         rc = aws_call(ctx, AWS_EC2, &q, "DescribeSecurityGroups", &doc, &e, call);
         awsq_free(&q);
         if (rc == LBP_NOT_FOUND) {
             lbp_failf(call, "security group does not exist: %s", e.msg);
             rc = LBP_INVALID;
         }
-        if (rc == LBP_OK && awsx_sgs(doc, out, next, sizeof(next))) {
+        if (rc == LBP_OK && awsx_sgs(doc, out, pg.next, sizeof(pg.next))) {
             lbp_failf(call, "DescribeSecurityGroups: unreadable answer");
             rc = LBP_RETRY;
         }
         xmlFreeDoc(doc);
-    } while (rc == LBP_OK && next[0]);
-    return rc;
+    }
+    return rc ? rc : pg.rc;
 }
 
 static bool same_rule(const struct aws_rule *a, const struct aws_rule *b)

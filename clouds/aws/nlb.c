@@ -223,26 +223,27 @@ static int describe_paged(struct lbp_provider_ctx *ctx, const char *op, const ch
                           int (*parse)(xmlDoc *, struct lbp_vec *, char *, size_t),
                           struct lbp_call *call)
 {
-    char next[1024] = "";
-    int rc;
-    do {
+    struct lbp_pager pg;
+    int rc = LBP_OK;
+    lbp_pager_init(&pg, 0);
+    while (rc == LBP_OK && lbp_pager_next(&pg)) {
         struct aws_query q;
         xmlDoc *doc = NULL;
         awsq_init(&q, op, AWS_ELBV2_VERSION);
         if (key)
             awsq_add(&q, key, val);
         awsq_addi(&q, "PageSize", 400);
-        if (next[0])
-            awsq_add(&q, "Marker", next);
+        if (pg.token[0])
+            awsq_add(&q, "Marker", pg.token);
         rc = aws_call(ctx, AWS_ELBV2, &q, op, &doc, NULL, call);
         awsq_free(&q);
-        if (rc == LBP_OK && parse(doc, out, next, sizeof(next)) != LBP_OK) {
+        if (rc == LBP_OK && parse(doc, out, pg.next, sizeof(pg.next)) != LBP_OK) {
             lbp_failf(call, "%s: unreadable answer", op);
             rc = LBP_RETRY;
         }
         xmlFreeDoc(doc);
-    } while (rc == LBP_OK && next[0]);
-    return rc;
+    }
+    return rc ? rc : pg.rc;
 }
 
 static int describe_tags(struct lbp_provider_ctx *ctx, const char *const *arns, size_t n,

@@ -10,8 +10,8 @@
  * signed. Nothing here logs; the result holds the signature, so callers must
  * not log `authorization` or `headers` either.
  */
-#ifndef LBP_PROVIDER_SIGV4_H
-#define LBP_PROVIDER_SIGV4_H
+#ifndef LBP_AWS_SIGV4_H
+#define LBP_AWS_SIGV4_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -12,7 +12,7 @@
  * not the caller pre-encoded it. Everything is built in capped buffers, and
  * key material is wiped from the stack once used.
  */
-#include "provider/sigv4.h"
+#include "clouds/aws/sigv4.h"
 
 #include <ctype.h>
 #include <stdarg.h>

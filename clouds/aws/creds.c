@@ -1,5 +1,5 @@
 /*
- * aws_creds.c — the AWS credentials chain (see aws_creds.h).
+ * creds.c — the AWS credentials chain (see creds.h).
  *
  * The chain is walked again only when nothing is cached or the cached
  * credentials are within the refresh margin of expiry; the walk happens
@@ -7,7 +7,7 @@
  * instead of each hitting STS or IMDS. Every failure message names the
  * source and the reason, never a value read from it.
  */
-#include "provider/aws_creds.h"
+#include "clouds/aws/creds.h"
 
 #include <ctype.h>
 #include <json-c/json.h>
@@ -24,7 +24,7 @@
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
-#include "provider/ini.h"
+#include "clouds/aws/ini.h"
 
 #define TOKEN_FILE_MAX (64u << 10)
 

@@ -1,5 +1,5 @@
 /*
- * test_sigv4.c — AWS Signature Version 4 (provider/sigv4.c) against the
+ * test_aws_sigv4.c — AWS Signature Version 4 (clouds/aws/sigv4.c) against the
  * official test suite in the shared test data (every case's .creq, .sts and
  * .authz compared byte for byte), plus the signer's own rules.
  *
@@ -21,7 +21,7 @@
 
 #include "common/rc.h"
 #include "common/sha256.h"
-#include "provider/sigv4.h"
+#include "clouds/aws/sigv4.h"
 
 /* The suite's constants (testdata/README.md). */
 #define SUITE_KEY "AKIDEXAMPLE"
