@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "common/file.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
@@ -205,17 +206,6 @@ int lbp_aws_imds_get(struct lbp_http_client *http, const char *base, const char 
     return rc;
 }
 
-static int copy_json_str(struct json_object *o, const char *key, char *out, size_t cap)
-{
-    struct json_object *v;
-    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-        return LBP_PARSE;
-    if ((size_t)json_object_get_string_len(v) + 1 > cap || json_object_get_string_len(v) == 0)
-        return LBP_PARSE;
-    lbp_strlcpy(out, json_object_get_string(v), cap);
-    return LBP_OK;
-}
-
 static int from_imds(struct lbp_aws_creds *p, struct lbp_aws_credentials *c, char *err,
                      size_t errlen)
 {
@@ -256,10 +246,12 @@ static int from_imds(struct lbp_aws_creds *p, struct lbp_aws_credentials *c, cha
         rc = LBP_AUTH;
         goto out;
     }
-    if (copy_json_str(o, "AccessKeyId", c->access_key_id, sizeof(c->access_key_id)) ||
-        copy_json_str(o, "SecretAccessKey", c->secret_access_key, sizeof(c->secret_access_key)) ||
-        copy_json_str(o, "Token", c->session_token, sizeof(c->session_token)) ||
-        copy_json_str(o, "Expiration", exp, sizeof(exp)) || lbp_parse_rfc3339(exp, &c->expires_s)) {
+    if (lbp_json_copy_str(o, "AccessKeyId", c->access_key_id, sizeof(c->access_key_id), NULL, 0) ||
+        lbp_json_copy_str(o, "SecretAccessKey", c->secret_access_key,
+                          sizeof(c->secret_access_key), NULL, 0) ||
+        lbp_json_copy_str(o, "Token", c->session_token, sizeof(c->session_token), NULL, 0) ||
+        lbp_json_copy_str(o, "Expiration", exp, sizeof(exp), NULL, 0) ||
+        lbp_parse_rfc3339(exp, &c->expires_s)) {
         snprintf(err, errlen,
                  "IMDS: role credentials lack AccessKeyId, SecretAccessKey, Token "
                  "or Expiration");

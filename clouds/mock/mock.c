@@ -24,12 +24,14 @@
  * cheap in memory.
  */
 #include "provider/provider.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <json-c/json.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -533,20 +535,19 @@ static json_object *lb_json(const struct mock_lb *lb)
     return o;
 }
 
+/* The state file's fields, lenient: absent or mistyped reads as "" or 0. */
 static const char *jstr(json_object *o, const char *k)
 {
-    json_object *v;
-    if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
-        return "";
-    return json_object_get_string(v);
+    const char *s = "";
+    lbp_json_get_str(o, k, 4096, &s, NULL, 0);
+    return s;
 }
 
 static int jint(json_object *o, const char *k)
 {
-    json_object *v;
-    if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int))
-        return 0;
-    return json_object_get_int(v);
+    int64_t v = 0;
+    lbp_json_get_int(o, k, INT_MIN, INT_MAX, &v, NULL, 0);
+    return (int)v;
 }
 
 /* Writes the table to state_file atomically; lock held. */
