@@ -40,8 +40,7 @@ static void aws_cleanup(struct lbp_provider_ctx *ctx)
         return;
     lbp_aws_creds_free(ctx->creds);
     lbp_http_client_free(ctx->http);
-    aws_cache_free(ctx->cache);
-    pthread_mutex_destroy(&ctx->mu);
+    lbp_node_cache_free(ctx->cache);
     free(ctx);
 }
 
@@ -63,12 +62,6 @@ static int aws_init(const char *cloud_config_path, const char *cluster_name,
 
     if (!ctx)
         return LBP_NOMEM;
-    pthread_mutex_init(&ctx->mu, NULL);
-    ctx->cache = aws_cache_new();
-    if (!ctx->cache) {
-        rc = LBP_NOMEM;
-        goto out;
-    }
     ctx->cache_ttl_s = 300;
     memset(ep_override, 0, sizeof(ep_override));
     if (cloud_config_path && *cloud_config_path) {
@@ -128,6 +121,8 @@ static int aws_init(const char *cloud_config_path, const char *cluster_name,
     if (cfg(text, "InstanceCacheTTL", v, sizeof(v)) == LBP_OK &&
         lbp_parse_long(v, 0, 86400, &n) == LBP_OK)
         ctx->cache_ttl_s = (unsigned)n;
+    if ((rc = lbp_node_cache_new(sizeof(struct aws_instance), ctx->cache_ttl_s, &ctx->cache)))
+        goto out;
     for (int i = 0; i < 3; i++)
         cfg(text, ep_key[i], ep_override[i], sizeof(ep_override[i]));
     if (cfg(text, "Endpoint", v, sizeof(v)) == LBP_OK)
@@ -317,7 +312,7 @@ static char *aws_debug_json(struct lbp_provider_ctx *ctx)
     json_object_object_add(o, "endpoints", ep);
     json_object_object_add(o, "vpc", json_object_new_string(ctx->vpc));
     json_object_object_add(o, "cachedInstances",
-                           json_object_new_int64((int64_t)aws_cache_count(ctx)));
+                           json_object_new_int64((int64_t)lbp_node_cache_count(ctx->cache)));
     json_object_object_add(
         o, "apiCalls",
         json_object_new_int64((int64_t)lbp_ratelimit_taken(lbp_http_client_ratelimit(ctx->http))));

@@ -21,6 +21,7 @@
 #include "common/vec.h"
 #include "clouds/aws/creds.h"
 #include "provider/http.h"
+#include "provider/nodes.h"
 #include "provider/paging.h"
 #include "provider/provider.h"
 
@@ -272,7 +273,6 @@ bool aws_opts_ssl_port(const struct aws_opts *o, int port);
 
 /* ---- api.c / aws.c ---- */
 
-struct aws_inst_cache;
 
 struct lbp_provider_ctx {
     char cluster[128];
@@ -283,8 +283,7 @@ struct lbp_provider_ctx {
     enum aws_lb_kind default_kind;
     struct lbp_http_client *http;
     struct lbp_aws_creds *creds;
-    pthread_mutex_t mu; /* guards the instance cache */
-    struct aws_inst_cache *cache;
+    struct lbp_node_cache *cache; /* instance id → struct aws_instance */
     unsigned cache_ttl_s;
 };
 
@@ -314,9 +313,6 @@ int aws_instance_id(const char *provider_id, char *out, size_t cap);
 /* Resolves nodes to instances (cached with TTL); nodes that do not resolve are skipped. */
 int aws_nodes_instances(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                         const struct aws_opts *o, struct lbp_vec *out, struct lbp_call *call);
-struct aws_inst_cache *aws_cache_new(void);
-void aws_cache_free(struct aws_inst_cache *c);
-size_t aws_cache_count(struct lbp_provider_ctx *ctx);
 /* Picks one subnet per AZ for the LB (annotation or tags); fills CIDRs. */
 int aws_lb_subnets(struct lbp_provider_ctx *ctx, const char *vpc, const struct aws_opts *o,
                    struct lbp_vec *out, struct lbp_call *call);

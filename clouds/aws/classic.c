@@ -130,12 +130,13 @@ static void health_target(const struct lbp_lb_spec *spec, const struct aws_opts 
                           size_t cap)
 {
     const char *proto = "TCP", *path = "";
+    struct lbp_health_check hc;
     char port[16];
     snprintf(port, sizeof(port), "%d", spec->n_ports ? spec->ports[0].node_port : 0);
-    if (spec->local_traffic && spec->health_check_node_port > 0) {
-        proto = "HTTP";
-        path = "/healthz";
-        snprintf(port, sizeof(port), "%d", spec->health_check_node_port);
+    if (lbp_health_check_kube(spec, &hc)) {
+        proto = hc.protocol;
+        path = hc.path;
+        snprintf(port, sizeof(port), "%d", hc.port);
     }
     if (o->hc_protocol[0])
         proto = o->hc_protocol;
@@ -205,32 +206,35 @@ static int lb_sg(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec, c
     return rc;
 }
 
+/* A registered instance id (have) against a wanted instance. */
+static bool instance_match(const void *have, const void *want, void *ud)
+{
+    return strcmp((const char *)have, ((const struct aws_instance *)want)->id) == 0;
+}
+
 static int instances_sync(struct lbp_provider_ctx *ctx, const char *name,
                           const struct aws_clb *have, const struct lbp_vec *inst,
                           struct lbp_call *call)
 {
+    static const struct lbp_diff_ops ops = {.match = instance_match};
     const struct aws_instance *in = inst->v;
     struct aws_query qa, qd;
-    size_t na = 0, nd = 0;
-    int rc = LBP_OK;
+    size_t *ai = NULL, *di = NULL, na = 0, nd = 0;
+    int rc = lbp_target_diff(have ? have->instances : NULL, have ? have->n_instances : 0,
+                             sizeof(*have->instances), in, inst->n, sizeof(*in), &ops, NULL, &ai,
+                             &na, &di, &nd);
+    if (rc)
+        return rc;
     awsq_init(&qa, "RegisterInstancesWithLoadBalancer", AWS_ELB_VERSION);
     awsq_init(&qd, "DeregisterInstancesFromLoadBalancer", AWS_ELB_VERSION);
     awsq_add(&qa, "LoadBalancerName", name);
     awsq_add(&qd, "LoadBalancerName", name);
-    for (size_t i = 0; i < inst->n; i++) {
-        bool found = false;
-        for (size_t k = 0; have && k < have->n_instances && !found; k++)
-            found = strcmp(have->instances[k], in[i].id) == 0;
-        if (!found)
-            awsq_addf(&qa, in[i].id, "Instances.member.%zu.InstanceId", ++na);
-    }
-    for (size_t k = 0; have && k < have->n_instances; k++) {
-        bool keep = false;
-        for (size_t i = 0; i < inst->n && !keep; i++)
-            keep = strcmp(have->instances[k], in[i].id) == 0;
-        if (!keep)
-            awsq_addf(&qd, have->instances[k], "Instances.member.%zu.InstanceId", ++nd);
-    }
+    for (size_t i = 0; i < na; i++)
+        awsq_addf(&qa, in[ai[i]].id, "Instances.member.%zu.InstanceId", i + 1);
+    for (size_t k = 0; k < nd; k++)
+        awsq_addf(&qd, have->instances[di[k]], "Instances.member.%zu.InstanceId", k + 1);
+    free(ai);
+    free(di);
     if (na)
         rc = aws_call0(ctx, AWS_ELB, &qa, "RegisterInstancesWithLoadBalancer", NULL, call);
     if (rc == LBP_OK && nd)

@@ -5,8 +5,9 @@
  * Instances are looked up with an instance-id *filter* rather than
  * InstanceId.N: a filter skips ids that no longer exist where InstanceId.N
  * fails the whole call, and one terminated node must not block every
- * Service. Answers are cached per instance for ctx->cache_ttl_s, so a node
- * change on 100 Services costs one DescribeInstances, not 100.
+ * Service. Answers are cached per instance for ctx->cache_ttl_s (the
+ * toolkit's node cache), so a node change on 100 Services costs one
+ * DescribeInstances, not 100.
  *
  * Security-group rules lbprov creates carry a description naming the LB;
  * that description is the ownership marker, so converge and clean-up only
@@ -16,60 +17,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uthash.h>
 
 #include "clouds/aws/aws_int.h"
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
 
-struct inst_entry {
-    char id[AWS_ID_LEN];
-    struct aws_instance in;
-    uint64_t at_ms;
-    UT_hash_handle hh;
-};
-
-struct aws_inst_cache {
-    struct inst_entry *map;
-};
-
-struct aws_inst_cache *aws_cache_new(void)
-{
-    return calloc(1, sizeof(struct aws_inst_cache));
-}
-
-size_t aws_cache_count(struct lbp_provider_ctx *ctx)
-{
-    size_t n;
-    pthread_mutex_lock(&ctx->mu);
-    n = HASH_COUNT(ctx->cache->map);
-    pthread_mutex_unlock(&ctx->mu);
-    return n;
-}
-
-void aws_cache_free(struct aws_inst_cache *c)
-{
-    struct inst_entry *e, *tmp;
-    if (!c)
-        return;
-    HASH_ITER(hh, c->map, e, tmp)
-    {
-        HASH_DEL(c->map, e);
-        free(e);
-    }
-    free(c);
-}
-
 int aws_instance_id(const char *pid, char *out, size_t cap)
 {
+    struct lbp_provider_id id;
     const char *last;
     size_t l;
     if (!pid || !*pid)
         return LBP_INVALID;
     if (strncmp(pid, "aws://", 6) == 0) {
-        last = strrchr(pid, '/');
-        last = last ? last + 1 : pid;
+        /* aws:///<zone>/<id>; the id alone after aws:// is accepted too */
+        if (lbp_provider_id_parse(pid, "aws", &id) == LBP_OK)
+            last = lbp_provider_id_last(&id);
+        else
+            last = id.host ? id.host : "";
     } else if (strchr(pid, '/') || strchr(pid, ':')) {
         return LBP_INVALID;
     } else {
@@ -123,7 +89,6 @@ int aws_nodes_instances(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *
 {
     char(*miss)[AWS_ID_LEN] = NULL;
     size_t n_miss = 0;
-    uint64_t now = lbp_now_ms();
     struct lbp_vec found;
     int rc = LBP_OK;
 
@@ -133,10 +98,9 @@ int aws_nodes_instances(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *
         if (!miss)
             return LBP_NOMEM;
     }
-    pthread_mutex_lock(&ctx->mu);
     for (size_t i = 0; i < spec->n_nodes; i++) {
         char id[AWS_ID_LEN];
-        struct inst_entry *e = NULL;
+        struct aws_instance hit;
         if (o && !aws_node_selected(spec, o, i))
             continue;
         if (aws_instance_id(spec->nodes[i].provider_id, id, sizeof(id)) != LBP_OK) {
@@ -144,19 +108,17 @@ int aws_nodes_instances(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *
                   spec->name, spec->nodes[i].name);
             continue;
         }
-        HASH_FIND_STR(ctx->cache->map, id, e);
-        if (e && now - e->at_ms < (uint64_t)ctx->cache_ttl_s * 1000) {
+        if (lbp_node_cache_get(ctx->cache, id, &hit)) {
             struct aws_instance *dst = lbp_vec_push(out);
             if (!dst) {
                 rc = LBP_NOMEM;
                 break;
             }
-            *dst = e->in;
+            *dst = hit;
         } else {
             memcpy(miss[n_miss++], id, AWS_ID_LEN);
         }
     }
-    pthread_mutex_unlock(&ctx->mu);
 
     for (size_t off = 0; rc == LBP_OK && off < n_miss; off += 200) {
         size_t n = n_miss - off > 200 ? 200 : n_miss - off;
@@ -164,31 +126,17 @@ int aws_nodes_instances(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *
     }
     if (rc == LBP_OK) {
         struct aws_instance *f = found.v;
-        pthread_mutex_lock(&ctx->mu);
         for (size_t i = 0; i < found.n && rc == LBP_OK; i++) {
-            struct inst_entry *e = NULL;
             struct aws_instance *dst;
             if (strcmp(f[i].state, "terminated") == 0 || strcmp(f[i].state, "shutting-down") == 0)
                 continue;
-            HASH_FIND_STR(ctx->cache->map, f[i].id, e);
-            if (!e) {
-                e = calloc(1, sizeof(*e));
-                if (!e) {
-                    rc = LBP_NOMEM;
-                    break;
-                }
-                lbp_strlcpy(e->id, f[i].id, sizeof(e->id));
-                HASH_ADD_STR(ctx->cache->map, id, e);
-            }
-            e->in = f[i];
-            e->at_ms = now;
-            dst = lbp_vec_push(out);
+            rc = lbp_node_cache_put(ctx->cache, f[i].id, &f[i]);
+            dst = rc ? NULL : lbp_vec_push(out);
             if (!dst)
                 rc = LBP_NOMEM;
             else
                 *dst = f[i];
         }
-        pthread_mutex_unlock(&ctx->mu);
     }
     if (rc == LBP_OK && out->n)
         qsort(out->v, out->n, out->elem, cmp_inst);
@@ -386,6 +334,17 @@ static bool same_rule(const struct aws_rule *a, const struct aws_rule *b)
            strcmp(a->cidr, b->cidr) == 0 && strcmp(a->group, b->group) == 0;
 }
 
+static bool rule_match(const void *a, const void *b, void *ud)
+{
+    return same_rule(a, b);
+}
+
+/* Rules without our description belong to someone else: never touched. */
+static bool rule_not_ours(const void *have, void *desc)
+{
+    return strcmp(((const struct aws_rule *)have)->desc, desc) != 0;
+}
+
 static void add_perm(struct aws_query *q, int i, const struct aws_rule *r, const char *desc)
 {
     awsq_addf(q, r->proto, "IpPermissions.%d.IpProtocol", i);
@@ -443,39 +402,32 @@ static int sg_change(struct lbp_provider_ctx *ctx, const char *action, const cha
 int aws_sg_converge(struct lbp_provider_ctx *ctx, const struct aws_sg *sg, const char *desc,
                     const struct aws_rule *want, size_t n_want, struct lbp_call *call)
 {
+    static const struct lbp_diff_ops ops = {
+        .match = rule_match, .ignore = rule_not_ours, .same_want = rule_match};
     const struct aws_rule **add = NULL, **del = NULL;
-    size_t na = 0, nd = 0;
-    int rc = LBP_OK;
-    add = calloc(n_want + 1, sizeof(*add));
-    del = calloc(sg->n_rules + 1, sizeof(*del));
+    size_t *ai = NULL, *di = NULL, na = 0, nd = 0;
+    int rc = lbp_target_diff(sg->rules, sg->n_rules, sizeof(*sg->rules), want, n_want,
+                             sizeof(*want), &ops, (void *)desc, &ai, &na, &di, &nd);
+    if (rc)
+        goto out;
+    add = calloc(na + 1, sizeof(*add));
+    del = calloc(nd + 1, sizeof(*del));
     if (!add || !del) {
         rc = LBP_NOMEM;
         goto out;
     }
-    for (size_t i = 0; i < n_want; i++) {
-        bool have = false;
-        for (size_t k = 0; k < sg->n_rules && !have; k++)
-            have = strcmp(sg->rules[k].desc, desc) == 0 && same_rule(&sg->rules[k], &want[i]);
-        for (size_t k = 0; k < na && !have; k++)
-            have = same_rule(add[k], &want[i]);
-        if (!have)
-            add[na++] = &want[i];
-    }
-    for (size_t k = 0; k < sg->n_rules; k++) {
-        bool keep = false;
-        if (strcmp(sg->rules[k].desc, desc) != 0)
-            continue;
-        for (size_t i = 0; i < n_want && !keep; i++)
-            keep = same_rule(&sg->rules[k], &want[i]);
-        if (!keep)
-            del[nd++] = &sg->rules[k];
-    }
+    for (size_t i = 0; i < na; i++)
+        add[i] = &want[ai[i]];
+    for (size_t k = 0; k < nd; k++)
+        del[k] = &sg->rules[di[k]];
     rc = sg_change(ctx, "RevokeSecurityGroupIngress", sg->id, del, nd, NULL, call);
     if (rc == LBP_OK)
         rc = sg_change(ctx, "AuthorizeSecurityGroupIngress", sg->id, add, na, desc, call);
 out:
     free(add);
     free(del);
+    free(ai);
+    free(di);
     return rc;
 }
 

@@ -93,6 +93,7 @@ static int build_wants(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
                        struct lbp_call *call)
 {
     struct want *w = calloc(spec->n_ports + 1, sizeof(*w));
+    struct lbp_health_check hc;
     size_t n = 0;
     if (!w)
         return LBP_NOMEM;
@@ -144,10 +145,10 @@ static int build_wants(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
                 lbp_strlcpy(x->tg_protocol, "TLS", sizeof(x->tg_protocol));
         }
         /* Defaults as upstream; Local traffic asks kube-proxy's health endpoint. */
-        if (spec->local_traffic && spec->health_check_node_port > 0) {
-            lbp_strlcpy(x->hc_protocol, "HTTP", sizeof(x->hc_protocol));
-            snprintf(x->hc_port, sizeof(x->hc_port), "%d", spec->health_check_node_port);
-            lbp_strlcpy(x->hc_path, "/healthz", sizeof(x->hc_path));
+        if (lbp_health_check_kube(spec, &hc)) {
+            lbp_strlcpy(x->hc_protocol, hc.protocol, sizeof(x->hc_protocol));
+            snprintf(x->hc_port, sizeof(x->hc_port), "%d", hc.port);
+            lbp_strlcpy(x->hc_path, hc.path, sizeof(x->hc_path));
         } else {
             lbp_strlcpy(x->hc_protocol, "TCP", sizeof(x->hc_protocol));
             lbp_strlcpy(x->hc_port, "traffic-port", sizeof(x->hc_port));
@@ -288,14 +289,28 @@ static int targets_change(struct lbp_provider_ctx *ctx, const char *action, cons
     return rc;
 }
 
+/* A registered target (have) is a wanted instance on the group's port (ud). */
+static bool target_match(const void *have, const void *want, void *port)
+{
+    const struct aws_target *t = have;
+    return strcmp(t->id, ((const struct aws_instance *)want)->id) == 0 && t->port == *(int *)port;
+}
+
+/* A draining target is on its way out: neither kept nor deregistered again. */
+static bool target_draining(const void *have, void *ud)
+{
+    return strcmp(((const struct aws_target *)have)->state, "draining") == 0;
+}
+
 /* Makes the group's targets exactly the instances on port. */
 static int sync_targets(struct lbp_provider_ctx *ctx, const char *tg_arn, int port, bool fresh,
                         const struct lbp_vec *inst, struct lbp_call *call)
 {
     struct lbp_vec have;
+    static const struct lbp_diff_ops ops = {.match = target_match, .ignore = target_draining};
     const struct aws_instance *in = inst->v;
     const char **add = NULL, **del = NULL;
-    size_t na = 0, nd = 0;
+    size_t *ai = NULL, *di = NULL, na = 0, nd = 0;
     int rc = LBP_OK;
 
     lbp_vec_init(&have, sizeof(struct aws_target));
@@ -314,32 +329,18 @@ static int sync_targets(struct lbp_provider_ctx *ctx, const char *tg_arn, int po
         if (rc)
             goto out;
     }
-    add = calloc(inst->n + 1, sizeof(*add));
-    del = calloc(have.n + 1, sizeof(*del));
+    rc = lbp_target_diff(have.v, have.n, have.elem, in, inst->n, sizeof(*in), &ops, &port, &ai,
+                         &na, &di, &nd);
+    add = rc ? NULL : calloc(na + 1, sizeof(*add));
+    del = rc ? NULL : calloc(nd + 1, sizeof(*del));
     if (!add || !del) {
-        rc = LBP_NOMEM;
+        rc = rc ? rc : LBP_NOMEM;
         goto out;
     }
-    for (size_t i = 0; i < inst->n; i++) {
-        bool found = false;
-        for (size_t k = 0; k < have.n && !found; k++) {
-            struct aws_target *t = &((struct aws_target *)have.v)[k];
-            found = strcmp(t->id, in[i].id) == 0 && t->port == port &&
-                    strcmp(t->state, "draining") != 0;
-        }
-        if (!found)
-            add[na++] = in[i].id;
-    }
-    for (size_t k = 0; k < have.n; k++) {
-        struct aws_target *t = &((struct aws_target *)have.v)[k];
-        bool keep = false;
-        if (strcmp(t->state, "draining") == 0)
-            continue;
-        for (size_t i = 0; i < inst->n && !keep; i++)
-            keep = strcmp(t->id, in[i].id) == 0 && t->port == port;
-        if (!keep)
-            del[nd++] = t->id;
-    }
+    for (size_t i = 0; i < na; i++)
+        add[i] = in[ai[i]].id;
+    for (size_t k = 0; k < nd; k++)
+        del[k] = ((struct aws_target *)have.v)[di[k]].id;
     if (na)
         lbp_v(2, "aws: target group %s: registering %zu, deregistering %zu", tg_arn, na, nd);
     rc = targets_change(ctx, "RegisterTargets", tg_arn, add, na, port, call);
@@ -366,6 +367,8 @@ static int sync_targets(struct lbp_provider_ctx *ctx, const char *tg_arn, int po
 out:
     free(add);
     free(del);
+    free(ai);
+    free(di);
     lbp_vec_free(&have);
     return rc;
 }

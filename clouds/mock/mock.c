@@ -538,9 +538,8 @@ static json_object *lb_json(const struct mock_lb *lb)
 /* The state file's fields, lenient: absent or mistyped reads as "" or 0. */
 static const char *jstr(json_object *o, const char *k)
 {
-    const char *s = "";
-    lbp_json_get_str(o, k, 4096, &s, NULL, 0);
-    return s;
+    json_object *v = lbp_json_at(o, k);
+    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
 }
 
 static int jint(json_object *o, const char *k)
