@@ -983,6 +983,18 @@ static void test_external_lb_objects(void **st)
                  "global", NULL);
     assert_int_equal(api("DELETE", GLOBAL "/httpHealthChecks/lb-hc", NULL, &r), 400);
     resp_free(&r);
+    /* A firewall's ranges can be patched, its direction not. */
+    mutate("POST", GLOBAL "/firewalls",
+           "{\"name\":\"k8s-fw-lb\",\"targetTags\":[\"node\"],\"allowed\":[{\"IPProtocol\":"
+           "\"tcp\",\"ports\":[\"80\",\"443\"]}]}");
+    mutate("PATCH", GLOBAL "/firewalls/k8s-fw-lb", "{\"sourceRanges\":[\"192.0.2.0/24\"]}");
+    assert_int_equal(api("GET", GLOBAL "/firewalls/k8s-fw-lb", NULL, &r), 200);
+    assert_string_equal(js(r.json, "sourceRanges.0"), "192.0.2.0/24");
+    assert_string_equal(js(r.json, "allowed.0.ports.1"), "443");
+    resp_free(&r);
+    expect_error("PATCH", GLOBAL "/firewalls/k8s-fw-lb", "{\"direction\":\"EGRESS\"}", 400,
+                 "invalid", "global", "'resource.direction'");
+    mutate("DELETE", GLOBAL "/firewalls/k8s-fw-lb", NULL);
     /* setTarget moves the rule to another pool. */
     mutate("POST", REGION "/targetPools", "{\"name\":\"lb-tp2\"}");
     mutate("POST", REGION "/forwardingRules/lb-fr/setTarget",
@@ -1069,6 +1081,20 @@ static void test_internal_lb_objects(void **st)
     assert_true(!strncmp(js(r.json, "IPAddress"), "10.128.", 7));
     assert_non_null(strstr(js(r.json, "subnetwork"), "/regions/us-central1/subnetworks/default"));
     resp_free(&r);
+    /* Global access may be patched on a forwarding rule; its ports may not. */
+    assert_int_equal(api("GET", REGION "/forwardingRules/il-fr", NULL, &r), 200);
+    {
+        char body[200];
+        snprintf(body, sizeof(body), "{\"allowGlobalAccess\":false,\"fingerprint\":\"%s\"}",
+                 js(r.json, "fingerprint"));
+        mutate("PATCH", REGION "/forwardingRules/il-fr", body);
+    }
+    resp_free(&r);
+    assert_int_equal(api("GET", REGION "/forwardingRules/il-fr", NULL, &r), 200);
+    assert_string_equal(js(r.json, "allowGlobalAccess"), "false");
+    resp_free(&r);
+    expect_error("PATCH", REGION "/forwardingRules/il-fr", "{\"ports\":[\"8080\"]}", 400, "invalid",
+                 "global", "'resource.ports'");
     expect_error("DELETE", ZONE_B "/instanceGroups/il-ig", NULL, 400,
                  "resourceInUseByAnotherResource", "global", NULL);
     mutate("DELETE", REGION "/forwardingRules/il-fr", NULL);
@@ -1291,8 +1317,19 @@ static void test_recorded_shapes(void **st)
     mutate("POST", REGION "/forwardingRules",
            "{\"name\":\"libcloud-lb-demo-lb\",\"IPProtocol\":\"TCP\",\"portRange\":\"80\","
            "\"target\":\"regions/us-central1/targetPools/libcloud-lb-demo-lb-tp\"}");
-    /* The recorded list has no descriptions. */
-    mutate("PATCH", REGION "/forwardingRules/lcforwardingrule", "{\"description\":null}");
+    /* The recorded list has no descriptions: the same rule again without one. */
+    mutate("DELETE", REGION "/forwardingRules/lcforwardingrule", NULL);
+    assert_int_equal(api("GET", REGION "/addresses/lb-demo-ip", NULL, &r), 200);
+    {
+        char body[600];
+        snprintf(body, sizeof(body),
+                 "{\"name\":\"lcforwardingrule\",\"IPAddress\":\"%s\",\"IPProtocol\":\"TCP\","
+                 "\"portRange\":\"8000-8500\",\"target\":\"regions/us-central1/targetPools/"
+                 "lctargetpool\"}",
+                 js(r.json, "address"));
+        mutate("POST", REGION "/forwardingRules", body);
+    }
+    resp_free(&r);
     json_object_put(call_shape("GET", REGION "/forwardingRules", NULL,
                                "regions_us-central1_forwardingRules.json"));
 

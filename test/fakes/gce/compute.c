@@ -50,6 +50,8 @@ struct rdef {
     bool fingerprint;
     bool readonly;
     bool patch, update;
+    /* What a change may alter: only these fields (NULL: any), and never these. */
+    const char *const *changeable, *const *immutable;
     int (*prepare)(struct call *c, struct json_object *res);
     /* At DONE of an insert: what needs the final state (addresses). 0 or an op error. */
     int (*commit)(struct op *o, const char *coll_path, struct json_object *res);
@@ -1433,30 +1435,109 @@ static const char *const f_ig[] = {"name",       "description", "network", "name
                                    "subnetwork", OUTPUT_ONLY,   NULL};
 static const char *const f_none[] = {NULL};
 
+/* GCE: "Currently, you can only patch the network_tier field" (and global access). */
+static const char *const c_fr[] = {"networkTier", "allowGlobalAccess", NULL};
+static const char *const i_fw[] = {"network", "direction", NULL};
+static const char *const i_bs[] = {"loadBalancingScheme", "network", NULL};
+
 static const struct rdef g_defs[] = {
-    {"addresses", SC_REGION, "compute#address", "address", NULL, "STATIC_ADDRESSES", f_address,
-     false, false, false, false, prep_address, commit_address},
-    {"forwardingRules", SC_REGION, "compute#forwardingRule", "forwarding_rule", NULL,
-     "FORWARDING_RULES", f_fr, true, false, true, false, prep_forwarding_rule,
-     commit_forwarding_rule},
-    {"targetPools", SC_REGION, "compute#targetPool", "target_pool", NULL, "TARGET_POOLS", f_tp,
-     false, false, false, false, prep_target_pool, NULL},
-    {"backendServices", SC_REGION, "compute#backendService", "backend_service", "BACKEND_SERVICES",
-     "REGION_BACKEND_SERVICES", f_bs, true, false, true, true, prep_backend_service, NULL},
-    {"healthChecks", SC_REGION | SC_GLOBAL, "compute#healthCheck", "health_check", "HEALTH_CHECKS",
-     "REGION_HEALTH_CHECKS", f_hc, false, false, true, true, prep_health_check, NULL},
-    {"httpHealthChecks", SC_GLOBAL, "compute#httpHealthCheck", "http_health_check", "HEALTH_CHECKS",
-     NULL, f_hhc, false, false, true, true, prep_http_health_check, NULL},
-    {"firewalls", SC_GLOBAL, "compute#firewall", "firewall", "FIREWALLS", NULL, f_fw, false, false,
-     true, true, prep_firewall, NULL},
-    {"instances", SC_ZONE, "compute#instance", "instance", NULL, "INSTANCES", f_inst, true, false,
-     false, false, prep_instance, commit_instance},
-    {"instanceGroups", SC_ZONE, "compute#instanceGroup", "instance_group", NULL, "INSTANCE_GROUPS",
-     f_ig, true, false, false, false, prep_instance_group, NULL},
-    {"networks", SC_GLOBAL, "compute#network", "network", NULL, NULL, f_none, false, true, false,
-     false, NULL, NULL},
-    {"subnetworks", SC_REGION, "compute#subnetwork", "subnetwork", NULL, NULL, f_none, true, true,
-     false, false, NULL, NULL},
+    {.coll = "addresses",
+     .scopes = SC_REGION,
+     .kind = "compute#address",
+     .type_name = "address",
+     .quota_region = "STATIC_ADDRESSES",
+     .fields = f_address,
+     .prepare = prep_address,
+     .commit = commit_address},
+    {.coll = "forwardingRules",
+     .scopes = SC_REGION,
+     .kind = "compute#forwardingRule",
+     .type_name = "forwarding_rule",
+     .quota_region = "FORWARDING_RULES",
+     .fields = f_fr,
+     .fingerprint = true,
+     .patch = true,
+     .changeable = c_fr,
+     .prepare = prep_forwarding_rule,
+     .commit = commit_forwarding_rule},
+    {.coll = "targetPools",
+     .scopes = SC_REGION,
+     .kind = "compute#targetPool",
+     .type_name = "target_pool",
+     .quota_region = "TARGET_POOLS",
+     .fields = f_tp,
+     .prepare = prep_target_pool},
+    {.coll = "backendServices",
+     .scopes = SC_REGION,
+     .kind = "compute#backendService",
+     .type_name = "backend_service",
+     .quota_global = "BACKEND_SERVICES",
+     .quota_region = "REGION_BACKEND_SERVICES",
+     .fields = f_bs,
+     .fingerprint = true,
+     .patch = true,
+     .update = true,
+     .immutable = i_bs,
+     .prepare = prep_backend_service},
+    {.coll = "healthChecks",
+     .scopes = SC_REGION | SC_GLOBAL,
+     .kind = "compute#healthCheck",
+     .type_name = "health_check",
+     .quota_global = "HEALTH_CHECKS",
+     .quota_region = "REGION_HEALTH_CHECKS",
+     .fields = f_hc,
+     .patch = true,
+     .update = true,
+     .prepare = prep_health_check},
+    {.coll = "httpHealthChecks",
+     .scopes = SC_GLOBAL,
+     .kind = "compute#httpHealthCheck",
+     .type_name = "http_health_check",
+     .quota_global = "HEALTH_CHECKS",
+     .fields = f_hhc,
+     .patch = true,
+     .update = true,
+     .prepare = prep_http_health_check},
+    {.coll = "firewalls",
+     .scopes = SC_GLOBAL,
+     .kind = "compute#firewall",
+     .type_name = "firewall",
+     .quota_global = "FIREWALLS",
+     .fields = f_fw,
+     .patch = true,
+     .update = true,
+     .immutable = i_fw,
+     .prepare = prep_firewall},
+    {.coll = "instances",
+     .scopes = SC_ZONE,
+     .kind = "compute#instance",
+     .type_name = "instance",
+     .quota_region = "INSTANCES",
+     .fields = f_inst,
+     .fingerprint = true,
+     .prepare = prep_instance,
+     .commit = commit_instance},
+    {.coll = "instanceGroups",
+     .scopes = SC_ZONE,
+     .kind = "compute#instanceGroup",
+     .type_name = "instance_group",
+     .quota_region = "INSTANCE_GROUPS",
+     .fields = f_ig,
+     .fingerprint = true,
+     .prepare = prep_instance_group},
+    {.coll = "networks",
+     .scopes = SC_GLOBAL,
+     .kind = "compute#network",
+     .type_name = "network",
+     .fields = f_none,
+     .readonly = true},
+    {.coll = "subnetworks",
+     .scopes = SC_REGION,
+     .kind = "compute#subnetwork",
+     .type_name = "subnetwork",
+     .fields = f_none,
+     .fingerprint = true,
+     .readonly = true},
 };
 
 static const struct rdef *def_of(const char *coll_name)
@@ -1974,6 +2055,43 @@ static int check_fingerprint(struct call *c, struct json_object *cur, struct jso
     return 0;
 }
 
+static bool listed(const char *const *list, const char *k)
+{
+    for (size_t i = 0; list && list[i]; i++)
+        if (!strcmp(list[i], k))
+            return true;
+    return false;
+}
+
+static int changed(struct call *c, struct json_object *cur, struct json_object *res, const char *k)
+{
+    struct json_object *a = json_object_object_get(cur, k), *b = json_object_object_get(res, k);
+    if (!strcmp(k, "fingerprint") || json_object_equal(a, b))
+        return 0;
+    if (listed(c->d->immutable, k) || (c->d->changeable && !listed(c->d->changeable, k)))
+        return field_err(c, k, b ? json_object_to_json_string(b) : "",
+                         "This field cannot be changed on an existing resource.");
+    return 0;
+}
+
+/* A patch or update alters only what GCE lets it alter. */
+static int check_changes(struct call *c, struct json_object *cur, struct json_object *res)
+{
+    json_object_object_foreach(res, k, v)
+    {
+        (void)v;
+        if (changed(c, cur, res, k))
+            return -1;
+    }
+    json_object_object_foreach(cur, k2, v2)
+    {
+        (void)v2;
+        if (!json_object_object_get_ex(res, k2, NULL) && changed(c, cur, res, k2))
+            return -1;
+    }
+    return 0;
+}
+
 static void do_patch(struct call *c, bool update)
 {
     struct json_object *cur = find(c->coll_path, c->name), *res;
@@ -2026,7 +2144,7 @@ static void do_patch(struct call *c, bool update)
     }
     json_object_object_del(res, "fingerprint");
     c->patch = true;
-    if (c->d->prepare(c, res) != 0) {
+    if (c->d->prepare(c, res) != 0 || check_changes(c, cur, res) != 0) {
         json_object_put(res);
         return;
     }
