@@ -29,128 +29,25 @@
 #include <unistd.h>
 
 #include "common/util.h"
-#include "test/integration/harness.h"
+#include "test/fakes/gce/fake_gce_client.h"
 
 #define REGION "/compute/v1/projects/fake-project/regions/us-central1"
 #define GLOBAL "/compute/v1/projects/fake-project/global"
 #define ZONE_B "/compute/v1/projects/fake-project/zones/us-central1-b"
 #define COMPUTE_SCOPE "https://www.googleapis.com/auth/compute"
 
-struct fg {
-    pid_t pid;
-    int port;
-    char dir[128];
-    char url[64];
-    char creds[256];
-    char log[256];
-};
-
 struct resp {
     long status;
     char *body;
     struct json_object *json;
     char www_auth[256];
-    char flavor[64];
+    char flavor[32];
 };
 
-static struct fg g;
+static struct fake_gce g;
 static char g_token[128];
 static EVP_PKEY *g_key;
 static char g_email[160], g_kid[64], g_token_uri[160];
-
-/* ---- the fake as a process ---- */
-
-static bool port_file_ready(void *ctx)
-{
-    struct fg *f = ctx;
-    char path[300];
-    FILE *fp;
-    snprintf(path, sizeof(path), "%s/port", f->dir);
-    fp = fopen(path, "r");
-    if (!fp)
-        return false;
-    if (fscanf(fp, "%d", &f->port) != 1)
-        f->port = 0;
-    fclose(fp);
-    return f->port > 0;
-}
-
-static int fg_start(struct fg *f, const char *const *extra)
-{
-    char *argv[40], port_file[300];
-    int n = 0;
-    memset(f, 0, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/lbp-fake-gce-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    snprintf(port_file, sizeof(port_file), "%s/port", f->dir);
-    snprintf(f->creds, sizeof(f->creds), "%s/key.json", f->dir);
-    snprintf(f->log, sizeof(f->log), "%s/fake-gce.log", f->dir);
-    argv[n++] = (char *)LBP_FAKE_GCE_BIN;
-    argv[n++] = (char *)"--port";
-    argv[n++] = (char *)"0";
-    argv[n++] = (char *)"--port-file";
-    argv[n++] = port_file;
-    argv[n++] = (char *)"--write-credentials";
-    argv[n++] = f->creds;
-    for (size_t i = 0; extra && extra[i] && n < 38; i++)
-        argv[n++] = (char *)extra[i];
-    argv[n] = NULL;
-    f->pid = lbp_test_spawn(argv, f->log);
-    if (f->pid <= 0 || !lbp_test_poll(port_file_ready, f, 20000))
-        return -1;
-    snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", f->port);
-    return 0;
-}
-
-/* Stops the fake; its exit status (non-zero: it leaked or crashed, and its log is shown). */
-static int fg_stop(struct fg *f)
-{
-    char cmd[600];
-    int rc = 0;
-    if (f->pid > 0) {
-        rc = lbp_test_stop(f->pid, SIGTERM, 10000);
-        if (rc != 0) {
-            snprintf(cmd, sizeof(cmd), "cat '%s' >&2", f->log);
-            if (system(cmd) != 0)
-                fprintf(stderr, "fake-gce exited %d\n", rc);
-        }
-        f->pid = 0;
-    }
-    if (f->dir[0]) {
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", f->dir);
-        f->dir[0] = 0;
-    }
-    return rc;
-}
-
-/* ---- HTTP ---- */
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-    struct resp *r = ud;
-    size_t len = r->body ? strlen(r->body) : 0, add = sz * n;
-    char *nb = realloc(r->body, len + add + 1);
-    if (!nb)
-        return 0;
-    memcpy(nb + len, p, add);
-    nb[len + add] = 0;
-    r->body = nb;
-    return add;
-}
-
-static size_t on_header(char *p, size_t sz, size_t n, void *ud)
-{
-    struct resp *r = ud;
-    size_t len = sz * n;
-    if (len > 18 && !strncasecmp(p, "WWW-Authenticate: ", 18))
-        snprintf(r->www_auth, sizeof(r->www_auth), "%.*s", (int)(len - 18), p + 18);
-    if (len > 17 && !strncasecmp(p, "Metadata-Flavor: ", 17))
-        snprintf(r->flavor, sizeof(r->flavor), "%.*s", (int)strcspn(p + 17, "\r\n"), p + 17);
-    return len;
-}
 
 static void resp_free(struct resp *r)
 {
@@ -159,40 +56,17 @@ static void resp_free(struct resp *r)
     memset(r, 0, sizeof(*r));
 }
 
-/* One request; headers is NULL-terminated (or NULL). Returns the status. */
-static long http(struct fg *f, const char *method, const char *path, const char *ctype,
+/* One request, its body parsed as JSON when it is JSON. Returns the status. */
+static long http(struct fake_gce *f, const char *method, const char *path, const char *ctype,
                  const char *body, const char *const *headers, struct resp *out)
 {
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = NULL;
-    char url[1200], ct[128];
+    struct fake_gce_resp fr;
     memset(out, 0, sizeof(*out));
-    assert_non_null(c);
-    snprintf(url, sizeof(url), "%s%s", f->url, path);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        snprintf(ct, sizeof(ct), "Content-Type: %s", ctype ? ctype : "application/json");
-        h = curl_slist_append(h, ct);
-    }
-    for (size_t i = 0; headers && headers[i]; i++)
-        h = curl_slist_append(h, headers[i]);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
-    else
-        out->status = -1;
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (out->body)
-        out->json = json_tokener_parse(out->body);
+    out->status = fake_gce_req(f, method, path, ctype, body, headers, &fr);
+    out->body = fr.body;
+    out->json = json_tokener_parse(fr.body);
+    snprintf(out->www_auth, sizeof(out->www_auth), "%s", fr.www_authenticate);
+    snprintf(out->flavor, sizeof(out->flavor), "%s", fr.metadata_flavor);
     return out->status;
 }
 
@@ -214,10 +88,7 @@ static long api(const char *method, const char *path, const char *body, struct r
 
 static long ctl(const char *path, const char *body)
 {
-    struct resp r;
-    long st = http(&g, body ? "POST" : "GET", path, NULL, body, NULL, &r);
-    resp_free(&r);
-    return st;
+    return fake_gce_control(&g, path, body);
 }
 
 static const char *js(struct json_object *o, const char *path)
@@ -380,12 +251,7 @@ static void mutate(const char *method, const char *path, const char *body)
 
 static long state_count(void)
 {
-    struct resp r;
-    long n;
-    assert_int_equal(http(&g, "GET", "/_fake/state", NULL, NULL, NULL, &r), 200);
-    n = json_object_get_int64(json_object_object_get(r.json, "count"));
-    resp_free(&r);
-    return n;
+    return fake_gce_objects(&g);
 }
 
 /* An error envelope exactly as GCE writes it, with this code and reason. */
@@ -1367,9 +1233,9 @@ static int setup(void **st)
     const char *extra[] = {"--op-polls", "2", "--op-ms", "0", NULL};
     (void)st;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (fg_start(&g, extra) != 0)
+    if (fake_gce_start(&g, extra) != 0)
         return -1;
-    load_key(g.creds);
+    load_key(g.key_file);
     fetch_token(COMPUTE_SCOPE, g_token, sizeof(g_token));
     return 0;
 }
@@ -1378,7 +1244,7 @@ static int teardown(void **st)
 {
     int rc;
     (void)st;
-    rc = fg_stop(&g);
+    rc = fake_gce_stop(&g);
     EVP_PKEY_free(g_key);
     curl_global_cleanup();
     return rc == 0 ? 0 : -1;
