@@ -767,6 +767,8 @@ static void test_faults(void **st)
         /* rate limit, 429, 503 and quotaExceeded above; three inserts of addresses. */
         assert_int_equal(json_object_get_int(json_object_object_get(c.json, "injected")), 4);
         assert_true(atoi(js(c.json, "calls.POST addresses")) >= 3);
+        assert_true(atoi(js(c.json, "calls.LIST firewalls")) >= 4);
+        assert_true(atoi(js(c.json, "calls.GET addresses")) >= 3);
         resp_free(&c);
     }
 }

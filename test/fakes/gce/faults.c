@@ -216,6 +216,8 @@ void gce_count(const char *method, const char *path)
         const char *name = strchr(p + 1, '/'), *verb = name ? strchr(name + 1, '/') : NULL;
         if (verb && strcmp(coll, "operations") != 0)
             snprintf(key, sizeof(key), "%s %s/%.40s", method, coll, verb + 1);
+        else if (!strcmp(method, "GET") && (!name || !name[1]))
+            snprintf(key, sizeof(key), "LIST %s", coll); /* a list, not a get */
         else
             snprintf(key, sizeof(key), "%s %s", method, coll);
     }
