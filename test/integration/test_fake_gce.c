@@ -444,6 +444,98 @@ static void test_metadata_server(void **st)
     resp_free(&r);
 }
 
+#define WIF_AUDIENCE                                                                               \
+    "//iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/lbprov/"    \
+    "providers/lbprov"
+#define SUBJECT_TOKEN "eyJ.workload-subject-token.sig"
+
+/* POSTs an RFC 8693 token exchange to STS with these fields (form-encoded here). */
+static long sts(const char *grant, const char *subject, const char *audience, struct resp *out)
+{
+    const char *names[] = {"grant_type",         "requested_token_type",
+                           "subject_token_type", "subject_token",
+                           "audience",           "scope"};
+    const char *values[] = {grant,
+                            "urn:ietf:params:oauth:token-type:access_token",
+                            "urn:ietf:params:oauth:token-type:jwt",
+                            subject,
+                            audience,
+                            "https://www.googleapis.com/auth/cloud-platform"};
+    char body[2048] = "";
+    CURL *c = curl_easy_init();
+    for (size_t i = 0; i < LBP_ARRAY_LEN(names); i++) {
+        char *e = curl_easy_escape(c, values[i], 0);
+        snprintf(body + strlen(body), sizeof(body) - strlen(body), "%s%s=%s", i ? "&" : "",
+                 names[i], e);
+        curl_free(e);
+    }
+    curl_easy_cleanup(c);
+    return http(&g, "POST", "/v1/token", "application/x-www-form-urlencoded", body, NULL, out);
+}
+
+static void test_workload_identity(void **st)
+{
+    struct resp r;
+    char fed[128], path[300], auth[200];
+    const char *h[] = {auth, NULL};
+    (void)st;
+    assert_int_equal(
+        sts("urn:ietf:params:oauth:grant-type:token-exchange", SUBJECT_TOKEN, WIF_AUDIENCE, &r),
+        200);
+    assert_string_equal(js(r.json, "issued_token_type"),
+                        "urn:ietf:params:oauth:token-type:access_token");
+    assert_string_equal(js(r.json, "token_type"), "Bearer");
+    assert_true(json_object_is_type(json_object_object_get(r.json, "expires_in"), json_type_int));
+    snprintf(fed, sizeof(fed), "%s", js(r.json, "access_token"));
+    resp_free(&r);
+    /* A federated cloud-platform token reaches Compute directly. */
+    assert_int_equal(api_as(fed, "GET", REGION "/addresses", NULL, &r), 200);
+    resp_free(&r);
+
+    assert_int_equal(
+        sts("urn:ietf:params:oauth:grant-type:token-exchange", "eyJ.other.sig", WIF_AUDIENCE, &r),
+        400);
+    assert_string_equal(js(r.json, "error"), "invalid_grant");
+    resp_free(&r);
+    assert_int_equal(sts("urn:ietf:params:oauth:grant-type:token-exchange", SUBJECT_TOKEN,
+                         "//iam.googleapis.com/projects/1/locations/global/"
+                         "workloadIdentityPools/x/providers/y",
+                         &r),
+                     400);
+    assert_string_equal(js(r.json, "error"), "invalid_target");
+    resp_free(&r);
+    assert_int_equal(
+        sts("urn:ietf:params:oauth:grant-type:jwt-bearer", SUBJECT_TOKEN, WIF_AUDIENCE, &r), 400);
+    assert_string_equal(js(r.json, "error"), "unsupported_grant_type");
+    resp_free(&r);
+
+    /* Impersonating the service account with the federated token. */
+    snprintf(path, sizeof(path), "/v1/projects/-/serviceAccounts/%s:generateAccessToken", g_email);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", fed);
+    assert_int_equal(http(&g, "POST", path, NULL,
+                          "{\"scope\":[\"https://www.googleapis.com/auth/compute\"],"
+                          "\"lifetime\":\"3600s\"}",
+                          h, &r),
+                     200);
+    assert_non_null(js(r.json, "expireTime"));
+    snprintf(fed, sizeof(fed), "%s", js(r.json, "accessToken"));
+    resp_free(&r);
+    assert_int_equal(api_as(fed, "GET", GLOBAL "/firewalls", NULL, &r), 200);
+    resp_free(&r);
+    assert_int_equal(http(&g, "POST", path, NULL, "{\"lifetime\":\"3600s\"}", h, &r), 400);
+    assert_string_equal(js(r.json, "error.status"), "INVALID_ARGUMENT");
+    resp_free(&r);
+    assert_int_equal(http(&g, "POST", path, NULL, "{\"scope\":[\"x\"]}", NULL, &r), 401);
+    resp_free(&r);
+    assert_int_equal(http(&g, "POST",
+                          "/v1/projects/-/serviceAccounts/nobody@fake-project.iam."
+                          "gserviceaccount.com:generateAccessToken",
+                          NULL, "{\"scope\":[\"https://www.googleapis.com/auth/cloud-platform\"]}",
+                          h, &r),
+                     404);
+    resp_free(&r);
+}
+
 static void test_operation_lifecycle(void **st)
 {
     struct resp r, p;
@@ -1232,7 +1324,8 @@ static void test_recorded_shapes(void **st)
 
 static int setup(void **st)
 {
-    const char *extra[] = {"--op-polls", "2", "--op-ms", "0", NULL};
+    const char *extra[] = {"--op-polls",      "2",           "--op-ms", "0",
+                           "--subject-token", SUBJECT_TOKEN, NULL};
     (void)st;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (fake_gce_start(&g, extra) != 0)
@@ -1259,6 +1352,7 @@ int main(void)
         cmocka_unit_test(test_token_grant_and_rejections),
         cmocka_unit_test(test_token_expiry),
         cmocka_unit_test(test_metadata_server),
+        cmocka_unit_test(test_workload_identity),
         cmocka_unit_test(test_operation_lifecycle),
         cmocka_unit_test(test_request_id),
         cmocka_unit_test(test_paging_and_filter),

@@ -2,8 +2,9 @@
  * auth.c — fake-gce's identity side: the service account's RSA key (made
  * at start with OpenSSL), the key file --write-credentials writes, the
  * OAuth2 token endpoint (RFC 7523 JWT bearer grant, RS256 verified with the
- * public key), the metadata server's token and project paths, and the
- * Bearer check on every Compute call.
+ * public key), workload identity federation (STS token exchange and
+ * service-account impersonation), the metadata server's token and project
+ * paths, and the Bearer check on every Compute call.
  *
  * The checks follow Google's order and answers: parse, algorithm,
  * signature, issuer, audience, iat/exp window, scope. A token whose scopes
@@ -479,6 +480,143 @@ void gce_auth_token_endpoint(const char *method, const char *body, size_t len, s
     }
     free(grant);
     free(assertion);
+}
+
+/* ---- workload identity federation ---- */
+
+/*
+ * Google STS (RFC 8693): a workload's own token for a federated access
+ * token. The subject token must be the one given with --subject-token and
+ * the audience the workload identity provider's; answers as
+ * sts.googleapis.com does.
+ */
+void gce_auth_sts(const char *method, const char *body, size_t len, struct gce_reply *r)
+{
+    static const char *const keys[] = {"grant_type",         "requested_token_type",
+                                       "subject_token_type", "subject_token",
+                                       "audience",           "scope"};
+    char *v[LBP_ARRAY_LEN(keys)];
+    int64_t expires_in;
+    const char *tok;
+
+    if (strcmp(method, "POST") != 0) {
+        oauth_error(r, 405, "invalid_request", "Use POST.");
+        return;
+    }
+    for (size_t i = 0; i < LBP_ARRAY_LEN(keys); i++)
+        v[i] = form_value(body, len, keys[i]);
+    if (!v[0] || strcmp(v[0], "urn:ietf:params:oauth:grant-type:token-exchange") != 0)
+        oauth_error(r, 400, "unsupported_grant_type",
+                    "Invalid value for \"grant_type\": expected "
+                    "urn:ietf:params:oauth:grant-type:token-exchange.");
+    else if (!v[1] || strcmp(v[1], "urn:ietf:params:oauth:token-type:access_token") != 0)
+        oauth_error(r, 400, "invalid_request", "Invalid value for \"requested_token_type\".");
+    else if (!v[2] || (strcmp(v[2], "urn:ietf:params:oauth:token-type:jwt") != 0 &&
+                       strcmp(v[2], "urn:ietf:params:oauth:token-type:id_token") != 0))
+        oauth_error(r, 400, "invalid_request", "Invalid value for \"subject_token_type\".");
+    else if (!v[4] || strcmp(v[4], gce_cfg.wif_audience) != 0)
+        oauth_error(r, 400, "invalid_target",
+                    "The target service indicated by the \"audience\" parameters is invalid.");
+    else if (!v[3] || !gce_cfg.subject_token[0] || strcmp(v[3], gce_cfg.subject_token) != 0)
+        oauth_error(r, 400, "invalid_grant", "The subject token is invalid or has expired.");
+    else if (!scopes_valid(v[5]))
+        oauth_error(r, 400, "invalid_scope", "Invalid OAuth scope or ID token audience provided.");
+    else if (!(tok = issue(scopes_have_compute(v[5], ' '), &expires_in)))
+        oauth_error(r, 503, "temporarily_unavailable", "too many tokens");
+    else {
+        token_reply(r, tok, expires_in);
+        json_object_object_add(
+            r->json, "issued_token_type",
+            json_object_new_string("urn:ietf:params:oauth:token-type:access_token"));
+    }
+    for (size_t i = 0; i < LBP_ARRAY_LEN(keys); i++)
+        free(v[i]);
+}
+
+/* Errors of Google's newer APIs: {"error":{"code","message","status"}}. */
+static void api_error(struct gce_reply *r, int code, const char *status, const char *msg)
+{
+    struct json_object *o = json_object_new_object(), *e = json_object_new_object();
+    json_object_object_add(e, "code", json_object_new_int(code));
+    json_object_object_add(e, "message", json_object_new_string(msg));
+    json_object_object_add(e, "status", json_object_new_string(status));
+    json_object_object_add(o, "error", e);
+    gce_reply_clear(r);
+    r->status = code;
+    r->json = o;
+}
+
+void gce_auth_impersonate(const char *method, const char *url, const char *authorization,
+                          const char *body, struct gce_reply *r)
+{
+    static const char pfx[] = "/v1/projects/-/serviceAccounts/";
+    static const char sfx[] = ":generateAccessToken";
+    struct json_object *in = NULL, *scopes, *lifetime;
+    struct token *t = NULL;
+    const char *email = url + sizeof(pfx) - 1, *tok;
+    size_t elen;
+    char joined[1024] = "", msg[300], expire[40];
+    int64_t expires_in;
+
+    if (strncmp(url, pfx, sizeof(pfx) - 1) != 0 || strlen(email) <= sizeof(sfx) - 1 ||
+        strcmp(email + strlen(email) - (sizeof(sfx) - 1), sfx) != 0) {
+        api_error(r, 404, "NOT_FOUND", "Not found.");
+        return;
+    }
+    elen = strlen(email) - (sizeof(sfx) - 1);
+    if (strcmp(method, "POST") != 0) {
+        api_error(r, 405, "METHOD_NOT_ALLOWED", "Use POST.");
+        return;
+    }
+    if (authorization && !strncasecmp(authorization, "Bearer ", 7) &&
+        strlen(authorization + 7) < sizeof(t->value))
+        HASH_FIND_STR(g_tokens, authorization + 7, t);
+    if (!t || t->expires_s <= lbp_wall_s()) {
+        api_error(r, 401, "UNAUTHENTICATED",
+                  "Request had invalid authentication credentials. Expected OAuth 2 access "
+                  "token, login cookie or other valid authentication credential.");
+        return;
+    }
+    if (elen != strlen(g_email) || strncmp(email, g_email, elen) != 0) {
+        snprintf(msg, sizeof(msg), "Not found; Gaia id not found for email %.*s", (int)elen, email);
+        api_error(r, 404, "NOT_FOUND", msg);
+        return;
+    }
+    in = json_tokener_parse(body ? body : "");
+    if (!in || !json_object_object_get_ex(in, "scope", &scopes) ||
+        !json_object_is_type(scopes, json_type_array) || json_object_array_length(scopes) == 0) {
+        json_object_put(in);
+        api_error(r, 400, "INVALID_ARGUMENT", "Scope required.");
+        return;
+    }
+    if (json_object_object_get_ex(in, "lifetime", &lifetime) &&
+        (!json_object_is_type(lifetime, json_type_string) ||
+         !strchr(json_object_get_string(lifetime), 's'))) {
+        json_object_put(in);
+        api_error(r, 400, "INVALID_ARGUMENT", "Invalid value for \"lifetime\".");
+        return;
+    }
+    for (size_t i = 0; i < json_object_array_length(scopes); i++) {
+        const char *sc = json_object_get_string(json_object_array_get_idx(scopes, i));
+        if (strlen(joined) + strlen(sc) + 2 < sizeof(joined))
+            snprintf(joined + strlen(joined), sizeof(joined) - strlen(joined), "%s%s",
+                     joined[0] ? " " : "", sc);
+    }
+    json_object_put(in);
+    if (!scopes_valid(joined)) {
+        api_error(r, 400, "INVALID_ARGUMENT", "Invalid scope.");
+        return;
+    }
+    tok = issue(scopes_have_compute(joined, ' '), &expires_in);
+    if (!tok) {
+        api_error(r, 503, "UNAVAILABLE", "too many tokens");
+        return;
+    }
+    lbp_rfc3339(lbp_wall_s() + expires_in + 1, expire);
+    r->json = json_object_new_object();
+    json_object_object_add(r->json, "accessToken", json_object_new_string(tok));
+    json_object_object_add(r->json, "expireTime", json_object_new_string(expire));
+    r->status = 200;
 }
 
 /* ---- the metadata server ---- */

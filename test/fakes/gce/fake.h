@@ -32,7 +32,9 @@ struct gce_config {
     int op_polls;             /* polls an Operation stays PENDING/RUNNING */
     int op_ms;                /* ...or until this old (0: polls only) */
     int token_lifetime_s;
-    bool metadata_sa; /* the metadata server has a service account */
+    bool metadata_sa;         /* the metadata server has a service account */
+    char subject_token[1024]; /* what STS accepts as a workload's subject token ("" none) */
+    char wif_audience[300];   /* the workload identity provider STS expects */
 };
 
 extern struct gce_config gce_cfg;
@@ -71,6 +73,11 @@ void gce_auth_free(void);
 int gce_auth_write_credentials(const char *path);
 const char *gce_auth_email(void);
 void gce_auth_token_endpoint(const char *method, const char *body, size_t len, struct gce_reply *r);
+/* STS token exchange (workload identity federation), POST /v1/token. */
+void gce_auth_sts(const char *method, const char *body, size_t len, struct gce_reply *r);
+/* IAM Credentials: POST /v1/projects/-/serviceAccounts/EMAIL:generateAccessToken. */
+void gce_auth_impersonate(const char *method, const char *url, const char *authorization,
+                          const char *body, struct gce_reply *r);
 /* 0 when the header carries a live token with a Compute scope; else r holds the 401/403. */
 int gce_auth_check(const char *authorization, struct gce_reply *r);
 void gce_auth_metadata(const char *url, const char *flavor, const char *scopes,

@@ -2,12 +2,12 @@
  * main.c — fake-gce: flags, the HTTP server (libmicrohttpd, a thread per
  * connection), routing, the /_fake/ control endpoint and clean shutdown.
  *
- * Routes: POST /token (OAuth2), /computeMetadata/v1/... and / (the
- * metadata server), /compute/v1/projects/... (Compute, Bearer token
- * required), /_fake/... (control, no auth). Prints "listening on
- * http://ADDR:PORT" as its first stdout line once it accepts connections
- * (and writes the port to --port-file), then waits for SIGTERM/SIGINT.
- * See README.md for the flags and the control endpoint.
+ * Routes: POST /token (OAuth2), POST /v1/token (STS) and
+ * /v1/projects/-/serviceAccounts/... (IAM Credentials) for workload
+ * identity, /computeMetadata/v1/... and / (the metadata server), /compute/v1/projects/... (Compute,
+ * Bearer token required), /_fake/... (control, no auth). Prints "listening on http://ADDR:PORT" as
+ * its first stdout line once it accepts connections (and writes the port to --port-file), then
+ * waits for SIGTERM/SIGINT. See README.md for the flags and the control endpoint.
  */
 #include "test/fakes/gce/fake.h"
 #include "common/buf.h"
@@ -329,6 +329,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         pthread_mutex_lock(&gce_lock);
         gce_auth_token_endpoint(method, cn->body.data ? cn->body.data : "", cn->body.len, &r);
         pthread_mutex_unlock(&gce_lock);
+    } else if (!strcmp(url, "/v1/token")) {
+        pthread_mutex_lock(&gce_lock);
+        gce_auth_sts(method, cn->body.data ? cn->body.data : "", cn->body.len, &r);
+        pthread_mutex_unlock(&gce_lock);
+    } else if (!strncmp(url, "/v1/projects/", 13)) {
+        pthread_mutex_lock(&gce_lock);
+        gce_auth_impersonate(method, url,
+                             MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+                             cn->body.data, &r);
+        pthread_mutex_unlock(&gce_lock);
     } else if (!strcmp(url, "/") || !strncmp(url, "/computeMetadata/", 17)) {
         pthread_mutex_lock(&gce_lock);
         gce_auth_metadata(url, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Metadata-Flavor"),
@@ -429,6 +439,10 @@ static void usage(FILE *f)
                "  --no-metadata-sa         the metadata server has no service account (404)\n"
                "  --quota NAME=N           e.g. STATIC_ADDRESSES=8 (repeatable)\n"
                "  --instances N            create VMs node-0..node-N-1 over the zones at start\n"
+               "  --subject-token T        the workload token STS (/v1/token) exchanges\n"
+               "  --wif-audience A         the workload identity provider STS expects (default\n"
+               "                           //iam.googleapis.com/projects/NUMBER/locations/global/\n"
+               "                           workloadIdentityPools/lbprov/providers/lbprov)\n"
                "  --rate-limit N           the next N Compute calls: 403 rateLimitExceeded\n"
                "  --too-many-requests N    the next N Compute calls: 429\n"
                "  --server-errors N        the next N Compute calls: 503 backendError\n"
@@ -438,6 +452,15 @@ static void usage(FILE *f)
                "  --stale-reads N          GET of a new resource 404s N times after its insert\n"
                "  --latency-ms N           delay every Compute call\n"
                "  -v                       log every request\n");
+}
+
+/* A non-empty string flag into a fixed field; -1 when it does not fit. */
+static int set_str(char *dst, size_t cap, const char *v)
+{
+    if (!*v || strlen(v) >= cap)
+        return -1;
+    lbp_strlcpy(dst, v, cap);
+    return 0;
 }
 
 static int fault_flag(const char *key, const char *val)
@@ -484,6 +507,8 @@ int main(int argc, char **argv)
         O_NOSA,
         O_QUOTA,
         O_INSTANCES,
+        O_SUBJECT,
+        O_AUDIENCE,
         O_FAULT
     };
     static const struct {
@@ -510,17 +535,22 @@ int main(int argc, char **argv)
         {"no-metadata-sa", no_argument, NULL, O_NOSA},
         {"quota", required_argument, NULL, O_QUOTA},
         {"instances", required_argument, NULL, O_INSTANCES},
+        {"subject-token", required_argument, NULL, O_SUBJECT},
+        {"wif-audience", required_argument, NULL, O_AUDIENCE},
         {"help", no_argument, NULL, 'h'},
     };
     const char *port_file = NULL, *bind_addr = "127.0.0.1", *creds = NULL, *zones = NULL;
     long v, port = 0, instances = 0;
-    int c, idx, rc = 1, n_opts = 17;
+    int c, idx, rc = 1, n_opts = 0;
     struct MHD_Daemon *d = NULL;
     struct sockaddr_in sa;
     const union MHD_DaemonInfo *info;
     sigset_t set;
     bool auth_up = false, compute_up = false;
 
+    /* The fault flags follow the fixed ones; opts has room for both and the terminator. */
+    while (opts[n_opts].name)
+        n_opts++;
     for (size_t i = 0; i < LBP_ARRAY_LEN(fault_flags); i++)
         opts[n_opts++] =
             (struct option){fault_flags[i].flag, required_argument, NULL, O_FAULT + (int)i};
@@ -528,7 +558,7 @@ int main(int argc, char **argv)
     if (parse_cidr("203.0.113.0/24", &gce_cfg.ext_base, &gce_cfg.ext_n) ||
         parse_cidr("10.128.0.0/20", &gce_cfg.int_base, &gce_cfg.int_n))
         return 1;
-    while ((c = getopt_long(argc, argv, "vh", opts, &idx)) != -1) {
+    while ((idx = -1, c = getopt_long(argc, argv, "vh", opts, &idx)) != -1) {
         switch (c) {
         case 'p':
             if (lbp_parse_long(optarg, 0, 65535, &port))
@@ -541,14 +571,12 @@ int main(int argc, char **argv)
             bind_addr = optarg;
             break;
         case O_PROJECT:
-            if (strlen(optarg) >= sizeof(gce_cfg.project) || !*optarg)
+            if (set_str(gce_cfg.project, sizeof(gce_cfg.project), optarg))
                 goto bad;
-            lbp_strlcpy(gce_cfg.project, optarg, sizeof(gce_cfg.project));
             break;
         case O_REGION:
-            if (strlen(optarg) >= sizeof(gce_cfg.region) || !*optarg)
+            if (set_str(gce_cfg.region, sizeof(gce_cfg.region), optarg))
                 goto bad;
-            lbp_strlcpy(gce_cfg.region, optarg, sizeof(gce_cfg.region));
             break;
         case O_ZONES:
             zones = optarg;
@@ -603,6 +631,14 @@ int main(int argc, char **argv)
             if (lbp_parse_long(optarg, 0, 100000, &instances))
                 goto bad;
             break;
+        case O_SUBJECT:
+            if (set_str(gce_cfg.subject_token, sizeof(gce_cfg.subject_token), optarg))
+                goto bad;
+            break;
+        case O_AUDIENCE:
+            if (set_str(gce_cfg.wif_audience, sizeof(gce_cfg.wif_audience), optarg))
+                goto bad;
+            break;
         case 'v':
             g_verbose++;
             break;
@@ -618,11 +654,20 @@ int main(int argc, char **argv)
             goto bad;
         }
     }
-    if (optind != argc)
-        goto bad;
+    if (optind != argc) {
+        fprintf(stderr, "fake-gce: unexpected argument '%s'\n", argv[optind]);
+        goto usage;
+    }
+    if (!gce_cfg.wif_audience[0])
+        snprintf(gce_cfg.wif_audience, sizeof(gce_cfg.wif_audience),
+                 "//iam.googleapis.com/projects/%s/locations/global/workloadIdentityPools/"
+                 "lbprov/providers/lbprov",
+                 gce_cfg.project_number);
     if (zones) {
-        if (parse_zones(zones))
-            goto bad;
+        if (parse_zones(zones)) {
+            fprintf(stderr, "fake-gce: --zones: at most %d comma-separated names\n", GCE_MAX_ZONES);
+            goto usage;
+        }
     } else {
         char def[256];
         snprintf(def, sizeof(def), "%s-a,%s-b,%s-c", gce_cfg.region, gce_cfg.region,
@@ -722,6 +767,10 @@ out:
     gce_faults_free();
     return rc;
 bad:
+    /* getopt names unknown flags itself; a known flag with a bad value is named here. */
+    if (c != '?' && idx >= 0 && optarg)
+        fprintf(stderr, "fake-gce: --%s: bad value '%s'\n", opts[idx].name, optarg);
+usage:
     usage(stderr);
     return 2;
 }
