@@ -152,31 +152,41 @@ static char *sign_jwt(EVP_PKEY *key, const char *header, const char *claims)
     return jwt;
 }
 
-static void load_key(const char *path)
+/* A key file's key and names (fields of 160 bytes). */
+static EVP_PKEY *load_sa(const char *path, const char *project, char *email, char *kid,
+                         char *token_uri)
 {
     struct json_object *o = json_object_from_file(path);
+    EVP_PKEY *key;
     BIO *bio;
     assert_non_null(o);
     assert_string_equal(js(o, "type"), "service_account");
-    assert_string_equal(js(o, "project_id"), "fake-project");
-    snprintf(g_email, sizeof(g_email), "%s", js(o, "client_email"));
-    snprintf(g_kid, sizeof(g_kid), "%s", js(o, "private_key_id"));
-    snprintf(g_token_uri, sizeof(g_token_uri), "%s", js(o, "token_uri"));
+    assert_string_equal(js(o, "project_id"), project);
+    snprintf(email, 160, "%s", js(o, "client_email"));
+    snprintf(kid, 64, "%s", js(o, "private_key_id"));
+    snprintf(token_uri, 160, "%s", js(o, "token_uri"));
     bio = BIO_new_mem_buf(js(o, "private_key"), -1);
-    g_key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
     BIO_free(bio);
     json_object_put(o);
-    assert_non_null(g_key);
+    assert_non_null(key);
+    return key;
 }
 
-/* POSTs a JWT bearer grant made from these parts; out holds the answer. */
-static long grant(EVP_PKEY *key, const char *header, const char *iss, const char *aud,
-                  const char *scope, long iat_off, long exp_off, struct resp *out)
+static void load_key(const char *path)
+{
+    g_key = load_sa(path, "fake-project", g_email, g_kid, g_token_uri);
+}
+
+/* POSTs a JWT bearer grant made from these parts to f; out holds the answer. */
+static long grant_to(struct fake_gce *f, const char *kid, EVP_PKEY *key, const char *header,
+                     const char *iss, const char *aud, const char *scope, long iat_off,
+                     long exp_off, struct resp *out)
 {
     char claims[1024], hdr[256], *jwt, *body;
     long now = (long)time(NULL), st;
     if (!header) {
-        snprintf(hdr, sizeof(hdr), "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"kid\":\"%s\"}", g_kid);
+        snprintf(hdr, sizeof(hdr), "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"kid\":\"%s\"}", kid);
         header = hdr;
     }
     snprintf(claims, sizeof(claims),
@@ -189,10 +199,17 @@ static long grant(EVP_PKEY *key, const char *header, const char *iss, const char
             "grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Ajwt-bearer"
             "&assertion=%s",
             jwt);
-    st = http(&g, "POST", "/token", "application/x-www-form-urlencoded", body, NULL, out);
+    st = http(f, "POST", "/token", "application/x-www-form-urlencoded", body, NULL, out);
     free(jwt);
     free(body);
     return st;
+}
+
+/* The same to the main fake, with its key's kid. */
+static long grant(EVP_PKEY *key, const char *header, const char *iss, const char *aud,
+                  const char *scope, long iat_off, long exp_off, struct resp *out)
+{
+    return grant_to(&g, g_kid, key, header, iss, aud, scope, iat_off, exp_off, out);
 }
 
 static void fetch_token(const char *scope, char *out, size_t cap)
@@ -536,6 +553,77 @@ static void test_workload_identity(void **st)
     resp_free(&r);
 }
 
+/* A second fake with other flags: project, region, seeded VMs, no metadata account. */
+static void test_flags(void **st)
+{
+    const char *extra[] = {
+        "--no-metadata-sa", "--instances", "4", "--project",        "other-proj", "--region",
+        "europe-west1",     "--op-polls",  "0", "--token-lifetime", "120",        NULL};
+    const char *flavor[] = {"Metadata-Flavor: Google", NULL};
+    struct fake_gce f;
+    struct resp r;
+    char email[160], kid[64], uri[160], want[200], auth[200];
+    const char *h[] = {auth, NULL};
+    EVP_PKEY *key;
+    (void)st;
+
+    assert_int_equal(fake_gce_start(&f, extra), 0);
+    key = load_sa(f.key_file, "other-proj", email, kid, uri);
+    snprintf(want, sizeof(want), "%s/token", f.url);
+    assert_string_equal(uri, want);
+    assert_non_null(strstr(email, "@other-proj.iam.gserviceaccount.com"));
+    /* The main fake's key is not this one's. */
+    assert_int_equal(grant_to(&f, kid, g_key, NULL, email, uri, COMPUTE_SCOPE, 0, 600, &r), 400);
+    resp_free(&r);
+    assert_int_equal(grant_to(&f, kid, key, NULL, email, uri, COMPUTE_SCOPE, 0, 600, &r), 200);
+    assert_int_equal(json_object_get_int(json_object_object_get(r.json, "expires_in")), 119);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", js(r.json, "access_token"));
+    resp_free(&r);
+
+    assert_int_equal(http(&f, "GET", "/computeMetadata/v1/instance/service-accounts/default/token",
+                          NULL, NULL, flavor, &r),
+                     404);
+    resp_free(&r);
+    assert_int_equal(
+        http(&f, "GET", "/computeMetadata/v1/project/project-id", NULL, NULL, flavor, &r), 200);
+    assert_string_equal(r.body, "other-proj");
+    resp_free(&r);
+
+    /* --instances 4 over europe-west1-a,b,c: node-0 and node-3 in -a, tagged, with an IP. */
+    assert_int_equal(http(&f, "GET",
+                          "/compute/v1/projects/other-proj/zones/europe-west1-a/instances", NULL,
+                          NULL, h, &r),
+                     200);
+    assert_int_equal(json_object_array_length(json_object_object_get(r.json, "items")), 2);
+    assert_string_equal(js(r.json, "items.0.name"), "node-0");
+    assert_string_equal(js(r.json, "items.1.name"), "node-3");
+    assert_string_equal(js(r.json, "items.0.tags.items.0"), "lbprov-node");
+    assert_true(!strncmp(js(r.json, "items.0.networkInterfaces.0.networkIP"), "10.128.", 7));
+    resp_free(&r);
+    /* --op-polls 0: DONE in the insert's answer, the object there at once. */
+    assert_int_equal(http(&f, "POST",
+                          "/compute/v1/projects/other-proj/regions/europe-west1/addresses", NULL,
+                          "{\"name\":\"now\"}", h, &r),
+                     200);
+    assert_string_equal(js(r.json, "status"), "DONE");
+    resp_free(&r);
+    assert_int_equal(http(&f, "GET",
+                          "/compute/v1/projects/other-proj/regions/europe-west1/addresses/now",
+                          NULL, NULL, h, &r),
+                     200);
+    resp_free(&r);
+    /* Another region, another project. */
+    assert_int_equal(http(&f, "GET",
+                          "/compute/v1/projects/other-proj/regions/us-central1/addresses", NULL,
+                          NULL, h, &r),
+                     404);
+    resp_free(&r);
+    assert_int_equal(http(&f, "GET", REGION "/addresses", NULL, NULL, h, &r), 403);
+    resp_free(&r);
+    EVP_PKEY_free(key);
+    assert_int_equal(fake_gce_stop(&f), 0);
+}
+
 static void test_operation_lifecycle(void **st)
 {
     struct resp r, p;
@@ -811,6 +899,7 @@ static void test_faults(void **st)
 {
     struct resp r;
     struct json_object *done;
+    int refused = 0;
     (void)st;
     assert_int_equal(ctl("/_fake/faults", "{\"rate_limit\":1}"), 200);
     expect_error("GET", GLOBAL "/firewalls", NULL, 403, "rateLimitExceeded", "usageLimits", NULL);
@@ -850,14 +939,40 @@ static void test_faults(void **st)
     assert_int_equal(api("GET", REGION "/addresses/ec-a", NULL, &r), 200);
     resp_free(&r);
     assert_int_equal(ctl("/_fake/faults", "{\"clear\":true}"), 200);
+    /* qps 1: of 20 calls in a row some share a second, and those past the first are refused. */
+    {
+        assert_int_equal(ctl("/_fake/faults", "{\"qps\":1}"), 200);
+        for (int i = 0; i < 20; i++) {
+            if (api("GET", GLOBAL "/firewalls", NULL, &r) == 403) {
+                assert_gce_error(&r, 403, "rateLimitExceeded", "usageLimits");
+                refused++;
+            }
+            resp_free(&r);
+        }
+        assert_true(refused > 0 && refused < 20);
+        assert_int_equal(ctl("/_fake/faults", "{\"clear\":true}"), 200);
+    }
+    /* Latency: each call waits first. */
+    {
+        uint64_t t0;
+        assert_int_equal(ctl("/_fake/faults", "{\"latency_ms\":300}"), 200);
+        t0 = lbp_now_ms();
+        assert_int_equal(api("GET", GLOBAL "/firewalls", NULL, &r), 200);
+        resp_free(&r);
+        assert_true(lbp_now_ms() - t0 >= 300);
+        assert_int_equal(ctl("/_fake/faults", "{\"clear\":true}"), 200);
+    }
+    /* A fault the fake does not know is refused, not ignored. */
+    assert_int_equal(ctl("/_fake/faults", "{\"rate_limits\":1}"), 400);
     mutate("DELETE", REGION "/addresses/ec-a", NULL);
     mutate("DELETE", REGION "/addresses/q-a", NULL);
     assert_int_equal(state_count(), 0);
     {
         struct resp c;
         assert_int_equal(http(&g, "GET", "/_fake/counters", NULL, NULL, NULL, &c), 200);
-        /* rate limit, 429, 503 and quotaExceeded above; three inserts of addresses. */
-        assert_int_equal(json_object_get_int(json_object_object_get(c.json, "injected")), 4);
+        /* rate limit, 429, 503, quotaExceeded and the qps refusals above. */
+        assert_int_equal(json_object_get_int(json_object_object_get(c.json, "injected")),
+                         4 + refused);
         assert_true(atoi(js(c.json, "calls.POST addresses")) >= 3);
         assert_true(atoi(js(c.json, "calls.LIST firewalls")) >= 4);
         assert_true(atoi(js(c.json, "calls.GET addresses")) >= 3);
@@ -1353,6 +1468,7 @@ int main(void)
         cmocka_unit_test(test_token_expiry),
         cmocka_unit_test(test_metadata_server),
         cmocka_unit_test(test_workload_identity),
+        cmocka_unit_test(test_flags),
         cmocka_unit_test(test_operation_lifecycle),
         cmocka_unit_test(test_request_id),
         cmocka_unit_test(test_paging_and_filter),
