@@ -1090,6 +1090,16 @@ static void test_external_lb_objects(void **st)
     assert_int_equal(api("GET", REGION "/forwardingRules/lb-eph", NULL, &r), 200);
     assert_true(!strncmp(js(r.json, "IPAddress"), "203.0.113.", 10));
     assert_string_not_equal(js(r.json, "IPAddress"), ip);
+    /* Its network tier can be patched though its address is not a reserved one. */
+    {
+        char patch[200];
+        snprintf(patch, sizeof(patch), "{\"networkTier\":\"STANDARD\",\"fingerprint\":\"%s\"}",
+                 js(r.json, "fingerprint"));
+        mutate("PATCH", REGION "/forwardingRules/lb-eph", patch);
+    }
+    resp_free(&r);
+    assert_int_equal(api("GET", REGION "/forwardingRules/lb-eph", NULL, &r), 200);
+    assert_string_equal(js(r.json, "networkTier"), "STANDARD");
     resp_free(&r);
     /* Reserving an address another one holds fails in the Operation. */
     snprintf(body, sizeof(body), "{\"name\":\"lb-ip-dup\",\"address\":\"%s\"}", ip);

@@ -70,7 +70,8 @@ struct call {
     const struct gce_query *q;
     struct json_object *body;
     struct gce_reply *r;
-    bool patch; /* prepare() checks a patched/updated resource */
+    bool patch;              /* prepare() checks a patched/updated resource... */
+    struct json_object *cur; /* ...which is now this */
 };
 
 struct op {
@@ -832,7 +833,9 @@ static int prep_forwarding_rule(struct call *c, struct json_object *res)
     } else if (check_enum(c, res, "networkTier", "PREMIUM", k_tiers)) {
         return -1;
     }
-    if (json_object_object_get_ex(res, "IPAddress", &v)) {
+    /* A change that keeps the rule's address (ephemeral or not) does not re-check it. */
+    if (json_object_object_get_ex(res, "IPAddress", &v) &&
+        !(c->patch && lbp_streq(jstr(res, "IPAddress"), jstr(c->cur, "IPAddress")))) {
         struct addrfind a;
         struct frconflict f = {.rule = res};
         ip = jstr(res, "IPAddress");
@@ -2144,6 +2147,7 @@ static void do_patch(struct call *c, bool update)
     }
     json_object_object_del(res, "fingerprint");
     c->patch = true;
+    c->cur = cur;
     if (c->d->prepare(c, res) != 0 || check_changes(c, cur, res) != 0) {
         json_object_put(res);
         return;
