@@ -31,6 +31,12 @@ void lbp_queue_done(struct lbp_queue *q, const char *key);
  * exponential backoff when after_ms is 0. Returns the delay chosen.
  */
 uint64_t lbp_queue_retry(struct lbp_queue *q, const char *key, uint64_t after_ms);
+/*
+ * The worker started something that is not finished (a cloud operation in
+ * progress): run key again after after_ms. Not a failure: no retry is
+ * counted and the key's backoff neither grows nor resets.
+ */
+void lbp_queue_after(struct lbp_queue *q, const char *key, uint64_t after_ms);
 size_t lbp_queue_len(struct lbp_queue *q);
 void lbp_queue_shutdown(struct lbp_queue *q);
 void lbp_queue_free(struct lbp_queue *q);
