@@ -11,6 +11,41 @@
  * or a timeout, it converges from whatever exists instead of failing or
  * duplicating. Slots may be called from several worker threads at once for
  * different Services (never two at once for the same LB name).
+ *
+ * Asynchronous clouds (LBP_PENDING). Many clouds answer a change with an
+ * operation to poll (GCE Operations, Azure 202 + Azure-AsyncOperation,
+ * CloudStack async jobs), and a change can take minutes. A slot must never
+ * hold a worker polling it: ensure, update_targets and remove may instead
+ * return LBP_PENDING with call->retry_after_s (ensure may use
+ * st->retry_after_s) saying when to ask again. The reconciler then:
+ *   - requeues the key after that delay (1 s when 0), with no Warning Event,
+ *     no error counted and no growth of the key's backoff; a change to the
+ *     Service meanwhile requeues it at once, with the new spec;
+ *   - writes no status until ensure returns LBP_OK, and keeps the finalizer
+ *     until remove returns LBP_OK or LBP_NOT_FOUND;
+ *   - records one Normal Event per operation, not per poll:
+ *     EnsuringLoadBalancer, UpdatingLoadBalancer or DeletingLoadBalancer
+ *     with "Cloud is <doing> the load balancer: <call->err>", for which
+ *     `lbprov status` shows the Service as InProgress (so say in call->err
+ *     what the cloud is doing, e.g. "operation operation-123 RUNNING");
+ *   - counts the Services being polled in the gauge
+ *     service_controller_cloud_operations_in_progress.
+ * What the provider must do:
+ *   - keep its in-flight operation per LB name (a small table under its own
+ *     lock: the next call for that LB may come on another worker thread)
+ *     and, on the next call for that LB — whichever slot it is — poll that
+ *     operation instead of issuing the change again;
+ *   - when it finishes, compare the cloud with the spec of the call at hand
+ *     (the Service may have changed while it ran) and issue the next change
+ *     if they differ, or return LBP_OK with the result; when it failed,
+ *     forget it and return the failure (LBP_RETRY, LBP_INVALID...) so the
+ *     next call starts afresh;
+ *   - after a controller restart (an empty table) converge from what the
+ *     cloud shows — a resource still provisioning, an operation or job the
+ *     cloud lists against the resource — never from a lost handle, and
+ *     never create a second resource because the first one is not ready.
+ * LBP_PENDING with call->event_reason set means something else: the LB
+ * waits for a resource another Service holds (see struct lbp_call).
  */
 #ifndef LBP_PROVIDER_H
 #define LBP_PROVIDER_H
@@ -102,7 +137,7 @@ struct lbp_lb_ingress_addr {
 struct lbp_lb_status {
     struct lbp_lb_ingress_addr ingress[LBP_LB_MAX_INGRESS];
     size_t n_ingress;
-    unsigned retry_after_s; /* with LBP_PENDING or LBP_RETRY: when to ask again */
+    unsigned retry_after_s; /* ensure with LBP_PENDING or LBP_RETRY: when to ask again */
 };
 
 /* One LB this cluster owns, as list_owned reports it. */
@@ -119,7 +154,7 @@ struct lbp_lb_owned {
 #define LBP_ERRBUF_SIZE 512
 struct lbp_call {
     char err[LBP_ERRBUF_SIZE];
-    unsigned retry_after_s;
+    unsigned retry_after_s; /* with LBP_PENDING or LBP_RETRY: when to ask again, in seconds */
     /*
      * Optional, set by the provider with a failure: the Warning Event's
      * reason (a static string, e.g. "AllocationFailed"); NULL lets the
@@ -147,6 +182,10 @@ struct lbp_provider {
                struct lbp_lb_status *st, struct lbp_call *call);
     int (*ensure)(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                   struct lbp_lb_status *st, struct lbp_call *call);
+    /*
+     * ensure, update_targets and remove may answer LBP_PENDING: see
+     * "Asynchronous clouds" at the top of this file.
+     */
     /* NULL: the reconciler calls ensure. */
     int (*update_targets)(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                           struct lbp_call *call);

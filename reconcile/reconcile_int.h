@@ -109,6 +109,9 @@ int lbp_svc_write_status(struct lbp_kube_client *c, const struct lbp_service *sv
 
 /* ------------------------------------------------------------ the controller */
 
+/* The mutating provider calls, for a cloud operation in progress. */
+enum lbp_cloud_op { LBP_OP_NONE, LBP_OP_ENSURE, LBP_OP_UPDATE, LBP_OP_REMOVE };
+
 /* What the controller last did for one Service key. */
 struct lbp_svc_state {
     UT_hash_handle hh;
@@ -122,6 +125,9 @@ struct lbp_svc_state {
      * address another Service holds, so any LB removal requeues it */
     bool waiting;
     int fail_rc; /* the provider's answer that invalid_hash/config_gen go with */
+    /* a cloud operation the provider answered LBP_PENDING for, and since when */
+    enum lbp_cloud_op op_pending;
+    uint64_t op_since_ms;
     char key[];
 };
 

@@ -99,6 +99,69 @@ static struct sync_outcome poll_after(unsigned after_s)
     return (struct sync_outcome){.next = NEXT_POLL, .after_s = after_s ? after_s : 1};
 }
 
+/* Upstream's reasons for an operation begun; each names what is in progress. */
+static const char *const op_reason[] = {
+    [LBP_OP_ENSURE] = "EnsuringLoadBalancer",
+    [LBP_OP_UPDATE] = "UpdatingLoadBalancer",
+    [LBP_OP_REMOVE] = "DeletingLoadBalancer",
+};
+static const char *const op_what[] = {
+    [LBP_OP_ENSURE] = "provisioning",
+    [LBP_OP_UPDATE] = "updating the hosts of",
+    [LBP_OP_REMOVE] = "deleting",
+};
+
+/*
+ * The provider answered LBP_PENDING: its operation runs in the cloud and
+ * the key comes back after the retry-after to poll it. Not a failure: no
+ * Warning, no error count, no backoff. One Normal Event per operation (not
+ * per poll) tells kubectl describe and lbprov status that it is under way.
+ */
+static struct sync_outcome pending(struct lbp_reconcile *r, const char *key,
+                                   const struct lbp_service *svc, struct lbp_svc_state *st,
+                                   enum lbp_cloud_op op, const struct lbp_call *call,
+                                   unsigned after_s)
+{
+    struct sync_outcome out = poll_after(after_s);
+    bool first;
+    uint64_t since;
+    pthread_mutex_lock(&r->mu);
+    first = st->op_pending != op;
+    if (first) {
+        st->op_pending = op;
+        st->op_since_ms = lbp_now_ms();
+    }
+    since = st->op_since_ms;
+    pthread_mutex_unlock(&r->mu);
+    if (first) {
+        char msg[LBP_ERRBUF_SIZE + 96];
+        snprintf(msg, sizeof(msg), "Cloud is %s the load balancer: %s", op_what[op],
+                 call->err[0] ? call->err : "operation in progress");
+        lbp_info("%s: %s; asking again in %u s", key, msg, out.after_s);
+        event(r, svc, "Normal", op_reason[op], msg);
+    } else {
+        lbp_v(1, "%s: %s still in progress after %llu s; asking again in %u s", key, op_reason[op],
+              (unsigned long long)((lbp_now_ms() - since) / 1000u), out.after_s);
+    }
+    return out;
+}
+
+/* The operation answered something other than LBP_PENDING: it is over. */
+static void op_finished(struct lbp_reconcile *r, const char *key, struct lbp_svc_state *st,
+                        enum lbp_cloud_op op)
+{
+    uint64_t since = 0;
+    pthread_mutex_lock(&r->mu);
+    if (st->op_pending == op) {
+        since = st->op_since_ms;
+        st->op_pending = LBP_OP_NONE;
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (since)
+        lbp_v(1, "%s: cloud operation (%s) over after %llu ms", key, op_reason[op],
+              (unsigned long long)(lbp_now_ms() - since));
+}
+
 static void state_drop(struct lbp_reconcile *r, const char *key)
 {
     struct lbp_svc_state *st;
@@ -140,18 +203,31 @@ static struct sync_outcome cleanup(struct lbp_reconcile *r, const char *key,
 {
     struct lbp_lb_spec spec = {0};
     struct lbp_call call = {0};
+    struct lbp_svc_state *st;
     char msg[LBP_ERRBUF_SIZE + 64];
+    bool polling;
     int rc;
     spec.cluster_name = r->cluster_name;
     spec.namespace = svc->meta.namespace;
     spec.name = svc->meta.name;
     spec.uid = svc->meta.uid;
     lbp_lb_name(svc->meta.uid ? svc->meta.uid : "", spec.lb_name);
-    event(r, svc, "Normal", "DeletingLoadBalancer", "Deleting load balancer");
+    pthread_mutex_lock(&r->mu);
+    st = lbp_state_get(r, key, true);
+    polling = st && st->op_pending == LBP_OP_REMOVE;
+    pthread_mutex_unlock(&r->mu);
+    if (!st)
+        return retry(1);
+    if (!polling) /* a poll of a removal in progress has said so already */
+        event(r, svc, "Normal", "DeletingLoadBalancer", "Deleting load balancer");
     if (lbp_reconcile_fenced(r, key))
         return done();
     __atomic_add_fetch(&r->m_cloud_calls, 1, __ATOMIC_RELAXED);
     rc = r->o.provider->remove(r->o.pctx, &spec, &call);
+    /* the finalizer stays until the cloud says the LB is gone */
+    if (rc == LBP_PENDING)
+        return pending(r, key, svc, st, LBP_OP_REMOVE, &call, call.retry_after_s);
+    op_finished(r, key, st, LBP_OP_REMOVE);
     if (rc != LBP_OK && rc != LBP_NOT_FOUND) {
         __atomic_add_fetch(&r->m_cloud_errors, 1, __ATOMIC_RELAXED);
         snprintf(msg, sizeof(msg), "Error deleting load balancer: %s",
@@ -213,6 +289,9 @@ static struct sync_outcome sync_targets(struct lbp_reconcile *r, struct sync_ctx
         return done();
     __atomic_add_fetch(&r->m_cloud_calls, 1, __ATOMIC_RELAXED);
     rc = r->o.provider->update_targets(r->o.pctx, &c->d.spec, &call);
+    if (rc == LBP_PENDING)
+        return pending(r, c->key, c->svc, c->st, LBP_OP_UPDATE, &call, call.retry_after_s);
+    op_finished(r, c->key, c->st, LBP_OP_UPDATE);
     if (rc == LBP_OK) {
         pthread_mutex_lock(&r->mu);
         c->st->node_hash = c->ns->hash;
@@ -269,9 +348,10 @@ static struct sync_outcome sync_ensure(struct lbp_reconcile *r, struct sync_ctx 
             return retry(0);
         }
     }
-    if (c->snap.svc_hash != c->h)
+    /* a poll of a create or change in progress has said both already */
+    if (c->snap.svc_hash != c->h && c->snap.op_pending != LBP_OP_ENSURE)
         event(r, c->svc, "Normal", "EnsuringLoadBalancer", "Ensuring load balancer");
-    if (c->ns->n == 0)
+    if (c->ns->n == 0 && c->snap.op_pending != LBP_OP_ENSURE)
         event(r, c->svc, "Warning", "UnAvailableLoadBalancer",
               "There are no available nodes for LoadBalancer");
     __atomic_add_fetch(&r->m_cloud_calls, 1, __ATOMIC_RELAXED);
@@ -295,11 +375,11 @@ static struct sync_outcome sync_ensure(struct lbp_reconcile *r, struct sync_ctx 
             c->st->invalid_hash = c->h;
             c->st->config_gen = c->gen;
             pthread_mutex_unlock(&r->mu);
-        } else {
-            lbp_v(1, "%s: load balancer pending", c->key);
+            return poll_after(after);
         }
-        return poll_after(after);
+        return pending(r, c->key, c->svc, c->st, LBP_OP_ENSURE, &call, after);
     }
+    op_finished(r, c->key, c->st, LBP_OP_ENSURE);
     if (rc != LBP_OK) {
         bool repeat = rc == LBP_INVALID && c->snap.fail_rc == rc && c->snap.invalid_hash == c->h &&
                       c->snap.config_gen == c->gen && call.event_reason;
