@@ -20,30 +20,6 @@
 
 static struct ctl_env env;
 
-static bool has_ingress(const char *name)
-{
-    char ip[128];
-    ctl_ingress(&env, name, ip, sizeof(ip));
-    return ip[0] != '\0';
-}
-
-static bool lb_missing(const char *key)
-{
-    json_object *lb = ctl_cloud_lb(&env, key);
-    json_object_put(lb);
-    return lb == NULL;
-}
-
-static long lb_nodes(const char *key)
-{
-    json_object *lb = ctl_cloud_lb(&env, key), *n;
-    long c = -1;
-    if (lb && json_object_object_get_ex(lb, "nodes", &n))
-        c = (long)json_object_array_length(n);
-    json_object_put(lb);
-    return c;
-}
-
 static bool svc_exists(const char *name)
 {
     char path[300];
@@ -107,21 +83,11 @@ static double metric(const char *series)
 /* STATE of the Service in `lbprov status -o json`, copied into out ("" when absent). */
 static void status_state(const char *name, char *out, size_t len)
 {
-    char log[400], *buf = NULL;
-    const char *argv[] = {
-        lbp_test_lbprov_bin(), "status", "--kubeconfig", env.api.kubeconfig, "-o", "json", NULL};
-    FILE *f;
-    long n;
+    const char *args[] = {"status", "--kubeconfig", env.api.kubeconfig, "-o", "json", NULL};
+    char *buf = NULL;
     json_object *js;
     out[0] = '\0';
-    snprintf(log, sizeof(log), "%s/status.out", env.api.dir);
-    unlink(log);
-    if (lbp_test_stop(lbp_test_spawn((char *const *)argv, log), 0, 10000) != 0)
-        return;
-    f = fopen(log, "r");
-    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (buf = calloc(1, (size_t)n + 1)) && fread(buf, 1, (size_t)n, f) == (size_t)n &&
-        (js = json_tokener_parse(buf))) {
+    if (ctl_run_lbprov(&env, args, &buf) == 0 && (js = json_tokener_parse(buf))) {
         for (size_t i = 0; i < json_object_array_length(js); i++) {
             json_object *row = json_object_array_get_idx(js, i);
             if (strcmp(jpath_str(row, "name"), name) == 0)
@@ -130,8 +96,6 @@ static void status_state(const char *name, char *out, size_t len)
         json_object_put(js);
     }
     free(buf);
-    if (f)
-        fclose(f);
 }
 
 static bool state_is(const char *name, const char *want)
@@ -156,18 +120,18 @@ int main(void)
     ctl_service(&env, "web", NULL, 80);
     CHECK(WAIT_FOR(5000, op_is("ensure")));
     CHECK(ctl_has_finalizer(&env, "web"));
-    CHECK(!has_ingress("web"));
-    CHECK(lb_missing("default/web"));
+    CHECK(!ctl_has_ingress(&env, "web"));
+    CHECK(ctl_lb_missing(&env, "default/web"));
     CHECK(WAIT_FOR(5000, ctl_events(&env, "web", "EnsuringLoadBalancer", msg, sizeof(msg)) >= 2));
     CHECK(strstr(msg, "Cloud is provisioning the load balancer") && strstr(msg, "RUNNING"));
     CHECK(state_is("web", "InProgress"));
     CHECK(WAIT_FOR(5000, metric("service_controller_cloud_operations_in_progress") == 1));
-    CHECK(WAIT_FOR(15000, has_ingress("web")));
+    CHECK(WAIT_FOR(15000, ctl_has_ingress(&env, "web")));
     /* polled at the cloud's retry-after (3 x 1 s), not the 200 ms backoff */
     CHECK(lbp_test_now_ms() - t0 >= 2900);
     CHECK(ctl_cloud_calls(&env, "ensure") == 4);
     CHECK(ctl_cloud_calls(&env, "pending") == 3);
-    CHECK(lb_nodes("default/web") == 2);
+    CHECK(ctl_lb_nodes(&env, "default/web") == 2);
     CHECK(WAIT_FOR(5000, ctl_events(&env, "web", "EnsuredLoadBalancer", NULL, 0) == 1));
     /* one "Ensuring" when it began and one for the operation, not one per poll */
     CHECK(ctl_events(&env, "web", "EnsuringLoadBalancer", NULL, 0) == 2);
@@ -177,11 +141,11 @@ int main(void)
     /* a node change: update_targets goes pending; the old backends serve meanwhile */
     ctl_node(&env, "node-3", "10.0.0.3");
     CHECK(WAIT_FOR(5000, op_is("update_targets")));
-    CHECK(lb_nodes("default/web") == 2);
+    CHECK(ctl_lb_nodes(&env, "default/web") == 2);
     CHECK(WAIT_FOR(5000, ctl_events(&env, "web", "UpdatingLoadBalancer", msg, sizeof(msg)) == 1));
     CHECK(strstr(msg, "Cloud is updating the hosts of the load balancer") != NULL);
     CHECK(state_is("web", "InProgress"));
-    CHECK(WAIT_FOR(15000, lb_nodes("default/web") == 3));
+    CHECK(WAIT_FOR(15000, ctl_lb_nodes(&env, "default/web") == 3));
     CHECK(WAIT_FOR(5000, ctl_events(&env, "web", "UpdatedLoadBalancer", NULL, 0) == 1));
     CHECK(ctl_cloud_calls(&env, "update_targets") == 4);
     CHECK(ctl_cloud_calls(&env, "ensure") == 4); /* no fall back to ensure */
@@ -197,7 +161,7 @@ int main(void)
     t0 = lbp_test_now_ms();
     for (;;) {
         bool fin = ctl_has_finalizer(&env, "web"), exists = fin || svc_exists("web");
-        bool pending = op_is("remove"), missing = lb_missing("default/web");
+        bool pending = op_is("remove"), missing = ctl_lb_missing(&env, "default/web");
         CHECK(fin || missing);
         if (fin && pending && !missing) {
             if (!held_while_pending)
@@ -211,7 +175,7 @@ int main(void)
     }
     CHECK(held_while_pending);
     CHECK(deleting_shown);
-    CHECK(lb_missing("default/web"));
+    CHECK(ctl_lb_missing(&env, "default/web"));
     CHECK(ctl_cloud_calls(&env, "remove") == 4);
     CHECK(WAIT_FOR(5000, ctl_events(&env, "web", "DeletedLoadBalancer", NULL, 0) == 1));
     /* "Deleting load balancer" once, then the operation once: not one per poll */
@@ -232,12 +196,12 @@ int main(void)
     CHECK(WAIT_FOR(5000, op_is("ensure")));
     CHECK(lbp_test_stop(env.ctl, SIGTERM, 6000) == 0);
     env.ctl = 0;
-    CHECK(!has_ingress("api"));
+    CHECK(!ctl_has_ingress(&env, "api"));
     ctl_env_start_controller(&env, NULL);
     CHECK(WAIT_FOR(5000, op_is("ensure")));
-    CHECK(WAIT_FOR(15000, has_ingress("api")));
+    CHECK(WAIT_FOR(15000, ctl_has_ingress(&env, "api")));
     CHECK(ctl_cloud_lb_count(&env) == 1);
-    CHECK(lb_nodes("default/api") == 3);
+    CHECK(ctl_lb_nodes(&env, "default/api") == 3);
     CHECK(warnings("api") == 0);
 
     if (ctl_env_stop(&env) != 0)
