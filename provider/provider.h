@@ -67,6 +67,25 @@
 #define LBP_CAP_HEALTH_CHECKS (1u << 7) /* the LB health-checks nodes itself */
 #define LBP_CAP_IPV6 (1u << 8)
 #define LBP_CAP_REQUESTED_IP (1u << 9) /* honours spec.loadBalancerIP */
+/*
+ * Behaviour the reconciler adapts to. Each is a promise the cloud states,
+ * never something guessed from which optional slots it fills (a slot only
+ * says a call is possible); lbp_provider_check holds each bit to the slots
+ * it needs.
+ */
+/* Takes run-time configuration objects from the API: configure + config_kinds. */
+#define LBP_CAP_RUNTIME_CONFIG (1u << 10)
+/*
+ * Hands out addresses itself, and Service status is its only record of
+ * them: restore is required, and the reconciler reports each assignment
+ * with an IPAllocated Event (as MetalLB does).
+ */
+#define LBP_CAP_ALLOCATES_ADDRESSES (1u << 11)
+/*
+ * Reads the Service's labels and selector (spec.labels, selector_hash): a
+ * change to either must reach ensure, which upstream's sync rules skip.
+ */
+#define LBP_CAP_SERVICE_LABELS (1u << 12)
 
 #define LBP_LB_NAME_LEN 32 /* "a" + UID without dashes, cut to 32 (upstream) */
 
@@ -169,9 +188,23 @@ void lbp_failf(struct lbp_call *call, const char *fmt, ...) __attribute__((forma
 
 struct lbp_provider_ctx; /* a configured instance of a cloud */
 
+/*
+ * One kind of run-time configuration object (LBP_CAP_RUNTIME_CONFIG): its
+ * name as configure receives it, the API collection the reconciler LISTs
+ * it from, and who defines it (for messages: "MetalLB").
+ */
+struct lbp_config_kind {
+    const char *kind;
+    const char *path;
+    const char *source;
+};
+#define LBP_CONFIG_KINDS_MAX 4
+
 struct lbp_provider {
     const char *name; /* --cloud NAME */
     unsigned caps;
+    /* With LBP_CAP_RUNTIME_CONFIG: the kinds configure takes, ended by {NULL}. */
+    const struct lbp_config_kind *config_kinds;
 
     /* Reads --cloud-config (may be NULL) and the environment. */
     int (*init)(const char *cloud_config_path, const char *cluster_name,
@@ -206,10 +239,10 @@ struct lbp_provider {
     int (*debug_post)(struct lbp_provider_ctx *ctx, const char *body, char *err, size_t errlen);
 
     /*
-     * Optional (NULL: the cloud takes no run-time configuration). Replaces
-     * every object of one kind with json_objects (the items of a LIST, each
-     * one JSON object as text; n may be 0). Bare metal takes "IPAddressPool"
-     * and "L2Advertisement". On error the previous configuration stays in
+     * With LBP_CAP_RUNTIME_CONFIG (else NULL). Replaces every object of one
+     * kind (of config_kinds) with json_objects (the items of a LIST, each
+     * one JSON object as text; n may be 0). Bare metal takes MetalLB's
+     * "IPAddressPool" and "L2Advertisement". On error the previous configuration stays in
      * force and err says why (LBP_INVALID: the objects are wrong; report it,
      * do not retry until they change). After LBP_OK the reconciler should
      * requeue every Service this cloud handles: addresses may have moved.
@@ -239,6 +272,12 @@ struct lbp_provider {
 /* NULL-terminated table of the clouds built into this binary. */
 extern const struct lbp_provider *const lbp_providers[];
 const struct lbp_provider *lbp_provider_find(const char *name);
+/*
+ * LBP_OK when the vtable keeps its own promises: the slots every cloud
+ * needs are set and each behaviour bit has the slots it relies on; else
+ * LBP_INVALID with err naming the cloud and what is missing.
+ */
+int lbp_provider_check(const struct lbp_provider *p, char *err, size_t errlen);
 
 /* "a" + uid without dashes, cut to LBP_LB_NAME_LEN characters. */
 void lbp_lb_name(const char *uid, char out[LBP_LB_NAME_LEN + 1]);

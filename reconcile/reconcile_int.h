@@ -68,7 +68,7 @@ uint64_t lbp_service_hash(const struct lbp_service *svc);
  * Hash of metadata.labels and spec.selector. Upstream does not re-sync on
  * them; a provider that takes run-time configuration (configure slot: bare
  * metal, whose pools select Services by label and share addresses by
- * selector) needs it, and the reconciler folds it in for those only.
+ * selector) needs it: LBP_CAP_SERVICE_LABELS folds it in for those only.
  */
 uint64_t lbp_service_label_hash(const struct lbp_service *svc);
 /*
@@ -158,7 +158,7 @@ struct lbp_reconcile {
     bool config_started;
     /* bumped by every provider configuration applied (config.c) */
     uint64_t config_gen;
-    uint64_t config_digest[2]; /* of the objects last given to configure, per kind */
+    uint64_t config_digest[LBP_CONFIG_KINDS_MAX]; /* of the objects last configured, per kind */
     struct lbp_metric *m_pool_in_use, *m_pool_size;
     struct lbp_orphan *orphans;
 
@@ -191,7 +191,7 @@ void lbp_reconcile_wake_waiting(struct lbp_reconcile *r);
 void lbp_reconcile_requeue_all(struct lbp_reconcile *r);
 /* Replays each handled Service's status through provider->restore (config.c). */
 void lbp_reconcile_restore(struct lbp_reconcile *r);
-/* First configuration (synchronous) and the polling thread; provider->configure only. */
+/* First configuration (synchronous) and the polling thread; LBP_CAP_RUNTIME_CONFIG only. */
 void lbp_config_initial(struct lbp_reconcile *r);
 int lbp_config_start(struct lbp_reconcile *r);
 /* Sync thread helpers (orphans.c). */

@@ -36,8 +36,8 @@ static void event(struct lbp_reconcile *r, const struct lbp_service *svc, const 
 /*
  * MetalLB's IPAllocated ("Assigned IP [\"192.168.77.100\"]"), in addition to
  * upstream's EnsuredLoadBalancer, whenever the set of IPs in status changes —
- * only for clouds that hand out addresses themselves (those with a restore
- * slot: their record of truth is the Service status). Users of other clouds
+ * only for clouds that hand out addresses themselves
+ * (LBP_CAP_ALLOCATES_ADDRESSES: their record is the Service status). Users of other clouds
  * get upstream's Events alone, and the API one write fewer per Service.
  */
 static void ip_allocated_event(struct lbp_reconcile *r, const struct lbp_service *svc,
@@ -414,7 +414,7 @@ static struct sync_outcome sync_ensure(struct lbp_reconcile *r, struct sync_ctx 
             lbp_warn("%s: writing status: %s", c->key, lbp_rc_str(rc));
             return retry(0);
         }
-        if (r->o.provider->restore)
+        if (r->o.provider->caps & LBP_CAP_ALLOCATES_ADDRESSES)
             ip_allocated_event(r, c->svc, &lbst);
     }
     pthread_mutex_lock(&r->mu);
