@@ -99,7 +99,10 @@ static struct sync_outcome poll_after(unsigned after_s)
     return (struct sync_outcome){.next = NEXT_POLL, .after_s = after_s ? after_s : 1};
 }
 
-/* Upstream's reasons for an operation begun; each names what is in progress. */
+/*
+ * The reason of the Event for an operation begun: upstream's Ensuring and
+ * Deleting, and Updating for the host update upstream makes synchronously.
+ */
 static const char *const op_reason[] = {
     [LBP_OP_ENSURE] = "EnsuringLoadBalancer",
     [LBP_OP_UPDATE] = "UpdatingLoadBalancer",
