@@ -1,7 +1,7 @@
 /*
  * test_controller_async.c — an asynchronous cloud through `lbprov
  * controller`: the mock cloud with pendingPolls=3 answers every change
- * LBP_PENDING three times (one operation per LB, retry-after 1 s) before
+ * LBP_PENDING three times (one operation per LB, retry-after 2 s) before
  * it takes effect. Create, node change and delete each go pending and
  * converge, polled at the cloud's pace rather than the (much shorter)
  * backoff; there is no Warning Event, no sync error and no workqueue retry;
@@ -110,7 +110,8 @@ int main(void)
     char msg[512];
     uint64_t t0;
 
-    ctl_env_init(&env, "pendingPolls=3\nretry_after_s=1");
+    /* 2 s between polls leaves `lbprov status` time to see each operation */
+    ctl_env_init(&env, "pendingPolls=3\nretry_after_s=2");
     ctl_node(&env, "node-1", "10.0.0.1");
     ctl_node(&env, "node-2", "10.0.0.2");
     ctl_env_start_controller(&env, NULL);
@@ -126,9 +127,9 @@ int main(void)
     CHECK(strstr(msg, "Cloud is provisioning the load balancer") && strstr(msg, "RUNNING"));
     CHECK(state_is("web", "InProgress"));
     CHECK(WAIT_FOR(5000, metric("service_controller_cloud_operations_in_progress") == 1));
-    CHECK(WAIT_FOR(15000, ctl_has_ingress(&env, "web")));
-    /* polled at the cloud's retry-after (3 x 1 s), not the 200 ms backoff */
-    CHECK(lbp_test_now_ms() - t0 >= 2900);
+    CHECK(WAIT_FOR(20000, ctl_has_ingress(&env, "web")));
+    /* polled at the cloud's retry-after (3 x 2 s), not the 200 ms backoff */
+    CHECK(lbp_test_now_ms() - t0 >= 5900);
     CHECK(ctl_cloud_calls(&env, "ensure") == 4);
     CHECK(ctl_cloud_calls(&env, "pending") == 3);
     CHECK(ctl_lb_nodes(&env, "default/web") == 2);
@@ -145,7 +146,7 @@ int main(void)
     CHECK(WAIT_FOR(5000, ctl_events(&env, "web", "UpdatingLoadBalancer", msg, sizeof(msg)) == 1));
     CHECK(strstr(msg, "Cloud is updating the hosts of the load balancer") != NULL);
     CHECK(state_is("web", "InProgress"));
-    CHECK(WAIT_FOR(15000, ctl_lb_nodes(&env, "default/web") == 3));
+    CHECK(WAIT_FOR(20000, ctl_lb_nodes(&env, "default/web") == 3));
     CHECK(WAIT_FOR(5000, ctl_events(&env, "web", "UpdatedLoadBalancer", NULL, 0) == 1));
     CHECK(ctl_cloud_calls(&env, "update_targets") == 4);
     CHECK(ctl_cloud_calls(&env, "ensure") == 4); /* no fall back to ensure */
@@ -170,7 +171,7 @@ int main(void)
         }
         if (!exists)
             break;
-        CHECK(lbp_test_now_ms() - t0 < 15000);
+        CHECK(lbp_test_now_ms() - t0 < 20000);
         usleep(50000);
     }
     CHECK(held_while_pending);
@@ -199,7 +200,7 @@ int main(void)
     CHECK(!ctl_has_ingress(&env, "api"));
     ctl_env_start_controller(&env, NULL);
     CHECK(WAIT_FOR(5000, op_is("ensure")));
-    CHECK(WAIT_FOR(15000, ctl_has_ingress(&env, "api")));
+    CHECK(WAIT_FOR(20000, ctl_has_ingress(&env, "api")));
     CHECK(ctl_cloud_lb_count(&env) == 1);
     CHECK(ctl_lb_nodes(&env, "default/api") == 3);
     CHECK(warnings("api") == 0);
