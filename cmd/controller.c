@@ -440,6 +440,10 @@ int lbp_cmd_controller(int argc, char **argv)
         fprintf(stderr, ")\n");
         return 2;
     }
+    if (lbp_provider_check(c.prov, err, sizeof(err)) != LBP_OK) {
+        fprintf(stderr, "lbprov controller: %s\n", err); /* a build defect, not the user's */
+        return 2;
+    }
 
     /*
      * glibc gives each busy thread its own malloc arena; with a dozen

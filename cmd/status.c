@@ -1,7 +1,18 @@
 /*
  * status.c — `lbprov status`: every LoadBalancer Service with its address,
- * ports (kubectl style), class, age and the latest service-controller Event,
- * read straight from the API (two LISTs: Services and Service Events).
+ * ports (kubectl style), class, age, state and the latest service-controller
+ * Event, read straight from the API (two LISTs: Services and Service Events).
+ *
+ * STATE is what an operator asks first — is it done? — read from the same
+ * two objects, since the controller keeps no status of its own:
+ *   Deleting    deletionTimestamp set (the finalizer holds it until the LB is gone)
+ *   InProgress  the latest Event is Normal and begins an operation
+ *               (EnsuringLoadBalancer, UpdatingLoadBalancer, DeletingLoadBalancer):
+ *               the controller is working, or polling a cloud operation that
+ *               answered pending, and has not reported the end of it yet
+ *   Failed      the latest Event is a Warning
+ *   Ready       an address is in status.loadBalancer.ingress
+ *   Pending     none of these: no address and nothing reported yet
  */
 #include "cmd/cmd.h"
 #include "cmd/flags.h"
@@ -18,6 +29,8 @@
 
 struct row {
     char ns[254], name[254], ip[256], ports[512], cls[128], age[24], event[600];
+    const char *state;
+    bool has_ip, deleting, ev_warning, ev_begins;
     int64_t created;
 };
 
@@ -80,8 +93,10 @@ static void fill_row(json_object *svc, struct row *r, int64_t now)
         if (a && off < sizeof(r->ip))
             off += (size_t)snprintf(r->ip + off, sizeof(r->ip) - off, "%s%s", off ? "," : "", a);
     }
+    r->has_ip = r->ip[0] != '\0';
     if (!r->ip[0])
         lbp_strlcpy(r->ip, "<pending>", sizeof(r->ip));
+    r->deleting = gets_(svc, "metadata.deletionTimestamp") != NULL;
     off = 0;
     for (size_t i = 0; ports && json_object_is_type(ports, json_type_array) &&
                        i < json_object_array_length(ports) && off < sizeof(r->ports);
@@ -97,6 +112,24 @@ static void fill_row(json_object *svc, struct row *r, int64_t now)
             off += (size_t)snprintf(r->ports + off, sizeof(r->ports) - off, "%s%d/%s", i ? "," : "",
                                     json_object_get_int(port), proto);
     }
+}
+
+/* The reasons the controller gives an operation when it begins (see provider.h). */
+static bool begins_operation(const char *reason)
+{
+    return lbp_streq(reason, "EnsuringLoadBalancer") || lbp_streq(reason, "UpdatingLoadBalancer") ||
+           lbp_streq(reason, "DeletingLoadBalancer");
+}
+
+static const char *row_state(const struct row *r)
+{
+    if (r->deleting)
+        return "Deleting";
+    if (r->event[0] && r->ev_begins)
+        return "InProgress";
+    if (r->event[0] && r->ev_warning)
+        return "Failed";
+    return r->has_ip ? "Ready" : "Pending";
 }
 
 static int64_t event_time(json_object *e)
@@ -175,8 +208,10 @@ int lbp_cmd_status(int argc, char **argv)
             break;
         case 'h':
             printf("Usage: lbprov status [flags]\n\n"
-                   "Every LoadBalancer Service: address, ports, class, age and the latest\n"
-                   "service-controller Event.\n\n"
+                   "Every LoadBalancer Service: address, ports, class, age, state and the\n"
+                   "latest service-controller Event. STATE is Ready, InProgress (an operation\n"
+                   "begun and not reported done, e.g. a cloud operation being polled),\n"
+                   "Failed (the latest Event is a Warning), Deleting or Pending.\n\n"
                    "  --kubeconfig FILE   (default $KUBECONFIG, ~/.kube/config, in-cluster)\n"
                    "  --context NAME      kubeconfig context\n"
                    "  --master URL        API server URL, overrides the kubeconfig\n"
@@ -235,8 +270,11 @@ int lbp_cmd_status(int argc, char **argv)
                 snprintf(r->event, sizeof(r->event), "%s: %s",
                          gets_(e, "reason") ? gets_(e, "reason") : "",
                          gets_(e, "message") ? gets_(e, "message") : "");
+                r->ev_warning = lbp_streq(gets_(e, "type"), "Warning");
+                r->ev_begins = !r->ev_warning && begins_operation(gets_(e, "reason"));
             }
         }
+        r->state = row_state(r);
     }
     if (as_json) {
         out_json = json_object_new_array();
@@ -248,6 +286,7 @@ int lbp_cmd_status(int argc, char **argv)
             json_object_object_add(o, "ports", json_object_new_string(rows[i].ports));
             json_object_object_add(o, "class", json_object_new_string(rows[i].cls));
             json_object_object_add(o, "age", json_object_new_string(rows[i].age));
+            json_object_object_add(o, "state", json_object_new_string(rows[i].state));
             json_object_object_add(o, "lastEvent", json_object_new_string(rows[i].event));
             json_object_array_add(out_json, o);
         }
@@ -266,12 +305,12 @@ int lbp_cmd_status(int argc, char **argv)
             W(wc, rows[i].cls);
         }
 #undef W
-        printf("%-*s   %-*s   %-*s   %-*s   %-*s   %-5s   %s\n", wns, "NAMESPACE", wn, "NAME", wip,
-               "EXTERNAL-IP", wp, "PORT(S)", wc, "CLASS", "AGE", "EVENT");
+        printf("%-*s   %-*s   %-*s   %-*s   %-*s   %-5s   %-10s   %s\n", wns, "NAMESPACE", wn,
+               "NAME", wip, "EXTERNAL-IP", wp, "PORT(S)", wc, "CLASS", "AGE", "STATE", "EVENT");
         for (size_t i = 0; i < n_rows; i++)
-            printf("%-*s   %-*s   %-*s   %-*s   %-*s   %-5s   %s\n", wns, rows[i].ns, wn,
+            printf("%-*s   %-*s   %-*s   %-*s   %-*s   %-5s   %-10s   %s\n", wns, rows[i].ns, wn,
                    rows[i].name, wip, rows[i].ip, wp, rows[i].ports, wc, rows[i].cls, rows[i].age,
-                   rows[i].event[0] ? rows[i].event : "<none>");
+                   rows[i].state, rows[i].event[0] ? rows[i].event : "<none>");
     }
     rc = 0;
 out:

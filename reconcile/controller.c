@@ -30,12 +30,11 @@ uint64_t lbp_reconcile_svc_hash(const struct lbp_reconcile *r, const struct lbp_
 {
     uint64_t h = lbp_service_hash(svc);
     /*
-     * Upstream re-syncs on annotations, not labels. A provider configured at
-     * run time (bare metal) chooses pools by Service label and shares
-     * addresses by selector, so for it a label or selector change must
-     * reach ensure too.
+     * Upstream re-syncs on annotations, not labels. A provider that reads
+     * them (bare metal chooses pools by Service label and shares addresses
+     * by selector) needs a label or selector change to reach ensure too.
      */
-    if (r->o.provider && r->o.provider->configure)
+    if (r->o.provider && (r->o.provider->caps & LBP_CAP_SERVICE_LABELS))
         h = (h ^ lbp_service_label_hash(svc)) * 1099511628211ull;
     return h;
 }

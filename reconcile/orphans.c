@@ -87,6 +87,9 @@ void lbp_orphans_scan(struct lbp_reconcile *r)
                 __atomic_add_fetch(&r->m_orphans_removed, 1, __ATOMIC_RELAXED);
                 e->seen = false;               /* dropped below */
                 lbp_reconcile_wake_waiting(r); /* what it held may be what they wait for */
+            } else if (rc == LBP_PENDING) {
+                /* kept in the table: the next scan polls the removal in progress */
+                lbp_v(1, "orphan scan: removing %s: in progress", spec.lb_name);
             } else {
                 lbp_warn("orphan scan: removing %s: %s", spec.lb_name,
                          call.err[0] ? call.err : lbp_rc_str(rc));

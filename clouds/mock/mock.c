@@ -15,6 +15,11 @@
  * the shared cloud API metrics (lbprov_cloud_api_*{cloud="mock"}) under
  * the slot's name, so dashboards built for real clouds work in mock mode.
  *
+ * With pendingPolls=N it is an asynchronous cloud: every change answers
+ * LBP_PENDING N times before it takes effect (see op_poll), which is how
+ * the reconciler's handling of GCE Operations, Azure async operations and
+ * CloudStack jobs is tested without those clouds.
+ *
  * With state_file set, the LB table is written atomically (tmp + rename)
  * after each change and loaded at start, so it survives a controller
  * restart the way a real cloud's state does.
@@ -78,6 +83,15 @@ struct mock_lb {
     unsigned long ensure_calls, update_calls;
 };
 
+/* A change the cloud is still working on, one per LB at most (pendingPolls). */
+struct mock_op {
+    UT_hash_handle hh;
+    char lb_name[LBP_LB_NAME_LEN + 1];
+    const char *call; /* the slot that began it: "ensure", "update_targets", "remove" */
+    unsigned long id;
+    unsigned left; /* LBP_PENDING answers still to give */
+};
+
 struct mock_config {
     uint32_t v4_base; /* host order */
     uint32_t v4_size;
@@ -86,6 +100,7 @@ struct mock_config {
     double error_rate;
     double throttle_rate;
     unsigned retry_after_s;
+    unsigned pending_polls;
     bool hostname;
     char ip_mode[8];
     char state_file[512];
@@ -100,12 +115,14 @@ struct lbp_provider_ctx {
     struct mock_config cfg;
     unsigned fail_next;
     struct mock_lb *lbs;
+    struct mock_op *ops;
+    unsigned long op_seq;
     struct mock_nodeset *sets;
     uint8_t *v4_used; /* bitmap over the v4 range */
     uint32_t v4_next;
     uint64_t v6_next;
     unsigned seed;
-    unsigned long c_get, c_ensure, c_update, c_remove, c_list, c_ping, c_failed;
+    unsigned long c_get, c_ensure, c_update, c_remove, c_list, c_ping, c_failed, c_pending;
 };
 
 /* ------------------------------------------------------------ config */
@@ -212,6 +229,10 @@ static int config_parse(FILE *f, const char *path, struct mock_config *cfg, unsi
             if (lbp_parse_long(v, 0, 3600, &n))
                 goto bad;
             cfg->retry_after_s = (unsigned)n;
+        } else if (strcmp(k, "pending_polls") == 0) {
+            if (lbp_parse_long(v, 0, 1000, &n))
+                goto bad;
+            cfg->pending_polls = (unsigned)n;
         } else if (strcmp(k, "fail_next") == 0) {
             if (lbp_parse_long(v, 0, 1000000, &n))
                 goto bad;
@@ -693,6 +714,48 @@ static int call_begin(struct lbp_provider_ctx *ctx, unsigned long *counter, bool
     return LBP_OK;
 }
 
+/*
+ * pendingPolls=N, after call_begin (lock held). The first mutating call on
+ * an LB begins an operation and answers LBP_PENDING; so does every later
+ * mutating call on that LB — whichever slot, since that is what a
+ * provider's poll of its in-flight operation looks like to the cloud —
+ * until N answers were given. The call after that finds it done and
+ * applies its own spec: the latest, as a provider would issue it once the
+ * operation is over. update_targets and remove on an LB that does not
+ * exist answer at once (a real cloud has nothing to operate on). The
+ * operations live in memory: after a restart the LB table is what the
+ * provider converges from, as it must with a real cloud.
+ */
+static bool op_poll(struct lbp_provider_ctx *ctx, const char *lb_name, const char *slot,
+                    bool exists, struct lbp_call *call)
+{
+    struct mock_op *op;
+    HASH_FIND_STR(ctx->ops, lb_name, op);
+    if (!op) {
+        if (!ctx->cfg.pending_polls || (!exists && strcmp(slot, "ensure") != 0))
+            return false;
+        if (!(op = calloc(1, sizeof(*op))))
+            return false; /* out of memory: the change is made at once */
+        lbp_strlcpy(op->lb_name, lb_name, sizeof(op->lb_name));
+        op->call = slot;
+        op->id = ++ctx->op_seq;
+        op->left = ctx->cfg.pending_polls;
+        HASH_ADD_STR(ctx->ops, lb_name, op);
+    }
+    if (op->left == 0) {
+        HASH_DEL(ctx->ops, op);
+        free(op);
+        return false;
+    }
+    op->left--;
+    ctx->c_pending++;
+    if (call) {
+        call->retry_after_s = ctx->cfg.retry_after_s;
+        lbp_failf(call, "mock cloud: operation op-%lu (%s) RUNNING", op->id, op->call);
+    }
+    return true;
+}
+
 static void status_of(struct lbp_provider_ctx *ctx, const struct mock_lb *lb,
                       struct lbp_lb_status *st)
 {
@@ -758,10 +821,16 @@ static void mock_cleanup(struct lbp_provider_ctx *ctx)
     struct mock_lb *lb, *tmp;
     if (!ctx)
         return;
+    struct mock_op *op, *otmp;
     HASH_ITER(hh, ctx->lbs, lb, tmp)
     {
         HASH_DEL(ctx->lbs, lb);
         lb_free(ctx, lb);
+    }
+    HASH_ITER(hh, ctx->ops, op, otmp)
+    {
+        HASH_DEL(ctx->ops, op);
+        free(op);
     }
     free(ctx->v4_used);
     free(ctx->config_path);
@@ -814,6 +883,10 @@ static int mock_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
         goto out;
     }
     HASH_FIND_STR(ctx->lbs, spec->lb_name, lb);
+    if (op_poll(ctx, spec->lb_name, "ensure", lb != NULL, call)) {
+        rc = LBP_PENDING;
+        goto out;
+    }
     if (!lb) {
         lb = calloc(1, sizeof(*lb));
         if (!lb) {
@@ -916,6 +989,10 @@ static int mock_update_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb
         return rc;
     }
     HASH_FIND_STR(ctx->lbs, spec->lb_name, lb);
+    if (op_poll(ctx, spec->lb_name, "update_targets", lb != NULL, call)) {
+        rc = LBP_PENDING;
+        goto out;
+    }
     if (!lb) {
         lbp_failf(call, "mock cloud: load balancer %s not found", spec->lb_name);
         rc = LBP_NOT_FOUND;
@@ -940,6 +1017,10 @@ static int mock_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
     if (rc)
         return rc;
     HASH_FIND_STR(ctx->lbs, spec->lb_name, lb);
+    if (op_poll(ctx, spec->lb_name, "remove", lb != NULL, call)) {
+        pthread_mutex_unlock(&ctx->mu);
+        return LBP_PENDING;
+    }
     if (lb) {
         HASH_DEL(ctx->lbs, lb);
         v4_mark(ctx, lb->vip, false);
@@ -1000,9 +1081,21 @@ static char *mock_debug_json(struct lbp_provider_ctx *ctx)
     json_object_object_add(c, "list_owned", json_object_new_int64((int64_t)ctx->c_list));
     json_object_object_add(c, "ping", json_object_new_int64((int64_t)ctx->c_ping));
     json_object_object_add(c, "failed", json_object_new_int64((int64_t)ctx->c_failed));
+    json_object_object_add(c, "pending", json_object_new_int64((int64_t)ctx->c_pending));
     json_object_object_add(root, "calls", c);
     json_object_object_add(root, "failNext", json_object_new_int64(ctx->fail_next));
     json_object_object_add(root, "latencyMs", json_object_new_int64(ctx->cfg.latency_ms));
+    json_object_object_add(root, "pendingPolls", json_object_new_int64(ctx->cfg.pending_polls));
+    json_object *ops = json_object_new_array();
+    for (struct mock_op *op = ctx->ops; op; op = op->hh.next) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "loadBalancer", json_object_new_string(op->lb_name));
+        json_object_object_add(o, "call", json_object_new_string(op->call));
+        json_object_object_add(o, "id", json_object_new_int64((int64_t)op->id));
+        json_object_object_add(o, "pollsLeft", json_object_new_int64(op->left));
+        json_object_array_add(ops, o);
+    }
+    json_object_object_add(root, "operations", ops);
     {
         struct in_addr a = {.s_addr = htonl(ctx->cfg.v4_base)};
         char ip[INET_ADDRSTRLEN] = "", range[64];

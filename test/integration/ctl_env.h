@@ -59,6 +59,14 @@ long ctl_cloud_post(struct ctl_env *e, const char *settings);
 /* The Service's first ingress IP or hostname (copied), or "" */
 void ctl_ingress(struct ctl_env *e, const char *name, char *out, size_t len);
 bool ctl_has_finalizer(struct ctl_env *e, const char *name);
+/* Whether the Service has an address in status.loadBalancer.ingress. */
+bool ctl_has_ingress(struct ctl_env *e, const char *name);
+/* Whether the mock cloud has no LB for ns/name. */
+bool ctl_lb_missing(struct ctl_env *e, const char *svc_key);
+/* How many backend nodes the mock LB for ns/name has, or -1 without one. */
+int ctl_lb_nodes(struct ctl_env *e, const char *svc_key);
+/* Runs lbprov with args; returns its exit status and its output (caller frees). */
+int ctl_run_lbprov(struct ctl_env *e, const char *const *args, char **out);
 /* Count of Events with this reason for the Service name. */
 int ctl_events(struct ctl_env *e, const char *name, const char *reason, char *msg, size_t msglen);
 

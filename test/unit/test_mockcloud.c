@@ -151,6 +151,94 @@ static void test_faults_and_hostname(void **state)
     assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_PARSE);
 }
 
+/* The cloud's backends for a's LB, from the debug JSON: "10.0.0.1,10.0.0.2" or "" */
+static void lb_nodes(struct lbp_provider_ctx *ctx, char *out, size_t len)
+{
+    char *js = P->debug_json(ctx);
+    const char *p = strstr(js, "\"nodes\"");
+    size_t n = 0;
+    out[0] = '\0';
+    if (p && (p = strchr(p, '[')))
+        for (p++; *p && *p != ']' && n + 1 < len; p++)
+            if (*p != '"' && *p != ' ' && *p != '\n')
+                out[n++] = *p;
+    out[n] = '\0';
+    free(js);
+}
+
+/*
+ * pendingPolls=N: each change answers LBP_PENDING N times (one in-flight
+ * operation per LB, polled by whichever call comes next) before it takes
+ * effect; reads see the cloud as it is meanwhile.
+ */
+static void test_pending_polls(void **state)
+{
+    struct lbp_provider_ctx *ctx;
+    struct lbp_lb_spec a, b;
+    struct lbp_lb_status st;
+    struct lbp_call call = {0};
+    char err[256], path[128], got[128], *js;
+    (void)state;
+    snprintf(path, sizeof(path), "%s/cloud.conf", dir);
+    write_config(path, "pendingPolls=3\nretry_after_s=4\n");
+    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    spec_init(&a, "a", "aaaa-1");
+    spec_init(&b, "b", "bbbb-2");
+    for (int i = 0; i < 3; i++) {
+        memset(&call, 0, sizeof(call));
+        assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_PENDING);
+        assert_int_equal(call.retry_after_s, 4);
+        assert_non_null(strstr(call.err, "op-1 (ensure) RUNNING"));
+        assert_int_equal(P->get(ctx, &a, &st, &call), LBP_NOT_FOUND); /* not there yet */
+    }
+    /* another LB has its own operation */
+    assert_int_equal(P->ensure(ctx, &b, &st, &call), LBP_PENDING);
+    assert_non_null(strstr(call.err, "op-2"));
+    js = P->debug_json(ctx);
+    assert_non_null(strstr(js, "\"pollsLeft\":0"));
+    assert_non_null(strstr(js, "\"pollsLeft\":2"));
+    free(js);
+    assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
+    assert_int_equal(st.n_ingress, 1);
+    assert_int_equal(P->get(ctx, &a, &st, &call), LBP_OK);
+
+    /* a node change: the old backends stay until the operation is over */
+    a.n_nodes = 1;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(P->update_targets(ctx, &a, &call), LBP_PENDING);
+        lb_nodes(ctx, got, sizeof(got));
+        assert_string_equal(got, "10.0.0.1,10.0.0.2");
+    }
+    assert_int_equal(P->update_targets(ctx, &a, &call), LBP_OK);
+    lb_nodes(ctx, got, sizeof(got));
+    assert_string_equal(got, "10.0.0.1");
+
+    /* a removal polled by the next call, whichever slot, then gone */
+    assert_int_equal(P->remove(ctx, &a, &call), LBP_PENDING);
+    assert_int_equal(P->update_targets(ctx, &a, &call), LBP_PENDING);
+    assert_int_equal(P->remove(ctx, &a, &call), LBP_PENDING);
+    assert_int_equal(P->get(ctx, &a, &st, &call), LBP_OK);
+    assert_int_equal(P->remove(ctx, &a, &call), LBP_OK);
+    assert_int_equal(P->get(ctx, &a, &st, &call), LBP_NOT_FOUND);
+    /* nothing to operate on: answered at once */
+    assert_int_equal(P->remove(ctx, &a, &call), LBP_OK);
+    assert_int_equal(P->update_targets(ctx, &a, &call), LBP_NOT_FOUND);
+    js = P->debug_json(ctx);
+    assert_non_null(strstr(js, "\"pending\":10"));
+    free(js);
+
+    /* set at run time; 0 makes every change synchronous again */
+    assert_int_equal(P->debug_post(ctx, "pendingPolls=0", err, sizeof(err)), LBP_OK);
+    spec_init(&a, "a", "aaaa-3");
+    assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
+    assert_int_equal(P->debug_post(ctx, "pendingPolls=1", err, sizeof(err)), LBP_OK);
+    assert_int_equal(P->remove(ctx, &a, &call), LBP_PENDING);
+    assert_int_equal(P->remove(ctx, &a, &call), LBP_OK);
+    assert_int_equal(P->debug_post(ctx, "pendingPolls=-1", err, sizeof(err)), LBP_INVALID);
+    assert_non_null(strstr(err, "pending_polls"));
+    P->cleanup(ctx); /* b's operation is still in flight: freed, not leaked */
+}
+
 static void test_state_file(void **state)
 {
     struct lbp_provider_ctx *ctx;
@@ -297,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_ensure_remove), cmocka_unit_test(test_faults_and_hostname),
         cmocka_unit_test(test_state_file),    cmocka_unit_test(test_parallel_latency),
         cmocka_unit_test(test_yaml_keys),     cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_pending_polls),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
