@@ -36,6 +36,7 @@
 
 #include "common/util.h"
 #include "test/fakes/cloudstack/fake.h"
+#include "test/fakes/fake_util.h"
 
 #define MAX_BODY (1u << 20)
 #define MAX_URI 16384
@@ -95,64 +96,33 @@ int cs_err(struct cs_resp *r, int status, int cserrorcode, const char *fmt, ...)
 
 /* ---- parameters ---- */
 
-static int hexval(int c)
+static int add_pair(void *ud, char *name, char *value)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-static char *form_decode(const char *s, size_t n)
-{
-    char *o = malloc(n + 1);
-    size_t j = 0;
-    if (!o)
-        abort();
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            o[j++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else if (s[i] == '+') {
-            o[j++] = ' ';
-        } else {
-            o[j++] = s[i];
-        }
+    struct cs_req *q = ud;
+    if (cs_p(q, name) || q->n >= 4096) {
+        free(name);
+        free(value);
+        return 0;
     }
-    o[j] = 0;
-    return o;
+    if (q->n == q->cap) {
+        size_t nc = q->cap ? q->cap * 2 : 32;
+        struct cs_param *np = realloc(q->p, nc * sizeof(*np));
+        if (!np)
+            abort();
+        q->p = np;
+        q->cap = nc;
+    }
+    q->p[q->n].name = name;
+    q->p[q->n].value = value;
+    q->n++;
+    return 0;
 }
 
 /* Adds name=value pairs from a query string or form body; repeated names keep the first. */
 static void parse_pairs(const char *s, size_t len, struct cs_req *q)
 {
-    const char *p = s, *end = s + len;
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *e = amp ? amp : end, *eq = memchr(p, '=', (size_t)(e - p));
-        if (e > p) {
-            char *name = form_decode(p, (size_t)((eq ? eq : e) - p));
-            if (cs_p(q, name) || q->n >= 4096) {
-                free(name);
-            } else {
-                if (q->n == q->cap) {
-                    size_t nc = q->cap ? q->cap * 2 : 32;
-                    struct cs_param *np = realloc(q->p, nc * sizeof(*np));
-                    if (!np)
-                        abort();
-                    q->p = np;
-                    q->cap = nc;
-                }
-                q->p[q->n].name = name;
-                q->p[q->n].value = eq ? form_decode(eq + 1, (size_t)(e - eq - 1)) : strdup("");
-                q->n++;
-            }
-        }
-        p = e + 1;
-    }
+    if (fake_form_each(s, len, add_pair, q) != 0)
+        abort(); /* out of memory: not a case a test double models */
 }
 
 static void req_free(struct cs_req *q)
@@ -789,18 +759,9 @@ static void usage(FILE *f)
 
 static int write_port_file(const char *path, unsigned port)
 {
-    char tmp[4096];
-    FILE *f;
-    int rc;
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    if (!(f = fopen(tmp, "w")))
-        return -1;
-    rc = fprintf(f, "%u\n", port) < 0 ? -1 : 0;
-    if (fclose(f) != 0 || rc != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    char buf[16];
+    snprintf(buf, sizeof(buf), "%u\n", port);
+    return fake_write_file(path, buf);
 }
 
 static int parse_rate(const char *s, double *out)
