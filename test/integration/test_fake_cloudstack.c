@@ -1072,6 +1072,14 @@ static void dropped_and_late_replies(void **state)
     json_object_put(run_ok(NULL, "associateIpAddress", "networkid", FAKE_CS_NETWORK_ID, NULL));
     assert_int_equal(state_len("publicips"), before + 2);
 
+    /* A job started before the dropped call stays pending: only the dropped call's job ran. */
+    {
+        struct json_object *fo;
+        assert_int_equal(call(&fo, "createFirewallRule", "ipaddressid", ip, "protocol", "tcp",
+                              "startport", "22"),
+                         200);
+        json_object_put(fo);
+    }
     /* A dropped createLoadBalancerRule: the rule exists, findable by name. */
     assert_int_equal(fake_cs_post(&g_f, "/_fake/faults",
                                   "{\"faults\":[{\"kind\":\"drop\",\"command\":"
@@ -1092,6 +1100,10 @@ static void dropped_and_late_replies(void **state)
                      537);
     json_object_put(o);
     assert_int_equal(state_len("lbrules"), 1);
+    a = state_array("firewallrules");
+    assert_int_equal(json_object_array_length(a), 1);
+    assert_string_equal(gs(json_object_array_get_idx(a, 0), "state"), "Add");
+    json_object_put(a);
 
     /* A late reply: the caller gives up first, the work is done all the same. */
     assert_int_equal(fake_cs_post(&g_f, "/_fake/faults",

@@ -329,6 +329,7 @@ static struct job *job_start(const struct cs_req *q, struct cs_resp *r, enum act
     j->started_ms = lbp_now_ms();
     cs_now_str(j->created);
     HASH_ADD_STR(g_jobs, id, j);
+    lbp_strlcpy(r->jobid, j->id, sizeof(r->jobid));
     r->body = json_object_new_object();
     if (obj_id)
         json_object_object_add(r->body, "id", json_object_new_string(obj_id));
@@ -612,9 +613,11 @@ static void jobs_tick(void)
             job_complete(j);
 }
 
-void cs_jobs_finish_all(void)
+void cs_job_finish(const char *jobid)
 {
-    for (struct job *j = g_jobs; j; j = j->hh.next)
+    struct job *j = NULL;
+    HASH_FIND_STR(g_jobs, jobid, j);
+    if (j)
         job_complete(j);
 }
 

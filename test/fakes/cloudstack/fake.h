@@ -69,6 +69,7 @@ struct cs_resp {
     int cserrorcode; /* 0: none in the body */
     char errortext[512];
     struct json_object *body; /* on success */
+    char jobid[CS_ID_LEN];    /* the job this call started, if any */
 };
 
 /* Configuration a test may change at run time (POST /_fake/config). */
@@ -129,8 +130,8 @@ bool cs_cmd_known(const char *command);
 void cs_cmd_run(const struct cs_req *q, struct cs_resp *r);
 /* The state dump's "jobs". */
 struct json_object *cs_jobs_dump(void);
-/* Completes every pending job (the work of a call whose reply is dropped is done). */
-void cs_jobs_finish_all(void);
+/* Completes a pending job now (the work of a call whose reply is dropped is done). */
+void cs_job_finish(const char *jobid);
 void cs_jobs_free(void);
 
 /* ---- helpers (server.c) ---- */

@@ -649,7 +649,8 @@ static enum MHD_Result api(struct MHD_Connection *c, const char *method, struct 
         cs_cmd_run(&q, &r);
         if (take_fault(F_DROP, q.command, NULL)) {
             /* The work is done (and its job finished); the caller never hears of it. */
-            cs_jobs_finish_all();
+            if (r.jobid[0])
+                cs_job_finish(r.jobid);
             drop = true;
             g_dropped++;
         } else if (take_fault(F_LATE, q.command, &f)) {
