@@ -683,6 +683,13 @@ out:
     return ret;
 }
 
+/* MHD's own messages, marked as ours; a dropped reply shows up as "internal error". */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    fputs("fake-cloudstack: libmicrohttpd: ", stderr);
+    vfprintf(stderr, fmt, ap);
+}
+
 static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 {
     struct conn *cn = calloc(1, sizeof(*cn));
@@ -919,9 +926,9 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     d = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
-        NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_URI_LOG_CALLBACK, uri_log,
-        NULL, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)30, MHD_OPTION_END);
+        NULL, NULL, handler, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+        &sa, MHD_OPTION_URI_LOG_CALLBACK, uri_log, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed,
+        NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "fake-cloudstack: cannot listen on %s:%ld\n", bind_addr, port);
         goto done;
