@@ -1287,6 +1287,8 @@ static void control_endpoint(void **state)
     struct json_object *s;
     assert_int_equal(start(NULL), 0);
     assert_int_not_equal(fake_cs_post(&g_f, "/_fake/vms", "{\"vms\":[{\"id\":\"x\"}]}"), 0);
+    assert_int_not_equal(fake_cs_post(&g_f, "/_fake/vms", "{\"vms\":{\"name\":\"x\"}}"), 0);
+    assert_int_not_equal(fake_cs_post(&g_f, "/_fake/faults", "{\"faults\":3}"), 0);
     assert_int_equal(fake_cs_post(&g_f, "/_fake/vms",
                                   "{\"vms\":[{\"name\":\"n1\",\"id\":"
                                   "\"11111111-2222-4333-8444-555555555555\"}]}"),

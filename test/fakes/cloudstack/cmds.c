@@ -603,7 +603,7 @@ static void job_complete(struct job *j)
 }
 
 /* Jobs nobody polled finish on their own, as server jobs do. */
-static void jobs_tick(void)
+void cs_jobs_tick(void)
 {
     uint64_t now = lbp_now_ms();
     if (fake_cfg.job_ms <= 0)
@@ -1504,7 +1504,7 @@ bool cs_cmd_known(const char *command)
 
 void cs_cmd_run(const struct cs_req *q, struct cs_resp *r)
 {
-    jobs_tick();
+    cs_jobs_tick();
     for (size_t i = 0; i < LBP_ARRAY_LEN(cmds); i++) {
         if (strcmp(cmds[i].name, q->command) != 0)
             continue;

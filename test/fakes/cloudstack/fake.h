@@ -128,6 +128,8 @@ struct json_object *cs_state_dump(void);
 bool cs_cmd_known(const char *command);
 /* Runs a command under fake_mu. */
 void cs_cmd_run(const struct cs_req *q, struct cs_resp *r);
+/* Completes the jobs nobody polled whose job_ms has passed. */
+void cs_jobs_tick(void);
 /* The state dump's "jobs". */
 struct json_object *cs_jobs_dump(void);
 /* Completes a pending job now (the work of a call whose reply is dropped is done). */

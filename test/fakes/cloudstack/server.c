@@ -420,6 +420,11 @@ static int post_vms(struct json_object *in, char *err, size_t errlen)
 {
     struct json_object *vms = json_object_object_get(in, "vms"),
                        *rm = json_object_object_get(in, "remove");
+    if ((vms && !json_object_is_type(vms, json_type_array)) ||
+        (rm && !json_object_is_type(rm, json_type_array))) {
+        lbp_seterr(err, errlen, "vms and remove must be arrays");
+        return -1;
+    }
     for (size_t i = 0; vms && i < json_object_array_length(vms); i++) {
         struct json_object *v = json_object_array_get_idx(vms, i);
         if (cs_vm_add(jstr(v, "name"), jstr(v, "id"), jstr(v, "networkid"), jstr(v, "ipaddress"),
@@ -449,6 +454,10 @@ static int post_vms(struct json_object *in, char *err, size_t errlen)
 static int post_faults(struct json_object *in, char *err, size_t errlen)
 {
     struct json_object *fl = json_object_object_get(in, "faults"), *v;
+    if (fl && !json_object_is_type(fl, json_type_array)) {
+        lbp_seterr(err, errlen, "faults must be an array");
+        return -1;
+    }
     if ((v = json_object_object_get(in, "clear")) && json_object_get_boolean(v))
         g_n_faults = 0;
     for (size_t i = 0; fl && i < json_object_array_length(fl); i++) {
@@ -485,6 +494,7 @@ static enum MHD_Result control(struct MHD_Connection *c, const char *method, con
     }
     pthread_mutex_lock(&fake_mu);
     if (get && strcmp(url, "/_fake/state") == 0) {
+        cs_jobs_tick();
         out = cs_state_dump();
         json_object_object_add(out, "jobs", cs_jobs_dump());
         json_object_object_add(out, "counters", counters_json());
