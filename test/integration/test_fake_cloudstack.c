@@ -21,7 +21,7 @@
  * byte-wise name order, '+' and '*'), every command, the async job
  * lifecycle with --job-polls, error codes and envelopes, paging, tag
  * filters, faults (throttle, 530, a dropped reply after the work, a late
- * reply) and, for every recorded response under
+ * reply), concurrent callers and, for every recorded response under
  * $LBP_SHARED_TESTDATA/recorded/cloudstack, the same command on the fake
  * answering with the same keys and JSON types.
  */
@@ -35,6 +35,7 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1282,6 +1283,50 @@ static void recorded_shapes(void **state)
     assert_int_equal(stop(), 0);
 }
 
+/* ---- concurrent callers ---- */
+
+#define N_THREADS 4
+#define N_CALLS 10
+
+static void *associate_many(void *arg)
+{
+    long ok = 0;
+    for (int i = 0; i < N_CALLS; i++) {
+        struct json_object *o = NULL;
+        if (call(&o, "associateIpAddress", "networkid", FAKE_CS_NETWORK_ID) == 200)
+            ok++;
+        json_object_put(o);
+    }
+    return (void *)ok;
+}
+
+static void concurrent_callers_get_distinct_addresses(void **state)
+{
+    const char *args[] = {"--latency-ms", "5", NULL};
+    pthread_t t[N_THREADS];
+    struct json_object *a;
+    long total = 0;
+    assert_int_equal(start(args), 0);
+    for (int i = 0; i < N_THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, associate_many, NULL), 0);
+    for (int i = 0; i < N_THREADS; i++) {
+        void *ok;
+        pthread_join(t[i], &ok);
+        total += (long)ok;
+    }
+    assert_int_equal(total, N_THREADS * N_CALLS);
+    a = state_array("publicips");
+    /* the two source NAT addresses, then one distinct address per call */
+    assert_int_equal(json_object_array_length(a), 2 + N_THREADS * N_CALLS);
+    for (size_t i = 0; i < json_object_array_length(a); i++)
+        for (size_t k = i + 1; k < json_object_array_length(a); k++)
+            assert_string_not_equal(gs(json_object_array_get_idx(a, i), "ipaddress"),
+                                    gs(json_object_array_get_idx(a, k), "ipaddress"));
+    json_object_put(a);
+    assert_int_equal(fake_cs_count(&g_f, "associateIpAddress"), N_THREADS * N_CALLS);
+    assert_int_equal(stop(), 0);
+}
+
 static void control_endpoint(void **state)
 {
     struct json_object *s;
@@ -1338,6 +1383,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(errors_and_paging, fresh, cleanup),
         cmocka_unit_test_setup_teardown(dropped_and_late_replies, fresh, cleanup),
         cmocka_unit_test_setup_teardown(recorded_shapes, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(concurrent_callers_get_distinct_addresses, fresh, cleanup),
         cmocka_unit_test_setup_teardown(control_endpoint, fresh, cleanup),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
