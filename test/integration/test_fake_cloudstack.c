@@ -713,13 +713,20 @@ static void lb_rules_members_firewall_tags(void **state)
                            "publicipaddress", "tags[0].key", "lbprov/cluster", "tags[0].value",
                            "c1", "tags[1].key", "lbprov/service", "tags[1].value", "ns/other",
                            NULL));
-    /* Tag filters: every pair must match. */
+    /* Tag filters: as on the server, a resource with ANY of the pairs is listed. */
     assert_int_equal(list_count("listPublicIpAddresses", "tags[0].key", "lbprov/cluster",
                                 "tags[0].value", "c1", NULL),
                      2);
-    assert_int_equal(call(&o, "listPublicIpAddresses", "tags[0].key", "lbprov/cluster",
-                          "tags[0].value", "c1", "tags[1].key", "lbprov/service", "tags[1].value",
-                          "ns/web"),
+    assert_int_equal(list_count("listPublicIpAddresses", "tags[0].key", "lbprov/cluster",
+                                "tags[0].value", "c1", "tags[1].key", "lbprov/service",
+                                "tags[1].value", "ns/web", NULL),
+                     2);
+    assert_int_equal(list_count("listPublicIpAddresses", "tags[0].key", "lbprov/cluster",
+                                "tags[0].value", "c2", "tags[1].key", "lbprov/service",
+                                "tags[1].value", "ns/other", NULL),
+                     1);
+    assert_int_equal(call(&o, "listPublicIpAddresses", "tags[0].key", "lbprov/service",
+                          "tags[0].value", "ns/web"),
                      200);
     r = inner(o, "listPublicIpAddresses");
     assert_int_equal(gi(r, "count"), 1);
@@ -767,6 +774,12 @@ static void lb_rules_members_firewall_tags(void **state)
                           "algorithm", "roundrobin", "privateport", "30081", "publicport", "80"),
                      537);
     expect_error(o, "createloadbalancerruleresponse", 537, 4360, "conflicts with rule");
+    json_object_put(o);
+    /* ...whatever the protocol: the server checks LB rules' ports only. */
+    assert_int_equal(call(&o, "createLoadBalancerRule", "publicipid", ip, "name", "dup-udp",
+                          "algorithm", "roundrobin", "privateport", "30081", "publicport", "80",
+                          "protocol", "udp"),
+                     537);
     json_object_put(o);
     /* Without openfirewall=false the server opens the port to everyone (outside a VPC). */
     json_object_put(run_ok(lb2, "createLoadBalancerRule", "publicipid", ip, "name", "a1234-udp-53",
@@ -831,9 +844,19 @@ static void lb_rules_members_firewall_tags(void **state)
                           "startport", "80", "cidrlist", "192.0.2.0/24,198.51.100.0/24"),
                      537);
     json_object_put(o);
-    assert_int_equal(list_count("listFirewallRules", "ipaddressid", ip, NULL), 2);
+    /* The same ports for other sources, or another protocol, are separate rules. */
+    json_object_put(run_ok(NULL, "createFirewallRule", "ipaddressid", ip, "protocol", "tcp",
+                           "startport", "80", "cidrlist", "203.0.113.0/24", NULL));
+    json_object_put(run_ok(NULL, "createFirewallRule", "ipaddressid", ip, "protocol", "all",
+                           "cidrlist", "198.51.100.0/24", NULL));
+    assert_int_equal(call(&o, "createFirewallRule", "ipaddressid", ip, "protocol", "all",
+                          "cidrlist", "198.51.100.0/24"),
+                     537);
+    expect_error(o, "createfirewallruleresponse", 537, 4360, "no ports");
+    json_object_put(o);
+    assert_int_equal(list_count("listFirewallRules", "ipaddressid", ip, NULL), 4);
     json_object_put(run_ok(NULL, "deleteFirewallRule", "id", fw, NULL));
-    assert_int_equal(list_count("listFirewallRules", "ipaddressid", ip, NULL), 1);
+    assert_int_equal(list_count("listFirewallRules", "ipaddressid", ip, NULL), 3);
     /* A deleted rule's id no longer resolves: the server deletes rule rows. */
     assert_int_equal(call(&o, "deleteFirewallRule", "id", fw), 431);
     expect_error(o, "deletefirewallruleresponse", 431, 9999, "Invalid parameter id");
@@ -841,7 +864,7 @@ static void lb_rules_members_firewall_tags(void **state)
 
     /* Deleting the UDP rule takes the firewall rule it opened with it. */
     json_object_put(run_ok(NULL, "deleteLoadBalancerRule", "id", lb2, NULL));
-    assert_int_equal(list_count("listFirewallRules", "ipaddressid", ip, NULL), 0);
+    assert_int_equal(list_count("listFirewallRules", "ipaddressid", ip, NULL), 2);
     assert_int_equal(call(&o, "listLoadBalancerRules", "id", lb2), 431);
     json_object_put(o);
 

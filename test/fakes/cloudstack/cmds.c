@@ -183,16 +183,21 @@ static const char *map_at(const struct cs_req *q, const char *name, size_t ix, c
     return NULL;
 }
 
-/* The tags[N].key / tags[N].value filter of list commands: every pair must match. */
+/*
+ * The tags[N].key / tags[N].value filter of list commands. The server
+ * joins the tag table on (key0 AND value0) OR (key1 AND value1) ... and
+ * groups by resource: a resource with ANY of the pairs is listed, so a
+ * client filtering by two tags must still check what it gets.
+ */
 static bool tags_match(const struct cs_req *q, const struct cs_obj *o)
 {
     size_t idx[32];
     const char *keys[32];
     size_t n = map_get(q, "tags", "key", idx, 32, keys);
     for (size_t i = 0; i < n; i++)
-        if (!cs_tag_has(o->id, keys[i], map_at(q, "tags", idx[i], "value")))
-            return false;
-    return true;
+        if (cs_tag_has(o->id, keys[i], map_at(q, "tags", idx[i], "value")))
+            return true;
+    return n == 0;
 }
 
 static bool like(const char *hay, const char *needle)
@@ -863,37 +868,58 @@ static int c_disassociate(const struct cs_req *q, struct cs_resp *r)
 
 /* ---- load-balancer rules ---- */
 
-static bool overlap(int a_lo, int a_hi, int b_lo, int b_hi)
+/* Whether two comma-separated CIDR lists share an entry. */
+static bool cidrs_share(const char *a, const char *b)
 {
-    /* 0..0 is "every port" (protocol all / icmp). */
-    if ((a_lo == 0 && a_hi == 0) || (b_lo == 0 && b_hi == 0))
-        return true;
-    return a_lo <= b_hi && b_lo <= a_hi;
+    char buf[2048], *save = NULL;
+    size_t bl = strlen(b);
+    lbp_strlcpy(buf, a, sizeof(buf));
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        size_t tl = strlen(t);
+        for (const char *p = b; (p = strstr(p, t)); p++)
+            if ((p == b || p[-1] == ',') && (p + tl == b + bl || p[tl] == ','))
+                return true;
+    }
+    return false;
 }
 
-static const char *l4(const char *proto)
-{
-    return strcmp(proto, "tcp-proxy") == 0 ? "tcp" : proto;
-}
-
-/* A rule of the same purpose on the same IP, protocol and ports: 537, as the server answers. */
+/*
+ * The server's rule-conflict check for a new rule on an address: two
+ * load-balancer rules conflict when their public ports overlap, whatever
+ * their protocols (tcp/80 and udp/80 cannot both exist); two firewall
+ * rules only with the same protocol and a shared CIDR; a firewall rule and
+ * a load-balancer rule never. 537, as the server answers.
+ */
 static int conflict(struct cs_resp *r, enum cs_kind kind, const char *ipid, const char *proto,
                     int lo, int hi, const char *cidrs)
 {
     for (struct cs_obj *o = cs_objs(); o; o = o->hh.next) {
+        bool no_ports = lo == 0 && hi == 0, o_no_ports = o->port_lo == 0 && o->port_hi == 0;
         if (o->gone || o->kind != kind || strcmp(o->ip, ipid) != 0)
             continue;
-        if (strcmp(l4(o->proto), l4(proto)) != 0 && strcmp(o->proto, "all") != 0 &&
-            strcmp(proto, "all") != 0)
+        if (kind == CS_FW) {
+            if (strcmp(o->proto, proto) != 0 || !cidrs_share(js(o, "cidrlist"), cidrs))
+                continue;
+            if (no_ports && o_no_ports && strcmp(proto, "icmp") != 0)
+                return cs_err(r, 537, 4360,
+                              "There is already a firewall rule specified with protocol = %s and "
+                              "no ports",
+                              proto);
+        }
+        if (no_ports || o_no_ports)
             continue;
-        if (kind == CS_FW && strcmp(js(o, "cidrlist"), cidrs) != 0)
-            continue;
-        if (overlap(o->port_lo, o->port_hi, lo, hi))
+        if (o->port_lo <= hi && lo <= o->port_hi)
             return cs_err(r, 537, 4360,
                           "The range specified, %d-%d, conflicts with rule %s which has %d-%d", lo,
                           hi, o->id, o->port_lo, o->port_hi);
     }
     return 0;
+}
+
+/* The firewall protocol of a load-balancer protocol. */
+static const char *l4(const char *proto)
+{
+    return strcmp(proto, "tcp-proxy") == 0 ? "tcp" : proto;
 }
 
 static int port_param(const struct cs_req *q, struct cs_resp *r, const char *name, bool required,
