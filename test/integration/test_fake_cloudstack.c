@@ -784,8 +784,16 @@ static void lb_rules_members_firewall_tags(void **state)
     /* Without openfirewall=false the server opens the port to everyone (outside a VPC). */
     json_object_put(run_ok(lb2, "createLoadBalancerRule", "publicipid", ip, "name", "a1234-udp-53",
                            "algorithm", "roundrobin", "privateport", "30053", "publicport", "53",
-                           "protocol", "udp", NULL));
-    assert_int_equal(list_count("listFirewallRules", "ipaddressid", ip, NULL), 1);
+                           "protocol", "udp", "cidrlist", "192.0.2.0/24", NULL));
+    assert_int_equal(call(&o, "listFirewallRules", "ipaddressid", ip), 200);
+    r = inner(o, "listFirewallRules");
+    assert_int_equal(gi(r, "count"), 1);
+    a = json_object_array_get_idx(json_object_object_get(r, "firewallrule"), 0);
+    /* opened to everyone, whatever the rule's cidrlist */
+    assert_string_equal(gs(a, "cidrlist"), "0.0.0.0/0");
+    assert_string_equal(gs(a, "protocol"), "udp");
+    assert_int_equal(gi(a, "startport"), 53);
+    json_object_put(o);
     assert_int_equal(list_count("listLoadBalancerRules", "publicipid", ip, NULL), 2);
     assert_int_equal(list_count("listLoadBalancerRules", "name", "a1234-tcp-80", NULL), 1);
     assert_int_equal(list_count("listLoadBalancerRules", "keyword", "a1234", NULL), 2);
@@ -881,6 +889,12 @@ static void lb_rules_members_firewall_tags(void **state)
                               "algorithm", "roundrobin", "privateport", "30080", "publicport",
                               "80"),
                          431);
+        json_object_put(o);
+        assert_int_equal(call(&o, "createLoadBalancerRule", "publicipid", vip, "name", "v",
+                              "algorithm", "roundrobin", "privateport", "30080", "publicport", "80",
+                              "networkid", FAKE_CS_TIER_ID, "openfirewall", "true"),
+                         431);
+        expect_error(o, "createloadbalancerruleresponse", 431, 4350, "VPC");
         json_object_put(o);
         json_object_put(run_ok(NULL, "createLoadBalancerRule", "publicipid", vip, "name", "v",
                                "algorithm", "roundrobin", "privateport", "30080", "publicport",

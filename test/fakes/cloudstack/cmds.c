@@ -994,6 +994,8 @@ static int c_create_lb(const struct cs_req *q, struct cs_resp *r)
                       js(ip, "ipaddress"));
     if (conflict(r, CS_LB, ip->id, proto, (int)pub, (int)pub, NULL))
         return -1;
+    if (ip->vpc[0] && cs_p(q, "openfirewall") && boolean(q, "openfirewall", false))
+        return cs_err(r, 431, 4350, "Can't open firewall for the load balancer rule in VPC");
     if (!ip->net[0]) {
         /* The first rule on a VPC address ties it to that tier. */
         lbp_strlcpy(ip->net, net->id, sizeof(ip->net));
@@ -1028,10 +1030,20 @@ static int c_create_lb(const struct cs_req *q, struct cs_resp *r)
     set_s(lb, "protocol", lb->proto);
     set_s(lb, "networkid", lb->net);
     json_object_object_add(lb->o, "fordisplay", json_object_new_boolean(true));
-    /* openfirewall defaults to true outside a VPC: the server opens the port to everyone. */
-    if (!ip->vpc[0] && boolean(q, "openfirewall", true))
-        fw_new(ip, l4(lb->proto), (int)pub, (int)pub, cidrs && *cidrs ? cidrs : "0.0.0.0/0",
-               lb->id);
+    /*
+     * openfirewall defaults to true outside a VPC: the server opens the port
+     * to 0.0.0.0/0 (whatever cidrlist says), unless a firewall rule for that
+     * protocol and port exists already, which it then leaves alone.
+     */
+    if (!ip->vpc[0] && boolean(q, "openfirewall", true)) {
+        bool have = false;
+        for (struct cs_obj *f = cs_objs(); f; f = f->hh.next)
+            have |= !f->gone && f->kind == CS_FW && strcmp(f->ip, ip->id) == 0 &&
+                    strcmp(f->proto, l4(lb->proto)) == 0 && f->port_lo == (int)pub &&
+                    f->port_hi == (int)pub;
+        if (!have)
+            fw_new(ip, l4(lb->proto), (int)pub, (int)pub, "0.0.0.0/0", lb->id);
+    }
     job_start(q, r, A_LB_CREATE,
               "org.apache.cloudstack.api.command.user.loadbalancer.CreateLoadBalancerRuleCmd",
               "FirewallRule", lb->id, lb->id, NULL);
