@@ -691,7 +691,7 @@ static void lb_rules_members_firewall_tags(void **state)
     assert_int_equal(list_count("listNetworks", "vpcid", FAKE_CS_VPC_ID, NULL), 1);
     assert_int_equal(list_count("listVPCs", NULL), 1);
     assert_int_equal(list_count("listVirtualMachines", NULL), 3);
-    /* name is SQL LIKE '%name%' on the server: node-1 also finds node-10. */
+    /* name is SQL LIKE '%name%' on older servers: node-1 also finds node-10. */
     assert_int_equal(list_count("listVirtualMachines", "name", "node-1", NULL), 2);
     assert_int_equal(list_count("listVirtualMachines", "id", vm2, NULL), 1);
     snprintf(ids, sizeof(ids), "%s,%s", vm1, vm2);

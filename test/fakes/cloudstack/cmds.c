@@ -745,7 +745,11 @@ static bool p_vm(const struct cs_req *q, struct cs_obj *o, void *ctx)
         if (!hit)
             return false;
     }
-    /* The server matches name with SQL LIKE '%name%': "node-1" also finds "node-10". */
+    /*
+     * Older servers match name with SQL LIKE '%name%' ("node-1"
+     * also finds "node-10"), later ones exactly; the fake keeps the older
+     * way, so a client that does not check the names it gets shows up.
+     */
     if (name && !like(js(o, "name"), name))
         return false;
     if (kw && !like(js(o, "name"), kw) && !like(js(o, "displayname"), kw))
