@@ -34,6 +34,7 @@
 #include "common/util.h"
 #include "provider/sigv4.h"
 #include "test/fakes/aws/fake.h"
+#include "test/fakes/fake_util.h"
 
 #define MAX_BODY (1u << 20)
 #define MAX_KEYS 256
@@ -222,60 +223,36 @@ struct conn {
     bool toobig;
 };
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+struct form_ctx {
+    struct fake_req *q;
+    size_t cap;
+};
 
-static char *pct_decode(const char *s, size_t n)
+static int add_param(void *ud, char *key, char *value)
 {
-    char *o = malloc(n + 1);
-    size_t j = 0;
-    if (!o)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            o[j++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else if (s[i] == '+') {
-            o[j++] = ' ';
-        } else {
-            o[j++] = s[i];
+    struct form_ctx *c = ud;
+    struct fake_req *q = c->q;
+    if (q->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 32;
+        struct fake_param *np = realloc(q->p, nc * sizeof(*np));
+        if (!np) {
+            free(key);
+            free(value);
+            return -1;
         }
+        q->p = np;
+        c->cap = nc;
     }
-    o[j] = 0;
-    return o;
+    q->p[q->n].key = key;
+    q->p[q->n].value = value;
+    q->n++;
+    return 0;
 }
 
 static int parse_form(const char *body, size_t len, struct fake_req *q)
 {
-    const char *p = body, *end = body + len;
-    size_t cap = 0;
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *e = amp ? amp : end, *eq = memchr(p, '=', (size_t)(e - p));
-        if (e > p) {
-            if (q->n == cap) {
-                size_t nc = cap ? cap * 2 : 32;
-                struct fake_param *np = realloc(q->p, nc * sizeof(*np));
-                if (!np)
-                    return -1;
-                q->p = np;
-                cap = nc;
-            }
-            q->p[q->n].key = pct_decode(p, (size_t)((eq ? eq : e) - p));
-            q->p[q->n].value = eq ? pct_decode(eq + 1, (size_t)(e - eq - 1)) : strdup("");
-            q->n++;
-        }
-        p = e + 1;
-    }
-    return 0;
+    struct form_ctx c = {q, 0};
+    return fake_form_each(body, len, add_param, &c);
 }
 
 static void free_form(struct fake_req *q)
