@@ -500,7 +500,8 @@ static int64_t micro_time(json_object *v)
     int64_t sec, us = 0;
     if (!s || lbp_parse_rfc3339(s, &sec) != LBP_OK)
         return 0;
-    const char *t = strchr(s, 'T'), *dot = t ? strchr(t, '.') : NULL;
+    /* The strict parse above admits a '.' only before the fraction. */
+    const char *dot = strchr(s, '.');
     if (dot) {
         int digits = 0;
         for (const char *p = dot + 1; *p >= '0' && *p <= '9'; p++, digits++)
