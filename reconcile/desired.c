@@ -239,10 +239,12 @@ int lbp_desired_build(const struct lbp_service *svc, const struct lbp_nodeset *n
     if (svc->n_lb_source_ranges) {
         s->source_ranges = (const char *const *)svc->lb_source_ranges;
         s->n_source_ranges = svc->n_lb_source_ranges;
+        s->source_ranges_field = "spec.loadBalancerSourceRanges";
     } else {
         const char *a = lbp_meta_annotation(&svc->meta, LBP_SOURCE_RANGES_ANNOTATION);
         if (a && (rc = ranges_from_annotation(a, d)))
             goto out;
+        s->source_ranges_field = "annotation " LBP_SOURCE_RANGES_ANNOTATION;
     }
     s->session_affinity = svc->session_affinity ? svc->session_affinity : "None";
     s->session_affinity_timeout = svc->session_affinity_timeout;

@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void event(struct lbp_reconcile *r, const struct lbp_service *svc, const char *type,
-                  const char *reason, const char *msg)
+void lbp_reconcile_event(struct lbp_reconcile *r, const struct lbp_service *svc, const char *type,
+                         const char *reason, const char *msg)
 {
     struct lbp_object_ref ref = {
         .kind = "Service",
@@ -63,7 +63,7 @@ static void ip_allocated_event(struct lbp_reconcile *r, const struct lbp_service
         return;
     char msg[sizeof(list) + 16];
     snprintf(msg, sizeof(msg), "Assigned IP [%s]", list);
-    event(r, svc, "Normal", "IPAllocated", msg);
+    lbp_reconcile_event(r, svc, "Normal", "IPAllocated", msg);
 }
 
 static void retry(struct lbp_reconcile *r, const char *key, unsigned retry_after_s)
@@ -120,7 +120,7 @@ static void cleanup(struct lbp_reconcile *r, const char *key, const struct lbp_s
     spec.name = svc->meta.name;
     spec.uid = svc->meta.uid;
     lbp_lb_name(svc->meta.uid ? svc->meta.uid : "", spec.lb_name);
-    event(r, svc, "Normal", "DeletingLoadBalancer", "Deleting load balancer");
+    lbp_reconcile_event(r, svc, "Normal", "DeletingLoadBalancer", "Deleting load balancer");
     if (lbp_reconcile_fenced(r, key))
         goto fenced;
     __atomic_add_fetch(&r->m_cloud_calls, 1, __ATOMIC_RELAXED);
@@ -130,7 +130,7 @@ static void cleanup(struct lbp_reconcile *r, const char *key, const struct lbp_s
         snprintf(msg, sizeof(msg), "Error deleting load balancer: %s",
                  call.err[0] ? call.err : lbp_rc_str(rc));
         lbp_warn("%s: %s", key, msg);
-        event(r, svc, "Warning", "DeleteLoadBalancerFailed", msg);
+        lbp_reconcile_event(r, svc, "Warning", "DeleteLoadBalancerFailed", msg);
         retry(r, key, call.retry_after_s);
         return;
     }
@@ -155,7 +155,7 @@ static void cleanup(struct lbp_reconcile *r, const char *key, const struct lbp_s
         return;
     }
     lbp_info("%s: deleted load balancer %s", key, spec.lb_name);
-    event(r, svc, "Normal", "DeletedLoadBalancer", "Deleted load balancer");
+    lbp_reconcile_event(r, svc, "Normal", "DeletedLoadBalancer", "Deleted load balancer");
     state_drop(r, key);
 fenced:
     lbp_queue_done(r->q, key);
@@ -194,7 +194,7 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
     if (lbp_validate(svc, &d, r->o.provider->caps, msg, sizeof(msg)) != LBP_OK) {
         if (snap.invalid_hash != h) {
             lbp_warn("%s: not provisioning: %s", key, msg);
-            event(r, svc, "Warning", "SyncLoadBalancerFailed", msg);
+            lbp_reconcile_event(r, svc, "Warning", "SyncLoadBalancerFailed", msg);
             pthread_mutex_lock(&r->mu);
             st->invalid_hash = h;
             pthread_mutex_unlock(&r->mu);
@@ -236,11 +236,11 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
                       (unsigned long long)(lbp_now_ms() - t0));
                 /* as upstream: with no hosts left the Warning replaces the Normal event */
                 if (ns->n == 0)
-                    event(r, svc, "Warning", "UnAvailableLoadBalancer",
-                          "There are no available nodes for LoadBalancer");
+                    lbp_reconcile_event(r, svc, "Warning", "UnAvailableLoadBalancer",
+                                        "There are no available nodes for LoadBalancer");
                 else
-                    event(r, svc, "Normal", "UpdatedLoadBalancer",
-                          "Updated load balancer with new hosts");
+                    lbp_reconcile_event(r, svc, "Normal", "UpdatedLoadBalancer",
+                                        "Updated load balancer with new hosts");
                 lbp_queue_done(r->q, key);
                 goto out;
             }
@@ -250,7 +250,7 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
                 snprintf(msg, sizeof(msg), "Error updating load balancer with new hosts: %s",
                          call.err[0] ? call.err : lbp_rc_str(rc));
                 lbp_warn("%s: %s", key, msg);
-                event(r, svc, "Warning", "UpdateLoadBalancerFailed", msg);
+                lbp_reconcile_event(r, svc, "Warning", "UpdateLoadBalancerFailed", msg);
                 retry(r, key, call.retry_after_s);
                 goto out;
             }
@@ -273,10 +273,10 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
         }
     }
     if (snap.svc_hash != h)
-        event(r, svc, "Normal", "EnsuringLoadBalancer", "Ensuring load balancer");
+        lbp_reconcile_event(r, svc, "Normal", "EnsuringLoadBalancer", "Ensuring load balancer");
     if (ns->n == 0)
-        event(r, svc, "Warning", "UnAvailableLoadBalancer",
-              "There are no available nodes for LoadBalancer");
+        lbp_reconcile_event(r, svc, "Warning", "UnAvailableLoadBalancer",
+                            "There are no available nodes for LoadBalancer");
     memset(&lbst, 0, sizeof(lbst));
     __atomic_add_fetch(&r->m_cloud_calls, 1, __ATOMIC_RELAXED);
     rc = r->o.provider->ensure(r->o.pctx, &d.spec, &lbst, &call);
@@ -292,7 +292,8 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
                          snap.config_gen == gen;
             lbp_info("%s: waiting: %s", key, call.err[0] ? call.err : lbp_rc_str(rc));
             if (!again)
-                event(r, svc, "Warning", call.event_reason, call.err[0] ? call.err : "pending");
+                lbp_reconcile_event(r, svc, "Warning", call.event_reason,
+                                    call.err[0] ? call.err : "pending");
             pthread_mutex_lock(&r->mu);
             st->waiting = true;
             st->fail_rc = rc;
@@ -317,9 +318,9 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
             lbp_warn("%s: %s", key, msg);
         /* a provider reason (e.g. AllocationFailed) replaces upstream's generic one */
         if (!repeat)
-            event(r, svc, "Warning",
-                  call.event_reason ? call.event_reason : "SyncLoadBalancerFailed",
-                  call.event_reason && call.err[0] ? call.err : msg);
+            lbp_reconcile_event(r, svc, "Warning",
+                                call.event_reason ? call.event_reason : "SyncLoadBalancerFailed",
+                                call.event_reason && call.err[0] ? call.err : msg);
         if (rc == LBP_INVALID) {
             pthread_mutex_lock(&r->mu);
             st->invalid_hash = h;
@@ -364,7 +365,7 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
         lbp_info("%s: ensured load balancer %s (%s%s)", key, d.spec.lb_name,
                  lbst.n_ingress ? lbst.ingress[0].ip : "",
                  lbst.n_ingress ? lbst.ingress[0].hostname : "");
-        event(r, svc, "Normal", "EnsuredLoadBalancer", "Ensured load balancer");
+        lbp_reconcile_event(r, svc, "Normal", "EnsuredLoadBalancer", "Ensured load balancer");
     }
     lbp_queue_done(r->q, key);
 out:
@@ -382,7 +383,10 @@ static void sync_key(struct lbp_reconcile *r, const char *key)
         lbp_queue_done(r->q, key);
         return;
     }
-    if (lbp_service_handled(svc, r->lb_class) && !svc->meta.deleting)
+    if (svc->meta.partial && !svc->meta.deleting) {
+        /* Only its name could be read (the informer caches no such object; be sure). */
+        lbp_queue_done(r->q, key);
+    } else if (lbp_service_handled(svc, r->lb_class) && !svc->meta.deleting)
         sync_service(r, key, svc);
     else if (lbp_meta_has_finalizer(&svc->meta, LBP_FINALIZER))
         cleanup(r, key, svc);

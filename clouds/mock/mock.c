@@ -1040,9 +1040,17 @@ static int mock_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
         spec_nodes_free(&sn);
         return rc;
     }
-    if (spec->n_ports > MOCK_MAX_PORTS || spec->n_source_ranges > MOCK_MAX_RANGES) {
-        lbp_failf(call, "mock cloud: at most %d listeners and %d source ranges", MOCK_MAX_PORTS,
-                  MOCK_MAX_RANGES);
+    /* Refused whole: a restriction the cloud cannot apply must not become a smaller one. */
+    if (spec->n_ports > MOCK_MAX_PORTS) {
+        lbp_failf(call, "spec.ports: %zu ports, but the mock cloud has at most %d listeners",
+                  spec->n_ports, MOCK_MAX_PORTS);
+        rc = LBP_INVALID;
+        goto out;
+    }
+    if (spec->n_source_ranges > MOCK_MAX_RANGES) {
+        lbp_failf(call, "%s: %zu source ranges, but the mock cloud applies at most %d",
+                  spec->source_ranges_field ? spec->source_ranges_field : "source ranges",
+                  spec->n_source_ranges, MOCK_MAX_RANGES);
         rc = LBP_INVALID;
         goto out;
     }
