@@ -262,6 +262,13 @@ json_object *ctl_cloud_lb(struct ctl_env *e, const char *svc_key)
     return found;
 }
 
+bool ctl_lb_missing(struct ctl_env *e, const char *svc_key)
+{
+    json_object *lb = ctl_cloud_lb(e, svc_key);
+    json_object_put(lb);
+    return lb == NULL;
+}
+
 int ctl_cloud_lb_count(struct ctl_env *e)
 {
     json_object *root = ctl_cloud(e), *lbs;
@@ -326,6 +333,13 @@ void ctl_ingress(struct ctl_env *e, const char *name, char *out, size_t len)
             snprintf(out, len, "%s", v);
     }
     json_object_put(o);
+}
+
+bool ctl_has_ingress(struct ctl_env *e, const char *name)
+{
+    char ip[128];
+    ctl_ingress(e, name, ip, sizeof(ip));
+    return ip[0] != '\0';
 }
 
 bool ctl_has_finalizer(struct ctl_env *e, const char *name)

@@ -37,20 +37,6 @@ static int lb_nodes(const char *svc)
     return c;
 }
 
-static bool has_ingress(const char *name)
-{
-    char ip[128];
-    ctl_ingress(&env, name, ip, sizeof(ip));
-    return ip[0] != '\0';
-}
-
-static bool lb_missing(const char *key)
-{
-    json_object *lb = ctl_cloud_lb(&env, key);
-    json_object_put(lb);
-    return lb == NULL;
-}
-
 /* Runs lbprov with args; returns its exit status and its output (caller frees). */
 static int run_lbprov(const char *const *args, char **out)
 {
@@ -99,7 +85,7 @@ int main(void)
     /* create → ingress and finalizer, two writes on the critical path */
     writes0 = lbp_fake_api_count(&env.api, "PATCH services/status");
     ctl_service(&env, "web", NULL, 80);
-    CHECK(WAIT_FOR(10000, has_ingress("web")));
+    CHECK(WAIT_FOR(10000, ctl_has_ingress(&env, "web")));
     CHECK(ctl_has_finalizer(&env, "web"));
     ctl_ingress(&env, "web", ip, sizeof(ip));
     CHECK(strncmp(ip, "203.0.113.", 10) == 0);
@@ -151,14 +137,14 @@ int main(void)
                   NULL) == 200);
     CHECK(WAIT_FOR(10000, lb_int("default/web", "listeners.0.port") == 8080));
     ctl_service(&env, "api", NULL, 443);
-    CHECK(WAIT_FOR(10000, has_ingress("api")));
+    CHECK(WAIT_FOR(10000, ctl_has_ingress(&env, "api")));
     CHECK(!ctl_has_finalizer(&env, "foreign"));
-    CHECK(!has_ingress("foreign"));
-    CHECK(lb_missing("default/foreign"));
+    CHECK(!ctl_has_ingress(&env, "foreign"));
+    CHECK(ctl_lb_missing(&env, "default/foreign"));
 
     /* externalTrafficPolicy: Local reaches the cloud with the healthCheckNodePort */
     ctl_service(&env, "local", "\"externalTrafficPolicy\":\"Local\"", 9000);
-    CHECK(WAIT_FOR(10000, has_ingress("local")));
+    CHECK(WAIT_FOR(10000, ctl_has_ingress(&env, "local")));
     json_object *svc = NULL;
     CHECK(ctl_api(&env, "GET", "/api/v1/namespaces/default/services/local", NULL, &svc) == 200);
     long hc = jpath_int(svc, "spec.healthCheckNodePort");
@@ -166,7 +152,7 @@ int main(void)
     CHECK(hc > 0);
     CHECK(lb_int("default/local", "healthCheckNodePort") == hc);
     CHECK(ctl_api(&env, "DELETE", "/api/v1/namespaces/default/services/local", NULL, NULL) == 200);
-    CHECK(WAIT_FOR(10000, gone("local") && lb_missing("default/local")));
+    CHECK(WAIT_FOR(10000, gone("local") && ctl_lb_missing(&env, "default/local")));
 
     /* node added → every LB gets it via update_targets; no ensure, no API write */
     ensures = ctl_cloud_calls(&env, "ensure");
@@ -194,13 +180,13 @@ int main(void)
     /* LoadBalancer → ClusterIP: LB deleted, status cleared, finalizer dropped */
     CHECK(ctl_api(&env, "PATCH", "/api/v1/namespaces/default/services/api",
                   "{\"spec\":{\"type\":\"ClusterIP\"}}", NULL) == 200);
-    CHECK(WAIT_FOR(10000, lb_missing("default/api")));
-    CHECK(WAIT_FOR(10000, !has_ingress("api") && !ctl_has_finalizer(&env, "api")));
+    CHECK(WAIT_FOR(10000, ctl_lb_missing(&env, "default/api")));
+    CHECK(WAIT_FOR(10000, !ctl_has_ingress(&env, "api") && !ctl_has_finalizer(&env, "api")));
 
     /* delete: LB gone, finalizer removed, object gone */
     CHECK(ctl_api(&env, "DELETE", path, NULL, NULL) == 200);
     CHECK(WAIT_FOR(10000, gone("web")));
-    CHECK(lb_missing("default/web"));
+    CHECK(ctl_lb_missing(&env, "default/web"));
     CHECK(WAIT_FOR(5000, ctl_events(&env, "web", "DeletedLoadBalancer", NULL, 0) > 0));
     CHECK(ctl_cloud_lb_count(&env) == 0);
     /* one remove per LB: clean-up writes did not make the key run again */

@@ -64,25 +64,11 @@ static void create(const char *name, int port, int n_ranges, int n_labels)
     lbp_buf_free(&b);
 }
 
-static bool has_ingress(const char *name)
-{
-    char ip[128];
-    ctl_ingress(&env, name, ip, sizeof(ip));
-    return ip[0] != '\0';
-}
-
 static bool svc_gone(const char *name)
 {
     char path[256];
     snprintf(path, sizeof(path), SVC_PATH "%s", name);
     return ctl_api(&env, "GET", path, NULL, NULL) == 404;
-}
-
-static bool lb_missing(const char *key)
-{
-    json_object *lb = ctl_cloud_lb(&env, key);
-    json_object_put(lb);
-    return lb == NULL;
 }
 
 /* The mock LB's first listener port, or -1. */
@@ -114,7 +100,8 @@ int main(void)
     /* two ordinary Services with load balancers */
     create("grow-ranges", 80, 0, 0);
     create("grow-labels", 81, 0, 0);
-    CHECK(WAIT_FOR(15000, has_ingress("grow-ranges") && has_ingress("grow-labels")));
+    CHECK(WAIT_FOR(15000,
+                   ctl_has_ingress(&env, "grow-ranges") && ctl_has_ingress(&env, "grow-labels")));
     CHECK(WAIT_FOR(5000, ctl_has_finalizer(&env, "grow-ranges") &&
                              ctl_has_finalizer(&env, "grow-labels")));
     ctl_ingress(&env, "grow-ranges", vip, sizeof(vip));
@@ -148,8 +135,8 @@ int main(void)
     CHECK(WAIT_FOR(15000, lbp_fake_api_count(&env.api, "LIST services") > lists));
     sleep(3);
     CHECK(ctl_cloud_calls(&env, "remove") == 0);
-    CHECK(!lb_missing("default/grow-ranges"));
-    CHECK(!lb_missing("default/grow-labels"));
+    CHECK(!ctl_lb_missing(&env, "default/grow-ranges"));
+    CHECK(!ctl_lb_missing(&env, "default/grow-labels"));
     /* the refused change left the LB as it was */
     json_object *lb = ctl_cloud_lb(&env, "default/grow-ranges");
     CHECK(lb && jpath_str(lb, "vip") && strcmp(jpath_str(lb, "vip"), vip) == 0);
@@ -162,11 +149,11 @@ int main(void)
     /* new Services of those sizes: an address, or a Warning Event naming the field */
     create("many-labels", 82, 0, 4097);
     create("many-ranges", 83, 1025, 0);
-    CHECK(WAIT_FOR(15000, has_ingress("many-labels")));
+    CHECK(WAIT_FOR(15000, ctl_has_ingress(&env, "many-labels")));
     CHECK(WAIT_FOR(15000, event_says("many-ranges", "SyncLoadBalancerFailed",
                                      "spec.loadBalancerSourceRanges", "at most 64")));
-    CHECK(lb_missing("default/many-ranges"));
-    CHECK(!has_ingress("many-ranges"));
+    CHECK(ctl_lb_missing(&env, "default/many-ranges"));
+    CHECK(!ctl_has_ingress(&env, "many-ranges"));
 
     /* their deletion is processed: LB removed, finalizer dropped, object gone */
     CHECK(ctl_api(&env, "DELETE", SVC_PATH "grow-ranges", NULL, NULL) == 200);
@@ -174,9 +161,9 @@ int main(void)
     CHECK(ctl_api(&env, "DELETE", SVC_PATH "many-labels", NULL, NULL) == 200);
     CHECK(WAIT_FOR(15000,
                    svc_gone("grow-ranges") && svc_gone("grow-labels") && svc_gone("many-labels")));
-    CHECK(lb_missing("default/grow-ranges"));
-    CHECK(lb_missing("default/grow-labels"));
-    CHECK(lb_missing("default/many-labels"));
+    CHECK(ctl_lb_missing(&env, "default/grow-ranges"));
+    CHECK(ctl_lb_missing(&env, "default/grow-labels"));
+    CHECK(ctl_lb_missing(&env, "default/many-labels"));
 
     if (ctl_env_stop(&env) != 0)
         return 1;
