@@ -5,7 +5,9 @@
  * source-range annotation with more CIDRs than the cloud applies, or with
  * an empty entry, gets no load balancer (not one open to everyone); one
  * that grows that way leaves the existing LB as it was. An annotation over
- * the API server's 256 KiB total is refused by the server itself.
+ * the API server's 256 KiB total is refused by the server itself. 100 ports
+ * (the mock has at most 64 listeners) and loadBalancerIP 999.1.2.3 are
+ * refused too, and growing to 100 ports leaves the LB as it was.
  */
 #include "test/integration/ctl_env.h"
 #include "common/buf.h"
@@ -56,6 +58,43 @@ static void lb_ranges(const char *key, char *out, size_t len)
             off += (size_t)snprintf(out + off, len - off, "%s%s", i ? "," : "",
                                     json_object_get_string(json_object_array_get_idx(rs, i)));
     json_object_put(lb);
+}
+
+/* '"ports":[...]' with n ports from first. */
+static void add_ports(struct lbp_buf *b, int first, int n)
+{
+    CHECK(lbp_buf_adds(b, "\"ports\":[") == 0);
+    for (int i = 0; i < n; i++)
+        CHECK(lbp_buf_addf(b, "%s{\"name\":\"p%d\",\"protocol\":\"TCP\",\"port\":%d}", i ? "," : "",
+                           i, first + i) == 0);
+    CHECK(lbp_buf_adds(b, "]") == 0);
+}
+
+/* POST a Service with n ports and spec_extra ("" or '"field":value,'). */
+static void create_ports(const char *name, int n, const char *spec_extra)
+{
+    struct lbp_buf b;
+    lbp_buf_init(&b, 1 << 20);
+    CHECK(lbp_buf_addf(&b,
+                       "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":"
+                       "\"%s\",\"namespace\":\"default\"},\"spec\":{\"type\":\"LoadBalancer\","
+                       "%s",
+                       name, spec_extra) == 0);
+    add_ports(&b, 1000, n);
+    CHECK(lbp_buf_adds(&b, "}}") == 0);
+    CHECK(ctl_api(&env, "POST", "/api/v1/namespaces/default/services", b.data, NULL) == 201);
+    lbp_buf_free(&b);
+}
+
+/* The number of listeners of the mock LB, or -1. */
+static int lb_listeners(const char *key)
+{
+    json_object *lb = ctl_cloud_lb(&env, key), *ls = NULL;
+    int n = lb && json_object_object_get_ex(lb, "listeners", &ls)
+                ? (int)json_object_array_length(ls)
+                : -1;
+    json_object_put(lb);
+    return n;
 }
 
 static bool event_says(const char *name, const char *a, const char *b)
@@ -110,6 +149,28 @@ int main(void)
     CHECK(create_annotated("ann-mib", 84, b.data) == 422);
     lbp_buf_free(&b);
 
+    /* 100 ports, an impossible loadBalancerIP, and a Service that grows to 100 ports */
+    create_ports("ports100", 100, "");
+    create_ports("badip", 1, "\"loadBalancerIP\":\"999.1.2.3\",");
+    create_ports("ports-grow", 1, "");
+    CHECK(WAIT_FOR(15000, event_says("ports100", "spec.ports", "at most 64 listeners")));
+    CHECK(WAIT_FOR(15000, event_says("badip", "spec.loadBalancerIP", "999.1.2.3")));
+    CHECK(WAIT_FOR(15000, ctl_has_ingress(&env, "ports-grow")));
+    CHECK(lb_listeners("default/ports-grow") == 1);
+    lbp_buf_init(&b, 1 << 20);
+    CHECK(lbp_buf_adds(&b, "{\"spec\":{") == 0);
+    add_ports(&b, 2000, 100);
+    CHECK(lbp_buf_adds(&b, "}}") == 0);
+    CHECK(ctl_api(&env, "PATCH", SVC_PATH "ports-grow", b.data, NULL) == 200);
+    lbp_buf_free(&b);
+    CHECK(WAIT_FOR(15000, event_says("ports-grow", "spec.ports", "at most 64 listeners")));
+    CHECK(lb_listeners("default/ports-grow") == 1);
+    CHECK(ctl_has_ingress(&env, "ports-grow"));
+    CHECK(ctl_lb_missing(&env, "default/ports100"));
+    CHECK(ctl_lb_missing(&env, "default/badip"));
+    CHECK(!ctl_has_ingress(&env, "ports100") && !ctl_has_ingress(&env, "badip"));
+    CHECK(!ctl_has_finalizer(&env, "badip"));
+
     /*
      * None of the refused Services got an LB or an address. Those refused
      * before any cloud call have no finalizer either; the cloud's refusal
@@ -123,7 +184,7 @@ int main(void)
         CHECK(!ctl_has_ingress(&env, refused[i]));
         CHECK(i == 0 || !ctl_has_finalizer(&env, refused[i]));
     }
-    CHECK(ctl_cloud_lb_count(&env) == 1);
+    CHECK(ctl_cloud_lb_count(&env) == 2); /* ann-grow and ports-grow */
 
     if (ctl_env_stop(&env) != 0)
         return 1;
