@@ -124,6 +124,8 @@ struct lbp_lb_spec {
     size_t n_nodes;
     const char *const *source_ranges; /* CIDRs; empty means everyone */
     size_t n_source_ranges;
+    /* Where the ranges came from, for a message that names it (NULL: none given). */
+    const char *source_ranges_field;
     const char *session_affinity; /* "None" or "ClientIP" */
     int session_affinity_timeout;
     bool local_traffic; /* externalTrafficPolicy: Local */

@@ -181,6 +181,9 @@ void lbp_reconcile_observe_host_update(double seconds);
 void *lbp_reconcile_worker(void *arg);
 /* True when the write fence is closed (see lbp_reconcile_opts.may_write); logs why. */
 bool lbp_reconcile_fenced(struct lbp_reconcile *r, const char *what);
+/* Records an Event on the Service (queued; never blocks on the API). */
+void lbp_reconcile_event(struct lbp_reconcile *r, const struct lbp_service *svc, const char *type,
+                         const char *reason, const char *msg);
 /* Finds or creates the state for key; r->mu held. */
 struct lbp_svc_state *lbp_state_get(struct lbp_reconcile *r, const char *key, bool create);
 /* The sync hash: lbp_service_hash, plus labels/selector for providers that read them. */

@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void event(struct lbp_reconcile *r, const struct lbp_service *svc, const char *type,
-                  const char *reason, const char *msg)
+void lbp_reconcile_event(struct lbp_reconcile *r, const struct lbp_service *svc, const char *type,
+                         const char *reason, const char *msg)
 {
     struct lbp_object_ref ref = {
         .kind = "Service",
@@ -63,7 +63,7 @@ static void ip_allocated_event(struct lbp_reconcile *r, const struct lbp_service
         return;
     char msg[sizeof(list) + 16];
     snprintf(msg, sizeof(msg), "Assigned IP [%s]", list);
-    event(r, svc, "Normal", "IPAllocated", msg);
+    lbp_reconcile_event(r, svc, "Normal", "IPAllocated", msg);
 }
 
 /*
@@ -141,7 +141,7 @@ static struct sync_outcome pending(struct lbp_reconcile *r, const char *key,
         snprintf(msg, sizeof(msg), "Cloud is %s the load balancer: %s", op_what[op],
                  call->err[0] ? call->err : "operation in progress");
         lbp_info("%s: %s; asking again in %u s", key, msg, out.after_s);
-        event(r, svc, "Normal", op_reason[op], msg);
+        lbp_reconcile_event(r, svc, "Normal", op_reason[op], msg);
     } else {
         lbp_v(1, "%s: %s still in progress after %llu s; asking again in %u s", key, op_reason[op],
               (unsigned long long)((lbp_now_ms() - since) / 1000u), out.after_s);
@@ -222,7 +222,7 @@ static struct sync_outcome cleanup(struct lbp_reconcile *r, const char *key,
     if (!st)
         return retry(1);
     if (!polling) /* a poll of a removal in progress has said so already */
-        event(r, svc, "Normal", "DeletingLoadBalancer", "Deleting load balancer");
+        lbp_reconcile_event(r, svc, "Normal", "DeletingLoadBalancer", "Deleting load balancer");
     if (lbp_reconcile_fenced(r, key))
         return done();
     __atomic_add_fetch(&r->m_cloud_calls, 1, __ATOMIC_RELAXED);
@@ -236,7 +236,7 @@ static struct sync_outcome cleanup(struct lbp_reconcile *r, const char *key,
         snprintf(msg, sizeof(msg), "Error deleting load balancer: %s",
                  call.err[0] ? call.err : lbp_rc_str(rc));
         lbp_warn("%s: %s", key, msg);
-        event(r, svc, "Warning", "DeleteLoadBalancerFailed", msg);
+        lbp_reconcile_event(r, svc, "Warning", "DeleteLoadBalancerFailed", msg);
         return retry(call.retry_after_s);
     }
     /* its address is free now: whoever waits for one should not wait for a timer */
@@ -258,7 +258,7 @@ static struct sync_outcome cleanup(struct lbp_reconcile *r, const char *key,
         return retry(0);
     }
     lbp_info("%s: deleted load balancer %s", key, spec.lb_name);
-    event(r, svc, "Normal", "DeletedLoadBalancer", "Deleted load balancer");
+    lbp_reconcile_event(r, svc, "Normal", "DeletedLoadBalancer", "Deleted load balancer");
     struct sync_outcome out = done();
     out.forget = true;
     return out;
@@ -313,11 +313,11 @@ static struct sync_outcome sync_targets(struct lbp_reconcile *r, struct sync_ctx
               (unsigned long long)(lbp_now_ms() - t0));
         /* as upstream: with no hosts left the Warning replaces the Normal event */
         if (c->ns->n == 0)
-            event(r, c->svc, "Warning", "UnAvailableLoadBalancer",
-                  "There are no available nodes for LoadBalancer");
+            lbp_reconcile_event(r, c->svc, "Warning", "UnAvailableLoadBalancer",
+                                "There are no available nodes for LoadBalancer");
         else
-            event(r, c->svc, "Normal", "UpdatedLoadBalancer",
-                  "Updated load balancer with new hosts");
+            lbp_reconcile_event(r, c->svc, "Normal", "UpdatedLoadBalancer",
+                                "Updated load balancer with new hosts");
         return done();
     }
     if (rc == LBP_NOT_FOUND) {
@@ -329,7 +329,7 @@ static struct sync_outcome sync_targets(struct lbp_reconcile *r, struct sync_ctx
     snprintf(msg, sizeof(msg), "Error updating load balancer with new hosts: %s",
              call.err[0] ? call.err : lbp_rc_str(rc));
     lbp_warn("%s: %s", c->key, msg);
-    event(r, c->svc, "Warning", "UpdateLoadBalancerFailed", msg);
+    lbp_reconcile_event(r, c->svc, "Warning", "UpdateLoadBalancerFailed", msg);
     return retry(call.retry_after_s);
 }
 
@@ -353,10 +353,10 @@ static struct sync_outcome sync_ensure(struct lbp_reconcile *r, struct sync_ctx 
     }
     /* a poll of a create or change in progress has said both already */
     if (c->snap.svc_hash != c->h && c->snap.op_pending != LBP_OP_ENSURE)
-        event(r, c->svc, "Normal", "EnsuringLoadBalancer", "Ensuring load balancer");
+        lbp_reconcile_event(r, c->svc, "Normal", "EnsuringLoadBalancer", "Ensuring load balancer");
     if (c->ns->n == 0 && c->snap.op_pending != LBP_OP_ENSURE)
-        event(r, c->svc, "Warning", "UnAvailableLoadBalancer",
-              "There are no available nodes for LoadBalancer");
+        lbp_reconcile_event(r, c->svc, "Warning", "UnAvailableLoadBalancer",
+                            "There are no available nodes for LoadBalancer");
     __atomic_add_fetch(&r->m_cloud_calls, 1, __ATOMIC_RELAXED);
     rc = r->o.provider->ensure(r->o.pctx, &c->d.spec, &lbst, &call);
     if (rc == LBP_PENDING) {
@@ -371,7 +371,8 @@ static struct sync_outcome sync_ensure(struct lbp_reconcile *r, struct sync_ctx 
                          c->snap.config_gen == c->gen;
             lbp_info("%s: waiting: %s", c->key, call.err[0] ? call.err : lbp_rc_str(rc));
             if (!again)
-                event(r, c->svc, "Warning", call.event_reason, call.err[0] ? call.err : "pending");
+                lbp_reconcile_event(r, c->svc, "Warning", call.event_reason,
+                                    call.err[0] ? call.err : "pending");
             pthread_mutex_lock(&r->mu);
             c->st->waiting = true;
             c->st->fail_rc = rc;
@@ -395,9 +396,9 @@ static struct sync_outcome sync_ensure(struct lbp_reconcile *r, struct sync_ctx 
             lbp_warn("%s: %s", c->key, msg);
         /* a provider reason (e.g. AllocationFailed) replaces upstream's generic one */
         if (!repeat)
-            event(r, c->svc, "Warning",
-                  call.event_reason ? call.event_reason : "SyncLoadBalancerFailed",
-                  call.event_reason && call.err[0] ? call.err : msg);
+            lbp_reconcile_event(r, c->svc, "Warning",
+                                call.event_reason ? call.event_reason : "SyncLoadBalancerFailed",
+                                call.event_reason && call.err[0] ? call.err : msg);
         if (rc != LBP_INVALID)
             return retry(lbst.retry_after_s ? lbst.retry_after_s : call.retry_after_s);
         pthread_mutex_lock(&r->mu);
@@ -435,7 +436,7 @@ static struct sync_outcome sync_ensure(struct lbp_reconcile *r, struct sync_ctx 
         lbp_info("%s: ensured load balancer %s (%s%s)", c->key, c->d.spec.lb_name,
                  lbst.n_ingress ? lbst.ingress[0].ip : "",
                  lbst.n_ingress ? lbst.ingress[0].hostname : "");
-        event(r, c->svc, "Normal", "EnsuredLoadBalancer", "Ensured load balancer");
+        lbp_reconcile_event(r, c->svc, "Normal", "EnsuredLoadBalancer", "Ensured load balancer");
     }
     return done();
 }
@@ -470,7 +471,7 @@ static struct sync_outcome sync_service(struct lbp_reconcile *r, const char *key
     if (lbp_validate(svc, &c.d, r->o.provider->caps, msg, sizeof(msg)) != LBP_OK) {
         if (c.snap.invalid_hash != c.h) {
             lbp_warn("%s: not provisioning: %s", key, msg);
-            event(r, svc, "Warning", "SyncLoadBalancerFailed", msg);
+            lbp_reconcile_event(r, svc, "Warning", "SyncLoadBalancerFailed", msg);
             pthread_mutex_lock(&r->mu);
             c.st->invalid_hash = c.h;
             pthread_mutex_unlock(&r->mu);
@@ -511,6 +512,9 @@ static void sync_key(struct lbp_reconcile *r, const char *key)
         /* Gone from the cache: it had no finalizer of ours left (or it was forced). */
         out = done();
         out.forget = true;
+    } else if (svc->meta.partial && !svc->meta.deleting) {
+        /* Only its name could be read (the informer caches no such object; be sure). */
+        out = done();
     } else if (lbp_service_handled(svc, r->lb_class) && !svc->meta.deleting) {
         out = sync_service(r, key, svc);
     } else if (lbp_meta_has_finalizer(&svc->meta, LBP_FINALIZER)) {

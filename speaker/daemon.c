@@ -1364,8 +1364,10 @@ int lbp_speaker_new(const struct lbp_speaker_opts *opts, struct lbp_speaker **ou
         snprintf(err, errlen, "eventfd: %s", strerror(errno));
         goto fail;
     }
-    struct lbp_informer_handlers h = {any_add, any_update, any_add, s};
-    struct lbp_informer_handlers hl = {lease_add, lease_update, lease_delete, s};
+    struct lbp_informer_handlers h = {
+        .on_add = any_add, .on_update = any_update, .on_delete = any_add, .ctx = s};
+    struct lbp_informer_handlers hl = {
+        .on_add = lease_add, .on_update = lease_update, .on_delete = lease_delete, .ctx = s};
     struct lbp_informer_opts so = {.kind = LBP_KIND_SERVICE};
     struct lbp_informer_opts no = {.kind = LBP_KIND_NODE};
     struct lbp_informer_opts eo = {.kind = LBP_KIND_ENDPOINTSLICE};

@@ -554,22 +554,6 @@ static json_object *lb_json(const struct mock_lb *lb)
     return o;
 }
 
-static const char *jstr(json_object *o, const char *k)
-{
-    json_object *v;
-    if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
-        return "";
-    return json_object_get_string(v);
-}
-
-static int jint(json_object *o, const char *k)
-{
-    json_object *v;
-    if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int))
-        return 0;
-    return json_object_get_int(v);
-}
-
 /* Writes the table to state_file atomically; lock held. */
 static void state_save(struct lbp_provider_ctx *ctx)
 {
@@ -590,76 +574,325 @@ static void state_save(struct lbp_provider_ctx *ctx)
     json_object_put(root);
 }
 
-static void state_load(struct lbp_provider_ctx *ctx)
+/*
+ * Loading is strict: every field is type-checked and bounded in a first
+ * pass that builds nothing, so a damaged file (a null where a string
+ * belongs, a truncated write by hand, another program's JSON) fails the
+ * start with the field named, and the file stays as it is for a person
+ * to repair. Starting empty instead would forget load balancers that
+ * exist and overwrite their only record at the next change.
+ */
+#define STATE_FILE_MAX (256u << 20)
+#define STATE_NODES_MAX 4096
+
+/* The member k of o: NULL when absent; type mismatches (null included) are errors. */
+static int st_field(json_object *o, const char *k, json_type want, bool required, json_object **out,
+                    const char *where, char *err, size_t errlen)
 {
-    json_object *root, *arr;
-    if (!ctx->cfg.state_file[0])
-        return;
-    root = json_object_from_file(ctx->cfg.state_file);
-    if (!root)
-        return; /* first start */
-    if (!json_object_object_get_ex(root, "lbs", &arr) || !json_object_is_type(arr, json_type_array))
-        goto out;
-    for (size_t i = 0; i < json_object_array_length(arr); i++) {
-        json_object *o = json_object_array_get_idx(arr, i), *tags, *ls, *rs, *ns;
-        struct mock_lb *lb = calloc(1, sizeof(*lb)), *dup;
-        char *addrs[1024];
-        size_t n = 0;
-        const char *svc;
-        if (!lb)
-            break;
-        lbp_strlcpy(lb->lb_name, jstr(o, "name"), sizeof(lb->lb_name));
-        HASH_FIND_STR(ctx->lbs, lb->lb_name, dup);
-        if (!lb->lb_name[0] || dup || !json_object_object_get_ex(o, "tags", &tags)) {
-            free(lb);
-            continue;
-        }
-        set_str(&lb->cluster, jstr(tags, "cluster"));
-        set_str(&lb->uid, jstr(tags, "uid"));
-        svc = jstr(tags, "service");
-        const char *slash = strchr(svc, '/');
-        if (slash) {
-            lb->ns = strndup(svc, (size_t)(slash - svc));
-            set_str(&lb->name, slash + 1);
-        }
-        lbp_strlcpy(lb->vip, jstr(o, "vip"), sizeof(lb->vip));
-        lbp_strlcpy(lb->vip6, jstr(o, "vip6"), sizeof(lb->vip6));
-        if (jstr(o, "hostname")[0])
-            set_str(&lb->hostname, jstr(o, "hostname"));
-        lbp_strlcpy(lb->affinity, jstr(o, "sessionAffinity"), sizeof(lb->affinity));
-        lb->hc_port = jint(o, "healthCheckNodePort");
-        lb->ensure_calls = (unsigned long)jint(o, "ensureCalls");
-        lb->update_calls = (unsigned long)jint(o, "updateCalls");
-        if (json_object_object_get_ex(o, "listeners", &ls) &&
-            json_object_is_type(ls, json_type_array) &&
-            json_object_array_length(ls) <= MOCK_MAX_PORTS &&
-            (lb->listeners = calloc(json_object_array_length(ls) + 1, sizeof(*lb->listeners))))
-            for (size_t j = 0; j < json_object_array_length(ls); j++) {
-                json_object *l = json_object_array_get_idx(ls, j);
-                lb->listeners[j].port = jint(l, "port");
-                lb->listeners[j].node_port = jint(l, "nodePort");
-                lbp_strlcpy(lb->listeners[j].protocol, jstr(l, "protocol"),
-                            sizeof(lb->listeners[j].protocol));
-                lb->n_listeners++;
-            }
-        if (json_object_object_get_ex(o, "sourceRanges", &rs) &&
-            json_object_is_type(rs, json_type_array) &&
-            json_object_array_length(rs) <= MOCK_MAX_RANGES &&
-            (lb->ranges = calloc(json_object_array_length(rs) + 1, sizeof(char *))))
-            for (size_t j = 0; j < json_object_array_length(rs); j++)
-                lb->ranges[lb->n_ranges++] =
-                    lbp_strdup(json_object_get_string(json_object_array_get_idx(rs, j)));
-        if (json_object_object_get_ex(o, "nodes", &ns) && json_object_is_type(ns, json_type_array))
-            for (size_t j = 0; j < json_object_array_length(ns) && n < 1024; j++)
-                addrs[n++] = (char *)json_object_get_string(json_object_array_get_idx(ns, j));
-        lb->nodes = nodeset_get(ctx, addrs, n);
-        v4_mark(ctx, lb->vip, true);
-        HASH_ADD_STR(ctx->lbs, lb_name, lb);
+    json_object *v = NULL;
+    *out = NULL;
+    if (!json_object_object_get_ex(o, k, &v)) {
+        if (!required)
+            return LBP_OK;
+        snprintf(err, errlen, "%s.%s: missing", where, k);
+        return LBP_PARSE;
     }
+    if (!json_object_is_type(v, want)) {
+        snprintf(err, errlen, "%s.%s: expected %s, got %s", where, k, json_type_to_name(want),
+                 json_type_to_name(json_object_get_type(v)));
+        return LBP_PARSE;
+    }
+    *out = v;
+    return LBP_OK;
+}
+
+static int st_str(json_object *o, const char *k, size_t max, bool required, const char *where,
+                  char *err, size_t errlen)
+{
+    json_object *v;
+    int rc = st_field(o, k, json_type_string, required, &v, where, err, errlen);
+    if (rc || !v)
+        return rc;
+    size_t len = (size_t)json_object_get_string_len(v);
+    if (len > max || strlen(json_object_get_string(v)) != len) {
+        snprintf(err, errlen, "%s.%s: longer than %zu bytes or contains a NUL", where, k, max);
+        return LBP_PARSE;
+    }
+    return LBP_OK;
+}
+
+static int st_int(json_object *o, const char *k, int64_t min, int64_t max, const char *where,
+                  char *err, size_t errlen)
+{
+    json_object *v;
+    int rc = st_field(o, k, json_type_int, false, &v, where, err, errlen);
+    if (rc || !v)
+        return rc;
+    int64_t x = json_object_get_int64(v);
+    if (x < min || x > max) {
+        snprintf(err, errlen, "%s.%s: %lld is outside %lld..%lld", where, k, (long long)x,
+                 (long long)min, (long long)max);
+        return LBP_PARSE;
+    }
+    return LBP_OK;
+}
+
+/* An array member whose elements are strings of at most max bytes. */
+static int st_str_array(json_object *o, const char *k, size_t cap, size_t max, const char *where,
+                        char *err, size_t errlen)
+{
+    json_object *arr;
+    int rc = st_field(o, k, json_type_array, false, &arr, where, err, errlen);
+    if (rc || !arr)
+        return rc;
+    size_t n = json_object_array_length(arr);
+    if (n > cap) {
+        snprintf(err, errlen, "%s.%s: %zu entries, at most %zu", where, k, n, cap);
+        return LBP_PARSE;
+    }
+    for (size_t j = 0; j < n; j++) {
+        json_object *e = json_object_array_get_idx(arr, j);
+        if (!json_object_is_type(e, json_type_string)) {
+            snprintf(err, errlen, "%s.%s[%zu]: expected string, got %s", where, k, j,
+                     json_type_to_name(json_object_get_type(e)));
+            return LBP_PARSE;
+        }
+        size_t len = (size_t)json_object_get_string_len(e);
+        if (len == 0 || len > max || strlen(json_object_get_string(e)) != len) {
+            snprintf(err, errlen, "%s.%s[%zu]: empty, longer than %zu bytes or contains a NUL",
+                     where, k, j, max);
+            return LBP_PARSE;
+        }
+    }
+    return LBP_OK;
+}
+
+/* Checks one entry of "lbs" completely; builds nothing. */
+static int state_check_lb(json_object *o, const char *where, char *err, size_t errlen)
+{
+    json_object *tags, *ls, *v;
+    char sub[96];
+    int rc;
+    if (!json_object_is_type(o, json_type_object)) {
+        snprintf(err, errlen, "%s: expected object, got %s", where,
+                 json_type_to_name(json_object_get_type(o)));
+        return LBP_PARSE;
+    }
+    if ((rc = st_str(o, "name", LBP_LB_NAME_LEN, true, where, err, errlen)))
+        return rc;
+    if (json_object_get_string_len(json_object_object_get(o, "name")) == 0) {
+        snprintf(err, errlen, "%s.name: empty", where);
+        return LBP_PARSE;
+    }
+    if ((rc = st_field(o, "tags", json_type_object, true, &tags, where, err, errlen)))
+        return rc;
+    snprintf(sub, sizeof(sub), "%s.tags", where);
+    if ((rc = st_str(tags, "cluster", 1024, false, sub, err, errlen)) ||
+        (rc = st_str(tags, "service", 1024, true, sub, err, errlen)) ||
+        (rc = st_str(tags, "uid", 128, false, sub, err, errlen)))
+        return rc;
+    if (!strchr(json_object_get_string(json_object_object_get(tags, "service")), '/')) {
+        snprintf(err, errlen, "%s.service: not namespace/name", sub);
+        return LBP_PARSE;
+    }
+    if ((rc = st_str(o, "vip", 63, false, where, err, errlen)) ||
+        (rc = st_str(o, "vip6", 63, false, where, err, errlen)) ||
+        (rc = st_str(o, "hostname", 1024, false, where, err, errlen)) ||
+        (rc = st_str(o, "sessionAffinity", 15, false, where, err, errlen)) ||
+        (rc = st_int(o, "healthCheckNodePort", 0, 65535, where, err, errlen)) ||
+        (rc = st_int(o, "ensureCalls", 0, INT64_MAX, where, err, errlen)) ||
+        (rc = st_int(o, "updateCalls", 0, INT64_MAX, where, err, errlen)) ||
+        (rc = st_field(o, "localTraffic", json_type_boolean, false, &v, where, err, errlen)) ||
+        (rc = st_str_array(o, "sourceRanges", MOCK_MAX_RANGES, 63, where, err, errlen)) ||
+        (rc = st_str_array(o, "nodes", STATE_NODES_MAX, 63, where, err, errlen)) ||
+        (rc = st_field(o, "listeners", json_type_array, false, &ls, where, err, errlen)))
+        return rc;
+    size_t n = ls ? json_object_array_length(ls) : 0;
+    if (n > MOCK_MAX_PORTS) {
+        snprintf(err, errlen, "%s.listeners: %zu entries, at most %d", where, n, MOCK_MAX_PORTS);
+        return LBP_PARSE;
+    }
+    for (size_t j = 0; j < n; j++) {
+        json_object *l = json_object_array_get_idx(ls, j);
+        snprintf(sub, sizeof(sub), "%s.listeners[%zu]", where, j);
+        if (!json_object_is_type(l, json_type_object)) {
+            snprintf(err, errlen, "%s: expected object, got %s", sub,
+                     json_type_to_name(json_object_get_type(l)));
+            return LBP_PARSE;
+        }
+        if ((rc = st_int(l, "port", 0, 65535, sub, err, errlen)) ||
+            (rc = st_int(l, "nodePort", 0, 65535, sub, err, errlen)) ||
+            (rc = st_str(l, "protocol", sizeof(((struct mock_listener *)0)->protocol) - 1, false,
+                         sub, err, errlen)) ||
+            (rc = st_str_array(l, "backends", 1u << 20, 127, sub, err, errlen)))
+            return rc;
+    }
+    return LBP_OK;
+}
+
+/* A string member already checked by state_check_lb; "" when absent. */
+static const char *st_get(json_object *o, const char *k)
+{
+    json_object *v = json_object_object_get(o, k);
+    return v ? json_object_get_string(v) : "";
+}
+
+static int64_t st_get_int(json_object *o, const char *k)
+{
+    json_object *v = json_object_object_get(o, k);
+    return v ? json_object_get_int64(v) : 0;
+}
+
+/* Builds one checked entry into the table; lock held (or not yet shared). */
+static int state_add_lb(struct lbp_provider_ctx *ctx, json_object *o)
+{
+    json_object *tags = json_object_object_get(o, "tags");
+    json_object *ls = json_object_object_get(o, "listeners");
+    json_object *rs = json_object_object_get(o, "sourceRanges");
+    json_object *ns = json_object_object_get(o, "nodes");
+    json_object *lt = json_object_object_get(o, "localTraffic");
+    size_t n_ls = ls ? json_object_array_length(ls) : 0;
+    size_t n_rs = rs ? json_object_array_length(rs) : 0;
+    size_t n_ns = ns ? json_object_array_length(ns) : 0;
+    struct mock_lb *lb = calloc(1, sizeof(*lb));
+    char **addrs = calloc(n_ns + 1, sizeof(char *));
+    int rc = LBP_NOMEM;
+    if (!lb || !addrs)
+        goto out;
+    lbp_strlcpy(lb->lb_name, st_get(o, "name"), sizeof(lb->lb_name));
+    const char *svc = st_get(tags, "service"), *slash = strchr(svc, '/');
+    if (!set_str(&lb->cluster, st_get(tags, "cluster")) ||
+        !set_str(&lb->uid, st_get(tags, "uid")) ||
+        !(lb->ns = strndup(svc, (size_t)(slash - svc))) || !set_str(&lb->name, slash + 1) ||
+        (st_get(o, "hostname")[0] && !set_str(&lb->hostname, st_get(o, "hostname"))))
+        goto out;
+    lbp_strlcpy(lb->vip, st_get(o, "vip"), sizeof(lb->vip));
+    lbp_strlcpy(lb->vip6, st_get(o, "vip6"), sizeof(lb->vip6));
+    lbp_strlcpy(lb->affinity, st_get(o, "sessionAffinity"), sizeof(lb->affinity));
+    lb->hc_port = (int)st_get_int(o, "healthCheckNodePort");
+    lb->local = lt && json_object_get_boolean(lt);
+    lb->ensure_calls = (unsigned long)st_get_int(o, "ensureCalls");
+    lb->update_calls = (unsigned long)st_get_int(o, "updateCalls");
+    if (!(lb->listeners = calloc(n_ls + 1, sizeof(*lb->listeners))) ||
+        !(lb->ranges = calloc(n_rs + 1, sizeof(char *))))
+        goto out;
+    for (size_t j = 0; j < n_ls; j++, lb->n_listeners++) {
+        json_object *l = json_object_array_get_idx(ls, j);
+        lb->listeners[j].port = (int)st_get_int(l, "port");
+        lb->listeners[j].node_port = (int)st_get_int(l, "nodePort");
+        lbp_strlcpy(lb->listeners[j].protocol, st_get(l, "protocol"),
+                    sizeof(lb->listeners[j].protocol));
+    }
+    for (size_t j = 0; j < n_rs; j++, lb->n_ranges++)
+        if (!(lb->ranges[j] = strdup(json_object_get_string(json_object_array_get_idx(rs, j)))))
+            goto out;
+    for (size_t j = 0; j < n_ns; j++)
+        addrs[j] = (char *)json_object_get_string(json_object_array_get_idx(ns, j));
+    if (!(lb->nodes = nodeset_get(ctx, addrs, n_ns)))
+        goto out;
+    v4_mark(ctx, lb->vip, true);
+    HASH_ADD_STR(ctx->lbs, lb_name, lb);
+    lb = NULL;
+    rc = LBP_OK;
+out:
+    if (lb)
+        lb_free(ctx, lb);
+    free(addrs);
+    return rc;
+}
+
+/* Reads the whole file (at most STATE_FILE_MAX); LBP_NOT_FOUND when it does not exist. */
+static int state_read(const char *path, json_object **root, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    json_tokener *tok = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = LBP_IO;
+    *root = NULL;
+    if (!f) {
+        if (errno == ENOENT)
+            return LBP_NOT_FOUND;
+        snprintf(err, errlen, "%s", strerror(errno));
+        return LBP_IO;
+    }
+    if (!(text = malloc(STATE_FILE_MAX + 1))) {
+        rc = LBP_NOMEM;
+        goto out;
+    }
+    len = fread(text, 1, STATE_FILE_MAX + 1, f);
+    if (ferror(f)) {
+        snprintf(err, errlen, "%s", strerror(errno));
+        goto out;
+    }
+    if (len > STATE_FILE_MAX) {
+        snprintf(err, errlen, "larger than %u bytes", STATE_FILE_MAX);
+        rc = LBP_TOOBIG;
+        goto out;
+    }
+    rc = LBP_PARSE;
+    if (!(tok = json_tokener_new_ex(64)))
+        goto out;
+    *root = json_tokener_parse_ex(tok, text, (int)len);
+    if (!*root || json_tokener_get_error(tok) != json_tokener_success) {
+        snprintf(err, errlen, "not JSON: %s", json_tokener_error_desc(json_tokener_get_error(tok)));
+        json_object_put(*root);
+        *root = NULL;
+        goto out;
+    }
+    rc = LBP_OK;
+out:
+    json_tokener_free(tok);
+    free(text);
+    fclose(f);
+    return rc;
+}
+
+/* Loads state_file into the empty table at start; on error nothing is loaded. */
+static int state_load(struct lbp_provider_ctx *ctx, char *err, size_t errlen)
+{
+    json_object *root = NULL, *arr;
+    char where[64], why[400] = "";
+    int rc;
+    if (!ctx->cfg.state_file[0])
+        return LBP_OK;
+    rc = state_read(ctx->cfg.state_file, &root, why, sizeof(why));
+    if (rc == LBP_NOT_FOUND)
+        return LBP_OK; /* first start */
+    if (rc)
+        goto out;
+    if (!json_object_is_type(root, json_type_object)) {
+        snprintf(why, sizeof(why), "expected an object at the top");
+        rc = LBP_PARSE;
+        goto out;
+    }
+    if ((rc = st_field(root, "lbs", json_type_array, true, &arr, "$", why, sizeof(why))))
+        goto out;
+    size_t n = json_object_array_length(arr);
+    for (size_t i = 0; i < n; i++) {
+        json_object *o = json_object_array_get_idx(arr, i);
+        snprintf(where, sizeof(where), "lbs[%zu]", i);
+        if ((rc = state_check_lb(o, where, why, sizeof(why))))
+            goto out;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(st_get(json_object_array_get_idx(arr, j), "name"), st_get(o, "name")) == 0) {
+                snprintf(why, sizeof(why), "%s.name: \"%s\" already at lbs[%zu]", where,
+                         st_get(o, "name"), j);
+                rc = LBP_PARSE;
+                goto out;
+            }
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((rc = state_add_lb(ctx, json_object_array_get_idx(arr, i))))
+            goto out;
     lbp_info("mock cloud: loaded %u load balancers from %s", HASH_COUNT(ctx->lbs),
              ctx->cfg.state_file);
 out:
+    if (rc)
+        snprintf(err, errlen, "state file %s: %s (left as it is)", ctx->cfg.state_file,
+                 why[0] ? why : lbp_rc_str(rc));
     json_object_put(root);
+    return rc;
 }
 
 /* ------------------------------------------------------------ calls */
@@ -774,6 +1007,7 @@ static void status_of(struct lbp_provider_ctx *ctx, const struct mock_lb *lb,
 }
 
 static void metrics_register(void);
+static void mock_cleanup(struct lbp_provider_ctx *ctx);
 
 static int mock_init(const char *cloud_config_path, const char *cluster_name,
                      struct lbp_provider_ctx **out, char *err, size_t errlen)
@@ -802,14 +1036,13 @@ static int mock_init(const char *cloud_config_path, const char *cluster_name,
         rc = LBP_NOMEM;
         goto out;
     }
-    state_load(ctx);
+    if ((rc = state_load(ctx, err, errlen)))
+        goto out;
     /* At every init: a registry reset (lbp_metrics_reset) drops what an earlier one registered. */
     metrics_register();
 out:
     if (rc) {
-        free(ctx->config_path);
-        pthread_mutex_destroy(&ctx->mu);
-        free(ctx);
+        mock_cleanup(ctx);
         return rc;
     }
     *out = ctx;
@@ -876,9 +1109,17 @@ static int mock_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
         spec_nodes_free(&sn);
         return rc;
     }
-    if (spec->n_ports > MOCK_MAX_PORTS || spec->n_source_ranges > MOCK_MAX_RANGES) {
-        lbp_failf(call, "mock cloud: at most %d listeners and %d source ranges", MOCK_MAX_PORTS,
-                  MOCK_MAX_RANGES);
+    /* Refused whole: a restriction the cloud cannot apply must not become a smaller one. */
+    if (spec->n_ports > MOCK_MAX_PORTS) {
+        lbp_failf(call, "spec.ports: %zu ports, but the mock cloud has at most %d listeners",
+                  spec->n_ports, MOCK_MAX_PORTS);
+        rc = LBP_INVALID;
+        goto out;
+    }
+    if (spec->n_source_ranges > MOCK_MAX_RANGES) {
+        lbp_failf(call, "%s: %zu source ranges, but the mock cloud applies at most %d",
+                  spec->source_ranges_field ? spec->source_ranges_field : "source ranges",
+                  spec->n_source_ranges, MOCK_MAX_RANGES);
         rc = LBP_INVALID;
         goto out;
     }

@@ -262,6 +262,13 @@ json_object *ctl_cloud_lb(struct ctl_env *e, const char *svc_key)
     return found;
 }
 
+bool ctl_lb_missing(struct ctl_env *e, const char *svc_key)
+{
+    json_object *lb = ctl_cloud_lb(e, svc_key);
+    json_object_put(lb);
+    return lb == NULL;
+}
+
 int ctl_cloud_lb_count(struct ctl_env *e)
 {
     json_object *root = ctl_cloud(e), *lbs;
@@ -328,6 +335,13 @@ void ctl_ingress(struct ctl_env *e, const char *name, char *out, size_t len)
     json_object_put(o);
 }
 
+bool ctl_has_ingress(struct ctl_env *e, const char *name)
+{
+    char ip[128];
+    ctl_ingress(e, name, ip, sizeof(ip));
+    return ip[0] != '\0';
+}
+
 bool ctl_has_finalizer(struct ctl_env *e, const char *name)
 {
     char path[300];
@@ -365,20 +379,6 @@ int ctl_events(struct ctl_env *e, const char *name, const char *reason, char *ms
         }
     json_object_put(o);
     return n;
-}
-
-bool ctl_has_ingress(struct ctl_env *e, const char *name)
-{
-    char ip[128];
-    ctl_ingress(e, name, ip, sizeof(ip));
-    return ip[0] != '\0';
-}
-
-bool ctl_lb_missing(struct ctl_env *e, const char *svc_key)
-{
-    json_object *lb = ctl_cloud_lb(e, svc_key);
-    json_object_put(lb);
-    return lb == NULL;
 }
 
 int ctl_lb_nodes(struct ctl_env *e, const char *svc_key)

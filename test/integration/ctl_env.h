@@ -50,6 +50,8 @@ void ctl_service(struct ctl_env *e, const char *name, const char *spec_extra, in
 json_object *ctl_cloud(struct ctl_env *e);
 /* The mock LB for ns/name, with a reference the caller puts, or NULL. */
 json_object *ctl_cloud_lb(struct ctl_env *e, const char *svc_key);
+/* No mock LB is tagged with ns/name. */
+bool ctl_lb_missing(struct ctl_env *e, const char *svc_key);
 int ctl_cloud_lb_count(struct ctl_env *e);
 long ctl_cloud_calls(struct ctl_env *e, const char *op);
 /* GET on the controller's HTTP port (body malloc'd, may be NULL); returns the HTTP status. */
@@ -58,11 +60,9 @@ long ctl_http_get(struct ctl_env *e, const char *path, char **body);
 long ctl_cloud_post(struct ctl_env *e, const char *settings);
 /* The Service's first ingress IP or hostname (copied), or "" */
 void ctl_ingress(struct ctl_env *e, const char *name, char *out, size_t len);
-bool ctl_has_finalizer(struct ctl_env *e, const char *name);
-/* Whether the Service has an address in status.loadBalancer.ingress. */
+/* The Service has an ingress IP or hostname. */
 bool ctl_has_ingress(struct ctl_env *e, const char *name);
-/* Whether the mock cloud has no LB for ns/name. */
-bool ctl_lb_missing(struct ctl_env *e, const char *svc_key);
+bool ctl_has_finalizer(struct ctl_env *e, const char *name);
 /* How many backend nodes the mock LB for ns/name has, or -1 without one. */
 int ctl_lb_nodes(struct ctl_env *e, const char *svc_key);
 /* Runs lbprov with args; returns its exit status and its output (caller frees). */

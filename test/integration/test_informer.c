@@ -352,7 +352,8 @@ static bool wait_key(struct recorder *rec, const char *key, bool present, unsign
 static struct lbp_informer *start_informer(struct lbp_kube_client *c,
                                            const struct lbp_informer_opts *o, struct recorder *rec)
 {
-    struct lbp_informer_handlers h = {on_add, on_update, on_delete, rec};
+    struct lbp_informer_handlers h = {
+        .on_add = on_add, .on_update = on_update, .on_delete = on_delete, .ctx = rec};
     struct lbp_informer *inf = NULL;
     if (lbp_informer_new(c, o, &h, &inf) != LBP_OK || lbp_informer_start(inf) != LBP_OK) {
         fprintf(stderr, "informer start failed\n");

@@ -9,6 +9,7 @@
 #include "common/util.h"
 #include "provider/provider.h"
 
+#include <json-c/json.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -278,6 +279,112 @@ static void test_state_file(void **state)
     P->cleanup(ctx);
 }
 
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = calloc(1, 1 << 16);
+    assert_non_null(f);
+    assert_non_null(buf);
+    size_t n = fread(buf, 1, (1 << 16) - 1, f);
+    assert_true(n > 0 && n < (1 << 16) - 1);
+    fclose(f);
+    return buf;
+}
+
+/*
+ * A damaged state file (a null or a wrong type in any field) stops the
+ * start with the field named, and the file is left exactly as it was.
+ */
+static void test_state_file_checked(void **state)
+{
+    struct lbp_provider_ctx *ctx;
+    struct lbp_lb_spec a;
+    struct lbp_lb_status st;
+    struct lbp_call call = {0};
+    char err[512], path[128], text[256], sf[128];
+    static const char *const ranges[] = {"10.0.0.0/8"};
+    static const struct {
+        const char *path; /* "field" of lbs[0], or "field.index" into an array */
+        const char *value;
+        const char *named;
+    } cases[] = {
+        {"nodes.0", "null", "lbs[0].nodes[0]: expected string, got null"},
+        {"sourceRanges.0", "null", "lbs[0].sourceRanges[0]: expected string, got null"},
+        {"sourceRanges.0", "7", "lbs[0].sourceRanges[0]: expected string, got int"},
+        {"nodes", "null", "lbs[0].nodes: expected array, got null"},
+        {"sourceRanges", "{}", "lbs[0].sourceRanges: expected array, got object"},
+        {"name", "null", "lbs[0].name: expected string, got null"},
+        {"tags", "null", "lbs[0].tags: expected object, got null"},
+        {"vip", "null", "lbs[0].vip: expected string, got null"},
+        {"hostname", "null", "lbs[0].hostname: expected string, got null"},
+        {"listeners", "null", "lbs[0].listeners: expected array, got null"},
+        {"listeners.0", "null", "lbs[0].listeners[0]: expected object, got null"},
+        {"healthCheckNodePort", "\"x\"", "lbs[0].healthCheckNodePort: expected int, got string"},
+        {"healthCheckNodePort", "70000", "lbs[0].healthCheckNodePort: 70000 is outside"},
+        {"localTraffic", "null", "lbs[0].localTraffic: expected boolean, got null"},
+        {"sessionAffinity", "null", "lbs[0].sessionAffinity: expected string, got null"},
+        {"ensureCalls", "-1", "lbs[0].ensureCalls: -1 is outside"},
+    };
+    (void)state;
+    snprintf(path, sizeof(path), "%s/checked.conf", dir);
+    snprintf(sf, sizeof(sf), "%s/checked.json", dir);
+    snprintf(text, sizeof(text), "state_file=%s\n", sf);
+    write_config(path, text);
+    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    spec_init(&a, "a", "cccc");
+    a.source_ranges = ranges;
+    a.n_source_ranges = 1;
+    assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
+    P->cleanup(ctx);
+    char *good = slurp(sf);
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_object *root = json_tokener_parse(good), *lb,
+                    *val = json_tokener_parse(cases[i].value);
+        char field[64];
+        const char *dot;
+        assert_non_null(root);
+        lb = json_object_array_get_idx(json_object_object_get(root, "lbs"), 0);
+        assert_non_null(lb);
+        lbp_strlcpy(field, cases[i].path, sizeof(field));
+        if ((dot = strchr(cases[i].path, '.'))) {
+            field[dot - cases[i].path] = '\0';
+            json_object *arr = json_object_object_get(lb, field);
+            assert_non_null(arr);
+            assert_int_equal(json_object_array_put_idx(arr, (size_t)atoi(dot + 1), val), 0);
+        } else {
+            json_object_object_add(lb, field, val);
+        }
+        assert_int_equal(json_object_to_file(sf, root), 0);
+        json_object_put(root);
+        char *bad = slurp(sf);
+        err[0] = '\0';
+        ctx = NULL;
+        assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_PARSE);
+        assert_null(ctx);
+        if (!strstr(err, cases[i].named) || !strstr(err, sf))
+            fail_msg("%s=%s: error \"%s\" does not name \"%s\"", cases[i].path, cases[i].value, err,
+                     cases[i].named);
+        char *after = slurp(sf);
+        assert_string_equal(after, bad); /* left for a person to repair */
+        free(after);
+        free(bad);
+    }
+
+    /* Not JSON at all is refused too, rather than taken for a first start. */
+    write_config(sf, "{\"lbs\": [");
+    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_PARSE);
+    assert_non_null(strstr(err, "not JSON"));
+
+    /* The untouched file still loads, with every field. */
+    write_config(sf, good);
+    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    assert_int_equal(P->get(ctx, &a, &st, &call), LBP_OK);
+    assert_string_equal(st.ingress[0].ip, "203.0.113.1");
+    P->cleanup(ctx);
+    free(good);
+}
+
 static void test_yaml_keys(void **state)
 {
     struct lbp_provider_ctx *ctx;
@@ -382,10 +489,10 @@ static void test_reload(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ensure_remove), cmocka_unit_test(test_faults_and_hostname),
-        cmocka_unit_test(test_state_file),    cmocka_unit_test(test_parallel_latency),
-        cmocka_unit_test(test_yaml_keys),     cmocka_unit_test(test_reload),
-        cmocka_unit_test(test_pending_polls),
+        cmocka_unit_test(test_ensure_remove),    cmocka_unit_test(test_faults_and_hostname),
+        cmocka_unit_test(test_state_file),       cmocka_unit_test(test_state_file_checked),
+        cmocka_unit_test(test_parallel_latency), cmocka_unit_test(test_yaml_keys),
+        cmocka_unit_test(test_reload),           cmocka_unit_test(test_pending_polls),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
