@@ -7,9 +7,10 @@
  * finalizer first, then ensure / update_targets / remove, then the status
  * write, with Events through the recorder's own thread. A sync thread
  * recomputes the eligible node set, resyncs from the cache and removes
- * orphaned load balancers. For a provider with the optional slots (bare
- * metal), allocations are restored from Service status before the workers
- * start and a config thread feeds it MetalLB's pool objects (config.c).
+ * orphaned load balancers. For a provider with the optional slots,
+ * allocations are restored from Service status before the workers start
+ * (bare metal, mock) and a config thread feeds it MetalLB's pool objects
+ * (bare metal; config.c).
  */
 #ifndef LBP_RECONCILE_H
 #define LBP_RECONCILE_H

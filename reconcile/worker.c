@@ -36,9 +36,11 @@ static void event(struct lbp_reconcile *r, const struct lbp_service *svc, const 
 /*
  * MetalLB's IPAllocated ("Assigned IP [\"192.168.77.100\"]"), in addition to
  * upstream's EnsuredLoadBalancer, whenever the set of IPs in status changes —
- * only for clouds that hand out addresses themselves (those with a restore
- * slot: their record of truth is the Service status). Users of other clouds
- * get upstream's Events alone, and the API one write fewer per Service.
+ * only for the cloud that stands in for MetalLB (the one that takes
+ * MetalLB's pool objects through the configure slot), whose users' tooling
+ * looks for it. Users of other clouds (the mock too, though it also
+ * restores addresses from status) get upstream's Events alone, and the API
+ * one write fewer per Service.
  */
 static void ip_allocated_event(struct lbp_reconcile *r, const struct lbp_service *svc,
                                const struct lbp_lb_status *st)
@@ -346,7 +348,7 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
             retry(r, key, 0);
             goto out;
         }
-        if (r->o.provider->restore)
+        if (r->o.provider->configure)
             ip_allocated_event(r, svc, &lbst);
     }
     pthread_mutex_lock(&r->mu);
