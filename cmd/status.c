@@ -117,8 +117,7 @@ static int list(struct lbp_kube_client *c, const char *path, json_object **items
     json_object *root = NULL, *it;
     int rc = lbp_kube_get(c, path, &resp);
     if (rc) {
-        snprintf(err, errlen, "GET %s: %s%s%s", path, lbp_rc_str(rc), resp.message ? ": " : "",
-                 resp.message ? resp.message : "");
+        lbp_seterr(err, errlen, "GET %s: %s", path, resp.error[0] ? resp.error : lbp_rc_str(rc));
         goto out;
     }
     root = json_tokener_parse(resp.body);
@@ -144,7 +143,8 @@ int lbp_cmd_status(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct lbp_kube_config_opts kopts = {.allow_in_cluster = true};
-    struct lbp_kube_client_opts copts = {0};
+    /* A person is waiting: one retry rides out a blip, then the error is theirs to read. */
+    struct lbp_kube_client_opts copts = {.max_retries = 1};
     struct lbp_kube_config *cfg = NULL;
     struct lbp_kube_client *client = NULL;
     json_object *svcs = NULL, *evs = NULL, *out_json = NULL;
