@@ -186,6 +186,39 @@ static int mode_flags(void)
     const char *b9[] = {"nosuchcommand", NULL};
     expect_usage_error(dir, b9, "nosuchcommand");
 
+    /* a bad value's error says what a good one looks like */
+    const char *h1[] = {"controller", "--cloud", "mock", "--backoff-base", "soon", NULL};
+    expect_usage_error(dir, h1, "want a duration such as 500ms");
+    /* booleans all take =BOOL */
+    const char *h2[] = {"controller", "--cloud", "mock", "--node-ready-filter=true",
+                        "--bogus",    NULL};
+    expect_usage_error(dir, h2, "'--bogus'");
+    const char *h3[] = {"controller", "--cloud", "mock", "--node-ready-filter=maybe", NULL};
+    expect_usage_error(dir, h3, "--node-ready-filter: want true or false");
+    /* the speaker: --log-format, the controller's name for the MetalLB poll, whole seconds */
+    const char *h4[] = {"speaker", "--log-format", "json", "--metallb-poll-period",
+                        "5s",      "--bogus",      NULL};
+    expect_usage_error(dir, h4, "'--bogus'");
+    const char *h5[] = {"speaker", "--log-format", "xml", NULL};
+    expect_usage_error(dir, h5, "--log-format: want text or json");
+    const char *h6[] = {"speaker", "--metallb-poll-interval", "5s", "--bogus", NULL};
+    expect_usage_error(dir, h6, "'--bogus'");
+    const char *h7[] = {"speaker", "--lease-duration", "2500ms", NULL};
+    expect_usage_error(dir, h7, "whole seconds");
+    const char *sh[] = {"speaker", "--help", NULL};
+    run_lbprov(&r, sh, dir);
+    FCHECK(r.status == 0 && strstr(r.out, "--lease-duration SECONDS") &&
+           strstr(r.out, "--log-format") && strstr(r.out, "--metallb-poll-period"));
+    /* status: one namespace, checked as a name */
+    const char *h8[] = {"status", "-n", "Not/A/Namespace", NULL};
+    expect_usage_error(dir, h8, "-n: want a namespace name");
+    /* version takes the client flags every subcommand takes */
+    const char *vk[] = {"version", "--kubeconfig", "/nonexistent", "--kube-api-qps", "5", NULL};
+    run_lbprov(&r, vk, dir);
+    FCHECK(r.status == 0 && strstr(r.out, "lbprov "));
+    const char *vb[] = {"version", "--kube-api-qps", "lots", NULL};
+    expect_usage_error(dir, vb, "--kube-api-qps");
+
     /* version: the build, the libraries it runs with, the clouds built in */
     const char *ver[] = {"version", NULL};
     run_lbprov(&r, ver, dir);
