@@ -623,44 +623,44 @@ static const char *attempt_cause(const struct lbp_kube_client *c, const struct a
 {
     const char *m = message && *message ? message : NULL;
     if (a->code == 401) {
-        snprintf(buf, len,
-                 "401 Unauthorized: the API server did not accept the credentials from %s%s%s",
-                 c->source, m ? ": " : "", m ? m : "");
+        lbp_seterr(buf, len,
+                   "401 Unauthorized: the API server did not accept the credentials from %s%s%s",
+                   c->source, m ? ": " : "", m ? m : "");
     } else if (a->code == 403) {
-        snprintf(buf, len, "403 Forbidden: the credentials from %s are not allowed this%s%s",
-                 c->source, m ? ": " : "", m ? m : "");
+        lbp_seterr(buf, len, "403 Forbidden: the credentials from %s are not allowed this%s%s",
+                   c->source, m ? ": " : "", m ? m : "");
     } else if (a->code > 0) {
-        snprintf(buf, len, "HTTP %ld%s%s", a->code, m ? ": " : "", m ? m : "");
+        lbp_seterr(buf, len, "HTTP %ld%s%s", a->code, m ? ": " : "", m ? m : "");
     } else {
         switch (a->cc) {
         case CURLE_COULDNT_CONNECT:
-            snprintf(buf, len, "cannot connect to the API server at %s: %s", c->endpoint,
-                     a->os_errno ? strerror((int)a->os_errno) : curl_words(a));
+            lbp_seterr(buf, len, "cannot connect to the API server at %s: %s", c->endpoint,
+                       a->os_errno ? strerror((int)a->os_errno) : curl_words(a));
             break;
         case CURLE_COULDNT_RESOLVE_HOST:
-            snprintf(buf, len, "cannot resolve the API server's host in %s: %s", c->endpoint,
-                     curl_words(a));
+            lbp_seterr(buf, len, "cannot resolve the API server's host in %s: %s", c->endpoint,
+                       curl_words(a));
             break;
         case CURLE_OPERATION_TIMEDOUT:
-            snprintf(buf, len, "the API server at %s did not answer in time: %s", c->endpoint,
-                     curl_words(a));
+            lbp_seterr(buf, len, "the API server at %s did not answer in time: %s", c->endpoint,
+                       curl_words(a));
             break;
         case CURLE_PEER_FAILED_VERIFICATION:
-            snprintf(buf, len,
-                     "TLS: the API server's certificate for %s (at %s) does not verify against "
-                     "%s: %s",
-                     c->tls_name, c->endpoint, c->ca_desc, curl_words(a));
+            lbp_seterr(buf, len,
+                       "TLS: the API server's certificate for %s (at %s) does not verify against "
+                       "%s: %s",
+                       c->tls_name, c->endpoint, c->ca_desc, curl_words(a));
             break;
         case CURLE_SSL_CACERT_BADFILE:
-            snprintf(buf, len, "TLS: cannot use %s as the CA: %s", c->ca_desc, curl_words(a));
+            lbp_seterr(buf, len, "TLS: cannot use %s as the CA: %s", c->ca_desc, curl_words(a));
             break;
         case CURLE_SSL_CERTPROBLEM:
-            snprintf(buf, len, "TLS: the client certificate from %s cannot be used: %s", c->source,
-                     curl_words(a));
+            lbp_seterr(buf, len, "TLS: the client certificate from %s cannot be used: %s",
+                       c->source, curl_words(a));
             break;
         default:
-            snprintf(buf, len, "API server at %s: %s%s%s", c->endpoint, curl_words(a),
-                     a->os_errno ? ": " : "", a->os_errno ? strerror((int)a->os_errno) : "");
+            lbp_seterr(buf, len, "API server at %s: %s%s%s", c->endpoint, curl_words(a),
+                       a->os_errno ? ": " : "", a->os_errno ? strerror((int)a->os_errno) : "");
             break;
         }
     }
@@ -992,17 +992,17 @@ static int check_ca(struct lbp_kube_client *c, const struct lbp_kube_config *cfg
         }
         x = PEM_read_bio_X509(b, NULL, NULL, NULL);
     } else if (cfg->ca_file) {
-        snprintf(c->ca_desc, sizeof(c->ca_desc), "the CA file %s", cfg->ca_file);
+        lbp_seterr(c->ca_desc, sizeof(c->ca_desc), "the CA file %s", cfg->ca_file);
         lbp_seterr(what, sizeof(what), "certificate-authority %s", cfg->ca_file);
         if (!(f = fopen(cfg->ca_file, "r"))) {
-            snprintf(err, errlen, "%s: certificate-authority %s: %s", c->source, cfg->ca_file,
-                     strerror(errno));
+            lbp_seterr(err, errlen, "%s: certificate-authority %s: %s", c->source, cfg->ca_file,
+                       strerror(errno));
             rc = LBP_IO;
             goto out;
         }
         x = PEM_read_X509(f, NULL, NULL, NULL);
     } else {
-        snprintf(c->ca_desc, sizeof(c->ca_desc), "the system's CA certificates");
+        lbp_seterr(c->ca_desc, sizeof(c->ca_desc), "the system's CA certificates");
         goto out;
     }
     if (!x && !cfg->insecure_skip_tls_verify) {
