@@ -55,13 +55,7 @@ static bool all_settled(const char *const *names, size_t n)
 int main(void)
 {
     /* SIGTERM releases the Lease, so the new process leads at once. */
-    static const char *const flags[] = {"--leader-elect-lease-duration",
-                                        "2s",
-                                        "--leader-elect-renew-deadline",
-                                        "1500ms",
-                                        "--leader-elect-retry-period",
-                                        "300ms",
-                                        NULL};
+    static const char *const flags[] = {CTL_SHORT_LEASE_FLAGS, NULL};
     char names[N][32], before[N][128];
     const char *live[N + 2];
     size_t n_live = 0;

@@ -503,16 +503,22 @@ static void rate_limit_spaces_requests(void **state)
     assert_true(lbp_now_ms() - t0 >= 480);
 }
 
-static void connection_refused_backs_off(void **state)
+/* Points f->url at a loopback port that was just free (bind, read it, close); returns it. */
+static int refusing_url(struct fixture *f)
 {
-    struct fixture *f = *state;
-    /* A port that was just free: bind, read the port, close. */
     struct sockaddr_in lo = loopback();
     struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler,
                                             NULL, MHD_OPTION_SOCK_ADDR, &lo, MHD_OPTION_END);
     int port = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port;
     MHD_stop_daemon(d);
     snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", port);
+    return port;
+}
+
+static void connection_refused_backs_off(void **state)
+{
+    struct fixture *f = *state;
+    refusing_url(f);
     struct lbp_kube_client_opts o = {.max_retries = 3};
     struct lbp_kube_client *c = new_client(f, &o, NULL);
     struct lbp_kube_response r;
@@ -530,13 +536,8 @@ static void connection_refused_backs_off(void **state)
 static void connection_refused_names_the_server(void **state)
 {
     struct fixture *f = *state;
-    struct sockaddr_in lo = loopback();
-    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler,
-                                            NULL, MHD_OPTION_SOCK_ADDR, &lo, MHD_OPTION_END);
-    int port = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port;
+    int port = refusing_url(f);
     char want[64];
-    MHD_stop_daemon(d);
-    snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", port);
     struct lbp_kube_client_opts o = {.max_retries = 1};
     struct lbp_kube_client *c = new_client(f, &o, NULL);
     struct lbp_kube_response r;

@@ -210,18 +210,31 @@ static char *write_tmp(struct fixture *f, const char *name, const char *text)
     return p;
 }
 
-/* GET / with cfg; returns the rc and copies the body (the DN the server saw). */
-static int get_dn(struct lbp_kube_config *cfg, char *dn, size_t len)
+/*
+ * GET / with cfg; returns the rc and copies the body (the DN the server
+ * saw) or, with want_error, the response's error text.
+ */
+static int get_text(struct lbp_kube_config *cfg, bool want_error, char *out, size_t len)
 {
     struct lbp_kube_client *c = NULL;
     struct lbp_kube_response r = {0};
     char err[256];
     assert_int_equal(lbp_kube_client_new(cfg, NULL, &c, err, sizeof(err)), LBP_OK);
     int rc = lbp_kube_get(c, "/", &r);
-    lbp_strlcpy(dn, r.body ? r.body : "", len);
+    lbp_strlcpy(out, want_error ? r.error : r.body ? r.body : "", len);
     lbp_kube_response_free(&r);
     lbp_kube_client_free(c);
     return rc;
+}
+
+static int get_dn(struct lbp_kube_config *cfg, char *dn, size_t len)
+{
+    return get_text(cfg, false, dn, len);
+}
+
+static int get_error(struct lbp_kube_config *cfg, char *msg, size_t len)
+{
+    return get_text(cfg, true, msg, len);
 }
 
 static void client_cert_from_pem_data(void **state)
@@ -280,20 +293,6 @@ static void server_from_another_ca_is_refused(void **state)
     /* Unless verification is switched off. */
     cfg.insecure_skip_tls_verify = true;
     assert_int_equal(get_dn(&cfg, dn, sizeof(dn)), LBP_OK);
-}
-
-/* GET / with cfg; returns the rc and copies the response's error text. */
-static int get_error(struct lbp_kube_config *cfg, char *out, size_t len)
-{
-    struct lbp_kube_client *c = NULL;
-    struct lbp_kube_response r = {0};
-    char err[256];
-    assert_int_equal(lbp_kube_client_new(cfg, NULL, &c, err, sizeof(err)), LBP_OK);
-    int rc = lbp_kube_get(c, "/", &r);
-    lbp_strlcpy(out, r.error, len);
-    lbp_kube_response_free(&r);
-    lbp_kube_client_free(c);
-    return rc;
 }
 
 /* A certificate that does not verify: the error names the TLS name, the server and the CA. */
