@@ -311,6 +311,9 @@ static int mode_metrics(void)
     snprintf(env.bind_host, sizeof(env.bind_host), "localhost");
     ctl_env_start_controller(&env, NULL);
     CHECK(loopback_only(env.http_port));
+    /* The HTTP port opens before the Lease is won: wait for the leader, or
+     * the leader gauge below races it. */
+    CHECK(WAIT_FOR(10000, scrape_one("lbprov_leader_is_leader") == 1));
 
     /* present from the first scrape */
     b = scrape();
