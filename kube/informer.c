@@ -534,8 +534,8 @@ static int do_list(struct lbp_informer *inf)
         if (rc == LBP_OK)
             rc = list_page_apply(inf, resp.body, resp.body_len, &fresh, &bad, cont, rv);
         else
-            lbp_warn("informer %s: LIST failed: %s%s%s", lbp_kube_kind_name(inf->kind),
-                     lbp_rc_str(rc), resp.message ? ": " : "", resp.message ? resp.message : "");
+            lbp_warn("informer %s: LIST failed: %s", lbp_kube_kind_name(inf->kind),
+                     resp.error[0] ? resp.error : lbp_rc_str(rc));
         lbp_kube_response_free(&resp);
         if (rc)
             goto out;
@@ -790,8 +790,8 @@ static enum outcome do_watch(struct lbp_informer *inf, bool *healthy)
                  lbp_kube_kind_name(inf->kind), inf->max_line);
         out = OUT_RELIST_LATER;
     } else {
-        lbp_info("informer %s: watch from %s ended: %s%s%s", lbp_kube_kind_name(inf->kind), rv,
-                 lbp_rc_str(rc), resp.message ? ": " : "", resp.message ? resp.message : "");
+        lbp_info("informer %s: watch from %s ended: %s", lbp_kube_kind_name(inf->kind), rv,
+                 resp.error[0] ? resp.error : lbp_rc_str(rc));
         out = OUT_BACKOFF;
     }
     lbp_kube_response_free(&resp);

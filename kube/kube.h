@@ -104,6 +104,13 @@ struct lbp_kube_response {
     char *reason;  /* Status.reason, e.g. "Conflict", "NotFound", "Invalid" */
     char *message; /* Status.message */
     long retry_after_s;
+    /*
+     * Why the request failed, in words, whenever it did (empty on success):
+     * what failed and against what — the server's host:port and errno text,
+     * the TLS name and CA, 401 versus 403 with the server's message — so a
+     * caller can print it as it is.
+     */
+    char error[512];
 };
 void lbp_kube_response_free(struct lbp_kube_response *r);
 

@@ -254,7 +254,7 @@ struct lbp_provider {
     /*
      * Optional (NULL: nothing to restore). For a cloud whose state is not
      * stored anywhere but the Services themselves (bare metal: the address
-     * allocations), the reconciler calls this once per handled Service with
+     * allocations; the mock: its in-memory LBs' addresses), the reconciler calls this once per handled Service with
      * its current status.loadBalancer.ingress after the caches sync and
      * before any ensure, so a restart never hands out an address twice.
      * Best effort: LBP_OK, or LBP_CONFLICT/LBP_INVALID when the recorded

@@ -1,6 +1,7 @@
 /*
  * config.c — the provider's extra contract, for clouds that keep their own
- * state and take run-time configuration (bare metal):
+ * state (bare metal, mock: restore) and take run-time configuration (bare
+ * metal: configure):
  *
  *   restore   (the slot) once, after the caches synced and before any
  *             worker runs: every handled Service's

@@ -7,10 +7,10 @@
  * finalizer first, then ensure / update_targets / remove, then the status
  * write, with Events through the recorder's own thread. A sync thread
  * recomputes the eligible node set, resyncs from the cache and removes
- * orphaned load balancers. For a provider with a restore slot (bare metal),
- * allocations are restored from Service status before the workers start;
- * for one with LBP_CAP_RUNTIME_CONFIG a config thread feeds it the objects
- * of the kinds it names (bare metal: MetalLB's pools) (config.c).
+ * orphaned load balancers. For a provider with a restore slot (bare metal,
+ * mock), allocations are restored from Service status before the workers
+ * start; for one with LBP_CAP_RUNTIME_CONFIG a config thread feeds it the
+ * objects of the kinds it names (bare metal: MetalLB's pools) (config.c).
  */
 #ifndef LBP_RECONCILE_H
 #define LBP_RECONCILE_H

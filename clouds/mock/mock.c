@@ -22,7 +22,11 @@
  *
  * With state_file set, the LB table is written atomically (tmp + rename)
  * after each change and loaded at start, so it survives a controller
- * restart the way a real cloud's state does.
+ * restart the way a real cloud's state does. Without it (the default, and
+ * each replica of a Deployment has its own table) the restore slot
+ * rebuilds every Service's LB from its status.loadBalancer.ingress before
+ * any ensure, as bare metal does, so a restart or a leader change never
+ * moves a live Service's address.
  *
  * Backend sets are interned: LBs with the same node list share one
  * reference-counted copy, which keeps thousands of LBs over a hundred nodes
@@ -466,6 +470,20 @@ static void v6_alloc(struct lbp_provider_ctx *ctx, char out[64])
     for (int i = 15; i >= 8 && n; i--, n >>= 8)
         a.s6_addr[i] = (uint8_t)(n & 0xff);
     inet_ntop(AF_INET6, &a, out, 64);
+}
+
+/* Moves the v6 counter past ip when ip lies in the v6 range; lock held. */
+static void v6_seen(struct lbp_provider_ctx *ctx, const char *ip)
+{
+    struct in6_addr a;
+    uint64_t n = 0;
+    if (!ip[0] || inet_pton(AF_INET6, ip, &a) != 1 ||
+        memcmp(a.s6_addr, ctx->cfg.v6_base.s6_addr, 8) != 0)
+        return;
+    for (int i = 8; i < 16; i++)
+        n = n << 8 | a.s6_addr[i];
+    if (n > ctx->v6_next)
+        ctx->v6_next = n;
 }
 
 static struct mock_lb *lb_by_vip(struct lbp_provider_ctx *ctx, const char *ip)
@@ -1436,6 +1454,72 @@ static int mock_reload(struct lbp_provider_ctx *ctx, const char *path, char *err
     return rc;
 }
 
+/*
+ * The Service's status is the record of its address, as with bare metal:
+ * a fresh process (a restart, or the standby replica that just took the
+ * Lease, each with its own in-memory cloud) rebuilds an LB per Service
+ * from it before any ensure, so a live Service keeps its address and no
+ * address goes to two Services. Listeners and backends come with the
+ * first ensure. An LB already in the table (the state file) wins.
+ */
+static int mock_restore(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
+                        const struct lbp_lb_status *current)
+{
+    struct mock_lb *lb = NULL;
+    int rc = LBP_OK;
+
+    if (!spec || !spec->lb_name[0] || !current)
+        return LBP_INVALID;
+    pthread_mutex_lock(&ctx->mu);
+    HASH_FIND_STR(ctx->lbs, spec->lb_name, lb);
+    if (lb || ctx->cfg.hostname) {
+        lb = NULL; /* already known, or names need no allocation: nothing to do */
+        goto out;
+    }
+    if (!(lb = calloc(1, sizeof(*lb)))) {
+        rc = LBP_NOMEM;
+        goto out;
+    }
+    lbp_strlcpy(lb->lb_name, spec->lb_name, sizeof(lb->lb_name));
+    for (size_t i = 0; i < current->n_ingress && i < LBP_LB_MAX_INGRESS; i++) {
+        const char *ip = current->ingress[i].ip;
+        bool is6 = strchr(ip, ':') != NULL;
+        char *slot = is6 ? lb->vip6 : lb->vip;
+        struct mock_lb *other = ip[0] ? lb_by_vip(ctx, ip) : NULL;
+        if (!ip[0] || slot[0])
+            continue; /* a hostname, or a second address of one family */
+        if (other) {
+            lbp_warn("mock cloud: %s/%s: %s is already %s's", spec->namespace, spec->name, ip,
+                     other->lb_name);
+            rc = LBP_CONFLICT;
+            continue;
+        }
+        lbp_strlcpy(slot, ip, 64);
+    }
+    if (!lb->vip[0] && !lb->vip6[0])
+        goto out;
+    if (!set_str(&lb->cluster, spec->cluster_name ? spec->cluster_name : ctx->cluster) ||
+        !set_str(&lb->ns, spec->namespace) || !set_str(&lb->name, spec->name) ||
+        !set_str(&lb->uid, spec->uid)) {
+        rc = LBP_NOMEM;
+        goto out;
+    }
+    lbp_strlcpy(lb->affinity, "None", sizeof(lb->affinity));
+    v4_mark(ctx, lb->vip, true);
+    /* v6 addresses are handed out by counting up: never count back over this one */
+    v6_seen(ctx, lb->vip6);
+    HASH_ADD_STR(ctx->lbs, lb_name, lb);
+    lbp_v(1, "mock cloud: %s/%s keeps %s%s%s", spec->namespace, spec->name, lb->vip,
+          lb->vip[0] && lb->vip6[0] ? "," : "", lb->vip6);
+    lb = NULL;
+    state_save(ctx);
+out:
+    if (lb)
+        lb_free(ctx, lb);
+    pthread_mutex_unlock(&ctx->mu);
+    return rc;
+}
+
 /* ------------------------------------------------------------ metrics */
 
 /* Shared with the real clouds' HTTP layer: same names, labels and buckets. */
@@ -1563,5 +1647,6 @@ const struct lbp_provider lbp_provider_mock = {
     .ping = m_ping,
     .debug_json = mock_debug_json,
     .debug_post = mock_debug_post,
+    .restore = mock_restore,
     .reload = mock_reload,
 };

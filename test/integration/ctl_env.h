@@ -36,6 +36,14 @@ void ctl_env_init(struct ctl_env *e, const char *cloud_conf_extra);
 /* The same with options for the fake API server (a bearer token, TLS). */
 void ctl_env_init_opts(struct ctl_env *e, const char *cloud_conf_extra,
                        const struct lbp_fake_api_opts *api_opts);
+/*
+ * A short leader Lease, for tests that start a second controller process:
+ * it leads once the first one's Lease is released or expires.
+ */
+#define CTL_SHORT_LEASE_FLAGS                                                                      \
+    "--leader-elect-lease-duration", "2s", "--leader-elect-renew-deadline", "1500ms",              \
+        "--leader-elect-retry-period", "300ms"
+
 /* Starts the controller with extra flags (NULL-terminated list, may be NULL). */
 void ctl_env_start_controller(struct ctl_env *e, const char *const *extra);
 /* Stops both; returns the controller's exit status (0: clean SIGTERM exit). */

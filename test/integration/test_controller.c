@@ -105,6 +105,41 @@ int main(void)
     CHECK(!ctl_has_ingress(&env, "foreign"));
     CHECK(ctl_lb_missing(&env, "default/foreign"));
 
+    /* status -n: one namespace; -o json: null where the table shows a placeholder */
+    const char *ns_args[] = {
+        "status", "--kubeconfig", env.api.kubeconfig, "-n", "default", "-o", "json", NULL};
+    CHECK(ctl_run_lbprov(&env, ns_args, &out) == 0);
+    js = json_tokener_parse(out);
+    free(out);
+    CHECK(js && json_object_is_type(js, json_type_array));
+    json_object *foreign = NULL, *web = NULL;
+    for (size_t i = 0; i < json_object_array_length(js); i++) {
+        json_object *row = json_object_array_get_idx(js, i);
+        if (strcmp(jpath_str(row, "name"), "foreign") == 0)
+            foreign = row;
+        if (strcmp(jpath_str(row, "name"), "web") == 0)
+            web = row;
+    }
+    CHECK(foreign && web);
+    json_object *v = NULL;
+    CHECK(json_object_object_get_ex(foreign, "externalIP", &v) && v == NULL);
+    CHECK(json_object_object_get_ex(foreign, "lastEvent", &v) && v == NULL);
+    CHECK(strcmp(jpath_str(foreign, "class"), "example.com/other") == 0);
+    CHECK(json_object_object_get_ex(web, "class", &v) && v == NULL);
+    CHECK(strcmp(jpath_str(web, "externalIP"), ip) == 0);
+    json_object_put(js);
+    const char *other_ns[] = {
+        "status", "--kubeconfig", env.api.kubeconfig, "-n", "kube-system", "-o", "json", NULL};
+    CHECK(ctl_run_lbprov(&env, other_ns, &out) == 0);
+    js = json_tokener_parse(out);
+    free(out);
+    CHECK(js && json_object_is_type(js, json_type_array) && json_object_array_length(js) == 0);
+    json_object_put(js);
+    const char *all_ns[] = {"status", "--kubeconfig", env.api.kubeconfig, "-A", NULL};
+    CHECK(ctl_run_lbprov(&env, all_ns, &out) == 0);
+    CHECK(strstr(out, "foreign") && strstr(out, "<pending>") && strstr(out, "example.com/other"));
+    free(out);
+
     /* externalTrafficPolicy: Local reaches the cloud with the healthCheckNodePort */
     ctl_service(&env, "local", "\"externalTrafficPolicy\":\"Local\"", 9000);
     CHECK(WAIT_FOR(10000, ctl_has_ingress(&env, "local")));

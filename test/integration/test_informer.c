@@ -627,6 +627,11 @@ static void test_watch_errors(struct lbp_fake_api *api, struct lbp_kube_client *
         return;
     }
     CHECK(lbp_informer_wait_synced(inf, 15000) == LBP_OK);
+    /* Inject the faults only once the first watch is open at the fake (an
+     * object arrived on it): a watch request still in flight would meet the
+     * first injected 503 instead of being dropped, one watch fewer. */
+    CHECK(create_svc(c, "default", "before-errors", NULL) == LBP_OK);
+    CHECK(wait_key(&rec, "default/before-errors", true, 30000));
     lbp_informer_stats(inf, &st0);
     CHECK(lbp_fake_api_fault(api, "{\"errorNext\":2,\"code\":503,\"verb\":\"WATCH\"}") == 0);
     CHECK(lbp_fake_api_fault(api, "{\"dropWatches\":true}") == 0);
