@@ -150,10 +150,18 @@ static void health_target(const struct lbp_lb_spec *spec, const struct aws_opts 
     snprintf(out, cap, "%s:%s%s", proto, port, path);
 }
 
-static int lb_sg(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec, const char *vpc,
-                 const struct aws_tags *tags, struct aws_sg *sg, struct lbp_call *call)
+/*
+ * The ELB's own group: found by name, else created. may_create is false on
+ * the second look after CreateSecurityGroup answered InvalidGroup.Duplicate
+ * (an earlier call whose answer was lost made it, or another replica did):
+ * then the group is taken as found, never created twice nor a hard error.
+ */
+static int lb_sg_get(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec, const char *vpc,
+                     const struct aws_tags *tags, struct aws_sg *sg, bool may_create,
+                     struct lbp_call *call)
 {
     struct aws_vec v;
+    struct aws_err e;
     char name[96];
     int rc;
     snprintf(name, sizeof(name), "k8s-elb-%s", spec->lb_name);
@@ -175,6 +183,9 @@ static int lb_sg(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec, c
             rc = aws_call0(ctx, AWS_EC2, &q, "CreateTags", NULL, call);
             awsq_free(&q);
         }
+    } else if (rc == LBP_OK && !may_create) {
+        lbp_failf(call, "security group %s: said to exist, not found", name);
+        rc = LBP_RETRY; /* eventual consistency: the next sync sees it */
     } else if (rc == LBP_OK) {
         struct aws_query q;
         xmlDoc *doc = NULL;
@@ -191,9 +202,14 @@ static int lb_sg(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec, c
             awsq_addf(&q, tags->t[i].key, "TagSpecification.1.Tag.%zu.Key", i + 1);
             awsq_addf(&q, tags->t[i].value, "TagSpecification.1.Tag.%zu.Value", i + 1);
         }
-        rc = aws_call(ctx, AWS_EC2, &q, "CreateSecurityGroup", &doc, NULL, call);
+        rc = aws_call(ctx, AWS_EC2, &q, "CreateSecurityGroup", &doc, &e, call);
         awsq_free(&q);
         memset(sg, 0, sizeof(*sg));
+        if (rc == LBP_INVALID && strcmp(e.code, "InvalidGroup.Duplicate") == 0) {
+            xmlFreeDoc(doc);
+            aws_sgs_free(&v);
+            return lb_sg_get(ctx, spec, vpc, tags, sg, false, call);
+        }
         if (rc == LBP_OK &&
             awsx_text(xmlDocGetRootElement(doc), "groupId", sg->id, sizeof(sg->id)) != LBP_OK) {
             lbp_failf(call, "CreateSecurityGroup: unreadable answer");
@@ -203,6 +219,12 @@ static int lb_sg(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec, c
     }
     aws_sgs_free(&v);
     return rc;
+}
+
+static int lb_sg(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec, const char *vpc,
+                 const struct aws_tags *tags, struct aws_sg *sg, struct lbp_call *call)
+{
+    return lb_sg_get(ctx, spec, vpc, tags, sg, true, call);
 }
 
 static int instances_sync(struct lbp_provider_ctx *ctx, const char *name,

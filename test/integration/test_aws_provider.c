@@ -565,6 +565,34 @@ static void nlb_lost_replies_converge(void **st)
     env_stop(&e);
 }
 
+static void classic_lost_replies_converge(void **st)
+{
+    struct env e;
+    struct svc s;
+    struct lbp_lb_status status;
+    static const char *const ops[] = {"CreateSecurityGroup", "CreateLoadBalancer",
+                                      "RegisterInstancesWithLoadBalancer",
+                                      "AuthorizeSecurityGroupIngress"};
+    assert_int_equal(env_start(&e, NULL, 5), 0);
+    svc_init(&s, "default", "lostc", "c0c0c0c0-2fa1-11d2-883f-0016d3cca427");
+    svc_port(&s, "TCP", 80, 30080);
+    svc_port(&s, "TCP", 443, 30443);
+    svc_nodes(&s, 1, 5);
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+        lose_reply(&e, ops[i]);
+    ensure_until_ok(&e, &s, &status);
+    assert_int_equal(fake_aws_counter(&e.f, "lost_replies"), 4);
+    assert_int_equal(alen(state(&e, "clbs")), 1);
+    assert_int_equal(
+        alen(json_object_object_get(json_object_array_get_idx(state(&e, "clbs"), 0), "instances")),
+        5);
+    assert_int_equal(count_rules(&e, "kubernetes.io/rule/elb/nodes="), 1);
+    fake_aws_reset_counters(&e.f);
+    ensure_until_ok(&e, &s, &status);
+    assert_only_describes(&e);
+    env_stop(&e);
+}
+
 static void nlb_throttling_and_rate_limit(void **st)
 {
     struct env e;
@@ -921,6 +949,7 @@ int main(void)
         cmocka_unit_test(nlb_affinity_and_proxy_protocol),
         cmocka_unit_test(nlb_midway_failure_converges),
         cmocka_unit_test(nlb_lost_replies_converge),
+        cmocka_unit_test(classic_lost_replies_converge),
         cmocka_unit_test(nlb_throttling_and_rate_limit),
         cmocka_unit_test(nlb_eventual_consistency),
         cmocka_unit_test(list_owned_finds_orphans),
