@@ -736,6 +736,38 @@ out:
     return rc;
 }
 
+/*
+ * Tags of ELBs [from, to). One ELB deleted since the listing fails the
+ * whole batch with LoadBalancerNotFound; then each is asked alone and the
+ * gone ones skipped, so churn never stops the orphan scan.
+ */
+static int clb_tags(struct lbp_provider_ctx *ctx, const struct aws_vec *lbs, size_t from, size_t to,
+                    struct aws_vec *td, struct lbp_call *call)
+{
+    struct aws_query q;
+    xmlDoc *doc = NULL;
+    int rc;
+    awsq_init(&q, "DescribeTags", AWS_ELB_VERSION);
+    for (size_t i = from; i < to; i++)
+        awsq_addf(&q, ((const struct aws_clb *)lbs->v)[i].name, "LoadBalancerNames.member.%zu",
+                  i - from + 1);
+    rc = aws_call(ctx, AWS_ELB, &q, "DescribeTags", &doc, NULL, call);
+    awsq_free(&q);
+    if (rc == LBP_OK && awsx_tag_descs(doc, td) != LBP_OK) {
+        lbp_failf(call, "DescribeTags: unreadable answer");
+        rc = LBP_RETRY;
+    }
+    xmlFreeDoc(doc);
+    if (rc == LBP_NOT_FOUND && to - from > 1) {
+        rc = LBP_OK;
+        for (size_t i = from; i < to && rc == LBP_OK; i++)
+            rc = clb_tags(ctx, lbs, i, i + 1, td, call);
+    } else if (rc == LBP_NOT_FOUND) {
+        rc = LBP_OK; /* deleted meanwhile: nothing to clean */
+    }
+    return rc;
+}
+
 int aws_clb_list_owned(struct lbp_provider_ctx *ctx, struct aws_vec *owned, struct lbp_call *call)
 {
     struct aws_vec lbs, td;
@@ -758,21 +790,8 @@ int aws_clb_list_owned(struct lbp_provider_ctx *ctx, struct aws_vec *owned, stru
         }
         xmlFreeDoc(doc);
     } while (rc == LBP_OK && next[0]);
-    for (size_t off = 0; rc == LBP_OK && off < lbs.n; off += 20) {
-        struct aws_query q;
-        xmlDoc *doc = NULL;
-        awsq_init(&q, "DescribeTags", AWS_ELB_VERSION);
-        for (size_t i = off; i < lbs.n && i < off + 20; i++)
-            awsq_addf(&q, ((struct aws_clb *)lbs.v)[i].name, "LoadBalancerNames.member.%zu",
-                      i - off + 1);
-        rc = aws_call(ctx, AWS_ELB, &q, "DescribeTags", &doc, NULL, call);
-        awsq_free(&q);
-        if (rc == LBP_OK && awsx_tag_descs(doc, &td) != LBP_OK) {
-            lbp_failf(call, "DescribeTags: unreadable answer");
-            rc = LBP_RETRY;
-        }
-        xmlFreeDoc(doc);
-    }
+    for (size_t off = 0; rc == LBP_OK && off < lbs.n; off += 20)
+        rc = clb_tags(ctx, &lbs, off, off + 20 < lbs.n ? off + 20 : lbs.n, &td, call);
     snprintf(ckey, sizeof(ckey), AWS_TAG_CLUSTER_PREFIX "%s", ctx->cluster);
     for (size_t k = 0; k < td.n && rc == LBP_OK; k++) {
         struct aws_tagdesc *d = &((struct aws_tagdesc *)td.v)[k];

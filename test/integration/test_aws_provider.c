@@ -683,6 +683,20 @@ static void list_owned_finds_orphans(void **st)
     }
     assert_true(seen_a && seen_b);
     free(owned);
+    /*
+     * An LB deleted between the listing and DescribeTags fails that batch
+     * with LoadBalancerNotFound: the scan still completes, without that
+     * one, as it must under churn or orphans are never cleaned.
+     */
+    assert_int_equal(fake_aws_req(&e.f, "POST", "/_fake/fault",
+                                  "{\"op\":\"DescribeTags\",\"code\":\"LoadBalancerNotFound\","
+                                  "\"count\":1}",
+                                  NULL),
+                     200);
+    owned = NULL;
+    assert_int_equal(P->list_owned(e.ctx, &owned, &n, &call), LBP_OK);
+    assert_int_equal(n, 1);
+    free(owned);
     env_stop(&e);
 }
 
