@@ -1244,6 +1244,24 @@ static void test_faults(void **state)
     assert_int_equal(lbp_fake_api_request(&api, "POST", "/_fake/stats/reset", NULL, NULL, NULL),
                      200);
     assert_int_equal(lbp_fake_api_count(&api, "LIST services"), 0);
+    /* errorPercent: a random share of requests, counted as injected faults */
+    assert_int_equal(lbp_fake_api_fault(&api, "{\"errorPercent\":101}"), -1);
+    assert_int_equal(lbp_fake_api_fault(&api, "{\"errorPercent\":100,\"code\":503}"), 0);
+    json_object_put(get(&api, p, &code));
+    assert_int_equal(code, 503);
+    assert_int_equal(lbp_fake_api_fault(&api, "{\"errorPercent\":50,\"seed\":3}"), 0);
+    int failed = 0;
+    for (int i = 0; i < 200; i++) {
+        json_object_put(get(&api, p, &code));
+        assert_true(code == 200 || code == 503);
+        failed += code == 503;
+    }
+    if (failed < 60 || failed > 140)
+        fail_msg("errorPercent 50: %d of 200 failed", failed);
+    assert_int_equal(lbp_fake_api_count(&api, "FAULT error"), failed + 1);
+    assert_int_equal(lbp_fake_api_fault(&api, "{\"reset\":true}"), 0);
+    json_object_put(get(&api, p, &code));
+    assert_int_equal(code, 200);
 }
 
 static void test_body_limit(void **state)
