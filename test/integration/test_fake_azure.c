@@ -97,7 +97,7 @@ static const char *jp(struct json_object *o, const char *path)
         if (!json_object_object_get_ex(o, t, &v))
             return NULL;
         if (br)
-            v = json_object_array_get_idx(v, (size_t)atoi(br + 1));
+            v = json_object_array_get_idx(v, (size_t)strtoul(br + 1, NULL, 10));
         o = v;
     }
     return o && json_object_is_type(o, json_type_string) ? json_object_get_string(o) : NULL;
@@ -115,7 +115,7 @@ static struct json_object *jo(struct json_object *o, const char *path)
         if (!json_object_object_get_ex(o, t, &v))
             return NULL;
         if (br)
-            v = json_object_array_get_idx(v, (size_t)atoi(br + 1));
+            v = json_object_array_get_idx(v, (size_t)strtoul(br + 1, NULL, 10));
         o = v;
     }
     return o;

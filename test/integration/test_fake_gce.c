@@ -98,7 +98,7 @@ static const char *js(struct json_object *o, const char *path)
     snprintf(buf, sizeof(buf), "%s", path);
     for (char *t = strtok_r(buf, ".", &save); t && o; t = strtok_r(NULL, ".", &save)) {
         if (json_object_is_type(o, json_type_array))
-            o = json_object_array_get_idx(o, (size_t)atoi(t));
+            o = json_object_array_get_idx(o, (size_t)strtoul(t, NULL, 10));
         else if (!json_object_object_get_ex(o, t, &o))
             o = NULL;
     }
@@ -141,8 +141,9 @@ static char *sign_jwt(EVP_PKEY *key, const char *header, const char *claims)
     sig = malloc(sig_len);
     assert_int_equal(EVP_DigestSign(md, sig, &sig_len, (unsigned char *)input, in_len), 1);
     s = b64url(sig, sig_len);
-    jwt = malloc(in_len + strlen(s) + 2);
-    sprintf(jwt, "%s.%s", input, s);
+    size_t jwt_len = in_len + strlen(s) + 2;
+    jwt = malloc(jwt_len);
+    snprintf(jwt, jwt_len, "%s.%s", input, s);
     EVP_MD_CTX_free(md);
     free(h);
     free(c);
@@ -194,11 +195,12 @@ static long grant_to(struct fake_gce *f, const char *kid, EVP_PKEY *key, const c
              scope ? "\"scope\":\"" : "", scope ? scope : "", scope ? "\"," : "", aud,
              now + iat_off, now + exp_off);
     jwt = sign_jwt(key, header, claims);
-    body = malloc(strlen(jwt) + 100);
-    sprintf(body,
-            "grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Ajwt-bearer"
-            "&assertion=%s",
-            jwt);
+    size_t body_len = strlen(jwt) + 100;
+    body = malloc(body_len);
+    snprintf(body, body_len,
+             "grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Ajwt-bearer"
+             "&assertion=%s",
+             jwt);
     st = http(f, "POST", "/token", "application/x-www-form-urlencoded", body, NULL, out);
     free(jwt);
     free(body);
@@ -383,11 +385,12 @@ static void test_token_grant_and_rejections(void **st)
         c2 = b64url((unsigned char *)claims, strlen(claims));
         dot1 = strchr(jwt, '.');
         dot2 = strchr(dot1 + 1, '.');
-        body = malloc(strlen(jwt) + strlen(c2) + 200);
-        sprintf(body,
-                "grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Ajwt-bearer&assertion="
-                "%.*s.%s%s",
-                (int)(dot1 - jwt), jwt, c2, dot2);
+        size_t body_len = strlen(jwt) + strlen(c2) + 200;
+        body = malloc(body_len);
+        snprintf(body, body_len,
+                 "grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Ajwt-bearer&assertion="
+                 "%.*s.%s%s",
+                 (int)(dot1 - jwt), jwt, c2, dot2);
         assert_int_equal(
             http(&g, "POST", "/token", "application/x-www-form-urlencoded", body, NULL, &r), 400);
         assert_string_equal(js(r.json, "error_description"), "Invalid JWT Signature.");
@@ -973,9 +976,9 @@ static void test_faults(void **st)
         /* rate limit, 429, 503, quotaExceeded and the qps refusals above. */
         assert_int_equal(json_object_get_int(json_object_object_get(c.json, "injected")),
                          4 + refused);
-        assert_true(atoi(js(c.json, "calls.POST addresses")) >= 3);
-        assert_true(atoi(js(c.json, "calls.LIST firewalls")) >= 4);
-        assert_true(atoi(js(c.json, "calls.GET addresses")) >= 3);
+        assert_true(strtol(js(c.json, "calls.POST addresses"), NULL, 10) >= 3);
+        assert_true(strtol(js(c.json, "calls.LIST firewalls"), NULL, 10) >= 4);
+        assert_true(strtol(js(c.json, "calls.GET addresses"), NULL, 10) >= 3);
         resp_free(&c);
     }
 }

@@ -351,7 +351,8 @@ static void test_state_file_checked(void **state)
             field[dot - cases[i].path] = '\0';
             json_object *arr = json_object_object_get(lb, field);
             assert_non_null(arr);
-            assert_int_equal(json_object_array_put_idx(arr, (size_t)atoi(dot + 1), val), 0);
+            assert_int_equal(
+                json_object_array_put_idx(arr, (size_t)strtoul(dot + 1, NULL, 10), val), 0);
         } else {
             json_object_object_add(lb, field, val);
         }

@@ -161,8 +161,8 @@ static void test_ranges_fail_closed(void **state)
     char *v = malloc(n * 16);
     assert_non_null(v);
     for (size_t i = 0; i < n; i++)
-        len +=
-            (size_t)sprintf(v + len, "%s10.%zu.%zu.0/24", i ? "," : "", (i / 256) % 256, i % 256);
+        len += (size_t)snprintf(v + len, n * 16 - len, "%s10.%zu.%zu.0/24", i ? "," : "",
+                                (i / 256) % 256, i % 256);
     assert_true(len >= (1u << 20));
     s = svc_ranges_annotation(v);
     free(v);
