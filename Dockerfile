@@ -1,10 +1,19 @@
 # lbprov image: build on Debian bookworm, run on bookworm-slim with only the
 # shared libraries lbprov links, as a non-root user.
+#
+#   docker build -t <registry>/lbprov:0.1.0 .
+#
+# from the top of the source tree is all it takes: nothing needs building
+# or installing on the host first, and .dockerignore keeps host build trees
+# out of the context. Push the image where the cluster's nodes pull from
+# before `kubectl apply -k examples/deploy` (examples/deploy/README.md).
 FROM debian:bookworm AS build
 WORKDIR /src
+# Only what the build needs: no test tools, no services.
 COPY scripts/install-deps scripts/install-deps
-RUN scripts/install-deps
+RUN scripts/install-deps build && rm -rf /var/lib/apt/lists/*
 COPY . .
+# A fresh build tree, whatever the context holds.
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF \
  && cmake --build /build -j "$(nproc)" \
  && strip /build/cmd/lbprov

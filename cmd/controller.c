@@ -71,7 +71,7 @@ static void usage(FILE *f)
             "  --kube-api-burst N              (default 100)\n"
             "  --concurrent-service-syncs N    workers (default 8)\n"
             "  --resync-period DURATION        full resync from the cache (default 30s)\n"
-            "  --node-ready-filter             only Ready nodes are backends\n"
+            "  --node-ready-filter[=BOOL]      only Ready nodes are backends (default false)\n"
             "  --cleanup-orphans[=BOOL]        remove LBs whose Service is gone (default true)\n"
             "  --orphan-grace-period DURATION  how long an LB must stay orphaned (default 60s)\n"
             "  --backoff-base DURATION         first retry delay (default 5s)\n"
@@ -179,7 +179,7 @@ static const struct option long_opts[] = {
     LBP_KUBE_LONG_OPTIONS,
     {"concurrent-service-syncs", required_argument, NULL, OPT_WORKERS},
     {"resync-period", required_argument, NULL, OPT_RESYNC},
-    {"node-ready-filter", no_argument, NULL, OPT_READY},
+    {"node-ready-filter", optional_argument, NULL, OPT_READY},
     {"cleanup-orphans", optional_argument, NULL, OPT_ORPHANS},
     {"orphan-grace-period", required_argument, NULL, OPT_ORPHAN_GRACE},
     {"backoff-base", required_argument, NULL, OPT_BACKOFF_BASE},
@@ -308,7 +308,7 @@ int lbp_cmd_controller(int argc, char **argv)
             break;
         case OPT_CLUSTER:
             if (!optarg[0])
-                return lbp_flag_bad("controller", "--cluster-name", optarg);
+                return lbp_flag_bad("controller", "--cluster-name", optarg, LBP_WANT_NONEMPTY);
             ropts.cluster_name = optarg;
             break;
         case OPT_CLASS:
@@ -316,34 +316,40 @@ int lbp_cmd_controller(int argc, char **argv)
             break;
         case OPT_WORKERS:
             if (lbp_parse_long(optarg, 1, 1024, &n))
-                return lbp_flag_bad("controller", "--concurrent-service-syncs", optarg);
+                return lbp_flag_bad("controller", "--concurrent-service-syncs", optarg,
+                                    "a whole number from 1 to 1024");
             ropts.workers = (unsigned)n;
             break;
         case OPT_RESYNC:
             if (lbp_flag_duration_ms(optarg, &ms) || ms < 1000)
-                return lbp_flag_bad("controller", "--resync-period", optarg);
+                return lbp_flag_bad("controller", "--resync-period", optarg,
+                                    LBP_WANT_DURATION ", at least 1s");
             ropts.resync_s = (unsigned)(ms / 1000);
             break;
         case OPT_READY:
-            ropts.node_ready_filter = true;
+            if (lbp_flag_bool(optarg, &ropts.node_ready_filter))
+                return lbp_flag_bad("controller", "--node-ready-filter", optarg, LBP_WANT_BOOL);
             break;
         case OPT_ORPHANS:
             if (lbp_flag_bool(optarg, &ropts.cleanup_orphans))
-                return lbp_flag_bad("controller", "--cleanup-orphans", optarg);
+                return lbp_flag_bad("controller", "--cleanup-orphans", optarg, LBP_WANT_BOOL);
             break;
         case OPT_ORPHAN_GRACE:
             if (lbp_flag_duration_ms(optarg, &ms))
-                return lbp_flag_bad("controller", "--orphan-grace-period", optarg);
+                return lbp_flag_bad("controller", "--orphan-grace-period", optarg,
+                                    LBP_WANT_DURATION);
             ropts.orphan_grace_s = (unsigned)(ms / 1000);
             break;
         case OPT_BACKOFF_BASE:
             if (lbp_flag_duration_ms(optarg, &ms) || ms == 0 || ms > 3600000)
-                return lbp_flag_bad("controller", "--backoff-base", optarg);
+                return lbp_flag_bad("controller", "--backoff-base", optarg,
+                                    LBP_WANT_DURATION ", from 1ms to 1h");
             ropts.backoff_base_ms = (unsigned)ms;
             break;
         case OPT_BACKOFF_MAX:
             if (lbp_flag_duration_ms(optarg, &ms) || ms == 0 || ms > 86400000)
-                return lbp_flag_bad("controller", "--backoff-max", optarg);
+                return lbp_flag_bad("controller", "--backoff-max", optarg,
+                                    LBP_WANT_DURATION ", from 1ms to 24h");
             ropts.backoff_max_ms = (unsigned)ms;
             break;
         case OPT_HTTP:
@@ -351,12 +357,13 @@ int lbp_cmd_controller(int argc, char **argv)
             break;
         case OPT_STUCK:
             if (lbp_flag_duration_ms(optarg, &ms) || ms < 100)
-                return lbp_flag_bad("controller", "--health-stuck-after", optarg);
+                return lbp_flag_bad("controller", "--health-stuck-after", optarg,
+                                    LBP_WANT_DURATION ", at least 100ms");
             lbp_health_set_bound_ms(ms);
             break;
         case OPT_LEADER_ELECT:
             if (lbp_flag_bool(optarg, &leader_elect))
-                return lbp_flag_bad("controller", "--leader-elect", optarg);
+                return lbp_flag_bad("controller", "--leader-elect", optarg, LBP_WANT_BOOL);
             break;
         case OPT_LE_DURATION:
         case OPT_LE_DEADLINE:
@@ -368,39 +375,36 @@ int lbp_cmd_controller(int argc, char **argv)
                                &lopts.retry_period_ms};
             int i = opt - OPT_LE_DURATION;
             if (lbp_flag_duration_ms(optarg, &ms) || ms < 100 || ms > 3600000)
-                return lbp_flag_bad("controller", names[i], optarg);
+                return lbp_flag_bad("controller", names[i], optarg,
+                                    LBP_WANT_DURATION ", from 100ms to 1h");
             *dst[i] = (unsigned)ms;
             break;
         }
         case OPT_LE_NAME:
             if (!optarg[0])
-                return lbp_flag_bad("controller", "--leader-elect-resource-name", optarg);
+                return lbp_flag_bad("controller", "--leader-elect-resource-name", optarg,
+                                    LBP_WANT_NONEMPTY);
             lopts.name = optarg;
             break;
         case OPT_LE_NAMESPACE:
             if (!optarg[0])
-                return lbp_flag_bad("controller", "--leader-elect-resource-namespace", optarg);
+                return lbp_flag_bad("controller", "--leader-elect-resource-namespace", optarg,
+                                    LBP_WANT_NONEMPTY);
             lopts.namespace = optarg;
             break;
         case OPT_METALLB_POLL:
             if (lbp_flag_duration_ms(optarg, &ms) || ms < 100 || ms > 3600000)
-                return lbp_flag_bad("controller", "--metallb-poll-period", optarg);
+                return lbp_flag_bad("controller", "--metallb-poll-period", optarg,
+                                    LBP_WANT_DURATION ", from 100ms to 1h");
             ropts.config_poll_ms = (unsigned)ms;
             break;
         case OPT_LOG_FORMAT:
-            if (strcmp(optarg, "json") == 0)
-                lbp_log_set_format(LBP_LOG_JSON);
-            else if (strcmp(optarg, "text") == 0)
-                lbp_log_set_format(LBP_LOG_TEXT);
-            else
-                return lbp_flag_bad("controller", "--log-format", optarg);
+            if (lbp_flag_log_format("controller", optarg) == 2)
+                return 2;
             break;
         case 'v':
-            if (optarg[0] == '=') /* klog's -v=N */
-                optarg++;
-            if (lbp_parse_long(optarg, 0, 10, &n))
-                return lbp_flag_bad("controller", "-v", optarg);
-            lbp_log_verbosity = (int)n;
+            if (lbp_flag_verbosity("controller", optarg) == 2)
+                return 2;
             break;
         case 'h':
             usage(stdout);
@@ -438,6 +442,10 @@ int lbp_cmd_controller(int argc, char **argv)
         for (size_t i = 0; lbp_providers[i]; i++)
             fprintf(stderr, " %s", lbp_providers[i]->name);
         fprintf(stderr, ")\n");
+        return 2;
+    }
+    if (lbp_provider_check(c.prov, err, sizeof(err)) != LBP_OK) {
+        fprintf(stderr, "lbprov controller: %s\n", err); /* a build defect, not the user's */
         return 2;
     }
 

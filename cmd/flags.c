@@ -1,5 +1,10 @@
-/* flags.c — duration and boolean flag values, and the one-line error for a bad one. */
+/*
+ * flags.c — flag values shared by the subcommands (durations, booleans, the
+ * Kubernetes client flags, log format and verbosity) and the one-line
+ * error for a bad one, which says what a valid value looks like.
+ */
 #include "cmd/flags.h"
+#include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
 
@@ -61,21 +66,45 @@ int lbp_flag_kube(const char *cmd, int opt, const char *arg, struct lbp_kube_con
         char *end;
         double q = strtod(arg, &end);
         if (end == arg || *end || q < 0 || q > 1e6)
-            return lbp_flag_bad(cmd, "--kube-api-qps", arg);
+            return lbp_flag_bad(cmd, "--kube-api-qps", arg,
+                                "requests per second, e.g. 50 or 2.5 (0: no limit)");
         c->qps = q;
         return 1;
     }
     case LBP_OPT_KUBE_BURST:
         if (lbp_parse_long(arg, 1, 100000, &n))
-            return lbp_flag_bad(cmd, "--kube-api-burst", arg);
+            return lbp_flag_bad(cmd, "--kube-api-burst", arg, "a whole number from 1 to 100000");
         c->burst = (int)n;
         return 1;
     }
     return 0;
 }
 
-int lbp_flag_bad(const char *cmd, const char *flag, const char *val)
+int lbp_flag_log_format(const char *cmd, const char *arg)
 {
-    fprintf(stderr, "lbprov %s: invalid value '%s' for %s (see --help)\n", cmd, val, flag);
+    if (strcmp(arg, "json") == 0)
+        lbp_log_set_format(LBP_LOG_JSON);
+    else if (strcmp(arg, "text") == 0)
+        lbp_log_set_format(LBP_LOG_TEXT);
+    else
+        return lbp_flag_bad(cmd, "--log-format", arg, LBP_WANT_LOG_FORMAT);
+    return 1;
+}
+
+int lbp_flag_verbosity(const char *cmd, const char *arg)
+{
+    long n;
+    if (arg[0] == '=') /* klog's -v=N */
+        arg++;
+    if (lbp_parse_long(arg, 0, 10, &n))
+        return lbp_flag_bad(cmd, "-v", arg, "a level from 0 to 10");
+    lbp_log_verbosity = (int)n;
+    return 1;
+}
+
+int lbp_flag_bad(const char *cmd, const char *flag, const char *val, const char *want)
+{
+    fprintf(stderr, "lbprov %s: invalid value '%s' for %s: want %s (see --help)\n", cmd, val, flag,
+            want);
     return 2;
 }

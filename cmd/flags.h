@@ -1,4 +1,4 @@
-/* flags.h — flag values every subcommand parses the same way. */
+/* flags.h — flag values every subcommand parses the same way, and their errors. */
 #ifndef LBP_CMD_FLAGS_H
 #define LBP_CMD_FLAGS_H
 
@@ -12,8 +12,20 @@
 int lbp_flag_duration_ms(const char *s, uint64_t *out);
 /* A boolean flag's value: absent (--flag alone), true/false, 1/0. LBP_PARSE when not. */
 int lbp_flag_bool(const char *s, bool *out);
-/* Prints "lbprov CMD: invalid value 'VAL' for FLAG (see --help)"; returns exit status 2. */
-int lbp_flag_bad(const char *cmd, const char *flag, const char *val);
+/*
+ * Prints "lbprov CMD: invalid value 'VAL' for FLAG: want WANT (see --help)"
+ * and returns exit status 2. WANT shows what a valid value looks like.
+ */
+int lbp_flag_bad(const char *cmd, const char *flag, const char *val, const char *want);
+#define LBP_WANT_DURATION "a duration such as 500ms, 30s, 5m or 1h"
+#define LBP_WANT_BOOL "true or false"
+#define LBP_WANT_NONEMPTY "a non-empty name"
+#define LBP_WANT_LOG_FORMAT "text or json"
+
+/* --log-format text|json; 1 when applied, 2 when bad (printed). */
+int lbp_flag_log_format(const char *cmd, const char *arg);
+/* -v N (also klog's -v=N); 1 when applied, 2 when bad (printed). */
+int lbp_flag_verbosity(const char *cmd, const char *arg);
 
 /*
  * The Kubernetes client flags every subcommand takes: put

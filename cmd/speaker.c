@@ -53,16 +53,19 @@ static void usage(FILE *f)
            "  --master URL                    API server URL, overrides the kubeconfig\n"
            "  --kube-api-qps N                client-side limit on API requests (default 20)\n"
            "  --kube-api-burst N              (default 40)\n"
-           "  --lease-duration DURATION       speaker Lease duration (default 3s)\n"
+           "  --lease-duration SECONDS        speaker Lease duration in whole seconds, as the\n"
+           "                                  Lease stores it: 3 or 3s (default 3s)\n"
            "  --lease-renew-interval DURATION (default 1s)\n"
            "  --heartbeat-port N              UDP port for speaker heartbeats (default 7473)\n"
            "  --heartbeat-interval DURATION   (default 200ms)\n"
            "  --heartbeat-misses N            missed heartbeats before a peer is down (default 3)\n"
-           "  --metallb-poll-interval DURATION  re-read MetalLB pools (default 30s)\n"
+           "  --metallb-poll-period DURATION  re-read MetalLB pools (default 30s; the old\n"
+           "                                  name --metallb-poll-interval still works)\n"
            "  --http-bind-address HOST:PORT   /metrics /healthz /readyz /debug/owned\n"
            "                                  (default :7472)\n"
            "  --dry-run                       decide ownership but send no ARP/NDP\n"
-           "  -v, --v N                       log verbosity\n"
+           "  --log-format text|json          (default text)\n"
+           "  -v, --v N                       log verbosity, 0-10 (default 0)\n"
            "  -h, --help\n\n"
            "Durations: 200ms, 3s, 1m, 1h or plain seconds.\n"
            "Signals: SIGTERM/SIGINT release the Lease and stop; SIGHUP re-reads --pool-config.\n");
@@ -133,6 +136,7 @@ enum {
     OPT_METALLB,
     OPT_HTTP,
     OPT_DRY,
+    OPT_LOG_FORMAT,
 };
 
 static const struct option long_opts[] = {
@@ -145,7 +149,10 @@ static const struct option long_opts[] = {
     {"heartbeat-port", required_argument, NULL, OPT_HB_PORT},
     {"heartbeat-interval", required_argument, NULL, OPT_HB_INT},
     {"heartbeat-misses", required_argument, NULL, OPT_HB_MISSES},
+    {"metallb-poll-period", required_argument, NULL, OPT_METALLB},
+    /* the name it had before it matched the controller's */
     {"metallb-poll-interval", required_argument, NULL, OPT_METALLB},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"http-bind-address", required_argument, NULL, OPT_HTTP},
     {"dry-run", no_argument, NULL, OPT_DRY},
     {"v", required_argument, NULL, 'v'},
@@ -204,7 +211,7 @@ int lbp_cmd_speaker(int argc, char **argv)
             break;
         case OPT_NS:
             if (!optarg[0])
-                return lbp_flag_bad("speaker", "--namespace", optarg);
+                return lbp_flag_bad("speaker", "--namespace", optarg, LBP_WANT_NONEMPTY);
             ns = optarg;
             break;
         case OPT_POOLS:
@@ -212,33 +219,38 @@ int lbp_cmd_speaker(int argc, char **argv)
             break;
         case OPT_LEASE_DUR:
             if (lbp_flag_duration_ms(optarg, &ms) || ms < 1000 || ms > 3600000 || ms % 1000)
-                return lbp_flag_bad("speaker", "--lease-duration (whole seconds, at least 1s)",
-                                    optarg);
+                return lbp_flag_bad("speaker", "--lease-duration", optarg,
+                                    "whole seconds from 1s to 3600s, e.g. 3 or 3s");
             so.lease_duration_ms = (unsigned)ms;
             break;
         case OPT_LEASE_RENEW:
             if (lbp_flag_duration_ms(optarg, &ms) || ms < 50 || ms > 3600000)
-                return lbp_flag_bad("speaker", "--lease-renew-interval", optarg);
+                return lbp_flag_bad("speaker", "--lease-renew-interval", optarg,
+                                    LBP_WANT_DURATION ", from 50ms to 1h");
             so.lease_renew_ms = (unsigned)ms;
             break;
         case OPT_HB_PORT:
             if (lbp_parse_long(optarg, 1, 65535, &n))
-                return lbp_flag_bad("speaker", "--heartbeat-port", optarg);
+                return lbp_flag_bad("speaker", "--heartbeat-port", optarg,
+                                    "a port number from 1 to 65535");
             so.hb_port = (unsigned)n;
             break;
         case OPT_HB_INT:
             if (lbp_flag_duration_ms(optarg, &ms) || ms < 10 || ms > 60000)
-                return lbp_flag_bad("speaker", "--heartbeat-interval", optarg);
+                return lbp_flag_bad("speaker", "--heartbeat-interval", optarg,
+                                    LBP_WANT_DURATION ", from 10ms to 1m");
             so.hb_interval_ms = (unsigned)ms;
             break;
         case OPT_HB_MISSES:
             if (lbp_parse_long(optarg, 1, 100, &n))
-                return lbp_flag_bad("speaker", "--heartbeat-misses", optarg);
+                return lbp_flag_bad("speaker", "--heartbeat-misses", optarg,
+                                    "a whole number from 1 to 100");
             so.hb_misses = (unsigned)n;
             break;
         case OPT_METALLB:
             if (lbp_flag_duration_ms(optarg, &ms) || ms < 100 || ms > 86400000)
-                return lbp_flag_bad("speaker", "--metallb-poll-interval", optarg);
+                return lbp_flag_bad("speaker", "--metallb-poll-period", optarg,
+                                    LBP_WANT_DURATION ", from 100ms to 24h");
             so.metallb_poll_ms = (unsigned)ms;
             break;
         case OPT_HTTP:
@@ -247,10 +259,13 @@ int lbp_cmd_speaker(int argc, char **argv)
         case OPT_DRY:
             dry = true;
             break;
+        case OPT_LOG_FORMAT:
+            if (lbp_flag_log_format("speaker", optarg) == 2)
+                return 2;
+            break;
         case 'v':
-            if (lbp_parse_long(optarg, 0, 10, &n))
-                return lbp_flag_bad("speaker", "-v", optarg);
-            lbp_log_verbosity = (int)n;
+            if (lbp_flag_verbosity("speaker", optarg) == 2)
+                return 2;
             break;
         case 'h':
             usage(stdout);

@@ -1,7 +1,20 @@
 /*
  * status.c — `lbprov status`: every LoadBalancer Service with its address,
- * ports (kubectl style), class, age and the latest service-controller Event,
- * read straight from the API (two LISTs: Services and Service Events).
+ * ports (kubectl style), class, age, state and the latest service-controller
+ * Event, read straight from the API (two LISTs: Services and Service Events), in
+ * every namespace or in one (-n). The table shows kubectl's display strings
+ * (<pending>, <none>); -o json has null for what is not there.
+ *
+ * STATE is what an operator asks first — is it done? — read from the same
+ * two objects, since the controller keeps no status of its own:
+ *   Deleting    deletionTimestamp set (the finalizer holds it until the LB is gone)
+ *   InProgress  the latest Event is Normal and begins an operation
+ *               (EnsuringLoadBalancer, UpdatingLoadBalancer, DeletingLoadBalancer):
+ *               the controller is working, or polling a cloud operation that
+ *               answered pending, and has not reported the end of it yet
+ *   Failed      the latest Event is a Warning
+ *   Ready       an address is in status.loadBalancer.ingress
+ *   Pending     none of these: no address and nothing reported yet
  */
 #include "cmd/cmd.h"
 #include "cmd/flags.h"
@@ -16,10 +29,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Empty strings are what is not there: the table prints a placeholder, JSON null. */
 struct row {
     char ns[254], name[254], ip[256], ports[512], cls[128], age[24], event[600];
+    const char *state;
+    bool has_ip, deleting, ev_warning, ev_begins;
     int64_t created;
 };
+
+/* A namespace is a DNS label (RFC 1123): it goes into the request path as it is. */
+static bool dns_label(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+            return false;
+    return true;
+}
+
+static json_object *str_or_null(const char *s)
+{
+    return s[0] ? json_object_new_string(s) : NULL;
+}
 
 static json_object *get(json_object *o, const char *path)
 {
@@ -43,7 +76,7 @@ static void age(int64_t created, int64_t now, char out[24])
 {
     int64_t d = now - created;
     if (created <= 0) {
-        snprintf(out, 24, "<unknown>");
+        out[0] = '\0';
         return;
     }
     if (d < 0)
@@ -71,7 +104,7 @@ static void fill_row(json_object *svc, struct row *r, int64_t now)
     if (lbp_parse_rfc3339(gets_(svc, "metadata.creationTimestamp"), &r->created))
         r->created = 0;
     age(r->created, now, r->age);
-    lbp_strlcpy(r->cls, cls ? cls : "<none>", sizeof(r->cls));
+    lbp_strlcpy(r->cls, cls ? cls : "", sizeof(r->cls));
     for (size_t i = 0;
          ing && json_object_is_type(ing, json_type_array) && i < json_object_array_length(ing);
          i++) {
@@ -80,8 +113,8 @@ static void fill_row(json_object *svc, struct row *r, int64_t now)
         if (a && off < sizeof(r->ip))
             off += (size_t)snprintf(r->ip + off, sizeof(r->ip) - off, "%s%s", off ? "," : "", a);
     }
-    if (!r->ip[0])
-        lbp_strlcpy(r->ip, "<pending>", sizeof(r->ip));
+    r->has_ip = r->ip[0] != '\0';
+    r->deleting = gets_(svc, "metadata.deletionTimestamp") != NULL;
     off = 0;
     for (size_t i = 0; ports && json_object_is_type(ports, json_type_array) &&
                        i < json_object_array_length(ports) && off < sizeof(r->ports);
@@ -97,6 +130,24 @@ static void fill_row(json_object *svc, struct row *r, int64_t now)
             off += (size_t)snprintf(r->ports + off, sizeof(r->ports) - off, "%s%d/%s", i ? "," : "",
                                     json_object_get_int(port), proto);
     }
+}
+
+/* The reasons the controller gives an operation when it begins (see provider.h). */
+static bool begins_operation(const char *reason)
+{
+    return lbp_streq(reason, "EnsuringLoadBalancer") || lbp_streq(reason, "UpdatingLoadBalancer") ||
+           lbp_streq(reason, "DeletingLoadBalancer");
+}
+
+static const char *row_state(const struct row *r)
+{
+    if (r->deleting)
+        return "Deleting";
+    if (r->event[0] && r->ev_begins)
+        return "InProgress";
+    if (r->event[0] && r->ev_warning)
+        return "Failed";
+    return r->has_ip ? "Ready" : "Pending";
 }
 
 static int64_t event_time(json_object *e)
@@ -117,8 +168,7 @@ static int list(struct lbp_kube_client *c, const char *path, json_object **items
     json_object *root = NULL, *it;
     int rc = lbp_kube_get(c, path, &resp);
     if (rc) {
-        snprintf(err, errlen, "GET %s: %s%s%s", path, lbp_rc_str(rc), resp.message ? ": " : "",
-                 resp.message ? resp.message : "");
+        lbp_seterr(err, errlen, "GET %s: %s", path, resp.error[0] ? resp.error : lbp_rc_str(rc));
         goto out;
     }
     root = json_tokener_parse(resp.body);
@@ -139,51 +189,67 @@ int lbp_cmd_status(int argc, char **argv)
 {
     static const struct option opts[] = {
         LBP_KUBE_LONG_OPTIONS,
+        {"namespace", required_argument, NULL, 'n'},
+        {"all-namespaces", no_argument, NULL, 'A'},
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct lbp_kube_config_opts kopts = {.allow_in_cluster = true};
-    struct lbp_kube_client_opts copts = {0};
+    /* A person is waiting: one retry rides out a blip, then the error is theirs to read. */
+    struct lbp_kube_client_opts copts = {.max_retries = 1};
     struct lbp_kube_config *cfg = NULL;
     struct lbp_kube_client *client = NULL;
     json_object *svcs = NULL, *evs = NULL, *out_json = NULL;
     struct row *rows = NULL;
     size_t n_rows = 0;
     bool as_json = false;
-    char err[512];
+    const char *ns = NULL;
+    char err[512], svc_path[128], ev_path[192];
     int opt, rc = 1;
     int64_t now = lbp_wall_s();
 
     optind = 1;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":n:Ao:h", opts, NULL)) != -1) {
         int kube = lbp_flag_kube("status", opt, optarg, &kopts, &copts);
         if (kube == 2)
             return 2;
         if (kube)
             continue;
         switch (opt) {
+        case 'n':
+            if (!dns_label(optarg))
+                return lbp_flag_bad("status", "-n", optarg,
+                                    "a namespace name (lowercase letters, digits and '-')");
+            ns = optarg;
+            break;
+        case 'A':
+            ns = NULL;
+            break;
         case 'o':
             if (strcmp(optarg, "json") == 0)
                 as_json = true;
-            else if (strcmp(optarg, "wide") != 0 && strcmp(optarg, "table") != 0) {
-                fprintf(stderr, "lbprov status: invalid value '%s' for -o (want table or json)\n",
-                        optarg);
-                return 2;
-            }
+            else if (strcmp(optarg, "wide") != 0 && strcmp(optarg, "table") != 0)
+                return lbp_flag_bad("status", "-o", optarg, "table or json");
             break;
         case 'h':
-            printf("Usage: lbprov status [flags]\n\n"
-                   "Every LoadBalancer Service: address, ports, class, age and the latest\n"
-                   "service-controller Event.\n\n"
-                   "  --kubeconfig FILE   (default $KUBECONFIG, ~/.kube/config, in-cluster)\n"
-                   "  --context NAME      kubeconfig context\n"
-                   "  --master URL        API server URL, overrides the kubeconfig\n"
-                   "  --kube-api-qps N    client-side limit on API requests (default unlimited)\n"
-                   "  --kube-api-burst N\n"
-                   "  -o table|json       output format (default table)\n"
-                   "  -h, --help\n");
+            printf(
+                "Usage: lbprov status [flags]\n\n"
+                "Every LoadBalancer Service: address, ports, class, age, state and the\n"
+                "latest service-controller Event. STATE is Ready, InProgress (an operation\n"
+                "begun and not reported done, e.g. a cloud operation being polled),\n"
+                "Failed (the latest Event is a Warning), Deleting or Pending.\n\n"
+                "  -n, --namespace NS      only this namespace\n"
+                "  -A, --all-namespaces    every namespace (the default)\n"
+                "  --kubeconfig FILE       (default $KUBECONFIG, ~/.kube/config, in-cluster)\n"
+                "  --context NAME          kubeconfig context\n"
+                "  --master URL            API server URL, overrides the kubeconfig\n"
+                "  --kube-api-qps N        client-side limit on API requests (default unlimited)\n"
+                "  --kube-api-burst N\n"
+                "  -o table|json           output format (default table); in json, what is not\n"
+                "                          there (no address yet, no class, no Event) is null\n"
+                "  -h, --help\n");
             return 0;
         case ':':
             fprintf(stderr, "lbprov status: %s needs a value (see --help)\n", argv[optind - 1]);
@@ -203,9 +269,17 @@ int lbp_cmd_status(int argc, char **argv)
         rc = 2;
         goto out;
     }
-    if (list(client, "/api/v1/services", &svcs, err, sizeof(err)) ||
-        list(client, "/api/v1/events?fieldSelector=involvedObject.kind%3DService", &evs, err,
-             sizeof(err))) {
+    if (ns) {
+        snprintf(svc_path, sizeof(svc_path), "/api/v1/namespaces/%s/services", ns);
+        snprintf(ev_path, sizeof(ev_path),
+                 "/api/v1/namespaces/%s/events?fieldSelector=involvedObject.kind%%3DService", ns);
+    } else {
+        lbp_strlcpy(svc_path, "/api/v1/services", sizeof(svc_path));
+        lbp_strlcpy(ev_path, "/api/v1/events?fieldSelector=involvedObject.kind%3DService",
+                    sizeof(ev_path));
+    }
+    if (list(client, svc_path, &svcs, err, sizeof(err)) ||
+        list(client, ev_path, &evs, err, sizeof(err))) {
         fprintf(stderr, "lbprov status: %s\n", err);
         goto out;
     }
@@ -235,8 +309,11 @@ int lbp_cmd_status(int argc, char **argv)
                 snprintf(r->event, sizeof(r->event), "%s: %s",
                          gets_(e, "reason") ? gets_(e, "reason") : "",
                          gets_(e, "message") ? gets_(e, "message") : "");
+                r->ev_warning = lbp_streq(gets_(e, "type"), "Warning");
+                r->ev_begins = !r->ev_warning && begins_operation(gets_(e, "reason"));
             }
         }
+        r->state = row_state(r);
     }
     if (as_json) {
         out_json = json_object_new_array();
@@ -244,11 +321,12 @@ int lbp_cmd_status(int argc, char **argv)
             json_object *o = json_object_new_object();
             json_object_object_add(o, "namespace", json_object_new_string(rows[i].ns));
             json_object_object_add(o, "name", json_object_new_string(rows[i].name));
-            json_object_object_add(o, "externalIP", json_object_new_string(rows[i].ip));
+            json_object_object_add(o, "externalIP", str_or_null(rows[i].ip));
             json_object_object_add(o, "ports", json_object_new_string(rows[i].ports));
-            json_object_object_add(o, "class", json_object_new_string(rows[i].cls));
-            json_object_object_add(o, "age", json_object_new_string(rows[i].age));
-            json_object_object_add(o, "lastEvent", json_object_new_string(rows[i].event));
+            json_object_object_add(o, "class", str_or_null(rows[i].cls));
+            json_object_object_add(o, "age", str_or_null(rows[i].age));
+            json_object_object_add(o, "state", json_object_new_string(rows[i].state));
+            json_object_object_add(o, "lastEvent", str_or_null(rows[i].event));
             json_object_array_add(out_json, o);
         }
         printf("%s\n", json_object_to_json_string_ext(
@@ -258,6 +336,14 @@ int lbp_cmd_status(int argc, char **argv)
 #define W(w, s)                                                                                    \
     if ((int)strlen(s) > (w))                                                                      \
     (w) = (int)strlen(s)
+        for (size_t i = 0; i < n_rows; i++) { /* kubectl's placeholders */
+            if (!rows[i].ip[0])
+                lbp_strlcpy(rows[i].ip, "<pending>", sizeof(rows[i].ip));
+            if (!rows[i].cls[0])
+                lbp_strlcpy(rows[i].cls, "<none>", sizeof(rows[i].cls));
+            if (!rows[i].age[0])
+                lbp_strlcpy(rows[i].age, "<unknown>", sizeof(rows[i].age));
+        }
         for (size_t i = 0; i < n_rows; i++) {
             W(wns, rows[i].ns);
             W(wn, rows[i].name);
@@ -266,12 +352,12 @@ int lbp_cmd_status(int argc, char **argv)
             W(wc, rows[i].cls);
         }
 #undef W
-        printf("%-*s   %-*s   %-*s   %-*s   %-*s   %-5s   %s\n", wns, "NAMESPACE", wn, "NAME", wip,
-               "EXTERNAL-IP", wp, "PORT(S)", wc, "CLASS", "AGE", "EVENT");
+        printf("%-*s   %-*s   %-*s   %-*s   %-*s   %-5s   %-10s   %s\n", wns, "NAMESPACE", wn,
+               "NAME", wip, "EXTERNAL-IP", wp, "PORT(S)", wc, "CLASS", "AGE", "STATE", "EVENT");
         for (size_t i = 0; i < n_rows; i++)
-            printf("%-*s   %-*s   %-*s   %-*s   %-*s   %-5s   %s\n", wns, rows[i].ns, wn,
+            printf("%-*s   %-*s   %-*s   %-*s   %-*s   %-5s   %-10s   %s\n", wns, rows[i].ns, wn,
                    rows[i].name, wip, rows[i].ip, wp, rows[i].ports, wc, rows[i].cls, rows[i].age,
-                   rows[i].event[0] ? rows[i].event : "<none>");
+                   rows[i].state, rows[i].event[0] ? rows[i].event : "<none>");
     }
     rc = 0;
 out:

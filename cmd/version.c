@@ -5,6 +5,7 @@
  * for scripts.
  */
 #include "cmd/cmd.h"
+#include "cmd/flags.h"
 #include "cmd/observe.h"
 #include "provider/provider.h"
 
@@ -21,30 +22,41 @@ static void usage(FILE *f)
                "Prints the version, the compiler, the libcurl, OpenSSL and json-c versions in use\n"
                "and the clouds built in.\n\n"
                "  -o, --output text|json   (default text)\n"
-               "  -h, --help\n");
+               "  -h, --help\n\n"
+               "The Kubernetes client flags every subcommand takes (--kubeconfig, --context,\n"
+               "--master, --kube-api-qps, --kube-api-burst) are accepted and checked, but\n"
+               "version does not contact the API server.\n");
 }
 
 int lbp_cmd_version(int argc, char **argv)
 {
     static const struct option opts[] = {
+        LBP_KUBE_LONG_OPTIONS,
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+    struct lbp_kube_config_opts kopts = {0};
+    struct lbp_kube_client_opts copts = {0};
     bool json = false;
     int opt;
 
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+        /* the same command line as the other subcommands works here */
+        int kube = lbp_flag_kube("version", opt, optarg, &kopts, &copts);
+        if (kube == 2)
+            return 2;
+        if (kube)
+            continue;
         switch (opt) {
         case 'o':
             if (strcmp(optarg, "json") == 0)
                 json = true;
             else if (strcmp(optarg, "text") != 0) {
-                fprintf(stderr, "lbprov version: invalid value '%s' for -o (see --help)\n", optarg);
-                return 2;
+                return lbp_flag_bad("version", "-o", optarg, "text or json");
             }
             break;
         case 'h':

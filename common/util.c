@@ -29,35 +29,78 @@ void lbp_rfc3339(int64_t epoch_s, char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/*
+ * RFC 3339 section 5.6, strictly and without sscanf or strptime (this runs
+ * for every timestamp of every watch event): exactly the digits the
+ * grammar asks for, each checked before the cursor moves past it, so a
+ * string that ends anywhere stops the parse at its NUL. Field ranges are
+ * checked (the day against its month, leap years included); second 60
+ * (a leap second) is accepted and counts as the next second, as timegm
+ * would. The epoch value is computed from the civil date directly.
+ */
+static bool digits(const char *p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return false; /* also stops at the NUL */
+        v = v * 10 + (p[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static bool leap_year(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
+static int64_t days_since_epoch(int y, int m, int d)
+{
+    static const int before[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+    /* Whole years before y, counted from 400 years earlier so the divisions never see a
+     * negative number (year 0000 is legal); 400 years are exactly 146097 days. */
+    int64_t yy = (int64_t)y + 399;
+    int64_t days = yy * 365 + yy / 4 - yy / 100 + yy / 400 - 146097;
+    days += before[m - 1] + (m > 2 && leap_year(y)) + (d - 1);
+    return days - 719162; /* the same count for 1970-01-01 */
+}
+
 int lbp_parse_rfc3339(const char *s, int64_t *epoch_s)
 {
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    if (!s)
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y, mo, d, h, mi, sec, oh = 0, om = 0;
+    long off = 0;
+    const char *p = s;
+    if (!p || !digits(p, 4, &y) || p[4] != '-' || !digits(p + 5, 2, &mo) || p[7] != '-' ||
+        !digits(p + 8, 2, &d) || (p[10] != 'T' && p[10] != 't') || !digits(p + 11, 2, &h) ||
+        p[13] != ':' || !digits(p + 14, 2, &mi) || p[16] != ':' || !digits(p + 17, 2, &sec))
+        return LBP_PARSE; /* each check fails at a NUL before the next one reads past it */
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap_year(y)) || h > 23 ||
+        mi > 59 || sec > 60)
         return LBP_PARSE;
-    const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (!p)
-        return LBP_PARSE;
+    p += 19;
     if (*p == '.') {
         p++;
+        if (*p < '0' || *p > '9')
+            return LBP_PARSE; /* time-secfrac needs at least one digit */
         while (*p >= '0' && *p <= '9')
             p++;
     }
-    long off = 0;
     if (*p == 'Z' || *p == 'z') {
         p++;
     } else if (*p == '+' || *p == '-') {
-        int hh, mm;
-        if (sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2)
+        if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) || oh > 23 || om > 59)
             return LBP_PARSE;
-        off = (hh * 3600L + mm * 60L) * (*p == '+' ? 1 : -1);
+        off = (oh * 3600L + om * 60L) * (*p == '+' ? 1 : -1);
         p += 6;
     } else {
         return LBP_PARSE;
     }
     if (*p)
         return LBP_PARSE;
-    *epoch_s = (int64_t)timegm(&tm) - off;
+    *epoch_s = days_since_epoch(y, mo, d) * 86400 + h * 3600L + mi * 60L + sec - off;
     return LBP_OK;
 }
 

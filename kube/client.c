@@ -26,6 +26,14 @@
  *
  * Defaults: 30 s per request, 10 s to connect, 5 retries, bodies capped at
  * 64 MiB, no total timeout on watches (an idle timeout instead).
+ *
+ * Errors say what failed: the first failed attempt is logged at once in
+ * the same words as the final error (resp->error), which names the
+ * server's host:port and errno for transport failures, the TLS name and
+ * the CA for a certificate that does not verify, and tells 401 (the
+ * credentials were not accepted) from 403 (accepted, not allowed). A CA
+ * file that cannot be read or CA data without a certificate are refused
+ * when the client is made, not at the first request.
  */
 #include "common/buf.h"
 #include "common/log.h"
@@ -36,6 +44,9 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <json-c/json.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +76,12 @@ struct slot {
 struct lbp_kube_client {
     char *server;     /* URL prefix requests are made against */
     char *connect_to; /* CURLOPT_CONNECT_TO entry for tls-server-name, or NULL */
+    /* For messages: where connections go, the name the certificate must
+     * carry, the trust anchor, where the credentials came from. */
+    char endpoint[300];
+    char tls_name[256];
+    char ca_desc[300];
+    char source[300];
     char *namespace;
     char *user_agent;
     char *ca_file;
@@ -328,6 +345,7 @@ struct attempt {
     bool cancelled;
     bool idle_timeout;
     bool request_started; /* curl got as far as sending the request */
+    long os_errno;        /* the socket error behind a transport failure, or 0 */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -400,6 +418,7 @@ static int perform(struct lbp_kube_client *c, struct slot *s, enum verb v, const
         rc = lbp_kube_auth_get(c->auth, &cred, err, sizeof(err));
         if (rc) {
             lbp_warn("kube: %s %s: no credentials: %s", verb_method[v], path, err);
+            snprintf(a->errbuf, sizeof(a->errbuf), "%s", err);
             rc = LBP_AUTH;
             goto out;
         }
@@ -556,6 +575,7 @@ static int perform(struct lbp_kube_client *c, struct slot *s, enum verb v, const
     if (a->cc == CURLE_ABORTED_BY_CALLBACK && (is_shutdown(c) || stop_requested(x)))
         a->cancelled = true;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &a->code);
+    curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &a->os_errno);
     curl_off_t pre = 0;
     curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &pre);
     a->request_started = pre > 0;
@@ -588,12 +608,62 @@ out:
     return rc;
 }
 
-static const char *attempt_cause(const struct attempt *a, char *buf, size_t len)
+/* curl's own words for a transport failure: its error buffer, else the code's text. */
+static const char *curl_words(const struct attempt *a)
 {
-    if (a->code > 0)
-        snprintf(buf, len, "HTTP %ld", a->code);
-    else
-        snprintf(buf, len, "%s", a->errbuf[0] ? a->errbuf : curl_easy_strerror(a->cc));
+    return a->errbuf[0] ? a->errbuf : curl_easy_strerror(a->cc);
+}
+
+/*
+ * What went wrong with attempt a, as one phrase naming the thing that
+ * failed. message is the server's Status.message (may be NULL).
+ */
+static const char *attempt_cause(const struct lbp_kube_client *c, const struct attempt *a,
+                                 const char *message, char *buf, size_t len)
+{
+    const char *m = message && *message ? message : NULL;
+    if (a->code == 401) {
+        lbp_seterr(buf, len,
+                   "401 Unauthorized: the API server did not accept the credentials from %s%s%s",
+                   c->source, m ? ": " : "", m ? m : "");
+    } else if (a->code == 403) {
+        lbp_seterr(buf, len, "403 Forbidden: the credentials from %s are not allowed this%s%s",
+                   c->source, m ? ": " : "", m ? m : "");
+    } else if (a->code > 0) {
+        lbp_seterr(buf, len, "HTTP %ld%s%s", a->code, m ? ": " : "", m ? m : "");
+    } else {
+        switch (a->cc) {
+        case CURLE_COULDNT_CONNECT:
+            lbp_seterr(buf, len, "cannot connect to the API server at %s: %s", c->endpoint,
+                       a->os_errno ? strerror((int)a->os_errno) : curl_words(a));
+            break;
+        case CURLE_COULDNT_RESOLVE_HOST:
+            lbp_seterr(buf, len, "cannot resolve the API server's host in %s: %s", c->endpoint,
+                       curl_words(a));
+            break;
+        case CURLE_OPERATION_TIMEDOUT:
+            lbp_seterr(buf, len, "the API server at %s did not answer in time: %s", c->endpoint,
+                       curl_words(a));
+            break;
+        case CURLE_PEER_FAILED_VERIFICATION:
+            lbp_seterr(buf, len,
+                       "TLS: the API server's certificate for %s (at %s) does not verify against "
+                       "%s: %s",
+                       c->tls_name, c->endpoint, c->ca_desc, curl_words(a));
+            break;
+        case CURLE_SSL_CACERT_BADFILE:
+            lbp_seterr(buf, len, "TLS: cannot use %s as the CA: %s", c->ca_desc, curl_words(a));
+            break;
+        case CURLE_SSL_CERTPROBLEM:
+            lbp_seterr(buf, len, "TLS: the client certificate from %s cannot be used: %s",
+                       c->source, curl_words(a));
+            break;
+        default:
+            lbp_seterr(buf, len, "API server at %s: %s%s%s", c->endpoint, curl_words(a),
+                       a->os_errno ? ": " : "", a->os_errno ? strerror((int)a->os_errno) : "");
+            break;
+        }
+    }
     return buf;
 }
 
@@ -622,7 +692,7 @@ static int request(struct lbp_kube_client *c, enum verb v, const char *path, con
     struct slot *s = NULL;
     struct xfer x = {.c = c};
     struct attempt a;
-    char cause[CURL_ERROR_SIZE + 32];
+    char cause[1024];
 
     if (resp)
         memset(resp, 0, sizeof(*resp));
@@ -643,8 +713,12 @@ static int request(struct lbp_kube_client *c, enum verb v, const char *path, con
         lbp_buf_reset(&x.body);
         x.toobig = false;
         rc = perform(c, s, v, path, ctype, body, 0, &x, &a);
-        if (rc)
+        if (rc) {
+            if (rc == LBP_AUTH && resp)
+                lbp_seterr(resp->error, sizeof(resp->error), "no credentials from %s: %s",
+                           c->source, a.errbuf);
             goto out;
+        }
         if (a.cancelled) {
             rc = LBP_CANCELLED;
             goto out;
@@ -670,7 +744,7 @@ static int request(struct lbp_kube_client *c, enum verb v, const char *path, con
             if (!transport_retryable(a.cc)) {
                 /* TLS verification and similar: retrying cannot help. */
                 lbp_warn("kube: %s %s failed: %s", verb_method[v], path,
-                         attempt_cause(&a, cause, sizeof(cause)));
+                         attempt_cause(c, &a, NULL, cause, sizeof(cause)));
                 rc = a.cc == CURLE_PEER_FAILED_VERIFICATION || a.cc == CURLE_SSL_CACERT_BADFILE ||
                              a.cc == CURLE_SSL_CERTPROBLEM
                          ? LBP_AUTH
@@ -693,7 +767,7 @@ static int request(struct lbp_kube_client *c, enum verb v, const char *path, con
         attempt_no++;
         count(&c->n_retries);
         lbp_warn("kube: %s %s: %s; retry %u/%u in %llu ms", verb_method[v], path,
-                 attempt_cause(&a, cause, sizeof(cause)), attempt_no, c->max_retries,
+                 attempt_cause(c, &a, NULL, cause, sizeof(cause)), attempt_no, c->max_retries,
                  (unsigned long long)wait);
         rc = sleep_ms(c, wait);
         if (rc)
@@ -701,8 +775,16 @@ static int request(struct lbp_kube_client *c, enum verb v, const char *path, con
     }
     if (a.code > 0)
         fill_resp(resp, &x, &a);
-    if (rc == LBP_RETRY && attempt_no > 0)
-        lbp_warn("kube: %s %s: giving up after %u retries", verb_method[v], path, attempt_no);
+    if (rc != LBP_OK) {
+        attempt_cause(c, &a, resp ? resp->message : NULL, cause, sizeof(cause));
+        if (resp && attempt_no)
+            lbp_seterr(resp->error, sizeof(resp->error), "%s (%u attempts)", cause, attempt_no + 1);
+        else if (resp)
+            lbp_seterr(resp->error, sizeof(resp->error), "%s", cause);
+        if (rc == LBP_RETRY && attempt_no > 0)
+            lbp_warn("kube: %s %s: giving up after %u retries: %s", verb_method[v], path,
+                     attempt_no, cause);
+    }
 
 out:
     lbp_buf_free(&x.body);
@@ -767,7 +849,7 @@ int lbp_kube_stream_stoppable(struct lbp_kube_client *c, const char *path, size_
     struct xfer x = {
         .c = c, .streaming = true, .split = &split, .cb = cb, .cb_ctx = ctx, .stop = stop};
     struct attempt a;
-    char cause[CURL_ERROR_SIZE + 32];
+    char cause[1024];
     bool reauthed = false;
 
     if (resp)
@@ -799,7 +881,10 @@ again:
         lbp_info("kube: watch %s: nothing received for %ld ms", path, idle_timeout_ms);
         rc = LBP_RETRY;
     } else if (a.cc != CURLE_OK) {
-        lbp_info("kube: watch %s ended: %s", path, attempt_cause(&a, cause, sizeof(cause)));
+        lbp_info("kube: watch %s ended: %s", path,
+                 attempt_cause(c, &a, NULL, cause, sizeof(cause)));
+        if (resp)
+            lbp_strlcpy(resp->error, cause, sizeof(resp->error));
         rc = LBP_RETRY;
     } else if (a.code == 401 && c->auth && !reauthed) {
         reauthed = true;
@@ -808,8 +893,10 @@ again:
         goto again;
     } else {
         rc = map_code(a.code);
-        if (rc != LBP_OK)
+        if (rc != LBP_OK && resp) {
             fill_resp(resp, &x, &a);
+            attempt_cause(c, &a, resp->message, resp->error, sizeof(resp->error));
+        }
     }
 
 out:
@@ -847,6 +934,8 @@ static int setup_server_name(struct lbp_kube_client *c, const char *server, cons
         rc = LBP_INVALID;
         goto out;
     }
+    snprintf(c->endpoint, sizeof(c->endpoint), "%s:%s", host, port);
+    lbp_strlcpy(c->tls_name, sni && *sni ? sni : host, sizeof(c->tls_name));
     if (!sni || !*sni) {
         c->server = strdup(server);
         rc = c->server ? LBP_OK : LBP_NOMEM;
@@ -879,6 +968,56 @@ out:
     return rc;
 }
 
+/*
+ * A CA that cannot work is refused here, by name, instead of surfacing as a
+ * TLS failure on every request: the file must open and hold a PEM
+ * certificate, and so must the inline data. Also fills c->ca_desc.
+ */
+static int check_ca(struct lbp_kube_client *c, const struct lbp_kube_config *cfg, char *err,
+                    size_t errlen)
+{
+    int rc = LBP_OK;
+    BIO *b = NULL;
+    FILE *f = NULL;
+    X509 *x = NULL;
+    char what[300];
+
+    if (cfg->ca_data && cfg->ca_data_len) {
+        lbp_seterr(c->ca_desc, sizeof(c->ca_desc), "certificate-authority-data from %s", c->source);
+        lbp_strlcpy(what, "certificate-authority-data", sizeof(what));
+        if (cfg->ca_data_len > INT32_MAX ||
+            !(b = BIO_new_mem_buf(cfg->ca_data, (int)cfg->ca_data_len))) {
+            rc = LBP_NOMEM;
+            goto out;
+        }
+        x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    } else if (cfg->ca_file) {
+        lbp_seterr(c->ca_desc, sizeof(c->ca_desc), "the CA file %s", cfg->ca_file);
+        lbp_seterr(what, sizeof(what), "certificate-authority %s", cfg->ca_file);
+        if (!(f = fopen(cfg->ca_file, "r"))) {
+            lbp_seterr(err, errlen, "%s: certificate-authority %s: %s", c->source, cfg->ca_file,
+                       strerror(errno));
+            rc = LBP_IO;
+            goto out;
+        }
+        x = PEM_read_X509(f, NULL, NULL, NULL);
+    } else {
+        lbp_seterr(c->ca_desc, sizeof(c->ca_desc), "the system's CA certificates");
+        goto out;
+    }
+    if (!x && !cfg->insecure_skip_tls_verify) {
+        lbp_seterr(err, errlen, "%s: %s holds no PEM certificate", c->source, what);
+        rc = LBP_PARSE;
+    }
+out:
+    ERR_clear_error();
+    X509_free(x);
+    BIO_free(b);
+    if (f)
+        fclose(f);
+    return rc;
+}
+
 int lbp_kube_client_new(const struct lbp_kube_config *cfg, const struct lbp_kube_client_opts *opts,
                         struct lbp_kube_client **out, char *err, size_t errlen)
 {
@@ -903,7 +1042,11 @@ int lbp_kube_client_new(const struct lbp_kube_config *cfg, const struct lbp_kube
     pthread_mutex_init(&c->mu, NULL);
     lbp_cond_init_monotonic(&c->cv);
 
+    lbp_strlcpy(c->source, cfg->source ? cfg->source : cfg->server, sizeof(c->source));
     rc = setup_server_name(c, cfg->server, cfg->tls_server_name, err, errlen);
+    if (rc)
+        goto out;
+    rc = check_ca(c, cfg, err, errlen);
     if (rc)
         goto out;
     size_t sl = strlen(c->server);

@@ -20,11 +20,25 @@
  *     metadata.namespace gets the same checks (≤ 63) when present, because
  *     name and namespace make the cache key.
  *   - any other field of the wrong type, out of range, containing a NUL or
- *     longer than its cap: skipped (left NULL / 0 / -1), the rest decoded.
+ *     longer than its cap: skipped (left NULL / 0 / -1), the rest decoded —
+ *     except where skipping would change meaning: an annotation is never
+ *     dropped for its length, and a loadBalancerSourceRanges entry that is
+ *     not a string stays as "" so validation refuses it (dropping entries
+ *     can turn a restriction into none).
  *   - array elements of the wrong type: skipped.
- *   - a list longer than its cap (e.g. > 1024 ports, > 10000 endpoints) or a
- *     document over 16 MiB: LBP_TOOBIG — such an object is not plausible and
- *     is refused rather than half-decoded.
+ *   - size: the API server bounds an object only as a whole. etcd refuses
+ *     a value over 1.5 MiB (--max-request-bytes; the apiserver's own request
+ *     limit is 3 MiB), and these kinds are stored as protobuf, whose bytes
+ *     the JSON the server sends can stretch six-fold (a '<' becomes
+ *     "\u003c"): about 9 MiB. So 16 MiB bounds a document and the decoded
+ *     block, and no list or map has a cap of its own below what the
+ *     document bounds (two bytes of JSON per entry at least). A per-list
+ *     cap once refused legal Services (1,025 source ranges are 16 KB) and
+ *     the informer lost them. Over 16 MiB: LBP_TOOBIG, nothing half-decoded.
+ *
+ * lbp_kube_decode_ident reads only what identifies an object (name,
+ * namespace, uid, resourceVersion, deletionTimestamp, finalizers) for the
+ * informer to keep track of one it cannot decode.
  */
 #include "kube/decode_int.h"
 #include "kube/kube_int.h"
@@ -36,17 +50,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DOC_MAX (16u << 20)
+#define DOC_MAX (16u << 20) /* see "size" above */
+#define OBJ_MAX DOC_MAX     /* the decoded block */
 #define NAME_MAX_LEN 253
 #define NS_MAX_LEN 63
 #define SHORT_MAX 64         /* enum-like values, IPs, uid, protocol */
 #define QNAME_MAX 317        /* prefix (253) + '/' + name (63) */
 #define LABEL_VALUE_MAX 1024 /* the API allows 63; be lenient */
-#define ANNOTATION_MAX (256u << 10)
-#define TEXT_MAX 4096 /* providerID, holderIdentity, hostnames */
-#define MAP_MAX 4096  /* labels, annotations, selector entries */
-#define LIST_MAX 1024 /* ports, finalizers, addresses, taints, ranges */
-#define ENDPOINTS_MAX 10000
+#define ANNOTATION_MAX DOC_MAX
+#define TEXT_MAX 4096          /* providerID, holderIdentity, hostnames */
+#define MAP_MAX (DOC_MAX / 2)  /* labels, annotations, selector entries */
+#define LIST_MAX (DOC_MAX / 2) /* ports, finalizers, addresses, taints, ranges, endpoints */
 #define JSON_DEPTH 64
 
 /* ---------------------------------------------------------------- arena */
@@ -195,8 +209,9 @@ static json_object *array_member(json_object *o, const char *k, size_t cap, size
     return *n ? v : NULL;
 }
 
-static int copy_str_list(struct arena *a, json_object *o, const char *k, size_t max, char ***dst,
-                         size_t *n_dst)
+/* keep_bad: an element that is not a valid string stays as "" instead of being skipped. */
+static int copy_str_list_ex(struct arena *a, json_object *o, const char *k, size_t max,
+                            bool keep_bad, char ***dst, size_t *n_dst)
 {
     int rc = LBP_OK;
     size_t n;
@@ -210,14 +225,24 @@ static int copy_str_list(struct arena *a, json_object *o, const char *k, size_t 
     for (size_t i = 0; i < n; i++) {
         size_t len;
         const char *s = str_val(json_object_array_get_idx(arr, i), max, &len);
-        if (!s)
+        if (!s && !keep_bad)
             continue;
+        if (!s) {
+            s = "";
+            len = 0;
+        }
         if (!(v[j++] = a_strn(a, s, len)))
             return LBP_NOMEM;
     }
     *dst = v;
     *n_dst = j;
     return LBP_OK;
+}
+
+static int copy_str_list(struct arena *a, json_object *o, const char *k, size_t max, char ***dst,
+                         size_t *n_dst)
+{
+    return copy_str_list_ex(a, o, k, max, false, dst, n_dst);
 }
 
 static int copy_map(struct arena *a, json_object *o, const char *k, size_t vmax,
@@ -266,7 +291,9 @@ static int ident(json_object *v, size_t max, const char **out, size_t *lenp)
 
 /* ---------------------------------------------------------------- per kind */
 
-static int decode_meta(struct arena *a, json_object *root, struct lbp_meta *m, bool namespaced)
+/* ident_only: what identifies the object, without labels and annotations. */
+static int decode_meta_ex(struct arena *a, json_object *root, struct lbp_meta *m, bool namespaced,
+                          bool ident_only)
 {
     json_object *md = member(root, "metadata");
     const char *name, *ns = NULL;
@@ -305,11 +332,30 @@ static int decode_meta(struct arena *a, json_object *root, struct lbp_meta *m, b
         m->creation_s = t;
     json_object *del = member(md, "deletionTimestamp");
     m->deleting = del && json_object_is_type(del, json_type_string);
+    m->partial = ident_only;
+    if ((rc = copy_str_list(a, md, "finalizers", QNAME_MAX, &m->finalizers, &m->n_finalizers)))
+        return rc;
+    if (ident_only)
+        return LBP_OK;
     if ((rc = copy_map(a, md, "labels", LABEL_VALUE_MAX, &m->labels, &m->n_labels)) ||
-        (rc = copy_map(a, md, "annotations", ANNOTATION_MAX, &m->annotations, &m->n_annotations)) ||
-        (rc = copy_str_list(a, md, "finalizers", QNAME_MAX, &m->finalizers, &m->n_finalizers)))
+        (rc = copy_map(a, md, "annotations", ANNOTATION_MAX, &m->annotations, &m->n_annotations)))
         return rc;
     return LBP_OK;
+}
+
+static int decode_meta(struct arena *a, json_object *root, struct lbp_meta *m, bool namespaced)
+{
+    return decode_meta_ex(a, root, m, namespaced, false);
+}
+
+static int decode_ident_namespaced(struct arena *a, json_object *root, void *obj)
+{
+    return decode_meta_ex(a, root, obj, true, true);
+}
+
+static int decode_ident_cluster(struct arena *a, json_object *root, void *obj)
+{
+    return decode_meta_ex(a, root, obj, false, true);
 }
 
 static int decode_ports(struct arena *a, json_object *spec, struct lbp_service *s)
@@ -358,8 +404,8 @@ static int decode_service(struct arena *a, json_object *root, void *obj)
     if ((rc = copy_str(a, spec, "type", SHORT_MAX, &s->type)) ||
         (rc = copy_str(a, spec, "loadBalancerClass", QNAME_MAX, &s->lb_class)) ||
         (rc = copy_str(a, spec, "loadBalancerIP", SHORT_MAX, &s->lb_ip)) ||
-        (rc = copy_str_list(a, spec, "loadBalancerSourceRanges", SHORT_MAX, &s->lb_source_ranges,
-                            &s->n_lb_source_ranges)) ||
+        (rc = copy_str_list_ex(a, spec, "loadBalancerSourceRanges", SHORT_MAX, true,
+                               &s->lb_source_ranges, &s->n_lb_source_ranges)) ||
         (rc = decode_ports(a, spec, s)) ||
         (rc = copy_map(a, spec, "selector", LABEL_VALUE_MAX, &s->selector, &s->n_selector)) ||
         (rc = copy_str(a, spec, "sessionAffinity", SHORT_MAX, &s->session_affinity)) ||
@@ -469,7 +515,7 @@ static int decode_endpointslice(struct arena *a, json_object *root, void *obj)
             es->service_name = es->meta.labels[i].value;
     if ((rc = copy_str(a, root, "addressType", SHORT_MAX, &es->address_type)))
         return rc;
-    json_object *arr = array_member(root, "endpoints", ENDPOINTS_MAX, &n, &rc);
+    json_object *arr = array_member(root, "endpoints", LIST_MAX, &n, &rc);
     if (!arr)
         return rc;
     if (!(es->endpoints = a_alloc(a, n * sizeof(*es->endpoints))))
@@ -500,7 +546,8 @@ static int64_t micro_time(json_object *v)
     int64_t sec, us = 0;
     if (!s || lbp_parse_rfc3339(s, &sec) != LBP_OK)
         return 0;
-    const char *t = strchr(s, 'T'), *dot = t ? strchr(t, '.') : NULL;
+    /* The strict parse above admits a '.' only before the fraction. */
+    const char *dot = strchr(s, '.');
     if (dot) {
         int digits = 0;
         for (const char *p = dot + 1; *p >= '0' && *p <= '9'; p++, digits++)
@@ -569,16 +616,16 @@ static void obj_free(struct lbp_meta *m)
     free(m);
 }
 
-int lbp_kube_decode_obj(enum lbp_kind kind, json_object *root, void **out)
+/* Both passes of decode (see the top of the file) into one block of k->size and more. */
+static int decode_with(const struct kind_info *k,
+                       int (*decode)(struct arena *a, json_object *root, void *obj),
+                       json_object *root, void **out)
 {
-    const struct kind_info *k = kind_info(kind);
     struct arena a = {.measure = true};
     char *block = NULL;
     int rc;
 
     *out = NULL;
-    if (!k)
-        return LBP_INVALID;
     if (!root || !json_object_is_type(root, json_type_object))
         return LBP_PARSE;
     void *tmp = a_alloc(&a, k->size);
@@ -587,16 +634,20 @@ int lbp_kube_decode_obj(enum lbp_kind kind, json_object *root, void **out)
         goto out;
     }
     a.need = 0;
-    if ((rc = k->decode(&a, root, tmp)))
+    if ((rc = decode(&a, root, tmp)))
         goto out;
 
     size_t head = align8(k->size);
+    if (a.need > OBJ_MAX - head) {
+        rc = LBP_TOOBIG;
+        goto out;
+    }
     if (!(block = calloc(1, head + a.need))) {
         rc = LBP_NOMEM;
         goto out;
     }
     struct arena fill = {.p = block + head, .end = block + head + a.need};
-    if ((rc = k->decode(&fill, root, block)))
+    if ((rc = decode(&fill, root, block)))
         goto out;
     struct lbp_meta *m = (struct lbp_meta *)block;
     m->refs = 1;
@@ -607,6 +658,25 @@ out:
     free(block);
     a_release(&a);
     return rc;
+}
+
+int lbp_kube_decode_obj(enum lbp_kind kind, json_object *root, void **out)
+{
+    const struct kind_info *k = kind_info(kind);
+    *out = NULL;
+    if (!k)
+        return LBP_INVALID;
+    return decode_with(k, k->decode, root, out);
+}
+
+int lbp_kube_decode_ident(enum lbp_kind kind, json_object *root, void **out)
+{
+    const struct kind_info *k = kind_info(kind);
+    *out = NULL;
+    if (!k)
+        return LBP_INVALID;
+    return decode_with(k, k->namespaced ? decode_ident_namespaced : decode_ident_cluster, root,
+                       out);
 }
 
 int lbp_kube_decode(enum lbp_kind kind, const char *json, size_t len, void **out)

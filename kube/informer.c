@@ -23,6 +23,17 @@
  * cache and tell the handlers", so handlers see events one at a time and in
  * order, and a resync never interleaves with an event.
  *
+ * Unreadable objects: an object whose identity can be read but whose
+ * body cannot be decoded (over the decoder's 16 MiB, or out of memory) is
+ * never allowed to look absent, because "absent" is what makes the
+ * orphan scan delete a load balancer and a relist tell the handlers it was
+ * deleted. Its key goes into a set of unreadable keys
+ * (lbp_informer_unreadable), the cache keeps the last version it could
+ * read, and on_unreadable tells the handlers. One being deleted is cached
+ * as its identity (meta.partial: name, uid, finalizers), which is all a
+ * deletion needs, and a DELETED event for it is processed as any other.
+ * The next version that decodes clears the mark.
+ *
  * Stopping: a per-informer flag the watch stream polls
  * (lbp_kube_stream_stoppable) and a condvar that wakes backoff sleeps, so
  * stop joins within about a second even on a silent watch. A LIST in
@@ -68,9 +79,10 @@ struct lbp_informer {
     size_t max_line;
     struct lbp_informer_handlers h;
 
-    pthread_rwlock_t lock; /* guards cache */
+    pthread_rwlock_t lock; /* guards cache and unreadable */
     struct entry *cache;
-    pthread_mutex_t hmu; /* serialises cache updates + handler calls */
+    struct entry *unreadable; /* partial objects (identity only) of undecodable ones */
+    pthread_mutex_t hmu;      /* serialises cache updates + handler calls */
 
     pthread_mutex_t mu; /* guards synced, started; cv waits */
     pthread_cond_t cv;  /* monotonic; synced and stop */
@@ -134,6 +146,37 @@ static struct lbp_meta *cache_find(struct lbp_informer *inf, const char *key)
     struct entry *e = NULL;
     HASH_FIND_STR(inf->cache, key, e);
     return e ? e->obj : NULL;
+}
+
+/* Marks id's key unreadable (id's reference is handed over) or, id NULL, clears key. */
+static void unreadable_put(struct lbp_informer *inf, const char *key, struct lbp_meta *id)
+{
+    struct entry *e = NULL, *fresh = NULL;
+    struct lbp_meta *old = NULL;
+    if (id && !(fresh = calloc(1, sizeof(*fresh)))) {
+        lbp_kube_obj_unref(id); /* the key stays unmarked: the stale copy still stands in */
+        return;
+    }
+    pthread_rwlock_wrlock(&inf->lock);
+    HASH_FIND_STR(inf->unreadable, key, e);
+    if (e) {
+        HASH_DEL(inf->unreadable, e);
+        old = e->obj;
+        free(e);
+    }
+    if (fresh) {
+        fresh->obj = id;
+        HASH_ADD_KEYPTR(hh, inf->unreadable, id->key, strlen(id->key), fresh);
+    }
+    pthread_rwlock_unlock(&inf->lock);
+    lbp_kube_obj_unref(old);
+}
+
+/* Tells the handlers about a key marked unreadable; caller holds hmu. */
+static void announce_unreadable(struct lbp_informer *inf, const struct lbp_meta *id, int why)
+{
+    if (inf->h.on_unreadable)
+        inf->h.on_unreadable(inf->h.ctx, id, why);
 }
 
 /*
@@ -229,14 +272,16 @@ static void free_map(struct entry **map)
  * listed and unknown → add, listed with another resourceVersion → update,
  * cached but not listed → delete.
  */
-static void apply_replace(struct lbp_informer *inf, struct entry *fresh)
+static void apply_replace(struct lbp_informer *inf, struct entry *fresh, struct entry *bad)
 {
-    struct entry *old, *e, *tmp, *prev;
+    struct entry *old, *old_bad, *e, *tmp, *prev;
 
     pthread_mutex_lock(&inf->hmu);
     pthread_rwlock_wrlock(&inf->lock);
     old = inf->cache;
     inf->cache = fresh;
+    old_bad = inf->unreadable;
+    inf->unreadable = bad;
     pthread_rwlock_unlock(&inf->lock);
 
     HASH_ITER(hh, fresh, e, tmp)
@@ -261,6 +306,7 @@ static void apply_replace(struct lbp_informer *inf, struct entry *fresh)
     }
     pthread_mutex_unlock(&inf->hmu);
     free_map(&old);
+    free_map(&old_bad);
 }
 
 static void *resync_main(void *arg)
@@ -350,8 +396,61 @@ static const char *str_member(json_object *o, const char *k, size_t max)
 }
 
 /* Adds the items of one page to *fresh; copies continue and RV out. */
+/* Adds obj (one reference handed over) to *map, replacing an entry with its key. */
+static int map_put(struct entry **map, struct lbp_meta *obj)
+{
+    struct entry *e = NULL;
+    HASH_FIND_STR(*map, obj->key, e);
+    if (e) {
+        HASH_DEL(*map, e);
+        lbp_kube_obj_unref(e->obj);
+    } else if (!(e = calloc(1, sizeof(*e)))) {
+        lbp_kube_obj_unref(obj);
+        return LBP_NOMEM;
+    }
+    e->obj = obj;
+    HASH_ADD_KEYPTR(hh, *map, obj->key, strlen(obj->key), e);
+    return LBP_OK;
+}
+
+/*
+ * A LIST item that did not decode (drc): its key must not drop out of the
+ * listed set. A deleting one goes in as its identity; any other is marked
+ * unreadable in *bad and keeps the version the cache has, if any.
+ */
+static int list_item_unreadable(struct lbp_informer *inf, json_object *item, int drc, size_t i,
+                                struct entry **fresh, struct entry **bad)
+{
+    struct lbp_meta *id = NULL, *stale;
+    int rc;
+    stat_inc(&inf->st.decode_errors);
+    if (lbp_kube_decode_ident(inf->kind, item, (void **)&id)) {
+        lbp_warn("informer %s: LIST item %zu skipped: %s, and no usable name",
+                 lbp_kube_kind_name(inf->kind), i, lbp_rc_str(drc));
+        return LBP_OK;
+    }
+    if (id->deleting) {
+        lbp_warn("informer %s: %s: cannot decode (%s); being deleted, kept by name",
+                 lbp_kube_kind_name(inf->kind), id->key, lbp_rc_str(drc));
+        return map_put(fresh, id);
+    }
+    lbp_warn("informer %s: %s: cannot decode (%s); keeping the last version read",
+             lbp_kube_kind_name(inf->kind), id->key, lbp_rc_str(drc));
+    pthread_rwlock_rdlock(&inf->lock);
+    stale = lbp_kube_obj_ref(cache_find(inf, id->key));
+    pthread_rwlock_unlock(&inf->lock);
+    if (stale && (rc = map_put(fresh, stale))) {
+        lbp_kube_obj_unref(id);
+        return rc;
+    }
+    pthread_mutex_lock(&inf->hmu);
+    announce_unreadable(inf, id, drc);
+    pthread_mutex_unlock(&inf->hmu);
+    return map_put(bad, id);
+}
+
 static int list_page_apply(struct lbp_informer *inf, const char *body, size_t len,
-                           struct entry **fresh, char *cont, char *rv)
+                           struct entry **fresh, struct entry **bad, char *cont, char *rv)
 {
     json_object *root = NULL;
     int rc = LBP_OK;
@@ -377,26 +476,11 @@ static int list_page_apply(struct lbp_informer *inf, const char *body, size_t le
         items && json_object_is_type(items, json_type_array) ? json_object_array_length(items) : 0;
     for (size_t i = 0; i < n; i++) {
         struct lbp_meta *obj = NULL;
-        int drc =
-            lbp_kube_decode_obj(inf->kind, json_object_array_get_idx(items, i), (void **)&obj);
-        if (drc) {
-            stat_inc(&inf->st.decode_errors);
-            lbp_warn("informer %s: LIST item %zu skipped: %s", lbp_kube_kind_name(inf->kind), i,
-                     lbp_rc_str(drc));
-            continue;
-        }
-        struct entry *e = NULL;
-        HASH_FIND_STR(*fresh, obj->key, e);
-        if (e) {
-            HASH_DEL(*fresh, e);
-            lbp_kube_obj_unref(e->obj);
-        } else if (!(e = calloc(1, sizeof(*e)))) {
-            lbp_kube_obj_unref(obj);
-            rc = LBP_NOMEM;
+        json_object *item = json_object_array_get_idx(items, i);
+        int drc = lbp_kube_decode_obj(inf->kind, item, (void **)&obj);
+        rc = drc ? list_item_unreadable(inf, item, drc, i, fresh, bad) : map_put(fresh, obj);
+        if (rc)
             goto out;
-        }
-        e->obj = obj;
-        HASH_ADD_KEYPTR(hh, *fresh, obj->key, strlen(obj->key), e);
     }
 out:
     json_object_put(root);
@@ -406,7 +490,7 @@ out:
 /* A complete paged LIST, then replace. */
 static int do_list(struct lbp_informer *inf)
 {
-    struct entry *fresh = NULL;
+    struct entry *fresh = NULL, *bad = NULL;
     struct lbp_buf path;
     char *cont = NULL, rv[RV_MAX + 1] = "";
     int rc;
@@ -429,6 +513,7 @@ static int do_list(struct lbp_informer *inf)
             lbp_info("informer %s: LIST continue token expired, listing again",
                      lbp_kube_kind_name(inf->kind));
             free_map(&fresh);
+            free_map(&bad);
             cont[0] = '\0';
             rv[0] = '\0';
             lbp_kube_response_free(&resp);
@@ -447,10 +532,10 @@ static int do_list(struct lbp_informer *inf)
             continue;
         }
         if (rc == LBP_OK)
-            rc = list_page_apply(inf, resp.body, resp.body_len, &fresh, cont, rv);
+            rc = list_page_apply(inf, resp.body, resp.body_len, &fresh, &bad, cont, rv);
         else
-            lbp_warn("informer %s: LIST failed: %s%s%s", lbp_kube_kind_name(inf->kind),
-                     lbp_rc_str(rc), resp.message ? ": " : "", resp.message ? resp.message : "");
+            lbp_warn("informer %s: LIST failed: %s", lbp_kube_kind_name(inf->kind),
+                     resp.error[0] ? resp.error : lbp_rc_str(rc));
         lbp_kube_response_free(&resp);
         if (rc)
             goto out;
@@ -467,8 +552,9 @@ static int do_list(struct lbp_informer *inf)
         rc = LBP_PARSE;
         goto out;
     }
-    apply_replace(inf, fresh);
+    apply_replace(inf, fresh, bad);
     fresh = NULL;
+    bad = NULL;
     set_rv(inf, rv);
     pthread_mutex_lock(&inf->mu);
     if (!inf->synced)
@@ -479,6 +565,7 @@ static int do_list(struct lbp_informer *inf)
     pthread_mutex_unlock(&inf->mu);
 out:
     free_map(&fresh);
+    free_map(&bad);
     free(cont);
     lbp_buf_free(&path);
     return rc;
@@ -551,14 +638,31 @@ static int handle_line(struct lbp_informer *inf, const char *line, size_t len)
     if (drc) {
         /*
          * Well-formed event, unusable object: restarting would replay the
-         * same event forever, so it is skipped and the RV moves past it.
+         * same event forever, so the RV moves past it — but its key must
+         * not look absent (see the top of the file).
          */
         stat_inc(&inf->st.decode_errors);
-        lbp_warn("informer %s: watch %s event skipped: %s", lbp_kube_kind_name(inf->kind), type,
-                 lbp_rc_str(drc));
         set_rv(inf, str_member(member(o, "metadata"), "resourceVersion", RV_MAX));
-        goto out;
+        if (lbp_kube_decode_ident(inf->kind, o, (void **)&obj)) {
+            lbp_warn("informer %s: watch %s event skipped: %s, and no usable name",
+                     lbp_kube_kind_name(inf->kind), type, lbp_rc_str(drc));
+            goto out;
+        }
+        if (!del && !obj->deleting) {
+            lbp_warn("informer %s: %s: watch %s: cannot decode (%s); keeping the last version "
+                     "read",
+                     lbp_kube_kind_name(inf->kind), obj->key, type, lbp_rc_str(drc));
+            pthread_mutex_lock(&inf->hmu);
+            unreadable_put(inf, obj->key, lbp_kube_obj_ref(obj));
+            announce_unreadable(inf, obj, drc);
+            pthread_mutex_unlock(&inf->hmu);
+            goto out;
+        }
+        lbp_warn("informer %s: %s: watch %s: cannot decode (%s); %s by name",
+                 lbp_kube_kind_name(inf->kind), obj->key, type, lbp_rc_str(drc),
+                 del ? "deleted" : "being deleted, kept");
     }
+    unreadable_put(inf, obj->key, NULL); /* this version stands for itself */
     if (del) {
         apply_delete(inf, obj);
     } else {
@@ -575,6 +679,24 @@ out:
 int lbp_informer_feed_line(struct lbp_informer *inf, const char *line, size_t len)
 {
     return handle_line(inf, line, len);
+}
+
+int lbp_informer_feed_list(struct lbp_informer *inf, const char *body, size_t len)
+{
+    struct entry *fresh = NULL, *bad = NULL;
+    char rv[RV_MAX + 1] = "", *cont = calloc(1, CONTINUE_MAX + 1);
+    int rc = cont ? list_page_apply(inf, body, len, &fresh, &bad, cont, rv) : LBP_NOMEM;
+    if (rc == LBP_OK && cont[0])
+        rc = LBP_INVALID; /* one page only */
+    if (rc == LBP_OK) {
+        apply_replace(inf, fresh, bad);
+        fresh = bad = NULL;
+        set_rv(inf, rv);
+    }
+    free_map(&fresh);
+    free_map(&bad);
+    free(cont);
+    return rc;
 }
 
 static int on_line(void *ctx, const char *line, size_t len)
@@ -668,8 +790,8 @@ static enum outcome do_watch(struct lbp_informer *inf, bool *healthy)
                  lbp_kube_kind_name(inf->kind), inf->max_line);
         out = OUT_RELIST_LATER;
     } else {
-        lbp_info("informer %s: watch from %s ended: %s%s%s", lbp_kube_kind_name(inf->kind), rv,
-                 lbp_rc_str(rc), resp.message ? ": " : "", resp.message ? resp.message : "");
+        lbp_info("informer %s: watch from %s ended: %s", lbp_kube_kind_name(inf->kind), rv,
+                 resp.error[0] ? resp.error : lbp_rc_str(rc));
         out = OUT_BACKOFF;
     }
     lbp_kube_response_free(&resp);
@@ -823,6 +945,17 @@ void *lbp_informer_get(struct lbp_informer *inf, const char *key)
     return m;
 }
 
+bool lbp_informer_unreadable(struct lbp_informer *inf, const char *key)
+{
+    struct entry *e = NULL;
+    if (!inf || !key)
+        return false;
+    pthread_rwlock_rdlock(&inf->lock);
+    HASH_FIND_STR(inf->unreadable, key, e);
+    pthread_rwlock_unlock(&inf->lock);
+    return e != NULL;
+}
+
 size_t lbp_informer_list(struct lbp_informer *inf, void ***objs)
 {
     size_t n = 0;
@@ -878,6 +1011,7 @@ void lbp_informer_free(struct lbp_informer *inf)
         return;
     lbp_informer_stop(inf);
     free_map(&inf->cache);
+    free_map(&inf->unreadable);
     json_tokener_free(inf->tok);
     pthread_cond_destroy(&inf->cv);
     pthread_mutex_destroy(&inf->mu);

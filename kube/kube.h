@@ -104,6 +104,13 @@ struct lbp_kube_response {
     char *reason;  /* Status.reason, e.g. "Conflict", "NotFound", "Invalid" */
     char *message; /* Status.message */
     long retry_after_s;
+    /*
+     * Why the request failed, in words, whenever it did (empty on success):
+     * what failed and against what — the server's host:port and errno text,
+     * the TLS name and CA, 401 versus 403 with the server's message — so a
+     * caller can print it as it is.
+     */
+    char error[512];
 };
 void lbp_kube_response_free(struct lbp_kube_response *r);
 
@@ -153,6 +160,12 @@ struct lbp_meta {
     char *resource_version;
     int64_t creation_s; /* epoch seconds */
     bool deleting;      /* deletionTimestamp is set */
+    /*
+     * Only the identity, deleting and finalizers were decoded: the object
+     * itself could not be (see lbp_informer_unreadable). The informer
+     * caches such an object only while it is being deleted.
+     */
+    bool partial;
     struct lbp_kv *labels;
     size_t n_labels;
     struct lbp_kv *annotations;
@@ -276,6 +289,13 @@ struct lbp_informer_handlers {
     void (*on_update)(void *ctx, const void *old_obj, const void *new_obj);
     void (*on_delete)(void *ctx, const void *obj);
     void *ctx;
+    /*
+     * An object that could not be decoded (rc says why): obj is only its
+     * identity (meta.partial). The cache keeps the last version it could
+     * read, if any, and lbp_informer_unreadable is true for the key until
+     * a version decodes or it is deleted. May be NULL.
+     */
+    void (*on_unreadable)(void *ctx, const void *obj, int rc);
 };
 
 struct lbp_informer_opts {
@@ -299,6 +319,12 @@ bool lbp_informer_has_synced(struct lbp_informer *inf);
 int lbp_informer_wait_synced(struct lbp_informer *inf, unsigned timeout_ms);
 /* A referenced object, or NULL. Release with lbp_kube_obj_unref. */
 void *lbp_informer_get(struct lbp_informer *inf, const char *key);
+/*
+ * True when the latest version of key seen could not be decoded: the
+ * object exists though lbp_informer_get may have nothing (or an older
+ * version) for it. Whoever acts on absence (an orphan scan) must ask this.
+ */
+bool lbp_informer_unreadable(struct lbp_informer *inf, const char *key);
 /* A referenced snapshot of every object; release with lbp_informer_list_free. */
 size_t lbp_informer_list(struct lbp_informer *inf, void ***objs);
 void lbp_informer_list_free(void **objs, size_t n);

@@ -3,7 +3,8 @@
  * the pool set, parsed from lbprov's YAML file or MetalLB's CRD objects.
  *
  * Inputs are text (a YAML document, JSON objects as the API returned them);
- * nothing here talks to Kubernetes. The bare-metal cloud uses a pool set to
+ * nothing here talks to Kubernetes (api.h is the one LIST of MetalLB's
+ * objects, for the controller and the speaker). The bare-metal cloud uses a pool set to
  * allocate addresses, the speaker uses the same set to learn, for a VIP,
  * which nodes may announce it and on which interfaces.
  *

@@ -41,6 +41,29 @@ const struct lbp_provider *lbp_provider_find(const char *name)
     return NULL;
 }
 
+int lbp_provider_check(const struct lbp_provider *p, char *err, size_t errlen)
+{
+    const char *what = NULL;
+    size_t kinds = 0;
+    for (; p->config_kinds && p->config_kinds[kinds].kind; kinds++)
+        if (!p->config_kinds[kinds].path || !p->config_kinds[kinds].source)
+            what = "a config kind without an API path or source";
+    if (!p->init || !p->cleanup || !p->get || !p->ensure || !p->remove || !p->ping)
+        what = "one of the slots every cloud needs (init, cleanup, get, ensure, remove, ping)";
+    else if ((p->caps & LBP_CAP_RUNTIME_CONFIG) && (!p->configure || !kinds))
+        what = "LBP_CAP_RUNTIME_CONFIG without a configure slot and config_kinds";
+    else if (kinds > LBP_CONFIG_KINDS_MAX)
+        what = "more than LBP_CONFIG_KINDS_MAX config kinds";
+    else if (!(p->caps & LBP_CAP_RUNTIME_CONFIG) && (p->configure || kinds))
+        what = "a configure slot or config_kinds without LBP_CAP_RUNTIME_CONFIG";
+    else if ((p->caps & LBP_CAP_ALLOCATES_ADDRESSES) && !p->restore)
+        what = "LBP_CAP_ALLOCATES_ADDRESSES without a restore slot";
+    if (!what)
+        return LBP_OK;
+    snprintf(err, errlen, "cloud %s: %s", p->name ? p->name : "(unnamed)", what);
+    return LBP_INVALID;
+}
+
 void lbp_failf(struct lbp_call *call, const char *fmt, ...)
 {
     va_list ap;

@@ -10,7 +10,8 @@
  * Every slot is idempotent: called again with the same spec after a crash
  * or a timeout, it converges from whatever exists instead of failing or
  * duplicating. Slots may be called from several worker threads at once for
- * different Services (never two at once for the same LB name). *
+ * different Services (never two at once for the same LB name).
+ *
  * DESIGN — writing a cloud (details and a checklist in provider/README.md).
  * The toolkit gives: http.h (retries only where safe, a prepare hook that
  * may rewrite URL and body), rest.h (JSON call, the cloud's error-envelope
@@ -24,6 +25,41 @@
  * model as idempotent read-diff-change slots, an operation poll function
  * when changes are asynchronous, the choice for each POST of idempotent /
  * no_effect, its annotations, and a fake speaking its wire format.
+ *
+ * Asynchronous clouds (LBP_PENDING). Many clouds answer a change with an
+ * operation to poll (GCE Operations, Azure 202 + Azure-AsyncOperation,
+ * CloudStack async jobs), and a change can take minutes. A slot must never
+ * hold a worker polling it: ensure, update_targets and remove may instead
+ * return LBP_PENDING with call->retry_after_s (ensure may use
+ * st->retry_after_s) saying when to ask again. The reconciler then:
+ *   - requeues the key after that delay (1 s when 0), with no Warning Event,
+ *     no error counted and no growth of the key's backoff; a change to the
+ *     Service meanwhile requeues it at once, with the new spec;
+ *   - writes no status until ensure returns LBP_OK, and keeps the finalizer
+ *     until remove returns LBP_OK or LBP_NOT_FOUND;
+ *   - records one Normal Event per operation, not per poll:
+ *     EnsuringLoadBalancer, UpdatingLoadBalancer or DeletingLoadBalancer
+ *     with "Cloud is <doing> the load balancer: <call->err>", for which
+ *     `lbprov status` shows the Service as InProgress (so say in call->err
+ *     what the cloud is doing, e.g. "operation operation-123 RUNNING");
+ *   - counts the Services being polled in the gauge
+ *     service_controller_cloud_operations_in_progress.
+ * What the provider must do:
+ *   - keep its in-flight operation per LB name (a small table under its own
+ *     lock: the next call for that LB may come on another worker thread)
+ *     and, on the next call for that LB — whichever slot it is — poll that
+ *     operation instead of issuing the change again;
+ *   - when it finishes, compare the cloud with the spec of the call at hand
+ *     (the Service may have changed while it ran) and issue the next change
+ *     if they differ, or return LBP_OK with the result; when it failed,
+ *     forget it and return the failure (LBP_RETRY, LBP_INVALID...) so the
+ *     next call starts afresh;
+ *   - after a controller restart (an empty table) converge from what the
+ *     cloud shows — a resource still provisioning, an operation or job the
+ *     cloud lists against the resource — never from a lost handle, and
+ *     never create a second resource because the first one is not ready.
+ * LBP_PENDING with call->event_reason set means something else: the LB
+ * waits for a resource another Service holds (see struct lbp_call).
  */
 #ifndef LBP_PROVIDER_H
 #define LBP_PROVIDER_H
@@ -45,6 +81,25 @@
 #define LBP_CAP_HEALTH_CHECKS (1u << 7) /* the LB health-checks nodes itself */
 #define LBP_CAP_IPV6 (1u << 8)
 #define LBP_CAP_REQUESTED_IP (1u << 9) /* honours spec.loadBalancerIP */
+/*
+ * Behaviour the reconciler adapts to. Each is a promise the cloud states,
+ * never something guessed from which optional slots it fills (a slot only
+ * says a call is possible); lbp_provider_check holds each bit to the slots
+ * it needs.
+ */
+/* Takes run-time configuration objects from the API: configure + config_kinds. */
+#define LBP_CAP_RUNTIME_CONFIG (1u << 10)
+/*
+ * Hands out addresses itself, and Service status is its only record of
+ * them: restore is required, and the reconciler reports each assignment
+ * with an IPAllocated Event (as MetalLB does).
+ */
+#define LBP_CAP_ALLOCATES_ADDRESSES (1u << 11)
+/*
+ * Reads the Service's labels and selector (spec.labels, selector_hash): a
+ * change to either must reach ensure, which upstream's sync rules skip.
+ */
+#define LBP_CAP_SERVICE_LABELS (1u << 12)
 
 #define LBP_LB_NAME_LEN 32 /* "a" + UID without dashes, cut to 32 (upstream) */
 
@@ -83,6 +138,8 @@ struct lbp_lb_spec {
     size_t n_nodes;
     const char *const *source_ranges; /* CIDRs; empty means everyone */
     size_t n_source_ranges;
+    /* Where the ranges came from, for a message that names it (NULL: none given). */
+    const char *source_ranges_field;
     const char *session_affinity; /* "None" or "ClientIP" */
     int session_affinity_timeout;
     bool local_traffic; /* externalTrafficPolicy: Local */
@@ -115,7 +172,7 @@ struct lbp_lb_ingress_addr {
 struct lbp_lb_status {
     struct lbp_lb_ingress_addr ingress[LBP_LB_MAX_INGRESS];
     size_t n_ingress;
-    unsigned retry_after_s; /* with LBP_PENDING or LBP_RETRY: when to ask again */
+    unsigned retry_after_s; /* ensure with LBP_PENDING or LBP_RETRY: when to ask again */
 };
 
 /* One LB this cluster owns, as list_owned reports it. */
@@ -132,7 +189,7 @@ struct lbp_lb_owned {
 #define LBP_ERRBUF_SIZE 512
 struct lbp_call {
     char err[LBP_ERRBUF_SIZE];
-    unsigned retry_after_s;
+    unsigned retry_after_s; /* with LBP_PENDING or LBP_RETRY: when to ask again, in seconds */
     /*
      * Optional, set by the provider with a failure: the Warning Event's
      * reason (a static string, e.g. "AllocationFailed"); NULL lets the
@@ -147,9 +204,23 @@ void lbp_failf(struct lbp_call *call, const char *fmt, ...) __attribute__((forma
 
 struct lbp_provider_ctx; /* a configured instance of a cloud */
 
+/*
+ * One kind of run-time configuration object (LBP_CAP_RUNTIME_CONFIG): its
+ * name as configure receives it, the API collection the reconciler LISTs
+ * it from, and who defines it (for messages: "MetalLB").
+ */
+struct lbp_config_kind {
+    const char *kind;
+    const char *path;
+    const char *source;
+};
+#define LBP_CONFIG_KINDS_MAX 4
+
 struct lbp_provider {
     const char *name; /* --cloud NAME */
     unsigned caps;
+    /* With LBP_CAP_RUNTIME_CONFIG: the kinds configure takes, ended by {NULL}. */
+    const struct lbp_config_kind *config_kinds;
 
     /* Reads --cloud-config (may be NULL) and the environment. */
     int (*init)(const char *cloud_config_path, const char *cluster_name,
@@ -160,6 +231,10 @@ struct lbp_provider {
                struct lbp_lb_status *st, struct lbp_call *call);
     int (*ensure)(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                   struct lbp_lb_status *st, struct lbp_call *call);
+    /*
+     * ensure, update_targets and remove may answer LBP_PENDING: see
+     * "Asynchronous clouds" at the top of this file.
+     */
     /* NULL: the reconciler calls ensure. */
     int (*update_targets)(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                           struct lbp_call *call);
@@ -180,10 +255,10 @@ struct lbp_provider {
     int (*debug_post)(struct lbp_provider_ctx *ctx, const char *body, char *err, size_t errlen);
 
     /*
-     * Optional (NULL: the cloud takes no run-time configuration). Replaces
-     * every object of one kind with json_objects (the items of a LIST, each
-     * one JSON object as text; n may be 0). Bare metal takes "IPAddressPool"
-     * and "L2Advertisement". On error the previous configuration stays in
+     * With LBP_CAP_RUNTIME_CONFIG (else NULL). Replaces every object of one
+     * kind (of config_kinds) with json_objects (the items of a LIST, each
+     * one JSON object as text; n may be 0). Bare metal takes MetalLB's
+     * "IPAddressPool" and "L2Advertisement". On error the previous configuration stays in
      * force and err says why (LBP_INVALID: the objects are wrong; report it,
      * do not retry until they change). After LBP_OK the reconciler should
      * requeue every Service this cloud handles: addresses may have moved.
@@ -193,7 +268,7 @@ struct lbp_provider {
     /*
      * Optional (NULL: nothing to restore). For a cloud whose state is not
      * stored anywhere but the Services themselves (bare metal: the address
-     * allocations), the reconciler calls this once per handled Service with
+     * allocations; the mock: its in-memory LBs' addresses), the reconciler calls this once per handled Service with
      * its current status.loadBalancer.ingress after the caches sync and
      * before any ensure, so a restart never hands out an address twice.
      * Best effort: LBP_OK, or LBP_CONFLICT/LBP_INVALID when the recorded
@@ -213,6 +288,12 @@ struct lbp_provider {
 /* NULL-terminated table of the clouds built into this binary. */
 extern const struct lbp_provider *const lbp_providers[];
 const struct lbp_provider *lbp_provider_find(const char *name);
+/*
+ * LBP_OK when the vtable keeps its own promises: the slots every cloud
+ * needs are set and each behaviour bit has the slots it relies on; else
+ * LBP_INVALID with err naming the cloud and what is missing.
+ */
+int lbp_provider_check(const struct lbp_provider *p, char *err, size_t errlen);
 
 /* "a" + uid without dashes, cut to LBP_LB_NAME_LEN characters. */
 void lbp_lb_name(const char *uid, char out[LBP_LB_NAME_LEN + 1]);

@@ -1,30 +1,36 @@
 /*
  * config.c — the provider's extra contract, for clouds that keep their own
- * state and take run-time configuration (bare metal):
+ * state (bare metal, mock: restore) and take run-time configuration (bare
+ * metal: configure):
  *
- *   restore   once, after the caches synced and before any worker runs:
- *             every handled Service's status.loadBalancer.ingress is
- *             replayed into the provider, so allocations are rebuilt from
- *             the record of truth and nothing is handed out twice.
- *   configure MetalLB's IPAddressPool and L2Advertisement objects, LISTed
- *             from the API once before the workers start and then every
- *             config_poll_ms. A kind whose LIST changed (its items' uid and
- *             resourceVersion) is handed over whole; on success every
- *             handled Service is requeued (addresses may move), on
- *             LBP_INVALID the error is logged once and the provider keeps
- *             its previous pools until the objects change again.
+ *   restore   (the slot) once, after the caches synced and before any
+ *             worker runs: every handled Service's
+ *             status.loadBalancer.ingress is replayed into the provider, so
+ *             allocations are rebuilt from the record of truth and nothing
+ *             is handed out twice.
+ *   configure (LBP_CAP_RUNTIME_CONFIG) the objects of each of the
+ *             provider's config_kinds (bare metal: MetalLB's IPAddressPool
+ *             and L2Advertisement), LISTed from the path the provider names
+ *             once before the workers start and then every config_poll_ms.
+ *             A kind whose LIST changed (its items' uid and resourceVersion)
+ *             is handed over whole; on success every handled Service is
+ *             requeued (addresses may move), on LBP_INVALID the error is
+ *             logged once and the provider keeps its previous configuration
+ *             until the objects change again.
  *
  * Polling, not a watch: the informer decodes four built-in kinds only, a
  * pool set is a handful of objects that change rarely, and a LIST of each
  * kind every few seconds costs the API server next to nothing. The price
- * is up to one period of delay after an edit. A 404 means MetalLB's CRDs
- * are not installed; that is checked again every 30 s.
+ * is up to one period of delay after an edit. A 404 means the kind's CRDs
+ * are not installed; that is checked again every 30 s. The LIST itself is
+ * bare metal's (pools/api.c), shared with the speaker.
  *
  * The same thread refreshes the allocator gauges (addresses in use and in
  * total per pool) from the provider's debug JSON, which lists "pools" with
  * "inUse" and "size".
  */
 #include "reconcile/reconcile_int.h"
+#include "pools/api.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/util.h"
@@ -37,28 +43,6 @@
 #include <time.h>
 
 #define NOT_INSTALLED_RECHECK_MS 30000u
-#define MAX_OBJECTS 1024 /* per kind, as the pool parser's own cap */
-
-static const struct {
-    const char *kind;
-    const char *path;
-} kinds[2] = {
-    {"IPAddressPool", "/apis/metallb.io/v1beta1/ipaddresspools"},
-    {"L2Advertisement", "/apis/metallb.io/v1beta1/l2advertisements"},
-};
-
-/* FNV-1a over the text, with a separator so fields never run together. */
-static uint64_t fnv(uint64_t h, const char *s)
-{
-    for (; s && *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    h ^= 0xff;
-    return h * 1099511628211ull;
-}
-
-#define FNV_EMPTY 14695981039346656037ull
 
 /* ------------------------------------------------------------ restore */
 
@@ -146,115 +130,57 @@ static void pool_metrics(struct lbp_reconcile *r)
 
 /* ------------------------------------------------------------ configure */
 
-struct listing {
-    char **texts;
-    size_t n;
-    uint64_t digest;
-};
-
-static void listing_free(struct listing *l)
+static size_t n_kinds(const struct lbp_reconcile *r)
 {
-    for (size_t i = 0; i < l->n; i++)
-        free(l->texts[i]);
-    free(l->texts);
-    memset(l, 0, sizeof(*l));
-}
-
-/* LISTs one kind. LBP_NOT_FOUND: not installed (an empty listing). */
-static int list_kind(struct lbp_reconcile *r, int k, struct listing *out)
-{
-    struct lbp_kube_response resp = {0};
-    json_object *root = NULL, *items;
-    int rc;
-
-    memset(out, 0, sizeof(*out));
-    out->digest = FNV_EMPTY;
-    rc = lbp_kube_get(r->o.client, kinds[k].path, &resp);
-    if (rc != LBP_OK)
-        goto out;
-    root = json_tokener_parse(resp.body ? resp.body : "");
-    if (!root || !json_object_object_get_ex(root, "items", &items) ||
-        !json_object_is_type(items, json_type_array)) {
-        rc = LBP_PARSE;
-        goto out;
-    }
-    size_t n = json_object_array_length(items);
-    if (n > MAX_OBJECTS) {
-        rc = LBP_TOOBIG;
-        goto out;
-    }
-    if (n && !(out->texts = calloc(n, sizeof(char *)))) {
-        rc = LBP_NOMEM;
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        json_object *it = json_object_array_get_idx(items, i), *meta, *v;
-        const char *uid = NULL, *rv = NULL;
-        if (json_object_object_get_ex(it, "metadata", &meta)) {
-            if (json_object_object_get_ex(meta, "uid", &v))
-                uid = json_object_get_string(v);
-            if (json_object_object_get_ex(meta, "resourceVersion", &v))
-                rv = json_object_get_string(v);
-        }
-        /* a LIST's own resourceVersion moves with every write in the
-         * cluster; the items' do not */
-        out->digest = fnv(fnv(out->digest, uid), rv);
-        if (!(out->texts[out->n] =
-                  strdup(json_object_to_json_string_ext(it, JSON_C_TO_STRING_PLAIN)))) {
-            rc = LBP_NOMEM;
-            goto out;
-        }
-        out->n++;
-    }
-out:
-    if (rc != LBP_OK && rc != LBP_NOT_FOUND)
-        listing_free(out);
-    json_object_put(root);
-    lbp_kube_response_free(&resp);
-    return rc;
+    size_t n = 0;
+    while (r->o.provider->config_kinds && r->o.provider->config_kinds[n].kind &&
+           n < LBP_CONFIG_KINDS_MAX)
+        n++;
+    return n;
 }
 
 /*
- * One round over both kinds. Returns how many kinds are installed (so the
- * caller can slow down when there are none); *changed is set when a
+ * One round over the provider's kinds. Returns how many are installed (so
+ * the caller can slow down when there are none); *changed is set when a
  * configuration was applied.
  */
 static int config_round(struct lbp_reconcile *r, bool *changed, int *last_rc)
 {
     int installed = 0;
     *changed = false;
-    for (int k = 0; k < 2; k++) {
-        struct listing l;
+    for (size_t k = 0; k < n_kinds(r); k++) {
+        const struct lbp_config_kind *kind = &r->o.provider->config_kinds[k];
+        struct lbp_pools_listing l;
         char err[LBP_ERRBUF_SIZE] = "";
-        int rc = list_kind(r, k, &l);
+        int rc = lbp_pools_list(r->o.client, kind->path, &l);
         if (rc != LBP_NOT_FOUND && rc != LBP_OK) {
             if (last_rc[k] != rc)
-                lbp_warn("%s: cannot list %s objects: %s; keeping the pools in force",
-                         kinds[k].path, kinds[k].kind, lbp_rc_str(rc));
+                lbp_warn("%s: cannot list %s objects: %s; keeping the pools in force", kind->path,
+                         kind->kind, lbp_rc_str(rc));
             last_rc[k] = rc;
             installed++; /* unknown: keep the normal pace */
             continue;
         }
         if (rc == LBP_NOT_FOUND && last_rc[k] != rc)
-            lbp_info("MetalLB %s objects are not served (%s: 404); checking again later",
-                     kinds[k].kind, kinds[k].path);
+            lbp_info("%s %s objects are not served (%s: 404); checking again later", kind->source,
+                     kind->kind, kind->path);
         installed += rc == LBP_OK;
         last_rc[k] = rc;
         if (l.digest != r->config_digest[k]) {
             r->config_digest[k] = l.digest; /* a rejected set is not retried until it changes */
-            rc = r->o.provider->configure(r->o.pctx, kinds[k].kind, (const char *const *)l.texts,
+            rc = r->o.provider->configure(r->o.pctx, kind->kind, (const char *const *)l.objects,
                                           l.n, err, sizeof(err));
             if (rc == LBP_OK) {
-                lbp_info("applied %zu %s objects", l.n, kinds[k].kind);
+                lbp_info("applied %zu %s objects", l.n, kind->kind);
                 *changed = true;
             } else {
-                lbp_error("MetalLB %s objects not applied: %s", kinds[k].kind,
+                lbp_error("%s %s objects not applied: %s", kind->source, kind->kind,
                           err[0] ? err : lbp_rc_str(rc));
                 if (rc != LBP_INVALID)
                     r->config_digest[k] = 0; /* not their fault: try again next round */
             }
         }
-        listing_free(&l);
+        lbp_pools_listing_free(&l);
     }
     return installed;
 }
@@ -275,16 +201,17 @@ void lbp_reconcile_config_changed(struct lbp_reconcile *r)
 
 void lbp_config_initial(struct lbp_reconcile *r)
 {
-    int last_rc[2] = {-1, -1};
+    int last_rc[LBP_CONFIG_KINDS_MAX] = {-1, -1, -1, -1};
     bool changed = false;
-    if (!r->o.provider->configure)
+    if (!(r->o.provider->caps & LBP_CAP_RUNTIME_CONFIG))
         return;
     r->m_pool_in_use = lbp_metric_new(LBP_GAUGE, "lbprov_allocator_addresses_in_use_total",
                                       "Addresses handed out from each pool.", "pool");
     r->m_pool_size = lbp_metric_new(LBP_GAUGE, "lbprov_allocator_addresses_total",
                                     "Addresses each pool may hand out.", "pool");
     /* nothing has been applied yet: an empty listing needs no call */
-    r->config_digest[0] = r->config_digest[1] = FNV_EMPTY;
+    for (size_t k = 0; k < LBP_CONFIG_KINDS_MAX; k++)
+        r->config_digest[k] = LBP_POOLS_LISTING_EMPTY;
     config_round(r, &changed, last_rc);
     if (changed)
         applied(r);
@@ -295,7 +222,7 @@ void lbp_config_initial(struct lbp_reconcile *r)
 static void *config_main(void *arg)
 {
     struct lbp_reconcile *r = arg;
-    int last_rc[2] = {-1, -1};
+    int last_rc[LBP_CONFIG_KINDS_MAX] = {-1, -1, -1, -1};
     unsigned period = r->o.config_poll_ms ? r->o.config_poll_ms : 5000;
     unsigned idle = period * 10 < NOT_INSTALLED_RECHECK_MS ? period * 10 : NOT_INSTALLED_RECHECK_MS;
     uint64_t next = lbp_now_ms() + period;
@@ -332,7 +259,7 @@ static void *config_main(void *arg)
 /* Called with r->mu held, like the other thread starts. */
 int lbp_config_start(struct lbp_reconcile *r)
 {
-    if (!r->o.provider->configure)
+    if (!(r->o.provider->caps & LBP_CAP_RUNTIME_CONFIG))
         return LBP_OK;
     if (pthread_create(&r->config_thread, NULL, config_main, r) != 0)
         return LBP_NOMEM;

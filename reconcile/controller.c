@@ -30,12 +30,11 @@ uint64_t lbp_reconcile_svc_hash(const struct lbp_reconcile *r, const struct lbp_
 {
     uint64_t h = lbp_service_hash(svc);
     /*
-     * Upstream re-syncs on annotations, not labels. A provider configured at
-     * run time (bare metal) chooses pools by Service label and shares
-     * addresses by selector, so for it a label or selector change must
-     * reach ensure too.
+     * Upstream re-syncs on annotations, not labels. A provider that reads
+     * them (bare metal chooses pools by Service label and shares addresses
+     * by selector) needs a label or selector change to reach ensure too.
      */
-    if (r->o.provider && r->o.provider->configure)
+    if (r->o.provider && (r->o.provider->caps & LBP_CAP_SERVICE_LABELS))
         h = (h ^ lbp_service_label_hash(svc)) * 1099511628211ull;
     return h;
 }
@@ -121,6 +120,21 @@ static void svc_delete(void *ctx, const void *obj)
     lbp_queue_add_now(r->q, svc->meta.key);
 }
 
+/*
+ * The informer could not decode a Service: it keeps the last version it
+ * read (or none), so the worker leaves the load balancer as it is and the
+ * orphan scan spares it. Say so on the Service; nothing else can.
+ */
+static void svc_unreadable(void *ctx, const void *obj, int rc)
+{
+    char msg[256];
+    snprintf(msg, sizeof(msg),
+             "cannot read this Service (%s); its load balancer, if any, is left as it is until "
+             "a version can be read",
+             lbp_rc_str(rc));
+    lbp_reconcile_event(ctx, obj, "Warning", "SyncLoadBalancerFailed", msg);
+}
+
 static void node_changed(struct lbp_reconcile *r)
 {
     pthread_mutex_lock(&r->mu);
@@ -153,6 +167,7 @@ void lbp_reconcile_handlers(struct lbp_reconcile *r, struct lbp_informer_handler
     services->on_add = svc_add;
     services->on_update = svc_update;
     services->on_delete = svc_delete;
+    services->on_unreadable = svc_unreadable;
     services->ctx = r;
     nodes->on_add = node_add;
     nodes->on_update = node_update;

@@ -151,26 +151,38 @@ out:
     return ok;
 }
 
-/* Splits the annotation's comma-separated CIDRs (spaces allowed) into d. */
+/*
+ * Splits the annotation's comma-separated CIDRs (spaces allowed) into d.
+ * As upstream: a value of only spaces means no restriction, while an empty
+ * entry ("10.0.0.0/8,," or ",") is an error — kept as "" so validation
+ * refuses it, because skipping it could leave no restriction at all.
+ */
 static int ranges_from_annotation(const char *v, struct lbp_desired *d)
 {
     size_t n = 1;
-    char *tok, *save = NULL;
-    for (const char *p = v; *p; p++)
+    const char *p = v;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (!*p)
+        return LBP_OK;
+    for (p = v; *p; p++)
         n += *p == ',';
     d->ranges_buf = strdup(v);
     d->ranges = calloc(n, sizeof(char *));
     if (!d->ranges_buf || !d->ranges)
         return LBP_NOMEM;
-    for (tok = strtok_r(d->ranges_buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        char *e;
+    char *tok = d->ranges_buf;
+    for (size_t i = 0; i < n; i++) {
+        char *comma = strchr(tok, ','), *e;
+        if (comma)
+            *comma = '\0';
         while (*tok == ' ' || *tok == '\t')
             tok++;
         e = tok + strlen(tok);
         while (e > tok && (e[-1] == ' ' || e[-1] == '\t'))
             *--e = '\0';
-        if (*tok)
-            d->ranges[d->spec.n_source_ranges++] = tok;
+        d->ranges[d->spec.n_source_ranges++] = tok;
+        tok = comma ? comma + 1 : e;
     }
     d->spec.source_ranges = d->ranges;
     return LBP_OK;
@@ -210,10 +222,12 @@ int lbp_desired_build(const struct lbp_service *svc, const struct lbp_nodeset *n
     if (svc->n_lb_source_ranges) {
         s->source_ranges = (const char *const *)svc->lb_source_ranges;
         s->n_source_ranges = svc->n_lb_source_ranges;
+        s->source_ranges_field = "spec.loadBalancerSourceRanges";
     } else {
         const char *a = lbp_meta_annotation(&svc->meta, LBP_SOURCE_RANGES_ANNOTATION);
         if (a && (rc = ranges_from_annotation(a, d)))
             goto out;
+        s->source_ranges_field = "annotation " LBP_SOURCE_RANGES_ANNOTATION;
     }
     s->session_affinity = svc->session_affinity ? svc->session_affinity : "None";
     s->session_affinity_timeout = svc->session_affinity_timeout;

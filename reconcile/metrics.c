@@ -22,7 +22,7 @@ static const double sync_buckets[] = {1,   2,   4,    8,    16,   32,   64,   12
 static struct {
     struct lbp_metric *syncs, *sync_errors, *nodesyncs, *nodesync_errors, *skipped;
     struct lbp_metric *cloud_calls, *cloud_errors, *api_writes, *orphans_removed;
-    struct lbp_metric *depth, *pending;
+    struct lbp_metric *depth, *pending, *in_progress;
     struct lbp_metric *nodesync_latency, *host_latency;
 } m;
 
@@ -34,7 +34,8 @@ static double load(uint64_t *p)
 static void collect(void *ctx)
 {
     struct lbp_reconcile *r = ctx;
-    size_t pending;
+    size_t pending, in_progress = 0;
+    struct lbp_svc_state *st, *tmp;
     lbp_metric_set(m.syncs, NULL, load(&r->m_syncs));
     lbp_metric_set(m.sync_errors, NULL, load(&r->m_sync_errors));
     lbp_metric_set(m.nodesyncs, NULL, load(&r->m_nodesyncs));
@@ -47,8 +48,10 @@ static void collect(void *ctx)
     lbp_metric_set(m.depth, NULL, (double)lbp_queue_len(r->q));
     pthread_mutex_lock(&r->mu);
     pending = r->nodesync_pending;
+    HASH_ITER(hh, r->states, st, tmp) in_progress += st->op_pending != LBP_OP_NONE;
     pthread_mutex_unlock(&r->mu);
     lbp_metric_set(m.pending, NULL, (double)pending);
+    lbp_metric_set(m.in_progress, NULL, (double)in_progress);
 }
 
 void lbp_reconcile_metrics_init(struct lbp_reconcile *r)
@@ -76,6 +79,9 @@ void lbp_reconcile_metrics_init(struct lbp_reconcile *r)
     m.pending =
         lbp_metric_new(LBP_GAUGE, "service_controller_nodesync_pending",
                        "Load balancers still to update for the last node-set change.", NULL);
+    m.in_progress = lbp_metric_new(
+        LBP_GAUGE, "service_controller_cloud_operations_in_progress",
+        "Load balancers whose cloud operation answered pending and is being polled.", NULL);
     m.nodesync_latency =
         lbp_histogram_new("service_controller_nodesync_latency_seconds",
                           "From a node-set change to the last load balancer updated for it.", NULL,

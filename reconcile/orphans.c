@@ -6,7 +6,8 @@
  * whose Service no longer exists, has another UID, or no longer wants a
  * load balancer (with no finalizer of ours left) is removed once it has
  * been seen orphaned for the whole grace period — long enough for any
- * cache lag or in-flight sync to settle.
+ * cache lag or in-flight sync to settle. A Service the informer could not
+ * decode is not missing (lbp_informer_unreadable): its LB stays.
  */
 #include "reconcile/reconcile_int.h"
 #include "common/log.h"
@@ -29,6 +30,9 @@ static bool is_orphan(struct lbp_reconcile *r, const struct lbp_lb_owned *o)
     struct lbp_service *svc;
     bool orphan;
     snprintf(key, sizeof(key), "%s/%s", o->namespace, o->name);
+    /* A Service that exists but could not be decoded is never taken for a missing one. */
+    if (lbp_informer_unreadable(r->services, key))
+        return false;
     svc = lbp_informer_get(r->services, key);
     if (!svc)
         return true;
@@ -87,6 +91,9 @@ void lbp_orphans_scan(struct lbp_reconcile *r)
                 __atomic_add_fetch(&r->m_orphans_removed, 1, __ATOMIC_RELAXED);
                 e->seen = false;               /* dropped below */
                 lbp_reconcile_wake_waiting(r); /* what it held may be what they wait for */
+            } else if (rc == LBP_PENDING) {
+                /* kept in the table: the next scan polls the removal in progress */
+                lbp_v(1, "orphan scan: removing %s: in progress", spec.lb_name);
             } else {
                 lbp_warn("orphan scan: removing %s: %s", spec.lb_name,
                          call.err[0] ? call.err : lbp_rc_str(rc));

@@ -6,7 +6,9 @@
  * FIFO), ACTIVE (a worker holds it) or WAITING (backing off until
  * ready_at). Adding a READY key is a no-op; adding an ACTIVE key marks it
  * dirty, so it runs again once the worker is done — never twice at once.
- * A key's failure count lives in its item and is forgotten on success.
+ * A key's failure count lives in its item and is forgotten on success; a
+ * key put back to poll an operation in progress (lbp_queue_after) keeps
+ * its count as it was, so waiting on a slow cloud never grows the backoff.
  *
  * Metrics use client-go's workqueue names (name="service"): depth counts
  * READY keys, adds_total every time a key becomes due, queue_duration
@@ -204,7 +206,12 @@ out:
     pthread_mutex_unlock(&q->mu);
 }
 
-uint64_t lbp_queue_retry(struct lbp_queue *q, const char *key, uint64_t after_ms)
+/*
+ * Puts an ACTIVE key back to wait delay_ms (or, when its inputs changed
+ * meanwhile, makes it ready now). A failure counts as a retry and grows the
+ * key's backoff; a poll of an operation in progress does neither.
+ */
+static uint64_t requeue(struct lbp_queue *q, const char *key, uint64_t after_ms, bool failed)
 {
     struct item *it;
     uint64_t delay = 0;
@@ -213,9 +220,13 @@ uint64_t lbp_queue_retry(struct lbp_queue *q, const char *key, uint64_t after_ms
     if (!it || it->state != ITEM_ACTIVE)
         goto out;
     lbp_metric_observe(q->m_work, wq_name, now_s() - it->taken_s);
-    lbp_metric_add(q->m_retries, wq_name, 1);
-    delay = after_ms ? after_ms : lbp_backoff_ms(q->base_ms, q->max_ms, it->attempts);
-    it->attempts++;
+    delay = after_ms;
+    if (failed) {
+        lbp_metric_add(q->m_retries, wq_name, 1);
+        if (!delay)
+            delay = lbp_backoff_ms(q->base_ms, q->max_ms, it->attempts);
+        it->attempts++;
+    }
     if (it->dirty_now) {
         make_ready(q, it); /* its inputs changed meanwhile: the change may be the fix */
         delay = 0;
@@ -228,6 +239,16 @@ uint64_t lbp_queue_retry(struct lbp_queue *q, const char *key, uint64_t after_ms
 out:
     pthread_mutex_unlock(&q->mu);
     return delay;
+}
+
+uint64_t lbp_queue_retry(struct lbp_queue *q, const char *key, uint64_t after_ms)
+{
+    return requeue(q, key, after_ms, true);
+}
+
+void lbp_queue_after(struct lbp_queue *q, const char *key, uint64_t after_ms)
+{
+    requeue(q, key, after_ms, false);
 }
 
 size_t lbp_queue_len(struct lbp_queue *q)

@@ -7,9 +7,10 @@
  * finalizer first, then ensure / update_targets / remove, then the status
  * write, with Events through the recorder's own thread. A sync thread
  * recomputes the eligible node set, resyncs from the cache and removes
- * orphaned load balancers. For a provider with the optional slots (bare
- * metal), allocations are restored from Service status before the workers
- * start and a config thread feeds it MetalLB's pool objects (config.c).
+ * orphaned load balancers. For a provider with a restore slot (bare metal,
+ * mock), allocations are restored from Service status before the workers
+ * start; for one with LBP_CAP_RUNTIME_CONFIG a config thread feeds it the
+ * objects of the kinds it names (bare metal: MetalLB's pools) (config.c).
  */
 #ifndef LBP_RECONCILE_H
 #define LBP_RECONCILE_H
@@ -52,8 +53,8 @@ struct lbp_reconcile_opts {
     bool (*may_write)(void *ctx);
     void *may_write_ctx;
     /*
-     * Providers with a configure slot (bare metal): how often to LIST
-     * MetalLB's IPAddressPool and L2Advertisement objects for changes;
+     * Providers with LBP_CAP_RUNTIME_CONFIG (bare metal): how often to LIST
+     * their configuration objects (MetalLB's pools) for changes;
      * default 5000. While neither kind is installed (404) the check runs
      * every 30 s (or 10 periods, when that is shorter).
      */

@@ -31,6 +31,12 @@ void lbp_queue_done(struct lbp_queue *q, const char *key);
  * exponential backoff when after_ms is 0. Returns the delay chosen.
  */
 uint64_t lbp_queue_retry(struct lbp_queue *q, const char *key, uint64_t after_ms);
+/*
+ * The worker started something that is not finished (a cloud operation in
+ * progress): run key again after after_ms. Not a failure: no retry is
+ * counted and the key's backoff neither grows nor resets.
+ */
+void lbp_queue_after(struct lbp_queue *q, const char *key, uint64_t after_ms);
 size_t lbp_queue_len(struct lbp_queue *q);
 void lbp_queue_shutdown(struct lbp_queue *q);
 void lbp_queue_free(struct lbp_queue *q);
@@ -62,7 +68,7 @@ uint64_t lbp_service_hash(const struct lbp_service *svc);
  * Hash of metadata.labels and spec.selector. Upstream does not re-sync on
  * them; a provider that takes run-time configuration (configure slot: bare
  * metal, whose pools select Services by label and share addresses by
- * selector) needs it, and the reconciler folds it in for those only.
+ * selector) needs it: LBP_CAP_SERVICE_LABELS folds it in for those only.
  */
 uint64_t lbp_service_label_hash(const struct lbp_service *svc);
 /*
@@ -103,6 +109,9 @@ int lbp_svc_write_status(struct lbp_kube_client *c, const struct lbp_service *sv
 
 /* ------------------------------------------------------------ the controller */
 
+/* The mutating provider calls, for a cloud operation in progress. */
+enum lbp_cloud_op { LBP_OP_NONE, LBP_OP_ENSURE, LBP_OP_UPDATE, LBP_OP_REMOVE };
+
 /* What the controller last did for one Service key. */
 struct lbp_svc_state {
     UT_hash_handle hh;
@@ -116,6 +125,9 @@ struct lbp_svc_state {
      * address another Service holds, so any LB removal requeues it */
     bool waiting;
     int fail_rc; /* the provider's answer that invalid_hash/config_gen go with */
+    /* a cloud operation the provider answered LBP_PENDING for, and since when */
+    enum lbp_cloud_op op_pending;
+    uint64_t op_since_ms;
     char key[];
 };
 
@@ -146,7 +158,7 @@ struct lbp_reconcile {
     bool config_started;
     /* bumped by every provider configuration applied (config.c) */
     uint64_t config_gen;
-    uint64_t config_digest[2]; /* of the objects last given to configure, per kind */
+    uint64_t config_digest[LBP_CONFIG_KINDS_MAX]; /* of the objects last configured, per kind */
     struct lbp_metric *m_pool_in_use, *m_pool_size;
     struct lbp_orphan *orphans;
 
@@ -169,6 +181,9 @@ void lbp_reconcile_observe_host_update(double seconds);
 void *lbp_reconcile_worker(void *arg);
 /* True when the write fence is closed (see lbp_reconcile_opts.may_write); logs why. */
 bool lbp_reconcile_fenced(struct lbp_reconcile *r, const char *what);
+/* Records an Event on the Service (queued; never blocks on the API). */
+void lbp_reconcile_event(struct lbp_reconcile *r, const struct lbp_service *svc, const char *type,
+                         const char *reason, const char *msg);
 /* Finds or creates the state for key; r->mu held. */
 struct lbp_svc_state *lbp_state_get(struct lbp_reconcile *r, const char *key, bool create);
 /* The sync hash: lbp_service_hash, plus labels/selector for providers that read them. */
@@ -179,7 +194,7 @@ void lbp_reconcile_wake_waiting(struct lbp_reconcile *r);
 void lbp_reconcile_requeue_all(struct lbp_reconcile *r);
 /* Replays each handled Service's status through provider->restore (config.c). */
 void lbp_reconcile_restore(struct lbp_reconcile *r);
-/* First configuration (synchronous) and the polling thread; provider->configure only. */
+/* First configuration (synchronous) and the polling thread; LBP_CAP_RUNTIME_CONFIG only. */
 void lbp_config_initial(struct lbp_reconcile *r);
 int lbp_config_start(struct lbp_reconcile *r);
 /* Sync thread helpers (orphans.c). */

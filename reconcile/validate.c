@@ -52,10 +52,13 @@ int lbp_validate(const struct lbp_service *svc, const struct lbp_desired *d, uns
     unsigned char buf[sizeof(struct in6_addr)];
     for (size_t i = 0; i < s->n_source_ranges; i++) {
         if (!lbp_cidr_valid(s->source_ranges[i])) {
-            snprintf(msg, msglen, "%s: invalid CIDR \"%s\"",
+            /* %.64s: an entry of a megabyte is still named, not copied whole */
+            snprintf(msg, msglen, "%s%s%zu%s: invalid CIDR \"%.64s%s\"",
                      svc->n_lb_source_ranges ? "spec.loadBalancerSourceRanges"
                                              : "annotation " LBP_SOURCE_RANGES_ANNOTATION,
-                     s->source_ranges[i]);
+                     svc->n_lb_source_ranges ? "[" : " entry ", i,
+                     svc->n_lb_source_ranges ? "]" : "", s->source_ranges[i],
+                     strlen(s->source_ranges[i]) > 64 ? "..." : "");
             return LBP_INVALID;
         }
     }

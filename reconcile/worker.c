@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void event(struct lbp_reconcile *r, const struct lbp_service *svc, const char *type,
-                  const char *reason, const char *msg)
+void lbp_reconcile_event(struct lbp_reconcile *r, const struct lbp_service *svc, const char *type,
+                         const char *reason, const char *msg)
 {
     struct lbp_object_ref ref = {
         .kind = "Service",
@@ -36,8 +36,8 @@ static void event(struct lbp_reconcile *r, const struct lbp_service *svc, const 
 /*
  * MetalLB's IPAllocated ("Assigned IP [\"192.168.77.100\"]"), in addition to
  * upstream's EnsuredLoadBalancer, whenever the set of IPs in status changes —
- * only for clouds that hand out addresses themselves (those with a restore
- * slot: their record of truth is the Service status). Users of other clouds
+ * only for clouds that hand out addresses themselves
+ * (LBP_CAP_ALLOCATES_ADDRESSES: their record is the Service status). Users of other clouds
  * get upstream's Events alone, and the API one write fewer per Service.
  */
 static void ip_allocated_event(struct lbp_reconcile *r, const struct lbp_service *svc,
@@ -63,14 +63,106 @@ static void ip_allocated_event(struct lbp_reconcile *r, const struct lbp_service
         return;
     char msg[sizeof(list) + 16];
     snprintf(msg, sizeof(msg), "Assigned IP [%s]", list);
-    event(r, svc, "Normal", "IPAllocated", msg);
+    lbp_reconcile_event(r, svc, "Normal", "IPAllocated", msg);
 }
 
-static void retry(struct lbp_reconcile *r, const char *key, unsigned retry_after_s)
+/*
+ * What one sync decided for its key. The sync functions only compute it;
+ * sync_key alone hands it to the queue, so every way a sync can end is
+ * one of these and nowhere else is the key re-queued or forgotten.
+ */
+enum sync_next {
+    NEXT_DONE,  /* finished (or nothing to do until the Service changes): forget failures */
+    NEXT_POLL,  /* a cloud operation in progress: again after after_s, not a failure */
+    NEXT_RETRY, /* failed: again after after_s, or the key's growing backoff when 0 */
+};
+
+struct sync_outcome {
+    enum sync_next next;
+    unsigned after_s;
+    bool forget; /* also drop the controller's memory of the key */
+};
+
+static struct sync_outcome done(void)
 {
-    uint64_t d = lbp_queue_retry(r->q, key, (uint64_t)retry_after_s * 1000u);
-    __atomic_add_fetch(&r->m_sync_errors, 1, __ATOMIC_RELAXED);
-    lbp_v(1, "%s: retrying in %llu ms", key, (unsigned long long)d);
+    return (struct sync_outcome){.next = NEXT_DONE};
+}
+
+static struct sync_outcome retry(unsigned after_s)
+{
+    return (struct sync_outcome){.next = NEXT_RETRY, .after_s = after_s};
+}
+
+static struct sync_outcome poll_after(unsigned after_s)
+{
+    /* a provider that names no delay is asked again in a second */
+    return (struct sync_outcome){.next = NEXT_POLL, .after_s = after_s ? after_s : 1};
+}
+
+/*
+ * The reason of the Event for an operation begun: upstream's Ensuring and
+ * Deleting, and Updating for the host update upstream makes synchronously.
+ */
+static const char *const op_reason[] = {
+    [LBP_OP_ENSURE] = "EnsuringLoadBalancer",
+    [LBP_OP_UPDATE] = "UpdatingLoadBalancer",
+    [LBP_OP_REMOVE] = "DeletingLoadBalancer",
+};
+static const char *const op_what[] = {
+    [LBP_OP_ENSURE] = "provisioning",
+    [LBP_OP_UPDATE] = "updating the hosts of",
+    [LBP_OP_REMOVE] = "deleting",
+};
+
+/*
+ * The provider answered LBP_PENDING: its operation runs in the cloud and
+ * the key comes back after the retry-after to poll it. Not a failure: no
+ * Warning, no error count, no backoff. One Normal Event per operation (not
+ * per poll) tells kubectl describe and lbprov status that it is under way.
+ */
+static struct sync_outcome pending(struct lbp_reconcile *r, const char *key,
+                                   const struct lbp_service *svc, struct lbp_svc_state *st,
+                                   enum lbp_cloud_op op, const struct lbp_call *call,
+                                   unsigned after_s)
+{
+    struct sync_outcome out = poll_after(after_s);
+    bool first;
+    uint64_t since;
+    pthread_mutex_lock(&r->mu);
+    first = st->op_pending != op;
+    if (first) {
+        st->op_pending = op;
+        st->op_since_ms = lbp_now_ms();
+    }
+    since = st->op_since_ms;
+    pthread_mutex_unlock(&r->mu);
+    if (first) {
+        char msg[LBP_ERRBUF_SIZE + 96];
+        snprintf(msg, sizeof(msg), "Cloud is %s the load balancer: %s", op_what[op],
+                 call->err[0] ? call->err : "operation in progress");
+        lbp_info("%s: %s; asking again in %u s", key, msg, out.after_s);
+        lbp_reconcile_event(r, svc, "Normal", op_reason[op], msg);
+    } else {
+        lbp_v(1, "%s: %s still in progress after %llu s; asking again in %u s", key, op_reason[op],
+              (unsigned long long)((lbp_now_ms() - since) / 1000u), out.after_s);
+    }
+    return out;
+}
+
+/* The operation answered something other than LBP_PENDING: it is over. */
+static void op_finished(struct lbp_reconcile *r, const char *key, struct lbp_svc_state *st,
+                        enum lbp_cloud_op op)
+{
+    uint64_t since = 0;
+    pthread_mutex_lock(&r->mu);
+    if (st->op_pending == op) {
+        since = st->op_since_ms;
+        st->op_pending = LBP_OP_NONE;
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (since)
+        lbp_v(1, "%s: cloud operation (%s) over after %llu ms", key, op_reason[op],
+              (unsigned long long)(lbp_now_ms() - since));
 }
 
 static void state_drop(struct lbp_reconcile *r, const char *key)
@@ -109,177 +201,164 @@ bool lbp_reconcile_fenced(struct lbp_reconcile *r, const char *what)
 }
 
 /* Delete the LB, clear status, drop the finalizer — in that order. */
-static void cleanup(struct lbp_reconcile *r, const char *key, const struct lbp_service *svc)
+static struct sync_outcome cleanup(struct lbp_reconcile *r, const char *key,
+                                   const struct lbp_service *svc)
 {
     struct lbp_lb_spec spec = {0};
     struct lbp_call call = {0};
+    struct lbp_svc_state *st;
     char msg[LBP_ERRBUF_SIZE + 64];
+    bool polling;
     int rc;
     spec.cluster_name = r->cluster_name;
     spec.namespace = svc->meta.namespace;
     spec.name = svc->meta.name;
     spec.uid = svc->meta.uid;
     lbp_lb_name(svc->meta.uid ? svc->meta.uid : "", spec.lb_name);
-    event(r, svc, "Normal", "DeletingLoadBalancer", "Deleting load balancer");
+    pthread_mutex_lock(&r->mu);
+    st = lbp_state_get(r, key, true);
+    polling = st && st->op_pending == LBP_OP_REMOVE;
+    pthread_mutex_unlock(&r->mu);
+    if (!st)
+        return retry(1);
+    if (!polling) /* a poll of a removal in progress has said so already */
+        lbp_reconcile_event(r, svc, "Normal", "DeletingLoadBalancer", "Deleting load balancer");
     if (lbp_reconcile_fenced(r, key))
-        goto fenced;
+        return done();
     __atomic_add_fetch(&r->m_cloud_calls, 1, __ATOMIC_RELAXED);
     rc = r->o.provider->remove(r->o.pctx, &spec, &call);
+    /* the finalizer stays until the cloud says the LB is gone */
+    if (rc == LBP_PENDING)
+        return pending(r, key, svc, st, LBP_OP_REMOVE, &call, call.retry_after_s);
+    op_finished(r, key, st, LBP_OP_REMOVE);
     if (rc != LBP_OK && rc != LBP_NOT_FOUND) {
         __atomic_add_fetch(&r->m_cloud_errors, 1, __ATOMIC_RELAXED);
         snprintf(msg, sizeof(msg), "Error deleting load balancer: %s",
                  call.err[0] ? call.err : lbp_rc_str(rc));
         lbp_warn("%s: %s", key, msg);
-        event(r, svc, "Warning", "DeleteLoadBalancerFailed", msg);
-        retry(r, key, call.retry_after_s);
-        return;
+        lbp_reconcile_event(r, svc, "Warning", "DeleteLoadBalancerFailed", msg);
+        return retry(call.retry_after_s);
     }
     /* its address is free now: whoever waits for one should not wait for a timer */
     lbp_reconcile_wake_waiting(r);
     if (lbp_reconcile_fenced(r, key))
-        goto fenced;
+        return done();
     if (svc->n_ingress) {
         rc = lbp_svc_write_status(r->o.client, svc, NULL);
         __atomic_add_fetch(&r->m_api_writes, 1, __ATOMIC_RELAXED);
         if (rc != LBP_OK && rc != LBP_NOT_FOUND) {
             lbp_warn("%s: clearing status: %s", key, lbp_rc_str(rc));
-            retry(r, key, 0);
-            return;
+            return retry(0);
         }
     }
     rc = lbp_svc_finalizer(r->o.client, svc, false);
     __atomic_add_fetch(&r->m_api_writes, 1, __ATOMIC_RELAXED);
     if (rc != LBP_OK && rc != LBP_NOT_FOUND) {
         lbp_warn("%s: removing finalizer: %s", key, lbp_rc_str(rc));
-        retry(r, key, 0);
-        return;
+        return retry(0);
     }
     lbp_info("%s: deleted load balancer %s", key, spec.lb_name);
-    event(r, svc, "Normal", "DeletedLoadBalancer", "Deleted load balancer");
-    state_drop(r, key);
-fenced:
-    lbp_queue_done(r->q, key);
+    lbp_reconcile_event(r, svc, "Normal", "DeletedLoadBalancer", "Deleted load balancer");
+    struct sync_outcome out = done();
+    out.forget = true;
+    return out;
 }
 
-static void sync_service(struct lbp_reconcile *r, const char *key, const struct lbp_service *svc)
-{
-    struct lbp_desired d;
+/* What one sync of a wanted LB works from: taken once, under r->mu. */
+struct sync_ctx {
+    const char *key;
+    const struct lbp_service *svc;
     struct lbp_nodeset *ns;
-    struct lbp_svc_state *st, snap = {0};
-    struct lbp_lb_status lbst;
+    struct lbp_svc_state *st; /* write under r->mu */
+    struct lbp_svc_state snap;
+    struct lbp_desired d;
+    uint64_t h, gen;
+    bool has_fin;
+};
+
+/*
+ * Only the node set changed: update_targets. *handled is false when the LB
+ * turned out to be gone, and the caller recreates it with ensure.
+ */
+static struct sync_outcome sync_targets(struct lbp_reconcile *r, struct sync_ctx *c, bool *handled)
+{
     struct lbp_call call = {0};
     char msg[LBP_ERRBUF_SIZE + 64];
-    bool has_fin = lbp_meta_has_finalizer(&svc->meta, LBP_FINALIZER);
-    uint64_t h = lbp_reconcile_svc_hash(r, svc), ing = lbp_ingress_hash_service(svc), gen;
+    uint64_t t0 = lbp_now_ms();
     int rc;
 
-    pthread_mutex_lock(&r->mu);
-    ns = lbp_nodeset_ref(r->nodeset);
-    st = lbp_state_get(r, key, true);
-    if (st)
-        snap = *st;
-    gen = r->config_gen;
-    pthread_mutex_unlock(&r->mu);
-    if (!ns || !st) {
-        lbp_nodeset_unref(ns);
-        retry(r, key, 1);
-        return;
-    }
-    if (lbp_desired_build(svc, ns, r->cluster_name, &d)) {
-        lbp_nodeset_unref(ns);
-        retry(r, key, 0);
-        return;
-    }
-
-    if (lbp_validate(svc, &d, r->o.provider->caps, msg, sizeof(msg)) != LBP_OK) {
-        if (snap.invalid_hash != h) {
-            lbp_warn("%s: not provisioning: %s", key, msg);
-            event(r, svc, "Warning", "SyncLoadBalancerFailed", msg);
-            pthread_mutex_lock(&r->mu);
-            st->invalid_hash = h;
-            pthread_mutex_unlock(&r->mu);
+    *handled = true;
+    if (lbp_reconcile_fenced(r, c->key))
+        return done();
+    __atomic_add_fetch(&r->m_cloud_calls, 1, __ATOMIC_RELAXED);
+    rc = r->o.provider->update_targets(r->o.pctx, &c->d.spec, &call);
+    if (rc == LBP_PENDING)
+        return pending(r, c->key, c->svc, c->st, LBP_OP_UPDATE, &call, call.retry_after_s);
+    op_finished(r, c->key, c->st, LBP_OP_UPDATE);
+    if (rc == LBP_OK) {
+        pthread_mutex_lock(&r->mu);
+        c->st->node_hash = c->ns->hash;
+        bool last = false;
+        if (r->nodesync_pending > 0 && c->ns == r->nodeset && --r->nodesync_pending == 0) {
+            r->nodesync_latency_s = (double)(lbp_now_ms() - r->nodesync_started_ms) / 1e3;
+            last = true;
         }
-        lbp_queue_done(r->q, key); /* no retry until the Service changes */
-        goto out;
+        double lat = r->nodesync_latency_s;
+        pthread_mutex_unlock(&r->mu);
+        if (last)
+            lbp_reconcile_observe_nodesync(lat);
+        lbp_reconcile_observe_host_update((double)(lbp_now_ms() - t0) / 1e3);
+        __atomic_add_fetch(&r->m_nodesyncs, 1, __ATOMIC_RELAXED);
+        lbp_v(1, "%s: updated backends to %zu nodes in %llu ms", c->key, c->ns->n,
+              (unsigned long long)(lbp_now_ms() - t0));
+        /* as upstream: with no hosts left the Warning replaces the Normal event */
+        if (c->ns->n == 0)
+            lbp_reconcile_event(r, c->svc, "Warning", "UnAvailableLoadBalancer",
+                                "There are no available nodes for LoadBalancer");
+        else
+            lbp_reconcile_event(r, c->svc, "Normal", "UpdatedLoadBalancer",
+                                "Updated load balancer with new hosts");
+        return done();
     }
+    if (rc == LBP_NOT_FOUND) {
+        *handled = false; /* the LB vanished behind our back: recreate it */
+        return done();
+    }
+    __atomic_add_fetch(&r->m_cloud_errors, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&r->m_nodesync_errors, 1, __ATOMIC_RELAXED);
+    snprintf(msg, sizeof(msg), "Error updating load balancer with new hosts: %s",
+             call.err[0] ? call.err : lbp_rc_str(rc));
+    lbp_warn("%s: %s", c->key, msg);
+    lbp_reconcile_event(r, c->svc, "Warning", "UpdateLoadBalancerFailed", msg);
+    return retry(call.retry_after_s);
+}
 
-    if (snap.has_lb && has_fin && snap.svc_hash == h && snap.ingress_hash == ing &&
-        snap.config_gen == gen) {
-        if (snap.node_hash == ns->hash) {
-            __atomic_add_fetch(&r->m_skipped, 1, __ATOMIC_RELAXED);
-            lbp_queue_done(r->q, key);
-            goto out;
-        }
-        if (r->o.provider->update_targets) {
-            uint64_t t0 = lbp_now_ms();
-            if (lbp_reconcile_fenced(r, key)) {
-                lbp_queue_done(r->q, key);
-                goto out;
-            }
-            __atomic_add_fetch(&r->m_cloud_calls, 1, __ATOMIC_RELAXED);
-            rc = r->o.provider->update_targets(r->o.pctx, &d.spec, &call);
-            if (rc == LBP_OK) {
-                pthread_mutex_lock(&r->mu);
-                st->node_hash = ns->hash;
-                bool last = false;
-                if (r->nodesync_pending > 0 && ns == r->nodeset && --r->nodesync_pending == 0) {
-                    r->nodesync_latency_s = (double)(lbp_now_ms() - r->nodesync_started_ms) / 1e3;
-                    last = true;
-                }
-                double lat = r->nodesync_latency_s;
-                pthread_mutex_unlock(&r->mu);
-                if (last)
-                    lbp_reconcile_observe_nodesync(lat);
-                lbp_reconcile_observe_host_update((double)(lbp_now_ms() - t0) / 1e3);
-                __atomic_add_fetch(&r->m_nodesyncs, 1, __ATOMIC_RELAXED);
-                lbp_v(1, "%s: updated backends to %zu nodes in %llu ms", key, ns->n,
-                      (unsigned long long)(lbp_now_ms() - t0));
-                /* as upstream: with no hosts left the Warning replaces the Normal event */
-                if (ns->n == 0)
-                    event(r, svc, "Warning", "UnAvailableLoadBalancer",
-                          "There are no available nodes for LoadBalancer");
-                else
-                    event(r, svc, "Normal", "UpdatedLoadBalancer",
-                          "Updated load balancer with new hosts");
-                lbp_queue_done(r->q, key);
-                goto out;
-            }
-            if (rc != LBP_NOT_FOUND) {
-                __atomic_add_fetch(&r->m_cloud_errors, 1, __ATOMIC_RELAXED);
-                __atomic_add_fetch(&r->m_nodesync_errors, 1, __ATOMIC_RELAXED);
-                snprintf(msg, sizeof(msg), "Error updating load balancer with new hosts: %s",
-                         call.err[0] ? call.err : lbp_rc_str(rc));
-                lbp_warn("%s: %s", key, msg);
-                event(r, svc, "Warning", "UpdateLoadBalancerFailed", msg);
-                retry(r, key, call.retry_after_s);
-                goto out;
-            }
-            /* The LB vanished behind our back: fall through and recreate it. */
-            memset(&call, 0, sizeof(call));
-        }
-    }
+/* Finalizer, ensure, status: create the LB or converge it to the Service. */
+static struct sync_outcome sync_ensure(struct lbp_reconcile *r, struct sync_ctx *c)
+{
+    struct lbp_lb_status lbst = {0};
+    struct lbp_call call = {0};
+    char msg[LBP_ERRBUF_SIZE + 64];
+    int rc;
 
-    if (lbp_reconcile_fenced(r, key)) {
-        lbp_queue_done(r->q, key);
-        goto out;
-    }
-    if (!has_fin) {
-        rc = lbp_svc_finalizer(r->o.client, svc, true);
+    if (lbp_reconcile_fenced(r, c->key))
+        return done();
+    if (!c->has_fin) {
+        rc = lbp_svc_finalizer(r->o.client, c->svc, true);
         __atomic_add_fetch(&r->m_api_writes, 1, __ATOMIC_RELAXED);
         if (rc) {
-            lbp_warn("%s: adding finalizer: %s", key, lbp_rc_str(rc));
-            retry(r, key, 0);
-            goto out;
+            lbp_warn("%s: adding finalizer: %s", c->key, lbp_rc_str(rc));
+            return retry(0);
         }
     }
-    if (snap.svc_hash != h)
-        event(r, svc, "Normal", "EnsuringLoadBalancer", "Ensuring load balancer");
-    if (ns->n == 0)
-        event(r, svc, "Warning", "UnAvailableLoadBalancer",
-              "There are no available nodes for LoadBalancer");
-    memset(&lbst, 0, sizeof(lbst));
+    /* a poll of a create or change in progress has said both already */
+    if (c->snap.svc_hash != c->h && c->snap.op_pending != LBP_OP_ENSURE)
+        lbp_reconcile_event(r, c->svc, "Normal", "EnsuringLoadBalancer", "Ensuring load balancer");
+    if (c->ns->n == 0 && c->snap.op_pending != LBP_OP_ENSURE)
+        lbp_reconcile_event(r, c->svc, "Warning", "UnAvailableLoadBalancer",
+                            "There are no available nodes for LoadBalancer");
     __atomic_add_fetch(&r->m_cloud_calls, 1, __ATOMIC_RELAXED);
-    rc = r->o.provider->ensure(r->o.pctx, &d.spec, &lbst, &call);
+    rc = r->o.provider->ensure(r->o.pctx, &c->d.spec, &lbst, &call);
     if (rc == LBP_PENDING) {
         unsigned after = lbst.retry_after_s ? lbst.retry_after_s : call.retry_after_s;
         if (call.event_reason) {
@@ -288,109 +367,179 @@ static void sync_service(struct lbp_reconcile *r, const char *key, const struct 
              * so once per change of inputs or message, poll at the provider's
              * pace, and let any LB removal wake it early.
              */
-            bool again = snap.waiting && snap.fail_rc == rc && snap.invalid_hash == h &&
-                         snap.config_gen == gen;
-            lbp_info("%s: waiting: %s", key, call.err[0] ? call.err : lbp_rc_str(rc));
+            bool again = c->snap.waiting && c->snap.fail_rc == rc && c->snap.invalid_hash == c->h &&
+                         c->snap.config_gen == c->gen;
+            lbp_info("%s: waiting: %s", c->key, call.err[0] ? call.err : lbp_rc_str(rc));
             if (!again)
-                event(r, svc, "Warning", call.event_reason, call.err[0] ? call.err : "pending");
+                lbp_reconcile_event(r, c->svc, "Warning", call.event_reason,
+                                    call.err[0] ? call.err : "pending");
             pthread_mutex_lock(&r->mu);
-            st->waiting = true;
-            st->fail_rc = rc;
-            st->invalid_hash = h;
-            st->config_gen = gen;
+            c->st->waiting = true;
+            c->st->fail_rc = rc;
+            c->st->invalid_hash = c->h;
+            c->st->config_gen = c->gen;
             pthread_mutex_unlock(&r->mu);
-        } else {
-            lbp_v(1, "%s: load balancer pending", key);
+            return poll_after(after);
         }
-        lbp_queue_retry(r->q, key, (uint64_t)(after ? after : 1) * 1000u);
-        goto out;
+        return pending(r, c->key, c->svc, c->st, LBP_OP_ENSURE, &call, after);
     }
+    op_finished(r, c->key, c->st, LBP_OP_ENSURE);
     if (rc != LBP_OK) {
-        bool repeat = rc == LBP_INVALID && snap.fail_rc == rc && snap.invalid_hash == h &&
-                      snap.config_gen == gen && call.event_reason;
+        bool repeat = rc == LBP_INVALID && c->snap.fail_rc == rc && c->snap.invalid_hash == c->h &&
+                      c->snap.config_gen == c->gen && call.event_reason;
         __atomic_add_fetch(&r->m_cloud_errors, 1, __ATOMIC_RELAXED);
         snprintf(msg, sizeof(msg), "Error syncing load balancer: %s",
                  call.err[0] ? call.err : lbp_rc_str(rc));
         if (repeat)
-            lbp_v(1, "%s: still: %s", key, msg);
+            lbp_v(1, "%s: still: %s", c->key, msg);
         else
-            lbp_warn("%s: %s", key, msg);
+            lbp_warn("%s: %s", c->key, msg);
         /* a provider reason (e.g. AllocationFailed) replaces upstream's generic one */
         if (!repeat)
-            event(r, svc, "Warning",
-                  call.event_reason ? call.event_reason : "SyncLoadBalancerFailed",
-                  call.event_reason && call.err[0] ? call.err : msg);
-        if (rc == LBP_INVALID) {
-            pthread_mutex_lock(&r->mu);
-            st->invalid_hash = h;
-            st->config_gen = gen;
-            st->fail_rc = rc;
-            st->waiting = call.event_reason != NULL;
-            pthread_mutex_unlock(&r->mu);
-            lbp_queue_done(r->q, key);
-        } else {
-            unsigned after = lbst.retry_after_s ? lbst.retry_after_s : call.retry_after_s;
-            retry(r, key, after);
-        }
-        goto out;
+            lbp_reconcile_event(r, c->svc, "Warning",
+                                call.event_reason ? call.event_reason : "SyncLoadBalancerFailed",
+                                call.event_reason && call.err[0] ? call.err : msg);
+        if (rc != LBP_INVALID)
+            return retry(lbst.retry_after_s ? lbst.retry_after_s : call.retry_after_s);
+        pthread_mutex_lock(&r->mu);
+        c->st->invalid_hash = c->h;
+        c->st->config_gen = c->gen;
+        c->st->fail_rc = rc;
+        c->st->waiting = call.event_reason != NULL;
+        pthread_mutex_unlock(&r->mu);
+        return done(); /* no retry until the Service or the configuration changes */
     }
-    if (lbp_reconcile_fenced(r, key)) { /* the cloud call may have outlasted the lease */
-        lbp_queue_done(r->q, key);
-        goto out;
-    }
-    if (!lbp_ingress_equal(svc, &lbst)) {
-        rc = lbp_svc_write_status(r->o.client, svc, &lbst);
+    if (lbp_reconcile_fenced(r, c->key)) /* the cloud call may have outlasted the lease */
+        return done();
+    if (!lbp_ingress_equal(c->svc, &lbst)) {
+        rc = lbp_svc_write_status(r->o.client, c->svc, &lbst);
         __atomic_add_fetch(&r->m_api_writes, 1, __ATOMIC_RELAXED);
         if (rc) {
-            lbp_warn("%s: writing status: %s", key, lbp_rc_str(rc));
-            retry(r, key, 0);
-            goto out;
+            lbp_warn("%s: writing status: %s", c->key, lbp_rc_str(rc));
+            return retry(0);
         }
-        if (r->o.provider->restore)
-            ip_allocated_event(r, svc, &lbst);
+        if (r->o.provider->caps & LBP_CAP_ALLOCATES_ADDRESSES)
+            ip_allocated_event(r, c->svc, &lbst);
     }
     pthread_mutex_lock(&r->mu);
-    st->has_lb = true;
-    st->svc_hash = h;
-    st->node_hash = ns->hash;
-    st->ingress_hash = lbp_ingress_hash_status(&lbst);
-    st->invalid_hash = 0;
-    st->config_gen = gen;
-    st->waiting = false;
-    st->fail_rc = 0;
+    c->st->has_lb = true;
+    c->st->svc_hash = c->h;
+    c->st->node_hash = c->ns->hash;
+    c->st->ingress_hash = lbp_ingress_hash_status(&lbst);
+    c->st->invalid_hash = 0;
+    c->st->config_gen = c->gen;
+    c->st->waiting = false;
+    c->st->fail_rc = 0;
     pthread_mutex_unlock(&r->mu);
     __atomic_add_fetch(&r->m_syncs, 1, __ATOMIC_RELAXED);
-    if (snap.svc_hash != h) {
-        lbp_info("%s: ensured load balancer %s (%s%s)", key, d.spec.lb_name,
+    if (c->snap.svc_hash != c->h) {
+        lbp_info("%s: ensured load balancer %s (%s%s)", c->key, c->d.spec.lb_name,
                  lbst.n_ingress ? lbst.ingress[0].ip : "",
                  lbst.n_ingress ? lbst.ingress[0].hostname : "");
-        event(r, svc, "Normal", "EnsuredLoadBalancer", "Ensured load balancer");
+        lbp_reconcile_event(r, c->svc, "Normal", "EnsuredLoadBalancer", "Ensured load balancer");
     }
-    lbp_queue_done(r->q, key);
-out:
-    lbp_desired_free(&d);
-    lbp_nodeset_unref(ns);
+    return done();
 }
 
+/* A Service that wants an LB: validate, skip, update_targets or ensure. */
+static struct sync_outcome sync_service(struct lbp_reconcile *r, const char *key,
+                                        const struct lbp_service *svc)
+{
+    struct sync_ctx c = {.key = key, .svc = svc};
+    struct sync_outcome out;
+    char msg[LBP_ERRBUF_SIZE + 64];
+    uint64_t ing = lbp_ingress_hash_service(svc);
+
+    c.has_fin = lbp_meta_has_finalizer(&svc->meta, LBP_FINALIZER);
+    c.h = lbp_reconcile_svc_hash(r, svc);
+    pthread_mutex_lock(&r->mu);
+    c.ns = lbp_nodeset_ref(r->nodeset);
+    c.st = lbp_state_get(r, key, true);
+    if (c.st)
+        c.snap = *c.st;
+    c.gen = r->config_gen;
+    pthread_mutex_unlock(&r->mu);
+    if (!c.ns || !c.st) {
+        lbp_nodeset_unref(c.ns);
+        return retry(1);
+    }
+    if (lbp_desired_build(svc, c.ns, r->cluster_name, &c.d)) {
+        lbp_nodeset_unref(c.ns);
+        return retry(0);
+    }
+
+    if (lbp_validate(svc, &c.d, r->o.provider->caps, msg, sizeof(msg)) != LBP_OK) {
+        if (c.snap.invalid_hash != c.h) {
+            lbp_warn("%s: not provisioning: %s", key, msg);
+            lbp_reconcile_event(r, svc, "Warning", "SyncLoadBalancerFailed", msg);
+            pthread_mutex_lock(&r->mu);
+            c.st->invalid_hash = c.h;
+            pthread_mutex_unlock(&r->mu);
+        }
+        out = done(); /* no retry until the Service changes */
+        goto out;
+    }
+
+    if (c.snap.has_lb && c.has_fin && c.snap.svc_hash == c.h && c.snap.ingress_hash == ing &&
+        c.snap.config_gen == c.gen) {
+        if (c.snap.node_hash == c.ns->hash) {
+            __atomic_add_fetch(&r->m_skipped, 1, __ATOMIC_RELAXED);
+            out = done();
+            goto out;
+        }
+        if (r->o.provider->update_targets) {
+            bool handled;
+            out = sync_targets(r, &c, &handled);
+            if (handled)
+                goto out;
+        }
+    }
+    out = sync_ensure(r, &c);
+out:
+    lbp_desired_free(&c.d);
+    lbp_nodeset_unref(c.ns);
+    return out;
+}
+
+/* The one place a key goes back to the queue, or leaves it. */
 static void sync_key(struct lbp_reconcile *r, const char *key)
 {
     struct lbp_service *svc = lbp_informer_get(r->services, key);
+    struct sync_outcome out;
+    uint64_t d;
     lbp_v(4, "%s: syncing (%s)", key, svc ? "cached" : "not in the cache");
     if (!svc) {
         /* Gone from the cache: it had no finalizer of ours left (or it was forced). */
-        state_drop(r, key);
-        lbp_queue_done(r->q, key);
-        return;
-    }
-    if (lbp_service_handled(svc, r->lb_class) && !svc->meta.deleting)
-        sync_service(r, key, svc);
-    else if (lbp_meta_has_finalizer(&svc->meta, LBP_FINALIZER))
-        cleanup(r, key, svc);
-    else {
-        state_drop(r, key);
-        lbp_queue_done(r->q, key);
+        out = done();
+        out.forget = true;
+    } else if (svc->meta.partial && !svc->meta.deleting) {
+        /* Only its name could be read (the informer caches no such object; be sure). */
+        out = done();
+    } else if (lbp_service_handled(svc, r->lb_class) && !svc->meta.deleting) {
+        out = sync_service(r, key, svc);
+    } else if (lbp_meta_has_finalizer(&svc->meta, LBP_FINALIZER)) {
+        out = cleanup(r, key, svc);
+    } else {
+        out = done();
+        out.forget = true;
     }
     lbp_kube_obj_unref(svc);
+    if (out.forget)
+        state_drop(r, key);
+    switch (out.next) {
+    case NEXT_DONE:
+        lbp_queue_done(r->q, key);
+        break;
+    case NEXT_POLL:
+        lbp_queue_after(r->q, key, (uint64_t)out.after_s * 1000u);
+        lbp_v(2, "%s: asking the cloud again in %u s", key, out.after_s);
+        break;
+    case NEXT_RETRY:
+        d = lbp_queue_retry(r->q, key, (uint64_t)out.after_s * 1000u);
+        __atomic_add_fetch(&r->m_sync_errors, 1, __ATOMIC_RELAXED);
+        lbp_v(1, "%s: retrying in %llu ms", key, (unsigned long long)d);
+        break;
+    }
 }
 
 void *lbp_reconcile_worker(void *arg)

@@ -32,6 +32,7 @@
 #include "common/rc.h"
 #include "common/util.h"
 #include "kube/kube.h"
+#include "pools/api.h"
 #include "pools/pools.h"
 
 #include <arpa/inet.h>
@@ -271,69 +272,16 @@ out:
     return rc;
 }
 
-/* LIST one MetalLB kind into strings (one per object). LBP_NOT_FOUND: not installed. */
-static int list_metallb(struct lbp_speaker *s, const char *res, char ***out, size_t *n)
-{
-    char path[128];
-    struct lbp_kube_response r = {0};
-    json_object *root = NULL, *items;
-    int rc;
-    *out = NULL;
-    *n = 0;
-    snprintf(path, sizeof(path), "/apis/metallb.io/v1beta1/%s", res);
-    rc = lbp_kube_get(s->o.lease_client, path, &r);
-    if (rc)
-        goto out;
-    root = json_tokener_parse(r.body);
-    if (!root || !json_object_object_get_ex(root, "items", &items) ||
-        !json_object_is_type(items, json_type_array)) {
-        rc = LBP_PARSE;
-        goto out;
-    }
-    size_t len = json_object_array_length(items);
-    if (len > LBP_POOLS_MAX_POOLS) {
-        rc = LBP_TOOBIG;
-        goto out;
-    }
-    *out = calloc(len + 1, sizeof(char *));
-    if (!*out) {
-        rc = LBP_NOMEM;
-        goto out;
-    }
-    for (size_t i = 0; i < len; i++) {
-        const char *t = json_object_to_json_string_ext(json_object_array_get_idx(items, i),
-                                                       JSON_C_TO_STRING_PLAIN);
-        (*out)[i] = lbp_strdup(t);
-        if (!(*out)[i]) {
-            rc = LBP_NOMEM;
-            goto out;
-        }
-        (*n)++;
-    }
-out:
-    json_object_put(root);
-    lbp_kube_response_free(&r);
-    return rc;
-}
-
-static void strv_free(char **v, size_t n)
-{
-    for (size_t i = 0; v && i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 static void metallb_refresh(struct lbp_speaker *s)
 {
-    char **pj = NULL, **lj = NULL, err[LBP_POOLS_ERR_LEN];
-    size_t np = 0, nl = 0;
+    struct lbp_pools_listing pl, ll = {0};
+    char err[LBP_POOLS_ERR_LEN];
     uint64_t gen = 0;
     struct lbp_pool_set *set = NULL;
-    int rc = list_metallb(s, "ipaddresspools", &pj, &np);
-    if (rc == LBP_NOT_FOUND) {
-        np = 0; /* not installed: the YAML pools alone */
-    } else if (rc == LBP_OK) {
-        rc = list_metallb(s, "l2advertisements", &lj, &nl);
+    /* LBP_NOT_FOUND: not installed, an empty listing: the YAML pools alone */
+    int rc = lbp_pools_list(s->o.lease_client, LBP_METALLB_POOLS_PATH, &pl);
+    if (rc == LBP_OK) {
+        rc = lbp_pools_list(s->o.lease_client, LBP_METALLB_L2ADVS_PATH, &ll);
         if (rc == LBP_NOT_FOUND)
             rc = LBP_OK;
     }
@@ -342,8 +290,8 @@ static void metallb_refresh(struct lbp_speaker *s)
               lbp_rc_str(rc));
         goto out;
     }
-    if (build_pools(s, (const char *const *)pj, np, (const char *const *)lj, nl, &set, &gen, err,
-                    sizeof(err))) {
+    if (build_pools(s, (const char *const *)pl.objects, pl.n, (const char *const *)ll.objects, ll.n,
+                    &set, &gen, err, sizeof(err))) {
         lbp_warn("speaker: MetalLB pools refused, keeping the pools in force: %s", err);
         goto out;
     }
@@ -362,8 +310,8 @@ static void metallb_refresh(struct lbp_speaker *s)
     poke(s);
 out:
     lbp_pool_set_free(set);
-    strv_free(pj, np);
-    strv_free(lj, nl);
+    lbp_pools_listing_free(&pl);
+    lbp_pools_listing_free(&ll);
 }
 
 /* Sleeps up to ms unless stopping; false when stopping. */
@@ -1416,8 +1364,10 @@ int lbp_speaker_new(const struct lbp_speaker_opts *opts, struct lbp_speaker **ou
         snprintf(err, errlen, "eventfd: %s", strerror(errno));
         goto fail;
     }
-    struct lbp_informer_handlers h = {any_add, any_update, any_add, s};
-    struct lbp_informer_handlers hl = {lease_add, lease_update, lease_delete, s};
+    struct lbp_informer_handlers h = {
+        .on_add = any_add, .on_update = any_update, .on_delete = any_add, .ctx = s};
+    struct lbp_informer_handlers hl = {
+        .on_add = lease_add, .on_update = lease_update, .on_delete = lease_delete, .ctx = s};
     struct lbp_informer_opts so = {.kind = LBP_KIND_SERVICE};
     struct lbp_informer_opts no = {.kind = LBP_KIND_NODE};
     struct lbp_informer_opts eo = {.kind = LBP_KIND_ENDPOINTSLICE};

@@ -44,6 +44,35 @@ static void aws_cleanup(struct lbp_provider_ctx *ctx)
     free(ctx);
 }
 
+/*
+ * The example overlay (examples/deploy/overlays/aws) marks what the user
+ * must fill in with values starting REPLACE_ME. One left as it is would
+ * tag load balancers with another cluster's name, so it stops the start.
+ */
+static int placeholder(const char *text, char *err, size_t errlen)
+{
+    for (const char *line = text; line && *line;) {
+        const char *end = strchr(line, '\n'), *eq = strchr(line, '=');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        if (eq && eq < line + len && line[strspn(line, " \t")] != '#' &&
+            line[strspn(line, " \t")] != ';') {
+            const char *v = eq + 1 + strspn(eq + 1, " \t");
+            if (strncmp(v, "REPLACE_ME", 10) == 0) {
+                int klen = (int)(eq - line), vlen = (int)strcspn(v, " \t\r\n");
+                while (klen > 0 && (line[klen - 1] == ' ' || line[klen - 1] == '\t'))
+                    klen--;
+                snprintf(err, errlen,
+                         "aws: cloud-config %.*s = %.*s is the example's placeholder: set it "
+                         "(clouds/aws/README.md)",
+                         klen > 64 ? 64 : klen, line, vlen > 64 ? 64 : vlen, v);
+                return LBP_INVALID;
+            }
+        }
+        line = end ? end + 1 : NULL;
+    }
+    return LBP_OK;
+}
+
 static int aws_init(const char *cloud_config_path, const char *cluster_name,
                     struct lbp_provider_ctx **out, char *err, size_t errlen)
 {
@@ -72,6 +101,9 @@ static int aws_init(const char *cloud_config_path, const char *cluster_name,
             rc = LBP_INVALID;
             goto out;
         }
+        rc = placeholder(text, err, errlen);
+        if (rc)
+            goto out;
     }
     lbp_strlcpy(ctx->cluster, cluster_name && *cluster_name ? cluster_name : "kubernetes",
                 sizeof(ctx->cluster));

@@ -151,10 +151,18 @@ static void health_target(const struct lbp_lb_spec *spec, const struct aws_opts 
     snprintf(out, cap, "%s:%s%s", proto, port, path);
 }
 
-static int lb_sg(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec, const char *vpc,
-                 const struct aws_tags *tags, struct aws_sg *sg, struct lbp_call *call)
+/*
+ * The ELB's own group: found by name, else created. may_create is false on
+ * the second look after CreateSecurityGroup answered InvalidGroup.Duplicate
+ * (an earlier call whose answer was lost made it, or another replica did):
+ * then the group is taken as found, never created twice nor a hard error.
+ */
+static int lb_sg_get(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec, const char *vpc,
+                     const struct aws_tags *tags, struct aws_sg *sg, bool may_create,
+                     struct lbp_call *call)
 {
     struct lbp_vec v;
+    struct aws_err e;
     char name[96];
     int rc;
     snprintf(name, sizeof(name), "k8s-elb-%s", spec->lb_name);
@@ -176,6 +184,9 @@ static int lb_sg(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec, c
             rc = aws_call0(ctx, AWS_EC2, &q, "CreateTags", NULL, call);
             awsq_free(&q);
         }
+    } else if (rc == LBP_OK && !may_create) {
+        lbp_failf(call, "security group %s: said to exist, not found", name);
+        rc = LBP_RETRY; /* eventual consistency: the next sync sees it */
     } else if (rc == LBP_OK) {
         struct aws_query q;
         xmlDoc *doc = NULL;
@@ -192,9 +203,14 @@ static int lb_sg(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec, c
             awsq_addf(&q, tags->t[i].key, "TagSpecification.1.Tag.%zu.Key", i + 1);
             awsq_addf(&q, tags->t[i].value, "TagSpecification.1.Tag.%zu.Value", i + 1);
         }
-        rc = aws_call(ctx, AWS_EC2, &q, "CreateSecurityGroup", &doc, NULL, call);
+        rc = aws_call(ctx, AWS_EC2, &q, "CreateSecurityGroup", &doc, &e, call);
         awsq_free(&q);
         memset(sg, 0, sizeof(*sg));
+        if (rc == LBP_INVALID && strcmp(e.code, "InvalidGroup.Duplicate") == 0) {
+            xmlFreeDoc(doc);
+            aws_sgs_free(&v);
+            return lb_sg_get(ctx, spec, vpc, tags, sg, false, call);
+        }
         if (rc == LBP_OK &&
             awsx_text(xmlDocGetRootElement(doc), "groupId", sg->id, sizeof(sg->id)) != LBP_OK) {
             lbp_failf(call, "CreateSecurityGroup: unreadable answer");
@@ -210,6 +226,10 @@ static int lb_sg(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec, c
 static bool instance_match(const void *have, const void *want, void *ud)
 {
     return strcmp((const char *)have, ((const struct aws_instance *)want)->id) == 0;
+static int lb_sg(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec, const char *vpc,
+                 const struct aws_tags *tags, struct aws_sg *sg, struct lbp_call *call)
+{
+    return lb_sg_get(ctx, spec, vpc, tags, sg, true, call);
 }
 
 static int instances_sync(struct lbp_provider_ctx *ctx, const char *name,
@@ -718,6 +738,38 @@ out:
     return rc;
 }
 
+/*
+ * Tags of ELBs [from, to). One ELB deleted since the listing fails the
+ * whole batch with LoadBalancerNotFound; then each is asked alone and the
+ * gone ones skipped, so churn never stops the orphan scan.
+ */
+static int clb_tags(struct lbp_provider_ctx *ctx, const struct lbp_vec *lbs, size_t from, size_t to,
+                    struct lbp_vec *td, struct lbp_call *call)
+{
+    struct aws_query q;
+    xmlDoc *doc = NULL;
+    int rc;
+    awsq_init(&q, "DescribeTags", AWS_ELB_VERSION);
+    for (size_t i = from; i < to; i++)
+        awsq_addf(&q, ((const struct aws_clb *)lbs->v)[i].name, "LoadBalancerNames.member.%zu",
+                  i - from + 1);
+    rc = aws_call(ctx, AWS_ELB, &q, "DescribeTags", &doc, NULL, call);
+    awsq_free(&q);
+    if (rc == LBP_OK && awsx_tag_descs(doc, td) != LBP_OK) {
+        lbp_failf(call, "DescribeTags: unreadable answer");
+        rc = LBP_RETRY;
+    }
+    xmlFreeDoc(doc);
+    if (rc == LBP_NOT_FOUND && to - from > 1) {
+        rc = LBP_OK;
+        for (size_t i = from; i < to && rc == LBP_OK; i++)
+            rc = clb_tags(ctx, lbs, i, i + 1, td, call);
+    } else if (rc == LBP_NOT_FOUND) {
+        rc = LBP_OK; /* deleted meanwhile: nothing to clean */
+    }
+    return rc;
+}
+
 int aws_clb_list_owned(struct lbp_provider_ctx *ctx, struct lbp_vec *owned, struct lbp_call *call)
 {
     struct lbp_vec lbs, td;
@@ -744,21 +796,8 @@ int aws_clb_list_owned(struct lbp_provider_ctx *ctx, struct lbp_vec *owned, stru
     }
     if (rc == LBP_OK)
         rc = pg.rc;
-    for (size_t off = 0; rc == LBP_OK && off < lbs.n; off += 20) {
-        struct aws_query q;
-        xmlDoc *doc = NULL;
-        awsq_init(&q, "DescribeTags", AWS_ELB_VERSION);
-        for (size_t i = off; i < lbs.n && i < off + 20; i++)
-            awsq_addf(&q, ((struct aws_clb *)lbs.v)[i].name, "LoadBalancerNames.member.%zu",
-                      i - off + 1);
-        rc = aws_call(ctx, AWS_ELB, &q, "DescribeTags", &doc, NULL, call);
-        awsq_free(&q);
-        if (rc == LBP_OK && awsx_tag_descs(doc, &td) != LBP_OK) {
-            lbp_failf(call, "DescribeTags: unreadable answer");
-            rc = LBP_RETRY;
-        }
-        xmlFreeDoc(doc);
-    }
+    for (size_t off = 0; rc == LBP_OK && off < lbs.n; off += 20)
+        rc = clb_tags(ctx, &lbs, off, off + 20 < lbs.n ? off + 20 : lbs.n, &td, call);
     snprintf(ckey, sizeof(ckey), AWS_TAG_CLUSTER_PREFIX "%s", ctx->cluster);
     for (size_t k = 0; k < td.n && rc == LBP_OK; k++) {
         struct aws_tagdesc *d = &((struct aws_tagdesc *)td.v)[k];

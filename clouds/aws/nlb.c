@@ -247,15 +247,21 @@ static int describe_paged(struct lbp_provider_ctx *ctx, const char *op, const ch
     return rc ? rc : pg.rc;
 }
 
+/*
+ * Tags of arns, 20 a call. A resource deleted since it was listed fails its
+ * whole batch as not found; with skip_gone each is then asked alone and
+ * the gone ones skipped, so churn never stops the orphan scan.
+ */
 static int describe_tags(struct lbp_provider_ctx *ctx, const char *const *arns, size_t n,
-                         struct lbp_vec *out, struct lbp_call *call)
+                         bool skip_gone, struct lbp_vec *out, struct lbp_call *call)
 {
     int rc = LBP_OK;
     for (size_t off = 0; off < n && rc == LBP_OK; off += 20) {
         struct aws_query q;
         xmlDoc *doc = NULL;
+        size_t k = n - off < 20 ? n - off : 20;
         awsq_init(&q, "DescribeTags", AWS_ELBV2_VERSION);
-        for (size_t i = off; i < n && i < off + 20; i++)
+        for (size_t i = off; i < off + k; i++)
             awsq_addf(&q, arns[i], "ResourceArns.member.%zu", i - off + 1);
         rc = aws_call(ctx, AWS_ELBV2, &q, "DescribeTags", &doc, NULL, call);
         awsq_free(&q);
@@ -264,6 +270,13 @@ static int describe_tags(struct lbp_provider_ctx *ctx, const char *const *arns, 
             rc = LBP_RETRY;
         }
         xmlFreeDoc(doc);
+        if (rc == LBP_NOT_FOUND && skip_gone && k > 1) {
+            rc = LBP_OK;
+            for (size_t i = off; i < off + k && rc == LBP_OK; i++)
+                rc = describe_tags(ctx, &arns[i], 1, true, out, call);
+        } else if (rc == LBP_NOT_FOUND && skip_gone) {
+            rc = LBP_OK; /* deleted meanwhile: nothing to clean */
+        }
     }
     return rc;
 }
@@ -653,7 +666,7 @@ static int check_owner(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
     char want[520];
     int rc;
     lbp_vec_init(&td, sizeof(struct aws_tagdesc));
-    rc = describe_tags(ctx, one, 1, &td, call);
+    rc = describe_tags(ctx, one, 1, false, &td, call);
     snprintf(want, sizeof(want), "%s/%s", spec->namespace, spec->name);
     if (rc == LBP_OK && td.n) {
         const struct aws_tags *have = &((struct aws_tagdesc *)td.v)->tags;
@@ -1063,7 +1076,7 @@ int aws_nlb_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
         if (strncmp(t->name, prefix, strlen(prefix)) == 0 && !t->lb_arn[0])
             arns[na++] = t->arn;
     }
-    rc = describe_tags(ctx, arns, na, &td, call);
+    rc = describe_tags(ctx, arns, na, true, &td, call);
     snprintf(svc, sizeof(svc), "%s/%s", spec->namespace, spec->name);
     snprintf(ckey, sizeof(ckey), AWS_TAG_CLUSTER_PREFIX "%s", ctx->cluster);
     for (size_t k = 0; k < td.n && rc == LBP_OK; k++) {
@@ -1106,7 +1119,7 @@ int aws_nlb_list_owned(struct lbp_provider_ctx *ctx, struct lbp_vec *owned, stru
     for (size_t i = 0; i < lbs.n; i++)
         if (strcmp(((struct aws_lb *)lbs.v)[i].type, "network") == 0)
             arns[na++] = ((struct aws_lb *)lbs.v)[i].arn;
-    rc = describe_tags(ctx, arns, na, &td, call);
+    rc = describe_tags(ctx, arns, na, true, &td, call);
     snprintf(ckey, sizeof(ckey), AWS_TAG_CLUSTER_PREFIX "%s", ctx->cluster);
     for (size_t k = 0; k < td.n && rc == LBP_OK; k++) {
         struct aws_tagdesc *d = &((struct aws_tagdesc *)td.v)[k];

@@ -35,6 +35,7 @@
 
 #include "clouds/baremetal/baremetal_int.h"
 #include "common/file.h"
+#include "pools/api.h"
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
@@ -203,9 +204,9 @@ static int bm_configure(struct lbp_provider_ctx *ctx, const char *kind, const ch
     struct lbp_pool_set *set = NULL;
     char **copy = NULL;
 
-    if (lbp_streq(kind, "IPAddressPool"))
+    if (lbp_streq(kind, LBP_METALLB_POOLS_KIND))
         k = 0;
-    else if (lbp_streq(kind, "L2Advertisement"))
+    else if (lbp_streq(kind, LBP_METALLB_L2ADVS_KIND))
         k = 1;
     else {
         snprintf(err, errlen, "baremetal: unknown configuration kind \"%s\"", kind ? kind : "");
@@ -810,10 +811,19 @@ static char *bm_debug_json(struct lbp_provider_ctx *ctx)
     return out;
 }
 
+/* MetalLB's objects, where the speaker reads them too (pools/api.h). */
+static const struct lbp_config_kind bm_config_kinds[] = {
+    {LBP_METALLB_POOLS_KIND, LBP_METALLB_POOLS_PATH, LBP_METALLB_SOURCE},
+    {LBP_METALLB_L2ADVS_KIND, LBP_METALLB_L2ADVS_PATH, LBP_METALLB_SOURCE},
+    {NULL, NULL, NULL},
+};
+
 const struct lbp_provider lbp_provider_baremetal = {
     .name = "baremetal",
     .caps = LBP_CAP_TCP | LBP_CAP_UDP | LBP_CAP_SCTP | LBP_CAP_MIXED_PROTOCOLS | LBP_CAP_IPV6 |
-            LBP_CAP_REQUESTED_IP,
+            LBP_CAP_REQUESTED_IP | LBP_CAP_RUNTIME_CONFIG | LBP_CAP_ALLOCATES_ADDRESSES |
+            LBP_CAP_SERVICE_LABELS,
+    .config_kinds = bm_config_kinds,
     .init = bm_init,
     .cleanup = bm_cleanup,
     .get = bm_get,

@@ -15,9 +15,18 @@
  * the shared cloud API metrics (lbprov_cloud_api_*{cloud="mock"}) under
  * the slot's name, so dashboards built for real clouds work in mock mode.
  *
+ * With pendingPolls=N it is an asynchronous cloud: every change answers
+ * LBP_PENDING N times before it takes effect (see op_poll), which is how
+ * the reconciler's handling of GCE Operations, Azure async operations and
+ * CloudStack jobs is tested without those clouds.
+ *
  * With state_file set, the LB table is written atomically (tmp + rename)
  * after each change and loaded at start, so it survives a controller
- * restart the way a real cloud's state does.
+ * restart the way a real cloud's state does. Without it (the default, and
+ * each replica of a Deployment has its own table) the restore slot
+ * rebuilds every Service's LB from its status.loadBalancer.ingress before
+ * any ensure, as bare metal does, so a restart or a leader change never
+ * moves a live Service's address.
  *
  * Backend sets are interned: LBs with the same node list share one
  * reference-counted copy, which keeps thousands of LBs over a hundred nodes
@@ -80,6 +89,15 @@ struct mock_lb {
     unsigned long ensure_calls, update_calls;
 };
 
+/* A change the cloud is still working on, one per LB at most (pendingPolls). */
+struct mock_op {
+    UT_hash_handle hh;
+    char lb_name[LBP_LB_NAME_LEN + 1];
+    const char *call; /* the slot that began it: "ensure", "update_targets", "remove" */
+    unsigned long id;
+    unsigned left; /* LBP_PENDING answers still to give */
+};
+
 struct mock_config {
     uint32_t v4_base; /* host order */
     uint32_t v4_size;
@@ -88,6 +106,7 @@ struct mock_config {
     double error_rate;
     double throttle_rate;
     unsigned retry_after_s;
+    unsigned pending_polls;
     bool hostname;
     char ip_mode[8];
     char state_file[512];
@@ -102,12 +121,14 @@ struct lbp_provider_ctx {
     struct mock_config cfg;
     unsigned fail_next;
     struct mock_lb *lbs;
+    struct mock_op *ops;
+    unsigned long op_seq;
     struct mock_nodeset *sets;
     uint8_t *v4_used; /* bitmap over the v4 range */
     uint32_t v4_next;
     uint64_t v6_next;
     unsigned seed;
-    unsigned long c_get, c_ensure, c_update, c_remove, c_list, c_ping, c_failed;
+    unsigned long c_get, c_ensure, c_update, c_remove, c_list, c_ping, c_failed, c_pending;
 };
 
 /* ------------------------------------------------------------ config */
@@ -214,6 +235,10 @@ static int config_parse(FILE *f, const char *path, struct mock_config *cfg, unsi
             if (lbp_parse_long(v, 0, 3600, &n))
                 goto bad;
             cfg->retry_after_s = (unsigned)n;
+        } else if (strcmp(k, "pending_polls") == 0) {
+            if (lbp_parse_long(v, 0, 1000, &n))
+                goto bad;
+            cfg->pending_polls = (unsigned)n;
         } else if (strcmp(k, "fail_next") == 0) {
             if (lbp_parse_long(v, 0, 1000000, &n))
                 goto bad;
@@ -449,6 +474,20 @@ static void v6_alloc(struct lbp_provider_ctx *ctx, char out[64])
     inet_ntop(AF_INET6, &a, out, 64);
 }
 
+/* Moves the v6 counter past ip when ip lies in the v6 range; lock held. */
+static void v6_seen(struct lbp_provider_ctx *ctx, const char *ip)
+{
+    struct in6_addr a;
+    uint64_t n = 0;
+    if (!ip[0] || inet_pton(AF_INET6, ip, &a) != 1 ||
+        memcmp(a.s6_addr, ctx->cfg.v6_base.s6_addr, 8) != 0)
+        return;
+    for (int i = 8; i < 16; i++)
+        n = n << 8 | a.s6_addr[i];
+    if (n > ctx->v6_next)
+        ctx->v6_next = n;
+}
+
 static struct mock_lb *lb_by_vip(struct lbp_provider_ctx *ctx, const char *ip)
 {
     for (struct mock_lb *lb = ctx->lbs; lb; lb = lb->hh.next)
@@ -535,20 +574,6 @@ static json_object *lb_json(const struct mock_lb *lb)
     return o;
 }
 
-/* The state file's fields, lenient: absent or mistyped reads as "" or 0. */
-static const char *jstr(json_object *o, const char *k)
-{
-    json_object *v = lbp_json_at(o, k);
-    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
-}
-
-static int jint(json_object *o, const char *k)
-{
-    int64_t v = 0;
-    lbp_json_get_int(o, k, INT_MIN, INT_MAX, &v, NULL, 0);
-    return (int)v;
-}
-
 /* Writes the table to state_file atomically; lock held. */
 static void state_save(struct lbp_provider_ctx *ctx)
 {
@@ -569,76 +594,325 @@ static void state_save(struct lbp_provider_ctx *ctx)
     json_object_put(root);
 }
 
-static void state_load(struct lbp_provider_ctx *ctx)
+/*
+ * Loading is strict: every field is type-checked and bounded in a first
+ * pass that builds nothing, so a damaged file (a null where a string
+ * belongs, a truncated write by hand, another program's JSON) fails the
+ * start with the field named, and the file stays as it is for a person
+ * to repair. Starting empty instead would forget load balancers that
+ * exist and overwrite their only record at the next change.
+ */
+#define STATE_FILE_MAX (256u << 20)
+#define STATE_NODES_MAX 4096
+
+/* The member k of o: NULL when absent; type mismatches (null included) are errors. */
+static int st_field(json_object *o, const char *k, json_type want, bool required, json_object **out,
+                    const char *where, char *err, size_t errlen)
 {
-    json_object *root, *arr;
-    if (!ctx->cfg.state_file[0])
-        return;
-    root = json_object_from_file(ctx->cfg.state_file);
-    if (!root)
-        return; /* first start */
-    if (!json_object_object_get_ex(root, "lbs", &arr) || !json_object_is_type(arr, json_type_array))
-        goto out;
-    for (size_t i = 0; i < json_object_array_length(arr); i++) {
-        json_object *o = json_object_array_get_idx(arr, i), *tags, *ls, *rs, *ns;
-        struct mock_lb *lb = calloc(1, sizeof(*lb)), *dup;
-        char *addrs[1024];
-        size_t n = 0;
-        const char *svc;
-        if (!lb)
-            break;
-        lbp_strlcpy(lb->lb_name, jstr(o, "name"), sizeof(lb->lb_name));
-        HASH_FIND_STR(ctx->lbs, lb->lb_name, dup);
-        if (!lb->lb_name[0] || dup || !json_object_object_get_ex(o, "tags", &tags)) {
-            free(lb);
-            continue;
-        }
-        set_str(&lb->cluster, jstr(tags, "cluster"));
-        set_str(&lb->uid, jstr(tags, "uid"));
-        svc = jstr(tags, "service");
-        const char *slash = strchr(svc, '/');
-        if (slash) {
-            lb->ns = strndup(svc, (size_t)(slash - svc));
-            set_str(&lb->name, slash + 1);
-        }
-        lbp_strlcpy(lb->vip, jstr(o, "vip"), sizeof(lb->vip));
-        lbp_strlcpy(lb->vip6, jstr(o, "vip6"), sizeof(lb->vip6));
-        if (jstr(o, "hostname")[0])
-            set_str(&lb->hostname, jstr(o, "hostname"));
-        lbp_strlcpy(lb->affinity, jstr(o, "sessionAffinity"), sizeof(lb->affinity));
-        lb->hc_port = jint(o, "healthCheckNodePort");
-        lb->ensure_calls = (unsigned long)jint(o, "ensureCalls");
-        lb->update_calls = (unsigned long)jint(o, "updateCalls");
-        if (json_object_object_get_ex(o, "listeners", &ls) &&
-            json_object_is_type(ls, json_type_array) &&
-            json_object_array_length(ls) <= MOCK_MAX_PORTS &&
-            (lb->listeners = calloc(json_object_array_length(ls) + 1, sizeof(*lb->listeners))))
-            for (size_t j = 0; j < json_object_array_length(ls); j++) {
-                json_object *l = json_object_array_get_idx(ls, j);
-                lb->listeners[j].port = jint(l, "port");
-                lb->listeners[j].node_port = jint(l, "nodePort");
-                lbp_strlcpy(lb->listeners[j].protocol, jstr(l, "protocol"),
-                            sizeof(lb->listeners[j].protocol));
-                lb->n_listeners++;
-            }
-        if (json_object_object_get_ex(o, "sourceRanges", &rs) &&
-            json_object_is_type(rs, json_type_array) &&
-            json_object_array_length(rs) <= MOCK_MAX_RANGES &&
-            (lb->ranges = calloc(json_object_array_length(rs) + 1, sizeof(char *))))
-            for (size_t j = 0; j < json_object_array_length(rs); j++)
-                lb->ranges[lb->n_ranges++] =
-                    lbp_strdup(json_object_get_string(json_object_array_get_idx(rs, j)));
-        if (json_object_object_get_ex(o, "nodes", &ns) && json_object_is_type(ns, json_type_array))
-            for (size_t j = 0; j < json_object_array_length(ns) && n < 1024; j++)
-                addrs[n++] = (char *)json_object_get_string(json_object_array_get_idx(ns, j));
-        lb->nodes = nodeset_get(ctx, addrs, n);
-        v4_mark(ctx, lb->vip, true);
-        HASH_ADD_STR(ctx->lbs, lb_name, lb);
+    json_object *v = NULL;
+    *out = NULL;
+    if (!json_object_object_get_ex(o, k, &v)) {
+        if (!required)
+            return LBP_OK;
+        snprintf(err, errlen, "%s.%s: missing", where, k);
+        return LBP_PARSE;
     }
+    if (!json_object_is_type(v, want)) {
+        snprintf(err, errlen, "%s.%s: expected %s, got %s", where, k, json_type_to_name(want),
+                 json_type_to_name(json_object_get_type(v)));
+        return LBP_PARSE;
+    }
+    *out = v;
+    return LBP_OK;
+}
+
+static int st_str(json_object *o, const char *k, size_t max, bool required, const char *where,
+                  char *err, size_t errlen)
+{
+    json_object *v;
+    int rc = st_field(o, k, json_type_string, required, &v, where, err, errlen);
+    if (rc || !v)
+        return rc;
+    size_t len = (size_t)json_object_get_string_len(v);
+    if (len > max || strlen(json_object_get_string(v)) != len) {
+        snprintf(err, errlen, "%s.%s: longer than %zu bytes or contains a NUL", where, k, max);
+        return LBP_PARSE;
+    }
+    return LBP_OK;
+}
+
+static int st_int(json_object *o, const char *k, int64_t min, int64_t max, const char *where,
+                  char *err, size_t errlen)
+{
+    json_object *v;
+    int rc = st_field(o, k, json_type_int, false, &v, where, err, errlen);
+    if (rc || !v)
+        return rc;
+    int64_t x = json_object_get_int64(v);
+    if (x < min || x > max) {
+        snprintf(err, errlen, "%s.%s: %lld is outside %lld..%lld", where, k, (long long)x,
+                 (long long)min, (long long)max);
+        return LBP_PARSE;
+    }
+    return LBP_OK;
+}
+
+/* An array member whose elements are strings of at most max bytes. */
+static int st_str_array(json_object *o, const char *k, size_t cap, size_t max, const char *where,
+                        char *err, size_t errlen)
+{
+    json_object *arr;
+    int rc = st_field(o, k, json_type_array, false, &arr, where, err, errlen);
+    if (rc || !arr)
+        return rc;
+    size_t n = json_object_array_length(arr);
+    if (n > cap) {
+        snprintf(err, errlen, "%s.%s: %zu entries, at most %zu", where, k, n, cap);
+        return LBP_PARSE;
+    }
+    for (size_t j = 0; j < n; j++) {
+        json_object *e = json_object_array_get_idx(arr, j);
+        if (!json_object_is_type(e, json_type_string)) {
+            snprintf(err, errlen, "%s.%s[%zu]: expected string, got %s", where, k, j,
+                     json_type_to_name(json_object_get_type(e)));
+            return LBP_PARSE;
+        }
+        size_t len = (size_t)json_object_get_string_len(e);
+        if (len == 0 || len > max || strlen(json_object_get_string(e)) != len) {
+            snprintf(err, errlen, "%s.%s[%zu]: empty, longer than %zu bytes or contains a NUL",
+                     where, k, j, max);
+            return LBP_PARSE;
+        }
+    }
+    return LBP_OK;
+}
+
+/* Checks one entry of "lbs" completely; builds nothing. */
+static int state_check_lb(json_object *o, const char *where, char *err, size_t errlen)
+{
+    json_object *tags, *ls, *v;
+    char sub[96];
+    int rc;
+    if (!json_object_is_type(o, json_type_object)) {
+        snprintf(err, errlen, "%s: expected object, got %s", where,
+                 json_type_to_name(json_object_get_type(o)));
+        return LBP_PARSE;
+    }
+    if ((rc = st_str(o, "name", LBP_LB_NAME_LEN, true, where, err, errlen)))
+        return rc;
+    if (json_object_get_string_len(json_object_object_get(o, "name")) == 0) {
+        snprintf(err, errlen, "%s.name: empty", where);
+        return LBP_PARSE;
+    }
+    if ((rc = st_field(o, "tags", json_type_object, true, &tags, where, err, errlen)))
+        return rc;
+    snprintf(sub, sizeof(sub), "%s.tags", where);
+    if ((rc = st_str(tags, "cluster", 1024, false, sub, err, errlen)) ||
+        (rc = st_str(tags, "service", 1024, true, sub, err, errlen)) ||
+        (rc = st_str(tags, "uid", 128, false, sub, err, errlen)))
+        return rc;
+    if (!strchr(json_object_get_string(json_object_object_get(tags, "service")), '/')) {
+        snprintf(err, errlen, "%s.service: not namespace/name", sub);
+        return LBP_PARSE;
+    }
+    if ((rc = st_str(o, "vip", 63, false, where, err, errlen)) ||
+        (rc = st_str(o, "vip6", 63, false, where, err, errlen)) ||
+        (rc = st_str(o, "hostname", 1024, false, where, err, errlen)) ||
+        (rc = st_str(o, "sessionAffinity", 15, false, where, err, errlen)) ||
+        (rc = st_int(o, "healthCheckNodePort", 0, 65535, where, err, errlen)) ||
+        (rc = st_int(o, "ensureCalls", 0, INT64_MAX, where, err, errlen)) ||
+        (rc = st_int(o, "updateCalls", 0, INT64_MAX, where, err, errlen)) ||
+        (rc = st_field(o, "localTraffic", json_type_boolean, false, &v, where, err, errlen)) ||
+        (rc = st_str_array(o, "sourceRanges", MOCK_MAX_RANGES, 63, where, err, errlen)) ||
+        (rc = st_str_array(o, "nodes", STATE_NODES_MAX, 63, where, err, errlen)) ||
+        (rc = st_field(o, "listeners", json_type_array, false, &ls, where, err, errlen)))
+        return rc;
+    size_t n = ls ? json_object_array_length(ls) : 0;
+    if (n > MOCK_MAX_PORTS) {
+        snprintf(err, errlen, "%s.listeners: %zu entries, at most %d", where, n, MOCK_MAX_PORTS);
+        return LBP_PARSE;
+    }
+    for (size_t j = 0; j < n; j++) {
+        json_object *l = json_object_array_get_idx(ls, j);
+        snprintf(sub, sizeof(sub), "%s.listeners[%zu]", where, j);
+        if (!json_object_is_type(l, json_type_object)) {
+            snprintf(err, errlen, "%s: expected object, got %s", sub,
+                     json_type_to_name(json_object_get_type(l)));
+            return LBP_PARSE;
+        }
+        if ((rc = st_int(l, "port", 0, 65535, sub, err, errlen)) ||
+            (rc = st_int(l, "nodePort", 0, 65535, sub, err, errlen)) ||
+            (rc = st_str(l, "protocol", sizeof(((struct mock_listener *)0)->protocol) - 1, false,
+                         sub, err, errlen)) ||
+            (rc = st_str_array(l, "backends", 1u << 20, 127, sub, err, errlen)))
+            return rc;
+    }
+    return LBP_OK;
+}
+
+/* A string member already checked by state_check_lb; "" when absent. */
+static const char *st_get(json_object *o, const char *k)
+{
+    json_object *v = json_object_object_get(o, k);
+    return v ? json_object_get_string(v) : "";
+}
+
+static int64_t st_get_int(json_object *o, const char *k)
+{
+    json_object *v = json_object_object_get(o, k);
+    return v ? json_object_get_int64(v) : 0;
+}
+
+/* Builds one checked entry into the table; lock held (or not yet shared). */
+static int state_add_lb(struct lbp_provider_ctx *ctx, json_object *o)
+{
+    json_object *tags = json_object_object_get(o, "tags");
+    json_object *ls = json_object_object_get(o, "listeners");
+    json_object *rs = json_object_object_get(o, "sourceRanges");
+    json_object *ns = json_object_object_get(o, "nodes");
+    json_object *lt = json_object_object_get(o, "localTraffic");
+    size_t n_ls = ls ? json_object_array_length(ls) : 0;
+    size_t n_rs = rs ? json_object_array_length(rs) : 0;
+    size_t n_ns = ns ? json_object_array_length(ns) : 0;
+    struct mock_lb *lb = calloc(1, sizeof(*lb));
+    char **addrs = calloc(n_ns + 1, sizeof(char *));
+    int rc = LBP_NOMEM;
+    if (!lb || !addrs)
+        goto out;
+    lbp_strlcpy(lb->lb_name, st_get(o, "name"), sizeof(lb->lb_name));
+    const char *svc = st_get(tags, "service"), *slash = strchr(svc, '/');
+    if (!set_str(&lb->cluster, st_get(tags, "cluster")) ||
+        !set_str(&lb->uid, st_get(tags, "uid")) ||
+        !(lb->ns = strndup(svc, (size_t)(slash - svc))) || !set_str(&lb->name, slash + 1) ||
+        (st_get(o, "hostname")[0] && !set_str(&lb->hostname, st_get(o, "hostname"))))
+        goto out;
+    lbp_strlcpy(lb->vip, st_get(o, "vip"), sizeof(lb->vip));
+    lbp_strlcpy(lb->vip6, st_get(o, "vip6"), sizeof(lb->vip6));
+    lbp_strlcpy(lb->affinity, st_get(o, "sessionAffinity"), sizeof(lb->affinity));
+    lb->hc_port = (int)st_get_int(o, "healthCheckNodePort");
+    lb->local = lt && json_object_get_boolean(lt);
+    lb->ensure_calls = (unsigned long)st_get_int(o, "ensureCalls");
+    lb->update_calls = (unsigned long)st_get_int(o, "updateCalls");
+    if (!(lb->listeners = calloc(n_ls + 1, sizeof(*lb->listeners))) ||
+        !(lb->ranges = calloc(n_rs + 1, sizeof(char *))))
+        goto out;
+    for (size_t j = 0; j < n_ls; j++, lb->n_listeners++) {
+        json_object *l = json_object_array_get_idx(ls, j);
+        lb->listeners[j].port = (int)st_get_int(l, "port");
+        lb->listeners[j].node_port = (int)st_get_int(l, "nodePort");
+        lbp_strlcpy(lb->listeners[j].protocol, st_get(l, "protocol"),
+                    sizeof(lb->listeners[j].protocol));
+    }
+    for (size_t j = 0; j < n_rs; j++, lb->n_ranges++)
+        if (!(lb->ranges[j] = strdup(json_object_get_string(json_object_array_get_idx(rs, j)))))
+            goto out;
+    for (size_t j = 0; j < n_ns; j++)
+        addrs[j] = (char *)json_object_get_string(json_object_array_get_idx(ns, j));
+    if (!(lb->nodes = nodeset_get(ctx, addrs, n_ns)))
+        goto out;
+    v4_mark(ctx, lb->vip, true);
+    HASH_ADD_STR(ctx->lbs, lb_name, lb);
+    lb = NULL;
+    rc = LBP_OK;
+out:
+    if (lb)
+        lb_free(ctx, lb);
+    free(addrs);
+    return rc;
+}
+
+/* Reads the whole file (at most STATE_FILE_MAX); LBP_NOT_FOUND when it does not exist. */
+static int state_read(const char *path, json_object **root, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    json_tokener *tok = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = LBP_IO;
+    *root = NULL;
+    if (!f) {
+        if (errno == ENOENT)
+            return LBP_NOT_FOUND;
+        snprintf(err, errlen, "%s", strerror(errno));
+        return LBP_IO;
+    }
+    if (!(text = malloc(STATE_FILE_MAX + 1))) {
+        rc = LBP_NOMEM;
+        goto out;
+    }
+    len = fread(text, 1, STATE_FILE_MAX + 1, f);
+    if (ferror(f)) {
+        snprintf(err, errlen, "%s", strerror(errno));
+        goto out;
+    }
+    if (len > STATE_FILE_MAX) {
+        snprintf(err, errlen, "larger than %u bytes", STATE_FILE_MAX);
+        rc = LBP_TOOBIG;
+        goto out;
+    }
+    rc = LBP_PARSE;
+    if (!(tok = json_tokener_new_ex(64)))
+        goto out;
+    *root = json_tokener_parse_ex(tok, text, (int)len);
+    if (!*root || json_tokener_get_error(tok) != json_tokener_success) {
+        snprintf(err, errlen, "not JSON: %s", json_tokener_error_desc(json_tokener_get_error(tok)));
+        json_object_put(*root);
+        *root = NULL;
+        goto out;
+    }
+    rc = LBP_OK;
+out:
+    json_tokener_free(tok);
+    free(text);
+    fclose(f);
+    return rc;
+}
+
+/* Loads state_file into the empty table at start; on error nothing is loaded. */
+static int state_load(struct lbp_provider_ctx *ctx, char *err, size_t errlen)
+{
+    json_object *root = NULL, *arr;
+    char where[64], why[400] = "";
+    int rc;
+    if (!ctx->cfg.state_file[0])
+        return LBP_OK;
+    rc = state_read(ctx->cfg.state_file, &root, why, sizeof(why));
+    if (rc == LBP_NOT_FOUND)
+        return LBP_OK; /* first start */
+    if (rc)
+        goto out;
+    if (!json_object_is_type(root, json_type_object)) {
+        snprintf(why, sizeof(why), "expected an object at the top");
+        rc = LBP_PARSE;
+        goto out;
+    }
+    if ((rc = st_field(root, "lbs", json_type_array, true, &arr, "$", why, sizeof(why))))
+        goto out;
+    size_t n = json_object_array_length(arr);
+    for (size_t i = 0; i < n; i++) {
+        json_object *o = json_object_array_get_idx(arr, i);
+        snprintf(where, sizeof(where), "lbs[%zu]", i);
+        if ((rc = state_check_lb(o, where, why, sizeof(why))))
+            goto out;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(st_get(json_object_array_get_idx(arr, j), "name"), st_get(o, "name")) == 0) {
+                snprintf(why, sizeof(why), "%s.name: \"%s\" already at lbs[%zu]", where,
+                         st_get(o, "name"), j);
+                rc = LBP_PARSE;
+                goto out;
+            }
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((rc = state_add_lb(ctx, json_object_array_get_idx(arr, i))))
+            goto out;
     lbp_info("mock cloud: loaded %u load balancers from %s", HASH_COUNT(ctx->lbs),
              ctx->cfg.state_file);
 out:
+    if (rc)
+        snprintf(err, errlen, "state file %s: %s (left as it is)", ctx->cfg.state_file,
+                 why[0] ? why : lbp_rc_str(rc));
     json_object_put(root);
+    return rc;
 }
 
 /* ------------------------------------------------------------ calls */
@@ -693,6 +967,48 @@ static int call_begin(struct lbp_provider_ctx *ctx, unsigned long *counter, bool
     return LBP_OK;
 }
 
+/*
+ * pendingPolls=N, after call_begin (lock held). The first mutating call on
+ * an LB begins an operation and answers LBP_PENDING; so does every later
+ * mutating call on that LB — whichever slot, since that is what a
+ * provider's poll of its in-flight operation looks like to the cloud —
+ * until N answers were given. The call after that finds it done and
+ * applies its own spec: the latest, as a provider would issue it once the
+ * operation is over. update_targets and remove on an LB that does not
+ * exist answer at once (a real cloud has nothing to operate on). The
+ * operations live in memory: after a restart the LB table is what the
+ * provider converges from, as it must with a real cloud.
+ */
+static bool op_poll(struct lbp_provider_ctx *ctx, const char *lb_name, const char *slot,
+                    bool exists, struct lbp_call *call)
+{
+    struct mock_op *op;
+    HASH_FIND_STR(ctx->ops, lb_name, op);
+    if (!op) {
+        if (!ctx->cfg.pending_polls || (!exists && strcmp(slot, "ensure") != 0))
+            return false;
+        if (!(op = calloc(1, sizeof(*op))))
+            return false; /* out of memory: the change is made at once */
+        lbp_strlcpy(op->lb_name, lb_name, sizeof(op->lb_name));
+        op->call = slot;
+        op->id = ++ctx->op_seq;
+        op->left = ctx->cfg.pending_polls;
+        HASH_ADD_STR(ctx->ops, lb_name, op);
+    }
+    if (op->left == 0) {
+        HASH_DEL(ctx->ops, op);
+        free(op);
+        return false;
+    }
+    op->left--;
+    ctx->c_pending++;
+    if (call) {
+        call->retry_after_s = ctx->cfg.retry_after_s;
+        lbp_failf(call, "mock cloud: operation op-%lu (%s) RUNNING", op->id, op->call);
+    }
+    return true;
+}
+
 static void status_of(struct lbp_provider_ctx *ctx, const struct mock_lb *lb,
                       struct lbp_lb_status *st)
 {
@@ -711,6 +1027,7 @@ static void status_of(struct lbp_provider_ctx *ctx, const struct mock_lb *lb,
 }
 
 static void metrics_register(void);
+static void mock_cleanup(struct lbp_provider_ctx *ctx);
 
 static int mock_init(const char *cloud_config_path, const char *cluster_name,
                      struct lbp_provider_ctx **out, char *err, size_t errlen)
@@ -739,14 +1056,13 @@ static int mock_init(const char *cloud_config_path, const char *cluster_name,
         rc = LBP_NOMEM;
         goto out;
     }
-    state_load(ctx);
+    if ((rc = state_load(ctx, err, errlen)))
+        goto out;
     /* At every init: a registry reset (lbp_metrics_reset) drops what an earlier one registered. */
     metrics_register();
 out:
     if (rc) {
-        free(ctx->config_path);
-        pthread_mutex_destroy(&ctx->mu);
-        free(ctx);
+        mock_cleanup(ctx);
         return rc;
     }
     *out = ctx;
@@ -758,10 +1074,16 @@ static void mock_cleanup(struct lbp_provider_ctx *ctx)
     struct mock_lb *lb, *tmp;
     if (!ctx)
         return;
+    struct mock_op *op, *otmp;
     HASH_ITER(hh, ctx->lbs, lb, tmp)
     {
         HASH_DEL(ctx->lbs, lb);
         lb_free(ctx, lb);
+    }
+    HASH_ITER(hh, ctx->ops, op, otmp)
+    {
+        HASH_DEL(ctx->ops, op);
+        free(op);
     }
     free(ctx->v4_used);
     free(ctx->config_path);
@@ -807,13 +1129,25 @@ static int mock_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
         spec_nodes_free(&sn);
         return rc;
     }
-    if (spec->n_ports > MOCK_MAX_PORTS || spec->n_source_ranges > MOCK_MAX_RANGES) {
-        lbp_failf(call, "mock cloud: at most %d listeners and %d source ranges", MOCK_MAX_PORTS,
-                  MOCK_MAX_RANGES);
+    /* Refused whole: a restriction the cloud cannot apply must not become a smaller one. */
+    if (spec->n_ports > MOCK_MAX_PORTS) {
+        lbp_failf(call, "spec.ports: %zu ports, but the mock cloud has at most %d listeners",
+                  spec->n_ports, MOCK_MAX_PORTS);
+        rc = LBP_INVALID;
+        goto out;
+    }
+    if (spec->n_source_ranges > MOCK_MAX_RANGES) {
+        lbp_failf(call, "%s: %zu source ranges, but the mock cloud applies at most %d",
+                  spec->source_ranges_field ? spec->source_ranges_field : "source ranges",
+                  spec->n_source_ranges, MOCK_MAX_RANGES);
         rc = LBP_INVALID;
         goto out;
     }
     HASH_FIND_STR(ctx->lbs, spec->lb_name, lb);
+    if (op_poll(ctx, spec->lb_name, "ensure", lb != NULL, call)) {
+        rc = LBP_PENDING;
+        goto out;
+    }
     if (!lb) {
         lb = calloc(1, sizeof(*lb));
         if (!lb) {
@@ -916,6 +1250,10 @@ static int mock_update_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb
         return rc;
     }
     HASH_FIND_STR(ctx->lbs, spec->lb_name, lb);
+    if (op_poll(ctx, spec->lb_name, "update_targets", lb != NULL, call)) {
+        rc = LBP_PENDING;
+        goto out;
+    }
     if (!lb) {
         lbp_failf(call, "mock cloud: load balancer %s not found", spec->lb_name);
         rc = LBP_NOT_FOUND;
@@ -940,6 +1278,10 @@ static int mock_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
     if (rc)
         return rc;
     HASH_FIND_STR(ctx->lbs, spec->lb_name, lb);
+    if (op_poll(ctx, spec->lb_name, "remove", lb != NULL, call)) {
+        pthread_mutex_unlock(&ctx->mu);
+        return LBP_PENDING;
+    }
     if (lb) {
         HASH_DEL(ctx->lbs, lb);
         v4_mark(ctx, lb->vip, false);
@@ -1000,9 +1342,21 @@ static char *mock_debug_json(struct lbp_provider_ctx *ctx)
     json_object_object_add(c, "list_owned", json_object_new_int64((int64_t)ctx->c_list));
     json_object_object_add(c, "ping", json_object_new_int64((int64_t)ctx->c_ping));
     json_object_object_add(c, "failed", json_object_new_int64((int64_t)ctx->c_failed));
+    json_object_object_add(c, "pending", json_object_new_int64((int64_t)ctx->c_pending));
     json_object_object_add(root, "calls", c);
     json_object_object_add(root, "failNext", json_object_new_int64(ctx->fail_next));
     json_object_object_add(root, "latencyMs", json_object_new_int64(ctx->cfg.latency_ms));
+    json_object_object_add(root, "pendingPolls", json_object_new_int64(ctx->cfg.pending_polls));
+    json_object *ops = json_object_new_array();
+    for (struct mock_op *op = ctx->ops; op; op = op->hh.next) {
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "loadBalancer", json_object_new_string(op->lb_name));
+        json_object_object_add(o, "call", json_object_new_string(op->call));
+        json_object_object_add(o, "id", json_object_new_int64((int64_t)op->id));
+        json_object_object_add(o, "pollsLeft", json_object_new_int64(op->left));
+        json_object_array_add(ops, o);
+    }
+    json_object_object_add(root, "operations", ops);
     {
         struct in_addr a = {.s_addr = htonl(ctx->cfg.v4_base)};
         char ip[INET_ADDRSTRLEN] = "", range[64];
@@ -1099,6 +1453,72 @@ static int mock_reload(struct lbp_provider_ctx *ctx, const char *path, char *err
     if (rc == LBP_OK)
         lbp_info("mock cloud: reloaded %s (latency_ms=%u fail_next=%u error_rate=%.3f)", path,
                  cfg.latency_ms, fail_next, cfg.error_rate);
+    return rc;
+}
+
+/*
+ * The Service's status is the record of its address, as with bare metal:
+ * a fresh process (a restart, or the standby replica that just took the
+ * Lease, each with its own in-memory cloud) rebuilds an LB per Service
+ * from it before any ensure, so a live Service keeps its address and no
+ * address goes to two Services. Listeners and backends come with the
+ * first ensure. An LB already in the table (the state file) wins.
+ */
+static int mock_restore(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
+                        const struct lbp_lb_status *current)
+{
+    struct mock_lb *lb = NULL;
+    int rc = LBP_OK;
+
+    if (!spec || !spec->lb_name[0] || !current)
+        return LBP_INVALID;
+    pthread_mutex_lock(&ctx->mu);
+    HASH_FIND_STR(ctx->lbs, spec->lb_name, lb);
+    if (lb || ctx->cfg.hostname) {
+        lb = NULL; /* already known, or names need no allocation: nothing to do */
+        goto out;
+    }
+    if (!(lb = calloc(1, sizeof(*lb)))) {
+        rc = LBP_NOMEM;
+        goto out;
+    }
+    lbp_strlcpy(lb->lb_name, spec->lb_name, sizeof(lb->lb_name));
+    for (size_t i = 0; i < current->n_ingress && i < LBP_LB_MAX_INGRESS; i++) {
+        const char *ip = current->ingress[i].ip;
+        bool is6 = strchr(ip, ':') != NULL;
+        char *slot = is6 ? lb->vip6 : lb->vip;
+        struct mock_lb *other = ip[0] ? lb_by_vip(ctx, ip) : NULL;
+        if (!ip[0] || slot[0])
+            continue; /* a hostname, or a second address of one family */
+        if (other) {
+            lbp_warn("mock cloud: %s/%s: %s is already %s's", spec->namespace, spec->name, ip,
+                     other->lb_name);
+            rc = LBP_CONFLICT;
+            continue;
+        }
+        lbp_strlcpy(slot, ip, 64);
+    }
+    if (!lb->vip[0] && !lb->vip6[0])
+        goto out;
+    if (!set_str(&lb->cluster, spec->cluster_name ? spec->cluster_name : ctx->cluster) ||
+        !set_str(&lb->ns, spec->namespace) || !set_str(&lb->name, spec->name) ||
+        !set_str(&lb->uid, spec->uid)) {
+        rc = LBP_NOMEM;
+        goto out;
+    }
+    lbp_strlcpy(lb->affinity, "None", sizeof(lb->affinity));
+    v4_mark(ctx, lb->vip, true);
+    /* v6 addresses are handed out by counting up: never count back over this one */
+    v6_seen(ctx, lb->vip6);
+    HASH_ADD_STR(ctx->lbs, lb_name, lb);
+    lbp_v(1, "mock cloud: %s/%s keeps %s%s%s", spec->namespace, spec->name, lb->vip,
+          lb->vip[0] && lb->vip6[0] ? "," : "", lb->vip6);
+    lb = NULL;
+    state_save(ctx);
+out:
+    if (lb)
+        lb_free(ctx, lb);
+    pthread_mutex_unlock(&ctx->mu);
     return rc;
 }
 
@@ -1229,5 +1649,6 @@ const struct lbp_provider lbp_provider_mock = {
     .ping = m_ping,
     .debug_json = mock_debug_json,
     .debug_post = mock_debug_post,
+    .restore = mock_restore,
     .reload = mock_reload,
 };

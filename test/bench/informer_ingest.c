@@ -148,7 +148,8 @@ static void in_process(const struct lbp_buf *stream)
     double t[RUNS];
     for (int r = 0; r < RUNS; r++) {
         struct counts c = {0};
-        struct lbp_informer_handlers h = {h_add, h_update, h_delete, &c};
+        struct lbp_informer_handlers h = {
+            .on_add = h_add, .on_update = h_update, .on_delete = h_delete, .ctx = &c};
         struct lbp_informer_opts o = {.kind = LBP_KIND_SERVICE};
         struct lbp_informer *inf;
         struct lbp_line_splitter sp;

@@ -262,6 +262,13 @@ json_object *ctl_cloud_lb(struct ctl_env *e, const char *svc_key)
     return found;
 }
 
+bool ctl_lb_missing(struct ctl_env *e, const char *svc_key)
+{
+    json_object *lb = ctl_cloud_lb(e, svc_key);
+    json_object_put(lb);
+    return lb == NULL;
+}
+
 int ctl_cloud_lb_count(struct ctl_env *e)
 {
     json_object *root = ctl_cloud(e), *lbs;
@@ -328,6 +335,13 @@ void ctl_ingress(struct ctl_env *e, const char *name, char *out, size_t len)
     json_object_put(o);
 }
 
+bool ctl_has_ingress(struct ctl_env *e, const char *name)
+{
+    char ip[128];
+    ctl_ingress(e, name, ip, sizeof(ip));
+    return ip[0] != '\0';
+}
+
 bool ctl_has_finalizer(struct ctl_env *e, const char *name)
 {
     char path[300];
@@ -365,4 +379,40 @@ int ctl_events(struct ctl_env *e, const char *name, const char *reason, char *ms
         }
     json_object_put(o);
     return n;
+}
+
+int ctl_lb_nodes(struct ctl_env *e, const char *svc_key)
+{
+    json_object *lb = ctl_cloud_lb(e, svc_key), *n;
+    int c = -1;
+    if (lb && json_object_object_get_ex(lb, "nodes", &n))
+        c = (int)json_object_array_length(n);
+    json_object_put(lb);
+    return c;
+}
+
+int ctl_run_lbprov(struct ctl_env *e, const char *const *args, char **out)
+{
+    char log[400], *buf = NULL;
+    const char *argv[16];
+    int n = 0, st;
+    FILE *f;
+    long len;
+    snprintf(log, sizeof(log), "%s/run.out", e->api.dir);
+    unlink(log);
+    argv[n++] = lbp_test_lbprov_bin();
+    for (int i = 0; args[i] && n < 15; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    st = lbp_test_stop(lbp_test_spawn((char *const *)argv, log), 0, 10000);
+    f = fopen(log, "r");
+    if (f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (buf = calloc(1, (size_t)len + 1)) && fread(buf, 1, (size_t)len, f) != (size_t)len) {
+        free(buf);
+        buf = NULL;
+    }
+    if (f)
+        fclose(f);
+    *out = buf ? buf : strdup("");
+    return st;
 }

@@ -36,6 +36,14 @@ void ctl_env_init(struct ctl_env *e, const char *cloud_conf_extra);
 /* The same with options for the fake API server (a bearer token, TLS). */
 void ctl_env_init_opts(struct ctl_env *e, const char *cloud_conf_extra,
                        const struct lbp_fake_api_opts *api_opts);
+/*
+ * A short leader Lease, for tests that start a second controller process:
+ * it leads once the first one's Lease is released or expires.
+ */
+#define CTL_SHORT_LEASE_FLAGS                                                                      \
+    "--leader-elect-lease-duration", "2s", "--leader-elect-renew-deadline", "1500ms",              \
+        "--leader-elect-retry-period", "300ms"
+
 /* Starts the controller with extra flags (NULL-terminated list, may be NULL). */
 void ctl_env_start_controller(struct ctl_env *e, const char *const *extra);
 /* Stops both; returns the controller's exit status (0: clean SIGTERM exit). */
@@ -50,6 +58,8 @@ void ctl_service(struct ctl_env *e, const char *name, const char *spec_extra, in
 json_object *ctl_cloud(struct ctl_env *e);
 /* The mock LB for ns/name, with a reference the caller puts, or NULL. */
 json_object *ctl_cloud_lb(struct ctl_env *e, const char *svc_key);
+/* No mock LB is tagged with ns/name. */
+bool ctl_lb_missing(struct ctl_env *e, const char *svc_key);
 int ctl_cloud_lb_count(struct ctl_env *e);
 long ctl_cloud_calls(struct ctl_env *e, const char *op);
 /* GET on the controller's HTTP port (body malloc'd, may be NULL); returns the HTTP status. */
@@ -58,7 +68,13 @@ long ctl_http_get(struct ctl_env *e, const char *path, char **body);
 long ctl_cloud_post(struct ctl_env *e, const char *settings);
 /* The Service's first ingress IP or hostname (copied), or "" */
 void ctl_ingress(struct ctl_env *e, const char *name, char *out, size_t len);
+/* The Service has an ingress IP or hostname. */
+bool ctl_has_ingress(struct ctl_env *e, const char *name);
 bool ctl_has_finalizer(struct ctl_env *e, const char *name);
+/* How many backend nodes the mock LB for ns/name has, or -1 without one. */
+int ctl_lb_nodes(struct ctl_env *e, const char *svc_key);
+/* Runs lbprov with args; returns its exit status and its output (caller frees). */
+int ctl_run_lbprov(struct ctl_env *e, const char *const *args, char **out);
 /* Count of Events with this reason for the Service name. */
 int ctl_events(struct ctl_env *e, const char *name, const char *reason, char *msg, size_t msglen);
 

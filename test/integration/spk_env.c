@@ -143,7 +143,7 @@ void spk_start(struct spk_env *e, int i)
                     "127.0.0.1:0",
                     "--heartbeat-port",
                     hb,
-                    "--metallb-poll-interval",
+                    "--metallb-poll-period",
                     "300ms",
                     NULL};
     /* A fresh log per run, so the port read back is this run's. */

@@ -513,6 +513,86 @@ static void nlb_midway_failure_converges(void **st)
     env_stop(&e);
 }
 
+/* Queues a lost reply for the next successful call of op (fake-aws README). */
+static void lose_reply(struct env *e, const char *op)
+{
+    char body[160];
+    snprintf(body, sizeof(body), "{\"op\":\"%s\",\"lose_reply\":true,\"count\":1}", op);
+    assert_int_equal(fake_aws_req(&e->f, "POST", "/_fake/fault", body, NULL), 200);
+}
+
+/* Ensures until OK (a lost reply may surface as RETRY once per call). */
+static void ensure_until_ok(struct env *e, struct svc *s, struct lbp_lb_status *status)
+{
+    struct lbp_call call = {0};
+    enum lbp_rc rc = LBP_RETRY;
+    for (int i = 0; i < 8 && rc != LBP_OK; i++) {
+        rc = P->ensure(e->ctx, spec(s), status, &call);
+        if (rc != LBP_OK && rc != LBP_RETRY)
+            fail_msg("ensure: rc %d: %s", rc, call.err);
+    }
+    assert_int_equal(rc, LBP_OK);
+}
+
+/*
+ * Every create answered by nobody: the call was done, the connection broke.
+ * Ensure must find what it made instead of failing for good or making a
+ * second one, and end with exactly one of everything.
+ */
+static void nlb_lost_replies_converge(void **st)
+{
+    struct env e;
+    struct svc s;
+    struct lbp_lb_status status;
+    static const char *const ops[] = {"CreateLoadBalancer", "CreateTargetGroup", "CreateListener",
+                                      "RegisterTargets", "AuthorizeSecurityGroupIngress"};
+    assert_int_equal(env_start(&e, "DefaultLoadBalancerType = nlb", 5), 0);
+    svc_init(&s, "shop", "lost", "0f0f0f0f-bbbb-cccc-dddd-eeeeeeeeeeee");
+    three_ports(&s);
+    svc_nodes(&s, 1, 5);
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+        lose_reply(&e, ops[i]);
+    ensure_until_ok(&e, &s, &status);
+    assert_int_equal(fake_aws_counter(&e.f, "lost_replies"), 5);
+    assert_int_equal(alen(state(&e, "lbs")), 1);
+    assert_int_equal(alen(state(&e, "tgs")), 3);
+    assert_int_equal(alen(state(&e, "listeners")), 3);
+    assert_string_equal(status.ingress[0].hostname,
+                        js(json_object_array_get_idx(state(&e, "lbs"), 0), "dns"));
+    fake_aws_reset_counters(&e.f);
+    ensure_until_ok(&e, &s, &status);
+    assert_only_describes(&e);
+    env_stop(&e);
+}
+
+static void classic_lost_replies_converge(void **st)
+{
+    struct env e;
+    struct svc s;
+    struct lbp_lb_status status;
+    static const char *const ops[] = {"CreateSecurityGroup", "CreateLoadBalancer",
+                                      "RegisterInstancesWithLoadBalancer",
+                                      "AuthorizeSecurityGroupIngress"};
+    assert_int_equal(env_start(&e, NULL, 5), 0);
+    svc_init(&s, "default", "lostc", "c0c0c0c0-2fa1-11d2-883f-0016d3cca427");
+    svc_port(&s, "TCP", 80, 30080);
+    svc_port(&s, "TCP", 443, 30443);
+    svc_nodes(&s, 1, 5);
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+        lose_reply(&e, ops[i]);
+    ensure_until_ok(&e, &s, &status);
+    assert_int_equal(fake_aws_counter(&e.f, "lost_replies"), 4);
+    assert_int_equal(alen(state(&e, "clbs")), 1);
+    assert_int_equal(
+        alen(json_object_object_get(json_object_array_get_idx(state(&e, "clbs"), 0), "instances")),
+        5);
+    assert_int_equal(count_rules(&e, "kubernetes.io/rule/elb/nodes="), 1);
+    fake_aws_reset_counters(&e.f);
+    ensure_until_ok(&e, &s, &status);
+    assert_only_describes(&e);
+    env_stop(&e);
+}
+
 static void nlb_throttling_and_rate_limit(void **st)
 {
     struct env e;
@@ -602,6 +682,20 @@ static void list_owned_finds_orphans(void **st)
         }
     }
     assert_true(seen_a && seen_b);
+    free(owned);
+    /*
+     * An LB deleted between the listing and DescribeTags fails that batch
+     * with LoadBalancerNotFound: the scan still completes, without that
+     * one, as it must under churn or orphans are never cleaned.
+     */
+    assert_int_equal(fake_aws_req(&e.f, "POST", "/_fake/fault",
+                                  "{\"op\":\"DescribeTags\",\"code\":\"LoadBalancerNotFound\","
+                                  "\"count\":1}",
+                                  NULL),
+                     200);
+    owned = NULL;
+    assert_int_equal(P->list_owned(e.ctx, &owned, &n, &call), LBP_OK);
+    assert_int_equal(n, 1);
     free(owned);
     env_stop(&e);
 }
@@ -868,6 +962,8 @@ int main(void)
         cmocka_unit_test(nlb_tcp_udp_and_tls),
         cmocka_unit_test(nlb_affinity_and_proxy_protocol),
         cmocka_unit_test(nlb_midway_failure_converges),
+        cmocka_unit_test(nlb_lost_replies_converge),
+        cmocka_unit_test(classic_lost_replies_converge),
         cmocka_unit_test(nlb_throttling_and_rate_limit),
         cmocka_unit_test(nlb_eventual_consistency),
         cmocka_unit_test(list_owned_finds_orphans),

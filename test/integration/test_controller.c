@@ -27,57 +27,6 @@ static long lb_int(const char *svc, const char *path)
     return v;
 }
 
-static int lb_nodes(const char *svc)
-{
-    json_object *lb = ctl_cloud_lb(&env, svc), *n;
-    int c = -1;
-    if (lb && json_object_object_get_ex(lb, "nodes", &n))
-        c = (int)json_object_array_length(n);
-    json_object_put(lb);
-    return c;
-}
-
-static bool has_ingress(const char *name)
-{
-    char ip[128];
-    ctl_ingress(&env, name, ip, sizeof(ip));
-    return ip[0] != '\0';
-}
-
-static bool lb_missing(const char *key)
-{
-    json_object *lb = ctl_cloud_lb(&env, key);
-    json_object_put(lb);
-    return lb == NULL;
-}
-
-/* Runs lbprov with args; returns its exit status and its output (caller frees). */
-static int run_lbprov(const char *const *args, char **out)
-{
-    char log[400], *buf = NULL;
-    const char *argv[16];
-    int n = 0, st;
-    FILE *f;
-    long len;
-    snprintf(log, sizeof(log), "%s/run.out", env.api.dir);
-    unlink(log);
-    argv[n++] = lbp_test_lbprov_bin();
-    for (int i = 0; args[i] && n < 15; i++)
-        argv[n++] = args[i];
-    argv[n] = NULL;
-    st = lbp_test_stop(lbp_test_spawn((char *const *)argv, log), 0, 10000);
-    f = fopen(log, "r");
-    if (f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (buf = calloc(1, (size_t)len + 1)) && fread(buf, 1, (size_t)len, f) != (size_t)len) {
-        free(buf);
-        buf = NULL;
-    }
-    if (f)
-        fclose(f);
-    *out = buf ? buf : strdup("");
-    return st;
-}
-
 static bool gone(const char *name)
 {
     char path[200];
@@ -99,7 +48,7 @@ int main(void)
     /* create → ingress and finalizer, two writes on the critical path */
     writes0 = lbp_fake_api_count(&env.api, "PATCH services/status");
     ctl_service(&env, "web", NULL, 80);
-    CHECK(WAIT_FOR(10000, has_ingress("web")));
+    CHECK(WAIT_FOR(10000, ctl_has_ingress(&env, "web")));
     CHECK(ctl_has_finalizer(&env, "web"));
     ctl_ingress(&env, "web", ip, sizeof(ip));
     CHECK(strncmp(ip, "203.0.113.", 10) == 0);
@@ -122,22 +71,22 @@ int main(void)
     const char *bad_args[] = {"controller", "--cloud", "mock", "--resync-period", "soon", NULL};
     const char *unknown_args[] = {"controller", "--no-such-flag", NULL};
     char *out = NULL, want[160];
-    CHECK(run_lbprov(st_args, &out) == 0);
+    CHECK(ctl_run_lbprov(&env, st_args, &out) == 0);
     snprintf(want, sizeof(want), "%s", ip);
     CHECK(strstr(out, "EXTERNAL-IP") && strstr(out, want) && strstr(out, "/TCP") &&
           strstr(out, "EnsuredLoadBalancer: Ensured load balancer"));
     free(out);
-    CHECK(run_lbprov(json_args, &out) == 0);
+    CHECK(ctl_run_lbprov(&env, json_args, &out) == 0);
     json_object *js = json_tokener_parse(out);
     CHECK(js && strcmp(jpath_str(js, "0.name"), "web") == 0 &&
           strcmp(jpath_str(js, "0.externalIP"), ip) == 0);
     json_object_put(js);
     free(out);
     /* bad flags: one clear line, exit 2 */
-    CHECK(run_lbprov(bad_args, &out) == 2);
+    CHECK(ctl_run_lbprov(&env, bad_args, &out) == 2);
     CHECK(strstr(out, "--resync-period") != NULL);
     free(out);
-    CHECK(run_lbprov(unknown_args, &out) == 2);
+    CHECK(ctl_run_lbprov(&env, unknown_args, &out) == 2);
     CHECK(strstr(out, "--no-such-flag") != NULL);
     free(out);
 
@@ -151,14 +100,49 @@ int main(void)
                   NULL) == 200);
     CHECK(WAIT_FOR(10000, lb_int("default/web", "listeners.0.port") == 8080));
     ctl_service(&env, "api", NULL, 443);
-    CHECK(WAIT_FOR(10000, has_ingress("api")));
+    CHECK(WAIT_FOR(10000, ctl_has_ingress(&env, "api")));
     CHECK(!ctl_has_finalizer(&env, "foreign"));
-    CHECK(!has_ingress("foreign"));
-    CHECK(lb_missing("default/foreign"));
+    CHECK(!ctl_has_ingress(&env, "foreign"));
+    CHECK(ctl_lb_missing(&env, "default/foreign"));
+
+    /* status -n: one namespace; -o json: null where the table shows a placeholder */
+    const char *ns_args[] = {
+        "status", "--kubeconfig", env.api.kubeconfig, "-n", "default", "-o", "json", NULL};
+    CHECK(ctl_run_lbprov(&env, ns_args, &out) == 0);
+    js = json_tokener_parse(out);
+    free(out);
+    CHECK(js && json_object_is_type(js, json_type_array));
+    json_object *foreign = NULL, *web = NULL;
+    for (size_t i = 0; i < json_object_array_length(js); i++) {
+        json_object *row = json_object_array_get_idx(js, i);
+        if (strcmp(jpath_str(row, "name"), "foreign") == 0)
+            foreign = row;
+        if (strcmp(jpath_str(row, "name"), "web") == 0)
+            web = row;
+    }
+    CHECK(foreign && web);
+    json_object *v = NULL;
+    CHECK(json_object_object_get_ex(foreign, "externalIP", &v) && v == NULL);
+    CHECK(json_object_object_get_ex(foreign, "lastEvent", &v) && v == NULL);
+    CHECK(strcmp(jpath_str(foreign, "class"), "example.com/other") == 0);
+    CHECK(json_object_object_get_ex(web, "class", &v) && v == NULL);
+    CHECK(strcmp(jpath_str(web, "externalIP"), ip) == 0);
+    json_object_put(js);
+    const char *other_ns[] = {
+        "status", "--kubeconfig", env.api.kubeconfig, "-n", "kube-system", "-o", "json", NULL};
+    CHECK(ctl_run_lbprov(&env, other_ns, &out) == 0);
+    js = json_tokener_parse(out);
+    free(out);
+    CHECK(js && json_object_is_type(js, json_type_array) && json_object_array_length(js) == 0);
+    json_object_put(js);
+    const char *all_ns[] = {"status", "--kubeconfig", env.api.kubeconfig, "-A", NULL};
+    CHECK(ctl_run_lbprov(&env, all_ns, &out) == 0);
+    CHECK(strstr(out, "foreign") && strstr(out, "<pending>") && strstr(out, "example.com/other"));
+    free(out);
 
     /* externalTrafficPolicy: Local reaches the cloud with the healthCheckNodePort */
     ctl_service(&env, "local", "\"externalTrafficPolicy\":\"Local\"", 9000);
-    CHECK(WAIT_FOR(10000, has_ingress("local")));
+    CHECK(WAIT_FOR(10000, ctl_has_ingress(&env, "local")));
     json_object *svc = NULL;
     CHECK(ctl_api(&env, "GET", "/api/v1/namespaces/default/services/local", NULL, &svc) == 200);
     long hc = jpath_int(svc, "spec.healthCheckNodePort");
@@ -166,7 +150,7 @@ int main(void)
     CHECK(hc > 0);
     CHECK(lb_int("default/local", "healthCheckNodePort") == hc);
     CHECK(ctl_api(&env, "DELETE", "/api/v1/namespaces/default/services/local", NULL, NULL) == 200);
-    CHECK(WAIT_FOR(10000, gone("local") && lb_missing("default/local")));
+    CHECK(WAIT_FOR(10000, gone("local") && ctl_lb_missing(&env, "default/local")));
 
     /* node added → every LB gets it via update_targets; no ensure, no API write */
     ensures = ctl_cloud_calls(&env, "ensure");
@@ -174,7 +158,8 @@ int main(void)
     long upd_web = lb_int("default/web", "updateCalls"),
          upd_api = lb_int("default/api", "updateCalls");
     ctl_node(&env, "node-4", "10.0.0.4");
-    CHECK(WAIT_FOR(10000, lb_nodes("default/web") == 4 && lb_nodes("default/api") == 4));
+    CHECK(WAIT_FOR(10000, ctl_lb_nodes(&env, "default/web") == 4 &&
+                              ctl_lb_nodes(&env, "default/api") == 4));
     CHECK(lb_int("default/web", "updateCalls") == upd_web + 1);
     CHECK(lb_int("default/api", "updateCalls") == upd_api + 1);
     /* excluded by label → removed from backends */
@@ -182,10 +167,12 @@ int main(void)
                   "{\"metadata\":{\"labels\":{\"node.kubernetes.io/"
                   "exclude-from-external-load-balancers\":\"true\"}}}",
                   NULL) == 200);
-    CHECK(WAIT_FOR(10000, lb_nodes("default/web") == 3 && lb_nodes("default/api") == 3));
+    CHECK(WAIT_FOR(10000, ctl_lb_nodes(&env, "default/web") == 3 &&
+                              ctl_lb_nodes(&env, "default/api") == 3));
     /* deleted → removed */
     CHECK(ctl_api(&env, "DELETE", "/api/v1/nodes/node-1", NULL, NULL) == 200);
-    CHECK(WAIT_FOR(10000, lb_nodes("default/web") == 2 && lb_nodes("default/api") == 2));
+    CHECK(WAIT_FOR(10000, ctl_lb_nodes(&env, "default/web") == 2 &&
+                              ctl_lb_nodes(&env, "default/api") == 2));
     CHECK(lb_int("default/web", "updateCalls") == upd_web + 3);
     CHECK(ctl_cloud_calls(&env, "ensure") == ensures);
     CHECK(lbp_fake_api_count(&env.api, "PATCH services/status") == writes0);
@@ -194,13 +181,13 @@ int main(void)
     /* LoadBalancer → ClusterIP: LB deleted, status cleared, finalizer dropped */
     CHECK(ctl_api(&env, "PATCH", "/api/v1/namespaces/default/services/api",
                   "{\"spec\":{\"type\":\"ClusterIP\"}}", NULL) == 200);
-    CHECK(WAIT_FOR(10000, lb_missing("default/api")));
-    CHECK(WAIT_FOR(10000, !has_ingress("api") && !ctl_has_finalizer(&env, "api")));
+    CHECK(WAIT_FOR(10000, ctl_lb_missing(&env, "default/api")));
+    CHECK(WAIT_FOR(10000, !ctl_has_ingress(&env, "api") && !ctl_has_finalizer(&env, "api")));
 
     /* delete: LB gone, finalizer removed, object gone */
     CHECK(ctl_api(&env, "DELETE", path, NULL, NULL) == 200);
     CHECK(WAIT_FOR(10000, gone("web")));
-    CHECK(lb_missing("default/web"));
+    CHECK(ctl_lb_missing(&env, "default/web"));
     CHECK(WAIT_FOR(5000, ctl_events(&env, "web", "DeletedLoadBalancer", NULL, 0) > 0));
     CHECK(ctl_cloud_lb_count(&env) == 0);
     /* one remove per LB: clean-up writes did not make the key run again */

@@ -179,12 +179,7 @@ int main(void)
                                  pools_path,
                                  "--metallb-poll-period",
                                  "200ms",
-                                 "--leader-elect-lease-duration",
-                                 "2s",
-                                 "--leader-elect-renew-deadline",
-                                 "1500ms",
-                                 "--leader-elect-retry-period",
-                                 "300ms",
+                                 CTL_SHORT_LEASE_FLAGS,
                                  NULL};
     /* MetalLB's CRDs are installed; the pools live in metallb-system */
     CHECK(ctl_api(&env, "POST", "/_fake/resources",

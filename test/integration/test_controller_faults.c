@@ -16,20 +16,6 @@
 
 static struct ctl_env env;
 
-static bool has_ingress(const char *name)
-{
-    char ip[128];
-    ctl_ingress(&env, name, ip, sizeof(ip));
-    return ip[0] != '\0';
-}
-
-static bool lb_missing(const char *key)
-{
-    json_object *lb = ctl_cloud_lb(&env, key);
-    json_object_put(lb);
-    return lb == NULL;
-}
-
 int main(void)
 {
     static const char *const flags[] = {"--orphan-grace-period", "1s", NULL};
@@ -43,7 +29,7 @@ int main(void)
     /* the cloud fails three times: backoff (200, 400, 800 ms), events, then success */
     t0 = lbp_test_now_ms();
     ctl_service(&env, "flaky", NULL, 80);
-    CHECK(WAIT_FOR(15000, has_ingress("flaky")));
+    CHECK(WAIT_FOR(15000, ctl_has_ingress(&env, "flaky")));
     CHECK(lbp_test_now_ms() - t0 >= 1200); /* waited out the backoff */
     CHECK(ctl_cloud_calls(&env, "failed") == 3);
     CHECK(ctl_cloud_calls(&env, "ensure") == 4);
@@ -57,14 +43,15 @@ int main(void)
     CHECK(ctl_cloud_post(&env, "failNext=2") == 200);
     CHECK(ctl_cloud_post(&env, "failNext=many") == 400);
     ctl_service(&env, "flaky2", NULL, 84);
-    CHECK(WAIT_FOR(15000, has_ingress("flaky2")));
+    CHECK(WAIT_FOR(15000, ctl_has_ingress(&env, "flaky2")));
     CHECK(ctl_cloud_calls(&env, "failed") == 5);
     CHECK(ctl_events(&env, "flaky2", "SyncLoadBalancerFailed", NULL, 0) >= 1);
     /* 409 on the status write is retried */
     CHECK(lbp_fake_api_fault(&env.api,
                              "{\"conflictNextWrites\":2,\"resource\":\"services/status\"}") == 0);
     ctl_service(&env, "conflicted", NULL, 81);
-    CHECK(WAIT_FOR(10000, has_ingress("conflicted") && ctl_has_finalizer(&env, "conflicted")));
+    CHECK(WAIT_FOR(10000,
+                   ctl_has_ingress(&env, "conflicted") && ctl_has_finalizer(&env, "conflicted")));
 
     /* bad source range: Warning naming the value, no cloud call, no finalizer */
     long ensures = ctl_cloud_calls(&env, "ensure");
@@ -79,14 +66,14 @@ int main(void)
     /* a dropped watch loses no update */
     CHECK(lbp_fake_api_fault(&env.api, "{\"dropWatches\":true}") == 0);
     ctl_service(&env, "afterdrop", NULL, 83);
-    CHECK(WAIT_FOR(15000, has_ingress("afterdrop")));
+    CHECK(WAIT_FOR(15000, ctl_has_ingress(&env, "afterdrop")));
 
     /*
      * orphan: while the controller is down, someone force-removes the
      * finalizer and deletes the Service; the LB survives in the cloud (its
      * state file) and the restarted controller removes it after the grace.
      */
-    CHECK(!lb_missing("default/afterdrop"));
+    CHECK(!ctl_lb_missing(&env, "default/afterdrop"));
     CHECK(lbp_test_stop(env.ctl, SIGTERM, 6000) == 0);
     env.ctl = 0;
     FILE *f = fopen(env.cloud_conf, "w");
@@ -98,11 +85,11 @@ int main(void)
     CHECK(ctl_api(&env, "DELETE", "/api/v1/namespaces/default/services/afterdrop", NULL, NULL) ==
           200);
     ctl_env_start_controller(&env, flags);
-    CHECK(!lb_missing("default/afterdrop") || ctl_cloud_calls(&env, "remove") == 1);
-    CHECK(WAIT_FOR(15000, lb_missing("default/afterdrop")));
-    CHECK(!lb_missing("default/flaky"));
-    CHECK(!lb_missing("default/conflicted"));
-    CHECK(WAIT_FOR(5000, has_ingress("flaky")));
+    CHECK(!ctl_lb_missing(&env, "default/afterdrop") || ctl_cloud_calls(&env, "remove") == 1);
+    CHECK(WAIT_FOR(15000, ctl_lb_missing(&env, "default/afterdrop")));
+    CHECK(!ctl_lb_missing(&env, "default/flaky"));
+    CHECK(!ctl_lb_missing(&env, "default/conflicted"));
+    CHECK(WAIT_FOR(5000, ctl_has_ingress(&env, "flaky")));
 
     if (ctl_env_stop(&env) != 0)
         return 1;

@@ -33,14 +33,7 @@ int main(void)
 {
     /* The restarted process is a new candidate: it leads once the killed
      * one's Lease expires, so a short Lease keeps the test quick. */
-    static const char *const flags[] = {"--concurrent-service-syncs",
-                                        "2",
-                                        "--leader-elect-lease-duration",
-                                        "2s",
-                                        "--leader-elect-renew-deadline",
-                                        "1500ms",
-                                        "--leader-elect-retry-period",
-                                        "300ms",
+    static const char *const flags[] = {"--concurrent-service-syncs", "2", CTL_SHORT_LEASE_FLAGS,
                                         NULL};
     uint64_t t0;
     int st;

@@ -335,6 +335,102 @@ static void test_service_validation(void **state)
                      201);
 }
 
+/* '{"metadata":{"name":NAME,"annotations":{"a":"xxx...","b":"y"}},REST}': n bytes in a's value. */
+static char *annotated(const char *name, size_t n, bool second, const char *rest)
+{
+    size_t cap = n + 512;
+    char *b = malloc(cap);
+    assert_non_null(b);
+    int off = snprintf(b, cap, "{\"metadata\":{\"name\":\"%s\",\"annotations\":{\"a\":\"", name);
+    memset(b + off, 'x', n);
+    snprintf(b + off + n, cap - (size_t)off - n, "\"%s}}%s%s}", second ? ",\"b\":\"y\"" : "",
+             rest[0] ? "," : "", rest);
+    return b;
+}
+
+static void assert_annotations_too_long(json_object *st, long code, const char *kind,
+                                        const char *name)
+{
+    char want[256];
+    assert_int_equal(code, 422);
+    assert_string_equal(jstr(st, "reason"), "Invalid");
+    assert_string_equal(jstr(st, "details.kind"), kind);
+    assert_string_equal(jstr(st, "details.causes.0.field"), "metadata.annotations");
+    assert_string_equal(jstr(st, "details.causes.0.reason"), "FieldValueTooLong");
+    snprintf(want, sizeof(want),
+             "%s \"%s\" is invalid: metadata.annotations: Too long: must have at most 262144 "
+             "bytes",
+             kind, name);
+    assert_string_equal(jstr(st, "message"), want);
+}
+
+/*
+ * Annotations total at most 262144 bytes of keys and values, on every
+ * write, as the real server's ObjectMeta validation.
+ */
+static void test_annotation_limit(void **state)
+{
+    const char *p = "/api/v1/namespaces/t-ann/services",
+               *ports = "\"spec\":{\"ports\":[{\"port\":80}]}";
+    long code;
+    json_object *st;
+    char *b;
+    (void)state;
+    make_ns(&api, "t-ann");
+    /* exactly at the limit: key "a" (1 byte) + 262143 */
+    b = annotated("at", 262143, false, ports);
+    json_object_put(call(&api, "POST", p, JSON, b, &code));
+    free(b);
+    assert_int_equal(code, 201);
+    /* one byte over, in one annotation or as the sum of two */
+    b = annotated("over", 262144, false, ports);
+    st = call(&api, "POST", p, JSON, b, &code);
+    free(b);
+    assert_annotations_too_long(st, code, "Service", "over");
+    json_object_put(st);
+    b = annotated("sum", 262142, true, ports); /* 1 + 262142 + 1 + 1 */
+    st = call(&api, "POST", p, JSON, b, &code);
+    free(b);
+    assert_annotations_too_long(st, code, "Service", "sum");
+    json_object_put(st);
+    st = call(&api, "GET", "/api/v1/namespaces/t-ann/services/sum", NULL, NULL, &code);
+    assert_int_equal(code, 404);
+    json_object_put(st);
+
+    /* growing past it by merge patch, PUT or a status write: refused, nothing changes */
+    st = call(&api, "GET", "/api/v1/namespaces/t-ann/services/at", NULL, NULL, &code);
+    unsigned long long rv = rv_of(st);
+    json_object_put(st);
+    st = call(&api, "PATCH", "/api/v1/namespaces/t-ann/services/at", MERGE,
+              "{\"metadata\":{\"annotations\":{\"b\":\"y\"}}}", &code);
+    assert_annotations_too_long(st, code, "Service", "at");
+    json_object_put(st);
+    b = annotated("at", 262143, true, ports);
+    st = call(&api, "PUT", "/api/v1/namespaces/t-ann/services/at", JSON, b, &code);
+    free(b);
+    assert_annotations_too_long(st, code, "Service", "at");
+    json_object_put(st);
+    st = call(&api, "PATCH", "/api/v1/namespaces/t-ann/services/at/status", MERGE,
+              "{\"metadata\":{\"annotations\":{\"b\":\"y\"}}}", &code);
+    assert_annotations_too_long(st, code, "Service", "at");
+    json_object_put(st);
+    st = call(&api, "GET", "/api/v1/namespaces/t-ann/services/at", NULL, NULL, &code);
+    assert_int_equal(rv_of(st), rv);
+    assert_null(jget(st, "metadata.annotations.b"));
+    json_object_put(st);
+    /* shrinking is fine */
+    assert_int_equal(callf(&api, "PATCH", "/api/v1/namespaces/t-ann/services/at", MERGE,
+                           "{\"metadata\":{\"annotations\":{\"a\":\"short\",\"b\":\"y\"}}}"),
+                     200);
+
+    /* every kind, not only Services */
+    b = annotated("cm", 262144, false, "\"data\":{}");
+    st = call(&api, "POST", "/api/v1/namespaces/t-ann/configmaps", JSON, b, &code);
+    free(b);
+    assert_annotations_too_long(st, code, "ConfigMap", "cm");
+    json_object_put(st);
+}
+
 static void test_namespace_and_custom(void **state)
 {
     long code;
@@ -1148,6 +1244,24 @@ static void test_faults(void **state)
     assert_int_equal(lbp_fake_api_request(&api, "POST", "/_fake/stats/reset", NULL, NULL, NULL),
                      200);
     assert_int_equal(lbp_fake_api_count(&api, "LIST services"), 0);
+    /* errorPercent: a random share of requests, counted as injected faults */
+    assert_int_equal(lbp_fake_api_fault(&api, "{\"errorPercent\":101}"), -1);
+    assert_int_equal(lbp_fake_api_fault(&api, "{\"errorPercent\":100,\"code\":503}"), 0);
+    json_object_put(get(&api, p, &code));
+    assert_int_equal(code, 503);
+    assert_int_equal(lbp_fake_api_fault(&api, "{\"errorPercent\":50,\"seed\":3}"), 0);
+    int failed = 0;
+    for (int i = 0; i < 200; i++) {
+        json_object_put(get(&api, p, &code));
+        assert_true(code == 200 || code == 503);
+        failed += code == 503;
+    }
+    if (failed < 60 || failed > 140)
+        fail_msg("errorPercent 50: %d of 200 failed", failed);
+    assert_int_equal(lbp_fake_api_count(&api, "FAULT error"), failed + 1);
+    assert_int_equal(lbp_fake_api_fault(&api, "{\"reset\":true}"), 0);
+    json_object_put(get(&api, p, &code));
+    assert_int_equal(code, 200);
 }
 
 static void test_body_limit(void **state)
@@ -1324,6 +1438,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_service_defaulting),
         cmocka_unit_test(test_service_validation),
+        cmocka_unit_test(test_annotation_limit),
         cmocka_unit_test(test_namespace_and_custom),
         cmocka_unit_test(test_rv_and_noop),
         cmocka_unit_test(test_conflicts),

@@ -352,7 +352,8 @@ static bool wait_key(struct recorder *rec, const char *key, bool present, unsign
 static struct lbp_informer *start_informer(struct lbp_kube_client *c,
                                            const struct lbp_informer_opts *o, struct recorder *rec)
 {
-    struct lbp_informer_handlers h = {on_add, on_update, on_delete, rec};
+    struct lbp_informer_handlers h = {
+        .on_add = on_add, .on_update = on_update, .on_delete = on_delete, .ctx = rec};
     struct lbp_informer *inf = NULL;
     if (lbp_informer_new(c, o, &h, &inf) != LBP_OK || lbp_informer_start(inf) != LBP_OK) {
         fprintf(stderr, "informer start failed\n");
@@ -626,6 +627,11 @@ static void test_watch_errors(struct lbp_fake_api *api, struct lbp_kube_client *
         return;
     }
     CHECK(lbp_informer_wait_synced(inf, 15000) == LBP_OK);
+    /* Inject the faults only once the first watch is open at the fake (an
+     * object arrived on it): a watch request still in flight would meet the
+     * first injected 503 instead of being dropped, one watch fewer. */
+    CHECK(create_svc(c, "default", "before-errors", NULL) == LBP_OK);
+    CHECK(wait_key(&rec, "default/before-errors", true, 30000));
     lbp_informer_stats(inf, &st0);
     CHECK(lbp_fake_api_fault(api, "{\"errorNext\":2,\"code\":503,\"verb\":\"WATCH\"}") == 0);
     CHECK(lbp_fake_api_fault(api, "{\"dropWatches\":true}") == 0);

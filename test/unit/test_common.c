@@ -6,8 +6,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/buf.h"
 #include "common/rc.h"
@@ -102,6 +104,127 @@ static void rfc3339_round_trip(void **state)
     assert_int_equal(lbp_parse_rfc3339("2026-11-26T10:00:00", &t), LBP_PARSE);
 }
 
+/* Parses a heap copy of exactly strlen(s)+1 bytes, so ASan sees any read past the NUL. */
+static int parse_exact(const char *s, int64_t *t)
+{
+    char *c = strdup(s);
+    assert_non_null(c);
+    int rc = lbp_parse_rfc3339(c, t);
+    free(c);
+    return rc;
+}
+
+static void rfc3339_rejects_malformed(void **state)
+{
+    static const char *const bad[] = {
+        "2026-11-26T10:00:00+1:2",
+        "2026-11-26T10:00:00+01:2",
+        "2026-11-26T10:00:00+1:02",
+        "2026-11-26T10:00:00+01:",
+        "2026-11-26T10:00:00+01",
+        "2026-11-26T10:00:00+0100",
+        "2026-11-26T10:00:00-",
+        "2026-11-26T10:00:00+",
+        "2026-11-26T10:00:00+24:00",
+        "2026-11-26T10:00:00+01:60",
+        "2026-11-26T10:00:00+01:00x",
+        "2026-11-26T10:00:00.Z",
+        "2026-11-26T10:00:00.",
+        "2026-11-26T10:00:00ZZ",
+        "2026-11-26T10:00:00 Z",
+        "2026-13-26T10:00:00Z",
+        "2026-00-26T10:00:00Z",
+        "2026-11-00T10:00:00Z",
+        "2026-11-31T10:00:00Z",
+        "2026-02-29T10:00:00Z",
+        "2026-11-26T24:00:00Z",
+        "2026-11-26T10:60:00Z",
+        "2026-11-26T10:00:61Z",
+        "2026-11-26 10:00:00Z",
+        "26-11-26T10:00:00Z",
+        "2026-1-26T10:00:00Z",
+        "2026-11-26T1:00:00Z",
+        "+2026-11-26T10:00:00Z",
+        "2026-11-26T10:00Z",
+        "2026/11/26T10:00:00Z",
+        "2026-11-26T10:00:00+01:00:00",
+        "",
+        "Z",
+    };
+    int64_t t = 42;
+    (void)state;
+    for (size_t i = 0; i < LBP_ARRAY_LEN(bad); i++) {
+        if (parse_exact(bad[i], &t) != LBP_PARSE)
+            fail_msg("accepted \"%s\"", bad[i]);
+        assert_int_equal(t, 42); /* untouched on error */
+    }
+    /* Every proper prefix of valid strings: each ends at a different position. */
+    static const char *const good[] = {"2026-11-26T11:00:00.123456+01:00",
+                                       "2026-11-26T10:00:00-00:30", "2026-11-26T10:00:00Z"};
+    for (size_t g = 0; g < LBP_ARRAY_LEN(good); g++) {
+        size_t n = strlen(good[g]);
+        for (size_t len = 0; len < n; len++) {
+            char *c = strndup(good[g], len); /* exactly len + 1 bytes */
+            assert_non_null(c);
+            if (lbp_parse_rfc3339(c, &t) != LBP_PARSE)
+                fail_msg("accepted the prefix \"%s\"", c);
+            free(c);
+        }
+        assert_int_equal(parse_exact(good[g], &t), LBP_OK);
+    }
+    assert_int_equal(lbp_parse_rfc3339(NULL, &t), LBP_PARSE);
+}
+
+static void rfc3339_matches_timegm(void **state)
+{
+    int64_t t;
+    char s[48];
+    (void)state;
+    /* Leap days, century rules, month ends, offsets both ways, year 0 and 9999. */
+    static const struct {
+        const char *s;
+        int64_t want;
+    } fixed[] = {
+        {"1970-01-01T00:00:00Z", 0},
+        {"1970-01-01t00:00:00z", 0},
+        {"2000-02-29T12:00:00Z", 951825600},
+        {"2100-03-01T00:00:00Z", 4107542400},
+        {"1969-12-31T23:59:59Z", -1},
+        {"2026-11-26T10:00:00-00:30", 1795689000},
+        {"2026-11-26T10:00:00+23:59", 1795600860},
+        {"2016-12-31T23:59:60Z", 1483228800},
+        {"0000-01-01T00:00:00Z", -62167219200},
+        {"9999-12-31T23:59:59Z", 253402300799},
+    };
+    for (size_t i = 0; i < LBP_ARRAY_LEN(fixed); i++) {
+        assert_int_equal(parse_exact(fixed[i].s, &t), LBP_OK);
+        if (t != fixed[i].want)
+            fail_msg("%s: got %lld, want %lld", fixed[i].s, (long long)t, (long long)fixed[i].want);
+    }
+    /* Against the C library over every day of four centuries' worth of sampled years. */
+    for (int y = 1800; y <= 2400; y += 7)
+        for (int m = 1; m <= 12; m++)
+            for (int d = 1; d <= 31; d++) {
+                struct tm tm = {.tm_year = y - 1900,
+                                .tm_mon = m - 1,
+                                .tm_mday = d,
+                                .tm_hour = d % 24,
+                                .tm_min = m * 4,
+                                .tm_sec = y % 60};
+                time_t want = timegm(&tm);
+                snprintf(s, sizeof(s), "%04d-%02d-%02dT%02d:%02d:%02d.5Z", y, m, d, d % 24, m * 4,
+                         y % 60);
+                int rc = lbp_parse_rfc3339(s, &t);
+                if (tm.tm_mday != d) { /* timegm normalised an impossible date */
+                    assert_int_equal(rc, LBP_PARSE);
+                    continue;
+                }
+                assert_int_equal(rc, LBP_OK);
+                if (t != (int64_t)want)
+                    fail_msg("%s: got %lld, timegm %lld", s, (long long)t, (long long)want);
+            }
+}
+
 static void parse_long_checks_everything(void **state)
 {
     long v;
@@ -116,9 +239,10 @@ static void parse_long_checks_everything(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(buf_respects_cap),   cmocka_unit_test(buf_json_str_matches_json_c),
-        cmocka_unit_test(buf_addf_long),      cmocka_unit_test(backoff_doubles_and_caps),
-        cmocka_unit_test(rfc3339_round_trip), cmocka_unit_test(parse_long_checks_everything),
+        cmocka_unit_test(buf_respects_cap),       cmocka_unit_test(buf_json_str_matches_json_c),
+        cmocka_unit_test(buf_addf_long),          cmocka_unit_test(backoff_doubles_and_caps),
+        cmocka_unit_test(rfc3339_round_trip),     cmocka_unit_test(rfc3339_rejects_malformed),
+        cmocka_unit_test(rfc3339_matches_timegm), cmocka_unit_test(parse_long_checks_everything),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

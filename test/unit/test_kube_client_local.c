@@ -2,9 +2,9 @@
  * test_kube_client_local.c — the REST client (kube/client.c) against a small
  * in-process HTTP server (libmicrohttpd) whose answers each test scripts:
  * Status decoding, Retry-After, 5xx retries and the POST rule, 401 with a
- * rotated token file, stream line delivery, idle timeout, overlong lines and
- * shutdown. The fake API server covers the same client end to end in
- * test/integration; this one pins behaviour the fake cannot script.
+ * rotated token file, stream line delivery, idle timeout, overlong lines,
+ * shutdown, and error messages that name what failed. The fake API server covers the same client
+ * end to end in test/integration; this one pins behaviour the fake cannot script.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -111,6 +111,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
             code = 401;
             body = "{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"Unauthorized\"}";
         }
+    } else if (strcmp(url, "/forbidden") == 0) {
+        code = 403;
+        body = "{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"Forbidden\","
+               "\"message\":\"services is forbidden: User \\\"lbprov\\\" cannot list resource "
+               "\\\"services\\\"\",\"code\":403}";
     } else if (strcmp(url, "/missing") == 0) {
         code = 404;
         body = "{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"NotFound\","
@@ -498,16 +503,22 @@ static void rate_limit_spaces_requests(void **state)
     assert_true(lbp_now_ms() - t0 >= 480);
 }
 
-static void connection_refused_backs_off(void **state)
+/* Points f->url at a loopback port that was just free (bind, read it, close); returns it. */
+static int refusing_url(struct fixture *f)
 {
-    struct fixture *f = *state;
-    /* A port that was just free: bind, read the port, close. */
     struct sockaddr_in lo = loopback();
     struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler,
                                             NULL, MHD_OPTION_SOCK_ADDR, &lo, MHD_OPTION_END);
     int port = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port;
     MHD_stop_daemon(d);
     snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", port);
+    return port;
+}
+
+static void connection_refused_backs_off(void **state)
+{
+    struct fixture *f = *state;
+    refusing_url(f);
     struct lbp_kube_client_opts o = {.max_retries = 3};
     struct lbp_kube_client *c = new_client(f, &o, NULL);
     struct lbp_kube_response r;
@@ -519,6 +530,48 @@ static void connection_refused_backs_off(void **state)
     struct lbp_kube_stats st;
     lbp_kube_client_stats(c, &st);
     assert_int_equal(st.retries, 3);
+}
+
+/* The final error names the server (host:port) and the socket error, and says so at once. */
+static void connection_refused_names_the_server(void **state)
+{
+    struct fixture *f = *state;
+    int port = refusing_url(f);
+    char want[64];
+    struct lbp_kube_client_opts o = {.max_retries = 1};
+    struct lbp_kube_client *c = new_client(f, &o, NULL);
+    struct lbp_kube_response r;
+    assert_int_equal(lbp_kube_get(c, "/x", &r), LBP_RETRY);
+    snprintf(want, sizeof(want), "127.0.0.1:%d: Connection refused", port);
+    assert_non_null(strstr(r.error, "cannot connect to the API server at"));
+    assert_non_null(strstr(r.error, want));
+    lbp_kube_response_free(&r);
+}
+
+/* 401 (credentials not accepted) and 403 (accepted, not allowed) read differently. */
+static void unauthorized_and_forbidden_differ(void **state)
+{
+    struct fixture *f = *state;
+    struct lbp_kube_client *c = new_client(f, NULL, NULL);
+    struct lbp_kube_response r;
+
+    srv.token[0] = 'x'; /* /auth wants a token this client does not have */
+    assert_int_equal(lbp_kube_get(c, "/auth", &r), LBP_AUTH);
+    assert_non_null(strstr(r.error, "401 Unauthorized"));
+    assert_non_null(strstr(r.error, "did not accept the credentials"));
+    assert_null(strstr(r.error, "403"));
+    lbp_kube_response_free(&r);
+
+    assert_int_equal(lbp_kube_get(c, "/forbidden", &r), LBP_AUTH);
+    assert_non_null(strstr(r.error, "403 Forbidden"));
+    assert_non_null(strstr(r.error, "cannot list resource \"services\""));
+    assert_null(strstr(r.error, "401"));
+    lbp_kube_response_free(&r);
+
+    /* success leaves it empty */
+    assert_int_equal(lbp_kube_get(c, "/ok", &r), LBP_OK);
+    assert_string_equal(r.error, "");
+    lbp_kube_response_free(&r);
 }
 
 int main(void)
@@ -534,6 +587,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(private_stop_ends_one_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(rate_limit_spaces_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(connection_refused_backs_off, setup, teardown),
+        cmocka_unit_test_setup_teardown(connection_refused_names_the_server, setup, teardown),
+        cmocka_unit_test_setup_teardown(unauthorized_and_forbidden_differ, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -210,18 +210,31 @@ static char *write_tmp(struct fixture *f, const char *name, const char *text)
     return p;
 }
 
-/* GET / with cfg; returns the rc and copies the body (the DN the server saw). */
-static int get_dn(struct lbp_kube_config *cfg, char *dn, size_t len)
+/*
+ * GET / with cfg; returns the rc and copies the body (the DN the server
+ * saw) or, with want_error, the response's error text.
+ */
+static int get_text(struct lbp_kube_config *cfg, bool want_error, char *out, size_t len)
 {
     struct lbp_kube_client *c = NULL;
     struct lbp_kube_response r = {0};
     char err[256];
     assert_int_equal(lbp_kube_client_new(cfg, NULL, &c, err, sizeof(err)), LBP_OK);
     int rc = lbp_kube_get(c, "/", &r);
-    lbp_strlcpy(dn, r.body ? r.body : "", len);
+    lbp_strlcpy(out, want_error ? r.error : r.body ? r.body : "", len);
     lbp_kube_response_free(&r);
     lbp_kube_client_free(c);
     return rc;
+}
+
+static int get_dn(struct lbp_kube_config *cfg, char *dn, size_t len)
+{
+    return get_text(cfg, false, dn, len);
+}
+
+static int get_error(struct lbp_kube_config *cfg, char *msg, size_t len)
+{
+    return get_text(cfg, true, msg, len);
 }
 
 static void client_cert_from_pem_data(void **state)
@@ -282,12 +295,77 @@ static void server_from_another_ca_is_refused(void **state)
     assert_int_equal(get_dn(&cfg, dn, sizeof(dn)), LBP_OK);
 }
 
+/* A certificate that does not verify: the error names the TLS name, the server and the CA. */
+static void verify_failure_names_server_and_ca(void **state)
+{
+    struct fixture *f = *state;
+    char msg[512], at[64];
+    struct lbp_kube_config cfg = {
+        .server = f->url, .ca_data = f->pki.other_ca, .ca_data_len = strlen(f->pki.other_ca)};
+    snprintf(at, sizeof(at), "(at %s)", f->url + strlen("https://"));
+
+    assert_int_equal(get_error(&cfg, msg, sizeof(msg)), LBP_AUTH);
+    assert_non_null(strstr(msg, "TLS: the API server's certificate for 127.0.0.1"));
+    assert_non_null(strstr(msg, at));
+    assert_non_null(strstr(msg, "does not verify against certificate-authority-data"));
+
+    /* the CA from a file: the file is named */
+    char *other = write_tmp(f, "ca.crt", f->pki.other_ca);
+    cfg.ca_data = NULL;
+    cfg.ca_data_len = 0;
+    cfg.ca_file = other;
+    assert_int_equal(get_error(&cfg, msg, sizeof(msg)), LBP_AUTH);
+    assert_non_null(strstr(msg, "does not verify against the CA file"));
+    assert_non_null(strstr(msg, other));
+
+    /* the right CA but another name (tls-server-name): that name is the one given */
+    cfg.ca_file = NULL;
+    cfg.ca_data = f->pki.ca;
+    cfg.ca_data_len = strlen(f->pki.ca);
+    cfg.tls_server_name = "kubernetes.example";
+    assert_int_equal(get_error(&cfg, msg, sizeof(msg)), LBP_AUTH);
+    assert_non_null(strstr(msg, "certificate for kubernetes.example"));
+    assert_non_null(strstr(msg, at));
+    free(other);
+}
+
+/* A CA that cannot work is refused when the client is made, by name. */
+static void unusable_ca_is_refused_at_start(void **state)
+{
+    struct fixture *f = *state;
+    struct lbp_kube_client *c = NULL;
+    char err[256];
+    struct lbp_kube_config cfg = {
+        .server = f->url, .source = "/home/u/.kube/config", .ca_file = "/nonexistent/ca.crt"};
+
+    assert_int_equal(lbp_kube_client_new(&cfg, NULL, &c, err, sizeof(err)), LBP_IO);
+    assert_null(c);
+    assert_non_null(strstr(err, "/home/u/.kube/config"));
+    assert_non_null(strstr(err, "certificate-authority /nonexistent/ca.crt: No such file"));
+
+    char *junk = write_tmp(f, "ca.crt", "this is not a certificate\n");
+    cfg.ca_file = junk;
+    assert_int_equal(lbp_kube_client_new(&cfg, NULL, &c, err, sizeof(err)), LBP_PARSE);
+    assert_non_null(strstr(err, "certificate-authority "));
+    assert_non_null(strstr(err, junk));
+    assert_non_null(strstr(err, "holds no PEM certificate"));
+    free(junk);
+
+    cfg.ca_file = NULL;
+    cfg.ca_data = "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n";
+    cfg.ca_data_len = strlen(cfg.ca_data);
+    assert_int_equal(lbp_kube_client_new(&cfg, NULL, &c, err, sizeof(err)), LBP_PARSE);
+    assert_non_null(strstr(err, "certificate-authority-data holds no PEM certificate"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(client_cert_from_pem_data, setup, teardown),
         cmocka_unit_test_setup_teardown(client_cert_and_ca_from_files, setup, teardown),
         cmocka_unit_test_setup_teardown(server_from_another_ca_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(verify_failure_names_server_and_ca, setup, teardown),
+        cmocka_unit_test_setup_teardown(unusable_ca_is_refused_at_start, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

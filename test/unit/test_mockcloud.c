@@ -9,6 +9,7 @@
 #include "common/util.h"
 #include "provider/provider.h"
 
+#include <json-c/json.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,6 +152,94 @@ static void test_faults_and_hostname(void **state)
     assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_PARSE);
 }
 
+/* The cloud's backends for a's LB, from the debug JSON: "10.0.0.1,10.0.0.2" or "" */
+static void lb_nodes(struct lbp_provider_ctx *ctx, char *out, size_t len)
+{
+    char *js = P->debug_json(ctx);
+    const char *p = strstr(js, "\"nodes\"");
+    size_t n = 0;
+    out[0] = '\0';
+    if (p && (p = strchr(p, '[')))
+        for (p++; *p && *p != ']' && n + 1 < len; p++)
+            if (*p != '"' && *p != ' ' && *p != '\n')
+                out[n++] = *p;
+    out[n] = '\0';
+    free(js);
+}
+
+/*
+ * pendingPolls=N: each change answers LBP_PENDING N times (one in-flight
+ * operation per LB, polled by whichever call comes next) before it takes
+ * effect; reads see the cloud as it is meanwhile.
+ */
+static void test_pending_polls(void **state)
+{
+    struct lbp_provider_ctx *ctx;
+    struct lbp_lb_spec a, b;
+    struct lbp_lb_status st;
+    struct lbp_call call = {0};
+    char err[256], path[128], got[128], *js;
+    (void)state;
+    snprintf(path, sizeof(path), "%s/cloud.conf", dir);
+    write_config(path, "pendingPolls=3\nretry_after_s=4\n");
+    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    spec_init(&a, "a", "aaaa-1");
+    spec_init(&b, "b", "bbbb-2");
+    for (int i = 0; i < 3; i++) {
+        memset(&call, 0, sizeof(call));
+        assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_PENDING);
+        assert_int_equal(call.retry_after_s, 4);
+        assert_non_null(strstr(call.err, "op-1 (ensure) RUNNING"));
+        assert_int_equal(P->get(ctx, &a, &st, &call), LBP_NOT_FOUND); /* not there yet */
+    }
+    /* another LB has its own operation */
+    assert_int_equal(P->ensure(ctx, &b, &st, &call), LBP_PENDING);
+    assert_non_null(strstr(call.err, "op-2"));
+    js = P->debug_json(ctx);
+    assert_non_null(strstr(js, "\"pollsLeft\":0"));
+    assert_non_null(strstr(js, "\"pollsLeft\":2"));
+    free(js);
+    assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
+    assert_int_equal(st.n_ingress, 1);
+    assert_int_equal(P->get(ctx, &a, &st, &call), LBP_OK);
+
+    /* a node change: the old backends stay until the operation is over */
+    a.n_nodes = 1;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(P->update_targets(ctx, &a, &call), LBP_PENDING);
+        lb_nodes(ctx, got, sizeof(got));
+        assert_string_equal(got, "10.0.0.1,10.0.0.2");
+    }
+    assert_int_equal(P->update_targets(ctx, &a, &call), LBP_OK);
+    lb_nodes(ctx, got, sizeof(got));
+    assert_string_equal(got, "10.0.0.1");
+
+    /* a removal polled by the next call, whichever slot, then gone */
+    assert_int_equal(P->remove(ctx, &a, &call), LBP_PENDING);
+    assert_int_equal(P->update_targets(ctx, &a, &call), LBP_PENDING);
+    assert_int_equal(P->remove(ctx, &a, &call), LBP_PENDING);
+    assert_int_equal(P->get(ctx, &a, &st, &call), LBP_OK);
+    assert_int_equal(P->remove(ctx, &a, &call), LBP_OK);
+    assert_int_equal(P->get(ctx, &a, &st, &call), LBP_NOT_FOUND);
+    /* nothing to operate on: answered at once */
+    assert_int_equal(P->remove(ctx, &a, &call), LBP_OK);
+    assert_int_equal(P->update_targets(ctx, &a, &call), LBP_NOT_FOUND);
+    js = P->debug_json(ctx);
+    assert_non_null(strstr(js, "\"pending\":10"));
+    free(js);
+
+    /* set at run time; 0 makes every change synchronous again */
+    assert_int_equal(P->debug_post(ctx, "pendingPolls=0", err, sizeof(err)), LBP_OK);
+    spec_init(&a, "a", "aaaa-3");
+    assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
+    assert_int_equal(P->debug_post(ctx, "pendingPolls=1", err, sizeof(err)), LBP_OK);
+    assert_int_equal(P->remove(ctx, &a, &call), LBP_PENDING);
+    assert_int_equal(P->remove(ctx, &a, &call), LBP_OK);
+    assert_int_equal(P->debug_post(ctx, "pendingPolls=-1", err, sizeof(err)), LBP_INVALID);
+    assert_non_null(strstr(err, "pending_polls"));
+    P->cleanup(ctx); /* b's operation is still in flight: freed, not leaked */
+}
+
 static void test_state_file(void **state)
 {
     struct lbp_provider_ctx *ctx;
@@ -188,6 +277,113 @@ static void test_state_file(void **state)
     assert_int_equal(n, 0);
     free(owned);
     P->cleanup(ctx);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = calloc(1, 1 << 16);
+    assert_non_null(f);
+    assert_non_null(buf);
+    size_t n = fread(buf, 1, (1 << 16) - 1, f);
+    assert_true(n > 0 && n < (1 << 16) - 1);
+    fclose(f);
+    return buf;
+}
+
+/*
+ * A damaged state file (a null or a wrong type in any field) stops the
+ * start with the field named, and the file is left exactly as it was.
+ */
+static void test_state_file_checked(void **state)
+{
+    struct lbp_provider_ctx *ctx;
+    struct lbp_lb_spec a;
+    struct lbp_lb_status st;
+    struct lbp_call call = {0};
+    char err[512], path[128], text[256], sf[128];
+    static const char *const ranges[] = {"10.0.0.0/8"};
+    static const struct {
+        const char *path; /* "field" of lbs[0], or "field.index" into an array */
+        const char *value;
+        const char *named;
+    } cases[] = {
+        {"nodes.0", "null", "lbs[0].nodes[0]: expected string, got null"},
+        {"sourceRanges.0", "null", "lbs[0].sourceRanges[0]: expected string, got null"},
+        {"sourceRanges.0", "7", "lbs[0].sourceRanges[0]: expected string, got int"},
+        {"nodes", "null", "lbs[0].nodes: expected array, got null"},
+        {"sourceRanges", "{}", "lbs[0].sourceRanges: expected array, got object"},
+        {"name", "null", "lbs[0].name: expected string, got null"},
+        {"tags", "null", "lbs[0].tags: expected object, got null"},
+        {"vip", "null", "lbs[0].vip: expected string, got null"},
+        {"hostname", "null", "lbs[0].hostname: expected string, got null"},
+        {"listeners", "null", "lbs[0].listeners: expected array, got null"},
+        {"listeners.0", "null", "lbs[0].listeners[0]: expected object, got null"},
+        {"healthCheckNodePort", "\"x\"", "lbs[0].healthCheckNodePort: expected int, got string"},
+        {"healthCheckNodePort", "70000", "lbs[0].healthCheckNodePort: 70000 is outside"},
+        {"localTraffic", "null", "lbs[0].localTraffic: expected boolean, got null"},
+        {"sessionAffinity", "null", "lbs[0].sessionAffinity: expected string, got null"},
+        {"ensureCalls", "-1", "lbs[0].ensureCalls: -1 is outside"},
+    };
+    (void)state;
+    snprintf(path, sizeof(path), "%s/checked.conf", dir);
+    snprintf(sf, sizeof(sf), "%s/checked.json", dir);
+    snprintf(text, sizeof(text), "state_file=%s\n", sf);
+    write_config(path, text);
+    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    spec_init(&a, "a", "cccc");
+    a.source_ranges = ranges;
+    a.n_source_ranges = 1;
+    assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
+    P->cleanup(ctx);
+    char *good = slurp(sf);
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_object *root = json_tokener_parse(good), *lb,
+                    *val = json_tokener_parse(cases[i].value);
+        char field[64];
+        const char *dot;
+        assert_non_null(root);
+        lb = json_object_array_get_idx(json_object_object_get(root, "lbs"), 0);
+        assert_non_null(lb);
+        lbp_strlcpy(field, cases[i].path, sizeof(field));
+        if ((dot = strchr(cases[i].path, '.'))) {
+            field[dot - cases[i].path] = '\0';
+            json_object *arr = json_object_object_get(lb, field);
+            assert_non_null(arr);
+            assert_int_equal(
+                json_object_array_put_idx(arr, (size_t)strtoul(dot + 1, NULL, 10), val), 0);
+        } else {
+            json_object_object_add(lb, field, val);
+        }
+        assert_int_equal(json_object_to_file(sf, root), 0);
+        json_object_put(root);
+        char *bad = slurp(sf);
+        err[0] = '\0';
+        ctx = NULL;
+        assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_PARSE);
+        assert_null(ctx);
+        if (!strstr(err, cases[i].named) || !strstr(err, sf))
+            fail_msg("%s=%s: error \"%s\" does not name \"%s\"", cases[i].path, cases[i].value, err,
+                     cases[i].named);
+        char *after = slurp(sf);
+        assert_string_equal(after, bad); /* left for a person to repair */
+        free(after);
+        free(bad);
+    }
+
+    /* Not JSON at all is refused too, rather than taken for a first start. */
+    write_config(sf, "{\"lbs\": [");
+    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_PARSE);
+    assert_non_null(strstr(err, "not JSON"));
+
+    /* The untouched file still loads, with every field. */
+    write_config(sf, good);
+    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    assert_int_equal(P->get(ctx, &a, &st, &call), LBP_OK);
+    assert_string_equal(st.ingress[0].ip, "203.0.113.1");
+    P->cleanup(ctx);
+    free(good);
 }
 
 static void test_yaml_keys(void **state)
@@ -294,9 +490,10 @@ static void test_reload(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ensure_remove), cmocka_unit_test(test_faults_and_hostname),
-        cmocka_unit_test(test_state_file),    cmocka_unit_test(test_parallel_latency),
-        cmocka_unit_test(test_yaml_keys),     cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_ensure_remove),    cmocka_unit_test(test_faults_and_hostname),
+        cmocka_unit_test(test_state_file),       cmocka_unit_test(test_state_file_checked),
+        cmocka_unit_test(test_parallel_latency), cmocka_unit_test(test_yaml_keys),
+        cmocka_unit_test(test_reload),           cmocka_unit_test(test_pending_polls),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

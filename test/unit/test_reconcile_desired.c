@@ -107,6 +107,87 @@ static void test_desired_and_ranges(void **state)
     lbp_kube_obj_unref(both);
 }
 
+/* The source-range annotation with value v (built at run time: it may be large). */
+static struct lbp_service *svc_ranges_annotation(const char *v)
+{
+    size_t cap = strlen(v) + 1024;
+    char *j = malloc(cap);
+    assert_non_null(j);
+    snprintf(j, cap,
+             SVC(",\"annotations\":{\"service.beta.kubernetes.io/load-balancer-source-ranges\":"
+                 "\"%s\"}",
+                 "\"type\":\"LoadBalancer\"," PORTS, ""),
+             v);
+    struct lbp_service *s = svc_from(j);
+    free(j);
+    return s;
+}
+
+/*
+ * A restriction never becomes no restriction: an empty entry in the
+ * annotation is refused (not skipped into "no ranges"), a very large one is
+ * kept whole, and where the ranges came from is named for the provider.
+ */
+static void test_ranges_fail_closed(void **state)
+{
+    unsigned caps = LBP_CAP_TCP | LBP_CAP_SOURCE_RANGES;
+    static const char *const refused[] = {",", "10.0.0.0/8,,", " , ", "10.0.0.0/8, ,1.2.3.0/24",
+                                          ",10.0.0.0/8"};
+    struct lbp_desired d;
+    char msg[256];
+    (void)state;
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        struct lbp_service *s = svc_ranges_annotation(refused[i]);
+        assert_int_equal(lbp_desired_build(s, NULL, "k", &d), LBP_OK);
+        assert_true(d.spec.n_source_ranges > 0);
+        if (lbp_validate(s, &d, caps, msg, sizeof(msg)) != LBP_INVALID)
+            fail_msg("annotation \"%s\" accepted with %zu ranges", refused[i],
+                     d.spec.n_source_ranges);
+        assert_non_null(strstr(msg, "annotation service.beta.kubernetes.io/"
+                                    "load-balancer-source-ranges entry "));
+        assert_non_null(strstr(msg, "invalid CIDR \"\""));
+        lbp_desired_free(&d);
+        lbp_kube_obj_unref(s);
+    }
+    /* only spaces: no restriction, as upstream */
+    struct lbp_service *s = svc_ranges_annotation("  ");
+    assert_int_equal(lbp_desired_build(s, NULL, "k", &d), LBP_OK);
+    assert_int_equal(d.spec.n_source_ranges, 0);
+    lbp_desired_free(&d);
+    lbp_kube_obj_unref(s);
+
+    /* 1 MiB of CIDRs: every one of them reaches the provider, with the field named */
+    size_t n = (1u << 20) / 14 + 1, len = 0;
+    char *v = malloc(n * 16);
+    assert_non_null(v);
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(v + len, n * 16 - len, "%s10.%zu.%zu.0/24", i ? "," : "",
+                                (i / 256) % 256, i % 256);
+    assert_true(len >= (1u << 20));
+    s = svc_ranges_annotation(v);
+    free(v);
+    assert_int_equal(lbp_desired_build(s, NULL, "k", &d), LBP_OK);
+    assert_int_equal(d.spec.n_source_ranges, n);
+    assert_string_equal(d.spec.source_ranges_field,
+                        "annotation service.beta.kubernetes.io/load-balancer-source-ranges");
+    assert_int_equal(lbp_validate(s, &d, caps, msg, sizeof(msg)), LBP_OK);
+    lbp_desired_free(&d);
+    lbp_kube_obj_unref(s);
+
+    /* an over-long entry is named without being copied whole */
+    v = malloc(4096);
+    assert_non_null(v);
+    memset(v, '1', 4095);
+    v[4095] = '\0';
+    s = svc_ranges_annotation(v);
+    free(v);
+    assert_int_equal(lbp_desired_build(s, NULL, "k", &d), LBP_OK);
+    assert_int_equal(lbp_validate(s, &d, caps, msg, sizeof(msg)), LBP_INVALID);
+    assert_non_null(strstr(msg, "...\""));
+    lbp_desired_free(&d);
+    lbp_kube_obj_unref(s);
+}
+
 static void test_validate(void **state)
 {
     unsigned caps = LBP_CAP_TCP | LBP_CAP_UDP | LBP_CAP_SOURCE_RANGES | LBP_CAP_NEEDS_NODEPORTS;
@@ -296,9 +377,13 @@ static void test_labels_and_selector(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_handled_and_hash), cmocka_unit_test(test_desired_and_ranges),
-        cmocka_unit_test(test_validate),         cmocka_unit_test(test_nodes),
-        cmocka_unit_test(test_node_labels),      cmocka_unit_test(test_labels_and_selector),
+        cmocka_unit_test(test_handled_and_hash),
+        cmocka_unit_test(test_desired_and_ranges),
+        cmocka_unit_test(test_ranges_fail_closed),
+        cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_nodes),
+        cmocka_unit_test(test_node_labels),
+        cmocka_unit_test(test_labels_and_selector),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

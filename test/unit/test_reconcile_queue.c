@@ -99,6 +99,47 @@ static void test_backoff(void **state)
     lbp_queue_free(q);
 }
 
+/* Polling an operation in progress neither grows nor forgets the backoff. */
+static void test_after(void **state)
+{
+    struct lbp_queue *q;
+    char *k;
+    uint64_t t0;
+    (void)state;
+    assert_int_equal(lbp_queue_new(40, 1000, &q), LBP_OK);
+    lbp_queue_add(q, "a/x");
+    assert_true(lbp_queue_get(q, &k));
+    assert_int_equal(lbp_queue_retry(q, k, 0), 40); /* one failure */
+    free(k);
+    for (int i = 0; i < 3; i++) {
+        assert_true(lbp_queue_get(q, &k));
+        t0 = lbp_now_ms();
+        lbp_queue_after(q, k, 30);
+        free(k);
+        lbp_queue_add(q, "a/x"); /* a resync does not cut the wait short */
+        assert_true(lbp_queue_get(q, &k));
+        assert_true(lbp_now_ms() - t0 >= 29);
+        lbp_queue_after(q, k, 1);
+        free(k);
+    }
+    /* the next failure continues from one failure, not seven */
+    assert_true(lbp_queue_get(q, &k));
+    assert_int_equal(lbp_queue_retry(q, k, 0), 80);
+    free(k);
+    /* a real change ends the wait at once */
+    assert_true(lbp_queue_get(q, &k));
+    lbp_queue_after(q, k, 60000);
+    free(k);
+    lbp_queue_add_now(q, "a/x");
+    t0 = lbp_now_ms();
+    assert_true(lbp_queue_get(q, &k));
+    assert_true(lbp_now_ms() - t0 < 1000);
+    lbp_queue_done(q, k);
+    free(k);
+    assert_int_equal(lbp_queue_len(q), 0);
+    lbp_queue_free(q);
+}
+
 static void test_shutdown(void **state)
 {
     struct lbp_queue *q;
@@ -116,9 +157,8 @@ static void test_shutdown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dedup),
-        cmocka_unit_test(test_readd_while_active),
-        cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_dedup),    cmocka_unit_test(test_readd_while_active),
+        cmocka_unit_test(test_backoff),  cmocka_unit_test(test_after),
         cmocka_unit_test(test_shutdown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

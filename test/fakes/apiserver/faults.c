@@ -35,6 +35,9 @@ static bool gone_http;
 static int retry_after = 1;
 static int error_code = 500;
 static long latency_ms;
+/* "errorPercent": that share of API requests (not watches) fail with error_code. */
+static int error_pct;
+static unsigned int rand_seed = 1;
 
 const char *fake_verb_name(enum fake_verb v)
 {
@@ -102,11 +105,17 @@ enum fake_fault_result fake_faults_check(const struct fake_req *q, struct fake_r
         ra = retry_after;
     } else if (take(&f_error, verb, res)) {
         code = error_code;
+    } else if (error_pct && q->verb != V_WATCH && (int)(rand_r(&rand_seed) % 100) < error_pct) {
+        code = error_code;
     } else if (q->verb == V_WATCH && take(&f_gone, verb, res)) {
         out = gone_http ? FAULT_GONE_HTTP : FAULT_GONE_EVENT;
     } else if (write && take(&f_conflict, verb, res)) {
         code = 409;
     }
+    if (code)
+        count("FAULT error");
+    else if (out != FAULT_NONE)
+        count("FAULT gone");
     pthread_mutex_unlock(&fl);
 
     if (delay > 0)
@@ -161,6 +170,7 @@ static void faults_reset(void)
     retry_after = 1;
     error_code = 500;
     latency_ms = 0;
+    error_pct = 0;
 }
 
 static json_object *faults_state(void)
@@ -174,6 +184,7 @@ static json_object *faults_state(void)
     json_object_object_add(o, "errorNext", json_object_new_int64(f_error.next));
     json_object_object_add(o, "code", json_object_new_int(error_code));
     json_object_object_add(o, "latencyMs", json_object_new_int64(latency_ms));
+    json_object_object_add(o, "errorPercent", json_object_new_int(error_pct));
     return o;
 }
 
@@ -202,10 +213,13 @@ static void post_faults(json_object *b, struct fake_reply *r)
         }
     if (((v = json_object_object_get(b, "code")) && !is_count(v, 400, 599)) ||
         ((v = json_object_object_get(b, "retryAfter")) && !is_count(v, 0, 3600)) ||
-        ((v = json_object_object_get(b, "latencyMs")) && !is_count(v, 0, 60000))) {
+        ((v = json_object_object_get(b, "latencyMs")) && !is_count(v, 0, 60000)) ||
+        ((v = json_object_object_get(b, "errorPercent")) && !is_count(v, 0, 100)) ||
+        ((v = json_object_object_get(b, "seed")) && !is_count(v, 0, 2147483647L))) {
         fake_reply_status(r, 400, "BadRequest",
-                          "code must be 400..599, retryAfter 0..3600, latencyMs 0..60000", NULL,
-                          NULL, NULL);
+                          "code must be 400..599, retryAfter 0..3600, latencyMs 0..60000, "
+                          "errorPercent 0..100, seed 0..2147483647",
+                          NULL, NULL, NULL);
         return;
     }
     pthread_mutex_lock(&fl);
@@ -227,6 +241,10 @@ static void post_faults(json_object *b, struct fake_reply *r)
         error_code = json_object_get_int(v);
     if ((v = json_object_object_get(b, "latencyMs")))
         latency_ms = json_object_get_int64(v);
+    if ((v = json_object_object_get(b, "errorPercent")))
+        error_pct = json_object_get_int(v);
+    if ((v = json_object_object_get(b, "seed")))
+        rand_seed = (unsigned int)json_object_get_int64(v);
     if ((v = json_object_object_get(b, "dropWatches")) && json_object_get_boolean(v))
         drop = true;
     json_object *st = faults_state();

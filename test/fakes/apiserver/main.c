@@ -10,6 +10,7 @@
 #include "fake.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "test/fakes/fake_util.h"
 
 #include <getopt.h>
 #include <microhttpd.h>
@@ -44,21 +45,6 @@ static void usage(FILE *f)
            "  --bookmark-interval S  seconds between BOOKMARK events (default 5)\n"
            "  --watch-gone-http      answer too-old watches with HTTP 410, not an ERROR event\n"
            "  -v                     log every request\n");
-}
-
-static int write_file(const char *path, const char *data)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -1;
-    int rc = fputs(data, f) < 0 ? -1 : 0;
-    if (fclose(f) || rc || rename(tmp, path)) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
 }
 
 int main(int argc, char **argv)
@@ -180,7 +166,7 @@ int main(int argc, char **argv)
             lbp_error("could not make a TLS certificate");
             goto out;
         }
-        if (cert_out && write_file(cert_out, ca)) {
+        if (cert_out && fake_write_file(cert_out, ca)) {
             lbp_error("cannot write %s", cert_out);
             goto out;
         }
@@ -193,7 +179,7 @@ int main(int argc, char **argv)
     if (port_file) {
         char p[16];
         snprintf(p, sizeof(p), "%d\n", fake_cfg.port);
-        if (write_file(port_file, p)) {
+        if (fake_write_file(port_file, p)) {
             lbp_error("cannot write %s", port_file);
             goto out;
         }

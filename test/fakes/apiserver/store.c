@@ -665,6 +665,31 @@ static void copy_field(json_object *dst, json_object *src, const char *key)
         json_object_object_del(dst, key);
 }
 
+/*
+ * ObjectMeta validation every kind gets from the real server: the
+ * annotations' keys and values together may hold at most 256 KiB
+ * (apimachinery's TotalAnnotationSizeLimitB), on create, update, patch and
+ * status writes alike.
+ */
+#define ANNOTATIONS_MAX (256 * 1024)
+
+static void check_annotations(json_object *meta, struct fake_errs *e)
+{
+    json_object *a = json_object_object_get(meta, "annotations");
+    size_t total = 0;
+    if (!a || !json_object_is_type(a, json_type_object))
+        return;
+    json_object_object_foreach(a, k, v)
+    {
+        total += strlen(k);
+        if (json_object_is_type(v, json_type_string))
+            total += (size_t)json_object_get_string_len(v);
+    }
+    if (total > ANNOTATIONS_MAX)
+        fake_errs_add(e, "FieldValueTooLong", "metadata.annotations",
+                      "Too long: must have at most %d bytes", ANNOTATIONS_MAX);
+}
+
 void fake_store_create(const struct fake_req *q, struct fake_reply *r)
 {
     struct fake_rtype *rt = q->rt;
@@ -729,6 +754,7 @@ void fake_store_create(const struct fake_req *q, struct fake_reply *r)
         json_object_object_del(meta, "namespace");
     }
     fake_name_valid(rt->name_rule, name, &errs, "metadata.name");
+    check_annotations(meta, &errs);
     o = with_type_meta(rt, o);
     meta = fake_ensure_obj(o, "metadata");
     obj_key(rt, q->ns, name, key, sizeof(key));
@@ -847,6 +873,11 @@ static void commit_update(const struct fake_req *q, struct fake_obj *cur, json_o
         json_object_put(nw);
         nw = res;
         meta = rmeta;
+        check_annotations(meta, &errs);
+        if (errs.n) {
+            fake_reply_invalid(r, rt, q->name, &errs);
+            goto out;
+        }
     } else {
         if (rt->has_status)
             copy_field(nw, cur->o, "status");
@@ -863,6 +894,7 @@ static void commit_update(const struct fake_req *q, struct fake_obj *cur, json_o
         json_object_object_del(meta, "selfLink");
         copy_field(nw, cur->o, "kind");
         copy_field(nw, cur->o, "apiVersion");
+        check_annotations(meta, &errs);
         if (rt == rt_services)
             fake_svc_admit(nw, cur->o, cur->key, &errs);
         if (errs.n) {

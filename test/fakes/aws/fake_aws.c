@@ -34,6 +34,7 @@
 #include "common/util.h"
 #include "clouds/aws/sigv4.h"
 #include "test/fakes/aws/fake.h"
+#include "test/fakes/fake_util.h"
 
 #define MAX_BODY (1u << 20)
 #define MAX_KEYS 256
@@ -48,7 +49,11 @@ long g_targets_registered, g_targets_deregistered;
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static int g_latency_ms;
 static struct json_object *g_counters;
-static long g_total, g_throttled, g_auth_failures;
+static long g_total, g_throttled, g_auth_failures, g_injected, g_lost_replies;
+/* Random faults, in percent of calls: errors and throttling on any call,
+ * lost replies only after a write that took effect. */
+static int g_error_pct, g_throttle_pct, g_lost_reply_pct;
+static unsigned int g_rand_seed = 1;
 static const char *g_expected_wi_token;
 static int g_temp_ttl_s = 3600;
 
@@ -64,6 +69,7 @@ struct fault {
     char code[96];
     int status;
     int count;
+    bool lose_reply; /* do the call, then close the connection without an answer */
 };
 static struct fault g_faults[MAX_FAULTS];
 static size_t g_n_faults;
@@ -222,60 +228,36 @@ struct conn {
     bool toobig;
 };
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+struct form_ctx {
+    struct fake_req *q;
+    size_t cap;
+};
 
-static char *pct_decode(const char *s, size_t n)
+static int add_param(void *ud, char *key, char *value)
 {
-    char *o = malloc(n + 1);
-    size_t j = 0;
-    if (!o)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            o[j++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else if (s[i] == '+') {
-            o[j++] = ' ';
-        } else {
-            o[j++] = s[i];
+    struct form_ctx *c = ud;
+    struct fake_req *q = c->q;
+    if (q->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 32;
+        struct fake_param *np = realloc(q->p, nc * sizeof(*np));
+        if (!np) {
+            free(key);
+            free(value);
+            return -1;
         }
+        q->p = np;
+        c->cap = nc;
     }
-    o[j] = 0;
-    return o;
+    q->p[q->n].key = key;
+    q->p[q->n].value = value;
+    q->n++;
+    return 0;
 }
 
 static int parse_form(const char *body, size_t len, struct fake_req *q)
 {
-    const char *p = body, *end = body + len;
-    size_t cap = 0;
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *e = amp ? amp : end, *eq = memchr(p, '=', (size_t)(e - p));
-        if (e > p) {
-            if (q->n == cap) {
-                size_t nc = cap ? cap * 2 : 32;
-                struct fake_param *np = realloc(q->p, nc * sizeof(*np));
-                if (!np)
-                    return -1;
-                q->p = np;
-                cap = nc;
-            }
-            q->p[q->n].key = pct_decode(p, (size_t)((eq ? eq : e) - p));
-            q->p[q->n].value = eq ? pct_decode(eq + 1, (size_t)(e - eq - 1)) : strdup("");
-            q->n++;
-        }
-        p = e + 1;
-    }
-    return 0;
+    struct form_ctx c = {q, 0};
+    return fake_form_each(body, len, add_param, &c);
 }
 
 static void free_form(struct fake_req *q)
@@ -611,6 +593,13 @@ static void merge_seed(struct json_object *seed)
     }
 }
 
+/* A percentage 0..100 from a JSON value; out of range is clamped. */
+static int pct(struct json_object *v)
+{
+    int n = json_object_get_int(v);
+    return n < 0 ? 0 : n > 100 ? 100 : n;
+}
+
 static enum MHD_Result control(struct MHD_Connection *c, const char *method, const char *url,
                                const struct conn *cn)
 {
@@ -631,6 +620,8 @@ static enum MHD_Result control(struct MHD_Connection *c, const char *method, con
         json_object_object_add(out, "ops", json_object_get(g_counters));
         json_object_object_add(out, "total", json_object_new_int64(g_total));
         json_object_object_add(out, "throttled", json_object_new_int64(g_throttled));
+        json_object_object_add(out, "injected", json_object_new_int64(g_injected));
+        json_object_object_add(out, "lost_replies", json_object_new_int64(g_lost_replies));
         json_object_object_add(out, "auth_failures", json_object_new_int64(g_auth_failures));
         json_object_object_add(out, "targets_registered",
                                json_object_new_int64(g_targets_registered));
@@ -640,7 +631,7 @@ static enum MHD_Result control(struct MHD_Connection *c, const char *method, con
     } else if (strcmp(url, "/_fake/reset-counters") == 0 && in) {
         json_object_put(g_counters);
         g_counters = json_object_new_object();
-        g_total = g_throttled = g_auth_failures = 0;
+        g_total = g_throttled = g_auth_failures = g_injected = g_lost_replies = 0;
         g_targets_registered = g_targets_deregistered = 0;
         ret = send_text(c, 200, "text/plain", "ok\n", 3);
     } else if (strcmp(url, "/_fake/seed") == 0 && in) {
@@ -656,8 +647,17 @@ static enum MHD_Result control(struct MHD_Connection *c, const char *method, con
             g_page_size = json_object_get_int(v) > 0 ? json_object_get_int(v) : 400;
         if (json_object_object_get_ex(in, "temp_ttl_s", &v))
             g_temp_ttl_s = json_object_get_int(v);
+        if (json_object_object_get_ex(in, "error_pct", &v))
+            g_error_pct = pct(v);
+        if (json_object_object_get_ex(in, "throttle_pct", &v))
+            g_throttle_pct = pct(v);
+        if (json_object_object_get_ex(in, "lost_reply_pct", &v))
+            g_lost_reply_pct = pct(v);
+        if (json_object_object_get_ex(in, "seed", &v))
+            g_rand_seed = (unsigned int)json_object_get_int64(v);
         ret = send_text(c, 200, "text/plain", "ok\n", 3);
     } else if (strcmp(url, "/_fake/fault") == 0 && in) {
+        struct json_object *v;
         if (g_n_faults < MAX_FAULTS) {
             struct fault *f = &g_faults[g_n_faults++];
             memset(f, 0, sizeof(*f));
@@ -666,6 +666,8 @@ static enum MHD_Result control(struct MHD_Connection *c, const char *method, con
             snprintf(f->code, sizeof(f->code), "%s", js(in, "code"));
             f->status = ji(in, "status") ? ji(in, "status") : 400;
             f->count = ji(in, "count") ? ji(in, "count") : 1;
+            f->lose_reply =
+                json_object_object_get_ex(in, "lose_reply", &v) && json_object_get_boolean(v);
         }
         ret = send_text(c, 200, "text/plain", "ok\n", 3);
     } else if (strcmp(url, "/_fake/clear-faults") == 0 && in) {
@@ -697,8 +699,8 @@ static const char *service_of(const char *version)
     return NULL;
 }
 
-/* A queued fault for this call, consumed; NULL when none. */
-static bool take_fault(const struct fake_req *q, struct fault *out)
+/* A queued fault of that kind for this call, consumed; false when none. */
+static bool take_fault(const struct fake_req *q, bool lose_reply, struct fault *out)
 {
     for (size_t i = 0; i < g_n_faults; i++) {
         struct fault *f = &g_faults[i];
@@ -708,8 +710,49 @@ static bool take_fault(const struct fake_req *q, struct fault *out)
             continue;
         if (f->service[0] && strcmp(f->service, q->service) != 0)
             continue;
+        if (f->lose_reply != lose_reply)
+            continue;
         f->count--;
         *out = *f;
+        return true;
+    }
+    return false;
+}
+
+/* Everything but Describe* changes state. */
+static bool is_write(const char *action)
+{
+    return strncmp(action, "Describe", 8) != 0;
+}
+
+/*
+ * Caller holds g_mu. Fails this call at the configured rates with what AWS
+ * answers under load: throttling (Query APIs: 400 Throttling; EC2: 503
+ * RequestLimitExceeded) or an internal error (500/503).
+ */
+static bool random_fault(const struct fake_req *q, struct fake_resp *r)
+{
+    bool ec2 = strcmp(q->service, "ec2") == 0;
+    int roll;
+    if (!g_error_pct && !g_throttle_pct)
+        return false;
+    roll = (int)(rand_r(&g_rand_seed) % 100);
+    if (roll < g_throttle_pct) {
+        g_throttled++;
+        g_injected++;
+        if (ec2)
+            ferr(r, 503, "RequestLimitExceeded", "Request limit exceeded.");
+        else
+            ferr(r, 400, "Throttling", "Rate exceeded");
+        return true;
+    }
+    if (roll < g_throttle_pct + g_error_pct) {
+        g_injected++;
+        if (roll % 2)
+            ferr(r, 503, "ServiceUnavailable", "Service is unavailable. Please try again.");
+        else
+            ferr(r, 500, ec2 ? "InternalError" : "InternalFailure",
+                 "We encountered an internal error. Please try again.");
         return true;
     }
     return false;
@@ -730,7 +773,7 @@ static enum MHD_Result api(struct MHD_Connection *c, const char *method, const c
     struct fault f;
     enum MHD_Result ret = MHD_NO;
     int latency;
-    bool handled = false;
+    bool handled = false, lose = false;
 
     if (strcmp(method, "POST") != 0 && strcmp(method, "GET") != 0)
         return send_error(c, "elbv2", 400, "InvalidAction", "use POST");
@@ -766,10 +809,13 @@ static enum MHD_Result api(struct MHD_Connection *c, const char *method, const c
     lbp_buf_init(&r.body, 16u << 20);
     r.status = 200;
     pthread_mutex_lock(&g_mu);
-    if (take_fault(&q, &f)) {
+    if (take_fault(&q, false, &f)) {
         if (strstr(f.code, "Throttl") || strcmp(f.code, "RequestLimitExceeded") == 0)
             g_throttled++;
+        g_injected++;
         ferr(&r, f.status, f.code, "injected fault");
+        handled = true;
+    } else if (random_fault(&q, &r)) {
         handled = true;
     } else if (strcmp(q.service, "elbv2") == 0) {
         handled = ops_elbv2(&q, &r);
@@ -778,8 +824,21 @@ static enum MHD_Result api(struct MHD_Connection *c, const char *method, const c
     } else {
         handled = ops_ec2(&q, &r);
     }
+    /*
+     * A lost reply: the write is done, the client never hears of it (as
+     * when a connection breaks after AWS committed the call), so its retry
+     * must find the result instead of making a second one.
+     */
+    if (handled && r.status == 200 && is_write(q.action) &&
+        (take_fault(&q, true, &f) ||
+         (g_lost_reply_pct && (int)(rand_r(&g_rand_seed) % 100) < g_lost_reply_pct))) {
+        g_lost_replies++;
+        lose = true;
+    }
     pthread_mutex_unlock(&g_mu);
-    if (!handled) {
+    if (lose) {
+        ret = MHD_NO; /* libmicrohttpd closes the connection without a response */
+    } else if (!handled) {
         ret = send_error(c, q.service, 400, "InvalidAction",
                          "The action is not valid for this web service.");
     } else if (r.status != 200) {
@@ -852,6 +911,16 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
+/* libmicrohttpd's messages, except the one every lost reply causes on purpose. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+    (void)cls;
+    vsnprintf(line, sizeof(line), fmt, ap);
+    if (!strstr(line, "reported internal error"))
+        fputs(line, stderr);
+}
+
 static volatile sig_atomic_t g_stop;
 static void on_signal(int s)
 {
@@ -920,10 +989,11 @@ int main(int argc, char **argv)
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    d = MHD_start_daemon(
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
-        NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED,
-        completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+    d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                             MHD_USE_ERROR_LOG,
+                         0, NULL, NULL, handler, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                         MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "fake-aws: cannot listen\n");
         return 1;

@@ -11,11 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "test/fakes/fake_util.h"
 
 #ifndef LBP_FAKE_AWS_BIN
 #define LBP_FAKE_AWS_BIN "fake-aws"
@@ -23,40 +23,9 @@
 
 int fake_aws_start(struct fake_aws *f, const char *const *extra)
 {
-    int pfd[2];
-    char line[256];
-    FILE *in;
-    const char *argv[32];
-    size_t n = 0;
     memset(f, 0, sizeof(*f));
-    if (pipe(pfd) != 0)
+    if (fake_spawn_listening(LBP_FAKE_AWS_BIN, extra, &f->pid, &f->port) != 0)
         return -1;
-    argv[n++] = LBP_FAKE_AWS_BIN;
-    for (size_t i = 0; extra && extra[i] && n < 30; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    f->pid = fork();
-    if (f->pid < 0)
-        return -1;
-    if (f->pid == 0) {
-        /* A test that fails half-way must not leave the fake running. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        dup2(pfd[1], 1);
-        close(pfd[0]);
-        close(pfd[1]);
-        execv(LBP_FAKE_AWS_BIN, (char *const *)argv);
-        _exit(127);
-    }
-    close(pfd[1]);
-    in = fdopen(pfd[0], "r");
-    if (!in || !fgets(line, sizeof(line), in) ||
-        sscanf(line, "listening on http://127.0.0.1:%d", &f->port) != 1) {
-        if (in)
-            fclose(in);
-        fake_aws_stop(f);
-        return -1;
-    }
-    fclose(in);
     snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d/", f->port);
     return 0;
 }

@@ -647,6 +647,17 @@ static void put_listener(const struct fake_req *q, struct fake_resp *r, bool cre
         for (size_t i = 0; i < json_object_array_length(ls); i++) {
             struct json_object *o = json_object_array_get_idx(ls, i);
             if (o != l && strcmp(js(o, "lb_arn"), js(lb, "arn")) == 0 && ji(o, "port") == port) {
+                /* CreateListener is idempotent: the same settings again return the listener. */
+                if (create && strcmp(js(o, "protocol"), proto) == 0 &&
+                    strcmp(js(o, "tg_arn"), tga) == 0 &&
+                    strcmp(js(o, "cert"), cert ? cert : "") == 0 &&
+                    strcmp(js(o, "ssl_policy"), fp(q, "SslPolicy") ? fp(q, "SslPolicy") : "") ==
+                        0) {
+                    lbp_buf_adds(&r->body, "<Listeners>");
+                    listener_xml(&r->body, o);
+                    lbp_buf_adds(&r->body, "</Listeners>");
+                    return;
+                }
                 ferr(r, 400, "DuplicateListener", "A listener already exists on port %d", port);
                 return;
             }

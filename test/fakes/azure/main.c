@@ -1,0 +1,777 @@
+/*
+ * main.c — fake-azure: flags, the HTTP server (libmicrohttpd, a thread per
+ * connection), routing, the /_fake/ control endpoint and clean shutdown.
+ *
+ * Routes: POST /{tenant}/oauth2/v2.0/token (Azure AD), GET
+ * /metadata/identity/oauth2/token (IMDS managed identity), /_fake/...
+ * (control, no auth), and everything else is Azure Resource Manager (Bearer
+ * token required). Prints "listening on http://ADDR:PORT" as its first
+ * stdout line once it accepts connections (and writes the port to
+ * --port-file), then waits for SIGTERM/SIGINT. See README.md.
+ */
+#include "test/fakes/azure/fake.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/rc.h"
+#include "common/util.h"
+
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <openssl/rand.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_BODY (4u << 20)
+
+struct az_config az_cfg = {
+    .tenant = "11111111-1111-1111-1111-111111111111",
+    .client_id = "22222222-2222-2222-2222-222222222222",
+    .client_secret = "fake-azure-client-secret",
+    .subscription = "00000000-0000-0000-0000-000000000000",
+    .location = "eastus",
+    .resource_group = "lbprov-rg",
+    .fed_issuer = "https://oidc.fake-azure.test/",
+    .fed_subject = "system:serviceaccount:kube-system:lbprov-controller",
+    .msi_client_id = "33333333-3333-3333-3333-333333333333",
+    .msi_system = true,
+    .op_polls = 0,
+    .op_ms = 10000,
+    .retry_after_s = 1,
+    .token_lifetime_s = 3599,
+};
+pthread_mutex_t az_lock = PTHREAD_MUTEX_INITIALIZER;
+static int g_verbose;
+
+/* ---- shared helpers ---- */
+
+void az_error(struct az_reply *r, int status, const char *code, const char *fmt, ...)
+{
+    struct json_object *o = json_object_new_object(), *e = json_object_new_object();
+    char msg[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    json_object_put(r->json);
+    free(r->text);
+    r->json = NULL;
+    r->text = NULL;
+    json_object_object_add(e, "code", json_object_new_string(code));
+    json_object_object_add(e, "message", json_object_new_string(msg));
+    json_object_object_add(o, "error", e);
+    r->status = status;
+    r->json = o;
+}
+
+void az_hdr(struct az_reply *r, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    size_t i = 0;
+    /* A header set twice keeps the last value. */
+    while (i < r->n_hdr && strcasecmp(r->hdr[i].name, name) != 0)
+        i++;
+    if (i == AZ_MAX_HDRS)
+        return;
+    lbp_strlcpy(r->hdr[i].name, name, sizeof(r->hdr[i].name));
+    va_start(ap, fmt);
+    vsnprintf(r->hdr[i].value, sizeof(r->hdr[i].value), fmt, ap);
+    va_end(ap);
+    if (i == r->n_hdr)
+        r->n_hdr++;
+}
+
+void az_reply_text(struct az_reply *r, int status, const char *type, const char *text)
+{
+    free(r->text);
+    r->text = strdup(text);
+    r->status = status;
+    r->content_type = type;
+}
+
+void az_reply_clear(struct az_reply *r)
+{
+    json_object_put(r->json);
+    free(r->text);
+    memset(r, 0, sizeof(*r));
+}
+
+void az_rand_hex(char *out, size_t n)
+{
+    unsigned char b[64];
+    if (n > sizeof(b))
+        n = sizeof(b);
+    if (RAND_bytes(b, (int)n) != 1)
+        for (size_t i = 0; i < n; i++)
+            b[i] = (unsigned char)random();
+    for (size_t i = 0; i < n; i++)
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
+    out[2 * n] = 0;
+}
+
+void az_guid(char out[37])
+{
+    char h[33];
+    az_rand_hex(h, 16);
+    /* Version 4, variant 10xx, as Azure's GUIDs are. */
+    h[12] = '4';
+    h[16] = "89ab"[h[16] % 4];
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
+}
+
+const char *az_js(struct json_object *o, const char *key)
+{
+    struct json_object *v;
+    if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
+        return json_object_get_string(v);
+    return NULL;
+}
+
+/* ---- HTTP ---- */
+
+struct conn {
+    struct lbp_buf body;
+    bool toobig;
+};
+
+static enum MHD_Result send_reply(struct MHD_Connection *c, struct az_reply *r)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+    const char *body = "", *type = "application/json; charset=utf-8";
+    if (r->json)
+        body = json_object_to_json_string_ext(r->json, JSON_C_TO_STRING_PLAIN |
+                                                           JSON_C_TO_STRING_NOSLASHESCAPE);
+    else if (r->text) {
+        body = r->text;
+        type = r->content_type ? r->content_type : "text/plain";
+    }
+    resp = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!resp) {
+        az_reply_clear(r);
+        return MHD_NO;
+    }
+    if (r->json || r->text)
+        MHD_add_response_header(resp, "Content-Type", type);
+    /* ARM answers are never cacheable. */
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    for (size_t i = 0; i < r->n_hdr; i++)
+        MHD_add_response_header(resp, r->hdr[i].name, r->hdr[i].value);
+    ret = MHD_queue_response(c, (unsigned)(r->status ? r->status : 500), resp);
+    MHD_destroy_response(resp);
+    az_reply_clear(r);
+    return ret;
+}
+
+static struct json_object *parse_obj(const struct conn *cn)
+{
+    struct json_object *o = json_tokener_parse(cn->body.data ? cn->body.data : "{}");
+    if (o && !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int set_config(struct json_object *in, char *err, size_t cap)
+{
+    struct {
+        const char *key;
+        int *dst;
+        long min, max;
+    } keys[] = {{"op_polls", &az_cfg.op_polls, 0, 1000},
+                {"op_ms", &az_cfg.op_ms, 0, 3600000},
+                {"retry_after_s", &az_cfg.retry_after_s, 0, 3600},
+                {"token_lifetime_s", &az_cfg.token_lifetime_s, 1, 86400}};
+    json_object_object_foreach(in, k, v)
+    {
+        size_t i = 0;
+        while (i < LBP_ARRAY_LEN(keys) && strcmp(keys[i].key, k) != 0)
+            i++;
+        if (i == LBP_ARRAY_LEN(keys)) {
+            snprintf(err, cap, "unknown setting '%s'", k);
+            return -1;
+        }
+        if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < keys[i].min ||
+            json_object_get_int64(v) > keys[i].max) {
+            snprintf(err, cap, "%s: an integer in [%ld, %ld]", k, keys[i].min, keys[i].max);
+            return -1;
+        }
+    }
+    json_object_object_foreach(in, k2, v2)
+    {
+        for (size_t i = 0; i < LBP_ARRAY_LEN(keys); i++)
+            if (!strcmp(keys[i].key, k2))
+                *keys[i].dst = json_object_get_int(v2);
+    }
+    return 0;
+}
+
+static void control(const char *method, const char *url, const struct conn *cn, struct az_reply *r)
+{
+    struct json_object *in = NULL;
+    char err[512] = "";
+    bool post = !strcmp(method, "POST");
+    if (post && !(in = parse_obj(cn))) {
+        az_reply_text(r, 400, "text/plain", "body: a JSON object\n");
+        return;
+    }
+    pthread_mutex_lock(&az_lock);
+    if (!strcmp(url, "/_fake/state") && !post) {
+        r->json = az_arm_state();
+    } else if (!strcmp(url, "/_fake/faults")) {
+        if (post && az_faults_set(in, err, sizeof(err)) != 0)
+            goto bad;
+        r->json = az_faults_get();
+    } else if (!strcmp(url, "/_fake/config") && post) {
+        if (set_config(in, err, sizeof(err)) != 0)
+            goto bad;
+        az_reply_text(r, 200, "text/plain", "ok\n");
+    } else if (!strcmp(url, "/_fake/seed") && post) {
+        if (az_arm_seed(in, err, sizeof(err)) != 0)
+            goto bad;
+        az_reply_text(r, 200, "text/plain", "ok\n");
+    } else if (!strcmp(url, "/_fake/tokens/expire") && post) {
+        az_auth_expire_all();
+        az_reply_text(r, 200, "text/plain", "ok\n");
+    } else if (!strcmp(url, "/_fake/counters") && !post) {
+        r->json = az_counters();
+    } else if (!strcmp(url, "/_fake/counters/reset") && post) {
+        az_counters_reset();
+        az_reply_text(r, 200, "text/plain", "ok\n");
+    } else {
+        az_reply_text(r, 404, "text/plain", "no such control\n");
+    }
+    if (!r->status)
+        r->status = 200;
+    pthread_mutex_unlock(&az_lock);
+    json_object_put(in);
+    return;
+bad:
+    pthread_mutex_unlock(&az_lock);
+    json_object_put(in);
+    strncat(err, "\n", sizeof(err) - strlen(err) - 1);
+    az_reply_text(r, 400, "text/plain", err);
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (ms > 0 && nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static const char *arg(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static const char *hdr(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+static void arm(struct MHD_Connection *c, const char *method, const char *url,
+                const struct conn *cn, struct az_reply *r)
+{
+    struct az_req q = {
+        .method = method,
+        .path = url,
+        .api_version = arg(c, "api-version"),
+        .host = hdr(c, "Host"),
+        .if_match = hdr(c, "If-Match"),
+        .if_none_match = hdr(c, "If-None-Match"),
+        .body = cn->body.data ? cn->body.data : "",
+        .body_len = cn->body.len,
+    };
+    int latency;
+
+    if (!q.host || !*q.host)
+        q.host = az_cfg.self_host;
+    pthread_mutex_lock(&az_lock);
+    latency = az_fault_latency_ms();
+    pthread_mutex_unlock(&az_lock);
+    if (latency)
+        sleep_ms(latency);
+    pthread_mutex_lock(&az_lock);
+    if (az_auth_check(hdr(c, "Authorization"), r) == 0 && !az_fault_take(&q, r)) {
+        az_arm(&q, r);
+        /* Another client writes the LB just after this one read it. */
+        if (r->status == 200 && az_fault_conflict(method, url))
+            az_arm_touch(url);
+    }
+    if (r->status != 401)
+        az_budget_headers(method, r);
+    az_count(method, url, r->status);
+    pthread_mutex_unlock(&az_lock);
+}
+
+/* "/{tenant}/oauth2/v2.0/token": the tenant, or NULL for another path. */
+static const char *token_tenant(const char *url, char *out, size_t cap)
+{
+    const char *slash, *suffix = "/oauth2/v2.0/token";
+    if (url[0] != '/' || !(slash = strchr(url + 1, '/')) || strcmp(slash, suffix) != 0 ||
+        (size_t)(slash - url - 1) >= cap || slash == url + 1)
+        return NULL;
+    snprintf(out, cap, "%.*s", (int)(slash - url - 1), url + 1);
+    return out;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    struct conn *cn = *con_cls;
+    struct az_reply r = {0};
+    char tenant[128];
+    (void)cls;
+    (void)version;
+    if (!cn) {
+        cn = calloc(1, sizeof(*cn));
+        if (!cn)
+            return MHD_NO;
+        lbp_buf_init(&cn->body, MAX_BODY);
+        *con_cls = cn;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (lbp_buf_add(&cn->body, upload, *upload_size) != LBP_OK)
+            cn->toobig = true;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (cn->toobig) {
+        az_error(&r, 413, "RequestEntityTooLarge", "The request content size exceeds the limit.");
+    } else if (token_tenant(url, tenant, sizeof(tenant))) {
+        pthread_mutex_lock(&az_lock);
+        az_auth_token(method, tenant, hdr(c, "Content-Type"), cn->body.data ? cn->body.data : "",
+                      cn->body.len, &r);
+        az_count(method, "token", r.status);
+        pthread_mutex_unlock(&az_lock);
+    } else if (!strcmp(url, "/metadata/identity/oauth2/token")) {
+        pthread_mutex_lock(&az_lock);
+        az_auth_imds(method, hdr(c, "Metadata"), arg(c, "api-version"), arg(c, "resource"),
+                     arg(c, "client_id"), arg(c, "object_id"), arg(c, "msi_res_id"), &r);
+        az_count(method, "imds", r.status);
+        pthread_mutex_unlock(&az_lock);
+    } else if (!strncmp(url, "/_fake/", 7)) {
+        control(method, url, cn, &r);
+    } else {
+        arm(c, method, url, cn, &r);
+    }
+    if (g_verbose)
+        lbp_info("%s %s -> %d", method, url, r.status);
+    return send_reply(c, &r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct conn *cn = *con_cls;
+    (void)cls;
+    (void)c;
+    (void)toe;
+    if (cn) {
+        lbp_buf_free(&cn->body);
+        free(cn);
+        *con_cls = NULL;
+    }
+}
+
+/* ---- start-up ---- */
+
+static int parse_cidr(const char *s, uint32_t *base, uint32_t *n)
+{
+    char ip[32];
+    const char *slash = strchr(s, '/');
+    struct in_addr a;
+    long bits;
+    if (!slash || (size_t)(slash - s) >= sizeof(ip))
+        return -1;
+    snprintf(ip, sizeof(ip), "%.*s", (int)(slash - s), s);
+    if (inet_pton(AF_INET, ip, &a) != 1 || lbp_parse_long(slash + 1, 8, 30, &bits) != 0)
+        return -1;
+    *n = 1u << (32 - bits);
+    *base = ntohl(a.s_addr) & ~(*n - 1);
+    return 0;
+}
+
+static int write_file(const char *path, const char *data)
+{
+    char tmp[4096];
+    FILE *f;
+    int rc;
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    rc = fputs(data, f) < 0 ? -1 : 0;
+    if (fclose(f) || rc || rename(tmp, path)) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(
+        f, "usage: fake-azure [options]\n"
+           "  --port N                 listen port (0: pick a free one; default 0)\n"
+           "  --port-file F            write the chosen port to F\n"
+           "  --bind ADDR              IPv4 address to bind (default 127.0.0.1)\n"
+           "  --tenant-id T            Azure AD tenant (default 11111111-...)\n"
+           "  --client-id C            the application (client) id AAD knows (22222222-...)\n"
+           "  --client-secret S        its secret (default fake-azure-client-secret)\n"
+           "  --subscription-id S      the one subscription (default 00000000-...)\n"
+           "  --location L             region of made resources (default eastus)\n"
+           "  --resource-group RG      resource group --nodes fills (default lbprov-rg)\n"
+           "  --nodes N                at start: RG, vnet, subnet, NSG, VMs node-0..N-1 with NICs\n"
+           "  --op-polls N             polls an async operation stays InProgress (default 0)\n"
+           "  --op-ms MS               ...or until this old (default 10000; 0: polls only)\n"
+           "  --retry-after S          Retry-After on async replies (default 1)\n"
+           "  --token-lifetime S       access-token lifetime in seconds (default 3599)\n"
+           "  --public-range CIDR      public IP addresses (default 203.0.113.0/24)\n"
+           "  --write-federated-key F  write the OIDC issuer's RSA private key (PEM)\n"
+           "  --write-federated-token F  write a workload token (JWT) AAD accepts\n"
+           "  --federated-issuer I     issuer AAD trusts (default https://oidc.fake-azure.test/)\n"
+           "  --federated-subject S    subject AAD trusts (default\n"
+           "                           system:serviceaccount:kube-system:lbprov-controller)\n"
+           "  --msi-client-id C        IMDS user-assigned identity by client_id\n"
+           "  --msi-res-id ID          ...and by msi_res_id\n"
+           "  --no-system-identity     IMDS has no system-assigned identity\n"
+           "  --throttle N             the next N ARM calls: 429 TooManyRequests\n"
+           "  --throttle-rate F        this fraction of ARM calls: 429\n"
+           "  --server-errors N        the next N ARM calls: 500 InternalServerError\n"
+           "  --error-rate F           this fraction of ARM calls: 500\n"
+           "  --conflicts N            the next N GETs of a load balancer are followed by\n"
+           "                           another writer's change to it\n"
+           "  --op-failures N          the next N async operations end Failed\n"
+           "  --latency-ms N           delay every ARM call\n"
+           "  --reads-budget N         reads per window (default 12000)\n"
+           "  --writes-budget N        writes per window (default 1200)\n"
+           "  --deletes-budget N       deletes per window (default 15000)\n"
+           "  --budget-window S        budget window in seconds (default 3600)\n"
+           "  -v                       log every request\n");
+}
+
+/* A non-empty string flag into a fixed field; -1 when it does not fit. */
+static int set_str(char *dst, size_t cap, const char *v)
+{
+    if (!*v || strlen(v) >= cap)
+        return -1;
+    lbp_strlcpy(dst, v, cap);
+    return 0;
+}
+
+static int fault_flag(const char *key, const char *val)
+{
+    struct json_object *o = json_object_new_object();
+    char err[256];
+    int rc;
+    if (strstr(key, "rate")) {
+        char *end;
+        double d = strtod(val, &end);
+        if (*end || end == val) {
+            json_object_put(o);
+            return -1;
+        }
+        json_object_object_add(o, key, json_object_new_double(d));
+    } else {
+        long n;
+        if (lbp_parse_long(val, 0, 100000000, &n) != 0) {
+            json_object_put(o);
+            return -1;
+        }
+        json_object_object_add(o, key, json_object_new_int64(n));
+    }
+    rc = az_faults_set(o, err, sizeof(err));
+    if (rc)
+        fprintf(stderr, "fake-azure: %s\n", err);
+    json_object_put(o);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    enum {
+        O_TENANT = 256,
+        O_CLIENT,
+        O_SECRET,
+        O_SUB,
+        O_LOC,
+        O_RG,
+        O_NODES,
+        O_POLLS,
+        O_OPMS,
+        O_RETRY,
+        O_TOKLIFE,
+        O_PUB,
+        O_FEDKEY,
+        O_FEDTOK,
+        O_FEDISS,
+        O_FEDSUB,
+        O_MSICID,
+        O_MSIRES,
+        O_NOSYS,
+        O_FAULT
+    };
+    static const struct {
+        const char *flag, *key;
+    } fault_flags[] = {{"throttle", "throttle"},
+                       {"throttle-rate", "throttle_rate"},
+                       {"server-errors", "server_errors"},
+                       {"error-rate", "error_rate"},
+                       {"conflicts", "conflicts"},
+                       {"op-failures", "op_failures"},
+                       {"latency-ms", "latency_ms"},
+                       {"reads-budget", "reads_budget"},
+                       {"writes-budget", "writes_budget"},
+                       {"deletes-budget", "deletes_budget"},
+                       {"budget-window", "budget_window_s"}};
+    struct option opts[48] = {
+        {"port", required_argument, NULL, 'p'},
+        {"port-file", required_argument, NULL, 'P'},
+        {"bind", required_argument, NULL, 'b'},
+        {"tenant-id", required_argument, NULL, O_TENANT},
+        {"client-id", required_argument, NULL, O_CLIENT},
+        {"client-secret", required_argument, NULL, O_SECRET},
+        {"subscription-id", required_argument, NULL, O_SUB},
+        {"location", required_argument, NULL, O_LOC},
+        {"resource-group", required_argument, NULL, O_RG},
+        {"nodes", required_argument, NULL, O_NODES},
+        {"op-polls", required_argument, NULL, O_POLLS},
+        {"op-ms", required_argument, NULL, O_OPMS},
+        {"retry-after", required_argument, NULL, O_RETRY},
+        {"token-lifetime", required_argument, NULL, O_TOKLIFE},
+        {"public-range", required_argument, NULL, O_PUB},
+        {"write-federated-key", required_argument, NULL, O_FEDKEY},
+        {"write-federated-token", required_argument, NULL, O_FEDTOK},
+        {"federated-issuer", required_argument, NULL, O_FEDISS},
+        {"federated-subject", required_argument, NULL, O_FEDSUB},
+        {"msi-client-id", required_argument, NULL, O_MSICID},
+        {"msi-res-id", required_argument, NULL, O_MSIRES},
+        {"no-system-identity", no_argument, NULL, O_NOSYS},
+        {"help", no_argument, NULL, 'h'},
+    };
+    const char *port_file = NULL, *bind_addr = "127.0.0.1", *fed_key = NULL, *fed_tok = NULL;
+    long v, port = 0, nodes = 0;
+    int c, idx, rc = 1, n_opts = 0;
+    struct MHD_Daemon *d = NULL;
+    struct sockaddr_in sa;
+    const union MHD_DaemonInfo *info;
+    sigset_t set;
+    bool auth_up = false, arm_up = false;
+
+    while (opts[n_opts].name)
+        n_opts++;
+    for (size_t i = 0; i < LBP_ARRAY_LEN(fault_flags); i++)
+        opts[n_opts++] =
+            (struct option){fault_flags[i].flag, required_argument, NULL, O_FAULT + (int)i};
+    opts[n_opts] = (struct option){NULL, 0, NULL, 0};
+    if (parse_cidr("203.0.113.0/24", &az_cfg.pub_base, &az_cfg.pub_n))
+        return 1;
+    while ((idx = -1, c = getopt_long(argc, argv, "vh", opts, &idx)) != -1) {
+        switch (c) {
+        case 'p':
+            if (lbp_parse_long(optarg, 0, 65535, &port))
+                goto bad;
+            break;
+        case 'P':
+            port_file = optarg;
+            break;
+        case 'b':
+            bind_addr = optarg;
+            break;
+        case O_TENANT:
+            if (set_str(az_cfg.tenant, sizeof(az_cfg.tenant), optarg))
+                goto bad;
+            break;
+        case O_CLIENT:
+            if (set_str(az_cfg.client_id, sizeof(az_cfg.client_id), optarg))
+                goto bad;
+            break;
+        case O_SECRET:
+            if (set_str(az_cfg.client_secret, sizeof(az_cfg.client_secret), optarg))
+                goto bad;
+            break;
+        case O_SUB:
+            if (set_str(az_cfg.subscription, sizeof(az_cfg.subscription), optarg))
+                goto bad;
+            break;
+        case O_LOC:
+            if (set_str(az_cfg.location, sizeof(az_cfg.location), optarg))
+                goto bad;
+            break;
+        case O_RG:
+            if (set_str(az_cfg.resource_group, sizeof(az_cfg.resource_group), optarg))
+                goto bad;
+            break;
+        case O_NODES:
+            if (lbp_parse_long(optarg, 0, 10000, &nodes))
+                goto bad;
+            break;
+        case O_POLLS:
+            if (lbp_parse_long(optarg, 0, 1000, &v))
+                goto bad;
+            az_cfg.op_polls = (int)v;
+            break;
+        case O_OPMS:
+            if (lbp_parse_long(optarg, 0, 3600000, &v))
+                goto bad;
+            az_cfg.op_ms = (int)v;
+            break;
+        case O_RETRY:
+            if (lbp_parse_long(optarg, 0, 3600, &v))
+                goto bad;
+            az_cfg.retry_after_s = (int)v;
+            break;
+        case O_TOKLIFE:
+            if (lbp_parse_long(optarg, 1, 86400, &v))
+                goto bad;
+            az_cfg.token_lifetime_s = (int)v;
+            break;
+        case O_PUB:
+            if (parse_cidr(optarg, &az_cfg.pub_base, &az_cfg.pub_n))
+                goto bad;
+            break;
+        case O_FEDKEY:
+            fed_key = optarg;
+            break;
+        case O_FEDTOK:
+            fed_tok = optarg;
+            break;
+        case O_FEDISS:
+            if (set_str(az_cfg.fed_issuer, sizeof(az_cfg.fed_issuer), optarg))
+                goto bad;
+            break;
+        case O_FEDSUB:
+            if (set_str(az_cfg.fed_subject, sizeof(az_cfg.fed_subject), optarg))
+                goto bad;
+            break;
+        case O_MSICID:
+            if (set_str(az_cfg.msi_client_id, sizeof(az_cfg.msi_client_id), optarg))
+                goto bad;
+            break;
+        case O_MSIRES:
+            if (set_str(az_cfg.msi_res_id, sizeof(az_cfg.msi_res_id), optarg))
+                goto bad;
+            break;
+        case O_NOSYS:
+            az_cfg.msi_system = false;
+            break;
+        case 'v':
+            g_verbose++;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            if (c >= O_FAULT && c < O_FAULT + (int)LBP_ARRAY_LEN(fault_flags)) {
+                if (fault_flag(fault_flags[c - O_FAULT].key, optarg))
+                    goto bad;
+                break;
+            }
+            goto bad;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "fake-azure: unexpected argument '%s'\n", argv[optind]);
+        goto usage;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, bind_addr, &sa.sin_addr) != 1) {
+        fprintf(stderr, "fake-azure: --bind %s: not an IPv4 address\n", bind_addr);
+        goto bad;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    if (az_auth_init() != 0) {
+        lbp_error("cannot make an RSA key");
+        goto out;
+    }
+    auth_up = true;
+    if (az_arm_init() != 0) {
+        lbp_error("out of memory at start");
+        goto out;
+    }
+    arm_up = true;
+    if (nodes > 0) {
+        char err[512];
+        pthread_mutex_lock(&az_lock);
+        rc = az_arm_seed_nodes(nodes, err, sizeof(err));
+        pthread_mutex_unlock(&az_lock);
+        if (rc) {
+            lbp_error("--nodes: %s", err);
+            rc = 1;
+            goto out;
+        }
+        rc = 1;
+    }
+    d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                             MHD_USE_POLL | MHD_USE_ERROR_LOG,
+                         0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
+                         (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                         MHD_OPTION_CONNECTION_LIMIT, 2000u, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned)60, MHD_OPTION_END);
+    if (!d) {
+        lbp_error("cannot listen on %s:%ld", bind_addr, port);
+        goto out;
+    }
+    info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    port = info ? info->port : port;
+    snprintf(az_cfg.self_host, sizeof(az_cfg.self_host), "%s:%ld",
+             strcmp(bind_addr, "0.0.0.0") ? bind_addr : "127.0.0.1", port);
+    if (fed_key && az_auth_write_key(fed_key) != 0) {
+        lbp_error("cannot write %s", fed_key);
+        goto out;
+    }
+    if (fed_tok && az_auth_write_token(fed_tok) != 0) {
+        lbp_error("cannot write %s", fed_tok);
+        goto out;
+    }
+    if (port_file) {
+        char p[16];
+        snprintf(p, sizeof(p), "%ld\n", port);
+        if (write_file(port_file, p)) {
+            lbp_error("cannot write %s", port_file);
+            goto out;
+        }
+    }
+    printf("listening on http://%s:%ld\n", bind_addr, port);
+    fflush(stdout);
+
+    int sig = 0;
+    sigwait(&set, &sig);
+    rc = 0;
+out:
+    if (d)
+        MHD_stop_daemon(d);
+    if (arm_up)
+        az_arm_free();
+    if (auth_up)
+        az_auth_free();
+    az_counters_reset();
+    return rc;
+bad:
+    /* getopt names unknown flags itself; a known flag with a bad value is named here. */
+    if (c != '?' && idx >= 0 && optarg)
+        fprintf(stderr, "fake-azure: --%s: bad value '%s'\n", opts[idx].name, optarg);
+usage:
+    usage(stderr);
+    return 2;
+}

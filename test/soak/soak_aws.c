@@ -1,0 +1,248 @@
+/*
+ * soak_aws.c — fake-aws (test/fakes/aws) as the soak's cloud. Half the
+ * Services get a Network Load Balancer, half a Classic ELB (the kind is
+ * fixed at creation: changing it replaces the LB and so its address).
+ * The state is read from GET /_fake/state: classic ELBs carry their
+ * listeners and instances; an NLB's listeners name target groups whose
+ * targets are instance:nodePort pairs. Target groups no listener uses and
+ * "k8s-elb-<lb>" security groups count as owned by that LB, so a leaked
+ * one shows up like a leaked LB.
+ */
+#include "test/soak/soak.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test/fakes/aws/fake_aws_client.h"
+
+static struct fake_aws g_aws;
+
+static int aws_start(const char *dir, const char *cluster, int n_nodes, const char *cfg_path)
+{
+    FILE *f;
+    (void)dir; /* fake-aws logs only errors, to the soak's stderr */
+    if (fake_aws_start(&g_aws, NULL) != 0)
+        return -1;
+    fake_aws_env(&g_aws); /* inherited by the controllers */
+    if (fake_aws_seed_cluster(&g_aws, cluster, n_nodes) != 0)
+        return -1;
+    if (!(f = fopen(cfg_path, "w")))
+        return -1;
+    /* A client-side limit well above the churn rate: throttling comes from the fake. */
+    fprintf(f, "[Global]\nQPS = 500\nBurst = 500\nRetryBaseDelayMs = 50\nRetryMaxDelayMs = 1000\n");
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+static void aws_stop(void)
+{
+    fake_aws_stop(&g_aws);
+}
+
+static void aws_provider_id(int i, char *out, size_t cap)
+{
+    static const char *const az[3] = {"us-east-1a", "us-east-1b", "us-east-1c"};
+    snprintf(out, cap, "aws:///%s/i-%017d", az[i % 3], i);
+}
+
+static void aws_target_id(int i, char *out, size_t cap)
+{
+    snprintf(out, cap, "i-%017d", i);
+}
+
+static const char *aws_fixed(unsigned k)
+{
+    return k % 2 ? "\"service.beta.kubernetes.io/aws-load-balancer-type\":\"nlb\"" : "";
+}
+
+static void aws_changing(unsigned k, char *out, size_t cap)
+{
+    snprintf(out, cap,
+             "\"service.beta.kubernetes.io/aws-load-balancer-healthcheck-interval\":\"%u\"",
+             10 + k % 20);
+}
+
+static int aws_faults(bool on, unsigned seed)
+{
+    char body[200];
+    snprintf(body, sizeof(body),
+             "{\"error_pct\":%d,\"throttle_pct\":%d,\"lost_reply_pct\":%d,\"seed\":%u}", on ? 5 : 0,
+             on ? 5 : 0, on ? 2 : 0, seed);
+    return fake_aws_req(&g_aws, "POST", "/_fake/config", body, NULL) == 200 ? 0 : -1;
+}
+
+static json_object *get(json_object *o, const char *k)
+{
+    json_object *v = NULL;
+    if (o)
+        json_object_object_get_ex(o, k, &v);
+    return v;
+}
+
+static const char *str(json_object *o, const char *k)
+{
+    json_object *v = get(o, k);
+    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+}
+
+static size_t len(json_object *a)
+{
+    return a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* ids sorted and comma-joined into out. */
+static void join_sorted(const char **ids, size_t n, char *out, size_t cap)
+{
+    size_t off = 0;
+    qsort(ids, n, sizeof(*ids), cmp_str);
+    out[0] = 0;
+    for (size_t i = 0; i < n && off < cap; i++)
+        off += (size_t)snprintf(out + off, cap - off, "%s%s", i ? "," : "", ids[i]);
+}
+
+static struct soak_lb *add_lb(struct soak_cloud_state *s, const char *name, const char *addr)
+{
+    struct soak_lb *n = realloc(s->lbs, (s->n_lbs + 1) * sizeof(*n)), *lb;
+    if (!n)
+        return NULL;
+    s->lbs = n;
+    lb = &n[s->n_lbs++];
+    memset(lb, 0, sizeof(*lb));
+    snprintf(lb->name, sizeof(lb->name), "%s", name);
+    snprintf(lb->addr, sizeof(lb->addr), "%s", addr);
+    return lb;
+}
+
+static int classic(json_object *clb, struct soak_cloud_state *s)
+{
+    json_object *ls = get(clb, "listeners"), *in = get(clb, "instances");
+    const char *ids[64];
+    size_t n = 0;
+    struct soak_lb *lb = add_lb(s, str(clb, "name"), str(clb, "dns"));
+    char targets[512];
+    if (!lb)
+        return -1;
+    for (size_t i = 0; i < len(in) && n < 64; i++)
+        ids[n++] = json_object_get_string(json_object_array_get_idx(in, i));
+    join_sorted(ids, n, targets, sizeof(targets));
+    for (size_t i = 0; i < len(ls) && lb->n_listeners < SOAK_MAX_PORTS; i++) {
+        json_object *l = json_object_array_get_idx(ls, i);
+        struct soak_listener *x = &lb->l[lb->n_listeners++];
+        x->port = json_object_get_int(get(l, "lb_port"));
+        x->node_port = json_object_get_int(get(l, "instance_port"));
+        snprintf(x->targets, sizeof(x->targets), "%s", targets);
+    }
+    return 0;
+}
+
+static json_object *by(json_object *arr, const char *key, const char *val)
+{
+    for (size_t i = 0; i < len(arr); i++)
+        if (strcmp(str(json_object_array_get_idx(arr, i), key), val) == 0)
+            return json_object_array_get_idx(arr, i);
+    return NULL;
+}
+
+static int nlb(json_object *st, json_object *o, struct soak_cloud_state *s)
+{
+    json_object *ls = get(st, "listeners"), *tgs = get(st, "tgs");
+    struct soak_lb *lb = add_lb(s, str(o, "name"), str(o, "dns"));
+    if (!lb)
+        return -1;
+    for (size_t i = 0; i < len(ls); i++) {
+        json_object *l = json_object_array_get_idx(ls, i), *tg, *t;
+        const char *ids[64];
+        size_t n = 0;
+        struct soak_listener *x;
+        if (strcmp(str(l, "lb_arn"), str(o, "arn")) != 0 || lb->n_listeners >= SOAK_MAX_PORTS)
+            continue;
+        x = &lb->l[lb->n_listeners++];
+        x->port = json_object_get_int(get(l, "port"));
+        tg = by(tgs, "arn", str(l, "tg_arn"));
+        t = get(tg, "targets");
+        x->node_port = len(t) ? json_object_get_int(get(json_object_array_get_idx(t, 0), "port"))
+                              : json_object_get_int(get(tg, "port"));
+        for (size_t j = 0; j < len(t) && n < 64; j++) {
+            json_object *e = json_object_array_get_idx(t, j);
+            if (json_object_get_int(get(e, "port")) != x->node_port)
+                x->node_port = -1; /* targets disagree: never what a Service asks for */
+            ids[n++] = str(e, "id");
+        }
+        join_sorted(ids, n, x->targets, sizeof(x->targets));
+    }
+    return 0;
+}
+
+static int aws_snapshot(struct soak_cloud_state *s)
+{
+    json_object *st = fake_aws_json(&g_aws, "/_fake/state"), *a;
+    int rc = -1;
+    memset(s, 0, sizeof(*s));
+    if (!st)
+        return -1;
+    a = get(st, "clbs");
+    for (size_t i = 0; i < len(a); i++)
+        if (classic(json_object_array_get_idx(a, i), s) != 0)
+            goto out;
+    a = get(st, "lbs");
+    for (size_t i = 0; i < len(a); i++)
+        if (nlb(st, json_object_array_get_idx(a, i), s) != 0)
+            goto out;
+    /* A target group belongs to the LB whose listener forwards to it. */
+    a = get(st, "tgs");
+    for (size_t i = 0; i < len(a); i++) {
+        json_object *tg = json_object_array_get_idx(a, i);
+        json_object *l = by(get(st, "listeners"), "tg_arn", str(tg, "arn"));
+        json_object *lb = l ? by(get(st, "lbs"), "arn", str(l, "lb_arn")) : NULL;
+        char what[128];
+        snprintf(what, sizeof(what), "target group %s", str(tg, "name"));
+        if (soak_cloud_state_own(s, what, lb ? str(lb, "name") : "") != 0)
+            goto out;
+    }
+    a = get(st, "sgs");
+    for (size_t i = 0; i < len(a); i++) {
+        const char *name = str(json_object_array_get_idx(a, i), "name");
+        char what[128];
+        if (strncmp(name, "k8s-elb-", 8) != 0)
+            continue;
+        snprintf(what, sizeof(what), "security group %s", name);
+        if (soak_cloud_state_own(s, what, name + 8) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    json_object_put(st);
+    if (rc)
+        soak_cloud_state_free(s);
+    return rc;
+}
+
+static int aws_counts(struct soak_cloud_counts *c)
+{
+    c->calls = fake_aws_counter(&g_aws, "total");
+    c->faults = fake_aws_counter(&g_aws, "injected");
+    c->lost_replies = fake_aws_counter(&g_aws, "lost_replies");
+    return c->calls < 0 ? -1 : 0;
+}
+
+static const char *const aws_secrets[] = {FAKE_AWS_SK, NULL};
+
+const struct soak_cloud soak_cloud_aws = {
+    .name = "aws",
+    .start = aws_start,
+    .stop = aws_stop,
+    .provider_id = aws_provider_id,
+    .target_id = aws_target_id,
+    .fixed_annotations = aws_fixed,
+    .changing_annotation = aws_changing,
+    .faults = aws_faults,
+    .snapshot = aws_snapshot,
+    .counts = aws_counts,
+    .secrets = aws_secrets,
+};
