@@ -12,6 +12,7 @@
 #include "cmd/cmd.h"
 #include "cmd/flags.h"
 #include "common/buf.h"
+#include "common/file.h"
 #include "common/httpd.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -123,42 +124,6 @@ static void default_namespace(char *out, size_t cap)
     lbp_strlcpy(out, "lbprov-system", cap);
 }
 
-static int read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
-{
-    struct lbp_buf b;
-    char chunk[8192];
-    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = LBP_OK;
-    lbp_buf_init(&b, LBP_POOLS_MAX_FILE);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return LBP_IO;
-    }
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n == 0)
-            break;
-        if (n < 0) {
-            snprintf(err, errlen, "%s: %s", path, strerror(errno));
-            rc = LBP_IO;
-            break;
-        }
-        if (lbp_buf_add(&b, chunk, (size_t)n)) {
-            snprintf(err, errlen, "%s: larger than %d bytes", path, LBP_POOLS_MAX_FILE);
-            rc = LBP_TOOBIG;
-            break;
-        }
-    }
-    close(fd);
-    if (rc == LBP_OK && lbp_buf_add(&b, "", 0) == LBP_OK) {
-        *out = lbp_buf_take(&b, len);
-        if (!*out)
-            *out = strdup("");
-        return *out ? LBP_OK : LBP_NOMEM;
-    }
-    lbp_buf_free(&b);
-    return rc ? rc : LBP_NOMEM;
-}
-
 enum {
     OPT_NODE = 256,
     OPT_NS,
@@ -204,7 +169,7 @@ static void reload_pools(struct lbp_speaker *sp, const char *path)
         lbp_info("SIGHUP: no --pool-config to re-read");
         return;
     }
-    if (read_file(path, &yaml, &len, err, sizeof(err)) ||
+    if (lbp_file_read_err(path, LBP_POOLS_MAX_FILE, 0, &yaml, &len, err, sizeof(err)) ||
         lbp_speaker_reload_pools(sp, yaml, len, err, sizeof(err)))
         lbp_error("SIGHUP: keeping the pools in force; %s: %s", path, err);
     else
@@ -342,7 +307,8 @@ int lbp_cmd_speaker(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (pool_file && read_file(pool_file, &pool_yaml, &pool_len, err, sizeof(err))) {
+    if (pool_file && lbp_file_read_err(pool_file, LBP_POOLS_MAX_FILE, 0, &pool_yaml, &pool_len, err,
+                                       sizeof(err))) {
         fprintf(stderr, "lbprov speaker: --pool-config %s\n", err);
         rc = 2;
         goto out;

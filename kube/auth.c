@@ -36,6 +36,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "common/file.h"
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
@@ -144,49 +145,6 @@ static struct lbp_kube_exec *exec_dup(const struct lbp_kube_exec *s)
     return e;
 }
 
-static int read_small_file(const char *path, size_t max, char **out, size_t *len)
-{
-    char *buf = NULL;
-    size_t n = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = LBP_OK;
-
-    if (fd < 0)
-        return LBP_IO;
-    buf = malloc(max + 1);
-    if (!buf) {
-        rc = LBP_NOMEM;
-        goto out;
-    }
-    while (n <= max) {
-        ssize_t r = read(fd, buf + n, max + 1 - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rc = LBP_IO;
-            goto out;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    if (n > max) {
-        errno = EFBIG;
-        rc = LBP_TOOBIG;
-        goto out;
-    }
-    buf[n] = 0;
-    *out = buf;
-    *len = n;
-    buf = NULL;
-out:
-    if (buf) {
-        OPENSSL_cleanse(buf, max + 1);
-        free(buf);
-    }
-    close(fd);
-    return rc;
-}
-
 /*
  * KUBERNETES_EXEC_INFO: the request, plus the cluster when the kubeconfig
  * asks for it (provideClusterInfo), with the CA as base64 like client-go.
@@ -225,7 +183,7 @@ static int build_exec_info(const struct lbp_kube_config *cfg, char **out)
             memcpy(ca, cfg->ca_data, cfg->ca_data_len);
             ca_len = cfg->ca_data_len;
         } else if (cfg->ca_file) {
-            int r = read_small_file(cfg->ca_file, CA_FILE_MAX, &ca, &ca_len);
+            int r = lbp_file_read(cfg->ca_file, CA_FILE_MAX, 0, &ca, &ca_len);
             if (r == LBP_NOMEM)
                 goto out;
             if (r != LBP_OK)
@@ -354,7 +312,7 @@ static int token_file_refresh(struct lbp_kube_auth *a, char *err, size_t errlen)
         st.st_size == a->size && st.st_mtim.tv_sec == a->mtime.tv_sec &&
         st.st_mtim.tv_nsec == a->mtime.tv_nsec)
         return LBP_OK;
-    rc = read_small_file(a->token_file, TOKEN_FILE_MAX, &text, &len);
+    rc = lbp_file_read(a->token_file, TOKEN_FILE_MAX, LBP_FILE_SECRET, &text, &len);
     if (rc != LBP_OK)
         goto fail;
     while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' ' ||

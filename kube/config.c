@@ -28,6 +28,7 @@
 #include <yaml.h>
 
 #include "common/buf.h"
+#include "common/file.h"
 #include "common/rc.h"
 #include "common/util.h"
 
@@ -62,44 +63,6 @@ struct kc_merged {
     const char *current_context;
     struct kc_file *current_context_file;
 };
-
-/* Reads a whole regular file into a NUL-terminated buffer of at most max bytes. */
-static int read_file_capped(const char *path, size_t max, char **out, size_t *len, int *err_no)
-{
-    struct lbp_buf b;
-    char chunk[8192];
-    int rc = LBP_OK;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    lbp_buf_init(&b, max);
-    *err_no = 0;
-    if (fd < 0) {
-        *err_no = errno;
-        return LBP_IO;
-    }
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            *err_no = errno;
-            rc = LBP_IO;
-            goto out;
-        }
-        if (n == 0)
-            break;
-        rc = lbp_buf_add(&b, chunk, (size_t)n);
-        if (rc != LBP_OK)
-            goto out;
-    }
-    *out = lbp_buf_take(&b, len);
-    if (!*out)
-        rc = LBP_NOMEM;
-out:
-    close(fd);
-    lbp_buf_free(&b);
-    return rc;
-}
 
 /* ------------------------------------------------------------ yaml helpers */
 
@@ -290,7 +253,7 @@ static int kc_file_load(const char *path, struct kc_file *f, char *err, size_t e
     yaml_parser_t parser;
     char *text = NULL, *slash;
     size_t len = 0;
-    int rc, err_no;
+    int rc;
 
     memset(f, 0, sizeof(*f));
     f->path = strdup(path);
@@ -304,9 +267,9 @@ static int kc_file_load(const char *path, struct kc_file *f, char *err, size_t e
     if (!f->dir)
         return LBP_NOMEM;
 
-    rc = read_file_capped(path, KUBECONFIG_MAX, &text, &len, &err_no);
+    rc = lbp_file_read(path, KUBECONFIG_MAX, 0, &text, &len);
     if (rc == LBP_IO) {
-        lbp_seterr(err, errlen, "%s: %s", path, strerror(err_no));
+        lbp_seterr(err, errlen, "%s: %s", path, strerror(errno));
         return rc;
     }
     if (rc == LBP_TOOBIG) {
@@ -921,7 +884,7 @@ int lbp_kube_config_in_cluster(const char *sa_dir, struct lbp_kube_config **out,
     char *ns_path = NULL, *ns = NULL;
     size_t ns_len, srv_len;
     long port_n;
-    int rc, err_no;
+    int rc;
     bool v6;
 
     *out = NULL;
@@ -959,7 +922,7 @@ int lbp_kube_config_in_cluster(const char *sa_dir, struct lbp_kube_config **out,
         rc = LBP_IO;
         goto out;
     }
-    rc = read_file_capped(ns_path, SA_FILE_MAX, &ns, &ns_len, &err_no);
+    rc = lbp_file_read(ns_path, SA_FILE_MAX, 0, &ns, &ns_len);
     if (rc == LBP_OK) {
         while (ns_len > 0 && (ns[ns_len - 1] == '\n' || ns[ns_len - 1] == ' ' ||
                               ns[ns_len - 1] == '\r' || ns[ns_len - 1] == '\t'))

@@ -27,6 +27,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/rc.h"
+#include "common/sha256.h"
 #include "common/util.h"
 #include "kube/kube.h"
 
@@ -37,7 +38,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <openssl/evp.h>
 #include <uthash.h>
 #include <utlist.h>
 
@@ -230,33 +230,12 @@ static void agg_free(struct agg_entry *e)
     free(e);
 }
 
-/*
- * SHA-256 fetched once: EVP_sha256() makes every digest init look the
- * algorithm up again in OpenSSL's provider store, under its lock, which
- * costs more than hashing a few hundred bytes (crypto(7), "Performance").
- * The fetched method lives as long as the process.
- */
-static EVP_MD *sha256_md;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-
-static void sha256_fetch(void)
-{
-    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
-static const EVP_MD *sha256(void)
-{
-    pthread_once(&sha256_once, sha256_fetch);
-    return sha256_md ? sha256_md : EVP_sha256();
-}
-
 /* The cache key of an event's object (full: and of the event itself), as a digest. */
 static bool obj_key(struct lbp_event_recorder *r, const struct ev_item *it, bool full,
                     unsigned char id[KEY_ID_LEN])
 {
     struct lbp_buf b;
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
+    unsigned char md[LBP_SHA256_LEN];
     bool ok = false;
 
     lbp_buf_init(&b, 8192);
@@ -266,7 +245,7 @@ static bool obj_key(struct lbp_event_recorder *r, const struct ev_item *it, bool
                      it->name, it->uid ? it->uid : "") ||
         (full && lbp_buf_addf(&b, "\x1f%s\x1f%s\x1f%s", it->type, it->reason, it->message)))
         goto out;
-    if (EVP_Digest(b.data, b.len, md, &mdlen, sha256(), NULL) != 1 || mdlen < KEY_ID_LEN)
+    if (lbp_sha256(b.data, b.len, md) != LBP_OK)
         goto out;
     memcpy(id, md, KEY_ID_LEN);
     ok = true;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
 #include "common/rc.h"
 
 #define MAX_OBJECT (1024 * 1024)
@@ -21,36 +22,25 @@
 static int parse_json(const char *text, const char *kind, size_t idx, json_object **out,
                       struct lbp_pools_diag *d)
 {
+    char why[128];
     size_t len = text ? strlen(text) : 0;
+    int rc;
     if (len == 0 || len > MAX_OBJECT) {
         lbp_pools_errf(d, "%s[%zu]: empty or larger than %d bytes", kind, idx, MAX_OBJECT);
         return LBP_TOOBIG;
     }
-    struct json_tokener *tok = json_tokener_new();
-    if (!tok)
-        return LBP_NOMEM;
-    *out = json_tokener_parse_ex(tok, text, (int)len);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    size_t end = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    while (end < len && strchr(" \t\r\n", text[end]))
-        end++;
-    if (jerr == json_tokener_success && end < len) {
+    rc = lbp_json_parse(text, len, MAX_OBJECT, out, why, sizeof(why));
+    if (rc == LBP_OK && !json_object_is_type(*out, json_type_object)) {
+        snprintf(why, sizeof(why), "wrong type");
+        json_object_put(*out);
+        *out = NULL;
+        rc = LBP_PARSE;
+    }
+    if (rc && strcmp(why, "trailing data") == 0)
         lbp_pools_errf(d, "%s[%zu]: trailing data after the JSON object", kind, idx);
-        json_object_put(*out);
-        *out = NULL;
-        return LBP_PARSE;
-    }
-    if (!*out || jerr != json_tokener_success || !json_object_is_type(*out, json_type_object)) {
-        const char *why = jerr == json_tokener_success    ? "wrong type"
-                          : jerr == json_tokener_continue ? "truncated"
-                                                          : json_tokener_error_desc(jerr);
+    else if (rc)
         lbp_pools_errf(d, "%s[%zu]: not a JSON object (%s)", kind, idx, why);
-        json_object_put(*out);
-        *out = NULL;
-        return LBP_PARSE;
-    }
-    return LBP_OK;
+    return rc;
 }
 
 /* metadata.name (required) and the spec object (required). */

@@ -18,6 +18,7 @@
 #include <yaml.h>
 
 #include "common/buf.h"
+#include "common/file.h"
 #include "common/rc.h"
 #include "common/util.h"
 
@@ -274,41 +275,22 @@ out:
 
 int lbp_pools_add_yaml_file(struct lbp_pool_set *set, const char *path, struct lbp_pools_diag *d)
 {
-    int rc = LBP_OK;
-    struct lbp_buf b;
-    char chunk[4096];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char *text = NULL;
+    size_t len = 0;
+    char ferr[LBP_POOLS_ERR_LEN];
+    int rc = lbp_file_read_err(path, LBP_POOLS_MAX_FILE, 0, &text, &len, ferr, sizeof(ferr));
 
-    lbp_buf_init(&b, LBP_POOLS_MAX_FILE);
-    if (fd < 0) {
-        lbp_pools_errf(d, "%s: %s", path, strerror(errno));
-        return LBP_IO;
+    if (rc) {
+        lbp_pools_errf(d, "%s", ferr);
+        return rc;
     }
-    for (;;) {
-        ssize_t r = read(fd, chunk, sizeof(chunk));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            lbp_pools_errf(d, "%s: %s", path, strerror(errno));
-            rc = LBP_IO;
-            goto out;
-        }
-        if (r == 0)
-            break;
-        if ((rc = lbp_buf_add(&b, chunk, (size_t)r))) {
-            lbp_pools_errf(d, "%s: larger than %d bytes", path, LBP_POOLS_MAX_FILE);
-            goto out;
-        }
-    }
-    rc = lbp_pools_add_yaml(set, b.data ? b.data : "", b.len, d);
+    rc = lbp_pools_add_yaml(set, text, len, d);
     if (rc && d && d->err[0]) {
         /* prefix the file name so the operator knows which file */
         char tmp[LBP_POOLS_ERR_LEN];
         lbp_strlcpy(tmp, d->err, sizeof(tmp));
         snprintf(d->err, sizeof(d->err), "%.200s: %.300s", path, tmp);
     }
-out:
-    lbp_buf_free(&b);
-    close(fd);
+    free(text);
     return rc;
 }

@@ -7,7 +7,12 @@
  * checkers see them as owned. The retry loop lives here so every cloud gets
  * the same behaviour: take a rate-limit token, prepare (sign), perform,
  * classify, and on throttling/5xx/transport failure sleep
- * jitter(base * 2^attempt) or Retry-After, whichever is longer.
+ * jitter(base * 2^attempt) or Retry-After, whichever is longer — but only
+ * when re-sending is safe (see http.h): whether a failed request reached
+ * the server at all is read from CURLINFO_REQUEST_SIZE (0: nothing sent).
+ *
+ * The handle is reused across calls, so every option a previous request
+ * may have set (custom method, POST fields) is reset for each attempt.
  */
 #include "provider/http.h"
 
@@ -224,6 +229,33 @@ static void captured_clear(struct lbp_http_response *resp)
     }
 }
 
+static void prepared_clear(struct lbp_http_prepared *p)
+{
+    lbp_http_headers_clear(&p->headers);
+    free(p->url);
+    free(p->body);
+    memset(p, 0, sizeof(*p));
+}
+
+bool lbp_http_method_idempotent(const char *m)
+{
+    return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "PUT") == 0 ||
+           strcmp(m, "DELETE") == 0 || strcmp(m, "OPTIONS") == 0;
+}
+
+/*
+ * After a failed attempt with tries left: may it be sent again? sent says
+ * whether any byte of the request left this process.
+ */
+static bool may_resend(const struct lbp_http_request *req, enum lbp_http_verdict v, bool sent,
+                       const struct lbp_http_response *resp)
+{
+    if (v == LBP_HTTP_THROTTLE || !sent || req->idempotent ||
+        lbp_http_method_idempotent(req->method))
+        return true;
+    return req->no_effect && req->no_effect(req->ud, req, resp);
+}
+
 void lbp_http_response_free(struct lbp_http_response *resp)
 {
     if (resp) {
@@ -361,7 +393,7 @@ int lbp_http_do(struct lbp_http_client *c, const struct lbp_http_request *req,
     host_header(req->url, host, sizeof(host));
 
     for (unsigned attempt = 0; attempt < attempts; attempt++) {
-        struct lbp_http_headers extra = {0};
+        struct lbp_http_prepared prep = {0};
         struct curl_slist *hl = NULL;
         struct xfer x = {.c = c, .body = &resp->body, .req = req, .resp = resp};
         enum lbp_http_verdict v = LBP_HTTP_DONE;
@@ -370,8 +402,11 @@ int lbp_http_do(struct lbp_http_client *c, const struct lbp_http_request *req,
         CURL *h;
         CURLcode cc;
         uint64_t t0, delay;
-        long status = 0;
+        long status = 0, sent_bytes = 0;
         bool ok_list = true;
+        const char *url;
+        const void *body;
+        size_t body_len;
 
         if (atomic_load(&c->cancelled))
             return LBP_CANCELLED;
@@ -382,19 +417,22 @@ int lbp_http_do(struct lbp_http_client *c, const struct lbp_http_request *req,
         resp->attempts = attempt + 1;
 
         if (req->prepare) {
-            int prc = req->prepare(req->ud, req, host, &extra);
+            int prc = req->prepare(req->ud, req, host, &prep);
             if (prc) {
-                lbp_http_headers_clear(&extra);
+                prepared_clear(&prep);
                 return prc;
             }
         }
+        url = prep.url ? prep.url : req->url;
+        body = prep.body ? prep.body : req->body;
+        body_len = prep.body ? prep.body_len : req->body_len;
         for (size_t i = 0; i < req->n_headers && ok_list; i++) {
             struct curl_slist *n = curl_slist_append(hl, req->headers[i]);
             ok_list = n != NULL;
             hl = n ? n : hl;
         }
-        for (size_t i = 0; i < extra.n && ok_list; i++) {
-            struct curl_slist *n = curl_slist_append(hl, extra.line[i]);
+        for (size_t i = 0; i < prep.headers.n && ok_list; i++) {
+            struct curl_slist *n = curl_slist_append(hl, prep.headers.line[i]);
             ok_list = n != NULL;
             hl = n ? n : hl;
         }
@@ -407,10 +445,10 @@ int lbp_http_do(struct lbp_http_client *c, const struct lbp_http_request *req,
         h = thread_handle();
         if (!ok_list || !h) {
             curl_slist_free_all(hl);
-            lbp_http_headers_clear(&extra);
+            prepared_clear(&prep);
             return LBP_NOMEM;
         }
-        curl_easy_setopt(h, CURLOPT_URL, req->url);
+        curl_easy_setopt(h, CURLOPT_URL, url);
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->o.connect_timeout_ms);
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
@@ -433,13 +471,15 @@ int lbp_http_do(struct lbp_http_client *c, const struct lbp_http_request *req,
             curl_easy_setopt(h, CURLOPT_CAINFO, c->o.ca_file);
         if (req->no_proxy)
             curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-        if (strcmp(req->method, "GET") == 0) {
-            curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-        } else {
+        /* Back to a plain GET first: the handle may carry the last call's
+           custom method and POST fields. */
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
+        if (strcmp(req->method, "GET") != 0) {
             curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
-            if (req->body || strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0) {
-                curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? (const char *)req->body : "");
-                curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+            if (body || strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0) {
+                curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? (const char *)body : "");
+                curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
             }
         }
 
@@ -447,18 +487,20 @@ int lbp_http_do(struct lbp_http_client *c, const struct lbp_http_request *req,
         if (lbp_log_verbosity >= 6) {
             for (size_t i = 0; i < req->n_headers; i++)
                 log_redacted(6, "header", req->headers[i], strlen(req->headers[i]));
-            for (size_t i = 0; i < extra.n; i++)
-                log_redacted(6, "header", extra.line[i], strlen(extra.line[i]));
-            log_redacted(6, "request body", req->body, req->body_len);
+            for (size_t i = 0; i < prep.headers.n; i++)
+                log_redacted(6, "header", prep.headers.line[i], strlen(prep.headers.line[i]));
+            log_redacted(6, "request body", body, body_len);
         }
 
         t0 = lbp_now_ms();
         cc = curl_easy_perform(h);
         curl_slist_free_all(hl);
-        lbp_http_headers_clear(&extra);
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+        prepared_clear(&prep);
         if (cc == CURLE_OK)
             curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent_bytes);
         labels[0] = c->cloud;
         labels[1] = op;
         lbp_metric_observe(c->m_duration, labels, (double)(lbp_now_ms() - t0) / 1000.0);
@@ -501,6 +543,12 @@ int lbp_http_do(struct lbp_http_client *c, const struct lbp_http_request *req,
         rc = LBP_RETRY;
         if (attempt + 1 >= attempts)
             break;
+        if (!may_resend(req, v, sent_bytes > 0, resp)) {
+            resp->not_resent = true;
+            lbp_v(2, "http %s %s %s: %s, not re-sent: the first attempt may have taken effect",
+                  c->cloud, req->method, op, resp->code[0] ? resp->code : "failed");
+            break;
+        }
         delay =
             lbp_jitter_ms(lbp_backoff_ms(c->o.backoff_base_ms, c->o.backoff_max_ms, attempt), 0.5);
         if (resp->retry_after_s) {

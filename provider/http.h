@@ -12,7 +12,20 @@
  * classifier callback says the answer is throttling (AWS answers 400
  * "Throttling" in an XML body, so status alone cannot tell). Retry-After is
  * honoured. Requests are re-prepared before every attempt through the
- * `prepare` callback so signatures carry a fresh date.
+ * `prepare` callback so signatures carry a fresh date; prepare may add
+ * headers and also replace the URL and body (CloudStack signs the query).
+ *
+ * Only what is safe is re-sent. GET, HEAD, PUT, DELETE and OPTIONS are
+ * idempotent (RFC 9110 9.2.2) and are retried on every transient failure.
+ * Any method is retried when the request provably never reached the server
+ * (no connection) or the server refused it unprocessed (429, or the
+ * classifier's THROTTLE). A POST or PATCH that may have arrived (timeout,
+ * 5xx, a connection cut mid-request) is re-sent only when the caller set
+ * `idempotent` (the cloud drops repeats: a client token or request id, or
+ * the call only reads) or its `no_effect` check confirms the first attempt
+ * changed nothing; otherwise lbp_http_do returns LBP_RETRY at once and the
+ * caller's next, idempotent, reconcile reads the cloud's state first. A
+ * CloudStack associateIpAddress re-sent blindly would leak an address.
  *
  * libcurl's own proxy handling (http_proxy, https_proxy, no_proxy) is left
  * on; TLS peer and host verification is on unless the client was created
@@ -61,13 +74,35 @@ int lbp_http_headers_addf(struct lbp_http_headers *h, const char *fmt, ...)
 void lbp_http_headers_clear(struct lbp_http_headers *h);
 
 struct lbp_http_request;
+struct lbp_http_response;
+
+/* What prepare hands back for one attempt; the client frees it. */
+struct lbp_http_prepared {
+    struct lbp_http_headers headers; /* added after the request's own */
+    char *url;                       /* malloc'd; replaces req->url when set (same host) */
+    char *body;                      /* malloc'd; replaces req->body when set */
+    size_t body_len;
+};
 
 /*
- * Called before every attempt to add headers (signatures, tokens). host is
- * the Host header exactly as libcurl will send it ("h" or "h:port").
+ * Called before every attempt to sign: add headers (signatures, tokens)
+ * and, where the signature lives in the URL or body (CloudStack's query
+ * string, a signed form), set a rewritten url/body. host is the Host header
+ * exactly as libcurl will send it ("h" or "h:port") for req->url. A
+ * non-zero return ends the call with that code.
  */
 typedef int (*lbp_http_prepare_fn)(void *ud, const struct lbp_http_request *req, const char *host,
-                                   struct lbp_http_headers *out);
+                                   struct lbp_http_prepared *out);
+
+/*
+ * For a POST/PATCH that may have reached the server and failed (timeout,
+ * 5xx): asks the cloud whether the attempt took effect (e.g. lists the
+ * addresses tagged with this request's marker). true only when it surely
+ * did not; the request is then sent again. It may make calls of its own
+ * on the same client.
+ */
+typedef bool (*lbp_http_no_effect_fn)(void *ud, const struct lbp_http_request *req,
+                                      const struct lbp_http_response *failed);
 
 struct lbp_http_request {
     const char *method;         /* "GET", "POST", "PUT", "DELETE" */
@@ -81,6 +116,10 @@ struct lbp_http_request {
     lbp_http_classify_fn classify;
     void *ud;
     bool no_retry; /* one attempt only (metadata probes) */
+    /* POST/PATCH only: re-sending is harmless (the cloud deduplicates by a
+       client token / request id, or the call only reads). */
+    bool idempotent;
+    lbp_http_no_effect_fn no_effect; /* POST/PATCH only; may be NULL */
     bool no_proxy; /* never through a proxy (link-local metadata endpoints) */
     /* Response headers to keep (e.g. "Azure-AsyncOperation", "Location"), matched
        case-insensitively; their values land in resp->captured[i]. */
@@ -96,7 +135,11 @@ struct lbp_http_response {
     unsigned retry_after_s;       /* from the last answer's Retry-After, 0 when absent */
     unsigned attempts;
     char *captured[LBP_HTTP_MAX_CAPTURE]; /* per req->capture; NULL when absent */
+    bool not_resent; /* a failed POST/PATCH was not retried: it may have taken effect */
 };
+
+/* True for methods RFC 9110 calls idempotent (GET, HEAD, PUT, DELETE, OPTIONS). */
+bool lbp_http_method_idempotent(const char *method);
 
 struct lbp_http_opts {
     const char *cloud;           /* metrics label: "aws", "gce", ... */
@@ -122,8 +165,9 @@ void lbp_http_client_cancel(struct lbp_http_client *c);
  * Performs the request with retries. LBP_OK when an answer the classifier
  * accepts arrived (any status: the caller reads resp->status), LBP_RETRY
  * when attempts ran out on transport errors, throttling or 5xx (resp keeps
- * the last answer, if any), LBP_CANCELLED, LBP_NOMEM, LBP_TOOBIG, or an
- * error from prepare. resp must be released with lbp_http_response_free.
+ * the last answer, if any) or when a POST that may have taken effect was
+ * not re-sent (resp->not_resent), LBP_CANCELLED, LBP_NOMEM, LBP_TOOBIG, or
+ * an error from prepare. resp must be released with lbp_http_response_free.
  */
 int lbp_http_do(struct lbp_http_client *c, const struct lbp_http_request *req,
                 struct lbp_http_response *resp);

@@ -12,6 +12,20 @@
  * duplicating. Slots may be called from several worker threads at once for
  * different Services (never two at once for the same LB name).
  *
+ * DESIGN — writing a cloud (details and a checklist in provider/README.md).
+ * The toolkit gives: http.h (retries only where safe, a prepare hook that
+ * may rewrite URL and body), rest.h (JSON call, the cloud's error-envelope
+ * mapper, paged lists), token.h (cached bearer tokens, one refresh in
+ * flight: client credentials, RS256 JWT bearer, GCE metadata, Azure IMDS,
+ * federated token files), lro.h (the in-flight operation per LB name, so a
+ * slot polls instead of re-issuing and returns LBP_PENDING), paging.h,
+ * nodes.h (providerID parsing, node cache with TTL, target diff, the
+ * Kubernetes health check) and common/json.h, file.h, vec.h, sha256.h.
+ * A cloud writes: its vtable and init, its error mapper, its resource
+ * model as idempotent read-diff-change slots, an operation poll function
+ * when changes are asynchronous, the choice for each POST of idempotent /
+ * no_effect, its annotations, and a fake speaking its wire format.
+ *
  * Asynchronous clouds (LBP_PENDING). Many clouds answer a change with an
  * operation to poll (GCE Operations, Azure 202 + Azure-AsyncOperation,
  * CloudStack async jobs), and a change can take minutes. A slot must never

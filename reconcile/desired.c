@@ -11,9 +11,11 @@
  * providers which consume them add in.
  */
 #include "reconcile/reconcile_int.h"
+#include "common/buf.h"
+#include "common/rc.h"
+#include "common/sha256.h"
 #include "common/util.h"
 
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,26 +109,6 @@ uint64_t lbp_service_label_hash(const struct lbp_service *svc)
     return h_str(h, sel);
 }
 
-/*
- * SHA-256 fetched once: EVP_sha256() makes every digest init look the
- * algorithm up again in OpenSSL's provider store, under its lock, which
- * costs more than hashing a few hundred bytes (crypto(7), "Performance").
- * The fetched method lives as long as the process.
- */
-static EVP_MD *sha256_md;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-
-static void sha256_fetch(void)
-{
-    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
-static const EVP_MD *sha256(void)
-{
-    pthread_once(&sha256_once, sha256_fetch);
-    return sha256_md ? sha256_md : EVP_sha256();
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -134,17 +116,15 @@ static int cmp_str(const void *a, const void *b)
 
 bool lbp_selector_digest(const struct lbp_service *svc, char out[65])
 {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
+    struct lbp_buf joined;
     char **pairs = NULL;
     bool ok = false;
-    EVP_MD_CTX *ctx = NULL;
 
     out[0] = '\0';
     if (!svc->n_selector)
         return false;
-    if (!(pairs = calloc(svc->n_selector, sizeof(*pairs))) || !(ctx = EVP_MD_CTX_new()))
+    lbp_buf_init(&joined, 1u << 20);
+    if (!(pairs = calloc(svc->n_selector, sizeof(*pairs))))
         goto out;
     for (size_t i = 0; i < svc->n_selector; i++) {
         const char *k = svc->selector[i].key ? svc->selector[i].key : "";
@@ -156,25 +136,16 @@ bool lbp_selector_digest(const struct lbp_service *svc, char out[65])
     }
     /* sorted, so the digest does not depend on the order the API returned */
     qsort(pairs, svc->n_selector, sizeof(*pairs), cmp_str);
-    if (EVP_DigestInit_ex(ctx, sha256(), NULL) != 1)
-        goto out;
     for (size_t i = 0; i < svc->n_selector; i++)
-        if ((i && EVP_DigestUpdate(ctx, ",", 1) != 1) ||
-            EVP_DigestUpdate(ctx, pairs[i], strlen(pairs[i])) != 1)
+        if ((i && lbp_buf_add(&joined, ",", 1) != LBP_OK) ||
+            lbp_buf_adds(&joined, pairs[i]) != LBP_OK)
             goto out;
-    if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32)
-        goto out;
-    for (unsigned i = 0; i < mdlen; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = '\0';
-    ok = true;
+    ok = lbp_sha256_hex(joined.data ? joined.data : "", joined.len, out) == LBP_OK;
 out:
     for (size_t i = 0; pairs && i < svc->n_selector; i++)
         free(pairs[i]);
     free(pairs);
-    EVP_MD_CTX_free(ctx);
+    lbp_buf_free(&joined);
     if (!ok)
         out[0] = '\0';
     return ok;

@@ -16,7 +16,7 @@
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
-#include "provider/sigv4.h"
+#include "clouds/aws/sigv4.h"
 
 static const char *const svc_sign[] = {"elasticloadbalancing", "elasticloadbalancing", "ec2"};
 
@@ -95,7 +95,7 @@ struct sign_ud {
 };
 
 static int prepare(void *ud, const struct lbp_http_request *req, const char *host,
-                   struct lbp_http_headers *out)
+                   struct lbp_http_prepared *out)
 {
     struct sign_ud *s = ud;
     struct lbp_aws_credentials cr;
@@ -133,7 +133,7 @@ static int prepare(void *ud, const struct lbp_http_request *req, const char *hos
         return rc;
     }
     for (size_t i = 0; res.headers[i] && rc == LBP_OK; i++)
-        rc = lbp_http_headers_addf(out, "%s", res.headers[i]);
+        rc = lbp_http_headers_addf(&out->headers, "%s", res.headers[i]);
     lbp_sigv4_result_free(&res);
     return rc;
 }
@@ -153,6 +153,12 @@ int aws_call(struct lbp_provider_ctx *ctx, enum aws_svc svc, struct aws_query *q
                                    .body_len = q->b.len,
                                    .prepare = prepare,
                                    .classify = classify,
+                                   /* Every Query action lbprov sends converges on a repeat:
+                                      Describe* only read; creates are keyed by name and answer
+                                      the existing object (or Duplicate, which the callers
+                                      treat as done); register, deregister, tag and delete
+                                      are idempotent. */
+                                   .idempotent = true,
                                    .ud = &ud};
     struct lbp_http_response resp;
     struct aws_err local;

@@ -18,7 +18,7 @@
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
-#include "provider/ini.h"
+#include "clouds/aws/ini.h"
 #include "provider/ratelimit.h"
 
 static int cfg(const char *text, const char *key, char *out, size_t cap)
@@ -40,8 +40,7 @@ static void aws_cleanup(struct lbp_provider_ctx *ctx)
         return;
     lbp_aws_creds_free(ctx->creds);
     lbp_http_client_free(ctx->http);
-    aws_cache_free(ctx->cache);
-    pthread_mutex_destroy(&ctx->mu);
+    lbp_node_cache_free(ctx->cache);
     free(ctx);
 }
 
@@ -92,12 +91,6 @@ static int aws_init(const char *cloud_config_path, const char *cluster_name,
 
     if (!ctx)
         return LBP_NOMEM;
-    pthread_mutex_init(&ctx->mu, NULL);
-    ctx->cache = aws_cache_new();
-    if (!ctx->cache) {
-        rc = LBP_NOMEM;
-        goto out;
-    }
     ctx->cache_ttl_s = 300;
     memset(ep_override, 0, sizeof(ep_override));
     if (cloud_config_path && *cloud_config_path) {
@@ -160,6 +153,8 @@ static int aws_init(const char *cloud_config_path, const char *cluster_name,
     if (cfg(text, "InstanceCacheTTL", v, sizeof(v)) == LBP_OK &&
         lbp_parse_long(v, 0, 86400, &n) == LBP_OK)
         ctx->cache_ttl_s = (unsigned)n;
+    if ((rc = lbp_node_cache_new(sizeof(struct aws_instance), ctx->cache_ttl_s, &ctx->cache)))
+        goto out;
     for (int i = 0; i < 3; i++)
         cfg(text, ep_key[i], ep_override[i], sizeof(ep_override[i]));
     if (cfg(text, "Endpoint", v, sizeof(v)) == LBP_OK)
@@ -301,14 +296,14 @@ static int aws_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *sp
 static int aws_list_owned(struct lbp_provider_ctx *ctx, struct lbp_lb_owned **out, size_t *n,
                           struct lbp_call *call)
 {
-    struct aws_vec v;
+    struct lbp_vec v;
     int rc;
-    aws_vec_init(&v, sizeof(struct lbp_lb_owned));
+    lbp_vec_init(&v, sizeof(struct lbp_lb_owned));
     rc = aws_nlb_list_owned(ctx, &v, call);
     if (rc == LBP_OK)
         rc = aws_clb_list_owned(ctx, &v, call);
     if (rc) {
-        aws_vec_free(&v);
+        lbp_vec_free(&v);
         return rc;
     }
     *out = v.v;
@@ -349,7 +344,7 @@ static char *aws_debug_json(struct lbp_provider_ctx *ctx)
     json_object_object_add(o, "endpoints", ep);
     json_object_object_add(o, "vpc", json_object_new_string(ctx->vpc));
     json_object_object_add(o, "cachedInstances",
-                           json_object_new_int64((int64_t)aws_cache_count(ctx)));
+                           json_object_new_int64((int64_t)lbp_node_cache_count(ctx->cache)));
     json_object_object_add(
         o, "apiCalls",
         json_object_new_int64((int64_t)lbp_ratelimit_taken(lbp_http_client_ratelimit(ctx->http))));

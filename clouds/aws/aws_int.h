@@ -18,8 +18,11 @@
 #include <stdint.h>
 
 #include "common/buf.h"
-#include "provider/aws_creds.h"
+#include "common/vec.h"
+#include "clouds/aws/creds.h"
 #include "provider/http.h"
+#include "provider/nodes.h"
+#include "provider/paging.h"
 #include "provider/provider.h"
 
 #define AWS_ELBV2_VERSION "2015-12-01"
@@ -201,15 +204,6 @@ struct aws_sg {
     struct aws_tags tags;
 };
 
-/* An array that grows; parsers append with aws_vec_push. */
-struct aws_vec {
-    void *v;
-    size_t n, cap, elem;
-};
-void aws_vec_init(struct aws_vec *a, size_t elem);
-void *aws_vec_push(struct aws_vec *a); /* zeroed element or NULL */
-void aws_vec_free(struct aws_vec *a);
-
 xmlDoc *awsx_parse(const char *data, size_t len);
 xmlNode *awsx_child(xmlNode *n, const char *name);
 /* "A/B/C" below n, by local names */
@@ -225,19 +219,19 @@ xmlNode *awsx_result(xmlDoc *doc);
 int awsx_error(xmlDoc *doc, char *code, size_t codelen, char *msg, size_t msglen);
 
 /* Typed parsers: each appends to the vector and fills next (marker/token, "" when last). */
-int awsx_lbs(xmlDoc *doc, struct aws_vec *out, char *next, size_t nextcap);
-int awsx_tgs(xmlDoc *doc, struct aws_vec *out, char *next, size_t nextcap);
-int awsx_listeners(xmlDoc *doc, struct aws_vec *out, char *next, size_t nextcap);
-int awsx_target_health(xmlDoc *doc, struct aws_vec *out);
-int awsx_tag_descs(xmlDoc *doc, struct aws_vec *out); /* ELBv2 and classic */
-int awsx_clbs(xmlDoc *doc, struct aws_vec *out, char *next, size_t nextcap);
+int awsx_lbs(xmlDoc *doc, struct lbp_vec *out, char *next, size_t nextcap);
+int awsx_tgs(xmlDoc *doc, struct lbp_vec *out, char *next, size_t nextcap);
+int awsx_listeners(xmlDoc *doc, struct lbp_vec *out, char *next, size_t nextcap);
+int awsx_target_health(xmlDoc *doc, struct lbp_vec *out);
+int awsx_tag_descs(xmlDoc *doc, struct lbp_vec *out); /* ELBv2 and classic */
+int awsx_clbs(xmlDoc *doc, struct lbp_vec *out, char *next, size_t nextcap);
 void aws_clb_free(struct aws_clb *c);
-int awsx_instances(xmlDoc *doc, struct aws_vec *out, char *next, size_t nextcap);
-int awsx_subnets(xmlDoc *doc, struct aws_vec *out, char *next, size_t nextcap);
-int awsx_sgs(xmlDoc *doc, struct aws_vec *out, char *next, size_t nextcap);
+int awsx_instances(xmlDoc *doc, struct lbp_vec *out, char *next, size_t nextcap);
+int awsx_subnets(xmlDoc *doc, struct lbp_vec *out, char *next, size_t nextcap);
+int awsx_sgs(xmlDoc *doc, struct lbp_vec *out, char *next, size_t nextcap);
 void aws_sg_free(struct aws_sg *s);
-void aws_sgs_free(struct aws_vec *v);
-void aws_clbs_free(struct aws_vec *v);
+void aws_sgs_free(struct lbp_vec *v);
+void aws_clbs_free(struct lbp_vec *v);
 
 const char *aws_tag_get(const struct aws_tags *t, const char *key);
 
@@ -279,7 +273,6 @@ bool aws_opts_ssl_port(const struct aws_opts *o, int port);
 
 /* ---- api.c / aws.c ---- */
 
-struct aws_inst_cache;
 
 struct lbp_provider_ctx {
     char cluster[128];
@@ -290,8 +283,7 @@ struct lbp_provider_ctx {
     enum aws_lb_kind default_kind;
     struct lbp_http_client *http;
     struct lbp_aws_creds *creds;
-    pthread_mutex_t mu; /* guards the instance cache */
-    struct aws_inst_cache *cache;
+    struct lbp_node_cache *cache; /* instance id → struct aws_instance */
     unsigned cache_ttl_s;
 };
 
@@ -320,15 +312,12 @@ int aws_call0(struct lbp_provider_ctx *ctx, enum aws_svc svc, struct aws_query *
 int aws_instance_id(const char *provider_id, char *out, size_t cap);
 /* Resolves nodes to instances (cached with TTL); nodes that do not resolve are skipped. */
 int aws_nodes_instances(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
-                        const struct aws_opts *o, struct aws_vec *out, struct lbp_call *call);
-struct aws_inst_cache *aws_cache_new(void);
-void aws_cache_free(struct aws_inst_cache *c);
-size_t aws_cache_count(struct lbp_provider_ctx *ctx);
+                        const struct aws_opts *o, struct lbp_vec *out, struct lbp_call *call);
 /* Picks one subnet per AZ for the LB (annotation or tags); fills CIDRs. */
 int aws_lb_subnets(struct lbp_provider_ctx *ctx, const char *vpc, const struct aws_opts *o,
-                   struct aws_vec *out, struct lbp_call *call);
+                   struct lbp_vec *out, struct lbp_call *call);
 int aws_describe_sgs(struct lbp_provider_ctx *ctx, const char *const *ids, size_t n,
-                     const char *filter_name, const char *filter_value, struct aws_vec *out,
+                     const char *filter_name, const char *filter_value, struct lbp_vec *out,
                      struct lbp_call *call);
 /*
  * Makes sg's rules carrying description desc exactly `want` (by proto, ports
@@ -338,7 +327,7 @@ int aws_describe_sgs(struct lbp_provider_ctx *ctx, const char *const *ids, size_
 int aws_sg_converge(struct lbp_provider_ctx *ctx, const struct aws_sg *sg, const char *desc,
                     const struct aws_rule *want, size_t n_want, struct lbp_call *call);
 /* The nodes' security group for an instance set: cluster-tagged first, else the first one. */
-int aws_node_sgs(struct lbp_provider_ctx *ctx, const struct aws_vec *instances, struct aws_vec *sgs,
+int aws_node_sgs(struct lbp_provider_ctx *ctx, const struct lbp_vec *instances, struct lbp_vec *sgs,
                  struct lbp_call *call);
 
 /* ---- nlb.c / classic.c ---- */
@@ -351,7 +340,7 @@ int aws_nlb_get(struct lbp_provider_ctx *ctx, const char *lb_name, struct aws_lb
                 struct lbp_call *call);
 int aws_nlb_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                    struct lbp_call *call);
-int aws_nlb_list_owned(struct lbp_provider_ctx *ctx, struct aws_vec *owned, struct lbp_call *call);
+int aws_nlb_list_owned(struct lbp_provider_ctx *ctx, struct lbp_vec *owned, struct lbp_call *call);
 
 int aws_clb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                    const struct aws_opts *o, struct lbp_lb_status *st, struct lbp_call *call);
@@ -361,7 +350,7 @@ int aws_clb_get(struct lbp_provider_ctx *ctx, const char *lb_name, struct aws_cl
                 struct lbp_call *call);
 int aws_clb_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                    struct lbp_call *call);
-int aws_clb_list_owned(struct lbp_provider_ctx *ctx, struct aws_vec *owned, struct lbp_call *call);
+int aws_clb_list_owned(struct lbp_provider_ctx *ctx, struct lbp_vec *owned, struct lbp_call *call);
 
 /* Tags every LB/TG/SG this Service owns carries, plus the annotation's extras. */
 void aws_owner_tags(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,

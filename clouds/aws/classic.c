@@ -31,10 +31,10 @@ int aws_clb_get(struct lbp_provider_ctx *ctx, const char *lb_name, struct aws_cl
                 struct lbp_call *call)
 {
     struct aws_query q;
-    struct aws_vec v;
+    struct lbp_vec v;
     xmlDoc *doc = NULL;
     int rc;
-    aws_vec_init(&v, sizeof(struct aws_clb));
+    lbp_vec_init(&v, sizeof(struct aws_clb));
     awsq_init(&q, "DescribeLoadBalancers", AWS_ELB_VERSION);
     awsq_add(&q, "LoadBalancerNames.member.1", lb_name);
     rc = aws_call(ctx, AWS_ELB, &q, "DescribeLoadBalancers", &doc, NULL, call);
@@ -130,12 +130,13 @@ static void health_target(const struct lbp_lb_spec *spec, const struct aws_opts 
                           size_t cap)
 {
     const char *proto = "TCP", *path = "";
+    struct lbp_health_check hc;
     char port[16];
     snprintf(port, sizeof(port), "%d", spec->n_ports ? spec->ports[0].node_port : 0);
-    if (spec->local_traffic && spec->health_check_node_port > 0) {
-        proto = "HTTP";
-        path = "/healthz";
-        snprintf(port, sizeof(port), "%d", spec->health_check_node_port);
+    if (lbp_health_check_kube(spec, &hc)) {
+        proto = hc.protocol;
+        path = hc.path;
+        snprintf(port, sizeof(port), "%d", hc.port);
     }
     if (o->hc_protocol[0])
         proto = o->hc_protocol;
@@ -160,12 +161,12 @@ static int lb_sg_get(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spe
                      const struct aws_tags *tags, struct aws_sg *sg, bool may_create,
                      struct lbp_call *call)
 {
-    struct aws_vec v;
+    struct lbp_vec v;
     struct aws_err e;
     char name[96];
     int rc;
     snprintf(name, sizeof(name), "k8s-elb-%s", spec->lb_name);
-    aws_vec_init(&v, sizeof(struct aws_sg));
+    lbp_vec_init(&v, sizeof(struct aws_sg));
     rc = aws_describe_sgs(ctx, NULL, 0, "group-name", name, &v, call);
     if (rc == LBP_OK && v.n) {
         *sg = *(struct aws_sg *)v.v;
@@ -221,6 +222,10 @@ static int lb_sg_get(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spe
     return rc;
 }
 
+/* A registered instance id (have) against a wanted instance. */
+static bool instance_match(const void *have, const void *want, void *ud)
+{
+    return strcmp((const char *)have, ((const struct aws_instance *)want)->id) == 0;
 static int lb_sg(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec, const char *vpc,
                  const struct aws_tags *tags, struct aws_sg *sg, struct lbp_call *call)
 {
@@ -228,31 +233,28 @@ static int lb_sg(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec, c
 }
 
 static int instances_sync(struct lbp_provider_ctx *ctx, const char *name,
-                          const struct aws_clb *have, const struct aws_vec *inst,
+                          const struct aws_clb *have, const struct lbp_vec *inst,
                           struct lbp_call *call)
 {
+    static const struct lbp_diff_ops ops = {.match = instance_match};
     const struct aws_instance *in = inst->v;
     struct aws_query qa, qd;
-    size_t na = 0, nd = 0;
-    int rc = LBP_OK;
+    size_t *ai = NULL, *di = NULL, na = 0, nd = 0;
+    int rc = lbp_target_diff(have ? have->instances : NULL, have ? have->n_instances : 0,
+                             sizeof(*have->instances), in, inst->n, sizeof(*in), &ops, NULL, &ai,
+                             &na, &di, &nd);
+    if (rc)
+        return rc;
     awsq_init(&qa, "RegisterInstancesWithLoadBalancer", AWS_ELB_VERSION);
     awsq_init(&qd, "DeregisterInstancesFromLoadBalancer", AWS_ELB_VERSION);
     awsq_add(&qa, "LoadBalancerName", name);
     awsq_add(&qd, "LoadBalancerName", name);
-    for (size_t i = 0; i < inst->n; i++) {
-        bool found = false;
-        for (size_t k = 0; have && k < have->n_instances && !found; k++)
-            found = strcmp(have->instances[k], in[i].id) == 0;
-        if (!found)
-            awsq_addf(&qa, in[i].id, "Instances.member.%zu.InstanceId", ++na);
-    }
-    for (size_t k = 0; have && k < have->n_instances; k++) {
-        bool keep = false;
-        for (size_t i = 0; i < inst->n && !keep; i++)
-            keep = strcmp(have->instances[k], in[i].id) == 0;
-        if (!keep)
-            awsq_addf(&qd, have->instances[k], "Instances.member.%zu.InstanceId", ++nd);
-    }
+    for (size_t i = 0; i < na; i++)
+        awsq_addf(&qa, in[ai[i]].id, "Instances.member.%zu.InstanceId", i + 1);
+    for (size_t k = 0; k < nd; k++)
+        awsq_addf(&qd, have->instances[di[k]], "Instances.member.%zu.InstanceId", k + 1);
+    free(ai);
+    free(di);
     if (na)
         rc = aws_call0(ctx, AWS_ELB, &qa, "RegisterInstancesWithLoadBalancer", NULL, call);
     if (rc == LBP_OK && nd)
@@ -435,7 +437,7 @@ int aws_clb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
 {
     struct aws_clb_listener *want = NULL;
     size_t nw = 0;
-    struct aws_vec inst, subnets, nsgs, rules;
+    struct lbp_vec inst, subnets, nsgs, rules;
     struct aws_clb lb;
     struct aws_sg sg;
     struct aws_tags tags;
@@ -446,10 +448,10 @@ int aws_clb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
 
     memset(&lb, 0, sizeof(lb));
     memset(&sg, 0, sizeof(sg));
-    aws_vec_init(&inst, sizeof(struct aws_instance));
-    aws_vec_init(&subnets, sizeof(struct aws_subnet));
-    aws_vec_init(&nsgs, sizeof(struct aws_sg));
-    aws_vec_init(&rules, sizeof(struct aws_rule));
+    lbp_vec_init(&inst, sizeof(struct aws_instance));
+    lbp_vec_init(&subnets, sizeof(struct aws_subnet));
+    lbp_vec_init(&nsgs, sizeof(struct aws_sg));
+    lbp_vec_init(&rules, sizeof(struct aws_rule));
     want = calloc(AWS_CLB_MAX_LISTENERS, sizeof(*want));
     if (!want)
         return LBP_NOMEM;
@@ -478,7 +480,7 @@ int aws_clb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
     for (size_t i = 0; i < nw && rc == LBP_OK; i++) {
         size_t ns = spec->n_source_ranges ? spec->n_source_ranges : 1;
         for (size_t s = 0; s < ns && rc == LBP_OK; s++) {
-            struct aws_rule *r = aws_vec_push(&rules);
+            struct aws_rule *r = lbp_vec_push(&rules);
             if (!r) {
                 rc = LBP_NOMEM;
                 break;
@@ -631,21 +633,21 @@ out:
     free(want);
     aws_clb_free(&lb);
     aws_sg_free(&sg);
-    aws_vec_free(&inst);
-    aws_vec_free(&subnets);
+    lbp_vec_free(&inst);
+    lbp_vec_free(&subnets);
     aws_sgs_free(&nsgs);
-    aws_vec_free(&rules);
+    lbp_vec_free(&rules);
     return rc;
 }
 
 int aws_clb_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                     const struct aws_opts *o, struct lbp_call *call)
 {
-    struct aws_vec inst;
+    struct lbp_vec inst;
     struct aws_clb lb;
     int rc;
     memset(&lb, 0, sizeof(lb));
-    aws_vec_init(&inst, sizeof(struct aws_instance));
+    lbp_vec_init(&inst, sizeof(struct aws_instance));
     rc = aws_nodes_instances(ctx, spec, o, &inst, call);
     if (rc == LBP_OK)
         rc = aws_clb_get(ctx, spec->lb_name, &lb, call);
@@ -656,7 +658,7 @@ int aws_clb_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec
         rc = LBP_RETRY;
     }
     aws_clb_free(&lb);
-    aws_vec_free(&inst);
+    lbp_vec_free(&inst);
     return rc;
 }
 
@@ -664,13 +666,13 @@ int aws_clb_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                    struct lbp_call *call)
 {
     struct aws_clb lb;
-    struct aws_vec sgs, nsgs;
+    struct lbp_vec sgs, nsgs;
     char name[96], dnodes[128], key[200];
     int rc;
 
     memset(&lb, 0, sizeof(lb));
-    aws_vec_init(&sgs, sizeof(struct aws_sg));
-    aws_vec_init(&nsgs, sizeof(struct aws_sg));
+    lbp_vec_init(&sgs, sizeof(struct aws_sg));
+    lbp_vec_init(&nsgs, sizeof(struct aws_sg));
     rc = aws_clb_get(ctx, spec->lb_name, &lb, call);
     if (rc == LBP_OK) {
         struct aws_query q;
@@ -741,8 +743,8 @@ out:
  * whole batch with LoadBalancerNotFound; then each is asked alone and the
  * gone ones skipped, so churn never stops the orphan scan.
  */
-static int clb_tags(struct lbp_provider_ctx *ctx, const struct aws_vec *lbs, size_t from, size_t to,
-                    struct aws_vec *td, struct lbp_call *call)
+static int clb_tags(struct lbp_provider_ctx *ctx, const struct lbp_vec *lbs, size_t from, size_t to,
+                    struct lbp_vec *td, struct lbp_call *call)
 {
     struct aws_query q;
     xmlDoc *doc = NULL;
@@ -768,28 +770,32 @@ static int clb_tags(struct lbp_provider_ctx *ctx, const struct aws_vec *lbs, siz
     return rc;
 }
 
-int aws_clb_list_owned(struct lbp_provider_ctx *ctx, struct aws_vec *owned, struct lbp_call *call)
+int aws_clb_list_owned(struct lbp_provider_ctx *ctx, struct lbp_vec *owned, struct lbp_call *call)
 {
-    struct aws_vec lbs, td;
-    char next[1024] = "", ckey[200];
-    int rc;
-    aws_vec_init(&lbs, sizeof(struct aws_clb));
-    aws_vec_init(&td, sizeof(struct aws_tagdesc));
-    do {
+    struct lbp_vec lbs, td;
+    char ckey[200];
+    struct lbp_pager pg;
+    int rc = LBP_OK;
+    lbp_vec_init(&lbs, sizeof(struct aws_clb));
+    lbp_vec_init(&td, sizeof(struct aws_tagdesc));
+    lbp_pager_init(&pg, 0);
+    while (rc == LBP_OK && lbp_pager_next(&pg)) {
         struct aws_query q;
         xmlDoc *doc = NULL;
         awsq_init(&q, "DescribeLoadBalancers", AWS_ELB_VERSION);
         awsq_addi(&q, "PageSize", 400);
-        if (next[0])
-            awsq_add(&q, "Marker", next);
+        if (pg.token[0])
+            awsq_add(&q, "Marker", pg.token);
         rc = aws_call(ctx, AWS_ELB, &q, "DescribeLoadBalancers", &doc, NULL, call);
         awsq_free(&q);
-        if (rc == LBP_OK && awsx_clbs(doc, &lbs, next, sizeof(next)) != LBP_OK) {
+        if (rc == LBP_OK && awsx_clbs(doc, &lbs, pg.next, sizeof(pg.next)) != LBP_OK) {
             lbp_failf(call, "DescribeLoadBalancers: unreadable answer");
             rc = LBP_RETRY;
         }
         xmlFreeDoc(doc);
-    } while (rc == LBP_OK && next[0]);
+    }
+    if (rc == LBP_OK)
+        rc = pg.rc;
     for (size_t off = 0; rc == LBP_OK && off < lbs.n; off += 20)
         rc = clb_tags(ctx, &lbs, off, off + 20 < lbs.n ? off + 20 : lbs.n, &td, call);
     snprintf(ckey, sizeof(ckey), AWS_TAG_CLUSTER_PREFIX "%s", ctx->cluster);
@@ -799,7 +805,7 @@ int aws_clb_list_owned(struct lbp_provider_ctx *ctx, struct aws_vec *owned, stru
         struct lbp_lb_owned *ow;
         if (!lbp_streq(aws_tag_get(&d->tags, ckey), "owned") || !svc || !(slash = strchr(svc, '/')))
             continue;
-        if (!(ow = aws_vec_push(owned))) {
+        if (!(ow = lbp_vec_push(owned))) {
             rc = LBP_NOMEM;
             break;
         }
@@ -808,6 +814,6 @@ int aws_clb_list_owned(struct lbp_provider_ctx *ctx, struct aws_vec *owned, stru
         lbp_strlcpy(ow->name, slash + 1, sizeof(ow->name));
     }
     aws_clbs_free(&lbs);
-    aws_vec_free(&td);
+    lbp_vec_free(&td);
     return rc;
 }

@@ -5,8 +5,9 @@
  * Instances are looked up with an instance-id *filter* rather than
  * InstanceId.N: a filter skips ids that no longer exist where InstanceId.N
  * fails the whole call, and one terminated node must not block every
- * Service. Answers are cached per instance for ctx->cache_ttl_s, so a node
- * change on 100 Services costs one DescribeInstances, not 100.
+ * Service. Answers are cached per instance for ctx->cache_ttl_s (the
+ * toolkit's node cache), so a node change on 100 Services costs one
+ * DescribeInstances, not 100.
  *
  * Security-group rules lbprov creates carry a description naming the LB;
  * that description is the ownership marker, so converge and clean-up only
@@ -16,60 +17,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <uthash.h>
 
 #include "clouds/aws/aws_int.h"
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
 
-struct inst_entry {
-    char id[AWS_ID_LEN];
-    struct aws_instance in;
-    uint64_t at_ms;
-    UT_hash_handle hh;
-};
-
-struct aws_inst_cache {
-    struct inst_entry *map;
-};
-
-struct aws_inst_cache *aws_cache_new(void)
-{
-    return calloc(1, sizeof(struct aws_inst_cache));
-}
-
-size_t aws_cache_count(struct lbp_provider_ctx *ctx)
-{
-    size_t n;
-    pthread_mutex_lock(&ctx->mu);
-    n = HASH_COUNT(ctx->cache->map);
-    pthread_mutex_unlock(&ctx->mu);
-    return n;
-}
-
-void aws_cache_free(struct aws_inst_cache *c)
-{
-    struct inst_entry *e, *tmp;
-    if (!c)
-        return;
-    HASH_ITER(hh, c->map, e, tmp)
-    {
-        HASH_DEL(c->map, e);
-        free(e);
-    }
-    free(c);
-}
-
 int aws_instance_id(const char *pid, char *out, size_t cap)
 {
+    struct lbp_provider_id id;
     const char *last;
     size_t l;
     if (!pid || !*pid)
         return LBP_INVALID;
     if (strncmp(pid, "aws://", 6) == 0) {
-        last = strrchr(pid, '/');
-        last = last ? last + 1 : pid;
+        /* aws:///<zone>/<id>; the id alone after aws:// is accepted too */
+        if (lbp_provider_id_parse(pid, "aws", &id) == LBP_OK)
+            last = lbp_provider_id_last(&id);
+        else
+            last = id.host ? id.host : "";
     } else if (strchr(pid, '/') || strchr(pid, ':')) {
         return LBP_INVALID;
     } else {
@@ -91,11 +57,12 @@ static int cmp_inst(const void *a, const void *b)
 }
 
 static int describe_instances(struct lbp_provider_ctx *ctx, char (*ids)[AWS_ID_LEN], size_t n,
-                              struct aws_vec *found, struct lbp_call *call)
+                              struct lbp_vec *found, struct lbp_call *call)
 {
-    char next[2048] = "";
+    struct lbp_pager pg;
     int rc = LBP_OK;
-    do {
+    lbp_pager_init(&pg, 0);
+    while (rc == LBP_OK && lbp_pager_next(&pg)) {
         struct aws_query q;
         xmlDoc *doc = NULL;
         awsq_init(&q, "DescribeInstances", AWS_EC2_VERSION);
@@ -103,39 +70,37 @@ static int describe_instances(struct lbp_provider_ctx *ctx, char (*ids)[AWS_ID_L
         for (size_t i = 0; i < n; i++)
             awsq_addf(&q, ids[i], "Filter.1.Value.%zu", i + 1);
         awsq_addi(&q, "MaxResults", 1000);
-        if (next[0])
-            awsq_add(&q, "NextToken", next);
+        if (pg.token[0])
+            awsq_add(&q, "NextToken", pg.token);
         rc = aws_call(ctx, AWS_EC2, &q, "DescribeInstances", &doc, NULL, call);
         awsq_free(&q);
         if (rc == LBP_OK) {
-            rc = awsx_instances(doc, found, next, sizeof(next));
+            rc = awsx_instances(doc, found, pg.next, sizeof(pg.next));
             if (rc)
                 lbp_failf(call, "DescribeInstances: unreadable answer");
         }
         xmlFreeDoc(doc);
-    } while (rc == LBP_OK && next[0]);
-    return rc;
+    }
+    return rc ? rc : pg.rc;
 }
 
 int aws_nodes_instances(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
-                        const struct aws_opts *o, struct aws_vec *out, struct lbp_call *call)
+                        const struct aws_opts *o, struct lbp_vec *out, struct lbp_call *call)
 {
     char(*miss)[AWS_ID_LEN] = NULL;
     size_t n_miss = 0;
-    uint64_t now = lbp_now_ms();
-    struct aws_vec found;
+    struct lbp_vec found;
     int rc = LBP_OK;
 
-    aws_vec_init(&found, sizeof(struct aws_instance));
+    lbp_vec_init(&found, sizeof(struct aws_instance));
     if (spec->n_nodes) {
         miss = calloc(spec->n_nodes, AWS_ID_LEN);
         if (!miss)
             return LBP_NOMEM;
     }
-    pthread_mutex_lock(&ctx->mu);
     for (size_t i = 0; i < spec->n_nodes; i++) {
         char id[AWS_ID_LEN];
-        struct inst_entry *e = NULL;
+        struct aws_instance hit;
         if (o && !aws_node_selected(spec, o, i))
             continue;
         if (aws_instance_id(spec->nodes[i].provider_id, id, sizeof(id)) != LBP_OK) {
@@ -143,19 +108,17 @@ int aws_nodes_instances(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *
                   spec->name, spec->nodes[i].name);
             continue;
         }
-        HASH_FIND_STR(ctx->cache->map, id, e);
-        if (e && now - e->at_ms < (uint64_t)ctx->cache_ttl_s * 1000) {
-            struct aws_instance *dst = aws_vec_push(out);
+        if (lbp_node_cache_get(ctx->cache, id, &hit)) {
+            struct aws_instance *dst = lbp_vec_push(out);
             if (!dst) {
                 rc = LBP_NOMEM;
                 break;
             }
-            *dst = e->in;
+            *dst = hit;
         } else {
             memcpy(miss[n_miss++], id, AWS_ID_LEN);
         }
     }
-    pthread_mutex_unlock(&ctx->mu);
 
     for (size_t off = 0; rc == LBP_OK && off < n_miss; off += 200) {
         size_t n = n_miss - off > 200 ? 200 : n_miss - off;
@@ -163,46 +126,33 @@ int aws_nodes_instances(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *
     }
     if (rc == LBP_OK) {
         struct aws_instance *f = found.v;
-        pthread_mutex_lock(&ctx->mu);
         for (size_t i = 0; i < found.n && rc == LBP_OK; i++) {
-            struct inst_entry *e = NULL;
             struct aws_instance *dst;
             if (strcmp(f[i].state, "terminated") == 0 || strcmp(f[i].state, "shutting-down") == 0)
                 continue;
-            HASH_FIND_STR(ctx->cache->map, f[i].id, e);
-            if (!e) {
-                e = calloc(1, sizeof(*e));
-                if (!e) {
-                    rc = LBP_NOMEM;
-                    break;
-                }
-                lbp_strlcpy(e->id, f[i].id, sizeof(e->id));
-                HASH_ADD_STR(ctx->cache->map, id, e);
-            }
-            e->in = f[i];
-            e->at_ms = now;
-            dst = aws_vec_push(out);
+            rc = lbp_node_cache_put(ctx->cache, f[i].id, &f[i]);
+            dst = rc ? NULL : lbp_vec_push(out);
             if (!dst)
                 rc = LBP_NOMEM;
             else
                 *dst = f[i];
         }
-        pthread_mutex_unlock(&ctx->mu);
     }
     if (rc == LBP_OK && out->n)
         qsort(out->v, out->n, out->elem, cmp_inst);
-    aws_vec_free(&found);
+    lbp_vec_free(&found);
     free(miss);
     return rc;
 }
 
 static int describe_subnets(struct lbp_provider_ctx *ctx, const char *fname,
-                            const char *const *vals, size_t n, struct aws_vec *out,
+                            const char *const *vals, size_t n, struct lbp_vec *out,
                             struct lbp_call *call)
 {
-    char next[2048] = "";
-    int rc;
-    do {
+    struct lbp_pager pg;
+    int rc = LBP_OK;
+    lbp_pager_init(&pg, 0);
+    while (rc == LBP_OK && lbp_pager_next(&pg)) {
         struct aws_query q;
         xmlDoc *doc = NULL;
         awsq_init(&q, "DescribeSubnets", AWS_EC2_VERSION);
@@ -210,17 +160,17 @@ static int describe_subnets(struct lbp_provider_ctx *ctx, const char *fname,
         for (size_t i = 0; i < n; i++)
             awsq_addf(&q, vals[i], "Filter.1.Value.%zu", i + 1);
         awsq_addi(&q, "MaxResults", 1000);
-        if (next[0])
-            awsq_add(&q, "NextToken", next);
+        if (pg.token[0])
+            awsq_add(&q, "NextToken", pg.token);
         rc = aws_call(ctx, AWS_EC2, &q, "DescribeSubnets", &doc, NULL, call);
         awsq_free(&q);
-        if (rc == LBP_OK && awsx_subnets(doc, out, next, sizeof(next))) {
+        if (rc == LBP_OK && awsx_subnets(doc, out, pg.next, sizeof(pg.next))) {
             lbp_failf(call, "DescribeSubnets: unreadable answer");
             rc = LBP_RETRY;
         }
         xmlFreeDoc(doc);
-    } while (rc == LBP_OK && next[0]);
-    return rc;
+    }
+    return rc ? rc : pg.rc;
 }
 
 static int cmp_subnet(const void *a, const void *b)
@@ -231,14 +181,14 @@ static int cmp_subnet(const void *a, const void *b)
 }
 
 int aws_lb_subnets(struct lbp_provider_ctx *ctx, const char *vpc, const struct aws_opts *o,
-                   struct aws_vec *out, struct lbp_call *call)
+                   struct lbp_vec *out, struct lbp_call *call)
 {
-    struct aws_vec all;
+    struct lbp_vec all;
     char cluster_key[200];
     const char *role = o->internal ? "kubernetes.io/role/internal-elb" : "kubernetes.io/role/elb";
     int rc;
 
-    aws_vec_init(&all, sizeof(struct aws_subnet));
+    lbp_vec_init(&all, sizeof(struct aws_subnet));
     snprintf(cluster_key, sizeof(cluster_key), AWS_TAG_CLUSTER_PREFIX "%s", ctx->cluster);
     if (o->n_subnets) {
         const char *ids[AWS_MAX_SUBNET_ANN], *names[AWS_MAX_SUBNET_ANN];
@@ -277,7 +227,7 @@ int aws_lb_subnets(struct lbp_provider_ctx *ctx, const char *vpc, const struct a
             struct aws_subnet *s = &((struct aws_subnet *)all.v)[i], *d;
             if (out->n && strcmp(((struct aws_subnet *)out->v)[out->n - 1].az, s->az) == 0)
                 continue;
-            if (!(d = aws_vec_push(out))) {
+            if (!(d = lbp_vec_push(out))) {
                 rc = LBP_NOMEM;
                 goto out;
             }
@@ -320,7 +270,7 @@ int aws_lb_subnets(struct lbp_provider_ctx *ctx, const char *vpc, const struct a
             }
         }
         if (best != (size_t)-1 && best_score >= 2) {
-            struct aws_subnet *d = aws_vec_push(out);
+            struct aws_subnet *d = lbp_vec_push(out);
             if (!d) {
                 rc = LBP_NOMEM;
                 goto out;
@@ -337,17 +287,18 @@ int aws_lb_subnets(struct lbp_provider_ctx *ctx, const char *vpc, const struct a
         rc = LBP_INVALID;
     }
 out:
-    aws_vec_free(&all);
+    lbp_vec_free(&all);
     return rc;
 }
 
 int aws_describe_sgs(struct lbp_provider_ctx *ctx, const char *const *ids, size_t n,
-                     const char *filter_name, const char *filter_value, struct aws_vec *out,
+                     const char *filter_name, const char *filter_value, struct lbp_vec *out,
                      struct lbp_call *call)
 {
-    char next[2048] = "";
-    int rc;
-    do {
+    struct lbp_pager pg;
+    int rc = LBP_OK;
+    lbp_pager_init(&pg, 0);
+    while (rc == LBP_OK && lbp_pager_next(&pg)) {
         struct aws_query q;
         xmlDoc *doc = NULL;
         struct aws_err e;
@@ -360,27 +311,38 @@ int aws_describe_sgs(struct lbp_provider_ctx *ctx, const char *const *ids, size_
         }
         if (!n)
             awsq_addi(&q, "MaxResults", 1000);
-        if (next[0])
-            awsq_add(&q, "NextToken", next);
+        if (pg.token[0])
+            awsq_add(&q, "NextToken", pg.token);
         rc = aws_call(ctx, AWS_EC2, &q, "DescribeSecurityGroups", &doc, &e, call);
         awsq_free(&q);
         if (rc == LBP_NOT_FOUND) {
             lbp_failf(call, "security group does not exist: %s", e.msg);
             rc = LBP_INVALID;
         }
-        if (rc == LBP_OK && awsx_sgs(doc, out, next, sizeof(next))) {
+        if (rc == LBP_OK && awsx_sgs(doc, out, pg.next, sizeof(pg.next))) {
             lbp_failf(call, "DescribeSecurityGroups: unreadable answer");
             rc = LBP_RETRY;
         }
         xmlFreeDoc(doc);
-    } while (rc == LBP_OK && next[0]);
-    return rc;
+    }
+    return rc ? rc : pg.rc;
 }
 
 static bool same_rule(const struct aws_rule *a, const struct aws_rule *b)
 {
     return strcmp(a->proto, b->proto) == 0 && a->from == b->from && a->to == b->to &&
            strcmp(a->cidr, b->cidr) == 0 && strcmp(a->group, b->group) == 0;
+}
+
+static bool rule_match(const void *a, const void *b, void *ud)
+{
+    return same_rule(a, b);
+}
+
+/* Rules without our description belong to someone else: never touched. */
+static bool rule_not_ours(const void *have, void *desc)
+{
+    return strcmp(((const struct aws_rule *)have)->desc, desc) != 0;
 }
 
 static void add_perm(struct aws_query *q, int i, const struct aws_rule *r, const char *desc)
@@ -440,49 +402,42 @@ static int sg_change(struct lbp_provider_ctx *ctx, const char *action, const cha
 int aws_sg_converge(struct lbp_provider_ctx *ctx, const struct aws_sg *sg, const char *desc,
                     const struct aws_rule *want, size_t n_want, struct lbp_call *call)
 {
+    static const struct lbp_diff_ops ops = {
+        .match = rule_match, .ignore = rule_not_ours, .same_want = rule_match};
     const struct aws_rule **add = NULL, **del = NULL;
-    size_t na = 0, nd = 0;
-    int rc = LBP_OK;
-    add = calloc(n_want + 1, sizeof(*add));
-    del = calloc(sg->n_rules + 1, sizeof(*del));
+    size_t *ai = NULL, *di = NULL, na = 0, nd = 0;
+    int rc = lbp_target_diff(sg->rules, sg->n_rules, sizeof(*sg->rules), want, n_want,
+                             sizeof(*want), &ops, (void *)desc, &ai, &na, &di, &nd);
+    if (rc)
+        goto out;
+    add = calloc(na + 1, sizeof(*add));
+    del = calloc(nd + 1, sizeof(*del));
     if (!add || !del) {
         rc = LBP_NOMEM;
         goto out;
     }
-    for (size_t i = 0; i < n_want; i++) {
-        bool have = false;
-        for (size_t k = 0; k < sg->n_rules && !have; k++)
-            have = strcmp(sg->rules[k].desc, desc) == 0 && same_rule(&sg->rules[k], &want[i]);
-        for (size_t k = 0; k < na && !have; k++)
-            have = same_rule(add[k], &want[i]);
-        if (!have)
-            add[na++] = &want[i];
-    }
-    for (size_t k = 0; k < sg->n_rules; k++) {
-        bool keep = false;
-        if (strcmp(sg->rules[k].desc, desc) != 0)
-            continue;
-        for (size_t i = 0; i < n_want && !keep; i++)
-            keep = same_rule(&sg->rules[k], &want[i]);
-        if (!keep)
-            del[nd++] = &sg->rules[k];
-    }
+    for (size_t i = 0; i < na; i++)
+        add[i] = &want[ai[i]];
+    for (size_t k = 0; k < nd; k++)
+        del[k] = &sg->rules[di[k]];
     rc = sg_change(ctx, "RevokeSecurityGroupIngress", sg->id, del, nd, NULL, call);
     if (rc == LBP_OK)
         rc = sg_change(ctx, "AuthorizeSecurityGroupIngress", sg->id, add, na, desc, call);
 out:
     free(add);
     free(del);
+    free(ai);
+    free(di);
     return rc;
 }
 
-int aws_node_sgs(struct lbp_provider_ctx *ctx, const struct aws_vec *instances, struct aws_vec *sgs,
+int aws_node_sgs(struct lbp_provider_ctx *ctx, const struct lbp_vec *instances, struct lbp_vec *sgs,
                  struct lbp_call *call)
 {
     const struct aws_instance *in = instances->v;
     const char **ids = NULL;
     size_t n = 0;
-    struct aws_vec all;
+    struct lbp_vec all;
     char cluster_key[200];
     int rc;
 
@@ -503,7 +458,7 @@ int aws_node_sgs(struct lbp_provider_ctx *ctx, const struct aws_vec *instances, 
             if (!dup)
                 ids[n++] = in[i].sgs[g];
         }
-    aws_vec_init(&all, sizeof(struct aws_sg));
+    lbp_vec_init(&all, sizeof(struct aws_sg));
     rc = n ? aws_describe_sgs(ctx, ids, n, NULL, NULL, &all, call) : LBP_OK;
     snprintf(cluster_key, sizeof(cluster_key), AWS_TAG_CLUSTER_PREFIX "%s", ctx->cluster);
     for (size_t i = 0; rc == LBP_OK && i < instances->n; i++) {
@@ -522,7 +477,7 @@ int aws_node_sgs(struct lbp_provider_ctx *ctx, const struct aws_vec *instances, 
             for (size_t k = 0; k < sgs->n && !dup; k++)
                 dup = strcmp(((struct aws_sg *)sgs->v)[k].id, pick->id) == 0;
             if (!dup) {
-                struct aws_sg *d = aws_vec_push(sgs);
+                struct aws_sg *d = lbp_vec_push(sgs);
                 if (!d) {
                     rc = LBP_NOMEM;
                     break;

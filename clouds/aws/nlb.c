@@ -93,6 +93,7 @@ static int build_wants(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
                        struct lbp_call *call)
 {
     struct want *w = calloc(spec->n_ports + 1, sizeof(*w));
+    struct lbp_health_check hc;
     size_t n = 0;
     if (!w)
         return LBP_NOMEM;
@@ -144,10 +145,10 @@ static int build_wants(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
                 lbp_strlcpy(x->tg_protocol, "TLS", sizeof(x->tg_protocol));
         }
         /* Defaults as upstream; Local traffic asks kube-proxy's health endpoint. */
-        if (spec->local_traffic && spec->health_check_node_port > 0) {
-            lbp_strlcpy(x->hc_protocol, "HTTP", sizeof(x->hc_protocol));
-            snprintf(x->hc_port, sizeof(x->hc_port), "%d", spec->health_check_node_port);
-            lbp_strlcpy(x->hc_path, "/healthz", sizeof(x->hc_path));
+        if (lbp_health_check_kube(spec, &hc)) {
+            lbp_strlcpy(x->hc_protocol, hc.protocol, sizeof(x->hc_protocol));
+            snprintf(x->hc_port, sizeof(x->hc_port), "%d", hc.port);
+            lbp_strlcpy(x->hc_path, hc.path, sizeof(x->hc_path));
         } else {
             lbp_strlcpy(x->hc_protocol, "TCP", sizeof(x->hc_protocol));
             lbp_strlcpy(x->hc_port, "traffic-port", sizeof(x->hc_port));
@@ -195,10 +196,10 @@ int aws_nlb_get(struct lbp_provider_ctx *ctx, const char *lb_name, struct aws_lb
                 struct lbp_call *call)
 {
     struct aws_query q;
-    struct aws_vec v;
+    struct lbp_vec v;
     xmlDoc *doc = NULL;
     int rc;
-    aws_vec_init(&v, sizeof(struct aws_lb));
+    lbp_vec_init(&v, sizeof(struct aws_lb));
     awsq_init(&q, "DescribeLoadBalancers", AWS_ELBV2_VERSION);
     awsq_add(&q, "Names.member.1", lb_name);
     rc = aws_call(ctx, AWS_ELBV2, &q, "DescribeLoadBalancers", &doc, NULL, call);
@@ -214,35 +215,36 @@ int aws_nlb_get(struct lbp_provider_ctx *ctx, const char *lb_name, struct aws_lb
         }
     }
     xmlFreeDoc(doc);
-    aws_vec_free(&v);
+    lbp_vec_free(&v);
     return rc;
 }
 
 static int describe_paged(struct lbp_provider_ctx *ctx, const char *op, const char *key,
-                          const char *val, struct aws_vec *out,
-                          int (*parse)(xmlDoc *, struct aws_vec *, char *, size_t),
+                          const char *val, struct lbp_vec *out,
+                          int (*parse)(xmlDoc *, struct lbp_vec *, char *, size_t),
                           struct lbp_call *call)
 {
-    char next[1024] = "";
-    int rc;
-    do {
+    struct lbp_pager pg;
+    int rc = LBP_OK;
+    lbp_pager_init(&pg, 0);
+    while (rc == LBP_OK && lbp_pager_next(&pg)) {
         struct aws_query q;
         xmlDoc *doc = NULL;
         awsq_init(&q, op, AWS_ELBV2_VERSION);
         if (key)
             awsq_add(&q, key, val);
         awsq_addi(&q, "PageSize", 400);
-        if (next[0])
-            awsq_add(&q, "Marker", next);
+        if (pg.token[0])
+            awsq_add(&q, "Marker", pg.token);
         rc = aws_call(ctx, AWS_ELBV2, &q, op, &doc, NULL, call);
         awsq_free(&q);
-        if (rc == LBP_OK && parse(doc, out, next, sizeof(next)) != LBP_OK) {
+        if (rc == LBP_OK && parse(doc, out, pg.next, sizeof(pg.next)) != LBP_OK) {
             lbp_failf(call, "%s: unreadable answer", op);
             rc = LBP_RETRY;
         }
         xmlFreeDoc(doc);
-    } while (rc == LBP_OK && next[0]);
-    return rc;
+    }
+    return rc ? rc : pg.rc;
 }
 
 /*
@@ -251,7 +253,7 @@ static int describe_paged(struct lbp_provider_ctx *ctx, const char *op, const ch
  * the gone ones skipped, so churn never stops the orphan scan.
  */
 static int describe_tags(struct lbp_provider_ctx *ctx, const char *const *arns, size_t n,
-                         bool skip_gone, struct aws_vec *out, struct lbp_call *call)
+                         bool skip_gone, struct lbp_vec *out, struct lbp_call *call)
 {
     int rc = LBP_OK;
     for (size_t off = 0; off < n && rc == LBP_OK; off += 20) {
@@ -300,17 +302,31 @@ static int targets_change(struct lbp_provider_ctx *ctx, const char *action, cons
     return rc;
 }
 
+/* A registered target (have) is a wanted instance on the group's port (ud). */
+static bool target_match(const void *have, const void *want, void *port)
+{
+    const struct aws_target *t = have;
+    return strcmp(t->id, ((const struct aws_instance *)want)->id) == 0 && t->port == *(int *)port;
+}
+
+/* A draining target is on its way out: neither kept nor deregistered again. */
+static bool target_draining(const void *have, void *ud)
+{
+    return strcmp(((const struct aws_target *)have)->state, "draining") == 0;
+}
+
 /* Makes the group's targets exactly the instances on port. */
 static int sync_targets(struct lbp_provider_ctx *ctx, const char *tg_arn, int port, bool fresh,
-                        const struct aws_vec *inst, struct lbp_call *call)
+                        const struct lbp_vec *inst, struct lbp_call *call)
 {
-    struct aws_vec have;
+    struct lbp_vec have;
+    static const struct lbp_diff_ops ops = {.match = target_match, .ignore = target_draining};
     const struct aws_instance *in = inst->v;
     const char **add = NULL, **del = NULL;
-    size_t na = 0, nd = 0;
+    size_t *ai = NULL, *di = NULL, na = 0, nd = 0;
     int rc = LBP_OK;
 
-    aws_vec_init(&have, sizeof(struct aws_target));
+    lbp_vec_init(&have, sizeof(struct aws_target));
     if (!fresh) {
         struct aws_query q;
         xmlDoc *doc = NULL;
@@ -326,32 +342,18 @@ static int sync_targets(struct lbp_provider_ctx *ctx, const char *tg_arn, int po
         if (rc)
             goto out;
     }
-    add = calloc(inst->n + 1, sizeof(*add));
-    del = calloc(have.n + 1, sizeof(*del));
+    rc = lbp_target_diff(have.v, have.n, have.elem, in, inst->n, sizeof(*in), &ops, &port, &ai,
+                         &na, &di, &nd);
+    add = rc ? NULL : calloc(na + 1, sizeof(*add));
+    del = rc ? NULL : calloc(nd + 1, sizeof(*del));
     if (!add || !del) {
-        rc = LBP_NOMEM;
+        rc = rc ? rc : LBP_NOMEM;
         goto out;
     }
-    for (size_t i = 0; i < inst->n; i++) {
-        bool found = false;
-        for (size_t k = 0; k < have.n && !found; k++) {
-            struct aws_target *t = &((struct aws_target *)have.v)[k];
-            found = strcmp(t->id, in[i].id) == 0 && t->port == port &&
-                    strcmp(t->state, "draining") != 0;
-        }
-        if (!found)
-            add[na++] = in[i].id;
-    }
-    for (size_t k = 0; k < have.n; k++) {
-        struct aws_target *t = &((struct aws_target *)have.v)[k];
-        bool keep = false;
-        if (strcmp(t->state, "draining") == 0)
-            continue;
-        for (size_t i = 0; i < inst->n && !keep; i++)
-            keep = strcmp(t->id, in[i].id) == 0 && t->port == port;
-        if (!keep)
-            del[nd++] = t->id;
-    }
+    for (size_t i = 0; i < na; i++)
+        add[i] = in[ai[i]].id;
+    for (size_t k = 0; k < nd; k++)
+        del[k] = ((struct aws_target *)have.v)[di[k]].id;
     if (na)
         lbp_v(2, "aws: target group %s: registering %zu, deregistering %zu", tg_arn, na, nd);
     rc = targets_change(ctx, "RegisterTargets", tg_arn, add, na, port, call);
@@ -378,7 +380,9 @@ static int sync_targets(struct lbp_provider_ctx *ctx, const char *tg_arn, int po
 out:
     free(add);
     free(del);
-    aws_vec_free(&have);
+    free(ai);
+    free(di);
+    lbp_vec_free(&have);
     return rc;
 }
 
@@ -399,7 +403,7 @@ static int create_tg(struct lbp_provider_ctx *ctx, const char *vpc, struct want 
                      const struct aws_tags *tags, struct lbp_call *call)
 {
     struct aws_query q;
-    struct aws_vec v;
+    struct lbp_vec v;
     xmlDoc *doc = NULL;
     int rc;
     awsq_init(&q, "CreateTargetGroup", AWS_ELBV2_VERSION);
@@ -412,7 +416,7 @@ static int create_tg(struct lbp_provider_ctx *ctx, const char *vpc, struct want 
     add_tags(&q, tags);
     rc = aws_call(ctx, AWS_ELBV2, &q, "CreateTargetGroup", &doc, NULL, call);
     awsq_free(&q);
-    aws_vec_init(&v, sizeof(struct aws_tg));
+    lbp_vec_init(&v, sizeof(struct aws_tg));
     if (rc == LBP_OK) {
         if (awsx_tgs(doc, &v, NULL, 0) != LBP_OK || !v.n) {
             lbp_failf(call, "CreateTargetGroup: unreadable answer");
@@ -422,7 +426,7 @@ static int create_tg(struct lbp_provider_ctx *ctx, const char *vpc, struct want 
             w->tg_new = true;
         }
     }
-    aws_vec_free(&v);
+    lbp_vec_free(&v);
     xmlFreeDoc(doc);
     return rc;
 }
@@ -552,14 +556,14 @@ static int create_lb(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spe
                      const struct aws_opts *o, const char *vpc, const struct aws_tags *tags,
                      struct aws_lb *lb, struct lbp_call *call)
 {
-    struct aws_vec subnets, v;
+    struct lbp_vec subnets, v;
     struct aws_query q;
     xmlDoc *doc = NULL;
     struct aws_err e;
     int rc;
 
-    aws_vec_init(&subnets, sizeof(struct aws_subnet));
-    aws_vec_init(&v, sizeof(struct aws_lb));
+    lbp_vec_init(&subnets, sizeof(struct aws_subnet));
+    lbp_vec_init(&v, sizeof(struct aws_lb));
     rc = aws_lb_subnets(ctx, vpc, o, &subnets, call);
     if (rc)
         goto out;
@@ -599,8 +603,8 @@ static int create_lb(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spe
     }
 out:
     xmlFreeDoc(doc);
-    aws_vec_free(&v);
-    aws_vec_free(&subnets);
+    lbp_vec_free(&v);
+    lbp_vec_free(&subnets);
     return rc;
 }
 
@@ -657,11 +661,11 @@ static int converge_subnets(struct lbp_provider_ctx *ctx, const struct aws_opts 
 static int check_owner(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                        const char *arn, const struct aws_tags *want_tags, struct lbp_call *call)
 {
-    struct aws_vec td;
+    struct lbp_vec td;
     const char *one[1] = {arn};
     char want[520];
     int rc;
-    aws_vec_init(&td, sizeof(struct aws_tagdesc));
+    lbp_vec_init(&td, sizeof(struct aws_tagdesc));
     rc = describe_tags(ctx, one, 1, false, &td, call);
     snprintf(want, sizeof(want), "%s/%s", spec->namespace, spec->name);
     if (rc == LBP_OK && td.n) {
@@ -687,14 +691,14 @@ static int check_owner(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
             awsq_free(&q);
         }
     }
-    aws_vec_free(&td);
+    lbp_vec_free(&td);
     return rc;
 }
 
-static int push_rule(struct aws_vec *v, const char *proto, int port, const char *cidr,
+static int push_rule(struct lbp_vec *v, const char *proto, int port, const char *cidr,
                      const char *desc)
 {
-    struct aws_rule *r = aws_vec_push(v);
+    struct aws_rule *r = lbp_vec_push(v);
     if (!r)
         return LBP_NOMEM;
     lbp_strlcpy(r->proto, proto, sizeof(r->proto));
@@ -706,17 +710,17 @@ static int push_rule(struct aws_vec *v, const char *proto, int port, const char 
 
 static int nlb_sg_rules(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                         const struct aws_opts *o, const struct aws_lb *lb, const struct want *w,
-                        size_t nw, const struct aws_vec *inst, struct lbp_call *call)
+                        size_t nw, const struct lbp_vec *inst, struct lbp_call *call)
 {
-    struct aws_vec sgs, client, health, subnets;
+    struct lbp_vec sgs, client, health, subnets;
     char dclient[128], dhealth[128];
     const char *ids[AWS_MAX_AZS];
     int rc;
 
-    aws_vec_init(&sgs, sizeof(struct aws_sg));
-    aws_vec_init(&client, sizeof(struct aws_rule));
-    aws_vec_init(&health, sizeof(struct aws_rule));
-    aws_vec_init(&subnets, sizeof(struct aws_subnet));
+    lbp_vec_init(&sgs, sizeof(struct aws_sg));
+    lbp_vec_init(&client, sizeof(struct aws_rule));
+    lbp_vec_init(&health, sizeof(struct aws_rule));
+    lbp_vec_init(&subnets, sizeof(struct aws_subnet));
     snprintf(dclient, sizeof(dclient), DESC_CLIENT "%s", spec->lb_name);
     snprintf(dhealth, sizeof(dhealth), DESC_HEALTH "%s", spec->lb_name);
     rc = aws_node_sgs(ctx, inst, &sgs, call);
@@ -770,9 +774,9 @@ static int nlb_sg_rules(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *
     }
 out:
     aws_sgs_free(&sgs);
-    aws_vec_free(&client);
-    aws_vec_free(&health);
-    aws_vec_free(&subnets);
+    lbp_vec_free(&client);
+    lbp_vec_free(&health);
+    lbp_vec_free(&subnets);
     return rc;
 }
 
@@ -794,7 +798,7 @@ static void fill_status(const struct aws_lb *lb, const struct aws_opts *o, struc
 int aws_nlb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                    const struct aws_opts *o, struct lbp_lb_status *st, struct lbp_call *call)
 {
-    struct aws_vec inst, tgs, ls;
+    struct lbp_vec inst, tgs, ls;
     struct want *w = NULL;
     size_t nw = 0;
     struct aws_lb lb;
@@ -803,9 +807,9 @@ int aws_nlb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
     bool fresh_lb = false;
     int rc;
 
-    aws_vec_init(&inst, sizeof(struct aws_instance));
-    aws_vec_init(&tgs, sizeof(struct aws_tg));
-    aws_vec_init(&ls, sizeof(struct aws_listener));
+    lbp_vec_init(&inst, sizeof(struct aws_instance));
+    lbp_vec_init(&tgs, sizeof(struct aws_tg));
+    lbp_vec_init(&ls, sizeof(struct aws_listener));
     rc = build_wants(ctx, spec, o, &w, &nw, call);
     if (rc)
         goto out;
@@ -937,20 +941,20 @@ int aws_nlb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
     }
 out:
     free(w);
-    aws_vec_free(&inst);
-    aws_vec_free(&tgs);
-    aws_vec_free(&ls);
+    lbp_vec_free(&inst);
+    lbp_vec_free(&tgs);
+    lbp_vec_free(&ls);
     return rc;
 }
 
 int aws_nlb_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                     const struct aws_opts *o, struct lbp_call *call)
 {
-    struct aws_vec inst, tgs;
+    struct lbp_vec inst, tgs;
     struct aws_lb lb;
     int rc;
-    aws_vec_init(&inst, sizeof(struct aws_instance));
-    aws_vec_init(&tgs, sizeof(struct aws_tg));
+    lbp_vec_init(&inst, sizeof(struct aws_instance));
+    lbp_vec_init(&tgs, sizeof(struct aws_tg));
     rc = aws_nodes_instances(ctx, spec, o, &inst, call);
     /*
      * The groups' names follow from the spec, so one DescribeTargetGroups by
@@ -992,8 +996,8 @@ int aws_nlb_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec
         lbp_failf(call, "load balancer %s does not exist yet", spec->lb_name);
         rc = LBP_RETRY;
     }
-    aws_vec_free(&inst);
-    aws_vec_free(&tgs);
+    lbp_vec_free(&inst);
+    lbp_vec_free(&tgs);
     return rc;
 }
 
@@ -1001,10 +1005,10 @@ int aws_nlb_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec
 static int revoke_owned_rules(struct lbp_provider_ctx *ctx, const char *const *descs, size_t nd,
                               struct lbp_call *call)
 {
-    struct aws_vec sgs;
+    struct lbp_vec sgs;
     char key[200];
     int rc;
-    aws_vec_init(&sgs, sizeof(struct aws_sg));
+    lbp_vec_init(&sgs, sizeof(struct aws_sg));
     snprintf(key, sizeof(key), AWS_TAG_CLUSTER_PREFIX "%s", ctx->cluster);
     if (ctx->node_sg[0]) {
         const char *one[1] = {ctx->node_sg};
@@ -1022,7 +1026,7 @@ static int revoke_owned_rules(struct lbp_provider_ctx *ctx, const char *const *d
 int aws_nlb_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                    struct lbp_call *call)
 {
-    struct aws_vec tgs, all, td;
+    struct lbp_vec tgs, all, td;
     struct aws_lb lb;
     char prefix[40], dclient[128], dhealth[128], svc[520], ckey[200];
     const char *descs[2] = {dclient, dhealth};
@@ -1030,9 +1034,9 @@ int aws_nlb_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
     size_t na = 0;
     int rc;
 
-    aws_vec_init(&tgs, sizeof(struct aws_tg));
-    aws_vec_init(&all, sizeof(struct aws_tg));
-    aws_vec_init(&td, sizeof(struct aws_tagdesc));
+    lbp_vec_init(&tgs, sizeof(struct aws_tg));
+    lbp_vec_init(&all, sizeof(struct aws_tg));
+    lbp_vec_init(&td, sizeof(struct aws_tagdesc));
     rc = aws_nlb_get(ctx, spec->lb_name, &lb, call);
     if (rc == LBP_OK) {
         struct aws_query q;
@@ -1087,23 +1091,23 @@ int aws_nlb_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
     rc = revoke_owned_rules(ctx, descs, 2, call);
 out:
     free(arns);
-    aws_vec_free(&tgs);
-    aws_vec_free(&all);
-    aws_vec_free(&td);
+    lbp_vec_free(&tgs);
+    lbp_vec_free(&all);
+    lbp_vec_free(&td);
     if (rc == LBP_OK && call)
         call->err[0] = 0;
     return rc;
 }
 
-int aws_nlb_list_owned(struct lbp_provider_ctx *ctx, struct aws_vec *owned, struct lbp_call *call)
+int aws_nlb_list_owned(struct lbp_provider_ctx *ctx, struct lbp_vec *owned, struct lbp_call *call)
 {
-    struct aws_vec lbs, td;
+    struct lbp_vec lbs, td;
     const char **arns = NULL;
     char ckey[200];
     size_t na = 0;
     int rc;
-    aws_vec_init(&lbs, sizeof(struct aws_lb));
-    aws_vec_init(&td, sizeof(struct aws_tagdesc));
+    lbp_vec_init(&lbs, sizeof(struct aws_lb));
+    lbp_vec_init(&td, sizeof(struct aws_tagdesc));
     rc = describe_paged(ctx, "DescribeLoadBalancers", NULL, NULL, &lbs, awsx_lbs, call);
     if (rc)
         goto out;
@@ -1123,7 +1127,7 @@ int aws_nlb_list_owned(struct lbp_provider_ctx *ctx, struct aws_vec *owned, stru
         struct lbp_lb_owned *ow;
         if (!lbp_streq(aws_tag_get(&d->tags, ckey), "owned") || !svc || !(slash = strchr(svc, '/')))
             continue;
-        if (!(ow = aws_vec_push(owned))) {
+        if (!(ow = lbp_vec_push(owned))) {
             rc = LBP_NOMEM;
             break;
         }
@@ -1135,7 +1139,7 @@ int aws_nlb_list_owned(struct lbp_provider_ctx *ctx, struct aws_vec *owned, stru
     }
 out:
     free(arns);
-    aws_vec_free(&lbs);
-    aws_vec_free(&td);
+    lbp_vec_free(&lbs);
+    lbp_vec_free(&td);
     return rc;
 }

@@ -18,39 +18,6 @@
 #include "common/util.h"
 
 #define XML_MAX (32u << 20)
-#define MAX_ITEMS 100000
-
-void aws_vec_init(struct aws_vec *a, size_t elem)
-{
-    memset(a, 0, sizeof(*a));
-    a->elem = elem;
-}
-
-void *aws_vec_push(struct aws_vec *a)
-{
-    void *p;
-    if (a->n >= MAX_ITEMS)
-        return NULL;
-    if (a->n == a->cap) {
-        size_t nc = a->cap ? a->cap * 2 : 8;
-        void *nv = realloc(a->v, nc * a->elem);
-        if (!nv)
-            return NULL;
-        a->v = nv;
-        a->cap = nc;
-    }
-    p = (char *)a->v + a->n * a->elem;
-    memset(p, 0, a->elem);
-    a->n++;
-    return p;
-}
-
-void aws_vec_free(struct aws_vec *a)
-{
-    free(a->v);
-    a->v = NULL;
-    a->n = a->cap = 0;
-}
 
 xmlDoc *awsx_parse(const char *data, size_t len)
 {
@@ -210,12 +177,12 @@ const char *aws_tag_get(const struct aws_tags *t, const char *key)
     return NULL;
 }
 
-int awsx_lbs(xmlDoc *doc, struct aws_vec *out, char *next, size_t nextcap)
+int awsx_lbs(xmlDoc *doc, struct lbp_vec *out, char *next, size_t nextcap)
 {
     xmlNode *res = awsx_result(doc);
     xmlNode *list = awsx_child(res, "LoadBalancers");
     for (xmlNode *m = awsx_child(list, "member"); m; m = awsx_next(m, "member")) {
-        struct aws_lb *lb = aws_vec_push(out);
+        struct aws_lb *lb = lbp_vec_push(out);
         xmlNode *azs = awsx_child(m, "AvailabilityZones");
         if (!lb)
             return LBP_NOMEM;
@@ -242,12 +209,12 @@ int awsx_lbs(xmlDoc *doc, struct aws_vec *out, char *next, size_t nextcap)
     return next_marker(res, "NextMarker", next, nextcap);
 }
 
-int awsx_tgs(xmlDoc *doc, struct aws_vec *out, char *next, size_t nextcap)
+int awsx_tgs(xmlDoc *doc, struct lbp_vec *out, char *next, size_t nextcap)
 {
     xmlNode *res = awsx_result(doc);
     xmlNode *list = awsx_child(res, "TargetGroups");
     for (xmlNode *m = awsx_child(list, "member"); m; m = awsx_next(m, "member")) {
-        struct aws_tg *tg = aws_vec_push(out);
+        struct aws_tg *tg = lbp_vec_push(out);
         if (!tg)
             return LBP_NOMEM;
         if (req(m, "TargetGroupArn", tg->arn, sizeof(tg->arn)) ||
@@ -270,12 +237,12 @@ int awsx_tgs(xmlDoc *doc, struct aws_vec *out, char *next, size_t nextcap)
     return next_marker(res, "NextMarker", next, nextcap);
 }
 
-int awsx_listeners(xmlDoc *doc, struct aws_vec *out, char *next, size_t nextcap)
+int awsx_listeners(xmlDoc *doc, struct lbp_vec *out, char *next, size_t nextcap)
 {
     xmlNode *res = awsx_result(doc);
     xmlNode *list = awsx_child(res, "Listeners");
     for (xmlNode *m = awsx_child(list, "member"); m; m = awsx_next(m, "member")) {
-        struct aws_listener *l = aws_vec_push(out);
+        struct aws_listener *l = lbp_vec_push(out);
         if (!l)
             return LBP_NOMEM;
         if (req(m, "ListenerArn", l->arn, sizeof(l->arn)) ||
@@ -290,11 +257,11 @@ int awsx_listeners(xmlDoc *doc, struct aws_vec *out, char *next, size_t nextcap)
     return next_marker(res, "NextMarker", next, nextcap);
 }
 
-int awsx_target_health(xmlDoc *doc, struct aws_vec *out)
+int awsx_target_health(xmlDoc *doc, struct lbp_vec *out)
 {
     xmlNode *list = awsx_child(awsx_result(doc), "TargetHealthDescriptions");
     for (xmlNode *m = awsx_child(list, "member"); m; m = awsx_next(m, "member")) {
-        struct aws_target *t = aws_vec_push(out);
+        struct aws_target *t = lbp_vec_push(out);
         if (!t)
             return LBP_NOMEM;
         if (req(m, "Target/Id", t->id, sizeof(t->id)) ||
@@ -305,11 +272,11 @@ int awsx_target_health(xmlDoc *doc, struct aws_vec *out)
     return LBP_OK;
 }
 
-int awsx_tag_descs(xmlDoc *doc, struct aws_vec *out)
+int awsx_tag_descs(xmlDoc *doc, struct lbp_vec *out)
 {
     xmlNode *list = awsx_child(awsx_result(doc), "TagDescriptions");
     for (xmlNode *m = awsx_child(list, "member"); m; m = awsx_next(m, "member")) {
-        struct aws_tagdesc *d = aws_vec_push(out);
+        struct aws_tagdesc *d = lbp_vec_push(out);
         if (!d)
             return LBP_NOMEM;
         /* ELBv2 keys by ARN, classic ELB by name. */
@@ -334,11 +301,11 @@ void aws_clb_free(struct aws_clb *c)
     }
 }
 
-void aws_clbs_free(struct aws_vec *v)
+void aws_clbs_free(struct lbp_vec *v)
 {
     for (size_t i = 0; i < v->n; i++)
         aws_clb_free(&((struct aws_clb *)v->v)[i]);
-    aws_vec_free(v);
+    lbp_vec_free(v);
 }
 
 /* Only ports that carry policies are listed; PolicyNames may be empty. */
@@ -424,12 +391,12 @@ static int clb_one(xmlNode *m, struct aws_clb *c)
     return clb_backends(awsx_child(m, "BackendServerDescriptions"), c);
 }
 
-int awsx_clbs(xmlDoc *doc, struct aws_vec *out, char *next, size_t nextcap)
+int awsx_clbs(xmlDoc *doc, struct lbp_vec *out, char *next, size_t nextcap)
 {
     xmlNode *res = awsx_result(doc);
     xmlNode *list = awsx_child(res, "LoadBalancerDescriptions");
     for (xmlNode *m = awsx_child(list, "member"); m; m = awsx_next(m, "member")) {
-        struct aws_clb *c = aws_vec_push(out);
+        struct aws_clb *c = lbp_vec_push(out);
         int rc;
         if (!c)
             return LBP_NOMEM;
@@ -453,14 +420,14 @@ static int group_ids(xmlNode *set, char ids[][AWS_ID_LEN], size_t *n)
     return LBP_OK;
 }
 
-int awsx_instances(xmlDoc *doc, struct aws_vec *out, char *next, size_t nextcap)
+int awsx_instances(xmlDoc *doc, struct lbp_vec *out, char *next, size_t nextcap)
 {
     xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
     for (xmlNode *r = awsx_child(awsx_child(root, "reservationSet"), "item"); r;
          r = awsx_next(r, "item")) {
         for (xmlNode *m = awsx_child(awsx_child(r, "instancesSet"), "item"); m;
              m = awsx_next(m, "item")) {
-            struct aws_instance *in = aws_vec_push(out);
+            struct aws_instance *in = lbp_vec_push(out);
             if (!in)
                 return LBP_NOMEM;
             if (req(m, "instanceId", in->id, sizeof(in->id)) ||
@@ -476,12 +443,12 @@ int awsx_instances(xmlDoc *doc, struct aws_vec *out, char *next, size_t nextcap)
     return next_marker(root, "nextToken", next, nextcap);
 }
 
-int awsx_subnets(xmlDoc *doc, struct aws_vec *out, char *next, size_t nextcap)
+int awsx_subnets(xmlDoc *doc, struct lbp_vec *out, char *next, size_t nextcap)
 {
     xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
     for (xmlNode *m = awsx_child(awsx_child(root, "subnetSet"), "item"); m;
          m = awsx_next(m, "item")) {
-        struct aws_subnet *s = aws_vec_push(out);
+        struct aws_subnet *s = lbp_vec_push(out);
         if (!s)
             return LBP_NOMEM;
         if (req(m, "subnetId", s->id, sizeof(s->id)) || opt(m, "vpcId", s->vpc, sizeof(s->vpc)) ||
@@ -502,17 +469,17 @@ void aws_sg_free(struct aws_sg *s)
     }
 }
 
-void aws_sgs_free(struct aws_vec *v)
+void aws_sgs_free(struct lbp_vec *v)
 {
     for (size_t i = 0; i < v->n; i++)
         aws_sg_free(&((struct aws_sg *)v->v)[i]);
-    aws_vec_free(v);
+    lbp_vec_free(v);
 }
 
-static int sg_rule(struct aws_vec *rules, xmlNode *perm, const char *cidr, const char *group,
+static int sg_rule(struct lbp_vec *rules, xmlNode *perm, const char *cidr, const char *group,
                    xmlNode *src)
 {
-    struct aws_rule *r = aws_vec_push(rules);
+    struct aws_rule *r = lbp_vec_push(rules);
     if (!r)
         return LBP_NOMEM;
     if (req(perm, "ipProtocol", r->proto, sizeof(r->proto)))
@@ -526,13 +493,13 @@ static int sg_rule(struct aws_vec *rules, xmlNode *perm, const char *cidr, const
     return opt(src, "description", r->desc, sizeof(r->desc));
 }
 
-int awsx_sgs(xmlDoc *doc, struct aws_vec *out, char *next, size_t nextcap)
+int awsx_sgs(xmlDoc *doc, struct lbp_vec *out, char *next, size_t nextcap)
 {
     xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
     for (xmlNode *m = awsx_child(awsx_child(root, "securityGroupInfo"), "item"); m;
          m = awsx_next(m, "item")) {
-        struct aws_sg *s = aws_vec_push(out);
-        struct aws_vec rules;
+        struct aws_sg *s = lbp_vec_push(out);
+        struct lbp_vec rules;
         int rc = LBP_OK;
         if (!s)
             return LBP_NOMEM;
@@ -541,7 +508,7 @@ int awsx_sgs(xmlDoc *doc, struct aws_vec *out, char *next, size_t nextcap)
             opt(m, "vpcId", s->vpc, sizeof(s->vpc)) ||
             tags_of(awsx_child(m, "tagSet"), "item", "key", "value", &s->tags))
             return LBP_PARSE;
-        aws_vec_init(&rules, sizeof(struct aws_rule));
+        lbp_vec_init(&rules, sizeof(struct aws_rule));
         for (xmlNode *p = awsx_child(awsx_child(m, "ipPermissions"), "item"); p && !rc;
              p = awsx_next(p, "item")) {
             for (xmlNode *r = awsx_child(awsx_child(p, "ipRanges"), "item"); r && !rc;

@@ -34,6 +34,7 @@
 #include <sys/socket.h>
 
 #include "clouds/baremetal/baremetal_int.h"
+#include "common/file.h"
 #include "pools/api.h"
 #include "common/log.h"
 #include "common/rc.h"
@@ -103,29 +104,6 @@ static int build_set(const struct lbp_provider_ctx *ctx, const char *const *pool
     return build_set_from(ctx->yaml_text, ctx->yaml_len, pools, n_pools, l2, n_l2, out, d);
 }
 
-static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "re");
-    char *buf = NULL;
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    if (!(buf = malloc(LBP_POOLS_MAX_FILE + 1)))
-        goto out;
-    *len = fread(buf, 1, LBP_POOLS_MAX_FILE + 1, f);
-    if (ferror(f) || *len > LBP_POOLS_MAX_FILE) {
-        snprintf(err, errlen, "%s: %s", path, ferror(f) ? "read error" : "larger than 1 MiB");
-        free(buf);
-        buf = NULL;
-        goto out;
-    }
-    buf[*len] = '\0';
-out:
-    fclose(f);
-    return buf;
-}
-
 static void ctx_free(struct lbp_provider_ctx *ctx)
 {
     if (!ctx)
@@ -153,7 +131,8 @@ static int bm_init(const char *cloud_config_path, const char *cluster_name,
         return LBP_NOMEM;
     pthread_mutex_init(&ctx->mu, NULL);
     if (cloud_config_path && *cloud_config_path) {
-        if (!(ctx->yaml_text = read_file(cloud_config_path, &ctx->yaml_len, err, errlen))) {
+        if (lbp_file_read_err(cloud_config_path, LBP_POOLS_MAX_FILE, 0, &ctx->yaml_text,
+                              &ctx->yaml_len, err, errlen)) {
             rc = LBP_IO;
             goto out;
         }
@@ -189,10 +168,10 @@ static int bm_reload(struct lbp_provider_ctx *ctx, const char *path, char *err, 
     struct lbp_pools_diag d = {0};
     struct lbp_pool_set *set = NULL;
     size_t len = 0;
-    char *text = read_file(path, &len, err, errlen);
+    char *text = NULL;
     int rc;
 
-    if (!text)
+    if (lbp_file_read_err(path, LBP_POOLS_MAX_FILE, 0, &text, &len, err, errlen))
         return LBP_IO;
     pthread_mutex_lock(&ctx->mu);
     rc = build_set_from(text, len, (const char *const *)ctx->crd[0], ctx->n_crd[0],

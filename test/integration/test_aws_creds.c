@@ -19,9 +19,9 @@
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
-#include "provider/aws_creds.h"
+#include "clouds/aws/creds.h"
 #include "provider/http.h"
-#include "provider/ini.h"
+#include "clouds/aws/ini.h"
 #include "provider/provider.h"
 #include "test/fakes/aws/fake_aws_client.h"
 

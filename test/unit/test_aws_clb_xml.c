@@ -23,12 +23,12 @@
     "</member></LoadBalancerDescriptions></DescribeLoadBalancersResult>"                           \
     "</DescribeLoadBalancersResponse>"
 
-static int parse(const char *xml, struct aws_vec *v)
+static int parse(const char *xml, struct lbp_vec *v)
 {
     xmlDoc *d = awsx_parse(xml, strlen(xml));
     int rc;
     assert_non_null(d);
-    aws_vec_init(v, sizeof(struct aws_clb));
+    lbp_vec_init(v, sizeof(struct aws_clb));
     rc = awsx_clbs(d, v, NULL, 0);
     xmlFreeDoc(d);
     return rc;
@@ -45,7 +45,7 @@ static void backends_listed(void **st)
              "</PolicyNames></member>"
              "<member><InstancePort>30053</InstancePort><PolicyNames/></member>"
              "</BackendServerDescriptions>" TAIL;
-    struct aws_vec v;
+    struct lbp_vec v;
     struct aws_clb *c;
     assert_int_equal(parse(xml, &v), LBP_OK);
     assert_int_equal(v.n, 1);
@@ -67,7 +67,7 @@ static void backends_absent_or_empty(void **st)
 {
     static const char empty[] = HEAD "<BackendServerDescriptions/>" TAIL;
     static const char none[] = HEAD TAIL;
-    struct aws_vec v;
+    struct lbp_vec v;
     assert_int_equal(parse(empty, &v), LBP_OK);
     assert_int_equal(((struct aws_clb *)v.v)->n_backends, 0);
     assert_null(((struct aws_clb *)v.v)->backends);
@@ -91,7 +91,7 @@ static void backends_hostile(void **st)
                                          "</BackendServerDescriptions>" TAIL;
     char many[4096], longname[1024];
     size_t off;
-    struct aws_vec v;
+    struct lbp_vec v;
     assert_int_equal(parse(noport, &v), LBP_PARSE);
     aws_clbs_free(&v);
     assert_int_equal(parse(badport, &v), LBP_PARSE);

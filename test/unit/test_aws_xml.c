@@ -94,10 +94,10 @@ static int first_int(const char *text, const char *name)
 
 static void check_lbs(xmlDoc *doc, const char *t)
 {
-    struct aws_vec v;
+    struct lbp_vec v;
     struct aws_lb *lb;
     char next[64];
-    aws_vec_init(&v, sizeof(struct aws_lb));
+    lbp_vec_init(&v, sizeof(struct aws_lb));
     assert_int_equal(awsx_lbs(doc, &v, next, sizeof(next)), LBP_OK);
     assert_int_equal(v.n, occurrences(t, "LoadBalancerArn"));
     assert_true(v.n >= 1);
@@ -114,15 +114,15 @@ static void check_lbs(xmlDoc *doc, const char *t)
     assert_string_equal(lb->az[0].zone, first(t, "ZoneName"));
     assert_string_equal(lb->az[0].subnet, first(t, "SubnetId"));
     assert_string_equal(next, first(t, "NextMarker"));
-    aws_vec_free(&v);
+    lbp_vec_free(&v);
 }
 
 static void check_tgs(xmlDoc *doc, const char *t)
 {
-    struct aws_vec v;
+    struct lbp_vec v;
     struct aws_tg *tg;
     char next[64];
-    aws_vec_init(&v, sizeof(struct aws_tg));
+    lbp_vec_init(&v, sizeof(struct aws_tg));
     assert_int_equal(awsx_tgs(doc, &v, next, sizeof(next)), LBP_OK);
     assert_int_equal(v.n, occurrences(t, "TargetGroupArn"));
     tg = v.v;
@@ -143,15 +143,15 @@ static void check_tgs(xmlDoc *doc, const char *t)
         if (m && m < strstr(t, "</LoadBalancerArns>"))
             assert_int_equal(strncmp(tg->lb_arn, m + 8, strlen(tg->lb_arn)), 0);
     }
-    aws_vec_free(&v);
+    lbp_vec_free(&v);
 }
 
 static void check_listeners(xmlDoc *doc, const char *t)
 {
-    struct aws_vec v;
+    struct lbp_vec v;
     struct aws_listener *l;
     char next[64];
-    aws_vec_init(&v, sizeof(struct aws_listener));
+    lbp_vec_init(&v, sizeof(struct aws_listener));
     assert_int_equal(awsx_listeners(doc, &v, next, sizeof(next)), LBP_OK);
     assert_int_equal(v.n, occurrences(t, "ListenerArn"));
     l = v.v;
@@ -162,28 +162,28 @@ static void check_listeners(xmlDoc *doc, const char *t)
     assert_string_equal(l->tg_arn, first(t, "TargetGroupArn"));
     assert_string_equal(l->cert, first(t, "CertificateArn"));
     assert_string_equal(l->ssl_policy, first(t, "SslPolicy"));
-    aws_vec_free(&v);
+    lbp_vec_free(&v);
 }
 
 static void check_health(xmlDoc *doc, const char *t)
 {
-    struct aws_vec v;
+    struct lbp_vec v;
     struct aws_target *x;
-    aws_vec_init(&v, sizeof(struct aws_target));
+    lbp_vec_init(&v, sizeof(struct aws_target));
     assert_int_equal(awsx_target_health(doc, &v), LBP_OK);
     assert_int_equal(v.n, occurrences(t, "Target"));
     x = v.v;
     assert_string_equal(x->id, first(t, "Id"));
     assert_int_equal(x->port, first_int(t, "Port"));
     assert_string_equal(x->state, first(t, "State"));
-    aws_vec_free(&v);
+    lbp_vec_free(&v);
 }
 
 static void check_tags(xmlDoc *doc, const char *t)
 {
-    struct aws_vec v;
+    struct lbp_vec v;
     struct aws_tagdesc *d;
-    aws_vec_init(&v, sizeof(struct aws_tagdesc));
+    lbp_vec_init(&v, sizeof(struct aws_tagdesc));
     assert_int_equal(awsx_tag_descs(doc, &v), LBP_OK);
     assert_int_equal(v.n, occurrences(t, "ResourceArn") + occurrences(t, "LoadBalancerName"));
     d = v.v;
@@ -197,7 +197,7 @@ static void check_tags(xmlDoc *doc, const char *t)
         snprintf(key, sizeof(key), "%s", first(t, "Key"));
         assert_string_equal(aws_tag_get(&d->tags, key), first(t, "Value"));
     }
-    aws_vec_free(&v);
+    lbp_vec_free(&v);
 }
 
 static void check_empty_result(xmlDoc *doc, const char *t)
@@ -222,9 +222,9 @@ static void check_ec2_return(xmlDoc *doc, const char *t)
 
 static void check_instances(xmlDoc *doc, const char *t)
 {
-    struct aws_vec v;
+    struct lbp_vec v;
     char next[64];
-    aws_vec_init(&v, sizeof(struct aws_instance));
+    lbp_vec_init(&v, sizeof(struct aws_instance));
     assert_int_equal(awsx_instances(doc, &v, next, sizeof(next)), LBP_OK);
     assert_int_equal(v.n, occurrences(t, "instanceId"));
     for (size_t i = 0; i < v.n; i++) {
@@ -233,14 +233,14 @@ static void check_instances(xmlDoc *doc, const char *t)
         assert_string_equal(in->az, nth_text(t, "availabilityZone", (int)i));
     }
     assert_string_equal(((struct aws_instance *)v.v)->state, nth_text(t, "name", 0));
-    aws_vec_free(&v);
+    lbp_vec_free(&v);
 }
 
 static void check_subnets(xmlDoc *doc, const char *t)
 {
-    struct aws_vec v;
+    struct lbp_vec v;
     char next[64];
-    aws_vec_init(&v, sizeof(struct aws_subnet));
+    lbp_vec_init(&v, sizeof(struct aws_subnet));
     assert_int_equal(awsx_subnets(doc, &v, next, sizeof(next)), LBP_OK);
     assert_int_equal(v.n, occurrences(t, "subnetId"));
     for (size_t i = 0; i < v.n; i++) {
@@ -255,16 +255,16 @@ static void check_subnets(xmlDoc *doc, const char *t)
         snprintf(key, sizeof(key), "%s", first(t, "key"));
         assert_string_equal(aws_tag_get(&((struct aws_subnet *)v.v)->tags, key), first(t, "value"));
     }
-    aws_vec_free(&v);
+    lbp_vec_free(&v);
 }
 
 static void check_sgs(xmlDoc *doc, const char *t)
 {
-    struct aws_vec v;
+    struct lbp_vec v;
     char next[64];
     struct aws_sg *g;
     size_t ranges = occurrences(t, "cidrIp"), peers = 0;
-    aws_vec_init(&v, sizeof(struct aws_sg));
+    lbp_vec_init(&v, sizeof(struct aws_sg));
     assert_int_equal(awsx_sgs(doc, &v, next, sizeof(next)), LBP_OK);
     assert_int_equal(v.n, occurrences(t, "groupDescription"));
     g = v.v;
@@ -288,10 +288,10 @@ static void check_sgs(xmlDoc *doc, const char *t)
 
 static void check_clbs(xmlDoc *doc, const char *t)
 {
-    struct aws_vec v;
+    struct lbp_vec v;
     struct aws_clb *c;
     char next[64];
-    aws_vec_init(&v, sizeof(struct aws_clb));
+    lbp_vec_init(&v, sizeof(struct aws_clb));
     assert_int_equal(awsx_clbs(doc, &v, next, sizeof(next)), LBP_OK);
     assert_int_equal(v.n, occurrences(t, "LoadBalancerName"));
     c = v.v;
@@ -420,16 +420,16 @@ static void hostile_input(void **st)
                                  "<CreateSecurityGroupResponse><groupId>&e;</groupId>"
                                  "</CreateSecurityGroupResponse>";
     char big[1200], v[64];
-    struct aws_vec vec;
+    struct lbp_vec vec;
     xmlDoc *d;
-    aws_vec_init(&vec, sizeof(struct aws_lb));
+    lbp_vec_init(&vec, sizeof(struct aws_lb));
     d = awsx_parse(trunc, sizeof(trunc) - 1);
     assert_null(d);
     d = awsx_parse(noarn, sizeof(noarn) - 1);
     assert_non_null(d);
     assert_int_equal(awsx_lbs(d, &vec, NULL, 0), LBP_PARSE);
     xmlFreeDoc(d);
-    aws_vec_free(&vec);
+    lbp_vec_free(&vec);
     /* A field longer than its slot is refused, not cut. */
     snprintf(big, sizeof(big), "<X><groupId>%0*d</groupId></X>", 1000, 7);
     d = awsx_parse(big, strlen(big));

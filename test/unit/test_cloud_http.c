@@ -3,7 +3,9 @@
  * its rate limiter against a scripted in-process HTTP server: retries on
  * 5xx, on throttling the classifier finds in a 400 body, Retry-After,
  * exponential backoff, transport failures and timeouts, the body cap,
- * re-preparing (re-signing) each attempt, metrics, and the redactor.
+ * re-preparing (re-signing) each attempt, a prepare that rewrites URL and
+ * body, which failures are re-sent for which methods (a POST that may have
+ * taken effect is not), metrics, and the redactor.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -38,6 +40,15 @@ struct step {
 static struct step g_script[16];
 static size_t g_n_script, g_next;
 static char g_seen_hdr[16][128];
+static char g_seen_method[16][16];
+static char g_seen_sig[16][64];  /* the "signature" query argument */
+static char g_seen_body[16][128];
+
+/* One request's upload, collected across the handler's calls. */
+struct upload {
+    char data[128];
+    size_t len;
+};
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct MHD_Daemon *g_d;
 static int g_port;
@@ -51,11 +62,17 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     const char *h;
     enum MHD_Result ret;
     size_t idx;
-    if (!*con_cls) {
-        *con_cls = (void *)1;
-        return MHD_YES;
+    struct upload *up = *con_cls;
+    if (!up) {
+        *con_cls = calloc(1, sizeof(struct upload));
+        return *con_cls ? MHD_YES : MHD_NO;
     }
     if (*upload_size) {
+        size_t n = *upload_size;
+        if (n > sizeof(up->data) - 1 - up->len)
+            n = sizeof(up->data) - 1 - up->len;
+        memcpy(up->data + up->len, upload, n);
+        up->len += n;
         *upload_size = 0;
         return MHD_YES;
     }
@@ -64,9 +81,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (idx < g_n_script)
         s = g_script[idx];
     h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Attempt");
-    if (idx < 16)
+    if (idx < 16) {
+        const char *sig = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "signature");
         snprintf(g_seen_hdr[idx], sizeof(g_seen_hdr[idx]), "%s", h ? h : "");
+        snprintf(g_seen_method[idx], sizeof(g_seen_method[idx]), "%s", method);
+        snprintf(g_seen_sig[idx], sizeof(g_seen_sig[idx]), "%s", sig ? sig : "");
+        snprintf(g_seen_body[idx], sizeof(g_seen_body[idx]), "%.*s", (int)up->len, up->data);
+    }
     pthread_mutex_unlock(&g_mu);
+    free(up);
+    *con_cls = NULL;
     if (s.delay_ms)
         usleep((useconds_t)s.delay_ms * 1000);
     r = MHD_create_response_from_buffer(strlen(s.body), (void *)s.body, MHD_RESPMEM_MUST_COPY);
@@ -111,7 +135,19 @@ static void script(const struct step *s, size_t n)
     g_n_script = n;
     g_next = 0;
     memset(g_seen_hdr, 0, sizeof(g_seen_hdr));
+    memset(g_seen_method, 0, sizeof(g_seen_method));
+    memset(g_seen_sig, 0, sizeof(g_seen_sig));
+    memset(g_seen_body, 0, sizeof(g_seen_body));
     pthread_mutex_unlock(&g_mu);
+}
+
+static size_t served(void)
+{
+    size_t n;
+    pthread_mutex_lock(&g_mu);
+    n = g_next;
+    pthread_mutex_unlock(&g_mu);
+    return n;
 }
 
 static struct lbp_http_client *client(unsigned attempts, uint64_t base_ms, double qps,
@@ -253,12 +289,12 @@ static void backoff_grows(void **st)
 
 static int attempt_no;
 static int prepare_counter(void *ud, const struct lbp_http_request *req, const char *host,
-                           struct lbp_http_headers *out)
+                           struct lbp_http_prepared *out)
 {
     char want[64];
     snprintf(want, sizeof(want), "127.0.0.1:%d", g_port);
     assert_string_equal(host, want);
-    return lbp_http_headers_addf(out, "X-Attempt: %d", ++attempt_no);
+    return lbp_http_headers_addf(&out->headers, "X-Attempt: %d", ++attempt_no);
 }
 
 static void prepares_each_attempt(void **st)
@@ -293,6 +329,164 @@ static void transport_errors_and_timeouts(void **st)
     r.timeout_ms = 150;
     assert_int_equal(lbp_http_do(c, &r, &resp), LBP_RETRY);
     assert_string_equal(resp.code, "timeout");
+    lbp_http_response_free(&resp);
+    lbp_http_client_free(c);
+}
+
+/* A POST that timed out or got a 5xx may have taken effect: sent once only. */
+static void post_not_blindly_resent(void **st)
+{
+    struct step slow[] = {{200, "late", NULL, 600}, {200, "ok"}};
+    struct step busy[] = {{503, "busy"}, {200, "ok"}};
+    struct lbp_http_client *c = client(3, 1, 0, 0);
+    struct lbp_http_request r = {.method = "POST",
+                                 .url = url(),
+                                 .operation = "associateIpAddress",
+                                 .body = "a=b",
+                                 .body_len = 3,
+                                 .timeout_ms = 150};
+    struct lbp_http_response resp;
+
+    script(slow, 2);
+    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_RETRY);
+    assert_int_equal(resp.attempts, 1);
+    assert_true(resp.not_resent);
+    assert_string_equal(resp.code, "timeout");
+    lbp_http_response_free(&resp);
+    usleep(700 * 1000); /* let the slow answer finish, then count */
+    assert_int_equal(served(), 1);
+
+    script(busy, 2);
+    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_RETRY);
+    assert_int_equal(resp.attempts, 1);
+    assert_int_equal(resp.status, 503);
+    assert_true(resp.not_resent);
+    lbp_http_response_free(&resp);
+    assert_int_equal(served(), 1);
+
+    /* The same failures on PUT and DELETE are retried. */
+    r.method = "PUT";
+    script(slow, 2);
+    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_OK);
+    assert_int_equal(resp.attempts, 2);
+    assert_false(resp.not_resent);
+    lbp_http_response_free(&resp);
+    r.method = "DELETE";
+    script(busy, 2);
+    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_OK);
+    assert_int_equal(resp.attempts, 2);
+    lbp_http_response_free(&resp);
+    usleep(700 * 1000);
+    lbp_http_client_free(c);
+}
+
+/* A POST is retried when it never arrived, or was throttled unprocessed. */
+static void post_retried_when_unprocessed(void **st)
+{
+    struct step throttled[] = {{429, "slow down"}, {200, "ok"}};
+    struct lbp_http_client *c = client(2, 1, 0, 0);
+    struct lbp_http_request r = {
+        .method = "POST", .url = "http://127.0.0.1:1/", .operation = "OpPost", .body = "x",
+        .body_len = 1};
+    struct lbp_http_response resp;
+    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_RETRY);
+    assert_int_equal(resp.attempts, 2); /* connection refused: nothing was sent */
+    assert_false(resp.not_resent);
+    lbp_http_response_free(&resp);
+    r.url = url();
+    script(throttled, 2);
+    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_OK);
+    assert_int_equal(resp.attempts, 2);
+    assert_int_equal(served(), 2);
+    lbp_http_response_free(&resp);
+    lbp_http_client_free(c);
+}
+
+static int no_effect_calls;
+static bool no_effect_answer;
+static bool no_effect(void *ud, const struct lbp_http_request *req,
+                      const struct lbp_http_response *failed)
+{
+    assert_int_equal(failed->status, 503);
+    no_effect_calls++;
+    return no_effect_answer;
+}
+
+/* A deduplicated POST (client token) is re-sent; so is one the caller checked. */
+static void post_resent_when_safe(void **st)
+{
+    struct step busy[] = {{503, "busy"}, {200, "ok"}};
+    struct lbp_http_client *c = client(3, 1, 0, 0);
+    struct lbp_http_request r = {.method = "POST",
+                                 .url = url(),
+                                 .operation = "OpTok",
+                                 .body = "clientToken=abc",
+                                 .body_len = 15,
+                                 .idempotent = true};
+    struct lbp_http_response resp;
+    script(busy, 2);
+    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_OK);
+    assert_int_equal(resp.attempts, 2);
+    assert_string_equal(g_seen_body[1], "clientToken=abc");
+    lbp_http_response_free(&resp);
+
+    r.idempotent = false;
+    r.no_effect = no_effect;
+    no_effect_calls = 0;
+    no_effect_answer = true;
+    script(busy, 2);
+    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_OK);
+    assert_int_equal(resp.attempts, 2);
+    assert_int_equal(no_effect_calls, 1);
+    lbp_http_response_free(&resp);
+
+    no_effect_calls = 0;
+    no_effect_answer = false;
+    script(busy, 2);
+    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_RETRY);
+    assert_int_equal(resp.attempts, 1);
+    assert_int_equal(no_effect_calls, 1);
+    assert_true(resp.not_resent);
+    assert_int_equal(served(), 1);
+    lbp_http_response_free(&resp);
+    lbp_http_client_free(c);
+}
+
+/* CloudStack-style signing: the signature goes into the query string, and the body is replaced. */
+static int prepare_rewrite(void *ud, const struct lbp_http_request *req, const char *host,
+                           struct lbp_http_prepared *out)
+{
+    int *n = ud;
+    if (asprintf(&out->url, "%s?command=listX&signature=sig%d", req->url, ++*n) < 0)
+        return LBP_NOMEM;
+    out->body = strdup("signed=1");
+    if (!out->body)
+        return LBP_NOMEM;
+    out->body_len = 8;
+    return LBP_OK;
+}
+
+static void prepare_rewrites_url_and_body(void **st)
+{
+    struct step s[] = {{500, "x"}, {200, "ok"}};
+    struct lbp_http_client *c = client(3, 1, 0, 0);
+    int n = 0;
+    struct lbp_http_request r = {.method = "PUT",
+                                 .url = url(),
+                                 .operation = "OpSign",
+                                 .body = "unsigned",
+                                 .body_len = 8,
+                                 .prepare = prepare_rewrite,
+                                 .ud = &n};
+    struct lbp_http_response resp;
+    script(s, 2);
+    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_OK);
+    assert_int_equal(resp.attempts, 2);
+    /* signed afresh for each attempt */
+    assert_string_equal(g_seen_sig[0], "sig1");
+    assert_string_equal(g_seen_sig[1], "sig2");
+    assert_string_equal(g_seen_body[1], "signed=1");
+    assert_string_equal(g_seen_method[1], "PUT");
     lbp_http_response_free(&resp);
     lbp_http_client_free(c);
 }
@@ -485,6 +679,10 @@ int main(void)
         cmocka_unit_test(backoff_grows),
         cmocka_unit_test(prepares_each_attempt),
         cmocka_unit_test(transport_errors_and_timeouts),
+        cmocka_unit_test(post_not_blindly_resent),
+        cmocka_unit_test(post_retried_when_unprocessed),
+        cmocka_unit_test(post_resent_when_safe),
+        cmocka_unit_test(prepare_rewrites_url_and_body),
         cmocka_unit_test(captures_response_headers),
         cmocka_unit_test(body_is_capped),
         cmocka_unit_test(rate_limit_spaces_calls),

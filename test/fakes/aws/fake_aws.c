@@ -32,7 +32,7 @@
 
 #include "common/rc.h"
 #include "common/util.h"
-#include "provider/sigv4.h"
+#include "clouds/aws/sigv4.h"
 #include "test/fakes/aws/fake.h"
 #include "test/fakes/fake_util.h"
 

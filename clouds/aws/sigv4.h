@@ -10,8 +10,8 @@
  * signed. Nothing here logs; the result holds the signature, so callers must
  * not log `authorization` or `headers` either.
  */
-#ifndef LBP_PROVIDER_SIGV4_H
-#define LBP_PROVIDER_SIGV4_H
+#ifndef LBP_AWS_SIGV4_H
+#define LBP_AWS_SIGV4_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -67,8 +67,5 @@ struct lbp_sigv4_result {
 int lbp_sigv4_sign(const struct lbp_sigv4_request *req, const struct lbp_sigv4_opts *opts,
                    struct lbp_sigv4_result *out, char *err, size_t errlen);
 void lbp_sigv4_result_free(struct lbp_sigv4_result *r);
-
-/* Lower-case hex SHA-256 of data into out (65 bytes with the NUL). */
-void lbp_sigv4_sha256_hex(const void *data, size_t len, char out[65]);
 
 #endif

@@ -6,8 +6,8 @@
  * section names compare case-sensitively except for surrounding blanks.
  * Files over 1 MiB and lines over 4 KiB are refused, not truncated.
  */
-#ifndef LBP_PROVIDER_INI_H
-#define LBP_PROVIDER_INI_H
+#ifndef LBP_AWS_INI_H
+#define LBP_AWS_INI_H
 
 #include <stddef.h>
 

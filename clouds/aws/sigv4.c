@@ -12,7 +12,7 @@
  * not the caller pre-encoded it. Everything is built in capped buffers, and
  * key material is wiped from the stack once used.
  */
-#include "provider/sigv4.h"
+#include "clouds/aws/sigv4.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -28,6 +28,7 @@
 
 #include "common/buf.h"
 #include "common/rc.h"
+#include "common/sha256.h"
 #include "common/util.h"
 
 #define SIGV4_MAX (1u << 20) /* cap on the canonical request and its parts */
@@ -61,24 +62,6 @@ static void sb_adds(struct sb *s, const char *p)
 static void sb_addc(struct sb *s, char c)
 {
     sb_add(s, &c, 1);
-}
-
-static void hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = 0;
-}
-
-void lbp_sigv4_sha256_hex(const void *data, size_t len, char out[65])
-{
-    unsigned char md[32];
-    unsigned int n = 0;
-    EVP_Digest(data ? data : "", len, md, &n, EVP_sha256(), NULL);
-    hex(md, 32, out);
 }
 
 static void hmac(const void *key, size_t keylen, const void *msg, size_t msglen,
@@ -394,7 +377,7 @@ int lbp_sigv4_sign(const struct lbp_sigv4_request *req, const struct lbp_sigv4_o
     if (opts->payload_hash)
         lbp_strlcpy(payload_hash, opts->payload_hash, sizeof(payload_hash));
     else
-        lbp_sigv4_sha256_hex(req->payload, req->payload_len, payload_hash);
+        lbp_sha256_hex(req->payload, req->payload_len, payload_hash);
 
     /* The request's headers plus the ones the signer owns. */
     h = calloc(req->n_headers + 3, sizeof(*h));
@@ -485,7 +468,7 @@ int lbp_sigv4_sign(const struct lbp_sigv4_request *req, const struct lbp_sigv4_o
     }
 
     /* String to sign. */
-    lbp_sigv4_sha256_hex(creq.b.data, creq.b.len, creq_hash);
+    lbp_sha256_hex(creq.b.data, creq.b.len, creq_hash);
     sb_adds(&sts, "AWS4-HMAC-SHA256\n");
     sb_adds(&sts, out->amz_date);
     sb_addc(&sts, '\n');
@@ -511,7 +494,7 @@ int lbp_sigv4_sign(const struct lbp_sigv4_request *req, const struct lbp_sigv4_o
     hmac(k2, 32, opts->service, strlen(opts->service), k1);
     hmac(k1, 32, "aws4_request", 12, k2);
     hmac(k2, 32, sts.b.data, sts.b.len, mac);
-    hex(mac, 32, sig);
+    lbp_hex(mac, 32, sig);
 
     out->authorization = fmt_dup("AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, "
                                  "SignedHeaders=%s, Signature=%s",

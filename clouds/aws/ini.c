@@ -4,7 +4,7 @@
  * Lookups rescan the text; these files are read a handful of times per
  * process, so a parsed tree would only add code.
  */
-#include "provider/ini.h"
+#include "clouds/aws/ini.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -13,37 +13,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/file.h"
 #include "common/rc.h"
 #include "common/util.h"
 
 int lbp_ini_load(const char *path, char **text)
 {
-    FILE *f;
-    struct stat st;
-    char *buf;
-    size_t n;
-    *text = NULL;
-    f = fopen(path, "re");
-    if (!f)
-        return errno == ENOENT ? LBP_NOT_FOUND : LBP_IO;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return LBP_IO;
-    }
-    if ((size_t)st.st_size > LBP_INI_MAX_FILE) {
-        fclose(f);
-        return LBP_TOOBIG;
-    }
-    buf = malloc((size_t)st.st_size + 1);
-    if (!buf) {
-        fclose(f);
-        return LBP_NOMEM;
-    }
-    n = fread(buf, 1, (size_t)st.st_size, f);
-    fclose(f);
-    buf[n] = 0;
-    *text = buf;
-    return LBP_OK;
+    int rc = lbp_file_read(path, LBP_INI_MAX_FILE, LBP_FILE_SECRET, text, NULL);
+    return rc == LBP_IO && errno == ENOENT ? LBP_NOT_FOUND : rc;
 }
 
 /* Trims [*b, *e) in place. */

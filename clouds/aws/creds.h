@@ -1,5 +1,5 @@
 /*
- * aws_creds.h — the AWS credentials chain and endpoint resolution shared by
+ * creds.h — the AWS credentials chain and endpoint resolution shared by
  * everything that talks to AWS.
  *
  * Order (as the AWS SDKs): environment (AWS_ACCESS_KEY_ID,
@@ -15,8 +15,8 @@
  * Temporary credentials are refreshed 5 minutes before they expire. One
  * provider may be shared by any number of threads.
  */
-#ifndef LBP_PROVIDER_AWS_CREDS_H
-#define LBP_PROVIDER_AWS_CREDS_H
+#ifndef LBP_AWS_CREDS_H
+#define LBP_AWS_CREDS_H
 
 #include <stddef.h>
 #include <stdint.h>

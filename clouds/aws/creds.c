@@ -1,5 +1,5 @@
 /*
- * aws_creds.c — the AWS credentials chain (see aws_creds.h).
+ * creds.c — the AWS credentials chain (see creds.h).
  *
  * The chain is walked again only when nothing is cached or the cached
  * credentials are within the refresh margin of expiry; the walk happens
@@ -7,7 +7,7 @@
  * instead of each hitting STS or IMDS. Every failure message names the
  * source and the reason, never a value read from it.
  */
-#include "provider/aws_creds.h"
+#include "clouds/aws/creds.h"
 
 #include <ctype.h>
 #include <json-c/json.h>
@@ -20,10 +20,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/file.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
-#include "provider/ini.h"
+#include "clouds/aws/ini.h"
 
 #define TOKEN_FILE_MAX (64u << 10)
 
@@ -204,17 +206,6 @@ int lbp_aws_imds_get(struct lbp_http_client *http, const char *base, const char 
     return rc;
 }
 
-static int copy_json_str(struct json_object *o, const char *key, char *out, size_t cap)
-{
-    struct json_object *v;
-    if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-        return LBP_PARSE;
-    if ((size_t)json_object_get_string_len(v) + 1 > cap || json_object_get_string_len(v) == 0)
-        return LBP_PARSE;
-    lbp_strlcpy(out, json_object_get_string(v), cap);
-    return LBP_OK;
-}
-
 static int from_imds(struct lbp_aws_creds *p, struct lbp_aws_credentials *c, char *err,
                      size_t errlen)
 {
@@ -255,10 +246,12 @@ static int from_imds(struct lbp_aws_creds *p, struct lbp_aws_credentials *c, cha
         rc = LBP_AUTH;
         goto out;
     }
-    if (copy_json_str(o, "AccessKeyId", c->access_key_id, sizeof(c->access_key_id)) ||
-        copy_json_str(o, "SecretAccessKey", c->secret_access_key, sizeof(c->secret_access_key)) ||
-        copy_json_str(o, "Token", c->session_token, sizeof(c->session_token)) ||
-        copy_json_str(o, "Expiration", exp, sizeof(exp)) || lbp_parse_rfc3339(exp, &c->expires_s)) {
+    if (lbp_json_copy_str(o, "AccessKeyId", c->access_key_id, sizeof(c->access_key_id), NULL, 0) ||
+        lbp_json_copy_str(o, "SecretAccessKey", c->secret_access_key,
+                          sizeof(c->secret_access_key), NULL, 0) ||
+        lbp_json_copy_str(o, "Token", c->session_token, sizeof(c->session_token), NULL, 0) ||
+        lbp_json_copy_str(o, "Expiration", exp, sizeof(exp), NULL, 0) ||
+        lbp_parse_rfc3339(exp, &c->expires_s)) {
         snprintf(err, errlen,
                  "IMDS: role credentials lack AccessKeyId, SecretAccessKey, Token "
                  "or Expiration");
@@ -307,31 +300,17 @@ static int xml_text(xmlNode *n, char *out, size_t cap)
 
 static int read_token_file(const char *path, char **out)
 {
-    FILE *f = fopen(path, "re");
-    char *buf;
-    size_t n;
-    *out = NULL;
-    if (!f)
-        return LBP_IO;
-    buf = malloc(TOKEN_FILE_MAX + 1);
-    if (!buf) {
-        fclose(f);
-        return LBP_NOMEM;
-    }
-    n = fread(buf, 1, TOKEN_FILE_MAX + 1, f);
-    fclose(f);
-    if (n > TOKEN_FILE_MAX) {
-        free(buf);
-        return LBP_TOOBIG;
-    }
-    while (n && isspace((unsigned char)buf[n - 1]))
-        n--;
-    buf[n] = 0;
+    size_t n = 0;
+    int rc = lbp_file_read(path, TOKEN_FILE_MAX, LBP_FILE_SECRET, out, &n);
+    if (rc)
+        return rc;
+    while (n && isspace((unsigned char)(*out)[n - 1]))
+        (*out)[--n] = 0;
     if (!n) {
-        free(buf);
+        free(*out);
+        *out = NULL;
         return LBP_PARSE;
     }
-    *out = buf;
     return LBP_OK;
 }
 
@@ -362,7 +341,9 @@ static int from_web_identity(struct lbp_aws_creds *p, const char *role_arn, cons
                                    .operation = "AssumeRoleWithWebIdentity",
                                    .headers = hdr,
                                    .n_headers = 2,
-                                   .classify = sts_classify};
+                                   .classify = sts_classify,
+                                   /* AssumeRoleWithWebIdentity only hands out credentials. */
+                                   .idempotent = true};
     xmlDoc *doc = NULL;
     xmlNode *cr;
     int rc;
