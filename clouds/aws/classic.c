@@ -226,6 +226,8 @@ static int lb_sg_get(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spe
 static bool instance_match(const void *have, const void *want, void *ud)
 {
     return strcmp((const char *)have, ((const struct aws_instance *)want)->id) == 0;
+}
+
 static int lb_sg(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec, const char *vpc,
                  const struct aws_tags *tags, struct aws_sg *sg, struct lbp_call *call)
 {
