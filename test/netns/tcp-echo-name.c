@@ -2,8 +2,9 @@
  * tcp-echo-name — the network-namespace tests' TCP endpoint, so they need
  * neither socat nor python:
  *
- *   tcp-echo-name serve NAME PORT        accept on [::]:PORT (IPv4 too), send
- *                                        "NAME\n" to each client, close
+ *   tcp-echo-name serve NAME PORT [ADDR] accept on [::]:PORT (IPv4 too) or on
+ *                                        ADDR:PORT, send "NAME\n" to each
+ *                                        client, close
  *   tcp-echo-name connect HOST PORT MS [SRC]
  *                                        connect within MS milliseconds (from
  *                                        address SRC), print what the server
@@ -16,26 +17,37 @@
 #include "common/rc.h"
 #include "common/util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int serve(const char *name, long port)
+static int serve(const char *name, long port, const char *addr)
 {
-    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port)};
+    struct sockaddr_in sa4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    bool v4 = addr && inet_pton(AF_INET, addr, &sa4.sin_addr) == 1;
+    if (addr && !v4 && inet_pton(AF_INET6, addr, &sa.sin6_addr) != 1) {
+        fprintf(stderr, "tcp-echo-name: bad address %s\n", addr);
+        return 2;
+    }
+    int fd = socket(v4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int zero = 0, one = 1;
     if (fd < 0)
         return 1;
-    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+    if (!v4)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port)};
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0) {
+    if ((v4 ? bind(fd, (struct sockaddr *)&sa4, sizeof(sa4))
+            : bind(fd, (struct sockaddr *)&sa, sizeof(sa))) < 0 ||
+        listen(fd, 128) < 0) {
         perror("tcp-echo-name: bind/listen");
         close(fd);
         return 1;
@@ -166,9 +178,9 @@ out:
 int main(int argc, char **argv)
 {
     long port, ms;
-    if (argc == 4 && strcmp(argv[1], "serve") == 0 &&
+    if ((argc == 4 || argc == 5) && strcmp(argv[1], "serve") == 0 &&
         lbp_parse_long(argv[3], 1, 65535, &port) == LBP_OK)
-        return serve(argv[2], port);
+        return serve(argv[2], port, argc == 5 ? argv[4] : NULL);
     if (argc == 4 && strcmp(argv[1], "serve-udp") == 0 &&
         lbp_parse_long(argv[3], 1, 65535, &port) == LBP_OK)
         return serve_udp(argv[2], port);
@@ -178,7 +190,7 @@ int main(int argc, char **argv)
         lbp_parse_long(argv[4], 1, 600000, &ms) == LBP_OK)
         return connect_to(argv[2], argv[3], ms, argc == 6 ? argv[5] : NULL,
                           argv[1][0] == 'u' ? SOCK_DGRAM : SOCK_STREAM);
-    fprintf(stderr, "usage: tcp-echo-name serve NAME PORT | serve-udp NAME PORT |\n"
+    fprintf(stderr, "usage: tcp-echo-name serve NAME PORT [ADDR] | serve-udp NAME PORT |\n"
                     "       connect HOST PORT MS [SRC] | udp HOST PORT MS [SRC]\n");
     return 2;
 }
