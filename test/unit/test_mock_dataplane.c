@@ -8,6 +8,7 @@
  * affinity, UDP) is in test/netns/test_mock_dataplane.sh.
  */
 #include "clouds/mock/dataplane.h"
+#include "common/metrics.h"
 #include "common/rc.h"
 #include "provider/provider.h"
 
@@ -233,6 +234,109 @@ static void test_forwarding(void **state)
     close(lfd);
 }
 
+/*
+ * kube-proxy's healthCheckNodePort, for two nodes at once: 200 when asked on
+ * 127.0.0.1, on 127.0.0.2 whatever node2_code says.
+ */
+static _Atomic int node2_code = 503;
+
+static void *healthz_server(void *arg)
+{
+    int lfd = (int)(intptr_t)arg;
+    for (;;) {
+        struct sockaddr_in me;
+        socklen_t ml = sizeof(me);
+        char req[512], resp[128];
+        int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (c < 0)
+            return NULL;
+        getsockname(c, (struct sockaddr *)&me, &ml);
+        int code = ntohl(me.sin_addr.s_addr) == 0x7f000001 ? 200 : node2_code;
+        if (recv(c, req, sizeof(req) - 1, 0) > 0 && strncmp(req, "GET /healthz ", 13) == 0) {
+            int n =
+                snprintf(resp, sizeof(resp),
+                         "HTTP/1.1 %d X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", code);
+            (void)!send(c, resp, (size_t)n, MSG_NOSIGNAL);
+        }
+        close(c);
+    }
+}
+
+static double gauge(const char *name, const char *svc)
+{
+    struct lbp_metric *m = lbp_metric_new(LBP_GAUGE, name, "", "service");
+    const char *l[] = {svc};
+    return lbp_metric_value(m, l);
+}
+
+static double checks(const char *node, const char *result)
+{
+    struct lbp_metric *m = lbp_metric_new(LBP_COUNTER, "lbprov_mock_lb_health_checks_total", "",
+                                          "service,node,result");
+    const char *l[] = {"default/local", node, result};
+    return lbp_metric_value(m, l);
+}
+
+static bool healthy_within(double want, int ms)
+{
+    for (int i = 0; i < ms / 10; i++) {
+        if (gauge("lbprov_mock_lb_backends_healthy", "default/local") == want)
+            return true;
+        usleep(10000);
+    }
+    return false;
+}
+
+/* externalTrafficPolicy Local: GET /healthz on healthCheckNodePort decides. */
+static void test_local_health(void **state)
+{
+    struct lbp_dp *dp = NULL;
+    struct lbp_dp_opts o;
+    char err[256];
+    struct sockaddr_in any = {.sin_family = AF_INET}; /* 0.0.0.0: both nodes' addresses */
+    socklen_t al = sizeof(any);
+    int hfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), hp;
+    pthread_t srv;
+    (void)state;
+    assert_int_equal(bind(hfd, (struct sockaddr *)&any, sizeof(any)), 0);
+    assert_int_equal(listen(hfd, 16), 0);
+    getsockname(hfd, (struct sockaddr *)&any, &al);
+    hp = ntohs(any.sin_port);
+    pthread_create(&srv, NULL, healthz_server, (void *)(intptr_t)hfd);
+    lbp_dp_opts_default(&o);
+    o.hc_interval_ms = 50;
+    o.hc_timeout_ms = 500;
+    assert_int_equal(lbp_dp_new(&o, &dp, err, sizeof(err)), LBP_OK);
+    struct lbp_dp_port ports[] = {{41082, 1, false}};
+    const char *nodes[] = {"127.0.0.1", "127.0.0.2"};
+    struct lbp_dp_lb lb = {.name = "l1",
+                           .service = "default/local",
+                           .vips = {VIP},
+                           .n_vips = 1,
+                           .ports = ports,
+                           .n_ports = 1,
+                           .nodes = nodes,
+                           .n_nodes = 2,
+                           .local = true,
+                           .hc_port = hp};
+    assert_int_equal(lbp_dp_apply(dp, &lb, err, sizeof(err)), LBP_OK);
+    assert_int_equal(gauge("lbprov_mock_lb_backends", "default/local"), 2);
+    /* node2 answers 503 (no local endpoint): out after two checks; node1 stays. */
+    assert_true(healthy_within(1, 3000));
+    assert_true(checks("127.0.0.2", "fail") >= 2);
+    assert_true(checks("127.0.0.1", "pass") >= 2);
+    assert_int_equal(checks("127.0.0.1", "fail"), 0);
+    /* It gets an endpoint: back after two passes. */
+    node2_code = 200;
+    assert_true(healthy_within(2, 3000));
+    /* Nothing listens on the health port any more: both out. */
+    shutdown(hfd, SHUT_RDWR);
+    pthread_join(srv, NULL);
+    close(hfd);
+    assert_true(healthy_within(0, 3000));
+    lbp_dp_free(dp);
+}
+
 static void write_config(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -298,9 +402,8 @@ static void test_config(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ranges),
-        cmocka_unit_test(test_http_status),
-        cmocka_unit_test(test_forwarding),
+        cmocka_unit_test(test_ranges),     cmocka_unit_test(test_http_status),
+        cmocka_unit_test(test_forwarding), cmocka_unit_test(test_local_health),
         cmocka_unit_test(test_config),
     };
     signal(SIGPIPE, SIG_IGN);
