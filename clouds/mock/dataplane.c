@@ -405,7 +405,10 @@ static void nl_attr(struct nlmsghdr *h, size_t cap, unsigned short type, const v
     h->nlmsg_len = (unsigned)(NLMSG_ALIGN(h->nlmsg_len) + RTA_SPACE(len));
 }
 
-/* Creates the dummy link (kept when it exists) and brings it up. */
+/*
+ * Creates the dummy link unless a link of that name exists (of any kind: an
+ * operator may hand over one of their own), and brings it up.
+ */
 static int link_ensure(const char *name, int *ifindex, char *err, size_t errlen)
 {
     struct {
@@ -425,7 +428,7 @@ static int link_ensure(const char *name, int *ifindex, char *err, size_t errlen)
     nl_attr(&req.h, sizeof(req), IFLA_LINKINFO, NULL, 0);
     nl_attr(&req.h, sizeof(req), IFLA_INFO_KIND, "dummy", 6);
     li->rta_len = (unsigned short)((char *)&req + req.h.nlmsg_len - (char *)li);
-    rc = nl_talk(&req, req.h.nlmsg_len);
+    rc = if_nametoindex(name) ? 0 : nl_talk(&req, req.h.nlmsg_len);
     if (rc == -EEXIST)
         rc = 0;
     if (rc == 0) {

@@ -11,7 +11,10 @@
 #   - sessionAffinity ClientIP: one client stays on one node;
 #   - a controller restart keeps the Service's VIP (another Service's freed
 #     address lies below it) and the VIP answers again;
-#   - deleting the Service closes its port.
+#   - deleting the Service closes its port;
+#   - with a routable vipRange on a dummy link (vipInterface), clients on
+#     the LAN reach the VIP, one outside loadBalancerSourceRanges is
+#     refused, and the VIP leaves the link with the Service.
 # shellcheck source=test/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 [ -x "${LBPROV:-}" ] || skip "LBPROV does not name the lbprov binary"
@@ -43,6 +46,12 @@ for i in 1 2 3; do
 done
 add_ns ctl
 plug ctl eth0 br0 192.168.77.5/24 fd00:77::5/64
+# Two LAN clients for the routable part, the route to the VIPs via ctl.
+for i in 50 51; do
+    add_ns "client$i"
+    plug "client$i" eth0 br0 "192.168.77.$i/24" "fd00:77::$i/64"
+    ip -n "$(ns "client$i")" route add 192.168.90.0/24 via 192.168.77.5
+done
 lan_api
 for i in 1 2 3; do
     kapi POST /api/v1/nodes "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"node$i\"},\
@@ -183,6 +192,43 @@ tcp "$VIP" && fail "$VIP:$SPORT still accepts TCP after the delete"
 udp "$VIP" && fail "$VIP:$SPORT still answers UDP after the delete"
 echo "web deleted: $VIP:$SPORT refuses"
 
+kill -TERM "$CTL_PID"
+wait "$CTL_PID" || fail "controller exited with status $?"
+
+log "routable VIPs on a dummy link"
+cat >>"$WORK/cloud.conf" <<CONF
+vipRange=192.168.90.0/24
+vipInterface=lbp0
+CONF
+# A dummy link is what the controller creates; a kernel without the dummy
+# driver gets a veth of that name made beforehand, which it uses as it is.
+if ip -n "$(ns ctl)" link add lbp0probe type dummy 2>/dev/null; then
+    ip -n "$(ns ctl)" link delete lbp0probe
+else
+    echo "(no dummy links in this kernel: lbp0 is a veth made by the test)"
+    ip -n "$(ns ctl)" link add lbp0 type veth peer name lbp0peer
+    ip -n "$(ns ctl)" link set lbp0peer up
+fi
+start_controller
+service wide $NP $NPU
+wait_until 15 has_ingress wide || fail "wide got no address"
+WVIP=$(ingress wide)
+case "$WVIP" in 192.168.90.*) ;; *) fail "wide got $WVIP, not one of 192.168.90.0/24" ;; esac
+on_link() { ip -n "$(ns ctl)" -4 addr show dev lbp0 | grep -q "inet $WVIP/32"; }
+on_link || fail "$WVIP is not on lbp0: $(ip -n "$(ns ctl)" addr show dev lbp0)"
+lan() { nsx "$1" "$LBP_TCP_ECHO" connect "$WVIP" $SPORT 1000 2>/dev/null; }
+lan_all() { [ "$(for _ in 1 2 3 4 5 6 7 8 9; do lan client50; done | sort -u | tr '\n' ' ')" = "node1 node2 node3 " ]; }
+wait_until 10 lan_all || fail "client50 does not reach every node through $WVIP"
+spec_patch wide '{"loadBalancerSourceRanges":["192.168.77.50/32"]}'
+outside() { ! lan client51; }
+wait_until 10 outside || fail "client51 (outside the range) still gets through"
+lan client50 >/dev/null || fail "client50 (inside the range) was refused"
+echo "$WVIP on lbp0: client50 reaches the nodes, client51 is refused"
+kapi DELETE /api/v1/namespaces/default/services/wide >/dev/null
+wait_until 15 service_gone wide || fail "wide was not removed"
+on_link && fail "$WVIP still on lbp0 after the delete"
+lan client50 && fail "$WVIP still answers after the delete"
+echo "wide deleted: $WVIP left lbp0"
 kill -TERM "$CTL_PID"
 wait "$CTL_PID" || fail "controller exited with status $?"
 echo PASS
