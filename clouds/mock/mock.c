@@ -28,6 +28,12 @@
  * any ensure, as bare metal does, so a restart or a leader change never
  * moves a live Service's address.
  *
+ * With dataPlane=on the LBs carry traffic: after every change the LB's
+ * listeners, source ranges, affinity and nodes go to the data plane
+ * (dataplane.c), which listens on the VIPs and forwards to the NodePorts;
+ * the slot returns once that is in force, and fails with the reason when
+ * a listener cannot be opened. VIPs then default to 127.240.0.0/16.
+ *
  * Backend sets are interned: LBs with the same node list share one
  * reference-counted copy, which keeps thousands of LBs over a hundred nodes
  * cheap in memory.
@@ -1446,6 +1452,7 @@ static char *mock_debug_json(struct lbp_provider_ctx *ctx)
     json_object_object_add(root, "failNext", json_object_new_int64(ctx->fail_next));
     json_object_object_add(root, "latencyMs", json_object_new_int64(ctx->cfg.latency_ms));
     json_object_object_add(root, "pendingPolls", json_object_new_int64(ctx->cfg.pending_polls));
+    json_object_object_add(root, "dataPlane", json_object_new_boolean(ctx->dp != NULL));
     json_object *ops = json_object_new_array();
     for (struct mock_op *op = ctx->ops; op; op = op->hh.next) {
         json_object *o = json_object_new_object();
