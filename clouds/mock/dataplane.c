@@ -1142,7 +1142,8 @@ static struct dp_listener *listener_open(struct dp_lb *lb, const char *vip,
         socket(sa.ss_family, (p->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (l->fd < 0)
         goto fail;
-    setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (!p->udp) /* TIME_WAIT must not block a listener reopened; on UDP it would allow twins */
+        setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (sa.ss_family == AF_INET6)
         setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     if (bind(l->fd, (struct sockaddr *)&sa, salen) != 0 ||
