@@ -28,11 +28,18 @@
  * any ensure, as bare metal does, so a restart or a leader change never
  * moves a live Service's address.
  *
+ * With dataPlane=on the LBs carry traffic: after every change the LB's
+ * listeners, source ranges, affinity and nodes go to the data plane
+ * (dataplane.c), which listens on the VIPs and forwards to the NodePorts;
+ * the slot returns once that is in force, and fails with the reason when
+ * a listener cannot be opened. VIPs then default to 127.240.0.0/16.
+ *
  * Backend sets are interned: LBs with the same node list share one
  * reference-counted copy, which keeps thousands of LBs over a hundred nodes
  * cheap in memory.
  */
 #include "provider/provider.h"
+#include "clouds/mock/dataplane.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -53,6 +60,7 @@
 #define MOCK_MAX_V4_HOSTS (1u << 20)
 #define MOCK_MAX_PORTS 64
 #define MOCK_MAX_RANGES 64
+#define MOCK_DP_VIP_RANGE "127.240.0.0/16"
 
 struct mock_nodeset {
     UT_hash_handle hh;
@@ -85,6 +93,7 @@ struct mock_lb {
     int hc_port;
     bool local;
     char affinity[16];
+    int affinity_timeout;
     struct mock_nodeset *nodes;
     unsigned long ensure_calls, update_calls;
 };
@@ -110,6 +119,10 @@ struct mock_config {
     bool hostname;
     char ip_mode[8];
     char state_file[512];
+    /* The data plane: fixed for the life of the process, like the VIP range. */
+    bool data_plane;
+    bool vip_range_set;
+    struct lbp_dp_opts dp;
 };
 
 struct lbp_provider_ctx {
@@ -120,6 +133,7 @@ struct lbp_provider_ctx {
     long config_mtime_ns;
     struct mock_config cfg;
     unsigned fail_next;
+    struct lbp_dp *dp; /* NULL unless dataPlane=on */
     struct mock_lb *lbs;
     struct mock_op *ops;
     unsigned long op_seq;
@@ -215,6 +229,27 @@ static int config_parse(FILE *f, const char *path, struct mock_config *cfg, unsi
         if (strcmp(k, "vip_range") == 0) {
             if (parse_cidr4(v, &cfg->v4_base, &cfg->v4_size))
                 goto bad;
+            cfg->vip_range_set = true;
+        } else if (strcmp(k, "data_plane") == 0) {
+            if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
+                goto bad;
+            cfg->data_plane = strcmp(v, "on") == 0;
+        } else if (strcmp(k, "health_check_interval_ms") == 0 ||
+                   strcmp(k, "health_check_timeout_ms") == 0 ||
+                   strcmp(k, "udp_idle_timeout_ms") == 0) {
+            if (lbp_parse_long(v, 10, 3600000, &n))
+                goto bad;
+            *(k[0] == 'u'    ? &cfg->dp.udp_idle_ms
+              : k[13] == 'i' ? &cfg->dp.hc_interval_ms
+                             : &cfg->dp.hc_timeout_ms) = (unsigned)n;
+        } else if (strcmp(k, "healthy_threshold") == 0 || strcmp(k, "unhealthy_threshold") == 0) {
+            if (lbp_parse_long(v, 1, 100, &n))
+                goto bad;
+            *(k[0] == 'h' ? &cfg->dp.hc_rise : &cfg->dp.hc_fall) = (unsigned)n;
+        } else if (strcmp(k, "vip_interface") == 0) {
+            if (strlen(v) >= sizeof(cfg->dp.vip_interface) || strchr(v, '/') || strchr(v, ' '))
+                goto bad;
+            lbp_strlcpy(cfg->dp.vip_interface, v, sizeof(cfg->dp.vip_interface));
         } else if (strcmp(k, "vip6_range") == 0) {
             if (parse_cidr6(v, &cfg->v6_base))
                 goto bad;
@@ -277,6 +312,9 @@ static int config_read(const char *path, struct mock_config *cfg, unsigned *fail
     }
     rc = config_parse(f, path, cfg, fail_next, err, errlen);
     fclose(f);
+    /* With the data plane the VIPs must answer on this host: loopback needs no privilege. */
+    if (rc == LBP_OK && cfg->data_plane && !cfg->vip_range_set)
+        parse_cidr4(MOCK_DP_VIP_RANGE, &cfg->v4_base, &cfg->v4_size);
     return rc;
 }
 
@@ -286,6 +324,7 @@ static void config_defaults(struct mock_config *cfg)
     parse_cidr4("203.0.113.0/24", &cfg->v4_base, &cfg->v4_size);
     parse_cidr6("2001:db8::/64", &cfg->v6_base);
     cfg->retry_after_s = 1;
+    lbp_dp_opts_default(&cfg->dp);
 }
 
 /* Re-reads the config when it changed on disk; called with the lock held. */
@@ -311,6 +350,8 @@ static void config_maybe_reload(struct lbp_provider_ctx *ctx)
     cfg.v4_size = ctx->cfg.v4_size;
     cfg.v6_base = ctx->cfg.v6_base;
     memcpy(cfg.state_file, ctx->cfg.state_file, sizeof(cfg.state_file));
+    cfg.data_plane = ctx->cfg.data_plane;
+    cfg.dp = ctx->cfg.dp;
     ctx->cfg = cfg;
     ctx->fail_next = fail_next;
     lbp_info("mock cloud: reloaded %s (latency_ms=%u fail_next=%u error_rate=%.3f)",
@@ -1026,6 +1067,53 @@ static void status_of(struct lbp_provider_ctx *ctx, const struct mock_lb *lb,
         lbp_strlcpy(st->ingress[i].ip_mode, ctx->cfg.ip_mode, sizeof(st->ingress[i].ip_mode));
 }
 
+/*
+ * Hands the LB's listeners, ranges and nodes to the data plane; lock held.
+ * Returns once they are in force, or with the reason a listener is not.
+ */
+static int dp_sync(struct lbp_provider_ctx *ctx, const struct mock_lb *lb, struct lbp_call *call)
+{
+    struct lbp_dp_port ports[MOCK_MAX_PORTS];
+    const char **nodes = NULL;
+    char svc[600], err[LBP_ERRBUF_SIZE];
+    struct lbp_dp_lb d = {.name = lb->lb_name,
+                          .service = svc,
+                          .local = lb->local,
+                          .hc_port = lb->hc_port,
+                          .affinity = strcmp(lb->affinity, "ClientIP") == 0,
+                          .affinity_timeout_s = lb->affinity_timeout,
+                          .ranges = (const char *const *)lb->ranges,
+                          .n_ranges = lb->n_ranges,
+                          .ports = ports};
+    int rc;
+    if (!ctx->dp)
+        return LBP_OK;
+    snprintf(svc, sizeof(svc), "%s/%s", str_or_empty(lb->ns), str_or_empty(lb->name));
+    if (lb->vip[0])
+        d.vips[d.n_vips++] = lb->vip;
+    if (lb->vip6[0])
+        d.vips[d.n_vips++] = lb->vip6;
+    for (size_t i = 0; i < lb->n_listeners && d.n_ports < MOCK_MAX_PORTS; i++) {
+        const struct mock_listener *l = &lb->listeners[i];
+        if (strcmp(l->protocol, "TCP") != 0 && strcmp(l->protocol, "UDP") != 0)
+            continue; /* the cloud does not offer SCTP */
+        ports[d.n_ports++] = (struct lbp_dp_port){
+            .port = l->port, .node_port = l->node_port, .udp = l->protocol[0] == 'U'};
+    }
+    if (lb->nodes && lb->nodes->n) {
+        if (!(nodes = calloc(lb->nodes->n, sizeof(*nodes))))
+            return LBP_NOMEM;
+        for (size_t i = 0; i < lb->nodes->n; i++)
+            nodes[d.n_nodes++] = lb->nodes->addrs[i];
+    }
+    d.nodes = nodes;
+    rc = lbp_dp_apply(ctx->dp, &d, err, sizeof(err));
+    free(nodes);
+    if (rc)
+        lbp_failf(call, "%s", err);
+    return rc;
+}
+
 static void metrics_register(void);
 static void mock_cleanup(struct lbp_provider_ctx *ctx);
 
@@ -1058,6 +1146,16 @@ static int mock_init(const char *cloud_config_path, const char *cluster_name,
     }
     if ((rc = state_load(ctx, err, errlen)))
         goto out;
+    if (ctx->cfg.data_plane) {
+        if ((rc = lbp_dp_new(&ctx->cfg.dp, &ctx->dp, err, errlen)))
+            goto out;
+        for (struct mock_lb *lb = ctx->lbs; lb; lb = lb->hh.next) {
+            struct lbp_call c = {0};
+            if (dp_sync(ctx, lb, &c))
+                lbp_warn("mock cloud: %s/%s: %s", str_or_empty(lb->ns), str_or_empty(lb->name),
+                         c.err);
+        }
+    }
     /* At every init: a registry reset (lbp_metrics_reset) drops what an earlier one registered. */
     metrics_register();
 out:
@@ -1075,6 +1173,7 @@ static void mock_cleanup(struct lbp_provider_ctx *ctx)
     if (!ctx)
         return;
     struct mock_op *op, *otmp;
+    lbp_dp_free(ctx->dp); /* first: its loop reads nothing of ours, but it owns the VIPs' sockets */
     HASH_ITER(hh, ctx->lbs, lb, tmp)
     {
         HASH_DEL(ctx->lbs, lb);
@@ -1220,14 +1319,17 @@ static int mock_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
     lb->local = spec->local_traffic;
     lbp_strlcpy(lb->affinity, spec->session_affinity ? spec->session_affinity : "None",
                 sizeof(lb->affinity));
+    lb->affinity_timeout = spec->session_affinity_timeout;
     struct mock_nodeset *ns = nodeset_from_spec(ctx, &sn);
     nodeset_unref(ctx, lb->nodes);
     lb->nodes = ns;
     lb->ensure_calls++;
     if (created)
         HASH_ADD_STR(ctx->lbs, lb_name, lb);
+    created = false; /* in the table now: the cloud has it, whatever the data plane says */
     status_of(ctx, lb, st);
     state_save(ctx);
+    rc = dp_sync(ctx, lb, call);
 out:
     if (rc && created)
         lb_free(ctx, lb);
@@ -1264,6 +1366,7 @@ static int mock_update_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb
     lb->nodes = ns;
     lb->update_calls++;
     state_save(ctx);
+    rc = dp_sync(ctx, lb, call);
 out:
     pthread_mutex_unlock(&ctx->mu);
     spec_nodes_free(&sn);
@@ -1282,6 +1385,8 @@ static int mock_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
         pthread_mutex_unlock(&ctx->mu);
         return LBP_PENDING;
     }
+    if (ctx->dp)
+        lbp_dp_remove(ctx->dp, spec->lb_name);
     if (lb) {
         HASH_DEL(ctx->lbs, lb);
         v4_mark(ctx, lb->vip, false);
@@ -1347,6 +1452,7 @@ static char *mock_debug_json(struct lbp_provider_ctx *ctx)
     json_object_object_add(root, "failNext", json_object_new_int64(ctx->fail_next));
     json_object_object_add(root, "latencyMs", json_object_new_int64(ctx->cfg.latency_ms));
     json_object_object_add(root, "pendingPolls", json_object_new_int64(ctx->cfg.pending_polls));
+    json_object_object_add(root, "dataPlane", json_object_new_boolean(ctx->dp != NULL));
     json_object *ops = json_object_new_array();
     for (struct mock_op *op = ctx->ops; op; op = op->hh.next) {
         json_object *o = json_object_new_object();
@@ -1401,6 +1507,8 @@ static int mock_debug_post(struct lbp_provider_ctx *ctx, const char *body, char 
         cfg.v4_size = ctx->cfg.v4_size;
         cfg.v6_base = ctx->cfg.v6_base;
         memcpy(cfg.state_file, ctx->cfg.state_file, sizeof(cfg.state_file));
+        cfg.data_plane = ctx->cfg.data_plane;
+        cfg.dp = ctx->cfg.dp;
         ctx->cfg = cfg;
         ctx->fail_next = fail_next;
     }
@@ -1442,6 +1550,8 @@ static int mock_reload(struct lbp_provider_ctx *ctx, const char *path, char *err
         rc = v4_rerange(ctx, cfg.v4_base, cfg.v4_size);
     if (rc == LBP_OK) {
         memcpy(cfg.state_file, ctx->cfg.state_file, sizeof(cfg.state_file)); /* where state lives */
+        cfg.data_plane = ctx->cfg.data_plane; /* sockets and threads: fixed until a restart */
+        cfg.dp = ctx->cfg.dp;
         ctx->cfg = cfg;
         ctx->fail_next = fail_next;
         if (stat(path, &st) == 0) { /* the mtime check has nothing left to do */
