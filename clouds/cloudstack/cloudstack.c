@@ -214,6 +214,16 @@ static int cs_init(const char *path, const char *cluster_name, struct lbp_provid
         rc = LBP_INVALID;
         goto out;
     }
+    /* The example overlay's Secret says REPLACE_ME_... until it is filled in. */
+    if (strncmp(ctx->api_key, "REPLACE_ME", 10) == 0 ||
+        strncmp(ctx->secret_key, "REPLACE_ME", 10) == 0) {
+        snprintf(err, errlen,
+                 "cloudstack: the %s is still the example's placeholder: put the "
+                 "user's key in the Secret (clouds/cloudstack/README.md)",
+                 strncmp(ctx->api_key, "REPLACE_ME", 10) == 0 ? "api-key" : "secret-key");
+        rc = LBP_INVALID;
+        goto out;
+    }
     ho.insecure_skip_verify = strcasecmp(c.ssl_no_verify, "true") == 0;
     if (c.ca_file[0])
         ho.ca_file = c.ca_file;
