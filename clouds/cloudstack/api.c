@@ -130,8 +130,13 @@ static int cs_prepare(void *ud, const struct lbp_http_request *req, const char *
     struct lbp_provider_ctx *ctx = ud;
     int64_t exp = lbp_wall_s() + CS_EXPIRES_S;
     struct lbp_buf signed_q;
+    char err[600];
     int rc;
     (void)host;
+    if (!ctx->keys_ready && cs_keys_load(ctx, err, sizeof(err)) != LBP_OK) {
+        lbp_warn("%s", err);
+        return LBP_AUTH;
+    }
     if (req->body) {
         char *body = malloc(req->body_len + 1);
         if (!body)

@@ -112,7 +112,7 @@ static int key_file(const char *path, char *out, size_t cap, char *err, size_t e
     int rc = lbp_file_read(path, cap, LBP_FILE_SECRET, &text, &len);
     if (rc) {
         snprintf(err, errlen, "cloudstack: cannot read %s: %s", path, lbp_rc_str(rc));
-        return LBP_INVALID;
+        return LBP_IO;
     }
     while (len && isspace((unsigned char)text[len - 1]))
         len--;
@@ -121,6 +121,41 @@ static int key_file(const char *path, char *out, size_t cap, char *err, size_t e
     explicit_bzero(text, len);
     free(text);
     return LBP_OK;
+}
+
+/* The example overlay's Secret says REPLACE_ME_... until it is filled in. */
+static int cs_placeholder(struct lbp_provider_ctx *ctx, char *err, size_t errlen)
+{
+    bool api = strncmp(ctx->api_key, "REPLACE_ME", 10) == 0;
+    if (!api && strncmp(ctx->secret_key, "REPLACE_ME", 10) != 0)
+        return LBP_OK;
+    snprintf(err, errlen,
+             "cloudstack: the %s is still the example's placeholder REPLACE_ME_...: put the "
+             "user's key in the Secret (clouds/cloudstack/README.md)",
+             api ? "api-key" : "secret-key");
+    return LBP_INVALID;
+}
+
+int cs_keys_load(struct lbp_provider_ctx *ctx, char *err, size_t errlen)
+{
+    int rc = LBP_OK;
+    pthread_mutex_lock(&ctx->mu);
+    if (!ctx->keys_ready) {
+        if (ctx->key_file[0][0])
+            rc = key_file(ctx->key_file[0], ctx->api_key, sizeof(ctx->api_key), err, errlen);
+        if (rc == LBP_OK && ctx->key_file[1][0])
+            rc = key_file(ctx->key_file[1], ctx->secret_key, sizeof(ctx->secret_key), err, errlen);
+        if (rc == LBP_OK)
+            rc = cs_placeholder(ctx, err, errlen);
+        if (rc == LBP_OK && (!ctx->api_key[0] || !ctx->secret_key[0])) {
+            snprintf(err, errlen, "cloudstack: %s is empty",
+                     ctx->api_key[0] ? ctx->key_file[1] : ctx->key_file[0]);
+            rc = LBP_INVALID;
+        }
+        ctx->keys_ready = rc == LBP_OK;
+    }
+    pthread_mutex_unlock(&ctx->mu);
+    return rc;
 }
 
 static void cs_cleanup(struct lbp_provider_ctx *ctx)
@@ -191,12 +226,9 @@ static int cs_init(const char *path, const char *cluster_name, struct lbp_provid
         rc = LBP_INVALID;
         goto out;
     }
-    if (c.api_key_file[0] &&
-        (rc = key_file(c.api_key_file, ctx->api_key, sizeof(ctx->api_key), err, errlen)))
-        goto out;
-    if (c.secret_key_file[0] &&
-        (rc = key_file(c.secret_key_file, ctx->secret_key, sizeof(ctx->secret_key), err, errlen)))
-        goto out;
+    lbp_strlcpy(ctx->key_file[0], c.api_key_file, sizeof(ctx->key_file[0]));
+    lbp_strlcpy(ctx->key_file[1], c.secret_key_file, sizeof(ctx->key_file[1]));
+    ctx->keys_ready = !c.api_key_file[0] && !c.secret_key_file[0];
     if (strncmp(ctx->api_url, "http://", 7) != 0 && strncmp(ctx->api_url, "https://", 8) != 0) {
         snprintf(err, errlen,
                  "cloudstack: cloud-config api-url %s: want an http:// or https:// "
@@ -205,7 +237,18 @@ static int cs_init(const char *path, const char *cluster_name, struct lbp_provid
         rc = LBP_INVALID;
         goto out;
     }
-    if (!ctx->api_key[0] || !ctx->secret_key[0]) {
+    /*
+     * Keys from files (a mounted Secret) are read now if they are there,
+     * else before the first call: the pod may start before the kubelet
+     * has written the Secret, and the readiness ping says what is missing.
+     */
+    if (!ctx->keys_ready && (rc = cs_keys_load(ctx, err, errlen)) == LBP_IO) {
+        lbp_warn("%s; every call fails until it can be read", err);
+        err[0] = '\0';
+        rc = LBP_OK;
+    } else if (rc) {
+        goto out;
+    } else if (!ctx->api_key[0] || !ctx->secret_key[0]) {
         snprintf(err, errlen,
                  "cloudstack: no %s: set it in the cloud-config [Global] or name a "
                  "mounted Secret's file with %s-file",
@@ -214,16 +257,8 @@ static int cs_init(const char *path, const char *cluster_name, struct lbp_provid
         rc = LBP_INVALID;
         goto out;
     }
-    /* The example overlay's Secret says REPLACE_ME_... until it is filled in. */
-    if (strncmp(ctx->api_key, "REPLACE_ME", 10) == 0 ||
-        strncmp(ctx->secret_key, "REPLACE_ME", 10) == 0) {
-        snprintf(err, errlen,
-                 "cloudstack: the %s is still the example's placeholder: put the "
-                 "user's key in the Secret (clouds/cloudstack/README.md)",
-                 strncmp(ctx->api_key, "REPLACE_ME", 10) == 0 ? "api-key" : "secret-key");
-        rc = LBP_INVALID;
+    if ((rc = cs_placeholder(ctx, err, errlen)))
         goto out;
-    }
     ho.insecure_skip_verify = strcasecmp(c.ssl_no_verify, "true") == 0;
     if (c.ca_file[0])
         ho.ca_file = c.ca_file;

@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,6 +51,8 @@ struct lbp_provider_ctx {
     char project[CS_ID_MAX];
     char zone[128];
     char network[CS_ID_MAX]; /* network-id from the cloud-config; "" = the nodes' network */
+    char key_file[2][512];   /* api-key-file, secret-key-file (a mounted Secret) */
+    atomic_bool keys_ready;  /* the keys are loaded (written under mu) */
     struct lbp_http_client *http;
     struct lbp_rest rest;
     struct lbp_lro_table *ops;
@@ -63,6 +66,9 @@ struct lbp_provider_ctx {
     } nets[16];
     size_t n_nets;
 };
+
+/* Reads the keys from their files once they can be read (cloudstack.c). */
+int cs_keys_load(struct lbp_provider_ctx *ctx, char *err, size_t errlen);
 
 /* ---- sign.c ---- */
 
