@@ -21,7 +21,7 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF \
 FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      ca-certificates libcurl4 libssl3 libjson-c5 libxml2 libyaml-0-2 libmicrohttpd12 libcap2 \
+      ca-certificates libcurl4 libssl3 libjson-c5 libxml2 libyaml-0-2 libmicrohttpd12 libcap2 libinih1 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/cmd/lbprov /usr/local/bin/lbprov
 # 65532 is the conventional "nonroot" uid, and the controller runs as it.

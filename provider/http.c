@@ -483,6 +483,16 @@ int lbp_http_do(struct lbp_http_client *c, const struct lbp_http_request *req,
             }
         }
 
+        /*
+         * libcurl silently sends a request again when a reused connection
+         * closes before any answer (it takes the connection for one the
+         * server had dropped while idle). For a change that may not be
+         * repeated that second copy is exactly the leak this client
+         * prevents, so such a request goes on a fresh connection.
+         */
+        curl_easy_setopt(h, CURLOPT_FRESH_CONNECT,
+                         lbp_http_method_idempotent(req->method) || req->idempotent ? 0L : 1L);
+
         lbp_v(4, "http %s %s %s attempt=%u", c->cloud, req->method, op, attempt + 1);
         if (lbp_log_verbosity >= 6) {
             for (size_t i = 0; i < req->n_headers; i++)

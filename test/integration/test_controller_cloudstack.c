@@ -1,0 +1,568 @@
+/*
+ * test_controller_cloudstack.c — the whole path: `lbprov controller
+ * --cloud cloudstack` as a real process against the fake API server and
+ * fake-cloudstack (signed query API, async jobs that stay pending for a
+ * poll, faults).
+ *
+ * Step by step, each waiting with a deadline for what it expects in the
+ * fake cloud's state and in the Service: create with an acquired address
+ * (3 ports, 5 nodes found by providerID cloudstack:///<uuid>, by bare uuid
+ * and by name), source ranges as firewall rules, a node added and one
+ * removed, a port change, ClientIP (algorithm source), the proxy-protocol
+ * annotation (tcp-proxy), a requested address (kept and untagged on
+ * delete), a lost reply on each create call (associateIpAddress,
+ * createTags, createLoadBalancerRule, createFirewallRule: never a second
+ * address or rule), a controller killed in the middle of a job and
+ * restarted, bad input (one Warning Event each), delete, and an orphan
+ * cleaned up at start-up.
+ */
+#include <json-c/json.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clouds/cloudstack/cs_int.h"
+#include "common/rc.h"
+#include "common/util.h"
+#include "provider/http.h"
+#include "provider/provider.h"
+#include "test/fakes/cloudstack/fake_cs_client.h"
+#include "test/integration/ctl_env.h"
+
+#define WAIT_MS 40000
+
+extern const struct lbp_provider lbp_provider_cloudstack;
+
+static struct ctl_env env;
+static struct fake_cs g_cs;
+static char g_conf[512];
+
+#undef CHECK
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+            dump_and_exit();                                                                       \
+        }                                                                                          \
+    } while (0)
+
+static void dump_and_exit(void)
+{
+    json_object *st = fake_cs_json(&g_cs, "/_fake/state");
+    if (st)
+        fprintf(stderr, "fake-cloudstack state: %.6000s\n",
+                json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN));
+    json_object_put(st);
+    ctl_env_dump(&env);
+    ctl_env_stop(&env);
+    fake_cs_stop(&g_cs);
+    exit(1);
+}
+
+static const char *const VM_UUID[] = {"",
+                                      "11111111-0000-4000-8000-000000000001",
+                                      "11111111-0000-4000-8000-000000000002",
+                                      "11111111-0000-4000-8000-000000000003",
+                                      "11111111-0000-4000-8000-000000000004",
+                                      "11111111-0000-4000-8000-000000000005",
+                                      "11111111-0000-4000-8000-000000000006"};
+
+static void start(void)
+{
+    const char *extra[] = {"--cloud",
+                           "cloudstack",
+                           "--cloud-config",
+                           g_conf,
+                           "--orphan-grace-period",
+                           "1s",
+                           CTL_SHORT_LEASE_FLAGS,
+                           NULL};
+    ctl_env_start_controller(&env, extra);
+}
+
+/* node-i: providerID cloudstack:///<uuid> (1), a bare uuid (2), none (the rest: by name). */
+static void node(int i)
+{
+    char body[1024], pid[128] = "";
+    if (i == 1)
+        snprintf(pid, sizeof(pid), "\"spec\":{\"providerID\":\"cloudstack:///%s\"},", VM_UUID[i]);
+    else if (i == 2)
+        snprintf(pid, sizeof(pid), "\"spec\":{\"providerID\":\"%s\"},", VM_UUID[i]);
+    snprintf(body, sizeof(body),
+             "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"node-%d\"},%s"
+             "\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"10.1.1.%d\"}],"
+             "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}",
+             i, pid, 10 + i);
+    CHECK(ctl_api(&env, "POST", "/api/v1/nodes", body, NULL) == 201);
+}
+
+/* A Service with ports 80, 443, 9000 (or extra JSON in spec, annotations). */
+static void service(const char *name, const char *annotations, const char *spec_extra)
+{
+    char body[2048];
+    snprintf(body, sizeof(body),
+             "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"%s\","
+             "\"namespace\":\"default\",\"annotations\":{%s}},\"spec\":{\"type\":"
+             "\"LoadBalancer\",\"selector\":{\"app\":\"%s\"},%s\"ports\":["
+             "{\"name\":\"http\",\"protocol\":\"TCP\",\"port\":80,\"targetPort\":8080},"
+             "{\"name\":\"https\",\"protocol\":\"TCP\",\"port\":443,\"targetPort\":8443},"
+             "{\"name\":\"admin\",\"protocol\":\"TCP\",\"port\":9000,\"targetPort\":9000}]}}",
+             name, annotations, name, spec_extra);
+    CHECK(ctl_api(&env, "POST", "/api/v1/namespaces/default/services", body, NULL) == 201);
+}
+
+static void delete_service(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/api/v1/namespaces/default/services/%s", name);
+    CHECK(ctl_api(&env, "DELETE", path, NULL, NULL) == 200);
+}
+
+static json_object *svc_get(const char *name)
+{
+    char path[256];
+    json_object *o = NULL;
+    snprintf(path, sizeof(path), "/api/v1/namespaces/default/services/%s", name);
+    ctl_api(&env, "GET", path, NULL, &o);
+    return o;
+}
+
+static void svc_put(const char *name, json_object *o)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/api/v1/namespaces/default/services/%s", name);
+    CHECK(ctl_api(&env, "PUT", path, json_object_to_json_string(o), NULL) == 200);
+}
+
+static json_object *jget(json_object *o, const char *k)
+{
+    json_object *v = NULL;
+    if (o)
+        json_object_object_get_ex(o, k, &v);
+    return v;
+}
+
+static const char *jstr(json_object *o, const char *k)
+{
+    json_object *v = jget(o, k);
+    return v ? json_object_get_string(v) : "";
+}
+
+/* The LB name of a Service ("a" + uid without dashes). */
+static void lb_of(const char *svc, char out[LBP_LB_NAME_LEN + 1])
+{
+    json_object *s = svc_get(svc);
+    out[0] = '\0';
+    if (s)
+        lbp_lb_name(jpath_str(s, "metadata.uid"), out);
+    json_object_put(s);
+}
+
+/* ---- the fake's state ---- */
+
+static json_object *g_state;
+
+static json_object *state(const char *kind)
+{
+    json_object_put(g_state);
+    g_state = fake_cs_json(&g_cs, "/_fake/state");
+    return jget(g_state, kind);
+}
+
+static const char *tag_of(json_object *o, const char *key)
+{
+    json_object *tags = jget(o, "tags");
+    for (size_t i = 0; tags && i < json_object_array_length(tags); i++) {
+        json_object *t = json_object_array_get_idx(tags, i);
+        if (strcmp(jstr(t, "key"), key) == 0)
+            return jstr(t, "value");
+    }
+    return NULL;
+}
+
+/* Addresses tagged for default/<svc>. */
+static int ips_of(const char *svc, char *addr, size_t cap)
+{
+    json_object *ips = state("publicips");
+    char want[128];
+    int n = 0;
+    snprintf(want, sizeof(want), "default/%s", svc);
+    for (size_t i = 0; ips && i < json_object_array_length(ips); i++) {
+        json_object *ip = json_object_array_get_idx(ips, i);
+        const char *t = tag_of(ip, "lbprov-service");
+        if (t && strcmp(t, want) == 0) {
+            n++;
+            if (addr)
+                snprintf(addr, cap, "%s", jstr(ip, "ipaddress"));
+        }
+    }
+    return n;
+}
+
+static int count_kind(const char *kind)
+{
+    json_object *a = state(kind);
+    return a ? (int)json_object_array_length(a) : -1;
+}
+
+struct rules_want {
+    const char *svc;
+    const char *ports;     /* "80,443,9000": exactly these public ports */
+    int members;           /* each rule's member count */
+    const char *algorithm; /* NULL: any */
+    const char *protocol;  /* NULL: any */
+};
+
+static bool rules_are(const struct rules_want *w)
+{
+    char lb[LBP_LB_NAME_LEN + 1], buf[128], *save = NULL;
+    json_object *rules;
+    int n = 0, want_n = 0;
+    lb_of(w->svc, lb);
+    if (!lb[0])
+        return false;
+    rules = state("lbrules");
+    for (size_t i = 0; rules && i < json_object_array_length(rules); i++) {
+        json_object *r = json_object_array_get_idx(rules, i);
+        if (strncmp(jstr(r, "name"), lb, strlen(lb)) != 0)
+            continue;
+        n++;
+        if ((int)json_object_array_length(jget(r, "members")) != w->members)
+            return false;
+        if (w->algorithm && strcmp(jstr(r, "algorithm"), w->algorithm) != 0)
+            return false;
+        if (w->protocol && strcmp(jstr(r, "protocol"), w->protocol) != 0)
+            return false;
+        snprintf(buf, sizeof(buf), ",%s,", w->ports);
+        char p[16];
+        snprintf(p, sizeof(p), ",%s,", jstr(r, "publicport"));
+        if (!strstr(buf, p))
+            return false;
+    }
+    snprintf(buf, sizeof(buf), "%s", w->ports);
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        want_n++;
+    return n == want_n;
+}
+
+/* Firewall rules on the Service's address: one per port, each with cidr. */
+static bool firewall_is(const char *svc, int n_want, const char *cidr)
+{
+    char addr[64] = "";
+    json_object *fws;
+    int n = 0;
+    if (ips_of(svc, addr, sizeof(addr)) != 1)
+        return false;
+    fws = state("firewallrules");
+    for (size_t i = 0; fws && i < json_object_array_length(fws); i++) {
+        json_object *f = json_object_array_get_idx(fws, i);
+        if (strcmp(jstr(f, "ipaddress"), addr) != 0)
+            continue;
+        if (strcmp(jstr(f, "cidrlist"), cidr) != 0)
+            return false;
+        n++;
+    }
+    return n == n_want;
+}
+
+static bool ingress_is_tagged_ip(const char *svc)
+{
+    char addr[64] = "", ing[64] = "";
+    ctl_ingress(&env, svc, ing, sizeof(ing));
+    return ips_of(svc, addr, sizeof(addr)) == 1 && ing[0] && strcmp(addr, ing) == 0;
+}
+
+static bool lb_gone(const char *svc_lb)
+{
+    json_object *rules = state("lbrules"), *ips;
+    for (size_t i = 0; rules && i < json_object_array_length(rules); i++)
+        if (strncmp(jstr(json_object_array_get_idx(rules, i), "name"), svc_lb, strlen(svc_lb)) == 0)
+            return false;
+    ips = state("publicips");
+    for (size_t i = 0; ips && i < json_object_array_length(ips); i++) {
+        const char *t = tag_of(json_object_array_get_idx(ips, i), "lbprov-lb");
+        if (t && strcmp(t, svc_lb) == 0)
+            return false;
+    }
+    return true;
+}
+
+static void set_ports(const char *svc, int old_port, int new_port)
+{
+    json_object *s = svc_get(svc), *ports = jget(jget(s, "spec"), "ports");
+    for (size_t i = 0; ports && i < json_object_array_length(ports); i++)
+        if (json_object_get_int(jget(json_object_array_get_idx(ports, i), "port")) == old_port)
+            json_object_object_add(json_object_array_get_idx(ports, i), "port",
+                                   json_object_new_int(new_port));
+    svc_put(svc, s);
+    json_object_put(s);
+}
+
+/* A signed API call of the test's own (set-up only: the controller never runs through here). */
+static long cs_api(const char *query, char **resp)
+{
+    struct lbp_buf q;
+    char *path = NULL;
+    long code;
+    if (lbp_cs_sign_query(query, FAKE_CS_API_KEY, FAKE_CS_SECRET_KEY, lbp_wall_s() + 600, &q))
+        return -1;
+    if (asprintf(&path, "/client/api?%s", q.data) < 0)
+        path = NULL;
+    lbp_buf_free(&q);
+    code = path ? fake_cs_req(&g_cs, "GET", path, NULL, NULL, resp) : -1;
+    free(path);
+    return code;
+}
+
+static bool ip_allocated(const char *addr)
+{
+    json_object *ips = state("publicips");
+    for (size_t i = 0; ips && i < json_object_array_length(ips); i++) {
+        json_object *ip = json_object_array_get_idx(ips, i);
+        if (strcmp(jstr(ip, "ipaddress"), addr) == 0)
+            return strcmp(jstr(ip, "state"), "Allocated") == 0;
+    }
+    return false;
+}
+
+static int warnings(const char *svc, char *msg, size_t cap)
+{
+    return ctl_events(&env, svc, "SyncLoadBalancerFailed", msg, cap);
+}
+
+int main(void)
+{
+    const char *fake_args[24] = {"--job-polls", "1", "--job-ms", "2000"};
+    char vmarg[6][96], addr[64], msg[512], lb[LBP_LB_NAME_LEN + 1];
+    struct rules_want rw = {0};
+    size_t na = 4;
+    FILE *f;
+
+    for (int i = 1; i <= 6; i++) {
+        snprintf(vmarg[i - 1], sizeof(vmarg[0]), "node-%d:%s", i, VM_UUID[i]);
+        fake_args[na++] = "--vm";
+        fake_args[na++] = vmarg[i - 1];
+    }
+    fake_args[na] = NULL;
+    ctl_env_init(&env, NULL);
+    CHECK(fake_cs_start(&g_cs, fake_args) == 0);
+    snprintf(g_conf, sizeof(g_conf), "%s/cloudstack.conf", env.api.dir);
+    f = fopen(g_conf, "w");
+    CHECK(f != NULL);
+    fprintf(f,
+            "[Global]\napi-url = %s\napi-key = %s\nsecret-key = %s\nretry-base-delay-ms = 20\n"
+            "retry-max-delay-ms = 200\nqps = 500\n",
+            g_cs.api_url, FAKE_CS_API_KEY, FAKE_CS_SECRET_KEY);
+    fclose(f);
+    for (int i = 1; i <= 5; i++)
+        node(i);
+    start();
+
+    /* Create: an acquired address, one rule per port, every node a member, open to all. */
+    service("web", "", "");
+    CHECK(WAIT_FOR(WAIT_MS, ingress_is_tagged_ip("web")));
+    rw = (struct rules_want){"web", "80,443,9000", 5, "roundrobin", "tcp"};
+    CHECK(WAIT_FOR(WAIT_MS, rules_are(&rw)));
+    CHECK(WAIT_FOR(WAIT_MS, firewall_is("web", 3, "0.0.0.0/0")));
+    CHECK(fake_cs_count(&g_cs, "associateIpAddress") == 1);
+
+    /* Source ranges: the firewall rules admit only them. */
+    {
+        json_object *s = svc_get("web"), *r = json_object_new_array();
+        json_object_array_add(r, json_object_new_string("198.51.100.0/24"));
+        json_object_array_add(r, json_object_new_string("192.0.2.0/25"));
+        json_object_object_add(jget(s, "spec"), "loadBalancerSourceRanges", r);
+        svc_put("web", s);
+        json_object_put(s);
+    }
+    CHECK(WAIT_FOR(WAIT_MS, firewall_is("web", 3, "192.0.2.0/25,198.51.100.0/24")));
+
+    /* A node added, then one removed. */
+    node(6);
+    rw.members = 6;
+    CHECK(WAIT_FOR(WAIT_MS, rules_are(&rw)));
+    CHECK(ctl_api(&env, "DELETE", "/api/v1/nodes/node-3", NULL, NULL) == 200);
+    rw.members = 5;
+    CHECK(WAIT_FOR(WAIT_MS, rules_are(&rw)));
+
+    /* Port change: 80 -> 8080; the rule and its firewall rule move. */
+    set_ports("web", 80, 8080);
+    rw.ports = "8080,443,9000";
+    CHECK(WAIT_FOR(WAIT_MS, rules_are(&rw)));
+    CHECK(WAIT_FOR(WAIT_MS, firewall_is("web", 3, "192.0.2.0/25,198.51.100.0/24")));
+    CHECK(ips_of("web", NULL, 0) == 1);
+
+    /* ClientIP affinity: algorithm source. The PROXY protocol: tcp-proxy. */
+    service("sticky", "", "\"sessionAffinity\":\"ClientIP\",");
+    service("proxied",
+            "\"service.beta.kubernetes.io/cloudstack-load-balancer-proxy-protocol\":"
+            "\"true\"",
+            "");
+    rw = (struct rules_want){"sticky", "80,443,9000", 5, "source", "tcp"};
+    CHECK(WAIT_FOR(WAIT_MS, rules_are(&rw)));
+    rw = (struct rules_want){"proxied", "80,443,9000", 5, "roundrobin", "tcp-proxy"};
+    CHECK(WAIT_FOR(WAIT_MS, rules_are(&rw)));
+    CHECK(WAIT_FOR(WAIT_MS, ingress_is_tagged_ip("sticky") && ingress_is_tagged_ip("proxied")));
+
+    /* A requested address: used as it is, tagged but not ours to release. */
+    {
+        char *resp = NULL, q[256];
+        json_object *o;
+        snprintf(q, sizeof(q), "command=associateIpAddress&networkid=%s", FAKE_CS_NETWORK_ID);
+        CHECK(cs_api(q, &resp) == 200);
+        o = json_tokener_parse(resp ? resp : "");
+        free(resp);
+        CHECK(o != NULL);
+        /* The address: the one the fake's state lists with no tags and state Allocating/ed. */
+        json_object *ips = state("publicips");
+        addr[0] = '\0';
+        for (size_t i = 0; ips && i < json_object_array_length(ips); i++) {
+            json_object *ip = json_object_array_get_idx(ips, i);
+            if (strcmp(jstr(ip, "id"), jpath_str(o, "associateipaddressresponse.id")) == 0)
+                snprintf(addr, sizeof(addr), "%s", jstr(ip, "ipaddress"));
+        }
+        json_object_put(o);
+        CHECK(addr[0]);
+        CHECK(WAIT_FOR(10000, ip_allocated(addr)));
+        snprintf(q, sizeof(q), "\"loadBalancerIP\":\"%s\",", addr);
+        service("fixed", "", q);
+        CHECK(WAIT_FOR(WAIT_MS, ingress_is_tagged_ip("fixed")));
+        ctl_ingress(&env, "fixed", msg, sizeof(msg));
+        CHECK(strcmp(msg, addr) == 0);
+        rw = (struct rules_want){"fixed", "80,443,9000", 5, NULL, NULL};
+        CHECK(WAIT_FOR(WAIT_MS, rules_are(&rw)));
+        lb_of("fixed", lb);
+        delete_service("fixed");
+        CHECK(WAIT_FOR(WAIT_MS, ips_of("fixed", NULL, 0) == 0 && lb_gone(lb)));
+        CHECK(ip_allocated(addr)); /* never released */
+    }
+
+    /*
+     * A lost reply on each create call: the work is done, the answer never
+     * comes. Exactly one address and three rules and firewall rules result.
+     */
+    fake_cs_post(&g_cs, "/_fake/counters/reset", "{}");
+    CHECK(fake_cs_post(&g_cs, "/_fake/faults",
+                       "{\"faults\":[{\"kind\":\"drop\",\"command\":\"associateIpAddress\","
+                       "\"count\":1},{\"kind\":\"drop\",\"command\":\"createTags\",\"count\":1},"
+                       "{\"kind\":\"drop\",\"command\":\"createLoadBalancerRule\",\"count\":1},"
+                       "{\"kind\":\"drop\",\"command\":\"createFirewallRule\",\"count\":1}]}") ==
+          0);
+    service("lossy", "", "");
+    CHECK(WAIT_FOR(WAIT_MS, ingress_is_tagged_ip("lossy")));
+    rw = (struct rules_want){"lossy", "80,443,9000", 5, "roundrobin", "tcp"};
+    CHECK(WAIT_FOR(WAIT_MS, rules_are(&rw)));
+    CHECK(WAIT_FOR(WAIT_MS, firewall_is("lossy", 3, "0.0.0.0/0")));
+    {
+        json_object *c = fake_cs_json(&g_cs, "/_fake/counters");
+        CHECK(jpath_int(c, "dropped") == 4);
+        json_object_put(c);
+    }
+    CHECK(fake_cs_count(&g_cs, "associateIpAddress") == 1);
+    CHECK(fake_cs_count(&g_cs, "createLoadBalancerRule") == 3);
+    CHECK(fake_cs_count(&g_cs, "createFirewallRule") == 3);
+    CHECK(ips_of("lossy", NULL, 0) == 1);
+
+    /*
+     * Restart in the middle of a job: jobs stay pending; the controller is
+     * killed once the rules were asked for (their jobs still running, no
+     * member yet), and the new process, which knows no job id, converges
+     * from names and tags: one address, three rules.
+     */
+    CHECK(fake_cs_post(&g_cs, "/_fake/config", "{\"job_polls\":1000,\"job_ms\":1000}") == 0);
+    fake_cs_post(&g_cs, "/_fake/counters/reset", "{}");
+    service("mid", "", "");
+    CHECK(WAIT_FOR(WAIT_MS, fake_cs_count(&g_cs, "createLoadBalancerRule") == 3));
+    lbp_test_stop(env.ctl, SIGKILL, 2000);
+    env.ctl = 0;
+    CHECK(ips_of("mid", NULL, 0) == 1);
+    rw = (struct rules_want){"mid", "80,443,9000", 0, "roundrobin", "tcp"};
+    CHECK(rules_are(&rw));
+    CHECK(fake_cs_post(&g_cs, "/_fake/config", "{\"job_polls\":1,\"job_ms\":2000}") == 0);
+    start();
+    CHECK(WAIT_FOR(WAIT_MS, ingress_is_tagged_ip("mid")));
+    rw.members = 5;
+    CHECK(WAIT_FOR(WAIT_MS, rules_are(&rw)));
+    CHECK(fake_cs_count(&g_cs, "associateIpAddress") == 1);
+    CHECK(fake_cs_count(&g_cs, "createLoadBalancerRule") == 3);
+    CHECK(ips_of("mid", NULL, 0) == 1);
+
+    /* Bad input: one clear Warning Event each, nothing made. */
+    service("nowhere", "", "\"loadBalancerIP\":\"198.18.0.1\",");
+    service("badproxy",
+            "\"service.beta.kubernetes.io/cloudstack-load-balancer-proxy-protocol\":\"yes\"", "");
+    CHECK(WAIT_FOR(WAIT_MS, warnings("nowhere", msg, sizeof(msg)) >= 1));
+    CHECK(strstr(msg, "198.18.0.1") && strstr(msg, "not a public address"));
+    CHECK(WAIT_FOR(WAIT_MS, warnings("badproxy", msg, sizeof(msg)) >= 1));
+    CHECK(strstr(msg, "proxy-protocol") && strstr(msg, "\"yes\""));
+    sleep(3);
+    CHECK(warnings("nowhere", NULL, 0) == 1 && warnings("badproxy", NULL, 0) == 1);
+    CHECK(ips_of("nowhere", NULL, 0) == 0 && ips_of("badproxy", NULL, 0) == 0);
+    delete_service("nowhere");
+    delete_service("badproxy");
+
+    /* Delete: rules, firewall rules and acquired addresses go. */
+    {
+        const char *all[] = {"web", "sticky", "proxied", "lossy", "mid"};
+        char lbs[5][LBP_LB_NAME_LEN + 1];
+        for (int i = 0; i < 5; i++) {
+            lb_of(all[i], lbs[i]);
+            delete_service(all[i]);
+        }
+        for (int i = 0; i < 5; i++)
+            CHECK(WAIT_FOR(WAIT_MS, lb_gone(lbs[i])));
+        CHECK(WAIT_FOR(WAIT_MS, count_kind("lbrules") == 0 && count_kind("firewallrules") == 0));
+        /* Left: the two source NAT addresses and the requested one. */
+        CHECK(count_kind("publicips") == 3);
+    }
+
+    /* An orphan: an LB tagged for this cluster whose Service does not exist. */
+    {
+        struct lbp_provider_ctx *pctx = NULL;
+        struct lbp_lb_port ports[1] = {{"p", "TCP", 80, 31000}};
+        struct lbp_lb_node nodes[1] = {{"node-1", NULL, NULL, NULL, NULL, 0}};
+        struct lbp_lb_spec sp = {.cluster_name = "kubernetes",
+                                 .namespace = "default",
+                                 .name = "ghost",
+                                 .uid = "0badc0de-0000-4000-8000-000000000001",
+                                 .ports = ports,
+                                 .n_ports = 1,
+                                 .nodes = nodes,
+                                 .n_nodes = 1,
+                                 .session_affinity = "None"};
+        struct lbp_lb_status st;
+        struct lbp_call call = {0};
+        char err[256];
+        int rc = LBP_PENDING;
+        lbp_lb_name(sp.uid, sp.lb_name);
+        /* Stopped first: its orphan scan would take the ghost apart while it is made. */
+        lbp_test_stop(env.ctl, SIGTERM, 5000);
+        env.ctl = 0;
+        CHECK(lbp_provider_cloudstack.init(g_conf, "kubernetes", &pctx, err, sizeof(err)) ==
+              LBP_OK);
+        for (int i = 0; i < 60 && rc == LBP_PENDING; i++) {
+            rc = lbp_provider_cloudstack.ensure(pctx, &sp, &st, &call);
+            if (rc == LBP_PENDING)
+                usleep(500000);
+        }
+        lbp_provider_cloudstack.cleanup(pctx);
+        lbp_http_thread_cleanup();
+        if (rc != LBP_OK)
+            fprintf(stderr, "ghost: ensure: %s: %s\n", lbp_rc_str(rc), call.err);
+        CHECK(rc == LBP_OK);
+        CHECK(!lb_gone(sp.lb_name));
+        start();
+        CHECK(WAIT_FOR(WAIT_MS, lb_gone(sp.lb_name)));
+        CHECK(count_kind("publicips") == 3);
+    }
+
+    CHECK(ctl_env_stop(&env) == 0);
+    json_object_put(g_state);
+    CHECK(fake_cs_stop(&g_cs) == 0);
+    printf("ok\n");
+    return 0;
+}
