@@ -1692,8 +1692,9 @@ static void op_finish(struct op *o)
         if (cur) {
             op_error(o, "RESOURCE_ALREADY_EXISTS", 409, "CONFLICT",
                      "The resource '%s' already exists", o->target);
-        } else if (limit >= 0 && coll(cp, false) &&
-                   json_object_object_length(coll(cp, false)) >= limit) {
+        } else if (limit >= 0 && (coll(cp, false) ? json_object_object_length(coll(cp, false))
+                                                   : 0) >= limit) {
+            /* a limit binds the first object of a kind too (a limit of 0 allows none) */
             if (strncmp(cp, "global/", 7) == 0)
                 op_error(o, "QUOTA_EXCEEDED", 403, "FORBIDDEN",
                          "Quota '%s' exceeded.  Limit: %ld.0 globally.", d->quota_global, limit);
