@@ -96,7 +96,9 @@ int gce_call(struct lbp_provider_ctx *ctx, const struct gce_conf *c, const char 
     struct lbp_rest_req q = {.method = method, .operation = what, .body = body};
     struct lbp_rest_resp resp;
     struct lbp_buf url;
-    bool mutating = strcmp(method, "GET") != 0;
+    /* listInstances and getHealth are reads that happen to be POSTs: no requestId */
+    bool reads = strstr(path, "/listInstances") || strstr(path, "/getHealth");
+    bool mutating = strcmp(method, "GET") != 0 && !reads;
     char rid[37];
     int rc;
 
@@ -108,6 +110,7 @@ int gce_call(struct lbp_provider_ctx *ctx, const struct gce_conf *c, const char 
         rc = lbp_buf_addf(&url, "%crequestId=%s", strchr(path, '?') ? '&' : '?', rid);
         q.idempotent = true; /* GCE drops a repeat of the same requestId */
     }
+    q.idempotent = q.idempotent || reads;
     if (rc) {
         lbp_buf_free(&url);
         lbp_failf(call, "%s: URL too long", what);
@@ -279,8 +282,8 @@ int gce_ops_poll(void *ud, const char *ref, unsigned *retry_after_s, char *err, 
                 break;
             /* the Operations before it are done: the delete may go now */
             rc = gce_call(ctx, &c, "DELETE", t + 1, NULL, "delete", &r, NULL, &call);
-            if (rc && rc != LBP_NOT_FOUND)
-                lbp_warn("gce: delete %s after a change: %s", t + 1, call.err);
+            if (rc && rc != LBP_NOT_FOUND) /* the next read of the state deletes it */
+                lbp_v(1, "gce: delete %s after a change: %s", t + 1, call.err);
             gce_resp_free(&r);
             continue;
         }

@@ -435,6 +435,23 @@ int main(void)
     CHECK(c.want > 0);
     CHECK(lbp_test_poll(pool_hc_local, &c, WAIT_MS));
 
+    /* An internal LB: an address of the subnetwork, a backend service over the groups. */
+    service("ilb", "\"networking.gke.io/load-balancer-type\":\"Internal\"", "",
+            "{\"name\":\"grpc\",\"protocol\":\"TCP\",\"port\":8443}");
+    c.svc = "ilb";
+    c.str = NULL;
+    CHECK(lbp_test_poll(has_ip, &c, WAIT_MS));
+    {
+        char ilb_ip[64], ilb[LBP_LB_NAME_LEN + 1];
+        ingress("ilb", ilb_ip, sizeof(ilb_ip));
+        lb_of("ilb", ilb);
+        CHECK(strncmp(ilb_ip, "10.128.", 7) == 0);
+        CHECK(!strcmp(jstr(gobj("regions/us-central1/forwardingRules", ilb), "loadBalancingScheme"),
+                      "INTERNAL"));
+        CHECK(gobj("regions/us-central1/backendServices", ilb) != NULL);
+    }
+    svc_delete("ilb");
+
     /* Bad input: one clear Warning Event each, no retry storm. */
     service("badrange", "", ",\"loadBalancerSourceRanges\":[\"10.0.0.0/33\"]", NULL);
     one_warning("badrange", "10.0.0.0/33");

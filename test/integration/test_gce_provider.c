@@ -178,10 +178,12 @@ static int remove_all(struct env *e, struct svc *s)
 
 static struct json_object *obj(struct env *e, const char *coll, const char *name)
 {
-    static struct json_object *last;
+    /* the last few states stay alive, so a test may hold two objects at once */
+    static struct json_object *ring[4];
+    static unsigned next;
     struct json_object *st, *c = NULL, *o = NULL;
-    json_object_put(last);
-    last = st = fake_gce_json(&e->f, "/_fake/state");
+    json_object_put(ring[next % 4]);
+    ring[next++ % 4] = st = fake_gce_json(&e->f, "/_fake/state");
     if (st && json_object_object_get_ex(json_object_object_get(st, "resources"), coll, &c))
         json_object_object_get_ex(c, name, &o);
     return o;
@@ -206,7 +208,8 @@ static long mutations(struct env *e)
     if (c && json_object_object_get_ex(c, "calls", &calls)) {
         json_object_object_foreach(calls, k, v)
         {
-            if (strncmp(k, "GET ", 4) && strncmp(k, "LIST ", 5))
+            /* listInstances is a read sent as a POST */
+            if (strncmp(k, "GET ", 4) && strncmp(k, "LIST ", 5) && !strstr(k, "/listInstances"))
                 n += json_object_get_int(v);
         }
     }
@@ -247,7 +250,7 @@ static long total(struct env *e)
 }
 
 #define UID1 "11111111-2222-4333-8444-555555555555"
-#define LB1 "a11111111222243338444555555555555"
+#define LB1 "a1111111122224333844455555555555"
 
 static void t_external_lifecycle(void **state)
 {
@@ -533,13 +536,86 @@ static void t_errors(void **state)
     env_stop(&e);
 }
 
+/* The internal model: groups per zone, backend service, INTERNAL rule in the subnetwork. */
+static void t_internal(void **state)
+{
+    struct env e;
+    struct svc s;
+    struct lbp_lb_status st;
+    struct lbp_call call = {0};
+    struct lbp_lb_owned *owned = NULL;
+    size_t n_owned = 0;
+    int pend;
+    (void)state;
+
+    env_start(&e, "1", "subnetwork-name = default\n");
+    svc_init(&s, "ilb", UID1);
+    svc_port(&s, "TCP", 80);
+    svc_port(&s, "TCP", 8080);
+    svc_nodes(&s, 0, 5);
+    s.ann[s.n_ann++] =
+        (struct lbp_lb_annotation){"networking.gke.io/load-balancer-type", "Internal"};
+    ensure_all(&e, &s, &st, &pend, NULL);
+    assert_int_equal(st.n_ingress, 1);
+    assert_true(strncmp(st.ingress[0].ip, "10.128.", 7) == 0); /* from the subnetwork */
+    {
+        struct json_object *fr = obj(&e, "regions/us-central1/forwardingRules", LB1);
+        struct json_object *bs = obj(&e, "regions/us-central1/backendServices", LB1);
+        assert_string_equal(ostr(fr, "loadBalancingScheme"), "INTERNAL");
+        assert_string_equal(json_object_to_json_string(json_object_object_get(fr, "ports")),
+                            "[ \"80\", \"8080\" ]");
+        assert_non_null(strstr(ostr(fr, "subnetwork"), "/subnetworks/default"));
+        assert_null(json_object_object_get(fr, "allowGlobalAccess"));
+        assert_int_equal(olen(bs, "backends"), 3);
+        assert_non_null(strstr(ostr(fr, "backendService"), LB1));
+        for (int z = 0; z < 3; z++) {
+            char coll[64];
+            snprintf(coll, sizeof(coll), "zones/us-central1-%c/instanceGroups", "abc"[z]);
+            assert_int_equal(olen(obj(&e, coll, "k8s-ig--test-cluster"), "members"), 2);
+        }
+        assert_non_null(obj(&e, "global/healthChecks", "k8s-test-cluster-node"));
+        assert_null(obj(&e, "global/httpHealthChecks", "k8s-test-cluster-node"));
+    }
+    /* a second ensure only reads */
+    fake_gce_control(&e.f, "/_fake/counters/reset", "{}");
+    ensure_all(&e, &s, &st, &pend, NULL);
+    assert_int_equal(mutations(&e), 0);
+    /* a node leaves: only the group changes */
+    svc_nodes(&s, 0, 4);
+    fake_gce_control(&e.f, "/_fake/counters/reset", "{}");
+    for (int i = 0; i < 60; i++) {
+        memset(&call, 0, sizeof(call));
+        if (P->update_targets(e.ctx, spec_of(&s), &call) != LBP_PENDING)
+            break;
+        usleep(20000);
+    }
+    assert_int_equal(fake_gce_calls(&e.f, "POST instanceGroups/removeInstances"), 1);
+    assert_int_equal(
+        olen(obj(&e, "zones/us-central1-c/instanceGroups", "k8s-ig--test-cluster"), "members"), 1);
+    /* global access is patched in place */
+    s.ann[s.n_ann++] = (struct lbp_lb_annotation){
+        "networking.gke.io/internal-load-balancer-allow-global-access", "true"};
+    fake_gce_control(&e.f, "/_fake/counters/reset", "{}");
+    ensure_all(&e, &s, &st, &pend, NULL);
+    assert_true(json_object_get_boolean(json_object_object_get(
+        obj(&e, "regions/us-central1/forwardingRules", LB1), "allowGlobalAccess")));
+    assert_int_equal(fake_gce_calls(&e.f, "POST forwardingRules"), 0);
+    /* found by list_owned, removed without leftovers (groups and shared check included) */
+    memset(&call, 0, sizeof(call));
+    assert_int_equal(P->list_owned(e.ctx, &owned, &n_owned, &call), LBP_OK);
+    assert_int_equal(n_owned, 1);
+    free(owned);
+    remove_all(&e, &s);
+    assert_int_equal(leftovers(&e), 0);
+    env_stop(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_external_lifecycle),
-        cmocka_unit_test(t_pending_and_restart),
-        cmocka_unit_test(t_local_affinity_ip),
-        cmocka_unit_test(t_errors),
+        cmocka_unit_test(t_external_lifecycle), cmocka_unit_test(t_pending_and_restart),
+        cmocka_unit_test(t_local_affinity_ip),  cmocka_unit_test(t_errors),
+        cmocka_unit_test(t_internal),
     };
     if (getenv("LBP_TEST_V"))
         lbp_log_verbosity = atoi(getenv("LBP_TEST_V"));
