@@ -495,8 +495,19 @@ int gce_targets(struct lbp_provider_ctx *ctx, const struct gce_conf *c,
             missing[i] = !lbp_node_cache_get(ctx->cache, key, &in);
             n_missing += missing[i];
         }
-        if (n_missing)
-            rc = lookup(ctx, c, t, n, missing, call);
+        if (n_missing) {
+            /* workers that miss the same node wait for the one looking it up */
+            pthread_mutex_lock(&ctx->lookup_mu);
+            n_missing = 0;
+            for (size_t i = 0; i < n; i++) {
+                snprintf(key, sizeof(key), "%s/%s/%s", t[i].project, t[i].zone, t[i].name);
+                missing[i] = !lbp_node_cache_get(ctx->cache, key, &in);
+                n_missing += missing[i];
+            }
+            if (n_missing)
+                rc = lookup(ctx, c, t, n, missing, call);
+            pthread_mutex_unlock(&ctx->lookup_mu);
+        }
         for (size_t i = 0; rc == LBP_OK && i < n; i++) {
             snprintf(key, sizeof(key), "%s/%s/%s", t[i].project, t[i].zone, t[i].name);
             if (!lbp_node_cache_get(ctx->cache, key, &in) || !in.exists) {
@@ -639,6 +650,54 @@ int gce_firewall_ensure(struct lbp_provider_ctx *ctx, const struct gce_opts *o,
         }
     }
     gce_resp_free(&r);
+    return rc;
+}
+
+/* The firewall letting Google's probes reach the health-check port on the nodes. */
+int gce_probe_fw_ensure(struct lbp_provider_ctx *ctx, const struct gce_opts *o,
+                        const struct lbp_lb_spec *spec, const char *fw_name, const char *desc,
+                        int port, char tags[GCE_MAX_TAGS][64], size_t n_tags, struct gce_ops *s,
+                        struct lbp_call *call)
+{
+    char p[8];
+    const char *ports[1] = {p};
+    struct json_object *fw;
+    int rc;
+    snprintf(p, sizeof(p), "%d", port);
+    fw = gce_firewall_body(o, fw_name, desc, "TCP", ports, 1, gce_probe_ranges, gce_n_probe_ranges,
+                           tags, n_tags);
+    rc = gce_firewall_ensure(ctx, o, spec, fw_name, fw, s, call);
+    json_object_put(fw);
+    return rc;
+}
+
+/* The client firewall k8s-fw-<lb>: the Service's ports from its source ranges. */
+int gce_client_fw_ensure(struct lbp_provider_ctx *ctx, const struct gce_opts *o,
+                         const struct lbp_lb_spec *spec, char tags[GCE_MAX_TAGS][64], size_t n_tags,
+                         struct gce_ops *s, struct lbp_call *call)
+{
+    char name[GCE_NAME_MAX], desc[700], portbuf[64][8];
+    const char *ports[64], *any[1] = {"0.0.0.0/0"};
+    size_t n = 0;
+    struct json_object *want;
+    int rc;
+    for (size_t i = 0; i < spec->n_ports && n < 64; i++) {
+        bool seen = false;
+        snprintf(portbuf[n], sizeof(portbuf[n]), "%d", spec->ports[i].port);
+        for (size_t k = 0; k < n; k++)
+            seen = seen || !strcmp(ports[k], portbuf[n]);
+        if (!seen) {
+            ports[n] = portbuf[n];
+            n++;
+        }
+    }
+    snprintf(name, sizeof(name), "k8s-fw-%s", spec->lb_name);
+    gce_desc(&o->conf, spec->namespace, spec->name, desc, sizeof(desc));
+    want = gce_firewall_body(o, name, desc, o->proto, ports, n,
+                             spec->n_source_ranges ? (const char *const *)spec->source_ranges : any,
+                             spec->n_source_ranges ? spec->n_source_ranges : 1, tags, n_tags);
+    rc = gce_firewall_ensure(ctx, o, spec, name, want, s, call);
+    json_object_put(want);
     return rc;
 }
 

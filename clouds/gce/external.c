@@ -78,9 +78,8 @@ static int hc_ensure(struct lbp_provider_ctx *ctx, const struct gce_opts *o,
     struct lbp_health_check hc;
     bool local = lbp_health_check_kube(spec, &hc);
     struct gce_resp r = {0};
-    struct json_object *want, *fw;
-    char name[GCE_NAME_MAX], fw_name[GCE_NAME_MAX + 16], path[200], desc[700], what[128], port[8];
-    const char *ports[1] = {port};
+    struct json_object *want;
+    char name[GCE_NAME_MAX], fw_name[GCE_NAME_MAX + 16], path[200], desc[700], what[128];
     int rc;
 
     gce_hc_name(&o->conf, spec, local, name, sizeof(name));
@@ -107,43 +106,7 @@ static int hc_ensure(struct lbp_provider_ctx *ctx, const struct gce_opts *o,
         snprintf(fw_name, sizeof(fw_name), "k8s-%s-http-hc", spec->lb_name);
     else
         snprintf(fw_name, sizeof(fw_name), "%s-http-hc", name);
-    snprintf(port, sizeof(port), "%d", hc.port);
-    fw = gce_firewall_body(o, fw_name, desc, "TCP", ports, 1, gce_probe_ranges, gce_n_probe_ranges,
-                           tags, n_tags);
-    rc = gce_firewall_ensure(ctx, o, spec, fw_name, fw, s, call);
-    json_object_put(fw);
-    return rc;
-}
-
-/* ---- the client firewall ---- */
-
-static int fw_ensure(struct lbp_provider_ctx *ctx, const struct gce_opts *o,
-                     const struct lbp_lb_spec *spec, char tags[GCE_MAX_TAGS][64], size_t n_tags,
-                     struct gce_ops *s, struct lbp_call *call)
-{
-    char name[GCE_NAME_MAX], desc[700], portbuf[64][8];
-    const char *ports[64], *any[1] = {"0.0.0.0/0"};
-    size_t n = 0;
-    struct json_object *want;
-    int rc;
-    for (size_t i = 0; i < spec->n_ports && n < 64; i++) {
-        bool seen = false;
-        snprintf(portbuf[n], sizeof(portbuf[n]), "%d", spec->ports[i].port);
-        for (size_t k = 0; k < n; k++)
-            seen = seen || !strcmp(ports[k], portbuf[n]);
-        if (!seen) {
-            ports[n] = portbuf[n];
-            n++;
-        }
-    }
-    snprintf(name, sizeof(name), "k8s-fw-%s", spec->lb_name);
-    gce_desc(&o->conf, spec->namespace, spec->name, desc, sizeof(desc));
-    want = gce_firewall_body(o, name, desc, o->proto, ports, n,
-                             spec->n_source_ranges ? (const char *const *)spec->source_ranges : any,
-                             spec->n_source_ranges ? spec->n_source_ranges : 1, tags, n_tags);
-    rc = gce_firewall_ensure(ctx, o, spec, name, want, s, call);
-    json_object_put(want);
-    return rc;
+    return gce_probe_fw_ensure(ctx, o, spec, fw_name, desc, hc.port, tags, n_tags, s, call);
 }
 
 /* ---- the address ---- */
@@ -266,7 +229,7 @@ static struct json_object *inst_list(const struct gce_target *t, const size_t *i
 /* Adds then (once that is done) removes the difference, at most POOL_BATCH a call. */
 static int pool_members(struct lbp_provider_ctx *ctx, const struct gce_conf *c, const char *path,
                         struct json_object *pool, const struct gce_target *t, size_t n,
-                        struct gce_ops *s, bool *changed, struct lbp_call *call)
+                        struct gce_ops *s, bool *changed, bool *more, struct lbp_call *call)
 {
     struct json_object *have = lbp_json_at(pool, "instances");
     size_t n_have =
@@ -291,7 +254,10 @@ static int pool_members(struct lbp_provider_ctx *ctx, const struct gce_conf *c, 
         rc = gce_mutate(ctx, c, s, "POST", verb, b, "add instances to target pool", call);
         json_object_put(b);
         *changed = true;
-    } else if (rc == LBP_OK && n_del) {
+    }
+    /* the removal may follow at once when the addition is already done (not before: GCE
+       refuses a second change while one runs on the pool) */
+    if (rc == LBP_OK && n_del && !s->n && !(n_add > POOL_BATCH)) {
         struct json_object *b = json_object_new_object(), *a = json_object_new_array();
         for (size_t i = 0; i < n_del && i < POOL_BATCH; i++) {
             struct json_object *e = json_object_new_object();
@@ -344,7 +310,7 @@ static int ext_step(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec
     char tags[GCE_MAX_TAGS][64], fr_path[200], pool_path[200], full_pool[400], hc_path[400],
         hc_name[GCE_NAME_MAX], desc[700], ip[64] = "", what[128];
     size_t n = 0, n_tags = 0;
-    bool local = lbp_health_check_kube(spec, &hc), fr_ok = false, changed = false;
+    bool local = lbp_health_check_kube(spec, &hc), fr_ok = false, changed = false, more = false;
     int rc;
 
     gce_ops_init(&s, "");
@@ -398,7 +364,7 @@ static int ext_step(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec
     if (!fr.json && (rc = addr_ensure(ctx, o, spec, ip, sizeof(ip), &s, call)))
         goto out;
     if ((rc = hc_ensure(ctx, o, spec, tags, n_tags, &s, call)) ||
-        (rc = fw_ensure(ctx, o, spec, tags, n_tags, &s, call)))
+        (rc = gce_client_fw_ensure(ctx, o, spec, tags, n_tags, &s, call)))
         goto out;
     if (s.n)
         goto step_end;
@@ -465,7 +431,7 @@ static int ext_step(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec
         }
     }
     gce_ops_init(&s, "update target pool members");
-    rc = pool_members(ctx, c, pool_path, pool.json, t, n, &s, &changed, call);
+    rc = pool_members(ctx, c, pool_path, pool.json, t, n, &s, &changed, &more, call);
     if (rc || changed)
         goto step_end;
     /* 4. The rule. */
@@ -552,7 +518,7 @@ int gce_ext_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec
     struct gce_ops s;
     char fr_path[200], pool_path[200];
     size_t n = 0;
-    bool changed = false;
+    bool changed = false, more = false;
     int rc = lbp_lro_poll(ctx->ops, spec->lb_name, gce_ops_poll, ctx, call);
     if (rc != LBP_NOT_FOUND && rc != LBP_OK)
         return rc;
@@ -569,7 +535,7 @@ int gce_ext_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec
         gce_ops_init(&s, "update target pool members");
         changed = false;
         if (rc == LBP_OK)
-            rc = pool_members(ctx, c, pool_path, pool.json, t, n, &s, &changed, call);
+            rc = pool_members(ctx, c, pool_path, pool.json, t, n, &s, &changed, &more, call);
         free(t);
         t = NULL;
         gce_resp_free(&pool);
@@ -577,6 +543,8 @@ int gce_ext_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec
             return rc;
         if (s.n)
             return gce_ops_wait(ctx, spec->lb_name, &s, call);
+        if (!more)
+            return LBP_OK; /* both halves of the difference were made and are done */
     }
     return LBP_OK;
 }

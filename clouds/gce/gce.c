@@ -285,6 +285,23 @@ int gce_conf_parse(const char *text, const char *cluster, struct gce_conf *c, ch
             return LBP_INVALID;
         }
     }
+    c->qps = 20;
+    c->burst = 40;
+    for (int i = 0; i < 2; i++) {
+        const char *key = i ? "burst" : "qps";
+        char v[32];
+        long n;
+        if (conf_get(text, key, v, sizeof(v)) != LBP_OK)
+            continue;
+        if (lbp_parse_long(v, 1, 100000, &n) != LBP_OK) {
+            snprintf(err, errlen, "gce: cloud-config %s: an integer 1-100000", key);
+            return LBP_INVALID;
+        }
+        if (i)
+            c->burst = n;
+        else
+            c->qps = n, c->burst = c->burst > 2 * n ? c->burst : 2 * n;
+    }
     if ((rc = conf_bool(text, "regional", &c->regional, err, errlen)) ||
         (rc = conf_bool(text, "multizone", &c->multizone, err, errlen)))
         return rc;
@@ -355,6 +372,7 @@ static void gce_cleanup(struct lbp_provider_ctx *ctx)
     lbp_node_cache_free(ctx->cache);
     lbp_http_client_free(ctx->http);
     pthread_rwlock_destroy(&ctx->lock);
+    pthread_mutex_destroy(&ctx->lookup_mu);
     free(ctx);
 }
 
@@ -438,13 +456,14 @@ static int gce_init(const char *cloud_config_path, const char *cluster_name,
                     struct lbp_provider_ctx **out, char *err, size_t errlen)
 {
     struct lbp_provider_ctx *ctx = calloc(1, sizeof(*ctx));
-    struct lbp_http_opts ho = {.cloud = "gce", .qps = 20, .burst = 40};
+    struct lbp_http_opts ho = {.cloud = "gce"};
     char *text = NULL;
     int rc;
 
     if (!ctx)
         return LBP_NOMEM;
     pthread_rwlock_init(&ctx->lock, NULL);
+    pthread_mutex_init(&ctx->lookup_mu, NULL);
     err[0] = '\0';
     if (cloud_config_path && *cloud_config_path) {
         rc = lbp_ini_load(cloud_config_path, &text);
@@ -457,6 +476,8 @@ static int gce_init(const char *cloud_config_path, const char *cluster_name,
     }
     if ((rc = gce_conf_parse(text, cluster_name, &ctx->conf, err, errlen)))
         goto out;
+    ho.qps = (double)ctx->conf.qps;
+    ho.burst = (unsigned)ctx->conf.burst;
     if ((rc = lbp_http_client_new(&ho, &ctx->http)) || (rc = lbp_lro_table_new(&ctx->ops)) ||
         (rc = lbp_node_cache_new(sizeof(struct gce_instance), 300, &ctx->cache)))
         goto out;

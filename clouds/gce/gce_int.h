@@ -59,6 +59,7 @@ struct gce_conf {
     char token_url[512]; /* token-url: overrides the key file's token_uri */
     char key_file[512];  /* service-account key (or external_account) file */
     char cluster[64];    /* the cluster id in names and descriptions */
+    long qps, burst;     /* client-side rate limit (lbprov's own keys) */
 };
 
 /* One VM, as a node cache entry. */
@@ -78,6 +79,7 @@ struct lbp_provider_ctx {
     struct lbp_rest rest;
     struct lbp_lro_table *ops;
     struct lbp_node_cache *cache;
+    pthread_mutex_t lookup_mu; /* one instance lookup at a time: a node change costs one */
 };
 
 /* What one Service asks for, from its spec and annotations. */
@@ -182,6 +184,15 @@ struct json_object *gce_firewall_body(const struct gce_opts *o, const char *name
                                       const char *proto, const char *const *ports, size_t n_ports,
                                       const char *const *ranges, size_t n_ranges,
                                       char tags[GCE_MAX_TAGS][64], size_t n_tags);
+/* The client firewall k8s-fw-<lb>: the Service's ports from its source ranges (or anyone). */
+int gce_client_fw_ensure(struct lbp_provider_ctx *ctx, const struct gce_opts *o,
+                         const struct lbp_lb_spec *spec, char tags[GCE_MAX_TAGS][64], size_t n_tags,
+                         struct gce_ops *s, struct lbp_call *call);
+/* The firewall for Google's probes (gce_probe_ranges) to port on the nodes' tags. */
+int gce_probe_fw_ensure(struct lbp_provider_ctx *ctx, const struct gce_opts *o,
+                        const struct lbp_lb_spec *spec, const char *fw_name, const char *desc,
+                        int port, char tags[GCE_MAX_TAGS][64], size_t n_tags, struct gce_ops *s,
+                        struct lbp_call *call);
 /* Google's health-check probe ranges. */
 extern const char *const gce_probe_ranges[];
 extern const size_t gce_n_probe_ranges;

@@ -217,9 +217,8 @@ static int hc_ensure(struct lbp_provider_ctx *ctx, const struct gce_opts *o,
     struct lbp_health_check hc;
     bool local = lbp_health_check_kube(spec, &hc);
     struct gce_resp r = {0};
-    struct json_object *want, *http, *fw;
-    char name[GCE_NAME_MAX], fw_name[GCE_NAME_MAX + 16], path[200], desc[700], port[8];
-    const char *ports[1] = {port};
+    struct json_object *want, *http;
+    char name[GCE_NAME_MAX], fw_name[GCE_NAME_MAX + 16], path[200], desc[700];
     int64_t have_port = -1;
     int rc;
 
@@ -260,12 +259,7 @@ static int hc_ensure(struct lbp_provider_ctx *ctx, const struct gce_opts *o,
         snprintf(fw_name, sizeof(fw_name), "k8s-%s-hc", spec->lb_name);
     else
         snprintf(fw_name, sizeof(fw_name), "%s-hc", name);
-    snprintf(port, sizeof(port), "%d", hc.port);
-    fw = gce_firewall_body(o, fw_name, desc, "TCP", ports, 1, gce_probe_ranges, gce_n_probe_ranges,
-                           tags, n_tags);
-    rc = gce_firewall_ensure(ctx, o, spec, fw_name, fw, s, call);
-    json_object_put(fw);
-    return rc;
+    return gce_probe_fw_ensure(ctx, o, spec, fw_name, desc, hc.port, tags, n_tags, s, call);
 }
 
 /* ---- backend service ---- */
@@ -459,31 +453,8 @@ static int int_step(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec
     if ((rc = igs_ensure(ctx, c, t, n, &s, &changed, call)) ||
         (rc = hc_ensure(ctx, o, spec, tags, n_tags, hc_path, sizeof(hc_path), &s, call)))
         goto out;
-    {
-        char name[GCE_NAME_MAX + 8], portbuf[64][8];
-        const char *ports[64], *any[1] = {"0.0.0.0/0"};
-        size_t np = 0;
-        struct json_object *want;
-        for (size_t i = 0; i < spec->n_ports && np < 64; i++) {
-            bool seen = false;
-            snprintf(portbuf[np], sizeof(portbuf[np]), "%d", spec->ports[i].port);
-            for (size_t k = 0; k < np; k++)
-                seen = seen || !strcmp(ports[k], portbuf[np]);
-            if (!seen) {
-                ports[np] = portbuf[np];
-                np++;
-            }
-        }
-        snprintf(name, sizeof(name), "k8s-fw-%s", spec->lb_name);
-        want = gce_firewall_body(o, name, desc, o->proto, ports, np,
-                                 spec->n_source_ranges ? (const char *const *)spec->source_ranges
-                                                       : any,
-                                 spec->n_source_ranges ? spec->n_source_ranges : 1, tags, n_tags);
-        rc = gce_firewall_ensure(ctx, o, spec, name, want, &s, call);
-        json_object_put(want);
-        if (rc)
-            goto out;
-    }
+    if ((rc = gce_client_fw_ensure(ctx, o, spec, tags, n_tags, &s, call)))
+        goto out;
     if (s.n || changed)
         goto step_end;
     /* 3. The backend service over the groups. */

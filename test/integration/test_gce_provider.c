@@ -48,6 +48,9 @@ struct svc {
     size_t n_ann;
     const char *ranges[8];
     size_t n_ranges;
+    bool local;
+    int hc_port;
+    const char *affinity, *ip;
     struct lbp_lb_spec spec;
 };
 
@@ -106,7 +109,10 @@ static const struct lbp_lb_spec *spec_of(struct svc *s)
     sp->n_annotations = s->n_ann;
     sp->source_ranges = s->ranges;
     sp->n_source_ranges = s->n_ranges;
-    sp->session_affinity = "None";
+    sp->session_affinity = s->affinity ? s->affinity : "None";
+    sp->local_traffic = s->local;
+    sp->health_check_node_port = s->hc_port;
+    sp->requested_ip = s->ip;
     return sp;
 }
 
@@ -330,10 +336,6 @@ static void t_external_lifecycle(void **state)
                             obj(&e, "global/firewalls", "k8s-fw-a1111111122224333844455555555555"),
                             "sourceRanges")),
                         "[ \"192.0.2.0\\/24\" ]");
-    {
-        struct lbp_lb_spec *sp = (struct lbp_lb_spec *)spec_of(&s);
-        (void)sp;
-    }
 
     /* list_owned finds it */
     memset(&call, 0, sizeof(call));
@@ -409,23 +411,10 @@ static void t_local_affinity_ip(void **state)
     svc_port(&s, "TCP", 80);
     svc_nodes(&s, 0, 2);
     ensure_all(&e, &s, &st, &pend, NULL);
-    s.spec.local_traffic = true;
-    {
-        struct lbp_call c2 = {0};
-        struct lbp_lb_spec *sp;
-        /* Local: the Service's own check on its healthCheckNodePort */
-        for (int i = 0; i < 60; i++) {
-            sp = (struct lbp_lb_spec *)spec_of(&s);
-            sp->local_traffic = true;
-            sp->health_check_node_port = 32123;
-            memset(&c2, 0, sizeof(c2));
-            rc = P->ensure(e.ctx, sp, &st, &c2);
-            if (rc != LBP_PENDING)
-                break;
-            usleep(20000);
-        }
-        assert_int_equal(rc, LBP_OK);
-    }
+    /* Local: the Service's own check on its healthCheckNodePort */
+    s.local = true;
+    s.hc_port = 32123;
+    ensure_all(&e, &s, &st, &pend, NULL);
     {
         struct json_object *hc = obj(&e, "global/httpHealthChecks", LB2), *pool;
         assert_non_null(hc);
@@ -436,6 +425,8 @@ static void t_local_affinity_ip(void **state)
         assert_non_null(obj(&e, "global/firewalls", "k8s-" LB2 "-http-hc"));
     }
     /* back to Cluster: the shared check again, the Service's own one deleted */
+    s.local = false;
+    s.hc_port = 0;
     ensure_all(&e, &s, &st, &pend, NULL);
     for (int i = 0; i < 100 && obj(&e, "global/httpHealthChecks", LB2); i++) {
         ensure_all(&e, &s, &st, &pend, NULL);
@@ -451,16 +442,8 @@ static void t_local_affinity_ip(void **state)
     {
         char ip[64];
         snprintf(ip, sizeof(ip), "%s", st.ingress[0].ip);
-        s.spec.session_affinity = "ClientIP";
-        for (int i = 0; i < 60; i++) {
-            struct lbp_lb_spec *sp = (struct lbp_lb_spec *)spec_of(&s);
-            sp->session_affinity = "ClientIP";
-            memset(&call, 0, sizeof(call));
-            rc = P->ensure(e.ctx, sp, &st, &call);
-            if (rc != LBP_PENDING)
-                break;
-            usleep(20000);
-        }
+        s.affinity = "ClientIP";
+        rc = ensure_all(&e, &s, &st, &pend, NULL);
         assert_int_equal(rc, LBP_OK);
         assert_string_equal(st.ingress[0].ip, ip);
         assert_string_equal(
@@ -471,15 +454,8 @@ static void t_local_affinity_ip(void **state)
     svc_init(&s2, "pinned", UID3);
     svc_port(&s2, "TCP", 80);
     svc_nodes(&s2, 0, 2);
-    for (int i = 0; i < 60; i++) {
-        struct lbp_lb_spec *sp = (struct lbp_lb_spec *)spec_of(&s2);
-        sp->requested_ip = "203.0.113.77";
-        memset(&call, 0, sizeof(call));
-        rc = P->ensure(e.ctx, sp, &st, &call);
-        if (rc != LBP_PENDING)
-            break;
-        usleep(20000);
-    }
+    s2.ip = "203.0.113.77";
+    rc = ensure_all(&e, &s2, &st, &pend, NULL);
     assert_int_equal(rc, LBP_OK);
     assert_string_equal(st.ingress[0].ip, "203.0.113.77");
     /* the same IP for another Service: refused once, by name, not retried */
@@ -488,15 +464,8 @@ static void t_local_affinity_ip(void **state)
         svc_init(&s3, "clash", "44444444-2222-4333-8444-555555555555");
         svc_port(&s3, "TCP", 80);
         svc_nodes(&s3, 0, 2);
-        for (int i = 0; i < 60; i++) {
-            struct lbp_lb_spec *sp = (struct lbp_lb_spec *)spec_of(&s3);
-            sp->requested_ip = "203.0.113.77";
-            memset(&call, 0, sizeof(call));
-            rc = P->ensure(e.ctx, sp, &st, &call);
-            if (rc != LBP_PENDING)
-                break;
-            usleep(20000);
-        }
+        s3.ip = "203.0.113.77";
+        rc = ensure_all(&e, &s3, &st, &pend, &call);
         assert_int_equal(rc, LBP_INVALID);
         assert_non_null(strstr(call.err, "spec.loadBalancerIP 203.0.113.77"));
         remove_all(&e, &s3);
@@ -610,12 +579,107 @@ static void t_internal(void **state)
     env_stop(&e);
 }
 
+/* Every credential source against the fake's own endpoints; a refused key said by name. */
+static void t_auth_and_reload(void **state)
+{
+    const char *args[] = {"--instances",     "3", "--op-polls", "0", "--subject-token",
+                          "eyJ.subject.sig", NULL};
+    struct fake_gce f;
+    struct lbp_provider_ctx *ctx = NULL;
+    struct lbp_call call = {0};
+    char cfg[256], tok[256], ext[256], err[512], host[64];
+    FILE *fp;
+    (void)state;
+
+    assert_int_equal(fake_gce_start(&f, args), 0);
+    snprintf(cfg, sizeof(cfg), "%s/gce.conf", f.dir);
+    snprintf(tok, sizeof(tok), "%s/subject-token", f.dir);
+    snprintf(ext, sizeof(ext), "%s/external.json", f.dir);
+    /* the metadata server (GCE_METADATA_HOST), no key file at all */
+    fp = fopen(cfg, "w");
+    assert_non_null(fp);
+    fprintf(fp, "[global]\nproject-id = fake-project\nregion = us-central1\napi-endpoint = %s/\n",
+            f.url);
+    fclose(fp);
+    snprintf(host, sizeof(host), "%s", f.url + 7);
+    setenv("GCE_METADATA_HOST", host, 1);
+    unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
+    assert_int_equal(P->init(cfg, CLUSTER, &ctx, err, sizeof(err)), LBP_OK);
+    assert_int_equal(P->ping(ctx, &call), LBP_OK);
+    {
+        char *d = P->debug_json(ctx);
+        assert_non_null(strstr(d, "\"credentials\":\"metadata\""));
+        assert_null(strstr(d, "ya29")); /* never a token */
+        free(d);
+    }
+    /* SIGHUP: node tags change at once; the project needs a restart */
+    fp = fopen(cfg, "w");
+    fprintf(fp,
+            "[global]\nproject-id = fake-project\nregion = us-central1\napi-endpoint = %s/\n"
+            "node-tags = web-tier\n",
+            f.url);
+    fclose(fp);
+    assert_int_equal(P->reload(ctx, cfg, err, sizeof(err)), LBP_OK);
+    {
+        char *d = P->debug_json(ctx);
+        assert_non_null(strstr(d, "web-tier"));
+        free(d);
+    }
+    fp = fopen(cfg, "w");
+    fprintf(fp, "[global]\nproject-id = other\nregion = us-central1\napi-endpoint = %s/\n", f.url);
+    fclose(fp);
+    assert_int_equal(P->reload(ctx, cfg, err, sizeof(err)), LBP_INVALID);
+    assert_non_null(strstr(err, "project-id"));
+    P->cleanup(ctx);
+    unsetenv("GCE_METADATA_HOST");
+
+    /* workload identity federation: a file-sourced subject token exchanged at STS */
+    fp = fopen(tok, "w");
+    fputs("eyJ.subject.sig", fp);
+    fclose(fp);
+    fp = fopen(ext, "w");
+    fprintf(fp,
+            "{\"type\":\"external_account\",\"audience\":\"//iam.googleapis.com/projects/"
+            "123456789012/locations/global/workloadIdentityPools/lbprov/providers/lbprov\","
+            "\"subject_token_type\":\"urn:ietf:params:oauth:token-type:jwt\","
+            "\"token_url\":\"%s/v1/token\",\"credential_source\":{\"file\":\"%s\"}}",
+            f.url, tok);
+    fclose(fp);
+    fp = fopen(cfg, "w");
+    fprintf(fp,
+            "[global]\nproject-id = fake-project\nregion = us-central1\napi-endpoint = %s/\n"
+            "credentials-file = %s\n",
+            f.url, ext);
+    fclose(fp);
+    assert_int_equal(P->init(cfg, CLUSTER, &ctx, err, sizeof(err)), LBP_OK);
+    memset(&call, 0, sizeof(call));
+    assert_int_equal(P->ping(ctx, &call), LBP_OK);
+    P->cleanup(ctx);
+    /* a subject token STS refuses: LBP_AUTH, the source named, no token in the message */
+    fp = fopen(tok, "w");
+    fputs("eyJ.wrong.sig", fp);
+    fclose(fp);
+    assert_int_equal(P->init(cfg, CLUSTER, &ctx, err, sizeof(err)), LBP_OK);
+    memset(&call, 0, sizeof(call));
+    assert_int_equal(P->ping(ctx, &call), LBP_AUTH);
+    assert_null(strstr(call.err, "eyJ"));
+    P->cleanup(ctx);
+    /* a key file of another type is refused at start, by name */
+    fp = fopen(ext, "w");
+    fputs("{\"type\":\"authorized_user\"}", fp);
+    fclose(fp);
+    assert_int_equal(P->init(cfg, CLUSTER, &ctx, err, sizeof(err)), LBP_INVALID);
+    assert_non_null(strstr(err, "authorized_user"));
+    lbp_http_thread_cleanup();
+    assert_int_equal(fake_gce_stop(&f), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_external_lifecycle), cmocka_unit_test(t_pending_and_restart),
         cmocka_unit_test(t_local_affinity_ip),  cmocka_unit_test(t_errors),
-        cmocka_unit_test(t_internal),
+        cmocka_unit_test(t_internal),           cmocka_unit_test(t_auth_and_reload),
     };
     if (getenv("LBP_TEST_V"))
         lbp_log_verbosity = atoi(getenv("LBP_TEST_V"));
