@@ -22,6 +22,9 @@ extern const struct lbp_provider lbp_provider_aws;
 #ifdef LBP_CLOUD_CLOUDSTACK
 extern const struct lbp_provider lbp_provider_cloudstack;
 #endif
+#ifdef LBP_CLOUD_GCE
+extern const struct lbp_provider lbp_provider_gce;
+#endif
 
 const struct lbp_provider *const lbp_providers[] = {
 #ifdef LBP_CLOUD_MOCK
@@ -35,6 +38,9 @@ const struct lbp_provider *const lbp_providers[] = {
 #endif
 #ifdef LBP_CLOUD_CLOUDSTACK
     &lbp_provider_cloudstack,
+#endif
+#ifdef LBP_CLOUD_GCE
+    &lbp_provider_gce,
 #endif
     NULL,
 };

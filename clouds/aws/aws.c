@@ -18,7 +18,7 @@
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
-#include "clouds/aws/ini.h"
+#include "common/ini.h"
 #include "provider/ratelimit.h"
 
 static int cfg(const char *text, const char *key, char *out, size_t cap)

@@ -25,7 +25,7 @@
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
-#include "clouds/aws/ini.h"
+#include "common/ini.h"
 
 #define TOKEN_FILE_MAX (64u << 10)
 

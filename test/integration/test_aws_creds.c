@@ -21,7 +21,7 @@
 #include "common/util.h"
 #include "clouds/aws/creds.h"
 #include "provider/http.h"
-#include "clouds/aws/ini.h"
+#include "common/ini.h"
 #include "provider/provider.h"
 #include "test/fakes/aws/fake_aws_client.h"
 

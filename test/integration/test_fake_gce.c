@@ -931,6 +931,15 @@ static void test_faults(void **st)
     json_object_put(done);
     resp_free(&r);
     assert_int_equal(ctl("/_fake/quotas", "{\"STATIC_ADDRESSES\":1000}"), 200);
+    /* A limit binds the first object of a kind too: 0 allows none. */
+    assert_int_equal(ctl("/_fake/quotas", "{\"TARGET_POOLS\":0}"), 200);
+    assert_int_equal(api("POST", REGION "/targetPools", "{\"name\":\"q-pool\"}", &r), 200);
+    done = finish(r.json);
+    assert_string_equal(js(done, "error.errors.0.code"), "QUOTA_EXCEEDED");
+    assert_non_null(strstr(js(done, "error.errors.0.message"), "TARGET_POOLS"));
+    json_object_put(done);
+    resp_free(&r);
+    assert_int_equal(ctl("/_fake/quotas", "{\"TARGET_POOLS\":1000}"), 200);
 
     /* Eventual consistency: 2 reads miss a fresh resource. */
     assert_int_equal(ctl("/_fake/faults", "{\"stale_reads\":2}"), 200);

@@ -173,7 +173,10 @@ static int canon(const char *ref, char *out, size_t cap)
 
 static void self_link(const char *canonical, char *out, size_t cap)
 {
-    snprintf(out, cap, "%s%s", gce_cfg.self_base, canonical);
+    /* lbp_strlcpy, not snprintf: -O2 builds warn (as errors) on a possible cut */
+    size_t n = lbp_strlcpy(out, gce_cfg.self_base, cap);
+    if (n < cap)
+        lbp_strlcpy(out + n, canonical, cap - n);
 }
 
 static void canon_of(const char *coll_path, const char *name, char *out, size_t cap)
@@ -261,7 +264,7 @@ static int lookup(const char *ref, const char *want_coll, char *canonical, size_
     *slash = 0;
     if (strcmp(coll_name_of(tmp), want_coll) != 0)
         return -1;
-    snprintf(coll_path, cp_cap, "%s", tmp);
+    lbp_strlcpy(coll_path, tmp, cp_cap);
     *res = find(tmp, slash + 1);
     return *res ? 0 : -2;
 }
@@ -1692,8 +1695,9 @@ static void op_finish(struct op *o)
         if (cur) {
             op_error(o, "RESOURCE_ALREADY_EXISTS", 409, "CONFLICT",
                      "The resource '%s' already exists", o->target);
-        } else if (limit >= 0 && coll(cp, false) &&
-                   json_object_object_length(coll(cp, false)) >= limit) {
+        } else if (limit >= 0 &&
+                   (coll(cp, false) ? json_object_object_length(coll(cp, false)) : 0) >= limit) {
+            /* a limit binds the first object of a kind too (a limit of 0 allows none) */
             if (strncmp(cp, "global/", 7) == 0)
                 op_error(o, "QUOTA_EXCEEDED", 403, "FORBIDDEN",
                          "Quota '%s' exceeded.  Limit: %ld.0 globally.", d->quota_global, limit);

@@ -1,13 +1,13 @@
 /*
- * ini.h — a small, bounded INI reader for AWS shared credentials/config
- * files and INI-style cloud-config files.
+ * ini.h — a small, bounded INI reader for AWS shared credentials/config,
+ * GCE gce.conf and other INI-style cloud-config files.
  *
  * "[section]" headers, "key = value" lines, '#' and ';' comments; keys and
  * section names compare case-sensitively except for surrounding blanks.
  * Files over 1 MiB and lines over 4 KiB are refused, not truncated.
  */
-#ifndef LBP_AWS_INI_H
-#define LBP_AWS_INI_H
+#ifndef LBP_COMMON_INI_H
+#define LBP_COMMON_INI_H
 
 #include <stddef.h>
 

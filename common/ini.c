@@ -4,7 +4,7 @@
  * Lookups rescan the text; these files are read a handful of times per
  * process, so a parsed tree would only add code.
  */
-#include "clouds/aws/ini.h"
+#include "common/ini.h"
 
 #include <ctype.h>
 #include <errno.h>
