@@ -19,6 +19,9 @@ extern const struct lbp_provider lbp_provider_baremetal;
 #ifdef LBP_CLOUD_AWS
 extern const struct lbp_provider lbp_provider_aws;
 #endif
+#ifdef LBP_CLOUD_AZURE
+extern const struct lbp_provider lbp_provider_azure;
+#endif
 
 const struct lbp_provider *const lbp_providers[] = {
 #ifdef LBP_CLOUD_MOCK
@@ -29,6 +32,9 @@ const struct lbp_provider *const lbp_providers[] = {
 #endif
 #ifdef LBP_CLOUD_AWS
     &lbp_provider_aws,
+#endif
+#ifdef LBP_CLOUD_AZURE
+    &lbp_provider_azure,
 #endif
     NULL,
 };
