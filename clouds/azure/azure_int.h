@@ -103,8 +103,15 @@ struct az_slot {
     /* IP-based pool: the addresses it should hold (NULL: leave as is). */
     struct json_object *pool_want;
     char nodes_applied[65]; /* digest of the node set last written or seen in place */
+    /* The object as last read or written (NULL: unknown, or a write is running). */
+    struct json_object *last;
+    uint64_t last_ms;
     uint64_t puts, deletes;
 };
+
+/* How long a read of a shared object stands in for a new GET (writes still carry its
+   etag, so a stale copy costs a 412, never a lost write). */
+#define AZ_CACHE_MS 3000
 
 struct lbp_provider_ctx {
     struct az_config cfg;

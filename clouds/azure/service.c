@@ -95,7 +95,14 @@ static bool dns_label(const char *s)
 
 void az_pip_default_name(const char *cluster, const char *owner, char out[AZ_NAME_MAX + 1])
 {
-    snprintf(out, AZ_NAME_MAX + 1, "%s-%s", cluster, owner);
+    /* cut at ARM's 80 characters, as upstream does */
+    size_t n = strlen(cluster);
+    if (n > AZ_NAME_MAX)
+        n = AZ_NAME_MAX;
+    memcpy(out, cluster, n);
+    out[n] = 0;
+    strncat(out, "-", AZ_NAME_MAX - n);
+    strncat(out, owner, AZ_NAME_MAX - strlen(out));
 }
 
 void az_rule_name(const char *owner, const char *proto, int port, char out[AZ_NAME_MAX + 1])

@@ -134,6 +134,7 @@ void az_slot_free(struct az_slot *s)
         json_object_put(s->parts[i].want);
     free(s->parts);
     json_object_put(s->pool_want);
+    json_object_put(s->last);
     pthread_mutex_destroy(&s->plock);
     pthread_mutex_destroy(&s->mu);
     memset(s, 0, sizeof(*s));
@@ -372,8 +373,11 @@ static int pending(struct az_slot *s, unsigned delay, struct lbp_call *call)
     return LBP_PENDING;
 }
 
+static void forget(struct az_slot *s);
+
 static void start_op(struct az_slot *s, const struct az_resp *r, bool del)
 {
+    forget(s);
     if (r->async_url[0])
         lbp_strlcpy(s->op_url, r->async_url, sizeof(s->op_url));
     else
@@ -394,6 +398,29 @@ static void put_back(struct az_slot *s, struct az_part *taken, size_t n, const c
     }
     pthread_mutex_unlock(&s->plock);
     free(taken);
+}
+
+static void forget(struct az_slot *s);
+
+/* Keeps obj (NULL: absent) as the object's last known state. */
+static void remember(struct az_slot *s, struct json_object *obj)
+{
+    const char *state = NULL;
+    lbp_json_get_str(obj, "properties.provisioningState", 32, &state, NULL, 0);
+    if (state && strcmp(state, "Succeeded") != 0) {
+        forget(s); /* on its way somewhere: read it again next time */
+        return;
+    }
+    json_object_put(s->last);
+    s->last = json_object_get(obj);
+    s->last_ms = lbp_now_ms();
+}
+
+static void forget(struct az_slot *s)
+{
+    json_object_put(s->last);
+    s->last = NULL;
+    s->last_ms = 0;
 }
 
 /* Polls the slot's operation: LBP_OK (none, or it ended), LBP_PENDING, or LBP_RETRY. */
@@ -450,15 +477,20 @@ int az_slot_sync(struct lbp_provider_ctx *ctx, struct az_slot *s, const struct a
 
         if ((rc = poll_op(ctx, s, call)))
             goto out;
-        rc = az_arm(ctx, "GET", s->path, NULL, NULL, NULL,
-                    s->kind == AZ_SLOT_LB ? "GetLoadBalancer" : "GetSecurityGroup", &r, call);
-        if (rc == LBP_OK) {
-            cur = r.json;
-            r.json = NULL;
+        if (attempt == 0 && s->last_ms && lbp_now_ms() - s->last_ms < AZ_CACHE_MS) {
+            cur = json_object_get(s->last); /* NULL: known absent */
+        } else {
+            rc = az_arm(ctx, "GET", s->path, NULL, NULL, NULL,
+                        s->kind == AZ_SLOT_LB ? "GetLoadBalancer" : "GetSecurityGroup", &r, call);
+            if (rc == LBP_OK) {
+                cur = r.json;
+                r.json = NULL;
+            }
+            az_resp_free(&r);
+            if (rc && rc != LBP_NOT_FOUND)
+                goto out;
+            remember(s, cur);
         }
-        az_resp_free(&r);
-        if (rc && rc != LBP_NOT_FOUND)
-            goto out;
         rc = LBP_OK;
         if (!cur && s->kind == AZ_SLOT_NSG) {
             lbp_failf(call, "security group %s (securityGroupName) not found in resource group %s",
@@ -532,6 +564,7 @@ int az_slot_sync(struct lbp_provider_ctx *ctx, struct az_slot *s, const struct a
                         call);
             json_object_put(cur);
             s->deletes++;
+            forget(s);
             if (rc == LBP_CONFLICT) {
                 az_resp_free(&r);
                 continue;
@@ -555,6 +588,7 @@ int az_slot_sync(struct lbp_provider_ctx *ctx, struct az_slot *s, const struct a
         json_object_put(next);
         json_object_put(cur);
         lbp_v(2, "azure: PUT %s with %zu Service part(s): %s", s->name, n_taken, lbp_rc_str(rc));
+        forget(s);
         if (rc == LBP_CONFLICT) {
             /* 412: another writer was first. Read it again and re-apply. */
             az_resp_free(&r);
@@ -586,6 +620,7 @@ int az_slot_sync(struct lbp_provider_ctx *ctx, struct az_slot *s, const struct a
             rc = pending(s, s->op_delay_s, call);
             goto out;
         }
+        remember(s, r.json);
         *out = r.json;
         r.json = NULL;
         az_resp_free(&r);

@@ -354,6 +354,34 @@ static bool nsg_rules(void *p)
     return n == c->want;
 }
 
+static bool no_ops(void *p)
+{
+    (void)p;
+    return json_object_get_int(jget(state(), "pending_operations")) == 0;
+}
+
+/*
+ * Until ARM has no operation running and the controller has asked once
+ * more: a node change that lands while a Service waits on an operation is
+ * left to the next resync (the reconciler updates only Services whose
+ * load balancer is done).
+ */
+static void settle(void)
+{
+    CHECK(lbp_test_poll(no_ops, NULL, WAIT_MS));
+    sleep(2);
+}
+
+static bool nsg_has(void *p)
+{
+    struct cond *c = p; /* a security rule owner-<c->str> */
+    char name[128];
+    snprintf(name, sizeof(name), "%s-%s", c->owner, c->str);
+    state();
+    return named(props_arr(res("networkSecurityGroups", "lbprov-nsg"), "securityRules"), name) !=
+           NULL;
+}
+
 static bool probes_local(void *p)
 {
     struct cond *c = p; /* want: healthCheckNodePort */
@@ -485,6 +513,7 @@ int main(void)
     for (int i = 0; i < 5; i++)
         node(i);
     start_controller();
+    sleep(2); /* the controller has seen every node before the first Service */
 
     /* A public Service: public IP, frontend, rules, probes, pool on 5 NICs, NSG rules. */
     service("web", "", NULL);
@@ -532,11 +561,15 @@ int main(void)
     c.want = 2;
     c.str = "TCP-8080";
     CHECK(lbp_test_poll(rules_are, &c, WAIT_MS));
+    c.str = "TCP-8080-Internet";
+    CHECK(lbp_test_poll(nsg_has, &c, WAIT_MS));
+    settle();
 
     /* Node added, node removed: the shared pool follows through the NICs. */
     node(5);
     c.want = 6;
     CHECK(lbp_test_poll(pool_is, &c, WAIT_MS));
+    settle();
     CHECK(lbp_fake_api_request(&g_api, "DELETE", "/api/v1/nodes/node-5", NULL, NULL, NULL) == 200);
     c.want = 5;
     CHECK(lbp_test_poll(pool_is, &c, WAIT_MS));
