@@ -533,7 +533,7 @@ static int az_ping(struct lbp_provider_ctx *ctx, struct lbp_call *call)
     return rc;
 }
 
-/* /debug/azure: configuration and counters, never a credential. */
+/* /debug/azurecloud: configuration and counters, never a credential. */
 static char *az_debug_json(struct lbp_provider_ctx *ctx)
 {
     struct json_object *o = json_object_new_object(), *lbs = json_object_new_array();
