@@ -25,6 +25,9 @@ extern const struct lbp_provider lbp_provider_cloudstack;
 #ifdef LBP_CLOUD_GCE
 extern const struct lbp_provider lbp_provider_gce;
 #endif
+#ifdef LBP_CLOUD_AZURE
+extern const struct lbp_provider lbp_provider_azure;
+#endif
 
 const struct lbp_provider *const lbp_providers[] = {
 #ifdef LBP_CLOUD_MOCK
@@ -41,6 +44,9 @@ const struct lbp_provider *const lbp_providers[] = {
 #endif
 #ifdef LBP_CLOUD_GCE
     &lbp_provider_gce,
+#endif
+#ifdef LBP_CLOUD_AZURE
+    &lbp_provider_azure,
 #endif
     NULL,
 };
