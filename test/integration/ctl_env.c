@@ -12,26 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-uint64_t lbp_test_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static int free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &l) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
 void ctl_env_init(struct ctl_env *e, const char *extra)
 {
     struct lbp_fake_api_opts o = {0};
@@ -126,7 +106,7 @@ void ctl_env_start_controller(struct ctl_env *e, const char *const *extra)
     char bind[64];
     const char *argv[48];
     int n = 0;
-    e->http_port = free_port();
+    e->http_port = lbp_test_free_port();
     snprintf(bind, sizeof(bind), "%s:%d", e->bind_host[0] ? e->bind_host : "127.0.0.1",
              e->http_port);
     argv[n++] = lbp_test_lbprov_bin();

@@ -487,9 +487,9 @@ static int mode_signals(void)
     ensures = ctl_cloud_calls(&env, "ensure");
     ctl_service(&env, "inflight", NULL, 82);
     CHECK(WAIT_FOR(5000, ctl_cloud_calls(&env, "ensure") > ensures));
-    t0 = lbp_test_now_ms();
+    t0 = lbp_now_ms();
     int st = lbp_test_stop(env.ctl, SIGTERM, 5000);
-    uint64_t took = lbp_test_now_ms() - t0;
+    uint64_t took = lbp_now_ms() - t0;
     env.ctl = 0;
     fprintf(stderr, "SIGTERM to exit: %llu ms (status %d)\n", (unsigned long long)took, st);
     CHECK(st == 0);

@@ -48,19 +48,6 @@ static long count_of(const char *key)
     return lbp_fake_api_count(&env.api, key);
 }
 
-static bool udp_port_free(int port)
-{
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    bool ok;
-    if (fd < 0)
-        return false;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    close(fd);
-    return ok;
-}
-
 static int assigned_events(void)
 {
     json_object *o = NULL, *items;
@@ -124,7 +111,7 @@ int main(void)
     env.net = (unsigned char)(1 + getpid() % 250);
     for (int tries = 0; tries < 50; tries++) {
         env.hb_port = 20000 + (int)((getpid() + tries * 7919) % 30000);
-        if (udp_port_free(env.hb_port))
+        if (spk_udp_port_free(env.hb_port))
             break;
     }
     snprintf(env.pools, sizeof(env.pools), "%s/pools.yaml", env.api.dir);

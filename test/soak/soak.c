@@ -43,6 +43,7 @@
 #include <unistd.h>
 #include <uthash.h>
 
+#include "common/util.h"
 #include "test/integration/harness.h"
 #include "test/soak/soak.h"
 
@@ -97,13 +98,6 @@ static volatile int stop_sampler;
 /* Figures. */
 static long n_created, n_updated, n_deleted, n_api_retries, n_kills, n_lease_exits, n_crashes,
     n_drops;
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void fail(const char *what)
 {
@@ -298,20 +292,6 @@ static void churn_one(void)
 
 /* ---- replicas ---- */
 
-/* A loopback port the kernel hands out now; the replica binds it right after. */
-static int free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &l) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
 static void start_replica(struct replica *r)
 {
     char bind[64];
@@ -391,26 +371,11 @@ out:
     return yes;
 }
 
-static long rss_kb(pid_t pid)
-{
-    char path[64], line[256];
-    long kb = 0;
-    FILE *f;
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    if (!(f = fopen(path, "r")))
-        return 0;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
-            break;
-    fclose(f);
-    return kb;
-}
-
 static void note_rss(void)
 {
     pthread_mutex_lock(&mu);
     for (int i = 0; i < N_REPLICAS; i++) {
-        long kb = reps[i].pid > 0 ? rss_kb(reps[i].pid) : 0;
+        long kb = reps[i].pid > 0 ? lbp_test_hwm_kb(reps[i].pid) : 0;
         if (kb > peak_rss_kb)
             peak_rss_kb = kb;
     }
@@ -836,7 +801,7 @@ int main(int argc, char **argv)
                                     id_ptrs[i]);
     }
     for (int i = 0; i < N_REPLICAS; i++) {
-        reps[i].port = free_port();
+        reps[i].port = lbp_test_free_port();
         snprintf(reps[i].log, sizeof(reps[i].log), "%s/controller-%d.log", dir, i);
         start_replica(&reps[i]);
     }
@@ -848,25 +813,25 @@ int main(int argc, char **argv)
         fail("cannot turn the faults on");
         goto out;
     }
-    t0 = now_ms();
+    t0 = lbp_now_ms();
     t_end = t0 + (uint64_t)o.seconds * 1000u;
     next_drop = t0 + 10000;
     next_kill = o.kill_every ? t0 + (uint64_t)o.kill_every * 1000u : UINT64_MAX;
     for (long op = 0;; op++) {
-        uint64_t t = now_ms(), due = t0 + (uint64_t)op * 1000u / (uint64_t)o.rate;
+        uint64_t t = lbp_now_ms(), due = t0 + (uint64_t)op * 1000u / (uint64_t)o.rate;
         if (t >= t_end)
             break;
         if (due > t)
             usleep((useconds_t)(due - t) * 1000u);
         churn_one();
         supervise();
-        if (now_ms() >= next_drop) {
+        if (lbp_now_ms() >= next_drop) {
             /* Every watch ends; the next re-watches hear 410 Gone and must relist. */
             api_fault("{\"goneNextWatches\":4,\"goneAsHttp\":true,\"dropWatches\":true}");
             n_drops++;
             next_drop += 10000;
         }
-        if (now_ms() >= next_kill) {
+        if (lbp_now_ms() >= next_kill) {
             kill_leader();
             next_kill += (uint64_t)o.kill_every * 1000u;
         }
@@ -875,17 +840,17 @@ int main(int argc, char **argv)
     /* Faults off; wait for convergence. */
     api_fault("{\"reset\":true}");
     cloud->faults(false, 0);
-    t_quiet = now_ms();
+    t_quiet = lbp_now_ms();
     do {
         supervise();
         if (check(nodes, &v) == 0 && converged(&v)) {
-            converge_ms = now_ms() - t_quiet;
+            converge_ms = lbp_now_ms() - t_quiet;
             break;
         }
         usleep(500000);
-    } while (now_ms() - t_quiet < (uint64_t)o.settle * 1000u);
+    } while (lbp_now_ms() - t_quiet < (uint64_t)o.settle * 1000u);
     if (!converge_ms && check(nodes, &v) == 0 && converged(&v))
-        converge_ms = now_ms() - t_quiet;
+        converge_ms = lbp_now_ms() - t_quiet;
     stop_sampler = 1;
     pthread_join(th, NULL);
     note_rss();
