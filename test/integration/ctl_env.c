@@ -1,5 +1,7 @@
 /* ctl_env.c — see ctl_env.h. */
 #include "test/integration/ctl_env.h"
+#include "common/file.h"
+#include "common/rc.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -376,8 +378,6 @@ int ctl_run_lbprov(struct ctl_env *e, const char *const *args, char **out)
     char log[400], *buf = NULL;
     const char *argv[16];
     int n = 0, st;
-    FILE *f;
-    long len;
     snprintf(log, sizeof(log), "%s/run.out", e->api.dir);
     unlink(log);
     argv[n++] = lbp_test_lbprov_bin();
@@ -385,14 +385,8 @@ int ctl_run_lbprov(struct ctl_env *e, const char *const *args, char **out)
         argv[n++] = args[i];
     argv[n] = NULL;
     st = lbp_test_stop(lbp_test_spawn((char *const *)argv, log), 0, 10000);
-    f = fopen(log, "r");
-    if (f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (buf = calloc(1, (size_t)len + 1)) && fread(buf, 1, (size_t)len, f) != (size_t)len) {
-        free(buf);
+    if (lbp_file_read(log, 64u << 20, 0, &buf, NULL) != LBP_OK)
         buf = NULL;
-    }
-    if (f)
-        fclose(f);
     *out = buf ? buf : strdup("");
     return st;
 }
