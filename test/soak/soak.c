@@ -139,7 +139,7 @@ static json_object *api_json(const char *path)
     return j;
 }
 
-static json_object *jget(json_object *o_, const char *k)
+json_object *soak_jget(json_object *o_, const char *k)
 {
     json_object *v = NULL;
     if (o_)
@@ -147,13 +147,13 @@ static json_object *jget(json_object *o_, const char *k)
     return v;
 }
 
-static const char *jstr(json_object *o_, const char *k)
+const char *soak_jstr(json_object *o_, const char *k)
 {
-    json_object *v = jget(o_, k);
+    json_object *v = soak_jget(o_, k);
     return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
 }
 
-static size_t jlen(json_object *a)
+size_t soak_jlen(json_object *a)
 {
     return a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
 }
@@ -161,14 +161,14 @@ static size_t jlen(json_object *a)
 /* The Service's first ingress address (IP or hostname), or "". */
 static const char *ingress(json_object *svc)
 {
-    json_object *ing = jget(jget(jget(svc, "status"), "loadBalancer"), "ingress");
-    json_object *e = jlen(ing) ? json_object_array_get_idx(ing, 0) : NULL;
-    return *jstr(e, "ip") ? jstr(e, "ip") : jstr(e, "hostname");
+    json_object *ing = soak_jget(soak_jget(soak_jget(svc, "status"), "loadBalancer"), "ingress");
+    json_object *e = soak_jlen(ing) ? json_object_array_get_idx(ing, 0) : NULL;
+    return *soak_jstr(e, "ip") ? soak_jstr(e, "ip") : soak_jstr(e, "hostname");
 }
 
 static bool deleting(json_object *svc)
 {
-    return jget(jget(svc, "metadata"), "deletionTimestamp") != NULL;
+    return soak_jget(soak_jget(svc, "metadata"), "deletionTimestamp") != NULL;
 }
 
 /* lbprov's LB name: "a" + the UID without dashes, at most 32 characters. */
@@ -434,18 +434,18 @@ static void sample(void)
     long shared = 0;
     if (!list)
         return;
-    items = jget(list, "items");
+    items = soak_jget(list, "items");
     pthread_mutex_lock(&mu);
-    for (size_t i = 0; i < jlen(items); i++) {
+    for (size_t i = 0; i < soak_jlen(items); i++) {
         json_object *svc = json_object_array_get_idx(items, i);
-        const char *uid = jstr(jget(svc, "metadata"), "uid"), *addr = ingress(svc);
+        const char *uid = soak_jstr(soak_jget(svc, "metadata"), "uid"), *addr = ingress(svc);
         struct seen *s;
         if (!*addr || strlen(uid) >= sizeof(s->uid) || strlen(addr) >= sizeof(s->addr))
             continue;
         HASH_FIND_STR(seen, uid, s);
         if (!s && (s = calloc(1, sizeof(*s)))) {
             snprintf(s->uid, sizeof(s->uid), "%s", uid);
-            snprintf(s->name, sizeof(s->name), "%s", jstr(jget(svc, "metadata"), "name"));
+            snprintf(s->name, sizeof(s->name), "%s", soak_jstr(soak_jget(svc, "metadata"), "name"));
             snprintf(s->addr, sizeof(s->addr), "%s", addr);
             HASH_ADD_STR(seen, uid, s);
         } else if (s && strcmp(s->addr, addr) != 0) {
@@ -511,20 +511,20 @@ __attribute__((format(printf, 2, 3))) static void why(struct verdict *v, const c
 static bool lb_right(json_object *svc, const struct soak_lb *lb, const char *nodes,
                      struct verdict *v)
 {
-    json_object *ports = jget(jget(svc, "spec"), "ports");
-    const char *name = jstr(jget(svc, "metadata"), "name");
+    json_object *ports = soak_jget(soak_jget(svc, "spec"), "ports");
+    const char *name = soak_jstr(soak_jget(svc, "metadata"), "name");
     if (strcmp(lb->addr, ingress(svc)) != 0) {
         why(v, "%s: status shows another address than its LB (%s)", name, lb->addr);
         return false;
     }
-    if ((size_t)lb->n_listeners != jlen(ports)) {
+    if ((size_t)lb->n_listeners != soak_jlen(ports)) {
         why(v, "%s: listener count differs from its ports", name);
         return false;
     }
-    for (size_t i = 0; i < jlen(ports); i++) {
+    for (size_t i = 0; i < soak_jlen(ports); i++) {
         json_object *p = json_object_array_get_idx(ports, i);
-        int port = json_object_get_int(jget(p, "port")),
-            np = json_object_get_int(jget(p, "nodePort"));
+        int port = json_object_get_int(soak_jget(p, "port")),
+            np = json_object_get_int(soak_jget(p, "nodePort"));
         bool found = false;
         for (int j = 0; j < lb->n_listeners && !found; j++)
             found = lb->l[j].port == port && lb->l[j].node_port == np &&
@@ -551,11 +551,11 @@ static int check(const char *nodes, struct verdict *v)
         json_object_put(list);
         return -1;
     }
-    items = jget(list, "items");
-    live_lbs = calloc(jlen(items) + 1, sizeof(*live_lbs));
-    for (size_t i = 0; live_lbs && i < jlen(items); i++) {
+    items = soak_jget(list, "items");
+    live_lbs = calloc(soak_jlen(items) + 1, sizeof(*live_lbs));
+    for (size_t i = 0; live_lbs && i < soak_jlen(items); i++) {
         json_object *svc = json_object_array_get_idx(items, i);
-        const char *name = jstr(jget(svc, "metadata"), "name");
+        const char *name = soak_jstr(soak_jget(svc, "metadata"), "name");
         char want[40];
         const struct soak_lb *lb = NULL;
         if (deleting(svc)) {
@@ -564,7 +564,7 @@ static int check(const char *nodes, struct verdict *v)
             continue;
         }
         v->live++;
-        lb_name(jstr(jget(svc, "metadata"), "uid"), want, sizeof(want));
+        lb_name(soak_jstr(soak_jget(svc, "metadata"), "uid"), want, sizeof(want));
         live_lbs[n_live++] = strdup(want);
         for (size_t j = 0; j < cs.n_lbs && !lb; j++)
             if (strcmp(cs.lbs[j].name, want) == 0)
