@@ -18,6 +18,7 @@
  * file is logged and the running configuration stays.
  */
 #include "cmd/cmd.h"
+#include "cmd/daemon.h"
 #include "cmd/flags.h"
 #include "cmd/observe.h"
 #include "common/health.h"
@@ -167,7 +168,6 @@ enum {
     OPT_LE_RETRY,
     OPT_LE_NAME,
     OPT_LE_NAMESPACE,
-    OPT_LOG_FORMAT,
     OPT_METALLB_POLL,
 };
 
@@ -192,9 +192,8 @@ static const struct option long_opts[] = {
     {"leader-elect-retry-period", required_argument, NULL, OPT_LE_RETRY},
     {"leader-elect-resource-name", required_argument, NULL, OPT_LE_NAME},
     {"leader-elect-resource-namespace", required_argument, NULL, OPT_LE_NAMESPACE},
-    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"metallb-poll-period", required_argument, NULL, OPT_METALLB_POLL},
-    {"v", required_argument, NULL, 'v'},
+    LBP_LOG_LONG_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -291,15 +290,12 @@ int lbp_cmd_controller(int argc, char **argv)
     struct lbp_leader *le = NULL;
     char identity[160];
 
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":v:h", long_opts, NULL)) != -1) {
-        int kube = lbp_flag_kube("controller", opt, optarg, &kopts, &copts);
-        if (kube == 2)
-            return 2;
-        if (kube)
-            continue;
+    struct lbp_flag_parser fp;
+    lbp_flag_start(&fp, "controller", argc, argv, ":v:h", long_opts, &kopts, &copts, usage);
+    while ((opt = lbp_flag_next(&fp)) != LBP_FLAG_DONE) {
         switch (opt) {
+        case LBP_FLAG_EXIT:
+            return fp.status;
         case OPT_CLOUD:
             cloud = optarg;
             break;
@@ -398,29 +394,7 @@ int lbp_cmd_controller(int argc, char **argv)
                                     LBP_WANT_DURATION ", from 100ms to 1h");
             ropts.config_poll_ms = (unsigned)ms;
             break;
-        case OPT_LOG_FORMAT:
-            if (lbp_flag_log_format("controller", optarg) == 2)
-                return 2;
-            break;
-        case 'v':
-            if (lbp_flag_verbosity("controller", optarg) == 2)
-                return 2;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        case ':':
-            fprintf(stderr, "lbprov controller: %s needs a value (see --help)\n", argv[optind - 1]);
-            return 2;
-        default:
-            fprintf(stderr, "lbprov controller: unknown flag '%s' (see --help)\n",
-                    argv[optind - 1]);
-            return 2;
         }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "lbprov controller: unexpected argument '%s' (see --help)\n", argv[optind]);
-        return 2;
     }
     if (!cloud) {
         fprintf(stderr, "lbprov controller: --cloud is required (see --help)\n");
@@ -457,13 +431,7 @@ int lbp_cmd_controller(int argc, char **argv)
     mallopt(M_ARENA_MAX, 2);
 
     /* Signals go to sigtimedwait below, never to a random thread. */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGUSR1); /* leadership lost */
-    sigaddset(&sigs, SIGHUP);  /* re-read --cloud-config */
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    lbp_daemon_signals(&sigs, SIGUSR1); /* SIGUSR1: leadership lost; SIGHUP: --cloud-config */
 
     c.cloud_config = cloud_config;
     lbp_observe_process();
@@ -473,13 +441,7 @@ int lbp_cmd_controller(int argc, char **argv)
         rc = 2;
         goto out;
     }
-    if (lbp_kube_config_load(&kopts, &kcfg, err, sizeof(err))) {
-        fprintf(stderr, "lbprov controller: %s\n", err);
-        rc = 2;
-        goto out;
-    }
-    if (lbp_kube_client_new(kcfg, &copts, &client, err, sizeof(err))) {
-        fprintf(stderr, "lbprov controller: %s\n", err);
+    if (lbp_daemon_kube("controller", &kopts, &copts, &kcfg, &client)) {
         rc = 2;
         goto out;
     }
@@ -528,8 +490,7 @@ int lbp_cmd_controller(int argc, char **argv)
         goto out;
     }
 
-    if (lbp_httpd_new(http_bind, &httpd, err, sizeof(err))) {
-        fprintf(stderr, "lbprov controller: --http-bind-address: %s\n", err);
+    if (lbp_daemon_httpd_new("controller", http_bind, &httpd)) {
         rc = 2;
         goto out;
     }
@@ -549,12 +510,10 @@ int lbp_cmd_controller(int argc, char **argv)
     lbp_httpd_route(httpd, "/metrics", lbp_httpd_metrics, NULL);
     if (c.prov->debug_json)
         lbp_httpd_route(httpd, debug_path, route_debug, &c);
-    if (lbp_httpd_start(httpd, err, sizeof(err))) {
-        fprintf(stderr, "lbprov controller: --http-bind-address %s: %s\n", http_bind, err);
+    if (lbp_daemon_httpd_start("controller", httpd, http_bind)) {
         rc = 2;
         goto out;
     }
-    lbp_info("http server listening on port %d (bind %s)", lbp_httpd_port(httpd), http_bind);
     lbp_info("controller: cloud %s, cluster %s, API %s", c.prov->name, ropts.cluster_name,
              kcfg->server);
 

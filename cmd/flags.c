@@ -108,3 +108,61 @@ int lbp_flag_bad(const char *cmd, const char *flag, const char *val, const char 
             want);
     return 2;
 }
+
+void lbp_flag_start(struct lbp_flag_parser *p, const char *cmd, int argc, char **argv,
+                    const char *shortopts, const struct option *longopts,
+                    struct lbp_kube_config_opts *kopts, struct lbp_kube_client_opts *copts,
+                    void (*usage)(FILE *f))
+{
+    *p = (struct lbp_flag_parser){.cmd = cmd,
+                                  .argc = argc,
+                                  .argv = argv,
+                                  .shortopts = shortopts,
+                                  .longopts = longopts,
+                                  .kopts = kopts,
+                                  .copts = copts,
+                                  .usage = usage};
+    /* getopt's state is global: every subcommand (and every test run) starts it over */
+    optind = 1;
+    opterr = 0;
+}
+
+int lbp_flag_next(struct lbp_flag_parser *p)
+{
+    int opt;
+    for (;;) {
+        opt = getopt_long(p->argc, p->argv, p->shortopts, p->longopts, NULL);
+        int kube = opt == -1 ? 0 : lbp_flag_kube(p->cmd, opt, optarg, p->kopts, p->copts);
+        if (kube == 2 || (opt == LBP_OPT_LOG_FORMAT && lbp_flag_log_format(p->cmd, optarg) == 2) ||
+            (opt == 'v' && lbp_flag_verbosity(p->cmd, optarg) == 2)) {
+            p->status = 2;
+            return LBP_FLAG_EXIT;
+        }
+        if (kube || opt == LBP_OPT_LOG_FORMAT || opt == 'v')
+            continue;
+        break;
+    }
+    switch (opt) {
+    case -1:
+        if (optind < p->argc) {
+            fprintf(stderr, "lbprov %s: unexpected argument '%s' (see --help)\n", p->cmd,
+                    p->argv[optind]);
+            p->status = 2;
+            return LBP_FLAG_EXIT;
+        }
+        return LBP_FLAG_DONE;
+    case 'h':
+        p->usage(stdout);
+        p->status = 0;
+        return LBP_FLAG_EXIT;
+    case ':':
+        fprintf(stderr, "lbprov %s: %s needs a value (see --help)\n", p->cmd, p->argv[optind - 1]);
+        p->status = 2;
+        return LBP_FLAG_EXIT;
+    case '?':
+        fprintf(stderr, "lbprov %s: unknown flag '%s' (see --help)\n", p->cmd, p->argv[optind - 1]);
+        p->status = 2;
+        return LBP_FLAG_EXIT;
+    }
+    return opt;
+}

@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "kube/kube.h"
 
@@ -51,5 +52,41 @@ enum {
 /* 1: opt was a Kubernetes client flag and is applied; 0: it was not; 2: bad value (printed). */
 int lbp_flag_kube(const char *cmd, int opt, const char *arg, struct lbp_kube_config_opts *k,
                   struct lbp_kube_client_opts *c);
+
+/* --log-format and -v, for the long-running subcommands' tables. */
+#define LBP_OPT_LOG_FORMAT 1010
+#define LBP_LOG_LONG_OPTIONS                                                                       \
+    {"log-format", required_argument, NULL, LBP_OPT_LOG_FORMAT},                                   \
+    {                                                                                              \
+        "v", required_argument, NULL, 'v'                                                          \
+    }
+
+/*
+ * One subcommand's command line, walked with lbp_flag_next. Every
+ * subcommand treats these the same way: the Kubernetes client flags,
+ * --log-format and -v (when its table has them), -h/--help (prints usage,
+ * exit 0), a missing value, an unknown flag and a stray argument (a line
+ * on stderr, exit 2).
+ */
+struct lbp_flag_parser {
+    const char *cmd; /* "controller": the name in every message */
+    int argc;
+    char **argv;
+    const char *shortopts; /* getopt's, starting with ':' */
+    const struct option *longopts;
+    struct lbp_kube_config_opts *kopts;
+    struct lbp_kube_client_opts *copts;
+    void (*usage)(FILE *f);
+    int status; /* the exit status once lbp_flag_next said LBP_FLAG_EXIT */
+};
+#define LBP_FLAG_DONE (-1) /* all flags read, no argument left over */
+#define LBP_FLAG_EXIT (-2) /* return p->status from the subcommand */
+
+void lbp_flag_start(struct lbp_flag_parser *p, const char *cmd, int argc, char **argv,
+                    const char *shortopts, const struct option *longopts,
+                    struct lbp_kube_config_opts *kopts, struct lbp_kube_client_opts *copts,
+                    void (*usage)(FILE *f));
+/* The next option the subcommand handles itself, or LBP_FLAG_DONE / LBP_FLAG_EXIT. */
+int lbp_flag_next(struct lbp_flag_parser *p);
 
 #endif

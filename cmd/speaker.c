@@ -10,6 +10,7 @@
  * released) and the process exits 0, well within 2 s.
  */
 #include "cmd/cmd.h"
+#include "cmd/daemon.h"
 #include "cmd/flags.h"
 #include "common/buf.h"
 #include "common/file.h"
@@ -136,7 +137,6 @@ enum {
     OPT_METALLB,
     OPT_HTTP,
     OPT_DRY,
-    OPT_LOG_FORMAT,
 };
 
 static const struct option long_opts[] = {
@@ -152,10 +152,9 @@ static const struct option long_opts[] = {
     {"metallb-poll-period", required_argument, NULL, OPT_METALLB},
     /* the name it had before it matched the controller's */
     {"metallb-poll-interval", required_argument, NULL, OPT_METALLB},
-    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"http-bind-address", required_argument, NULL, OPT_HTTP},
     {"dry-run", no_argument, NULL, OPT_DRY},
-    {"v", required_argument, NULL, 'v'},
+    LBP_LOG_LONG_OPTIONS,
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -197,15 +196,12 @@ int lbp_cmd_speaker(int argc, char **argv)
     long n;
     uint64_t ms;
 
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":v:h", long_opts, NULL)) != -1) {
-        int kube = lbp_flag_kube("speaker", opt, optarg, &kopts, &copts);
-        if (kube == 2)
-            return 2;
-        if (kube)
-            continue;
+    struct lbp_flag_parser fp;
+    lbp_flag_start(&fp, "speaker", argc, argv, ":v:h", long_opts, &kopts, &copts, usage);
+    while ((opt = lbp_flag_next(&fp)) != LBP_FLAG_DONE) {
         switch (opt) {
+        case LBP_FLAG_EXIT:
+            return fp.status;
         case OPT_NODE:
             node = optarg;
             break;
@@ -259,28 +255,7 @@ int lbp_cmd_speaker(int argc, char **argv)
         case OPT_DRY:
             dry = true;
             break;
-        case OPT_LOG_FORMAT:
-            if (lbp_flag_log_format("speaker", optarg) == 2)
-                return 2;
-            break;
-        case 'v':
-            if (lbp_flag_verbosity("speaker", optarg) == 2)
-                return 2;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        case ':':
-            fprintf(stderr, "lbprov speaker: %s needs a value (see --help)\n", argv[optind - 1]);
-            return 2;
-        default:
-            fprintf(stderr, "lbprov speaker: unknown flag '%s' (see --help)\n", argv[optind - 1]);
-            return 2;
         }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "lbprov speaker: unexpected argument '%s' (see --help)\n", argv[optind]);
-        return 2;
     }
     if (!node || !node[0]) {
         fprintf(stderr, "lbprov speaker: --node-name (or $NODE_NAME) is required (see --help)\n");
@@ -300,12 +275,7 @@ int lbp_cmd_speaker(int argc, char **argv)
         ns = nsbuf;
     }
 
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    lbp_daemon_signals(&sigs, 0); /* SIGHUP: re-read --pool-config */
 
     if (pool_file && lbp_file_read_err(pool_file, LBP_POOLS_MAX_FILE, 0, &pool_yaml, &pool_len, err,
                                        sizeof(err))) {
@@ -325,13 +295,7 @@ int lbp_cmd_speaker(int argc, char **argv)
             goto out;
         }
     }
-    if (lbp_kube_config_load(&kopts, &kcfg, err, sizeof(err))) {
-        fprintf(stderr, "lbprov speaker: %s\n", err);
-        rc = 2;
-        goto out;
-    }
-    if (lbp_kube_client_new(kcfg, &copts, &client, err, sizeof(err))) {
-        fprintf(stderr, "lbprov speaker: %s\n", err);
+    if (lbp_daemon_kube("speaker", &kopts, &copts, &kcfg, &client)) {
         rc = 2;
         goto out;
     }
@@ -361,8 +325,7 @@ int lbp_cmd_speaker(int argc, char **argv)
         rc = 2;
         goto out;
     }
-    if (lbp_httpd_new(http_bind, &httpd, err, sizeof(err))) {
-        fprintf(stderr, "lbprov speaker: --http-bind-address: %s\n", err);
+    if (lbp_daemon_httpd_new("speaker", http_bind, &httpd)) {
         rc = 2;
         goto out;
     }
@@ -370,12 +333,10 @@ int lbp_cmd_speaker(int argc, char **argv)
     lbp_httpd_route(httpd, "/readyz", route_readyz, &k);
     lbp_httpd_route(httpd, "/metrics", lbp_httpd_metrics, NULL);
     lbp_httpd_route(httpd, "/debug/owned", route_owned, &k);
-    if (lbp_httpd_start(httpd, err, sizeof(err))) {
-        fprintf(stderr, "lbprov speaker: --http-bind-address %s: %s\n", http_bind, err);
+    if (lbp_daemon_httpd_start("speaker", httpd, http_bind)) {
         rc = 2;
         goto out;
     }
-    lbp_info("http server listening on port %d (bind %s)", lbp_httpd_port(httpd), http_bind);
     lbp_info("speaker: node %s, namespace %s, API %s%s", node, ns, kcfg->server,
              dry ? ", dry run (no ARP/NDP)" : "");
     if (lbp_speaker_start(k.sp)) {

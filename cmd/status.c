@@ -185,6 +185,25 @@ out:
     return rc;
 }
 
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: lbprov status [flags]\n\n"
+               "Every LoadBalancer Service: address, ports, class, age, state and the\n"
+               "latest service-controller Event. STATE is Ready, InProgress (an operation\n"
+               "begun and not reported done, e.g. a cloud operation being polled),\n"
+               "Failed (the latest Event is a Warning), Deleting or Pending.\n\n"
+               "  -n, --namespace NS      only this namespace\n"
+               "  -A, --all-namespaces    every namespace (the default)\n"
+               "  --kubeconfig FILE       (default $KUBECONFIG, ~/.kube/config, in-cluster)\n"
+               "  --context NAME          kubeconfig context\n"
+               "  --master URL            API server URL, overrides the kubeconfig\n"
+               "  --kube-api-qps N        client-side limit on API requests (default unlimited)\n"
+               "  --kube-api-burst N\n"
+               "  -o table|json           output format (default table); in json, what is not\n"
+               "                          there (no address yet, no class, no Event) is null\n"
+               "  -h, --help\n");
+}
+
 int lbp_cmd_status(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -209,15 +228,12 @@ int lbp_cmd_status(int argc, char **argv)
     int opt, rc = 1;
     int64_t now = lbp_wall_s();
 
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":n:Ao:h", opts, NULL)) != -1) {
-        int kube = lbp_flag_kube("status", opt, optarg, &kopts, &copts);
-        if (kube == 2)
-            return 2;
-        if (kube)
-            continue;
+    struct lbp_flag_parser fp;
+    lbp_flag_start(&fp, "status", argc, argv, ":n:Ao:h", opts, &kopts, &copts, usage);
+    while ((opt = lbp_flag_next(&fp)) != LBP_FLAG_DONE) {
         switch (opt) {
+        case LBP_FLAG_EXIT:
+            return fp.status;
         case 'n':
             if (!dns_label(optarg))
                 return lbp_flag_bad("status", "-n", optarg,
@@ -233,35 +249,7 @@ int lbp_cmd_status(int argc, char **argv)
             else if (strcmp(optarg, "wide") != 0 && strcmp(optarg, "table") != 0)
                 return lbp_flag_bad("status", "-o", optarg, "table or json");
             break;
-        case 'h':
-            printf(
-                "Usage: lbprov status [flags]\n\n"
-                "Every LoadBalancer Service: address, ports, class, age, state and the\n"
-                "latest service-controller Event. STATE is Ready, InProgress (an operation\n"
-                "begun and not reported done, e.g. a cloud operation being polled),\n"
-                "Failed (the latest Event is a Warning), Deleting or Pending.\n\n"
-                "  -n, --namespace NS      only this namespace\n"
-                "  -A, --all-namespaces    every namespace (the default)\n"
-                "  --kubeconfig FILE       (default $KUBECONFIG, ~/.kube/config, in-cluster)\n"
-                "  --context NAME          kubeconfig context\n"
-                "  --master URL            API server URL, overrides the kubeconfig\n"
-                "  --kube-api-qps N        client-side limit on API requests (default unlimited)\n"
-                "  --kube-api-burst N\n"
-                "  -o table|json           output format (default table); in json, what is not\n"
-                "                          there (no address yet, no class, no Event) is null\n"
-                "  -h, --help\n");
-            return 0;
-        case ':':
-            fprintf(stderr, "lbprov status: %s needs a value (see --help)\n", argv[optind - 1]);
-            return 2;
-        default:
-            fprintf(stderr, "lbprov status: unknown flag '%s' (see --help)\n", argv[optind - 1]);
-            return 2;
         }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "lbprov status: unexpected argument '%s' (see --help)\n", argv[optind]);
-        return 2;
     }
     if (lbp_kube_config_load(&kopts, &cfg, err, sizeof(err)) ||
         lbp_kube_client_new(cfg, &copts, &client, err, sizeof(err))) {

@@ -42,16 +42,13 @@ int lbp_cmd_version(int argc, char **argv)
     bool json = false;
     int opt;
 
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
-        /* the same command line as the other subcommands works here */
-        int kube = lbp_flag_kube("version", opt, optarg, &kopts, &copts);
-        if (kube == 2)
-            return 2;
-        if (kube)
-            continue;
+    /* the same command line as the other subcommands works here */
+    struct lbp_flag_parser fp;
+    lbp_flag_start(&fp, "version", argc, argv, ":o:h", opts, &kopts, &copts, usage);
+    while ((opt = lbp_flag_next(&fp)) != LBP_FLAG_DONE) {
         switch (opt) {
+        case LBP_FLAG_EXIT:
+            return fp.status;
         case 'o':
             if (strcmp(optarg, "json") == 0)
                 json = true;
@@ -59,20 +56,7 @@ int lbp_cmd_version(int argc, char **argv)
                 return lbp_flag_bad("version", "-o", optarg, "text or json");
             }
             break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        case ':':
-            fprintf(stderr, "lbprov version: %s needs a value (see --help)\n", argv[optind - 1]);
-            return 2;
-        default:
-            fprintf(stderr, "lbprov version: unknown flag '%s' (see --help)\n", argv[optind - 1]);
-            return 2;
         }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "lbprov version: unexpected argument '%s' (see --help)\n", argv[optind]);
-        return 2;
     }
     if (json) {
         json_object *o = json_object_new_object(), *clouds = json_object_new_array();

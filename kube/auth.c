@@ -104,47 +104,6 @@ static int cred_copy(const struct lbp_kube_cred *src, struct lbp_kube_cred *dst)
 
 /* ------------------------------------------------------------ setup */
 
-static char **strv_dup(char **v)
-{
-    size_t n = 0;
-    char **r;
-    while (v && v[n])
-        n++;
-    r = calloc(n + 1, sizeof(*r));
-    if (!r)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (!(r[i] = strdup(v[i]))) {
-            for (size_t j = 0; j < i; j++)
-                free(r[j]);
-            free(r);
-            return NULL;
-        }
-    }
-    return r;
-}
-
-static struct lbp_kube_exec *exec_dup(const struct lbp_kube_exec *s)
-{
-    struct lbp_kube_exec *e = calloc(1, sizeof(*e));
-    if (!e)
-        return NULL;
-    e->command = lbp_strdup(s->command);
-    e->args = strv_dup(s->args);
-    e->env = strv_dup(s->env);
-    e->api_version =
-        lbp_strdup(s->api_version ? s->api_version : "client.authentication.k8s.io/v1");
-    e->install_hint = lbp_strdup(s->install_hint);
-    e->interactive_mode = lbp_strdup(s->interactive_mode);
-    e->provide_cluster_info = s->provide_cluster_info;
-    if (!e->command || !e->args || !e->env || !e->api_version ||
-        (s->install_hint && !e->install_hint) || (s->interactive_mode && !e->interactive_mode)) {
-        lbp_kube_exec_free(e);
-        return NULL;
-    }
-    return e;
-}
-
 /*
  * KUBERNETES_EXEC_INFO: the request, plus the cluster when the kubeconfig
  * asks for it (provideClusterInfo), with the CA as base64 like client-go.
@@ -235,7 +194,7 @@ int lbp_kube_auth_new(const struct lbp_kube_config *cfg, struct lbp_kube_auth **
             rc = LBP_INVALID;
             goto out;
         }
-        if (!(a->exec = exec_dup(cfg->exec)))
+        if (!(a->exec = lbp_kube_exec_dup(cfg->exec)))
             goto out;
         struct lbp_kube_config tmp = *cfg;
         tmp.exec = a->exec;

@@ -447,6 +447,43 @@ void lbp_kube_exec_free(struct lbp_kube_exec *e)
     free(e);
 }
 
+/* A copy of a NULL-terminated list (NULL stands for an empty one); NULL on ENOMEM. */
+static char **strv_dup(char **v)
+{
+    size_t n = 0;
+    char **r;
+    while (v && v[n])
+        n++;
+    r = calloc(n + 1, sizeof(*r));
+    for (size_t i = 0; r && i < n; i++)
+        if (!(r[i] = strdup(v[i]))) {
+            strv_free(r);
+            return NULL;
+        }
+    return r;
+}
+
+struct lbp_kube_exec *lbp_kube_exec_dup(const struct lbp_kube_exec *s)
+{
+    struct lbp_kube_exec *e = calloc(1, sizeof(*e));
+    if (!e)
+        return NULL;
+    e->command = lbp_strdup(s->command);
+    e->args = strv_dup(s->args);
+    e->env = strv_dup(s->env);
+    e->api_version =
+        lbp_strdup(s->api_version ? s->api_version : "client.authentication.k8s.io/v1");
+    e->install_hint = lbp_strdup(s->install_hint);
+    e->interactive_mode = lbp_strdup(s->interactive_mode);
+    e->provide_cluster_info = s->provide_cluster_info;
+    if (!e->command || !e->args || !e->env || !e->api_version ||
+        (s->install_hint && !e->install_hint) || (s->interactive_mode && !e->interactive_mode)) {
+        lbp_kube_exec_free(e);
+        return NULL;
+    }
+    return e;
+}
+
 static int parse_exec(struct kc_file *f, yaml_node_t *node, size_t uidx, struct lbp_kube_exec **out,
                       char *err, size_t errlen)
 {

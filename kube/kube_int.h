@@ -69,6 +69,8 @@ struct lbp_kube_cred {
 };
 /* Frees an exec plugin block (config.c owns the type; auth.c keeps a copy). */
 void lbp_kube_exec_free(struct lbp_kube_exec *e);
+/* A deep copy, apiVersion defaulted to client.authentication.k8s.io/v1; NULL on ENOMEM. */
+struct lbp_kube_exec *lbp_kube_exec_dup(const struct lbp_kube_exec *s);
 
 struct lbp_kube_auth;
 int lbp_kube_auth_new(const struct lbp_kube_config *cfg, struct lbp_kube_auth **out);

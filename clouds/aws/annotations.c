@@ -330,3 +330,19 @@ void aws_owner_tags(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec
     for (size_t i = 0; o && i < o->n_extra_tags && out->n < AWS_MAX_TAGS; i++)
         out->t[out->n++] = o->extra_tags[i];
 }
+
+/* The reading side of aws_owner_tags: what the orphan scan lists. */
+int aws_owned_add(const struct aws_tags *tags, const char *ckey, const char *lb_name,
+                  struct lbp_vec *owned)
+{
+    const char *svc = aws_tag_get(tags, AWS_TAG_SERVICE), *slash;
+    struct lbp_lb_owned *ow;
+    if (!lbp_streq(aws_tag_get(tags, ckey), "owned") || !svc || !(slash = strchr(svc, '/')))
+        return LBP_OK;
+    if (!(ow = lbp_vec_push(owned)))
+        return LBP_NOMEM;
+    lbp_strlcpy(ow->lb_name, lb_name, sizeof(ow->lb_name));
+    snprintf(ow->namespace, sizeof(ow->namespace), "%.*s", (int)(slash - svc), svc);
+    lbp_strlcpy(ow->name, slash + 1, sizeof(ow->name));
+    return LBP_OK;
+}

@@ -233,3 +233,51 @@ int aws_call0(struct lbp_provider_ctx *ctx, enum aws_svc svc, struct aws_query *
 {
     return aws_call(ctx, svc, q, op, NULL, e, call);
 }
+
+int aws_describe_all(struct lbp_provider_ctx *ctx, enum aws_svc svc, const struct aws_query *req,
+                     const char *op, long page_size, aws_page_parse_fn parse, struct lbp_vec *out,
+                     struct aws_err *e, struct lbp_call *call)
+{
+    bool ec2 = svc == AWS_EC2;
+    struct lbp_pager pg;
+    int rc = LBP_OK;
+    lbp_pager_init(&pg, 0);
+    while (rc == LBP_OK && lbp_pager_next(&pg)) {
+        struct aws_query q;
+        xmlDoc *doc = NULL;
+        awsq_copy(&q, req);
+        if (page_size)
+            awsq_addi(&q, ec2 ? "MaxResults" : "PageSize", page_size);
+        if (pg.token[0])
+            awsq_add(&q, ec2 ? "NextToken" : "Marker", pg.token);
+        rc = aws_call(ctx, svc, &q, op, &doc, e, call);
+        awsq_free(&q);
+        if (rc == LBP_OK && parse(doc, out, pg.next, sizeof(pg.next)) != LBP_OK) {
+            lbp_failf(call, "%s: unreadable answer", op);
+            rc = LBP_RETRY;
+        }
+        xmlFreeDoc(doc);
+    }
+    return rc ? rc : pg.rc;
+}
+
+int aws_describe_lb(struct lbp_provider_ctx *ctx, enum aws_svc svc, const char *lb_name,
+                    struct lbp_vec *out, struct lbp_call *call)
+{
+    struct aws_query q;
+    xmlDoc *doc = NULL;
+    bool v2 = svc == AWS_ELBV2;
+    int rc;
+    awsq_init(&q, "DescribeLoadBalancers", v2 ? AWS_ELBV2_VERSION : AWS_ELB_VERSION);
+    awsq_add(&q, v2 ? "Names.member.1" : "LoadBalancerNames.member.1", lb_name);
+    rc = aws_call(ctx, svc, &q, "DescribeLoadBalancers", &doc, NULL, call);
+    awsq_free(&q);
+    if (rc == LBP_OK && (v2 ? awsx_lbs : awsx_clbs)(doc, out, NULL, 0) != LBP_OK) {
+        lbp_failf(call, "DescribeLoadBalancers: unreadable answer");
+        rc = LBP_RETRY;
+    } else if (rc == LBP_OK && !out->n) {
+        rc = LBP_NOT_FOUND;
+    }
+    xmlFreeDoc(doc);
+    return rc;
+}

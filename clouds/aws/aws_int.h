@@ -50,6 +50,8 @@ struct aws_query {
 
 void awsq_init(struct aws_query *q, const char *action, const char *version);
 void awsq_free(struct aws_query *q);
+/* dst starts as a copy of src (each page of a Describe repeats its parameters). */
+void awsq_copy(struct aws_query *dst, const struct aws_query *src);
 void awsq_add(struct aws_query *q, const char *key, const char *value);
 void awsq_addi(struct aws_query *q, const char *key, long value);
 /* key is a printf format: awsq_addf(q, "sg-1", "GroupId.%d", 1) */
@@ -273,7 +275,6 @@ bool aws_opts_ssl_port(const struct aws_opts *o, int port);
 
 /* ---- api.c / aws.c ---- */
 
-
 struct lbp_provider_ctx {
     char cluster[128];
     char region[64];
@@ -303,6 +304,20 @@ struct aws_err {
 int aws_call(struct lbp_provider_ctx *ctx, enum aws_svc svc, struct aws_query *q, const char *op,
              xmlDoc **doc, struct aws_err *e, struct lbp_call *call);
 /* The same, discarding the answer. */
+/* Parses one page of a Describe answer into out; the next page's token into next. */
+typedef int (*aws_page_parse_fn)(xmlDoc *doc, struct lbp_vec *out, char *next, size_t nextcap);
+/*
+ * Every page of a Describe: REQ holds the action and its own parameters,
+ * repeated on each page with the service's paging ones after them (ELB:
+ * PageSize/Marker; EC2: MaxResults/NextToken; page_size 0 sends no size).
+ * An unreadable page fails as LBP_RETRY; e (may be NULL) as for aws_call.
+ */
+int aws_describe_all(struct lbp_provider_ctx *ctx, enum aws_svc svc, const struct aws_query *req,
+                     const char *op, long page_size, aws_page_parse_fn parse, struct lbp_vec *out,
+                     struct aws_err *e, struct lbp_call *call);
+/* DescribeLoadBalancers for one name (ELB or ELBv2): LBP_NOT_FOUND when there is none. */
+int aws_describe_lb(struct lbp_provider_ctx *ctx, enum aws_svc svc, const char *lb_name,
+                    struct lbp_vec *out, struct lbp_call *call);
 int aws_call0(struct lbp_provider_ctx *ctx, enum aws_svc svc, struct aws_query *q, const char *op,
               struct aws_err *e, struct lbp_call *call);
 
@@ -319,6 +334,17 @@ int aws_lb_subnets(struct lbp_provider_ctx *ctx, const char *vpc, const struct a
 int aws_describe_sgs(struct lbp_provider_ctx *ctx, const char *const *ids, size_t n,
                      const char *filter_name, const char *filter_value, struct lbp_vec *out,
                      struct lbp_call *call);
+/* The nodes' security groups: the configured one, else those tagged for the cluster. */
+int aws_cluster_sgs(struct lbp_provider_ctx *ctx, struct lbp_vec *out, struct lbp_call *call);
+/* Where a new LB goes: the configured VPC, else the first instance's; NULL (call says why). */
+const char *aws_lb_vpc(struct lbp_provider_ctx *ctx, const struct lbp_vec *inst,
+                       struct lbp_call *call);
+/*
+ * From one resource's tags: when the cluster tag CKEY says "owned" and the
+ * service tag names ns/name, one more entry in owned (lb_name as given).
+ */
+int aws_owned_add(const struct aws_tags *tags, const char *ckey, const char *lb_name,
+                  struct lbp_vec *owned);
 /*
  * Makes sg's rules carrying description desc exactly `want` (by proto, ports
  * and source), revoking the rest of them; rules with other descriptions are

@@ -30,28 +30,15 @@
 int aws_clb_get(struct lbp_provider_ctx *ctx, const char *lb_name, struct aws_clb *lb,
                 struct lbp_call *call)
 {
-    struct aws_query q;
     struct lbp_vec v;
-    xmlDoc *doc = NULL;
     int rc;
     lbp_vec_init(&v, sizeof(struct aws_clb));
-    awsq_init(&q, "DescribeLoadBalancers", AWS_ELB_VERSION);
-    awsq_add(&q, "LoadBalancerNames.member.1", lb_name);
-    rc = aws_call(ctx, AWS_ELB, &q, "DescribeLoadBalancers", &doc, NULL, call);
-    awsq_free(&q);
+    rc = aws_describe_lb(ctx, AWS_ELB, lb_name, &v, call);
     if (rc == LBP_OK) {
-        if (awsx_clbs(doc, &v, NULL, 0) != LBP_OK) {
-            lbp_failf(call, "DescribeLoadBalancers: unreadable answer");
-            rc = LBP_RETRY;
-        } else if (!v.n) {
-            rc = LBP_NOT_FOUND;
-        } else {
-            *lb = *(struct aws_clb *)v.v;
-            ((struct aws_clb *)v.v)->instances = NULL; /* moved */
-            ((struct aws_clb *)v.v)->backends = NULL;
-        }
+        *lb = *(struct aws_clb *)v.v;
+        ((struct aws_clb *)v.v)->instances = NULL; /* moved */
+        ((struct aws_clb *)v.v)->backends = NULL;
     }
-    xmlFreeDoc(doc);
     aws_clbs_free(&v);
     return rc;
 }
@@ -467,10 +454,7 @@ int aws_clb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
         rc = aws_nodes_instances(ctx, spec, o, &inst, call);
     if (rc)
         goto out;
-    vpc = ctx->vpc[0] ? ctx->vpc : (inst.n ? ((struct aws_instance *)inst.v)->vpc : NULL);
-    if (!vpc || !vpc[0]) {
-        lbp_failf(call, "no eligible node resolves to an EC2 instance (spec.providerID) and no "
-                        "VPC is configured; cannot place the load balancer");
+    if (!(vpc = aws_lb_vpc(ctx, &inst, call))) {
         rc = LBP_RETRY;
         goto out;
     }
@@ -694,12 +678,7 @@ int aws_clb_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
     /* Rules on the nodes' groups pointing at the ELB group, then the group itself. */
     snprintf(dnodes, sizeof(dnodes), DESC_NODES "%s", spec->lb_name);
     snprintf(key, sizeof(key), AWS_TAG_CLUSTER_PREFIX "%s", ctx->cluster);
-    if (ctx->node_sg[0]) {
-        const char *one[1] = {ctx->node_sg};
-        rc = aws_describe_sgs(ctx, one, 1, NULL, NULL, &nsgs, call);
-    } else {
-        rc = aws_describe_sgs(ctx, NULL, 0, "tag-key", key, &nsgs, call);
-    }
+    rc = aws_cluster_sgs(ctx, &nsgs, call);
     for (size_t i = 0; i < nsgs.n && rc == LBP_OK; i++)
         rc = aws_sg_converge(ctx, &((struct aws_sg *)nsgs.v)[i], dnodes, NULL, 0, call);
     snprintf(name, sizeof(name), "k8s-elb-%s", spec->lb_name);
@@ -776,44 +755,20 @@ int aws_clb_list_owned(struct lbp_provider_ctx *ctx, struct lbp_vec *owned, stru
 {
     struct lbp_vec lbs, td;
     char ckey[200];
-    struct lbp_pager pg;
-    int rc = LBP_OK;
+    struct aws_query q;
+    int rc;
     lbp_vec_init(&lbs, sizeof(struct aws_clb));
     lbp_vec_init(&td, sizeof(struct aws_tagdesc));
-    lbp_pager_init(&pg, 0);
-    while (rc == LBP_OK && lbp_pager_next(&pg)) {
-        struct aws_query q;
-        xmlDoc *doc = NULL;
-        awsq_init(&q, "DescribeLoadBalancers", AWS_ELB_VERSION);
-        awsq_addi(&q, "PageSize", 400);
-        if (pg.token[0])
-            awsq_add(&q, "Marker", pg.token);
-        rc = aws_call(ctx, AWS_ELB, &q, "DescribeLoadBalancers", &doc, NULL, call);
-        awsq_free(&q);
-        if (rc == LBP_OK && awsx_clbs(doc, &lbs, pg.next, sizeof(pg.next)) != LBP_OK) {
-            lbp_failf(call, "DescribeLoadBalancers: unreadable answer");
-            rc = LBP_RETRY;
-        }
-        xmlFreeDoc(doc);
-    }
-    if (rc == LBP_OK)
-        rc = pg.rc;
+    awsq_init(&q, "DescribeLoadBalancers", AWS_ELB_VERSION);
+    rc = aws_describe_all(ctx, AWS_ELB, &q, "DescribeLoadBalancers", 400, awsx_clbs, &lbs, NULL,
+                          call);
+    awsq_free(&q);
     for (size_t off = 0; rc == LBP_OK && off < lbs.n; off += 20)
         rc = clb_tags(ctx, &lbs, off, off + 20 < lbs.n ? off + 20 : lbs.n, &td, call);
     snprintf(ckey, sizeof(ckey), AWS_TAG_CLUSTER_PREFIX "%s", ctx->cluster);
     for (size_t k = 0; k < td.n && rc == LBP_OK; k++) {
         struct aws_tagdesc *d = &((struct aws_tagdesc *)td.v)[k];
-        const char *svc = aws_tag_get(&d->tags, AWS_TAG_SERVICE), *slash;
-        struct lbp_lb_owned *ow;
-        if (!lbp_streq(aws_tag_get(&d->tags, ckey), "owned") || !svc || !(slash = strchr(svc, '/')))
-            continue;
-        if (!(ow = lbp_vec_push(owned))) {
-            rc = LBP_NOMEM;
-            break;
-        }
-        lbp_strlcpy(ow->lb_name, d->arn, sizeof(ow->lb_name));
-        snprintf(ow->namespace, sizeof(ow->namespace), "%.*s", (int)(slash - svc), svc);
-        lbp_strlcpy(ow->name, slash + 1, sizeof(ow->name));
+        rc = aws_owned_add(&d->tags, ckey, d->arn, owned);
     }
     aws_clbs_free(&lbs);
     lbp_vec_free(&td);

@@ -247,8 +247,8 @@ static int from_imds(struct lbp_aws_creds *p, struct lbp_aws_credentials *c, cha
         goto out;
     }
     if (lbp_json_copy_str(o, "AccessKeyId", c->access_key_id, sizeof(c->access_key_id), NULL, 0) ||
-        lbp_json_copy_str(o, "SecretAccessKey", c->secret_access_key,
-                          sizeof(c->secret_access_key), NULL, 0) ||
+        lbp_json_copy_str(o, "SecretAccessKey", c->secret_access_key, sizeof(c->secret_access_key),
+                          NULL, 0) ||
         lbp_json_copy_str(o, "Token", c->session_token, sizeof(c->session_token), NULL, 0) ||
         lbp_json_copy_str(o, "Expiration", exp, sizeof(exp), NULL, 0) ||
         lbp_parse_rfc3339(exp, &c->expires_s)) {

@@ -59,29 +59,16 @@ static int cmp_inst(const void *a, const void *b)
 static int describe_instances(struct lbp_provider_ctx *ctx, char (*ids)[AWS_ID_LEN], size_t n,
                               struct lbp_vec *found, struct lbp_call *call)
 {
-    struct lbp_pager pg;
-    int rc = LBP_OK;
-    lbp_pager_init(&pg, 0);
-    while (rc == LBP_OK && lbp_pager_next(&pg)) {
-        struct aws_query q;
-        xmlDoc *doc = NULL;
-        awsq_init(&q, "DescribeInstances", AWS_EC2_VERSION);
-        awsq_add(&q, "Filter.1.Name", "instance-id");
-        for (size_t i = 0; i < n; i++)
-            awsq_addf(&q, ids[i], "Filter.1.Value.%zu", i + 1);
-        awsq_addi(&q, "MaxResults", 1000);
-        if (pg.token[0])
-            awsq_add(&q, "NextToken", pg.token);
-        rc = aws_call(ctx, AWS_EC2, &q, "DescribeInstances", &doc, NULL, call);
-        awsq_free(&q);
-        if (rc == LBP_OK) {
-            rc = awsx_instances(doc, found, pg.next, sizeof(pg.next));
-            if (rc)
-                lbp_failf(call, "DescribeInstances: unreadable answer");
-        }
-        xmlFreeDoc(doc);
-    }
-    return rc ? rc : pg.rc;
+    struct aws_query q;
+    int rc;
+    awsq_init(&q, "DescribeInstances", AWS_EC2_VERSION);
+    awsq_add(&q, "Filter.1.Name", "instance-id");
+    for (size_t i = 0; i < n; i++)
+        awsq_addf(&q, ids[i], "Filter.1.Value.%zu", i + 1);
+    rc = aws_describe_all(ctx, AWS_EC2, &q, "DescribeInstances", 1000, awsx_instances, found, NULL,
+                          call);
+    awsq_free(&q);
+    return rc;
 }
 
 int aws_nodes_instances(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
@@ -149,28 +136,15 @@ static int describe_subnets(struct lbp_provider_ctx *ctx, const char *fname,
                             const char *const *vals, size_t n, struct lbp_vec *out,
                             struct lbp_call *call)
 {
-    struct lbp_pager pg;
-    int rc = LBP_OK;
-    lbp_pager_init(&pg, 0);
-    while (rc == LBP_OK && lbp_pager_next(&pg)) {
-        struct aws_query q;
-        xmlDoc *doc = NULL;
-        awsq_init(&q, "DescribeSubnets", AWS_EC2_VERSION);
-        awsq_add(&q, "Filter.1.Name", fname);
-        for (size_t i = 0; i < n; i++)
-            awsq_addf(&q, vals[i], "Filter.1.Value.%zu", i + 1);
-        awsq_addi(&q, "MaxResults", 1000);
-        if (pg.token[0])
-            awsq_add(&q, "NextToken", pg.token);
-        rc = aws_call(ctx, AWS_EC2, &q, "DescribeSubnets", &doc, NULL, call);
-        awsq_free(&q);
-        if (rc == LBP_OK && awsx_subnets(doc, out, pg.next, sizeof(pg.next))) {
-            lbp_failf(call, "DescribeSubnets: unreadable answer");
-            rc = LBP_RETRY;
-        }
-        xmlFreeDoc(doc);
-    }
-    return rc ? rc : pg.rc;
+    struct aws_query q;
+    int rc;
+    awsq_init(&q, "DescribeSubnets", AWS_EC2_VERSION);
+    awsq_add(&q, "Filter.1.Name", fname);
+    for (size_t i = 0; i < n; i++)
+        awsq_addf(&q, vals[i], "Filter.1.Value.%zu", i + 1);
+    rc = aws_describe_all(ctx, AWS_EC2, &q, "DescribeSubnets", 1000, awsx_subnets, out, NULL, call);
+    awsq_free(&q);
+    return rc;
 }
 
 static int cmp_subnet(const void *a, const void *b)
@@ -295,37 +269,49 @@ int aws_describe_sgs(struct lbp_provider_ctx *ctx, const char *const *ids, size_
                      const char *filter_name, const char *filter_value, struct lbp_vec *out,
                      struct lbp_call *call)
 {
-    struct lbp_pager pg;
-    int rc = LBP_OK;
-    lbp_pager_init(&pg, 0);
-    while (rc == LBP_OK && lbp_pager_next(&pg)) {
-        struct aws_query q;
-        xmlDoc *doc = NULL;
-        struct aws_err e;
-        awsq_init(&q, "DescribeSecurityGroups", AWS_EC2_VERSION);
-        for (size_t i = 0; i < n; i++)
-            awsq_addf(&q, ids[i], "GroupId.%zu", i + 1);
-        if (filter_name) {
-            awsq_add(&q, "Filter.1.Name", filter_name);
-            awsq_add(&q, "Filter.1.Value.1", filter_value);
-        }
-        if (!n)
-            awsq_addi(&q, "MaxResults", 1000);
-        if (pg.token[0])
-            awsq_add(&q, "NextToken", pg.token);
-        rc = aws_call(ctx, AWS_EC2, &q, "DescribeSecurityGroups", &doc, &e, call);
-        awsq_free(&q);
-        if (rc == LBP_NOT_FOUND) {
-            lbp_failf(call, "security group does not exist: %s", e.msg);
-            rc = LBP_INVALID;
-        }
-        if (rc == LBP_OK && awsx_sgs(doc, out, pg.next, sizeof(pg.next))) {
-            lbp_failf(call, "DescribeSecurityGroups: unreadable answer");
-            rc = LBP_RETRY;
-        }
-        xmlFreeDoc(doc);
+    struct aws_query q;
+    struct aws_err e;
+    int rc;
+    awsq_init(&q, "DescribeSecurityGroups", AWS_EC2_VERSION);
+    for (size_t i = 0; i < n; i++)
+        awsq_addf(&q, ids[i], "GroupId.%zu", i + 1);
+    if (filter_name) {
+        awsq_add(&q, "Filter.1.Name", filter_name);
+        awsq_add(&q, "Filter.1.Value.1", filter_value);
     }
-    return rc ? rc : pg.rc;
+    /* EC2 takes no MaxResults together with GroupId */
+    rc = aws_describe_all(ctx, AWS_EC2, &q, "DescribeSecurityGroups", n ? 0 : 1000, awsx_sgs, out,
+                          &e, call);
+    awsq_free(&q);
+    if (rc == LBP_NOT_FOUND) {
+        lbp_failf(call, "security group does not exist: %s", e.msg);
+        rc = LBP_INVALID;
+    }
+    return rc;
+}
+
+int aws_cluster_sgs(struct lbp_provider_ctx *ctx, struct lbp_vec *out, struct lbp_call *call)
+{
+    char key[200];
+    if (ctx->node_sg[0]) {
+        const char *one[1] = {ctx->node_sg};
+        return aws_describe_sgs(ctx, one, 1, NULL, NULL, out, call);
+    }
+    snprintf(key, sizeof(key), AWS_TAG_CLUSTER_PREFIX "%s", ctx->cluster);
+    return aws_describe_sgs(ctx, NULL, 0, "tag-key", key, out, call);
+}
+
+const char *aws_lb_vpc(struct lbp_provider_ctx *ctx, const struct lbp_vec *inst,
+                       struct lbp_call *call)
+{
+    const char *vpc =
+        ctx->vpc[0] ? ctx->vpc : (inst->n ? ((struct aws_instance *)inst->v)->vpc : NULL);
+    if (!vpc || !vpc[0]) {
+        lbp_failf(call, "no eligible node resolves to an EC2 instance (spec.providerID) and no "
+                        "VPC is configured; cannot place the load balancer");
+        return NULL;
+    }
+    return vpc;
 }
 
 static bool same_rule(const struct aws_rule *a, const struct aws_rule *b)

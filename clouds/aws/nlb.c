@@ -195,26 +195,12 @@ static void add_tags(struct aws_query *q, const struct aws_tags *t)
 int aws_nlb_get(struct lbp_provider_ctx *ctx, const char *lb_name, struct aws_lb *lb,
                 struct lbp_call *call)
 {
-    struct aws_query q;
     struct lbp_vec v;
-    xmlDoc *doc = NULL;
     int rc;
     lbp_vec_init(&v, sizeof(struct aws_lb));
-    awsq_init(&q, "DescribeLoadBalancers", AWS_ELBV2_VERSION);
-    awsq_add(&q, "Names.member.1", lb_name);
-    rc = aws_call(ctx, AWS_ELBV2, &q, "DescribeLoadBalancers", &doc, NULL, call);
-    awsq_free(&q);
-    if (rc == LBP_OK) {
-        if (awsx_lbs(doc, &v, NULL, 0) != LBP_OK) {
-            lbp_failf(call, "DescribeLoadBalancers: unreadable answer");
-            rc = LBP_RETRY;
-        } else if (!v.n) {
-            rc = LBP_NOT_FOUND;
-        } else {
-            *lb = *(struct aws_lb *)v.v;
-        }
-    }
-    xmlFreeDoc(doc);
+    rc = aws_describe_lb(ctx, AWS_ELBV2, lb_name, &v, call);
+    if (rc == LBP_OK)
+        *lb = *(struct aws_lb *)v.v;
     lbp_vec_free(&v);
     return rc;
 }
@@ -224,27 +210,14 @@ static int describe_paged(struct lbp_provider_ctx *ctx, const char *op, const ch
                           int (*parse)(xmlDoc *, struct lbp_vec *, char *, size_t),
                           struct lbp_call *call)
 {
-    struct lbp_pager pg;
-    int rc = LBP_OK;
-    lbp_pager_init(&pg, 0);
-    while (rc == LBP_OK && lbp_pager_next(&pg)) {
-        struct aws_query q;
-        xmlDoc *doc = NULL;
-        awsq_init(&q, op, AWS_ELBV2_VERSION);
-        if (key)
-            awsq_add(&q, key, val);
-        awsq_addi(&q, "PageSize", 400);
-        if (pg.token[0])
-            awsq_add(&q, "Marker", pg.token);
-        rc = aws_call(ctx, AWS_ELBV2, &q, op, &doc, NULL, call);
-        awsq_free(&q);
-        if (rc == LBP_OK && parse(doc, out, pg.next, sizeof(pg.next)) != LBP_OK) {
-            lbp_failf(call, "%s: unreadable answer", op);
-            rc = LBP_RETRY;
-        }
-        xmlFreeDoc(doc);
-    }
-    return rc ? rc : pg.rc;
+    struct aws_query q;
+    int rc;
+    awsq_init(&q, op, AWS_ELBV2_VERSION);
+    if (key)
+        awsq_add(&q, key, val);
+    rc = aws_describe_all(ctx, AWS_ELBV2, &q, op, 400, parse, out, NULL, call);
+    awsq_free(&q);
+    return rc;
 }
 
 /*
@@ -342,8 +315,8 @@ static int sync_targets(struct lbp_provider_ctx *ctx, const char *tg_arn, int po
         if (rc)
             goto out;
     }
-    rc = lbp_target_diff(have.v, have.n, have.elem, in, inst->n, sizeof(*in), &ops, &port, &ai,
-                         &na, &di, &nd);
+    rc = lbp_target_diff(have.v, have.n, have.elem, in, inst->n, sizeof(*in), &ops, &port, &ai, &na,
+                         &di, &nd);
     add = rc ? NULL : calloc(na + 1, sizeof(*add));
     del = rc ? NULL : calloc(nd + 1, sizeof(*del));
     if (!add || !del) {
@@ -816,10 +789,7 @@ int aws_nlb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
     rc = aws_nodes_instances(ctx, spec, o, &inst, call);
     if (rc)
         goto out;
-    vpc = ctx->vpc[0] ? ctx->vpc : (inst.n ? ((struct aws_instance *)inst.v)->vpc : NULL);
-    if (!vpc || !vpc[0]) {
-        lbp_failf(call, "no eligible node resolves to an EC2 instance (spec.providerID) and no "
-                        "VPC is configured; cannot place the load balancer");
+    if (!(vpc = aws_lb_vpc(ctx, &inst, call))) {
         rc = LBP_RETRY;
         goto out;
     }
@@ -1006,16 +976,9 @@ static int revoke_owned_rules(struct lbp_provider_ctx *ctx, const char *const *d
                               struct lbp_call *call)
 {
     struct lbp_vec sgs;
-    char key[200];
     int rc;
     lbp_vec_init(&sgs, sizeof(struct aws_sg));
-    snprintf(key, sizeof(key), AWS_TAG_CLUSTER_PREFIX "%s", ctx->cluster);
-    if (ctx->node_sg[0]) {
-        const char *one[1] = {ctx->node_sg};
-        rc = aws_describe_sgs(ctx, one, 1, NULL, NULL, &sgs, call);
-    } else {
-        rc = aws_describe_sgs(ctx, NULL, 0, "tag-key", key, &sgs, call);
-    }
+    rc = aws_cluster_sgs(ctx, &sgs, call);
     for (size_t i = 0; i < sgs.n && rc == LBP_OK; i++)
         for (size_t d = 0; d < nd && rc == LBP_OK; d++)
             rc = aws_sg_converge(ctx, &((struct aws_sg *)sgs.v)[i], descs[d], NULL, 0, call);
@@ -1123,19 +1086,11 @@ int aws_nlb_list_owned(struct lbp_provider_ctx *ctx, struct lbp_vec *owned, stru
     snprintf(ckey, sizeof(ckey), AWS_TAG_CLUSTER_PREFIX "%s", ctx->cluster);
     for (size_t k = 0; k < td.n && rc == LBP_OK; k++) {
         struct aws_tagdesc *d = &((struct aws_tagdesc *)td.v)[k];
-        const char *svc = aws_tag_get(&d->tags, AWS_TAG_SERVICE), *slash;
-        struct lbp_lb_owned *ow;
-        if (!lbp_streq(aws_tag_get(&d->tags, ckey), "owned") || !svc || !(slash = strchr(svc, '/')))
-            continue;
-        if (!(ow = lbp_vec_push(owned))) {
-            rc = LBP_NOMEM;
-            break;
-        }
+        const char *lb_name = "";
         for (size_t i = 0; i < lbs.n; i++)
             if (strcmp(((struct aws_lb *)lbs.v)[i].arn, d->arn) == 0)
-                lbp_strlcpy(ow->lb_name, ((struct aws_lb *)lbs.v)[i].name, sizeof(ow->lb_name));
-        snprintf(ow->namespace, sizeof(ow->namespace), "%.*s", (int)(slash - svc), svc);
-        lbp_strlcpy(ow->name, slash + 1, sizeof(ow->name));
+                lb_name = ((struct aws_lb *)lbs.v)[i].name;
+        rc = aws_owned_add(&d->tags, ckey, lb_name, owned);
     }
 out:
     free(arns);

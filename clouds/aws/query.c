@@ -28,6 +28,14 @@ void awsq_free(struct aws_query *q)
     lbp_buf_free(&q->b);
 }
 
+void awsq_copy(struct aws_query *dst, const struct aws_query *src)
+{
+    lbp_buf_init(&dst->b, QUERY_MAX);
+    dst->rc = src->rc;
+    if (dst->rc == LBP_OK && src->b.len && lbp_buf_add(&dst->b, src->b.data, src->b.len))
+        dst->rc = LBP_TOOBIG;
+}
+
 void awsq_add(struct aws_query *q, const char *key, const char *value)
 {
     if (q->rc)

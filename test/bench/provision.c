@@ -180,34 +180,6 @@ static double proc_cpu_s(pid_t pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-static long proc_hwm_kb(pid_t pid)
-{
-    char path[64], line[256];
-    long kb = -1;
-    FILE *f;
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    f = fopen(path, "r");
-    if (!f)
-        return -1;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
-            break;
-    fclose(f);
-    return kb;
-}
-
-static int free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &l) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
 /* One metric's value from the controller's /metrics. */
 static double metric_f(int port, const char *name)
 {
@@ -297,7 +269,7 @@ static void run(int workers, int latency_ms, double floor_s)
     uint64_t t0, t1;
     double cpu0, cpu1, wall, node_s;
     pid_t pid;
-    int port = free_port();
+    int port = lbp_test_free_port();
     FILE *f;
     if (lbp_fake_api_start(&o, &api)) {
         fprintf(stderr, "cannot start the fake\n");
@@ -353,7 +325,7 @@ static void run(int workers, int latency_ms, double floor_s)
     /* the benchmark's own requests: N creates, its stats polls are not counted by the fake,
      * its LISTs are */
     long reads = (r1 - r0) - (l1 - l0), writes = (w1 - w0) - (sv1 - sv0);
-    long hwm = proc_hwm_kb(pid);
+    long hwm = lbp_test_hwm_kb(pid);
 
     /*
      * The controller measures node-set change → last LB updated itself

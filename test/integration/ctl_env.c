@@ -1,5 +1,7 @@
 /* ctl_env.c — see ctl_env.h. */
 #include "test/integration/ctl_env.h"
+#include "common/file.h"
+#include "common/rc.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -11,26 +13,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-uint64_t lbp_test_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static int free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &l) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
 
 void ctl_env_init(struct ctl_env *e, const char *extra)
 {
@@ -126,7 +108,7 @@ void ctl_env_start_controller(struct ctl_env *e, const char *const *extra)
     char bind[64];
     const char *argv[48];
     int n = 0;
-    e->http_port = free_port();
+    e->http_port = lbp_test_free_port();
     snprintf(bind, sizeof(bind), "%s:%d", e->bind_host[0] ? e->bind_host : "127.0.0.1",
              e->http_port);
     argv[n++] = lbp_test_lbprov_bin();
@@ -396,8 +378,6 @@ int ctl_run_lbprov(struct ctl_env *e, const char *const *args, char **out)
     char log[400], *buf = NULL;
     const char *argv[16];
     int n = 0, st;
-    FILE *f;
-    long len;
     snprintf(log, sizeof(log), "%s/run.out", e->api.dir);
     unlink(log);
     argv[n++] = lbp_test_lbprov_bin();
@@ -405,14 +385,8 @@ int ctl_run_lbprov(struct ctl_env *e, const char *const *args, char **out)
         argv[n++] = args[i];
     argv[n] = NULL;
     st = lbp_test_stop(lbp_test_spawn((char *const *)argv, log), 0, 10000);
-    f = fopen(log, "r");
-    if (f && fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (buf = calloc(1, (size_t)len + 1)) && fread(buf, 1, (size_t)len, f) != (size_t)len) {
-        free(buf);
+    if (lbp_file_read(log, 64u << 20, 0, &buf, NULL) != LBP_OK)
         buf = NULL;
-    }
-    if (f)
-        fclose(f);
     *out = buf ? buf : strdup("");
     return st;
 }

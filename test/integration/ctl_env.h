@@ -6,6 +6,7 @@
 #ifndef LBP_TEST_CTL_ENV_H
 #define LBP_TEST_CTL_ENV_H
 
+#include "common/util.h"
 #include "test/integration/harness.h"
 
 #include <json-c/json.h>
@@ -84,13 +85,11 @@ long jpath_int(json_object *o, const char *path);
 /* Poll until expr holds (deadline ms) — expr re-evaluated every 20 ms. */
 #define WAIT_FOR(ms, expr)                                                                         \
     ({                                                                                             \
-        uint64_t deadline_ = lbp_test_now_ms() + (ms);                                             \
+        uint64_t deadline_ = lbp_now_ms() + (ms);                                                  \
         bool ok_ = false;                                                                          \
-        while (!(ok_ = (expr)) && lbp_test_now_ms() < deadline_)                                   \
+        while (!(ok_ = (expr)) && lbp_now_ms() < deadline_)                                        \
             usleep(20000);                                                                         \
         ok_;                                                                                       \
     })
-
-uint64_t lbp_test_now_ms(void);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 struct lbp_fake_api_opts {
@@ -47,6 +48,15 @@ int lbp_fake_api_fault(struct lbp_fake_api *api, const char *json);
 /* Requests counted by the fake for "VERB resource", e.g. "PATCH services/status". */
 long lbp_fake_api_count(struct lbp_fake_api *api, const char *verb_resource);
 
+/* A check that reports a failure, counts it in FAILURES and goes on. */
+#define LBP_TEST_CHECK_SOFT(failures, cond)                                                        \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+            (failures)++;                                                                          \
+        }                                                                                          \
+    } while (0)
+
 /* Paths of the binaries under test, set by CMake. */
 const char *lbp_test_lbprov_bin(void);
 const char *lbp_test_fake_api_bin(void);
@@ -56,6 +66,11 @@ pid_t lbp_test_spawn(char *const argv[], const char *log_path);
 /* Sends sig and waits up to timeout_ms; returns the exit status or -1 on timeout (then SIGKILLs).
  */
 int lbp_test_stop(pid_t pid, int sig, unsigned timeout_ms);
+
+/* A loopback TCP port the kernel hands out now, for a child to bind right after (0: none). */
+int lbp_test_free_port(void);
+/* A process's peak resident memory (VmHWM) in KiB, or -1 when it cannot be read. */
+long lbp_test_hwm_kb(pid_t pid);
 
 /* Calls cond(ctx) every 20 ms until it is true (returns true) or timeout_ms passes. */
 bool lbp_test_poll(bool (*cond)(void *ctx), void *ctx, unsigned timeout_ms);

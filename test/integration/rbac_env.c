@@ -93,6 +93,22 @@ json_object *rbac_apply(struct lbp_fake_api *api, const char *rel)
     return docs;
 }
 
+json_object *rbac_apply_all(struct lbp_fake_api *api, const char *const *rels, size_t n)
+{
+    json_object *all = json_object_new_array();
+    for (size_t i = 0; i < n && all; i++) {
+        json_object *d = rbac_apply(api, rels[i]);
+        if (!d) {
+            json_object_put(all);
+            return NULL;
+        }
+        for (size_t j = 0; j < json_object_array_length(d); j++)
+            json_object_array_add(all, json_object_get(json_object_array_get_idx(d, j)));
+        json_object_put(d);
+    }
+    return all;
+}
+
 int rbac_add_token(struct lbp_fake_api *api, const char *token, const char *user)
 {
     char body[600];

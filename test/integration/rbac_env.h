@@ -17,6 +17,19 @@
 json_object *rbac_apply(struct lbp_fake_api *api, const char *rel);
 /* Adds a bearer token for user (POST /_fake/tokens); 0 on success. */
 int rbac_add_token(struct lbp_fake_api *api, const char *token, const char *user);
+/* rbac_apply for each of n files, in order: every document in one array, or NULL. */
+json_object *rbac_apply_all(struct lbp_fake_api *api, const char *const *rels, size_t n);
+/*
+ * A test step that, failing, first prints what RBAC denied (the likely
+ * cause), then fails through the including test's CHECK.
+ */
+#define RBAC_STEP(api, cond)                                                                       \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            rbac_print_denials(api);                                                               \
+            CHECK(cond);                                                                           \
+        }                                                                                          \
+    } while (0)
 /* Writes a kubeconfig for api's URL with this token; 0 on success. */
 int rbac_write_kubeconfig(const struct lbp_fake_api *api, const char *path, const char *token);
 /* Prints every denial recorded so far (a failed step's likely cause). */

@@ -20,7 +20,7 @@
 
 struct spk_env env;
 
-static bool port_free(int port)
+bool spk_udp_port_free(int port)
 {
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -67,7 +67,7 @@ void spk_env_init(struct spk_env *e)
     e->net = (unsigned char)(1 + getpid() % 250);
     for (int tries = 0; tries < 50; tries++) {
         e->hb_port = 20000 + (int)((getpid() + tries * 7919) % 30000);
-        if (port_free(e->hb_port))
+        if (spk_udp_port_free(e->hb_port))
             break;
     }
     snprintf(e->pools, sizeof(e->pools), "%s/pools.yaml", e->api.dir);
@@ -313,4 +313,35 @@ void spk_lease_holder(struct spk_env *e, const char *node, char *out, size_t len
         lbp_strlcpy(out, "", len);
     }
     json_object_put(o);
+}
+
+struct owner_is {
+    const char *ip;
+    int want;
+};
+
+static bool owner_is(void *ctx)
+{
+    struct owner_is *o = ctx;
+    return spk_owner(&env, o->ip) == o->want;
+}
+
+void spk_expect_owner(const char *ip, int want)
+{
+    struct owner_is o = {ip, want};
+    if (!lbp_test_poll(owner_is, &o, 10000)) {
+        fprintf(stderr, "%s: owner %d, want %d\n", ip, spk_owner(&env, ip), want);
+        CHECK(false);
+    }
+}
+
+void spk_services_everywhere(struct spk_env *e, const char *const *vips, int n)
+{
+    const char *every[] = {"n1", "n2", "n3", NULL};
+    char name[32];
+    for (int k = 0; k < n; k++) {
+        snprintf(name, sizeof(name), "svc%d", k);
+        spk_service(e, name, vips[k], "Cluster");
+        spk_endpoints(e, name, every);
+    }
 }

@@ -72,6 +72,12 @@ void spk_owners(struct spk_env *e, const char *const *ips, size_t n, int *out);
 /* /debug/owned of speaker i (caller puts), or NULL. */
 json_object *spk_debug(struct spk_env *e, int i);
 /* The Lease's holderIdentity ("" when released, "-" when absent). */
+/* Waits up to 10 s for node index WANT (-1: none) to own ip; CHECK fails otherwise. */
+void spk_expect_owner(const char *ip, int want);
+/* Services svc0..svc<n-1> with the given VIPs, Cluster policy, endpoints on every node. */
+void spk_services_everywhere(struct spk_env *e, const char *const *vips, int n);
+/* Whether a UDP port on loopback is free now (heartbeats use one). */
+bool spk_udp_port_free(int port);
 void spk_lease_holder(struct spk_env *e, const char *node, char *out, size_t len);
 
 #endif

@@ -117,7 +117,7 @@ int main(void)
     ctl_env_start_controller(&env, NULL);
 
     /* create: the finalizer first, then three pending answers a second apart */
-    t0 = lbp_test_now_ms();
+    t0 = lbp_now_ms();
     ctl_service(&env, "web", NULL, 80);
     CHECK(WAIT_FOR(5000, op_is("ensure")));
     CHECK(ctl_has_finalizer(&env, "web"));
@@ -129,7 +129,7 @@ int main(void)
     CHECK(WAIT_FOR(5000, metric("service_controller_cloud_operations_in_progress") == 1));
     CHECK(WAIT_FOR(20000, ctl_has_ingress(&env, "web")));
     /* polled at the cloud's retry-after (3 x 2 s), not the 200 ms backoff */
-    CHECK(lbp_test_now_ms() - t0 >= 5900);
+    CHECK(lbp_now_ms() - t0 >= 5900);
     CHECK(ctl_cloud_calls(&env, "ensure") == 4);
     CHECK(ctl_cloud_calls(&env, "pending") == 3);
     CHECK(ctl_lb_nodes(&env, "default/web") == 2);
@@ -159,7 +159,7 @@ int main(void)
      */
     CHECK(ctl_api(&env, "DELETE", "/api/v1/namespaces/default/services/web", NULL, NULL) == 200);
     bool held_while_pending = false, deleting_shown = false;
-    t0 = lbp_test_now_ms();
+    t0 = lbp_now_ms();
     for (;;) {
         bool fin = ctl_has_finalizer(&env, "web"), exists = fin || svc_exists("web");
         bool pending = op_is("remove"), missing = ctl_lb_missing(&env, "default/web");
@@ -171,7 +171,7 @@ int main(void)
         }
         if (!exists)
             break;
-        CHECK(lbp_test_now_ms() - t0 < 20000);
+        CHECK(lbp_now_ms() - t0 < 20000);
         usleep(50000);
     }
     CHECK(held_while_pending);

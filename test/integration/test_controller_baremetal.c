@@ -224,10 +224,10 @@ int main(void)
     CHECK(metrics_have("lbprov_allocator_addresses_total{pool=\"small\"} 2"));
     /* 41 IPv4 + 65 IPv6 */
     CHECK(metrics_have("lbprov_allocator_addresses_total{pool=\"big\"} 106"));
-    uint64_t t0 = lbp_test_now_ms();
+    uint64_t t0 = lbp_now_ms();
     CHECK(ctl_api(&env, "DELETE", "/api/v1/namespaces/default/services/a", NULL, NULL) == 200);
     CHECK(WAIT_FOR(10000, ingress_is("c", "192.168.77.100")));
-    uint64_t took = lbp_test_now_ms() - t0;
+    uint64_t took = lbp_now_ms() - t0;
     fprintf(stderr, "freed address reached the waiting Service in %llu ms\n",
             (unsigned long long)took);
     CHECK(took < 10000); /* the provider's own retry is 30 s */

@@ -72,8 +72,8 @@ static int with_ingress(void)
 static int wait_exit(struct ctl_env *r, unsigned ms)
 {
     int st;
-    uint64_t deadline = lbp_test_now_ms() + ms;
-    while (lbp_test_now_ms() < deadline) {
+    uint64_t deadline = lbp_now_ms() + ms;
+    while (lbp_now_ms() < deadline) {
         if (waitpid(r->ctl, &st, WNOHANG) == r->ctl) {
             r->ctl = 0;
             return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
@@ -108,11 +108,11 @@ int main(void)
     CHECK(ctl_cloud_calls(standby, "ensure") == 0);
 
     /* 2. SIGTERM: the Lease is released and the standby leads within 2 s. */
-    t0 = lbp_test_now_ms();
+    t0 = lbp_now_ms();
     CHECK(lbp_test_stop(leader->ctl, SIGTERM, 8000) == 0);
     leader->ctl = 0;
     CHECK(WAIT_FOR(5000, leading(standby)));
-    took = lbp_test_now_ms() - t0;
+    took = lbp_now_ms() - t0;
     printf("SIGTERM: standby led after %llu ms\n", (unsigned long long)took);
     CHECK(took <= 2000);
     CHECK(WAIT_FOR(10000, ctl_cloud_lb_count(standby) == N_SVC)); /* it works now */
@@ -120,11 +120,11 @@ int main(void)
     /* 3. SIGKILL: the replacement waits for the Lease to expire, then leads. */
     ctl_env_start_controller(leader, le_flags); /* back as a standby */
     CHECK(!leading(leader));
-    t0 = lbp_test_now_ms();
+    t0 = lbp_now_ms();
     CHECK(lbp_test_stop(standby->ctl, SIGKILL, 5000) != 0);
     standby->ctl = 0;
     CHECK(WAIT_FOR(LEASE_MS + 5000, leading(leader)));
-    took = lbp_test_now_ms() - t0;
+    took = lbp_now_ms() - t0;
     printf("SIGKILL: replacement led after %llu ms (lease %d ms)\n", (unsigned long long)took,
            LEASE_MS);
     CHECK(took >= LEASE_MS - 1000); /* it did not steal a live Lease */
@@ -155,18 +155,18 @@ int main(void)
     ctl_env_start_controller(&b, le_flags);
     CHECK(!leading(&b));
 
-    t0 = lbp_test_now_ms();
+    t0 = lbp_now_ms();
     lbp_test_proxy_blackhole(proxy, true);
     uint64_t fenced = 0, cut_gone = 0, b_leads = 0;
     int cut_status = -1;
-    while ((!cut_gone || !b_leads) && lbp_test_now_ms() - t0 < 15000) {
+    while ((!cut_gone || !b_leads) && lbp_now_ms() - t0 < 15000) {
         /* The old leader's own view, read from its metrics while it still serves them. */
         if (!fenced && (cut.ctl <= 0 || !leading(&cut)))
-            fenced = lbp_test_now_ms();
+            fenced = lbp_now_ms();
         if (!cut_gone && (cut_status = wait_exit(&cut, 20)) >= 0)
-            cut_gone = lbp_test_now_ms();
+            cut_gone = lbp_now_ms();
         if (!b_leads && leading(&b))
-            b_leads = lbp_test_now_ms();
+            b_leads = lbp_now_ms();
     }
     printf("cut off: old leader stopped writing after %llu ms, exited (status %d) after %llu ms; "
            "standby led after %llu ms\n",

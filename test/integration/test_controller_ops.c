@@ -15,6 +15,7 @@
  *   secrets  -v=10 with a bearer token (static, then from an exec
  *            credential plugin, in JSON logs): the token never reaches the log
  */
+#include "common/file.h"
 #include "test/integration/ctl_env.h"
 
 #include <errno.h>
@@ -33,20 +34,8 @@ static struct ctl_env env;
 
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    char *buf;
-    long n;
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
-    if (buf && n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
+    char *buf = NULL;
+    lbp_file_read(path, 64u << 20, 0, &buf, NULL);
     return buf;
 }
 
@@ -487,9 +476,9 @@ static int mode_signals(void)
     ensures = ctl_cloud_calls(&env, "ensure");
     ctl_service(&env, "inflight", NULL, 82);
     CHECK(WAIT_FOR(5000, ctl_cloud_calls(&env, "ensure") > ensures));
-    t0 = lbp_test_now_ms();
+    t0 = lbp_now_ms();
     int st = lbp_test_stop(env.ctl, SIGTERM, 5000);
-    uint64_t took = lbp_test_now_ms() - t0;
+    uint64_t took = lbp_now_ms() - t0;
     env.ctl = 0;
     fprintf(stderr, "SIGTERM to exit: %llu ms (status %d)\n", (unsigned long long)took, st);
     CHECK(st == 0);

@@ -28,13 +28,7 @@
 
 static int failures;
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
+#define CHECK(cond) LBP_TEST_CHECK_SOFT(failures, cond)
 
 /* ---------------------------------------------------------------- handler recorder */
 

@@ -59,13 +59,7 @@ static long count_of(const char *key)
 }
 
 /* On a failed step, show what RBAC denied first: it is the likely cause. */
-#define STEP(cond)                                                                                 \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            rbac_print_denials(&env.api);                                                          \
-            CHECK(cond);                                                                           \
-        }                                                                                          \
-    } while (0)
+#define STEP(cond) RBAC_STEP(&env.api, cond)
 
 static int events(const char *svc, const char *reason)
 {
@@ -81,7 +75,6 @@ int main(int argc, char **argv)
                                 "deploy/base/rbac.yaml",
                                 "deploy/overlays/baremetal/controller-metallb-rbac.yaml"};
     size_t n_docs = LBP_ARRAY_LEN(docs_files) - (baremetal ? 0 : 1);
-    json_object *all = json_object_new_array();
     FILE *f;
 
     memset(&env, 0, sizeof(env));
@@ -99,13 +92,8 @@ int main(int argc, char **argv)
     else
         fprintf(f, "state_file=%s\n", env.state_file);
     fclose(f);
-    for (size_t i = 0; i < n_docs; i++) {
-        json_object *d = rbac_apply(&env.api, docs_files[i]);
-        CHECK(d != NULL);
-        for (size_t j = 0; j < json_object_array_length(d); j++)
-            json_object_array_add(all, json_object_get(json_object_array_get_idx(d, j)));
-        json_object_put(d);
-    }
+    json_object *all = rbac_apply_all(&env.api, docs_files, n_docs);
+    CHECK(all != NULL);
     CHECK(rbac_add_token(&env.api, CTL_TOKEN, CTL_USER) == 0);
     snprintf(kubeconfig, sizeof(kubeconfig), "%s/controller.kubeconfig", env.api.dir);
     CHECK(rbac_write_kubeconfig(&env.api, kubeconfig, CTL_TOKEN) == 0);

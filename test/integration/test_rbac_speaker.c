@@ -35,30 +35,11 @@
 /* Rules a test cannot reach, with the reason (none today). */
 static const char *const not_exercised[] = {NULL};
 
-#define STEP(cond)                                                                                 \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            rbac_print_denials(&env.api);                                                          \
-            CHECK(cond);                                                                           \
-        }                                                                                          \
-    } while (0)
+#define STEP(cond) RBAC_STEP(&env.api, cond)
 
 static long count_of(const char *key)
 {
     return lbp_fake_api_count(&env.api, key);
-}
-
-static bool udp_port_free(int port)
-{
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    bool ok;
-    if (fd < 0)
-        return false;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    close(fd);
-    return ok;
 }
 
 static int assigned_events(void)
@@ -113,7 +94,6 @@ int main(void)
     struct lbp_fake_api_opts o = {.token = ADMIN_TOKEN, .extra_arg = "--authorization-mode=RBAC"};
     const char *files[] = {"deploy/base/namespace.yaml", "deploy/speaker/rbac.yaml"};
     char body[1024], kubeconfig[sizeof(env.api.kubeconfig)];
-    json_object *all = json_object_new_array();
     FILE *f;
 
     memset(&env, 0, sizeof(env));
@@ -124,7 +104,7 @@ int main(void)
     env.net = (unsigned char)(1 + getpid() % 250);
     for (int tries = 0; tries < 50; tries++) {
         env.hb_port = 20000 + (int)((getpid() + tries * 7919) % 30000);
-        if (udp_port_free(env.hb_port))
+        if (spk_udp_port_free(env.hb_port))
             break;
     }
     snprintf(env.pools, sizeof(env.pools), "%s/pools.yaml", env.api.dir);
@@ -132,13 +112,8 @@ int main(void)
     CHECK(f != NULL);
     fprintf(f, "pools:\n  - name: lan\n    addresses: [192.168.77.100-192.168.77.150]\n");
     fclose(f);
-    for (size_t i = 0; i < LBP_ARRAY_LEN(files); i++) {
-        json_object *d = rbac_apply(&env.api, files[i]);
-        CHECK(d != NULL);
-        for (size_t j = 0; j < json_object_array_length(d); j++)
-            json_object_array_add(all, json_object_get(json_object_array_get_idx(d, j)));
-        json_object_put(d);
-    }
+    json_object *all = rbac_apply_all(&env.api, files, LBP_ARRAY_LEN(files));
+    CHECK(all != NULL);
     for (int i = 0; i < SPK_NODES; i++) {
         snprintf(env.sp[i].node, sizeof(env.sp[i].node), "n%d", i + 1);
         snprintf(env.sp[i].log, sizeof(env.sp[i].log), "%s/speaker-n%d.log", env.api.dir, i + 1);

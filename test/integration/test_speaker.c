@@ -88,26 +88,6 @@ static uint64_t failover(int v, int sig)
     return dt;
 }
 
-struct owner_is {
-    const char *ip;
-    int want;
-};
-
-static bool owner_is(void *ctx)
-{
-    struct owner_is *o = ctx;
-    return spk_owner(&env, o->ip) == o->want;
-}
-
-static void expect_owner(const char *ip, int want)
-{
-    struct owner_is o = {ip, want};
-    if (!lbp_test_poll(owner_is, &o, 10000)) {
-        fprintf(stderr, "%s: owner %d, want %d\n", ip, spk_owner(&env, ip), want);
-        CHECK(false);
-    }
-}
-
 static bool event_seen(void *ctx)
 {
     const char *want = ctx;
@@ -144,14 +124,10 @@ int main(void)
 {
     const unsigned all = (1u << SPK_NODES) - 1;
     const char *every[] = {"n1", "n2", "n3", NULL};
-    char name[32], holder[64];
+    char holder[64];
 
     spk_env_init(&env);
-    for (int k = 0; k < NV; k++) {
-        snprintf(name, sizeof(name), "svc%d", k);
-        spk_service(&env, name, vips[k], "Cluster");
-        spk_endpoints(&env, name, every);
-    }
+    spk_services_everywhere(&env, vips, NV);
     for (int i = 0; i < SPK_NODES; i++)
         spk_start(&env, i);
 
@@ -207,12 +183,12 @@ int main(void)
     spk_service(&env, "loc", lip, "Local");
     const char *on_lose[] = {env.sp[lose].node, NULL};
     spk_endpoints(&env, "loc", on_lose);
-    expect_owner(lip, lose);
+    spk_expect_owner(lip, lose);
     const char *on_other[] = {env.sp[other].node, NULL};
     spk_endpoints(&env, "loc", on_other);
-    expect_owner(lip, other);
+    spk_expect_owner(lip, other);
     spk_endpoints(&env, "loc", NULL);
-    expect_owner(lip, -1);
+    spk_expect_owner(lip, -1);
     printf("ok: Local follows the endpoint (%s, then %s), none: no owner\n", env.sp[lose].node,
            env.sp[other].node);
 
@@ -229,7 +205,7 @@ int main(void)
     const char *on_slose[] = {env.sp[slose].node, NULL};
     spk_service(&env, "shb", sip, "Local");
     spk_endpoints(&env, "shb", on_slose);
-    expect_owner(sip, slose);
+    spk_expect_owner(sip, slose);
     {
         json_object *o = spk_debug(&env, slose), *owned;
         int n = 0;
@@ -248,17 +224,17 @@ int main(void)
 
     /* Cluster without a ready endpoint anywhere: nobody announces. */
     spk_endpoints(&env, "svc0", NULL);
-    expect_owner(vips[0], -1);
+    spk_expect_owner(vips[0], -1);
     spk_endpoints(&env, "svc0", every);
-    expect_owner(vips[0], expected_owner(vips[0], all));
+    spk_expect_owner(vips[0], expected_owner(vips[0], all));
     printf("ok: no ready endpoint, no owner\n");
 
     /* The exclusion label takes a node out of every election. */
     int x = expected_owner(vips[1], all);
     label_node(x, true);
-    expect_owner(vips[1], expected_owner(vips[1], all & ~(1u << x)));
+    spk_expect_owner(vips[1], expected_owner(vips[1], all & ~(1u << x)));
     label_node(x, false);
-    expect_owner(vips[1], x);
+    spk_expect_owner(vips[1], x);
     printf("ok: excluded node %s gives up %s and takes it back\n", env.sp[x].node, vips[1]);
 
     spk_env_stop(&env);

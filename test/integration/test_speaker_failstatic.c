@@ -53,16 +53,10 @@ static bool frozen(int i)
 
 int main(void)
 {
-    const char *every[] = {"n1", "n2", "n3", NULL};
-    char name[32];
     int before[NV], now[NV];
 
     spk_env_init(&env);
-    for (int k = 0; k < NV; k++) {
-        snprintf(name, sizeof(name), "svc%d", k);
-        spk_service(&env, name, vips[k], "Cluster");
-        spk_endpoints(&env, name, every);
-    }
+    spk_services_everywhere(&env, vips, NV);
     for (int i = 0; i < SPK_NODES; i++)
         spk_start(&env, i);
     CHECK(lbp_test_poll(all_owned, before, 15000));

@@ -22,26 +22,6 @@ static int expected_owner(const char *ip, unsigned mask)
     return spk_expected_owner(&env, ip, mask);
 }
 
-struct owner_is {
-    const char *ip;
-    int want;
-};
-
-static bool owner_is(void *ctx)
-{
-    struct owner_is *o = ctx;
-    return spk_owner(&env, o->ip) == o->want;
-}
-
-static void expect_owner(const char *ip, int want)
-{
-    struct owner_is o = {ip, want};
-    if (!lbp_test_poll(owner_is, &o, 10000)) {
-        fprintf(stderr, "%s: owner %d, want %d\n", ip, spk_owner(&env, ip), want);
-        CHECK(false);
-    }
-}
-
 static void advertisement(const char *method, const char *nodes)
 {
     char body[1024], path[256];
@@ -95,7 +75,7 @@ int main(void)
         spk_start(&env, i);
 
     /* No MetalLB objects yet: the YAML pool works, the other VIP is in no pool. */
-    expect_owner("192.168.77.110", expected_owner("192.168.77.110", 7));
+    spk_expect_owner("192.168.77.110", expected_owner("192.168.77.110", 7));
     CHECK(spk_owner(&env, VIP) == -1);
 
     CHECK(spk_api(&env, "POST", "/api/v1/namespaces", NULL,
@@ -110,17 +90,17 @@ int main(void)
                   NULL) == 201);
     advertisement("POST", "\"n2\",\"n3\"");
     int want = expected_owner(VIP, 6);
-    expect_owner(VIP, want);
+    spk_expect_owner(VIP, want);
     printf("ok: IPAddressPool + L2Advertisement(n2, n3): %s announces %s\n", env.sp[want].node,
            VIP);
 
     advertisement("PUT", "\"n1\"");
-    expect_owner(VIP, 0);
+    spk_expect_owner(VIP, 0);
     printf("ok: the advertisement re-pointed at n1 moves %s there\n", VIP);
 
     CHECK(spk_api(&env, "DELETE", ADV_PATH "/adv", NULL, NULL, &o) == 200);
     json_object_put(o);
-    expect_owner(VIP, -1);
+    spk_expect_owner(VIP, -1);
     /* The YAML pool's VIP was never disturbed. */
     CHECK(spk_owner(&env, "192.168.77.110") == expected_owner("192.168.77.110", 7));
     printf("ok: no advertisement, not announced\n");
@@ -132,7 +112,7 @@ int main(void)
     write_pools("pools:\n  - name: lan\n    addresses: [192.168.77.100-192.168.77.150]\n"
                 "  - name: more\n    addresses: [192.168.79.0/28]\n");
     hup_all();
-    expect_owner("192.168.79.5", expected_owner("192.168.79.5", 7));
+    spk_expect_owner("192.168.79.5", expected_owner("192.168.79.5", 7));
     /* A bad file (pools overlap) is refused whole: nothing moves. */
     write_pools("pools:\n  - name: a\n    addresses: [10.0.0.0/24]\n"
                 "  - name: b\n    addresses: [10.0.0.128/25]\n");

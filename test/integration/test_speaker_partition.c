@@ -42,17 +42,11 @@ static bool map_is(void *ctx)
 
 int main(void)
 {
-    const char *every[] = {"n1", "n2", "n3", NULL};
     struct lbp_test_proxy *px = NULL;
-    char name[32];
     const unsigned all = (1u << SPK_NODES) - 1;
 
     spk_env_init(&env);
-    for (int k = 0; k < NV; k++) {
-        snprintf(name, sizeof(name), "svc%d", k);
-        spk_service(&env, name, vips[k], "Cluster");
-        spk_endpoints(&env, name, every);
-    }
+    spk_services_everywhere(&env, vips, NV);
     /* The victim owns vips[0]; it reaches the API only through the proxy. */
     int v = expected_owner(vips[0], all);
     CHECK(lbp_test_proxy_start(env.api.port, &px) == 0);

@@ -149,6 +149,12 @@ announce() {
     wait_until 5 grep -q '^ready' "$WORK/announce-$host.log" || fail "announcer on $host not ready"
 }
 
+# release HOST: SIGUSR1 makes HOST's announcer drop its VIPs; waits until it says so.
+release() {
+    kill -USR1 "${APID[$1]}"
+    wait_until 5 grep -q '^released' "$WORK/announce-$1.log" || fail "no release on $1"
+}
+
 # unannounce HOST: SIGTERM, wait, check a quick, clean exit (sanitizers included).
 unannounce() {
     local host=$1 rc=0 t0 ms
@@ -282,6 +288,22 @@ kapi() {
 kube_node() {
     kapi POST /api/v1/nodes "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"$1\"},\
 \"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"$2\"}]}}" >/dev/null
+}
+
+# kube_nodes: Nodes node1..node3 with InternalIPs 192.168.77.11-13 (standard_lan's).
+kube_nodes() {
+    local i
+    for i in 1 2 3; do
+        kube_node "node$i" "192.168.77.1$i"
+    done
+}
+
+# rank VIP: NODES ordered by SHA-256("node#vip"), lowest (the speakers' winner) first.
+rank() {
+    local h
+    for h in "${NODES[@]}"; do
+        echo "$(printf '%s#%s' "$h" "$1" | sha256sum | cut -c1-64) $h"
+    done | sort | cut -d' ' -f2
 }
 
 # kube_service NAME VIP POLICY: a LoadBalancer Service holding VIP in its status.

@@ -36,8 +36,7 @@ bad=$(grep "Reply $VIP4 is-at" "$WORK/cap-client.txt" | grep -v "is-at $mac2" ||
 [ -z "$bad" ] || fail "other nodes replied: $bad"
 
 log "release: once set_vips returns, the VIP is no longer answered"
-kill -USR1 "${APID[node2]}"
-wait_until 5 grep -q '^released' "$WORK/announce-node2.log" || fail "no release"
+release node2
 got=$(arping_macs client eth0 "$VIP4" 1 1)
 [ -z "$got" ] || fail "released VIP still answered: $got"
 

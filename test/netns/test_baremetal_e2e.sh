@@ -10,13 +10,6 @@
 
 NODES=(node1 node2 node3)
 
-# rank VIP: the nodes ordered by SHA-256("node#vip"), lowest (the winner) first.
-rank() {
-    local h
-    for h in "${NODES[@]}"; do
-        echo "$(printf '%s#%s' "$h" "$1" | sha256sum | cut -c1-64) $h"
-    done | sort | cut -d' ' -f2
-}
 # ingress NAME: the first ingress IP the API server holds for Service NAME.
 ingress() {
     kapi GET "/api/v1/namespaces/default/services/$1" 2>/dev/null |
@@ -27,9 +20,7 @@ service_gone() { ! kapi GET "/api/v1/namespaces/default/services/$1" >/dev/null 
 
 standard_lan
 lan_api
-for i in 1 2 3; do
-    kube_node "node$i" "192.168.77.1$i"
-done
+kube_nodes
 # One address in the pool, so the allocation is known in advance: the VIP
 # every node already holds on lo (standard_lan).
 cat >"$WORK/pools.yaml" <<YAML

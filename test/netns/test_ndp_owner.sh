@@ -33,8 +33,7 @@ bad=$(grep "tgt is $VIP6" "$WORK/cap-client.txt" | grep -v "^[^ ]* $mac2 >" || t
 [ -z "$bad" ] || fail "advertisements from other nodes: $bad"
 
 log "release drops the membership"
-kill -USR1 "${APID[node2]}"
-wait_until 5 grep -q '^released' "$WORK/announce-node2.log" || fail "no release"
+release node2
 if ip -n "$(ns node2)" maddr show dev eth0 | grep -q '33:33:ff:00:01:00'; then
     fail "solicited-node membership left behind"
 fi

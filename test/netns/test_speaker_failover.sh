@@ -19,13 +19,6 @@ VIPL=192.168.77.101
 ms_since() {
     echo $((($(date +%s%N) - $1) / 1000000))
 }
-# rank VIP: the nodes ordered by SHA-256("node#vip"), lowest (the winner) first.
-rank() {
-    local h
-    for h in "${NODES[@]}"; do
-        echo "$(printf '%s#%s' "$h" "$1" | sha256sum | cut -c1-64) $h"
-    done | sort | cut -d' ' -f2
-}
 one_owner() {
     local n=0 h
     for h in "${NODES[@]}"; do
@@ -45,9 +38,7 @@ for h in "${NODES[@]}"; do
     ip -n "$(ns "$h")" addr add "$VIPL/32" dev lo
 done
 lan_api
-for i in 1 2 3; do
-    kube_node "node$i" "192.168.77.1$i"
-done
+kube_nodes
 cat >"$WORK/pools.yaml" <<YAML
 pools:
   - name: lan

@@ -43,6 +43,7 @@
 #include <unistd.h>
 #include <uthash.h>
 
+#include "common/util.h"
 #include "test/integration/harness.h"
 #include "test/soak/soak.h"
 
@@ -98,13 +99,6 @@ static volatile int stop_sampler;
 static long n_created, n_updated, n_deleted, n_api_retries, n_kills, n_lease_exits, n_crashes,
     n_drops;
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void fail(const char *what)
 {
     fprintf(stderr, "soak: %s\n", what);
@@ -145,7 +139,7 @@ static json_object *api_json(const char *path)
     return j;
 }
 
-static json_object *jget(json_object *o_, const char *k)
+json_object *soak_jget(json_object *o_, const char *k)
 {
     json_object *v = NULL;
     if (o_)
@@ -153,13 +147,13 @@ static json_object *jget(json_object *o_, const char *k)
     return v;
 }
 
-static const char *jstr(json_object *o_, const char *k)
+const char *soak_jstr(json_object *o_, const char *k)
 {
-    json_object *v = jget(o_, k);
+    json_object *v = soak_jget(o_, k);
     return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
 }
 
-static size_t jlen(json_object *a)
+size_t soak_jlen(json_object *a)
 {
     return a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
 }
@@ -167,14 +161,14 @@ static size_t jlen(json_object *a)
 /* The Service's first ingress address (IP or hostname), or "". */
 static const char *ingress(json_object *svc)
 {
-    json_object *ing = jget(jget(jget(svc, "status"), "loadBalancer"), "ingress");
-    json_object *e = jlen(ing) ? json_object_array_get_idx(ing, 0) : NULL;
-    return *jstr(e, "ip") ? jstr(e, "ip") : jstr(e, "hostname");
+    json_object *ing = soak_jget(soak_jget(soak_jget(svc, "status"), "loadBalancer"), "ingress");
+    json_object *e = soak_jlen(ing) ? json_object_array_get_idx(ing, 0) : NULL;
+    return *soak_jstr(e, "ip") ? soak_jstr(e, "ip") : soak_jstr(e, "hostname");
 }
 
 static bool deleting(json_object *svc)
 {
-    return jget(jget(svc, "metadata"), "deletionTimestamp") != NULL;
+    return soak_jget(soak_jget(svc, "metadata"), "deletionTimestamp") != NULL;
 }
 
 /* lbprov's LB name: "a" + the UID without dashes, at most 32 characters. */
@@ -298,20 +292,6 @@ static void churn_one(void)
 
 /* ---- replicas ---- */
 
-/* A loopback port the kernel hands out now; the replica binds it right after. */
-static int free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &l) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
 static void start_replica(struct replica *r)
 {
     char bind[64];
@@ -391,26 +371,11 @@ out:
     return yes;
 }
 
-static long rss_kb(pid_t pid)
-{
-    char path[64], line[256];
-    long kb = 0;
-    FILE *f;
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    if (!(f = fopen(path, "r")))
-        return 0;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
-            break;
-    fclose(f);
-    return kb;
-}
-
 static void note_rss(void)
 {
     pthread_mutex_lock(&mu);
     for (int i = 0; i < N_REPLICAS; i++) {
-        long kb = reps[i].pid > 0 ? rss_kb(reps[i].pid) : 0;
+        long kb = reps[i].pid > 0 ? lbp_test_hwm_kb(reps[i].pid) : 0;
         if (kb > peak_rss_kb)
             peak_rss_kb = kb;
     }
@@ -469,18 +434,18 @@ static void sample(void)
     long shared = 0;
     if (!list)
         return;
-    items = jget(list, "items");
+    items = soak_jget(list, "items");
     pthread_mutex_lock(&mu);
-    for (size_t i = 0; i < jlen(items); i++) {
+    for (size_t i = 0; i < soak_jlen(items); i++) {
         json_object *svc = json_object_array_get_idx(items, i);
-        const char *uid = jstr(jget(svc, "metadata"), "uid"), *addr = ingress(svc);
+        const char *uid = soak_jstr(soak_jget(svc, "metadata"), "uid"), *addr = ingress(svc);
         struct seen *s;
         if (!*addr || strlen(uid) >= sizeof(s->uid) || strlen(addr) >= sizeof(s->addr))
             continue;
         HASH_FIND_STR(seen, uid, s);
         if (!s && (s = calloc(1, sizeof(*s)))) {
             snprintf(s->uid, sizeof(s->uid), "%s", uid);
-            snprintf(s->name, sizeof(s->name), "%s", jstr(jget(svc, "metadata"), "name"));
+            snprintf(s->name, sizeof(s->name), "%s", soak_jstr(soak_jget(svc, "metadata"), "name"));
             snprintf(s->addr, sizeof(s->addr), "%s", addr);
             HASH_ADD_STR(seen, uid, s);
         } else if (s && strcmp(s->addr, addr) != 0) {
@@ -546,20 +511,20 @@ __attribute__((format(printf, 2, 3))) static void why(struct verdict *v, const c
 static bool lb_right(json_object *svc, const struct soak_lb *lb, const char *nodes,
                      struct verdict *v)
 {
-    json_object *ports = jget(jget(svc, "spec"), "ports");
-    const char *name = jstr(jget(svc, "metadata"), "name");
+    json_object *ports = soak_jget(soak_jget(svc, "spec"), "ports");
+    const char *name = soak_jstr(soak_jget(svc, "metadata"), "name");
     if (strcmp(lb->addr, ingress(svc)) != 0) {
         why(v, "%s: status shows another address than its LB (%s)", name, lb->addr);
         return false;
     }
-    if ((size_t)lb->n_listeners != jlen(ports)) {
+    if ((size_t)lb->n_listeners != soak_jlen(ports)) {
         why(v, "%s: listener count differs from its ports", name);
         return false;
     }
-    for (size_t i = 0; i < jlen(ports); i++) {
+    for (size_t i = 0; i < soak_jlen(ports); i++) {
         json_object *p = json_object_array_get_idx(ports, i);
-        int port = json_object_get_int(jget(p, "port")),
-            np = json_object_get_int(jget(p, "nodePort"));
+        int port = json_object_get_int(soak_jget(p, "port")),
+            np = json_object_get_int(soak_jget(p, "nodePort"));
         bool found = false;
         for (int j = 0; j < lb->n_listeners && !found; j++)
             found = lb->l[j].port == port && lb->l[j].node_port == np &&
@@ -586,11 +551,11 @@ static int check(const char *nodes, struct verdict *v)
         json_object_put(list);
         return -1;
     }
-    items = jget(list, "items");
-    live_lbs = calloc(jlen(items) + 1, sizeof(*live_lbs));
-    for (size_t i = 0; live_lbs && i < jlen(items); i++) {
+    items = soak_jget(list, "items");
+    live_lbs = calloc(soak_jlen(items) + 1, sizeof(*live_lbs));
+    for (size_t i = 0; live_lbs && i < soak_jlen(items); i++) {
         json_object *svc = json_object_array_get_idx(items, i);
-        const char *name = jstr(jget(svc, "metadata"), "name");
+        const char *name = soak_jstr(soak_jget(svc, "metadata"), "name");
         char want[40];
         const struct soak_lb *lb = NULL;
         if (deleting(svc)) {
@@ -599,7 +564,7 @@ static int check(const char *nodes, struct verdict *v)
             continue;
         }
         v->live++;
-        lb_name(jstr(jget(svc, "metadata"), "uid"), want, sizeof(want));
+        lb_name(soak_jstr(soak_jget(svc, "metadata"), "uid"), want, sizeof(want));
         live_lbs[n_live++] = strdup(want);
         for (size_t j = 0; j < cs.n_lbs && !lb; j++)
             if (strcmp(cs.lbs[j].name, want) == 0)
@@ -836,7 +801,7 @@ int main(int argc, char **argv)
                                     id_ptrs[i]);
     }
     for (int i = 0; i < N_REPLICAS; i++) {
-        reps[i].port = free_port();
+        reps[i].port = lbp_test_free_port();
         snprintf(reps[i].log, sizeof(reps[i].log), "%s/controller-%d.log", dir, i);
         start_replica(&reps[i]);
     }
@@ -848,25 +813,25 @@ int main(int argc, char **argv)
         fail("cannot turn the faults on");
         goto out;
     }
-    t0 = now_ms();
+    t0 = lbp_now_ms();
     t_end = t0 + (uint64_t)o.seconds * 1000u;
     next_drop = t0 + 10000;
     next_kill = o.kill_every ? t0 + (uint64_t)o.kill_every * 1000u : UINT64_MAX;
     for (long op = 0;; op++) {
-        uint64_t t = now_ms(), due = t0 + (uint64_t)op * 1000u / (uint64_t)o.rate;
+        uint64_t t = lbp_now_ms(), due = t0 + (uint64_t)op * 1000u / (uint64_t)o.rate;
         if (t >= t_end)
             break;
         if (due > t)
             usleep((useconds_t)(due - t) * 1000u);
         churn_one();
         supervise();
-        if (now_ms() >= next_drop) {
+        if (lbp_now_ms() >= next_drop) {
             /* Every watch ends; the next re-watches hear 410 Gone and must relist. */
             api_fault("{\"goneNextWatches\":4,\"goneAsHttp\":true,\"dropWatches\":true}");
             n_drops++;
             next_drop += 10000;
         }
-        if (now_ms() >= next_kill) {
+        if (lbp_now_ms() >= next_kill) {
             kill_leader();
             next_kill += (uint64_t)o.kill_every * 1000u;
         }
@@ -875,17 +840,17 @@ int main(int argc, char **argv)
     /* Faults off; wait for convergence. */
     api_fault("{\"reset\":true}");
     cloud->faults(false, 0);
-    t_quiet = now_ms();
+    t_quiet = lbp_now_ms();
     do {
         supervise();
         if (check(nodes, &v) == 0 && converged(&v)) {
-            converge_ms = now_ms() - t_quiet;
+            converge_ms = lbp_now_ms() - t_quiet;
             break;
         }
         usleep(500000);
-    } while (now_ms() - t_quiet < (uint64_t)o.settle * 1000u);
+    } while (lbp_now_ms() - t_quiet < (uint64_t)o.settle * 1000u);
     if (!converge_ms && check(nodes, &v) == 0 && converged(&v))
-        converge_ms = now_ms() - t_quiet;
+        converge_ms = lbp_now_ms() - t_quiet;
     stop_sampler = 1;
     pthread_join(th, NULL);
     note_rss();

@@ -14,6 +14,12 @@
 
 #define SOAK_MAX_PORTS 8
 
+/* Lenient readers for the fakes' JSON: member k (NULL), its string (""), an array's length (0). */
+struct json_object;
+struct json_object *soak_jget(struct json_object *o, const char *k);
+const char *soak_jstr(struct json_object *o, const char *k);
+size_t soak_jlen(struct json_object *a);
+
 /* One listener: the port clients use and where it forwards. */
 struct soak_listener {
     int port;

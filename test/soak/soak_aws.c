@@ -72,25 +72,6 @@ static int aws_faults(bool on, unsigned seed)
     return fake_aws_req(&g_aws, "POST", "/_fake/config", body, NULL) == 200 ? 0 : -1;
 }
 
-static json_object *get(json_object *o, const char *k)
-{
-    json_object *v = NULL;
-    if (o)
-        json_object_object_get_ex(o, k, &v);
-    return v;
-}
-
-static const char *str(json_object *o, const char *k)
-{
-    json_object *v = get(o, k);
-    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
-}
-
-static size_t len(json_object *a)
-{
-    return a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -121,21 +102,21 @@ static struct soak_lb *add_lb(struct soak_cloud_state *s, const char *name, cons
 
 static int classic(json_object *clb, struct soak_cloud_state *s)
 {
-    json_object *ls = get(clb, "listeners"), *in = get(clb, "instances");
+    json_object *ls = soak_jget(clb, "listeners"), *in = soak_jget(clb, "instances");
     const char *ids[64];
     size_t n = 0;
-    struct soak_lb *lb = add_lb(s, str(clb, "name"), str(clb, "dns"));
+    struct soak_lb *lb = add_lb(s, soak_jstr(clb, "name"), soak_jstr(clb, "dns"));
     char targets[512];
     if (!lb)
         return -1;
-    for (size_t i = 0; i < len(in) && n < 64; i++)
+    for (size_t i = 0; i < soak_jlen(in) && n < 64; i++)
         ids[n++] = json_object_get_string(json_object_array_get_idx(in, i));
     join_sorted(ids, n, targets, sizeof(targets));
-    for (size_t i = 0; i < len(ls) && lb->n_listeners < SOAK_MAX_PORTS; i++) {
+    for (size_t i = 0; i < soak_jlen(ls) && lb->n_listeners < SOAK_MAX_PORTS; i++) {
         json_object *l = json_object_array_get_idx(ls, i);
         struct soak_listener *x = &lb->l[lb->n_listeners++];
-        x->port = json_object_get_int(get(l, "lb_port"));
-        x->node_port = json_object_get_int(get(l, "instance_port"));
+        x->port = json_object_get_int(soak_jget(l, "lb_port"));
+        x->node_port = json_object_get_int(soak_jget(l, "instance_port"));
         snprintf(x->targets, sizeof(x->targets), "%s", targets);
     }
     return 0;
@@ -143,36 +124,38 @@ static int classic(json_object *clb, struct soak_cloud_state *s)
 
 static json_object *by(json_object *arr, const char *key, const char *val)
 {
-    for (size_t i = 0; i < len(arr); i++)
-        if (strcmp(str(json_object_array_get_idx(arr, i), key), val) == 0)
+    for (size_t i = 0; i < soak_jlen(arr); i++)
+        if (strcmp(soak_jstr(json_object_array_get_idx(arr, i), key), val) == 0)
             return json_object_array_get_idx(arr, i);
     return NULL;
 }
 
 static int nlb(json_object *st, json_object *o, struct soak_cloud_state *s)
 {
-    json_object *ls = get(st, "listeners"), *tgs = get(st, "tgs");
-    struct soak_lb *lb = add_lb(s, str(o, "name"), str(o, "dns"));
+    json_object *ls = soak_jget(st, "listeners"), *tgs = soak_jget(st, "tgs");
+    struct soak_lb *lb = add_lb(s, soak_jstr(o, "name"), soak_jstr(o, "dns"));
     if (!lb)
         return -1;
-    for (size_t i = 0; i < len(ls); i++) {
+    for (size_t i = 0; i < soak_jlen(ls); i++) {
         json_object *l = json_object_array_get_idx(ls, i), *tg, *t;
         const char *ids[64];
         size_t n = 0;
         struct soak_listener *x;
-        if (strcmp(str(l, "lb_arn"), str(o, "arn")) != 0 || lb->n_listeners >= SOAK_MAX_PORTS)
+        if (strcmp(soak_jstr(l, "lb_arn"), soak_jstr(o, "arn")) != 0 ||
+            lb->n_listeners >= SOAK_MAX_PORTS)
             continue;
         x = &lb->l[lb->n_listeners++];
-        x->port = json_object_get_int(get(l, "port"));
-        tg = by(tgs, "arn", str(l, "tg_arn"));
-        t = get(tg, "targets");
-        x->node_port = len(t) ? json_object_get_int(get(json_object_array_get_idx(t, 0), "port"))
-                              : json_object_get_int(get(tg, "port"));
-        for (size_t j = 0; j < len(t) && n < 64; j++) {
+        x->port = json_object_get_int(soak_jget(l, "port"));
+        tg = by(tgs, "arn", soak_jstr(l, "tg_arn"));
+        t = soak_jget(tg, "targets");
+        x->node_port = soak_jlen(t)
+                           ? json_object_get_int(soak_jget(json_object_array_get_idx(t, 0), "port"))
+                           : json_object_get_int(soak_jget(tg, "port"));
+        for (size_t j = 0; j < soak_jlen(t) && n < 64; j++) {
             json_object *e = json_object_array_get_idx(t, j);
-            if (json_object_get_int(get(e, "port")) != x->node_port)
+            if (json_object_get_int(soak_jget(e, "port")) != x->node_port)
                 x->node_port = -1; /* targets disagree: never what a Service asks for */
-            ids[n++] = str(e, "id");
+            ids[n++] = soak_jstr(e, "id");
         }
         join_sorted(ids, n, x->targets, sizeof(x->targets));
     }
@@ -186,28 +169,28 @@ static int aws_snapshot(struct soak_cloud_state *s)
     memset(s, 0, sizeof(*s));
     if (!st)
         return -1;
-    a = get(st, "clbs");
-    for (size_t i = 0; i < len(a); i++)
+    a = soak_jget(st, "clbs");
+    for (size_t i = 0; i < soak_jlen(a); i++)
         if (classic(json_object_array_get_idx(a, i), s) != 0)
             goto out;
-    a = get(st, "lbs");
-    for (size_t i = 0; i < len(a); i++)
+    a = soak_jget(st, "lbs");
+    for (size_t i = 0; i < soak_jlen(a); i++)
         if (nlb(st, json_object_array_get_idx(a, i), s) != 0)
             goto out;
     /* A target group belongs to the LB whose listener forwards to it. */
-    a = get(st, "tgs");
-    for (size_t i = 0; i < len(a); i++) {
+    a = soak_jget(st, "tgs");
+    for (size_t i = 0; i < soak_jlen(a); i++) {
         json_object *tg = json_object_array_get_idx(a, i);
-        json_object *l = by(get(st, "listeners"), "tg_arn", str(tg, "arn"));
-        json_object *lb = l ? by(get(st, "lbs"), "arn", str(l, "lb_arn")) : NULL;
+        json_object *l = by(soak_jget(st, "listeners"), "tg_arn", soak_jstr(tg, "arn"));
+        json_object *lb = l ? by(soak_jget(st, "lbs"), "arn", soak_jstr(l, "lb_arn")) : NULL;
         char what[128];
-        snprintf(what, sizeof(what), "target group %s", str(tg, "name"));
-        if (soak_cloud_state_own(s, what, lb ? str(lb, "name") : "") != 0)
+        snprintf(what, sizeof(what), "target group %s", soak_jstr(tg, "name"));
+        if (soak_cloud_state_own(s, what, lb ? soak_jstr(lb, "name") : "") != 0)
             goto out;
     }
-    a = get(st, "sgs");
-    for (size_t i = 0; i < len(a); i++) {
-        const char *name = str(json_object_array_get_idx(a, i), "name");
+    a = soak_jget(st, "sgs");
+    for (size_t i = 0; i < soak_jlen(a); i++) {
+        const char *name = soak_jstr(json_object_array_get_idx(a, i), "name");
         char what[128];
         if (strncmp(name, "k8s-elb-", 8) != 0)
             continue;

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "common/file.h"
 #include "common/rc.h"
 #include "common/sha256.h"
 #include "clouds/aws/sigv4.h"
@@ -40,21 +41,8 @@ static bool suite_missing;
 
 static char *slurp(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = 0;
-    fclose(f);
-    if (len)
-        *len = (size_t)n;
+    char *buf = NULL;
+    lbp_file_read(path, 1u << 20, 0, &buf, len);
     return buf;
 }
 

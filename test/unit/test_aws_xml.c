@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/file.h"
 #include "clouds/aws/aws_int.h"
 #include "common/rc.h"
 #include "common/util.h"
@@ -29,19 +30,8 @@ static char g_dir[1024];
 
 static char *slurp(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n;
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = 0;
-    fclose(f);
-    *len = (size_t)n;
+    char *buf = NULL;
+    assert_int_equal(lbp_file_read(path, 4u << 20, 0, &buf, len), LBP_OK);
     return buf;
 }
 

@@ -28,6 +28,7 @@
 #include "common/rc.h"
 #include "common/util.h"
 #include "provider/http.h"
+#include "test/unit/mhd_local.h"
 #include "provider/ratelimit.h"
 
 struct step {
@@ -41,14 +42,10 @@ static struct step g_script[16];
 static size_t g_n_script, g_next;
 static char g_seen_hdr[16][128];
 static char g_seen_method[16][16];
-static char g_seen_sig[16][64];  /* the "signature" query argument */
+static char g_seen_sig[16][64]; /* the "signature" query argument */
 static char g_seen_body[16][128];
 
 /* One request's upload, collected across the handler's calls. */
-struct upload {
-    char data[128];
-    size_t len;
-};
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct MHD_Daemon *g_d;
 static int g_port;
@@ -62,20 +59,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     const char *h;
     enum MHD_Result ret;
     size_t idx;
-    struct upload *up = *con_cls;
-    if (!up) {
-        *con_cls = calloc(1, sizeof(struct upload));
-        return *con_cls ? MHD_YES : MHD_NO;
-    }
-    if (*upload_size) {
-        size_t n = *upload_size;
-        if (n > sizeof(up->data) - 1 - up->len)
-            n = sizeof(up->data) - 1 - up->len;
-        memcpy(up->data + up->len, upload, n);
-        up->len += n;
-        *upload_size = 0;
-        return MHD_YES;
-    }
+    struct lbp_test_body *up = lbp_test_mhd_body(con_cls, upload, upload_size, &ret);
+    if (!up)
+        return ret;
     pthread_mutex_lock(&g_mu);
     idx = g_next++;
     if (idx < g_n_script)
@@ -89,8 +75,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         snprintf(g_seen_body[idx], sizeof(g_seen_body[idx]), "%.*s", (int)up->len, up->data);
     }
     pthread_mutex_unlock(&g_mu);
-    free(up);
-    *con_cls = NULL;
+    lbp_test_mhd_done(con_cls);
     if (s.delay_ms)
         usleep((useconds_t)s.delay_ms * 1000);
     r = MHD_create_response_from_buffer(strlen(s.body), (void *)s.body, MHD_RESPMEM_MUST_COPY);
@@ -104,25 +89,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
 static int server_up(void **st)
 {
-    struct sockaddr_in sa;
-    const union MHD_DaemonInfo *info;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    g_d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL,
-                           NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
-    if (!g_d)
-        return -1;
-    info = MHD_get_daemon_info(g_d, MHD_DAEMON_INFO_BIND_PORT);
-    g_port = info->port;
-    setenv("NO_PROXY", "127.0.0.1", 1);
-    return 0;
+    return lbp_test_mhd_up(handler, &g_d, &g_port, "127.0.0.1");
 }
 
 static int server_down(void **st)
 {
-    lbp_http_thread_cleanup();
-    MHD_stop_daemon(g_d);
+    lbp_test_mhd_down(g_d);
     lbp_metrics_reset();
     return 0;
 }
@@ -385,9 +357,11 @@ static void post_retried_when_unprocessed(void **st)
 {
     struct step throttled[] = {{429, "slow down"}, {200, "ok"}};
     struct lbp_http_client *c = client(2, 1, 0, 0);
-    struct lbp_http_request r = {
-        .method = "POST", .url = "http://127.0.0.1:1/", .operation = "OpPost", .body = "x",
-        .body_len = 1};
+    struct lbp_http_request r = {.method = "POST",
+                                 .url = "http://127.0.0.1:1/",
+                                 .operation = "OpPost",
+                                 .body = "x",
+                                 .body_len = 1};
     struct lbp_http_response resp;
     assert_int_equal(lbp_http_do(c, &r, &resp), LBP_RETRY);
     assert_int_equal(resp.attempts, 2); /* connection refused: nothing was sent */

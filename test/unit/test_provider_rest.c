@@ -25,6 +25,7 @@
 #include "common/rc.h"
 #include "common/util.h"
 #include "provider/http.h"
+#include "test/unit/mhd_local.h"
 #include "provider/lro.h"
 #include "provider/rest.h"
 #include "provider/token.h"
@@ -38,18 +39,24 @@ static char g_auth[128];
 static int g_op_running_polls = 2; /* RUNNING answers before DONE */
 static bool g_op_fails;
 
-enum route { R_ITEMS, R_AZ, R_404, R_QUOTA, R_THROTTLE, R_CONFLICT, R_TOKEN, R_PROT, R_LB_POST,
-             R_LB_GET, R_OP, R_OTHER };
+enum route {
+    R_ITEMS,
+    R_AZ,
+    R_404,
+    R_QUOTA,
+    R_THROTTLE,
+    R_CONFLICT,
+    R_TOKEN,
+    R_PROT,
+    R_LB_POST,
+    R_LB_GET,
+    R_OP,
+    R_OTHER
+};
 
 static enum MHD_Result reply(struct MHD_Connection *c, int status, const char *body)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-    enum MHD_Result ret;
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    ret = MHD_queue_response(c, (unsigned)status, r);
-    MHD_destroy_response(r);
-    return ret;
+    return lbp_test_mhd_reply(c, status, body, NULL, NULL);
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
@@ -143,8 +150,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             return reply(c, 401, "{\"error\":{\"code\":401,\"message\":\"expired\"}}");
         return reply(c, 200, "{\"ok\":true}");
     case R_LB_POST:
-        return reply(c, 200, "{\"kind\":\"compute#operation\",\"name\":\"op-1\",\"status\":"
-                             "\"RUNNING\"}");
+        return reply(c, 200,
+                     "{\"kind\":\"compute#operation\",\"name\":\"op-1\",\"status\":"
+                     "\"RUNNING\"}");
     case R_LB_GET:
         return reply(c, 200, "{\"name\":\"lb-1\",\"IPAddress\":\"198.51.100.7\"}");
     case R_OP:
@@ -163,23 +171,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
 static int server_up(void **st)
 {
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    g_d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL,
-                           NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
-    if (!g_d)
-        return -1;
-    g_port = MHD_get_daemon_info(g_d, MHD_DAEMON_INFO_BIND_PORT)->port;
-    setenv("NO_PROXY", "127.0.0.1,127.0.0.2", 1);
-    return 0;
+    return lbp_test_mhd_up(handler, &g_d, &g_port, "127.0.0.1,127.0.0.2");
 }
 
 static int server_down(void **st)
 {
-    lbp_http_thread_cleanup();
-    MHD_stop_daemon(g_d);
+    lbp_test_mhd_down(g_d);
     return 0;
 }
 
@@ -203,23 +200,6 @@ static unsigned hits(enum route r)
     return n;
 }
 
-static struct lbp_http_client *client(void)
-{
-    struct lbp_http_opts o = {.cloud = "test", .max_attempts = 3, .backoff_base_ms = 1};
-    struct lbp_http_client *c = NULL;
-    assert_int_equal(lbp_http_client_new(&o, &c), LBP_OK);
-    return c;
-}
-
-static char *url(const char *path)
-{
-    static char u[8][160];
-    static int i;
-    char *p = u[i++ % 8];
-    snprintf(p, 160, "http://127.0.0.1:%d%s", g_port, path);
-    return p;
-}
-
 struct ids {
     int64_t v[16];
     size_t n;
@@ -238,11 +218,12 @@ static int collect(void *ud, struct json_object *item)
 /* GCE-style pages: pageToken carried (URL-encoded), an empty page without items. */
 static void pages_with_page_token(void **st)
 {
-    struct lbp_rest r = {.http = client()};
+    struct lbp_rest r = {.http = lbp_test_http_client(3)};
     struct ids ids = {0};
     struct lbp_call call = {0};
-    assert_int_equal(lbp_rest_list(&r, url("/items?maxResults=2"), "ListItems", "items",
-                                   "nextPageToken", "pageToken", collect, &ids, NULL, &call),
+    assert_int_equal(lbp_rest_list(&r, lbp_test_mhd_url(g_port, "/items?maxResults=2"), "ListItems",
+                                   "items", "nextPageToken", "pageToken", collect, &ids, NULL,
+                                   &call),
                      LBP_OK);
     assert_int_equal(ids.n, 3);
     assert_int_equal(ids.v[0], 1);
@@ -257,18 +238,18 @@ static void pages_with_page_token(void **st)
 /* Azure-style nextLink pages; a link to another host is refused before anything is sent. */
 static void pages_with_next_link(void **st)
 {
-    struct lbp_rest r = {.http = client()};
+    struct lbp_rest r = {.http = lbp_test_http_client(3)};
     struct ids ids = {0};
     struct lbp_call call = {0};
-    assert_int_equal(lbp_rest_list(&r, url("/az"), "ListLBs", "value", "nextLink", NULL, collect,
-                                   &ids, NULL, &call),
+    assert_int_equal(lbp_rest_list(&r, lbp_test_mhd_url(g_port, "/az"), "ListLBs", "value",
+                                   "nextLink", NULL, collect, &ids, NULL, &call),
                      LBP_OK);
     assert_int_equal(ids.n, 3);
     assert_int_equal(ids.v[2], 12);
     assert_int_equal(hits(R_AZ), 2);
     ids.n = 0;
-    assert_int_equal(lbp_rest_list(&r, url("/az?evil=1"), "ListLBs", "value", "nextLink", NULL,
-                                   collect, &ids, NULL, &call),
+    assert_int_equal(lbp_rest_list(&r, lbp_test_mhd_url(g_port, "/az?evil=1"), "ListLBs", "value",
+                                   "nextLink", NULL, collect, &ids, NULL, &call),
                      LBP_RETRY);
     assert_non_null(strstr(call.err, "leaves"));
     assert_int_equal(hits(R_AZ), 3); /* only the first page went out */
@@ -289,13 +270,13 @@ static void gce_map(struct json_object *body, struct lbp_rest_error *e)
 
 static void error_envelopes(void **st)
 {
-    struct lbp_rest r = {.http = client(), .map_error = gce_map};
+    struct lbp_rest r = {.http = lbp_test_http_client(3), .map_error = gce_map};
     struct lbp_rest_req q = {.method = "GET", .operation = "GetLB"};
     struct lbp_rest_resp resp;
     struct lbp_rest_error e;
     struct lbp_call call = {0};
 
-    q.url = url("/missing");
+    q.url = lbp_test_mhd_url(g_port, "/missing");
     assert_int_equal(lbp_rest_call(&r, &q, &resp, &e, &call), LBP_NOT_FOUND);
     assert_int_equal(e.status, 404);
     assert_string_equal(e.code, "404");
@@ -303,20 +284,20 @@ static void error_envelopes(void **st)
     assert_non_null(strstr(call.err, "GetLB: HTTP 404"));
     lbp_rest_resp_free(&resp);
 
-    q.url = url("/quota");
+    q.url = lbp_test_mhd_url(g_port, "/quota");
     assert_int_equal(lbp_rest_call(&r, &q, &resp, &e, &call), LBP_RETRY);
     assert_true(e.quota);
     assert_int_equal(hits(R_QUOTA), 1); /* a quota is not retried within the call */
     assert_non_null(strstr(call.err, "quota"));
     lbp_rest_resp_free(&resp);
 
-    q.url = url("/throttle");
+    q.url = lbp_test_mhd_url(g_port, "/throttle");
     assert_int_equal(lbp_rest_call(&r, &q, &resp, &e, &call), LBP_OK);
     assert_int_equal(hits(R_THROTTLE), 2);
     assert_true(json_object_get_boolean(lbp_json_at(resp.json, "ok")));
     lbp_rest_resp_free(&resp);
 
-    q.url = url("/conflict");
+    q.url = lbp_test_mhd_url(g_port, "/conflict");
     q.method = "DELETE";
     assert_int_equal(lbp_rest_call(&r, &q, &resp, &e, &call), LBP_CONFLICT);
     assert_string_equal(e.code, "Conflict");
@@ -327,17 +308,18 @@ static void error_envelopes(void **st)
 /* The bearer token rides along; a 401 drops it and the next call fetches a new one. */
 static void bearer_token_and_401(void **st)
 {
-    struct lbp_http_client *h = client();
+    struct lbp_http_client *h = lbp_test_http_client(3);
     struct lbp_token_source *src = NULL;
     struct lbp_token_cache *tc = NULL;
     struct lbp_rest r = {.http = h};
-    struct lbp_rest_req q = {.method = "GET", .url = url("/protected"), .operation = "Get"};
+    struct lbp_rest_req q = {
+        .method = "GET", .url = lbp_test_mhd_url(g_port, "/protected"), .operation = "Get"};
     struct lbp_rest_resp resp;
     struct lbp_call call = {0};
     char err[128];
-    assert_int_equal(
-        lbp_token_client_credentials(h, url("/token"), "id", "secret", NULL, &src, err, 128),
-        LBP_OK);
+    assert_int_equal(lbp_token_client_credentials(h, lbp_test_mhd_url(g_port, "/token"), "id",
+                                                  "secret", NULL, &src, err, 128),
+                     LBP_OK);
     assert_int_equal(lbp_token_cache_new(src, 0, &tc), LBP_OK);
     r.token = tc;
     assert_int_equal(lbp_rest_call(&r, &q, &resp, NULL, &call), LBP_AUTH);
@@ -383,8 +365,10 @@ static int poll_op(void *ud, const char *ref, unsigned *retry_after_s, char *err
 
 static int ensure(struct cloud *cl, struct lbp_call *call)
 {
-    struct lbp_rest_req post = {.method = "POST", .url = url("/lb"), .operation = "InsertLB"};
-    struct lbp_rest_req get = {.method = "GET", .url = url("/lb"), .operation = "GetLB"};
+    struct lbp_rest_req post = {
+        .method = "POST", .url = lbp_test_mhd_url(g_port, "/lb"), .operation = "InsertLB"};
+    struct lbp_rest_req get = {
+        .method = "GET", .url = lbp_test_mhd_url(g_port, "/lb"), .operation = "GetLB"};
     struct lbp_rest_resp resp;
     int rc = lbp_lro_poll(cl->ops, "a123", poll_op, cl, call);
     if (rc != LBP_NOT_FOUND && rc != LBP_OK)
@@ -396,14 +380,15 @@ static int ensure(struct cloud *cl, struct lbp_call *call)
     }
     rc = lbp_rest_call(&cl->r, &post, &resp, NULL, call);
     if (rc == LBP_OK)
-        rc = lbp_lro_start(cl->ops, "a123", "insert LB", url("/ops/op-1"), 0, call);
+        rc = lbp_lro_start(cl->ops, "a123", "insert LB", lbp_test_mhd_url(g_port, "/ops/op-1"), 0,
+                           call);
     lbp_rest_resp_free(&resp);
     return rc;
 }
 
 static void operation_polled_not_reissued(void **st)
 {
-    struct cloud cl = {.r = {.http = client()}};
+    struct cloud cl = {.r = {.http = lbp_test_http_client(3)}};
     struct lbp_call call = {0};
     assert_int_equal(lbp_lro_table_new(&cl.ops), LBP_OK);
     assert_int_equal(ensure(&cl, &call), LBP_PENDING);

@@ -33,6 +33,7 @@
 #include "common/rc.h"
 #include "common/util.h"
 #include "provider/http.h"
+#include "test/unit/mhd_local.h"
 #include "provider/token.h"
 
 #define SECRET "s3cret-client-secret"
@@ -46,14 +47,9 @@ static int g_status = 200;
 static int g_delay_ms;
 static const char *g_expires_in = "3600";
 static bool g_md_flavor = true;
-static EVP_PKEY *g_pub; /* the public half the JWT endpoint verifies with */
+static EVP_PKEY *g_pub;      /* the public half the JWT endpoint verifies with */
 static char g_seen[8][4096]; /* what the endpoint saw, per test's need */
 static bool g_jwt_ok;
-
-struct upload {
-    char data[16384];
-    size_t len;
-};
 
 /* Decodes one application/x-www-form-urlencoded value. */
 static bool form_get(const char *body, const char *name, char *out, size_t cap)
@@ -121,38 +117,20 @@ static bool verify_jwt(const char *jwt, char *hdr, char *claims)
 
 static enum MHD_Result reply(struct MHD_Connection *c, int status, const char *body, bool flavor)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
-    enum MHD_Result ret;
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    if (flavor)
-        MHD_add_response_header(r, "Metadata-Flavor", "Google");
-    ret = MHD_queue_response(c, (unsigned)status, r);
-    MHD_destroy_response(r);
-    return ret;
+    return lbp_test_mhd_reply(c, status, body, flavor ? "Metadata-Flavor" : NULL, "Google");
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
                                const char *method, const char *version, const char *upload,
                                size_t *upload_size, void **con_cls)
 {
-    struct upload *up = *con_cls;
+    enum MHD_Result ret;
+    struct lbp_test_body *up = lbp_test_mhd_body(con_cls, upload, upload_size, &ret);
     char body[512], v[4096];
     unsigned n;
     int status;
-    if (!up) {
-        *con_cls = calloc(1, sizeof(struct upload));
-        return *con_cls ? MHD_YES : MHD_NO;
-    }
-    if (*upload_size) {
-        size_t k = *upload_size;
-        if (k > sizeof(up->data) - 1 - up->len)
-            k = sizeof(up->data) - 1 - up->len;
-        memcpy(up->data + up->len, upload, k);
-        up->len += k;
-        *upload_size = 0;
-        return MHD_YES;
-    }
+    if (!up)
+        return ret;
     pthread_mutex_lock(&g_mu);
     n = ++g_requests;
     status = g_status;
@@ -161,7 +139,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         usleep((useconds_t)g_delay_ms * 1000);
     *con_cls = NULL;
     snprintf(body, sizeof(body),
-             "{\"access_token\":\"" TOKEN_PREFIX "%u\",\"expires_in\":%s,\"token_type\":\"Bearer\"}",
+             "{\"access_token\":\"" TOKEN_PREFIX
+             "%u\",\"expires_in\":%s,\"token_type\":\"Bearer\"}",
              n, g_expires_in);
 
     if (strcmp(url, "/token") == 0) {
@@ -237,23 +216,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
 static int server_up(void **st)
 {
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    g_d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL,
-                           NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
-    if (!g_d)
-        return -1;
-    g_port = MHD_get_daemon_info(g_d, MHD_DAEMON_INFO_BIND_PORT)->port;
-    setenv("NO_PROXY", "127.0.0.1", 1);
-    return 0;
+    return lbp_test_mhd_up(handler, &g_d, &g_port, "127.0.0.1");
 }
 
 static int server_down(void **st)
 {
-    lbp_http_thread_cleanup();
-    MHD_stop_daemon(g_d);
+    lbp_test_mhd_down(g_d);
     EVP_PKEY_free(g_pub);
     return 0;
 }
@@ -280,31 +248,14 @@ static unsigned requests(void)
     return n;
 }
 
-static struct lbp_http_client *client(void)
-{
-    struct lbp_http_opts o = {.cloud = "test", .max_attempts = 2, .backoff_base_ms = 1};
-    struct lbp_http_client *c = NULL;
-    assert_int_equal(lbp_http_client_new(&o, &c), LBP_OK);
-    return c;
-}
-
-static char *url(const char *path)
-{
-    static char u[8][128];
-    static int i;
-    char *p = u[i++ % 8];
-    snprintf(p, 128, "http://127.0.0.1:%d%s", g_port, path);
-    return p;
-}
-
 static struct lbp_token_cache *client_creds_cache(struct lbp_http_client *h, unsigned margin)
 {
     struct lbp_token_source *src = NULL;
     struct lbp_token_cache *c = NULL;
     char err[256];
-    assert_int_equal(lbp_token_client_credentials(h, url("/token"), "app-1", SECRET,
-                                                  "https://management.azure.com/.default", &src,
-                                                  err, sizeof(err)),
+    assert_int_equal(lbp_token_client_credentials(h, lbp_test_mhd_url(g_port, "/token"), "app-1",
+                                                  SECRET, "https://management.azure.com/.default",
+                                                  &src, err, sizeof(err)),
                      LBP_OK);
     assert_int_equal(lbp_token_cache_new(src, margin, &c), LBP_OK);
     return c;
@@ -334,7 +285,7 @@ static void *ask(void *arg)
 /* 8 threads asking at once on an empty cache: one token request, one token for all. */
 static void eight_threads_one_request(void **st)
 {
-    struct lbp_http_client *h = client();
+    struct lbp_http_client *h = lbp_test_http_client(2);
     struct lbp_token_cache *c = client_creds_cache(h, 0);
     pthread_barrier_t go;
     pthread_t th[8];
@@ -379,7 +330,7 @@ static void eight_threads_one_request(void **st)
 /* A token within the margin of expiry is refreshed before it runs out. */
 static void refreshed_before_expiry(void **st)
 {
-    struct lbp_http_client *h = client();
+    struct lbp_http_client *h = lbp_test_http_client(2);
     struct lbp_token_cache *c = client_creds_cache(h, 60);
     struct lbp_token t;
     char err[128];
@@ -406,7 +357,7 @@ static void refreshed_before_expiry(void **st)
 /* A refused grant is LBP_AUTH naming the source and the cloud's code — never the secret. */
 static void refusal_and_no_secret_in_logs(void **st)
 {
-    struct lbp_http_client *h = client();
+    struct lbp_http_client *h = lbp_test_http_client(2);
     struct lbp_token_cache *c = client_creds_cache(h, 0);
     struct lbp_token t;
     char err[512], path[] = "/tmp/lbp-token-log-XXXXXX", logbuf[65536];
@@ -460,7 +411,7 @@ static void jwt_bearer_signs_verifiably(void **st)
     char *priv = pem_of(key, false), *pub = pem_of(key, true);
     char keyfile[] = "/tmp/lbp-sa-key-XXXXXX", err[256];
     struct json_object *k = json_object_new_object(), *claims;
-    struct lbp_http_client *h = client();
+    struct lbp_http_client *h = lbp_test_http_client(2);
     struct lbp_token_source *src = NULL;
     struct lbp_token_cache *c = NULL;
     struct lbp_token t;
@@ -477,7 +428,8 @@ static void jwt_bearer_signs_verifiably(void **st)
     json_object_object_add(k, "private_key", json_object_new_string(priv));
     json_object_object_add(k, "client_email",
                            json_object_new_string("lbprov@proj.iam.gserviceaccount.com"));
-    json_object_object_add(k, "token_uri", json_object_new_string(url("/jwt")));
+    json_object_object_add(k, "token_uri",
+                           json_object_new_string(lbp_test_mhd_url(g_port, "/jwt")));
     text = json_object_to_json_string(k);
     assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     close(fd);
@@ -494,7 +446,8 @@ static void jwt_bearer_signs_verifiably(void **st)
     assert_non_null(claims);
     assert_string_equal(json_object_get_string(json_object_object_get(claims, "iss")),
                         "lbprov@proj.iam.gserviceaccount.com");
-    assert_string_equal(json_object_get_string(json_object_object_get(claims, "aud")), url("/jwt"));
+    assert_string_equal(json_object_get_string(json_object_object_get(claims, "aud")),
+                        lbp_test_mhd_url(g_port, "/jwt"));
     assert_string_equal(json_object_get_string(json_object_object_get(claims, "scope")),
                         "https://www.googleapis.com/auth/compute");
     iat = json_object_get_int64(json_object_object_get(claims, "iat"));
@@ -533,7 +486,7 @@ static void jwt_bearer_signs_verifiably(void **st)
 
 static void gce_metadata_server(void **st)
 {
-    struct lbp_http_client *h = client();
+    struct lbp_http_client *h = lbp_test_http_client(2);
     struct lbp_token_source *src = NULL;
     struct lbp_token_cache *c = NULL;
     struct lbp_token t;
@@ -556,7 +509,7 @@ static void gce_metadata_server(void **st)
 
 static void azure_imds(void **st)
 {
-    struct lbp_http_client *h = client();
+    struct lbp_http_client *h = lbp_test_http_client(2);
     struct lbp_token_source *src = NULL;
     struct lbp_token_cache *c = NULL;
     struct lbp_token t;
@@ -583,15 +536,16 @@ static void write_str(const char *path, const char *s)
 /* The federated file is re-read for each exchange (the kubelet rotates it). */
 static void federated_token_file(void **st)
 {
-    struct lbp_http_client *h = client();
+    struct lbp_http_client *h = lbp_test_http_client(2);
     struct lbp_token_source *src = NULL;
     struct lbp_token_cache *c = NULL;
     struct lbp_token t;
     char file[] = "/tmp/lbp-fed-XXXXXX", err[256];
     close(mkstemp(file));
     write_str(file, "projected-sa-jwt-1\n");
-    assert_int_equal(lbp_token_federated(h, LBP_FEDERATION_CLIENT_ASSERTION, url("/fed"), "app-1",
-                                         file, "https://management.azure.com/.default", &src, err,
+    assert_int_equal(lbp_token_federated(h, LBP_FEDERATION_CLIENT_ASSERTION,
+                                         lbp_test_mhd_url(g_port, "/fed"), "app-1", file,
+                                         "https://management.azure.com/.default", &src, err,
                                          sizeof(err)),
                      LBP_OK);
     assert_int_equal(lbp_token_cache_new(src, 0, &c), LBP_OK);
@@ -603,7 +557,8 @@ static void federated_token_file(void **st)
     assert_string_equal(g_seen[2], "projected-sa-jwt-2");
     lbp_token_cache_free(c);
 
-    assert_int_equal(lbp_token_federated(h, LBP_FEDERATION_TOKEN_EXCHANGE, url("/fed"),
+    assert_int_equal(lbp_token_federated(h, LBP_FEDERATION_TOKEN_EXCHANGE,
+                                         lbp_test_mhd_url(g_port, "/fed"),
                                          "//iam.googleapis.com/projects/1/pool", file, NULL, &src,
                                          err, sizeof(err)),
                      LBP_OK);

@@ -243,6 +243,19 @@ static char *dup_or_empty(const char *s)
     return strdup(s ? s : "");
 }
 
+static void audit_free_entry(struct audit *e)
+{
+    free(e->key);
+    free(e->user);
+    free(e->verb);
+    free(e->group);
+    free(e->resource);
+    free(e->ns);
+    free(e->role);
+    free(e->msg);
+    free(e);
+}
+
 static void audit_add(const struct fake_authz *a, bool allowed, const char *role, const char *msg)
 {
     char key[2048], res[160];
@@ -267,15 +280,7 @@ static void audit_add(const struct fake_authz *a, bool allowed, const char *role
         e->msg = dup_or_empty(msg);
         if (!e->key || !e->user || !e->verb || !e->group || !e->resource || !e->ns || !e->role ||
             !e->msg) {
-            free(e->key);
-            free(e->user);
-            free(e->verb);
-            free(e->group);
-            free(e->resource);
-            free(e->ns);
-            free(e->role);
-            free(e->msg);
-            free(e);
+            audit_free_entry(e);
             e = NULL;
         } else {
             HASH_ADD_KEYPTR(hh, audits, e->key, strlen(e->key), e);
@@ -287,19 +292,6 @@ static void audit_add(const struct fake_authz *a, bool allowed, const char *role
     else
         audit_dropped++;
     pthread_mutex_unlock(&audit_lock);
-}
-
-static void audit_free_entry(struct audit *e)
-{
-    free(e->key);
-    free(e->user);
-    free(e->verb);
-    free(e->group);
-    free(e->resource);
-    free(e->ns);
-    free(e->role);
-    free(e->msg);
-    free(e);
 }
 
 void fake_rbac_audit_reply(struct fake_reply *r)

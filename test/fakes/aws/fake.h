@@ -40,6 +40,14 @@ const char *fp(const struct fake_req *r, const char *key);
 const char *fpf(const struct fake_req *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int fpi(const struct fake_req *r, const char *key, int def);
+/*
+ * The page a Describe asks for out of n selected items: [*from, *to). The
+ * page size is SIZE_KEY (default DEF, capped by --page-size, at least 1);
+ * the token in TOKEN_KEY is the index to start at. A next page exists
+ * when *to < n, and its token is *to.
+ */
+void fake_page(const struct fake_req *q, const char *size_key, int def, const char *token_key,
+               size_t n, size_t *from, size_t *to);
 
 /* XML text with &<>"' escaped. */
 void fx(struct lbp_buf *b, const char *s);

@@ -163,6 +163,20 @@ int fpi(const struct fake_req *r, const char *key, int def)
     return (int)n;
 }
 
+void fake_page(const struct fake_req *q, const char *size_key, int def, const char *token_key,
+               size_t n, size_t *from, size_t *to)
+{
+    int size = fpi(q, size_key, def), tok = fpi(q, token_key, 0);
+    if (size > g_page_size)
+        size = g_page_size;
+    if (size < 1)
+        size = 1;
+    *from = (size_t)(tok > 0 ? tok : 0);
+    *to = *from + (size_t)size < n ? *from + (size_t)size : n;
+    if (*from > *to)
+        *from = *to;
+}
+
 struct json_object *sarr(const char *name)
 {
     struct json_object *a;

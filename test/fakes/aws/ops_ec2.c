@@ -91,7 +91,6 @@ static struct json_object **select_items(const struct fake_req *q, struct fake_r
     struct json_object *a = sarr(arr);
     size_t n = 0, cap = json_object_array_length(a) + 1;
     struct json_object **sel = calloc(cap, sizeof(*sel));
-    int size = fpi(q, "MaxResults", 1000), tok = fpi(q, "NextToken", 0);
     if (!sel)
         return NULL;
     for (int i = 1; fpf(q, "%s.%d", idparam, i); i++)
@@ -118,13 +117,8 @@ static struct json_object **select_items(const struct fake_req *q, struct fake_r
         if (m)
             sel[n++] = o;
     }
-    if (size > g_page_size)
-        size = g_page_size;
-    if (size < 1)
-        size = 1;
     *n_out = n;
-    *start = (size_t)(tok > 0 ? tok : 0);
-    *end = *start + (size_t)size < n ? *start + (size_t)size : n;
+    fake_page(q, "MaxResults", 1000, "NextToken", n, start, end);
     return sel;
 }
 

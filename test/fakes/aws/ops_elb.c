@@ -186,8 +186,7 @@ static void clb_xml(struct lbp_buf *b, struct json_object *o)
 static void describe(const struct fake_req *q, struct fake_resp *r)
 {
     struct json_object *all = sarr("clbs");
-    size_t n = json_object_array_length(all);
-    int size = fpi(q, "PageSize", 400), start = fpi(q, "Marker", 0);
+    size_t n = json_object_array_length(all), from, to;
     if (fp(q, "LoadBalancerNames.member.1")) {
         for (int i = 1; fpf(q, "LoadBalancerNames.member.%d", i); i++)
             if (!sfind("clbs", "name", fpf(q, "LoadBalancerNames.member.%d", i), NULL)) {
@@ -202,16 +201,13 @@ static void describe(const struct fake_req *q, struct fake_resp *r)
         lbp_buf_adds(&r->body, "</LoadBalancerDescriptions>");
         return;
     }
-    if (size > g_page_size)
-        size = g_page_size;
-    if (size < 1)
-        size = 1;
+    fake_page(q, "PageSize", 400, "Marker", n, &from, &to);
     lbp_buf_adds(&r->body, "<LoadBalancerDescriptions>");
-    for (size_t i = (size_t)start; i < n && i < (size_t)(start + size); i++)
+    for (size_t i = from; i < to; i++)
         clb_xml(&r->body, json_object_array_get_idx(all, i));
     lbp_buf_adds(&r->body, "</LoadBalancerDescriptions>");
-    if ((size_t)(start + size) < n)
-        lbp_buf_addf(&r->body, "<NextMarker>%d</NextMarker>", start + size);
+    if (to < n)
+        lbp_buf_addf(&r->body, "<NextMarker>%zu</NextMarker>", to);
 }
 
 static void del(const struct fake_req *q, struct fake_resp *r)

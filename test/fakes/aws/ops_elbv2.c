@@ -162,17 +162,14 @@ static void page(const struct fake_req *q, struct lbp_buf *b, const char *wrap,
                  struct json_object **items, size_t n,
                  void (*emit)(struct lbp_buf *, struct json_object *))
 {
-    int size = fpi(q, "PageSize", 400), start = fpi(q, "Marker", 0);
-    if (size > g_page_size)
-        size = g_page_size;
-    if (size < 1)
-        size = 1;
+    size_t from, to;
+    fake_page(q, "PageSize", 400, "Marker", n, &from, &to);
     lbp_buf_addf(b, "<%s>", wrap);
-    for (size_t i = (size_t)start; i < n && i < (size_t)start + (size_t)size; i++)
+    for (size_t i = from; i < to; i++)
         emit(b, items[i]);
     lbp_buf_addf(b, "</%s>", wrap);
-    if ((size_t)start + (size_t)size < n)
-        lbp_buf_addf(b, "<NextMarker>%d</NextMarker>", start + size);
+    if (to < n)
+        lbp_buf_addf(b, "<NextMarker>%zu</NextMarker>", to);
 }
 
 static bool valid_name(const char *n)
@@ -446,19 +443,30 @@ static void create_tg(const struct fake_req *q, struct fake_resp *r)
     lbp_buf_adds(&r->body, "</TargetGroups>");
 }
 
+/*
+ * The selection a Describe filtered by LoadBalancerArn fills (room for
+ * every item of ALL); NULL, answered, when that load balancer is unknown.
+ */
+static struct json_object **select_for_lb(const struct fake_req *q, struct fake_resp *r,
+                                          struct json_object *all, size_t *cap, const char **lb)
+{
+    *cap = json_object_array_length(all) + 1;
+    *lb = fp(q, "LoadBalancerArn");
+    if (*lb && !lb_by_arn(*lb)) {
+        ferr(r, 400, "LoadBalancerNotFound", "Load balancer '%s' not found", *lb);
+        return NULL;
+    }
+    return calloc(*cap, sizeof(struct json_object *));
+}
+
 static void describe_tgs(const struct fake_req *q, struct fake_resp *r)
 {
     struct json_object *all = sarr("tgs");
-    size_t n = 0, cap = json_object_array_length(all) + 1;
-    struct json_object **sel = calloc(cap, sizeof(*sel));
-    const char *lb = fp(q, "LoadBalancerArn");
+    size_t n = 0, cap;
+    const char *lb;
+    struct json_object **sel = select_for_lb(q, r, all, &cap, &lb);
     if (!sel)
         return;
-    if (lb && !lb_by_arn(lb)) {
-        free(sel);
-        ferr(r, 400, "LoadBalancerNotFound", "Load balancer '%s' not found", lb);
-        return;
-    }
     if (fp(q, "TargetGroupArns.member.1") || fp(q, "Names.member.1")) {
         bool by_arn = fp(q, "TargetGroupArns.member.1") != NULL;
         for (int i = 1;; i++) {
@@ -687,16 +695,11 @@ static void put_listener(const struct fake_req *q, struct fake_resp *r, bool cre
 static void describe_listeners(const struct fake_req *q, struct fake_resp *r)
 {
     struct json_object *all = sarr("listeners");
-    size_t n = 0, cap = json_object_array_length(all) + 1;
-    struct json_object **sel = calloc(cap, sizeof(*sel));
-    const char *lb = fp(q, "LoadBalancerArn");
+    size_t n = 0, cap;
+    const char *lb;
+    struct json_object **sel = select_for_lb(q, r, all, &cap, &lb);
     if (!sel)
         return;
-    if (lb && !lb_by_arn(lb)) {
-        free(sel);
-        ferr(r, 400, "LoadBalancerNotFound", "Load balancer '%s' not found", lb);
-        return;
-    }
     for (size_t i = 0; i < json_object_array_length(all); i++) {
         struct json_object *l = json_object_array_get_idx(all, i);
         if (!lb || strcmp(js(l, "lb_arn"), lb) == 0)
