@@ -108,6 +108,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_CHECK(connect(fd, (struct sockaddr *)&to, sizeof(to)) == 0);
     for (size_t off = 0; off < size;) {
         ssize_t w = send(fd, data + off, size - off, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) /* libFuzzer's timer signal */
+            continue;
         if (w <= 0)
             break; /* the server may close on a bad request before reading it all */
         off += (size_t)w;
@@ -115,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     shutdown(fd, SHUT_WR);
     for (;;) {
         ssize_t r = recv(fd, buf, sizeof(buf), 0);
-        if (r > 0)
+        if (r > 0 || (r < 0 && errno == EINTR))
             continue;
         /* The server ends every connection once the request has ended. */
         FZ_CHECK(r == 0 || errno == ECONNRESET);

@@ -4,7 +4,7 @@
  * Services are churned and faults are injected everywhere; then the faults
  * stop and everything must converge.
  *
- *   soak --services N --seconds T --cloud aws [--rate OPS/S] [--kill-every S]
+ *   soak --services N --seconds T --cloud aws|mock [--rate OPS/S] [--kill-every S]
  *        [--settle S] [--nodes K] [--seed S] [--dir D]
  *
  * Faults while churning: a share of API requests answered 5xx (fake API
@@ -52,7 +52,11 @@
 #define MAX_SLOTS 20000
 #define N_REPLICAS 2
 
-static const struct soak_cloud *const clouds[] = {&soak_cloud_aws, NULL};
+static const struct soak_cloud *const clouds[] = {
+#ifdef LBP_SOAK_AWS
+    &soak_cloud_aws,
+#endif
+    &soak_cloud_mock, NULL};
 
 struct opts {
     int services, seconds, rate, kill_every, settle, nodes;
@@ -391,6 +395,14 @@ out:
     return yes;
 }
 
+int soak_leader_port(void)
+{
+    for (int i = 0; i < N_REPLICAS; i++)
+        if (leading(&reps[i]))
+            return reps[i].port;
+    return 0;
+}
+
 static long rss_kb(pid_t pid)
 {
     char path[64], line[256];
@@ -703,7 +715,7 @@ static long api_total(void)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: soak [--services N] [--seconds T] [--cloud aws] [--rate OPS/S]\n"
+    fprintf(stderr, "usage: soak [--services N] [--seconds T] [--cloud aws|mock] [--rate OPS/S]\n"
                     "            [--kill-every S] [--settle S] [--nodes K] [--seed S] [--dir D]\n");
 }
 
