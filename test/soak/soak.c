@@ -370,28 +370,37 @@ static size_t http_sink(char *p, size_t sz, size_t n, void *ud)
     return add;
 }
 
-static bool leading(const struct replica *r)
+char *soak_http_get(int port, const char *path, long timeout_ms)
 {
-    char url[80];
+    char url[300];
+    long code = 0;
     struct {
         char *b;
         size_t len;
     } s = {NULL, 0};
     CURL *c = curl_easy_init();
-    bool yes = false;
-    if (!c || r->pid <= 0)
-        goto out;
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", r->port);
+    if (!c)
+        return NULL;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 2000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_sink);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-    yes = curl_easy_perform(c) == CURLE_OK && s.b &&
-          strstr(s.b, "\nlbprov_leader_is_leader 1\n") != NULL;
-out:
+    if (curl_easy_perform(c) != CURLE_OK ||
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code != 200 || !s.b) {
+        free(s.b);
+        s.b = NULL;
+    }
     curl_easy_cleanup(c);
-    free(s.b);
+    return s.b;
+}
+
+static bool leading(const struct replica *r)
+{
+    char *m = r->pid > 0 ? soak_http_get(r->port, "/metrics", 2000) : NULL;
+    bool yes = m && strstr(m, "\nlbprov_leader_is_leader 1\n") != NULL;
+    free(m);
     return yes;
 }
 

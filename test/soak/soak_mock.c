@@ -13,7 +13,6 @@
  */
 #include "test/soak/soak.h"
 
-#include <curl/curl.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,47 +73,13 @@ static int mock_faults(bool on, unsigned seed)
     return write_cfg(on);
 }
 
-static size_t sink(char *p, size_t sz, size_t n, void *ud)
-{
-    struct {
-        char *b;
-        size_t len;
-    } *s = ud;
-    char *nb = realloc(s->b, s->len + sz * n + 1);
-    if (!nb)
-        return 0;
-    memcpy(nb + s->len, p, sz * n);
-    s->b = nb;
-    s->len += sz * n;
-    s->b[s->len] = 0;
-    return sz * n;
-}
-
 /* The leading replica's GET /debug/mockcloud, parsed; NULL when no replica leads. */
 static json_object *debug_state(void)
 {
-    struct {
-        char *b;
-        size_t len;
-    } s = {NULL, 0};
-    char url[80];
-    long code = 0;
     int port = soak_leader_port();
-    json_object *js = NULL;
-    CURL *c;
-    if (port <= 0 || !(c = curl_easy_init()))
-        return NULL;
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/debug/mockcloud", port);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-    if (curl_easy_perform(c) == CURLE_OK &&
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code == 200 && s.b)
-        js = json_tokener_parse(s.b);
-    curl_easy_cleanup(c);
-    free(s.b);
+    char *body = port > 0 ? soak_http_get(port, "/debug/mockcloud", 5000) : NULL;
+    json_object *js = body ? json_tokener_parse(body) : NULL;
+    free(body);
     return js;
 }
 
