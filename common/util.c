@@ -21,12 +21,22 @@ int64_t lbp_wall_s(void)
     return (int64_t)time(NULL);
 }
 
+/*
+ * RFC 3339 wants exactly four year digits; strftime's %Y prints year 70 as
+ * "70", which no parser (this one included) reads back. Years outside
+ * 0..9999 cannot be written at all and come out clamped.
+ */
 void lbp_rfc3339(int64_t epoch_s, char out[32])
 {
-    time_t t = (time_t)epoch_s;
+    time_t t = (time_t)(epoch_s < -62167219200LL   ? -62167219200LL
+                        : epoch_s > 253402300799LL ? 253402300799LL
+                                                   : epoch_s);
     struct tm tm;
+    char buf[64]; /* what gcc cannot prove fits in 32; the clamp above makes it 20 */
     gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    lbp_strlcpy(out, buf, 32);
 }
 
 /*

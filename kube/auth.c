@@ -588,6 +588,14 @@ out:
     return rc;
 }
 
+int lbp_kube_auth_parse_exec_output(struct lbp_kube_auth *a, const char *text, size_t len,
+                                    struct lbp_kube_cred *out, char *err, size_t errlen)
+{
+    if (!a->exec)
+        return LBP_INVALID;
+    return parse_exec_credential(a, text, len, out, err, errlen);
+}
+
 static int exec_refresh(struct lbp_kube_auth *a, char *err, size_t errlen)
 {
     struct lbp_kube_cred cred;

@@ -79,6 +79,13 @@ int lbp_kube_auth_get(struct lbp_kube_auth *a, struct lbp_kube_cred *out, char *
 void lbp_kube_auth_invalidate(struct lbp_kube_auth *a);
 void lbp_kube_auth_free(struct lbp_kube_auth *a);
 void lbp_kube_cred_free(struct lbp_kube_cred *c);
+/*
+ * What the exec plugin's standard output is read as, without running it
+ * (for the fuzz target): an ExecCredential of the configured apiVersion.
+ * LBP_INVALID when a has no exec plugin.
+ */
+int lbp_kube_auth_parse_exec_output(struct lbp_kube_auth *a, const char *text, size_t len,
+                                    struct lbp_kube_cred *out, char *err, size_t errlen);
 /* Limits, for tests: the exec plugin's timeout (default 30 s) and how often the
  * token file is stat'ed (default 1 s). */
 void lbp_kube_auth_set_exec_timeout_ms(struct lbp_kube_auth *a, long ms);

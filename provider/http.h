@@ -120,7 +120,7 @@ struct lbp_http_request {
        client token / request id, or the call only reads). */
     bool idempotent;
     lbp_http_no_effect_fn no_effect; /* POST/PATCH only; may be NULL */
-    bool no_proxy; /* never through a proxy (link-local metadata endpoints) */
+    bool no_proxy;                   /* never through a proxy (link-local metadata endpoints) */
     /* Response headers to keep (e.g. "Azure-AsyncOperation", "Location"), matched
        case-insensitively; their values land in resp->captured[i]. */
     const char *const *capture;
@@ -158,6 +158,25 @@ struct lbp_http_opts {
 
 int lbp_http_client_new(const struct lbp_http_opts *opts, struct lbp_http_client **out);
 void lbp_http_client_free(struct lbp_http_client *c);
+/*
+ * Replaces the network for every later call on c: fn answers each attempt
+ * in process. This is the fuzz targets' way in (test/fuzz): they need many
+ * thousand answers a second, which no socket gives. The answer takes the
+ * path a network answer takes: header lines ("Name: value\r\n") to the
+ * Retry-After and capture logic, the body against max_body, the status to
+ * the classifier and the retry loop. fn returns nonzero for "no
+ * connection". Not for production use.
+ */
+struct lbp_http_answer {
+    long status;
+    const char *headers; /* "Name: value\r\n" lines, may be NULL */
+    size_t headers_len;
+    const char *body;
+    size_t body_len;
+};
+typedef int (*lbp_http_transport_fn)(void *ud, const struct lbp_http_request *req, const char *url,
+                                     struct lbp_http_answer *out);
+void lbp_http_set_transport(struct lbp_http_client *c, lbp_http_transport_fn fn, void *ud);
 /* Makes every running and future call on c fail fast with LBP_CANCELLED. */
 void lbp_http_client_cancel(struct lbp_http_client *c);
 

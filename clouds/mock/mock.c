@@ -40,6 +40,7 @@
  */
 #include "provider/provider.h"
 #include "clouds/mock/dataplane.h"
+#include "common/file.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -728,6 +729,36 @@ static int st_str_array(json_object *o, const char *k, size_t cap, size_t max, c
     return LBP_OK;
 }
 
+/* An optional address member: "" or an address of the family. */
+static int st_addr(json_object *o, const char *k, int af, const char *where, char *err,
+                   size_t errlen)
+{
+    json_object *v;
+    unsigned char bin[16];
+    int rc = st_str(o, k, 63, false, where, err, errlen);
+    if (rc || !json_object_object_get_ex(o, k, &v) || !json_object_get_string_len(v))
+        return rc;
+    if (inet_pton(af, json_object_get_string(v), bin) != 1) {
+        snprintf(err, errlen, "%s.%s: \"%s\" is not an IPv%c address", where, k,
+                 json_object_get_string(v), af == AF_INET ? '4' : '6');
+        return LBP_PARSE;
+    }
+    return LBP_OK;
+}
+
+/* Both entries hold the same address in member k (already checked by st_addr). */
+static bool same_addr(json_object *a, json_object *b, const char *k, int af)
+{
+    json_object *va, *vb;
+    unsigned char x[16], y[16];
+    if (!json_object_object_get_ex(a, k, &va) || !json_object_object_get_ex(b, k, &vb) ||
+        !json_object_get_string_len(va) || !json_object_get_string_len(vb))
+        return false;
+    return inet_pton(af, json_object_get_string(va), x) == 1 &&
+           inet_pton(af, json_object_get_string(vb), y) == 1 &&
+           memcmp(x, y, af == AF_INET ? 4 : 16) == 0;
+}
+
 /* Checks one entry of "lbs" completely; builds nothing. */
 static int state_check_lb(json_object *o, const char *where, char *err, size_t errlen)
 {
@@ -756,8 +787,8 @@ static int state_check_lb(json_object *o, const char *where, char *err, size_t e
         snprintf(err, errlen, "%s.service: not namespace/name", sub);
         return LBP_PARSE;
     }
-    if ((rc = st_str(o, "vip", 63, false, where, err, errlen)) ||
-        (rc = st_str(o, "vip6", 63, false, where, err, errlen)) ||
+    if ((rc = st_addr(o, "vip", AF_INET, where, err, errlen)) ||
+        (rc = st_addr(o, "vip6", AF_INET6, where, err, errlen)) ||
         (rc = st_str(o, "hostname", 1024, false, where, err, errlen)) ||
         (rc = st_str(o, "sessionAffinity", 15, false, where, err, errlen)) ||
         (rc = st_int(o, "healthCheckNodePort", 0, 65535, where, err, errlen)) ||
@@ -862,35 +893,25 @@ out:
     return rc;
 }
 
-/* Reads the whole file (at most STATE_FILE_MAX); LBP_NOT_FOUND when it does not exist. */
+/* Reads and parses the whole file (at most STATE_FILE_MAX); LBP_NOT_FOUND when it does not exist.
+ */
 static int state_read(const char *path, json_object **root, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
     json_tokener *tok = NULL;
     char *text = NULL;
     size_t len = 0;
-    int rc = LBP_IO;
+    int rc;
     *root = NULL;
-    if (!f) {
-        if (errno == ENOENT)
-            return LBP_NOT_FOUND;
-        snprintf(err, errlen, "%s", strerror(errno));
-        return LBP_IO;
-    }
-    if (!(text = malloc(STATE_FILE_MAX + 1))) {
-        rc = LBP_NOMEM;
-        goto out;
-    }
-    len = fread(text, 1, STATE_FILE_MAX + 1, f);
-    if (ferror(f)) {
-        snprintf(err, errlen, "%s", strerror(errno));
-        goto out;
-    }
-    if (len > STATE_FILE_MAX) {
+    /* Sized to the file, not to the cap: a small table costs a small read. */
+    rc = lbp_file_read(path, STATE_FILE_MAX, 0, &text, &len);
+    if (rc == LBP_IO && errno == ENOENT)
+        return LBP_NOT_FOUND;
+    if (rc == LBP_TOOBIG)
         snprintf(err, errlen, "larger than %u bytes", STATE_FILE_MAX);
-        rc = LBP_TOOBIG;
-        goto out;
-    }
+    else if (rc)
+        snprintf(err, errlen, "%s", rc == LBP_NOMEM ? "out of memory" : strerror(errno));
+    if (rc)
+        return rc;
     rc = LBP_PARSE;
     if (!(tok = json_tokener_new_ex(64)))
         goto out;
@@ -905,7 +926,6 @@ static int state_read(const char *path, json_object **root, char *err, size_t er
 out:
     json_tokener_free(tok);
     free(text);
-    fclose(f);
     return rc;
 }
 
@@ -935,13 +955,20 @@ static int state_load(struct lbp_provider_ctx *ctx, char *err, size_t errlen)
         snprintf(where, sizeof(where), "lbs[%zu]", i);
         if ((rc = state_check_lb(o, where, why, sizeof(why))))
             goto out;
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(st_get(json_object_array_get_idx(arr, j), "name"), st_get(o, "name")) == 0) {
-                snprintf(why, sizeof(why), "%s.name: \"%s\" already at lbs[%zu]", where,
-                         st_get(o, "name"), j);
+        /* One address for two Services would answer for both: refuse, as for names. */
+        for (size_t j = 0; j < i; j++) {
+            json_object *prev = json_object_array_get_idx(arr, j);
+            const char *dup = strcmp(st_get(prev, "name"), st_get(o, "name")) == 0 ? "name"
+                              : same_addr(prev, o, "vip", AF_INET)                 ? "vip"
+                              : same_addr(prev, o, "vip6", AF_INET6)               ? "vip6"
+                                                                                   : NULL;
+            if (dup) {
+                snprintf(why, sizeof(why), "%s.%s: \"%s\" already at lbs[%zu]", where, dup,
+                         st_get(o, dup), j);
                 rc = LBP_PARSE;
                 goto out;
             }
+        }
     }
     for (size_t i = 0; i < n; i++)
         if ((rc = state_add_lb(ctx, json_object_array_get_idx(arr, i))))

@@ -4,7 +4,7 @@
  * Services are churned and faults are injected everywhere; then the faults
  * stop and everything must converge.
  *
- *   soak --services N --seconds T --cloud aws [--rate OPS/S] [--kill-every S]
+ *   soak --services N --seconds T --cloud aws|mock [--rate OPS/S] [--kill-every S]
  *        [--settle S] [--nodes K] [--seed S] [--dir D]
  *
  * Faults while churning: a share of API requests answered 5xx (fake API
@@ -53,7 +53,11 @@
 #define MAX_SLOTS 20000
 #define N_REPLICAS 2
 
-static const struct soak_cloud *const clouds[] = {&soak_cloud_aws, NULL};
+static const struct soak_cloud *const clouds[] = {
+#ifdef LBP_SOAK_AWS
+    &soak_cloud_aws,
+#endif
+    &soak_cloud_mock, NULL};
 
 struct opts {
     int services, seconds, rate, kill_every, settle, nodes;
@@ -346,29 +350,46 @@ static size_t http_sink(char *p, size_t sz, size_t n, void *ud)
     return add;
 }
 
-static bool leading(const struct replica *r)
+char *soak_http_get(int port, const char *path, long timeout_ms)
 {
-    char url[80];
+    char url[300];
+    long code = 0;
     struct {
         char *b;
         size_t len;
     } s = {NULL, 0};
     CURL *c = curl_easy_init();
-    bool yes = false;
-    if (!c || r->pid <= 0)
-        goto out;
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", r->port);
+    if (!c)
+        return NULL;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 2000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_sink);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-    yes = curl_easy_perform(c) == CURLE_OK && s.b &&
-          strstr(s.b, "\nlbprov_leader_is_leader 1\n") != NULL;
-out:
+    if (curl_easy_perform(c) != CURLE_OK ||
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code != 200 || !s.b) {
+        free(s.b);
+        s.b = NULL;
+    }
     curl_easy_cleanup(c);
-    free(s.b);
+    return s.b;
+}
+
+static bool leading(const struct replica *r)
+{
+    char *m = r->pid > 0 ? soak_http_get(r->port, "/metrics", 2000) : NULL;
+    bool yes = m && strstr(m, "\nlbprov_leader_is_leader 1\n") != NULL;
+    free(m);
     return yes;
+}
+
+int soak_leader_port(void)
+{
+    for (int i = 0; i < N_REPLICAS; i++)
+        if (leading(&reps[i]))
+            return reps[i].port;
+    return 0;
 }
 
 static void note_rss(void)
@@ -668,7 +689,7 @@ static long api_total(void)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: soak [--services N] [--seconds T] [--cloud aws] [--rate OPS/S]\n"
+    fprintf(stderr, "usage: soak [--services N] [--seconds T] [--cloud aws|mock] [--rate OPS/S]\n"
                     "            [--kill-every S] [--settle S] [--nodes K] [--seed S] [--dir D]\n");
 }
 

@@ -77,6 +77,12 @@ void soak_cloud_state_free(struct soak_cloud_state *s);
 /* Adds an owned object; 0 or -1 (no memory). */
 int soak_cloud_state_own(struct soak_cloud_state *s, const char *what, const char *owner);
 
+/* GET http://127.0.0.1:PORT/PATH: the body of a 200 answer (free it), else NULL. */
+char *soak_http_get(int port, const char *path, long timeout_ms);
+/* The HTTP port of the replica that leads now, or 0 (for clouds read through lbprov). */
+int soak_leader_port(void);
+
 extern const struct soak_cloud soak_cloud_aws;
+extern const struct soak_cloud soak_cloud_mock;
 
 #endif

@@ -497,6 +497,76 @@ static void body_is_capped(void **st)
     lbp_http_client_free(c);
 }
 
+/*
+ * The in-process transport (the fuzz targets' way in) takes the path a
+ * network answer takes: retried on 429 with Retry-After, headers captured,
+ * the body capped, and "no connection" retried as a transport failure.
+ */
+struct canned {
+    unsigned calls;
+};
+
+static int canned_answer(void *ud, const struct lbp_http_request *req, const char *u,
+                         struct lbp_http_answer *out)
+{
+    static const char h1[] = "Retry-After: 0\r\n", h2[] = "Location: https://op.example/1\r\n";
+    struct canned *k = ud;
+    assert_string_equal(u, "https://nowhere.example/x");
+    assert_string_equal(req->operation, "OpCanned");
+    switch (k->calls++) {
+    case 0:
+        return -1; /* no connection */
+    case 1:
+        out->status = 429;
+        out->headers = h1;
+        out->headers_len = sizeof(h1) - 1;
+        return 0;
+    case 2:
+        out->status = 201;
+        out->headers = h2;
+        out->headers_len = sizeof(h2) - 1;
+        out->body = "{\"ok\":true}";
+        out->body_len = 11;
+        return 0;
+    default:
+        out->status = 200;
+        out->body = "0123456789012345678901234567890123456789";
+        out->body_len = 40;
+        return 0;
+    }
+}
+
+static void in_process_transport(void **st)
+{
+    static const char *const capture[] = {"Location"};
+    struct lbp_http_opts o = {.cloud = "test",
+                              .max_attempts = 3,
+                              .backoff_base_ms = 1,
+                              .backoff_max_ms = 1,
+                              .max_body = 16};
+    struct lbp_http_client *c = NULL;
+    struct lbp_http_request r = {.method = "GET",
+                                 .url = "https://nowhere.example/x",
+                                 .operation = "OpCanned",
+                                 .capture = capture,
+                                 .n_capture = 1};
+    struct lbp_http_response resp;
+    struct canned k = {0};
+    assert_int_equal(lbp_http_client_new(&o, &c), LBP_OK);
+    lbp_http_set_transport(c, canned_answer, &k);
+    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_OK);
+    assert_int_equal(resp.status, 201);
+    assert_int_equal(resp.attempts, 3);
+    assert_int_equal(k.calls, 3);
+    assert_string_equal(resp.body.data, "{\"ok\":true}");
+    assert_non_null(resp.captured[0]);
+    assert_string_equal(resp.captured[0], "https://op.example/1");
+    lbp_http_response_free(&resp);
+    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_TOOBIG); /* 40 bytes over a 16-byte cap */
+    lbp_http_response_free(&resp);
+    lbp_http_client_free(c);
+}
+
 static void rate_limit_spaces_calls(void **st)
 {
     struct lbp_http_client *c = client(1, 1, 20, 1);
@@ -659,6 +729,7 @@ int main(void)
         cmocka_unit_test(prepare_rewrites_url_and_body),
         cmocka_unit_test(captures_response_headers),
         cmocka_unit_test(body_is_capped),
+        cmocka_unit_test(in_process_transport),
         cmocka_unit_test(rate_limit_spaces_calls),
         cmocka_unit_test(proxy_environment),
         cmocka_unit_test(ratelimit_bucket),

@@ -102,6 +102,14 @@ static void rfc3339_round_trip(void **state)
     assert_string_equal(out, "2026-11-26T10:00:00Z");
     assert_int_equal(lbp_parse_rfc3339("yesterday", &t), LBP_PARSE);
     assert_int_equal(lbp_parse_rfc3339("2026-11-26T10:00:00", &t), LBP_PARSE);
+    /* Early years keep four digits, so what is written parses back (found by fuzzing). */
+    assert_int_equal(lbp_parse_rfc3339("0070-01-02T03:04:50.1+01:30", &t), LBP_OK);
+    lbp_rfc3339(t, out);
+    assert_string_equal(out, "0070-01-02T01:34:50Z");
+    lbp_rfc3339(-62167219200LL - 86400, out);
+    assert_string_equal(out, "0000-01-01T00:00:00Z");
+    lbp_rfc3339(253402300800LL, out);
+    assert_string_equal(out, "9999-12-31T23:59:59Z");
 }
 
 /* Parses a heap copy of exactly strlen(s)+1 bytes, so ASan sees any read past the NUL. */

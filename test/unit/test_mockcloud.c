@@ -324,6 +324,8 @@ static void test_state_file_checked(void **state)
         {"localTraffic", "null", "lbs[0].localTraffic: expected boolean, got null"},
         {"sessionAffinity", "null", "lbs[0].sessionAffinity: expected string, got null"},
         {"ensureCalls", "-1", "lbs[0].ensureCalls: -1 is outside"},
+        {"vip", "\"hello\"", "lbs[0].vip: \"hello\" is not an IPv4 address"},
+        {"vip6", "\"203.0.113.9\"", "lbs[0].vip6: \"203.0.113.9\" is not an IPv6 address"},
     };
     (void)state;
     snprintf(path, sizeof(path), "%s/checked.conf", dir);
@@ -370,6 +372,19 @@ static void test_state_file_checked(void **state)
         assert_string_equal(after, bad); /* left for a person to repair */
         free(after);
         free(bad);
+    }
+
+    /* Two load balancers holding one address (found by fuzzing): refused, naming both. */
+    {
+        json_object *root = json_tokener_parse(good), *arr = json_object_object_get(root, "lbs");
+        json_object *copy = NULL;
+        assert_int_equal(json_object_deep_copy(json_object_array_get_idx(arr, 0), &copy, NULL), 0);
+        json_object_object_add(copy, "name", json_object_new_string("other"));
+        json_object_array_add(arr, copy);
+        assert_int_equal(json_object_to_file(sf, root), 0);
+        json_object_put(root);
+        assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_PARSE);
+        assert_non_null(strstr(err, "lbs[1].vip: \"203.0.113.1\" already at lbs[0]"));
     }
 
     /* Not JSON at all is refused too, rather than taken for a first start. */
