@@ -318,8 +318,12 @@ static int decode_meta_ex(struct arena *a, json_object *root, struct lbp_meta *m
         /* "ns/name", built in place: the fill pass owns a writable copy. */
         if (!(m->key = a_alloc(a, nslen + 1 + nlen + 1)))
             return LBP_NOMEM;
-        if (!a->measure)
-            snprintf(m->key, nslen + nlen + 2, "%.*s/%.*s", (int)nslen, ns, (int)nlen, name);
+        if (!a->measure) {
+            memcpy(m->key, ns, nslen);
+            m->key[nslen] = '/';
+            memcpy(m->key + nslen + 1, name, nlen);
+            m->key[nslen + 1 + nlen] = '\0';
+        }
     } else {
         m->key = m->name;
     }
@@ -381,9 +385,12 @@ static int decode_ports(struct arena *a, json_object *spec, struct lbp_service *
         json_object *tp = member(p, "targetPort");
         int64_t x;
         if (int_val(tp, 0, 65535, &x)) {
-            char num[8];
-            int len = snprintf(num, sizeof(num), "%d", (int)x);
-            if (!(d->target_port = a_strn(a, num, (size_t)len)))
+            char num[8], *q = num + sizeof(num);
+            /* 0..65535 in decimal, written backwards: no printf per decoded port */
+            do
+                *--q = (char)('0' + x % 10);
+            while ((x /= 10) > 0);
+            if (!(d->target_port = a_strn(a, q, (size_t)(num + sizeof(num) - q))))
                 return LBP_NOMEM;
         } else if ((rc = copy_str(a, p, "targetPort", NS_MAX_LEN, &d->target_port))) {
             return rc;

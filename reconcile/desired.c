@@ -97,7 +97,6 @@ uint64_t lbp_service_hash(const struct lbp_service *svc)
 uint64_t lbp_service_label_hash(const struct lbp_service *svc)
 {
     uint64_t h = 14695981039346656037ull;
-    char sel[65];
     /* Label order in the object is the API server's; a sorted digest is not needed
      * here because the same server returns the same order for the same map. */
     h = h_int(h, (long)svc->meta.n_labels);
@@ -105,8 +104,13 @@ uint64_t lbp_service_label_hash(const struct lbp_service *svc)
         h = h_str(h, svc->meta.labels[i].key);
         h = h_str(h, svc->meta.labels[i].value);
     }
-    lbp_selector_digest(svc, sel);
-    return h_str(h, sel);
+    /* the selector in the server's order too: a SHA-256 per watch event buys nothing here */
+    h = h_int(h, (long)svc->n_selector);
+    for (size_t i = 0; i < svc->n_selector; i++) {
+        h = h_str(h, svc->selector[i].key);
+        h = h_str(h, svc->selector[i].value);
+    }
+    return h;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -117,22 +121,33 @@ static int cmp_str(const void *a, const void *b)
 bool lbp_selector_digest(const struct lbp_service *svc, char out[65])
 {
     struct lbp_buf joined;
-    char **pairs = NULL;
+    char **pairs = NULL, *block = NULL, *p;
+    size_t need = 0;
     bool ok = false;
 
     out[0] = '\0';
     if (!svc->n_selector)
         return false;
     lbp_buf_init(&joined, 1u << 20);
-    if (!(pairs = calloc(svc->n_selector, sizeof(*pairs))))
-        goto out;
     for (size_t i = 0; i < svc->n_selector; i++) {
         const char *k = svc->selector[i].key ? svc->selector[i].key : "";
         const char *v = svc->selector[i].value ? svc->selector[i].value : "";
-        size_t len = strlen(k) + strlen(v) + 2;
-        if (!(pairs[i] = malloc(len)))
-            goto out;
-        snprintf(pairs[i], len, "%s=%s", k, v);
+        need += strlen(k) + strlen(v) + 2;
+    }
+    /* every "key=value" in one block, sorted through pointers into it */
+    if (!(pairs = calloc(svc->n_selector, sizeof(*pairs))) || !(block = malloc(need)))
+        goto out;
+    p = block;
+    for (size_t i = 0; i < svc->n_selector; i++) {
+        const char *k = svc->selector[i].key ? svc->selector[i].key : "";
+        const char *v = svc->selector[i].value ? svc->selector[i].value : "";
+        size_t kl = strlen(k), vl = strlen(v);
+        pairs[i] = p;
+        memcpy(p, k, kl);
+        p[kl] = '=';
+        memcpy(p + kl + 1, v, vl);
+        p[kl + 1 + vl] = '\0';
+        p += kl + vl + 2;
     }
     /* sorted, so the digest does not depend on the order the API returned */
     qsort(pairs, svc->n_selector, sizeof(*pairs), cmp_str);
@@ -142,9 +157,8 @@ bool lbp_selector_digest(const struct lbp_service *svc, char out[65])
             goto out;
     ok = lbp_sha256_hex(joined.data ? joined.data : "", joined.len, out) == LBP_OK;
 out:
-    for (size_t i = 0; pairs && i < svc->n_selector; i++)
-        free(pairs[i]);
     free(pairs);
+    free(block);
     lbp_buf_free(&joined);
     if (!ok)
         out[0] = '\0';

@@ -25,10 +25,27 @@
 #define WRITE_ATTEMPTS 5
 #define BODY_MAX (256 * 1024)
 
+/* Appends src to out at *at, cut at len - 1 like snprintf; no printf on the write path. */
+static void put(char *out, size_t len, size_t *at, const char *src)
+{
+    size_t n = strlen(src);
+    if (*at + n >= len)
+        n = *at < len - 1 ? len - 1 - *at : 0;
+    memcpy(out + *at, src, n);
+    *at += n;
+    out[*at] = '\0';
+}
+
 static void svc_path(const struct lbp_service *svc, bool status, char *out, size_t len)
 {
-    snprintf(out, len, "/api/v1/namespaces/%s/services/%s%s", svc->meta.namespace, svc->meta.name,
-             status ? "/status" : "");
+    size_t at = 0;
+    out[0] = '\0';
+    put(out, len, &at, "/api/v1/namespaces/");
+    put(out, len, &at, svc->meta.namespace ? svc->meta.namespace : "");
+    put(out, len, &at, "/services/");
+    put(out, len, &at, svc->meta.name ? svc->meta.name : "");
+    if (status)
+        put(out, len, &at, "/status");
 }
 
 static int fetch(struct lbp_kube_client *c, const struct lbp_service *svc, struct lbp_service **out)

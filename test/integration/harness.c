@@ -319,6 +319,11 @@ int lbp_fake_api_start(const struct lbp_fake_api_opts *opts, struct lbp_fake_api
         argv[argc++] = "--history";
         argv[argc++] = hist;
     }
+    if (opts->pki) {
+        snprintf(out->ca_file, sizeof(out->ca_file), "%s/ca.crt", out->dir);
+        argv[argc++] = "--write-pki";
+        argv[argc++] = out->dir;
+    }
     if (opts->extra_arg)
         argv[argc++] = (char *)opts->extra_arg;
     argv[argc] = NULL;

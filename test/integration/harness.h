@@ -19,6 +19,7 @@ struct lbp_fake_api_opts {
     const char *token;     /* require "Authorization: Bearer <token>"; NULL: no auth */
     unsigned history;      /* watch history kept for replay; 0: the fake's default */
     const char *extra_arg; /* one more argument for the fake, or NULL */
+    bool pki;              /* write dir/ca.crt, tls.crt, tls.key for a TLS front (--write-pki) */
 };
 
 struct lbp_fake_api {
@@ -27,7 +28,7 @@ struct lbp_fake_api {
     char url[128];        /* "http://127.0.0.1:PORT" or "https://..." */
     char dir[256];        /* a temp dir owned by this instance, removed on stop */
     char kubeconfig[320]; /* dir/kubeconfig, pointing at url (with CA and token) */
-    char ca_file[320];    /* dir/ca.crt when tls */
+    char ca_file[320];    /* dir/ca.crt when tls or pki */
     char log[320];        /* dir/fake-apiserver.log */
 };
 

@@ -637,6 +637,66 @@ static void test_status_subresource(void **state)
         callf(&api, "PATCH", "/api/v1/namespaces/t-st/configmaps/c/status", MERGE, "{}"), 404);
 }
 
+/* The member key of o, for keys jget cannot spell (dots). */
+static json_object *member(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+    return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+static void test_managed_fields(void **state)
+{
+    long code;
+    make_ns(&api, "t-mf");
+    json_object *o = call(&api, "POST", "/api/v1/namespaces/t-mf/services", JSON,
+                          "{\"metadata\":{\"name\":\"s\",\"labels\":{\"a.b/c\":\"1\"}},"
+                          "\"spec\":{\"type\":\"LoadBalancer\",\"ports\":[{\"port\":80}]}}",
+                          &code);
+    assert_int_equal(code, 201);
+    assert_int_equal(json_object_array_length(jget(o, "metadata.managedFields")), 1);
+    assert_string_equal(jstr(o, "metadata.managedFields.0.operation"), "Update");
+    assert_string_equal(jstr(o, "metadata.managedFields.0.apiVersion"), "v1");
+    assert_string_equal(jstr(o, "metadata.managedFields.0.fieldsType"), "FieldsV1");
+    assert_non_null(jstr(o, "metadata.managedFields.0.time"));
+    assert_null(jget(o, "metadata.managedFields.0.subresource"));
+    json_object *fs = jget(o, "metadata.managedFields.0.fieldsV1");
+    /* defaulted fields are the creator's; the list of ports is keyed by port and protocol */
+    json_object *port =
+        member(member(member(fs, "f:spec"), "f:ports"), "k:{\"port\":80,\"protocol\":\"TCP\"}");
+    assert_non_null(member(port, "f:targetPort"));
+    assert_non_null(member(port, "."));
+    assert_non_null(member(member(member(fs, "f:metadata"), "f:labels"), "f:a.b/c"));
+    assert_null(member(fs, "f:status"));
+    assert_null(member(member(fs, "f:metadata"), "f:uid"));
+    json_object_put(o);
+
+    /* A status write by another manager gets its own entry, on the status subresource. */
+    for (int i = 0; i < 2; i++) {
+        o = call(&api, "PATCH", "/api/v1/namespaces/t-mf/services/s/status", MERGE,
+                 i == 0 ? "{\"metadata\":{\"finalizers\":[\"x.io/f\"]}}"
+                        : "{\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"192.0.2.1\"}]}}}",
+                 &code);
+        assert_int_equal(code, 200);
+        json_object_put(o);
+    }
+    /* the client cannot rewrite managedFields through a PUT of the main resource */
+    o = get(&api, "/api/v1/namespaces/t-mf/services/s", &code);
+    json_object_object_add(json_object_object_get(o, "metadata"), "managedFields",
+                           json_object_new_array());
+    json_object_put(call(&api, "PUT", "/api/v1/namespaces/t-mf/services/s", JSON,
+                         json_object_to_json_string(o), &code));
+    assert_int_equal(code, 200);
+    json_object_put(o);
+    o = get(&api, "/api/v1/namespaces/t-mf/services/s", &code);
+    assert_int_equal(json_object_array_length(jget(o, "metadata.managedFields")), 2);
+    assert_string_equal(jstr(o, "metadata.managedFields.1.subresource"), "status");
+    fs = jget(o, "metadata.managedFields.1.fieldsV1");
+    assert_non_null(member(member(member(fs, "f:metadata"), "f:finalizers"), "v:\"x.io/f\""));
+    assert_non_null(member(member(member(fs, "f:status"), "f:loadBalancer"), "f:ingress"));
+    assert_null(member(fs, "f:spec"));
+    json_object_put(o);
+}
+
 static void test_finalizers(void **state)
 {
     long code;
@@ -1443,6 +1503,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_rv_and_noop),
         cmocka_unit_test(test_conflicts),
         cmocka_unit_test(test_status_subresource),
+        cmocka_unit_test(test_managed_fields),
         cmocka_unit_test(test_finalizers),
         cmocka_unit_test_teardown(test_watch_replay_gone, stop_extra),
         cmocka_unit_test_teardown(test_bookmarks_and_timeout, stop_extra),

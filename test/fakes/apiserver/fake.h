@@ -103,6 +103,7 @@ struct fake_req {
     bool table; /* Accept asks for a meta.k8s.io Table (kubectl get) */
     /* body */
     const char *content_type;
+    const char *user_agent; /* names the field manager, as upstream's prefixFromUserAgent */
     const char *body;
     size_t body_len;
 };
@@ -217,6 +218,16 @@ unsigned fake_watch_open_count(void);
 void fake_svc_admit(json_object *svc, json_object *old, const char *key, struct fake_errs *e);
 void fake_svc_commit(json_object *svc, json_object *old, const char *key);
 void fake_svc_release(json_object *svc, const char *key);
+
+/* ---- managed.c ------------------------------------------------------- */
+
+/*
+ * Records a write in nw's metadata.managedFields as the real server's field
+ * manager does for an Update: the fields that differ from old (NULL on
+ * create) join the entry of this manager, operation and subresource, whose
+ * time is now. Existing entries come from old, never from the client.
+ */
+void fake_managed_update(const struct fake_req *q, json_object *old, json_object *nw);
 
 /* ---- patch.c ---------------------------------------------------------- */
 

@@ -252,6 +252,7 @@ static enum MHD_Result route(struct MHD_Connection *c, const char *url, const ch
     q.table = accept && strstr(accept, "as=Table") &&
               (q.verb == V_LIST || q.verb == V_GET || q.verb == V_WATCH);
     q.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    q.user_agent = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
     q.body = rc->body.data ? rc->body.data : "";
     q.body_len = rc->body.len;
 

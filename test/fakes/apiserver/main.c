@@ -32,6 +32,9 @@ static void usage(FILE *f)
            "  --bind ADDR            IPv4 address to bind (default 127.0.0.1)\n"
            "  --tls                  serve HTTPS with a CA + certificate made at start\n"
            "  --tls-cert-out F       write the CA certificate (PEM) to F; implies --tls\n"
+           "  --write-pki DIR        write ca.crt, tls.crt and tls.key (a CA and a certificate\n"
+           "                         for 127.0.0.1 signed by it) to DIR for a TLS front such\n"
+           "                         as nghttpx; the fake itself still serves as --tls says\n"
            "  --token T[:USER]       require \"Authorization: Bearer T\" (repeatable); USER names\n"
            "                         the user (system:serviceaccount:NS:SA for a ServiceAccount);\n"
            "                         without it the first token is admin (system:masters)\n"
@@ -47,6 +50,28 @@ static void usage(FILE *f)
            "  -v                     log every request\n");
 }
 
+/* --write-pki: the same kind of PKI --tls makes, as files for another server to present. */
+static int write_pki(const char *dir)
+{
+    char *chain = NULL, *key = NULL, *ca = NULL, path[4096];
+    int rc = -1;
+    if (fake_tls_make(&chain, &key, &ca))
+        goto out;
+    snprintf(path, sizeof(path), "%s/ca.crt", dir);
+    if (fake_write_file(path, ca))
+        goto out;
+    snprintf(path, sizeof(path), "%s/tls.crt", dir);
+    if (fake_write_file(path, chain))
+        goto out;
+    snprintf(path, sizeof(path), "%s/tls.key", dir);
+    rc = fake_write_file(path, key);
+out:
+    free(chain);
+    free(key);
+    free(ca);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -55,6 +80,7 @@ int main(int argc, char **argv)
         {"bind", required_argument, NULL, 'b'},
         {"tls", no_argument, NULL, 't'},
         {"tls-cert-out", required_argument, NULL, 'c'},
+        {"write-pki", required_argument, NULL, 'W'},
         {"token", required_argument, NULL, 'T'},
         {"admin-token", required_argument, NULL, 'A'},
         {"authorization-mode", required_argument, NULL, 'Z'},
@@ -65,7 +91,7 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *port_file = NULL, *bind_addr = "127.0.0.1", *cert_out = NULL;
+    const char *port_file = NULL, *bind_addr = "127.0.0.1", *cert_out = NULL, *pki_dir = NULL;
     bool tls = false;
     long v, np_lo = 30000, np_hi = 32767;
     int c, rc = 1;
@@ -92,6 +118,9 @@ int main(int argc, char **argv)
         case 'c':
             cert_out = optarg;
             tls = true;
+            break;
+        case 'W':
+            pki_dir = optarg;
             break;
         case 'T':
         case 'A':
@@ -155,6 +184,10 @@ int main(int argc, char **argv)
     if (fake_nodeport_range(np_lo, np_hi) || fake_store_init() ||
         fake_watch_init(fake_cfg.history)) {
         lbp_error("out of memory at start");
+        goto out;
+    }
+    if (pki_dir && write_pki(pki_dir)) {
+        lbp_error("cannot write the PKI to %s", pki_dir);
         goto out;
     }
     if (tls) {

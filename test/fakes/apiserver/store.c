@@ -800,6 +800,7 @@ void fake_store_create(const struct fake_req *q, struct fake_reply *r)
     json_object_object_del(meta, "deletionTimestamp");
     json_object_object_del(meta, "deletionGracePeriodSeconds");
     json_object_object_del(meta, "selfLink");
+    fake_managed_update(q, NULL, o);
     set_rv(o, ++cur_rv);
     struct fake_obj *stored = obj_put(rt, key, o);
     o = NULL;
@@ -886,6 +887,7 @@ static void commit_update(const struct fake_req *q, struct fake_obj *cur, json_o
                                           "deletionTimestamp",
                                           "deletionGracePeriodSeconds",
                                           "generation",
+                                          "managedFields",
                                           "name",
                                           "namespace"};
         json_object *cmeta = json_object_object_get(cur->o, "metadata");
@@ -914,6 +916,7 @@ static void commit_update(const struct fake_req *q, struct fake_obj *cur, json_o
         reply_rec(r, 200, cur->rec);
         goto out;
     }
+    fake_managed_update(q, cur->o, nw);
     if (!field_equal(nw, cur->o, "spec")) {
         json_object *g = json_object_object_get(meta, "generation");
         json_object_object_add(meta, "generation",
