@@ -5,7 +5,7 @@
  * too.
  */
 #include "test/fuzz/harness.h"
-#include "clouds/aws/ini.h"
+#include "common/ini.h"
 #include "common/rc.h"
 
 #include <string.h>
