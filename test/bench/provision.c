@@ -353,7 +353,7 @@ static void env_start(struct env *e)
         snprintf(e->kubeconfig, sizeof(e->kubeconfig), "%s", e->api.kubeconfig);
         return;
     }
-    port = free_port();
+    port = lbp_test_free_port();
     snprintf(fe, sizeof(fe), "--frontend=127.0.0.1,%d", port);
     snprintf(be, sizeof(be), "--backend=127.0.0.1,%d", e->api.port);
     snprintf(cert, sizeof(cert), "%s/tls.crt", e->api.dir);
