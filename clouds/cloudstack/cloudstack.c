@@ -326,9 +326,8 @@ static void jobs_add(struct jobs *j, const char *jobid, const char *what)
     }
     if (!jobs_room(j))
         return;
-    if (j->ref[0])
-        strcat(j->ref, ",");
-    strcat(j->ref, jobid);
+    size_t used = strlen(j->ref);
+    snprintf(j->ref + used, sizeof(j->ref) - used, "%s%s", used ? "," : "", jobid);
     j->n++;
     if (!j->what)
         j->what = what;
