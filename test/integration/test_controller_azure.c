@@ -66,19 +66,6 @@ static void dump_and_exit(void)
     exit(1);
 }
 
-static int free_port(void)
-{
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port = 0;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &l) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
 /* Orphan scans read both LBs every grace/2: kept rare until the orphan step. */
 static const char *g_grace = "60s";
 
@@ -114,7 +101,7 @@ static void start_controller(void)
                           "-v",
                           "2",
                           NULL};
-    snprintf(bind, sizeof(bind), "127.0.0.1:%d", free_port());
+    snprintf(bind, sizeof(bind), "127.0.0.1:%d", lbp_test_free_port());
     g_ctl = lbp_test_spawn((char *const *)argv, g_log);
     CHECK(g_ctl > 0);
 }
