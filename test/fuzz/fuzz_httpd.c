@@ -62,7 +62,7 @@ static void own_netns(void)
         return; /* not permitted: stay in the current namespace */
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
     struct ifreq ifr = {0};
-    strcpy(ifr.ifr_name, "lo");
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
     FZ_CHECK(fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0);
     ifr.ifr_flags |= IFF_UP;
     FZ_CHECK(ioctl(fd, SIOCSIFFLAGS, &ifr) == 0);

@@ -35,15 +35,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fz_part parts[3];
     char path[3][512], list[1600] = "";
+    size_t used = 0;
     const char *dir = fz_setup();
     size_t n = fz_split(data, size, "\n#%%%\n", parts, 3);
     for (size_t i = 0; i < n; i++) {
         char name[16];
         snprintf(name, sizeof(name), "config%zu", i);
         FZ_CHECK(fz_write(dir, name, parts[i].p, parts[i].n, path[i], sizeof(path[i])) == 0);
-        if (i)
-            strcat(list, ":");
-        strcat(list, path[i]);
+        used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i ? ":" : "", path[i]);
     }
     setenv("KUBECONFIG", list, 1);
     load(NULL);

@@ -681,7 +681,8 @@ int main(void)
         cmocka_unit_test(t_local_affinity_ip),  cmocka_unit_test(t_errors),
         cmocka_unit_test(t_internal),           cmocka_unit_test(t_auth_and_reload),
     };
-    if (getenv("LBP_TEST_V"))
-        lbp_log_verbosity = atoi(getenv("LBP_TEST_V"));
+    long v;
+    if (getenv("LBP_TEST_V") && lbp_parse_long(getenv("LBP_TEST_V"), 0, 9, &v) == LBP_OK)
+        lbp_log_verbosity = (int)v;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,8 @@
  * changes. The mock has no way to lose a reply after a write.
  */
 #include "test/soak/soak.h"
+#include "common/rc.h"
+#include "common/util.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -123,8 +125,11 @@ static int mock_snapshot(struct soak_cloud_state *out)
             struct soak_listener *sl = &lb->l[lb->n_listeners++];
             const char *t[64];
             size_t nt = 0, off = 0;
-            sl->port = atoi(str(l, "port"));
-            sl->node_port = atoi(str(l, "nodePort"));
+            long port = 0, node_port = 0;
+            (void)lbp_parse_long(str(l, "port"), 1, 65535, &port);
+            (void)lbp_parse_long(str(l, "nodePort"), 1, 65535, &node_port);
+            sl->port = (int)port;
+            sl->node_port = (int)node_port;
             if (!json_object_object_get_ex(l, "backends", &bs))
                 continue;
             /* "10.0.0.1:30080" → "10.0.0.1": the node, as target_id names it */
@@ -133,7 +138,9 @@ static int mock_snapshot(struct soak_cloud_state *out)
                 snprintf(hosts[nt], sizeof(hosts[nt]), "%s",
                          json_object_get_string(json_object_array_get_idx(bs, b)));
                 char *colon = strrchr(hosts[nt], ':');
-                if (colon && atoi(colon + 1) == sl->node_port)
+                long bp = -1;
+                if (colon && lbp_parse_long(colon + 1, 0, 65535, &bp) == LBP_OK &&
+                    bp == sl->node_port)
                     *colon = '\0';
                 t[nt] = hosts[nt];
             }

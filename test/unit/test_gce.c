@@ -205,7 +205,7 @@ static void t_descriptions(void **state)
     struct gce_conf c = {0};
     char d[700], svc[520];
     (void)state;
-    strcpy(c.cluster, "prod-1");
+    snprintf(c.cluster, sizeof(c.cluster), "prod-1");
     gce_desc(&c, "shop", "web", d, sizeof(d));
     assert_string_equal(d, "{\"kubernetes.io/service-name\":\"shop/web\","
                            "\"kubernetes.io/cluster-id\":\"prod-1\"}");
@@ -269,8 +269,8 @@ static void t_annotations(void **state)
     struct lbp_call call = {0};
     (void)state;
     memset(&o, 0, sizeof(o));
-    strcpy(o.conf.network_project, "p");
-    strcpy(o.conf.region, "us-central1");
+    snprintf(o.conf.network_project, sizeof(o.conf.network_project), "p");
+    snprintf(o.conf.region, sizeof(o.conf.region), "us-central1");
     assert_int_equal(gce_opts_parse(&sp, &o, &call), LBP_OK);
     assert_false(o.internal);
     assert_string_equal(o.tier, "PREMIUM");
