@@ -164,8 +164,9 @@ void lbp_http_client_free(struct lbp_http_client *c);
  * thousand answers a second, which no socket gives. The answer takes the
  * path a network answer takes: header lines ("Name: value\r\n") to the
  * Retry-After and capture logic, the body against max_body, the status to
- * the classifier and the retry loop. fn returns nonzero for "no
- * connection". Not for production use.
+ * the classifier and the retry loop; only the backoff between attempts
+ * is not slept. fn returns nonzero for "no connection". Not for
+ * production use.
  */
 struct lbp_http_answer {
     long status;

@@ -34,7 +34,7 @@ data=${LBP_SHARED_TESTDATA:-$here/../../../shared/testdata}
 dict=
 extra=()
 case "$t" in
-kube_* | metallb | mock_state | rest | token | aws_creds) dict=json ;;
+kube_* | metallb | mock_state | rest | token | aws_creds | gce | azure | cloudstack) dict=json ;;
 aws_xml) dict=xml ;;
 pools_yaml | kubeconfig) dict=yaml ;;
 esac
@@ -42,6 +42,8 @@ case "$t" in
 aws_xml) extra+=("$data/recorded/aws") ;;
 kube_decode) extra+=("$here/../data/kube") ;;
 rest) extra+=("$data/recorded/gce" "$data/recorded/cloudstack" "$data/recorded/azure") ;;
+gce) extra+=("$data/recorded/gce") ;;
+cloudstack) extra+=("$data/recorded/cloudstack") ;;
 esac
 
 mkdir -p "$work"
