@@ -42,8 +42,12 @@ const char *fz_setup(void)
         if (fd >= 0)
             lbp_log_set_fd(fd);
     }
+    /* Memory-backed when there is one: the targets that read files rewrite
+       them on every input, and a disk file system flushes each rewrite. */
     const char *tmp = getenv("TMPDIR");
-    snprintf(g_dir, sizeof(g_dir), "%s/lbp-fuzz-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!tmp || !*tmp)
+        tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    snprintf(g_dir, sizeof(g_dir), "%s/lbp-fuzz-XXXXXX", tmp);
     if (!mkdtemp(g_dir)) {
         perror("fuzz: mkdtemp");
         abort();
@@ -137,6 +141,9 @@ int fz_write(const char *dir, const char *name, const void *data, size_t len, ch
              size_t cap)
 {
     snprintf(path, cap, "%s/%s", dir, name);
+    /* A new file, not a truncated one: ext4 flushes a file truncated and
+       rewritten when it is closed, which costs a disk write per input. */
+    unlink(path);
     FILE *f = fopen(path, "w");
     if (!f)
         return -1;

@@ -26,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /*
  * Once per process: log lines go to /dev/null (set LBP_FUZZ_LOG=1 to see
  * them; they are still formatted, so a bad format argument still shows),
- * and a scratch directory is made, removed at exit. Returns its path.
+ * and a scratch directory is made (in $TMPDIR, else /dev/shm, else /tmp),
+ * removed at exit. Returns its path.
  */
 const char *fz_setup(void);
 
