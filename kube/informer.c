@@ -449,41 +449,110 @@ static int list_item_unreadable(struct lbp_informer *inf, json_object *item, int
     return map_put(bad, id);
 }
 
+/*
+ * One JSON value of a LIST body from *at, alone. json-c stops at the end of
+ * the value and says where (json_tokener_get_parse_end), so a page is read a
+ * value at a time and never held as one tree: a page of 500 objects with
+ * managedFields weighs megabytes as json-c objects, one object tens of KB.
+ */
+static json_object *list_value(struct lbp_informer *inf, const char *body, size_t len, size_t *at)
+{
+    json_object *v;
+    json_tokener_reset(inf->tok);
+    v = json_tokener_parse_ex(inf->tok, body + *at, (int)(len - *at));
+    if (!v || json_tokener_get_error(inf->tok) != json_tokener_success) {
+        json_object_put(v);
+        return NULL;
+    }
+    *at += json_tokener_get_parse_end(inf->tok);
+    return v;
+}
+
+/* Skips JSON blanks, then takes c if it is next. */
+static bool list_punct(const char *body, size_t len, size_t *at, char c)
+{
+    while (*at < len &&
+           (body[*at] == ' ' || body[*at] == '\t' || body[*at] == '\r' || body[*at] == '\n'))
+        (*at)++;
+    if (*at < len && body[*at] == c) {
+        (*at)++;
+        return true;
+    }
+    return false;
+}
+
+static int list_items_apply(struct lbp_informer *inf, const char *body, size_t len, size_t *at,
+                            struct entry **fresh, struct entry **bad)
+{
+    size_t i = 0;
+    if (!list_punct(body, len, at, '['))
+        return LBP_PARSE;
+    if (list_punct(body, len, at, ']'))
+        return LBP_OK;
+    do {
+        struct lbp_meta *obj = NULL;
+        json_object *item;
+        int rc, drc;
+        if (!(item = list_value(inf, body, len, at)))
+            return LBP_PARSE;
+        drc = lbp_kube_decode_obj(inf->kind, item, (void **)&obj);
+        rc = drc ? list_item_unreadable(inf, item, drc, i, fresh, bad) : map_put(fresh, obj);
+        json_object_put(item);
+        if (rc)
+            return rc;
+        i++;
+    } while (list_punct(body, len, at, ','));
+    return list_punct(body, len, at, ']') ? LBP_OK : LBP_PARSE;
+}
+
 static int list_page_apply(struct lbp_informer *inf, const char *body, size_t len,
                            struct entry **fresh, struct entry **bad, char *cont, char *rv)
 {
-    json_object *root = NULL;
-    int rc = LBP_OK;
+    size_t at = 0;
+    int rc = LBP_PARSE;
 
-    json_tokener_reset(inf->tok);
-    root = json_tokener_parse_ex(inf->tok, body, (int)len);
-    if (!root || json_tokener_get_error(inf->tok) != json_tokener_success ||
-        !json_object_is_type(root, json_type_object)) {
-        lbp_warn("informer %s: LIST body is not a JSON object: %.*s", lbp_kube_kind_name(inf->kind),
-                 (int)(len < LIST_BODY_LOG ? len : LIST_BODY_LOG), body);
-        rc = LBP_PARSE;
+    if (!list_punct(body, len, &at, '{'))
+        goto out;
+    if (list_punct(body, len, &at, '}')) {
+        rc = LBP_OK;
         goto out;
     }
-    json_object *md = member(root, "metadata");
-    const char *c = str_member(md, "continue", CONTINUE_MAX);
-    const char *r = str_member(md, "resourceVersion", RV_MAX);
-    lbp_strlcpy(cont, c ? c : "", CONTINUE_MAX + 1);
-    if (r)
-        lbp_strlcpy(rv, r, RV_MAX + 1);
-
-    json_object *items = member(root, "items");
-    size_t n =
-        items && json_object_is_type(items, json_type_array) ? json_object_array_length(items) : 0;
-    for (size_t i = 0; i < n; i++) {
-        struct lbp_meta *obj = NULL;
-        json_object *item = json_object_array_get_idx(items, i);
-        int drc = lbp_kube_decode_obj(inf->kind, item, (void **)&obj);
-        rc = drc ? list_item_unreadable(inf, item, drc, i, fresh, bad) : map_put(fresh, obj);
-        if (rc)
+    do {
+        json_object *key, *val;
+        const char *k;
+        if (!(key = list_value(inf, body, len, &at)))
             goto out;
-    }
+        if (!json_object_is_type(key, json_type_string) || !list_punct(body, len, &at, ':')) {
+            json_object_put(key);
+            goto out;
+        }
+        k = json_object_get_string(key);
+        if (!strcmp(k, "items")) {
+            json_object_put(key);
+            if ((rc = list_items_apply(inf, body, len, &at, fresh, bad)))
+                goto out;
+            rc = LBP_PARSE;
+            continue;
+        }
+        bool is_md = !strcmp(k, "metadata");
+        json_object_put(key);
+        if (!(val = list_value(inf, body, len, &at)))
+            goto out;
+        if (is_md) {
+            const char *c = str_member(val, "continue", CONTINUE_MAX);
+            const char *r = str_member(val, "resourceVersion", RV_MAX);
+            lbp_strlcpy(cont, c ? c : "", CONTINUE_MAX + 1);
+            if (r)
+                lbp_strlcpy(rv, r, RV_MAX + 1);
+        }
+        json_object_put(val);
+    } while (list_punct(body, len, &at, ','));
+    if (list_punct(body, len, &at, '}'))
+        rc = LBP_OK;
 out:
-    json_object_put(root);
+    if (rc == LBP_PARSE)
+        lbp_warn("informer %s: LIST body is not a JSON object: %.*s", lbp_kube_kind_name(inf->kind),
+                 (int)(len < LIST_BODY_LOG ? len : LIST_BODY_LOG), body);
     return rc;
 }
 
