@@ -43,6 +43,7 @@ static void az_cleanup(struct lbp_provider_ctx *ctx)
     if (ctx->nsg.name[0])
         az_slot_free(&ctx->nsg);
     json_object_put(ctx->pip_del);
+    json_object_put(ctx->pip_ready);
     pthread_mutex_destroy(&ctx->pace_mu);
     pthread_mutex_destroy(&ctx->del_mu);
     az_config_free(&ctx->cfg);
@@ -66,6 +67,7 @@ static int az_init(const char *path, const char *cluster_name, struct lbp_provid
     for (int i = 0; i < 3; i++)
         ctx->remaining[i] = -1;
     ctx->pip_del = json_object_new_object();
+    ctx->pip_ready = json_object_new_object();
     if (!path || !*path) {
         snprintf(err, errlen, "azure: --cloud-config azure.json is required");
         rc = LBP_INVALID;
@@ -221,6 +223,23 @@ static int pool_sync(struct lbp_provider_ctx *ctx, struct az_slot *s, struct jso
     return rc;
 }
 
+/* The Service's security rules, aimed at dest, on the cluster's group (when it has one). */
+static int nsg_sync(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec, const char *dest,
+                    struct lbp_call *call)
+{
+    struct az_part rules = {0};
+    struct json_object *nsg = NULL;
+    int rc;
+    if (!ctx->nsg.name[0])
+        return LBP_OK;
+    lbp_strlcpy(rules.owner, spec->lb_name, sizeof(rules.owner));
+    rules.want = az_nsg_part(spec, dest);
+    rc = az_slot_sync(ctx, &ctx->nsg, &rules, &nsg, call);
+    json_object_put(rules.want);
+    json_object_put(nsg);
+    return rc;
+}
+
 static int az_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                      struct lbp_lb_status *st, struct lbp_call *call)
 {
@@ -251,6 +270,22 @@ static int az_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spe
     }
     part.want = az_lb_part(ctx, s, spec, &o, o.internal ? NULL : pip_id);
     rc = az_slot_sync(ctx, s, &part, &lb, call);
+    /*
+     * A public frontend's address is its public IP's, known already: its
+     * security rules need not wait for the load balancer's operation and go
+     * to the security group while ARM still runs that one, so the two
+     * operations overlap rather than follow each other. An internal
+     * frontend's address is ARM's to choose: its rules follow the LB.
+     */
+    if (rc == LBP_PENDING && !o.internal) {
+        struct lbp_call lb_call = *call;
+        int nrc = nsg_sync(ctx, spec, ip, call);
+        if (nrc && nrc != LBP_PENDING)
+            rc = nrc;
+        else
+            *call = lb_call; /* the LB's answer is the one to report */
+        goto out;
+    }
     if (rc)
         goto out;
     if (o.internal) {
@@ -277,22 +312,15 @@ static int az_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spe
         lbp_strlcpy(s->nodes_applied, digest, sizeof(s->nodes_applied));
         pthread_mutex_unlock(&s->mu);
     }
-    if (ctx->nsg.name[0]) {
-        struct az_part rules = {0};
-        struct json_object *nsg = NULL;
-        lbp_strlcpy(rules.owner, spec->lb_name, sizeof(rules.owner));
-        rules.want = az_nsg_part(spec, ip);
-        rc = az_slot_sync(ctx, &ctx->nsg, &rules, &nsg, call);
-        json_object_put(rules.want);
-        json_object_put(nsg);
-        if (rc)
-            goto out;
-    }
+    if ((rc = nsg_sync(ctx, spec, ip, call)))
+        goto out;
     lbp_strlcpy(st->ingress[0].ip, ip, sizeof(st->ingress[0].ip));
     st->n_ingress = 1;
 out:
     if (rc == LBP_PENDING && call && !st->retry_after_s)
         st->retry_after_s = call->retry_after_s;
+    if (rc != LBP_PENDING)
+        az_pip_forget(ctx, spec); /* the next ensure reads the public IP again */
     json_object_put(part.want);
     json_object_put(lb);
     json_object_put(other);
@@ -396,6 +424,7 @@ static int az_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spe
         json_object_object_del(ctx->pip_del, spec->lb_name);
         pthread_mutex_unlock(&ctx->del_mu);
     }
+    az_pip_forget(ctx, spec);
     return rc;
 }
 

@@ -106,6 +106,7 @@ struct az_slot {
     /* The object as last read or written (NULL: unknown, or a write is running). */
     struct json_object *last;
     uint64_t last_ms;
+
     uint64_t puts, deletes;
 };
 
@@ -128,6 +129,9 @@ struct lbp_provider_ctx {
         remaining[3]; /* x-ms-ratelimit-remaining-subscription-{reads,writes,deletes}; -1 unknown */
     pthread_mutex_t del_mu;
     struct json_object *pip_del; /* {lb_name: public IP id} seen while removing */
+    /* {lb_name: {"id","ip","want","ms"}}: the public IP an ensure in progress found ready,
+       so the calls after its LBP_PENDING do not read it again (az_pip_forget ends it). */
+    struct json_object *pip_ready;
 };
 
 /* ---- ARM calls (arm.c) ---- */
@@ -212,6 +216,8 @@ struct json_object *az_nsg_part(const struct lbp_lb_spec *spec, const char *dest
 int az_pip_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                   const struct az_opts *o, char *ip, size_t ipcap, char *id, size_t idcap,
                   struct lbp_call *call);
+/* Ends what az_pip_ensure remembered for this Service (its ensure is over either way). */
+void az_pip_forget(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec);
 /* Deletes the public IPs made for this Service (tags say so). */
 int az_pip_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                   const char *known_id, struct lbp_call *call);

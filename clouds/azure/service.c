@@ -472,9 +472,71 @@ static int start(struct lbp_provider_ctx *ctx, const char *key, const char *what
     return lbp_lro_start(ctx->ops, key, what, ref, r->retry_after_s, call);
 }
 
-int az_pip_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
-                  const struct az_opts *o, char *ip, size_t ipcap, char *id, size_t idcap,
-                  struct lbp_call *call)
+/*
+ * An ensure that found its public IP ready and then waits on the shared
+ * load balancer or security group is called again every second or so; the
+ * public IP it already checked is taken from here rather than read again,
+ * for as long as that ensure lasts (at most AZ_PIP_READY_MS) and only
+ * while what the Service asks of it is the same. The LB PUT that names it
+ * is the check: should it have gone meanwhile, ARM refuses the reference,
+ * the ensure fails, and the next one reads the public IP afresh.
+ */
+#define AZ_PIP_READY_MS 60000
+
+static char *pip_fingerprint(const struct lbp_provider_ctx *ctx, const char *svc,
+                             const struct az_opts *o, const char *id)
+{
+    struct json_object *want = pip_body(ctx, svc, o);
+    char *f = NULL;
+    if (asprintf(&f, "%d %s %s", o->pip_named, id,
+                 json_object_to_json_string_ext(want, JSON_C_TO_STRING_PLAIN)) < 0)
+        f = NULL;
+    json_object_put(want);
+    return f;
+}
+
+static bool pip_recall(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec, const char *fp,
+                       char *ip, size_t ipcap)
+{
+    struct json_object *e;
+    bool hit = false;
+    pthread_mutex_lock(&ctx->del_mu);
+    if (fp && json_object_object_get_ex(ctx->pip_ready, spec->lb_name, &e) &&
+        lbp_streq(json_object_get_string(lbp_json_at(e, "want")), fp) &&
+        lbp_now_ms() - (uint64_t)json_object_get_int64(lbp_json_at(e, "ms")) < AZ_PIP_READY_MS) {
+        lbp_strlcpy(ip, json_object_get_string(lbp_json_at(e, "ip")), ipcap);
+        hit = ip[0] != 0;
+    }
+    pthread_mutex_unlock(&ctx->del_mu);
+    return hit;
+}
+
+static void pip_note(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec, const char *fp,
+                     const char *ip)
+{
+    struct json_object *e;
+    if (!fp)
+        return;
+    e = json_object_new_object();
+    json_object_object_add(e, "want", json_object_new_string(fp));
+    json_object_object_add(e, "ip", json_object_new_string(ip));
+    json_object_object_add(e, "ms", json_object_new_int64((int64_t)lbp_now_ms()));
+    pthread_mutex_lock(&ctx->del_mu);
+    json_object_object_add(ctx->pip_ready, spec->lb_name, e);
+    pthread_mutex_unlock(&ctx->del_mu);
+}
+
+void az_pip_forget(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec)
+{
+    pthread_mutex_lock(&ctx->del_mu);
+    json_object_object_del(ctx->pip_ready, spec->lb_name);
+    pthread_mutex_unlock(&ctx->del_mu);
+}
+
+/* az_pip_ensure from ARM's state: a GET, and a PUT when it is missing or differs. */
+static int pip_ensure_arm(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
+                          const struct az_opts *o, char *ip, size_t ipcap, char *id, size_t idcap,
+                          struct lbp_call *call)
 {
     char key[64], svc[520];
     struct az_resp r;
@@ -571,6 +633,29 @@ int az_pip_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
     lbp_strlcpy(ip, addr, ipcap);
     az_resp_free(&r);
     return LBP_OK;
+}
+
+int az_pip_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
+                  const struct az_opts *o, char *ip, size_t ipcap, char *id, size_t idcap,
+                  struct lbp_call *call)
+{
+    char svc[520], *fp;
+    int rc;
+    snprintf(svc, sizeof(svc), "%s/%s", spec->namespace, spec->name);
+    az_id(ctx, o->pip_rg, "Microsoft.Network/publicIPAddresses", o->pip_name, id, idcap);
+    fp = pip_fingerprint(ctx, svc, o, id);
+    if (pip_recall(ctx, spec, fp, ip, ipcap)) {
+        free(fp);
+        return LBP_OK;
+    }
+    rc = pip_ensure_arm(ctx, spec, o, ip, ipcap, id, idcap, call);
+    /* remembered only while nothing of its own runs (a change starts an operation) */
+    if (rc == LBP_OK)
+        pip_note(ctx, spec, fp, ip);
+    else
+        az_pip_forget(ctx, spec);
+    free(fp);
+    return rc;
 }
 
 struct pip_list {
