@@ -192,8 +192,7 @@ int lbp_json_get_num(struct json_object *o, const char *path, int64_t min, int64
     return range(path, x, min, max, out, err, errlen);
 }
 
-int lbp_json_get_bool(struct json_object *o, const char *path, bool *out, char *err,
-                      size_t errlen)
+int lbp_json_get_bool(struct json_object *o, const char *path, bool *out, char *err, size_t errlen)
 {
     struct json_object *v;
     int rc = find(o, path, &v, err, errlen);
@@ -235,4 +234,9 @@ int lbp_json_get_array(struct json_object *o, const char *path, size_t max,
         return LBP_TOOBIG;
     }
     return LBP_OK;
+}
+
+void lbp_json_add_u64(struct json_object *o, const char *key, uint64_t n)
+{
+    json_object_object_add(o, key, json_object_new_int64(n > INT64_MAX ? INT64_MAX : (int64_t)n));
 }

@@ -44,13 +44,15 @@ int lbp_json_get_int(struct json_object *o, const char *path, int64_t min, int64
 /* The same, also accepting a string of decimal digits (Azure's "expires_in": "3599"). */
 int lbp_json_get_num(struct json_object *o, const char *path, int64_t min, int64_t max,
                      int64_t *out, char *err, size_t errlen);
-int lbp_json_get_bool(struct json_object *o, const char *path, bool *out, char *err,
-                      size_t errlen);
+int lbp_json_get_bool(struct json_object *o, const char *path, bool *out, char *err, size_t errlen);
 /* An object. */
 int lbp_json_get_obj(struct json_object *o, const char *path, struct json_object **out, char *err,
                      size_t errlen);
 /* An array of at most max elements. */
 int lbp_json_get_array(struct json_object *o, const char *path, size_t max,
                        struct json_object **out, size_t *n, char *err, size_t errlen);
+
+/* Adds key: n (a counter, for debug and status dumps). */
+void lbp_json_add_u64(struct json_object *o, const char *key, uint64_t n);
 
 #endif

@@ -18,6 +18,7 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <json-c/json.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -27,6 +28,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/json.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/rc.h"
@@ -221,6 +223,15 @@ void lbp_http_client_cancel(struct lbp_http_client *c)
 struct lbp_ratelimit *lbp_http_client_ratelimit(struct lbp_http_client *c)
 {
     return c ? c->rl : NULL;
+}
+
+char *lbp_http_debug_text(struct json_object *o, struct lbp_http_client *c)
+{
+    char *out;
+    lbp_json_add_u64(o, "apiCalls", lbp_ratelimit_taken(lbp_http_client_ratelimit(c)));
+    out = lbp_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    return out;
 }
 
 static void captured_clear(struct lbp_http_response *resp)

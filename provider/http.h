@@ -196,6 +196,14 @@ void lbp_http_response_free(struct lbp_http_response *resp);
 /* The client's rate limiter, for tests and benchmarks. */
 struct lbp_ratelimit *lbp_http_client_ratelimit(struct lbp_http_client *c);
 
+struct json_object;
+/*
+ * Ends a cloud's debug_json: adds "apiCalls" (the calls c's rate limiter
+ * let through), serializes o and puts it. The malloc'd text, NULL when out
+ * of memory.
+ */
+char *lbp_http_debug_text(struct json_object *o, struct lbp_http_client *c);
+
 /* Frees this thread's CURL handle (worker threads free theirs at exit). */
 void lbp_http_thread_cleanup(void);
 

@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "clouds/aws/aws_int.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
@@ -326,7 +327,7 @@ static int aws_ping(struct lbp_provider_ctx *ctx, struct lbp_call *call)
 static char *aws_debug_json(struct lbp_provider_ctx *ctx)
 {
     struct json_object *o = json_object_new_object(), *ep = json_object_new_object();
-    char source[32], *out;
+    char source[32];
     int64_t exp;
     if (!o || !ep) {
         json_object_put(o);
@@ -343,17 +344,11 @@ static char *aws_debug_json(struct lbp_provider_ctx *ctx)
     json_object_object_add(ep, "ec2", json_object_new_string(ctx->ep[2]));
     json_object_object_add(o, "endpoints", ep);
     json_object_object_add(o, "vpc", json_object_new_string(ctx->vpc));
-    json_object_object_add(o, "cachedInstances",
-                           json_object_new_int64((int64_t)lbp_node_cache_count(ctx->cache)));
-    json_object_object_add(
-        o, "apiCalls",
-        json_object_new_int64((int64_t)lbp_ratelimit_taken(lbp_http_client_ratelimit(ctx->http))));
+    lbp_json_add_u64(o, "cachedInstances", lbp_node_cache_count(ctx->cache));
     lbp_aws_creds_describe(ctx->creds, source, sizeof(source), &exp);
     json_object_object_add(o, "credentialsSource", json_object_new_string(source));
     json_object_object_add(o, "credentialsExpire", json_object_new_int64(exp));
-    out = lbp_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    json_object_put(o);
-    return out;
+    return lbp_http_debug_text(o, ctx->http);
 }
 
 const struct lbp_provider lbp_provider_aws = {

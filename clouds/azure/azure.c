@@ -566,7 +566,6 @@ static int az_ping(struct lbp_provider_ctx *ctx, struct lbp_call *call)
 static char *az_debug_json(struct lbp_provider_ctx *ctx)
 {
     struct json_object *o = json_object_new_object(), *lbs = json_object_new_array();
-    char *out;
     json_object_object_add(o, "cloud", json_object_new_string(ctx->cfg.cloud));
     json_object_object_add(o, "resourceManagerEndpoint", json_object_new_string(ctx->cfg.arm));
     json_object_object_add(o, "resourceGroup", json_object_new_string(ctx->cfg.rg));
@@ -581,24 +580,17 @@ static char *az_debug_json(struct lbp_provider_ctx *ctx)
         e = json_object_new_object();
         pthread_mutex_lock(&s->plock);
         json_object_object_add(e, "name", json_object_new_string(s->name));
-        json_object_object_add(e, "puts", json_object_new_int64((int64_t)s->puts));
-        json_object_object_add(e, "deletes", json_object_new_int64((int64_t)s->deletes));
-        json_object_object_add(e, "waitingParts", json_object_new_int64((int64_t)s->n_parts));
+        lbp_json_add_u64(e, "puts", s->puts);
+        lbp_json_add_u64(e, "deletes", s->deletes);
+        lbp_json_add_u64(e, "waitingParts", s->n_parts);
         json_object_object_add(e, "operationRunning", json_object_new_boolean(s->op_url[0] != 0));
         pthread_mutex_unlock(&s->plock);
         json_object_array_add(lbs, e);
     }
     json_object_object_add(o, "shared", lbs);
-    json_object_object_add(o, "operations",
-                           json_object_new_int64((int64_t)lbp_lro_count(ctx->ops)));
-    json_object_object_add(o, "tokenFetches",
-                           json_object_new_int64((int64_t)lbp_token_fetches(ctx->token)));
-    json_object_object_add(
-        o, "apiCalls",
-        json_object_new_int64((int64_t)lbp_ratelimit_taken(lbp_http_client_ratelimit(ctx->http))));
-    out = lbp_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    json_object_put(o);
-    return out;
+    lbp_json_add_u64(o, "operations", lbp_lro_count(ctx->ops));
+    lbp_json_add_u64(o, "tokenFetches", lbp_token_fetches(ctx->token));
+    return lbp_http_debug_text(o, ctx->http);
 }
 
 const struct lbp_provider lbp_provider_azure = {

@@ -37,6 +37,7 @@
 
 #include "clouds/cloudstack/cs_int.h"
 #include "common/file.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
@@ -1476,23 +1477,15 @@ static int cs_ping(struct lbp_provider_ctx *ctx, struct lbp_call *call)
 static char *cs_debug_json(struct lbp_provider_ctx *ctx)
 {
     struct json_object *o = json_object_new_object();
-    char *out;
     if (!o)
         return NULL;
     json_object_object_add(o, "apiUrl", json_object_new_string(ctx->api_url));
     json_object_object_add(o, "cluster", json_object_new_string(ctx->cluster));
     json_object_object_add(o, "project", json_object_new_string(ctx->project));
     json_object_object_add(o, "network", json_object_new_string(ctx->network));
-    json_object_object_add(o, "cachedVMs",
-                           json_object_new_int64((int64_t)lbp_node_cache_count(ctx->vms)));
-    json_object_object_add(o, "jobsInFlight",
-                           json_object_new_int64((int64_t)lbp_lro_count(ctx->ops)));
-    json_object_object_add(
-        o, "apiCalls",
-        json_object_new_int64((int64_t)lbp_ratelimit_taken(lbp_http_client_ratelimit(ctx->http))));
-    out = lbp_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    json_object_put(o);
-    return out;
+    lbp_json_add_u64(o, "cachedVMs", lbp_node_cache_count(ctx->vms));
+    lbp_json_add_u64(o, "jobsInFlight", lbp_lro_count(ctx->ops));
+    return lbp_http_debug_text(o, ctx->http);
 }
 
 const struct lbp_provider lbp_provider_cloudstack = {

@@ -715,7 +715,6 @@ static char *gce_debug_json(struct lbp_provider_ctx *ctx)
 {
     struct json_object *o = json_object_new_object(), *tags = json_object_new_array();
     struct gce_conf c;
-    char *out;
     if (!o || !tags) {
         json_object_put(o);
         json_object_put(tags);
@@ -732,18 +731,10 @@ static char *gce_debug_json(struct lbp_provider_ctx *ctx)
         json_object_array_add(tags, json_object_new_string(c.tags[i]));
     json_object_object_add(o, "nodeTags", tags);
     json_object_object_add(o, "credentials", json_object_new_string(ctx->cred_kind));
-    json_object_object_add(o, "tokenFetches",
-                           json_object_new_int64((int64_t)lbp_token_fetches(ctx->rest.token)));
-    json_object_object_add(o, "operationsInFlight",
-                           json_object_new_int64((int64_t)lbp_lro_count(ctx->ops)));
-    json_object_object_add(o, "cachedInstances",
-                           json_object_new_int64((int64_t)lbp_node_cache_count(ctx->cache)));
-    json_object_object_add(
-        o, "apiCalls",
-        json_object_new_int64((int64_t)lbp_ratelimit_taken(lbp_http_client_ratelimit(ctx->http))));
-    out = lbp_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    json_object_put(o);
-    return out;
+    lbp_json_add_u64(o, "tokenFetches", lbp_token_fetches(ctx->rest.token));
+    lbp_json_add_u64(o, "operationsInFlight", lbp_lro_count(ctx->ops));
+    lbp_json_add_u64(o, "cachedInstances", lbp_node_cache_count(ctx->cache));
+    return lbp_http_debug_text(o, ctx->http);
 }
 
 const struct lbp_provider lbp_provider_gce = {

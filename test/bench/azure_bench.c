@@ -25,6 +25,7 @@
 #include "common/util.h"
 #include "provider/http.h"
 #include "provider/provider.h"
+#include "test/bench/bench_util.h"
 #include "test/fakes/azure/fake_azure_client.h"
 
 extern const struct lbp_provider lbp_provider_azure;
@@ -36,9 +37,7 @@ static struct lbp_lb_node g_nodes[MAX_NODES + 1];
 static char g_pid[MAX_NODES + 1][200], g_nname[MAX_NODES + 1][32], g_ip[MAX_NODES + 1][32];
 
 struct svc {
-    char ns[32], name[32], uid[48];
-    struct lbp_lb_port ports[2];
-    struct lbp_lb_spec spec;
+    struct bench_svc b;
     uint64_t due_ms;
     bool done, busy;
 };
@@ -59,23 +58,14 @@ static void nodes_make(int first, int n)
     }
 }
 
+/* Two ports on the shared g_nodes, which nodes_make fills. */
 static void svc_make(struct svc *s, int idx, int n_nodes)
 {
+    static const struct lbp_lb_port ports[] = {{"http", "TCP", 80, 0}, {"https", "TCP", 443, 0}};
     memset(s, 0, sizeof(*s));
-    snprintf(s->ns, sizeof(s->ns), "bench");
-    snprintf(s->name, sizeof(s->name), "svc-%d", idx);
-    snprintf(s->uid, sizeof(s->uid), "%08x-0000-4000-8000-00000000a2e0", idx);
-    s->ports[0] = (struct lbp_lb_port){"http", "TCP", 80, 30000 + idx * 2};
-    s->ports[1] = (struct lbp_lb_port){"https", "TCP", 443, 30001 + idx * 2};
-    s->spec.cluster_name = "bench";
-    s->spec.namespace = s->ns;
-    s->spec.name = s->name;
-    s->spec.uid = s->uid;
-    lbp_lb_name(s->uid, s->spec.lb_name);
-    s->spec.ports = s->ports;
-    s->spec.n_ports = 2;
-    s->spec.nodes = g_nodes;
-    s->spec.n_nodes = (size_t)n_nodes;
+    bench_svc_make(&s->b, idx, 0xa2e0, ports, 2, 30000 + idx * 2, 0, 0);
+    s->b.spec.nodes = g_nodes;
+    s->b.spec.n_nodes = (size_t)n_nodes;
 }
 
 struct job {
@@ -112,8 +102,8 @@ static void *worker(void *arg)
             usleep(10000);
             continue;
         }
-        rc = j->targets ? P->update_targets(j->ctx, &s->spec, &call)
-                        : P->ensure(j->ctx, &s->spec, &st, &call);
+        rc = j->targets ? P->update_targets(j->ctx, &s->b.spec, &call)
+                        : P->ensure(j->ctx, &s->b.spec, &st, &call);
         pthread_mutex_lock(&j->mu);
         s->busy = false;
         if (rc == LBP_PENDING || rc == LBP_RETRY) {
@@ -121,7 +111,7 @@ static void *worker(void *arg)
         } else {
             if (rc != LBP_OK) {
                 j->failures++;
-                fprintf(stderr, "%s: %s\n", s->name, call.err);
+                fprintf(stderr, "%s: %s\n", s->b.name, call.err);
             }
             s->done = true;
             j->left--;
@@ -177,91 +167,74 @@ static void row(struct fake_azure *f, const char *what, double secs)
 
 int main(int argc, char **argv)
 {
-    int lat = 50, workers = 8, n_svcs = 100, n_nodes = 20, nic = 0;
+    struct bench_opts o = BENCH_OPTS_DEFAULT;
+    int n_nodes = 20, nic = 0;
     struct fake_azure f;
     struct lbp_provider_ctx *ctx = NULL;
-    char cfg[128], err[256], nodes_arg[16], what[96];
+    char nodes_arg[16], what[96];
     struct svc one, *svcs;
     const char *fargs[] = {"--nodes", nodes_arg, "--op-polls", "0", NULL};
-    FILE *cf;
     double t;
 
-    for (int i = 1; i + 1 < argc; i += 2) {
-        long v;
-        if (lbp_parse_long(argv[i + 1], 0, 100000, &v) != LBP_OK) {
-            fprintf(stderr, "bad value %s\n", argv[i + 1]);
-            return 2;
-        }
-        if (!strcmp(argv[i], "--latency-ms"))
-            lat = (int)v;
-        else if (!strcmp(argv[i], "--workers"))
-            workers = (int)v;
-        else if (!strcmp(argv[i], "--services"))
-            n_svcs = (int)v;
-        else if (!strcmp(argv[i], "--nodes"))
-            n_nodes = (int)(v > MAX_NODES - 1 ? MAX_NODES - 1 : v);
-        else if (!strcmp(argv[i], "--nic"))
-            nic = v != 0;
-    }
+    const struct bench_flag flags[] = {{"--nodes", &n_nodes}, {"--nic", &nic}, {NULL, NULL}};
+
+    if (bench_opts(argc, argv, &o, flags) != 0)
+        return 2;
+    if (n_nodes > MAX_NODES - 1)
+        n_nodes = MAX_NODES - 1;
+    nic = nic != 0;
     snprintf(nodes_arg, sizeof(nodes_arg), "%d", n_nodes + 1);
     if (fake_azure_start(&f, fargs) != 0) {
         fprintf(stderr, "cannot start fake-azure\n");
         return 1;
     }
-    snprintf(cfg, sizeof(cfg), "/tmp/lbp-azure-bench-%d.json", (int)getpid());
-    cf = fopen(cfg, "w");
-    fprintf(cf,
-            "{\"tenantId\":\"" FAKE_AZURE_TENANT "\",\"subscriptionId\":\"" FAKE_AZURE_SUBSCRIPTION
-            "\",\"resourceGroup\":\"lbprov-rg\",\"location\":\"eastus\",\"vnetName\":"
-            "\"lbprov-vnet\",\"subnetName\":\"lbprov-subnet\",\"securityGroupName\":\"lbprov-nsg\","
-            "\"aadClientId\":\"" FAKE_AZURE_CLIENT_ID
-            "\",\"aadClientSecret\":\"" FAKE_AZURE_CLIENT_SECRET
-            "\",\"loadBalancerBackendPoolConfigurationType\":\"%s\",\"cloudProviderRateLimitQPS\":"
-            "200,\"cloudProviderRateLimitBucket\":200,\"resourceManagerEndpoint\":\"%s\","
-            "\"activeDirectoryEndpoint\":\"%s\"}\n",
-            nic ? "nodeIPConfiguration" : "nodeIP", f.url, f.url);
-    fclose(cf);
-    if (P->init(cfg, "bench", &ctx, err, sizeof(err)) != LBP_OK) {
-        fprintf(stderr, "init: %s\n", err);
+    ctx = bench_init(
+        P,
+        "{\"tenantId\":\"" FAKE_AZURE_TENANT "\",\"subscriptionId\":\"" FAKE_AZURE_SUBSCRIPTION
+        "\",\"resourceGroup\":\"lbprov-rg\",\"location\":\"eastus\",\"vnetName\":"
+        "\"lbprov-vnet\",\"subnetName\":\"lbprov-subnet\",\"securityGroupName\":\"lbprov-nsg\","
+        "\"aadClientId\":\"" FAKE_AZURE_CLIENT_ID
+        "\",\"aadClientSecret\":\"" FAKE_AZURE_CLIENT_SECRET
+        "\",\"loadBalancerBackendPoolConfigurationType\":\"%s\",\"cloudProviderRateLimitQPS\":"
+        "200,\"cloudProviderRateLimitBucket\":200,\"resourceManagerEndpoint\":\"%s\","
+        "\"activeDirectoryEndpoint\":\"%s\"}\n",
+        nic ? "nodeIPConfiguration" : "nodeIP", f.proc.url, f.proc.url);
+    if (!ctx)
         return 1;
-    }
-    unlink(cfg);
-    svcs = calloc((size_t)n_svcs, sizeof(*svcs));
+    svcs = calloc((size_t)o.services, sizeof(*svcs));
     nodes_make(0, n_nodes);
 
     printf("fake-azure latency %d ms per call, %d workers, %d nodes, %s pool; ARM operations "
            "answer Retry-After: 1\n\n",
-           lat, workers, n_nodes, nic ? "nodeIPConfiguration (NIC)" : "nodeIP");
-    printf("| %-52s | %7s | %8s | %6s | %6s | %7s |\n", "scenario", "LB PUTs", "NIC PUTs", "writes",
-           "reads", "seconds");
-    printf("|------------------------------------------------------|---------|----------|--------"
-           "|--------|---------|\n");
+           o.latency_ms, o.workers, n_nodes, nic ? "nodeIPConfiguration (NIC)" : "nodeIP");
+    bench_table_head(52, (const char *const[]){"LB PUTs", "NIC PUTs", "writes", "reads", "seconds"},
+                     (const int[]){7, 8, 6, 6, 7}, 5);
     fake_azure_control(&f, "/_fake/counters/reset", "{}");
-    latency(&f, lat);
+    latency(&f, o.latency_ms);
 
     svc_make(&one, 1000, n_nodes);
     t = run(ctx, &one, 1, 1, false);
     row(&f, "(a) provision 1 Service (2 ports)", t);
 
-    for (int i = 0; i < n_svcs; i++)
+    for (int i = 0; i < o.services; i++)
         svc_make(&svcs[i], i, n_nodes);
-    t = run(ctx, svcs, n_svcs, workers, false);
-    snprintf(what, sizeof(what), "(b) %d Services created at once, one shared LB", n_svcs);
+    t = run(ctx, svcs, o.services, o.workers, false);
+    snprintf(what, sizeof(what), "(b) %d Services created at once, one shared LB", o.services);
     row(&f, what, t);
 
     /* node-0 replaced by node-N everywhere */
     nodes_make(1, n_nodes);
-    t = run(ctx, svcs, n_svcs, workers, true);
-    snprintf(what, sizeof(what), "(c) one node replaced under %d Services", n_svcs);
+    t = run(ctx, svcs, o.services, o.workers, true);
+    snprintf(what, sizeof(what), "(c) one node replaced under %d Services", o.services);
     row(&f, what, t);
 
-    t = run(ctx, svcs, n_svcs, workers, false);
-    snprintf(what, sizeof(what), "(d) ensure %d Services, nothing changed", n_svcs);
+    t = run(ctx, svcs, o.services, o.workers, false);
+    snprintf(what, sizeof(what), "(d) ensure %d Services, nothing changed", o.services);
     row(&f, what, t);
 
     printf("\n(b) without batching would be %d LB PUTs, at least %.1f s of PUT round trips "
            "alone\n",
-           n_svcs, n_svcs * lat / 1000.0);
+           o.services, o.services * o.latency_ms / 1000.0);
     P->cleanup(ctx);
     lbp_http_thread_cleanup();
     free(svcs);

@@ -18,7 +18,6 @@
  *
  *   gce_bench [--latency-ms 50] [--workers 8] [--services 100] [--qps 200]
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,48 +27,24 @@
 #include "common/util.h"
 #include "provider/http.h"
 #include "provider/provider.h"
+#include "test/bench/bench_util.h"
 #include "test/fakes/gce/fake_gce_client.h"
 
 extern const struct lbp_provider lbp_provider_gce;
 static const struct lbp_provider *P = &lbp_provider_gce;
 
-#define NODES 100
-
-struct svc {
-    char ns[32], name[32], uid[48];
-    struct lbp_lb_port ports[3];
-    struct lbp_lb_node nodes[NODES + 1];
-    char pid[NODES + 1][64], nname[NODES + 1][32];
-    struct lbp_lb_spec spec;
-};
-
 /* Nodes first..first+99: node-<i>, in the zone fake-gce's --instances put it. */
-static void svc_make(struct svc *s, int idx, int first_node)
+static void svc_make(struct bench_svc *s, int idx, int first_node)
 {
-    memset(s, 0, sizeof(*s));
-    snprintf(s->ns, sizeof(s->ns), "bench");
-    snprintf(s->name, sizeof(s->name), "svc-%d", idx);
-    snprintf(s->uid, sizeof(s->uid), "%08x-0000-4000-8000-%012x", idx, 3);
-    s->ports[0] = (struct lbp_lb_port){"http", "TCP", 80, 30000 + idx * 3};
-    s->ports[1] = (struct lbp_lb_port){"https", "TCP", 443, 30001 + idx * 3};
-    s->ports[2] = (struct lbp_lb_port){"alt", "TCP", 8080, 30002 + idx * 3};
-    for (int i = 0; i < NODES; i++) {
+    static const struct lbp_lb_port ports[] = {
+        {"http", "TCP", 80, 0}, {"https", "TCP", 443, 0}, {"alt", "TCP", 8080, 0}};
+    bench_svc_make(s, idx, 3, ports, 3, 30000 + idx * 3, first_node, BENCH_NODES);
+    for (int i = 0; i < BENCH_NODES; i++) {
         int k = first_node + i;
-        snprintf(s->nname[i], sizeof(s->nname[i]), "node-%d", k);
         snprintf(s->pid[i], sizeof(s->pid[i]), "gce://fake-project/us-central1-%c/node-%d",
                  "abc"[k % 3], k);
-        s->nodes[i].name = s->nname[i];
         s->nodes[i].provider_id = s->pid[i];
     }
-    s->spec.cluster_name = "bench";
-    s->spec.namespace = s->ns;
-    s->spec.name = s->name;
-    s->spec.uid = s->uid;
-    lbp_lb_name(s->uid, s->spec.lb_name);
-    s->spec.ports = s->ports;
-    s->spec.n_ports = 3;
-    s->spec.nodes = s->nodes;
-    s->spec.n_nodes = NODES;
     s->spec.session_affinity = "None";
 }
 
@@ -96,7 +71,7 @@ static long total(struct fake_gce *f)
 }
 
 /* ensure until it is done, asking again at once after LBP_PENDING; the rounds. */
-static int ensure_done(struct lbp_provider_ctx *ctx, struct svc *s, int *rounds)
+static int ensure_done(struct lbp_provider_ctx *ctx, struct bench_svc *s, int *rounds)
 {
     struct lbp_lb_status st;
     struct lbp_call call;
@@ -110,106 +85,48 @@ static int ensure_done(struct lbp_provider_ctx *ctx, struct svc *s, int *rounds)
     return rc;
 }
 
-struct job {
-    struct lbp_provider_ctx *ctx;
-    struct svc *svcs;
-    int n;
-    int next;
-    int failures;
-    pthread_mutex_t mu;
-};
-
-static void *worker(void *arg)
-{
-    struct job *j = arg;
-    for (;;) {
-        struct lbp_call call = {0};
-        int i;
-        pthread_mutex_lock(&j->mu);
-        i = j->next++;
-        pthread_mutex_unlock(&j->mu);
-        if (i >= j->n)
-            break;
-        if (P->update_targets(j->ctx, &j->svcs[i].spec, &call) != LBP_OK) {
-            pthread_mutex_lock(&j->mu);
-            j->failures++;
-            pthread_mutex_unlock(&j->mu);
-            fprintf(stderr, "update_targets %d: %s\n", i, call.err);
-        }
-    }
-    lbp_http_thread_cleanup();
-    return NULL;
-}
-
-static void row(const char *what, long calls, double secs)
-{
-    printf("| %-58s | %6ld | %8.2f |\n", what, calls, secs);
-}
-
 int main(int argc, char **argv)
 {
-    int latency = 50, workers = 8, n_svcs = 100, qps = 200, rounds;
+    struct bench_opts o = BENCH_OPTS_DEFAULT;
+    int rounds;
     const char *fargs[] = {"--instances", "101", "--op-polls", "0", "--op-ms", "0", NULL};
     struct fake_gce f;
     struct lbp_provider_ctx *ctx = NULL;
-    char cfg[300], err[256];
-    struct svc *one, *svcs;
+    struct bench_svc *one, *svcs;
     uint64_t t0;
-    FILE *cf;
 
-    for (int i = 1; i + 1 < argc; i += 2) {
-        long v;
-        if (lbp_parse_long(argv[i + 1], 0, 100000, &v) != LBP_OK) {
-            fprintf(stderr, "bad value %s\n", argv[i + 1]);
-            return 2;
-        }
-        if (!strcmp(argv[i], "--latency-ms"))
-            latency = (int)v;
-        else if (!strcmp(argv[i], "--workers"))
-            workers = (int)v;
-        else if (!strcmp(argv[i], "--services"))
-            n_svcs = (int)v;
-        else if (!strcmp(argv[i], "--qps"))
-            qps = (int)v;
-    }
+    if (bench_opts(argc, argv, &o, NULL) != 0)
+        return 2;
     if (fake_gce_start(&f, fargs) != 0) {
         fprintf(stderr, "cannot start fake-gce\n");
         return 1;
     }
-    snprintf(cfg, sizeof(cfg), "%s/gce.conf", f.dir);
-    cf = fopen(cfg, "w");
-    if (!cf)
+    ctx = bench_init(P,
+                     "[global]\nproject-id = fake-project\nlocal-zone = us-central1-a\n"
+                     "api-endpoint = %s/compute/v1/\ncredentials-file = %s\nqps = %d\nburst = %d\n",
+                     f.proc.url, f.key_file, o.qps, o.qps);
+    if (!ctx)
         return 1;
-    fprintf(cf,
-            "[global]\nproject-id = fake-project\nlocal-zone = us-central1-a\n"
-            "api-endpoint = %s/compute/v1/\ncredentials-file = %s\nqps = %d\nburst = %d\n",
-            f.url, f.key_file, qps, qps);
-    fclose(cf);
-    if (P->init(cfg, "bench", &ctx, err, sizeof(err)) != LBP_OK) {
-        fprintf(stderr, "init: %s\n", err);
-        return 1;
-    }
     one = calloc(2, sizeof(*one));
-    svcs = calloc((size_t)n_svcs, sizeof(*svcs));
+    svcs = calloc((size_t)o.services, sizeof(*svcs));
     if (!one || !svcs)
         return 1;
 
-    printf("fake-gce latency %d ms per call, client rate limit %d QPS, %d workers\n\n", latency,
-           qps, workers);
-    printf("| %-58s | %6s | %8s |\n", "scenario", "calls", "seconds");
-    printf("|%s|%s|%s|\n", "------------------------------------------------------------",
-           "--------", "----------");
-    set_latency(&f, latency);
+    printf("fake-gce latency %d ms per call, client rate limit %d QPS, %d workers\n\n",
+           o.latency_ms, o.qps, o.workers);
+    bench_table_head(58, (const char *const[]){"calls", "seconds"}, (const int[]){6, 8}, 2);
+    set_latency(&f, o.latency_ms);
     svc_make(&one[0], 10000, 0);
     fake_gce_control(&f, "/_fake/counters/reset", "{}");
     t0 = lbp_now_ms();
     ensure_done(ctx, &one[0], &rounds);
-    row("(a) provision 1 Service, 3 ports, 100 nodes", total(&f),
-        (double)(lbp_now_ms() - t0) / 1000);
+    bench_row(58, "(a) provision 1 Service, 3 ports, 100 nodes", total(&f),
+              (double)(lbp_now_ms() - t0) / 1000);
     fake_gce_control(&f, "/_fake/counters/reset", "{}");
     t0 = lbp_now_ms();
     ensure_done(ctx, &one[0], &rounds);
-    row("(b) ensure again, nothing changed", total(&f), (double)(lbp_now_ms() - t0) / 1000);
+    bench_row(58, "(b) ensure again, nothing changed", total(&f),
+              (double)(lbp_now_ms() - t0) / 1000);
 
     /* (a') the same with Operations RUNNING for one poll, each LBP_PENDING asked again at once */
     set_polls(&f, 1);
@@ -221,13 +138,13 @@ int main(int argc, char **argv)
         char what[96];
         snprintf(what, sizeof(what), "(a') as (a), Operations RUNNING 1 poll (%d ensure calls)",
                  rounds);
-        row(what, total(&f), (double)(lbp_now_ms() - t0) / 1000);
+        bench_row(58, what, total(&f), (double)(lbp_now_ms() - t0) / 1000);
     }
     set_polls(&f, 0);
 
     /* (c) 100 Services on nodes 0..99, made without latency. */
     set_latency(&f, 0);
-    for (int i = 0; i < n_svcs; i++) {
+    for (int i = 0; i < o.services; i++) {
         svc_make(&svcs[i], i, 0);
         ensure_done(ctx, &svcs[i], &rounds);
     }
@@ -235,33 +152,29 @@ int main(int argc, char **argv)
     fake_gce_control(&f, "/_fake/seed",
                      "{\"instances\":[{\"zone\":\"us-central1-a\",\"name\":\"node-new\","
                      "\"tags\":[\"lbprov-node\"]}]}");
-    for (int i = 0; i < n_svcs; i++) {
+    for (int i = 0; i < o.services; i++) {
         svc_make(&svcs[i], i, 0);
         snprintf(svcs[i].nname[0], sizeof(svcs[i].nname[0]), "node-new");
         snprintf(svcs[i].pid[0], sizeof(svcs[i].pid[0]),
                  "gce://fake-project/us-central1-a/node-new");
     }
-    set_latency(&f, latency);
+    set_latency(&f, o.latency_ms);
     fake_gce_control(&f, "/_fake/counters/reset", "{}");
     {
-        struct job j = {.ctx = ctx, .svcs = svcs, .n = n_svcs};
-        pthread_t th[64];
+        struct bench_targets t = {.p = P, .ctx = ctx, .svcs = svcs};
+        struct bench_tally tally;
         char what[96];
-        int w = workers < 1 ? 1 : (workers > 64 ? 64 : workers);
-        pthread_mutex_init(&j.mu, NULL);
         t0 = lbp_now_ms();
-        for (int i = 0; i < w; i++)
-            pthread_create(&th[i], NULL, worker, &j);
-        for (int i = 0; i < w; i++)
-            pthread_join(th[i], NULL);
-        snprintf(what, sizeof(what), "(c) 1 node change on %d Services (update_targets)", n_svcs);
-        row(what, total(&f), (double)(lbp_now_ms() - t0) / 1000);
+        tally = bench_run(o.workers, o.services, bench_update_targets, &t);
+        snprintf(what, sizeof(what), "(c) 1 node change on %d Services (update_targets)",
+                 o.services);
+        bench_row(58, what, total(&f), (double)(lbp_now_ms() - t0) / 1000);
         printf("\n(c) per Service: %.2f calls; instance lookups %ld, addInstance %ld, "
                "removeInstance %ld; failures %d\n",
-               (double)total(&f) / n_svcs,
+               (double)total(&f) / o.services,
                fake_gce_calls(&f, "GET instances") + fake_gce_calls(&f, "LIST instances"),
                fake_gce_calls(&f, "POST targetPools/addInstance"),
-               fake_gce_calls(&f, "POST targetPools/removeInstance"), j.failures);
+               fake_gce_calls(&f, "POST targetPools/removeInstance"), tally.failures);
     }
     P->cleanup(ctx);
     lbp_http_thread_cleanup();

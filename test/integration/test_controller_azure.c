@@ -479,7 +479,7 @@ static void write_config(void)
             "\"standard\",\"aadClientId\":\"" FAKE_AZURE_CLIENT_ID
             "\",\"aadClientSecret\":\"" FAKE_AZURE_CLIENT_SECRET "\",\"useInstanceMetadata\":true,"
             "\"resourceManagerEndpoint\":\"%s\",\"activeDirectoryEndpoint\":\"%s\"}\n",
-            g_az.url, g_az.url);
+            g_az.proc.url, g_az.proc.url);
     fclose(f);
 }
 

@@ -347,7 +347,7 @@ int main(void)
             "[global]\nproject-id = fake-project\nlocal-zone = us-central1-a\n"
             "network-name = default\nsubnetwork-name = default\n"
             "api-endpoint = %s/compute/v1/\ncredentials-file = %s\n",
-            g_gce.url, g_gce.key_file);
+            g_gce.proc.url, g_gce.key_file);
     fclose(f);
     for (int i = 1; i <= 5; i++)
         node(i);

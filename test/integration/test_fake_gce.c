@@ -572,7 +572,7 @@ static void test_flags(void **st)
 
     assert_int_equal(fake_gce_start(&f, extra), 0);
     key = load_sa(f.key_file, "other-proj", email, kid, uri);
-    snprintf(want, sizeof(want), "%s/token", f.url);
+    snprintf(want, sizeof(want), "%s/token", f.proc.url);
     assert_string_equal(uri, want);
     assert_non_null(strstr(email, "@other-proj.iam.gserviceaccount.com"));
     /* The main fake's key is not this one's. */

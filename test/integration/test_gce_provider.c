@@ -124,13 +124,13 @@ static void env_start(struct env *e, const char *op_polls, const char *extra_con
     FILE *f;
     memset(e, 0, sizeof(*e));
     assert_int_equal(fake_gce_start(&e->f, args), 0);
-    snprintf(e->cfg, sizeof(e->cfg), "%s/gce.conf", e->f.dir);
+    snprintf(e->cfg, sizeof(e->cfg), "%s/gce.conf", e->f.proc.dir);
     f = fopen(e->cfg, "w");
     assert_non_null(f);
     fprintf(f,
             "[global]\nproject-id = fake-project\nlocal-zone = us-central1-a\n"
             "api-endpoint = %s/compute/v1/\ncredentials-file = %s\n%s",
-            e->f.url, e->f.key_file, extra_conf ? extra_conf : "");
+            e->f.proc.url, e->f.key_file, extra_conf ? extra_conf : "");
     fclose(f);
     if (P->init(e->cfg, CLUSTER, &e->ctx, err, sizeof(err)) != LBP_OK)
         fail_msg("init: %s", err);
@@ -592,16 +592,16 @@ static void t_auth_and_reload(void **state)
     (void)state;
 
     assert_int_equal(fake_gce_start(&f, args), 0);
-    snprintf(cfg, sizeof(cfg), "%s/gce.conf", f.dir);
-    snprintf(tok, sizeof(tok), "%s/subject-token", f.dir);
-    snprintf(ext, sizeof(ext), "%s/external.json", f.dir);
+    snprintf(cfg, sizeof(cfg), "%s/gce.conf", f.proc.dir);
+    snprintf(tok, sizeof(tok), "%s/subject-token", f.proc.dir);
+    snprintf(ext, sizeof(ext), "%s/external.json", f.proc.dir);
     /* the metadata server (GCE_METADATA_HOST), no key file at all */
     fp = fopen(cfg, "w");
     assert_non_null(fp);
     fprintf(fp, "[global]\nproject-id = fake-project\nregion = us-central1\napi-endpoint = %s/\n",
-            f.url);
+            f.proc.url);
     fclose(fp);
-    snprintf(host, sizeof(host), "%s", f.url + 7);
+    snprintf(host, sizeof(host), "%s", f.proc.url + 7);
     setenv("GCE_METADATA_HOST", host, 1);
     unsetenv("GOOGLE_APPLICATION_CREDENTIALS");
     assert_int_equal(P->init(cfg, CLUSTER, &ctx, err, sizeof(err)), LBP_OK);
@@ -617,7 +617,7 @@ static void t_auth_and_reload(void **state)
     fprintf(fp,
             "[global]\nproject-id = fake-project\nregion = us-central1\napi-endpoint = %s/\n"
             "node-tags = web-tier\n",
-            f.url);
+            f.proc.url);
     fclose(fp);
     assert_int_equal(P->reload(ctx, cfg, err, sizeof(err)), LBP_OK);
     {
@@ -626,7 +626,7 @@ static void t_auth_and_reload(void **state)
         free(d);
     }
     fp = fopen(cfg, "w");
-    fprintf(fp, "[global]\nproject-id = other\nregion = us-central1\napi-endpoint = %s/\n", f.url);
+    fprintf(fp, "[global]\nproject-id = other\nregion = us-central1\napi-endpoint = %s/\n", f.proc.url);
     fclose(fp);
     assert_int_equal(P->reload(ctx, cfg, err, sizeof(err)), LBP_INVALID);
     assert_non_null(strstr(err, "project-id"));
@@ -643,13 +643,13 @@ static void t_auth_and_reload(void **state)
             "123456789012/locations/global/workloadIdentityPools/lbprov/providers/lbprov\","
             "\"subject_token_type\":\"urn:ietf:params:oauth:token-type:jwt\","
             "\"token_url\":\"%s/v1/token\",\"credential_source\":{\"file\":\"%s\"}}",
-            f.url, tok);
+            f.proc.url, tok);
     fclose(fp);
     fp = fopen(cfg, "w");
     fprintf(fp,
             "[global]\nproject-id = fake-project\nregion = us-central1\napi-endpoint = %s/\n"
             "credentials-file = %s\n",
-            f.url, ext);
+            f.proc.url, ext);
     fclose(fp);
     assert_int_equal(P->init(cfg, CLUSTER, &ctx, err, sizeof(err)), LBP_OK);
     memset(&call, 0, sizeof(call));

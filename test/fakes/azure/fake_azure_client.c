@@ -1,206 +1,64 @@
 /*
- * fake_azure_client.c — see fake_azure_client.h. The fake writes its port
- * to a file in our temp dir once it listens (after the federated key and
- * token), so waiting for that file is waiting for a fake that is ready.
+ * fake_azure_client.c — see fake_azure_client.h. Starting, stopping and
+ * the control endpoint are the shared fake_client.c; this file adds the
+ * federated key and token fake-azure writes before its port file, the
+ * ARM headers a test reads and a token by client credentials.
  */
 #include "test/fakes/azure/fake_azure_client.h"
 
-#include <curl/curl.h>
-#include <signal.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-#include "common/buf.h"
-#include "common/util.h"
 
 #ifndef LBP_FAKE_AZURE_BIN
 #define LBP_FAKE_AZURE_BIN "fake-azure"
 #endif
 
-#define MAX_RESP (64u << 20)
-
-static bool read_port(const char *path, int *port)
-{
-    FILE *fp = fopen(path, "r");
-    bool ok;
-    if (!fp)
-        return false;
-    ok = fscanf(fp, "%d", port) == 1 && *port > 0;
-    fclose(fp);
-    return ok;
-}
-
 int fake_azure_start(struct fake_azure *f, const char *const *extra)
 {
-    char port_file[128];
-    const char *argv[64];
-    size_t n = 0;
-    uint64_t until;
-
+    const char *args[] = {"--write-federated-key", f->fed_key, "--write-federated-token",
+                          f->fed_token, NULL};
     memset(f, 0, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/lbp-fake-azure-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (fake_proc_prepare(&f->proc, "fake-azure") != 0)
         return -1;
-    snprintf(port_file, sizeof(port_file), "%s/port", f->dir);
-    snprintf(f->fed_key, sizeof(f->fed_key), "%s/issuer.pem", f->dir);
-    snprintf(f->fed_token, sizeof(f->fed_token), "%s/token.jwt", f->dir);
-    snprintf(f->log, sizeof(f->log), "%s/fake-azure.log", f->dir);
-    argv[n++] = LBP_FAKE_AZURE_BIN;
-    argv[n++] = "--port";
-    argv[n++] = "0";
-    argv[n++] = "--port-file";
-    argv[n++] = port_file;
-    argv[n++] = "--write-federated-key";
-    argv[n++] = f->fed_key;
-    argv[n++] = "--write-federated-token";
-    argv[n++] = f->fed_token;
-    for (size_t i = 0; extra && extra[i] && n < LBP_ARRAY_LEN(argv) - 1; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    f->pid = fork();
-    if (f->pid < 0)
-        return -1;
-    if (f->pid == 0) {
-        FILE *log = fopen(f->log, "a");
-        /* A test that fails half-way must not leave the fake running. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (log) {
-            dup2(fileno(log), 1);
-            dup2(fileno(log), 2);
-        }
-        execv(LBP_FAKE_AZURE_BIN, (char *const *)argv);
-        _exit(127);
-    }
-    /* RSA key generation under sanitizers takes a while on a busy machine. */
-    for (until = lbp_now_ms() + 30000; lbp_now_ms() < until;) {
-        int status;
-        if (read_port(port_file, &f->port)) {
-            snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", f->port);
-            return 0;
-        }
-        if (waitpid(f->pid, &status, WNOHANG) == f->pid) {
-            f->pid = 0;
-            break;
-        }
-        usleep(20000);
-    }
-    fake_azure_stop(f);
-    return -1;
+    snprintf(f->fed_key, sizeof(f->fed_key), "%s/issuer.pem", f->proc.dir);
+    snprintf(f->fed_token, sizeof(f->fed_token), "%s/token.jwt", f->proc.dir);
+    return fake_proc_spawn(&f->proc, LBP_FAKE_AZURE_BIN, args, extra);
 }
 
 int fake_azure_stop(struct fake_azure *f)
 {
-    int status = 0, rc = 0;
-    char cmd[200];
-    if (f->pid > 0) {
-        kill(f->pid, SIGTERM);
-        for (int i = 0; i < 500 && waitpid(f->pid, &status, WNOHANG) == 0; i++)
-            usleep(20000);
-        if (waitpid(f->pid, &status, WNOHANG) == 0) {
-            kill(f->pid, SIGKILL);
-            waitpid(f->pid, &status, 0);
-        }
-        rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        f->pid = 0;
-    }
-    if (f->dir[0]) {
-        if (rc != 0) {
-            snprintf(cmd, sizeof(cmd), "cat '%s' >&2", f->log);
-            if (system(cmd) != 0)
-                fprintf(stderr, "fake-azure: no log at %s\n", f->log);
-        }
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", f->dir);
-        f->dir[0] = 0;
-    }
-    return rc;
+    return fake_proc_stop(&f->proc);
 }
 
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-    return lbp_buf_add(ud, p, sz * n) == 0 ? sz * n : 0;
-}
-
-static void header_value(const char *line, size_t len, const char *name, char *out, size_t cap)
-{
-    size_t nl = strlen(name);
-    if (len > nl + 1 && !strncasecmp(line, name, nl) && line[nl] == ':') {
-        const char *v = line + nl + 1;
-        while (*v == ' ')
-            v++;
-        snprintf(out, cap, "%.*s", (int)strcspn(v, "\r\n"), v);
-    }
-}
-
-static size_t on_header(char *p, size_t sz, size_t n, void *ud)
+static void on_header(const char *p, size_t len, void *ud)
 {
     struct fake_azure_resp *r = ud;
-    size_t len = sz * n;
-    header_value(p, len, "Azure-AsyncOperation", r->async_op, sizeof(r->async_op));
-    header_value(p, len, "Location", r->location, sizeof(r->location));
-    header_value(p, len, "Retry-After", r->retry_after, sizeof(r->retry_after));
-    header_value(p, len, "ETag", r->etag, sizeof(r->etag));
-    header_value(p, len, "WWW-Authenticate", r->www_authenticate, sizeof(r->www_authenticate));
-    header_value(p, len, "x-ms-ratelimit-remaining-subscription-reads", r->reads_left,
-                 sizeof(r->reads_left));
-    header_value(p, len, "x-ms-ratelimit-remaining-subscription-writes", r->writes_left,
-                 sizeof(r->writes_left));
-    header_value(p, len, "x-ms-ratelimit-remaining-subscription-deletes", r->deletes_left,
-                 sizeof(r->deletes_left));
-    return len;
+    fake_header_value(p, len, "Azure-AsyncOperation", r->async_op, sizeof(r->async_op));
+    fake_header_value(p, len, "Location", r->location, sizeof(r->location));
+    fake_header_value(p, len, "Retry-After", r->retry_after, sizeof(r->retry_after));
+    fake_header_value(p, len, "ETag", r->etag, sizeof(r->etag));
+    fake_header_value(p, len, "WWW-Authenticate", r->www_authenticate, sizeof(r->www_authenticate));
+    fake_header_value(p, len, "x-ms-ratelimit-remaining-subscription-reads", r->reads_left,
+                      sizeof(r->reads_left));
+    fake_header_value(p, len, "x-ms-ratelimit-remaining-subscription-writes", r->writes_left,
+                      sizeof(r->writes_left));
+    fake_header_value(p, len, "x-ms-ratelimit-remaining-subscription-deletes", r->deletes_left,
+                      sizeof(r->deletes_left));
 }
 
 long fake_azure_req(struct fake_azure *f, const char *method, const char *path,
                     const char *content_type, const char *body, const char *const *headers,
                     struct fake_azure_resp *out)
 {
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = NULL;
-    struct lbp_buf b;
-    char url[2400], ct[128];
-
+    char url[2400];
     memset(out, 0, sizeof(*out));
-    out->status = -1;
-    lbp_buf_init(&b, MAX_RESP);
-    if (!c)
-        goto out;
     /* An absolute URL (an operation's) is used as it is. */
     if (!strncmp(path, "http://", 7))
         snprintf(url, sizeof(url), "%s", path);
     else
-        snprintf(url, sizeof(url), "%s%s", f->url, path);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        snprintf(ct, sizeof(ct), "Content-Type: %s",
-                 content_type ? content_type : "application/json");
-        h = curl_slist_append(h, ct);
-    }
-    for (size_t i = 0; headers && headers[i]; i++)
-        h = curl_slist_append(h, headers[i]);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-out:
-    out->body = lbp_buf_take(&b, NULL);
-    lbp_buf_free(&b);
+        snprintf(url, sizeof(url), "%s%s", f->proc.url, path);
+    out->status = fake_http(url, method, content_type, body, headers, on_header, out, &out->body);
     return out->status;
 }
 
@@ -234,53 +92,27 @@ int fake_azure_token(struct fake_azure *f, char *out, size_t cap)
 
 long fake_azure_control(struct fake_azure *f, const char *path, const char *body)
 {
-    struct fake_azure_resp r;
-    long st = fake_azure_req(f, body ? "POST" : "GET", path, NULL, body, NULL, &r);
-    fake_azure_resp_free(&r);
-    return st;
+    return fake_http_control(f->proc.url, path, body);
 }
 
 struct json_object *fake_azure_json(struct fake_azure *f, const char *path)
 {
-    struct fake_azure_resp r;
-    struct json_object *o = NULL;
-    if (fake_azure_req(f, "GET", path, NULL, NULL, NULL, &r) == 200)
-        o = json_tokener_parse(r.body);
-    fake_azure_resp_free(&r);
-    return o;
-}
-
-static long counter(struct fake_azure *f, const char *group, const char *key)
-{
-    struct json_object *o = fake_azure_json(f, "/_fake/counters"), *g, *v;
-    long n = -1;
-    if (o) {
-        n = 0;
-        if (json_object_object_get_ex(o, group, &g) && json_object_object_get_ex(g, key, &v))
-            n = (long)json_object_get_int64(v);
-    }
-    json_object_put(o);
-    return n;
+    return fake_http_json(f->proc.url, path);
 }
 
 long fake_azure_calls(struct fake_azure *f, const char *call)
 {
-    return counter(f, "calls", call);
+    return fake_http_counter(f->proc.url, "calls", call);
 }
 
 long fake_azure_statuses(struct fake_azure *f, int status)
 {
     char key[16];
     snprintf(key, sizeof(key), "%d", status);
-    return counter(f, "statuses", key);
+    return fake_http_counter(f->proc.url, "statuses", key);
 }
 
 long fake_azure_objects(struct fake_azure *f)
 {
-    struct json_object *o = fake_azure_json(f, "/_fake/state"), *v;
-    long n = -1;
-    if (o && json_object_object_get_ex(o, "count", &v))
-        n = (long)json_object_get_int64(v);
-    json_object_put(o);
-    return n;
+    return fake_http_objects(f->proc.url);
 }

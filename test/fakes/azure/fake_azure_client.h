@@ -9,7 +9,8 @@
 #define LBP_FAKE_AZURE_CLIENT_H
 
 #include <json-c/json.h>
-#include <sys/types.h>
+
+#include "test/fakes/fake_client.h"
 
 /* The defaults fake-azure starts with. */
 #define FAKE_AZURE_TENANT "11111111-1111-1111-1111-111111111111"
@@ -18,13 +19,9 @@
 #define FAKE_AZURE_SUBSCRIPTION "00000000-0000-0000-0000-000000000000"
 
 struct fake_azure {
-    pid_t pid;
-    int port;
-    char url[64];        /* "http://127.0.0.1:PORT" */
-    char dir[64];        /* a temp dir owned by this instance, removed on stop */
-    char fed_key[128];   /* dir/issuer.pem: the federated issuer's private key */
-    char fed_token[128]; /* dir/token.jwt: a workload token AAD accepts */
-    char log[128];       /* dir/fake-azure.log: the fake's stdout and stderr */
+    struct fake_proc proc; /* url, temp dir, log (dir/fake-azure.log) */
+    char fed_key[128];     /* dir/issuer.pem: the federated issuer's private key */
+    char fed_token[128];   /* dir/token.jwt: a workload token AAD accepts */
 };
 
 struct fake_azure_resp {

@@ -14,20 +14,15 @@
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
+#include "test/fakes/fake_httpd.h"
 
-#include <arpa/inet.h>
-#include <getopt.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
 #include <openssl/rand.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #define MAX_BODY (4u << 20)
 
@@ -48,7 +43,7 @@ struct az_config az_cfg = {
     .token_lifetime_s = 3599,
 };
 pthread_mutex_t az_lock = PTHREAD_MUTEX_INITIALIZER;
-static int g_verbose;
+static struct fake_listen g_listen = FAKE_LISTEN_INIT("fake-azure");
 
 /* ---- shared helpers ---- */
 
@@ -136,11 +131,6 @@ const char *az_js(struct json_object *o, const char *key)
 
 /* ---- HTTP ---- */
 
-struct conn {
-    struct lbp_buf body;
-    bool toobig;
-};
-
 static enum MHD_Result send_reply(struct MHD_Connection *c, struct az_reply *r)
 {
     struct MHD_Response *resp;
@@ -170,102 +160,38 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct az_reply *r)
     return ret;
 }
 
-static struct json_object *parse_obj(const struct conn *cn)
-{
-    struct json_object *o = json_tokener_parse(cn->body.data ? cn->body.data : "{}");
-    if (o && !json_object_is_type(o, json_type_object)) {
-        json_object_put(o);
-        return NULL;
-    }
-    return o;
-}
-
 static int set_config(struct json_object *in, char *err, size_t cap)
 {
-    struct {
-        const char *key;
-        int *dst;
-        long min, max;
-    } keys[] = {{"op_polls", &az_cfg.op_polls, 0, 1000},
-                {"op_ms", &az_cfg.op_ms, 0, 3600000},
-                {"retry_after_s", &az_cfg.retry_after_s, 0, 3600},
-                {"token_lifetime_s", &az_cfg.token_lifetime_s, 1, 86400}};
-    json_object_object_foreach(in, k, v)
-    {
-        size_t i = 0;
-        while (i < LBP_ARRAY_LEN(keys) && strcmp(keys[i].key, k) != 0)
-            i++;
-        if (i == LBP_ARRAY_LEN(keys)) {
-            snprintf(err, cap, "unknown setting '%s'", k);
-            return -1;
-        }
-        if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < keys[i].min ||
-            json_object_get_int64(v) > keys[i].max) {
-            snprintf(err, cap, "%s: an integer in [%ld, %ld]", k, keys[i].min, keys[i].max);
-            return -1;
-        }
-    }
-    json_object_object_foreach(in, k2, v2)
-    {
-        for (size_t i = 0; i < LBP_ARRAY_LEN(keys); i++)
-            if (!strcmp(keys[i].key, k2))
-                *keys[i].dst = json_object_get_int(v2);
-    }
-    return 0;
+    const struct fake_int_setting keys[] = {
+        {"op_polls", &az_cfg.op_polls, 0, 1000},
+        {"op_ms", &az_cfg.op_ms, 0, 3600000},
+        {"retry_after_s", &az_cfg.retry_after_s, 0, 3600},
+        {"token_lifetime_s", &az_cfg.token_lifetime_s, 1, 86400}};
+    return fake_set_ints(in, keys, LBP_ARRAY_LEN(keys), err, cap);
 }
 
-static void control(const char *method, const char *url, const struct conn *cn, struct az_reply *r)
+static void control(const char *method, const char *url, const struct fake_conn *cn,
+                    struct az_reply *r)
 {
-    struct json_object *in = NULL;
-    char err[512] = "";
-    bool post = !strcmp(method, "POST");
-    if (post && !(in = parse_obj(cn))) {
-        az_reply_text(r, 400, "text/plain", "body: a JSON object\n");
-        return;
-    }
-    pthread_mutex_lock(&az_lock);
-    if (!strcmp(url, "/_fake/state") && !post) {
-        r->json = az_arm_state();
-    } else if (!strcmp(url, "/_fake/faults")) {
-        if (post && az_faults_set(in, err, sizeof(err)) != 0)
-            goto bad;
-        r->json = az_faults_get();
-    } else if (!strcmp(url, "/_fake/config") && post) {
-        if (set_config(in, err, sizeof(err)) != 0)
-            goto bad;
-        az_reply_text(r, 200, "text/plain", "ok\n");
-    } else if (!strcmp(url, "/_fake/seed") && post) {
-        if (az_arm_seed(in, err, sizeof(err)) != 0)
-            goto bad;
-        az_reply_text(r, 200, "text/plain", "ok\n");
-    } else if (!strcmp(url, "/_fake/tokens/expire") && post) {
-        az_auth_expire_all();
-        az_reply_text(r, 200, "text/plain", "ok\n");
-    } else if (!strcmp(url, "/_fake/counters") && !post) {
-        r->json = az_counters();
-    } else if (!strcmp(url, "/_fake/counters/reset") && post) {
-        az_counters_reset();
-        az_reply_text(r, 200, "text/plain", "ok\n");
+    static const struct fake_control tab[] = {
+        {"/_fake/state", FAKE_GET, NULL, NULL, az_arm_state},
+        {"/_fake/faults", FAKE_ANY, az_faults_set, NULL, az_faults_get},
+        {"/_fake/config", FAKE_POST, set_config, NULL, NULL},
+        {"/_fake/seed", FAKE_POST, az_arm_seed, NULL, NULL},
+        {"/_fake/tokens/expire", FAKE_POST, NULL, az_auth_expire_all, NULL},
+        {"/_fake/counters", FAKE_GET, NULL, NULL, az_counters},
+        {"/_fake/counters/reset", FAKE_POST, NULL, az_counters_reset, NULL},
+    };
+    char text[512];
+    struct json_object *json;
+    int status = fake_control_run(tab, LBP_ARRAY_LEN(tab), &az_lock, method, url, cn, &json, text,
+                                  sizeof(text));
+    if (json) {
+        r->status = status;
+        r->json = json;
     } else {
-        az_reply_text(r, 404, "text/plain", "no such control\n");
+        az_reply_text(r, status, "text/plain", text);
     }
-    if (!r->status)
-        r->status = 200;
-    pthread_mutex_unlock(&az_lock);
-    json_object_put(in);
-    return;
-bad:
-    pthread_mutex_unlock(&az_lock);
-    json_object_put(in);
-    strncat(err, "\n", sizeof(err) - strlen(err) - 1);
-    az_reply_text(r, 400, "text/plain", err);
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (ms > 0 && nanosleep(&ts, &ts) != 0)
-        ;
 }
 
 static const char *arg(struct MHD_Connection *c, const char *name)
@@ -279,7 +205,7 @@ static const char *hdr(struct MHD_Connection *c, const char *name)
 }
 
 static void arm(struct MHD_Connection *c, const char *method, const char *url,
-                const struct conn *cn, struct az_reply *r)
+                const struct fake_conn *cn, struct az_reply *r)
 {
     struct az_req q = {
         .method = method,
@@ -288,7 +214,7 @@ static void arm(struct MHD_Connection *c, const char *method, const char *url,
         .host = hdr(c, "Host"),
         .if_match = hdr(c, "If-Match"),
         .if_none_match = hdr(c, "If-None-Match"),
-        .body = cn->body.data ? cn->body.data : "",
+        .body = fake_conn_body(cn),
         .body_len = cn->body.len,
     };
     int latency;
@@ -299,7 +225,7 @@ static void arm(struct MHD_Connection *c, const char *method, const char *url,
     latency = az_fault_latency_ms();
     pthread_mutex_unlock(&az_lock);
     if (latency)
-        sleep_ms(latency);
+        fake_sleep_ms(latency);
     pthread_mutex_lock(&az_lock);
     if (az_auth_check(hdr(c, "Authorization"), r) == 0 && !az_fault_take(&q, r)) {
         az_arm(&q, r);
@@ -328,31 +254,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
 {
-    struct conn *cn = *con_cls;
     struct az_reply r = {0};
     char tenant[128];
+    enum MHD_Result ret;
+    struct fake_conn *cn = fake_conn_collect(con_cls, upload, upload_size, MAX_BODY, &ret);
     (void)cls;
     (void)version;
-    if (!cn) {
-        cn = calloc(1, sizeof(*cn));
-        if (!cn)
-            return MHD_NO;
-        lbp_buf_init(&cn->body, MAX_BODY);
-        *con_cls = cn;
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        if (lbp_buf_add(&cn->body, upload, *upload_size) != LBP_OK)
-            cn->toobig = true;
-        *upload_size = 0;
-        return MHD_YES;
-    }
+    if (!cn)
+        return ret;
     if (cn->toobig) {
         az_error(&r, 413, "RequestEntityTooLarge", "The request content size exceeds the limit.");
     } else if (token_tenant(url, tenant, sizeof(tenant))) {
         pthread_mutex_lock(&az_lock);
-        az_auth_token(method, tenant, hdr(c, "Content-Type"), cn->body.data ? cn->body.data : "",
-                      cn->body.len, &r);
+        az_auth_token(method, tenant, hdr(c, "Content-Type"), fake_conn_body(cn), cn->body.len, &r);
         az_count(method, "token", r.status);
         pthread_mutex_unlock(&az_lock);
     } else if (!strcmp(url, "/metadata/identity/oauth2/token")) {
@@ -366,59 +280,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     } else {
         arm(c, method, url, cn, &r);
     }
-    if (g_verbose)
+    if (g_listen.verbose)
         lbp_info("%s %s -> %d", method, url, r.status);
     return send_reply(c, &r);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
-{
-    struct conn *cn = *con_cls;
-    (void)cls;
-    (void)c;
-    (void)toe;
-    if (cn) {
-        lbp_buf_free(&cn->body);
-        free(cn);
-        *con_cls = NULL;
-    }
-}
-
 /* ---- start-up ---- */
-
-static int parse_cidr(const char *s, uint32_t *base, uint32_t *n)
-{
-    char ip[32];
-    const char *slash = strchr(s, '/');
-    struct in_addr a;
-    long bits;
-    if (!slash || (size_t)(slash - s) >= sizeof(ip))
-        return -1;
-    snprintf(ip, sizeof(ip), "%.*s", (int)(slash - s), s);
-    if (inet_pton(AF_INET, ip, &a) != 1 || lbp_parse_long(slash + 1, 8, 30, &bits) != 0)
-        return -1;
-    *n = 1u << (32 - bits);
-    *base = ntohl(a.s_addr) & ~(*n - 1);
-    return 0;
-}
-
-static int write_file(const char *path, const char *data)
-{
-    char tmp[4096];
-    FILE *f;
-    int rc;
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    f = fopen(tmp, "w");
-    if (!f)
-        return -1;
-    rc = fputs(data, f) < 0 ? -1 : 0;
-    if (fclose(f) || rc || rename(tmp, path)) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
-}
 
 static void usage(FILE *f)
 {
@@ -462,41 +329,9 @@ static void usage(FILE *f)
            "  -v                       log every request\n");
 }
 
-/* A non-empty string flag into a fixed field; -1 when it does not fit. */
-static int set_str(char *dst, size_t cap, const char *v)
-{
-    if (!*v || strlen(v) >= cap)
-        return -1;
-    lbp_strlcpy(dst, v, cap);
-    return 0;
-}
-
 static int fault_flag(const char *key, const char *val)
 {
-    struct json_object *o = json_object_new_object();
-    char err[256];
-    int rc;
-    if (strstr(key, "rate")) {
-        char *end;
-        double d = strtod(val, &end);
-        if (*end || end == val) {
-            json_object_put(o);
-            return -1;
-        }
-        json_object_object_add(o, key, json_object_new_double(d));
-    } else {
-        long n;
-        if (lbp_parse_long(val, 0, 100000000, &n) != 0) {
-            json_object_put(o);
-            return -1;
-        }
-        json_object_object_add(o, key, json_object_new_int64(n));
-    }
-    rc = az_faults_set(o, err, sizeof(err));
-    if (rc)
-        fprintf(stderr, "fake-azure: %s\n", err);
-    json_object_put(o);
-    return rc;
+    return fake_fault_flag("fake-azure", key, val, 100000000, az_faults_set);
 }
 
 int main(int argc, char **argv)
@@ -521,25 +356,19 @@ int main(int argc, char **argv)
         O_MSICID,
         O_MSIRES,
         O_NOSYS,
-        O_FAULT
     };
-    static const struct {
-        const char *flag, *key;
-    } fault_flags[] = {{"throttle", "throttle"},
-                       {"throttle-rate", "throttle_rate"},
-                       {"server-errors", "server_errors"},
-                       {"error-rate", "error_rate"},
-                       {"conflicts", "conflicts"},
-                       {"op-failures", "op_failures"},
-                       {"latency-ms", "latency_ms"},
-                       {"reads-budget", "reads_budget"},
-                       {"writes-budget", "writes_budget"},
-                       {"deletes-budget", "deletes_budget"},
-                       {"budget-window", "budget_window_s"}};
-    struct option opts[48] = {
-        {"port", required_argument, NULL, 'p'},
-        {"port-file", required_argument, NULL, 'P'},
-        {"bind", required_argument, NULL, 'b'},
+    static const struct fake_fault_flag fault_flags[] = {{"throttle", "throttle"},
+                                                         {"throttle-rate", "throttle_rate"},
+                                                         {"server-errors", "server_errors"},
+                                                         {"error-rate", "error_rate"},
+                                                         {"conflicts", "conflicts"},
+                                                         {"op-failures", "op_failures"},
+                                                         {"latency-ms", "latency_ms"},
+                                                         {"reads-budget", "reads_budget"},
+                                                         {"writes-budget", "writes_budget"},
+                                                         {"deletes-budget", "deletes_budget"},
+                                                         {"budget-window", "budget_window_s"}};
+    static const struct option own[] = {
         {"tenant-id", required_argument, NULL, O_TENANT},
         {"client-id", required_argument, NULL, O_CLIENT},
         {"client-secret", required_argument, NULL, O_SECRET},
@@ -559,59 +388,46 @@ int main(int argc, char **argv)
         {"msi-client-id", required_argument, NULL, O_MSICID},
         {"msi-res-id", required_argument, NULL, O_MSIRES},
         {"no-system-identity", no_argument, NULL, O_NOSYS},
-        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
-    const char *port_file = NULL, *bind_addr = "127.0.0.1", *fed_key = NULL, *fed_tok = NULL;
-    long v, port = 0, nodes = 0;
-    int c, idx, rc = 1, n_opts = 0;
-    struct MHD_Daemon *d = NULL;
-    struct sockaddr_in sa;
-    const union MHD_DaemonInfo *info;
-    sigset_t set;
+    struct option opts[48];
+    const char *fed_key = NULL, *fed_tok = NULL;
+    long v, nodes = 0;
+    int c, idx, rc = 1;
     bool auth_up = false, arm_up = false;
 
-    while (opts[n_opts].name)
-        n_opts++;
-    for (size_t i = 0; i < LBP_ARRAY_LEN(fault_flags); i++)
-        opts[n_opts++] =
-            (struct option){fault_flags[i].flag, required_argument, NULL, O_FAULT + (int)i};
-    opts[n_opts] = (struct option){NULL, 0, NULL, 0};
-    if (parse_cidr("203.0.113.0/24", &az_cfg.pub_base, &az_cfg.pub_n))
+    if (fake_opts(opts, LBP_ARRAY_LEN(opts), own, fault_flags, LBP_ARRAY_LEN(fault_flags)) ||
+        fake_parse_cidr("203.0.113.0/24", &az_cfg.pub_base, &az_cfg.pub_n))
         return 1;
     while ((idx = -1, c = getopt_long(argc, argv, "vh", opts, &idx)) != -1) {
+        int taken = fake_listen_flag(&g_listen, c, optarg);
+        if (taken < 0)
+            goto bad;
+        if (taken)
+            continue;
         switch (c) {
-        case 'p':
-            if (lbp_parse_long(optarg, 0, 65535, &port))
-                goto bad;
-            break;
-        case 'P':
-            port_file = optarg;
-            break;
-        case 'b':
-            bind_addr = optarg;
-            break;
         case O_TENANT:
-            if (set_str(az_cfg.tenant, sizeof(az_cfg.tenant), optarg))
+            if (fake_set_str(az_cfg.tenant, sizeof(az_cfg.tenant), optarg))
                 goto bad;
             break;
         case O_CLIENT:
-            if (set_str(az_cfg.client_id, sizeof(az_cfg.client_id), optarg))
+            if (fake_set_str(az_cfg.client_id, sizeof(az_cfg.client_id), optarg))
                 goto bad;
             break;
         case O_SECRET:
-            if (set_str(az_cfg.client_secret, sizeof(az_cfg.client_secret), optarg))
+            if (fake_set_str(az_cfg.client_secret, sizeof(az_cfg.client_secret), optarg))
                 goto bad;
             break;
         case O_SUB:
-            if (set_str(az_cfg.subscription, sizeof(az_cfg.subscription), optarg))
+            if (fake_set_str(az_cfg.subscription, sizeof(az_cfg.subscription), optarg))
                 goto bad;
             break;
         case O_LOC:
-            if (set_str(az_cfg.location, sizeof(az_cfg.location), optarg))
+            if (fake_set_str(az_cfg.location, sizeof(az_cfg.location), optarg))
                 goto bad;
             break;
         case O_RG:
-            if (set_str(az_cfg.resource_group, sizeof(az_cfg.resource_group), optarg))
+            if (fake_set_str(az_cfg.resource_group, sizeof(az_cfg.resource_group), optarg))
                 goto bad;
             break;
         case O_NODES:
@@ -639,7 +455,7 @@ int main(int argc, char **argv)
             az_cfg.token_lifetime_s = (int)v;
             break;
         case O_PUB:
-            if (parse_cidr(optarg, &az_cfg.pub_base, &az_cfg.pub_n))
+            if (fake_parse_cidr(optarg, &az_cfg.pub_base, &az_cfg.pub_n))
                 goto bad;
             break;
         case O_FEDKEY:
@@ -649,33 +465,30 @@ int main(int argc, char **argv)
             fed_tok = optarg;
             break;
         case O_FEDISS:
-            if (set_str(az_cfg.fed_issuer, sizeof(az_cfg.fed_issuer), optarg))
+            if (fake_set_str(az_cfg.fed_issuer, sizeof(az_cfg.fed_issuer), optarg))
                 goto bad;
             break;
         case O_FEDSUB:
-            if (set_str(az_cfg.fed_subject, sizeof(az_cfg.fed_subject), optarg))
+            if (fake_set_str(az_cfg.fed_subject, sizeof(az_cfg.fed_subject), optarg))
                 goto bad;
             break;
         case O_MSICID:
-            if (set_str(az_cfg.msi_client_id, sizeof(az_cfg.msi_client_id), optarg))
+            if (fake_set_str(az_cfg.msi_client_id, sizeof(az_cfg.msi_client_id), optarg))
                 goto bad;
             break;
         case O_MSIRES:
-            if (set_str(az_cfg.msi_res_id, sizeof(az_cfg.msi_res_id), optarg))
+            if (fake_set_str(az_cfg.msi_res_id, sizeof(az_cfg.msi_res_id), optarg))
                 goto bad;
             break;
         case O_NOSYS:
             az_cfg.msi_system = false;
             break;
-        case 'v':
-            g_verbose++;
-            break;
         case 'h':
             usage(stdout);
             return 0;
         default:
-            if (c >= O_FAULT && c < O_FAULT + (int)LBP_ARRAY_LEN(fault_flags)) {
-                if (fault_flag(fault_flags[c - O_FAULT].key, optarg))
+            if (c >= FAKE_OPT_FAULT && c < FAKE_OPT_FAULT + (int)LBP_ARRAY_LEN(fault_flags)) {
+                if (fault_flag(fault_flags[c - FAKE_OPT_FAULT].key, optarg))
                     goto bad;
                 break;
             }
@@ -686,19 +499,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "fake-azure: unexpected argument '%s'\n", argv[optind]);
         goto usage;
     }
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, bind_addr, &sa.sin_addr) != 1) {
-        fprintf(stderr, "fake-azure: --bind %s: not an IPv4 address\n", bind_addr);
-        goto bad;
-    }
-
-    signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (fake_listen_prepare(&g_listen) != 0)
+        goto usage;
 
     if (az_auth_init() != 0) {
         lbp_error("cannot make an RSA key");
@@ -722,20 +524,11 @@ int main(int argc, char **argv)
         }
         rc = 1;
     }
-    d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                             MHD_USE_POLL | MHD_USE_ERROR_LOG,
-                         0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
-                         (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                         MHD_OPTION_CONNECTION_LIMIT, 2000u, MHD_OPTION_CONNECTION_TIMEOUT,
-                         (unsigned)60, MHD_OPTION_END);
-    if (!d) {
-        lbp_error("cannot listen on %s:%ld", bind_addr, port);
+    if (fake_listen_start(&g_listen, on_request, NULL) != 0)
         goto out;
-    }
-    info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    port = info ? info->port : port;
     snprintf(az_cfg.self_host, sizeof(az_cfg.self_host), "%s:%ld",
-             strcmp(bind_addr, "0.0.0.0") ? bind_addr : "127.0.0.1", port);
+             strcmp(g_listen.bind_addr, "0.0.0.0") ? g_listen.bind_addr : "127.0.0.1",
+             g_listen.port);
     if (fed_key && az_auth_write_key(fed_key) != 0) {
         lbp_error("cannot write %s", fed_key);
         goto out;
@@ -744,23 +537,10 @@ int main(int argc, char **argv)
         lbp_error("cannot write %s", fed_tok);
         goto out;
     }
-    if (port_file) {
-        char p[16];
-        snprintf(p, sizeof(p), "%ld\n", port);
-        if (write_file(port_file, p)) {
-            lbp_error("cannot write %s", port_file);
-            goto out;
-        }
-    }
-    printf("listening on http://%s:%ld\n", bind_addr, port);
-    fflush(stdout);
-
-    int sig = 0;
-    sigwait(&set, &sig);
-    rc = 0;
+    if (fake_listen_serve(&g_listen) == 0)
+        rc = 0;
 out:
-    if (d)
-        MHD_stop_daemon(d);
+    fake_listen_stop(&g_listen);
     if (arm_up)
         az_arm_free();
     if (auth_up)
@@ -768,9 +548,7 @@ out:
     az_counters_reset();
     return rc;
 bad:
-    /* getopt names unknown flags itself; a known flag with a bad value is named here. */
-    if (c != '?' && idx >= 0 && optarg)
-        fprintf(stderr, "fake-azure: --%s: bad value '%s'\n", opts[idx].name, optarg);
+    fake_bad_flag(&g_listen, c, opts, idx, optarg);
 usage:
     usage(stderr);
     return 2;

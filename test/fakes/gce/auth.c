@@ -13,6 +13,7 @@
  * a hash table with their expiry; an expired one gets 401 authError.
  */
 #include "test/fakes/gce/fake.h"
+#include "test/fakes/fake_util.h"
 #include "common/util.h"
 
 #include <openssl/bio.h>
@@ -260,45 +261,30 @@ static void oauth_error(struct gce_reply *r, int status, const char *error, cons
     r->json = o;
 }
 
-static int hexval(int c)
+/* The value of key in an x-www-form-urlencoded body, decoded (malloc'd), or NULL. */
+struct form_find {
+    const char *key;
+    char *value;
+};
+
+static int form_find_cb(void *ud, char *name, char *value)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    struct form_find *f = ud;
+    bool hit = !strcmp(name, f->key);
+    free(name);
+    if (!hit) {
+        free(value);
+        return 0;
+    }
+    f->value = value;
+    return 1;
 }
 
-/* The value of key in an x-www-form-urlencoded body, decoded (malloc'd), or NULL. */
 static char *form_value(const char *body, size_t len, const char *key)
 {
-    const char *p = body, *end = body + len;
-    size_t kl = strlen(key);
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *e = amp ? amp : end;
-        if ((size_t)(e - p) > kl && !strncmp(p, key, kl) && p[kl] == '=') {
-            const char *v = p + kl + 1;
-            char *o = malloc((size_t)(e - v) + 1);
-            size_t j = 0;
-            if (!o)
-                return NULL;
-            for (const char *s = v; s < e; s++) {
-                if (*s == '%' && e - s > 2 && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
-                    o[j++] = (char)(hexval(s[1]) * 16 + hexval(s[2]));
-                    s += 2;
-                } else {
-                    o[j++] = *s == '+' ? ' ' : *s;
-                }
-            }
-            o[j] = 0;
-            return o;
-        }
-        p = e + 1;
-    }
-    return NULL;
+    struct form_find f = {key, NULL};
+    fake_form_each(body, len, form_find_cb, &f);
+    return f.value;
 }
 
 /* base64url (padding optional) → bytes; NULL on a bad character. */

@@ -8,15 +8,12 @@
 #define LBP_FAKE_GCE_CLIENT_H
 
 #include <json-c/json.h>
-#include <sys/types.h>
+
+#include "test/fakes/fake_client.h"
 
 struct fake_gce {
-    pid_t pid;
-    int port;
-    char url[64];       /* "http://127.0.0.1:PORT" */
-    char dir[64];       /* a temp dir owned by this instance, removed on stop */
-    char key_file[128]; /* dir/key.json, from --write-credentials */
-    char log[128];      /* dir/fake-gce.log: the fake's stdout and stderr */
+    struct fake_proc proc; /* url, temp dir, log (dir/fake-gce.log) */
+    char key_file[128];    /* dir/key.json, from --write-credentials */
 };
 
 struct fake_gce_resp {

@@ -14,19 +14,14 @@
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
+#include "test/fakes/fake_httpd.h"
 
-#include <arpa/inet.h>
-#include <getopt.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
 #include <openssl/rand.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #define MAX_BODY (1u << 20)
 
@@ -41,7 +36,7 @@ struct gce_config gce_cfg = {
     .metadata_sa = true,
 };
 pthread_mutex_t gce_lock = PTHREAD_MUTEX_INITIALIZER;
-static int g_verbose;
+static struct fake_listen g_listen = FAKE_LISTEN_INIT("fake-gce");
 
 /* ---- shared helpers ---- */
 
@@ -128,11 +123,6 @@ void gce_new_id(char out[24])
 
 /* ---- HTTP ---- */
 
-struct conn {
-    struct lbp_buf body;
-    bool toobig;
-};
-
 static enum MHD_Result send_reply(struct MHD_Connection *c, struct gce_reply *r)
 {
     struct MHD_Response *resp;
@@ -160,47 +150,13 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct gce_reply *r)
     return ret;
 }
 
-static struct json_object *parse_obj(const struct conn *cn)
-{
-    struct json_object *o = json_tokener_parse(cn->body.data ? cn->body.data : "{}");
-    if (o && !json_object_is_type(o, json_type_object)) {
-        json_object_put(o);
-        return NULL;
-    }
-    return o;
-}
-
 static int set_config(struct json_object *in, char *err, size_t cap)
 {
-    struct {
-        const char *key;
-        int *dst;
-        long min, max;
-    } keys[] = {{"op_polls", &gce_cfg.op_polls, 0, 1000},
-                {"op_ms", &gce_cfg.op_ms, 0, 3600000},
-                {"token_lifetime_s", &gce_cfg.token_lifetime_s, 1, 86400}};
-    json_object_object_foreach(in, k, v)
-    {
-        size_t i = 0;
-        while (i < LBP_ARRAY_LEN(keys) && strcmp(keys[i].key, k) != 0)
-            i++;
-        if (i == LBP_ARRAY_LEN(keys)) {
-            snprintf(err, cap, "unknown setting '%s'", k);
-            return -1;
-        }
-        if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < keys[i].min ||
-            json_object_get_int64(v) > keys[i].max) {
-            snprintf(err, cap, "%s: an integer in [%ld, %ld]", k, keys[i].min, keys[i].max);
-            return -1;
-        }
-    }
-    json_object_object_foreach(in, k2, v2)
-    {
-        for (size_t i = 0; i < LBP_ARRAY_LEN(keys); i++)
-            if (!strcmp(keys[i].key, k2))
-                *keys[i].dst = json_object_get_int(v2);
-    }
-    return 0;
+    const struct fake_int_setting keys[] = {
+        {"op_polls", &gce_cfg.op_polls, 0, 1000},
+        {"op_ms", &gce_cfg.op_ms, 0, 3600000},
+        {"token_lifetime_s", &gce_cfg.token_lifetime_s, 1, 86400}};
+    return fake_set_ints(in, keys, LBP_ARRAY_LEN(keys), err, cap);
 }
 
 static int set_quotas(struct json_object *in, char *err, size_t cap)
@@ -216,59 +172,28 @@ static int set_quotas(struct json_object *in, char *err, size_t cap)
     return 0;
 }
 
-static void control(const char *method, const char *url, const struct conn *cn, struct gce_reply *r)
+static void control(const char *method, const char *url, const struct fake_conn *cn,
+                    struct gce_reply *r)
 {
-    struct json_object *in = NULL;
-    char err[256] = "";
-    bool post = !strcmp(method, "POST");
-    if (post && !(in = parse_obj(cn))) {
-        gce_reply_text(r, 400, "text/plain", "body: a JSON object\n");
-        return;
-    }
-    pthread_mutex_lock(&gce_lock);
-    if (!strcmp(url, "/_fake/state") && !post) {
-        r->json = gce_compute_state();
-    } else if (!strcmp(url, "/_fake/faults")) {
-        if (post && gce_faults_set(in, err, sizeof(err)) != 0)
-            goto bad;
-        r->json = gce_faults_get();
-    } else if (!strcmp(url, "/_fake/config") && post) {
-        if (set_config(in, err, sizeof(err)) != 0)
-            goto bad;
-        gce_reply_text(r, 200, "text/plain", "ok\n");
-    } else if (!strcmp(url, "/_fake/quotas") && post) {
-        if (set_quotas(in, err, sizeof(err)) != 0)
-            goto bad;
-        r->json = gce_compute_quotas();
-    } else if (!strcmp(url, "/_fake/seed") && post) {
-        if (gce_compute_seed(in, err, sizeof(err)) != 0)
-            goto bad;
-        gce_reply_text(r, 200, "text/plain", "ok\n");
-    } else if (!strcmp(url, "/_fake/counters") && !post) {
-        r->json = gce_counters();
-    } else if (!strcmp(url, "/_fake/counters/reset") && post) {
-        gce_counters_reset();
-        gce_reply_text(r, 200, "text/plain", "ok\n");
+    static const struct fake_control tab[] = {
+        {"/_fake/state", FAKE_GET, NULL, NULL, gce_compute_state},
+        {"/_fake/faults", FAKE_ANY, gce_faults_set, NULL, gce_faults_get},
+        {"/_fake/config", FAKE_POST, set_config, NULL, NULL},
+        {"/_fake/quotas", FAKE_POST, set_quotas, NULL, gce_compute_quotas},
+        {"/_fake/seed", FAKE_POST, gce_compute_seed, NULL, NULL},
+        {"/_fake/counters", FAKE_GET, NULL, NULL, gce_counters},
+        {"/_fake/counters/reset", FAKE_POST, NULL, gce_counters_reset, NULL},
+    };
+    char text[256];
+    struct json_object *json;
+    int status = fake_control_run(tab, LBP_ARRAY_LEN(tab), &gce_lock, method, url, cn, &json, text,
+                                  sizeof(text));
+    if (json) {
+        r->status = status;
+        r->json = json;
     } else {
-        gce_reply_text(r, 404, "text/plain", "no such control\n");
+        gce_reply_text(r, status, "text/plain", text);
     }
-    if (!r->status)
-        r->status = 200;
-    pthread_mutex_unlock(&gce_lock);
-    json_object_put(in);
-    return;
-bad:
-    pthread_mutex_unlock(&gce_lock);
-    json_object_put(in);
-    strncat(err, "\n", sizeof(err) - strlen(err) - 1);
-    gce_reply_text(r, 400, "text/plain", err);
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (ms > 0 && nanosleep(&ts, &ts) != 0)
-        ;
 }
 
 static const char *arg(struct MHD_Connection *c, const char *name)
@@ -277,7 +202,7 @@ static const char *arg(struct MHD_Connection *c, const char *name)
 }
 
 static void compute(struct MHD_Connection *c, const char *method, const char *url,
-                    const struct conn *cn, struct gce_reply *r)
+                    const struct fake_conn *cn, struct gce_reply *r)
 {
     struct gce_query q = {
         .max_results = arg(c, "maxResults"),
@@ -294,10 +219,10 @@ static void compute(struct MHD_Connection *c, const char *method, const char *ur
     latency = gce_fault_latency_ms();
     pthread_mutex_unlock(&gce_lock);
     if (latency)
-        sleep_ms(latency);
+        fake_sleep_ms(latency);
     pthread_mutex_lock(&gce_lock);
     if (gce_auth_check(authz, r) == 0 && !gce_fault_take(method, url, r))
-        gce_compute(method, url, &q, cn->body.data ? cn->body.data : "", cn->body.len, r);
+        gce_compute(method, url, &q, fake_conn_body(cn), cn->body.len, r);
     pthread_mutex_unlock(&gce_lock);
 }
 
@@ -305,33 +230,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
 {
-    struct conn *cn = *con_cls;
     struct gce_reply r = {0};
+    enum MHD_Result ret;
+    struct fake_conn *cn = fake_conn_collect(con_cls, upload, upload_size, MAX_BODY, &ret);
     (void)cls;
     (void)version;
-    if (!cn) {
-        cn = calloc(1, sizeof(*cn));
-        if (!cn)
-            return MHD_NO;
-        lbp_buf_init(&cn->body, MAX_BODY);
-        *con_cls = cn;
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        if (lbp_buf_add(&cn->body, upload, *upload_size) != LBP_OK)
-            cn->toobig = true;
-        *upload_size = 0;
-        return MHD_YES;
-    }
+    if (!cn)
+        return ret;
     if (cn->toobig) {
         gce_error(&r, 413, "global", "uploadTooLarge", "The request body is too large.");
     } else if (!strcmp(url, "/token")) {
         pthread_mutex_lock(&gce_lock);
-        gce_auth_token_endpoint(method, cn->body.data ? cn->body.data : "", cn->body.len, &r);
+        gce_auth_token_endpoint(method, fake_conn_body(cn), cn->body.len, &r);
         pthread_mutex_unlock(&gce_lock);
     } else if (!strcmp(url, "/v1/token")) {
         pthread_mutex_lock(&gce_lock);
-        gce_auth_sts(method, cn->body.data ? cn->body.data : "", cn->body.len, &r);
+        gce_auth_sts(method, fake_conn_body(cn), cn->body.len, &r);
         pthread_mutex_unlock(&gce_lock);
     } else if (!strncmp(url, "/v1/projects/", 13)) {
         pthread_mutex_lock(&gce_lock);
@@ -349,41 +263,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     } else {
         compute(c, method, url, cn, &r);
     }
-    if (g_verbose)
+    if (g_listen.verbose)
         lbp_info("%s %s -> %d", method, url, r.status);
     return send_reply(c, &r);
-}
-
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
-{
-    struct conn *cn = *con_cls;
-    (void)cls;
-    (void)c;
-    (void)toe;
-    if (cn) {
-        lbp_buf_free(&cn->body);
-        free(cn);
-        *con_cls = NULL;
-    }
-}
-
-/* ---- start-up ---- */
-
-static int parse_cidr(const char *s, uint32_t *base, uint32_t *n)
-{
-    char ip[32];
-    const char *slash = strchr(s, '/');
-    struct in_addr a;
-    long bits;
-    if (!slash || (size_t)(slash - s) >= sizeof(ip))
-        return -1;
-    snprintf(ip, sizeof(ip), "%.*s", (int)(slash - s), s);
-    if (inet_pton(AF_INET, ip, &a) != 1 || lbp_parse_long(slash + 1, 8, 30, &bits) != 0)
-        return -1;
-    *n = 1u << (32 - bits);
-    *base = ntohl(a.s_addr) & ~(*n - 1);
-    return 0;
 }
 
 static int parse_zones(const char *s)
@@ -399,23 +281,6 @@ static int parse_zones(const char *s)
         lbp_strlcpy(gce_cfg.zones[gce_cfg.n_zones++], t, sizeof(gce_cfg.zones[0]));
     }
     return gce_cfg.n_zones ? 0 : -1;
-}
-
-static int write_file(const char *path, const char *data)
-{
-    char tmp[4096];
-    FILE *f;
-    int rc;
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    f = fopen(tmp, "w");
-    if (!f)
-        return -1;
-    rc = fputs(data, f) < 0 ? -1 : 0;
-    if (fclose(f) || rc || rename(tmp, path)) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
 }
 
 static void usage(FILE *f)
@@ -454,40 +319,35 @@ static void usage(FILE *f)
                "  -v                       log every request\n");
 }
 
-/* A non-empty string flag into a fixed field; -1 when it does not fit. */
-static int set_str(char *dst, size_t cap, const char *v)
-{
-    if (!*v || strlen(v) >= cap)
-        return -1;
-    lbp_strlcpy(dst, v, cap);
-    return 0;
-}
-
 static int fault_flag(const char *key, const char *val)
 {
-    struct json_object *o = json_object_new_object();
-    char err[128];
+    return fake_fault_flag("fake-gce", key, val, 1000000, gce_faults_set);
+}
+
+/* --instances N: VMs node-0..N-1 over the zones, tagged lbprov-node. */
+static int seed_instances(long instances)
+{
+    struct json_object *seed = json_object_new_object(), *arr = json_object_new_array();
+    char err[512];
     int rc;
-    if (!strcmp(key, "error_rate")) {
-        char *end;
-        double d = strtod(val, &end);
-        if (*end || end == val) {
-            json_object_put(o);
-            return -1;
-        }
-        json_object_object_add(o, key, json_object_new_double(d));
-    } else {
-        long n;
-        if (lbp_parse_long(val, 0, 1000000, &n) != 0) {
-            json_object_put(o);
-            return -1;
-        }
-        json_object_object_add(o, key, json_object_new_int64(n));
+    for (long i = 0; i < instances; i++) {
+        struct json_object *in = json_object_new_object(), *tags = json_object_new_array();
+        char name[32];
+        snprintf(name, sizeof(name), "node-%ld", i);
+        json_object_object_add(in, "name", json_object_new_string(name));
+        json_object_object_add(in, "zone",
+                               json_object_new_string(gce_cfg.zones[i % gce_cfg.n_zones]));
+        json_object_array_add(tags, json_object_new_string("lbprov-node"));
+        json_object_object_add(in, "tags", tags);
+        json_object_array_add(arr, in);
     }
-    rc = gce_faults_set(o, err, sizeof(err));
+    json_object_object_add(seed, "instances", arr);
+    pthread_mutex_lock(&gce_lock);
+    rc = gce_compute_seed(seed, err, sizeof(err));
+    pthread_mutex_unlock(&gce_lock);
+    json_object_put(seed);
     if (rc)
-        fprintf(stderr, "fake-gce: %s\n", err);
-    json_object_put(o);
+        lbp_error("--instances: %s", err);
     return rc;
 }
 
@@ -509,19 +369,13 @@ int main(int argc, char **argv)
         O_INSTANCES,
         O_SUBJECT,
         O_AUDIENCE,
-        O_FAULT
     };
-    static const struct {
-        const char *flag, *key;
-    } fault_flags[] = {
+    static const struct fake_fault_flag fault_flags[] = {
         {"rate-limit", "rate_limit"},         {"too-many-requests", "too_many_requests"},
         {"server-errors", "server_errors"},   {"error-rate", "error_rate"},
         {"quota-exceeded", "quota_exceeded"}, {"qps", "qps"},
         {"stale-reads", "stale_reads"},       {"latency-ms", "latency_ms"}};
-    struct option opts[32] = {
-        {"port", required_argument, NULL, 'p'},
-        {"port-file", required_argument, NULL, 'P'},
-        {"bind", required_argument, NULL, 'b'},
+    static const struct option own[] = {
         {"project", required_argument, NULL, O_PROJECT},
         {"region", required_argument, NULL, O_REGION},
         {"zones", required_argument, NULL, O_ZONES},
@@ -537,45 +391,31 @@ int main(int argc, char **argv)
         {"instances", required_argument, NULL, O_INSTANCES},
         {"subject-token", required_argument, NULL, O_SUBJECT},
         {"wif-audience", required_argument, NULL, O_AUDIENCE},
-        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
-    const char *port_file = NULL, *bind_addr = "127.0.0.1", *creds = NULL, *zones = NULL;
-    long v, port = 0, instances = 0;
-    int c, idx, rc = 1, n_opts = 0;
-    struct MHD_Daemon *d = NULL;
-    struct sockaddr_in sa;
-    const union MHD_DaemonInfo *info;
-    sigset_t set;
+    struct option opts[32];
+    const char *creds = NULL, *zones = NULL;
+    long v, instances = 0;
+    int c, idx, rc = 1;
     bool auth_up = false, compute_up = false;
 
-    /* The fault flags follow the fixed ones; opts has room for both and the terminator. */
-    while (opts[n_opts].name)
-        n_opts++;
-    for (size_t i = 0; i < LBP_ARRAY_LEN(fault_flags); i++)
-        opts[n_opts++] =
-            (struct option){fault_flags[i].flag, required_argument, NULL, O_FAULT + (int)i};
-    opts[n_opts] = (struct option){NULL, 0, NULL, 0};
-    if (parse_cidr("203.0.113.0/24", &gce_cfg.ext_base, &gce_cfg.ext_n) ||
-        parse_cidr("10.128.0.0/20", &gce_cfg.int_base, &gce_cfg.int_n))
+    if (fake_opts(opts, LBP_ARRAY_LEN(opts), own, fault_flags, LBP_ARRAY_LEN(fault_flags)) ||
+        fake_parse_cidr("203.0.113.0/24", &gce_cfg.ext_base, &gce_cfg.ext_n) ||
+        fake_parse_cidr("10.128.0.0/20", &gce_cfg.int_base, &gce_cfg.int_n))
         return 1;
     while ((idx = -1, c = getopt_long(argc, argv, "vh", opts, &idx)) != -1) {
+        int taken = fake_listen_flag(&g_listen, c, optarg);
+        if (taken < 0)
+            goto bad;
+        if (taken)
+            continue;
         switch (c) {
-        case 'p':
-            if (lbp_parse_long(optarg, 0, 65535, &port))
-                goto bad;
-            break;
-        case 'P':
-            port_file = optarg;
-            break;
-        case 'b':
-            bind_addr = optarg;
-            break;
         case O_PROJECT:
-            if (set_str(gce_cfg.project, sizeof(gce_cfg.project), optarg))
+            if (fake_set_str(gce_cfg.project, sizeof(gce_cfg.project), optarg))
                 goto bad;
             break;
         case O_REGION:
-            if (set_str(gce_cfg.region, sizeof(gce_cfg.region), optarg))
+            if (fake_set_str(gce_cfg.region, sizeof(gce_cfg.region), optarg))
                 goto bad;
             break;
         case O_ZONES:
@@ -600,11 +440,11 @@ int main(int argc, char **argv)
             gce_cfg.token_lifetime_s = (int)v;
             break;
         case O_EXT:
-            if (parse_cidr(optarg, &gce_cfg.ext_base, &gce_cfg.ext_n))
+            if (fake_parse_cidr(optarg, &gce_cfg.ext_base, &gce_cfg.ext_n))
                 goto bad;
             break;
         case O_INT:
-            if (parse_cidr(optarg, &gce_cfg.int_base, &gce_cfg.int_n))
+            if (fake_parse_cidr(optarg, &gce_cfg.int_base, &gce_cfg.int_n))
                 goto bad;
             break;
         case O_BASE: {
@@ -632,22 +472,19 @@ int main(int argc, char **argv)
                 goto bad;
             break;
         case O_SUBJECT:
-            if (set_str(gce_cfg.subject_token, sizeof(gce_cfg.subject_token), optarg))
+            if (fake_set_str(gce_cfg.subject_token, sizeof(gce_cfg.subject_token), optarg))
                 goto bad;
             break;
         case O_AUDIENCE:
-            if (set_str(gce_cfg.wif_audience, sizeof(gce_cfg.wif_audience), optarg))
+            if (fake_set_str(gce_cfg.wif_audience, sizeof(gce_cfg.wif_audience), optarg))
                 goto bad;
-            break;
-        case 'v':
-            g_verbose++;
             break;
         case 'h':
             usage(stdout);
             return 0;
         default:
-            if (c >= O_FAULT && c < O_FAULT + (int)LBP_ARRAY_LEN(fault_flags)) {
-                if (fault_flag(fault_flags[c - O_FAULT].key, optarg))
+            if (c >= FAKE_OPT_FAULT && c < FAKE_OPT_FAULT + (int)LBP_ARRAY_LEN(fault_flags)) {
+                if (fault_flag(fault_flags[c - FAKE_OPT_FAULT].key, optarg))
                     goto bad;
                 break;
             }
@@ -675,19 +512,8 @@ int main(int argc, char **argv)
         if (parse_zones(def))
             goto bad;
     }
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, bind_addr, &sa.sin_addr) != 1) {
-        fprintf(stderr, "fake-gce: --bind %s: not an IPv4 address\n", bind_addr);
-        goto bad;
-    }
-
-    signal(SIGPIPE, SIG_IGN);
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (fake_listen_prepare(&g_listen) != 0)
+        goto usage;
 
     if (gce_auth_init() != 0) {
         lbp_error("cannot make an RSA key");
@@ -699,67 +525,21 @@ int main(int argc, char **argv)
         goto out;
     }
     compute_up = true;
-    d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                             MHD_USE_POLL | MHD_USE_ERROR_LOG,
-                         0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
-                         (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                         MHD_OPTION_CONNECTION_LIMIT, 2000u, MHD_OPTION_CONNECTION_TIMEOUT,
-                         (unsigned)60, MHD_OPTION_END);
-    if (!d) {
-        lbp_error("cannot listen on %s:%ld", bind_addr, port);
+    if (fake_listen_start(&g_listen, on_request, NULL) != 0)
         goto out;
-    }
-    info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    port = info ? info->port : port;
     snprintf(gce_cfg.token_uri, sizeof(gce_cfg.token_uri), "http://%s:%ld/token",
-             strcmp(bind_addr, "0.0.0.0") ? bind_addr : "127.0.0.1", port);
-    if (instances > 0) {
-        struct json_object *seed = json_object_new_object(), *arr = json_object_new_array();
-        char err[512];
-        for (long i = 0; i < instances; i++) {
-            struct json_object *in = json_object_new_object(), *tags = json_object_new_array();
-            char name[32];
-            snprintf(name, sizeof(name), "node-%ld", i);
-            json_object_object_add(in, "name", json_object_new_string(name));
-            json_object_object_add(in, "zone",
-                                   json_object_new_string(gce_cfg.zones[i % gce_cfg.n_zones]));
-            json_object_array_add(tags, json_object_new_string("lbprov-node"));
-            json_object_object_add(in, "tags", tags);
-            json_object_array_add(arr, in);
-        }
-        json_object_object_add(seed, "instances", arr);
-        pthread_mutex_lock(&gce_lock);
-        rc = gce_compute_seed(seed, err, sizeof(err));
-        pthread_mutex_unlock(&gce_lock);
-        json_object_put(seed);
-        if (rc) {
-            lbp_error("--instances: %s", err);
-            rc = 1;
-            goto out;
-        }
-        rc = 1;
-    }
+             strcmp(g_listen.bind_addr, "0.0.0.0") ? g_listen.bind_addr : "127.0.0.1",
+             g_listen.port);
+    if (instances > 0 && seed_instances(instances) != 0)
+        goto out;
     if (creds && gce_auth_write_credentials(creds) != 0) {
         lbp_error("cannot write %s", creds);
         goto out;
     }
-    if (port_file) {
-        char p[16];
-        snprintf(p, sizeof(p), "%ld\n", port);
-        if (write_file(port_file, p)) {
-            lbp_error("cannot write %s", port_file);
-            goto out;
-        }
-    }
-    printf("listening on http://%s:%ld\n", bind_addr, port);
-    fflush(stdout);
-
-    int sig = 0;
-    sigwait(&set, &sig);
-    rc = 0;
+    if (fake_listen_serve(&g_listen) == 0)
+        rc = 0;
 out:
-    if (d)
-        MHD_stop_daemon(d);
+    fake_listen_stop(&g_listen);
     if (compute_up)
         gce_compute_free();
     if (auth_up)
@@ -767,9 +547,7 @@ out:
     gce_faults_free();
     return rc;
 bad:
-    /* getopt names unknown flags itself; a known flag with a bad value is named here. */
-    if (c != '?' && idx >= 0 && optarg)
-        fprintf(stderr, "fake-gce: --%s: bad value '%s'\n", opts[idx].name, optarg);
+    fake_bad_flag(&g_listen, c, opts, idx, optarg);
 usage:
     usage(stderr);
     return 2;
