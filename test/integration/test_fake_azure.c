@@ -796,6 +796,24 @@ static void test_faults(void **st)
     arm("GET", NET "/loadBalancers" V, NULL, &r);
     assert_int_equal(r.status, 200);
     resp_free(&r);
+    /* A lost reply: reads are answered; a write is stored and its connection closes. */
+    faults("{\"lost_reply_rate\":1}");
+    arm("GET", NET "/loadBalancers" V, NULL, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    arm("PUT", NET "/publicIPAddresses/lost-pip" V, pip_body, &r);
+    assert_int_equal(r.status, -1);
+    resp_free(&r);
+    faults("{\"lost_reply_rate\":0}");
+    arm("GET", NET "/publicIPAddresses/lost-pip" V, NULL, &r);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    {
+        struct json_object *c = fake_azure_json(&g, "/_fake/counters");
+        assert_int_equal(json_object_get_int(json_object_object_get(c, "lost_replies")), 1);
+        json_object_put(c);
+    }
+    del_ok(NET "/publicIPAddresses/lost-pip" V);
     /* A bad fault request changes nothing and says what is wrong. */
     assert_int_equal(fake_azure_control(&g, "/_fake/faults", "{\"throttle\":-1}"), 400);
     assert_int_equal(fake_azure_control(&g, "/_fake/faults", "{\"nosuch\":1}"), 400);

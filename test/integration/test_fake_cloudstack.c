@@ -1036,6 +1036,27 @@ static void errors_and_paging(void **state)
     assert_int_equal(call(&o, "listZones"), 429);
     json_object_put(o);
     assert_int_equal(fake_cs_post(&g_f, "/_fake/config", "{\"throttle_rate\":0}"), 0);
+    /* drop_rate: reads are answered; a change is made and its reply lost. */
+    {
+        size_t n_ips = state_len("publicips");
+        struct json_object *c, *a;
+        char id[64];
+        assert_int_equal(fake_cs_post(&g_f, "/_fake/config", "{\"drop_rate\":1}"), 0);
+        assert_int_equal(call(&o, "listZones"), 200);
+        json_object_put(o);
+        assert_int_equal(call(&o, "associateIpAddress", "networkid", FAKE_CS_NETWORK_ID), -1);
+        assert_null(o);
+        assert_int_equal(fake_cs_post(&g_f, "/_fake/config", "{\"drop_rate\":0}"), 0);
+        a = state_array("publicips");
+        assert_int_equal(json_object_array_length(a), n_ips + 1);
+        snprintf(id, sizeof(id), "%s", gs(json_object_array_get_idx(a, n_ips), "id"));
+        json_object_put(a);
+        c = fake_cs_json(&g_f, "/_fake/counters");
+        assert_int_equal(gi(c, "dropped"), 1);
+        json_object_put(c);
+        assert_int_not_equal(fake_cs_post(&g_f, "/_fake/config", "{\"drop_rate\":1.5}"), 0);
+        json_object_put(run_ok(NULL, "disassociateIpAddress", "id", id, NULL));
+    }
     assert_int_not_equal(
         fake_cs_post(&g_f, "/_fake/faults", "{\"faults\":[{\"kind\":\"explode\"}]}"), 0);
     assert_int_not_equal(fake_cs_post(&g_f, "/_fake/faults",

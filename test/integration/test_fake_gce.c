@@ -898,6 +898,8 @@ static void test_error_bodies(void **st)
     assert_int_equal(state_count(), 0);
 }
 
+#define LOST_RID "3f1c2b4a-5d6e-4f70-8a9b-0c1d2e3f4a5b"
+
 static void test_faults(void **st)
 {
     struct resp r;
@@ -990,6 +992,35 @@ static void test_faults(void **st)
         assert_true(strtol(js(c.json, "calls.GET addresses"), NULL, 10) >= 3);
         resp_free(&c);
     }
+    /*
+     * Throttling at a rate; a lost reply: the insert took effect, the
+     * connection closed, and a retry with the same requestId answers the
+     * first call's Operation, making nothing twice.
+     */
+    assert_int_equal(ctl("/_fake/faults", "{\"throttle_rate\":1}"), 200);
+    expect_error("GET", GLOBAL "/firewalls", NULL, 403, "rateLimitExceeded", "usageLimits", NULL);
+    assert_int_equal(ctl("/_fake/faults", "{\"throttle_rate\":0,\"lost_reply_rate\":1}"), 200);
+    assert_int_equal(api("GET", GLOBAL "/firewalls", NULL, &r), 200); /* reads are answered */
+    resp_free(&r);
+    assert_int_equal(
+        api("POST", REGION "/addresses?requestId=" LOST_RID, "{\"name\":\"lost-a\"}", &r), -1);
+    resp_free(&r);
+    assert_int_equal(ctl("/_fake/faults", "{\"lost_reply_rate\":0}"), 200);
+    assert_int_equal(
+        api("POST", REGION "/addresses?requestId=" LOST_RID, "{\"name\":\"lost-a\"}", &r), 200);
+    done = finish(r.json);
+    assert_null(json_object_object_get(done, "error"));
+    json_object_put(done);
+    resp_free(&r);
+    assert_int_equal(state_count(), 1);
+    {
+        struct resp c;
+        assert_int_equal(http(&g, "GET", "/_fake/counters", NULL, NULL, NULL, &c), 200);
+        assert_int_equal(json_object_get_int(json_object_object_get(c.json, "lost_replies")), 1);
+        resp_free(&c);
+    }
+    mutate("DELETE", REGION "/addresses/lost-a", NULL);
+    assert_int_equal(state_count(), 0);
 }
 
 static void test_external_lb_objects(void **st)

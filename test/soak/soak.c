@@ -4,8 +4,8 @@
  * Services are churned and faults are injected everywhere; then the faults
  * stop and everything must converge.
  *
- *   soak --services N --seconds T --cloud aws|mock [--rate OPS/S] [--kill-every S]
- *        [--settle S] [--nodes K] [--seed S] [--dir D]
+ *   soak --services N --seconds T --cloud aws|gce|azure|cloudstack|mock [--rate OPS/S]
+ *        [--kill-every S] [--settle S] [--nodes K] [--seed S] [--dir D]
  *
  * Faults while churning: a share of API requests answered 5xx (fake API
  * server "errorPercent"), every 10 s every watch dropped and the next
@@ -57,7 +57,16 @@ static const struct soak_cloud *const clouds[] = {
 #ifdef LBP_SOAK_AWS
     &soak_cloud_aws,
 #endif
-    &soak_cloud_mock, NULL};
+#ifdef LBP_SOAK_GCE
+    &soak_cloud_gce,
+#endif
+#ifdef LBP_SOAK_AZURE
+    &soak_cloud_azure,
+#endif
+#ifdef LBP_SOAK_CLOUDSTACK
+    &soak_cloud_cloudstack,
+#endif
+    &soak_cloud_mock,       NULL};
 
 struct opts {
     int services, seconds, rate, kill_every, settle, nodes;
@@ -404,10 +413,12 @@ static void note_rss(void)
 }
 
 /*
- * Reaps replicas that ended on their own and restarts them. Losing the
- * Lease exits 1 by design (the log says so); anything else is a crash.
+ * Reaps replicas that ended on their own and, while the soak runs,
+ * restarts them. Losing the Lease exits 1 by design (the log says so),
+ * also during the settle window on a loaded machine; anything else is a
+ * crash.
  */
-static void supervise(void)
+static void reap(bool restart)
 {
     for (int i = 0; i < N_REPLICAS; i++) {
         int st;
@@ -415,17 +426,24 @@ static void supervise(void)
             continue;
         if (WIFEXITED(st) && WEXITSTATUS(st) == 1) {
             n_lease_exits++;
-            fprintf(stderr, "soak: replica %d exited 1 (leader election lost); restarting\n", i);
+            fprintf(stderr, "soak: replica %d exited 1 (leader election lost)%s\n", i,
+                    restart ? "; restarting" : "");
         } else {
             n_crashes++;
-            fprintf(stderr, "soak: replica %d ended unexpectedly (status 0x%x); restarting\n", i,
-                    st);
+            fprintf(stderr, "soak: replica %d ended unexpectedly (status 0x%x)%s\n", i, st,
+                    restart ? "; restarting" : "");
         }
         pthread_mutex_lock(&mu);
         reps[i].pid = 0;
         pthread_mutex_unlock(&mu);
-        start_replica(&reps[i]);
+        if (restart)
+            start_replica(&reps[i]);
     }
+}
+
+static void supervise(void)
+{
+    reap(true);
 }
 
 static void kill_leader(void)
@@ -538,6 +556,35 @@ static bool lb_right(json_object *svc, const struct soak_lb *lb, const char *nod
         why(v, "%s: status shows another address than its LB (%s)", name, lb->addr);
         return false;
     }
+    if (lb->sources[0]) {
+        json_object *r = soak_jget(soak_jget(svc, "spec"), "loadBalancerSourceRanges");
+        const char *cidrs[16];
+        size_t n = 0;
+        char want[512];
+        for (size_t i = 0; i < soak_jlen(r) && n < 16; i++)
+            cidrs[n++] = json_object_get_string(json_object_array_get_idx(r, i));
+        if (!n)
+            cidrs[n++] = "0.0.0.0/0";
+        soak_join_sorted(cidrs, n, want, sizeof(want));
+        if (strcmp(want, lb->sources) != 0) {
+            why(v, "%s: the cloud admits %s, the Service asks for %s", name, lb->sources, want);
+            return false;
+        }
+    }
+    if (lb->range_hi) {
+        int lo = 65536, hi = 0;
+        for (size_t i = 0; i < soak_jlen(ports); i++) {
+            int port = json_object_get_int(soak_jget(json_object_array_get_idx(ports, i), "port"));
+            lo = port < lo ? port : lo;
+            hi = port > hi ? port : hi;
+        }
+        if (lo != lb->range_lo || hi != lb->range_hi || strcmp(lb->range_targets, nodes) != 0) {
+            why(v, "%s: forwards %d-%d to %s, wants %d-%d to every node (%s)", name, lb->range_lo,
+                lb->range_hi, lb->range_targets, lo, hi, nodes);
+            return false;
+        }
+        return true;
+    }
     if ((size_t)lb->n_listeners != soak_jlen(ports)) {
         why(v, "%s: listener count differs from its ports", name);
         return false;
@@ -551,8 +598,12 @@ static bool lb_right(json_object *svc, const struct soak_lb *lb, const char *nod
             found = lb->l[j].port == port && lb->l[j].node_port == np &&
                     strcmp(lb->l[j].targets, nodes) == 0;
         if (!found) {
-            why(v, "%s: no listener matching a port, its nodePort and every node (%s)", name,
-                nodes);
+            why(v,
+                "%s: no listener for port %d to nodePort %d on every node (%s); the first is "
+                "%d to %d on %s",
+                name, port, np, nodes, lb->n_listeners ? lb->l[0].port : -1,
+                lb->n_listeners ? lb->l[0].node_port : -1,
+                lb->n_listeners ? lb->l[0].targets : "nothing");
             return false;
         }
     }
@@ -689,8 +740,10 @@ static long api_total(void)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: soak [--services N] [--seconds T] [--cloud aws|mock] [--rate OPS/S]\n"
-                    "            [--kill-every S] [--settle S] [--nodes K] [--seed S] [--dir D]\n");
+    fprintf(stderr,
+            "usage: soak [--services N] [--seconds T] [--cloud aws|gce|azure|cloudstack|mock]\n"
+            "            [--rate OPS/S] [--kill-every S] [--settle S] [--nodes K] [--seed S]\n"
+            "            [--dir D]\n");
 }
 
 static int parse_args(int argc, char **argv)
@@ -731,7 +784,7 @@ static int parse_args(int argc, char **argv)
 
 static void node(int i)
 {
-    char body[1024], pid[128];
+    char body[1024], pid[300];
     cloud->provider_id(i, pid, sizeof(pid));
     snprintf(body, sizeof(body),
              "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"node-%d\"},"
@@ -879,8 +932,12 @@ int main(int argc, char **argv)
     api_faults = api_stat("FAULT error") + api_stat("FAULT gone");
     api_ops = api_total();
     cloud->counts(&cc);
+    reap(false); /* a replica that lost the Lease since the last look is not a bad exit */
     for (int i = 0; i < N_REPLICAS; i++) {
-        int st = lbp_test_stop(reps[i].pid, SIGTERM, 10000);
+        int st;
+        if (reps[i].pid <= 0)
+            continue;
+        st = lbp_test_stop(reps[i].pid, SIGTERM, 10000);
         if (st != 0) {
             bad_exits++;
             fprintf(stderr, "soak: replica %d: SIGTERM exit status %d\n", i, st);
@@ -948,6 +1005,33 @@ void soak_cloud_state_free(struct soak_cloud_state *s)
     free(s->lbs);
     free(s->owned);
     memset(s, 0, sizeof(*s));
+}
+
+struct soak_lb *soak_cloud_state_add(struct soak_cloud_state *s, const char *name, const char *addr)
+{
+    struct soak_lb *n = realloc(s->lbs, (s->n_lbs + 1) * sizeof(*n)), *lb;
+    if (!n)
+        return NULL;
+    s->lbs = n;
+    lb = &n[s->n_lbs++];
+    memset(lb, 0, sizeof(*lb));
+    snprintf(lb->name, sizeof(lb->name), "%s", name);
+    snprintf(lb->addr, sizeof(lb->addr), "%s", addr);
+    return lb;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void soak_join_sorted(const char **ids, size_t n, char *out, size_t cap)
+{
+    size_t off = 0;
+    qsort(ids, n, sizeof(*ids), cmp_str);
+    out[0] = 0;
+    for (size_t i = 0; i < n && off < cap; i++)
+        off += (size_t)snprintf(out + off, cap - off, "%s%s", i ? "," : "", ids[i]);
 }
 
 int soak_cloud_state_own(struct soak_cloud_state *s, const char *what, const char *owner)

@@ -32,6 +32,15 @@ struct soak_lb {
     char addr[256]; /* what the Service's status must show (hostname or IP) */
     int n_listeners;
     struct soak_listener l[SOAK_MAX_PORTS];
+    /*
+     * A cloud that forwards one range of ports to the nodes' same ports
+     * (GCE's forwarding rule and target pool) has no listeners: the range
+     * must be the Service's lowest to highest port, the targets every node.
+     */
+    int range_lo, range_hi; /* 0: the LB has listeners */
+    char range_targets[512];
+    /* The source CIDRs the cloud admits, sorted and comma-joined ("" when not checked). */
+    char sources[512];
 };
 
 /* Everything the cloud holds that lbprov made. */
@@ -74,6 +83,11 @@ struct soak_cloud {
 };
 
 void soak_cloud_state_free(struct soak_cloud_state *s);
+/* Appends an LB named name at addr (zeroed otherwise); NULL when out of memory. */
+struct soak_lb *soak_cloud_state_add(struct soak_cloud_state *s, const char *name,
+                                     const char *addr);
+/* ids sorted in place and comma-joined into out. */
+void soak_join_sorted(const char **ids, size_t n, char *out, size_t cap);
 /* Adds an owned object; 0 or -1 (no memory). */
 int soak_cloud_state_own(struct soak_cloud_state *s, const char *what, const char *owner);
 
@@ -83,6 +97,9 @@ char *soak_http_get(int port, const char *path, long timeout_ms);
 int soak_leader_port(void);
 
 extern const struct soak_cloud soak_cloud_aws;
+extern const struct soak_cloud soak_cloud_gce;
+extern const struct soak_cloud soak_cloud_azure;
+extern const struct soak_cloud soak_cloud_cloudstack;
 extern const struct soak_cloud soak_cloud_mock;
 
 #endif

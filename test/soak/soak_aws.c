@@ -72,46 +72,18 @@ static int aws_faults(bool on, unsigned seed)
     return fake_aws_req(&g_aws, "POST", "/_fake/config", body, NULL) == 200 ? 0 : -1;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* ids sorted and comma-joined into out. */
-static void join_sorted(const char **ids, size_t n, char *out, size_t cap)
-{
-    size_t off = 0;
-    qsort(ids, n, sizeof(*ids), cmp_str);
-    out[0] = 0;
-    for (size_t i = 0; i < n && off < cap; i++)
-        off += (size_t)snprintf(out + off, cap - off, "%s%s", i ? "," : "", ids[i]);
-}
-
-static struct soak_lb *add_lb(struct soak_cloud_state *s, const char *name, const char *addr)
-{
-    struct soak_lb *n = realloc(s->lbs, (s->n_lbs + 1) * sizeof(*n)), *lb;
-    if (!n)
-        return NULL;
-    s->lbs = n;
-    lb = &n[s->n_lbs++];
-    memset(lb, 0, sizeof(*lb));
-    snprintf(lb->name, sizeof(lb->name), "%s", name);
-    snprintf(lb->addr, sizeof(lb->addr), "%s", addr);
-    return lb;
-}
-
 static int classic(json_object *clb, struct soak_cloud_state *s)
 {
     json_object *ls = soak_jget(clb, "listeners"), *in = soak_jget(clb, "instances");
     const char *ids[64];
     size_t n = 0;
-    struct soak_lb *lb = add_lb(s, soak_jstr(clb, "name"), soak_jstr(clb, "dns"));
+    struct soak_lb *lb = soak_cloud_state_add(s, soak_jstr(clb, "name"), soak_jstr(clb, "dns"));
     char targets[512];
     if (!lb)
         return -1;
     for (size_t i = 0; i < soak_jlen(in) && n < 64; i++)
         ids[n++] = json_object_get_string(json_object_array_get_idx(in, i));
-    join_sorted(ids, n, targets, sizeof(targets));
+    soak_join_sorted(ids, n, targets, sizeof(targets));
     for (size_t i = 0; i < soak_jlen(ls) && lb->n_listeners < SOAK_MAX_PORTS; i++) {
         json_object *l = json_object_array_get_idx(ls, i);
         struct soak_listener *x = &lb->l[lb->n_listeners++];
@@ -133,7 +105,7 @@ static json_object *by(json_object *arr, const char *key, const char *val)
 static int nlb(json_object *st, json_object *o, struct soak_cloud_state *s)
 {
     json_object *ls = soak_jget(st, "listeners"), *tgs = soak_jget(st, "tgs");
-    struct soak_lb *lb = add_lb(s, soak_jstr(o, "name"), soak_jstr(o, "dns"));
+    struct soak_lb *lb = soak_cloud_state_add(s, soak_jstr(o, "name"), soak_jstr(o, "dns"));
     if (!lb)
         return -1;
     for (size_t i = 0; i < soak_jlen(ls); i++) {
@@ -157,7 +129,7 @@ static int nlb(json_object *st, json_object *o, struct soak_cloud_state *s)
                 x->node_port = -1; /* targets disagree: never what a Service asks for */
             ids[n++] = soak_jstr(e, "id");
         }
-        join_sorted(ids, n, x->targets, sizeof(x->targets));
+        soak_join_sorted(ids, n, x->targets, sizeof(x->targets));
     }
     return 0;
 }

@@ -112,6 +112,8 @@ void az_arm_touch(const char *path);
 /* faults.c; under az_lock */
 /* true when an injected fault or an empty budget answers this ARM call (r filled). */
 bool az_fault_take(const struct az_req *q, struct az_reply *r);
+/* Whether the answer to this accepted write is lost (the connection closes instead). */
+bool az_fault_lose(const char *method, int status);
 /* Budget headers for an answered call. */
 void az_budget_headers(const char *method, struct az_reply *r);
 int az_fault_latency_ms(void);

@@ -3,8 +3,11 @@
  * subscription's rate-limit budgets (ARM's x-ms-ratelimit-remaining-*
  * headers, a 429 SubscriptionRequestsThrottled when one runs out), faults
  * injected by flag or POST /_fake/faults (429, 500, a conflicting writer,
- * failing async operations, latency), and call counters by method and
- * resource type for tests and benchmarks.
+ * failing async operations, latency, lost replies), and call counters by
+ * method and resource type for tests and benchmarks. A lost reply is a
+ * write ARM accepted (stored, its async operation started) whose
+ * connection then closes without an answer, as when a network breaks
+ * after the call was committed: the client must find what it made.
  *
  * Counted faults ("the next N calls") are taken before rates; a budget
  * window starts at the first call after the last one ended.
@@ -26,7 +29,7 @@ struct counter {
 
 static struct {
     long throttle, server_errors, conflicts, op_failures, latency_ms;
-    double throttle_rate, error_rate;
+    double throttle_rate, error_rate, lost_reply_rate;
     long retry_after_s;
     long budget[3]; /* reads, writes, deletes per window */
     long budget_window_s;
@@ -170,7 +173,9 @@ int az_faults_set(struct json_object *in, char *err, size_t cap)
     struct {
         const char *key;
         double *dst;
-    } rates[] = {{"throttle_rate", &g_f.throttle_rate}, {"error_rate", &g_f.error_rate}};
+    } rates[] = {{"throttle_rate", &g_f.throttle_rate},
+                 {"error_rate", &g_f.error_rate},
+                 {"lost_reply_rate", &g_f.lost_reply_rate}};
     /* Check everything first so a bad request changes nothing. */
     for (int pass = 0; pass < 2; pass++) {
         json_object_object_foreach(in, k, v)
@@ -222,6 +227,7 @@ struct json_object *az_faults_get(void)
     json_object_object_add(o, "throttle_rate", json_object_new_double(g_f.throttle_rate));
     json_object_object_add(o, "server_errors", json_object_new_int64(g_f.server_errors));
     json_object_object_add(o, "error_rate", json_object_new_double(g_f.error_rate));
+    json_object_object_add(o, "lost_reply_rate", json_object_new_double(g_f.lost_reply_rate));
     json_object_object_add(o, "conflicts", json_object_new_int64(g_f.conflicts));
     json_object_object_add(o, "op_failures", json_object_new_int64(g_f.op_failures));
     json_object_object_add(o, "latency_ms", json_object_new_int64(g_f.latency_ms));
@@ -249,6 +255,15 @@ static void bump(const char *key)
     c->n++;
 }
 
+bool az_fault_lose(const char *method, int status)
+{
+    if (budget_kind(method) == 0 || status < 200 || status > 299 || g_f.lost_reply_rate <= 0 ||
+        rnd() >= g_f.lost_reply_rate)
+        return false;
+    bump("lost replies");
+    return true;
+}
+
 void az_count(const char *method, const char *path, int status)
 {
     char kind[64], key[96];
@@ -270,6 +285,8 @@ struct json_object *az_counters(void)
     for (struct counter *c = g_counters; c; c = c->hh.next) {
         if (!strncmp(c->key, "status ", 7))
             json_object_object_add(st, c->key + 7, json_object_new_int64(c->n));
+        else if (!strcmp(c->key, "lost replies"))
+            json_object_object_add(o, "lost_replies", json_object_new_int64(c->n));
         else
             json_object_object_add(calls, c->key, json_object_new_int64(c->n));
     }

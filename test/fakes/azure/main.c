@@ -204,7 +204,8 @@ static const char *hdr(struct MHD_Connection *c, const char *name)
     return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
-static void arm(struct MHD_Connection *c, const char *method, const char *url,
+/* An ARM call; false when its (accepted) answer is to be lost instead of sent. */
+static bool arm(struct MHD_Connection *c, const char *method, const char *url,
                 const struct fake_conn *cn, struct az_reply *r)
 {
     struct az_req q = {
@@ -218,6 +219,7 @@ static void arm(struct MHD_Connection *c, const char *method, const char *url,
         .body_len = cn->body.len,
     };
     int latency;
+    bool lose = false;
 
     if (!q.host || !*q.host)
         q.host = az_cfg.self_host;
@@ -232,11 +234,13 @@ static void arm(struct MHD_Connection *c, const char *method, const char *url,
         /* Another client writes the LB just after this one read it. */
         if (r->status == 200 && az_fault_conflict(method, url))
             az_arm_touch(url);
+        lose = az_fault_lose(method, r->status);
     }
     if (r->status != 401)
         az_budget_headers(method, r);
     az_count(method, url, r->status);
     pthread_mutex_unlock(&az_lock);
+    return !lose;
 }
 
 /* "/{tenant}/oauth2/v2.0/token": the tenant, or NULL for another path. */
@@ -277,8 +281,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         pthread_mutex_unlock(&az_lock);
     } else if (!strncmp(url, "/_fake/", 7)) {
         control(method, url, cn, &r);
-    } else {
-        arm(c, method, url, cn, &r);
+    } else if (!arm(c, method, url, cn, &r)) {
+        az_reply_clear(&r);
+        return MHD_NO; /* libmicrohttpd closes the connection without an answer */
     }
     if (g_listen.verbose)
         lbp_info("%s %s -> %d", method, url, r.status);
@@ -318,6 +323,8 @@ static void usage(FILE *f)
            "  --throttle-rate F        this fraction of ARM calls: 429\n"
            "  --server-errors N        the next N ARM calls: 500 InternalServerError\n"
            "  --error-rate F           this fraction of ARM calls: 500\n"
+           "  --lost-reply-rate F      this fraction of accepted writes: no answer (the\n"
+           "                           connection closes; the write took effect)\n"
            "  --conflicts N            the next N GETs of a load balancer are followed by\n"
            "                           another writer's change to it\n"
            "  --op-failures N          the next N async operations end Failed\n"
@@ -361,6 +368,7 @@ int main(int argc, char **argv)
                                                          {"throttle-rate", "throttle_rate"},
                                                          {"server-errors", "server_errors"},
                                                          {"error-rate", "error_rate"},
+                                                         {"lost-reply-rate", "lost_reply_rate"},
                                                          {"conflicts", "conflicts"},
                                                          {"op-failures", "op_failures"},
                                                          {"latency-ms", "latency_ms"},

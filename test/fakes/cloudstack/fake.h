@@ -79,6 +79,7 @@ struct cs_config {
     int latency_ms;       /* added to every API call */
     double error_rate;    /* share of calls answered 530 before doing anything */
     double throttle_rate; /* share of calls answered 429 */
+    double drop_rate;     /* share of successful writes whose reply is lost */
     int job_ms;           /* a job nobody polls completes this long after it started (0: never) */
 };
 

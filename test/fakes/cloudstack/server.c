@@ -380,7 +380,9 @@ static int config_apply(struct json_object *in, char *err, size_t errlen)
                        ints[i].hi);
             return -1;
         }
-    for (const char *const *k = (const char *const[]){"error_rate", "throttle_rate", NULL}; *k; k++)
+    for (const char *const *k =
+             (const char *const[]){"error_rate", "throttle_rate", "drop_rate", NULL};
+         *k; k++)
         if ((v = json_object_object_get(in, *k)) &&
             ((!json_object_is_type(v, json_type_double) &&
               !json_object_is_type(v, json_type_int)) ||
@@ -395,6 +397,8 @@ static int config_apply(struct json_object *in, char *err, size_t errlen)
         fake_cfg.error_rate = json_object_get_double(v);
     if ((v = json_object_object_get(in, "throttle_rate")))
         fake_cfg.throttle_rate = json_object_get_double(v);
+    if ((v = json_object_object_get(in, "drop_rate")))
+        fake_cfg.drop_rate = json_object_get_double(v);
     return 0;
 }
 
@@ -407,6 +411,7 @@ static struct json_object *config_json(void)
     json_object_object_add(o, "job_ms", json_object_new_int(fake_cfg.job_ms));
     json_object_object_add(o, "error_rate", json_object_new_double(fake_cfg.error_rate));
     json_object_object_add(o, "throttle_rate", json_object_new_double(fake_cfg.throttle_rate));
+    json_object_object_add(o, "drop_rate", json_object_new_double(fake_cfg.drop_rate));
     return o;
 }
 
@@ -561,6 +566,12 @@ static enum MHD_Result auth_fail(struct MHD_Connection *c, const char *respname)
                       "unable to verify user credentials and/or request signature");
 }
 
+/* A command that changes state: everything but the list and query calls. */
+static bool is_write(const char *command)
+{
+    return strncmp(command, "list", 4) != 0 && strcmp(command, "queryAsyncJobResult") != 0;
+}
+
 static enum MHD_Result api(struct MHD_Connection *c, const char *method, struct conn *cn)
 {
     struct cs_req q = {0};
@@ -657,7 +668,9 @@ static enum MHD_Result api(struct MHD_Connection *c, const char *method, struct 
         if (take_fault(F_JOBFAIL, q.command, &f))
             q.jobfail = f.code;
         cs_cmd_run(&q, &r);
-        if (take_fault(F_DROP, q.command, NULL)) {
+        if (take_fault(F_DROP, q.command, NULL) ||
+            (fake_cfg.drop_rate > 0 && r.status == 200 && is_write(q.command) &&
+             rnd() < fake_cfg.drop_rate)) {
             /* The work is done (and its job finished); the caller never hears of it. */
             if (r.jobid[0])
                 cs_job_finish(r.jobid);

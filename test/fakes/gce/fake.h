@@ -97,6 +97,8 @@ struct json_object *gce_compute_quotas(void);
 /* faults.c; under gce_lock */
 /* true when an injected fault answers this compute call (r filled). */
 bool gce_fault_take(const char *method, const char *path, struct gce_reply *r);
+/* Whether the answer to this (successful, mutating) call is lost: the connection just closes. */
+bool gce_fault_lose(const char *method, int status);
 int gce_fault_latency_ms(void);
 int gce_fault_stale_reads(void);
 int gce_faults_set(struct json_object *in, char *err, size_t cap);

@@ -5,8 +5,12 @@
  * and path match) answer with the bodies Compute sends: 403
  * rateLimitExceeded and 403 quotaExceeded (domain usageLimits), 429
  * rateLimitExceeded, 503 backendError. A rate fault answers that fraction of
- * calls with 503; a qps limit answers calls beyond it in the current second
- * with 403 rateLimitExceeded. Eventual consistency (stale_reads) and
+ * calls with 503, another 403 rateLimitExceeded (throttling); a qps limit
+ * answers calls beyond it in the current second with 403 rateLimitExceeded.
+ * A lost reply (lost_reply_rate) is a mutating call that was accepted, its
+ * Operation made, and whose connection then closes without an answer, as
+ * when a network breaks after Google committed the call: only the client's
+ * requestId makes its retry safe. Eventual consistency (stale_reads) and
  * latency are read by compute.c and main.c. Counters are per
  * "METHOD collection[/verb]" so a benchmark can tell reads from writes.
  * Everything runs under gce_lock.
@@ -20,7 +24,7 @@
 
 struct faults {
     long rate_limit, too_many, server_errors, quota;
-    double error_rate;
+    double error_rate, throttle_rate, lost_reply_rate;
     long qps;
     int stale_reads;
     int latency_ms;
@@ -30,7 +34,7 @@ struct faults {
 
 static struct faults g_f;
 static struct json_object *g_counts;
-static long g_total, g_injected;
+static long g_total, g_injected, g_lost_replies;
 static int64_t g_qps_second;
 static long g_qps_used;
 
@@ -94,7 +98,21 @@ bool gce_fault_take(const char *method, const char *path, struct gce_reply *r)
         gce_error(r, 503, "global", "backendError", "Internal error. Please try again.");
         return true;
     }
+    if (g_f.throttle_rate > 0 && (double)random() / RAND_MAX < g_f.throttle_rate) {
+        g_injected++;
+        gce_error(r, 403, "usageLimits", "rateLimitExceeded", "Rate Limit Exceeded");
+        return true;
+    }
     return false;
+}
+
+bool gce_fault_lose(const char *method, int status)
+{
+    if (!strcmp(method, "GET") || status != 200 || g_f.lost_reply_rate <= 0 ||
+        (double)random() / RAND_MAX >= g_f.lost_reply_rate)
+        return false;
+    g_lost_replies++;
+    return true;
 }
 
 int gce_fault_latency_ms(void)
@@ -128,8 +146,12 @@ int gce_faults_set(struct json_object *in, char *err, size_t cap)
     struct json_object *v;
     long stale = f.stale_reads, lat = f.latency_ms;
     static const char *const known[] = {
-        "rate_limit",  "too_many_requests", "server_errors", "quota_exceeded", "error_rate", "qps",
-        "stale_reads", "latency_ms",        "match",         "method",         "clear"};
+        "rate_limit",  "too_many_requests", "server_errors",   "quota_exceeded",
+        "error_rate",  "throttle_rate",     "lost_reply_rate", "qps",
+        "stale_reads", "latency_ms",        "match",           "method",
+        "clear"};
+    static const char *const rates[] = {"error_rate", "throttle_rate", "lost_reply_rate"};
+    double *rate_dst[] = {&f.error_rate, &f.throttle_rate, &f.lost_reply_rate};
 
     json_object_object_foreach(in, key, val)
     {
@@ -154,14 +176,17 @@ int gce_faults_set(struct json_object *in, char *err, size_t cap)
         return -1;
     f.stale_reads = (int)stale;
     f.latency_ms = (int)lat;
-    if (json_object_object_get_ex(in, "error_rate", &v)) {
-        double d = json_object_get_double(v);
+    for (size_t i = 0; i < LBP_ARRAY_LEN(rates); i++) {
+        double d;
+        if (!json_object_object_get_ex(in, rates[i], &v))
+            continue;
+        d = json_object_get_double(v);
         if ((!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int)) ||
             d < 0 || d > 1) {
-            snprintf(err, cap, "error_rate: a number in [0, 1]");
+            snprintf(err, cap, "%s: a number in [0, 1]", rates[i]);
             return -1;
         }
-        f.error_rate = d;
+        *rate_dst[i] = d;
     }
     if (json_object_object_get_ex(in, "match", &v))
         lbp_strlcpy(f.match, json_object_get_string(v), sizeof(f.match));
@@ -179,6 +204,8 @@ struct json_object *gce_faults_get(void)
     json_object_object_add(o, "server_errors", json_object_new_int64(g_f.server_errors));
     json_object_object_add(o, "quota_exceeded", json_object_new_int64(g_f.quota));
     json_object_object_add(o, "error_rate", json_object_new_double(g_f.error_rate));
+    json_object_object_add(o, "throttle_rate", json_object_new_double(g_f.throttle_rate));
+    json_object_object_add(o, "lost_reply_rate", json_object_new_double(g_f.lost_reply_rate));
     json_object_object_add(o, "qps", json_object_new_int64(g_f.qps));
     json_object_object_add(o, "stale_reads", json_object_new_int(g_f.stale_reads));
     json_object_object_add(o, "latency_ms", json_object_new_int(g_f.latency_ms));
@@ -234,6 +261,7 @@ struct json_object *gce_counters(void)
                            g_counts ? json_object_get(g_counts) : json_object_new_object());
     json_object_object_add(o, "total", json_object_new_int64(g_total));
     json_object_object_add(o, "injected", json_object_new_int64(g_injected));
+    json_object_object_add(o, "lost_replies", json_object_new_int64(g_lost_replies));
     return o;
 }
 
@@ -241,7 +269,7 @@ void gce_counters_reset(void)
 {
     json_object_put(g_counts);
     g_counts = NULL;
-    g_total = g_injected = 0;
+    g_total = g_injected = g_lost_replies = 0;
 }
 
 void gce_faults_free(void)

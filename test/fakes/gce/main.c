@@ -201,7 +201,8 @@ static const char *arg(struct MHD_Connection *c, const char *name)
     return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
 }
 
-static void compute(struct MHD_Connection *c, const char *method, const char *url,
+/* A Compute call; false when its reply is to be lost (the work is done). */
+static bool compute(struct MHD_Connection *c, const char *method, const char *url,
                     const struct fake_conn *cn, struct gce_reply *r)
 {
     struct gce_query q = {
@@ -213,6 +214,7 @@ static void compute(struct MHD_Connection *c, const char *method, const char *ur
     };
     const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     int latency;
+    bool lose = false;
 
     pthread_mutex_lock(&gce_lock);
     gce_count(method, url);
@@ -221,9 +223,12 @@ static void compute(struct MHD_Connection *c, const char *method, const char *ur
     if (latency)
         fake_sleep_ms(latency);
     pthread_mutex_lock(&gce_lock);
-    if (gce_auth_check(authz, r) == 0 && !gce_fault_take(method, url, r))
+    if (gce_auth_check(authz, r) == 0 && !gce_fault_take(method, url, r)) {
         gce_compute(method, url, &q, fake_conn_body(cn), cn->body.len, r);
+        lose = gce_fault_lose(method, r->status);
+    }
     pthread_mutex_unlock(&gce_lock);
+    return !lose;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -260,8 +265,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         pthread_mutex_unlock(&gce_lock);
     } else if (!strncmp(url, "/_fake/", 7)) {
         control(method, url, cn, &r);
-    } else {
-        compute(c, method, url, cn, &r);
+    } else if (!compute(c, method, url, cn, &r)) {
+        gce_reply_clear(&r);
+        return MHD_NO; /* libmicrohttpd closes the connection without an answer */
     }
     if (g_listen.verbose)
         lbp_info("%s %s -> %d", method, url, r.status);
@@ -312,6 +318,9 @@ static void usage(FILE *f)
                "  --too-many-requests N    the next N Compute calls: 429\n"
                "  --server-errors N        the next N Compute calls: 503 backendError\n"
                "  --error-rate F           this fraction of Compute calls: 503\n"
+               "  --throttle-rate F        this fraction: 403 rateLimitExceeded\n"
+               "  --lost-reply-rate F      this fraction of accepted changes: no answer (the\n"
+               "                           connection closes; the Operation was made)\n"
                "  --quota-exceeded N       the next N mutating calls: 403 quotaExceeded\n"
                "  --qps N                  calls beyond N in a second: 403 rateLimitExceeded\n"
                "  --stale-reads N          GET of a new resource 404s N times after its insert\n"
@@ -374,7 +383,8 @@ int main(int argc, char **argv)
         {"rate-limit", "rate_limit"},         {"too-many-requests", "too_many_requests"},
         {"server-errors", "server_errors"},   {"error-rate", "error_rate"},
         {"quota-exceeded", "quota_exceeded"}, {"qps", "qps"},
-        {"stale-reads", "stale_reads"},       {"latency-ms", "latency_ms"}};
+        {"stale-reads", "stale_reads"},       {"latency-ms", "latency_ms"},
+        {"throttle-rate", "throttle_rate"},   {"lost-reply-rate", "lost_reply_rate"}};
     static const struct option own[] = {
         {"project", required_argument, NULL, O_PROJECT},
         {"region", required_argument, NULL, O_REGION},
