@@ -986,23 +986,31 @@ static int let_go(struct lbp_provider_ctx *ctx, struct json_object *ip, struct j
 
 /* ---------------------------------------------------------------- firewall / ACL */
 
-/* Firewall rules on an isolated network's address: one per port, the wanted CIDRs. */
-static int firewall(struct lbp_provider_ctx *ctx, const char *ipid, const struct opts *o,
+/*
+ * Firewall rules on an isolated network's address: one per port, the wanted CIDRs. On an
+ * address lbprov acquired every rule is this Service's, so a rule left by a delete that
+ * failed after its LB rule went is still found and removed. On a requested address only
+ * rules on ports our LB rules use or want are ours.
+ */
+static int firewall(struct lbp_provider_ctx *ctx, struct json_object *ip, const struct opts *o,
                     struct json_object *rules, struct jobs *j, struct lbp_call *call)
 {
+    const bool whole = cs_has_tag(ip, CS_TAG_ACQUIRED, "true");
+    char ipid[CS_ID_MAX];
     struct json_object *fws = NULL;
     bool have[CS_MAX_PORTS] = {0};
     struct cs_q q;
     int rc;
+    cs_str(ip, "id", ipid, sizeof(ipid));
     rc = cs_listv(ctx, "listFirewallRules", "firewallrule", &fws, call, "ipaddressid", ipid, NULL);
     for (size_t i = 0; rc == LBP_OK && i < json_object_array_length(fws); i++) {
         struct json_object *f = json_object_array_get_idx(fws, i);
         char p[16], c1[2048], c2[2048], id[CS_ID_MAX];
         int port = jint(f, "startport");
-        bool mine = false, keep = false;
+        bool mine = whole, keep = false;
         cs_str(f, "protocol", p, sizeof(p));
         sorted_list(cs_str(f, "cidrlist", c1, sizeof(c1)), c2, sizeof(c2));
-        /* Ours: on a port one of our rules uses or wants (the address is this Service's). */
+        /* Ours: the whole address, or a port one of our rules uses or wants. */
         for (size_t k = 0; k < o->n; k++)
             if (o->w[k].pub == port) {
                 mine = true;
@@ -1209,7 +1217,7 @@ static int ensure_rules(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *
     if (deleting) {
         /* Their firewall rules go with them (only the rules' list still names their ports). */
         if (!vpc[0])
-            rc = firewall(ctx, ipid, o, rules, j, call);
+            rc = firewall(ctx, ip, o, rules, j, call);
         goto out;
     }
     for (size_t k = 0; rc == LBP_OK && k < o->n; k++) {
@@ -1240,7 +1248,7 @@ static int ensure_rules(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *
             rc = members(ctx, r, vms, j, call);
     }
     if (rc == LBP_OK && !vpc[0])
-        rc = firewall(ctx, ipid, o, rules, j, call);
+        rc = firewall(ctx, ip, o, rules, j, call);
     else if (rc == LBP_OK)
         rc = acls(ctx, spec, net, o, j, call);
 out:

@@ -269,6 +269,23 @@ static bool firewall_is(const char *svc, int n_want, const char *cidr)
     return n == n_want;
 }
 
+/* Does the Service's address have a firewall rule starting at this port? */
+static bool firewall_has_port(const char *svc, int port)
+{
+    char addr[64] = "";
+    json_object *fws;
+    if (ips_of(svc, addr, sizeof(addr)) != 1)
+        return false;
+    fws = state("firewallrules");
+    for (size_t i = 0; fws && i < json_object_array_length(fws); i++) {
+        json_object *f = json_object_array_get_idx(fws, i);
+        if (strcmp(jstr(f, "ipaddress"), addr) == 0 &&
+            json_object_get_int(jget(f, "startport")) == port)
+            return true;
+    }
+    return false;
+}
+
 static bool ingress_is_tagged_ip(const char *svc)
 {
     char addr[64] = "", ing[64] = "";
@@ -466,6 +483,25 @@ int main(void)
     CHECK(fake_cs_count(&g_cs, "createLoadBalancerRule") == 3);
     CHECK(fake_cs_count(&g_cs, "createFirewallRule") == 3);
     CHECK(ips_of("lossy", NULL, 0) == 1);
+
+    /*
+     * A port change whose firewall delete fails after the old port's LB rule
+     * went: the stale firewall rule names no port of ours any more, yet it is
+     * on the Service's own address, so the retry still removes it.
+     */
+    CHECK(fake_cs_post(&g_cs, "/_fake/faults",
+                       "{\"faults\":[{\"kind\":\"error\",\"command\":\"deleteFirewallRule\","
+                       "\"count\":1,\"code\":530}]}") == 0);
+    set_ports("lossy", 9000, 9001);
+    rw = (struct rules_want){"lossy", "80,443,9001", 5, "roundrobin", "tcp"};
+    CHECK(WAIT_FOR(WAIT_MS, rules_are(&rw)));
+    CHECK(WAIT_FOR(WAIT_MS, firewall_has_port("lossy", 9001) && !firewall_has_port("lossy", 9000) &&
+                                firewall_is("lossy", 3, "0.0.0.0/0")));
+    {
+        json_object *c = fake_cs_json(&g_cs, "/_fake/counters");
+        CHECK(jpath_int(c, "errors") >= 1);
+        json_object_put(c);
+    }
 
     /*
      * Restart in the middle of a job: jobs stay pending; the controller is
