@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/util.h"
 #include "test/fakes/cloudstack/fake_cs_client.h"
 
 #define CS_MAX_NODES 64
@@ -106,7 +107,10 @@ static const char *tag(json_object *o, const char *key)
 static int port_of(json_object *o, const char *k)
 {
     json_object *v = soak_jget(o, k);
-    return v ? atoi(json_object_get_string(v)) : -1;
+    long port;
+    if (!v || lbp_parse_long(json_object_get_string(v), 0, 65535, &port) != 0)
+        return -1;
+    return (int)port;
 }
 
 /* The LB name the IP with this id is tagged with, or "" (not ours, or gone). */
