@@ -106,6 +106,12 @@ struct az_slot {
     /* The object as last read or written (NULL: unknown, or a write is running). */
     struct json_object *last;
     uint64_t last_ms;
+    /* The object as last seen Succeeded, kept while a later write runs (NULL: none). */
+    struct json_object *good;
+    uint64_t good_ms;
+    /* Whose parts the last PUT carried (its operation may still run). */
+    char (*op_owners)[48];
+    size_t n_op_owners;
 
     uint64_t puts, deletes;
 };
@@ -113,6 +119,9 @@ struct az_slot {
 /* How long a read of a shared object stands in for a new GET (writes still carry its
    etag, so a stale copy costs a 412, never a lost write). */
 #define AZ_CACHE_MS 3000
+/* How long the last Succeeded state answers a Service whose part it shows while another
+   Service's write runs (past it, the Service waits for that write and reads again). */
+#define AZ_GOOD_MS 60000
 
 struct lbp_provider_ctx {
     struct az_config cfg;

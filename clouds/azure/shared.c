@@ -135,6 +135,8 @@ void az_slot_free(struct az_slot *s)
     free(s->parts);
     json_object_put(s->pool_want);
     json_object_put(s->last);
+    json_object_put(s->good);
+    free(s->op_owners);
     pthread_mutex_destroy(&s->plock);
     pthread_mutex_destroy(&s->mu);
     memset(s, 0, sizeof(*s));
@@ -414,6 +416,33 @@ static void remember(struct az_slot *s, struct json_object *obj)
     json_object_put(s->last);
     s->last = json_object_get(obj);
     s->last_ms = lbp_now_ms();
+    json_object_put(s->good);
+    s->good = json_object_get(obj);
+    s->good_ms = s->last_ms;
+}
+
+/*
+ * While another Service's write of the object runs, is the caller's part already in
+ * the object as last seen Succeeded? Then the caller is done: it does not wait for
+ * writes that carry others' parts. Without this, under steady churn a new write
+ * starts as each one ends and every caller waits forever. Under mu.
+ */
+static bool done_before(struct az_slot *s, const struct az_part *part)
+{
+    if (!part || !s->good || lbp_now_ms() - s->good_ms > AZ_GOOD_MS || !covered(s, s->good, part))
+        return false;
+    for (size_t i = 0; i < s->n_op_owners; i++)
+        if (strcmp(s->op_owners[i], part->owner) == 0)
+            return false; /* the running write changes this part: wait for it */
+    pthread_mutex_lock(&s->plock);
+    for (size_t i = 0; i < s->n_parts; i++)
+        if (strcmp(s->parts[i].owner, part->owner) == 0) {
+            json_object_put(s->parts[i].want);
+            s->parts[i] = s->parts[--s->n_parts];
+            break;
+        }
+    pthread_mutex_unlock(&s->plock);
+    return true;
 }
 
 static void forget(struct az_slot *s)
@@ -475,8 +504,13 @@ int az_slot_sync(struct lbp_provider_ctx *ctx, struct az_slot *s, const struct a
         bool need_pool;
         const char *state = NULL;
 
-        if ((rc = poll_op(ctx, s, call)))
+        if ((rc = poll_op(ctx, s, call))) {
+            if (rc == LBP_PENDING && done_before(s, part)) {
+                *out = json_object_get(s->good);
+                rc = LBP_OK;
+            }
             goto out;
+        }
         if (attempt == 0 && s->last_ms && lbp_now_ms() - s->last_ms < AZ_CACHE_MS) {
             cur = json_object_get(s->last); /* NULL: known absent */
         } else {
@@ -565,6 +599,9 @@ int az_slot_sync(struct lbp_provider_ctx *ctx, struct az_slot *s, const struct a
             json_object_put(cur);
             s->deletes++;
             forget(s);
+            json_object_put(s->good); /* the object is going: nothing of it stands */
+            s->good = NULL;
+            s->n_op_owners = 0;
             if (rc == LBP_CONFLICT) {
                 az_resp_free(&r);
                 continue;
@@ -609,8 +646,19 @@ int az_slot_sync(struct lbp_provider_ctx *ctx, struct az_slot *s, const struct a
             put_back(s, taken, n_taken, rc == LBP_INVALID ? "" : NULL);
             goto out;
         }
-        for (size_t i = 0; i < n_taken; i++)
+        free(s->op_owners);
+        s->n_op_owners = 0;
+        if ((s->op_owners = calloc(n_taken ? n_taken : 1, sizeof(*s->op_owners)))) {
+            s->n_op_owners = n_taken;
+        } else {
+            json_object_put(s->good); /* cannot tell whose parts run: nobody skips the wait */
+            s->good = NULL;
+        }
+        for (size_t i = 0; i < n_taken; i++) {
+            if (s->op_owners)
+                lbp_strlcpy(s->op_owners[i], taken[i].owner, sizeof(s->op_owners[i]));
             json_object_put(taken[i].want);
+        }
         free(taken);
         state = NULL;
         lbp_json_get_str(r.json, "properties.provisioningState", 32, &state, NULL, 0);

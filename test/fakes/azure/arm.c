@@ -1554,16 +1554,24 @@ static struct op *op_start(struct res *x, enum op_kind kind)
     return op;
 }
 
-/* A write on a resource first settles any operation still running on it. */
-static void settle(struct res *x)
+/*
+ * A write on a resource first settles any operation still running on it. A delete
+ * that ends here removes the resource: the answer is what is left (NULL: gone).
+ */
+static struct res *settle(struct res *x)
 {
+    char key[sizeof(x->key)];
     struct op *op;
     if (!x->op[0])
-        return;
+        return x;
+    lbp_strlcpy(key, x->key, sizeof(key));
     HASH_FIND_STR(g_ops, x->op, op);
     if (op)
         op_finish(op);
-    x->op[0] = 0;
+    HASH_FIND_STR(g_res, key, x);
+    if (x)
+        x->op[0] = 0;
+    return x;
 }
 
 static void op_headers(const struct az_req *q, const struct op *op, bool location,
@@ -1804,7 +1812,7 @@ static int put(const struct az_req *q, const struct path *p, struct json_object 
 
     HASH_FIND_STR(g_res, p->key, old);
     if (old)
-        settle(old);
+        old = settle(old);
     if (!seed && q->if_match && !(old && etag_match(q->if_match, old->etag))) {
         precondition(r, q->if_match, old, p->id);
         return -1;
@@ -1959,7 +1967,10 @@ static void del(const struct az_req *q, const struct path *p, struct az_reply *r
         r->status = 204;
         return;
     }
-    settle(x);
+    if (!(x = settle(x))) {
+        r->status = 204; /* its own delete just ended */
+        return;
+    }
     if (q->if_match && !etag_match(q->if_match, x->etag)) {
         precondition(r, q->if_match, x, x->id);
         return;
