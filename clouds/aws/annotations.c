@@ -317,18 +317,20 @@ bool aws_node_selected(const struct lbp_lb_spec *spec, const struct aws_opts *o,
     return true;
 }
 
-void aws_owner_tags(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
-                    const struct aws_opts *o, struct aws_tags *out)
+int aws_owner_tags(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
+                   const struct aws_opts *o, struct aws_tags *out)
 {
-    out->n = 0;
-    snprintf(out->t[out->n].key, sizeof(out->t[0].key), AWS_TAG_CLUSTER_PREFIX "%s", ctx->cluster);
-    lbp_strlcpy(out->t[out->n].value, "owned", sizeof(out->t[0].value));
-    out->n++;
-    lbp_strlcpy(out->t[out->n].key, AWS_TAG_SERVICE, sizeof(out->t[0].key));
-    snprintf(out->t[out->n].value, sizeof(out->t[0].value), "%s/%s", spec->namespace, spec->name);
-    out->n++;
-    for (size_t i = 0; o && i < o->n_extra_tags && out->n < AWS_MAX_TAGS; i++)
-        out->t[out->n++] = o->extra_tags[i];
+    char key[200], svc[520];
+    int rc;
+    memset(out, 0, sizeof(*out));
+    snprintf(key, sizeof(key), AWS_TAG_CLUSTER_PREFIX "%s", ctx->cluster);
+    snprintf(svc, sizeof(svc), "%s/%s", spec->namespace, spec->name);
+    rc = aws_tags_add(out, key, "owned");
+    if (rc == LBP_OK)
+        rc = aws_tags_add(out, AWS_TAG_SERVICE, svc);
+    for (size_t i = 0; rc == LBP_OK && o && i < o->n_extra_tags && out->n < AWS_MAX_TAGS; i++)
+        rc = aws_tags_add(out, o->extra_tags[i].key, o->extra_tags[i].value);
+    return rc;
 }
 
 /* The reading side of aws_owner_tags: what the orphan scan lists. */

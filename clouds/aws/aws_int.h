@@ -74,8 +74,13 @@ struct aws_tag {
     char value[256];
 };
 
+/*
+ * A resource's tags, allocated to fit: lists of security groups and tag
+ * descriptions hold one per entry, and a fixed array of AWS_MAX_TAGS (20 KB)
+ * each made a listing of a few hundred groups tens of megabytes.
+ */
 struct aws_tags {
-    struct aws_tag t[AWS_MAX_TAGS];
+    struct aws_tag *t; /* malloc'd, n entries */
     size_t n;
 };
 
@@ -236,6 +241,11 @@ void aws_sgs_free(struct lbp_vec *v);
 void aws_clbs_free(struct lbp_vec *v);
 
 const char *aws_tag_get(const struct aws_tags *t, const char *key);
+/* LBP_TOOBIG past AWS_MAX_TAGS or when key/value do not fit, LBP_NOMEM. */
+int aws_tags_add(struct aws_tags *t, const char *key, const char *value);
+void aws_tags_free(struct aws_tags *t);
+void aws_tagdescs_free(struct lbp_vec *v);
+void aws_subnets_free(struct lbp_vec *v);
 
 /* ---- annotations.c ---- */
 
@@ -378,9 +388,10 @@ int aws_clb_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                    struct lbp_call *call);
 int aws_clb_list_owned(struct lbp_provider_ctx *ctx, struct lbp_vec *owned, struct lbp_call *call);
 
-/* Tags every LB/TG/SG this Service owns carries, plus the annotation's extras. */
-void aws_owner_tags(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
-                    const struct aws_opts *o, struct aws_tags *out);
+/* Tags every LB/TG/SG this Service owns carries, plus the annotation's extras
+ * (out is filled afresh; free it with aws_tags_free). */
+int aws_owner_tags(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
+                   const struct aws_opts *o, struct aws_tags *out);
 /* Node instances, after -target-node-labels. */
 bool aws_node_selected(const struct lbp_lb_spec *spec, const struct aws_opts *o, size_t i);
 

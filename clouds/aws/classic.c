@@ -159,6 +159,7 @@ static int lb_sg_get(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spe
         *sg = *(struct aws_sg *)v.v;
         ((struct aws_sg *)v.v)->rules = NULL;
         ((struct aws_sg *)v.v)->n_rules = 0;
+        memset(&((struct aws_sg *)v.v)->tags, 0, sizeof(sg->tags)); /* moved */
         /* Tagged at creation; re-tag one that lost them so delete still finds it. */
         if (!aws_tag_get(&sg->tags, tags->t[0].key)) {
             struct aws_query q;
@@ -437,6 +438,7 @@ int aws_clb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
 
     memset(&lb, 0, sizeof(lb));
     memset(&sg, 0, sizeof(sg));
+    memset(&tags, 0, sizeof(tags));
     lbp_vec_init(&inst, sizeof(struct aws_instance));
     lbp_vec_init(&subnets, sizeof(struct aws_subnet));
     lbp_vec_init(&nsgs, sizeof(struct aws_sg));
@@ -458,7 +460,8 @@ int aws_clb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
         rc = LBP_RETRY;
         goto out;
     }
-    aws_owner_tags(ctx, spec, o, &tags);
+    if ((rc = aws_owner_tags(ctx, spec, o, &tags)))
+        goto out;
     snprintf(dclient, sizeof(dclient), DESC_CLIENT "%s", spec->lb_name);
     snprintf(dnodes, sizeof(dnodes), DESC_NODES "%s", spec->lb_name);
 
@@ -619,8 +622,9 @@ out:
     free(want);
     aws_clb_free(&lb);
     aws_sg_free(&sg);
+    aws_tags_free(&tags);
     lbp_vec_free(&inst);
-    lbp_vec_free(&subnets);
+    aws_subnets_free(&subnets);
     aws_sgs_free(&nsgs);
     lbp_vec_free(&rules);
     return rc;
@@ -771,6 +775,6 @@ int aws_clb_list_owned(struct lbp_provider_ctx *ctx, struct lbp_vec *owned, stru
         rc = aws_owned_add(&d->tags, ckey, d->arn, owned);
     }
     aws_clbs_free(&lbs);
-    lbp_vec_free(&td);
+    aws_tagdescs_free(&td);
     return rc;
 }

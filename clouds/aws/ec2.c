@@ -206,6 +206,7 @@ int aws_lb_subnets(struct lbp_provider_ctx *ctx, const char *vpc, const struct a
                 goto out;
             }
             *d = *s;
+            memset(&s->tags, 0, sizeof(s->tags)); /* moved */
         }
         goto out;
     }
@@ -250,6 +251,7 @@ int aws_lb_subnets(struct lbp_provider_ctx *ctx, const char *vpc, const struct a
                 goto out;
             }
             *d = ((struct aws_subnet *)all.v)[best];
+            memset(&((struct aws_subnet *)all.v)[best].tags, 0, sizeof(d->tags)); /* moved */
         }
         i = j;
     }
@@ -261,7 +263,7 @@ int aws_lb_subnets(struct lbp_provider_ctx *ctx, const char *vpc, const struct a
         rc = LBP_INVALID;
     }
 out:
-    lbp_vec_free(&all);
+    aws_subnets_free(&all);
     return rc;
 }
 
@@ -469,9 +471,10 @@ int aws_node_sgs(struct lbp_provider_ctx *ctx, const struct lbp_vec *instances, 
                     break;
                 }
                 *d = *pick;
-                /* moved: the copy owns the rules now */
+                /* moved: the copy owns the rules and tags now */
                 pick->rules = NULL;
                 pick->n_rules = 0;
+                memset(&pick->tags, 0, sizeof(pick->tags));
             }
         }
     }

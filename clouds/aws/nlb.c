@@ -577,7 +577,7 @@ static int create_lb(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spe
 out:
     xmlFreeDoc(doc);
     lbp_vec_free(&v);
-    lbp_vec_free(&subnets);
+    aws_subnets_free(&subnets);
     return rc;
 }
 
@@ -664,7 +664,7 @@ static int check_owner(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
             awsq_free(&q);
         }
     }
-    lbp_vec_free(&td);
+    aws_tagdescs_free(&td);
     return rc;
 }
 
@@ -749,7 +749,7 @@ out:
     aws_sgs_free(&sgs);
     lbp_vec_free(&client);
     lbp_vec_free(&health);
-    lbp_vec_free(&subnets);
+    aws_subnets_free(&subnets);
     return rc;
 }
 
@@ -780,6 +780,7 @@ int aws_nlb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
     bool fresh_lb = false;
     int rc;
 
+    memset(&tags, 0, sizeof(tags));
     lbp_vec_init(&inst, sizeof(struct aws_instance));
     lbp_vec_init(&tgs, sizeof(struct aws_tg));
     lbp_vec_init(&ls, sizeof(struct aws_listener));
@@ -793,7 +794,8 @@ int aws_nlb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
         rc = LBP_RETRY;
         goto out;
     }
-    aws_owner_tags(ctx, spec, o, &tags);
+    if ((rc = aws_owner_tags(ctx, spec, o, &tags)))
+        goto out;
 
     memset(&lb, 0, sizeof(lb));
     rc = aws_nlb_get(ctx, spec->lb_name, &lb, call);
@@ -911,6 +913,7 @@ int aws_nlb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
     }
 out:
     free(w);
+    aws_tags_free(&tags);
     lbp_vec_free(&inst);
     lbp_vec_free(&tgs);
     lbp_vec_free(&ls);
@@ -1056,7 +1059,7 @@ out:
     free(arns);
     lbp_vec_free(&tgs);
     lbp_vec_free(&all);
-    lbp_vec_free(&td);
+    aws_tagdescs_free(&td);
     if (rc == LBP_OK && call)
         call->err[0] = 0;
     return rc;
@@ -1095,6 +1098,6 @@ int aws_nlb_list_owned(struct lbp_provider_ctx *ctx, struct lbp_vec *owned, stru
 out:
     free(arns);
     lbp_vec_free(&lbs);
-    lbp_vec_free(&td);
+    aws_tagdescs_free(&td);
     return rc;
 }

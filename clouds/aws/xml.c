@@ -157,10 +157,16 @@ static int next_marker(xmlNode *res, const char *name, char *next, size_t cap)
 static int tags_of(xmlNode *list, const char *item, const char *k, const char *v,
                    struct aws_tags *t)
 {
-    t->n = 0;
-    for (xmlNode *m = awsx_child(list, item); m; m = awsx_next(m, item)) {
-        if (t->n >= AWS_MAX_TAGS)
+    size_t n = 0;
+    aws_tags_free(t);
+    for (xmlNode *m = awsx_child(list, item); m; m = awsx_next(m, item))
+        if (++n > AWS_MAX_TAGS)
             return LBP_PARSE;
+    if (!n)
+        return LBP_OK;
+    if (!(t->t = calloc(n, sizeof(*t->t))))
+        return LBP_NOMEM;
+    for (xmlNode *m = awsx_child(list, item); m; m = awsx_next(m, item)) {
         if (req(m, k, t->t[t->n].key, sizeof(t->t[0].key)) ||
             opt(m, v, t->t[t->n].value, sizeof(t->t[0].value)))
             return LBP_PARSE;
@@ -175,6 +181,44 @@ const char *aws_tag_get(const struct aws_tags *t, const char *key)
         if (strcmp(t->t[i].key, key) == 0)
             return t->t[i].value;
     return NULL;
+}
+
+int aws_tags_add(struct aws_tags *t, const char *key, const char *value)
+{
+    struct aws_tag *nt;
+    if (t->n >= AWS_MAX_TAGS)
+        return LBP_TOOBIG;
+    if (strlen(key) >= sizeof(nt->key) || strlen(value) >= sizeof(nt->value))
+        return LBP_TOOBIG;
+    if (!(nt = realloc(t->t, (t->n + 1) * sizeof(*nt))))
+        return LBP_NOMEM;
+    t->t = nt;
+    memset(&nt[t->n], 0, sizeof(*nt));
+    lbp_strlcpy(nt[t->n].key, key, sizeof(nt->key));
+    lbp_strlcpy(nt[t->n].value, value, sizeof(nt->value));
+    t->n++;
+    return LBP_OK;
+}
+
+void aws_tags_free(struct aws_tags *t)
+{
+    free(t->t);
+    t->t = NULL;
+    t->n = 0;
+}
+
+void aws_tagdescs_free(struct lbp_vec *v)
+{
+    for (size_t i = 0; i < v->n; i++)
+        aws_tags_free(&((struct aws_tagdesc *)v->v)[i].tags);
+    lbp_vec_free(v);
+}
+
+void aws_subnets_free(struct lbp_vec *v)
+{
+    for (size_t i = 0; i < v->n; i++)
+        aws_tags_free(&((struct aws_subnet *)v->v)[i].tags);
+    lbp_vec_free(v);
 }
 
 int awsx_lbs(xmlDoc *doc, struct lbp_vec *out, char *next, size_t nextcap)
@@ -463,6 +507,7 @@ int awsx_subnets(xmlDoc *doc, struct lbp_vec *out, char *next, size_t nextcap)
 void aws_sg_free(struct aws_sg *s)
 {
     if (s) {
+        aws_tags_free(&s->tags);
         free(s->rules);
         s->rules = NULL;
         s->n_rules = 0;

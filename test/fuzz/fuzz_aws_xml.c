@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ALL(awsx_listeners, struct aws_listener, lbp_vec_free);
     ALL(awsx_clbs, struct aws_clb, aws_clbs_free);
     ALL(awsx_instances, struct aws_instance, lbp_vec_free);
-    ALL(awsx_subnets, struct aws_subnet, lbp_vec_free);
+    ALL(awsx_subnets, struct aws_subnet, aws_subnets_free);
     ALL(awsx_sgs, struct aws_sg, aws_sgs_free);
     struct lbp_vec v;
     lbp_vec_init(&v, sizeof(struct aws_target));
@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lbp_vec_free(&v);
     lbp_vec_init(&v, sizeof(struct aws_tagdesc));
     awsx_tag_descs(doc, &v);
-    lbp_vec_free(&v);
+    aws_tagdescs_free(&v);
     xmlFreeDoc(doc);
     return 0;
 }

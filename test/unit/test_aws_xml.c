@@ -187,7 +187,7 @@ static void check_tags(xmlDoc *doc, const char *t)
         snprintf(key, sizeof(key), "%s", first(t, "Key"));
         assert_string_equal(aws_tag_get(&d->tags, key), first(t, "Value"));
     }
-    lbp_vec_free(&v);
+    aws_tagdescs_free(&v);
 }
 
 static void check_empty_result(xmlDoc *doc, const char *t)
@@ -245,7 +245,7 @@ static void check_subnets(xmlDoc *doc, const char *t)
         snprintf(key, sizeof(key), "%s", first(t, "key"));
         assert_string_equal(aws_tag_get(&((struct aws_subnet *)v.v)->tags, key), first(t, "value"));
     }
-    lbp_vec_free(&v);
+    aws_subnets_free(&v);
 }
 
 static void check_sgs(xmlDoc *doc, const char *t)
