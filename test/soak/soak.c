@@ -4,8 +4,8 @@
  * Services are churned and faults are injected everywhere; then the faults
  * stop and everything must converge.
  *
- *   soak --services N --seconds T --cloud aws|gce|azure|cloudstack|mock [--rate OPS/S]
- *        [--kill-every S] [--settle S] [--nodes K] [--seed S] [--dir D]
+ *   soak --services N --seconds T --cloud aws|gce|azure|cloudstack|baremetal|mock
+ *        [--rate OPS/S] [--kill-every S] [--settle S] [--nodes K] [--seed S] [--dir D]
  *
  * Faults while churning: a share of API requests answered 5xx (fake API
  * server "errorPercent"), every 10 s every watch dropped and the next
@@ -782,10 +782,9 @@ static long api_total(void)
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: soak [--services N] [--seconds T] [--cloud aws|gce|azure|cloudstack|mock]\n"
-            "            [--rate OPS/S] [--kill-every S] [--settle S] [--nodes K] [--seed S]\n"
-            "            [--dir D]\n");
+    fprintf(stderr, "usage: soak [--services N] [--seconds T]\n"
+                    "            [--cloud aws|gce|azure|cloudstack|baremetal|mock] [--rate OPS/S]\n"
+                    "            [--kill-every S] [--settle S] [--nodes K] [--seed S] [--dir D]\n");
 }
 
 static int parse_args(int argc, char **argv)
