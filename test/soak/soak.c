@@ -4,8 +4,8 @@
  * Services are churned and faults are injected everywhere; then the faults
  * stop and everything must converge.
  *
- *   soak --services N --seconds T --cloud aws|gce|azure|cloudstack|mock [--rate OPS/S]
- *        [--kill-every S] [--settle S] [--nodes K] [--seed S] [--dir D]
+ *   soak --services N --seconds T --cloud aws|gce|azure|cloudstack|baremetal|mock
+ *        [--rate OPS/S] [--kill-every S] [--settle S] [--nodes K] [--seed S] [--dir D]
  *
  * Faults while churning: a share of API requests answered 5xx (fake API
  * server "errorPercent"), every 10 s every watch dropped and the next
@@ -66,6 +66,9 @@ static const struct soak_cloud *const clouds[] = {
 #ifdef LBP_SOAK_CLOUDSTACK
     &soak_cloud_cloudstack,
 #endif
+#ifdef LBP_SOAK_BAREMETAL
+    &soak_cloud_baremetal,
+#endif
     &soak_cloud_mock,       NULL};
 
 struct opts {
@@ -124,8 +127,8 @@ static void fail(const char *what)
  * (5xx, 429) or not at all, as kubectl's users would; returns the final
  * status (a 4xx is final).
  */
-static long api_do(const char *method, const char *path, const char *ctype, const char *body,
-                   char **resp)
+long soak_api_do(const char *method, const char *path, const char *ctype, const char *body,
+                 char **resp)
 {
     long code = -1;
     for (int i = 0; i < 50; i++) {
@@ -142,11 +145,11 @@ static long api_do(const char *method, const char *path, const char *ctype, cons
     return code;
 }
 
-static json_object *api_json(const char *path)
+json_object *soak_api_json(const char *path)
 {
     char *r = NULL;
     json_object *j = NULL;
-    if (api_do("GET", path, NULL, NULL, &r) == 200)
+    if (soak_api_do("GET", path, NULL, NULL, &r) == 200)
         j = json_tokener_parse(r);
     free(r);
     return j;
@@ -171,8 +174,7 @@ size_t soak_jlen(json_object *a)
     return a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
 }
 
-/* The Service's first ingress address (IP or hostname), or "". */
-static const char *ingress(json_object *svc)
+const char *soak_ingress(json_object *svc)
 {
     json_object *ing = soak_jget(soak_jget(soak_jget(svc, "status"), "loadBalancer"), "ingress");
     json_object *e = soak_jlen(ing) ? json_object_array_get_idx(ing, 0) : NULL;
@@ -184,8 +186,8 @@ static bool deleting(json_object *svc)
     return soak_jget(soak_jget(svc, "metadata"), "deletionTimestamp") != NULL;
 }
 
-/* lbprov's LB name: "a" + the UID without dashes, at most 32 characters. */
-static void lb_name(const char *uid, char *out, size_t cap)
+/* At most 32 characters. */
+void soak_lb_name(const char *uid, char *out, size_t cap)
 {
     size_t j = 0;
     if (cap < 34)
@@ -220,7 +222,7 @@ static void spec_parts(unsigned k, char *ports, size_t pcap, char *ranges, size_
                                 "\"targetPort\":%d}",
                                 i ? "," : "", p, p, p + 1);
     }
-    switch (k / 7 % 3) {
+    switch (cloud->no_source_ranges ? 0 : k / 7 % 3) {
     case 0:
         snprintf(ranges, rcap, "[]");
         break;
@@ -230,7 +232,10 @@ static void spec_parts(unsigned k, char *ports, size_t pcap, char *ranges, size_
     default:
         snprintf(ranges, rcap, "[\"10.%u.0.0/16\",\"192.168.%u.0/24\"]", k % 250, k % 200);
     }
-    cloud->changing_annotation(k, changing, sizeof(changing));
+    if (cloud->changing_annotation)
+        cloud->changing_annotation(k, changing, sizeof(changing));
+    else /* read by no cloud: the change must cost nothing and move nothing */
+        snprintf(changing, sizeof(changing), "\"soak.lbprov.io/generation\":\"%u\"", k % 50);
     snprintf(ann, acap, "%s", changing);
 }
 
@@ -239,7 +244,7 @@ static void create(unsigned i)
     struct slot *s = &slots[i];
     char body[4096], ports[1024], ranges[200], ann[400];
     unsigned k = (unsigned)rand();
-    const char *fixed = cloud->fixed_annotations(i);
+    const char *fixed = cloud->fixed_annotations ? cloud->fixed_annotations(i) : "";
     s->gen++;
     snprintf(s->name, sizeof(s->name), "svc-%u-%u", i, s->gen);
     spec_parts(k, ports, sizeof(ports), ranges, sizeof(ranges), ann, sizeof(ann));
@@ -250,11 +255,13 @@ static void create(unsigned i)
              "\"loadBalancerSourceRanges\":%s}}",
              s->name, fixed, *fixed ? "," : "", ann, s->name, ports, ranges);
     long code =
-        api_do("POST", "/api/v1/namespaces/" NS "/services", "application/json", body, NULL);
+        soak_api_do("POST", "/api/v1/namespaces/" NS "/services", "application/json", body, NULL);
     /* 409: an earlier try was created before its answer was lost. */
-    if (code == 201 || code == 409)
+    if (code == 201 || code == 409) {
         n_created++;
-    else
+        if (cloud->created)
+            cloud->created(s->name);
+    } else
         fprintf(stderr, "soak: create %s: HTTP %ld\n", s->name, code);
 }
 
@@ -275,7 +282,7 @@ static void update(unsigned i)
     default:
         snprintf(body, sizeof(body), "{\"metadata\":{\"annotations\":{%s}}}", ann);
     }
-    long code = api_do("PATCH", path, "application/merge-patch+json", body, NULL);
+    long code = soak_api_do("PATCH", path, "application/merge-patch+json", body, NULL);
     if (code == 200)
         n_updated++;
     else if (code != 404 && code != 422)
@@ -286,7 +293,7 @@ static void delete_one(unsigned i)
 {
     char path[200];
     snprintf(path, sizeof(path), "/api/v1/namespaces/" NS "/services/%s", slots[i].name);
-    long code = api_do("DELETE", path, NULL, NULL, NULL);
+    long code = soak_api_do("DELETE", path, NULL, NULL, NULL);
     if (code == 200 || code == 404)
         n_deleted++;
     slots[i].name[0] = 0;
@@ -468,7 +475,7 @@ static void kill_leader(void)
 
 static void sample(void)
 {
-    json_object *list = api_json("/api/v1/namespaces/" NS "/services"), *items;
+    json_object *list = soak_api_json("/api/v1/namespaces/" NS "/services"), *items;
     struct owner *owners = NULL, *ow, *tmp;
     long shared = 0;
     if (!list)
@@ -477,7 +484,7 @@ static void sample(void)
     pthread_mutex_lock(&mu);
     for (size_t i = 0; i < soak_jlen(items); i++) {
         json_object *svc = json_object_array_get_idx(items, i);
-        const char *uid = soak_jstr(soak_jget(svc, "metadata"), "uid"), *addr = ingress(svc);
+        const char *uid = soak_jstr(soak_jget(svc, "metadata"), "uid"), *addr = soak_ingress(svc);
         struct seen *s;
         if (!*addr || strlen(uid) >= sizeof(s->uid) || strlen(addr) >= sizeof(s->addr))
             continue;
@@ -552,10 +559,12 @@ static bool lb_right(json_object *svc, const struct soak_lb *lb, const char *nod
 {
     json_object *ports = soak_jget(soak_jget(svc, "spec"), "ports");
     const char *name = soak_jstr(soak_jget(svc, "metadata"), "name");
-    if (strcmp(lb->addr, ingress(svc)) != 0) {
+    if (strcmp(lb->addr, soak_ingress(svc)) != 0) {
         why(v, "%s: status shows another address than its LB (%s)", name, lb->addr);
         return false;
     }
+    if (lb->addr_only)
+        return true;
     if (lb->sources[0]) {
         json_object *r = soak_jget(soak_jget(svc, "spec"), "loadBalancerSourceRanges");
         const char *cidrs[16];
@@ -610,6 +619,32 @@ static bool lb_right(json_object *svc, const struct soak_lb *lb, const char *nod
     return true;
 }
 
+/* The cloud's state, fetched here and read by the cloud's snapshot. */
+static int snapshot(struct soak_cloud_state *cs)
+{
+    json_object *st = NULL;
+    int rc;
+    memset(cs, 0, sizeof(*cs));
+    if (cloud->state_path && !(st = cloud->fetch(cloud->state_path)))
+        return -1;
+    rc = cloud->snapshot(st, cs);
+    json_object_put(st);
+    if (rc)
+        soak_cloud_state_free(cs);
+    return rc;
+}
+
+static int counts(struct soak_cloud_counts *cc)
+{
+    json_object *c = NULL;
+    int rc;
+    if (cloud->counters_path && !(c = cloud->fetch(cloud->counters_path)))
+        return -1;
+    rc = cloud->counts(c, cc);
+    json_object_put(c);
+    return rc;
+}
+
 static int check(const char *nodes, struct verdict *v)
 {
     struct soak_cloud_state cs;
@@ -617,9 +652,9 @@ static int check(const char *nodes, struct verdict *v)
     char **live_lbs = NULL;
     size_t n_live = 0;
     memset(v, 0, sizeof(*v));
-    if (!(list = api_json("/api/v1/namespaces/" NS "/services")))
+    if (!(list = soak_api_json("/api/v1/namespaces/" NS "/services")))
         return -1;
-    if (cloud->snapshot(&cs) != 0) {
+    if (snapshot(&cs) != 0) {
         json_object_put(list);
         return -1;
     }
@@ -636,7 +671,7 @@ static int check(const char *nodes, struct verdict *v)
             continue;
         }
         v->live++;
-        lb_name(soak_jstr(soak_jget(svc, "metadata"), "uid"), want, sizeof(want));
+        soak_lb_name(soak_jstr(soak_jget(svc, "metadata"), "uid"), want, sizeof(want));
         live_lbs[n_live++] = strdup(want);
         for (size_t j = 0; j < cs.n_lbs && !lb; j++)
             if (strcmp(cs.lbs[j].name, want) == 0)
@@ -698,23 +733,30 @@ static long grep_file(const char *path, const char *needle, const char *label)
     return n;
 }
 
-static long scan_logs(long *secrets)
+/* Sanitizer reports and secrets in one log. */
+static long scan_log(const char *path, long *secrets)
 {
     static const char *const sanitizer[] = {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                                             "runtime error:", NULL};
-    char paths[N_REPLICAS + 1][600];
+    long reports = 0;
+    for (int j = 0; sanitizer[j]; j++)
+        reports += grep_file(path, sanitizer[j], "sanitizer report");
+    for (int j = 0; cloud->secrets && cloud->secrets[j]; j++)
+        *secrets += grep_file(path, cloud->secrets[j], "secret");
+    *secrets += grep_file(path, TOKEN, "bearer token");
+    return reports;
+}
+
+static long scan_logs(long *secrets)
+{
+    const char *const *more = cloud->logs ? cloud->logs() : NULL;
     long reports = 0;
     *secrets = 0;
     for (int i = 0; i < N_REPLICAS; i++)
-        snprintf(paths[i], sizeof(paths[i]), "%s", reps[i].log);
-    snprintf(paths[N_REPLICAS], sizeof(paths[0]), "%s", api.log);
-    for (int i = 0; i <= N_REPLICAS; i++) {
-        for (int j = 0; sanitizer[j]; j++)
-            reports += grep_file(paths[i], sanitizer[j], "sanitizer report");
-        for (int j = 0; cloud->secrets[j]; j++)
-            *secrets += grep_file(paths[i], cloud->secrets[j], "secret");
-        *secrets += grep_file(paths[i], TOKEN, "bearer token");
-    }
+        reports += scan_log(reps[i].log, secrets);
+    reports += scan_log(api.log, secrets);
+    for (int i = 0; more && more[i]; i++)
+        reports += scan_log(more[i], secrets);
     return reports;
 }
 
@@ -727,7 +769,7 @@ static long api_stat(const char *key)
 
 static long api_total(void)
 {
-    json_object *st = api_json("/_fake/stats");
+    json_object *st = soak_api_json("/_fake/stats");
     long n = 0;
     json_object_object_foreach(st, k, val)
     {
@@ -740,10 +782,9 @@ static long api_total(void)
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: soak [--services N] [--seconds T] [--cloud aws|gce|azure|cloudstack|mock]\n"
-            "            [--rate OPS/S] [--kill-every S] [--settle S] [--nodes K] [--seed S]\n"
-            "            [--dir D]\n");
+    fprintf(stderr, "usage: soak [--services N] [--seconds T]\n"
+                    "            [--cloud aws|gce|azure|cloudstack|baremetal|mock] [--rate OPS/S]\n"
+                    "            [--kill-every S] [--settle S] [--nodes K] [--seed S] [--dir D]\n");
 }
 
 static int parse_args(int argc, char **argv)
@@ -792,7 +833,7 @@ static void node(int i)
              "\"InternalIP\",\"address\":\"10.0.0.%d\"}],\"conditions\":[{\"type\":\"Ready\","
              "\"status\":\"True\"}]}}",
              i, pid, i);
-    if (api_do("POST", "/api/v1/nodes", "application/json", body, NULL) != 201)
+    if (soak_api_do("POST", "/api/v1/nodes", "application/json", body, NULL) != 201)
         fail("cannot create a Node");
 }
 
@@ -805,6 +846,7 @@ int main(int argc, char **argv)
 {
     struct lbp_fake_api_opts ao = {.token = TOKEN,
                                    .extra_arg = "--service-node-port-range=30000-50000"};
+    char bind_arg[64];
     char nodes[512] = "", ids[64][40];
     const char *id_ptrs[64];
     pthread_t th;
@@ -846,14 +888,29 @@ int main(int argc, char **argv)
            o.services, o.seconds, cloud->name, o.rate, o.kill_every, dir);
     fflush(stdout);
 
-    if (lbp_fake_api_start(&ao, &api) != 0) {
-        fail("cannot start the fake API server");
-        return 1;
-    }
-    if (cloud->start(dir, CLUSTER, o.nodes, cfg_path) != 0) {
-        fail("cannot start the cloud fake");
+    if (cloud->prepare && (rc = cloud->prepare(dir, o.nodes)) != 0) {
+        fail(rc == 77 ? "skipped: this machine cannot build the cloud"
+                      : "cannot prepare the cloud");
+        rc = rc == 77 ? 77 : 1;
         goto out;
     }
+    rc = 1;
+    if (cloud->api_bind) {
+        /* Reached from other namespaces too; its default nodePort range is plenty then. */
+        snprintf(bind_arg, sizeof(bind_arg), "--bind=%s", cloud->api_bind);
+        ao.extra_arg = bind_arg;
+    }
+    if (lbp_fake_api_start(&ao, &api) != 0) {
+        fail("cannot start the fake API server");
+        goto out;
+    }
+    if ((rc = cloud->start(dir, CLUSTER, o.nodes, cfg_path)) != 0) {
+        fail(rc == 77 ? "skipped: this machine cannot run the cloud"
+                      : "cannot start the cloud fake");
+        rc = rc == 77 ? 77 : 1;
+        goto out;
+    }
+    rc = 1;
     for (int i = 1; i <= o.nodes && i <= 64; i++) {
         node(i);
         cloud->target_id(i, ids[i - 1], sizeof(ids[0]));
@@ -899,6 +956,8 @@ int main(int argc, char **argv)
             usleep((useconds_t)(due - t) * 1000u);
         churn_one();
         supervise();
+        if (cloud->tick)
+            cloud->tick(true);
         if (lbp_now_ms() >= next_drop) {
             /* Every watch ends; the next re-watches hear 410 Gone and must relist. */
             api_fault("{\"goneNextWatches\":4,\"goneAsHttp\":true,\"dropWatches\":true}");
@@ -917,6 +976,8 @@ int main(int argc, char **argv)
     t_quiet = lbp_now_ms();
     do {
         supervise();
+        if (cloud->tick)
+            cloud->tick(false);
         if (check(nodes, &v) == 0 && converged(&v)) {
             converge_ms = lbp_now_ms() - t_quiet;
             break;
@@ -931,7 +992,7 @@ int main(int argc, char **argv)
 
     api_faults = api_stat("FAULT error") + api_stat("FAULT gone");
     api_ops = api_total();
-    cloud->counts(&cc);
+    counts(&cc);
     reap(false); /* a replica that lost the Lease since the last look is not a bad exit */
     for (int i = 0; i < N_REPLICAS; i++) {
         int st;
@@ -944,6 +1005,8 @@ int main(int argc, char **argv)
         }
         reps[i].pid = 0;
     }
+    if (cloud->finish)
+        bad_exits += cloud->finish();
     /* The fake API server's log lives in its own dir, removed at stop: scan it first. */
     reports = scan_logs(&secrets);
 
@@ -974,6 +1037,8 @@ int main(int argc, char **argv)
            shared_max);
     printf("secrets in logs                 %ld\n", secrets);
     printf("controller peak RSS             %.1f MiB\n", (double)peak_rss_kb / 1024.0);
+    if (cloud->report)
+        cloud->report();
     fflush(stdout);
     rc = converge_ms && !address_changes && !shared_samples && !n_crashes && !bad_exits &&
                  !reports && !secrets
@@ -1032,6 +1097,32 @@ void soak_join_sorted(const char **ids, size_t n, char *out, size_t cap)
     out[0] = 0;
     for (size_t i = 0; i < n && off < cap; i++)
         off += (size_t)snprintf(out + off, cap - off, "%s%s", i ? "," : "", ids[i]);
+}
+
+/* The harness's kubeconfig (token and all) with its loopback server moved to host. */
+int soak_api_kubeconfig(const char *host, const char *path)
+{
+    char buf[4096], *at;
+    FILE *in = fopen(api.kubeconfig, "r"), *out;
+    size_t n = in ? fread(buf, 1, sizeof(buf) - 1, in) : 0;
+    int rc;
+    if (in)
+        fclose(in);
+    buf[n] = 0;
+    if (!(at = strstr(buf, "127.0.0.1:")) || !(out = fopen(path, "w")))
+        return -1;
+    fprintf(out, "%.*s%s%s", (int)(at - buf), buf, host, at + strlen("127.0.0.1"));
+    rc = fclose(out) == 0 ? 0 : -1;
+    return rc;
+}
+
+void soak_seen_addresses(void (*fn)(const char *addr, void *ctx), void *ctx)
+{
+    struct seen *s, *tmp;
+    pthread_mutex_lock(&mu);
+    HASH_ITER(hh, seen, s, tmp)
+    fn(s->addr, ctx);
+    pthread_mutex_unlock(&mu);
 }
 
 int soak_cloud_state_own(struct soak_cloud_state *s, const char *what, const char *owner)

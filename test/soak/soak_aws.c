@@ -134,21 +134,21 @@ static int nlb(json_object *st, json_object *o, struct soak_cloud_state *s)
     return 0;
 }
 
-static int aws_snapshot(struct soak_cloud_state *s)
+static json_object *aws_fetch(const char *path)
 {
-    json_object *st = fake_aws_json(&g_aws, "/_fake/state"), *a;
-    int rc = -1;
-    memset(s, 0, sizeof(*s));
-    if (!st)
-        return -1;
-    a = soak_jget(st, "clbs");
+    return fake_aws_json(&g_aws, path);
+}
+
+static int aws_snapshot(json_object *st, struct soak_cloud_state *s)
+{
+    json_object *a = soak_jget(st, "clbs");
     for (size_t i = 0; i < soak_jlen(a); i++)
         if (classic(json_object_array_get_idx(a, i), s) != 0)
-            goto out;
+            return -1;
     a = soak_jget(st, "lbs");
     for (size_t i = 0; i < soak_jlen(a); i++)
         if (nlb(st, json_object_array_get_idx(a, i), s) != 0)
-            goto out;
+            return -1;
     /* A target group belongs to the LB whose listener forwards to it. */
     a = soak_jget(st, "tgs");
     for (size_t i = 0; i < soak_jlen(a); i++) {
@@ -158,7 +158,7 @@ static int aws_snapshot(struct soak_cloud_state *s)
         char what[128];
         snprintf(what, sizeof(what), "target group %s", soak_jstr(tg, "name"));
         if (soak_cloud_state_own(s, what, lb ? soak_jstr(lb, "name") : "") != 0)
-            goto out;
+            return -1;
     }
     a = soak_jget(st, "sgs");
     for (size_t i = 0; i < soak_jlen(a); i++) {
@@ -168,18 +168,14 @@ static int aws_snapshot(struct soak_cloud_state *s)
             continue;
         snprintf(what, sizeof(what), "security group %s", name);
         if (soak_cloud_state_own(s, what, name + 8) != 0)
-            goto out;
+            return -1;
     }
-    rc = 0;
-out:
-    json_object_put(st);
-    if (rc)
-        soak_cloud_state_free(s);
-    return rc;
+    return 0;
 }
 
-static int aws_counts(struct soak_cloud_counts *c)
+static int aws_counts(json_object *unused, struct soak_cloud_counts *c)
 {
+    (void)unused; /* one counter a request */
     c->calls = fake_aws_counter(&g_aws, "total");
     c->faults = fake_aws_counter(&g_aws, "injected");
     c->lost_replies = fake_aws_counter(&g_aws, "lost_replies");
@@ -188,16 +184,9 @@ static int aws_counts(struct soak_cloud_counts *c)
 
 static const char *const aws_secrets[] = {FAKE_AWS_SK, NULL};
 
-const struct soak_cloud soak_cloud_aws = {
-    .name = "aws",
-    .start = aws_start,
-    .stop = aws_stop,
-    .provider_id = aws_provider_id,
-    .target_id = aws_target_id,
-    .fixed_annotations = aws_fixed,
-    .changing_annotation = aws_changing,
-    .faults = aws_faults,
-    .snapshot = aws_snapshot,
-    .counts = aws_counts,
-    .secrets = aws_secrets,
-};
+const struct soak_cloud soak_cloud_aws = {.name = "aws",
+                                          SOAK_CLOUD_OPS(aws),
+                                          .state_path = "/_fake/state",
+                                          .fixed_annotations = aws_fixed,
+                                          .changing_annotation = aws_changing,
+                                          .secrets = aws_secrets};

@@ -73,12 +73,6 @@ static void az_target_id(int i, char *out, size_t cap)
     snprintf(out, cap, "node-%d-nic", i);
 }
 
-static const char *az_fixed(unsigned k)
-{
-    (void)k;
-    return "";
-}
-
 static void az_changing(unsigned k, char *out, size_t cap)
 {
     snprintf(out, cap, "\"service.beta.kubernetes.io/azure-load-balancer-tcp-idle-timeout\":\"%u\"",
@@ -207,15 +201,15 @@ static int own_items(struct soak_cloud_state *s, json_object *arr, const char *k
     return 0;
 }
 
-static int az_snapshot(struct soak_cloud_state *s)
+static json_object *az_fetch(const char *path)
 {
-    json_object *st = fake_azure_json(&g_az, "/_fake/state"), *all, *nsg = NULL;
+    return fake_azure_json(&g_az, path);
+}
+
+static int az_snapshot(json_object *st, struct soak_cloud_state *s)
+{
+    json_object *all = soak_jget(st, "resources"), *nsg = NULL;
     char prefix[80];
-    int rc = -1;
-    memset(s, 0, sizeof(*s));
-    if (!st)
-        return -1;
-    all = soak_jget(st, "resources");
     snprintf(prefix, sizeof(prefix), "%s-", g_cluster);
     for (size_t i = 0; i < soak_jlen(all); i++) {
         json_object *r = json_object_array_get_idx(all, i);
@@ -230,7 +224,7 @@ static int az_snapshot(struct soak_cloud_state *s)
         if (strcasestr(id, "/publicIPAddresses/") && !strncmp(name, prefix, strlen(prefix))) {
             snprintf(what, sizeof(what), "public IP %s", name);
             if (soak_cloud_state_own(s, what, name + strlen(prefix)) != 0)
-                goto out;
+                return -1;
         }
         if (!strcasestr(id, "/loadBalancers/"))
             continue;
@@ -238,30 +232,23 @@ static int az_snapshot(struct soak_cloud_state *s)
         if (!soak_jlen(fes)) {
             snprintf(what, sizeof(what), "load balancer %s (no frontend left)", name);
             if (soak_cloud_state_own(s, what, "") != 0)
-                goto out;
+                return -1;
         }
         for (size_t j = 0; j < soak_jlen(fes); j++)
             if (frontend(all, nsg, r, json_object_array_get_idx(fes, j), s) != 0)
-                goto out;
+                return -1;
         if (own_items(s, props(r, "loadBalancingRules"), "rule") != 0 ||
             own_items(s, props(r, "probes"), "probe") != 0)
-            goto out;
+            return -1;
     }
     if (own_items(s, props(nsg, "securityRules"), "security rule") != 0)
-        goto out;
-    rc = 0;
-out:
-    json_object_put(st);
-    if (rc)
-        soak_cloud_state_free(s);
-    return rc;
+        return -1;
+    return 0;
 }
 
-static int az_counts(struct soak_cloud_counts *c)
+static int az_counts(json_object *o, struct soak_cloud_counts *c)
 {
-    json_object *o = fake_azure_json(&g_az, "/_fake/counters"), *st;
-    if (!o)
-        return -1;
+    json_object *st;
     c->calls = 0;
     {
         json_object_object_foreach(soak_jget(o, "calls"), k, v)
@@ -274,22 +261,14 @@ static int az_counts(struct soak_cloud_counts *c)
     c->faults = (long)json_object_get_int64(soak_jget(st, "429")) +
                 (long)json_object_get_int64(soak_jget(st, "500"));
     c->lost_replies = (long)json_object_get_int64(soak_jget(o, "lost_replies"));
-    json_object_put(o);
     return 0;
 }
 
 static const char *const az_secrets[] = {FAKE_AZURE_CLIENT_SECRET, NULL};
 
-const struct soak_cloud soak_cloud_azure = {
-    .name = "azure",
-    .start = az_start,
-    .stop = az_stop,
-    .provider_id = az_provider_id,
-    .target_id = az_target_id,
-    .fixed_annotations = az_fixed,
-    .changing_annotation = az_changing,
-    .faults = az_faults,
-    .snapshot = az_snapshot,
-    .counts = az_counts,
-    .secrets = az_secrets,
-};
+const struct soak_cloud soak_cloud_azure = {.name = "azure",
+                                            SOAK_CLOUD_OPS(az),
+                                            .state_path = "/_fake/state",
+                                            .counters_path = "/_fake/counters",
+                                            .changing_annotation = az_changing,
+                                            .secrets = az_secrets};

@@ -72,18 +72,6 @@ static void cs_provider_id(int i, char *out, size_t cap)
     snprintf(out, cap, "cloudstack:///%s", id);
 }
 
-static const char *cs_fixed(unsigned k)
-{
-    (void)k;
-    return "";
-}
-
-/* An annotation lbprov ignores on CloudStack: the change must cost nothing and move nothing. */
-static void cs_changing(unsigned k, char *out, size_t cap)
-{
-    snprintf(out, cap, "\"soak.lbprov.io/generation\":\"%u\"", k % 50);
-}
-
 static int cs_faults(bool on, unsigned seed)
 {
     char body[200];
@@ -172,14 +160,14 @@ static void add_sources(json_object *st, json_object *ip, struct soak_lb *lb)
         snprintf(lb->sources, sizeof(lb->sources), "none (no firewall rule)");
 }
 
-static int cs_snapshot(struct soak_cloud_state *s)
+static json_object *cs_fetch(const char *path)
 {
-    json_object *st = fake_cs_json(&g_cs, "/_fake/state"), *ips, *a;
-    int rc = -1;
-    memset(s, 0, sizeof(*s));
-    if (!st)
-        return -1;
-    ips = soak_jget(st, "publicips");
+    return fake_cs_json(&g_cs, path);
+}
+
+static int cs_snapshot(json_object *st, struct soak_cloud_state *s)
+{
+    json_object *ips = soak_jget(st, "publicips"), *a;
     for (size_t i = 0; i < soak_jlen(ips); i++) {
         json_object *ip = json_object_array_get_idx(ips, i);
         const char *name = tag(ip, "lbprov-lb");
@@ -187,7 +175,7 @@ static int cs_snapshot(struct soak_cloud_state *s)
         if (!*name)
             continue; /* the source NAT addresses, and any the soak did not make */
         if (!(lb = soak_cloud_state_add(s, name, soak_jstr(ip, "ipaddress"))))
-            goto out;
+            return -1;
         add_rules(st, ip, lb);
         add_sources(st, ip, lb);
     }
@@ -198,7 +186,7 @@ static int cs_snapshot(struct soak_cloud_state *s)
         char what[128];
         snprintf(what, sizeof(what), "load-balancer rule %s", soak_jstr(r, "name"));
         if (soak_cloud_state_own(s, what, owner_of(ips, soak_jstr(r, "publicipid"))) != 0)
-            goto out;
+            return -1;
     }
     a = soak_jget(st, "firewallrules");
     for (size_t i = 0; i < soak_jlen(a); i++) {
@@ -215,14 +203,9 @@ static int cs_snapshot(struct soak_cloud_state *s)
         snprintf(what, sizeof(what), "firewall rule %s (port %d)", soak_jstr(r, "id"),
                  json_object_get_int(soak_jget(r, "startport")));
         if (soak_cloud_state_own(s, what, owner_of(ips, ip_id)) != 0)
-            goto out;
+            return -1;
     }
-    rc = 0;
-out:
-    json_object_put(st);
-    if (rc)
-        soak_cloud_state_free(s);
-    return rc;
+    return 0;
 }
 
 static long counter(json_object *c, const char *k)
@@ -231,30 +214,19 @@ static long counter(json_object *c, const char *k)
     return v ? (long)json_object_get_int64(v) : 0;
 }
 
-static int cs_counts(struct soak_cloud_counts *out)
+static int cs_counts(json_object *c, struct soak_cloud_counts *out)
 {
-    json_object *c = fake_cs_json(&g_cs, "/_fake/counters");
-    if (!c)
-        return -1;
     out->calls = counter(c, "calls") + counter(c, "throttled");
     out->faults = counter(c, "throttled") + counter(c, "errors");
     out->lost_replies = counter(c, "dropped");
-    json_object_put(c);
     return 0;
 }
 
 static const char *const cs_secrets[] = {FAKE_CS_SECRET_KEY, NULL};
 
-const struct soak_cloud soak_cloud_cloudstack = {
-    .name = "cloudstack",
-    .start = cs_start,
-    .stop = cs_stop,
-    .provider_id = cs_provider_id,
-    .target_id = vm_uuid,
-    .fixed_annotations = cs_fixed,
-    .changing_annotation = cs_changing,
-    .faults = cs_faults,
-    .snapshot = cs_snapshot,
-    .counts = cs_counts,
-    .secrets = cs_secrets,
-};
+#define cs_target_id vm_uuid
+const struct soak_cloud soak_cloud_cloudstack = {.name = "cloudstack",
+                                                 SOAK_CLOUD_OPS(cs),
+                                                 .state_path = "/_fake/state",
+                                                 .counters_path = "/_fake/counters",
+                                                 .secrets = cs_secrets};

@@ -74,18 +74,6 @@ static void gce_target_id(int i, char *out, size_t cap)
     snprintf(out, cap, "node-%d", i);
 }
 
-static const char *gce_fixed(unsigned k)
-{
-    (void)k;
-    return "";
-}
-
-/* An annotation lbprov does not read on GCE: the change must move nothing. */
-static void gce_changing(unsigned k, char *out, size_t cap)
-{
-    snprintf(out, cap, "\"soak.lbprov.io/generation\":\"%u\"", k % 50);
-}
-
 static int gce_faults(bool on, unsigned seed)
 {
     char body[200];
@@ -151,18 +139,13 @@ static int rule(json_object *res, const char *name, json_object *fr, struct soak
     return 0;
 }
 
-static int gce_snapshot(struct soak_cloud_state *s)
+static json_object *gce_fetch(const char *path)
 {
-    json_object *st = fake_gce_json(&g_gce, "/_fake/state"), *res;
-    int rc = -1;
-    memset(s, 0, sizeof(*s));
-    if (!st)
-        return -1;
-    res = soak_jget(st, "resources");
-    {json_object_object_foreach(soak_jget(res, REGION "forwardingRules"), name,
-                                fr){if (rule(res, name, fr, s) != 0) goto out;
+    return fake_gce_json(&g_gce, path);
 }
-}
+
+/* Every object named after a Service but its forwarding rule is owned by that LB. */
+static int own_named(json_object *res, struct soak_cloud_state *s)
 {
     json_object_object_foreach(res, coll, objs)
     {
@@ -177,39 +160,33 @@ static int gce_snapshot(struct soak_cloud_state *s)
                 continue;
             snprintf(what, sizeof(what), "%s/%s", coll, name);
             if (soak_cloud_state_own(s, what, w) != 0)
-                goto out;
+                return -1;
         }
     }
-}
-rc = 0;
-out : json_object_put(st);
-if (rc)
-    soak_cloud_state_free(s);
-return rc;
-}
-
-static int gce_counts(struct soak_cloud_counts *c)
-{
-    json_object *o = fake_gce_json(&g_gce, "/_fake/counters");
-    if (!o)
-        return -1;
-    c->calls = (long)json_object_get_int64(soak_jget(o, "total"));
-    c->faults = (long)json_object_get_int64(soak_jget(o, "injected"));
-    c->lost_replies = (long)json_object_get_int64(soak_jget(o, "lost_replies"));
-    json_object_put(o);
     return 0;
 }
 
-const struct soak_cloud soak_cloud_gce = {
-    .name = "gce",
-    .start = gce_start,
-    .stop = gce_stop,
-    .provider_id = gce_provider_id,
-    .target_id = gce_target_id,
-    .fixed_annotations = gce_fixed,
-    .changing_annotation = gce_changing,
-    .faults = gce_faults,
-    .snapshot = gce_snapshot,
-    .counts = gce_counts,
-    .secrets = g_secrets,
-};
+static int gce_snapshot(json_object *st, struct soak_cloud_state *s)
+{
+    json_object *res = soak_jget(st, "resources");
+    json_object_object_foreach(soak_jget(res, REGION "forwardingRules"), name, fr)
+    {
+        if (rule(res, name, fr, s) != 0)
+            return -1;
+    }
+    return own_named(res, s);
+}
+
+static int gce_counts(json_object *o, struct soak_cloud_counts *c)
+{
+    c->calls = (long)json_object_get_int64(soak_jget(o, "total"));
+    c->faults = (long)json_object_get_int64(soak_jget(o, "injected"));
+    c->lost_replies = (long)json_object_get_int64(soak_jget(o, "lost_replies"));
+    return 0;
+}
+
+const struct soak_cloud soak_cloud_gce = {.name = "gce",
+                                          SOAK_CLOUD_OPS(gce),
+                                          .state_path = "/_fake/state",
+                                          .counters_path = "/_fake/counters",
+                                          .secrets = g_secrets};

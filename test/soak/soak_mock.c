@@ -58,28 +58,17 @@ static void mock_target_id(int i, char *out, size_t cap)
     snprintf(out, cap, "10.0.0.%d", i);
 }
 
-static const char *mock_fixed(unsigned k)
-{
-    (void)k;
-    return "";
-}
-
-static void mock_changing(unsigned k, char *out, size_t cap)
-{
-    snprintf(out, cap, "\"soak.lbprov.io/generation\":\"%u\"", k);
-}
-
 static int mock_faults(bool on, unsigned seed)
 {
     (void)seed;
     return write_cfg(on);
 }
 
-/* The leading replica's GET /debug/mockcloud, parsed; NULL when no replica leads. */
-static json_object *debug_state(void)
+/* The leading replica's GET path (/debug/mockcloud), parsed; NULL when no replica leads. */
+static json_object *mock_fetch(const char *path)
 {
     int port = soak_leader_port();
-    char *body = port > 0 ? soak_http_get(port, "/debug/mockcloud", 5000) : NULL;
+    char *body = port > 0 ? soak_http_get(port, path, 5000) : NULL;
     json_object *js = body ? json_tokener_parse(body) : NULL;
     free(body);
     return js;
@@ -96,22 +85,15 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int mock_snapshot(struct soak_cloud_state *out)
+static int mock_snapshot(json_object *js, struct soak_cloud_state *out)
 {
-    json_object *js = debug_state(), *lbs;
-    memset(out, 0, sizeof(*out));
-    if (!js)
+    json_object *lbs;
+    if (!json_object_object_get_ex(js, "loadBalancers", &lbs))
         return -1;
-    if (!json_object_object_get_ex(js, "loadBalancers", &lbs)) {
-        json_object_put(js);
-        return -1;
-    }
     size_t n = json_object_array_length(lbs);
     out->lbs = calloc(n + 1, sizeof(*out->lbs));
-    if (!out->lbs) {
-        json_object_put(js);
+    if (!out->lbs)
         return -1;
-    }
     for (size_t i = 0; i < n; i++) {
         json_object *o = json_object_array_get_idx(lbs, i), *ls;
         struct soak_lb *lb = &out->lbs[out->n_lbs++];
@@ -150,16 +132,13 @@ static int mock_snapshot(struct soak_cloud_state *out)
                                         b ? "," : "", t[b]);
         }
     }
-    json_object_put(js);
     return 0;
 }
 
-static int mock_counts(struct soak_cloud_counts *out)
+static int mock_counts(json_object *js, struct soak_cloud_counts *out)
 {
-    json_object *js = debug_state(), *calls;
+    json_object *calls;
     memset(out, 0, sizeof(*out));
-    if (!js)
-        return -1;
     /* The leader's process only: a killed replica's counts died with it. */
     if (json_object_object_get_ex(js, "calls", &calls)) {
         json_object_object_foreach(calls, k, v)
@@ -170,22 +149,13 @@ static int mock_counts(struct soak_cloud_counts *out)
                 out->calls += json_object_get_int64(v);
         }
     }
-    json_object_put(js);
     return 0;
 }
 
 static const char *const mock_secrets[] = {NULL};
 
-const struct soak_cloud soak_cloud_mock = {
-    .name = "mock",
-    .start = mock_start,
-    .stop = mock_stop,
-    .provider_id = mock_provider_id,
-    .target_id = mock_target_id,
-    .fixed_annotations = mock_fixed,
-    .changing_annotation = mock_changing,
-    .faults = mock_faults,
-    .snapshot = mock_snapshot,
-    .counts = mock_counts,
-    .secrets = mock_secrets,
-};
+const struct soak_cloud soak_cloud_mock = {.name = "mock",
+                                           SOAK_CLOUD_OPS(mock),
+                                           .state_path = "/debug/mockcloud",
+                                           .counters_path = "/debug/mockcloud",
+                                           .secrets = mock_secrets};
