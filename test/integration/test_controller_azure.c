@@ -9,9 +9,10 @@
  * pool, security rules), a port change, a node added and removed, source
  * ranges, externalTrafficPolicy Local, an internal Service, a user's named
  * public IP, a second writer changing the LB between our GET and PUT
- * (412), a bad annotation (one Warning Event), a controller killed while
- * ARM still runs its operations, deletes (the LB goes with its last
- * frontend), and an orphan cleaned up.
+ * (412), a Service that gets its address while another's port changes keep
+ * a write of the shared LB always running, a bad annotation (one Warning Event), a controller
+ * killed while ARM still runs its operations, deletes (the LB goes with its last frontend), and an
+ * orphan cleaned up.
  */
 #include <json-c/json.h>
 #include <signal.h>
@@ -464,6 +465,24 @@ static bool op_running(void *p)
            fake_azure_calls(&g_az, "PUT loadBalancers") > 0;
 }
 
+/* Sets the Service's first port, again if the API server answers 409 (a status write won). */
+static void set_port(const char *name, int port)
+{
+    char path[256];
+    long code = 0;
+    snprintf(path, sizeof(path), "/api/v1/namespaces/default/services/%s", name);
+    for (int i = 0; i < 10 && code != 200; i++) {
+        json_object *s = svc_get(name);
+        CHECK(s != NULL);
+        json_object_object_add(json_object_array_get_idx(jget(jget(s, "spec"), "ports"), 0), "port",
+                               json_object_new_int(port));
+        code = lbp_fake_api_request(&g_api, "PUT", path, "application/json",
+                                    json_object_to_json_string(s), NULL);
+        json_object_put(s);
+    }
+    CHECK(code == 200);
+}
+
 static void write_config(void)
 {
     FILE *f;
@@ -657,6 +676,38 @@ int main(void)
         /* the other writer's change survived, and so did web's part */
         CHECK(jget(jget(l, "tags"), "fake-azure-other-writer") != NULL);
         CHECK(n_owned(props_arr(l, "loadBalancingRules"), owner_web) == 2);
+    }
+
+    /*
+     * Starvation under churn: web's port changes every 300 ms, so a new PUT of
+     * the shared LB (carrying web's next rules) is always running, and each
+     * operation ends while web's next part already waits. "steady" must get
+     * its address once the LB shows its part Succeeded, even though no
+     * moment comes when no write of that LB runs.
+     */
+    {
+        struct cond sc = {.svc = "steady", .lb = CLUSTER, .want = 2, .str = "TCP-443"};
+        uint64_t deadline;
+        int port = 9000;
+        bool got = false;
+        settle();
+        service("steady", "", NULL);
+        owner_of("steady", sc.owner);
+        deadline = lbp_now_ms() + 20000;
+        while (!got && lbp_now_ms() < deadline) {
+            set_port("web", port++);
+            usleep(300000);
+            got = has_ingress(&sc);
+        }
+        if (!got)
+            fprintf(stderr, "steady: no address after %d port changes of web\n", port - 9000);
+        CHECK(got);
+        /* the address is the LB's: steady's part is in it, served by its public IP */
+        CHECK(rules_are(&sc));
+        svc_delete("steady");
+        CHECK(lbp_test_poll(frontend_gone, &sc, WAIT_MS));
+        CHECK(lbp_test_poll(svc_gone, &sc, WAIT_MS));
+        settle();
     }
 
     /* Bad input: one Warning Event naming the annotation, nothing made. */
