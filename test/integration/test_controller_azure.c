@@ -9,10 +9,11 @@
  * pool, security rules), a port change, a node added and removed, source
  * ranges, externalTrafficPolicy Local, an internal Service, a user's named
  * public IP, a second writer changing the LB between our GET and PUT
- * (412), a Service that gets its address while another's port changes keep
- * a write of the shared LB always running, a bad annotation (one Warning Event), a controller
- * killed while ARM still runs its operations, deletes (the LB goes with its last frontend), and an
- * orphan cleaned up.
+ * (412), a Service that gets its address while another's port changes
+ * keep a write of the shared LB always running, bad annotations and a
+ * subnet that does not exist (one Warning Event each), a controller killed
+ * while ARM still runs its operations, deletes (the LB goes with its last
+ * frontend), and an orphan cleaned up.
  */
 #include <json-c/json.h>
 #include <signal.h>
@@ -710,17 +711,50 @@ int main(void)
         settle();
     }
 
-    /* Bad input: one Warning Event naming the annotation, nothing made. */
+    /* Bad input: one Warning Event each, naming what is wrong; nothing made. */
     {
-        struct cond bc = {.svc = "bad"};
-        char msg[512] = "";
-        service("bad", "\"" ANN "azure-load-balancer-tcp-idle-timeout\":\"2\"", NULL);
-        CHECK(lbp_test_poll(has_warning, &bc, WAIT_MS));
+        static const struct {
+            const char *svc, *annotations, *says;
+        } bad[] = {
+            {"bad-idle", "\"" ANN "azure-load-balancer-tcp-idle-timeout\":\"2\"",
+             "azure-load-balancer-tcp-idle-timeout"},
+            {"bad-idle-hi", "\"" ANN "azure-load-balancer-tcp-idle-timeout\":\"101\"",
+             "azure-load-balancer-tcp-idle-timeout"},
+            {"bad-pip", "\"" ANN "azure-pip-name\":\"-bad\"", "azure-pip-name"},
+            {"bad-probe", "\"" ANN "azure-load-balancer-health-probe-protocol\":\"Smtp\"",
+             "azure-load-balancer-health-probe-protocol"},
+            {"bad-subnet",
+             "\"" ANN "azure-load-balancer-internal\":\"true\",\"" ANN
+             "azure-load-balancer-internal-subnet\":\"no-such-subnet\"",
+             "no-such-subnet"},
+        };
+        const size_t n = sizeof(bad) / sizeof(bad[0]);
+        for (size_t i = 0; i < n; i++)
+            service(bad[i].svc, bad[i].annotations, NULL);
+        for (size_t i = 0; i < n; i++) {
+            struct cond bc = {.svc = bad[i].svc};
+            CHECK(lbp_test_poll(has_warning, &bc, WAIT_MS));
+        }
         sleep(3);
-        CHECK(warnings("bad", msg, sizeof(msg)) == 1);
-        CHECK(strstr(msg, "azure-load-balancer-tcp-idle-timeout") != NULL);
-        CHECK(pips_of("bad") == 0);
-        svc_delete("bad");
+        for (size_t i = 0; i < n; i++) {
+            char msg[512] = "", owner[LBP_LB_NAME_LEN + 1];
+            int nw = warnings(bad[i].svc, msg, sizeof(msg));
+            if (nw != 1 || !strstr(msg, bad[i].says))
+                fprintf(stderr, "%s: %d warnings, last: %s\n", bad[i].svc, nw, msg);
+            CHECK(nw == 1);
+            CHECK(strstr(msg, bad[i].says) != NULL);
+            CHECK(pips_of(bad[i].svc) == 0);
+            owner_of(bad[i].svc, owner);
+            CHECK(n_owned(props_arr(lb(CLUSTER), "frontendIPConfigurations"), owner) == 0);
+            CHECK(n_owned(props_arr(lb(CLUSTER "-internal"), "frontendIPConfigurations"), owner) ==
+                  0);
+        }
+        for (size_t i = 0; i < n; i++)
+            svc_delete(bad[i].svc);
+        for (size_t i = 0; i < n; i++) {
+            struct cond bc = {.svc = bad[i].svc};
+            CHECK(lbp_test_poll(svc_gone, &bc, WAIT_MS));
+        }
     }
 
     /*
