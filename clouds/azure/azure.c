@@ -307,6 +307,14 @@ static int az_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spe
     lbp_strlcpy(st->ingress[0].ip, ip, sizeof(st->ingress[0].ip));
     st->n_ingress = 1;
 out:
+    /*
+     * Bad input stays bad until the Service or the configuration changes: a
+     * reason of our own lets the reconciler tell a repeat (the same Service
+     * synced again after a relist or resync) from a new failure, so the
+     * Service gets one Warning Event, not one per sync.
+     */
+    if (rc == LBP_INVALID && call && !call->event_reason)
+        call->event_reason = "SyncLoadBalancerFailed";
     if (rc == LBP_PENDING && call && !st->retry_after_s)
         st->retry_after_s = call->retry_after_s;
     if (rc != LBP_PENDING)

@@ -696,6 +696,11 @@ int main(void)
             CHECK(lbp_test_poll(has_warning, &bc, WAIT_MS));
         }
         sleep(3);
+        /* A node joins: every Service is synced again, these too; bad input is still bad,
+           and said once. */
+        node(6);
+        sleep(3);
+        CHECK(ctl_api(&env, "DELETE", "/api/v1/nodes/node-6", NULL, NULL) == 200);
         for (size_t i = 0; i < n; i++) {
             char msg[512] = "", owner[LBP_LB_NAME_LEN + 1];
             int nw = warnings(bad[i].svc, msg, sizeof(msg));
