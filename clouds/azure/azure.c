@@ -194,6 +194,7 @@ static int pool_sync(struct lbp_provider_ctx *ctx, struct az_slot *s, struct jso
 {
     char digest[65];
     struct json_object *again = NULL;
+    uint64_t gen;
     int rc;
     az_nodes_digest(spec, digest);
     if (!force && strcmp(digest, s->nodes_applied) == 0)
@@ -209,17 +210,11 @@ static int pool_sync(struct lbp_provider_ctx *ctx, struct az_slot *s, struct jso
         json_object_put(again);
         return rc;
     }
-    pthread_mutex_lock(&s->mu);
-    json_object_put(s->pool_want);
-    s->pool_want = az_pool_addresses(ctx, spec);
-    pthread_mutex_unlock(&s->mu);
+    gen = az_pool_want(s, az_pool_addresses(ctx, spec));
     rc = az_slot_sync(ctx, s, NULL, &again, call);
     json_object_put(again);
-    if (rc == LBP_OK) {
-        pthread_mutex_lock(&s->mu);
-        lbp_strlcpy(s->nodes_applied, digest, sizeof(s->nodes_applied));
-        pthread_mutex_unlock(&s->mu);
-    }
+    if (rc == LBP_OK)
+        az_pool_applied(s, gen, digest);
     return rc;
 }
 
@@ -248,12 +243,15 @@ static int az_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spe
     struct json_object *lb = NULL, *other = NULL;
     struct az_slot *s;
     char ip[64] = "", pip_id[AZ_ID_MAX] = "";
+    uint64_t pool_gen = 0;
     int rc;
 
     memset(st, 0, sizeof(*st));
     if ((rc = az_opts_parse(ctx, spec, &o, call)))
         goto out;
     s = &ctx->lb[o.internal ? 1 : 0];
+    if (ctx->cfg.pool == AZ_POOL_NODEIP) /* first: see az_pool_want */
+        pool_gen = az_pool_want(s, az_pool_addresses(ctx, spec));
     lbp_strlcpy(part.owner, spec->lb_name, sizeof(part.owner));
     lbp_strlcpy(gone.owner, spec->lb_name, sizeof(gone.owner));
     if (!o.internal &&
@@ -262,12 +260,6 @@ static int az_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spe
     /* Nothing of this Service on the other LB (it moved between public and internal). */
     if ((rc = az_slot_sync(ctx, &ctx->lb[o.internal ? 0 : 1], &gone, &other, call)))
         goto out;
-    if (ctx->cfg.pool == AZ_POOL_NODEIP) {
-        pthread_mutex_lock(&s->mu);
-        json_object_put(s->pool_want);
-        s->pool_want = az_pool_addresses(ctx, spec);
-        pthread_mutex_unlock(&s->mu);
-    }
     part.want = az_lb_part(ctx, s, spec, &o, o.internal ? NULL : pip_id);
     rc = az_slot_sync(ctx, s, &part, &lb, call);
     /*
@@ -308,15 +300,21 @@ static int az_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spe
     } else {
         char digest[65];
         az_nodes_digest(spec, digest);
-        pthread_mutex_lock(&s->mu);
-        lbp_strlcpy(s->nodes_applied, digest, sizeof(s->nodes_applied));
-        pthread_mutex_unlock(&s->mu);
+        az_pool_applied(s, pool_gen, digest);
     }
     if ((rc = nsg_sync(ctx, spec, ip, call)))
         goto out;
     lbp_strlcpy(st->ingress[0].ip, ip, sizeof(st->ingress[0].ip));
     st->n_ingress = 1;
 out:
+    /*
+     * Bad input stays bad until the Service or the configuration changes: a
+     * reason of our own lets the reconciler tell a repeat (the same Service
+     * synced again after a relist or resync) from a new failure, so the
+     * Service gets one Warning Event, not one per sync.
+     */
+    if (rc == LBP_INVALID && call && !call->event_reason)
+        call->event_reason = "SyncLoadBalancerFailed";
     if (rc == LBP_PENDING && call && !st->retry_after_s)
         st->retry_after_s = call->retry_after_s;
     if (rc != LBP_PENDING)

@@ -100,8 +100,10 @@ struct az_slot {
     bool op_delete;
     uint64_t op_next_ms;
     unsigned op_delay_s;
-    /* IP-based pool: the addresses it should hold (NULL: leave as is). */
+    /* IP-based pool: the addresses it should hold (NULL: leave as is), under plock;
+       pool_gen counts its settings (az_pool_want). */
     struct json_object *pool_want;
+    uint64_t pool_gen;
     char nodes_applied[65]; /* digest of the node set last written or seen in place */
     /* The object as last read or written (NULL: unknown, or a write is running). */
     struct json_object *last;
@@ -183,6 +185,15 @@ bool az_owned_name(const char *name, const char *owner);
 int az_slot_init(struct az_slot *s, enum az_slot_kind kind, bool internal, const char *name,
                  const char *path);
 void az_slot_free(struct az_slot *s);
+/*
+ * The IP-based pool's addresses from now on (takes want). A call sets them
+ * when it begins, before any ARM call, so the node set of a call that began
+ * later is never replaced by that of one that began earlier and was slower.
+ * Returns the setting's generation for az_pool_applied.
+ */
+uint64_t az_pool_want(struct az_slot *s, struct json_object *want);
+/* The pool now holds digest's node set, if setting gen is still the latest. */
+void az_pool_applied(struct az_slot *s, uint64_t gen, const char *digest);
 /*
  * Brings this Service's part into the shared object and returns the object
  * as it now is (*out, NULL when it does not exist; the caller puts it).

@@ -174,6 +174,40 @@ static bool has_part(struct az_slot *s, const char *owner)
     return false;
 }
 
+/* Under plock: owner's registered part is done (in place, or nothing to do). */
+static void drop_part(struct az_slot *s, const char *owner)
+{
+    for (size_t i = 0; i < s->n_parts; i++)
+        if (strcmp(s->parts[i].owner, owner) == 0) {
+            json_object_put(s->parts[i].want);
+            s->parts[i] = s->parts[--s->n_parts];
+            return;
+        }
+}
+
+uint64_t az_pool_want(struct az_slot *s, struct json_object *want)
+{
+    uint64_t gen;
+    pthread_mutex_lock(&s->plock);
+    json_object_put(s->pool_want);
+    s->pool_want = want;
+    gen = ++s->pool_gen;
+    pthread_mutex_unlock(&s->plock);
+    return gen;
+}
+
+void az_pool_applied(struct az_slot *s, uint64_t gen, const char *digest)
+{
+    bool latest;
+    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->plock);
+    latest = s->pool_gen == gen;
+    pthread_mutex_unlock(&s->plock);
+    if (latest)
+        lbp_strlcpy(s->nodes_applied, digest, sizeof(s->nodes_applied));
+    pthread_mutex_unlock(&s->mu);
+}
+
 static const char *const *arrays(const struct az_slot *s)
 {
     return s->kind == AZ_SLOT_LB ? LB_ARRAYS : NSG_ARRAYS;
@@ -227,17 +261,18 @@ static struct json_object *pool_of(struct lbp_provider_ctx *ctx, struct json_obj
     return pools ? find_named(pools, ctx->cluster) : NULL;
 }
 
-static bool pool_ok(struct lbp_provider_ctx *ctx, const struct az_slot *s, struct json_object *cur)
+/* want: the IP-based pool's addresses (NULL: leave them as they are). */
+static bool pool_ok(struct lbp_provider_ctx *ctx, const struct az_slot *s, struct json_object *cur,
+                    struct json_object *want)
 {
     struct json_object *pool = pool_of(ctx, cur);
     if (s->kind != AZ_SLOT_LB)
         return true;
     if (!pool)
         return false;
-    if (!s->pool_want)
+    if (!want)
         return true;
-    return az_json_covers(lbp_json_at(pool, "properties.loadBalancerBackendAddresses"),
-                          s->pool_want, NULL);
+    return az_json_covers(lbp_json_at(pool, "properties.loadBalancerBackendAddresses"), want, NULL);
 }
 
 static int64_t priority_of(struct json_object *rule)
@@ -313,8 +348,8 @@ static int apply(const struct az_slot *s, struct json_object *obj, const struct 
     return LBP_OK;
 }
 
-static void apply_pool(struct lbp_provider_ctx *ctx, const struct az_slot *s,
-                       struct json_object *obj)
+static void apply_pool(struct lbp_provider_ctx *ctx, struct json_object *obj,
+                       struct json_object *want)
 {
     struct json_object *props = az_jobj(obj, "properties"),
                        *pools = az_jarr(props, "backendAddressPools"), *pool;
@@ -323,7 +358,7 @@ static void apply_pool(struct lbp_provider_ctx *ctx, const struct az_slot *s,
         json_object_object_add(pool, "name", json_object_new_string(ctx->cluster));
         json_object_array_add(pools, pool);
     }
-    if (s->pool_want && ctx->cfg.pool == AZ_POOL_NODEIP) {
+    if (want && ctx->cfg.pool == AZ_POOL_NODEIP) {
         struct json_object *pp = az_jobj(pool, "properties"), *copy = NULL, *vn;
         char vnet[AZ_ID_MAX];
         az_id(ctx, ctx->cfg.vnet_rg, "Microsoft.Network/virtualNetworks", ctx->cfg.vnet, vnet,
@@ -331,7 +366,7 @@ static void apply_pool(struct lbp_provider_ctx *ctx, const struct az_slot *s,
         vn = json_object_new_object();
         json_object_object_add(vn, "id", json_object_new_string(vnet));
         json_object_object_add(pp, "virtualNetwork", vn);
-        if (json_object_deep_copy(s->pool_want, &copy, NULL) == 0)
+        if (json_object_deep_copy(want, &copy, NULL) == 0)
             json_object_object_add(pp, "loadBalancerBackendAddresses", copy);
     }
 }
@@ -435,12 +470,7 @@ static bool done_before(struct az_slot *s, const struct az_part *part)
         if (strcmp(s->op_owners[i], part->owner) == 0)
             return false; /* the running write changes this part: wait for it */
     pthread_mutex_lock(&s->plock);
-    for (size_t i = 0; i < s->n_parts; i++)
-        if (strcmp(s->parts[i].owner, part->owner) == 0) {
-            json_object_put(s->parts[i].want);
-            s->parts[i] = s->parts[--s->n_parts];
-            break;
-        }
+    drop_part(s, part->owner);
     pthread_mutex_unlock(&s->plock);
     return true;
 }
@@ -486,6 +516,7 @@ int az_slot_sync(struct lbp_provider_ctx *ctx, struct az_slot *s, const struct a
                  struct json_object **out, struct lbp_call *call)
 {
     const char *mine = part ? part->owner : NULL;
+    struct json_object *pool_want = NULL;
     int rc = LBP_OK;
     *out = NULL;
     if (part) {
@@ -546,14 +577,15 @@ int az_slot_sync(struct lbp_provider_ctx *ctx, struct az_slot *s, const struct a
         /* Which registered parts does the object not show yet? */
         pthread_mutex_lock(&s->plock);
         for (size_t i = 0; i < s->n_parts;) {
-            if (covered(s, cur, &s->parts[i])) {
-                json_object_put(s->parts[i].want);
-                s->parts[i] = s->parts[--s->n_parts];
-            } else {
+            if (covered(s, cur, &s->parts[i]))
+                drop_part(s, s->parts[i].owner); /* the last part moves to i */
+            else
                 i++;
-            }
         }
-        need_pool = cur && n_frontends(cur) && !pool_ok(ctx, s, cur);
+        /* The addresses as wanted now: a later az_pool_want is the next PUT's. */
+        json_object_put(pool_want);
+        pool_want = json_object_get(s->pool_want);
+        need_pool = cur && n_frontends(cur) && !pool_ok(ctx, s, cur, pool_want);
         if (!s->n_parts && !need_pool) {
             pthread_mutex_unlock(&s->plock);
             *out = cur;
@@ -578,7 +610,7 @@ int az_slot_sync(struct lbp_provider_ctx *ctx, struct az_slot *s, const struct a
             goto out;
         }
         if (s->kind == AZ_SLOT_LB)
-            apply_pool(ctx, s, next);
+            apply_pool(ctx, next, pool_want);
 
         if (s->kind == AZ_SLOT_LB && !n_frontends(next)) {
             /* The last frontend went: the load balancer goes too. */
@@ -681,5 +713,6 @@ int az_slot_sync(struct lbp_provider_ctx *ctx, struct az_slot *s, const struct a
     rc = LBP_RETRY;
 out:
     pthread_mutex_unlock(&s->mu);
+    json_object_put(pool_want);
     return rc;
 }

@@ -114,7 +114,7 @@ void ctl_env_start_controller(struct ctl_env *e, const char *const *extra)
     argv[n++] = lbp_test_lbprov_bin();
     argv[n++] = "controller";
     argv[n++] = "--cloud";
-    argv[n++] = "mock";
+    argv[n++] = e->cloud ? e->cloud : "mock";
     argv[n++] = "--cloud-config";
     argv[n++] = e->cloud_conf;
     argv[n++] = "--kubeconfig";

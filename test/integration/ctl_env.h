@@ -30,6 +30,7 @@ struct ctl_env {
     char state_file[400];
     char ctl_log[400];
     char bind_host[32]; /* --http-bind-address host; "" means 127.0.0.1 */
+    const char *cloud;  /* --cloud; NULL means mock (another cloud: set cloud_conf too) */
 };
 
 /* Starts the fake; writes cloud.conf with extra lines (may be NULL). */

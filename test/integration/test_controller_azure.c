@@ -9,8 +9,10 @@
  * pool, security rules), a port change, a node added and removed, source
  * ranges, externalTrafficPolicy Local, an internal Service, a user's named
  * public IP, a second writer changing the LB between our GET and PUT
- * (412), a bad annotation (one Warning Event), a controller killed while
- * ARM still runs its operations, deletes (the LB goes with its last
+ * (412), a Service that gets its address while another's port changes
+ * keep a write of the shared LB always running, bad annotations and a
+ * subnet that does not exist (one Warning Event each), a controller killed
+ * while ARM still runs its operations, deletes (the LB goes with its last
  * frontend), and an orphan cleaned up.
  */
 #include <json-c/json.h>
@@ -31,7 +33,7 @@
 #include "provider/http.h"
 #include "provider/provider.h"
 #include "test/fakes/azure/fake_azure_client.h"
-#include "test/integration/harness.h"
+#include "test/integration/ctl_env.h"
 
 #define CLUSTER "lc"
 #define RG "lbprov-rg"
@@ -40,30 +42,16 @@
 
 extern const struct lbp_provider lbp_provider_azure;
 
-static struct lbp_fake_api g_api;
+static struct ctl_env env; /* the fake API server and the controller (ctl_env.h's CHECK) */
 static struct fake_azure g_az;
-static pid_t g_ctl;
-static char g_cfg[400], g_log[400];
+static bool g_az_up;
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
-            dump_and_exit();                                                                       \
-        }                                                                                          \
-    } while (0)
-
-static void dump_and_exit(void)
+/* On every exit, a failed CHECK's too: fake-azure does not outlive the test. */
+static void stop_fake_azure(void)
 {
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "tail -60 '%s' >&2", g_log);
-    if (system(cmd) != 0)
-        fprintf(stderr, "(no controller log)\n");
-    if (g_ctl > 0)
-        lbp_test_stop(g_ctl, SIGKILL, 2000);
-    fake_azure_stop(&g_az);
-    lbp_fake_api_stop(&g_api);
-    exit(1);
+    if (g_az_up)
+        fake_azure_stop(&g_az);
+    g_az_up = false;
 }
 
 /* Orphan scans read both LBs every grace/2: kept rare until the orphan step. */
@@ -71,48 +59,30 @@ static const char *g_grace = "60s";
 
 static void start_controller(void)
 {
-    char bind[64];
-    const char *argv[] = {lbp_test_lbprov_bin(),
-                          "controller",
-                          "--cloud",
-                          "azure",
-                          "--cloud-config",
-                          g_cfg,
-                          "--cluster-name",
-                          CLUSTER,
-                          "--kubeconfig",
-                          g_api.kubeconfig,
-                          "--http-bind-address",
-                          bind,
-                          "--kube-api-qps",
-                          "0",
-                          "--backoff-base",
-                          "200ms",
-                          "--backoff-max",
-                          "1s",
-                          "--orphan-grace-period",
-                          g_grace,
-                          "--leader-elect-lease-duration",
-                          "2s",
-                          "--leader-elect-renew-deadline",
-                          "1500ms",
-                          "--leader-elect-retry-period",
-                          "300ms",
-                          "-v",
-                          "2",
-                          NULL};
-    snprintf(bind, sizeof(bind), "127.0.0.1:%d", lbp_test_free_port());
-    g_ctl = lbp_test_spawn((char *const *)argv, g_log);
-    CHECK(g_ctl > 0);
+    /* A lease short enough that a controller started after a SIGKILL leads within seconds,
+       long enough that a slow API server answer under load does not end the leadership. */
+    const char *extra[] = {"--cluster-name",
+                           CLUSTER,
+                           "--orphan-grace-period",
+                           g_grace,
+                           "--leader-elect-lease-duration",
+                           "6s",
+                           "--leader-elect-renew-deadline",
+                           "4s",
+                           "--leader-elect-retry-period",
+                           "500ms",
+                           NULL};
+    env.cloud = "azure";
+    ctl_env_start_controller(&env, extra);
 }
 
 static json_object *api_get(const char *path)
 {
-    char *resp = NULL;
     json_object *o = NULL;
-    if (lbp_fake_api_request(&g_api, "GET", path, NULL, NULL, &resp) == 200)
-        o = json_tokener_parse(resp);
-    free(resp);
+    if (ctl_api(&env, "GET", path, NULL, &o) != 200) {
+        json_object_put(o);
+        o = NULL;
+    }
     return o;
 }
 
@@ -126,8 +96,7 @@ static void node(int i)
              "\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"10.224.0.%d\"}],"
              "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}",
              i, i, i + 4);
-    CHECK(lbp_fake_api_request(&g_api, "POST", "/api/v1/nodes", "application/json", body, NULL) ==
-          201);
+    CHECK(ctl_api(&env, "POST", "/api/v1/nodes", body, NULL) == 201);
 }
 
 static void service(const char *name, const char *annotations, const char *spec_extra)
@@ -140,15 +109,14 @@ static void service(const char *name, const char *annotations, const char *spec_
              "{\"name\":\"http\",\"protocol\":\"TCP\",\"port\":80,\"targetPort\":8080},"
              "{\"name\":\"https\",\"protocol\":\"TCP\",\"port\":443,\"targetPort\":8443}]}}",
              name, annotations, name, spec_extra ? spec_extra : "");
-    CHECK(lbp_fake_api_request(&g_api, "POST", "/api/v1/namespaces/default/services",
-                               "application/json", body, NULL) == 201);
+    CHECK(ctl_api(&env, "POST", "/api/v1/namespaces/default/services", body, NULL) == 201);
 }
 
 static void svc_delete(const char *name)
 {
     char path[256];
     snprintf(path, sizeof(path), "/api/v1/namespaces/default/services/%s", name);
-    CHECK(lbp_fake_api_request(&g_api, "DELETE", path, NULL, NULL, NULL) == 200);
+    CHECK(ctl_api(&env, "DELETE", path, NULL, NULL) == 200);
 }
 
 static json_object *svc_get(const char *name)
@@ -163,8 +131,7 @@ static void svc_put(const char *name, json_object *o)
     char path[256];
     long code;
     snprintf(path, sizeof(path), "/api/v1/namespaces/default/services/%s", name);
-    code = lbp_fake_api_request(&g_api, "PUT", path, "application/json",
-                                json_object_to_json_string(o), NULL);
+    code = ctl_api(&env, "PUT", path, json_object_to_json_string(o), NULL);
     CHECK(code == 200);
 }
 
@@ -348,10 +315,10 @@ static bool no_ops(void *p)
 }
 
 /*
- * Until ARM has no operation running and the controller has asked once
- * more: a node change that lands while a Service waits on an operation is
- * left to the next resync (the reconciler updates only Services whose
- * load balancer is done).
+ * Until ARM has no operation running, and a moment more for the controller
+ * to see the last one end: the next step then starts from objects at rest,
+ * so the calls and states it checks are its own and not the tail of the
+ * step before.
  */
 static void settle(void)
 {
@@ -464,12 +431,28 @@ static bool op_running(void *p)
            fake_azure_calls(&g_az, "PUT loadBalancers") > 0;
 }
 
+/* Sets the Service's first port, again if the API server answers 409 (a status write won). */
+static void set_port(const char *name, int port)
+{
+    char path[256];
+    long code = 0;
+    snprintf(path, sizeof(path), "/api/v1/namespaces/default/services/%s", name);
+    for (int i = 0; i < 10 && code != 200; i++) {
+        json_object *s = svc_get(name);
+        CHECK(s != NULL);
+        json_object_object_add(json_object_array_get_idx(jget(jget(s, "spec"), "ports"), 0), "port",
+                               json_object_new_int(port));
+        code = ctl_api(&env, "PUT", path, json_object_to_json_string(s), NULL);
+        json_object_put(s);
+    }
+    CHECK(code == 200);
+}
+
 static void write_config(void)
 {
     FILE *f;
-    snprintf(g_cfg, sizeof(g_cfg), "%s/azure.json", g_api.dir);
-    snprintf(g_log, sizeof(g_log), "%s/controller.log", g_api.dir);
-    f = fopen(g_cfg, "w");
+    snprintf(env.cloud_conf, sizeof(env.cloud_conf), "%s/azure.json", env.api.dir);
+    f = fopen(env.cloud_conf, "w");
     CHECK(f != NULL);
     fprintf(f,
             "{\"cloud\":\"AzurePublicCloud\",\"tenantId\":\"" FAKE_AZURE_TENANT "\","
@@ -485,22 +468,19 @@ static void write_config(void)
 
 int main(void)
 {
-    struct lbp_fake_api_opts ao = {0};
     struct cond c = {.lb = CLUSTER};
     const char *fargs[] = {"--nodes", "7", "--op-polls", "1", "--op-ms", "4000", NULL};
     char web_ip[64], owner_web[LBP_LB_NAME_LEN + 1];
     json_object *s;
 
-    if (lbp_fake_api_start(&ao, &g_api) != 0) {
-        fprintf(stderr, "cannot start the fake API server\n");
-        return 1;
-    }
+    ctl_env_init(&env, NULL);
+    atexit(stop_fake_azure);
     CHECK(fake_azure_start(&g_az, fargs) == 0);
+    g_az_up = true;
     write_config();
     for (int i = 0; i < 5; i++)
         node(i);
     start_controller();
-    sleep(2); /* the controller has seen every node before the first Service */
 
     /* A public Service: public IP, frontend, rules, probes, pool on 5 NICs, NSG rules. */
     service("web", "", NULL);
@@ -557,7 +537,7 @@ int main(void)
     c.want = 6;
     CHECK(lbp_test_poll(pool_is, &c, WAIT_MS));
     settle();
-    CHECK(lbp_fake_api_request(&g_api, "DELETE", "/api/v1/nodes/node-5", NULL, NULL, NULL) == 200);
+    CHECK(ctl_api(&env, "DELETE", "/api/v1/nodes/node-5", NULL, NULL) == 200);
     c.want = 5;
     CHECK(lbp_test_poll(pool_is, &c, WAIT_MS));
 
@@ -659,17 +639,87 @@ int main(void)
         CHECK(n_owned(props_arr(l, "loadBalancingRules"), owner_web) == 2);
     }
 
-    /* Bad input: one Warning Event naming the annotation, nothing made. */
+    /*
+     * Starvation under churn: web's port changes every 300 ms, so a new PUT of
+     * the shared LB (carrying web's next rules) is always running, and each
+     * operation ends while web's next part already waits. "steady" must get
+     * its address once the LB shows its part Succeeded, even though no
+     * moment comes when no write of that LB runs.
+     */
     {
-        struct cond bc = {.svc = "bad"};
-        char msg[512] = "";
-        service("bad", "\"" ANN "azure-load-balancer-tcp-idle-timeout\":\"2\"", NULL);
-        CHECK(lbp_test_poll(has_warning, &bc, WAIT_MS));
+        struct cond sc = {.svc = "steady", .lb = CLUSTER, .want = 2, .str = "TCP-443"};
+        uint64_t deadline;
+        int port = 9000;
+        bool got = false;
+        settle();
+        service("steady", "", NULL);
+        owner_of("steady", sc.owner);
+        deadline = lbp_now_ms() + 20000;
+        while (!got && lbp_now_ms() < deadline) {
+            set_port("web", port++);
+            usleep(300000);
+            got = has_ingress(&sc);
+        }
+        if (!got)
+            fprintf(stderr, "steady: no address after %d port changes of web\n", port - 9000);
+        CHECK(got);
+        /* the address is the LB's: steady's part is in it, served by its public IP */
+        CHECK(rules_are(&sc));
+        svc_delete("steady");
+        CHECK(lbp_test_poll(frontend_gone, &sc, WAIT_MS));
+        CHECK(lbp_test_poll(svc_gone, &sc, WAIT_MS));
+        settle();
+    }
+
+    /* Bad input: one Warning Event each, naming what is wrong; nothing made. */
+    {
+        static const struct {
+            const char *svc, *annotations, *says;
+        } bad[] = {
+            {"bad-idle", "\"" ANN "azure-load-balancer-tcp-idle-timeout\":\"2\"",
+             "azure-load-balancer-tcp-idle-timeout"},
+            {"bad-idle-hi", "\"" ANN "azure-load-balancer-tcp-idle-timeout\":\"101\"",
+             "azure-load-balancer-tcp-idle-timeout"},
+            {"bad-pip", "\"" ANN "azure-pip-name\":\"-bad\"", "azure-pip-name"},
+            {"bad-probe", "\"" ANN "azure-load-balancer-health-probe-protocol\":\"Smtp\"",
+             "azure-load-balancer-health-probe-protocol"},
+            {"bad-subnet",
+             "\"" ANN "azure-load-balancer-internal\":\"true\",\"" ANN
+             "azure-load-balancer-internal-subnet\":\"no-such-subnet\"",
+             "no-such-subnet"},
+        };
+        const size_t n = sizeof(bad) / sizeof(bad[0]);
+        for (size_t i = 0; i < n; i++)
+            service(bad[i].svc, bad[i].annotations, NULL);
+        for (size_t i = 0; i < n; i++) {
+            struct cond bc = {.svc = bad[i].svc};
+            CHECK(lbp_test_poll(has_warning, &bc, WAIT_MS));
+        }
         sleep(3);
-        CHECK(warnings("bad", msg, sizeof(msg)) == 1);
-        CHECK(strstr(msg, "azure-load-balancer-tcp-idle-timeout") != NULL);
-        CHECK(pips_of("bad") == 0);
-        svc_delete("bad");
+        /* A node joins: every Service is synced again, these too; bad input is still bad,
+           and said once. */
+        node(6);
+        sleep(3);
+        CHECK(ctl_api(&env, "DELETE", "/api/v1/nodes/node-6", NULL, NULL) == 200);
+        for (size_t i = 0; i < n; i++) {
+            char msg[512] = "", owner[LBP_LB_NAME_LEN + 1];
+            int nw = warnings(bad[i].svc, msg, sizeof(msg));
+            if (nw != 1 || !strstr(msg, bad[i].says))
+                fprintf(stderr, "%s: %d warnings, last: %s\n", bad[i].svc, nw, msg);
+            CHECK(nw == 1);
+            CHECK(strstr(msg, bad[i].says) != NULL);
+            CHECK(pips_of(bad[i].svc) == 0);
+            owner_of(bad[i].svc, owner);
+            CHECK(n_owned(props_arr(lb(CLUSTER), "frontendIPConfigurations"), owner) == 0);
+            CHECK(n_owned(props_arr(lb(CLUSTER "-internal"), "frontendIPConfigurations"), owner) ==
+                  0);
+        }
+        for (size_t i = 0; i < n; i++)
+            svc_delete(bad[i].svc);
+        for (size_t i = 0; i < n; i++) {
+            struct cond bc = {.svc = bad[i].svc};
+            CHECK(lbp_test_poll(svc_gone, &bc, WAIT_MS));
+        }
     }
 
     /*
@@ -682,7 +732,8 @@ int main(void)
         CHECK(fake_azure_control(&g_az, "/_fake/counters/reset", "{}") == 200);
         service("mid", "", NULL);
         CHECK(lbp_test_poll(op_running, NULL, WAIT_MS));
-        lbp_test_stop(g_ctl, SIGKILL, 2000);
+        lbp_test_stop(env.ctl, SIGKILL, 2000);
+        env.ctl = 0;
         CHECK(!has_ingress(&mc));
         CHECK(fake_azure_control(&g_az, "/_fake/config", "{\"op_polls\":1}") == 200);
         start_controller();
@@ -758,7 +809,7 @@ int main(void)
         char err[256] = "";
         int rc = LBP_PENDING;
         lbp_lb_name(sp.uid, sp.lb_name);
-        CHECK(lbp_provider_azure.init(g_cfg, CLUSTER, &pctx, err, sizeof(err)) == LBP_OK);
+        CHECK(lbp_provider_azure.init(env.cloud_conf, CLUSTER, &pctx, err, sizeof(err)) == LBP_OK);
         for (int i = 0; i < 60 && rc == LBP_PENDING; i++) {
             struct lbp_call call = {0};
             rc = lbp_provider_azure.ensure(pctx, &sp, &st, &call);
@@ -770,7 +821,8 @@ int main(void)
         CHECK(rc == LBP_OK);
         snprintf(oc.owner, sizeof(oc.owner), "%s", sp.lb_name);
         CHECK(!frontend_gone(&oc));
-        lbp_test_stop(g_ctl, SIGTERM, 5000);
+        lbp_test_stop(env.ctl, SIGTERM, 5000);
+        env.ctl = 0;
         g_grace = "1s";
         start_controller();
         CHECK(lbp_test_poll(lb_gone, &oc, WAIT_MS));
@@ -782,11 +834,10 @@ int main(void)
         }
     }
 
-    CHECK(lbp_test_stop(g_ctl, SIGTERM, 5000) == 0);
-    g_ctl = 0;
+    CHECK(ctl_env_stop(&env) == 0);
     json_object_put(g_state);
+    g_az_up = false;
     CHECK(fake_azure_stop(&g_az) == 0);
-    lbp_fake_api_stop(&g_api);
     printf("ok\n");
     return 0;
 }

@@ -704,6 +704,60 @@ static void test_async_lifecycle(void **st)
     del_ok(NET "/publicIPAddresses/time-pip" V);
 }
 
+/*
+ * Network RP runs one operation per resource: while a delete runs, a PUT or a
+ * second DELETE of the resource gets 409 AnotherOperationInProgress naming the
+ * running operation, and changes nothing (the delete goes on and ends as it
+ * would have). Once it has ended, a PUT makes the resource anew.
+ */
+static void test_write_while_deleting(void **st)
+{
+    struct resp r;
+    char op[600], etag[64], status[32];
+    const char *id;
+    (void)st;
+    config("{\"op_polls\":2,\"op_ms\":0}");
+    put_ok(NET "/publicIPAddresses/busy-pip" V, pip_body);
+    arm("DELETE", NET "/publicIPAddresses/busy-pip" V, NULL, &r);
+    assert_int_equal(r.status, 202);
+    snprintf(op, sizeof(op), "%s", r.raw.async_op);
+    resp_free(&r);
+    arm("GET", NET "/publicIPAddresses/busy-pip" V, NULL, &r);
+    assert_string_equal(jp(r.json, "properties.provisioningState"), "Deleting");
+    snprintf(etag, sizeof(etag), "%s", jp(r.json, "etag"));
+    resp_free(&r);
+    id = strstr(op, "/operations/");
+    assert_non_null(id);
+
+    for (int i = 0; i < 2; i++) {
+        const char *method = i ? "DELETE" : "PUT";
+        char opid[64];
+        snprintf(opid, sizeof(opid), "%.36s", id + strlen("/operations/"));
+        arm(method, NET "/publicIPAddresses/busy-pip" V, i ? NULL : pip_body, &r);
+        expect_error(&r, 409, "AnotherOperationInProgress");
+        if (!strstr(jp(r.json, "error.message"), opid))
+            fail_msg("%s: the message does not name operation %s: %s", method, opid, r.raw.body);
+        resp_free(&r);
+        /* nothing changed: still Deleting, same etag */
+        arm("GET", NET "/publicIPAddresses/busy-pip" V, NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(jp(r.json, "properties.provisioningState"), "Deleting");
+        assert_string_equal(jp(r.json, "etag"), etag);
+        resp_free(&r);
+    }
+    /* the delete was not ended by the refused writes: it still needs its polls */
+    arm("GET", url_path(op), NULL, &r);
+    assert_string_equal(jp(r.json, "status"), "InProgress");
+    resp_free(&r);
+    assert_string_equal(op_wait(op, status, sizeof(status)), "Succeeded");
+    arm("GET", NET "/publicIPAddresses/busy-pip" V, NULL, &r);
+    expect_error(&r, 404, "ResourceNotFound");
+    resp_free(&r);
+    config("{\"op_polls\":0,\"op_ms\":10000}");
+    put_ok(NET "/publicIPAddresses/busy-pip" V, pip_body);
+    del_ok(NET "/publicIPAddresses/busy-pip" V);
+}
+
 static long left(const char *s)
 {
     return s && *s ? atol(s) : -1;
@@ -1340,6 +1394,7 @@ int main(void)
         cmocka_unit_test(test_paths_and_not_found),
         cmocka_unit_test(test_etags),
         cmocka_unit_test(test_async_lifecycle),
+        cmocka_unit_test(test_write_while_deleting),
         cmocka_unit_test(test_budgets),
         cmocka_unit_test(test_faults),
         cmocka_unit_test(test_conflicting_writer),

@@ -1555,8 +1555,39 @@ static struct op *op_start(struct res *x, enum op_kind kind)
 }
 
 /*
- * A write on a resource first settles any operation still running on it. A delete
- * that ends here removes the resource: the answer is what is left (NULL: gone).
+ * Network RP runs one operation on a resource at a time. A new PUT supersedes a
+ * running PUT (the fake ends that one first, see settle); but a delete that is
+ * still running is not superseded: any write meanwhile, PUT or DELETE, gets 409
+ * AnotherOperationInProgress naming the operation to watch, and nothing changes.
+ */
+static bool deleting(const struct az_req *q, const struct res *x, struct az_reply *r)
+{
+    struct op *op;
+    if (!x->op[0])
+        return false;
+    HASH_FIND_STR(g_ops, x->op, op);
+    if (!op || op->status || op->kind != OP_DELETE)
+        return false;
+    if (x->kind == K_RG) {
+        az_error(r, 409, "ResourceGroupBeingDeleted",
+                 "The resource group '%s' is in deprovisioning state and cannot perform this "
+                 "operation.",
+                 strrchr(x->id, '/') ? strrchr(x->id, '/') + 1 : x->id);
+        return true;
+    }
+    az_error(r, 409, "AnotherOperationInProgress",
+             "Another operation on this or dependent resource is in progress. To retrieve "
+             "status of the operation use uri: http://%s/subscriptions/%s/providers/"
+             "Microsoft.Network/locations/%s/operations/%s?api-version=%s.",
+             q->host ? q->host : "localhost", az_cfg.subscription, az_cfg.location, op->id,
+             q->api_version ? q->api_version : "");
+    return true;
+}
+
+/*
+ * A write on a resource first settles any operation still running on it (a PUT:
+ * deleting() turned writes away during a delete). A delete that ends here removes
+ * the resource: the answer is what is left (NULL: gone).
  */
 static struct res *settle(struct res *x)
 {
@@ -1811,6 +1842,8 @@ static int put(const struct az_req *q, const struct path *p, struct json_object 
     int rc = -1;
 
     HASH_FIND_STR(g_res, p->key, old);
+    if (old && deleting(q, old, r))
+        return -1;
     if (old)
         old = settle(old);
     if (!seed && q->if_match && !(old && etag_match(q->if_match, old->etag))) {
@@ -1967,6 +2000,8 @@ static void del(const struct az_req *q, const struct path *p, struct az_reply *r
         r->status = 204;
         return;
     }
+    if (deleting(q, x, r))
+        return;
     if (!(x = settle(x))) {
         r->status = 204; /* its own delete just ended */
         return;
