@@ -44,6 +44,18 @@ static void write_config(const char *path, const char *text)
     fclose(f);
 }
 
+/* Writes dir/file and starts the mock cloud on it; path receives the file's name. */
+static struct lbp_provider_ctx *init_from(const char *file, const char *text, char *path,
+                                          size_t len)
+{
+    struct lbp_provider_ctx *ctx = NULL;
+    char err[256];
+    snprintf(path, len, "%s/%s", dir, file);
+    write_config(path, text);
+    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    return ctx;
+}
+
 static const struct lbp_lb_port ports[] = {{"http", "TCP", 80, 30080}, {"dns", "UDP", 53, 30053}};
 static const struct lbp_lb_node nodes[] = {{"n1", "mock://n1", "10.0.0.1", NULL, NULL, 0},
                                            {"n2", "mock://n2", "10.0.0.2", NULL, NULL, 0}};
@@ -118,9 +130,7 @@ static void test_faults_and_hostname(void **state)
     struct lbp_call call = {0};
     char err[256], path[128];
     (void)state;
-    snprintf(path, sizeof(path), "%s/cloud.conf", dir);
-    write_config(path, "# test\nfail_next = 2\nhostname=true\n");
-    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    ctx = init_from("cloud.conf", "# test\nfail_next = 2\nhostname=true\n", path, sizeof(path));
     spec_init(&a, "a", "abcdef");
     assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_RETRY);
     assert_non_null(strstr(call.err, "injected"));
@@ -180,9 +190,7 @@ static void test_pending_polls(void **state)
     struct lbp_call call = {0};
     char err[256], path[128], got[128], *js;
     (void)state;
-    snprintf(path, sizeof(path), "%s/cloud.conf", dir);
-    write_config(path, "pendingPolls=3\nretry_after_s=4\n");
-    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    ctx = init_from("cloud.conf", "pendingPolls=3\nretry_after_s=4\n", path, sizeof(path));
     spec_init(&a, "a", "aaaa-1");
     spec_init(&b, "b", "bbbb-2");
     for (int i = 0; i < 3; i++) {
@@ -407,11 +415,10 @@ static void test_yaml_keys(void **state)
     struct lbp_lb_spec a;
     struct lbp_lb_status st;
     struct lbp_call call = {0};
-    char err[256], path[128];
+    char path[128];
     (void)state;
-    snprintf(path, sizeof(path), "%s/cloud-config.yaml", dir);
-    write_config(path, "vipRange: 198.51.100.0/24\nipMode: Proxy\n");
-    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    ctx = init_from("cloud-config.yaml", "vipRange: 198.51.100.0/24\nipMode: Proxy\n", path,
+                    sizeof(path));
     spec_init(&a, "a", "yaml");
     assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
     assert_string_equal(st.ingress[0].ip, "198.51.100.1");
@@ -441,12 +448,10 @@ static void test_parallel_latency(void **state)
     struct lbp_provider_ctx *ctx;
     struct par ps[8];
     pthread_t th[8];
-    char err[256], path[128];
+    char path[128];
     uint64_t t0;
     (void)state;
-    snprintf(path, sizeof(path), "%s/lat.conf", dir);
-    write_config(path, "latency_ms=100\n");
-    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    ctx = init_from("lat.conf", "latency_ms=100\n", path, sizeof(path));
     t0 = lbp_now_ms();
     for (int i = 0; i < 8; i++) {
         ps[i] = (struct par){ctx, i};
@@ -473,9 +478,7 @@ static void test_reload(void **state)
     char path[128], err[256] = "", *js;
     (void)state;
     assert_non_null(P->reload);
-    snprintf(path, sizeof(path), "%s/reload.conf", dir);
-    write_config(path, "vip_range=192.0.2.0/24\n");
-    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    ctx = init_from("reload.conf", "vip_range=192.0.2.0/24\n", path, sizeof(path));
     spec_init(&a, "a", "aaaa0000-1111");
     assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
     assert_string_equal(st.ingress[0].ip, "192.0.2.1");
