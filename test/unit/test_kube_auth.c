@@ -5,7 +5,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,29 +16,18 @@
 #include "common/rc.h"
 #include "common/util.h"
 #include "kube/kube_int.h"
+#include "tmpdir.h"
 
-static char tmpdir[256];
 static char count_env[400]; /* COUNT_FILE=... */
 static char info_env[400];  /* INFO_FILE=... */
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(p);
-}
-
 static int setup(void **state)
 {
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/lbp-auth-XXXXXX");
-    if (!mkdtemp(tmpdir))
+    (void)state;
+    if (tmpdir_make("lbp-auth"))
         return -1;
     snprintf(count_env, sizeof(count_env), "COUNT_FILE=%s/count", tmpdir);
     snprintf(info_env, sizeof(info_env), "INFO_FILE=%s/info", tmpdir);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return 0;
 }
 
@@ -50,14 +38,7 @@ static void path_in(char *out, size_t n, const char *name)
 
 static void write_file(const char *name, const char *text, mode_t mode)
 {
-    char path[512];
-    FILE *f;
-    path_in(path, sizeof(path), name);
-    f = fopen(path, "w");
-    assert_non_null(f);
-    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
-    fclose(f);
-    assert_int_equal(chmod(path, mode), 0);
+    tmpdir_write(name, text, mode);
 }
 
 static char *read_file(const char *name)
@@ -477,16 +458,17 @@ static void exec_concurrent_callers_share_one_run(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(static_token, setup, teardown),
-        cmocka_unit_test_setup_teardown(token_file_rotation, setup, teardown),
-        cmocka_unit_test_setup_teardown(exec_cached_until_invalidated, setup, teardown),
-        cmocka_unit_test_setup_teardown(exec_expiry_honoured, setup, teardown),
-        cmocka_unit_test_setup_teardown(exec_cluster_info_and_certs, setup, teardown),
-        cmocka_unit_test_setup_teardown(exec_failure_names_command, setup, teardown),
-        cmocka_unit_test_setup_teardown(exec_garbage_output, setup, teardown),
-        cmocka_unit_test_setup_teardown(exec_wrong_api_version, setup, teardown),
-        cmocka_unit_test_setup_teardown(exec_timeout_kills, setup, teardown),
-        cmocka_unit_test_setup_teardown(exec_concurrent_callers_share_one_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(static_token, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(token_file_rotation, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(exec_cached_until_invalidated, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(exec_expiry_honoured, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(exec_cluster_info_and_certs, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(exec_failure_names_command, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(exec_garbage_output, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(exec_wrong_api_version, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(exec_timeout_kills, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(exec_concurrent_callers_share_one_run, setup,
+                                        tmpdir_remove),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

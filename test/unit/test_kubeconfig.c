@@ -4,7 +4,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,18 +12,12 @@
 
 #include "common/rc.h"
 #include "kube/kube.h"
-
-static char tmpdir[256];
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(p);
-}
+#include "tmpdir.h"
 
 static int setup(void **state)
 {
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/lbp-kubeconfig-XXXXXX");
-    if (!mkdtemp(tmpdir))
+    (void)state;
+    if (tmpdir_make("lbp-kubeconfig"))
         return -1;
     unsetenv("KUBECONFIG");
     unsetenv("KUBERNETES_SERVICE_HOST");
@@ -33,23 +26,10 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    return 0;
-}
-
 /* Writes tmpdir/name and returns its path in a static-per-call buffer the caller copies. */
 static const char *write_file(const char *name, const char *text)
 {
-    static char path[512];
-    FILE *f;
-    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-    f = fopen(path, "w");
-    assert_non_null(f);
-    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
-    fclose(f);
-    return path;
+    return tmpdir_write(name, text, 0644);
 }
 
 static const char two_contexts[] = "apiVersion: v1\n"
@@ -554,26 +534,26 @@ static void auth_provider_refused(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(current_context_selected, setup, teardown),
-        cmocka_unit_test_setup_teardown(context_override, setup, teardown),
-        cmocka_unit_test_setup_teardown(master_override, setup, teardown),
-        cmocka_unit_test_setup_teardown(embedded_data_decoded, setup, teardown),
-        cmocka_unit_test_setup_teardown(relative_paths_and_token_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(exec_block_parsed, setup, teardown),
-        cmocka_unit_test_setup_teardown(exec_bad_api_version, setup, teardown),
-        cmocka_unit_test_setup_teardown(kubeconfig_env_merged, setup, teardown),
-        cmocka_unit_test_setup_teardown(home_config_used, setup, teardown),
-        cmocka_unit_test_setup_teardown(nothing_found, setup, teardown),
-        cmocka_unit_test_setup_teardown(in_cluster, setup, teardown),
-        cmocka_unit_test_setup_teardown(missing_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(yaml_syntax_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(unknown_context, setup, teardown),
-        cmocka_unit_test_setup_teardown(missing_cluster, setup, teardown),
-        cmocka_unit_test_setup_teardown(no_current_context, setup, teardown),
-        cmocka_unit_test_setup_teardown(invalid_base64, setup, teardown),
-        cmocka_unit_test_setup_teardown(no_server, setup, teardown),
-        cmocka_unit_test_setup_teardown(wrong_types, setup, teardown),
-        cmocka_unit_test_setup_teardown(auth_provider_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(current_context_selected, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(context_override, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(master_override, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(embedded_data_decoded, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(relative_paths_and_token_file, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(exec_block_parsed, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(exec_bad_api_version, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(kubeconfig_env_merged, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(home_config_used, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(nothing_found, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(in_cluster, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(missing_file, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(yaml_syntax_error, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(unknown_context, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(missing_cluster, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(no_current_context, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(invalid_base64, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(no_server, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(wrong_types, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(auth_provider_refused, setup, tmpdir_remove),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
