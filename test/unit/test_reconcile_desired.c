@@ -33,6 +33,9 @@ static struct lbp_node *node_from(const char *json)
 #define PORTS                                                                                      \
     "\"ports\":[{\"name\":\"http\",\"protocol\":\"TCP\",\"port\":80,\"nodePort\":30080,"           \
     "\"targetPort\":8080}]"
+/* One ports[] entry: protocol, port and nodePort. */
+#define PORT(proto, port, node_port)                                                               \
+    "{\"protocol\":\"" proto "\",\"port\":" #port ",\"nodePort\":" #node_port "}"
 
 static void test_handled_and_hash(void **state)
 {
@@ -41,10 +44,8 @@ static void test_handled_and_hash(void **state)
         svc_from(SVC(",\"finalizers\":[\"service.kubernetes.io/load-balancer-cleanup\"]",
                      "\"type\":\"LoadBalancer\"," PORTS,
                      "\"loadBalancer\":{\"ingress\":[{\"ip\":\"203.0.113.1\"}]}"));
-    struct lbp_service *c = svc_from(SVC("",
-                                         "\"type\":\"LoadBalancer\",\"ports\":[{\"protocol\":"
-                                         "\"TCP\",\"port\":81,\"nodePort\":30080}]",
-                                         ""));
+    struct lbp_service *c =
+        svc_from(SVC("", "\"type\":\"LoadBalancer\",\"ports\":[" PORT("TCP", 81, 30080) "]", ""));
     struct lbp_service *foreign =
         svc_from(SVC("", "\"type\":\"LoadBalancer\",\"loadBalancerClass\":\"other\"," PORTS, ""));
     struct lbp_service *cip = svc_from(SVC("", "\"type\":\"ClusterIP\"," PORTS, ""));
@@ -212,37 +213,35 @@ static void refused(struct lbp_service *s, unsigned caps, const char *want, cons
 static void test_validate(void **state)
 {
     unsigned caps = LBP_CAP_TCP | LBP_CAP_UDP | LBP_CAP_SOURCE_RANGES | LBP_CAP_NEEDS_NODEPORTS;
-    struct lbp_service *bad = svc_from(SVC(
-        "", "\"type\":\"LoadBalancer\",\"loadBalancerSourceRanges\":[\"10.0.0.0/33\"]," PORTS, ""));
-    struct lbp_service *badann = svc_from(SVC(
-        ",\"annotations\":{\"service.beta.kubernetes.io/load-balancer-source-ranges\":\"nope\"}",
-        "\"type\":\"LoadBalancer\"," PORTS, ""));
-    struct lbp_service *mixed =
-        svc_from(SVC("",
-                     "\"type\":\"LoadBalancer\",\"ports\":[{\"protocol\":\"TCP\",\"port\":53,"
-                     "\"nodePort\":30053},"
-                     "{\"protocol\":\"UDP\",\"port\":53,\"nodePort\":30054}]",
-                     ""));
-    struct lbp_service *sctp = svc_from(SVC("",
-                                            "\"type\":\"LoadBalancer\",\"ports\":[{\"protocol\":"
-                                            "\"SCTP\",\"port\":9,\"nodePort\":30009}]",
-                                            ""));
-    struct lbp_service *nonp =
-        svc_from(SVC("",
-                     "\"type\":\"LoadBalancer\",\"allocateLoadBalancerNodePorts\":false,"
-                     "\"ports\":[{\"protocol\":\"TCP\",\"port\":80}]",
-                     ""));
     (void)state;
     assert_true(lbp_cidr_valid("10.0.0.0/8"));
     assert_true(lbp_cidr_valid("2001:db8::/32"));
     assert_false(lbp_cidr_valid("10.0.0.0"));
     assert_false(lbp_cidr_valid("10.0.0.0/x"));
     assert_false(lbp_cidr_valid("2001:db8::/129"));
-    refused(bad, caps, "spec.loadBalancerSourceRanges", "10.0.0.0/33", 0);
-    refused(badann, caps, "load-balancer-source-ranges", NULL, 0);
-    refused(mixed, caps, "mixed", NULL, caps | LBP_CAP_MIXED_PROTOCOLS);
-    refused(sctp, caps, "SCTP", NULL, 0);
-    refused(nonp, caps, "nodePort", NULL, caps & ~LBP_CAP_NEEDS_NODEPORTS);
+    refused(
+        svc_from(SVC(
+            "", "\"type\":\"LoadBalancer\",\"loadBalancerSourceRanges\":[\"10.0.0.0/33\"]," PORTS,
+            "")),
+        caps, "spec.loadBalancerSourceRanges", "10.0.0.0/33", 0);
+    refused(svc_from(SVC(",\"annotations\":{\"service.beta.kubernetes.io/"
+                         "load-balancer-source-ranges\":\"nope\"}",
+                         "\"type\":\"LoadBalancer\"," PORTS, "")),
+            caps, "load-balancer-source-ranges", NULL, 0);
+    /* TCP and UDP on one Service */
+    refused(svc_from(SVC("",
+                         "\"type\":\"LoadBalancer\",\"ports\":[" PORT("TCP", 53, 30053) "," PORT(
+                             "UDP", 53, 30054) "]",
+                         "")),
+            caps, "mixed", NULL, caps | LBP_CAP_MIXED_PROTOCOLS);
+    refused(
+        svc_from(SVC("", "\"type\":\"LoadBalancer\",\"ports\":[" PORT("SCTP", 9, 30009) "]", "")),
+        caps, "SCTP", NULL, 0);
+    refused(svc_from(SVC("",
+                         "\"type\":\"LoadBalancer\",\"allocateLoadBalancerNodePorts\":false,"
+                         "\"ports\":[{\"protocol\":\"TCP\",\"port\":80}]",
+                         "")),
+            caps, "nodePort", NULL, caps & ~LBP_CAP_NEEDS_NODEPORTS);
 }
 
 #define NODE(name, labels, extra, ready)                                                           \
