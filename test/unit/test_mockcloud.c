@@ -8,6 +8,7 @@
 
 #include "common/util.h"
 #include "provider/provider.h"
+#include "tmpdir.h"
 
 #include <json-c/json.h>
 #include <pthread.h>
@@ -36,14 +37,6 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static void write_config(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* Writes dir/file and starts the mock cloud on it; path receives the file's name. */
 static struct lbp_provider_ctx *init_from(const char *file, const char *text, char *path,
                                           size_t len)
@@ -51,7 +44,7 @@ static struct lbp_provider_ctx *init_from(const char *file, const char *text, ch
     struct lbp_provider_ctx *ctx = NULL;
     char err[256];
     snprintf(path, len, "%s/%s", dir, file);
-    write_config(path, text);
+    write_text(path, text);
     assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
     return ctx;
 }
@@ -140,7 +133,7 @@ static void test_faults_and_hostname(void **state)
     assert_string_equal(st.ingress[0].ip, "");
     /* rewriting the file injects more at run time */
     usleep(20000);
-    write_config(path, "fail_next=1\nthrottle_rate=0\nretry_after_s=9\n");
+    write_text(path, "fail_next=1\nthrottle_rate=0\nretry_after_s=9\n");
     assert_int_equal(P->ping(ctx, &call), LBP_OK); /* reads do not use up injected failures */
     assert_int_equal(P->remove(ctx, &a, &call), LBP_RETRY);
     assert_int_equal(P->remove(ctx, &a, &call), LBP_OK);
@@ -150,15 +143,15 @@ static void test_faults_and_hostname(void **state)
     assert_int_equal(P->remove(ctx, &a, &call), LBP_OK);
     assert_int_equal(P->debug_post(ctx, "failNext=lots", err, sizeof(err)), LBP_INVALID);
     assert_non_null(strstr(err, "fail_next"));
-    write_config(path, "throttle_rate=1\nretry_after_s=9\nlatency_ms=1\n");
+    write_text(path, "throttle_rate=1\nretry_after_s=9\nlatency_ms=1\n");
     memset(&call, 0, sizeof(call));
     assert_int_equal(P->ping(ctx, &call), LBP_RETRY);
     assert_int_equal(call.retry_after_s, 9);
     P->cleanup(ctx);
-    write_config(path, "bogus=1\n");
+    write_text(path, "bogus=1\n");
     assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_PARSE);
     assert_non_null(strstr(err, "bogus"));
-    write_config(path, "latency_ms=-4\n");
+    write_text(path, "latency_ms=-4\n");
     assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_PARSE);
 }
 
@@ -260,7 +253,7 @@ static void test_state_file(void **state)
     (void)state;
     snprintf(path, sizeof(path), "%s/state.conf", dir);
     snprintf(text, sizeof(text), "state_file=%s/state.json\nvip6_range=2001:db8:1::/64\n", dir);
-    write_config(path, text);
+    write_text(path, text);
     assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
     spec_init(&a, "a", "aaaa");
     assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
@@ -339,7 +332,7 @@ static void test_state_file_checked(void **state)
     snprintf(path, sizeof(path), "%s/checked.conf", dir);
     snprintf(sf, sizeof(sf), "%s/checked.json", dir);
     snprintf(text, sizeof(text), "state_file=%s\n", sf);
-    write_config(path, text);
+    write_text(path, text);
     assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
     spec_init(&a, "a", "cccc");
     a.source_ranges = ranges;
@@ -396,12 +389,12 @@ static void test_state_file_checked(void **state)
     }
 
     /* Not JSON at all is refused too, rather than taken for a first start. */
-    write_config(sf, "{\"lbs\": [");
+    write_text(sf, "{\"lbs\": [");
     assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_PARSE);
     assert_non_null(strstr(err, "not JSON"));
 
     /* The untouched file still loads, with every field. */
-    write_config(sf, good);
+    write_text(sf, good);
     assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
     assert_int_equal(P->get(ctx, &a, &st, &call), LBP_OK);
     assert_string_equal(st.ingress[0].ip, "203.0.113.1");
@@ -483,7 +476,7 @@ static void test_reload(void **state)
     assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
     assert_string_equal(st.ingress[0].ip, "192.0.2.1");
 
-    write_config(path, "vip_range=nonsense\nlatency_ms=7\n");
+    write_text(path, "vip_range=nonsense\nlatency_ms=7\n");
     assert_int_not_equal(P->reload(ctx, path, err, sizeof(err)), LBP_OK);
     assert_non_null(strstr(err, "vip_range"));
     js = P->debug_json(ctx);
@@ -491,7 +484,7 @@ static void test_reload(void **state)
     assert_non_null(strstr(js, "\"latencyMs\":0"));
     free(js);
 
-    write_config(path, "vip_range=198.51.100.0/28\nlatency_ms=7\n");
+    write_text(path, "vip_range=198.51.100.0/28\nlatency_ms=7\n");
     assert_int_equal(P->reload(ctx, path, err, sizeof(err)), LBP_OK);
     js = P->debug_json(ctx);
     assert_non_null(strstr(js, "\"vipRange\":\"198.51.100.0/28\""));

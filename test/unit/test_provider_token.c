@@ -35,6 +35,7 @@
 #include "provider/http.h"
 #include "test/unit/mhd_local.h"
 #include "provider/token.h"
+#include "tmpdir.h"
 
 #define SECRET "s3cret-client-secret"
 #define TOKEN_PREFIX "AT-sensitive-"
@@ -525,14 +526,6 @@ static void azure_imds(void **st)
     lbp_http_client_free(h);
 }
 
-static void write_str(const char *path, const char *s)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(s, f);
-    fclose(f);
-}
-
 /* The federated file is re-read for each exchange (the kubelet rotates it). */
 static void federated_token_file(void **st)
 {
@@ -542,7 +535,7 @@ static void federated_token_file(void **st)
     struct lbp_token t;
     char file[] = "/tmp/lbp-fed-XXXXXX", err[256];
     close(mkstemp(file));
-    write_str(file, "projected-sa-jwt-1\n");
+    write_text(file, "projected-sa-jwt-1\n");
     assert_int_equal(lbp_token_federated(h, LBP_FEDERATION_CLIENT_ASSERTION,
                                          lbp_test_mhd_url(g_port, "/fed"), "app-1", file,
                                          "https://management.azure.com/.default", &src, err,
@@ -551,7 +544,7 @@ static void federated_token_file(void **st)
     assert_int_equal(lbp_token_cache_new(src, 0, &c), LBP_OK);
     assert_int_equal(lbp_token_get(c, &t, err, sizeof(err)), LBP_OK);
     assert_string_equal(g_seen[2], "projected-sa-jwt-1");
-    write_str(file, "projected-sa-jwt-2");
+    write_text(file, "projected-sa-jwt-2");
     lbp_token_invalidate(c);
     assert_int_equal(lbp_token_get(c, &t, err, sizeof(err)), LBP_OK);
     assert_string_equal(g_seen[2], "projected-sa-jwt-2");
