@@ -232,6 +232,13 @@ static struct lbp_members *members(void)
     return m;
 }
 
+/* node is live up to just before t (our clock) and not at t. */
+static void expires_at(struct lbp_members *m, const char *node, uint64_t t)
+{
+    assert_true(lbp_members_live(m, node, t - 1));
+    assert_false(lbp_members_live(m, node, t));
+}
+
 /* Expiry runs from when we saw the record change, not from the writer's renewTime. */
 static void test_observed_change_expiry(void **state)
 {
@@ -242,15 +249,13 @@ static void test_observed_change_expiry(void **state)
     assert_true(lbp_members_live(m, "a", 1000));
     /* Renewed at t=2000 (our clock) — with a renewTime far in the past (skewed clock). */
     lbp_members_lease(m, "a", "a", WALL0 - 3600000000LL, DUR, 2000, WALL0 + 1000000);
-    assert_true(lbp_members_live(m, "a", 4999));
-    assert_false(lbp_members_live(m, "a", 5000));
+    expires_at(m, "a", 5000);
     /* A resync with the same record changes nothing. */
     lbp_members_lease(m, "a", "a", WALL0 - 3600000000LL, DUR, 4500, WALL0 + 3500000);
     assert_false(lbp_members_live(m, "a", 5000));
     /* ... and a renewTime in the future does not stretch it either. */
     lbp_members_lease(m, "a", "a", WALL0 + 3600000000LL, DUR, 6000, WALL0 + 5000000);
-    assert_true(lbp_members_live(m, "a", 8999));
-    assert_false(lbp_members_live(m, "a", 9000));
+    expires_at(m, "a", 9000);
     /* Released (empty holder) or held by someone else: not live. */
     lbp_members_lease(m, "a", "", WALL0 + 6000000, DUR, 9100, WALL0 + 8000000);
     assert_false(lbp_members_live(m, "a", 9100));
@@ -271,15 +276,13 @@ static void test_startup_rule(void **state)
     (void)state;
     /* Renewed 2 s ago: 1 s left. */
     lbp_members_lease(m, "a", "a", WALL0 - 2000000, DUR, 100, WALL0);
-    assert_true(lbp_members_live(m, "a", 1099));
-    assert_false(lbp_members_live(m, "a", 1100));
+    expires_at(m, "a", 1100);
     /* Renewed an hour ago (a stale Lease of a dead node): never live. */
     lbp_members_lease(m, "b", "b", WALL0 - 3600000000LL, DUR, 100, WALL0);
     assert_false(lbp_members_live(m, "b", 100));
     /* A renewTime in the future is bounded by one duration from now. */
     lbp_members_lease(m, "c", "c", WALL0 + 3600000000LL, DUR, 100, WALL0);
-    assert_true(lbp_members_live(m, "c", 3099));
-    assert_false(lbp_members_live(m, "c", 3100));
+    expires_at(m, "c", 3100);
     lbp_members_free(m);
 }
 
@@ -293,8 +296,7 @@ static void test_heartbeat_only_shortens(void **state)
     assert_true(lbp_members_live(m, "a", 2000));
     /* Heard, then silent for 3 intervals: down, though the Lease runs. */
     lbp_members_heartbeat(m, "a", false, true, 1000);
-    assert_true(lbp_members_live(m, "a", 1599));
-    assert_false(lbp_members_live(m, "a", 1600));
+    expires_at(m, "a", 1600);
     assert_true(lbp_members_held(m, "a", 1600));
     /* Heartbeats keep coming after the Lease expired: still dead. */
     lbp_members_heartbeat(m, "a", false, true, 2900);
