@@ -169,56 +169,53 @@ static void check_fields(const char *of, const void *obj, const char *t, int k)
     assert_true(n > 0);
 }
 
-/*
- * Runs a list parser on doc into v (elements of size bytes); it must find
- * want elements. next gets the next-page marker.
- */
+/* A parsed list: its entries and the next-page marker. */
+struct list {
+    struct lbp_vec v;
+    char next[64];
+};
+
+/* Runs a list parser on doc into l (entries of size bytes); it must find want entries. */
 static void parse_list(xmlDoc *doc, int (*parse)(xmlDoc *, struct lbp_vec *, char *, size_t),
-                       size_t size, size_t want, struct lbp_vec *v, char *next, size_t cap)
+                       size_t size, size_t want, struct list *l)
 {
-    lbp_vec_init(v, size);
-    assert_int_equal(parse(doc, v, next, cap), LBP_OK);
-    assert_int_equal(v->n, want);
+    lbp_vec_init(&l->v, size);
+    assert_int_equal(parse(doc, &l->v, l->next, sizeof(l->next)), LBP_OK);
+    assert_int_equal(l->v.n, want);
 }
 
 static void check_lbs(xmlDoc *doc, const char *t)
 {
-    struct lbp_vec v;
-    char next[64];
-    parse_list(doc, awsx_lbs, sizeof(struct aws_lb), occurrences(t, "LoadBalancerArn"), &v, next,
-               sizeof(next));
-    assert_true(v.n >= 1);
-    check_fields("lb", v.v, t, 0);
-    if (v.n == 1)
-        assert_int_equal(((struct aws_lb *)v.v)->n_az, occurrences(t, "ZoneName"));
-    assert_string_equal(next, first(t, "NextMarker"));
-    lbp_vec_free(&v);
+    struct list l;
+    parse_list(doc, awsx_lbs, sizeof(struct aws_lb), occurrences(t, "LoadBalancerArn"), &l);
+    assert_true(l.v.n >= 1);
+    check_fields("lb", l.v.v, t, 0);
+    if (l.v.n == 1)
+        assert_int_equal(((struct aws_lb *)l.v.v)->n_az, occurrences(t, "ZoneName"));
+    assert_string_equal(l.next, first(t, "NextMarker"));
+    lbp_vec_free(&l.v);
 }
 
 static void check_tgs(xmlDoc *doc, const char *t)
 {
-    struct lbp_vec v;
-    char next[64];
-    parse_list(doc, awsx_tgs, sizeof(struct aws_tg), occurrences(t, "TargetGroupArn"), &v, next,
-               sizeof(next));
-    check_fields("tg", v.v, t, 0);
+    struct list l;
+    parse_list(doc, awsx_tgs, sizeof(struct aws_tg), occurrences(t, "TargetGroupArn"), &l);
+    check_fields("tg", l.v.v, t, 0);
     if (strstr(t, "<LoadBalancerArns>") && strstr(t, "<LoadBalancerArns>\n")) {
-        const struct aws_tg *tg = v.v;
+        const struct aws_tg *tg = l.v.v;
         const char *m = strstr(strstr(t, "<LoadBalancerArns>"), "<member>");
         if (m && m < strstr(t, "</LoadBalancerArns>"))
             assert_int_equal(strncmp(tg->lb_arn, m + 8, strlen(tg->lb_arn)), 0);
     }
-    lbp_vec_free(&v);
+    lbp_vec_free(&l.v);
 }
 
 static void check_listeners(xmlDoc *doc, const char *t)
 {
-    struct lbp_vec v;
-    char next[64];
-    parse_list(doc, awsx_listeners, sizeof(struct aws_listener), occurrences(t, "ListenerArn"), &v,
-               next, sizeof(next));
-    check_fields("listener", v.v, t, 0);
-    lbp_vec_free(&v);
+    struct list l;
+    parse_list(doc, awsx_listeners, sizeof(struct aws_listener), occurrences(t, "ListenerArn"), &l);
+    check_fields("listener", l.v.v, t, 0);
+    lbp_vec_free(&l.v);
 }
 
 static void check_health(xmlDoc *doc, const char *t)
@@ -274,41 +271,36 @@ static void check_ec2_return(xmlDoc *doc, const char *t)
 
 static void check_instances(xmlDoc *doc, const char *t)
 {
-    struct lbp_vec v;
-    char next[64];
-    parse_list(doc, awsx_instances, sizeof(struct aws_instance), occurrences(t, "instanceId"), &v,
-               next, sizeof(next));
-    for (size_t i = 0; i < v.n; i++)
-        check_fields("instance", &((struct aws_instance *)v.v)[i], t, (int)i);
-    assert_string_equal(((struct aws_instance *)v.v)->state, nth_text(t, "name", 0));
-    lbp_vec_free(&v);
+    struct list l;
+    parse_list(doc, awsx_instances, sizeof(struct aws_instance), occurrences(t, "instanceId"), &l);
+    for (size_t i = 0; i < l.v.n; i++)
+        check_fields("instance", &((struct aws_instance *)l.v.v)[i], t, (int)i);
+    assert_string_equal(((struct aws_instance *)l.v.v)->state, nth_text(t, "name", 0));
+    lbp_vec_free(&l.v);
 }
 
 static void check_subnets(xmlDoc *doc, const char *t)
 {
-    struct lbp_vec v;
-    char next[64];
-    parse_list(doc, awsx_subnets, sizeof(struct aws_subnet), occurrences(t, "subnetId"), &v, next,
-               sizeof(next));
-    for (size_t i = 0; i < v.n; i++)
-        check_fields("subnet", &((struct aws_subnet *)v.v)[i], t, (int)i);
+    struct list l;
+    parse_list(doc, awsx_subnets, sizeof(struct aws_subnet), occurrences(t, "subnetId"), &l);
+    for (size_t i = 0; i < l.v.n; i++)
+        check_fields("subnet", &((struct aws_subnet *)l.v.v)[i], t, (int)i);
     {
         char key[256];
         snprintf(key, sizeof(key), "%s", first(t, "key"));
-        assert_string_equal(aws_tag_get(&((struct aws_subnet *)v.v)->tags, key), first(t, "value"));
+        assert_string_equal(aws_tag_get(&((struct aws_subnet *)l.v.v)->tags, key),
+                            first(t, "value"));
     }
-    lbp_vec_free(&v);
+    lbp_vec_free(&l.v);
 }
 
 static void check_sgs(xmlDoc *doc, const char *t)
 {
-    struct lbp_vec v;
-    char next[64];
+    struct list l;
     struct aws_sg *g;
     size_t ranges = occurrences(t, "cidrIp"), peers = 0;
-    parse_list(doc, awsx_sgs, sizeof(struct aws_sg), occurrences(t, "groupDescription"), &v, next,
-               sizeof(next));
-    g = v.v;
+    parse_list(doc, awsx_sgs, sizeof(struct aws_sg), occurrences(t, "groupDescription"), &l);
+    g = l.v.v;
     check_fields("sg", g, t, 0);
     assert_true(g->n_rules >= 1);
     assert_string_equal(g->rules[0].proto, first(t, "ipProtocol"));
@@ -319,26 +311,24 @@ static void check_sgs(xmlDoc *doc, const char *t)
     peers = occurrences(t, "userId");
     {
         size_t total = 0;
-        for (size_t i = 0; i < v.n; i++)
-            total += ((struct aws_sg *)v.v)[i].n_rules;
+        for (size_t i = 0; i < l.v.n; i++)
+            total += ((struct aws_sg *)l.v.v)[i].n_rules;
         assert_int_equal(total, ranges + peers);
     }
-    aws_sgs_free(&v);
+    aws_sgs_free(&l.v);
 }
 
 static void check_clbs(xmlDoc *doc, const char *t)
 {
-    struct lbp_vec v;
+    struct list l;
     struct aws_clb *c;
-    char next[64];
-    parse_list(doc, awsx_clbs, sizeof(struct aws_clb), occurrences(t, "LoadBalancerName"), &v, next,
-               sizeof(next));
-    c = v.v;
+    parse_list(doc, awsx_clbs, sizeof(struct aws_clb), occurrences(t, "LoadBalancerName"), &l);
+    c = l.v.v;
     check_fields("clb", c, t, 0);
     assert_int_equal(c->n_l, occurrences(t, "Listener"));
     assert_int_equal(c->n_instances, occurrences(t, "InstanceId"));
     assert_string_equal(c->instances[0], first(t, "InstanceId"));
-    aws_clbs_free(&v);
+    aws_clbs_free(&l.v);
 }
 
 static void check_clb_create(xmlDoc *doc, const char *t)
