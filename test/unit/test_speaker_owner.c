@@ -58,14 +58,32 @@ static void vip_name(int k, char out[32])
 
 static const struct lbp_owner_svc cluster_ready = {.any_ready = true};
 
+/* The owner tests' fixture: pool set `lan` and NN live nodes (zones a and b by turns). */
+static struct lbp_pool_set *g_lan;
+static struct lbp_owner_node g_nodes[NN];
+
+static int lan_up(void **state)
+{
+    (void)state;
+    g_lan = pools(lan);
+    nodes_init(g_nodes, NN);
+    return 0;
+}
+
+static int lan_down(void **state)
+{
+    (void)state;
+    lbp_pool_set_free(g_lan);
+    g_lan = NULL;
+    return 0;
+}
+
 /* The owner is the lowest SHA-256("node#ip"), computed here independently. */
 static void test_rank_is_sha256(void **state)
 {
-    struct lbp_owner_node n[NN];
-    struct lbp_pool_set *set = pools(lan);
-    const struct lbp_pool *p = &set->pools[0];
+    struct lbp_owner_node *n = g_nodes;
+    const struct lbp_pool *p = &g_lan->pools[0];
     (void)state;
-    nodes_init(n, NN);
     for (int k = 0; k < 50; k++) {
         char ip[32], in[64];
         unsigned char best[32], d[32];
@@ -86,18 +104,15 @@ static void test_rank_is_sha256(void **state)
         lbp_owner_rank(names[want], ip, r);
         assert_memory_equal(r, d, 32);
     }
-    lbp_pool_set_free(set);
 }
 
 /* A node leaving moves only its own VIPs; every node gets a share. */
 static void test_leave_moves_only_its_vips(void **state)
 {
-    struct lbp_owner_node n[NN];
-    struct lbp_pool_set *set = pools(lan);
-    const struct lbp_pool *p = &set->pools[0];
+    struct lbp_owner_node *n = g_nodes;
+    const struct lbp_pool *p = &g_lan->pools[0];
     int before[NVIP], count[NN] = {0}, moved = 0;
     (void)state;
-    nodes_init(n, NN);
     for (int k = 0; k < NVIP; k++) {
         char ip[32];
         vip_name(k, ip);
@@ -128,16 +143,13 @@ static void test_leave_moves_only_its_vips(void **state)
         vip_name(k, ip);
         assert_int_equal(lbp_owner_pick(p, ip, &cluster_ready, n, NN), before[k]);
     }
-    lbp_pool_set_free(set);
 }
 
 static void test_local_policy(void **state)
 {
-    struct lbp_owner_node n[NN];
-    struct lbp_pool_set *set = pools(lan);
-    const struct lbp_pool *p = &set->pools[0];
+    struct lbp_owner_node *n = g_nodes;
+    const struct lbp_pool *p = &g_lan->pools[0];
     (void)state;
-    nodes_init(n, NN);
     for (int k = 0; k < 40; k++) {
         char ip[32];
         vip_name(k, ip);
@@ -158,16 +170,14 @@ static void test_local_policy(void **state)
         assert_int_equal(lbp_owner_pick(p, ip, &loc, n, NN), -1);
         n[a].live = n[b].live = true;
     }
-    lbp_pool_set_free(set);
 }
 
 static void test_no_ready_endpoint_no_owner(void **state)
 {
-    struct lbp_owner_node n[NN];
-    struct lbp_pool_set *set = pools(lan);
+    struct lbp_owner_node *n = g_nodes;
+    struct lbp_pool_set *set = g_lan;
     struct lbp_owner_svc none = {0};
     (void)state;
-    nodes_init(n, NN);
     assert_int_equal(lbp_owner_pick(&set->pools[0], "10.0.0.1", &none, n, NN), -1);
     none.local = true;
     assert_int_equal(lbp_owner_pick(&set->pools[0], "10.0.0.1", &none, n, NN), -1);
@@ -175,7 +185,6 @@ static void test_no_ready_endpoint_no_owner(void **state)
     for (int i = 0; i < NN; i++)
         n[i].live = false;
     assert_int_equal(lbp_owner_pick(&set->pools[0], "10.0.0.1", &cluster_ready, n, NN), -1);
-    lbp_pool_set_free(set);
 }
 
 static void test_node_selector_and_exclusion(void **state)
@@ -433,10 +442,10 @@ static void test_heartbeat_codec(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rank_is_sha256),
-        cmocka_unit_test(test_leave_moves_only_its_vips),
-        cmocka_unit_test(test_local_policy),
-        cmocka_unit_test(test_no_ready_endpoint_no_owner),
+        cmocka_unit_test_setup_teardown(test_rank_is_sha256, lan_up, lan_down),
+        cmocka_unit_test_setup_teardown(test_leave_moves_only_its_vips, lan_up, lan_down),
+        cmocka_unit_test_setup_teardown(test_local_policy, lan_up, lan_down),
+        cmocka_unit_test_setup_teardown(test_no_ready_endpoint_no_owner, lan_up, lan_down),
         cmocka_unit_test(test_node_selector_and_exclusion),
         cmocka_unit_test(test_observed_change_expiry),
         cmocka_unit_test(test_startup_rule),
