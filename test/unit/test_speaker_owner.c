@@ -58,15 +58,21 @@ static void vip_name(int k, char out[32])
 
 static const struct lbp_owner_svc cluster_ready = {.any_ready = true};
 
-/* The owner tests' fixture: pool set `lan` and NN live nodes (zones a and b by turns). */
+/* The owner tests' pool set `lan` (made once for the group) and their nodes. */
 static struct lbp_pool_set *g_lan;
 static struct lbp_owner_node g_nodes[NN];
+
+/* NN live nodes, zones a and b by turns, as each test starts from. */
+static struct lbp_owner_node *fresh_nodes(void)
+{
+    nodes_init(g_nodes, NN);
+    return g_nodes;
+}
 
 static int lan_up(void **state)
 {
     (void)state;
     g_lan = pools(lan);
-    nodes_init(g_nodes, NN);
     return 0;
 }
 
@@ -81,7 +87,7 @@ static int lan_down(void **state)
 /* The owner is the lowest SHA-256("node#ip"), computed here independently. */
 static void test_rank_is_sha256(void **state)
 {
-    struct lbp_owner_node *n = g_nodes;
+    struct lbp_owner_node *n = fresh_nodes();
     const struct lbp_pool *p = &g_lan->pools[0];
     (void)state;
     for (int k = 0; k < 50; k++) {
@@ -109,7 +115,7 @@ static void test_rank_is_sha256(void **state)
 /* A node leaving moves only its own VIPs; every node gets a share. */
 static void test_leave_moves_only_its_vips(void **state)
 {
-    struct lbp_owner_node *n = g_nodes;
+    struct lbp_owner_node *n = fresh_nodes();
     const struct lbp_pool *p = &g_lan->pools[0];
     int before[NVIP], count[NN] = {0}, moved = 0;
     (void)state;
@@ -147,7 +153,7 @@ static void test_leave_moves_only_its_vips(void **state)
 
 static void test_local_policy(void **state)
 {
-    struct lbp_owner_node *n = g_nodes;
+    struct lbp_owner_node *n = fresh_nodes();
     const struct lbp_pool *p = &g_lan->pools[0];
     (void)state;
     for (int k = 0; k < 40; k++) {
@@ -174,7 +180,7 @@ static void test_local_policy(void **state)
 
 static void test_no_ready_endpoint_no_owner(void **state)
 {
-    struct lbp_owner_node *n = g_nodes;
+    struct lbp_owner_node *n = fresh_nodes();
     struct lbp_pool_set *set = g_lan;
     struct lbp_owner_svc none = {0};
     (void)state;
@@ -442,10 +448,10 @@ static void test_heartbeat_codec(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_rank_is_sha256, lan_up, lan_down),
-        cmocka_unit_test_setup_teardown(test_leave_moves_only_its_vips, lan_up, lan_down),
-        cmocka_unit_test_setup_teardown(test_local_policy, lan_up, lan_down),
-        cmocka_unit_test_setup_teardown(test_no_ready_endpoint_no_owner, lan_up, lan_down),
+        cmocka_unit_test(test_rank_is_sha256),
+        cmocka_unit_test(test_leave_moves_only_its_vips),
+        cmocka_unit_test(test_local_policy),
+        cmocka_unit_test(test_no_ready_endpoint_no_owner),
         cmocka_unit_test(test_node_selector_and_exclusion),
         cmocka_unit_test(test_observed_change_expiry),
         cmocka_unit_test(test_startup_rule),
@@ -454,5 +460,5 @@ int main(void)
         cmocka_unit_test(test_peer_api_ok_and_names),
         cmocka_unit_test(test_heartbeat_codec),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, lan_up, lan_down);
 }
