@@ -214,7 +214,9 @@ int gce_delete_if(struct lbp_provider_ctx *ctx, const struct gce_conf *c, struct
 typedef int (*gce_step_fn)(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                            const struct gce_opts *o, struct lbp_lb_status *st,
                            struct lbp_call *call);
-/* A model's ensure: the LB's operation in flight is polled first, then step runs until it settles.
+/*
+ * A model's ensure: the LB's operation in flight is polled first, then
+ * step runs until it settles.
  */
 int gce_converge(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                  const struct gce_opts *o, struct lbp_lb_status *st, struct lbp_call *call,
