@@ -13,15 +13,39 @@
 #include "common/metrics.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* Upstream: metrics.ExponentialBuckets(1, 2, 15). */
 static const double sync_buckets[] = {1,   2,   4,    8,    16,   32,   64,   128,
                                       256, 512, 1024, 2048, 4096, 8192, 16384};
 #define N_SYNC_BUCKETS (sizeof(sync_buckets) / sizeof(sync_buckets[0]))
 
+/*
+ * The counters, in registration order, by name within upstream's subsystem
+ * (SUBSYSTEM "_" name, as upstream declares them): each mirrors one
+ * uint64_t of struct lbp_reconcile that the hot paths bump.
+ */
+#define SUBSYSTEM "service_controller"
+#define AT(field) offsetof(struct lbp_reconcile, field)
+static const struct {
+    size_t off;
+    const char *name, *help;
+} counters[] = {
+    {AT(m_syncs), "loadbalancer_sync_total", "Load balancer ensures that succeeded."},
+    {AT(m_sync_errors), "sync_errors_total",
+     "Service syncs that failed and were queued for a retry."},
+    {AT(m_nodesyncs), "nodesync_total", "Load balancer backend updates after node changes."},
+    {AT(m_nodesync_errors), "nodesync_error_total", "Load balancer backend updates that failed."},
+    {AT(m_skipped), "skipped_total", "Service syncs that found nothing to do."},
+    {AT(m_cloud_calls), "cloud_calls_total", "Provider calls made by the service controller."},
+    {AT(m_cloud_errors), "cloud_errors_total", "Provider calls that failed."},
+    {AT(m_api_writes), "api_writes_total", "Service PATCHes (finalizer and status)."},
+    {AT(m_orphans_removed), "orphans_removed_total", "Orphaned load balancers removed."},
+};
+#define N_COUNTERS (sizeof(counters) / sizeof(counters[0]))
+
 static struct {
-    struct lbp_metric *syncs, *sync_errors, *nodesyncs, *nodesync_errors, *skipped;
-    struct lbp_metric *cloud_calls, *cloud_errors, *api_writes, *orphans_removed;
+    struct lbp_metric *counter[N_COUNTERS]; /* counters[i]'s */
     struct lbp_metric *depth, *pending, *in_progress;
     struct lbp_metric *nodesync_latency, *host_latency;
 } m;
@@ -36,15 +60,8 @@ static void collect(void *ctx)
     struct lbp_reconcile *r = ctx;
     size_t pending, in_progress = 0;
     struct lbp_svc_state *st, *tmp;
-    lbp_metric_set(m.syncs, NULL, load(&r->m_syncs));
-    lbp_metric_set(m.sync_errors, NULL, load(&r->m_sync_errors));
-    lbp_metric_set(m.nodesyncs, NULL, load(&r->m_nodesyncs));
-    lbp_metric_set(m.nodesync_errors, NULL, load(&r->m_nodesync_errors));
-    lbp_metric_set(m.skipped, NULL, load(&r->m_skipped));
-    lbp_metric_set(m.cloud_calls, NULL, load(&r->m_cloud_calls));
-    lbp_metric_set(m.cloud_errors, NULL, load(&r->m_cloud_errors));
-    lbp_metric_set(m.api_writes, NULL, load(&r->m_api_writes));
-    lbp_metric_set(m.orphans_removed, NULL, load(&r->m_orphans_removed));
+    for (size_t i = 0; i < N_COUNTERS; i++)
+        lbp_metric_set(m.counter[i], NULL, load((uint64_t *)((char *)r + counters[i].off)));
     lbp_metric_set(m.depth, NULL, (double)lbp_queue_len(r->q));
     pthread_mutex_lock(&r->mu);
     pending = r->nodesync_pending;
@@ -56,24 +73,11 @@ static void collect(void *ctx)
 
 void lbp_reconcile_metrics_init(struct lbp_reconcile *r)
 {
-    m.syncs = lbp_metric_new(LBP_COUNTER, "service_controller_loadbalancer_sync_total",
-                             "Load balancer ensures that succeeded.", NULL);
-    m.sync_errors = lbp_metric_new(LBP_COUNTER, "service_controller_sync_errors_total",
-                                   "Service syncs that failed and were queued for a retry.", NULL);
-    m.nodesyncs = lbp_metric_new(LBP_COUNTER, "service_controller_nodesync_total",
-                                 "Load balancer backend updates after node changes.", NULL);
-    m.nodesync_errors = lbp_metric_new(LBP_COUNTER, "service_controller_nodesync_error_total",
-                                       "Load balancer backend updates that failed.", NULL);
-    m.skipped = lbp_metric_new(LBP_COUNTER, "service_controller_skipped_total",
-                               "Service syncs that found nothing to do.", NULL);
-    m.cloud_calls = lbp_metric_new(LBP_COUNTER, "service_controller_cloud_calls_total",
-                                   "Provider calls made by the service controller.", NULL);
-    m.cloud_errors = lbp_metric_new(LBP_COUNTER, "service_controller_cloud_errors_total",
-                                    "Provider calls that failed.", NULL);
-    m.api_writes = lbp_metric_new(LBP_COUNTER, "service_controller_api_writes_total",
-                                  "Service PATCHes (finalizer and status).", NULL);
-    m.orphans_removed = lbp_metric_new(LBP_COUNTER, "service_controller_orphans_removed_total",
-                                       "Orphaned load balancers removed.", NULL);
+    for (size_t i = 0; i < N_COUNTERS; i++) {
+        char name[96];
+        snprintf(name, sizeof(name), SUBSYSTEM "_%s", counters[i].name);
+        m.counter[i] = lbp_metric_new(LBP_COUNTER, name, counters[i].help, NULL);
+    }
     m.depth = lbp_metric_new(LBP_GAUGE, "service_controller_queue_depth",
                              "Service keys queued, in progress or backing off.", NULL);
     m.pending =

@@ -126,6 +126,24 @@ out:
     return rc;
 }
 
+/*
+ * One "key":value member of an ingress entry when val is set: sep ("{" for
+ * the first member, "," after) opens it.
+ */
+static int add_member(struct lbp_buf *b, const char **sep, const char *key, const char *val)
+{
+    int rc;
+    if (!val[0])
+        return LBP_OK;
+    rc = lbp_buf_adds(b, *sep);
+    if (!rc)
+        rc = lbp_buf_adds(b, key);
+    if (!rc)
+        rc = lbp_buf_add_json_str(b, val);
+    *sep = ",";
+    return rc;
+}
+
 int lbp_svc_write_status(struct lbp_kube_client *c, const struct lbp_service *svc,
                          const struct lbp_lb_status *st)
 {
@@ -142,30 +160,12 @@ int lbp_svc_write_status(struct lbp_kube_client *c, const struct lbp_service *sv
             const struct lbp_lb_ingress_addr *a = &st->ingress[i];
             const char *sep = "{";
             rc = i ? lbp_buf_adds(&body, ",") : LBP_OK;
-            if (!rc && a->ip[0]) {
-                rc = lbp_buf_adds(&body, sep);
-                if (!rc)
-                    rc = lbp_buf_adds(&body, "\"ip\":");
-                if (!rc)
-                    rc = lbp_buf_add_json_str(&body, a->ip);
-                sep = ",";
-            }
-            if (!rc && a->hostname[0]) {
-                rc = lbp_buf_adds(&body, sep);
-                if (!rc)
-                    rc = lbp_buf_adds(&body, "\"hostname\":");
-                if (!rc)
-                    rc = lbp_buf_add_json_str(&body, a->hostname);
-                sep = ",";
-            }
-            if (!rc && a->ip_mode[0]) {
-                rc = lbp_buf_adds(&body, sep);
-                if (!rc)
-                    rc = lbp_buf_adds(&body, "\"ipMode\":");
-                if (!rc)
-                    rc = lbp_buf_add_json_str(&body, a->ip_mode);
-                sep = ",";
-            }
+            if (!rc)
+                rc = add_member(&body, &sep, "\"ip\":", a->ip);
+            if (!rc)
+                rc = add_member(&body, &sep, "\"hostname\":", a->hostname);
+            if (!rc)
+                rc = add_member(&body, &sep, "\"ipMode\":", a->ip_mode);
             if (!rc)
                 rc = lbp_buf_adds(&body, *sep == '{' ? "{}" : "}");
         }

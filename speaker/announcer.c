@@ -322,30 +322,53 @@ static void reconcile(struct lbp_announcer *a)
 
 /* ---- the packet path --------------------------------------------------- */
 
+/*
+ * The next frame waiting on fd, into f (cap bytes): its length, 0 for one
+ * this host sent (a packet socket sees those too), -1 when none is waiting.
+ */
+static ssize_t next_frame(int fd, uint8_t *f, size_t cap)
+{
+    struct sockaddr_ll sll;
+    socklen_t sl = sizeof(sll);
+    ssize_t n = recvfrom(fd, f, cap, MSG_DONTWAIT, (struct sockaddr *)&sll, &sl);
+    if (n < 0)
+        return -1;
+    return sll.sll_pkttype == PACKET_OUTGOING ? 0 : n;
+}
+
+/*
+ * A request for addr (len bytes of family) on s's interface is ours to
+ * answer when we announce that address there; counted as received.
+ */
+static bool answers(struct lbp_announcer *a, const struct psock *s, int family, const uint8_t *addr,
+                    size_t len)
+{
+    struct bkey k = {.ifindex = s->ifindex, .family = family};
+    struct binding *b;
+    memcpy(k.addr, addr, len);
+    HASH_FIND(hh, a->bindings, &k, sizeof(k), b);
+    if (!b)
+        return false;
+    atomic_fetch_add_explicit(&a->received, 1, memory_order_relaxed);
+    return true;
+}
+
 static void on_arp(struct lbp_announcer *a, struct psock *s)
 {
     uint8_t f[LBP_FRAME_MAX], out[LBP_ARP_FRAME_LEN];
     for (int i = 0; i < RX_BUDGET; i++) {
-        struct sockaddr_ll sll;
-        socklen_t sl = sizeof(sll);
-        ssize_t n = recvfrom(s->arp_fd, f, sizeof(f), MSG_DONTWAIT, (struct sockaddr *)&sll, &sl);
+        ssize_t n = next_frame(s->arp_fd, f, sizeof(f));
+        struct lbp_arp_req req;
         if (n < 0)
             return;
-        struct lbp_arp_req req;
-        if (sll.sll_pkttype == PACKET_OUTGOING ||
-            lbp_arp_parse_request(f, (size_t)n, &req) != LBP_OK)
+        if (!n || lbp_arp_parse_request(f, (size_t)n, &req) != LBP_OK)
             continue;
         atomic_fetch_add_explicit(&a->seen, 1, memory_order_relaxed);
         /* Someone else's announcement (sender = target), or our own frame. */
         if (memcmp(req.spa, req.tpa, 4) == 0 || memcmp(req.sha, s->mac, 6) == 0)
             continue;
-        struct bkey k = {.ifindex = s->ifindex, .family = AF_INET};
-        memcpy(k.addr, req.tpa, 4);
-        struct binding *b;
-        HASH_FIND(hh, a->bindings, &k, sizeof(k), b);
-        if (!b)
+        if (!answers(a, s, AF_INET, req.tpa, 4))
             continue;
-        atomic_fetch_add_explicit(&a->received, 1, memory_order_relaxed);
         lbp_arp_build_reply(out, &req, s->mac, req.tpa);
         send_frame(a, s, s->arp_fd, out, sizeof(out), &a->replies);
     }
@@ -355,24 +378,17 @@ static void on_ns(struct lbp_announcer *a, struct psock *s)
 {
     uint8_t f[LBP_FRAME_MAX], out[LBP_NA_FRAME_LEN];
     for (int i = 0; i < RX_BUDGET; i++) {
-        struct sockaddr_ll sll;
-        socklen_t sl = sizeof(sll);
-        ssize_t n = recvfrom(s->nd_fd, f, sizeof(f), MSG_DONTWAIT, (struct sockaddr *)&sll, &sl);
+        ssize_t n = next_frame(s->nd_fd, f, sizeof(f));
+        struct lbp_ns ns;
         if (n < 0)
             return;
-        struct lbp_ns ns;
-        if (sll.sll_pkttype == PACKET_OUTGOING || lbp_ns_parse(f, (size_t)n, &ns) != LBP_OK)
+        if (!n || lbp_ns_parse(f, (size_t)n, &ns) != LBP_OK)
             continue;
         atomic_fetch_add_explicit(&a->seen, 1, memory_order_relaxed);
         if (memcmp(ns.eth_src, s->mac, 6) == 0)
             continue;
-        struct bkey k = {.ifindex = s->ifindex, .family = AF_INET6};
-        memcpy(k.addr, ns.target, 16);
-        struct binding *b;
-        HASH_FIND(hh, a->bindings, &k, sizeof(k), b);
-        if (!b)
+        if (!answers(a, s, AF_INET6, ns.target, 16))
             continue;
-        atomic_fetch_add_explicit(&a->received, 1, memory_order_relaxed);
         lbp_na_build_reply(out, &ns, s->mac, ns.target);
         send_frame(a, s, s->nd_fd, out, sizeof(out), &a->replies);
     }

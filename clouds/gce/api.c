@@ -547,6 +547,50 @@ void gce_hc_name(const struct gce_conf *c, const struct lbp_lb_spec *spec, bool 
         snprintf(out, cap, "k8s-%s-node", c->cluster);
 }
 
+void gce_hc_ident(const struct gce_conf *c, const struct lbp_lb_spec *spec, bool local, char *name,
+                  size_t ncap, char *desc, size_t dcap)
+{
+    gce_hc_name(c, spec, local, name, ncap);
+    if (local)
+        gce_desc(c, spec->namespace, spec->name, desc, dcap);
+    else
+        gce_desc(c, NULL, NULL, desc, dcap);
+}
+
+int gce_converge(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
+                 const struct gce_opts *o, struct lbp_lb_status *st, struct lbp_call *call,
+                 gce_step_fn step)
+{
+    int rc = lbp_lro_poll(ctx->ops, spec->lb_name, gce_ops_poll, ctx, call);
+    if (rc != LBP_NOT_FOUND && rc != LBP_OK)
+        return rc;
+    for (int i = 0; i < GCE_MAX_STEPS; i++) {
+        rc = step(ctx, spec, o, st, call);
+        if (rc != GCE_STEP_AGAIN)
+            return rc;
+    }
+    lbp_failf(call, "still converging after %d steps", GCE_MAX_STEPS);
+    if (call)
+        call->retry_after_s = 1;
+    return LBP_PENDING;
+}
+
+int gce_step_end(struct lbp_provider_ctx *ctx, const char *lb_name, struct gce_ops *s, int rc,
+                 struct lbp_call *call)
+{
+    if (rc != LBP_OK)
+        return rc;
+    return s->n ? gce_ops_wait(ctx, lb_name, s, call) : GCE_STEP_AGAIN;
+}
+
+void gce_rule_status(struct json_object *fr, struct lbp_lb_status *st)
+{
+    const char *ip = NULL;
+    lbp_json_get_str(fr, "IPAddress", 4096, &ip, NULL, 0);
+    lbp_strlcpy(st->ingress[0].ip, ip ? ip : "", sizeof(st->ingress[0].ip));
+    st->n_ingress = st->ingress[0].ip[0] ? 1 : 0;
+}
+
 static struct json_object *str_array(const char *const *v, size_t n)
 {
     struct json_object *a = json_object_new_array();
@@ -669,6 +713,28 @@ int gce_probe_fw_ensure(struct lbp_provider_ctx *ctx, const struct gce_opts *o,
     rc = gce_firewall_ensure(ctx, o, spec, fw_name, fw, s, call);
     json_object_put(fw);
     return rc;
+}
+
+bool gce_rule_has_requested_ip(struct json_object *fr, const struct lbp_lb_spec *spec)
+{
+    const char *ip = NULL;
+    if (!spec->requested_ip || !*spec->requested_ip)
+        return true;
+    lbp_json_get_str(fr, "IPAddress", 4096, &ip, NULL, 0);
+    return strcmp(ip ? ip : "", spec->requested_ip) == 0;
+}
+
+int gce_hc_fw_ensure(struct lbp_provider_ctx *ctx, const struct gce_opts *o,
+                     const struct lbp_lb_spec *spec, bool local, const char *name,
+                     const char *suffix, const char *desc, int port, char tags[GCE_MAX_TAGS][64],
+                     size_t n_tags, struct gce_ops *s, struct lbp_call *call)
+{
+    char fw_name[GCE_NAME_MAX + 16];
+    if (local)
+        snprintf(fw_name, sizeof(fw_name), "k8s-%s%s", spec->lb_name, suffix);
+    else
+        snprintf(fw_name, sizeof(fw_name), "%s%s", name, suffix);
+    return gce_probe_fw_ensure(ctx, o, spec, fw_name, desc, port, tags, n_tags, s, call);
 }
 
 /* The client firewall k8s-fw-<lb>: the Service's ports from its source ranges. */

@@ -28,8 +28,6 @@
 #include "common/rc.h"
 #include "common/util.h"
 
-#define STEP_AGAIN 1000 /* progress made and finished: read again */
-#define MAX_STEPS 8
 #define POOL_BATCH 1000 /* instances per insert or addInstance (GCE's limit) */
 
 static const char *str(struct json_object *o, const char *path)
@@ -79,14 +77,10 @@ static int hc_ensure(struct lbp_provider_ctx *ctx, const struct gce_opts *o,
     bool local = lbp_health_check_kube(spec, &hc);
     struct gce_resp r = {0};
     struct json_object *want;
-    char name[GCE_NAME_MAX], fw_name[GCE_NAME_MAX + 16], path[200], desc[700], what[128];
+    char name[GCE_NAME_MAX], path[200], desc[700], what[128];
     int rc;
 
-    gce_hc_name(&o->conf, spec, local, name, sizeof(name));
-    if (local)
-        gce_desc(&o->conf, spec->namespace, spec->name, desc, sizeof(desc));
-    else
-        gce_desc(&o->conf, NULL, NULL, desc, sizeof(desc));
+    gce_hc_ident(&o->conf, spec, local, name, sizeof(name), desc, sizeof(desc));
     snprintf(path, sizeof(path), "global/httpHealthChecks/%s", name);
     want = hc_body(&hc, name, desc);
     rc = gce_get(ctx, &o->conf, path, "get health check", &r, call);
@@ -102,11 +96,8 @@ static int hc_ensure(struct lbp_provider_ctx *ctx, const struct gce_opts *o,
     if (rc)
         return rc;
     /* k8s-<lb>-http-hc, or k8s-<cluster>-node-http-hc for the shared check */
-    if (local)
-        snprintf(fw_name, sizeof(fw_name), "k8s-%s-http-hc", spec->lb_name);
-    else
-        snprintf(fw_name, sizeof(fw_name), "%s-http-hc", name);
-    return gce_probe_fw_ensure(ctx, o, spec, fw_name, desc, hc.port, tags, n_tags, s, call);
+    return gce_hc_fw_ensure(ctx, o, spec, local, name, "-http-hc", desc, hc.port, tags, n_tags, s,
+                            call);
 }
 
 /* ---- the address ---- */
@@ -295,8 +286,7 @@ static bool fr_same(struct json_object *fr, const struct gce_opts *o,
         strcmp(gce_ref_path(str(fr, "target")), pool_path) ||
         strcmp(str(fr, "loadBalancingScheme"), "EXTERNAL"))
         return false;
-    return !(spec->requested_ip && *spec->requested_ip &&
-             strcmp(str(fr, "IPAddress"), spec->requested_ip));
+    return gce_rule_has_requested_ip(fr, spec);
 }
 
 static int ext_step(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
@@ -439,7 +429,7 @@ static int ext_step(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec
         struct json_object *b;
         char range[32];
         if (!ip[0]) {
-            rc = STEP_AGAIN; /* the address was just made: read its IP */
+            rc = GCE_STEP_AGAIN; /* the address was just made: read its IP */
             goto out;
         }
         snprintf(range, sizeof(range), "%d-%d", o->port_lo, o->port_hi);
@@ -461,13 +451,11 @@ static int ext_step(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec
         goto step_end;
     }
     /* Converged. */
-    lbp_strlcpy(st->ingress[0].ip, str(fr.json, "IPAddress"), sizeof(st->ingress[0].ip));
-    st->n_ingress = st->ingress[0].ip[0] ? 1 : 0;
+    gce_rule_status(fr.json, st);
     rc = LBP_OK;
     goto out;
 step_end:
-    if (rc == LBP_OK)
-        rc = s.n ? gce_ops_wait(ctx, spec->lb_name, &s, call) : STEP_AGAIN;
+    rc = gce_step_end(ctx, spec->lb_name, &s, rc, call);
 out:
     (void)changed;
     free(t);
@@ -495,18 +483,7 @@ static int ip_in_use(const struct lbp_lb_spec *spec, int rc, struct lbp_call *ca
 int gce_ext_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                    const struct gce_opts *o, struct lbp_lb_status *st, struct lbp_call *call)
 {
-    int rc = lbp_lro_poll(ctx->ops, spec->lb_name, gce_ops_poll, ctx, call);
-    if (rc != LBP_NOT_FOUND && rc != LBP_OK)
-        return ip_in_use(spec, rc, call);
-    for (int i = 0; i < MAX_STEPS; i++) {
-        rc = ext_step(ctx, spec, o, st, call);
-        if (rc != STEP_AGAIN)
-            return ip_in_use(spec, rc, call);
-    }
-    lbp_failf(call, "still converging after %d steps", MAX_STEPS);
-    if (call)
-        call->retry_after_s = 1;
-    return LBP_PENDING;
+    return ip_in_use(spec, gce_converge(ctx, spec, o, st, call, ext_step), call);
 }
 
 int gce_ext_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
@@ -523,7 +500,7 @@ int gce_ext_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec
     if (rc != LBP_NOT_FOUND && rc != LBP_OK)
         return rc;
     paths(c, spec, fr_path, pool_path, sizeof(fr_path));
-    for (int i = 0; i < MAX_STEPS; i++) {
+    for (int i = 0; i < GCE_MAX_STEPS; i++) {
         rc = gce_targets(ctx, c, spec, true, &t, &n, NULL, NULL, call);
         if (rc == LBP_OK)
             rc = gce_get(ctx, c, pool_path, "get target pool", &pool, call);

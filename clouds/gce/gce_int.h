@@ -204,6 +204,43 @@ int gce_delete_if(struct lbp_provider_ctx *ctx, const struct gce_conf *c, struct
                   const char *path, const char *what, bool owned_only, struct lbp_call *call);
 
 /* ---- the models ---- */
+/*
+ * Both models converge in steps: read what exists, change the first thing
+ * that differs, and answer GCE_STEP_AGAIN when that change is already done
+ * (read again) — at most GCE_MAX_STEPS in one call.
+ */
+#define GCE_STEP_AGAIN 1000
+#define GCE_MAX_STEPS 8
+typedef int (*gce_step_fn)(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
+                           const struct gce_opts *o, struct lbp_lb_status *st,
+                           struct lbp_call *call);
+/*
+ * A model's ensure: the LB's operation in flight is polled first, then
+ * step runs until it settles.
+ */
+int gce_converge(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
+                 const struct gce_opts *o, struct lbp_lb_status *st, struct lbp_call *call,
+                 gce_step_fn step);
+/* A step's end after rc: the changes in s are followed (gce_ops_wait), none: GCE_STEP_AGAIN. */
+int gce_step_end(struct lbp_provider_ctx *ctx, const char *lb_name, struct gce_ops *s, int rc,
+                 struct lbp_call *call);
+/* The forwarding rule fr's address as the LB's one ingress (none while GCE has not set it). */
+void gce_rule_status(struct json_object *fr, struct lbp_lb_status *st);
+/* The rule fr holds spec.loadBalancerIP (true when none is asked for). */
+bool gce_rule_has_requested_ip(struct json_object *fr, const struct lbp_lb_spec *spec);
+/* The health check's name (gce_hc_name) and description: the Service's, or the cluster's. */
+void gce_hc_ident(const struct gce_conf *c, const struct lbp_lb_spec *spec, bool local, char *name,
+                  size_t ncap, char *desc, size_t dcap);
+/*
+ * The probe firewall for health check name: k8s-<lb><suffix> for the
+ * Service's own check, <name><suffix> for the cluster's (each model's
+ * upstream naming).
+ */
+int gce_hc_fw_ensure(struct lbp_provider_ctx *ctx, const struct gce_opts *o,
+                     const struct lbp_lb_spec *spec, bool local, const char *name,
+                     const char *suffix, const char *desc, int port, char tags[GCE_MAX_TAGS][64],
+                     size_t n_tags, struct gce_ops *s, struct lbp_call *call);
+
 int gce_ext_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                    const struct gce_opts *o, struct lbp_lb_status *st, struct lbp_call *call);
 int gce_ext_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,

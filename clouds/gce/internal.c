@@ -26,8 +26,6 @@
 #include "common/rc.h"
 #include "common/util.h"
 
-#define STEP_AGAIN 1000
-#define MAX_STEPS 8
 #define MAX_ZONES 16
 #define IG_BATCH 500
 
@@ -218,16 +216,12 @@ static int hc_ensure(struct lbp_provider_ctx *ctx, const struct gce_opts *o,
     bool local = lbp_health_check_kube(spec, &hc);
     struct gce_resp r = {0};
     struct json_object *want, *http;
-    char name[GCE_NAME_MAX], fw_name[GCE_NAME_MAX + 16], path[200], desc[700];
+    char name[GCE_NAME_MAX], path[200], desc[700];
     int64_t have_port = -1;
     int rc;
 
-    gce_hc_name(c, spec, local, name, sizeof(name));
+    gce_hc_ident(c, spec, local, name, sizeof(name), desc, sizeof(desc));
     snprintf(hc_path, cap, "projects/%s/global/healthChecks/%s", c->project, name);
-    if (local)
-        gce_desc(c, spec->namespace, spec->name, desc, sizeof(desc));
-    else
-        gce_desc(c, NULL, NULL, desc, sizeof(desc));
     snprintf(path, sizeof(path), "global/healthChecks/%s", name);
     want = json_object_new_object();
     http = json_object_new_object();
@@ -255,11 +249,7 @@ static int hc_ensure(struct lbp_provider_ctx *ctx, const struct gce_opts *o,
     if (rc)
         return rc;
     /* upstream's names: k8s-<cluster>-node-hc, or k8s-<lb>-hc */
-    if (local)
-        snprintf(fw_name, sizeof(fw_name), "k8s-%s-hc", spec->lb_name);
-    else
-        snprintf(fw_name, sizeof(fw_name), "%s-hc", name);
-    return gce_probe_fw_ensure(ctx, o, spec, fw_name, desc, hc.port, tags, n_tags, s, call);
+    return gce_hc_fw_ensure(ctx, o, spec, local, name, "-hc", desc, hc.port, tags, n_tags, s, call);
 }
 
 /* ---- backend service ---- */
@@ -347,7 +337,7 @@ static int bs_ensure(struct lbp_provider_ctx *ctx, const struct gce_opts *o,
             if (rc == LBP_OK)
                 rc = gce_ops_add(s, pr.json, "patch backend service", call);
             else if (rc == LBP_CONFLICT && !strcmp(e.code, "conditionNotMet"))
-                rc = STEP_AGAIN; /* changed meanwhile: read it again */
+                rc = GCE_STEP_AGAIN; /* changed meanwhile: read it again */
             gce_resp_free(&pr);
             json_object_put(b);
             *changed = true;
@@ -403,8 +393,7 @@ static bool fr_same(struct json_object *fr, const struct gce_opts *o,
         return false;
     if (o->subnet[0] && strcmp(gce_ref_path(str(fr, "subnetwork")), o->subnet))
         return false;
-    return !(spec->requested_ip && *spec->requested_ip &&
-             strcmp(str(fr, "IPAddress"), spec->requested_ip));
+    return gce_rule_has_requested_ip(fr, spec);
 }
 
 static int int_step(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
@@ -510,13 +499,11 @@ static int int_step(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec
             goto step_end;
         }
     }
-    lbp_strlcpy(st->ingress[0].ip, str(fr.json, "IPAddress"), sizeof(st->ingress[0].ip));
-    st->n_ingress = st->ingress[0].ip[0] ? 1 : 0;
+    gce_rule_status(fr.json, st);
     rc = LBP_OK;
     goto out;
 step_end:
-    if (rc == LBP_OK)
-        rc = s.n ? gce_ops_wait(ctx, spec->lb_name, &s, call) : STEP_AGAIN;
+    rc = gce_step_end(ctx, spec->lb_name, &s, rc, call);
 out:
     free(t);
     gce_resp_free(&fr);
@@ -526,18 +513,7 @@ out:
 int gce_int_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                    const struct gce_opts *o, struct lbp_lb_status *st, struct lbp_call *call)
 {
-    int rc = lbp_lro_poll(ctx->ops, spec->lb_name, gce_ops_poll, ctx, call);
-    if (rc != LBP_NOT_FOUND && rc != LBP_OK)
-        return rc;
-    for (int i = 0; i < MAX_STEPS; i++) {
-        rc = int_step(ctx, spec, o, st, call);
-        if (rc != STEP_AGAIN)
-            return rc;
-    }
-    lbp_failf(call, "still converging after %d steps", MAX_STEPS);
-    if (call)
-        call->retry_after_s = 1;
-    return LBP_PENDING;
+    return gce_converge(ctx, spec, o, st, call, int_step);
 }
 
 int gce_int_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
@@ -547,7 +523,7 @@ int gce_int_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec
     int rc = lbp_lro_poll(ctx->ops, spec->lb_name, gce_ops_poll, ctx, call);
     if (rc != LBP_NOT_FOUND && rc != LBP_OK)
         return rc;
-    for (int i = 0; i < MAX_STEPS; i++) {
+    for (int i = 0; i < GCE_MAX_STEPS; i++) {
         struct gce_target *t = NULL;
         struct gce_ops s;
         struct zone_set z;
@@ -570,7 +546,7 @@ int gce_int_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec
             rc = bs_ensure(ctx, o, spec, &z, hc_path, &s, &changed, call);
         }
         free(t);
-        if (rc == STEP_AGAIN)
+        if (rc == GCE_STEP_AGAIN)
             continue;
         if (rc || !changed)
             return rc;

@@ -65,10 +65,23 @@ static void parsed_free(struct parsed *p)
     free(p->text);
 }
 
+/* Cuts the line at *s (up to end) off with a NUL and moves *s past it. */
+static char *next_line(char **s, char *end)
+{
+    char *line = *s, *nl = memchr(line, '\n', (size_t)(end - line));
+    if (nl) {
+        *nl = 0;
+        *s = nl + 1;
+    } else {
+        *s = end;
+    }
+    return line;
+}
+
 static void parse_req(const char *path, struct parsed *p)
 {
     size_t len;
-    char *s, *line, *next, *end;
+    char *s, *line, *end;
 
     memset(p, 0, sizeof(*p));
     p->text = slurp(path, &len);
@@ -77,14 +90,7 @@ static void parse_req(const char *path, struct parsed *p)
     s = p->text;
 
     /* Request line: METHOD SP target SP HTTP/1.1 (the target may hold spaces). */
-    next = memchr(s, '\n', (size_t)(end - s));
-    line = s;
-    if (next) {
-        *next = 0;
-        s = next + 1;
-    } else {
-        s = end;
-    }
+    line = next_line(&s, end);
     char *sp = strchr(line, ' ');
     char *last = strrchr(line, ' ');
     assert_non_null(sp);
@@ -102,14 +108,7 @@ static void parse_req(const char *path, struct parsed *p)
 
     /* Headers until a blank line; the rest is the body. */
     while (s < end) {
-        next = memchr(s, '\n', (size_t)(end - s));
-        line = s;
-        if (next) {
-            *next = 0;
-            s = next + 1;
-        } else {
-            s = end;
-        }
+        line = next_line(&s, end);
         size_t ll = strlen(line);
         if (ll && line[ll - 1] == '\r')
             line[--ll] = 0;

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,99 +74,157 @@ static size_t occurrences(const char *text, const char *name)
     return n;
 }
 
-static int first_int(const char *text, const char *name)
+/* The k-th <name> as an integer, 0 when absent. */
+static int nth_int(const char *text, const char *name, int k)
 {
     long v = 0;
-    const char *s = first(text, name);
+    const char *s = nth_text(text, name, k);
     if (*s)
         assert_int_equal(lbp_parse_long(s, -1000000, 1000000, &v), LBP_OK);
     return (int)v;
 }
 
+static int first_int(const char *text, const char *name)
+{
+    return nth_int(text, name, 0);
+}
+
+/*
+ * The scalar fields each parser fills, by the struct it fills: each is
+ * compared with the k-th <elem> of the raw file (k: the element's index
+ * for per-element fields, else 0).
+ */
+static const struct field {
+    const char *of; /* "lb", "tg", ...: which struct */
+    size_t off;
+    const char *elem;
+    bool is_int;
+} fields[] = {
+    {"lb", offsetof(struct aws_lb, az[0].zone), "ZoneName", false},
+    {"lb", offsetof(struct aws_lb, az[0].subnet), "SubnetId", false},
+    {"lb", offsetof(struct aws_lb, arn), "LoadBalancerArn", false},
+    {"lb", offsetof(struct aws_lb, name), "LoadBalancerName", false},
+    {"lb", offsetof(struct aws_lb, dns), "DNSName", false},
+    {"lb", offsetof(struct aws_lb, scheme), "Scheme", false},
+    {"lb", offsetof(struct aws_lb, vpc), "VpcId", false},
+    {"lb", offsetof(struct aws_lb, state), "Code", false},
+    {"lb", offsetof(struct aws_lb, type), "Type", false},
+    {"tg", offsetof(struct aws_tg, arn), "TargetGroupArn", false},
+    {"tg", offsetof(struct aws_tg, name), "TargetGroupName", false},
+    {"tg", offsetof(struct aws_tg, protocol), "Protocol", false},
+    {"tg", offsetof(struct aws_tg, port), "Port", true},
+    {"tg", offsetof(struct aws_tg, vpc), "VpcId", false},
+    {"tg", offsetof(struct aws_tg, hc_protocol), "HealthCheckProtocol", false},
+    {"tg", offsetof(struct aws_tg, hc_port), "HealthCheckPort", false},
+    {"tg", offsetof(struct aws_tg, hc_path), "HealthCheckPath", false},
+    {"tg", offsetof(struct aws_tg, hc_interval), "HealthCheckIntervalSeconds", true},
+    {"tg", offsetof(struct aws_tg, hc_timeout), "HealthCheckTimeoutSeconds", true},
+    {"tg", offsetof(struct aws_tg, healthy), "HealthyThresholdCount", true},
+    {"tg", offsetof(struct aws_tg, unhealthy), "UnhealthyThresholdCount", true},
+    {"listener", offsetof(struct aws_listener, arn), "ListenerArn", false},
+    {"listener", offsetof(struct aws_listener, lb_arn), "LoadBalancerArn", false},
+    {"listener", offsetof(struct aws_listener, port), "Port", true},
+    {"listener", offsetof(struct aws_listener, protocol), "Protocol", false},
+    {"listener", offsetof(struct aws_listener, tg_arn), "TargetGroupArn", false},
+    {"listener", offsetof(struct aws_listener, cert), "CertificateArn", false},
+    {"listener", offsetof(struct aws_listener, ssl_policy), "SslPolicy", false},
+    {"target", offsetof(struct aws_target, id), "Id", false},
+    {"target", offsetof(struct aws_target, port), "Port", true},
+    {"target", offsetof(struct aws_target, state), "State", false},
+    {"instance", offsetof(struct aws_instance, id), "instanceId", false},
+    {"instance", offsetof(struct aws_instance, az), "availabilityZone", false},
+    {"subnet", offsetof(struct aws_subnet, id), "subnetId", false},
+    {"subnet", offsetof(struct aws_subnet, cidr), "cidrBlock", false},
+    {"subnet", offsetof(struct aws_subnet, az), "availabilityZone", false},
+    {"subnet", offsetof(struct aws_subnet, vpc), "vpcId", false},
+    {"sg", offsetof(struct aws_sg, id), "groupId", false},
+    {"sg", offsetof(struct aws_sg, name), "groupName", false},
+    {"clb", offsetof(struct aws_clb, name), "LoadBalancerName", false},
+    {"clb", offsetof(struct aws_clb, dns), "DNSName", false},
+    {"clb", offsetof(struct aws_clb, scheme), "Scheme", false},
+    {"clb", offsetof(struct aws_clb, vpc), "VPCId", false},
+    {"clb", offsetof(struct aws_clb, hc_target), "Target", false},
+    {"clb", offsetof(struct aws_clb, hc_interval), "Interval", true},
+    {"clb", offsetof(struct aws_clb, hc_healthy), "HealthyThreshold", true},
+    {"clb", offsetof(struct aws_clb, l[0].lb_port), "LoadBalancerPort", true},
+    {"clb", offsetof(struct aws_clb, l[0].instance_port), "InstancePort", true},
+    {"clb", offsetof(struct aws_clb, l[0].protocol), "Protocol", false},
+};
+
+/* Every field of struct `of` in obj against the k-th element of the raw text t. */
+static void check_fields(const char *of, const void *obj, const char *t, int k)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        const struct field *f = &fields[i];
+        const char *at = (const char *)obj + f->off;
+        if (strcmp(f->of, of) != 0)
+            continue;
+        if (f->is_int)
+            assert_int_equal(*(const int *)at, nth_int(t, f->elem, k));
+        else
+            assert_string_equal(at, nth_text(t, f->elem, k));
+        n++;
+    }
+    assert_true(n > 0);
+}
+
+/* A parsed list: its entries and the next-page marker. */
+struct list {
+    struct lbp_vec v;
+    char next[64];
+};
+
+/* Runs a list parser on doc into l (entries of size bytes); it must find want entries. */
+static void parse_list(xmlDoc *doc, int (*parse)(xmlDoc *, struct lbp_vec *, char *, size_t),
+                       size_t size, size_t want, struct list *l)
+{
+    lbp_vec_init(&l->v, size);
+    assert_int_equal(parse(doc, &l->v, l->next, sizeof(l->next)), LBP_OK);
+    assert_int_equal(l->v.n, want);
+}
+
 static void check_lbs(xmlDoc *doc, const char *t)
 {
-    struct lbp_vec v;
-    struct aws_lb *lb;
-    char next[64];
-    lbp_vec_init(&v, sizeof(struct aws_lb));
-    assert_int_equal(awsx_lbs(doc, &v, next, sizeof(next)), LBP_OK);
-    assert_int_equal(v.n, occurrences(t, "LoadBalancerArn"));
-    assert_true(v.n >= 1);
-    lb = v.v;
-    assert_string_equal(lb->arn, first(t, "LoadBalancerArn"));
-    assert_string_equal(lb->name, first(t, "LoadBalancerName"));
-    assert_string_equal(lb->dns, first(t, "DNSName"));
-    assert_string_equal(lb->scheme, first(t, "Scheme"));
-    assert_string_equal(lb->vpc, first(t, "VpcId"));
-    assert_string_equal(lb->state, first(t, "Code"));
-    assert_string_equal(lb->type, first(t, "Type"));
-    if (v.n == 1)
-        assert_int_equal(lb->n_az, occurrences(t, "ZoneName"));
-    assert_string_equal(lb->az[0].zone, first(t, "ZoneName"));
-    assert_string_equal(lb->az[0].subnet, first(t, "SubnetId"));
-    assert_string_equal(next, first(t, "NextMarker"));
-    lbp_vec_free(&v);
+    struct list l;
+    parse_list(doc, awsx_lbs, sizeof(struct aws_lb), occurrences(t, "LoadBalancerArn"), &l);
+    assert_true(l.v.n >= 1);
+    check_fields("lb", l.v.v, t, 0);
+    if (l.v.n == 1)
+        assert_int_equal(((struct aws_lb *)l.v.v)->n_az, occurrences(t, "ZoneName"));
+    assert_string_equal(l.next, first(t, "NextMarker"));
+    lbp_vec_free(&l.v);
 }
 
 static void check_tgs(xmlDoc *doc, const char *t)
 {
-    struct lbp_vec v;
-    struct aws_tg *tg;
-    char next[64];
-    lbp_vec_init(&v, sizeof(struct aws_tg));
-    assert_int_equal(awsx_tgs(doc, &v, next, sizeof(next)), LBP_OK);
-    assert_int_equal(v.n, occurrences(t, "TargetGroupArn"));
-    tg = v.v;
-    assert_string_equal(tg->arn, first(t, "TargetGroupArn"));
-    assert_string_equal(tg->name, first(t, "TargetGroupName"));
-    assert_string_equal(tg->protocol, first(t, "Protocol"));
-    assert_int_equal(tg->port, first_int(t, "Port"));
-    assert_string_equal(tg->vpc, first(t, "VpcId"));
-    assert_string_equal(tg->hc_protocol, first(t, "HealthCheckProtocol"));
-    assert_string_equal(tg->hc_port, first(t, "HealthCheckPort"));
-    assert_string_equal(tg->hc_path, first(t, "HealthCheckPath"));
-    assert_int_equal(tg->hc_interval, first_int(t, "HealthCheckIntervalSeconds"));
-    assert_int_equal(tg->hc_timeout, first_int(t, "HealthCheckTimeoutSeconds"));
-    assert_int_equal(tg->healthy, first_int(t, "HealthyThresholdCount"));
-    assert_int_equal(tg->unhealthy, first_int(t, "UnhealthyThresholdCount"));
+    struct list l;
+    parse_list(doc, awsx_tgs, sizeof(struct aws_tg), occurrences(t, "TargetGroupArn"), &l);
+    check_fields("tg", l.v.v, t, 0);
     if (strstr(t, "<LoadBalancerArns>") && strstr(t, "<LoadBalancerArns>\n")) {
+        const struct aws_tg *tg = l.v.v;
         const char *m = strstr(strstr(t, "<LoadBalancerArns>"), "<member>");
         if (m && m < strstr(t, "</LoadBalancerArns>"))
             assert_int_equal(strncmp(tg->lb_arn, m + 8, strlen(tg->lb_arn)), 0);
     }
-    lbp_vec_free(&v);
+    lbp_vec_free(&l.v);
 }
 
 static void check_listeners(xmlDoc *doc, const char *t)
 {
-    struct lbp_vec v;
-    struct aws_listener *l;
-    char next[64];
-    lbp_vec_init(&v, sizeof(struct aws_listener));
-    assert_int_equal(awsx_listeners(doc, &v, next, sizeof(next)), LBP_OK);
-    assert_int_equal(v.n, occurrences(t, "ListenerArn"));
-    l = v.v;
-    assert_string_equal(l->arn, first(t, "ListenerArn"));
-    assert_string_equal(l->lb_arn, first(t, "LoadBalancerArn"));
-    assert_int_equal(l->port, first_int(t, "Port"));
-    assert_string_equal(l->protocol, first(t, "Protocol"));
-    assert_string_equal(l->tg_arn, first(t, "TargetGroupArn"));
-    assert_string_equal(l->cert, first(t, "CertificateArn"));
-    assert_string_equal(l->ssl_policy, first(t, "SslPolicy"));
-    lbp_vec_free(&v);
+    struct list l;
+    parse_list(doc, awsx_listeners, sizeof(struct aws_listener), occurrences(t, "ListenerArn"), &l);
+    check_fields("listener", l.v.v, t, 0);
+    lbp_vec_free(&l.v);
 }
 
 static void check_health(xmlDoc *doc, const char *t)
 {
     struct lbp_vec v;
-    struct aws_target *x;
     lbp_vec_init(&v, sizeof(struct aws_target));
     assert_int_equal(awsx_target_health(doc, &v), LBP_OK);
     assert_int_equal(v.n, occurrences(t, "Target"));
-    x = v.v;
-    assert_string_equal(x->id, first(t, "Id"));
-    assert_int_equal(x->port, first_int(t, "Port"));
-    assert_string_equal(x->state, first(t, "State"));
+    check_fields("target", v.v, t, 0);
     lbp_vec_free(&v);
 }
 
@@ -212,54 +271,37 @@ static void check_ec2_return(xmlDoc *doc, const char *t)
 
 static void check_instances(xmlDoc *doc, const char *t)
 {
-    struct lbp_vec v;
-    char next[64];
-    lbp_vec_init(&v, sizeof(struct aws_instance));
-    assert_int_equal(awsx_instances(doc, &v, next, sizeof(next)), LBP_OK);
-    assert_int_equal(v.n, occurrences(t, "instanceId"));
-    for (size_t i = 0; i < v.n; i++) {
-        struct aws_instance *in = &((struct aws_instance *)v.v)[i];
-        assert_string_equal(in->id, nth_text(t, "instanceId", (int)i));
-        assert_string_equal(in->az, nth_text(t, "availabilityZone", (int)i));
-    }
-    assert_string_equal(((struct aws_instance *)v.v)->state, nth_text(t, "name", 0));
-    lbp_vec_free(&v);
+    struct list l;
+    parse_list(doc, awsx_instances, sizeof(struct aws_instance), occurrences(t, "instanceId"), &l);
+    for (size_t i = 0; i < l.v.n; i++)
+        check_fields("instance", &((struct aws_instance *)l.v.v)[i], t, (int)i);
+    assert_string_equal(((struct aws_instance *)l.v.v)->state, nth_text(t, "name", 0));
+    lbp_vec_free(&l.v);
 }
 
 static void check_subnets(xmlDoc *doc, const char *t)
 {
-    struct lbp_vec v;
-    char next[64];
-    lbp_vec_init(&v, sizeof(struct aws_subnet));
-    assert_int_equal(awsx_subnets(doc, &v, next, sizeof(next)), LBP_OK);
-    assert_int_equal(v.n, occurrences(t, "subnetId"));
-    for (size_t i = 0; i < v.n; i++) {
-        struct aws_subnet *s = &((struct aws_subnet *)v.v)[i];
-        assert_string_equal(s->id, nth_text(t, "subnetId", (int)i));
-        assert_string_equal(s->cidr, nth_text(t, "cidrBlock", (int)i));
-        assert_string_equal(s->az, nth_text(t, "availabilityZone", (int)i));
-        assert_string_equal(s->vpc, nth_text(t, "vpcId", (int)i));
-    }
+    struct list l;
+    parse_list(doc, awsx_subnets, sizeof(struct aws_subnet), occurrences(t, "subnetId"), &l);
+    for (size_t i = 0; i < l.v.n; i++)
+        check_fields("subnet", &((struct aws_subnet *)l.v.v)[i], t, (int)i);
     {
         char key[256];
         snprintf(key, sizeof(key), "%s", first(t, "key"));
-        assert_string_equal(aws_tag_get(&((struct aws_subnet *)v.v)->tags, key), first(t, "value"));
+        assert_string_equal(aws_tag_get(&((struct aws_subnet *)l.v.v)->tags, key),
+                            first(t, "value"));
     }
-    aws_subnets_free(&v);
+    aws_subnets_free(&l.v);
 }
 
 static void check_sgs(xmlDoc *doc, const char *t)
 {
-    struct lbp_vec v;
-    char next[64];
+    struct list l;
     struct aws_sg *g;
     size_t ranges = occurrences(t, "cidrIp"), peers = 0;
-    lbp_vec_init(&v, sizeof(struct aws_sg));
-    assert_int_equal(awsx_sgs(doc, &v, next, sizeof(next)), LBP_OK);
-    assert_int_equal(v.n, occurrences(t, "groupDescription"));
-    g = v.v;
-    assert_string_equal(g->id, first(t, "groupId"));
-    assert_string_equal(g->name, first(t, "groupName"));
+    parse_list(doc, awsx_sgs, sizeof(struct aws_sg), occurrences(t, "groupDescription"), &l);
+    g = l.v.v;
+    check_fields("sg", g, t, 0);
     assert_true(g->n_rules >= 1);
     assert_string_equal(g->rules[0].proto, first(t, "ipProtocol"));
     assert_int_equal(g->rules[0].from, first_int(t, "fromPort"));
@@ -269,36 +311,24 @@ static void check_sgs(xmlDoc *doc, const char *t)
     peers = occurrences(t, "userId");
     {
         size_t total = 0;
-        for (size_t i = 0; i < v.n; i++)
-            total += ((struct aws_sg *)v.v)[i].n_rules;
+        for (size_t i = 0; i < l.v.n; i++)
+            total += ((struct aws_sg *)l.v.v)[i].n_rules;
         assert_int_equal(total, ranges + peers);
     }
-    aws_sgs_free(&v);
+    aws_sgs_free(&l.v);
 }
 
 static void check_clbs(xmlDoc *doc, const char *t)
 {
-    struct lbp_vec v;
+    struct list l;
     struct aws_clb *c;
-    char next[64];
-    lbp_vec_init(&v, sizeof(struct aws_clb));
-    assert_int_equal(awsx_clbs(doc, &v, next, sizeof(next)), LBP_OK);
-    assert_int_equal(v.n, occurrences(t, "LoadBalancerName"));
-    c = v.v;
-    assert_string_equal(c->name, first(t, "LoadBalancerName"));
-    assert_string_equal(c->dns, first(t, "DNSName"));
-    assert_string_equal(c->scheme, first(t, "Scheme"));
-    assert_string_equal(c->vpc, first(t, "VPCId"));
-    assert_string_equal(c->hc_target, first(t, "Target"));
-    assert_int_equal(c->hc_interval, first_int(t, "Interval"));
-    assert_int_equal(c->hc_healthy, first_int(t, "HealthyThreshold"));
+    parse_list(doc, awsx_clbs, sizeof(struct aws_clb), occurrences(t, "LoadBalancerName"), &l);
+    c = l.v.v;
+    check_fields("clb", c, t, 0);
     assert_int_equal(c->n_l, occurrences(t, "Listener"));
-    assert_int_equal(c->l[0].lb_port, first_int(t, "LoadBalancerPort"));
-    assert_int_equal(c->l[0].instance_port, first_int(t, "InstancePort"));
-    assert_string_equal(c->l[0].protocol, first(t, "Protocol"));
     assert_int_equal(c->n_instances, occurrences(t, "InstanceId"));
     assert_string_equal(c->instances[0], first(t, "InstanceId"));
-    aws_clbs_free(&v);
+    aws_clbs_free(&l.v);
 }
 
 static void check_clb_create(xmlDoc *doc, const char *t)
@@ -379,23 +409,27 @@ static void every_recorded_response(void **st)
 
 static void error_shapes(void **st)
 {
-    static const char elb[] =
-        "<ErrorResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\">"
-        "<Error><Type>Sender</Type><Code>LoadBalancerNotFound</Code><Message>One or more load "
-        "balancers not found</Message></Error><RequestId>r-1</RequestId></ErrorResponse>";
-    static const char ec2[] = "<Response><Errors><Error><Code>InvalidKeyPair.NotFound</Code>"
-                              "<Message>The key pair 'x' does not exist</Message></Error>"
-                              "</Errors><RequestID>r-2</RequestID></Response>";
-    char code[96], msg[256];
-    xmlDoc *d = awsx_parse(elb, sizeof(elb) - 1);
-    assert_int_equal(awsx_error(d, code, sizeof(code), msg, sizeof(msg)), LBP_OK);
-    assert_string_equal(code, "LoadBalancerNotFound");
-    assert_string_equal(msg, "One or more load balancers not found");
-    xmlFreeDoc(d);
-    d = awsx_parse(ec2, sizeof(ec2) - 1);
-    assert_int_equal(awsx_error(d, code, sizeof(code), msg, sizeof(msg)), LBP_OK);
-    assert_string_equal(code, "InvalidKeyPair.NotFound");
-    xmlFreeDoc(d);
+    static const struct {
+        const char *doc, *code, *msg; /* msg: NULL when not compared */
+    } cases[] = {
+        {"<ErrorResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\">"
+         "<Error><Type>Sender</Type><Code>LoadBalancerNotFound</Code><Message>One or more load "
+         "balancers not found</Message></Error><RequestId>r-1</RequestId></ErrorResponse>",
+         "LoadBalancerNotFound", "One or more load balancers not found"},
+        {"<Response><Errors><Error><Code>InvalidKeyPair.NotFound</Code>"
+         "<Message>The key pair 'x' does not exist</Message></Error>"
+         "</Errors><RequestID>r-2</RequestID></Response>",
+         "InvalidKeyPair.NotFound", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char code[96], msg[256];
+        xmlDoc *d = awsx_parse(cases[i].doc, strlen(cases[i].doc));
+        assert_int_equal(awsx_error(d, code, sizeof(code), msg, sizeof(msg)), LBP_OK);
+        assert_string_equal(code, cases[i].code);
+        if (cases[i].msg)
+            assert_string_equal(msg, cases[i].msg);
+        xmlFreeDoc(d);
+    }
 }
 
 static void hostile_input(void **st)

@@ -116,6 +116,32 @@ static const char *ensure(struct lbp_provider_ctx *ctx, struct svc *s, int want_
     return buf;
 }
 
+static void svc_init_abc(struct svc *a, struct svc *b, struct svc *c)
+{
+    svc_init(a, "ns", "a");
+    svc_init(b, "ns", "b");
+    svc_init(c, "ns", "c");
+}
+
+/* ns/name asking for IP families fam (and fam2, when not NULL), in that order. */
+static void svc_dual(struct svc *s, const char *name, const char *fam, const char *fam2)
+{
+    svc_init(s, "ns", name);
+    svc_fams(s, fam, fam2);
+}
+
+/* ensure succeeds with n ingress addresses: ip0 (and ip1). */
+static void expect_ingress(struct lbp_provider_ctx *ctx, struct svc *s, size_t n, const char *ip0,
+                           const char *ip1)
+{
+    struct lbp_lb_status st;
+    ensure(ctx, s, LBP_OK, NULL, &st);
+    assert_int_equal(st.n_ingress, n);
+    assert_string_equal(st.ingress[0].ip, ip0);
+    if (ip1)
+        assert_string_equal(st.ingress[1].ip, ip1);
+}
+
 static void removes(struct lbp_provider_ctx *ctx, struct svc *s)
 {
     struct lbp_call call = {0};
@@ -172,9 +198,7 @@ static void auto_assign_get_remove(void **state)
 {
     struct lbp_provider_ctx *ctx = start(basic_yaml);
     struct svc a, b, c;
-    svc_init(&a, "ns", "a");
-    svc_init(&b, "ns", "b");
-    svc_init(&c, "ns", "c");
+    svc_init_abc(&a, &b, &c);
     assert_string_equal(ensure(ctx, &a, LBP_OK, NULL, NULL), "10.0.0.1");
     assert_string_equal(ensure(ctx, &b, LBP_OK, NULL, NULL), "10.0.0.2");
     /* idempotent */
@@ -301,42 +325,29 @@ static void dual_stack(void **state)
               "    autoAssign: false\n");
     struct svc a;
     struct lbp_lb_status st;
-    svc_init(&a, "ns", "a");
-    svc_fams(&a, "IPv6", "IPv4");
-    ensure(ctx, &a, LBP_OK, NULL, &st);
-    assert_int_equal(st.n_ingress, 2);
-    assert_string_equal(st.ingress[0].ip, "fd00:77::100");
-    assert_string_equal(st.ingress[1].ip, "10.0.0.1");
+    svc_dual(&a, "a", "IPv6", "IPv4");
+    expect_ingress(ctx, &a, 2, "fd00:77::100", "10.0.0.1");
 
     struct svc b;
-    svc_init(&b, "ns", "b");
-    svc_fams(&b, "IPv4", "IPv6");
+    svc_dual(&b, "b", "IPv4", "IPv6");
     svc_ann(&b, "metallb.io/loadBalancerIPs", "fd00:77::1ff,10.0.0.4");
-    ensure(ctx, &b, LBP_OK, NULL, &st);
-    assert_int_equal(st.n_ingress, 2);
-    assert_string_equal(st.ingress[0].ip, "10.0.0.4");
-    assert_string_equal(st.ingress[1].ip, "fd00:77::1ff");
+    expect_ingress(ctx, &b, 2, "10.0.0.4", "fd00:77::1ff");
 
     /* single-stack now: the IPv6 address is released */
     svc_fams(&a, "IPv4", NULL);
-    ensure(ctx, &a, LBP_OK, NULL, &st);
-    assert_int_equal(st.n_ingress, 1);
-    assert_string_equal(st.ingress[0].ip, "10.0.0.1");
+    expect_ingress(ctx, &a, 1, "10.0.0.1", NULL);
     struct svc c;
-    svc_init(&c, "ns", "c");
-    svc_fams(&c, "IPv6", NULL);
+    svc_dual(&c, "c", "IPv6", NULL);
     assert_string_equal(ensure(ctx, &c, LBP_OK, NULL, NULL), "fd00:77::100");
 
     /* a family no usable pool offers */
     struct svc d;
-    svc_init(&d, "ns", "d");
-    svc_fams(&d, "IPv4", "IPv6");
+    svc_dual(&d, "d", "IPv4", "IPv6");
     svc_ann(&d, "metallb.io/address-pool", "v4only");
     assert_string_equal(ensure(ctx, &d, LBP_INVALID, NULL, NULL),
                         "pool v4only (metallb.io/address-pool) has no IPv6 addresses");
     struct svc e;
-    svc_init(&e, "ns", "e");
-    svc_fams(&e, "IPv4", NULL);
+    svc_dual(&e, "e", "IPv4", NULL);
     svc_ann(&e, "metallb.io/loadBalancerIPs", "fd00:77::150");
     assert_string_equal(ensure(ctx, &e, LBP_INVALID, NULL, NULL),
                         "requested address fd00:77::150 is IPv6 but the Service's ipFamilies do "
@@ -346,8 +357,7 @@ static void dual_stack(void **state)
     P->cleanup(ctx);
 
     ctx = start("pools:\n  - name: v4\n    addresses: [10.0.0.1-10.0.0.4]\n");
-    svc_init(&a, "ns", "a");
-    svc_fams(&a, "IPv4", "IPv6");
+    svc_dual(&a, "a", "IPv4", "IPv6");
     assert_string_equal(ensure(ctx, &a, LBP_INVALID, NULL, NULL),
                         "no pool with autoAssign offers IPv6 addresses to ns/a");
     /* all or nothing: the IPv4 half was not kept */
@@ -369,49 +379,46 @@ static void pool_selection(void **state)
               "  - name: aa-noprio\n    addresses: [10.3.0.1-10.3.0.9]\n"
               "    serviceAllocation: {namespaces: [prod, dev]}\n"
               "  - name: manual\n    addresses: [10.4.0.1-10.4.0.9]\n    autoAssign: false\n");
-    struct svc s;
-    /* no serviceAllocation match: unrestricted pools only, by name */
-    svc_init(&s, "dev2", "plain");
-    assert_string_equal(ensure(ctx, &s, LBP_OK, NULL, NULL), "10.0.0.1");
-    /* labels: the web pool (priority 20) beats unprioritised ones */
-    svc_init(&s, "dev", "web");
-    svc_label(&s, "tier", "web");
-    assert_string_equal(ensure(ctx, &s, LBP_OK, NULL, NULL), "10.1.0.1");
-    /* namespace prod and tier web: priority 10 beats 20 */
-    svc_init(&s, "prod", "web");
-    svc_label(&s, "tier", "web");
-    assert_string_equal(ensure(ctx, &s, LBP_OK, NULL, NULL), "10.2.0.1");
-    /* namespace dev: only aa-noprio and zz-default admit it; unset priority, by name */
-    svc_init(&s, "dev", "api");
-    assert_string_equal(ensure(ctx, &s, LBP_OK, NULL, NULL), "10.3.0.1");
-    /* pool annotations, three spellings */
-    svc_init(&s, "dev", "m1");
-    svc_ann(&s, "metallb.io/address-pool", "manual");
-    assert_string_equal(ensure(ctx, &s, LBP_OK, NULL, NULL), "10.4.0.1");
-    svc_init(&s, "dev", "m2");
-    svc_ann(&s, "metallb.universe.tf/address-pool", "manual");
-    assert_string_equal(ensure(ctx, &s, LBP_OK, NULL, NULL), "10.4.0.2");
-    svc_init(&s, "dev", "m3");
-    svc_ann(&s, "lbprov.io/address-pool", "manual");
-    assert_string_equal(ensure(ctx, &s, LBP_OK, NULL, NULL), "10.4.0.3");
-    svc_init(&s, "dev", "m4");
-    svc_ann(&s, "metallb.io/address-pool", "nope");
-    assert_string_equal(ensure(ctx, &s, LBP_INVALID, NULL, NULL),
-                        "metallb.io/address-pool: pool \"nope\" does not exist");
-    svc_init(&s, "dev", "m5");
-    svc_ann(&s, "metallb.io/address-pool", "prod");
-    assert_string_equal(ensure(ctx, &s, LBP_INVALID, NULL, NULL),
-                        "pool prod (metallb.io/address-pool) does not admit dev/m5 "
-                        "(serviceAllocation)");
-    /* requested address in a pool that does not admit the Service */
-    svc_init(&s, "dev", "m6");
-    s.spec.requested_ip = "10.2.0.5";
-    assert_string_equal(ensure(ctx, &s, LBP_INVALID, NULL, NULL),
-                        "pool prod does not admit dev/m6 (serviceAllocation)");
-    /* the pool annotation moves an existing allocation */
-    svc_init(&s, "dev2", "plain");
-    svc_ann(&s, "metallb.io/address-pool", "manual");
-    assert_string_equal(ensure(ctx, &s, LBP_OK, NULL, NULL), "10.4.0.4");
+    /* Each Service in turn: where it lands, or why not. */
+    static const struct {
+        const char *ns, *name, *tier; /* tier: the label's value, if any */
+        const char *ann, *pool;       /* a pool annotation, if any */
+        const char *ip;               /* spec.loadBalancerIP, if any */
+        int rc;
+        const char *want;
+    } cases[] = {
+        /* no serviceAllocation match: unrestricted pools only, by name */
+        {"dev2", "plain", NULL, NULL, NULL, NULL, LBP_OK, "10.0.0.1"},
+        /* labels: the web pool (priority 20) beats unprioritised ones */
+        {"dev", "web", "web", NULL, NULL, NULL, LBP_OK, "10.1.0.1"},
+        /* namespace prod and tier web: priority 10 beats 20 */
+        {"prod", "web", "web", NULL, NULL, NULL, LBP_OK, "10.2.0.1"},
+        /* namespace dev: only aa-noprio and zz-default admit it; unset priority, by name */
+        {"dev", "api", NULL, NULL, NULL, NULL, LBP_OK, "10.3.0.1"},
+        /* pool annotations, three spellings */
+        {"dev", "m1", NULL, "metallb.io/address-pool", "manual", NULL, LBP_OK, "10.4.0.1"},
+        {"dev", "m2", NULL, "metallb.universe.tf/address-pool", "manual", NULL, LBP_OK, "10.4.0.2"},
+        {"dev", "m3", NULL, "lbprov.io/address-pool", "manual", NULL, LBP_OK, "10.4.0.3"},
+        {"dev", "m4", NULL, "metallb.io/address-pool", "nope", NULL, LBP_INVALID,
+         "metallb.io/address-pool: pool \"nope\" does not exist"},
+        {"dev", "m5", NULL, "metallb.io/address-pool", "prod", NULL, LBP_INVALID,
+         "pool prod (metallb.io/address-pool) does not admit dev/m5 (serviceAllocation)"},
+        /* requested address in a pool that does not admit the Service */
+        {"dev", "m6", NULL, NULL, NULL, "10.2.0.5", LBP_INVALID,
+         "pool prod does not admit dev/m6 (serviceAllocation)"},
+        /* the pool annotation moves an existing allocation */
+        {"dev2", "plain", NULL, "metallb.io/address-pool", "manual", NULL, LBP_OK, "10.4.0.4"},
+    };
+    for (size_t i = 0; i < LBP_ARRAY_LEN(cases); i++) {
+        struct svc s;
+        svc_init(&s, cases[i].ns, cases[i].name);
+        if (cases[i].tier)
+            svc_label(&s, "tier", cases[i].tier);
+        if (cases[i].ann)
+            svc_ann(&s, cases[i].ann, cases[i].pool);
+        s.spec.requested_ip = cases[i].ip;
+        assert_string_equal(ensure(ctx, &s, cases[i].rc, NULL, NULL), cases[i].want);
+    }
     P->cleanup(ctx);
 }
 
@@ -421,9 +428,7 @@ static void avoid_buggy_ips(void **state)
         start("pools:\n  - name: p\n    addresses: [10.0.0.254-10.0.1.1]\n"
               "    avoidBuggyIPs: true\n");
     struct svc a, b, c;
-    svc_init(&a, "ns", "a");
-    svc_init(&b, "ns", "b");
-    svc_init(&c, "ns", "c");
+    svc_init_abc(&a, &b, &c);
     assert_string_equal(ensure(ctx, &a, LBP_OK, NULL, NULL), "10.0.0.254");
     assert_string_equal(ensure(ctx, &b, LBP_OK, NULL, NULL), "10.0.1.1");
     assert_non_null(strstr(ensure(ctx, &c, LBP_PENDING, NULL, NULL), "pool p is full"));
@@ -559,42 +564,41 @@ static void configure_at_run_time(void **state)
     P->cleanup(ctx);
 }
 
+/* ns/name on one port proto/port, asking to share its address under key (annotation k). */
+static void shared_svc(struct svc *s, const char *name, const char *proto, int port, const char *k,
+                       const char *key)
+{
+    svc_init(s, "ns", name);
+    svc_port(s, 0, proto, port);
+    svc_ann(s, k, key);
+}
+
 static void sharing(void **state)
 {
     struct lbp_provider_ctx *ctx = start(basic_yaml);
     struct svc tcp, udp, other, clash, nokey, loc1, loc2;
     const char *ip;
 
-    svc_init(&tcp, "ns", "dns-tcp");
-    svc_port(&tcp, 0, "TCP", 53);
-    svc_ann(&tcp, "metallb.io/allow-shared-ip", "dns");
+    shared_svc(&tcp, "dns-tcp", "TCP", 53, "metallb.io/allow-shared-ip", "dns");
     ip = ensure(ctx, &tcp, LBP_OK, NULL, NULL);
     assert_string_equal(ip, "10.0.0.1");
     /* same key, no port collision (same port, other protocol), both Cluster */
-    svc_init(&udp, "ns", "dns-udp");
-    svc_port(&udp, 0, "UDP", 53);
-    svc_ann(&udp, "metallb.universe.tf/allow-shared-ip", "dns");
+    shared_svc(&udp, "dns-udp", "UDP", 53, "metallb.universe.tf/allow-shared-ip", "dns");
     assert_string_equal(ensure(ctx, &udp, LBP_OK, NULL, NULL), "10.0.0.1");
     /* same key, colliding port: auto-assignment takes another address ... */
-    svc_init(&clash, "ns", "clash");
-    svc_port(&clash, 0, "TCP", 53);
-    svc_ann(&clash, "metallb.io/allow-shared-ip", "dns");
+    shared_svc(&clash, "clash", "TCP", 53, "metallb.io/allow-shared-ip", "dns");
     assert_string_equal(ensure(ctx, &clash, LBP_OK, NULL, NULL), "10.0.0.2");
     /* ... and asking for the shared one explains why not */
     clash.spec.requested_ip = "10.0.0.1";
     assert_string_equal(ensure(ctx, &clash, LBP_INVALID, NULL, NULL),
                         "address 10.0.0.1 is shared with ns/dns-tcp, which also uses port 53/TCP");
     /* a different key never shares */
-    svc_init(&other, "ns", "other");
-    svc_port(&other, 0, "TCP", 8080);
-    svc_ann(&other, "metallb.io/allow-shared-ip", "web");
+    shared_svc(&other, "other", "TCP", 8080, "metallb.io/allow-shared-ip", "web");
     other.spec.requested_ip = "10.0.0.1";
     assert_non_null(strstr(ensure(ctx, &other, LBP_INVALID, NULL, NULL),
                            "address 10.0.0.1 is already in use by ns/dns-"));
     /* Local with different selectors: no */
-    svc_init(&loc1, "ns", "loc1");
-    svc_port(&loc1, 0, "TCP", 1000);
-    svc_ann(&loc1, "metallb.io/allow-shared-ip", "dns");
+    shared_svc(&loc1, "loc1", "TCP", 1000, "metallb.io/allow-shared-ip", "dns");
     loc1.spec.local_traffic = true;
     loc1.spec.selector_hash = "aaa";
     loc1.spec.requested_ip = "10.0.0.1";
@@ -604,9 +608,7 @@ static void sharing(void **state)
     /* two Local Services with the same selector share */
     loc1.spec.requested_ip = NULL;
     assert_string_equal(ensure(ctx, &loc1, LBP_OK, NULL, NULL), "10.0.0.3");
-    svc_init(&loc2, "ns", "loc2");
-    svc_port(&loc2, 0, "TCP", 1001);
-    svc_ann(&loc2, "metallb.io/allow-shared-ip", "dns");
+    shared_svc(&loc2, "loc2", "TCP", 1001, "metallb.io/allow-shared-ip", "dns");
     loc2.spec.local_traffic = true;
     loc2.spec.selector_hash = "aaa";
     loc2.spec.requested_ip = "10.0.0.3";

@@ -144,6 +144,26 @@ static const char *url(void)
     return g_url;
 }
 
+/* A POST of body for operation op to the scripted server. */
+static struct lbp_http_request post_req(const char *op, const char *body)
+{
+    return (struct lbp_http_request){
+        .method = "POST", .url = url(), .operation = op, .body = body, .body_len = strlen(body)};
+}
+
+/*
+ * Scripts the server with steps and sends r through c once: the result must
+ * be rc after attempts tries (0: any number); resp holds the answer.
+ */
+static void sends(struct lbp_http_client *c, struct lbp_http_request *r, const struct step *steps,
+                  size_t n, struct lbp_http_response *resp, int rc, int attempts)
+{
+    script(steps, n);
+    assert_int_equal(lbp_http_do(c, r, resp), rc);
+    if (attempts)
+        assert_int_equal(resp->attempts, attempts);
+}
+
 static enum lbp_http_verdict aws_like(void *ud, long status, const char *body, size_t len,
                                       char *code, size_t codelen)
 {
@@ -167,8 +187,7 @@ static void retries_5xx_then_success(void **st)
     struct lbp_http_request r = {.method = "GET", .url = url(), .operation = "Op5xx"};
     struct lbp_http_response resp;
     const char *l503[] = {"test", "Op5xx", "503"}, *l200[] = {"test", "Op5xx", "200"};
-    script(s, 3);
-    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_OK);
+    sends(c, &r, s, 3, &resp, LBP_OK, 0);
     assert_int_equal(resp.status, 200);
     assert_int_equal(resp.attempts, 3);
     assert_string_equal(resp.body.data, "done");
@@ -191,17 +210,11 @@ static void throttle_in_400_body(void **st)
         {400, "<ErrorResponse><Error><Code>Throttling</Code></Error></ErrorResponse>"},
         {400, "<ErrorResponse><Error><Code>ValidationError</Code></Error>"}};
     struct lbp_http_client *c = client(5, 1, 0, 0);
-    struct lbp_http_request r = {.method = "POST",
-                                 .url = url(),
-                                 .operation = "OpT",
-                                 .body = "a=b",
-                                 .body_len = 3,
-                                 .classify = aws_like};
+    struct lbp_http_request r = post_req("OpT", "a=b");
+    r.classify = aws_like;
     struct lbp_http_response resp;
-    script(s, 2);
-    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_OK);
     /* The throttled answer was retried; the validation error was not. */
-    assert_int_equal(resp.attempts, 2);
+    sends(c, &r, s, 2, &resp, LBP_OK, 2);
     assert_int_equal(resp.status, 400);
     assert_string_equal(resp.code, "400");
     lbp_http_response_free(&resp);
@@ -214,9 +227,7 @@ static void gives_up_after_max_attempts(void **st)
     struct lbp_http_client *c = client(3, 1, 0, 0);
     struct lbp_http_request r = {.method = "GET", .url = url(), .operation = "OpMax"};
     struct lbp_http_response resp;
-    script(s, 5);
-    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_RETRY);
-    assert_int_equal(resp.attempts, 3);
+    sends(c, &r, s, 5, &resp, LBP_RETRY, 3);
     assert_int_equal(resp.status, 500);
     lbp_http_response_free(&resp);
     /* no_retry: one attempt only */
@@ -235,9 +246,7 @@ static void honours_retry_after(void **st)
     struct lbp_http_request r = {.method = "GET", .url = url(), .operation = "OpRA"};
     struct lbp_http_response resp;
     uint64_t t0 = lbp_now_ms();
-    script(s, 2);
-    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_OK);
-    assert_int_equal(resp.attempts, 2);
+    sends(c, &r, s, 2, &resp, LBP_OK, 2);
     assert_true(lbp_now_ms() - t0 >= 1000);
     lbp_http_response_free(&resp);
     lbp_http_client_free(c);
@@ -250,8 +259,7 @@ static void backoff_grows(void **st)
     struct lbp_http_request r = {.method = "GET", .url = url(), .operation = "OpBO"};
     struct lbp_http_response resp;
     uint64_t t0 = lbp_now_ms(), ms;
-    script(s, 4);
-    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_OK);
+    sends(c, &r, s, 4, &resp, LBP_OK, 0);
     ms = lbp_now_ms() - t0;
     /* 60 + 120 + 240 ms, each jittered by at most half */
     assert_true(ms >= 210);
@@ -277,8 +285,7 @@ static void prepares_each_attempt(void **st)
         .method = "GET", .url = url(), .operation = "OpPrep", .prepare = prepare_counter};
     struct lbp_http_response resp;
     attempt_no = 0;
-    script(s, 2);
-    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_OK);
+    sends(c, &r, s, 2, &resp, LBP_OK, 0);
     assert_string_equal(g_seen_hdr[0], "1");
     assert_string_equal(g_seen_hdr[1], "2");
     lbp_http_response_free(&resp);
@@ -311,26 +318,18 @@ static void post_not_blindly_resent(void **st)
     struct step slow[] = {{200, "late", NULL, 600}, {200, "ok"}};
     struct step busy[] = {{503, "busy"}, {200, "ok"}};
     struct lbp_http_client *c = client(3, 1, 0, 0);
-    struct lbp_http_request r = {.method = "POST",
-                                 .url = url(),
-                                 .operation = "associateIpAddress",
-                                 .body = "a=b",
-                                 .body_len = 3,
-                                 .timeout_ms = 150};
+    struct lbp_http_request r = post_req("associateIpAddress", "a=b");
+    r.timeout_ms = 150;
     struct lbp_http_response resp;
 
-    script(slow, 2);
-    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_RETRY);
-    assert_int_equal(resp.attempts, 1);
+    sends(c, &r, slow, 2, &resp, LBP_RETRY, 1);
     assert_true(resp.not_resent);
     assert_string_equal(resp.code, "timeout");
     lbp_http_response_free(&resp);
     usleep(700 * 1000); /* let the slow answer finish, then count */
     assert_int_equal(served(), 1);
 
-    script(busy, 2);
-    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_RETRY);
-    assert_int_equal(resp.attempts, 1);
+    sends(c, &r, busy, 2, &resp, LBP_RETRY, 1);
     assert_int_equal(resp.status, 503);
     assert_true(resp.not_resent);
     lbp_http_response_free(&resp);
@@ -338,15 +337,11 @@ static void post_not_blindly_resent(void **st)
 
     /* The same failures on PUT and DELETE are retried. */
     r.method = "PUT";
-    script(slow, 2);
-    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_OK);
-    assert_int_equal(resp.attempts, 2);
+    sends(c, &r, slow, 2, &resp, LBP_OK, 2);
     assert_false(resp.not_resent);
     lbp_http_response_free(&resp);
     r.method = "DELETE";
-    script(busy, 2);
-    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_OK);
-    assert_int_equal(resp.attempts, 2);
+    sends(c, &r, busy, 2, &resp, LBP_OK, 2);
     lbp_http_response_free(&resp);
     usleep(700 * 1000);
     lbp_http_client_free(c);
@@ -357,20 +352,15 @@ static void post_retried_when_unprocessed(void **st)
 {
     struct step throttled[] = {{429, "slow down"}, {200, "ok"}};
     struct lbp_http_client *c = client(2, 1, 0, 0);
-    struct lbp_http_request r = {.method = "POST",
-                                 .url = "http://127.0.0.1:1/",
-                                 .operation = "OpPost",
-                                 .body = "x",
-                                 .body_len = 1};
+    struct lbp_http_request r = post_req("OpPost", "x");
+    r.url = "http://127.0.0.1:1/";
     struct lbp_http_response resp;
     assert_int_equal(lbp_http_do(c, &r, &resp), LBP_RETRY);
     assert_int_equal(resp.attempts, 2); /* connection refused: nothing was sent */
     assert_false(resp.not_resent);
     lbp_http_response_free(&resp);
     r.url = url();
-    script(throttled, 2);
-    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_OK);
-    assert_int_equal(resp.attempts, 2);
+    sends(c, &r, throttled, 2, &resp, LBP_OK, 2);
     assert_int_equal(served(), 2);
     lbp_http_response_free(&resp);
     lbp_http_client_free(c);
@@ -391,16 +381,10 @@ static void post_resent_when_safe(void **st)
 {
     struct step busy[] = {{503, "busy"}, {200, "ok"}};
     struct lbp_http_client *c = client(3, 1, 0, 0);
-    struct lbp_http_request r = {.method = "POST",
-                                 .url = url(),
-                                 .operation = "OpTok",
-                                 .body = "clientToken=abc",
-                                 .body_len = 15,
-                                 .idempotent = true};
+    struct lbp_http_request r = post_req("OpTok", "clientToken=abc");
+    r.idempotent = true;
     struct lbp_http_response resp;
-    script(busy, 2);
-    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_OK);
-    assert_int_equal(resp.attempts, 2);
+    sends(c, &r, busy, 2, &resp, LBP_OK, 2);
     assert_string_equal(g_seen_body[1], "clientToken=abc");
     lbp_http_response_free(&resp);
 
@@ -408,17 +392,13 @@ static void post_resent_when_safe(void **st)
     r.no_effect = no_effect;
     no_effect_calls = 0;
     no_effect_answer = true;
-    script(busy, 2);
-    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_OK);
-    assert_int_equal(resp.attempts, 2);
+    sends(c, &r, busy, 2, &resp, LBP_OK, 2);
     assert_int_equal(no_effect_calls, 1);
     lbp_http_response_free(&resp);
 
     no_effect_calls = 0;
     no_effect_answer = false;
-    script(busy, 2);
-    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_RETRY);
-    assert_int_equal(resp.attempts, 1);
+    sends(c, &r, busy, 2, &resp, LBP_RETRY, 1);
     assert_int_equal(no_effect_calls, 1);
     assert_true(resp.not_resent);
     assert_int_equal(served(), 1);
@@ -453,9 +433,7 @@ static void prepare_rewrites_url_and_body(void **st)
                                  .prepare = prepare_rewrite,
                                  .ud = &n};
     struct lbp_http_response resp;
-    script(s, 2);
-    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_OK);
-    assert_int_equal(resp.attempts, 2);
+    sends(c, &r, s, 2, &resp, LBP_OK, 2);
     /* signed afresh for each attempt */
     assert_string_equal(g_seen_sig[0], "sig1");
     assert_string_equal(g_seen_sig[1], "sig2");
@@ -473,8 +451,7 @@ static void captures_response_headers(void **st)
     struct lbp_http_request r = {
         .method = "PUT", .url = url(), .operation = "OpCap", .capture = want, .n_capture = 2};
     struct lbp_http_response resp;
-    script(s, 1);
-    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_OK);
+    sends(c, &r, s, 1, &resp, LBP_OK, 0);
     assert_int_equal(resp.status, 202);
     assert_non_null(resp.captured[0]);
     assert_string_equal(resp.captured[0], "https://op.example/ops/1?api-version=1");
@@ -491,8 +468,7 @@ static void body_is_capped(void **st)
     struct lbp_http_request r = {.method = "GET", .url = url(), .operation = "OpBig"};
     struct lbp_http_response resp;
     assert_int_equal(lbp_http_client_new(&o, &c), LBP_OK);
-    script(s, 1);
-    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_TOOBIG);
+    sends(c, &r, s, 1, &resp, LBP_TOOBIG, 0);
     lbp_http_response_free(&resp);
     lbp_http_client_free(c);
 }
@@ -597,22 +573,19 @@ static void proxy_environment(void **st)
     unsetenv("NO_PROXY");
     setenv("http_proxy", proxy, 1);
     setenv("no_proxy", "127.0.0.1", 1);
-    script(s, 1);
-    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_OK);
+    sends(c, &r, s, 1, &resp, LBP_OK, 0);
     assert_int_equal(resp.status, 200);
     assert_string_equal(resp.body.data, "via-proxy");
     lbp_http_response_free(&resp);
     /* A request that must not use a proxy (metadata) goes direct even so. */
     r.no_proxy = true;
-    script(s, 1);
-    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_RETRY);
+    sends(c, &r, s, 1, &resp, LBP_RETRY, 0);
     assert_string_equal(resp.code, "connect");
     lbp_http_response_free(&resp);
     r.no_proxy = false;
     /* Listed in no_proxy: straight to 127.0.0.2:9, where nothing listens. */
     setenv("no_proxy", "127.0.0.1,127.0.0.2", 1);
-    script(s, 1);
-    assert_int_equal(lbp_http_do(c, &r, &resp), LBP_RETRY);
+    sends(c, &r, s, 1, &resp, LBP_RETRY, 0);
     assert_string_equal(resp.code, "connect");
     lbp_http_response_free(&resp);
     unsetenv("http_proxy");

@@ -6,6 +6,7 @@
 #include "kube/kube.h"
 #include "kube/kube_int.h"
 #include "common/buf.h"
+#include "common/file.h"
 #include "common/rc.h"
 
 #include <malloc.h>
@@ -18,20 +19,16 @@
 
 #include <cmocka.h>
 
-static char *load(const char *name, size_t *len)
+/* Decodes the recorded object data/kube/name as kind; *len gets the file's size. */
+static void *decode_fixture(enum lbp_kind kind, const char *name, size_t *len)
 {
-    char path[512];
+    char path[512], *json = NULL;
+    void *obj = NULL;
     snprintf(path, sizeof(path), "%s/kube/%s", LBP_TEST_DATA_DIR, name);
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    struct lbp_buf b;
-    lbp_buf_init(&b, 1 << 20);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        assert_int_equal(lbp_buf_add(&b, chunk, n), LBP_OK);
-    fclose(f);
-    return lbp_buf_take(&b, len);
+    assert_int_equal(lbp_file_read(path, 1 << 20, 0, &json, len), LBP_OK);
+    assert_int_equal(lbp_kube_decode(kind, json, *len, &obj), LBP_OK);
+    free(json);
+    return obj;
 }
 
 static void *decode_ok(enum lbp_kind kind, const char *json)
@@ -56,10 +53,7 @@ static int decode_rc(enum lbp_kind kind, const char *json)
 static void test_service_fixture(void **state)
 {
     size_t len;
-    char *json = load("service_lb.json", &len);
-    struct lbp_service *s = NULL;
-    assert_int_equal(lbp_kube_decode(LBP_KIND_SERVICE, json, len, (void **)&s), LBP_OK);
-    free(json);
+    struct lbp_service *s = decode_fixture(LBP_KIND_SERVICE, "service_lb.json", &len);
 
     assert_string_equal(s->meta.name, "web");
     assert_string_equal(s->meta.namespace, "shop");
@@ -122,11 +116,8 @@ static void test_service_fixture(void **state)
 static void test_node_fixture(void **state)
 {
     size_t len;
-    char *json = load("node_40images.json", &len);
+    struct lbp_node *n = decode_fixture(LBP_KIND_NODE, "node_40images.json", &len);
     assert_true(len > 4000);
-    struct lbp_node *n = NULL;
-    assert_int_equal(lbp_kube_decode(LBP_KIND_NODE, json, len, (void **)&n), LBP_OK);
-    free(json);
 
     assert_string_equal(n->meta.key, "worker-1");
     assert_null(n->meta.namespace);
@@ -173,10 +164,8 @@ static void test_node_ready_states(void **state)
 static void test_endpointslice_fixture(void **state)
 {
     size_t len;
-    char *json = load("endpointslice.json", &len);
-    struct lbp_endpointslice *es = NULL;
-    assert_int_equal(lbp_kube_decode(LBP_KIND_ENDPOINTSLICE, json, len, (void **)&es), LBP_OK);
-    free(json);
+    struct lbp_endpointslice *es =
+        decode_fixture(LBP_KIND_ENDPOINTSLICE, "endpointslice.json", &len);
 
     assert_string_equal(es->meta.key, "shop/web-x7k2p");
     assert_string_equal(es->service_name, "web");
@@ -201,10 +190,7 @@ static void test_endpointslice_fixture(void **state)
 static void test_lease_fixture(void **state)
 {
     size_t len;
-    char *json = load("lease.json", &len);
-    struct lbp_lease *l = NULL;
-    assert_int_equal(lbp_kube_decode(LBP_KIND_LEASE, json, len, (void **)&l), LBP_OK);
-    free(json);
+    struct lbp_lease *l = decode_fixture(LBP_KIND_LEASE, "lease.json", &len);
     assert_string_equal(l->meta.key, "lbprov-system/lbprov-speaker-worker-1");
     assert_string_equal(l->holder_identity, "worker-1_3f2a");
     assert_int_equal(l->lease_duration_s, 15);

@@ -4,7 +4,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,18 +12,12 @@
 
 #include "common/rc.h"
 #include "kube/kube.h"
-
-static char tmpdir[256];
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(p);
-}
+#include "tmpdir.h"
 
 static int setup(void **state)
 {
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/lbp-kubeconfig-XXXXXX");
-    if (!mkdtemp(tmpdir))
+    (void)state;
+    if (tmpdir_make("lbp-kubeconfig"))
         return -1;
     unsetenv("KUBECONFIG");
     unsetenv("KUBERNETES_SERVICE_HOST");
@@ -33,23 +26,10 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    return 0;
-}
-
 /* Writes tmpdir/name and returns its path in a static-per-call buffer the caller copies. */
 static const char *write_file(const char *name, const char *text)
 {
-    static char path[512];
-    FILE *f;
-    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-    f = fopen(path, "w");
-    assert_non_null(f);
-    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
-    fclose(f);
-    return path;
+    return tmpdir_write(name, text, 0644);
 }
 
 static const char two_contexts[] = "apiVersion: v1\n"
@@ -419,6 +399,40 @@ static void in_cluster(void **state)
     unsetenv("KUBERNETES_SERVICE_PORT");
 }
 
+/*
+ * Loading yaml (as tmpdir/config) with --context context fails with rc;
+ * returns the message (valid until the next call).
+ */
+static const char *refused(const char *yaml, const char *context, int rc)
+{
+    static char err[512];
+    char path[512];
+    snprintf(path, sizeof(path), "%s", write_file("config", yaml));
+    assert_int_equal(load_err(path, context, err, sizeof(err)), rc);
+    return err;
+}
+
+/* The same, and the message is exactly "<file>: msg". */
+static const char *refused_with(const char *yaml, const char *context, int rc, const char *msg)
+{
+    const char *err = refused(yaml, context, rc);
+    char want[700];
+    snprintf(want, sizeof(want), "%s/config: %s", tmpdir, msg);
+    assert_string_equal(err, want);
+    return err;
+}
+
+/* Cluster k (server https://k) for the one-context configs below. */
+#define CLUSTER_K                                                                                  \
+    "clusters:\n"                                                                                  \
+    "- name: k\n"                                                                                  \
+    "  cluster: {server: 'https://k'}\n"
+/* Context c on cluster k (with the user named in extra, if any), the current one. */
+#define CONTEXT_C(extra)                                                                           \
+    "contexts:\n"                                                                                  \
+    "- name: c\n"                                                                                  \
+    "  context: {cluster: k" extra "}\n"
+
 static void missing_file(void **state)
 {
     char path[512], err[512];
@@ -430,175 +444,116 @@ static void missing_file(void **state)
 
 static void yaml_syntax_error(void **state)
 {
-    char path[512], err[512], want[600];
-    snprintf(path, sizeof(path), "%s",
-             write_file("config", "current-context: c\n"
-                                  "clusters:\n"
-                                  "- name: k\n"
-                                  "  cluster:\n"
-                                  "    server: https://k\n"
-                                  "  bad: indent: here\n"));
-    assert_int_equal(load_err(path, NULL, err, sizeof(err)), LBP_PARSE);
-    snprintf(want, sizeof(want), "%s: line 6: ", path);
+    char want[600];
+    const char *err = refused("current-context: c\n"
+                              "clusters:\n"
+                              "- name: k\n"
+                              "  cluster:\n"
+                              "    server: https://k\n"
+                              "  bad: indent: here\n",
+                              NULL, LBP_PARSE);
+    snprintf(want, sizeof(want), "%s/config: line 6: ", tmpdir);
     assert_true(strncmp(err, want, strlen(want)) == 0);
 }
 
 static void unknown_context(void **state)
 {
-    char path[512], err[512], want[700];
-    snprintf(path, sizeof(path), "%s", write_file("config", two_contexts));
-    assert_int_equal(load_err(path, "staging", err, sizeof(err)), LBP_INVALID);
-    snprintf(want, sizeof(want), "%s: --context: context \"staging\" not found", path);
-    assert_string_equal(err, want);
+    refused_with(two_contexts, "staging", LBP_INVALID, "--context: context \"staging\" not found");
 }
 
 static void missing_cluster(void **state)
 {
-    char path[512], err[512], want[700];
-    snprintf(path, sizeof(path), "%s",
-             write_file("config", "current-context: b\n"
-                                  "clusters:\n"
-                                  "- name: k\n"
-                                  "  cluster: {server: 'https://k'}\n"
-                                  "contexts:\n"
-                                  "- name: a\n"
-                                  "  context: {cluster: k}\n"
-                                  "- name: b\n"
-                                  "  context: {cluster: prod}\n"));
-    assert_int_equal(load_err(path, NULL, err, sizeof(err)), LBP_INVALID);
-    snprintf(want, sizeof(want), "%s: contexts[1].context.cluster: cluster \"prod\" not found",
-             path);
-    assert_string_equal(err, want);
+    refused_with("current-context: b\n" CLUSTER_K "contexts:\n"
+                 "- name: a\n"
+                 "  context: {cluster: k}\n"
+                 "- name: b\n"
+                 "  context: {cluster: prod}\n",
+                 NULL, LBP_INVALID, "contexts[1].context.cluster: cluster \"prod\" not found");
 }
 
 static void no_current_context(void **state)
 {
-    char path[512], err[512], want[700];
-    snprintf(path, sizeof(path), "%s",
-             write_file("config", "clusters:\n"
-                                  "- name: k\n"
-                                  "  cluster: {server: 'https://k'}\n"));
-    assert_int_equal(load_err(path, NULL, err, sizeof(err)), LBP_INVALID);
-    snprintf(want, sizeof(want), "%s: current-context is not set and --context was not given",
-             path);
-    assert_string_equal(err, want);
+    refused_with(CLUSTER_K, NULL, LBP_INVALID,
+                 "current-context is not set and --context was not given");
 }
 
 static void invalid_base64(void **state)
 {
-    char path[512], err[512], want[700];
-    snprintf(path, sizeof(path), "%s",
-             write_file("config", "current-context: c\n"
-                                  "clusters:\n"
-                                  "- name: k\n"
-                                  "  cluster: {server: 'https://k'}\n"
-                                  "users:\n"
-                                  "- name: u\n"
-                                  "  user:\n"
-                                  "    client-certificate-data: AP8QQQ==\n"
-                                  "    client-key-data: c2VjcmV0*S3k=\n"
-                                  "contexts:\n"
-                                  "- name: c\n"
-                                  "  context: {cluster: k, user: u}\n"));
-    assert_int_equal(load_err(path, NULL, err, sizeof(err)), LBP_PARSE);
-    snprintf(want, sizeof(want), "%s: users[0].user.client-key-data: invalid base64", path);
-    assert_string_equal(err, want);
+    const char *err =
+        refused_with("current-context: c\n" CLUSTER_K "users:\n"
+                     "- name: u\n"
+                     "  user:\n"
+                     "    client-certificate-data: AP8QQQ==\n"
+                     "    client-key-data: c2VjcmV0*S3k=\n" CONTEXT_C(", user: u"),
+                     NULL, LBP_PARSE, "users[0].user.client-key-data: invalid base64");
     assert_null(strstr(err, "c2VjcmV0")); /* never the value */
 
     /* Bad padding and truncation are caught too. */
-    snprintf(path, sizeof(path), "%s",
-             write_file("config", "current-context: c\n"
-                                  "clusters:\n"
-                                  "- name: k\n"
-                                  "  cluster:\n"
-                                  "    server: https://k\n"
-                                  "    certificate-authority-data: AP8QQ\n"
-                                  "contexts:\n"
-                                  "- name: c\n"
-                                  "  context: {cluster: k}\n"));
-    assert_int_equal(load_err(path, NULL, err, sizeof(err)), LBP_PARSE);
+    err = refused("current-context: c\n"
+                  "clusters:\n"
+                  "- name: k\n"
+                  "  cluster:\n"
+                  "    server: https://k\n"
+                  "    certificate-authority-data: AP8QQ\n" CONTEXT_C(""),
+                  NULL, LBP_PARSE);
     assert_non_null(strstr(err, "clusters[0].cluster.certificate-authority-data: invalid base64"));
 }
 
 static void no_server(void **state)
 {
-    char path[512], err[512], want[700];
-    snprintf(path, sizeof(path), "%s",
-             write_file("config", "current-context: c\n"
-                                  "clusters:\n"
-                                  "- name: k\n"
-                                  "  cluster: {insecure-skip-tls-verify: true}\n"
-                                  "contexts:\n"
-                                  "- name: c\n"
-                                  "  context: {cluster: k}\n"));
-    assert_int_equal(load_err(path, NULL, err, sizeof(err)), LBP_INVALID);
-    snprintf(want, sizeof(want), "%s: clusters[0].cluster.server: missing", path);
-    assert_string_equal(err, want);
+    refused_with("current-context: c\n"
+                 "clusters:\n"
+                 "- name: k\n"
+                 "  cluster: {insecure-skip-tls-verify: true}\n" CONTEXT_C(""),
+                 NULL, LBP_INVALID, "clusters[0].cluster.server: missing");
 }
 
 static void wrong_types(void **state)
 {
-    char path[512], err[512];
-    snprintf(path, sizeof(path), "%s",
-             write_file("config", "current-context: c\n"
-                                  "clusters:\n"
-                                  "- name: k\n"
-                                  "  cluster: {server: [a, b]}\n"
-                                  "contexts:\n"
-                                  "- name: c\n"
-                                  "  context: {cluster: k}\n"));
-    assert_int_equal(load_err(path, NULL, err, sizeof(err)), LBP_PARSE);
+    const char *err = refused("current-context: c\n"
+                              "clusters:\n"
+                              "- name: k\n"
+                              "  cluster: {server: [a, b]}\n" CONTEXT_C(""),
+                              NULL, LBP_PARSE);
     assert_non_null(strstr(err, "clusters[0].cluster.server: expected a string"));
 
-    snprintf(path, sizeof(path), "%s", write_file("config", "- just\n- a list\n"));
-    assert_int_equal(load_err(path, NULL, err, sizeof(err)), LBP_PARSE);
+    err = refused("- just\n- a list\n", NULL, LBP_PARSE);
     assert_non_null(strstr(err, "mapping"));
 }
 
 static void auth_provider_refused(void **state)
 {
-    char path[512], err[512], want[700];
-    snprintf(path, sizeof(path), "%s",
-             write_file("config", "current-context: c\n"
-                                  "clusters:\n"
-                                  "- name: k\n"
-                                  "  cluster: {server: 'https://k'}\n"
-                                  "users:\n"
-                                  "- name: u\n"
-                                  "  user:\n"
-                                  "    auth-provider: {name: gcp}\n"
-                                  "contexts:\n"
-                                  "- name: c\n"
-                                  "  context: {cluster: k, user: u}\n"));
-    assert_int_equal(load_err(path, NULL, err, sizeof(err)), LBP_INVALID);
-    snprintf(want, sizeof(want),
-             "%s: users[0].user.auth-provider: not supported; use an exec plugin", path);
-    assert_string_equal(err, want);
+    refused_with("current-context: c\n" CLUSTER_K "users:\n"
+                 "- name: u\n"
+                 "  user:\n"
+                 "    auth-provider: {name: gcp}\n" CONTEXT_C(", user: u"),
+                 NULL, LBP_INVALID,
+                 "users[0].user.auth-provider: not supported; use an exec plugin");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(current_context_selected, setup, teardown),
-        cmocka_unit_test_setup_teardown(context_override, setup, teardown),
-        cmocka_unit_test_setup_teardown(master_override, setup, teardown),
-        cmocka_unit_test_setup_teardown(embedded_data_decoded, setup, teardown),
-        cmocka_unit_test_setup_teardown(relative_paths_and_token_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(exec_block_parsed, setup, teardown),
-        cmocka_unit_test_setup_teardown(exec_bad_api_version, setup, teardown),
-        cmocka_unit_test_setup_teardown(kubeconfig_env_merged, setup, teardown),
-        cmocka_unit_test_setup_teardown(home_config_used, setup, teardown),
-        cmocka_unit_test_setup_teardown(nothing_found, setup, teardown),
-        cmocka_unit_test_setup_teardown(in_cluster, setup, teardown),
-        cmocka_unit_test_setup_teardown(missing_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(yaml_syntax_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(unknown_context, setup, teardown),
-        cmocka_unit_test_setup_teardown(missing_cluster, setup, teardown),
-        cmocka_unit_test_setup_teardown(no_current_context, setup, teardown),
-        cmocka_unit_test_setup_teardown(invalid_base64, setup, teardown),
-        cmocka_unit_test_setup_teardown(no_server, setup, teardown),
-        cmocka_unit_test_setup_teardown(wrong_types, setup, teardown),
-        cmocka_unit_test_setup_teardown(auth_provider_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(current_context_selected, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(context_override, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(master_override, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(embedded_data_decoded, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(relative_paths_and_token_file, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(exec_block_parsed, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(exec_bad_api_version, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(kubeconfig_env_merged, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(home_config_used, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(nothing_found, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(in_cluster, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(missing_file, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(yaml_syntax_error, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(unknown_context, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(missing_cluster, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(no_current_context, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(invalid_base64, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(no_server, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(wrong_types, setup, tmpdir_remove),
+        cmocka_unit_test_setup_teardown(auth_provider_refused, setup, tmpdir_remove),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include "common/metrics.h"
 #include "common/rc.h"
 #include "provider/provider.h"
+#include "tmpdir.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -337,14 +338,6 @@ static void test_local_health(void **state)
     lbp_dp_free(dp);
 }
 
-static void write_config(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* The cloud-config keys, and the default VIP range that answers on this host. */
 static void test_config(void **state)
 {
@@ -359,7 +352,7 @@ static void test_config(void **state)
                          "dataPlane=on\nunhealthyThreshold=0\n", "dataPlane=on\nvipInterface=a/b\n",
                          "dataPlane=on\nvipInterface=a-name-far-too-long\n"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        write_config(path, bad[i]);
+        write_text(path, bad[i]);
         err[0] = '\0';
         assert_int_equal(p->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_PARSE);
         assert_non_null(strstr(err, "bad value for"));
@@ -369,7 +362,7 @@ static void test_config(void **state)
     int np, lfd = listen_any(&np);
     pthread_t srv;
     pthread_create(&srv, NULL, echo_server, (void *)(intptr_t)lfd);
-    write_config(path, "dataPlane=on\nhealthCheckIntervalMs=100\n");
+    write_text(path, "dataPlane=on\nhealthCheckIntervalMs=100\n");
     assert_int_equal(p->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
     struct lbp_lb_port ports[] = {{"t", "TCP", 41081, np}};
     struct lbp_lb_node nodes[] = {{"n1", "mock://n1", "127.0.0.1", NULL, NULL, 0}};

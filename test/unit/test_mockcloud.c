@@ -8,6 +8,7 @@
 
 #include "common/util.h"
 #include "provider/provider.h"
+#include "tmpdir.h"
 
 #include <json-c/json.h>
 #include <pthread.h>
@@ -36,12 +37,16 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static void write_config(const char *path, const char *text)
+/* Writes dir/file and starts the mock cloud on it; path receives the file's name. */
+static struct lbp_provider_ctx *init_from(const char *file, const char *text, char *path,
+                                          size_t len)
 {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+    struct lbp_provider_ctx *ctx = NULL;
+    char err[256];
+    snprintf(path, len, "%s/%s", dir, file);
+    write_text(path, text);
+    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    return ctx;
 }
 
 static const struct lbp_lb_port ports[] = {{"http", "TCP", 80, 30080}, {"dns", "UDP", 53, 30053}};
@@ -118,9 +123,7 @@ static void test_faults_and_hostname(void **state)
     struct lbp_call call = {0};
     char err[256], path[128];
     (void)state;
-    snprintf(path, sizeof(path), "%s/cloud.conf", dir);
-    write_config(path, "# test\nfail_next = 2\nhostname=true\n");
-    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    ctx = init_from("cloud.conf", "# test\nfail_next = 2\nhostname=true\n", path, sizeof(path));
     spec_init(&a, "a", "abcdef");
     assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_RETRY);
     assert_non_null(strstr(call.err, "injected"));
@@ -130,7 +133,7 @@ static void test_faults_and_hostname(void **state)
     assert_string_equal(st.ingress[0].ip, "");
     /* rewriting the file injects more at run time */
     usleep(20000);
-    write_config(path, "fail_next=1\nthrottle_rate=0\nretry_after_s=9\n");
+    write_text(path, "fail_next=1\nthrottle_rate=0\nretry_after_s=9\n");
     assert_int_equal(P->ping(ctx, &call), LBP_OK); /* reads do not use up injected failures */
     assert_int_equal(P->remove(ctx, &a, &call), LBP_RETRY);
     assert_int_equal(P->remove(ctx, &a, &call), LBP_OK);
@@ -140,15 +143,15 @@ static void test_faults_and_hostname(void **state)
     assert_int_equal(P->remove(ctx, &a, &call), LBP_OK);
     assert_int_equal(P->debug_post(ctx, "failNext=lots", err, sizeof(err)), LBP_INVALID);
     assert_non_null(strstr(err, "fail_next"));
-    write_config(path, "throttle_rate=1\nretry_after_s=9\nlatency_ms=1\n");
+    write_text(path, "throttle_rate=1\nretry_after_s=9\nlatency_ms=1\n");
     memset(&call, 0, sizeof(call));
     assert_int_equal(P->ping(ctx, &call), LBP_RETRY);
     assert_int_equal(call.retry_after_s, 9);
     P->cleanup(ctx);
-    write_config(path, "bogus=1\n");
+    write_text(path, "bogus=1\n");
     assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_PARSE);
     assert_non_null(strstr(err, "bogus"));
-    write_config(path, "latency_ms=-4\n");
+    write_text(path, "latency_ms=-4\n");
     assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_PARSE);
 }
 
@@ -180,9 +183,7 @@ static void test_pending_polls(void **state)
     struct lbp_call call = {0};
     char err[256], path[128], got[128], *js;
     (void)state;
-    snprintf(path, sizeof(path), "%s/cloud.conf", dir);
-    write_config(path, "pendingPolls=3\nretry_after_s=4\n");
-    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    ctx = init_from("cloud.conf", "pendingPolls=3\nretry_after_s=4\n", path, sizeof(path));
     spec_init(&a, "a", "aaaa-1");
     spec_init(&b, "b", "bbbb-2");
     for (int i = 0; i < 3; i++) {
@@ -252,7 +253,7 @@ static void test_state_file(void **state)
     (void)state;
     snprintf(path, sizeof(path), "%s/state.conf", dir);
     snprintf(text, sizeof(text), "state_file=%s/state.json\nvip6_range=2001:db8:1::/64\n", dir);
-    write_config(path, text);
+    write_text(path, text);
     assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
     spec_init(&a, "a", "aaaa");
     assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
@@ -331,7 +332,7 @@ static void test_state_file_checked(void **state)
     snprintf(path, sizeof(path), "%s/checked.conf", dir);
     snprintf(sf, sizeof(sf), "%s/checked.json", dir);
     snprintf(text, sizeof(text), "state_file=%s\n", sf);
-    write_config(path, text);
+    write_text(path, text);
     assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
     spec_init(&a, "a", "cccc");
     a.source_ranges = ranges;
@@ -388,12 +389,12 @@ static void test_state_file_checked(void **state)
     }
 
     /* Not JSON at all is refused too, rather than taken for a first start. */
-    write_config(sf, "{\"lbs\": [");
+    write_text(sf, "{\"lbs\": [");
     assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_PARSE);
     assert_non_null(strstr(err, "not JSON"));
 
     /* The untouched file still loads, with every field. */
-    write_config(sf, good);
+    write_text(sf, good);
     assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
     assert_int_equal(P->get(ctx, &a, &st, &call), LBP_OK);
     assert_string_equal(st.ingress[0].ip, "203.0.113.1");
@@ -407,11 +408,10 @@ static void test_yaml_keys(void **state)
     struct lbp_lb_spec a;
     struct lbp_lb_status st;
     struct lbp_call call = {0};
-    char err[256], path[128];
+    char path[128];
     (void)state;
-    snprintf(path, sizeof(path), "%s/cloud-config.yaml", dir);
-    write_config(path, "vipRange: 198.51.100.0/24\nipMode: Proxy\n");
-    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    ctx = init_from("cloud-config.yaml", "vipRange: 198.51.100.0/24\nipMode: Proxy\n", path,
+                    sizeof(path));
     spec_init(&a, "a", "yaml");
     assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
     assert_string_equal(st.ingress[0].ip, "198.51.100.1");
@@ -441,12 +441,10 @@ static void test_parallel_latency(void **state)
     struct lbp_provider_ctx *ctx;
     struct par ps[8];
     pthread_t th[8];
-    char err[256], path[128];
+    char path[128];
     uint64_t t0;
     (void)state;
-    snprintf(path, sizeof(path), "%s/lat.conf", dir);
-    write_config(path, "latency_ms=100\n");
-    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    ctx = init_from("lat.conf", "latency_ms=100\n", path, sizeof(path));
     t0 = lbp_now_ms();
     for (int i = 0; i < 8; i++) {
         ps[i] = (struct par){ctx, i};
@@ -473,14 +471,12 @@ static void test_reload(void **state)
     char path[128], err[256] = "", *js;
     (void)state;
     assert_non_null(P->reload);
-    snprintf(path, sizeof(path), "%s/reload.conf", dir);
-    write_config(path, "vip_range=192.0.2.0/24\n");
-    assert_int_equal(P->init(path, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    ctx = init_from("reload.conf", "vip_range=192.0.2.0/24\n", path, sizeof(path));
     spec_init(&a, "a", "aaaa0000-1111");
     assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
     assert_string_equal(st.ingress[0].ip, "192.0.2.1");
 
-    write_config(path, "vip_range=nonsense\nlatency_ms=7\n");
+    write_text(path, "vip_range=nonsense\nlatency_ms=7\n");
     assert_int_not_equal(P->reload(ctx, path, err, sizeof(err)), LBP_OK);
     assert_non_null(strstr(err, "vip_range"));
     js = P->debug_json(ctx);
@@ -488,7 +484,7 @@ static void test_reload(void **state)
     assert_non_null(strstr(js, "\"latencyMs\":0"));
     free(js);
 
-    write_config(path, "vip_range=198.51.100.0/28\nlatency_ms=7\n");
+    write_text(path, "vip_range=198.51.100.0/28\nlatency_ms=7\n");
     assert_int_equal(P->reload(ctx, path, err, sizeof(err)), LBP_OK);
     js = P->debug_json(ctx);
     assert_non_null(strstr(js, "\"vipRange\":\"198.51.100.0/28\""));

@@ -54,6 +54,18 @@ enum route {
     R_OTHER
 };
 
+/* Which route a path is (/lb: R_LB_POST for a POST). */
+static const struct {
+    const char *url;
+    enum route r;
+} routes[] = {
+    {"/items", R_ITEMS},       {"/az", R_AZ},
+    {"/missing", R_404},       {"/quota", R_QUOTA},
+    {"/throttle", R_THROTTLE}, {"/conflict", R_CONFLICT},
+    {"/token", R_TOKEN},       {"/protected", R_PROT},
+    {"/lb", R_LB_GET},         {"/ops/op-1", R_OP},
+};
+
 static enum MHD_Result reply(struct MHD_Connection *c, int status, const char *body)
 {
     return lbp_test_mhd_reply(c, status, body, NULL, NULL);
@@ -76,26 +88,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         *upload_size = 0;
         return MHD_YES;
     }
-    if (strcmp(url, "/items") == 0)
-        r = R_ITEMS;
-    else if (strcmp(url, "/az") == 0)
-        r = R_AZ;
-    else if (strcmp(url, "/missing") == 0)
-        r = R_404;
-    else if (strcmp(url, "/quota") == 0)
-        r = R_QUOTA;
-    else if (strcmp(url, "/throttle") == 0)
-        r = R_THROTTLE;
-    else if (strcmp(url, "/conflict") == 0)
-        r = R_CONFLICT;
-    else if (strcmp(url, "/token") == 0)
-        r = R_TOKEN;
-    else if (strcmp(url, "/protected") == 0)
-        r = R_PROT;
-    else if (strcmp(url, "/lb") == 0)
-        r = strcmp(method, "POST") == 0 ? R_LB_POST : R_LB_GET;
-    else if (strcmp(url, "/ops/op-1") == 0)
-        r = R_OP;
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (strcmp(url, routes[i].url) == 0)
+            r = routes[i].r;
+    if (r == R_LB_GET && strcmp(method, "POST") == 0)
+        r = R_LB_POST;
     pthread_mutex_lock(&g_mu);
     n = ++g_hits[r];
     if (r == R_ITEMS && n <= 8)

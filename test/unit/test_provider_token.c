@@ -35,6 +35,7 @@
 #include "provider/http.h"
 #include "test/unit/mhd_local.h"
 #include "provider/token.h"
+#include "tmpdir.h"
 
 #define SECRET "s3cret-client-secret"
 #define TOKEN_PREFIX "AT-sensitive-"
@@ -261,6 +262,28 @@ static struct lbp_token_cache *client_creds_cache(struct lbp_http_client *h, uns
     return c;
 }
 
+/* A cache on src (no margin) and its first token, which must come (and be want, if given). */
+static struct lbp_token_cache *cache_first(struct lbp_token_source *src, struct lbp_token *t,
+                                           const char *want)
+{
+    struct lbp_token_cache *c = NULL;
+    char err[256];
+    assert_int_equal(lbp_token_cache_new(src, 0, &c), LBP_OK);
+    assert_int_equal(lbp_token_get(c, t, err, sizeof(err)), LBP_OK);
+    if (want)
+        assert_string_equal(t->value, want);
+    return c;
+}
+
+/* One get from c that must give the token want. */
+static void expect_token(struct lbp_token_cache *c, const char *want)
+{
+    struct lbp_token t;
+    char err[256];
+    assert_int_equal(lbp_token_get(c, &t, err, sizeof(err)), LBP_OK);
+    assert_string_equal(t.value, want);
+}
+
 struct worker {
     struct lbp_token_cache *cache;
     pthread_barrier_t *go;
@@ -317,12 +340,7 @@ static void eight_threads_one_request(void **st)
     /* After a 401 the cloud rejected it: the next ask fetches anew. */
     lbp_token_invalidate(c);
     g_delay_ms = 0;
-    {
-        struct lbp_token t;
-        char err[128];
-        assert_int_equal(lbp_token_get(c, &t, err, sizeof(err)), LBP_OK);
-        assert_string_equal(t.value, TOKEN_PREFIX "2");
-    }
+    expect_token(c, TOKEN_PREFIX "2");
     lbp_token_cache_free(c);
     lbp_http_client_free(h);
 }
@@ -343,13 +361,11 @@ static void refreshed_before_expiry(void **st)
     c = client_creds_cache(h, 60);
     g_expires_in = "45";
     assert_int_equal(lbp_token_get(c, &t, err, sizeof(err)), LBP_OK);
-    assert_int_equal(lbp_token_get(c, &t, err, sizeof(err)), LBP_OK);
+    expect_token(c, TOKEN_PREFIX "3");
     assert_int_equal(requests(), 3); /* 45 s left is inside the margin: refreshed */
-    assert_string_equal(t.value, TOKEN_PREFIX "3");
     /* A failed refresh keeps the still-valid token. */
     g_status = 500;
-    assert_int_equal(lbp_token_get(c, &t, err, sizeof(err)), LBP_OK);
-    assert_string_equal(t.value, TOKEN_PREFIX "3");
+    expect_token(c, TOKEN_PREFIX "3");
     lbp_token_cache_free(c);
     lbp_http_client_free(h);
 }
@@ -437,8 +453,7 @@ static void jwt_bearer_signs_verifiably(void **st)
     assert_int_equal(lbp_token_jwt_bearer(h, keyfile, "https://www.googleapis.com/auth/compute",
                                           NULL, &src, err, sizeof(err)),
                      LBP_OK);
-    assert_int_equal(lbp_token_cache_new(src, 0, &c), LBP_OK);
-    assert_int_equal(lbp_token_get(c, &t, err, sizeof(err)), LBP_OK);
+    c = cache_first(src, &t, NULL);
     assert_true(g_jwt_ok);
     assert_non_null(strstr(g_seen[0], "\"alg\":\"RS256\""));
     assert_non_null(strstr(g_seen[0], "\"kid\":\"kid-42\""));
@@ -495,9 +510,7 @@ static void gce_metadata_server(void **st)
     setenv("GCE_METADATA_HOST", host, 1);
     assert_int_equal(lbp_token_gce_metadata(h, NULL, &src), LBP_OK);
     unsetenv("GCE_METADATA_HOST");
-    assert_int_equal(lbp_token_cache_new(src, 0, &c), LBP_OK);
-    assert_int_equal(lbp_token_get(c, &t, err, sizeof(err)), LBP_OK);
-    assert_string_equal(t.value, TOKEN_PREFIX "1");
+    c = cache_first(src, &t, TOKEN_PREFIX "1");
     /* Something answering without Metadata-Flavor: Google is not the metadata server. */
     lbp_token_invalidate(c);
     g_md_flavor = false;
@@ -511,26 +524,15 @@ static void azure_imds(void **st)
 {
     struct lbp_http_client *h = lbp_test_http_client(2);
     struct lbp_token_source *src = NULL;
-    struct lbp_token_cache *c = NULL;
     struct lbp_token t;
-    char base[64], err[256];
+    char base[64];
     snprintf(base, sizeof(base), "http://127.0.0.1:%d", g_port);
     assert_int_equal(lbp_token_azure_imds(h, base, NULL, "mi-1", &src), LBP_OK);
-    assert_int_equal(lbp_token_cache_new(src, 0, &c), LBP_OK);
-    assert_int_equal(lbp_token_get(c, &t, err, sizeof(err)), LBP_OK);
-    assert_string_equal(t.value, TOKEN_PREFIX "1");
+    struct lbp_token_cache *c = cache_first(src, &t, TOKEN_PREFIX "1");
     /* "expires_in": "86399" as a string */
     assert_true(t.expires_s > lbp_wall_s() + 86000);
     lbp_token_cache_free(c);
     lbp_http_client_free(h);
-}
-
-static void write_str(const char *path, const char *s)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(s, f);
-    fclose(f);
 }
 
 /* The federated file is re-read for each exchange (the kubelet rotates it). */
@@ -542,16 +544,15 @@ static void federated_token_file(void **st)
     struct lbp_token t;
     char file[] = "/tmp/lbp-fed-XXXXXX", err[256];
     close(mkstemp(file));
-    write_str(file, "projected-sa-jwt-1\n");
+    write_text(file, "projected-sa-jwt-1\n");
     assert_int_equal(lbp_token_federated(h, LBP_FEDERATION_CLIENT_ASSERTION,
                                          lbp_test_mhd_url(g_port, "/fed"), "app-1", file,
                                          "https://management.azure.com/.default", &src, err,
                                          sizeof(err)),
                      LBP_OK);
-    assert_int_equal(lbp_token_cache_new(src, 0, &c), LBP_OK);
-    assert_int_equal(lbp_token_get(c, &t, err, sizeof(err)), LBP_OK);
+    c = cache_first(src, &t, NULL);
     assert_string_equal(g_seen[2], "projected-sa-jwt-1");
-    write_str(file, "projected-sa-jwt-2");
+    write_text(file, "projected-sa-jwt-2");
     lbp_token_invalidate(c);
     assert_int_equal(lbp_token_get(c, &t, err, sizeof(err)), LBP_OK);
     assert_string_equal(g_seen[2], "projected-sa-jwt-2");
@@ -562,8 +563,7 @@ static void federated_token_file(void **st)
                                          "//iam.googleapis.com/projects/1/pool", file, NULL, &src,
                                          err, sizeof(err)),
                      LBP_OK);
-    assert_int_equal(lbp_token_cache_new(src, 0, &c), LBP_OK);
-    assert_int_equal(lbp_token_get(c, &t, err, sizeof(err)), LBP_OK);
+    c = cache_first(src, &t, NULL);
     assert_string_equal(g_seen[2], "projected-sa-jwt-2");
     assert_string_equal(g_seen[4], "//iam.googleapis.com/projects/1/pool");
     /* A missing file is an auth failure naming the file. */

@@ -33,6 +33,9 @@ static struct lbp_node *node_from(const char *json)
 #define PORTS                                                                                      \
     "\"ports\":[{\"name\":\"http\",\"protocol\":\"TCP\",\"port\":80,\"nodePort\":30080,"           \
     "\"targetPort\":8080}]"
+/* One ports[] entry: protocol, port and nodePort. */
+#define PORT(proto, port, node_port)                                                               \
+    "{\"protocol\":\"" proto "\",\"port\":" #port ",\"nodePort\":" #node_port "}"
 
 static void test_handled_and_hash(void **state)
 {
@@ -41,10 +44,8 @@ static void test_handled_and_hash(void **state)
         svc_from(SVC(",\"finalizers\":[\"service.kubernetes.io/load-balancer-cleanup\"]",
                      "\"type\":\"LoadBalancer\"," PORTS,
                      "\"loadBalancer\":{\"ingress\":[{\"ip\":\"203.0.113.1\"}]}"));
-    struct lbp_service *c = svc_from(SVC("",
-                                         "\"type\":\"LoadBalancer\",\"ports\":[{\"protocol\":"
-                                         "\"TCP\",\"port\":81,\"nodePort\":30080}]",
-                                         ""));
+    struct lbp_service *c =
+        svc_from(SVC("", "\"type\":\"LoadBalancer\",\"ports\":[" PORT("TCP", 81, 30080) "]", ""));
     struct lbp_service *foreign =
         svc_from(SVC("", "\"type\":\"LoadBalancer\",\"loadBalancerClass\":\"other\"," PORTS, ""));
     struct lbp_service *cip = svc_from(SVC("", "\"type\":\"ClusterIP\"," PORTS, ""));
@@ -188,67 +189,59 @@ static void test_ranges_fail_closed(void **state)
     lbp_kube_obj_unref(s);
 }
 
+/*
+ * s builds but fails validation under caps with a message naming want (and
+ * want2 when given); under ok_caps (when not 0) the same desired state passes.
+ * Drops s.
+ */
+static void refused(struct lbp_service *s, unsigned caps, const char *want, const char *want2,
+                    unsigned ok_caps)
+{
+    struct lbp_desired d;
+    char msg[256];
+    assert_int_equal(lbp_desired_build(s, NULL, "k", &d), LBP_OK);
+    assert_int_equal(lbp_validate(s, &d, caps, msg, sizeof(msg)), LBP_INVALID);
+    assert_non_null(strstr(msg, want));
+    if (want2)
+        assert_non_null(strstr(msg, want2));
+    if (ok_caps)
+        assert_int_equal(lbp_validate(s, &d, ok_caps, msg, sizeof(msg)), LBP_OK);
+    lbp_desired_free(&d);
+    lbp_kube_obj_unref(s);
+}
+
 static void test_validate(void **state)
 {
     unsigned caps = LBP_CAP_TCP | LBP_CAP_UDP | LBP_CAP_SOURCE_RANGES | LBP_CAP_NEEDS_NODEPORTS;
-    struct lbp_service *bad = svc_from(SVC(
-        "", "\"type\":\"LoadBalancer\",\"loadBalancerSourceRanges\":[\"10.0.0.0/33\"]," PORTS, ""));
-    struct lbp_service *badann = svc_from(SVC(
-        ",\"annotations\":{\"service.beta.kubernetes.io/load-balancer-source-ranges\":\"nope\"}",
-        "\"type\":\"LoadBalancer\"," PORTS, ""));
-    struct lbp_service *mixed =
-        svc_from(SVC("",
-                     "\"type\":\"LoadBalancer\",\"ports\":[{\"protocol\":\"TCP\",\"port\":53,"
-                     "\"nodePort\":30053},"
-                     "{\"protocol\":\"UDP\",\"port\":53,\"nodePort\":30054}]",
-                     ""));
-    struct lbp_service *sctp = svc_from(SVC("",
-                                            "\"type\":\"LoadBalancer\",\"ports\":[{\"protocol\":"
-                                            "\"SCTP\",\"port\":9,\"nodePort\":30009}]",
-                                            ""));
-    struct lbp_service *nonp =
-        svc_from(SVC("",
-                     "\"type\":\"LoadBalancer\",\"allocateLoadBalancerNodePorts\":false,"
-                     "\"ports\":[{\"protocol\":\"TCP\",\"port\":80}]",
-                     ""));
-    struct lbp_desired d;
-    char msg[256];
     (void)state;
     assert_true(lbp_cidr_valid("10.0.0.0/8"));
     assert_true(lbp_cidr_valid("2001:db8::/32"));
     assert_false(lbp_cidr_valid("10.0.0.0"));
     assert_false(lbp_cidr_valid("10.0.0.0/x"));
     assert_false(lbp_cidr_valid("2001:db8::/129"));
-    assert_int_equal(lbp_desired_build(bad, NULL, "k", &d), LBP_OK);
-    assert_int_equal(lbp_validate(bad, &d, caps, msg, sizeof(msg)), LBP_INVALID);
-    assert_non_null(strstr(msg, "spec.loadBalancerSourceRanges"));
-    assert_non_null(strstr(msg, "10.0.0.0/33"));
-    lbp_desired_free(&d);
-    assert_int_equal(lbp_desired_build(badann, NULL, "k", &d), LBP_OK);
-    assert_int_equal(lbp_validate(badann, &d, caps, msg, sizeof(msg)), LBP_INVALID);
-    assert_non_null(strstr(msg, "load-balancer-source-ranges"));
-    lbp_desired_free(&d);
-    assert_int_equal(lbp_desired_build(mixed, NULL, "k", &d), LBP_OK);
-    assert_int_equal(lbp_validate(mixed, &d, caps, msg, sizeof(msg)), LBP_INVALID);
-    assert_non_null(strstr(msg, "mixed"));
-    assert_int_equal(lbp_validate(mixed, &d, caps | LBP_CAP_MIXED_PROTOCOLS, msg, sizeof(msg)),
-                     LBP_OK);
-    lbp_desired_free(&d);
-    assert_int_equal(lbp_desired_build(sctp, NULL, "k", &d), LBP_OK);
-    assert_int_equal(lbp_validate(sctp, &d, caps, msg, sizeof(msg)), LBP_INVALID);
-    assert_non_null(strstr(msg, "SCTP"));
-    lbp_desired_free(&d);
-    assert_int_equal(lbp_desired_build(nonp, NULL, "k", &d), LBP_OK);
-    assert_int_equal(lbp_validate(nonp, &d, caps, msg, sizeof(msg)), LBP_INVALID);
-    assert_non_null(strstr(msg, "nodePort"));
-    assert_int_equal(lbp_validate(nonp, &d, caps & ~LBP_CAP_NEEDS_NODEPORTS, msg, sizeof(msg)),
-                     LBP_OK);
-    lbp_desired_free(&d);
-    lbp_kube_obj_unref(bad);
-    lbp_kube_obj_unref(badann);
-    lbp_kube_obj_unref(mixed);
-    lbp_kube_obj_unref(sctp);
-    lbp_kube_obj_unref(nonp);
+    refused(
+        svc_from(SVC(
+            "", "\"type\":\"LoadBalancer\",\"loadBalancerSourceRanges\":[\"10.0.0.0/33\"]," PORTS,
+            "")),
+        caps, "spec.loadBalancerSourceRanges", "10.0.0.0/33", 0);
+    refused(svc_from(SVC(",\"annotations\":{\"service.beta.kubernetes.io/"
+                         "load-balancer-source-ranges\":\"nope\"}",
+                         "\"type\":\"LoadBalancer\"," PORTS, "")),
+            caps, "load-balancer-source-ranges", NULL, 0);
+    /* TCP and UDP on one Service */
+    refused(svc_from(SVC("",
+                         "\"type\":\"LoadBalancer\",\"ports\":[" PORT("TCP", 53, 30053) "," PORT(
+                             "UDP", 53, 30054) "]",
+                         "")),
+            caps, "mixed", NULL, caps | LBP_CAP_MIXED_PROTOCOLS);
+    refused(
+        svc_from(SVC("", "\"type\":\"LoadBalancer\",\"ports\":[" PORT("SCTP", 9, 30009) "]", "")),
+        caps, "SCTP", NULL, 0);
+    refused(svc_from(SVC("",
+                         "\"type\":\"LoadBalancer\",\"allocateLoadBalancerNodePorts\":false,"
+                         "\"ports\":[{\"protocol\":\"TCP\",\"port\":80}]",
+                         "")),
+            caps, "nodePort", NULL, caps & ~LBP_CAP_NEEDS_NODEPORTS);
 }
 
 #define NODE(name, labels, extra, ready)                                                           \

@@ -58,14 +58,38 @@ static void vip_name(int k, char out[32])
 
 static const struct lbp_owner_svc cluster_ready = {.any_ready = true};
 
+/* The owner tests' pool set `lan` (made once for the group) and their nodes. */
+static struct lbp_pool_set *g_lan;
+static struct lbp_owner_node g_nodes[NN];
+
+/* NN live nodes, zones a and b by turns, as each test starts from. */
+static struct lbp_owner_node *fresh_nodes(void)
+{
+    nodes_init(g_nodes, NN);
+    return g_nodes;
+}
+
+static int lan_up(void **state)
+{
+    (void)state;
+    g_lan = pools(lan);
+    return 0;
+}
+
+static int lan_down(void **state)
+{
+    (void)state;
+    lbp_pool_set_free(g_lan);
+    g_lan = NULL;
+    return 0;
+}
+
 /* The owner is the lowest SHA-256("node#ip"), computed here independently. */
 static void test_rank_is_sha256(void **state)
 {
-    struct lbp_owner_node n[NN];
-    struct lbp_pool_set *set = pools(lan);
-    const struct lbp_pool *p = &set->pools[0];
+    struct lbp_owner_node *n = fresh_nodes();
+    const struct lbp_pool *p = &g_lan->pools[0];
     (void)state;
-    nodes_init(n, NN);
     for (int k = 0; k < 50; k++) {
         char ip[32], in[64];
         unsigned char best[32], d[32];
@@ -86,18 +110,15 @@ static void test_rank_is_sha256(void **state)
         lbp_owner_rank(names[want], ip, r);
         assert_memory_equal(r, d, 32);
     }
-    lbp_pool_set_free(set);
 }
 
 /* A node leaving moves only its own VIPs; every node gets a share. */
 static void test_leave_moves_only_its_vips(void **state)
 {
-    struct lbp_owner_node n[NN];
-    struct lbp_pool_set *set = pools(lan);
-    const struct lbp_pool *p = &set->pools[0];
+    struct lbp_owner_node *n = fresh_nodes();
+    const struct lbp_pool *p = &g_lan->pools[0];
     int before[NVIP], count[NN] = {0}, moved = 0;
     (void)state;
-    nodes_init(n, NN);
     for (int k = 0; k < NVIP; k++) {
         char ip[32];
         vip_name(k, ip);
@@ -128,16 +149,13 @@ static void test_leave_moves_only_its_vips(void **state)
         vip_name(k, ip);
         assert_int_equal(lbp_owner_pick(p, ip, &cluster_ready, n, NN), before[k]);
     }
-    lbp_pool_set_free(set);
 }
 
 static void test_local_policy(void **state)
 {
-    struct lbp_owner_node n[NN];
-    struct lbp_pool_set *set = pools(lan);
-    const struct lbp_pool *p = &set->pools[0];
+    struct lbp_owner_node *n = fresh_nodes();
+    const struct lbp_pool *p = &g_lan->pools[0];
     (void)state;
-    nodes_init(n, NN);
     for (int k = 0; k < 40; k++) {
         char ip[32];
         vip_name(k, ip);
@@ -158,16 +176,14 @@ static void test_local_policy(void **state)
         assert_int_equal(lbp_owner_pick(p, ip, &loc, n, NN), -1);
         n[a].live = n[b].live = true;
     }
-    lbp_pool_set_free(set);
 }
 
 static void test_no_ready_endpoint_no_owner(void **state)
 {
-    struct lbp_owner_node n[NN];
-    struct lbp_pool_set *set = pools(lan);
+    struct lbp_owner_node *n = fresh_nodes();
+    struct lbp_pool_set *set = g_lan;
     struct lbp_owner_svc none = {0};
     (void)state;
-    nodes_init(n, NN);
     assert_int_equal(lbp_owner_pick(&set->pools[0], "10.0.0.1", &none, n, NN), -1);
     none.local = true;
     assert_int_equal(lbp_owner_pick(&set->pools[0], "10.0.0.1", &none, n, NN), -1);
@@ -175,7 +191,6 @@ static void test_no_ready_endpoint_no_owner(void **state)
     for (int i = 0; i < NN; i++)
         n[i].live = false;
     assert_int_equal(lbp_owner_pick(&set->pools[0], "10.0.0.1", &cluster_ready, n, NN), -1);
-    lbp_pool_set_free(set);
 }
 
 static void test_node_selector_and_exclusion(void **state)
@@ -232,6 +247,13 @@ static struct lbp_members *members(void)
     return m;
 }
 
+/* node is live up to just before t (our clock) and not at t. */
+static void expires_at(struct lbp_members *m, const char *node, uint64_t t)
+{
+    assert_true(lbp_members_live(m, node, t - 1));
+    assert_false(lbp_members_live(m, node, t));
+}
+
 /* Expiry runs from when we saw the record change, not from the writer's renewTime. */
 static void test_observed_change_expiry(void **state)
 {
@@ -242,15 +264,13 @@ static void test_observed_change_expiry(void **state)
     assert_true(lbp_members_live(m, "a", 1000));
     /* Renewed at t=2000 (our clock) — with a renewTime far in the past (skewed clock). */
     lbp_members_lease(m, "a", "a", WALL0 - 3600000000LL, DUR, 2000, WALL0 + 1000000);
-    assert_true(lbp_members_live(m, "a", 4999));
-    assert_false(lbp_members_live(m, "a", 5000));
+    expires_at(m, "a", 5000);
     /* A resync with the same record changes nothing. */
     lbp_members_lease(m, "a", "a", WALL0 - 3600000000LL, DUR, 4500, WALL0 + 3500000);
     assert_false(lbp_members_live(m, "a", 5000));
     /* ... and a renewTime in the future does not stretch it either. */
     lbp_members_lease(m, "a", "a", WALL0 + 3600000000LL, DUR, 6000, WALL0 + 5000000);
-    assert_true(lbp_members_live(m, "a", 8999));
-    assert_false(lbp_members_live(m, "a", 9000));
+    expires_at(m, "a", 9000);
     /* Released (empty holder) or held by someone else: not live. */
     lbp_members_lease(m, "a", "", WALL0 + 6000000, DUR, 9100, WALL0 + 8000000);
     assert_false(lbp_members_live(m, "a", 9100));
@@ -271,15 +291,13 @@ static void test_startup_rule(void **state)
     (void)state;
     /* Renewed 2 s ago: 1 s left. */
     lbp_members_lease(m, "a", "a", WALL0 - 2000000, DUR, 100, WALL0);
-    assert_true(lbp_members_live(m, "a", 1099));
-    assert_false(lbp_members_live(m, "a", 1100));
+    expires_at(m, "a", 1100);
     /* Renewed an hour ago (a stale Lease of a dead node): never live. */
     lbp_members_lease(m, "b", "b", WALL0 - 3600000000LL, DUR, 100, WALL0);
     assert_false(lbp_members_live(m, "b", 100));
     /* A renewTime in the future is bounded by one duration from now. */
     lbp_members_lease(m, "c", "c", WALL0 + 3600000000LL, DUR, 100, WALL0);
-    assert_true(lbp_members_live(m, "c", 3099));
-    assert_false(lbp_members_live(m, "c", 3100));
+    expires_at(m, "c", 3100);
     lbp_members_free(m);
 }
 
@@ -293,8 +311,7 @@ static void test_heartbeat_only_shortens(void **state)
     assert_true(lbp_members_live(m, "a", 2000));
     /* Heard, then silent for 3 intervals: down, though the Lease runs. */
     lbp_members_heartbeat(m, "a", false, true, 1000);
-    assert_true(lbp_members_live(m, "a", 1599));
-    assert_false(lbp_members_live(m, "a", 1600));
+    expires_at(m, "a", 1600);
     assert_true(lbp_members_held(m, "a", 1600));
     /* Heartbeats keep coming after the Lease expired: still dead. */
     lbp_members_heartbeat(m, "a", false, true, 2900);
@@ -443,5 +460,5 @@ int main(void)
         cmocka_unit_test(test_peer_api_ok_and_names),
         cmocka_unit_test(test_heartbeat_codec),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, lan_up, lan_down);
 }

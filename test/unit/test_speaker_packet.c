@@ -120,13 +120,19 @@ static void garp_both_forms(void **state)
     assert_int_equal(lbp_arp_parse_request(f, sizeof(f), &r), LBP_OK);
 }
 
+/* ns_frame parsed; vip is the address it asks for, peer the solicitor's. */
+static void parse_ns_frame(struct lbp_ns *ns, uint8_t vip[16], uint8_t peer[16])
+{
+    ip6("fd00:77::100", vip);
+    ip6("fd00:77::50", peer);
+    assert_int_equal(lbp_ns_parse(ns_frame, sizeof(ns_frame), ns), LBP_OK);
+}
+
 static void ns_parses_and_checks(void **state)
 {
     struct lbp_ns ns;
     uint8_t vip[16], src[16];
-    ip6("fd00:77::100", vip);
-    ip6("fd00:77::50", src);
-    assert_int_equal(lbp_ns_parse(ns_frame, sizeof(ns_frame), &ns), LBP_OK);
+    parse_ns_frame(&ns, vip, src);
     assert_memory_equal(ns.target, vip, 16);
     assert_memory_equal(ns.ip_src, src, 16);
     assert_true(ns.has_slla);
@@ -158,9 +164,7 @@ static void na_reply_checksum_and_fields(void **state)
 {
     struct lbp_ns ns;
     uint8_t vip[16], dst[16];
-    ip6("fd00:77::100", vip);
-    ip6("fd00:77::50", dst);
-    assert_int_equal(lbp_ns_parse(ns_frame, sizeof(ns_frame), &ns), LBP_OK);
+    parse_ns_frame(&ns, vip, dst);
     uint8_t f[LBP_NA_FRAME_LEN];
     lbp_na_build_reply(f, &ns, our_mac, vip);
     assert_memory_equal(f, client_mac, 6); /* to the solicitor's SLLA */
