@@ -19,11 +19,13 @@
 #include "provider/http.h"
 #include "provider/provider.h"
 #include "test/fakes/cloudstack/fake_cs_client.h"
+#include "test/integration/ctl_env.h"
 
 extern const struct lbp_provider lbp_provider_cloudstack;
 static const struct lbp_provider *P = &lbp_provider_cloudstack;
 static struct fake_cs g_cs;
 
+#undef CHECK
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
@@ -52,17 +54,8 @@ static const char *s(json_object *o, const char *k)
 
 static int until_done(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *sp, bool rm)
 {
-    int rc = LBP_PENDING;
-    for (int i = 0; i < 100 && rc == LBP_PENDING; i++) {
-        struct lbp_lb_status st;
-        struct lbp_call call = {0};
-        rc = rm ? P->remove(ctx, sp, &call) : P->ensure(ctx, sp, &st, &call);
-        if (rc != LBP_OK && rc != LBP_PENDING)
-            fprintf(stderr, "%s: %s: %s\n", rm ? "remove" : "ensure", lbp_rc_str(rc), call.err);
-        if (rc == LBP_PENDING)
-            usleep(200000); /* jobs complete at their first poll here */
-    }
-    return rc;
+    struct lbp_call call;
+    return ctl_provider_settle(P, ctx, sp, rm, &call);
 }
 
 /* ACL items on the tier with these CIDRs for ports 31080 and 31443. */
