@@ -1,5 +1,6 @@
 /* ctl_env.c — see ctl_env.h. */
 #include "test/integration/ctl_env.h"
+#include "test/integration/prov_svc.h"
 #include "common/file.h"
 #include "common/rc.h"
 #include "provider/http.h"
@@ -226,23 +227,38 @@ void ctl_node(struct ctl_env *e, const char *name, const char *ip)
     ctl_node_full(e, name, ip, pid, NULL);
 }
 
+/* pre, v, post when v is set (one optional JSON member), "" otherwise; out. */
+static const char *opt_member(char *out, size_t cap, const char *pre, const char *v,
+                              const char *post)
+{
+    out[0] = '\0';
+    if (v)
+        snprintf(out, cap, "%s%s%s", pre, v, post);
+    return out;
+}
+
+/* POST body to path; anything but 201 ends the test naming what. */
+static void create(struct ctl_env *e, const char *path, const char *body, const char *what)
+{
+    long code = ctl_api(e, "POST", path, body, NULL);
+    if (code != 201) {
+        fprintf(stderr, "cannot create %s: HTTP %ld\n", what, code);
+        ctl_env_fail(e);
+    }
+}
+
 void ctl_node_full(struct ctl_env *e, const char *name, const char *ip, const char *provider_id,
                    const char *labels)
 {
-    char body[1536], spec[400] = "", meta[300] = "";
-    if (provider_id)
-        snprintf(spec, sizeof(spec), ",\"spec\":{\"providerID\":\"%s\"}", provider_id);
-    if (labels)
-        snprintf(meta, sizeof(meta), ",\"labels\":{%s}", labels);
+    char body[1536], spec[400], meta[300];
     snprintf(body, sizeof(body),
              "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"%s\"%s}%s,"
              "\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"%s\"}],"
              "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}",
-             name, meta, spec, ip);
-    if (ctl_api(e, "POST", "/api/v1/nodes", body, NULL) != 201) {
-        fprintf(stderr, "cannot create node %s\n", name);
-        ctl_env_fail(e);
-    }
+             name, opt_member(meta, sizeof(meta), ",\"labels\":{", labels, "}"),
+             opt_member(spec, sizeof(spec), ",\"spec\":{\"providerID\":\"", provider_id, "\"}"),
+             ip);
+    create(e, "/api/v1/nodes", body, name);
 }
 
 void ctl_service(struct ctl_env *e, const char *name, const char *spec_extra, int port)
@@ -256,24 +272,19 @@ void ctl_service(struct ctl_env *e, const char *name, const char *spec_extra, in
 void ctl_service_full(struct ctl_env *e, const char *name, const char *annotations,
                       const char *spec_extra, const char *ports)
 {
-    char body[4096], ann[2048] = "";
-    if (annotations)
-        snprintf(ann, sizeof(ann), ",\"annotations\":{%s}", annotations);
+    char body[4096], ann[2048];
     snprintf(body, sizeof(body),
              "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"%s\","
              "\"namespace\":\"default\"%s},\"spec\":{\"type\":\"LoadBalancer\",%s%s\"ports\":[%s],"
              "\"selector\":{\"app\":\"%s\"}}}",
-             name, ann, spec_extra ? spec_extra : "", spec_extra && spec_extra[0] ? "," : "",
+             name, opt_member(ann, sizeof(ann), ",\"annotations\":{", annotations, "}"),
+             spec_extra ? spec_extra : "", spec_extra && spec_extra[0] ? "," : "",
              ports ? ports
                    : "{\"name\":\"http\",\"protocol\":\"TCP\",\"port\":80,\"targetPort\":8080},"
                      "{\"name\":\"https\",\"protocol\":\"TCP\",\"port\":443,\"targetPort\":8443},"
                      "{\"name\":\"admin\",\"protocol\":\"TCP\",\"port\":9000,\"targetPort\":9000}",
              name);
-    long code = ctl_api(e, "POST", "/api/v1/namespaces/default/services", body, NULL);
-    if (code != 201) {
-        fprintf(stderr, "cannot create service %s: HTTP %ld\n", name, code);
-        ctl_env_fail(e);
-    }
+    create(e, "/api/v1/namespaces/default/services", body, name);
 }
 
 static void svc_path(const char *name, char *path, size_t cap)
@@ -383,30 +394,24 @@ int ctl_make_orphan(const struct lbp_provider *p, const char *conf, const char *
                     char lb_name[LBP_LB_NAME_LEN + 1])
 {
     struct lbp_provider_ctx *pctx = NULL;
-    struct lbp_lb_port ports[1] = {{"p", "TCP", 80, 31000}};
-    struct lbp_lb_node nodes[1] = {{"node-1", provider_id, NULL, NULL, NULL, 0}};
-    struct lbp_lb_spec sp = {.cluster_name = cluster,
-                             .namespace = "default",
-                             .name = "ghost",
-                             .uid = "0badc0de-0000-4000-8000-000000000001",
-                             .ports = ports,
-                             .n_ports = 1,
-                             .nodes = nodes,
-                             .n_nodes = 1,
-                             .annotations = ann,
-                             .n_annotations = n_ann,
-                             .session_affinity = "None"};
+    struct prov_svc s;
+    const struct lbp_lb_spec *sp;
     struct lbp_call call;
     char err[256];
     int rc;
-    lbp_lb_name(sp.uid, sp.lb_name);
-    snprintf(lb_name, LBP_LB_NAME_LEN + 1, "%s", sp.lb_name);
+    prov_svc_init(&s, "default", "ghost", "0badc0de-0000-4000-8000-000000000001");
+    prov_svc_port(&s, "TCP", 80, 31000);
+    prov_svc_node(&s, "node-1", provider_id);
+    for (size_t i = 0; i < n_ann; i++)
+        prov_svc_ann(&s, ann[i].key, ann[i].value);
+    sp = prov_svc_spec(&s, cluster);
+    snprintf(lb_name, LBP_LB_NAME_LEN + 1, "%s", sp->lb_name);
     rc = p->init(conf, cluster, &pctx, err, sizeof(err));
     if (rc != LBP_OK) {
         fprintf(stderr, "ghost: init: %s: %s\n", lbp_rc_str(rc), err);
         return rc;
     }
-    rc = ctl_provider_settle(p, pctx, &sp, false, &call);
+    rc = ctl_provider_settle(p, pctx, sp, false, &call);
     p->cleanup(pctx);
     lbp_http_thread_cleanup();
     return rc;

@@ -24,16 +24,27 @@ void prov_svc_port(struct prov_svc *s, const char *proto, int port, int node_por
     p->node_port = node_port;
 }
 
+void prov_svc_node(struct prov_svc *s, const char *name, const char *provider_id)
+{
+    size_t k = s->n_nodes;
+    if (k >= PROV_SVC_MAXN)
+        return;
+    snprintf(s->nname[k], sizeof(s->nname[k]), "%s", name);
+    snprintf(s->pid[k], sizeof(s->pid[k]), "%s", provider_id ? provider_id : "");
+    s->nodes[k].name = s->nname[k];
+    s->nodes[k].provider_id = provider_id ? s->pid[k] : NULL;
+    s->n_nodes++;
+}
+
 void prov_svc_nodes(struct prov_svc *s, int first, int last,
                     void (*pid)(int i, char *out, size_t cap))
 {
     s->n_nodes = 0;
-    for (int i = first; i <= last && s->n_nodes < PROV_SVC_MAXN; i++) {
-        size_t k = s->n_nodes++;
-        snprintf(s->nname[k], sizeof(s->nname[k]), "node-%d", i);
-        pid(i, s->pid[k], sizeof(s->pid[k]));
-        s->nodes[k].name = s->nname[k];
-        s->nodes[k].provider_id = s->pid[k];
+    for (int i = first; i <= last; i++) {
+        char name[32], id[96];
+        snprintf(name, sizeof(name), "node-%d", i);
+        pid(i, id, sizeof(id));
+        prov_svc_node(s, name, id);
     }
 }
 

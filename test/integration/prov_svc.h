@@ -34,7 +34,10 @@ struct prov_svc {
 /* An empty Service ns/name with this uid. */
 void prov_svc_init(struct prov_svc *s, const char *ns, const char *name, const char *uid);
 void prov_svc_port(struct prov_svc *s, const char *proto, int port, int node_port);
-/* Nodes first..last named node-<i>, each with the providerID pid(i) writes. */
+/* One more node; provider_id (copied) may be NULL. */
+void prov_svc_node(struct prov_svc *s, const char *name, const char *provider_id);
+/* Nodes first..last named node-<i> (in place of any before), each with the providerID pid(i)
+ * writes. */
 void prov_svc_nodes(struct prov_svc *s, int first, int last,
                     void (*pid)(int i, char *out, size_t cap));
 void prov_svc_ann(struct prov_svc *s, const char *key, const char *value);
