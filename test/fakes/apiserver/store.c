@@ -690,6 +690,19 @@ static void check_annotations(json_object *meta, struct fake_errs *e)
                       "Too long: must have at most %d bytes", ANNOTATIONS_MAX);
 }
 
+/* The body names another namespace than the URL: replied 400, as the API server does. */
+static bool ns_differs(const struct fake_req *q, json_object *meta, struct fake_reply *r)
+{
+    const char *ns = fake_get_str(meta, "namespace");
+    if (!q->rt->namespaced || !ns || !*ns || strcmp(ns, q->ns) == 0)
+        return false;
+    fake_reply_status(r, 400, "BadRequest",
+                      "the namespace of the provided object does not match the namespace "
+                      "sent on the request",
+                      NULL, NULL, NULL);
+    return true;
+}
+
 void fake_store_create(const struct fake_req *q, struct fake_reply *r)
 {
     struct fake_rtype *rt = q->rt;
@@ -700,14 +713,8 @@ void fake_store_create(const struct fake_req *q, struct fake_reply *r)
         return;
     fake_errs_init(&errs);
     json_object *meta = fake_ensure_obj(o, "metadata");
-    const char *ns = fake_get_str(meta, "namespace");
-    if (rt->namespaced && ns && *ns && strcmp(ns, q->ns) != 0) {
-        fake_reply_status(r, 400, "BadRequest",
-                          "the namespace of the provided object does not match the namespace "
-                          "sent on the request",
-                          NULL, NULL, NULL);
+    if (ns_differs(q, meta, r))
         goto out;
-    }
     const char *nm = fake_get_str(meta, "name"), *gen = fake_get_str(meta, "generateName");
     if (nm && strlen(nm) > 253) {
         fake_errs_add(&errs, "FieldValueTooLong", "metadata.name",
@@ -845,14 +852,8 @@ static void commit_update(const struct fake_req *q, struct fake_obj *cur, json_o
         fake_reply_status(r, 400, "BadRequest", msg, NULL, NULL, NULL);
         goto out;
     }
-    const char *ns = fake_get_str(meta, "namespace");
-    if (rt->namespaced && ns && *ns && strcmp(ns, q->ns) != 0) {
-        fake_reply_status(r, 400, "BadRequest",
-                          "the namespace of the provided object does not match the namespace "
-                          "sent on the request",
-                          NULL, NULL, NULL);
+    if (ns_differs(q, meta, r))
         goto out;
-    }
     if (status_write) {
         /* A status write takes status and the metadata a controller owns; never spec. */
         json_object *res = json_object_new_object();
