@@ -80,26 +80,6 @@ static json_object *gobj(const char *coll, const char *name)
     return o;
 }
 
-/* Objects lbprov made that are still there (the VMs aside). */
-static int leftovers(void)
-{
-    json_object *st = fake_gce_json(&g_gce, "/_fake/state");
-    int n = 0;
-    json_object_object_foreach(jget(st, "resources"), coll, objs)
-    {
-        if (strstr(coll, "/instances"))
-            continue;
-        json_object_object_foreach(objs, name, o)
-        {
-            (void)o;
-            fprintf(stderr, "present: %s/%s\n", coll, name);
-            n++;
-        }
-    }
-    json_object_put(st);
-    return n;
-}
-
 struct cond {
     const char *svc;
     int want;
@@ -154,7 +134,7 @@ static bool pool_hc_local(void *ctx)
 static bool no_objects(void *ctx)
 {
     (void)ctx;
-    return leftovers() == 0;
+    return fake_gce_leftovers(&g_gce) == 0;
 }
 
 static bool fr_gone(void *ctx)

@@ -164,25 +164,7 @@ static long mutations(struct env *e)
 /* Objects lbprov made and did not delete (the seeded VMs aside); names them on stderr. */
 static long leftovers(struct env *e)
 {
-    struct json_object *st = fake_gce_json(&e->f, "/_fake/state"), *res;
-    long n = 0;
-    if (!st || !json_object_object_get_ex(st, "resources", &res)) {
-        json_object_put(st);
-        return -1;
-    }
-    json_object_object_foreach(res, coll, objs)
-    {
-        if (strstr(coll, "/instances"))
-            continue;
-        json_object_object_foreach(objs, name, o)
-        {
-            (void)o;
-            fprintf(stderr, "left: %s/%s\n", coll, name);
-            n++;
-        }
-    }
-    json_object_put(st);
-    return n;
+    return fake_gce_leftovers(&e->f);
 }
 
 static long total(struct env *e)
