@@ -537,6 +537,17 @@ bool ctl_has_ingress(struct ctl_env *e, const char *name)
     return ip[0] != '\0';
 }
 
+int ctl_count_ingress(struct ctl_env *e, const char *prefix, int n)
+{
+    int with = 0;
+    for (int i = 0; i < n; i++) {
+        char name[96];
+        snprintf(name, sizeof(name), "%s%d", prefix, i);
+        with += ctl_has_ingress(e, name);
+    }
+    return with;
+}
+
 bool ctl_has_finalizer(struct ctl_env *e, const char *name)
 {
     char path[300];

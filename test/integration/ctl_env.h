@@ -124,6 +124,8 @@ void ctl_ingress(struct ctl_env *e, const char *name, char *out, size_t len);
 /* The Service has an ingress IP or hostname. */
 bool ctl_has_ingress(struct ctl_env *e, const char *name);
 bool ctl_has_finalizer(struct ctl_env *e, const char *name);
+/* How many of the Services <prefix>0 .. <prefix>(n-1) have an ingress. */
+int ctl_count_ingress(struct ctl_env *e, const char *prefix, int n);
 /* How many backend nodes the mock LB for ns/name has, or -1 without one. */
 int ctl_lb_nodes(struct ctl_env *e, const char *svc_key);
 /* Runs lbprov with args; returns its exit status and its output (caller frees). */
