@@ -120,6 +120,15 @@ static int remove_all(struct env *e, struct prov_svc *s)
     return rc;
 }
 
+/* Service default/name with one port on nodes 0..last_node. */
+static void svc_on(struct prov_svc *s, const char *name, const char *uid, const char *proto,
+                   int port, int last_node)
+{
+    prov_svc_init(s, "default", name, uid);
+    svc_port(s, proto, port);
+    prov_svc_nodes(s, 0, last_node, gce_pid);
+}
+
 static struct json_object *obj(struct env *e, const char *coll, const char *name)
 {
     /* the last few states stay alive, so a test may hold two objects at once */
@@ -175,6 +184,14 @@ static long total(struct env *e)
     return n;
 }
 
+/* s removed, nothing of lbprov's left in the fake, the fake stopped. */
+static void finish(struct env *e, struct prov_svc *s)
+{
+    remove_all(e, s);
+    assert_int_equal(leftovers(e), 0);
+    env_stop(e);
+}
+
 #define UID1 "11111111-2222-4333-8444-555555555555"
 #define LB1 "a1111111122224333844455555555555"
 
@@ -191,10 +208,8 @@ static void t_external_lifecycle(void **state)
     (void)state;
 
     env_start(&e, "0", NULL);
-    prov_svc_init(&s, "default", "web", UID1);
-    svc_port(&s, "TCP", 80);
+    svc_on(&s, "web", UID1, "TCP", 80, 5);
     svc_port(&s, "TCP", 443);
-    prov_svc_nodes(&s, 0, 5, gce_pid);
     lbp_lb_name(UID1, lb);
     assert_string_equal(lb, "a1111111122224333844455555555555");
     ensure_all(&e, &s, &st, &pend, NULL);
@@ -266,9 +281,7 @@ static void t_external_lifecycle(void **state)
     free(owned);
 
     /* delete leaves nothing */
-    remove_all(&e, &s);
-    assert_int_equal(leftovers(&e), 0);
-    env_stop(&e);
+    finish(&e, &s);
 }
 
 #define UID2 "22222222-2222-4333-8444-555555555555"
@@ -287,9 +300,7 @@ static void t_pending_and_restart(void **state)
     (void)state;
 
     env_start(&e, "2", NULL);
-    prov_svc_init(&s, "default", "slow", UID2);
-    svc_port(&s, "UDP", 53);
-    prov_svc_nodes(&s, 0, 8, gce_pid);
+    svc_on(&s, "slow", UID2, "UDP", 53, 8);
     /* the first call starts changes and does not wait for them */
     rc = P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &st, &call);
     assert_int_equal(rc, LBP_PENDING);
@@ -311,9 +322,7 @@ static void t_pending_and_restart(void **state)
             ostr(json_object_array_get_idx(json_object_object_get(fw, "allowed"), 0), "IPProtocol"),
             "udp");
     }
-    remove_all(&e, &s);
-    assert_int_equal(leftovers(&e), 0);
-    env_stop(&e);
+    finish(&e, &s);
 }
 
 /* ETP Local and back; ClientIP; a requested IP kept, then refused to a second Service. */
@@ -327,9 +336,7 @@ static void t_local_affinity_ip(void **state)
     (void)state;
 
     env_start(&e, "1", NULL);
-    prov_svc_init(&s, "default", "loc", UID2);
-    svc_port(&s, "TCP", 80);
-    prov_svc_nodes(&s, 0, 2, gce_pid);
+    svc_on(&s, "loc", UID2, "TCP", 80, 2);
     ensure_all(&e, &s, &st, &pend, NULL);
     /* Local: the Service's own check on its healthCheckNodePort */
     s.local = true;
@@ -371,9 +378,7 @@ static void t_local_affinity_ip(void **state)
     }
 
     /* a requested IP is reserved under the LB's name and held */
-    prov_svc_init(&s2, "default", "pinned", UID3);
-    svc_port(&s2, "TCP", 80);
-    prov_svc_nodes(&s2, 0, 2, gce_pid);
+    svc_on(&s2, "pinned", UID3, "TCP", 80, 2);
     s2.ip = "203.0.113.77";
     rc = ensure_all(&e, &s2, &st, &pend, NULL);
     assert_int_equal(rc, LBP_OK);
@@ -381,9 +386,7 @@ static void t_local_affinity_ip(void **state)
     /* the same IP for another Service: refused once, by name, not retried */
     {
         struct prov_svc s3;
-        prov_svc_init(&s3, "default", "clash", "44444444-2222-4333-8444-555555555555");
-        svc_port(&s3, "TCP", 80);
-        prov_svc_nodes(&s3, 0, 2, gce_pid);
+        svc_on(&s3, "clash", "44444444-2222-4333-8444-555555555555", "TCP", 80, 2);
         s3.ip = "203.0.113.77";
         rc = ensure_all(&e, &s3, &st, &pend, &call);
         assert_int_equal(rc, LBP_INVALID);
@@ -391,9 +394,7 @@ static void t_local_affinity_ip(void **state)
         remove_all(&e, &s3);
     }
     remove_all(&e, &s2);
-    remove_all(&e, &s);
-    assert_int_equal(leftovers(&e), 0);
-    env_stop(&e);
+    finish(&e, &s);
 }
 
 /* A quota named in the message; a throttling storm ridden out; bad credentials refused. */
@@ -407,9 +408,7 @@ static void t_errors(void **state)
     (void)state;
 
     env_start(&e, "0", NULL);
-    prov_svc_init(&s, "default", "q", UID1);
-    svc_port(&s, "TCP", 80);
-    prov_svc_nodes(&s, 0, 2, gce_pid);
+    svc_on(&s, "q", UID1, "TCP", 80, 2);
     assert_int_equal(fake_gce_control(&e.f, "/_fake/quotas", "{\"FORWARDING_RULES\":0}"), 200);
     rc = ensure_all(&e, &s, &st, &pend, &call);
     assert_int_equal(rc, LBP_RETRY);
@@ -420,9 +419,7 @@ static void t_errors(void **state)
         fake_gce_control(&e.f, "/_fake/faults", "{\"rate_limit\":2,\"too_many_requests\":1}"), 200);
     ensure_all(&e, &s, &st, &pend, NULL);
     assert_int_equal(st.n_ingress, 1);
-    remove_all(&e, &s);
-    assert_int_equal(leftovers(&e), 0);
-    env_stop(&e);
+    finish(&e, &s);
 }
 
 /* The internal model: groups per zone, backend service, INTERNAL rule in the subnetwork. */
@@ -438,10 +435,8 @@ static void t_internal(void **state)
     (void)state;
 
     env_start(&e, "1", "subnetwork-name = default\n");
-    prov_svc_init(&s, "default", "ilb", UID1);
-    svc_port(&s, "TCP", 80);
+    svc_on(&s, "ilb", UID1, "TCP", 80, 5);
     svc_port(&s, "TCP", 8080);
-    prov_svc_nodes(&s, 0, 5, gce_pid);
     s.ann[s.n_ann++] =
         (struct lbp_lb_annotation){"networking.gke.io/load-balancer-type", "Internal"};
     ensure_all(&e, &s, &st, &pend, NULL);
@@ -494,9 +489,7 @@ static void t_internal(void **state)
     assert_int_equal(P->list_owned(e.ctx, &owned, &n_owned, &call), LBP_OK);
     assert_int_equal(n_owned, 1);
     free(owned);
-    remove_all(&e, &s);
-    assert_int_equal(leftovers(&e), 0);
-    env_stop(&e);
+    finish(&e, &s);
 }
 
 /* Every credential source against the fake's own endpoints; a refused key said by name. */
