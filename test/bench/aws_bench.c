@@ -51,6 +51,12 @@ static void set_latency(struct fake_aws *f, int ms)
     fake_aws_req(f, "POST", "/_fake/config", body, NULL);
 }
 
+/* Calls fake-aws counted since the last reset. */
+static long total_calls(void *f)
+{
+    return fake_aws_counter(f, "total");
+}
+
 int main(int argc, char **argv)
 {
     struct bench_opts o = BENCH_OPTS_DEFAULT;
@@ -107,14 +113,11 @@ int main(int argc, char **argv)
     set_latency(&f, o.latency_ms);
     fake_aws_reset_counters(&f);
     {
-        struct bench_targets t = {.p = P, .ctx = ctx, .svcs = svcs};
         struct bench_tally tally;
         char what[96];
-        t0 = lbp_now_ms();
-        tally = bench_run(o.workers, o.services, bench_update_targets, &t);
         snprintf(what, sizeof(what), "(c) 1 node change on %d NLB Services (update_targets)",
                  o.services);
-        bench_row(56, what, fake_aws_counter(&f, "total"), (double)(lbp_now_ms() - t0) / 1000);
+        tally = bench_targets_row(&o, P, ctx, svcs, 56, what, total_calls, &f);
         printf("\n(c) per Service: %.1f calls; targets registered %ld, deregistered %ld; "
                "failures %d\n",
                (double)fake_aws_counter(&f, "total") / o.services,

@@ -172,3 +172,14 @@ void bench_row(int w, const char *what, long calls, double secs)
 {
     printf("| %-*s | %6ld | %8.2f |\n", w, what, calls, secs);
 }
+
+struct bench_tally bench_targets_row(const struct bench_opts *o, const struct lbp_provider *p,
+                                     struct lbp_provider_ctx *ctx, struct bench_svc *svcs, int w,
+                                     const char *what, long (*calls)(void *ud), void *ud)
+{
+    struct bench_targets t = {.p = p, .ctx = ctx, .svcs = svcs};
+    uint64_t t0 = lbp_now_ms();
+    struct bench_tally tally = bench_run(o->workers, o->services, bench_update_targets, &t);
+    bench_row(w, what, calls(ud), (double)(lbp_now_ms() - t0) / 1000);
+    return tally;
+}

@@ -85,6 +85,14 @@ struct bench_targets {
     struct bench_svc *svcs;
 };
 int bench_update_targets(void *ud, int i);
+/*
+ * update_targets of every Service of svcs (o->services of them) on
+ * o->workers threads, timed and printed as a bench_row of width w with
+ * what and the count calls(ud) gives after. The tally.
+ */
+struct bench_tally bench_targets_row(const struct bench_opts *o, const struct lbp_provider *p,
+                                     struct lbp_provider_ctx *ctx, struct bench_svc *svcs, int w,
+                                     const char *what, long (*calls)(void *ud), void *ud);
 
 /* "| scenario | col... |" and its rule, the first column w wide, the others as wide as cols[i]+2.
  */

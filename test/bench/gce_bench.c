@@ -70,6 +70,11 @@ static long total(struct fake_gce *f)
     return n;
 }
 
+static long total_calls(void *f)
+{
+    return total(f);
+}
+
 /* ensure until it is done, asking again at once after LBP_PENDING; the rounds. */
 static int ensure_done(struct lbp_provider_ctx *ctx, struct bench_svc *s, int *rounds)
 {
@@ -161,14 +166,11 @@ int main(int argc, char **argv)
     set_latency(&f, o.latency_ms);
     fake_gce_control(&f, "/_fake/counters/reset", "{}");
     {
-        struct bench_targets t = {.p = P, .ctx = ctx, .svcs = svcs};
         struct bench_tally tally;
         char what[96];
-        t0 = lbp_now_ms();
-        tally = bench_run(o.workers, o.services, bench_update_targets, &t);
         snprintf(what, sizeof(what), "(c) 1 node change on %d Services (update_targets)",
                  o.services);
-        bench_row(58, what, total(&f), (double)(lbp_now_ms() - t0) / 1000);
+        tally = bench_targets_row(&o, P, ctx, svcs, 58, what, total_calls, &f);
         printf("\n(c) per Service: %.2f calls; instance lookups %ld, addInstance %ld, "
                "removeInstance %ld; failures %d\n",
                (double)total(&f) / o.services,

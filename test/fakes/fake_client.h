@@ -3,6 +3,7 @@
  * fake-azure) share: running a fake as a child in a temp dir of its own
  * until it has written its port file, one HTTP request over loopback with
  * libcurl, and reading the /_fake/ control endpoint's JSON and counters.
+ * The fake-aws and fake-cloudstack clients send their HTTP through it too.
  */
 #ifndef LBP_FAKE_CLIENT_H
 #define LBP_FAKE_CLIENT_H

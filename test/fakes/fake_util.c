@@ -122,11 +122,21 @@ int fake_spawn_listening(const char *bin, const char *const *extra, pid_t *pid, 
             fclose(in);
         else
             close(pfd[0]);
-        kill(*pid, SIGTERM);
-        waitpid(*pid, NULL, 0);
-        *pid = 0;
+        fake_spawn_stop(pid);
         return -1;
     }
     fclose(in);
     return 0;
+}
+
+int fake_spawn_stop(pid_t *pid)
+{
+    int st = 0;
+    if (*pid <= 0)
+        return 0;
+    kill(*pid, SIGTERM);
+    if (waitpid(*pid, &st, 0) != *pid)
+        st = -1;
+    *pid = 0;
+    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

@@ -35,5 +35,10 @@ int fake_write_file(const char *path, const char *data);
  * child gets SIGTERM if the caller dies. 0, or -1 (nothing left running).
  */
 int fake_spawn_listening(const char *bin, const char *const *extra, pid_t *pid, int *port);
+/*
+ * SIGTERM to the fake at *pid and reap it; *pid becomes 0. Its exit
+ * status, 0 when none ran, -1 when it did not exit by itself.
+ */
+int fake_spawn_stop(pid_t *pid);
 
 #endif

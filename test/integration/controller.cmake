@@ -1,6 +1,6 @@
 # The service controller's integration tests (included from CMakeLists.txt).
 add_library(lbp_ctl_env STATIC ctl_env.c)
-target_link_libraries(lbp_ctl_env PUBLIC lbp_test_harness PkgConfig::JSONC)
+target_link_libraries(lbp_ctl_env PUBLIC lbp_prov_svc lbp_test_harness PkgConfig::JSONC)
 foreach(t test_controller test_controller_faults test_controller_restart test_controller_leader
     test_controller_baremetal test_controller_async test_controller_limits
     test_controller_refusals test_controller_keep_address test_controller_nodes_pending)

@@ -1,11 +1,14 @@
 /* ctl_env.c — see ctl_env.h. */
 #include "test/integration/ctl_env.h"
+#include "test/integration/prov_svc.h"
 #include "common/file.h"
 #include "common/rc.h"
+#include "provider/http.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +39,21 @@ void ctl_env_init_opts(struct ctl_env *e, const char *extra, const struct lbp_fa
         exit(1);
     fprintf(f, "state_file=%s\n%s\n", e->state_file, extra ? extra : "");
     fclose(f);
+}
+
+void ctl_env_cloud(struct ctl_env *e, const char *cloud, const char *fmt, ...)
+{
+    va_list ap;
+    FILE *f = fopen(e->cloud_conf, "w");
+    if (!f) {
+        fprintf(stderr, "cannot write %s\n", e->cloud_conf);
+        ctl_env_fail(e);
+    }
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    fclose(f);
+    snprintf(e->cloud, sizeof(e->cloud), "%s", cloud);
 }
 
 static long http_ctl(struct ctl_env *e, const char *method, const char *path, const char *req_body,
@@ -114,7 +132,7 @@ void ctl_env_start_controller(struct ctl_env *e, const char *const *extra)
     argv[n++] = lbp_test_lbprov_bin();
     argv[n++] = "controller";
     argv[n++] = "--cloud";
-    argv[n++] = e->cloud ? e->cloud : "mock";
+    argv[n++] = e->cloud[0] ? e->cloud : "mock";
     argv[n++] = "--cloud-config";
     argv[n++] = e->cloud_conf;
     argv[n++] = "--kubeconfig";
@@ -157,6 +175,22 @@ void ctl_env_dump(struct ctl_env *e)
         fprintf(stderr, "(no controller log)\n");
 }
 
+void ctl_env_fail(struct ctl_env *e)
+{
+    ctl_env_dump(e);
+    if (e->on_fail)
+        e->on_fail();
+    ctl_env_stop(e);
+    exit(1);
+}
+
+int ctl_env_end_controller(struct ctl_env *e, int sig)
+{
+    int st = e->ctl > 0 ? lbp_test_stop(e->ctl, sig, 8000) : 0;
+    e->ctl = 0;
+    return st;
+}
+
 int ctl_env_stop(struct ctl_env *e)
 {
     int st = 0;
@@ -188,34 +222,199 @@ long ctl_api(struct ctl_env *e, const char *method, const char *path, const char
 
 void ctl_node(struct ctl_env *e, const char *name, const char *ip)
 {
-    char body[1024];
-    snprintf(body, sizeof(body),
-             "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"%s\"},"
-             "\"spec\":{\"providerID\":\"mock://%s\"},\"status\":{\"addresses\":[{\"type\":"
-             "\"InternalIP\",\"address\":\"%s\"}],\"conditions\":[{\"type\":\"Ready\","
-             "\"status\":\"True\"}]}}",
-             name, name, ip);
-    if (ctl_api(e, "POST", "/api/v1/nodes", body, NULL) != 201) {
-        fprintf(stderr, "cannot create node %s\n", name);
-        exit(1);
+    char pid[128];
+    snprintf(pid, sizeof(pid), "mock://%s", name);
+    ctl_node_full(e, name, ip, pid, NULL);
+}
+
+/* pre, v, post when v is set (one optional JSON member), "" otherwise; out. */
+static const char *opt_member(char *out, size_t cap, const char *pre, const char *v,
+                              const char *post)
+{
+    out[0] = '\0';
+    if (v)
+        snprintf(out, cap, "%s%s%s", pre, v, post);
+    return out;
+}
+
+/* POST body to path; anything but 201 ends the test naming what. */
+static void create(struct ctl_env *e, const char *path, const char *body, const char *what)
+{
+    long code = ctl_api(e, "POST", path, body, NULL);
+    if (code != 201) {
+        fprintf(stderr, "cannot create %s: HTTP %ld\n", what, code);
+        ctl_env_fail(e);
     }
+}
+
+void ctl_node_full(struct ctl_env *e, const char *name, const char *ip, const char *provider_id,
+                   const char *labels)
+{
+    char body[1536], spec[400], meta[300];
+    snprintf(body, sizeof(body),
+             "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"%s\"%s}%s,"
+             "\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"%s\"}],"
+             "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}",
+             name, opt_member(meta, sizeof(meta), ",\"labels\":{", labels, "}"),
+             opt_member(spec, sizeof(spec), ",\"spec\":{\"providerID\":\"", provider_id, "\"}"),
+             ip);
+    create(e, "/api/v1/nodes", body, name);
 }
 
 void ctl_service(struct ctl_env *e, const char *name, const char *spec_extra, int port)
 {
-    char body[2048];
+    char ports[160];
+    snprintf(ports, sizeof(ports),
+             "{\"name\":\"p\",\"protocol\":\"TCP\",\"port\":%d,\"targetPort\":%d}", port, port);
+    ctl_service_full(e, name, NULL, spec_extra, ports);
+}
+
+void ctl_service_full(struct ctl_env *e, const char *name, const char *annotations,
+                      const char *spec_extra, const char *ports)
+{
+    char body[4096], ann[2048];
     snprintf(body, sizeof(body),
              "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"%s\","
-             "\"namespace\":\"default\"},\"spec\":{\"type\":\"LoadBalancer\",%s%s\"ports\":[{"
-             "\"name\":\"p\",\"protocol\":\"TCP\",\"port\":%d,\"targetPort\":%d}],"
+             "\"namespace\":\"default\"%s},\"spec\":{\"type\":\"LoadBalancer\",%s%s\"ports\":[%s],"
              "\"selector\":{\"app\":\"%s\"}}}",
-             name, spec_extra ? spec_extra : "", spec_extra && spec_extra[0] ? "," : "", port, port,
+             name, opt_member(ann, sizeof(ann), ",\"annotations\":{", annotations, "}"),
+             spec_extra ? spec_extra : "", spec_extra && spec_extra[0] ? "," : "",
+             ports ? ports
+                   : "{\"name\":\"http\",\"protocol\":\"TCP\",\"port\":80,\"targetPort\":8080},"
+                     "{\"name\":\"https\",\"protocol\":\"TCP\",\"port\":443,\"targetPort\":8443},"
+                     "{\"name\":\"admin\",\"protocol\":\"TCP\",\"port\":9000,\"targetPort\":9000}",
              name);
-    long code = ctl_api(e, "POST", "/api/v1/namespaces/default/services", body, NULL);
-    if (code != 201) {
-        fprintf(stderr, "cannot create service %s: HTTP %ld\n", name, code);
-        exit(1);
+    create(e, "/api/v1/namespaces/default/services", body, name);
+}
+
+static void svc_path(const char *name, char *path, size_t cap)
+{
+    snprintf(path, cap, "/api/v1/namespaces/default/services/%s", name);
+}
+
+json_object *ctl_svc_get(struct ctl_env *e, const char *name)
+{
+    char path[300];
+    json_object *o = NULL;
+    svc_path(name, path, sizeof(path));
+    if (ctl_api(e, "GET", path, NULL, &o) != 200) {
+        json_object_put(o);
+        o = NULL;
     }
+    return o;
+}
+
+long ctl_svc_put(struct ctl_env *e, const char *name, json_object *o)
+{
+    char path[300];
+    svc_path(name, path, sizeof(path));
+    return ctl_api(e, "PUT", path, json_object_to_json_string(o), NULL);
+}
+
+long ctl_svc_delete(struct ctl_env *e, const char *name)
+{
+    char path[300];
+    svc_path(name, path, sizeof(path));
+    return ctl_api(e, "DELETE", path, NULL, NULL);
+}
+
+long ctl_svc_set(struct ctl_env *e, const char *name, const char *key, json_object *value)
+{
+    json_object *s = ctl_svc_get(e, name), *spec = jget(s, "spec");
+    long code = -1;
+    if (spec && json_object_is_type(spec, json_type_object)) {
+        json_object_object_add(spec, key, value);
+        value = NULL;
+        code = ctl_svc_put(e, name, s);
+    }
+    json_object_put(value);
+    json_object_put(s);
+    return code;
+}
+
+long ctl_svc_port(struct ctl_env *e, const char *name, int old, int new_port)
+{
+    json_object *s = ctl_svc_get(e, name), *ports = jget(jget(s, "spec"), "ports");
+    long code = -1;
+    for (size_t i = 0; ports && i < json_object_array_length(ports); i++) {
+        json_object *p = json_object_array_get_idx(ports, i);
+        if (jpath_int(p, "port") == old) {
+            json_object_object_add(p, "port", json_object_new_int(new_port));
+            code = ctl_svc_put(e, name, s);
+            break;
+        }
+    }
+    json_object_put(s);
+    return code;
+}
+
+int ctl_svc_local(struct ctl_env *e, const char *name)
+{
+    json_object *s;
+    int port = -1;
+    if (ctl_svc_set(e, name, "externalTrafficPolicy", json_object_new_string("Local")) != 200)
+        return -1;
+    s = ctl_svc_get(e, name);
+    if (s)
+        port = (int)jpath_int(s, "spec.healthCheckNodePort");
+    json_object_put(s);
+    return port;
+}
+
+void ctl_lb_name_of(struct ctl_env *e, const char *name, char out[LBP_LB_NAME_LEN + 1])
+{
+    json_object *s = ctl_svc_get(e, name);
+    out[0] = '\0';
+    if (s && jpath_str(s, "metadata.uid"))
+        lbp_lb_name(jpath_str(s, "metadata.uid"), out);
+    json_object_put(s);
+}
+
+int ctl_provider_settle(const struct lbp_provider *p, struct lbp_provider_ctx *ctx,
+                        const struct lbp_lb_spec *sp, bool remove, struct lbp_call *call)
+{
+    uint64_t deadline = lbp_now_ms() + 30000;
+    struct lbp_lb_status st;
+    int rc;
+    for (;;) {
+        memset(call, 0, sizeof(*call));
+        rc = remove ? p->remove(ctx, sp, call) : p->ensure(ctx, sp, &st, call);
+        if (rc != LBP_PENDING || lbp_now_ms() >= deadline)
+            break;
+        usleep(100 * 1000); /* the fake's operation or job completes on a later poll */
+    }
+    if (rc != LBP_OK)
+        fprintf(stderr, "%s %s: %s: %s\n", remove ? "remove" : "ensure", sp->name, lbp_rc_str(rc),
+                call->err);
+    return rc;
+}
+
+int ctl_make_orphan(const struct lbp_provider *p, const char *conf, const char *cluster,
+                    const char *provider_id, const struct lbp_lb_annotation *ann, size_t n_ann,
+                    char lb_name[LBP_LB_NAME_LEN + 1])
+{
+    struct lbp_provider_ctx *pctx = NULL;
+    struct prov_svc s;
+    const struct lbp_lb_spec *sp;
+    struct lbp_call call;
+    char err[256];
+    int rc;
+    prov_svc_init(&s, "default", "ghost", "0badc0de-0000-4000-8000-000000000001");
+    prov_svc_port(&s, "TCP", 80, 31000);
+    prov_svc_node(&s, "node-1", provider_id);
+    for (size_t i = 0; i < n_ann; i++)
+        prov_svc_ann(&s, ann[i].key, ann[i].value);
+    sp = prov_svc_spec(&s, cluster);
+    snprintf(lb_name, LBP_LB_NAME_LEN + 1, "%s", sp->lb_name);
+    rc = p->init(conf, cluster, &pctx, err, sizeof(err));
+    if (rc != LBP_OK) {
+        fprintf(stderr, "ghost: init: %s: %s\n", lbp_rc_str(rc), err);
+        return rc;
+    }
+    rc = ctl_provider_settle(p, pctx, sp, false, &call);
+    p->cleanup(pctx);
+    lbp_http_thread_cleanup();
+    return rc;
 }
 
 json_object *ctl_cloud(struct ctl_env *e)
@@ -288,6 +487,20 @@ static json_object *jpath(json_object *o, const char *path)
     return o;
 }
 
+json_object *jget(json_object *o, const char *k)
+{
+    json_object *v = NULL;
+    if (o)
+        json_object_object_get_ex(o, k, &v);
+    return v;
+}
+
+const char *jstr(json_object *o, const char *k)
+{
+    json_object *v = jget(o, k);
+    return v ? json_object_get_string(v) : "";
+}
+
 const char *jpath_str(json_object *o, const char *path)
 {
     json_object *v = jpath(o, path);
@@ -322,6 +535,17 @@ bool ctl_has_ingress(struct ctl_env *e, const char *name)
     char ip[128];
     ctl_ingress(e, name, ip, sizeof(ip));
     return ip[0] != '\0';
+}
+
+int ctl_count_ingress(struct ctl_env *e, const char *prefix, int n)
+{
+    int with = 0;
+    for (int i = 0; i < n; i++) {
+        char name[96];
+        snprintf(name, sizeof(name), "%s%d", prefix, i);
+        with += ctl_has_ingress(e, name);
+    }
+    return with;
 }
 
 bool ctl_has_finalizer(struct ctl_env *e, const char *name)

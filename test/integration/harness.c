@@ -172,7 +172,17 @@ static bool read_token(const struct lbp_fake_api *api, char *out, size_t cap)
 long lbp_fake_api_request(struct lbp_fake_api *api, const char *method, const char *path,
                           const char *content_type, const char *body, char **resp)
 {
-    char url[2048], hdr[300], token[256], auth[300];
+    char token[256];
+    bool admin = read_token(api, token, sizeof(token)) && strncmp(path, "/_fake/", 7) != 0;
+    return lbp_fake_api_request_as(api, admin ? token : NULL, method, path, content_type, body,
+                                   resp);
+}
+
+long lbp_fake_api_request_as(struct lbp_fake_api *api, const char *token, const char *method,
+                             const char *path, const char *content_type, const char *body,
+                             char **resp)
+{
+    char url[2048], hdr[300], auth[300];
     struct curl_slist *h = NULL;
     struct lbp_buf b;
     long code = -1;
@@ -198,7 +208,7 @@ long lbp_fake_api_request(struct lbp_fake_api *api, const char *method, const ch
         snprintf(hdr, sizeof(hdr), "Content-Type: %s", content_type);
         h = curl_slist_append(h, hdr);
     }
-    if (read_token(api, token, sizeof(token)) && strncmp(path, "/_fake/", 7) != 0) {
+    if (token) {
         snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
         h = curl_slist_append(h, auth);
     }

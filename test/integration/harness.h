@@ -44,6 +44,10 @@ void lbp_fake_api_stop(struct lbp_fake_api *api);
  */
 long lbp_fake_api_request(struct lbp_fake_api *api, const char *method, const char *path,
                           const char *content_type, const char *body, char **resp);
+/* The same as the holder of token (NULL: no Authorization) instead of the admin. */
+long lbp_fake_api_request_as(struct lbp_fake_api *api, const char *token, const char *method,
+                             const char *path, const char *content_type, const char *body,
+                             char **resp);
 /* POST /_fake/faults with a JSON body (see test/fakes/apiserver/README.md). */
 int lbp_fake_api_fault(struct lbp_fake_api *api, const char *json);
 /* Requests counted by the fake for "VERB resource", e.g. "PATCH services/status". */

@@ -27,101 +27,29 @@
 #include "provider/http.h"
 #include "provider/provider.h"
 #include "test/fakes/aws/fake_aws_client.h"
+#include "test/integration/prov_svc.h"
 
 extern const struct lbp_provider lbp_provider_aws;
 static const struct lbp_provider *P = &lbp_provider_aws;
 
 #define CLUSTER "test-cluster"
-#define MAXN 128
-
-struct svc {
-    char uid[64], ns[64], name[64];
-    struct lbp_lb_port ports[8];
-    size_t n_ports;
-    struct lbp_lb_node nodes[MAXN];
-    char pid[MAXN][64], nname[MAXN][32];
-    size_t n_nodes;
-    struct lbp_lb_annotation ann[16];
-    size_t n_ann;
-    const char *ranges[8];
-    size_t n_ranges;
-    bool local;
-    int hc_node_port;
-    const char *affinity;
-    struct lbp_lb_spec spec;
-};
-
 struct env {
     struct fake_aws f;
     struct lbp_provider_ctx *ctx;
     char cfg[256];
 };
 
-static void svc_init(struct svc *s, const char *ns, const char *name, const char *uid)
+/* Node i is instance i-<i> in the fake. */
+static void aws_pid(int i, char *out, size_t cap)
 {
-    memset(s, 0, sizeof(*s));
-    snprintf(s->ns, sizeof(s->ns), "%s", ns);
-    snprintf(s->name, sizeof(s->name), "%s", name);
-    snprintf(s->uid, sizeof(s->uid), "%s", uid);
+    snprintf(out, cap, "aws:///us-east-1a/i-%017d", i);
 }
 
-static void svc_port(struct svc *s, const char *proto, int port, int node_port)
+static void three_ports(struct prov_svc *s)
 {
-    struct lbp_lb_port *p = &s->ports[s->n_ports++];
-    p->name = NULL;
-    p->protocol = proto;
-    p->port = port;
-    p->node_port = node_port;
-}
-
-/* Nodes first..last (instance i-<n> in the fake). */
-static void svc_nodes(struct svc *s, int first, int last)
-{
-    s->n_nodes = 0;
-    for (int i = first; i <= last && s->n_nodes < MAXN; i++) {
-        size_t k = s->n_nodes++;
-        snprintf(s->nname[k], sizeof(s->nname[k]), "node-%d", i);
-        snprintf(s->pid[k], sizeof(s->pid[k]), "aws:///us-east-1a/i-%017d", i);
-        s->nodes[k].name = s->nname[k];
-        s->nodes[k].provider_id = s->pid[k];
-    }
-}
-
-static void svc_ann(struct svc *s, const char *k, const char *v)
-{
-    s->ann[s->n_ann].key = k;
-    s->ann[s->n_ann].value = v;
-    s->n_ann++;
-}
-
-static const struct lbp_lb_spec *spec(struct svc *s)
-{
-    struct lbp_lb_spec *sp = &s->spec;
-    memset(sp, 0, sizeof(*sp));
-    sp->cluster_name = CLUSTER;
-    sp->namespace = s->ns;
-    sp->name = s->name;
-    sp->uid = s->uid;
-    lbp_lb_name(s->uid, sp->lb_name);
-    sp->ports = s->ports;
-    sp->n_ports = s->n_ports;
-    sp->nodes = s->nodes;
-    sp->n_nodes = s->n_nodes;
-    sp->source_ranges = s->ranges;
-    sp->n_source_ranges = s->n_ranges;
-    sp->session_affinity = s->affinity ? s->affinity : "None";
-    sp->local_traffic = s->local;
-    sp->health_check_node_port = s->hc_node_port;
-    sp->annotations = s->ann;
-    sp->n_annotations = s->n_ann;
-    return sp;
-}
-
-static void three_ports(struct svc *s)
-{
-    svc_port(s, "TCP", 80, 30080);
-    svc_port(s, "TCP", 443, 30443);
-    svc_port(s, "UDP", 53, 30053);
+    prov_svc_port(s, "TCP", 80, 30080);
+    prov_svc_port(s, "TCP", 443, 30443);
+    prov_svc_port(s, "UDP", 53, 30053);
 }
 
 static int env_start(struct env *e, const char *extra_cfg, int n_instances)
@@ -233,18 +161,18 @@ static int count_rules(struct env *e, const char *desc_prefix)
 static void nlb_create_converge_remove(void **st)
 {
     struct env e;
-    struct svc s;
+    struct prov_svc s;
     struct lbp_lb_status status;
     struct lbp_call call = {0};
     struct json_object *lbs, *tgs, *ls, *t;
     const char *nlb_ann = "service.beta.kubernetes.io/aws-load-balancer-type";
     assert_int_equal(env_start(&e, NULL, 8), 0);
 
-    svc_init(&s, "default", "web", "1b4e28ba-2fa1-11d2-883f-0016d3cca427");
-    svc_ann(&s, nlb_ann, "nlb");
+    prov_svc_init(&s, "default", "web", "1b4e28ba-2fa1-11d2-883f-0016d3cca427");
+    prov_svc_ann(&s, nlb_ann, "nlb");
     three_ports(&s);
-    svc_nodes(&s, 1, 5);
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    prov_svc_nodes(&s, 1, 5, aws_pid);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
 
     lbs = state(&e, "lbs");
     assert_int_equal(alen(lbs), 1);
@@ -286,19 +214,19 @@ static void nlb_create_converge_remove(void **st)
 
     /* Second ensure: reads only. */
     fake_aws_reset_counters(&e.f);
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     assert_only_describes(&e);
 
     /* get */
     memset(&status, 0, sizeof(status));
-    assert_int_equal(P->get(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(P->get(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     assert_string_equal(status.ingress[0].hostname,
                         js(json_object_array_get_idx(state(&e, "lbs"), 0), "dns"));
 
     /* Tags asked for later are added to the existing LB. */
-    svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags",
-            "team=blue");
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    prov_svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags",
+                 "team=blue");
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     assert_string_equal(
         js(json_object_object_get(json_object_array_get_idx(state(&e, "lbs"), 0), "tags"), "team"),
         "blue");
@@ -306,7 +234,7 @@ static void nlb_create_converge_remove(void **st)
     /* Port change: 80 -> 8080 on the same nodePort. */
     s.ports[0].port = 8080;
     fake_aws_reset_counters(&e.f);
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     ls = state(&e, "listeners");
 
     assert_int_equal(alen(ls), 3);
@@ -315,9 +243,9 @@ static void nlb_create_converge_remove(void **st)
     assert_int_equal(alen(state(&e, "tgs")), 3);
 
     /* Node change: 1..5 -> 3..7 registers 2 and deregisters 2 per group. */
-    svc_nodes(&s, 3, 7);
+    prov_svc_nodes(&s, 3, 7, aws_pid);
     fake_aws_reset_counters(&e.f);
-    assert_int_equal(P->update_targets(e.ctx, spec(&s), &call), LBP_OK);
+    assert_int_equal(P->update_targets(e.ctx, prov_svc_spec(&s, CLUSTER), &call), LBP_OK);
     assert_int_equal(fake_aws_counter(&e.f, "targets_registered"), 2 * 3);
     assert_int_equal(fake_aws_counter(&e.f, "targets_deregistered"), 2 * 3);
     tgs = state(&e, "tgs");
@@ -340,13 +268,13 @@ static void nlb_create_converge_remove(void **st)
     s.ranges[0] = "203.0.113.0/24";
     s.ranges[1] = "198.51.100.7/32";
     s.n_ranges = 2;
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     assert_int_equal(count_rules(&e, "kubernetes.io/rule/nlb/client="), 3 * 2);
 
     /* Local: HTTP /healthz on the health-check node port. */
     s.local = true;
-    s.hc_node_port = 32123;
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    s.hc_port = 32123;
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     tgs = state(&e, "tgs");
     for (size_t i = 0; i < alen(tgs); i++) {
         struct json_object *tg = json_object_array_get_idx(tgs, i);
@@ -359,8 +287,8 @@ static void nlb_create_converge_remove(void **st)
     {
         char old_dns[256];
         snprintf(old_dns, sizeof(old_dns), "%s", status.ingress[0].hostname);
-        svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-internal", "true");
-        assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+        prov_svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-internal", "true");
+        assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
         lbs = state(&e, "lbs");
         assert_int_equal(alen(lbs), 1);
         assert_string_equal(js(json_object_array_get_idx(lbs, 0), "scheme"), "internal");
@@ -381,36 +309,36 @@ static void nlb_create_converge_remove(void **st)
                                   NULL),
                      200);
     fake_aws_reset_counters(&e.f);
-    assert_int_equal(P->remove(e.ctx, spec(&s), &call), LBP_OK);
+    assert_int_equal(P->remove(e.ctx, prov_svc_spec(&s, CLUSTER), &call), LBP_OK);
     assert_int_equal(alen(state(&e, "lbs")), 0);
     assert_int_equal(alen(state(&e, "tgs")), 0);
     assert_int_equal(alen(state(&e, "listeners")), 0);
     assert_int_equal(count_rules(&e, "kubernetes.io/rule/nlb/"), 0);
     assert_int_equal(fake_aws_count(&e.f, "DeleteTargetGroup"), 3 + 2);
     /* Gone is success. */
-    assert_int_equal(P->remove(e.ctx, spec(&s), &call), LBP_OK);
-    assert_int_equal(P->get(e.ctx, spec(&s), &status, &call), LBP_NOT_FOUND);
+    assert_int_equal(P->remove(e.ctx, prov_svc_spec(&s, CLUSTER), &call), LBP_OK);
+    assert_int_equal(P->get(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_NOT_FOUND);
     env_stop(&e);
 }
 
 static void nlb_tcp_udp_and_tls(void **st)
 {
     struct env e;
-    struct svc s;
+    struct prov_svc s;
     struct lbp_lb_status status;
     struct lbp_call call = {0};
     struct json_object *tgs, *ls, *l;
     assert_int_equal(env_start(&e, "DefaultLoadBalancerType = nlb", 3), 0);
-    svc_init(&s, "default", "dns", "d0000000-0000-0000-0000-00000000000d");
-    svc_port(&s, "TCP", 53, 30053);
-    svc_port(&s, "UDP", 53, 30053);
-    svc_port(&s, "TCP", 443, 30443);
-    svc_nodes(&s, 1, 3);
-    svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-ssl-cert",
-            "arn:aws:acm:us-east-1:123456789012:certificate/abc");
-    svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-ssl-ports", "443");
-    svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-healthcheck-interval", "10");
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    prov_svc_init(&s, "default", "dns", "d0000000-0000-0000-0000-00000000000d");
+    prov_svc_port(&s, "TCP", 53, 30053);
+    prov_svc_port(&s, "UDP", 53, 30053);
+    prov_svc_port(&s, "TCP", 443, 30443);
+    prov_svc_nodes(&s, 1, 3, aws_pid);
+    prov_svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-ssl-cert",
+                 "arn:aws:acm:us-east-1:123456789012:certificate/abc");
+    prov_svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-ssl-ports", "443");
+    prov_svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-healthcheck-interval", "10");
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     tgs = state(&e, "tgs");
     assert_int_equal(alen(tgs), 2);
     assert_string_equal(js(find(tgs, "port", 30053), "protocol"), "TCP_UDP");
@@ -425,7 +353,7 @@ static void nlb_tcp_udp_and_tls(void **st)
     assert_int_equal(count_rules(&e, "kubernetes.io/rule/nlb/client="), 3);
     /* Different nodePorts for TCP and UDP on one port cannot share a group. */
     s.ports[1].node_port = 30054;
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_INVALID);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_INVALID);
     assert_non_null(strstr(call.err, "nodePorts"));
     env_stop(&e);
 }
@@ -438,18 +366,18 @@ static const char *tg_attr(struct json_object *tg, const char *k)
 static void nlb_affinity_and_proxy_protocol(void **st)
 {
     struct env e;
-    struct svc s;
+    struct prov_svc s;
     struct lbp_lb_status status;
     struct lbp_call call = {0};
     struct json_object *tgs, *ls;
     char old_tg[300];
     assert_int_equal(env_start(&e, "DefaultLoadBalancerType = nlb", 3), 0);
-    svc_init(&s, "default", "sticky", "5a000000-0000-0000-0000-00000000005a");
-    svc_port(&s, "TCP", 80, 30080);
-    svc_nodes(&s, 1, 3);
+    prov_svc_init(&s, "default", "sticky", "5a000000-0000-0000-0000-00000000005a");
+    prov_svc_port(&s, "TCP", 80, 30080);
+    prov_svc_nodes(&s, 1, 3, aws_pid);
     s.affinity = "ClientIP";
-    svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-proxy-protocol", "*");
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    prov_svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-proxy-protocol", "*");
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     tgs = state(&e, "tgs");
     assert_int_equal(alen(tgs), 1);
     assert_string_equal(tg_attr(json_object_array_get_idx(tgs, 0), "stickiness.enabled"), "true");
@@ -459,13 +387,13 @@ static void nlb_affinity_and_proxy_protocol(void **st)
     snprintf(old_tg, sizeof(old_tg), "%s", js(json_object_array_get_idx(tgs, 0), "arn"));
     /* Steady state reads nothing extra for the attributes. */
     fake_aws_reset_counters(&e.f);
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     assert_only_describes(&e);
     assert_int_equal(fake_aws_count(&e.f, "DescribeTargetGroupAttributes"), 0);
     /* Both switched off: a fresh group with the defaults takes over, the old one goes. */
     s.affinity = "None";
     s.n_ann = 0;
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     tgs = state(&e, "tgs");
     assert_int_equal(alen(tgs), 1);
     assert_string_not_equal(js(json_object_array_get_idx(tgs, 0), "arn"), old_tg);
@@ -482,22 +410,22 @@ static void nlb_affinity_and_proxy_protocol(void **st)
 static void nlb_midway_failure_converges(void **st)
 {
     struct env e;
-    struct svc s;
+    struct prov_svc s;
     struct lbp_lb_status status;
     struct lbp_call call = {0};
     assert_int_equal(env_start(&e, "DefaultLoadBalancerType = nlb", 5), 0);
-    svc_init(&s, "shop", "cart", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
+    prov_svc_init(&s, "shop", "cart", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
     three_ports(&s);
-    svc_nodes(&s, 1, 5);
+    prov_svc_nodes(&s, 1, 5, aws_pid);
     /* The second listener fails: LB, groups and one listener exist. */
     assert_int_equal(fake_aws_req(&e.f, "POST", "/_fake/fault",
                                   "{\"op\":\"CreateListener\",\"code\":\"TooManyListeners\","
                                   "\"count\":1}",
                                   NULL),
                      200);
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_INVALID);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_INVALID);
     assert_non_null(strstr(call.err, "TooManyListeners"));
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     assert_int_equal(alen(state(&e, "lbs")), 1);
     assert_int_equal(alen(state(&e, "tgs")), 3);
     assert_int_equal(alen(state(&e, "listeners")), 3);
@@ -508,7 +436,7 @@ static void nlb_midway_failure_converges(void **st)
         assert_int_equal(P->init(e.cfg, CLUSTER, &e.ctx, err, sizeof(err)), LBP_OK);
     }
     fake_aws_reset_counters(&e.f);
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     assert_only_describes(&e);
     env_stop(&e);
 }
@@ -522,12 +450,12 @@ static void lose_reply(struct env *e, const char *op)
 }
 
 /* Ensures until OK (a lost reply may surface as RETRY once per call). */
-static void ensure_until_ok(struct env *e, struct svc *s, struct lbp_lb_status *status)
+static void ensure_until_ok(struct env *e, struct prov_svc *s, struct lbp_lb_status *status)
 {
     struct lbp_call call = {0};
     enum lbp_rc rc = LBP_RETRY;
     for (int i = 0; i < 8 && rc != LBP_OK; i++) {
-        rc = P->ensure(e->ctx, spec(s), status, &call);
+        rc = P->ensure(e->ctx, prov_svc_spec(s, CLUSTER), status, &call);
         if (rc != LBP_OK && rc != LBP_RETRY)
             fail_msg("ensure: rc %d: %s", rc, call.err);
     }
@@ -542,14 +470,14 @@ static void ensure_until_ok(struct env *e, struct svc *s, struct lbp_lb_status *
 static void nlb_lost_replies_converge(void **st)
 {
     struct env e;
-    struct svc s;
+    struct prov_svc s;
     struct lbp_lb_status status;
     static const char *const ops[] = {"CreateLoadBalancer", "CreateTargetGroup", "CreateListener",
                                       "RegisterTargets", "AuthorizeSecurityGroupIngress"};
     assert_int_equal(env_start(&e, "DefaultLoadBalancerType = nlb", 5), 0);
-    svc_init(&s, "shop", "lost", "0f0f0f0f-bbbb-cccc-dddd-eeeeeeeeeeee");
+    prov_svc_init(&s, "shop", "lost", "0f0f0f0f-bbbb-cccc-dddd-eeeeeeeeeeee");
     three_ports(&s);
-    svc_nodes(&s, 1, 5);
+    prov_svc_nodes(&s, 1, 5, aws_pid);
     for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
         lose_reply(&e, ops[i]);
     ensure_until_ok(&e, &s, &status);
@@ -568,16 +496,16 @@ static void nlb_lost_replies_converge(void **st)
 static void classic_lost_replies_converge(void **st)
 {
     struct env e;
-    struct svc s;
+    struct prov_svc s;
     struct lbp_lb_status status;
     static const char *const ops[] = {"CreateSecurityGroup", "CreateLoadBalancer",
                                       "RegisterInstancesWithLoadBalancer",
                                       "AuthorizeSecurityGroupIngress"};
     assert_int_equal(env_start(&e, NULL, 5), 0);
-    svc_init(&s, "default", "lostc", "c0c0c0c0-2fa1-11d2-883f-0016d3cca427");
-    svc_port(&s, "TCP", 80, 30080);
-    svc_port(&s, "TCP", 443, 30443);
-    svc_nodes(&s, 1, 5);
+    prov_svc_init(&s, "default", "lostc", "c0c0c0c0-2fa1-11d2-883f-0016d3cca427");
+    prov_svc_port(&s, "TCP", 80, 30080);
+    prov_svc_port(&s, "TCP", 443, 30443);
+    prov_svc_nodes(&s, 1, 5, aws_pid);
     for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
         lose_reply(&e, ops[i]);
     ensure_until_ok(&e, &s, &status);
@@ -596,15 +524,15 @@ static void classic_lost_replies_converge(void **st)
 static void nlb_throttling_and_rate_limit(void **st)
 {
     struct env e;
-    struct svc s;
+    struct prov_svc s;
     struct lbp_lb_status status;
     struct lbp_call call = {0};
     uint64_t t0, ms;
     long total;
     assert_int_equal(env_start(&e, "DefaultLoadBalancerType = nlb\nQPS = 40\nBurst = 1", 5), 0);
-    svc_init(&s, "default", "storm", "11111111-2222-3333-4444-555555555555");
+    prov_svc_init(&s, "default", "storm", "11111111-2222-3333-4444-555555555555");
     three_ports(&s);
-    svc_nodes(&s, 1, 5);
+    prov_svc_nodes(&s, 1, 5, aws_pid);
     /* A storm: 4 throttled ELBv2 answers and 2 EC2 ones, spread over calls. */
     assert_int_equal(fake_aws_req(&e.f, "POST", "/_fake/fault",
                                   "{\"service\":\"elbv2\",\"code\":\"Throttling\",\"count\":4}",
@@ -616,7 +544,7 @@ static void nlb_throttling_and_rate_limit(void **st)
                                   NULL),
                      200);
     t0 = lbp_now_ms();
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     ms = lbp_now_ms() - t0;
     assert_int_equal(fake_aws_counter(&e.f, "throttled"), 6);
     total = fake_aws_counter(&e.f, "total");
@@ -630,18 +558,18 @@ static void nlb_throttling_and_rate_limit(void **st)
 static void nlb_eventual_consistency(void **st)
 {
     struct env e;
-    struct svc s;
+    struct prov_svc s;
     struct lbp_lb_status status;
     struct lbp_call call = {0};
     assert_int_equal(env_start(&e, "DefaultLoadBalancerType = nlb", 3), 0);
     assert_int_equal(
         fake_aws_req(&e.f, "POST", "/_fake/config", "{\"consistency_ms\":60000}", NULL), 200);
-    svc_init(&s, "default", "slow", "99999999-2222-3333-4444-555555555555");
-    svc_port(&s, "TCP", 80, 30080);
-    svc_nodes(&s, 1, 3);
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    prov_svc_init(&s, "default", "slow", "99999999-2222-3333-4444-555555555555");
+    prov_svc_port(&s, "TCP", 80, 30080);
+    prov_svc_nodes(&s, 1, 3, aws_pid);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     /* Not yet visible to Describe: the next ensure must not make a second LB. */
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     assert_int_equal(fake_aws_count(&e.f, "CreateLoadBalancer"), 2);
     assert_int_equal(alen(state(&e, "lbs")), 1);
     assert_int_equal(alen(state(&e, "tgs")), 1);
@@ -652,7 +580,7 @@ static void nlb_eventual_consistency(void **st)
 static void list_owned_finds_orphans(void **st)
 {
     struct env e;
-    struct svc a, b;
+    struct prov_svc a, b;
     struct lbp_lb_status status;
     struct lbp_call call = {0};
     struct lbp_lb_owned *owned = NULL;
@@ -660,15 +588,16 @@ static void list_owned_finds_orphans(void **st)
     bool seen_a = false, seen_b = false;
     assert_int_equal(env_start(&e, NULL, 3), 0);
     assert_int_equal(fake_aws_req(&e.f, "POST", "/_fake/config", "{\"page_size\":1}", NULL), 200);
-    svc_init(&a, "ns1", "alpha", "a0000000-0000-0000-0000-000000000001");
-    svc_ann(&a, "service.beta.kubernetes.io/aws-load-balancer-type", "nlb");
-    svc_port(&a, "TCP", 80, 30001);
-    svc_nodes(&a, 1, 3);
-    svc_init(&b, "ns2", "beta", "b0000000-0000-0000-0000-000000000002");
-    svc_port(&b, "TCP", 80, 30002);
-    svc_nodes(&b, 1, 3);
-    assert_int_equal(P->ensure(e.ctx, spec(&a), &status, &call), LBP_OK);
-    assert_int_equal(P->ensure(e.ctx, spec(&b), &status, &call), LBP_OK); /* classic */
+    prov_svc_init(&a, "ns1", "alpha", "a0000000-0000-0000-0000-000000000001");
+    prov_svc_ann(&a, "service.beta.kubernetes.io/aws-load-balancer-type", "nlb");
+    prov_svc_port(&a, "TCP", 80, 30001);
+    prov_svc_nodes(&a, 1, 3, aws_pid);
+    prov_svc_init(&b, "ns2", "beta", "b0000000-0000-0000-0000-000000000002");
+    prov_svc_port(&b, "TCP", 80, 30002);
+    prov_svc_nodes(&b, 1, 3, aws_pid);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&a, CLUSTER), &status, &call), LBP_OK);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&b, CLUSTER), &status, &call),
+                     LBP_OK); /* classic */
     assert_int_equal(P->list_owned(e.ctx, &owned, &n, &call), LBP_OK);
     assert_int_equal(n, 2);
     for (size_t i = 0; i < n; i++) {
@@ -705,17 +634,17 @@ static void list_owned_finds_orphans(void **st)
 static void classic_create_converge_remove(void **st)
 {
     struct env e;
-    struct svc s;
+    struct prov_svc s;
     struct lbp_lb_status status;
     struct lbp_call call = {0};
     struct json_object *clbs, *lb, *hc;
     assert_int_equal(env_start(&e, NULL, 8), 0);
-    svc_init(&s, "default", "legacy", "c1c1c1c1-2fa1-11d2-883f-0016d3cca427");
-    svc_port(&s, "TCP", 80, 30080);
-    svc_port(&s, "TCP", 443, 30443);
-    svc_port(&s, "TCP", 8443, 30843);
-    svc_nodes(&s, 1, 5);
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    prov_svc_init(&s, "default", "legacy", "c1c1c1c1-2fa1-11d2-883f-0016d3cca427");
+    prov_svc_port(&s, "TCP", 80, 30080);
+    prov_svc_port(&s, "TCP", 443, 30443);
+    prov_svc_port(&s, "TCP", 8443, 30843);
+    prov_svc_nodes(&s, 1, 5, aws_pid);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     clbs = state(&e, "clbs");
     assert_int_equal(alen(clbs), 1);
     lb = json_object_array_get_idx(clbs, 0);
@@ -730,36 +659,36 @@ static void classic_create_converge_remove(void **st)
     assert_int_equal(count_rules(&e, "kubernetes.io/rule/elb/nodes="), 1);
 
     fake_aws_reset_counters(&e.f);
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     assert_only_describes(&e);
 
-    svc_nodes(&s, 2, 6);
+    prov_svc_nodes(&s, 2, 6, aws_pid);
     fake_aws_reset_counters(&e.f);
-    assert_int_equal(P->update_targets(e.ctx, spec(&s), &call), LBP_OK);
+    assert_int_equal(P->update_targets(e.ctx, prov_svc_spec(&s, CLUSTER), &call), LBP_OK);
     assert_int_equal(fake_aws_counter(&e.f, "targets_registered"), 1);
     assert_int_equal(fake_aws_counter(&e.f, "targets_deregistered"), 1);
 
     s.local = true;
-    s.hc_node_port = 31999;
+    s.hc_port = 31999;
     s.ranges[0] = "192.0.2.0/24";
     s.n_ranges = 1;
     s.ports[1].port = 4443;
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     lb = json_object_array_get_idx(state(&e, "clbs"), 0);
     assert_string_equal(js(json_object_object_get(lb, "hc"), "target"), "HTTP:31999/healthz");
     assert_non_null(find(json_object_object_get(lb, "listeners"), "lb_port", 4443));
     assert_null(find(json_object_object_get(lb, "listeners"), "lb_port", 443));
     assert_int_equal(count_rules(&e, "kubernetes.io/rule/elb/client="), 3);
 
-    svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-internal", "true");
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    prov_svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-internal", "true");
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     assert_int_equal(alen(state(&e, "clbs")), 1);
     lb = json_object_array_get_idx(state(&e, "clbs"), 0);
     assert_string_equal(js(lb, "scheme"), "internal");
     assert_string_equal(status.ingress[0].hostname, js(lb, "dns"));
     assert_int_equal(alen(json_object_object_get(lb, "instances")), 5);
 
-    assert_int_equal(P->remove(e.ctx, spec(&s), &call), LBP_OK);
+    assert_int_equal(P->remove(e.ctx, prov_svc_spec(&s, CLUSTER), &call), LBP_OK);
     assert_int_equal(alen(state(&e, "clbs")), 0);
     assert_int_equal(count_rules(&e, "kubernetes.io/rule/elb/"), 0);
     assert_int_equal(alen(state(&e, "sgs")), 1); /* only the nodes' group is left */
@@ -796,30 +725,30 @@ static size_t clb_backend_ports(struct env *e)
 static void classic_proxy_protocol(void **st)
 {
     struct env e;
-    struct svc s;
+    struct prov_svc s;
     struct lbp_lb_status status;
     struct lbp_call call = {0};
     struct json_object *pol, *attrs;
     char names[512], err[128];
     assert_int_equal(env_start(&e, NULL, 4), 0);
-    svc_init(&s, "default", "ingress", "d4d4d4d4-2fa1-11d2-883f-0016d3cca427");
-    svc_port(&s, "TCP", 80, 30080);
-    svc_port(&s, "TCP", 443, 30443);
-    svc_nodes(&s, 1, 3);
-    svc_ann(&s, PP_ANN, "*");
+    prov_svc_init(&s, "default", "ingress", "d4d4d4d4-2fa1-11d2-883f-0016d3cca427");
+    prov_svc_port(&s, "TCP", 80, 30080);
+    prov_svc_port(&s, "TCP", 443, 30443);
+    prov_svc_nodes(&s, 1, 3, aws_pid);
+    prov_svc_ann(&s, PP_ANN, "*");
     /* The first attach fails after the policy is made: the next ensure must not re-create it. */
     assert_int_equal(fake_aws_req(&e.f, "POST", "/_fake/fault",
                                   "{\"op\":\"SetLoadBalancerPoliciesForBackendServer\",\"code\":"
                                   "\"InvalidConfigurationRequest\",\"status\":409,\"count\":1}",
                                   NULL),
                      200);
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_INVALID);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_INVALID);
     assert_non_null(strstr(call.err, "InvalidConfigurationRequest"));
     /* A restart in between: only what AWS holds is known. */
     P->cleanup(e.ctx);
     assert_int_equal(P->init(e.cfg, CLUSTER, &e.ctx, err, sizeof(err)), LBP_OK);
     fake_aws_reset_counters(&e.f);
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     assert_int_equal(fake_aws_count(&e.f, "CreateLoadBalancerPolicy"), 0);
     assert_int_equal(fake_aws_count(&e.f, "SetLoadBalancerPoliciesForBackendServer"), 2);
 
@@ -838,13 +767,13 @@ static void classic_proxy_protocol(void **st)
 
     /* Converged: reads only. */
     fake_aws_reset_counters(&e.f);
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     assert_only_describes(&e);
 
     /* A new NodePort: the policy moves with it, the old port is cleared. */
     s.ports[1].node_port = 31443;
     fake_aws_reset_counters(&e.f);
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     assert_int_equal(fake_aws_count(&e.f, "CreateLoadBalancerPolicy"), 0);
     assert_int_equal(fake_aws_count(&e.f, "SetLoadBalancerPoliciesForBackendServer"), 2);
     clb_backend(&e, 31443, names, sizeof(names));
@@ -857,7 +786,7 @@ static void classic_proxy_protocol(void **st)
     /* An invalid value is refused, naming the allowed one, and changes nothing. */
     s.ann[0].value = "true";
     fake_aws_reset_counters(&e.f);
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_INVALID);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_INVALID);
     assert_non_null(strstr(call.err, PP_ANN));
     assert_non_null(strstr(call.err, "*"));
     assert_int_equal(fake_aws_count(&e.f, "SetLoadBalancerPoliciesForBackendServer"), 0);
@@ -866,14 +795,14 @@ static void classic_proxy_protocol(void **st)
     /* Annotation gone: detached from every port. */
     s.n_ann = 0;
     fake_aws_reset_counters(&e.f);
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     assert_int_equal(fake_aws_count(&e.f, "SetLoadBalancerPoliciesForBackendServer"), 2);
     assert_int_equal(clb_backend_ports(&e), 0);
     fake_aws_reset_counters(&e.f);
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     assert_only_describes(&e);
 
-    assert_int_equal(P->remove(e.ctx, spec(&s), &call), LBP_OK);
+    assert_int_equal(P->remove(e.ctx, prov_svc_spec(&s, CLUSTER), &call), LBP_OK);
     assert_int_equal(alen(state(&e, "clbs")), 0);
     env_stop(&e);
 }
@@ -883,7 +812,7 @@ static void classic_proxy_protocol(void **st)
 static void bad_credentials_are_auth(void **st)
 {
     struct env e;
-    struct svc s;
+    struct prov_svc s;
     struct lbp_lb_status status;
     struct lbp_call call = {0};
     char err[128];
@@ -896,10 +825,10 @@ static void bad_credentials_are_auth(void **st)
     assert_non_null(strstr(call.err, "SignatureDoesNotMatch"));
     /* One request, no retry storm. */
     assert_int_equal(fake_aws_counter(&e.f, "auth_failures"), 1);
-    svc_init(&s, "default", "x", "12345678-1234-1234-1234-123456789012");
-    svc_port(&s, "TCP", 80, 30080);
-    svc_nodes(&s, 1, 2);
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_AUTH);
+    prov_svc_init(&s, "default", "x", "12345678-1234-1234-1234-123456789012");
+    prov_svc_port(&s, "TCP", 80, 30080);
+    prov_svc_nodes(&s, 1, 2, aws_pid);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_AUTH);
     /* An unknown key id is refused with the service's own code. */
     P->cleanup(e.ctx);
     setenv("AWS_ACCESS_KEY_ID", "AKIDUNKNOWN", 1);
@@ -912,36 +841,37 @@ static void bad_credentials_are_auth(void **st)
 static void bad_subnet_and_annotation(void **st)
 {
     struct env e;
-    struct svc s;
+    struct prov_svc s;
     struct lbp_lb_status status;
     struct lbp_call call = {0};
     assert_int_equal(env_start(&e, NULL, 3), 0);
-    svc_init(&s, "default", "y", "22345678-1234-1234-1234-123456789012");
-    svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-type", "nlb");
-    svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-subnets", "subnet-pub0,subnet-nope");
-    svc_port(&s, "TCP", 80, 30080);
-    svc_nodes(&s, 1, 2);
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_INVALID);
+    prov_svc_init(&s, "default", "y", "22345678-1234-1234-1234-123456789012");
+    prov_svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-type", "nlb");
+    prov_svc_ann(&s, "service.beta.kubernetes.io/aws-load-balancer-subnets",
+                 "subnet-pub0,subnet-nope");
+    prov_svc_port(&s, "TCP", 80, 30080);
+    prov_svc_nodes(&s, 1, 2, aws_pid);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_INVALID);
     assert_non_null(strstr(call.err, "subnet-nope"));
     assert_int_equal(alen(state(&e, "lbs")), 0);
     assert_int_equal(alen(state(&e, "tgs")), 0);
     /* Subnets given by id converge on an existing NLB (SetSubnets). */
     s.ann[1].value = "subnet-pub0";
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     assert_int_equal(
         alen(json_object_object_get(json_object_array_get_idx(state(&e, "lbs"), 0), "azs")), 1);
     s.ann[1].value = "subnet-pub0,subnet-pub1";
     fake_aws_reset_counters(&e.f);
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     assert_int_equal(fake_aws_count(&e.f, "SetSubnets"), 1);
     assert_int_equal(fake_aws_count(&e.f, "CreateLoadBalancer"), 0);
     assert_int_equal(
         alen(json_object_object_get(json_object_array_get_idx(state(&e, "lbs"), 0), "azs")), 2);
     fake_aws_reset_counters(&e.f);
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_OK);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
     assert_only_describes(&e);
     s.ann[0].value = "alb";
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_INVALID);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_INVALID);
     assert_non_null(strstr(call.err, "aws-load-balancer-type"));
     assert_non_null(strstr(call.err, "nlb, classic"));
     env_stop(&e);
@@ -949,7 +879,7 @@ static void bad_subnet_and_annotation(void **st)
     /* A configured node security group that does not exist is named. */
     assert_int_equal(env_start(&e, "NodeSecurityGroup = sg-nope", 3), 0);
     s.ann[0].value = "nlb";
-    assert_int_equal(P->ensure(e.ctx, spec(&s), &status, &call), LBP_INVALID);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_INVALID);
     assert_non_null(strstr(call.err, "security group"));
     assert_non_null(strstr(call.err, "sg-nope"));
     env_stop(&e);

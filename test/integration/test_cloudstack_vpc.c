@@ -19,11 +19,14 @@
 #include "provider/http.h"
 #include "provider/provider.h"
 #include "test/fakes/cloudstack/fake_cs_client.h"
+#include "test/integration/ctl_env.h"
+#include "test/integration/prov_svc.h"
 
 extern const struct lbp_provider lbp_provider_cloudstack;
 static const struct lbp_provider *P = &lbp_provider_cloudstack;
 static struct fake_cs g_cs;
 
+#undef CHECK
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
@@ -52,17 +55,8 @@ static const char *s(json_object *o, const char *k)
 
 static int until_done(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *sp, bool rm)
 {
-    int rc = LBP_PENDING;
-    for (int i = 0; i < 100 && rc == LBP_PENDING; i++) {
-        struct lbp_lb_status st;
-        struct lbp_call call = {0};
-        rc = rm ? P->remove(ctx, sp, &call) : P->ensure(ctx, sp, &st, &call);
-        if (rc != LBP_OK && rc != LBP_PENDING)
-            fprintf(stderr, "%s: %s: %s\n", rm ? "remove" : "ensure", lbp_rc_str(rc), call.err);
-        if (rc == LBP_PENDING)
-            usleep(200000); /* jobs complete at their first poll here */
-    }
-    return rc;
+    struct lbp_call call;
+    return ctl_provider_settle(P, ctx, sp, rm, &call);
 }
 
 /* ACL items on the tier with these CIDRs for ports 31080 and 31443. */
@@ -86,21 +80,8 @@ int main(void)
     const char *args[] = {"--job-polls", "0", NULL};
     char conf[256], err[256], keyf[2][300];
     struct lbp_provider_ctx *ctx = NULL;
-    struct lbp_lb_port ports[2] = {{"http", "TCP", 80, 31080}, {"https", "TCP", 443, 31443}};
-    struct lbp_lb_node nodes[2] = {{"tier-a", NULL, NULL, NULL, NULL, 0},
-                                   {"tier-b", NULL, NULL, NULL, NULL, 0}};
-    const char *ranges[2] = {"198.51.100.0/24", "192.0.2.0/24"};
-    struct lbp_lb_spec sp = {.cluster_name = "vpc",
-                             .namespace = "default",
-                             .name = "web",
-                             .uid = "5e1f0000-0000-4000-8000-000000000001",
-                             .ports = ports,
-                             .n_ports = 2,
-                             .nodes = nodes,
-                             .n_nodes = 2,
-                             .source_ranges = ranges,
-                             .n_source_ranges = 2,
-                             .session_affinity = "None"};
+    struct prov_svc sv;
+    const struct lbp_lb_spec *sp;
     json_object *a;
     FILE *f;
     int theirs_before;
@@ -124,7 +105,15 @@ int main(void)
         fprintf(f, "%s\n", i ? FAKE_CS_SECRET_KEY : FAKE_CS_API_KEY);
         fclose(f);
     }
-    lbp_lb_name(sp.uid, sp.lb_name);
+    prov_svc_init(&sv, "default", "web", "5e1f0000-0000-4000-8000-000000000001");
+    prov_svc_port(&sv, "TCP", 80, 31080);
+    prov_svc_port(&sv, "TCP", 443, 31443);
+    prov_svc_node(&sv, "tier-a", NULL);
+    prov_svc_node(&sv, "tier-b", NULL);
+    sv.ranges[0] = "198.51.100.0/24";
+    sv.ranges[1] = "192.0.2.0/24";
+    sv.n_ranges = 2;
+    sp = prov_svc_spec(&sv, "vpc");
     CHECK(P->init(conf, "vpc", &ctx, err, sizeof(err)) == LBP_OK);
     unlink(conf);
     unlink(keyf[0]);
@@ -134,7 +123,7 @@ int main(void)
     a = kind("networkacls");
     theirs_before = a ? (int)json_object_array_length(a) : 0;
 
-    CHECK(until_done(ctx, &sp, false) == LBP_OK);
+    CHECK(until_done(ctx, sp, false) == LBP_OK);
     a = kind("publicips");
     {
         int ours = 0;
@@ -155,13 +144,13 @@ int main(void)
     CHECK(kind("firewallrules") == NULL || json_object_array_length(kind("firewallrules")) == 0);
 
     /* A changed range replaces the items. */
-    ranges[1] = "203.0.113.0/24";
-    CHECK(until_done(ctx, &sp, false) == LBP_OK);
+    sv.ranges[1] = "203.0.113.0/24";
+    CHECK(until_done(ctx, sp, false) == LBP_OK);
     CHECK(acls_with("198.51.100.0/24,203.0.113.0/24") == 2);
     CHECK(acls_with("192.0.2.0/24,198.51.100.0/24") == 0);
 
     /* Remove: nothing of ours is left; the ACL list keeps what was there before. */
-    CHECK(until_done(ctx, &sp, true) == LBP_OK);
+    CHECK(until_done(ctx, sp, true) == LBP_OK);
     a = kind("lbrules");
     CHECK(!a || json_object_array_length(a) == 0);
     a = kind("networkacls");

@@ -13,143 +13,49 @@
 #include <json-c/json.h>
 #include <signal.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
-#include <unistd.h>
 
 #include "common/rc.h"
 #include "common/util.h"
-#include "provider/http.h"
 #include "provider/provider.h"
 #include "test/fakes/aws/fake_aws_client.h"
-#include "test/integration/harness.h"
+#include "test/integration/ctl_env.h"
 
 #define CLUSTER "lc"
 #define WAIT_MS 20000
 
 extern const struct lbp_provider lbp_provider_aws;
 
-static struct lbp_fake_api g_api;
+static struct ctl_env env;
 static struct fake_aws g_aws;
-static pid_t g_ctl;
-static char g_cfg[400], g_log[400];
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
-            dump_and_exit();                                                                       \
-        }                                                                                          \
-    } while (0)
-
-static void dump_and_exit(void)
+static void stop_aws(void)
 {
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "tail -40 '%s' >&2", g_log);
-    if (system(cmd) != 0)
-        fprintf(stderr, "(no controller log)\n");
-    if (g_ctl > 0)
-        lbp_test_stop(g_ctl, SIGKILL, 2000);
     fake_aws_stop(&g_aws);
-    lbp_fake_api_stop(&g_api);
-    exit(1);
 }
 
 static void start_controller(void)
 {
-    char bind[64];
-    const char *argv[] = {
-        lbp_test_lbprov_bin(), "controller", "--cloud", "aws", "--cloud-config", g_cfg,
-        "--cluster-name", CLUSTER, "--kubeconfig", g_api.kubeconfig, "--http-bind-address", bind,
-        "--kube-api-qps", "0", "--backoff-base", "200ms", "--backoff-max", "1s",
-        "--orphan-grace-period", "1s",
-        /* the restarted process waits for the killed one's Lease: keep it short */
-        "--leader-elect-lease-duration", "2s", "--leader-elect-renew-deadline", "1500ms",
-        "--leader-elect-retry-period", "300ms", "-v", "2", NULL};
-    snprintf(bind, sizeof(bind), "127.0.0.1:%d", lbp_test_free_port());
-    g_ctl = lbp_test_spawn((char *const *)argv, g_log);
-    CHECK(g_ctl > 0);
-}
-
-static json_object *api_get(const char *path)
-{
-    char *resp = NULL;
-    json_object *o = NULL;
-    if (lbp_fake_api_request(&g_api, "GET", path, NULL, NULL, &resp) == 200)
-        o = json_tokener_parse(resp);
-    free(resp);
-    return o;
-}
-
-static void api_send(const char *method, const char *path, json_object *o, long want)
-{
-    long code = lbp_fake_api_request(&g_api, method, path, "application/json",
-                                     json_object_to_json_string(o), NULL);
-    if (code != want)
-        fprintf(stderr, "%s %s: HTTP %ld\n", method, path, code);
-    CHECK(code == want);
+    const char *extra[] = {"--cluster-name", CLUSTER, "--orphan-grace-period", "1s",
+                           /* the restarted process waits for the killed one's Lease */
+                           CTL_SHORT_LEASE_FLAGS, NULL};
+    ctl_env_start_controller(&env, extra);
 }
 
 static void node(int i)
 {
-    char body[1024];
-    snprintf(body, sizeof(body),
-             "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"node-%d\","
-             "\"labels\":{\"role\":\"%s\"}},\"spec\":{\"providerID\":\"aws:///us-east-1a/"
-             "i-%017d\"},\"status\":{\"addresses\":"
-             "[{\"type\":\"InternalIP\",\"address\":\"10.0.0.%d\"}],\"conditions\":[{\"type\":"
-             "\"Ready\",\"status\":\"True\"}]}}",
-             i, i % 2 ? "lb" : "app", i, i);
-    CHECK(lbp_fake_api_request(&g_api, "POST", "/api/v1/nodes", "application/json", body, NULL) ==
-          201);
+    char name[32], ip[32], pid[64];
+    snprintf(name, sizeof(name), "node-%d", i);
+    snprintf(ip, sizeof(ip), "10.0.0.%d", i);
+    snprintf(pid, sizeof(pid), "aws:///us-east-1a/i-%017d", i);
+    ctl_node_full(&env, name, ip, pid, i % 2 ? "\"role\":\"lb\"" : "\"role\":\"app\"");
 }
 
 static void service(const char *name, const char *annotations)
 {
-    char body[2048];
-    snprintf(body, sizeof(body),
-             "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"%s\","
-             "\"namespace\":\"default\",\"annotations\":{%s}},\"spec\":{\"type\":"
-             "\"LoadBalancer\",\"selector\":{\"app\":\"%s\"},\"ports\":["
-             "{\"name\":\"http\",\"protocol\":\"TCP\",\"port\":80,\"targetPort\":8080},"
-             "{\"name\":\"https\",\"protocol\":\"TCP\",\"port\":443,\"targetPort\":8443},"
-             "{\"name\":\"admin\",\"protocol\":\"TCP\",\"port\":9000,\"targetPort\":9000}]}}",
-             name, annotations, name);
-    CHECK(lbp_fake_api_request(&g_api, "POST", "/api/v1/namespaces/default/services",
-                               "application/json", body, NULL) == 201);
-}
-
-static json_object *svc_get(const char *name)
-{
-    char path[256];
-    snprintf(path, sizeof(path), "/api/v1/namespaces/default/services/%s", name);
-    return api_get(path);
-}
-
-static void svc_put(const char *name, json_object *o)
-{
-    char path[256];
-    snprintf(path, sizeof(path), "/api/v1/namespaces/default/services/%s", name);
-    api_send("PUT", path, o, 200);
-}
-
-static const char *jstr(json_object *o, const char *k)
-{
-    json_object *v;
-    return o && json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
-}
-
-static json_object *jget(json_object *o, const char *k)
-{
-    json_object *v = NULL;
-    if (o)
-        json_object_object_get_ex(o, k, &v);
-    return v;
+    ctl_service_full(&env, name, annotations, NULL, NULL);
 }
 
 /* ---- conditions ---- */
@@ -178,7 +84,7 @@ static size_t n_of(const char *arr)
 static bool has_hostname(void *ctx)
 {
     struct cond *c = ctx;
-    json_object *s = svc_get(c->svc), *ing, *lbs;
+    json_object *s = ctl_svc_get(&env, c->svc), *ing, *lbs;
     bool ok = false;
     ing = jget(jget(jget(s, "status"), "loadBalancer"), "ingress");
     lbs = aws_arr("lbs");
@@ -305,29 +211,20 @@ static bool no_lb_named(void *ctx)
 
 int main(void)
 {
-    struct lbp_fake_api_opts ao = {0};
     struct cond c = {0};
-    json_object *s;
-    FILE *f;
 
 #ifndef LBP_HAVE_CONTROLLER
     printf("skipped: this build has no `lbprov controller` (cmd/controller.c)\n");
     return 77;
 #endif
-    if (lbp_fake_api_start(&ao, &g_api) != 0) {
-        fprintf(stderr, "cannot start the fake API server\n");
-        return 1;
-    }
+    ctl_env_init(&env, NULL);
     CHECK(fake_aws_start(&g_aws, NULL) == 0);
+    env.on_fail = stop_aws;
     fake_aws_env(&g_aws); /* inherited by the controller */
     CHECK(fake_aws_seed_cluster(&g_aws, CLUSTER, 8) == 0);
-    snprintf(g_cfg, sizeof(g_cfg), "%s/aws.conf", g_api.dir);
-    snprintf(g_log, sizeof(g_log), "%s/controller.log", g_api.dir);
-    f = fopen(g_cfg, "w");
-    CHECK(f != NULL);
-    fprintf(f, "[Global]\nDefaultLoadBalancerType = nlb\nRetryBaseDelayMs = 20\n"
-               "RetryMaxDelayMs = 200\nQPS = 200\n");
-    fclose(f);
+    ctl_env_cloud(&env, "aws",
+                  "[Global]\nDefaultLoadBalancerType = nlb\nRetryBaseDelayMs = 20\n"
+                  "RetryMaxDelayMs = 200\nQPS = 200\n");
     for (int i = 1; i <= 5; i++)
         node(i);
     start_controller();
@@ -344,11 +241,7 @@ int main(void)
     CHECK(lbp_test_poll(targets_each, &c, WAIT_MS));
 
     /* Port change: 80 -> 8080. */
-    s = svc_get("web");
-    json_object_object_add(json_object_array_get_idx(jget(jget(s, "spec"), "ports"), 0), "port",
-                           json_object_new_int(8080));
-    svc_put("web", s);
-    json_object_put(s);
+    CHECK(ctl_svc_port(&env, "web", 80, 8080) == 200);
     c.want = 3;
     c.str = "8080,443,9000";
     CHECK(lbp_test_poll(listeners_are, &c, WAIT_MS));
@@ -365,33 +258,19 @@ int main(void)
         service("picky", "\"service.beta.kubernetes.io/aws-load-balancer-target-node-labels\":"
                          "\"role=lb\"");
         CHECK(lbp_test_poll(svc_targets, &p, WAIT_MS));
-        CHECK(lbp_fake_api_request(&g_api, "DELETE", "/api/v1/namespaces/default/services/picky",
-                                   NULL, NULL, NULL) == 200);
+        CHECK(ctl_svc_delete(&env, "picky") == 200);
         CHECK(lbp_test_poll(lbs_are, &n, WAIT_MS));
     }
 
     /* Source ranges. */
-    s = svc_get("web");
-    {
-        json_object *r = json_object_new_array();
-        json_object_array_add(r, json_object_new_string("203.0.113.0/24"));
-        json_object_object_add(jget(s, "spec"), "loadBalancerSourceRanges", r);
-    }
-    svc_put("web", s);
-    json_object_put(s);
+    CHECK(ctl_svc_set(&env, "web", "loadBalancerSourceRanges",
+                      json_tokener_parse("[\"203.0.113.0/24\"]")) == 200);
     c.want = 3;
     c.str = "203.0.113.0/24";
     CHECK(lbp_test_poll(client_rules, &c, WAIT_MS));
 
     /* Local traffic policy: HTTP /healthz on the health-check node port. */
-    s = svc_get("web");
-    json_object_object_add(jget(s, "spec"), "externalTrafficPolicy",
-                           json_object_new_string("Local"));
-    svc_put("web", s);
-    json_object_put(s);
-    s = svc_get("web");
-    c.want = json_object_get_int(jget(jget(s, "spec"), "healthCheckNodePort"));
-    json_object_put(s);
+    c.want = ctl_svc_local(&env, "web");
     CHECK(c.want > 0);
     CHECK(lbp_test_poll(hc_is_local, &c, WAIT_MS));
 
@@ -404,7 +283,7 @@ int main(void)
     fake_aws_reset_counters(&g_aws);
     service("mid", "");
     CHECK(lbp_test_poll(mid_lb_created, NULL, WAIT_MS));
-    lbp_test_stop(g_ctl, SIGKILL, 2000);
+    ctl_env_end_controller(&env, SIGKILL);
     CHECK(n_of("listeners") < 6); /* killed before "mid" was complete */
     CHECK(fake_aws_req(&g_aws, "POST", "/_fake/config", "{\"latency_ms\":0}", NULL) == 200);
     node(7);
@@ -422,44 +301,23 @@ int main(void)
     CHECK(fake_aws_req(&g_aws, "POST", "/_fake/fault",
                        "{\"op\":\"DeleteTargetGroup\",\"code\":\"ResourceInUse\",\"count\":2}",
                        NULL) == 200);
-    CHECK(lbp_fake_api_request(&g_api, "DELETE", "/api/v1/namespaces/default/services/web", NULL,
-                               NULL, NULL) == 200);
-    CHECK(lbp_fake_api_request(&g_api, "DELETE", "/api/v1/namespaces/default/services/mid", NULL,
-                               NULL, NULL) == 200);
+    CHECK(ctl_svc_delete(&env, "web") == 200);
+    CHECK(ctl_svc_delete(&env, "mid") == 200);
     c.want = 0;
     CHECK(lbp_test_poll(lbs_are, &c, WAIT_MS));
     CHECK(n_of("listeners") == 0);
 
     /* An orphan: an LB tagged for this cluster whose Service does not exist. */
     {
-        struct lbp_provider_ctx *pctx = NULL;
-        struct lbp_lb_port ports[1] = {{"p", "TCP", 80, 31000}};
-        struct lbp_lb_node nodes[1] = {
-            {"node-1", "aws:///us-east-1a/i-00000000000000001", NULL, NULL, NULL, 0}};
         struct lbp_lb_annotation ann[1] = {
             {"service.beta.kubernetes.io/aws-load-balancer-type", "nlb"}};
-        struct lbp_lb_spec sp = {.cluster_name = CLUSTER,
-                                 .namespace = "default",
-                                 .name = "ghost",
-                                 .uid = "0badc0de-0000-4000-8000-000000000001",
-                                 .ports = ports,
-                                 .n_ports = 1,
-                                 .nodes = nodes,
-                                 .n_nodes = 1,
-                                 .annotations = ann,
-                                 .n_annotations = 1};
-        struct lbp_lb_status st;
-        struct lbp_call call = {0};
-        char err[256];
-        lbp_lb_name(sp.uid, sp.lb_name);
-        CHECK(lbp_provider_aws.init(g_cfg, CLUSTER, &pctx, err, sizeof(err)) == LBP_OK);
-        CHECK(lbp_provider_aws.ensure(pctx, &sp, &st, &call) == LBP_OK);
-        lbp_provider_aws.cleanup(pctx);
-        lbp_http_thread_cleanup();
-        c.str = sp.lb_name;
+        char ghost[LBP_LB_NAME_LEN + 1];
+        CHECK(ctl_make_orphan(&lbp_provider_aws, env.cloud_conf, CLUSTER,
+                              "aws:///us-east-1a/i-00000000000000001", ann, 1, ghost) == LBP_OK);
+        c.str = ghost;
         CHECK(!no_lb_named(&c));
         /* Restart so the orphan scan runs at start-up. */
-        lbp_test_stop(g_ctl, SIGTERM, 5000);
+        ctl_env_end_controller(&env, SIGTERM);
         start_controller();
         CHECK(lbp_test_poll(no_lb_named, &c, 30000));
     }
@@ -478,10 +336,8 @@ int main(void)
     CHECK(fake_aws_counter(&g_aws, "throttled") == 12);
     CHECK(n_of("lbs") == 1);
 
-    CHECK(lbp_test_stop(g_ctl, SIGTERM, 5000) == 0);
-    g_ctl = 0;
+    CHECK(ctl_env_stop(&env) == 0);
     fake_aws_stop(&g_aws);
-    lbp_fake_api_stop(&g_api);
     printf("ok\n");
     return 0;
 }

@@ -72,7 +72,7 @@ static void start_controller(void)
                            "--leader-elect-retry-period",
                            "500ms",
                            NULL};
-    env.cloud = "azure";
+    snprintf(env.cloud, sizeof(env.cloud), "azure");
     ctl_env_start_controller(&env, extra);
 }
 

@@ -86,7 +86,7 @@ static void run(const char *what, const char *const *fake_args, const char *auth
         setenv("AZURE_CLIENT_ID", FAKE_AZURE_CLIENT_ID, 1);
         setenv("AZURE_FEDERATED_TOKEN_FILE", g_az.fed_token, 1);
     }
-    env.cloud = "azure";
+    snprintf(env.cloud, sizeof(env.cloud), "azure");
     ctl_env_start_controller(&env, extra);
     unsetenv("AZURE_TENANT_ID"); /* the process has its copy */
     unsetenv("AZURE_CLIENT_ID");

@@ -39,28 +39,15 @@ extern const struct lbp_provider lbp_provider_cloudstack;
 
 static struct ctl_env env;
 static struct fake_cs g_cs;
-static char g_conf[512];
 
-#undef CHECK
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
-            dump_and_exit();                                                                       \
-        }                                                                                          \
-    } while (0)
-
-static void dump_and_exit(void)
+static void show_and_stop_cs(void)
 {
     json_object *st = fake_cs_json(&g_cs, "/_fake/state");
     if (st)
         fprintf(stderr, "fake-cloudstack state: %.6000s\n",
                 json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN));
     json_object_put(st);
-    ctl_env_dump(&env);
-    ctl_env_stop(&env);
     fake_cs_stop(&g_cs);
-    exit(1);
 }
 
 static const char *const VM_UUID[] = {"",
@@ -73,93 +60,33 @@ static const char *const VM_UUID[] = {"",
 
 static void start(void)
 {
-    const char *extra[] = {"--cloud",
-                           "cloudstack",
-                           "--cloud-config",
-                           g_conf,
-                           "--orphan-grace-period",
-                           "1s",
-                           CTL_SHORT_LEASE_FLAGS,
-                           NULL};
+    const char *extra[] = {"--orphan-grace-period", "1s", CTL_SHORT_LEASE_FLAGS, NULL};
     ctl_env_start_controller(&env, extra);
 }
 
 /* node-i: providerID cloudstack:///<uuid> (1), a bare uuid (2), none (the rest: by name). */
 static void node(int i)
 {
-    char body[1024], pid[128] = "";
-    if (i == 1)
-        snprintf(pid, sizeof(pid), "\"spec\":{\"providerID\":\"cloudstack:///%s\"},", VM_UUID[i]);
-    else if (i == 2)
-        snprintf(pid, sizeof(pid), "\"spec\":{\"providerID\":\"%s\"},", VM_UUID[i]);
-    snprintf(body, sizeof(body),
-             "{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"node-%d\"},%s"
-             "\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"10.1.1.%d\"}],"
-             "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}",
-             i, pid, 10 + i);
-    CHECK(ctl_api(&env, "POST", "/api/v1/nodes", body, NULL) == 201);
+    char name[32], ip[32], pid[128];
+    snprintf(name, sizeof(name), "node-%d", i);
+    snprintf(ip, sizeof(ip), "10.1.1.%d", 10 + i);
+    snprintf(pid, sizeof(pid), "%s%s", i == 1 ? "cloudstack:///" : "", VM_UUID[i]);
+    ctl_node_full(&env, name, ip, i <= 2 ? pid : NULL, NULL);
 }
 
-/* A Service with ports 80, 443, 9000 (or extra JSON in spec, annotations). */
 static void service(const char *name, const char *annotations, const char *spec_extra)
 {
-    char body[2048];
-    snprintf(body, sizeof(body),
-             "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"%s\","
-             "\"namespace\":\"default\",\"annotations\":{%s}},\"spec\":{\"type\":"
-             "\"LoadBalancer\",\"selector\":{\"app\":\"%s\"},%s\"ports\":["
-             "{\"name\":\"http\",\"protocol\":\"TCP\",\"port\":80,\"targetPort\":8080},"
-             "{\"name\":\"https\",\"protocol\":\"TCP\",\"port\":443,\"targetPort\":8443},"
-             "{\"name\":\"admin\",\"protocol\":\"TCP\",\"port\":9000,\"targetPort\":9000}]}}",
-             name, annotations, name, spec_extra);
-    CHECK(ctl_api(&env, "POST", "/api/v1/namespaces/default/services", body, NULL) == 201);
+    ctl_service_full(&env, name, annotations, spec_extra, NULL);
 }
 
 static void delete_service(const char *name)
 {
-    char path[256];
-    snprintf(path, sizeof(path), "/api/v1/namespaces/default/services/%s", name);
-    CHECK(ctl_api(&env, "DELETE", path, NULL, NULL) == 200);
+    CHECK(ctl_svc_delete(&env, name) == 200);
 }
 
-static json_object *svc_get(const char *name)
-{
-    char path[256];
-    json_object *o = NULL;
-    snprintf(path, sizeof(path), "/api/v1/namespaces/default/services/%s", name);
-    ctl_api(&env, "GET", path, NULL, &o);
-    return o;
-}
-
-static void svc_put(const char *name, json_object *o)
-{
-    char path[256];
-    snprintf(path, sizeof(path), "/api/v1/namespaces/default/services/%s", name);
-    CHECK(ctl_api(&env, "PUT", path, json_object_to_json_string(o), NULL) == 200);
-}
-
-static json_object *jget(json_object *o, const char *k)
-{
-    json_object *v = NULL;
-    if (o)
-        json_object_object_get_ex(o, k, &v);
-    return v;
-}
-
-static const char *jstr(json_object *o, const char *k)
-{
-    json_object *v = jget(o, k);
-    return v ? json_object_get_string(v) : "";
-}
-
-/* The LB name of a Service ("a" + uid without dashes). */
 static void lb_of(const char *svc, char out[LBP_LB_NAME_LEN + 1])
 {
-    json_object *s = svc_get(svc);
-    out[0] = '\0';
-    if (s)
-        lbp_lb_name(jpath_str(s, "metadata.uid"), out);
-    json_object_put(s);
+    ctl_lb_name_of(&env, svc, out);
 }
 
 /* ---- the fake's state ---- */
@@ -308,17 +235,6 @@ static bool lb_gone(const char *svc_lb)
     return true;
 }
 
-static void set_ports(const char *svc, int old_port, int new_port)
-{
-    json_object *s = svc_get(svc), *ports = jget(jget(s, "spec"), "ports");
-    for (size_t i = 0; ports && i < json_object_array_length(ports); i++)
-        if (json_object_get_int(jget(json_object_array_get_idx(ports, i), "port")) == old_port)
-            json_object_object_add(json_object_array_get_idx(ports, i), "port",
-                                   json_object_new_int(new_port));
-    svc_put(svc, s);
-    json_object_put(s);
-}
-
 /* A signed API call of the test's own (set-up only: the controller never runs through here). */
 static long cs_api(const char *query, char **resp)
 {
@@ -357,7 +273,6 @@ int main(void)
     char vmarg[6][96], addr[64], msg[512], lb[LBP_LB_NAME_LEN + 1];
     struct rules_want rw = {0};
     size_t na = 4;
-    FILE *f;
 
     for (int i = 1; i <= 6; i++) {
         snprintf(vmarg[i - 1], sizeof(vmarg[0]), "node-%d:%s", i, VM_UUID[i]);
@@ -367,14 +282,11 @@ int main(void)
     fake_args[na] = NULL;
     ctl_env_init(&env, NULL);
     CHECK(fake_cs_start(&g_cs, fake_args) == 0);
-    snprintf(g_conf, sizeof(g_conf), "%s/cloudstack.conf", env.api.dir);
-    f = fopen(g_conf, "w");
-    CHECK(f != NULL);
-    fprintf(f,
-            "[Global]\napi-url = %s\napi-key = %s\nsecret-key = %s\nretry-base-delay-ms = 20\n"
-            "retry-max-delay-ms = 200\nqps = 500\n",
-            g_cs.api_url, FAKE_CS_API_KEY, FAKE_CS_SECRET_KEY);
-    fclose(f);
+    env.on_fail = show_and_stop_cs;
+    ctl_env_cloud(&env, "cloudstack",
+                  "[Global]\napi-url = %s\napi-key = %s\nsecret-key = %s\n"
+                  "retry-base-delay-ms = 20\nretry-max-delay-ms = 200\nqps = 500\n",
+                  g_cs.api_url, FAKE_CS_API_KEY, FAKE_CS_SECRET_KEY);
     for (int i = 1; i <= 5; i++)
         node(i);
     start();
@@ -389,12 +301,8 @@ int main(void)
 
     /* Source ranges: the firewall rules admit only them. */
     {
-        json_object *s = svc_get("web"), *r = json_object_new_array();
-        json_object_array_add(r, json_object_new_string("198.51.100.0/24"));
-        json_object_array_add(r, json_object_new_string("192.0.2.0/25"));
-        json_object_object_add(jget(s, "spec"), "loadBalancerSourceRanges", r);
-        svc_put("web", s);
-        json_object_put(s);
+        json_object *r = json_tokener_parse("[\"198.51.100.0/24\",\"192.0.2.0/25\"]");
+        CHECK(ctl_svc_set(&env, "web", "loadBalancerSourceRanges", r) == 200);
     }
     CHECK(WAIT_FOR(WAIT_MS, firewall_is("web", 3, "192.0.2.0/25,198.51.100.0/24")));
 
@@ -407,14 +315,14 @@ int main(void)
     CHECK(WAIT_FOR(WAIT_MS, rules_are(&rw)));
 
     /* Port change: 80 -> 8080; the rule and its firewall rule move. */
-    set_ports("web", 80, 8080);
+    CHECK(ctl_svc_port(&env, "web", 80, 8080) == 200);
     rw.ports = "8080,443,9000";
     CHECK(WAIT_FOR(WAIT_MS, rules_are(&rw)));
     CHECK(WAIT_FOR(WAIT_MS, firewall_is("web", 3, "192.0.2.0/25,198.51.100.0/24")));
     CHECK(ips_of("web", NULL, 0) == 1);
 
     /* ClientIP affinity: algorithm source. The PROXY protocol: tcp-proxy. */
-    service("sticky", "", "\"sessionAffinity\":\"ClientIP\",");
+    service("sticky", "", "\"sessionAffinity\":\"ClientIP\"");
     service("proxied",
             "\"service.beta.kubernetes.io/cloudstack-load-balancer-proxy-protocol\":"
             "\"true\"",
@@ -445,7 +353,7 @@ int main(void)
         json_object_put(o);
         CHECK(addr[0]);
         CHECK(WAIT_FOR(10000, ip_allocated(addr)));
-        snprintf(q, sizeof(q), "\"loadBalancerIP\":\"%s\",", addr);
+        snprintf(q, sizeof(q), "\"loadBalancerIP\":\"%s\"", addr);
         service("fixed", "", q);
         CHECK(WAIT_FOR(WAIT_MS, ingress_is_tagged_ip("fixed")));
         ctl_ingress(&env, "fixed", msg, sizeof(msg));
@@ -492,7 +400,7 @@ int main(void)
     CHECK(fake_cs_post(&g_cs, "/_fake/faults",
                        "{\"faults\":[{\"kind\":\"error\",\"command\":\"deleteFirewallRule\","
                        "\"count\":1,\"code\":530}]}") == 0);
-    set_ports("lossy", 9000, 9001);
+    CHECK(ctl_svc_port(&env, "lossy", 9000, 9001) == 200);
     rw = (struct rules_want){"lossy", "80,443,9001", 5, "roundrobin", "tcp"};
     CHECK(WAIT_FOR(WAIT_MS, rules_are(&rw)));
     CHECK(WAIT_FOR(WAIT_MS, firewall_has_port("lossy", 9001) && !firewall_has_port("lossy", 9000) &&
@@ -513,8 +421,7 @@ int main(void)
     fake_cs_post(&g_cs, "/_fake/counters/reset", "{}");
     service("mid", "", "");
     CHECK(WAIT_FOR(WAIT_MS, fake_cs_count(&g_cs, "createLoadBalancerRule") == 3));
-    lbp_test_stop(env.ctl, SIGKILL, 2000);
-    env.ctl = 0;
+    ctl_env_end_controller(&env, SIGKILL);
     CHECK(ips_of("mid", NULL, 0) == 1);
     rw = (struct rules_want){"mid", "80,443,9000", 0, "roundrobin", "tcp"};
     CHECK(rules_are(&rw));
@@ -528,7 +435,7 @@ int main(void)
     CHECK(ips_of("mid", NULL, 0) == 1);
 
     /* Bad input: one clear Warning Event each, nothing made. */
-    service("nowhere", "", "\"loadBalancerIP\":\"198.18.0.1\",");
+    service("nowhere", "", "\"loadBalancerIP\":\"198.18.0.1\"");
     service("badproxy",
             "\"service.beta.kubernetes.io/cloudstack-load-balancer-proxy-protocol\":\"yes\"", "");
     CHECK(WAIT_FOR(WAIT_MS, warnings("nowhere", msg, sizeof(msg)) >= 1));
@@ -558,41 +465,14 @@ int main(void)
 
     /* An orphan: an LB tagged for this cluster whose Service does not exist. */
     {
-        struct lbp_provider_ctx *pctx = NULL;
-        struct lbp_lb_port ports[1] = {{"p", "TCP", 80, 31000}};
-        struct lbp_lb_node nodes[1] = {{"node-1", NULL, NULL, NULL, NULL, 0}};
-        struct lbp_lb_spec sp = {.cluster_name = "kubernetes",
-                                 .namespace = "default",
-                                 .name = "ghost",
-                                 .uid = "0badc0de-0000-4000-8000-000000000001",
-                                 .ports = ports,
-                                 .n_ports = 1,
-                                 .nodes = nodes,
-                                 .n_nodes = 1,
-                                 .session_affinity = "None"};
-        struct lbp_lb_status st;
-        struct lbp_call call = {0};
-        char err[256];
-        int rc = LBP_PENDING;
-        lbp_lb_name(sp.uid, sp.lb_name);
+        char ghost[LBP_LB_NAME_LEN + 1];
         /* Stopped first: its orphan scan would take the ghost apart while it is made. */
-        lbp_test_stop(env.ctl, SIGTERM, 5000);
-        env.ctl = 0;
-        CHECK(lbp_provider_cloudstack.init(g_conf, "kubernetes", &pctx, err, sizeof(err)) ==
-              LBP_OK);
-        for (int i = 0; i < 60 && rc == LBP_PENDING; i++) {
-            rc = lbp_provider_cloudstack.ensure(pctx, &sp, &st, &call);
-            if (rc == LBP_PENDING)
-                usleep(500000);
-        }
-        lbp_provider_cloudstack.cleanup(pctx);
-        lbp_http_thread_cleanup();
-        if (rc != LBP_OK)
-            fprintf(stderr, "ghost: ensure: %s: %s\n", lbp_rc_str(rc), call.err);
-        CHECK(rc == LBP_OK);
-        CHECK(!lb_gone(sp.lb_name));
+        ctl_env_end_controller(&env, SIGTERM);
+        CHECK(ctl_make_orphan(&lbp_provider_cloudstack, env.cloud_conf, "kubernetes", NULL, NULL, 0,
+                              ghost) == LBP_OK);
+        CHECK(!lb_gone(ghost));
         start();
-        CHECK(WAIT_FOR(WAIT_MS, lb_gone(sp.lb_name)));
+        CHECK(WAIT_FOR(WAIT_MS, lb_gone(ghost)));
         CHECK(count_kind("publicips") == 3);
     }
 

@@ -39,6 +39,11 @@ int main(void)
     CHECK(WAIT_FOR(5000, ctl_events(&env, "flaky", "UnAvailableLoadBalancer", NULL, 0) > 0));
 
     ctl_node(&env, "node-1", "10.0.0.1");
+    /*
+     * Let flaky's update for the new node land first (no check: only a
+     * wait), or under load it takes the failures meant for flaky2.
+     */
+    (void)WAIT_FOR(10000, ctl_lb_nodes(&env, "default/flaky") == 1);
     /* faults injected at run time through the debug endpoint */
     CHECK(ctl_cloud_post(&env, "failNext=2") == 200);
     CHECK(ctl_cloud_post(&env, "failNext=many") == 400);

@@ -56,18 +56,6 @@ static bool leading(struct ctl_env *r)
     return yes;
 }
 
-static int with_ingress(void)
-{
-    int n = 0;
-    for (int i = 0; i < N_SVC; i++) {
-        char name[32], ip[64];
-        snprintf(name, sizeof(name), "svc-%d", i);
-        ctl_ingress(&env, name, ip, sizeof(ip));
-        n += ip[0] != '\0';
-    }
-    return n;
-}
-
 /* Exit status of a replica that is expected to end by itself. */
 static int wait_exit(struct ctl_env *r, unsigned ms)
 {
@@ -100,7 +88,7 @@ int main(void)
     }
 
     /* 1. Exactly one writes. */
-    CHECK(WAIT_FOR(15000, with_ingress() == N_SVC));
+    CHECK(WAIT_FOR(15000, ctl_count_ingress(&env, "svc-", N_SVC) == N_SVC));
     CHECK(leading(&env) != leading(&b));
     struct ctl_env *leader = leading(&env) ? &env : &b, *standby = leader == &env ? &b : &env;
     CHECK(ctl_cloud_lb_count(leader) == N_SVC);

@@ -17,18 +17,6 @@
 
 static struct ctl_env env;
 
-static int with_ingress(void)
-{
-    int n = 0;
-    for (int i = 0; i < N; i++) {
-        char name[32], ip[128];
-        snprintf(name, sizeof(name), "svc-%d", i);
-        ctl_ingress(&env, name, ip, sizeof(ip));
-        n += ip[0] != '\0';
-    }
-    return n;
-}
-
 int main(void)
 {
     /* The restarted process is a new candidate: it leads once the killed
@@ -51,10 +39,10 @@ int main(void)
     CHECK(WAIT_FOR(10000, ctl_cloud_lb_count(&env) >= 3));
     lbp_test_stop(env.ctl, SIGKILL, 5000);
     env.ctl = 0;
-    CHECK(with_ingress() < N);
+    CHECK(ctl_count_ingress(&env, "svc-", N) < N);
 
     ctl_env_start_controller(&env, flags);
-    CHECK(WAIT_FOR(20000, with_ingress() == N));
+    CHECK(WAIT_FOR(20000, ctl_count_ingress(&env, "svc-", N) == N));
     CHECK(ctl_cloud_lb_count(&env) == N);
     /* every Service's ingress is its own LB's VIP: no duplicates */
     json_object *root = ctl_cloud(&env), *lbs = json_object_object_get(root, "loadBalancers");

@@ -32,6 +32,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <dirent.h>
+#include <ctype.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -317,6 +318,28 @@ static void expect_error(struct json_object *o, const char *respname, int code, 
         fail_msg("errortext \"%s\" lacks \"%s\"", gs(e, "errortext"), text_part);
 }
 
+/*
+ * command with its name, value... pairs (NULL-terminated) is refused with
+ * HTTP code and the error envelope expect_error checks.
+ */
+static void refused(int code, int cserrorcode, const char *text_part, const char *command, ...)
+{
+    struct json_object *o = NULL;
+    char respname[128];
+    size_t i = 0;
+    va_list ap;
+    long st;
+    va_start(ap, command);
+    st = callv(NULL, &o, command, ap);
+    va_end(ap);
+    assert_int_equal(st, code);
+    for (; command[i] && i < 100; i++)
+        respname[i] = (char)tolower((unsigned char)command[i]);
+    snprintf(respname + i, sizeof(respname) - i, "response");
+    expect_error(o, respname, code, cserrorcode, text_part);
+    json_object_put(o);
+}
+
 /* Polls a job until it ends; returns the queryasyncjobresultresponse (caller puts the root). */
 static struct json_object *wait_job(const char *jobid, int *polls, struct json_object **root)
 {
@@ -337,21 +360,43 @@ static struct json_object *wait_job(const char *jobid, int *polls, struct json_o
     return NULL;
 }
 
+/*
+ * An async command with ap's name, value pairs, accepted (200; its id into
+ * id_out when set) and its job waited for to the end. The job's result,
+ * inside *root; the caller puts *root and *o.
+ */
+static struct json_object *job_of(struct json_object **o, char id_out[64], const char *command,
+                                  va_list ap, struct json_object **root)
+{
+    struct json_object *r;
+    long st = callv(NULL, o, command, ap);
+    if (st != 200)
+        fail_msg("%s: HTTP %ld %s", command, st, json_object_to_json_string(*o));
+    r = inner(*o, command);
+    if (id_out)
+        snprintf(id_out, 64, "%s", gs(r, "id") ? gs(r, "id") : "");
+    return wait_job(gs(r, "jobid"), NULL, root);
+}
+
+/* GET path as given (signed elsewhere): answered want; the body as JSON (caller puts). */
+static struct json_object *raw_get(const char *path, long want)
+{
+    char *body = NULL;
+    struct json_object *o;
+    assert_int_equal(fake_cs_req(&g_f, "GET", path, NULL, NULL, &body), want);
+    o = json_tokener_parse(body ? body : "");
+    free(body);
+    return o;
+}
+
 /* Runs an async command to success; returns jobresult's copy (caller puts) or NULL. */
 static struct json_object *run_ok(char id_out[64], const char *command, ...)
 {
     struct json_object *o, *r, *root, *res = NULL;
     va_list ap;
-    long st;
     va_start(ap, command);
-    st = callv(NULL, &o, command, ap);
+    r = job_of(&o, id_out, command, ap, &root);
     va_end(ap);
-    if (st != 200)
-        fail_msg("%s: HTTP %ld %s", command, st, json_object_to_json_string(o));
-    r = inner(o, command);
-    if (id_out)
-        snprintf(id_out, 64, "%s", gs(r, "id") ? gs(r, "id") : "");
-    r = wait_job(gs(r, "jobid"), NULL, &root);
     if (gi(r, "jobstatus") != 1)
         fail_msg("%s: job failed: %s", command, json_object_to_json_string(r));
     json_object_deep_copy(json_object_object_get(r, "jobresult"), &res, NULL);
@@ -365,13 +410,9 @@ static void run_fail(int code, const char *command, ...)
 {
     struct json_object *o, *r, *root;
     va_list ap;
-    long st;
     va_start(ap, command);
-    st = callv(NULL, &o, command, ap);
+    r = job_of(&o, NULL, command, ap, &root);
     va_end(ap);
-    if (st != 200)
-        fail_msg("%s: HTTP %ld", command, st);
-    r = wait_job(gs(inner(o, command), "jobid"), NULL, &root);
     assert_int_equal(gi(r, "jobstatus"), 2);
     assert_int_equal(gi(r, "jobresultcode"), 530);
     assert_non_null(gs(json_object_object_get(r, "jobresult"), "errortext"));
@@ -455,26 +496,18 @@ static void signature_rules(void **state)
     g_secret = "abracadabra";
 
     /* The reference's own request, signature and all: the fake recomputes the same value. */
-    assert_int_equal(fake_cs_req(&g_f, "GET",
-                                 "/client/api?command=listVirtualMachines&apiKey=fnord&response="
-                                 "json&signature=z%2Fa9Y7J52u48VpqIgiwaGUMCso0%3D",
-                                 NULL, NULL, &body),
-                     200);
-    o = json_tokener_parse(body);
+    o = raw_get("/client/api?command=listVirtualMachines&apiKey=fnord&response="
+                "json&signature=z%2Fa9Y7J52u48VpqIgiwaGUMCso0%3D",
+                200);
     assert_non_null(inner(o, "listVirtualMachines"));
     json_object_put(o);
-    free(body);
     /* A signature whose '+'/'/' are not escaped: '/' is harmless in a query, so tamper instead. */
-    assert_int_equal(fake_cs_req(&g_f, "GET",
-                                 "/client/api?command=listVirtualMachines&apiKey=fnord&response="
-                                 "json&signature=z%2Fa9Y7J52u48VpqIgiwaGUMCso1%3D",
-                                 NULL, NULL, &body),
-                     401);
-    o = json_tokener_parse(body);
+    o = raw_get("/client/api?command=listVirtualMachines&apiKey=fnord&response="
+                "json&signature=z%2Fa9Y7J52u48VpqIgiwaGUMCso1%3D",
+                401);
     expect_error(o, "listvirtualmachinesresponse", 401, 0,
                  "unable to verify user credentials and/or request signature");
     json_object_put(o);
-    free(body);
     /* The reference's signatureversion=3 vector is correctly signed but expired (2026-01-01). */
     assert_int_equal(fake_cs_req(&g_f, "GET",
                                  "/client/api?command=listLoadBalancerRules&keyword=a1b2c3&listall="
@@ -637,9 +670,8 @@ static void job_lifecycle(void **state)
     assert_int_equal(gi(r, "jobstatus"), 1);
     json_object_put(root);
     /* An unknown job id is a parameter error naming jobid. */
-    assert_int_equal(call(&o, "queryAsyncJobResult", "jobid", "no-such-job"), 431);
-    expect_error(o, "queryasyncjobresultresponse", 431, 9999, "Invalid parameter jobid");
-    json_object_put(o);
+    refused(431, 9999, "Invalid parameter jobid", "queryAsyncJobResult", "jobid", "no-such-job",
+            NULL);
 
     /* A failing job: status 2, code 530 outside, the error inside; nothing left behind. */
     assert_int_equal(fake_cs_post(&g_f, "/_fake/faults",
@@ -770,11 +802,8 @@ static void lb_rules_members_firewall_tags(void **state)
     json_object_put(res);
     assert_int_equal(state_len("firewallrules"), 0);
     /* Same address and port again: the server's rule conflict, 537. */
-    assert_int_equal(call(&o, "createLoadBalancerRule", "publicipid", ip, "name", "dup",
-                          "algorithm", "roundrobin", "privateport", "30081", "publicport", "80"),
-                     537);
-    expect_error(o, "createloadbalancerruleresponse", 537, 4360, "conflicts with rule");
-    json_object_put(o);
+    refused(537, 4360, "conflicts with rule", "createLoadBalancerRule", "publicipid", ip, "name",
+            "dup", "algorithm", "roundrobin", "privateport", "30081", "publicport", "80", NULL);
     /* ...whatever the protocol: the server checks LB rules' ports only. */
     assert_int_equal(call(&o, "createLoadBalancerRule", "publicipid", ip, "name", "dup-udp",
                           "algorithm", "roundrobin", "privateport", "30081", "publicport", "80",
@@ -857,18 +886,13 @@ static void lb_rules_members_firewall_tags(void **state)
                            "startport", "80", "cidrlist", "203.0.113.0/24", NULL));
     json_object_put(run_ok(NULL, "createFirewallRule", "ipaddressid", ip, "protocol", "all",
                            "cidrlist", "198.51.100.0/24", NULL));
-    assert_int_equal(call(&o, "createFirewallRule", "ipaddressid", ip, "protocol", "all",
-                          "cidrlist", "198.51.100.0/24"),
-                     537);
-    expect_error(o, "createfirewallruleresponse", 537, 4360, "no ports");
-    json_object_put(o);
+    refused(537, 4360, "no ports", "createFirewallRule", "ipaddressid", ip, "protocol", "all",
+            "cidrlist", "198.51.100.0/24", NULL);
     assert_int_equal(list_count("listFirewallRules", "ipaddressid", ip, NULL), 4);
     json_object_put(run_ok(NULL, "deleteFirewallRule", "id", fw, NULL));
     assert_int_equal(list_count("listFirewallRules", "ipaddressid", ip, NULL), 3);
     /* A deleted rule's id no longer resolves: the server deletes rule rows. */
-    assert_int_equal(call(&o, "deleteFirewallRule", "id", fw), 431);
-    expect_error(o, "deletefirewallruleresponse", 431, 9999, "Invalid parameter id");
-    json_object_put(o);
+    refused(431, 9999, "Invalid parameter id", "deleteFirewallRule", "id", fw, NULL);
 
     /* Deleting the UDP rule takes the firewall rule it opened with it. */
     json_object_put(run_ok(NULL, "deleteLoadBalancerRule", "id", lb2, NULL));
@@ -890,12 +914,9 @@ static void lb_rules_members_firewall_tags(void **state)
                               "80"),
                          431);
         json_object_put(o);
-        assert_int_equal(call(&o, "createLoadBalancerRule", "publicipid", vip, "name", "v",
-                              "algorithm", "roundrobin", "privateport", "30080", "publicport", "80",
-                              "networkid", FAKE_CS_TIER_ID, "openfirewall", "true"),
-                         431);
-        expect_error(o, "createloadbalancerruleresponse", 431, 4350, "VPC");
-        json_object_put(o);
+        refused(431, 4350, "VPC", "createLoadBalancerRule", "publicipid", vip, "name", "v",
+                "algorithm", "roundrobin", "privateport", "30080", "publicport", "80", "networkid",
+                FAKE_CS_TIER_ID, "openfirewall", "true", NULL);
         json_object_put(run_ok(NULL, "createLoadBalancerRule", "publicipid", vip, "name", "v",
                                "algorithm", "roundrobin", "privateport", "30080", "publicport",
                                "80", "networkid", FAKE_CS_TIER_ID, NULL));
@@ -959,34 +980,23 @@ static void errors_and_paging(void **state)
     assert_int_equal(start(args), 0);
 
     /* 431 names the missing or unresolvable parameter. */
-    assert_int_equal(call(&o, "createLoadBalancerRule", "publicipid", FAKE_CS_ZONE_ID, "name", "x",
-                          "algorithm", "roundrobin", "privateport", "1"),
-                     431);
-    expect_error(o, "createloadbalancerruleresponse", 431, 9999,
-                 "Unable to execute API command createloadbalancerrule due to missing parameter "
-                 "publicport");
-    json_object_put(o);
-    assert_int_equal(call(&o, "createLoadBalancerRule", "publicipid", FAKE_CS_ZONE_ID, "name", "x",
-                          "algorithm", "roundrobin", "privateport", "1", "publicport", "2"),
-                     431);
-    expect_error(o, "createloadbalancerruleresponse", 431, 9999, "Invalid parameter publicipid");
-    json_object_put(o);
-    assert_int_equal(call(&o, "createLoadBalancerRule", "publicipid", FAKE_CS_ZONE_ID, "name", "x",
-                          "algorithm", "roundrobin", "privateport", "http", "publicport", "2"),
-                     431);
-    expect_error(o, "createloadbalancerruleresponse", 431, 9999, "Invalid parameter privateport");
-    json_object_put(o);
-    assert_int_equal(call(&o, "associateIpAddress"), 431);
-    expect_error(o, "associateipaddressresponse", 431, 4350, "zoneId");
-    json_object_put(o);
+    refused(431, 9999,
+            "Unable to execute API command createloadbalancerrule due to missing parameter "
+            "publicport",
+            "createLoadBalancerRule", "publicipid", FAKE_CS_ZONE_ID, "name", "x", "algorithm",
+            "roundrobin", "privateport", "1", NULL);
+    refused(431, 9999, "Invalid parameter publicipid", "createLoadBalancerRule", "publicipid",
+            FAKE_CS_ZONE_ID, "name", "x", "algorithm", "roundrobin", "privateport", "1",
+            "publicport", "2", NULL);
+    refused(431, 9999, "Invalid parameter privateport", "createLoadBalancerRule", "publicipid",
+            FAKE_CS_ZONE_ID, "name", "x", "algorithm", "roundrobin", "privateport", "http",
+            "publicport", "2", NULL);
+    refused(431, 4350, "zoneId", "associateIpAddress", NULL);
     {
         char ip[64];
         json_object_put(run_ok(ip, "associateIpAddress", "networkid", FAKE_CS_NETWORK_ID, NULL));
-        assert_int_equal(call(&o, "createLoadBalancerRule", "publicipid", ip, "name", "x",
-                              "algorithm", "random", "privateport", "1", "publicport", "2"),
-                         431);
-        expect_error(o, "createloadbalancerruleresponse", 431, 4350, "algorithm");
-        json_object_put(o);
+        refused(431, 4350, "algorithm", "createLoadBalancerRule", "publicipid", ip, "name", "x",
+                "algorithm", "random", "privateport", "1", "publicport", "2", NULL);
         assert_int_equal(call(&o, "createLoadBalancerRule", "publicipid", ip, "name", "x",
                               "algorithm", "roundrobin", "privateport", "1", "publicport", "2",
                               "protocol", "sctp"),
@@ -1017,13 +1027,10 @@ static void errors_and_paging(void **state)
                                   "\"listZones\",\"count\":2}]}"),
                      0);
     size_t before = state_len("publicips");
-    assert_int_equal(call(&o, "associateIpAddress", "networkid", FAKE_CS_NETWORK_ID), 530);
-    expect_error(o, "associateipaddressresponse", 530, 9999, "Internal error");
-    json_object_put(o);
+    refused(530, 9999, "Internal error", "associateIpAddress", "networkid", FAKE_CS_NETWORK_ID,
+            NULL);
     assert_int_equal(state_len("publicips"), before);
-    assert_int_equal(call(&o, "listZones"), 429);
-    expect_error(o, "listzonesresponse", 429, 9999, "api limit");
-    json_object_put(o);
+    refused(429, 9999, "api limit", "listZones", NULL);
     assert_int_equal(call(&o, "listZones"), 429);
     json_object_put(o);
     assert_int_equal(call(&o, "listZones"), 200);
@@ -1082,9 +1089,7 @@ static void errors_and_paging(void **state)
                                                                                : 0);
         json_object_put(o);
     }
-    assert_int_equal(call(&o, "listPublicIpAddresses", "pagesize", "5"), 431);
-    expect_error(o, "listpublicipaddressesresponse", 431, 4350, "page size");
-    json_object_put(o);
+    refused(431, 4350, "page size", "listPublicIpAddresses", "pagesize", "5", NULL);
     assert_int_equal(call(&o, "listPublicIpAddresses", "page", "2"), 431);
     json_object_put(o);
     /* Without paging a list stops at default.page.size. */

@@ -30,90 +30,28 @@
 #include "provider/http.h"
 #include "provider/provider.h"
 #include "test/fakes/gce/fake_gce_client.h"
+#include "test/integration/prov_svc.h"
 
 extern const struct lbp_provider lbp_provider_gce;
 static const struct lbp_provider *P = &lbp_provider_gce;
 
 #define CLUSTER "test-cluster"
-#define MAXN 128
-
-struct svc {
-    char uid[64], ns[64], name[64];
-    struct lbp_lb_port ports[8];
-    size_t n_ports;
-    struct lbp_lb_node nodes[MAXN];
-    char pid[MAXN][96], nname[MAXN][32];
-    size_t n_nodes;
-    struct lbp_lb_annotation ann[8];
-    size_t n_ann;
-    const char *ranges[8];
-    size_t n_ranges;
-    bool local;
-    int hc_port;
-    const char *affinity, *ip;
-    struct lbp_lb_spec spec;
-};
-
 struct env {
     struct fake_gce f;
     struct lbp_provider_ctx *ctx;
     char cfg[256];
 };
 
-static void svc_init(struct svc *s, const char *name, const char *uid)
+/* node-<i> in zone us-central1-<a,b,c by i%3>, as the fake's --instances makes. */
+static void gce_pid(int i, char *out, size_t cap)
 {
-    memset(s, 0, sizeof(*s));
-    snprintf(s->ns, sizeof(s->ns), "default");
-    snprintf(s->name, sizeof(s->name), "%s", name);
-    snprintf(s->uid, sizeof(s->uid), "%s", uid);
+    snprintf(out, cap, "gce://fake-project/us-central1-%c/node-%d", "abc"[i % 3], i);
 }
 
-static void svc_port(struct svc *s, const char *proto, int port)
+/* A port with a NodePort of 30000 + port % 1000. */
+static void svc_port(struct prov_svc *s, const char *proto, int port)
 {
-    struct lbp_lb_port *p = &s->ports[s->n_ports++];
-    p->protocol = proto;
-    p->port = port;
-    p->node_port = 30000 + port % 1000;
-}
-
-/* Nodes first..last: node-<i> in zone us-central1-<a,b,c by i%3>, as the fake's --instances makes.
- */
-static void svc_nodes(struct svc *s, int first, int last)
-{
-    static const char zones[] = "abc";
-    s->n_nodes = 0;
-    for (int i = first; i <= last; i++) {
-        size_t k = s->n_nodes++;
-        snprintf(s->nname[k], sizeof(s->nname[k]), "node-%d", i);
-        snprintf(s->pid[k], sizeof(s->pid[k]), "gce://fake-project/us-central1-%c/node-%d",
-                 zones[i % 3], i);
-        s->nodes[k].name = s->nname[k];
-        s->nodes[k].provider_id = s->pid[k];
-    }
-}
-
-static const struct lbp_lb_spec *spec_of(struct svc *s)
-{
-    struct lbp_lb_spec *sp = &s->spec;
-    memset(sp, 0, sizeof(*sp));
-    sp->cluster_name = CLUSTER;
-    sp->namespace = s->ns;
-    sp->name = s->name;
-    sp->uid = s->uid;
-    lbp_lb_name(s->uid, sp->lb_name);
-    sp->ports = s->ports;
-    sp->n_ports = s->n_ports;
-    sp->nodes = s->nodes;
-    sp->n_nodes = s->n_nodes;
-    sp->annotations = s->ann;
-    sp->n_annotations = s->n_ann;
-    sp->source_ranges = s->ranges;
-    sp->n_source_ranges = s->n_ranges;
-    sp->session_affinity = s->affinity ? s->affinity : "None";
-    sp->local_traffic = s->local;
-    sp->health_check_node_port = s->hc_port;
-    sp->requested_ip = s->ip;
-    return sp;
+    prov_svc_port(s, proto, port, 30000 + port % 1000);
 }
 
 static void env_start(struct env *e, const char *op_polls, const char *extra_conf)
@@ -144,7 +82,7 @@ static void env_stop(struct env *e)
 }
 
 /* ensure until it is done (following LBP_PENDING); the final rc. */
-static int ensure_all(struct env *e, struct svc *s, struct lbp_lb_status *st, int *pendings,
+static int ensure_all(struct env *e, struct prov_svc *s, struct lbp_lb_status *st, int *pendings,
                       struct lbp_call *out)
 {
     struct lbp_call call;
@@ -152,7 +90,7 @@ static int ensure_all(struct env *e, struct svc *s, struct lbp_lb_status *st, in
     *pendings = 0;
     for (int i = 0; i < 60; i++) {
         memset(&call, 0, sizeof(call));
-        rc = P->ensure(e->ctx, spec_of(s), st, &call);
+        rc = P->ensure(e->ctx, prov_svc_spec(s, CLUSTER), st, &call);
         if (rc != LBP_PENDING)
             break;
         assert_true(call.err[0] != '\0'); /* says what the cloud is doing */
@@ -166,13 +104,13 @@ static int ensure_all(struct env *e, struct svc *s, struct lbp_lb_status *st, in
     return rc;
 }
 
-static int remove_all(struct env *e, struct svc *s)
+static int remove_all(struct env *e, struct prov_svc *s)
 {
     struct lbp_call call;
     int rc;
     for (int i = 0; i < 60; i++) {
         memset(&call, 0, sizeof(call));
-        rc = P->remove(e->ctx, spec_of(s), &call);
+        rc = P->remove(e->ctx, prov_svc_spec(s, CLUSTER), &call);
         if (rc != LBP_PENDING)
             break;
         usleep(20 * 1000);
@@ -180,6 +118,15 @@ static int remove_all(struct env *e, struct svc *s)
     if (rc != LBP_OK)
         fail_msg("remove: %s: %s", lbp_rc_str(rc), call.err);
     return rc;
+}
+
+/* Service default/name with one port on nodes 0..last_node. */
+static void svc_on(struct prov_svc *s, const char *name, const char *uid, const char *proto,
+                   int port, int last_node)
+{
+    prov_svc_init(s, "default", name, uid);
+    svc_port(s, proto, port);
+    prov_svc_nodes(s, 0, last_node, gce_pid);
 }
 
 static struct json_object *obj(struct env *e, const char *coll, const char *name)
@@ -226,25 +173,7 @@ static long mutations(struct env *e)
 /* Objects lbprov made and did not delete (the seeded VMs aside); names them on stderr. */
 static long leftovers(struct env *e)
 {
-    struct json_object *st = fake_gce_json(&e->f, "/_fake/state"), *res;
-    long n = 0;
-    if (!st || !json_object_object_get_ex(st, "resources", &res)) {
-        json_object_put(st);
-        return -1;
-    }
-    json_object_object_foreach(res, coll, objs)
-    {
-        if (strstr(coll, "/instances"))
-            continue;
-        json_object_object_foreach(objs, name, o)
-        {
-            (void)o;
-            fprintf(stderr, "left: %s/%s\n", coll, name);
-            n++;
-        }
-    }
-    json_object_put(st);
-    return n;
+    return fake_gce_leftovers(&e->f);
 }
 
 static long total(struct env *e)
@@ -255,13 +184,21 @@ static long total(struct env *e)
     return n;
 }
 
+/* s removed, nothing of lbprov's left in the fake, the fake stopped. */
+static void finish(struct env *e, struct prov_svc *s)
+{
+    remove_all(e, s);
+    assert_int_equal(leftovers(e), 0);
+    env_stop(e);
+}
+
 #define UID1 "11111111-2222-4333-8444-555555555555"
 #define LB1 "a1111111122224333844455555555555"
 
 static void t_external_lifecycle(void **state)
 {
     struct env e;
-    struct svc s;
+    struct prov_svc s;
     struct lbp_lb_status st;
     struct lbp_call call = {0};
     struct lbp_lb_owned *owned = NULL;
@@ -271,10 +208,8 @@ static void t_external_lifecycle(void **state)
     (void)state;
 
     env_start(&e, "0", NULL);
-    svc_init(&s, "web", UID1);
-    svc_port(&s, "TCP", 80);
+    svc_on(&s, "web", UID1, "TCP", 80, 5);
     svc_port(&s, "TCP", 443);
-    svc_nodes(&s, 0, 5);
     lbp_lb_name(UID1, lb);
     assert_string_equal(lb, "a1111111122224333844455555555555");
     ensure_all(&e, &s, &st, &pend, NULL);
@@ -312,10 +247,10 @@ static void t_external_lifecycle(void **state)
     assert_string_equal(st.ingress[0].ip, ip);
 
     /* a node change is only the difference */
-    svc_nodes(&s, 1, 6);
+    prov_svc_nodes(&s, 1, 6, gce_pid);
     fake_gce_control(&e.f, "/_fake/counters/reset", "{}");
     memset(&call, 0, sizeof(call));
-    assert_int_equal(P->update_targets(e.ctx, spec_of(&s), &call), LBP_OK);
+    assert_int_equal(P->update_targets(e.ctx, prov_svc_spec(&s, CLUSTER), &call), LBP_OK);
     assert_int_equal(fake_gce_calls(&e.f, "POST targetPools/addInstance"), 1);
     assert_int_equal(fake_gce_calls(&e.f, "POST targetPools/removeInstance"), 1);
     assert_int_equal(mutations(&e), 2);
@@ -346,9 +281,7 @@ static void t_external_lifecycle(void **state)
     free(owned);
 
     /* delete leaves nothing */
-    remove_all(&e, &s);
-    assert_int_equal(leftovers(&e), 0);
-    env_stop(&e);
+    finish(&e, &s);
 }
 
 #define UID2 "22222222-2222-4333-8444-555555555555"
@@ -359,7 +292,7 @@ static void t_external_lifecycle(void **state)
 static void t_pending_and_restart(void **state)
 {
     struct env e;
-    struct svc s;
+    struct prov_svc s;
     struct lbp_lb_status st;
     struct lbp_call call = {0};
     char err[256];
@@ -367,11 +300,9 @@ static void t_pending_and_restart(void **state)
     (void)state;
 
     env_start(&e, "2", NULL);
-    svc_init(&s, "slow", UID2);
-    svc_port(&s, "UDP", 53);
-    svc_nodes(&s, 0, 8);
+    svc_on(&s, "slow", UID2, "UDP", 53, 8);
     /* the first call starts changes and does not wait for them */
-    rc = P->ensure(e.ctx, spec_of(&s), &st, &call);
+    rc = P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &st, &call);
     assert_int_equal(rc, LBP_PENDING);
     assert_true(call.retry_after_s >= 1);
     assert_non_null(strstr(call.err, "in progress"));
@@ -391,25 +322,21 @@ static void t_pending_and_restart(void **state)
             ostr(json_object_array_get_idx(json_object_object_get(fw, "allowed"), 0), "IPProtocol"),
             "udp");
     }
-    remove_all(&e, &s);
-    assert_int_equal(leftovers(&e), 0);
-    env_stop(&e);
+    finish(&e, &s);
 }
 
 /* ETP Local and back; ClientIP; a requested IP kept, then refused to a second Service. */
 static void t_local_affinity_ip(void **state)
 {
     struct env e;
-    struct svc s, s2;
+    struct prov_svc s, s2;
     struct lbp_lb_status st;
     struct lbp_call call;
     int pend, rc;
     (void)state;
 
     env_start(&e, "1", NULL);
-    svc_init(&s, "loc", UID2);
-    svc_port(&s, "TCP", 80);
-    svc_nodes(&s, 0, 2);
+    svc_on(&s, "loc", UID2, "TCP", 80, 2);
     ensure_all(&e, &s, &st, &pend, NULL);
     /* Local: the Service's own check on its healthCheckNodePort */
     s.local = true;
@@ -451,19 +378,15 @@ static void t_local_affinity_ip(void **state)
     }
 
     /* a requested IP is reserved under the LB's name and held */
-    svc_init(&s2, "pinned", UID3);
-    svc_port(&s2, "TCP", 80);
-    svc_nodes(&s2, 0, 2);
+    svc_on(&s2, "pinned", UID3, "TCP", 80, 2);
     s2.ip = "203.0.113.77";
     rc = ensure_all(&e, &s2, &st, &pend, NULL);
     assert_int_equal(rc, LBP_OK);
     assert_string_equal(st.ingress[0].ip, "203.0.113.77");
     /* the same IP for another Service: refused once, by name, not retried */
     {
-        struct svc s3;
-        svc_init(&s3, "clash", "44444444-2222-4333-8444-555555555555");
-        svc_port(&s3, "TCP", 80);
-        svc_nodes(&s3, 0, 2);
+        struct prov_svc s3;
+        svc_on(&s3, "clash", "44444444-2222-4333-8444-555555555555", "TCP", 80, 2);
         s3.ip = "203.0.113.77";
         rc = ensure_all(&e, &s3, &st, &pend, &call);
         assert_int_equal(rc, LBP_INVALID);
@@ -471,25 +394,21 @@ static void t_local_affinity_ip(void **state)
         remove_all(&e, &s3);
     }
     remove_all(&e, &s2);
-    remove_all(&e, &s);
-    assert_int_equal(leftovers(&e), 0);
-    env_stop(&e);
+    finish(&e, &s);
 }
 
 /* A quota named in the message; a throttling storm ridden out; bad credentials refused. */
 static void t_errors(void **state)
 {
     struct env e;
-    struct svc s;
+    struct prov_svc s;
     struct lbp_lb_status st;
     struct lbp_call call;
     int pend, rc;
     (void)state;
 
     env_start(&e, "0", NULL);
-    svc_init(&s, "q", UID1);
-    svc_port(&s, "TCP", 80);
-    svc_nodes(&s, 0, 2);
+    svc_on(&s, "q", UID1, "TCP", 80, 2);
     assert_int_equal(fake_gce_control(&e.f, "/_fake/quotas", "{\"FORWARDING_RULES\":0}"), 200);
     rc = ensure_all(&e, &s, &st, &pend, &call);
     assert_int_equal(rc, LBP_RETRY);
@@ -500,16 +419,14 @@ static void t_errors(void **state)
         fake_gce_control(&e.f, "/_fake/faults", "{\"rate_limit\":2,\"too_many_requests\":1}"), 200);
     ensure_all(&e, &s, &st, &pend, NULL);
     assert_int_equal(st.n_ingress, 1);
-    remove_all(&e, &s);
-    assert_int_equal(leftovers(&e), 0);
-    env_stop(&e);
+    finish(&e, &s);
 }
 
 /* The internal model: groups per zone, backend service, INTERNAL rule in the subnetwork. */
 static void t_internal(void **state)
 {
     struct env e;
-    struct svc s;
+    struct prov_svc s;
     struct lbp_lb_status st;
     struct lbp_call call = {0};
     struct lbp_lb_owned *owned = NULL;
@@ -518,10 +435,8 @@ static void t_internal(void **state)
     (void)state;
 
     env_start(&e, "1", "subnetwork-name = default\n");
-    svc_init(&s, "ilb", UID1);
-    svc_port(&s, "TCP", 80);
+    svc_on(&s, "ilb", UID1, "TCP", 80, 5);
     svc_port(&s, "TCP", 8080);
-    svc_nodes(&s, 0, 5);
     s.ann[s.n_ann++] =
         (struct lbp_lb_annotation){"networking.gke.io/load-balancer-type", "Internal"};
     ensure_all(&e, &s, &st, &pend, NULL);
@@ -550,11 +465,11 @@ static void t_internal(void **state)
     ensure_all(&e, &s, &st, &pend, NULL);
     assert_int_equal(mutations(&e), 0);
     /* a node leaves: only the group changes */
-    svc_nodes(&s, 0, 4);
+    prov_svc_nodes(&s, 0, 4, gce_pid);
     fake_gce_control(&e.f, "/_fake/counters/reset", "{}");
     for (int i = 0; i < 60; i++) {
         memset(&call, 0, sizeof(call));
-        if (P->update_targets(e.ctx, spec_of(&s), &call) != LBP_PENDING)
+        if (P->update_targets(e.ctx, prov_svc_spec(&s, CLUSTER), &call) != LBP_PENDING)
             break;
         usleep(20000);
     }
@@ -574,9 +489,7 @@ static void t_internal(void **state)
     assert_int_equal(P->list_owned(e.ctx, &owned, &n_owned, &call), LBP_OK);
     assert_int_equal(n_owned, 1);
     free(owned);
-    remove_all(&e, &s);
-    assert_int_equal(leftovers(&e), 0);
-    env_stop(&e);
+    finish(&e, &s);
 }
 
 /* Every credential source against the fake's own endpoints; a refused key said by name. */
@@ -626,7 +539,8 @@ static void t_auth_and_reload(void **state)
         free(d);
     }
     fp = fopen(cfg, "w");
-    fprintf(fp, "[global]\nproject-id = other\nregion = us-central1\napi-endpoint = %s/\n", f.proc.url);
+    fprintf(fp, "[global]\nproject-id = other\nregion = us-central1\napi-endpoint = %s/\n",
+            f.proc.url);
     fclose(fp);
     assert_int_equal(P->reload(ctx, cfg, err, sizeof(err)), LBP_INVALID);
     assert_non_null(strstr(err, "project-id"));

@@ -99,6 +99,22 @@ static bool field_is(const char *body, const char *path, const char *want)
 
 /* ---------------------------------------------------------------- verbs */
 
+/* PUT of Service "web" (ClusterIP, port 81) with resourceVersion rv ("1" when NULL). */
+static int put_web(struct lbp_kube_client *c, const char *path, const char *rv,
+                   struct lbp_kube_response *r)
+{
+    char *put = NULL;
+    int rc;
+    CHECK(asprintf(&put,
+                   "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"web\","
+                   "\"namespace\":\"default\",\"resourceVersion\":\"%s\"},\"spec\":{\"type\":"
+                   "\"ClusterIP\",\"ports\":[{\"port\":81,\"protocol\":\"TCP\"}]}}",
+                   rv ? rv : "1") > 0);
+    rc = lbp_kube_put(c, path, put, r);
+    free(put);
+    return rc;
+}
+
 static void test_verbs(struct lbp_kube_client *c)
 {
     struct lbp_kube_response r = {0};
@@ -147,35 +163,17 @@ static void test_verbs(struct lbp_kube_client *c)
     lbp_kube_response_free(&r);
 
     /* PUT with the resourceVersion read before the patches: stale, 409 Conflict. */
-    {
-        char *put = NULL;
-        CHECK(asprintf(&put,
-                       "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"web\","
-                       "\"namespace\":\"default\",\"resourceVersion\":\"%s\"},\"spec\":{\"type\":"
-                       "\"ClusterIP\",\"ports\":[{\"port\":81,\"protocol\":\"TCP\"}]}}",
-                       rv ? rv : "1") > 0);
-        CHECK_RC(lbp_kube_put(c, path, put, &r), LBP_CONFLICT);
-        CHECK(r.http_code == 409 && lbp_streq(r.reason, "Conflict"));
-        lbp_kube_response_free(&r);
-        free(put);
-    }
+    CHECK_RC(put_web(c, path, rv, &r), LBP_CONFLICT);
+    CHECK(r.http_code == 409 && lbp_streq(r.reason, "Conflict"));
+    lbp_kube_response_free(&r);
     /* PUT with the current resourceVersion succeeds. */
     CHECK_RC(lbp_kube_get(c, path, &r), LBP_OK);
     free(rv);
     rv = json_path(r.body, "metadata.resourceVersion");
     lbp_kube_response_free(&r);
-    {
-        char *put = NULL;
-        CHECK(asprintf(&put,
-                       "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"web\","
-                       "\"namespace\":\"default\",\"resourceVersion\":\"%s\"},\"spec\":{\"type\":"
-                       "\"ClusterIP\",\"ports\":[{\"port\":81,\"protocol\":\"TCP\"}]}}",
-                       rv ? rv : "1") > 0);
-        CHECK_RC(lbp_kube_put(c, path, put, &r), LBP_OK);
-        CHECK(r.http_code == 200);
-        lbp_kube_response_free(&r);
-        free(put);
-    }
+    CHECK_RC(put_web(c, path, rv, &r), LBP_OK);
+    CHECK(r.http_code == 200);
+    lbp_kube_response_free(&r);
 
     /* 422 Invalid: a name that is not a DNS label. */
     {

@@ -20,7 +20,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/buf.h"
 #include "test/integration/harness.h"
 
 #define ADMIN "admin-token-rbac"
@@ -32,47 +31,14 @@
 
 static struct lbp_fake_api api;
 
-static size_t on_body(char *d, size_t s, size_t n, void *ud)
-{
-    return lbp_buf_add(ud, d, s * n) ? 0 : s * n;
-}
-
-/* A request as the holder of token (the harness speaks only as the admin). */
+/* A request as the holder of token (lbp_fake_api_request speaks as the admin). */
 static long req_as(const char *token, const char *method, const char *path, const char *body,
                    char **resp)
 {
-    char url[1024], auth[256];
-    struct curl_slist *h = NULL;
-    struct lbp_buf b;
-    long code = -1;
-    CURL *c = curl_easy_init();
-    if (!c)
-        return -1;
-    lbp_buf_init(&b, 16u << 20);
-    snprintf(url, sizeof(url), "%s%s", api.url, path);
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-    h = curl_slist_append(h, auth);
-    if (body)
-        h = curl_slist_append(h, strcmp(method, "PATCH") == 0
-                                     ? "Content-Type: application/merge-patch+json"
-                                     : "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    if (body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    if (resp)
-        *resp = lbp_buf_take(&b, NULL);
-    lbp_buf_free(&b);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    return code;
+    const char *ct = !body                          ? NULL
+                     : strcmp(method, "PATCH") == 0 ? "application/merge-patch+json"
+                                                    : "application/json";
+    return lbp_fake_api_request_as(&api, token, method, path, ct, body, resp);
 }
 
 static long sa(const char *method, const char *path, const char *body)

@@ -52,71 +52,71 @@ static long audit_dropped;
 
 /* ---- matching ----------------------------------------------------------- */
 
-/* arr (JSON strings) holds s, or "*" when star. */
-static bool has(json_object *arr, const char *s, bool star)
+/* Some string item v of arr (items of other types are skipped) has match(v, want). */
+static bool any_item(json_object *arr, bool (*match)(const char *v, const void *want),
+                     const void *want)
 {
     if (!json_object_is_type(arr, json_type_array))
         return false;
     for (size_t i = 0; i < json_object_array_length(arr); i++) {
         json_object *e = json_object_array_get_idx(arr, i);
-        if (!json_object_is_type(e, json_type_string))
-            continue;
-        const char *v = json_object_get_string(e);
-        if (strcmp(v, s) == 0 || (star && strcmp(v, "*") == 0))
+        if (json_object_is_type(e, json_type_string) && match(json_object_get_string(e), want))
             return true;
     }
     return false;
+}
+
+static bool is(const char *v, const void *want)
+{
+    return strcmp(v, want) == 0;
+}
+
+static bool is_or_star(const char *v, const void *want)
+{
+    return strcmp(v, want) == 0 || strcmp(v, "*") == 0;
+}
+
+struct res_want {
+    const char *combined; /* "resource" or "resource/sub" */
+    const char *sub;
+};
+
+static bool resource_is(const char *v, const void *want)
+{
+    const struct res_want *w = want;
+    if (strcmp(v, "*") == 0 || strcmp(v, w->combined) == 0)
+        return true;
+    /* "*" + "/status": that subresource of every resource */
+    return *w->sub && strncmp(v, "*/", 2) == 0 && strcmp(v + 2, w->sub) == 0;
+}
+
+static bool url_is(const char *v, const void *path)
+{
+    size_t n = strlen(v);
+    return strcmp(v, path) == 0 || strcmp(v, "*") == 0 ||
+           (n && v[n - 1] == '*' && strncmp(path, v, n - 1) == 0);
 }
 
 static bool resource_matches(json_object *arr, const char *resource, const char *sub)
 {
     char combined[160];
-    if (!json_object_is_type(arr, json_type_array))
-        return false;
+    struct res_want w = {combined, sub};
     snprintf(combined, sizeof(combined), "%s%s%s", resource, *sub ? "/" : "", sub);
-    for (size_t i = 0; i < json_object_array_length(arr); i++) {
-        json_object *e = json_object_array_get_idx(arr, i);
-        if (!json_object_is_type(e, json_type_string))
-            continue;
-        const char *v = json_object_get_string(e);
-        if (strcmp(v, "*") == 0 || strcmp(v, combined) == 0)
-            return true;
-        /* "*" + "/status": that subresource of every resource */
-        if (*sub && strncmp(v, "*/", 2) == 0 && strcmp(v + 2, sub) == 0)
-            return true;
-    }
-    return false;
-}
-
-static bool url_matches(json_object *arr, const char *path)
-{
-    if (!json_object_is_type(arr, json_type_array))
-        return false;
-    for (size_t i = 0; i < json_object_array_length(arr); i++) {
-        json_object *e = json_object_array_get_idx(arr, i);
-        if (!json_object_is_type(e, json_type_string))
-            continue;
-        const char *v = json_object_get_string(e);
-        size_t n = strlen(v);
-        if (strcmp(v, path) == 0 || strcmp(v, "*") == 0 ||
-            (n && v[n - 1] == '*' && strncmp(path, v, n - 1) == 0))
-            return true;
-    }
-    return false;
+    return any_item(arr, resource_is, &w);
 }
 
 static bool rule_allows(json_object *rule, const struct fake_authz *a)
 {
-    if (!has(json_object_object_get(rule, "verbs"), a->verb, true))
+    if (!any_item(json_object_object_get(rule, "verbs"), is_or_star, a->verb))
         return false;
     if (!a->resource_request)
-        return url_matches(json_object_object_get(rule, "nonResourceURLs"), a->path);
-    if (!has(json_object_object_get(rule, "apiGroups"), a->group, true) ||
+        return any_item(json_object_object_get(rule, "nonResourceURLs"), url_is, a->path);
+    if (!any_item(json_object_object_get(rule, "apiGroups"), is_or_star, a->group) ||
         !resource_matches(json_object_object_get(rule, "resources"), a->resource, a->sub))
         return false;
     json_object *names = json_object_object_get(rule, "resourceNames");
     if (json_object_is_type(names, json_type_array) && json_object_array_length(names) > 0)
-        return has(names, a->name, false); /* "" (create, unfiltered list) never matches */
+        return any_item(names, is, a->name); /* "" (create, unfiltered list) never matches */
     return true;
 }
 

@@ -690,6 +690,43 @@ static void check_annotations(json_object *meta, struct fake_errs *e)
                       "Too long: must have at most %d bytes", ANNOTATIONS_MAX);
 }
 
+/*
+ * cur's object becomes nw (taken over), announced as MODIFIED with the old
+ * one as prev, and replied 200 (500 when it cannot be stored).
+ */
+static void put_modified(struct fake_rtype *rt, struct fake_obj *cur, json_object *nw,
+                         struct fake_reply *r)
+{
+    json_object *prev = json_object_get(cur->o);
+    struct fake_rec *prev_rec = cur->rec;
+    char key[2 * FAKE_NAME_MAX + 2];
+    struct fake_obj *stored;
+    fake_rec_ref(prev_rec);
+    lbp_strlcpy(key, cur->key, sizeof(key));
+    stored = obj_put(rt, key, nw);
+    if (stored) {
+        fake_watch_emit(rt, EV_MODIFIED, stored->o, stored->rec, prev, prev_rec);
+        reply_rec(r, 200, stored->rec);
+    } else {
+        fake_reply_status(r, 500, "InternalError", "out of memory", NULL, NULL, NULL);
+    }
+    json_object_put(prev);
+    fake_rec_unref(prev_rec);
+}
+
+/* The body names another namespace than the URL: replied 400, as the API server does. */
+static bool ns_differs(const struct fake_req *q, json_object *meta, struct fake_reply *r)
+{
+    const char *ns = fake_get_str(meta, "namespace");
+    if (!q->rt->namespaced || !ns || !*ns || strcmp(ns, q->ns) == 0)
+        return false;
+    fake_reply_status(r, 400, "BadRequest",
+                      "the namespace of the provided object does not match the namespace "
+                      "sent on the request",
+                      NULL, NULL, NULL);
+    return true;
+}
+
 void fake_store_create(const struct fake_req *q, struct fake_reply *r)
 {
     struct fake_rtype *rt = q->rt;
@@ -700,14 +737,8 @@ void fake_store_create(const struct fake_req *q, struct fake_reply *r)
         return;
     fake_errs_init(&errs);
     json_object *meta = fake_ensure_obj(o, "metadata");
-    const char *ns = fake_get_str(meta, "namespace");
-    if (rt->namespaced && ns && *ns && strcmp(ns, q->ns) != 0) {
-        fake_reply_status(r, 400, "BadRequest",
-                          "the namespace of the provided object does not match the namespace "
-                          "sent on the request",
-                          NULL, NULL, NULL);
+    if (ns_differs(q, meta, r))
         goto out;
-    }
     const char *nm = fake_get_str(meta, "name"), *gen = fake_get_str(meta, "generateName");
     if (nm && strlen(nm) > 253) {
         fake_errs_add(&errs, "FieldValueTooLong", "metadata.name",
@@ -845,14 +876,8 @@ static void commit_update(const struct fake_req *q, struct fake_obj *cur, json_o
         fake_reply_status(r, 400, "BadRequest", msg, NULL, NULL, NULL);
         goto out;
     }
-    const char *ns = fake_get_str(meta, "namespace");
-    if (rt->namespaced && ns && *ns && strcmp(ns, q->ns) != 0) {
-        fake_reply_status(r, 400, "BadRequest",
-                          "the namespace of the provided object does not match the namespace "
-                          "sent on the request",
-                          NULL, NULL, NULL);
+    if (ns_differs(q, meta, r))
         goto out;
-    }
     if (status_write) {
         /* A status write takes status and the metadata a controller owns; never spec. */
         json_object *res = json_object_new_object();
@@ -941,21 +966,8 @@ static void commit_update(const struct fake_req *q, struct fake_obj *cur, json_o
     }
     if (rt == rt_services && !status_write)
         fake_svc_commit(nw, cur->o, cur->key);
-    json_object *prev = json_object_get(cur->o);
-    struct fake_rec *prev_rec = cur->rec;
-    fake_rec_ref(prev_rec);
-    char key[2 * FAKE_NAME_MAX + 2];
-    lbp_strlcpy(key, cur->key, sizeof(key));
-    struct fake_obj *stored = obj_put(rt, key, nw);
+    put_modified(rt, cur, nw, r);
     nw = NULL;
-    if (stored) {
-        fake_watch_emit(rt, EV_MODIFIED, stored->o, stored->rec, prev, prev_rec);
-        reply_rec(r, 200, stored->rec);
-    } else {
-        fake_reply_status(r, 500, "InternalError", "out of memory", NULL, NULL, NULL);
-    }
-    json_object_put(prev);
-    fake_rec_unref(prev_rec);
 out:
     json_object_put(nw);
     fake_errs_free(&errs);
@@ -1089,18 +1101,7 @@ void fake_store_delete(const struct fake_req *q, struct fake_reply *r)
         json_object_object_add(meta, "generation",
                                json_object_new_int64((g ? json_object_get_int64(g) : 0) + 1));
         set_rv(nw, ++cur_rv);
-        json_object *prev = json_object_get(cur->o);
-        struct fake_rec *prev_rec = cur->rec;
-        fake_rec_ref(prev_rec);
-        char key[2 * FAKE_NAME_MAX + 2];
-        lbp_strlcpy(key, cur->key, sizeof(key));
-        struct fake_obj *stored = obj_put(rt, key, nw);
-        if (stored) {
-            fake_watch_emit(rt, EV_MODIFIED, stored->o, stored->rec, prev, prev_rec);
-            reply_rec(r, 200, stored->rec);
-        }
-        json_object_put(prev);
-        fake_rec_unref(prev_rec);
+        put_modified(rt, cur, nw, r);
         goto out;
     }
     json_object *gone = NULL;

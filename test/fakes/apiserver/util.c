@@ -89,55 +89,56 @@ static bool label_ok(const char *s, size_t n, bool alpha_first)
     return true;
 }
 
+/* A DNS-1123 subdomain: labels joined by single dots, 253 bytes at most. */
+static bool subdomain_ok(const char *name, size_t n)
+{
+    bool ok = n > 0 && n <= 253;
+    const char *p = name;
+    while (ok && *p) {
+        const char *dot = strchr(p, '.');
+        size_t len = dot ? (size_t)(dot - p) : strlen(p);
+        ok = label_ok(p, len, false);
+        p += len;
+        if (*p == '.')
+            p++;
+        if (dot && !*p)
+            ok = false;
+    }
+    return ok;
+}
+
+/* What the API server says of a name against each rule, after "Invalid value: \"<name>\": ". */
+static const char *const name_rule_msg[] = {
+    [NAME_SUBDOMAIN] = "a lowercase RFC 1123 subdomain must consist of "
+                       "lower case alphanumeric characters, '-' or '.', and must start and end "
+                       "with an alphanumeric character (e.g. 'example.com', regex used for "
+                       "validation is "
+                       "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+    [NAME_DNS1035] = "a DNS-1035 label must consist of lower case "
+                     "alphanumeric characters or '-', start with an alphabetic character, and "
+                     "end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex "
+                     "used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')",
+    [NAME_DNS1123_LABEL] = "a lowercase RFC 1123 label must consist of lower "
+                           "case alphanumeric characters or '-', and must start and end with an "
+                           "alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for "
+                           "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+};
+
 bool fake_name_valid(enum fake_name_rule rule, const char *name, struct fake_errs *e,
                      const char *field)
 {
     size_t n = strlen(name);
-    switch (rule) {
-    case NAME_DNS1035:
-        if (label_ok(name, n, true))
-            return true;
-        fake_errs_add(e, "FieldValueInvalid", field,
-                      "Invalid value: \"%s\": a DNS-1035 label must consist of lower case "
-                      "alphanumeric characters or '-', start with an alphabetic character, and "
-                      "end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex "
-                      "used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')",
-                      name);
-        return false;
-    case NAME_DNS1123_LABEL:
-        if (label_ok(name, n, false))
-            return true;
-        fake_errs_add(e, "FieldValueInvalid", field,
-                      "Invalid value: \"%s\": a lowercase RFC 1123 label must consist of lower "
-                      "case alphanumeric characters or '-', and must start and end with an "
-                      "alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for "
-                      "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
-                      name);
-        return false;
-    case NAME_SUBDOMAIN:
-    default: {
-        bool ok = n > 0 && n <= 253;
-        const char *p = name;
-        while (ok && *p) {
-            const char *dot = strchr(p, '.');
-            size_t len = dot ? (size_t)(dot - p) : strlen(p);
-            ok = label_ok(p, len, false);
-            p += len;
-            if (*p == '.')
-                p++;
-            if (dot && !*p)
-                ok = false;
-        }
-        if (ok)
-            return true;
-        fake_errs_add(e, "FieldValueInvalid", field,
-                      "Invalid value: \"%s\": a lowercase RFC 1123 subdomain must consist of "
-                      "lower case alphanumeric characters, '-' or '.', and must start and end "
-                      "with an alphanumeric character (e.g. 'example.com', regex used for "
-                      "validation is "
-                      "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
-                      name);
-        return false;
+    bool ok;
+    if (rule == NAME_DNS1035)
+        ok = label_ok(name, n, true);
+    else if (rule == NAME_DNS1123_LABEL)
+        ok = label_ok(name, n, false);
+    else {
+        rule = NAME_SUBDOMAIN;
+        ok = subdomain_ok(name, n);
     }
-    }
+    if (!ok)
+        fake_errs_add(e, "FieldValueInvalid", field, "Invalid value: \"%s\": %s", name,
+                      name_rule_msg[rule]);
+    return ok;
 }

@@ -1,20 +1,17 @@
 /*
  * fake_aws_client.c — see fake_aws_client.h. The fake prints
  * "listening on http://127.0.0.1:PORT" first; we read that line from a pipe
- * and leave the rest of its output on our stderr.
+ * and leave the rest of its output on our stderr. HTTP goes through the
+ * REST fakes' shared client (fake_client.h).
  */
 #include "test/fakes/aws/fake_aws_client.h"
 
-#include <curl/curl.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include "common/buf.h"
+#include "test/fakes/fake_client.h"
 #include "test/fakes/fake_util.h"
 
 #ifndef LBP_FAKE_AWS_BIN
@@ -32,68 +29,33 @@ int fake_aws_start(struct fake_aws *f, const char *const *extra)
 
 void fake_aws_stop(struct fake_aws *f)
 {
-    if (f->pid > 0) {
-        kill(f->pid, SIGTERM);
-        waitpid(f->pid, NULL, 0);
-        f->pid = 0;
-    }
-}
-
-static size_t on_data(char *p, size_t sz, size_t n, void *ud)
-{
-    return lbp_buf_add(ud, p, sz * n) == 0 ? sz * n : 0;
+    fake_spawn_stop(&f->pid);
 }
 
 long fake_aws_req(struct fake_aws *f, const char *method, const char *path, const char *body,
                   char **resp)
 {
-    CURL *h = curl_easy_init();
     char url[512];
-    struct lbp_buf b;
-    long status = -1;
-    struct curl_slist *hl = curl_slist_append(NULL, "Content-Type: application/json");
-    lbp_buf_init(&b, 64u << 20);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", f->port, path);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-    if (body) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    } else if (strcmp(method, "POST") == 0) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "{}");
-    }
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
-    if (curl_easy_perform(h) == CURLE_OK)
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(h);
-    curl_slist_free_all(hl);
-    if (resp)
-        *resp = lbp_buf_take(&b, NULL);
-    lbp_buf_free(&b);
-    return status;
+    if (!body && strcmp(method, "POST") == 0)
+        body = "{}";
+    return fake_http(url, method, NULL, body, NULL, NULL, NULL, resp);
 }
 
 struct json_object *fake_aws_json(struct fake_aws *f, const char *path)
 {
-    char *r = NULL;
-    struct json_object *o = NULL;
-    if (fake_aws_req(f, "GET", path, NULL, &r) == 200)
-        o = json_tokener_parse(r);
-    free(r);
-    return o;
+    char base[64];
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d", f->port);
+    return fake_http_json(base, path);
 }
 
 int fake_aws_count(struct fake_aws *f, const char *op)
 {
-    struct json_object *c = fake_aws_json(f, "/_fake/counters"), *ops, *v;
-    int n = 0;
-    if (c && json_object_object_get_ex(c, "ops", &ops) && json_object_object_get_ex(ops, op, &v))
-        n = json_object_get_int(v);
-    json_object_put(c);
-    return n;
+    char base[64];
+    long n;
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d", f->port);
+    n = fake_http_counter(base, "ops", op);
+    return n > 0 ? (int)n : 0;
 }
 
 long fake_aws_counter(struct fake_aws *f, const char *name)

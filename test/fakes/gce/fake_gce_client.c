@@ -73,3 +73,26 @@ long fake_gce_objects(struct fake_gce *f)
 {
     return fake_http_objects(f->proc.url);
 }
+
+long fake_gce_leftovers(struct fake_gce *f)
+{
+    struct json_object *st = fake_gce_json(f, "/_fake/state"), *res;
+    long n = 0;
+    if (!st || !json_object_object_get_ex(st, "resources", &res)) {
+        json_object_put(st);
+        return -1;
+    }
+    json_object_object_foreach(res, coll, objs)
+    {
+        if (strstr(coll, "/instances"))
+            continue;
+        json_object_object_foreach(objs, name, o)
+        {
+            (void)o;
+            fprintf(stderr, "left: %s/%s\n", coll, name);
+            n++;
+        }
+    }
+    json_object_put(st);
+    return n;
+}

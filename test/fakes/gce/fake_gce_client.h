@@ -40,5 +40,7 @@ struct json_object *fake_gce_json(struct fake_gce *f, const char *path);
 long fake_gce_calls(struct fake_gce *f, const char *call);
 /* Objects a client made and did not delete (-1 on failure). */
 long fake_gce_objects(struct fake_gce *f);
+/* Objects in /_fake/state other than the seeded VMs, each named on stderr (-1 on failure). */
+long fake_gce_leftovers(struct fake_gce *f);
 
 #endif
