@@ -135,20 +135,6 @@ static void svc_put(const char *name, json_object *o)
     CHECK(code == 200);
 }
 
-static json_object *jget(json_object *o, const char *k)
-{
-    json_object *v = NULL;
-    if (o)
-        json_object_object_get_ex(o, k, &v);
-    return v;
-}
-
-static const char *jstr(json_object *o, const char *k)
-{
-    json_object *v = jget(o, k);
-    return v ? json_object_get_string(v) : "";
-}
-
 static size_t alen(json_object *a)
 {
     return a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
