@@ -114,6 +114,16 @@ static int aws_init(const char *cloud_config_path, const char *cluster_name,
         lbp_strlcpy(ctx->vpc, v, sizeof(ctx->vpc));
     if (cfg(text, "NodeSecurityGroup", v, sizeof(v)) == LBP_OK)
         lbp_strlcpy(ctx->node_sg, v, sizeof(ctx->node_sg));
+    if (cfg(text, "DisableSecurityGroupIngress", v, sizeof(v)) == LBP_OK) {
+        if (strcasecmp(v, "true") == 0)
+            ctx->no_sg_ingress = true;
+        else if (strcasecmp(v, "false") != 0) {
+            snprintf(err, errlen,
+                     "aws: cloud-config DisableSecurityGroupIngress=%.32s: use true or false", v);
+            rc = LBP_INVALID;
+            goto out;
+        }
+    }
     ctx->default_kind = AWS_KIND_CLASSIC;
     if (cfg(text, "DefaultLoadBalancerType", v, sizeof(v)) == LBP_OK) {
         if (strcmp(v, "nlb") == 0)

@@ -291,6 +291,7 @@ struct lbp_provider_ctx {
     char ep[3][512]; /* per enum aws_svc */
     char vpc[AWS_ID_LEN];
     char node_sg[AWS_ID_LEN]; /* cloud-config override for the nodes' group */
+    bool no_sg_ingress;       /* DisableSecurityGroupIngress: node groups are the operator's */
     enum aws_lb_kind default_kind;
     struct lbp_http_client *http;
     struct lbp_aws_creds *creds;

@@ -601,8 +601,8 @@ int aws_clb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
         rc = clb_attributes(ctx, spec->lb_name, o, call);
     if (rc == LBP_OK)
         rc = clb_proxy_protocol(ctx, spec->lb_name, &lb, want, nw, o->proxy_protocol, call);
-    /* The nodes accept anything from the ELB's group. */
-    if (rc == LBP_OK)
+    /* The nodes accept anything from the ELB's group (unless the operator manages that). */
+    if (rc == LBP_OK && !ctx->no_sg_ingress)
         rc = aws_node_sgs(ctx, &inst, &nsgs, call);
     for (size_t i = 0; i < nsgs.n && rc == LBP_OK; i++) {
         struct aws_rule r;
@@ -679,20 +679,29 @@ int aws_clb_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
     }
     if (rc)
         goto out;
-    /* Rules on the nodes' groups pointing at the ELB group, then the group itself. */
+    /*
+     * The ELB's group, then the node rules pointing at it, then the group.
+     * The node groups holding such rules are found with the
+     * ip-permission.group-id filter: reading every cluster group would
+     * carry every other LB's rules too (thousands in a big cluster) on each
+     * delete. AWS refuses to delete a group still referenced, so a gone
+     * group leaves no rule behind.
+     */
     snprintf(dnodes, sizeof(dnodes), DESC_NODES "%s", spec->lb_name);
     snprintf(key, sizeof(key), AWS_TAG_CLUSTER_PREFIX "%s", ctx->cluster);
-    rc = aws_cluster_sgs(ctx, &nsgs, call);
-    for (size_t i = 0; i < nsgs.n && rc == LBP_OK; i++)
-        rc = aws_sg_converge(ctx, &((struct aws_sg *)nsgs.v)[i], dnodes, NULL, 0, call);
     snprintf(name, sizeof(name), "k8s-elb-%s", spec->lb_name);
-    if (rc == LBP_OK)
-        rc = aws_describe_sgs(ctx, NULL, 0, "group-name", name, &sgs, call);
+    rc = aws_describe_sgs(ctx, NULL, 0, "group-name", name, &sgs, call);
     for (size_t i = 0; i < sgs.n && rc == LBP_OK; i++) {
         struct aws_sg *g = &((struct aws_sg *)sgs.v)[i];
         /* Only a group this Service tagged: a same-named group is not ours to delete. */
         if (!aws_tag_get(&g->tags, key))
             continue;
+        aws_sgs_free(&nsgs);
+        rc = aws_describe_sgs(ctx, NULL, 0, "ip-permission.group-id", g->id, &nsgs, call);
+        for (size_t k = 0; k < nsgs.n && rc == LBP_OK; k++)
+            rc = aws_sg_converge(ctx, &((struct aws_sg *)nsgs.v)[k], dnodes, NULL, 0, call);
+        if (rc)
+            break;
         for (unsigned attempt = 0;; attempt++) {
             struct aws_query q;
             struct aws_err e;

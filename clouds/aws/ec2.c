@@ -381,6 +381,19 @@ static int sg_change(struct lbp_provider_ctx *ctx, const char *action, const cha
     } else if (rc == LBP_NOT_FOUND) {
         lbp_failf(call, "%s: security group %s: %s: %s", action, sg, e.code, e.msg);
         rc = LBP_INVALID;
+    } else if (rc == LBP_INVALID && strcmp(e.code, "RulesPerSecurityGroupLimitExceeded") == 0) {
+        /*
+         * Every NodePort of every LB adds rules to the nodes' shared group, so
+         * a cluster outgrows AWS's default quota (60) long before its LB
+         * quota. Retried with backoff: deleting other LBs frees room.
+         */
+        lbp_failf(call,
+                  "security group %s is full (%s: each source range of each port is one "
+                  "inbound rule; AWS allows 60 by default): raise the rules-per-group quota, "
+                  "or set DisableSecurityGroupIngress = true in the cloud-config and open the "
+                  "NodePorts to the load balancers yourself",
+                  sg, e.code);
+        rc = LBP_RETRY;
     }
     if (call && rc == LBP_OK)
         call->err[0] = 0;

@@ -688,7 +688,7 @@ static int nlb_sg_rules(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *
     struct lbp_vec sgs, client, health, subnets;
     char dclient[128], dhealth[128];
     const char *ids[AWS_MAX_AZS];
-    int rc;
+    int rc = LBP_OK;
 
     lbp_vec_init(&sgs, sizeof(struct aws_sg));
     lbp_vec_init(&client, sizeof(struct aws_rule));
@@ -696,6 +696,8 @@ static int nlb_sg_rules(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *
     lbp_vec_init(&subnets, sizeof(struct aws_subnet));
     snprintf(dclient, sizeof(dclient), DESC_CLIENT "%s", spec->lb_name);
     snprintf(dhealth, sizeof(dhealth), DESC_HEALTH "%s", spec->lb_name);
+    if (ctx->no_sg_ingress)
+        goto out; /* the operator opens the NodePorts */
     rc = aws_node_sgs(ctx, inst, &sgs, call);
     if (rc || !sgs.n)
         goto out;
@@ -1010,6 +1012,17 @@ int aws_nlb_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
         if (rc == LBP_OK)
             rc = describe_paged(ctx, "DescribeTargetGroups", "LoadBalancerArn", lb.arn, &tgs,
                                 awsx_tgs, call);
+        /*
+         * The node rules go before the NLB: ensure adds them only once the
+         * NLB exists, so with this order a gone NLB means gone rules, and a
+         * delete that finds no NLB need not read every cluster group (each
+         * carrying every other LB's rules) to be sure.
+         */
+        if (rc == LBP_OK && !ctx->no_sg_ingress) {
+            snprintf(dclient, sizeof(dclient), DESC_CLIENT "%s", spec->lb_name);
+            snprintf(dhealth, sizeof(dhealth), DESC_HEALTH "%s", spec->lb_name);
+            rc = revoke_owned_rules(ctx, descs, 2, call);
+        }
         if (rc)
             goto out;
         /* Deleting the LB deletes its listeners too. */
@@ -1050,11 +1063,6 @@ int aws_nlb_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
         if (lbp_streq(aws_tag_get(&d->tags, AWS_TAG_SERVICE), svc) && aws_tag_get(&d->tags, ckey))
             rc = delete_tg(ctx, d->arn, call);
     }
-    if (rc)
-        goto out;
-    snprintf(dclient, sizeof(dclient), DESC_CLIENT "%s", spec->lb_name);
-    snprintf(dhealth, sizeof(dhealth), DESC_HEALTH "%s", spec->lb_name);
-    rc = revoke_owned_rules(ctx, descs, 2, call);
 out:
     free(arns);
     lbp_vec_free(&tgs);

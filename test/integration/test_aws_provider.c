@@ -9,7 +9,8 @@
  * what exists after ensure, that a second ensure only reads, that node and
  * port changes touch only the difference, clean-up, orphan listing,
  * recovery from a half-done ensure, throttling, the client rate limit,
- * eventual consistency, classic proxy-protocol policies and bad credentials.
+ * eventual consistency, classic proxy-protocol policies, the node group's
+ * rule quota, DisableSecurityGroupIngress and bad credentials.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -695,6 +696,122 @@ static void classic_create_converge_remove(void **st)
     env_stop(&e);
 }
 
+/* A classic Service k: one port, its own UID. */
+static void classic_svc(struct prov_svc *s, int k)
+{
+    char name[32], uid[40];
+    snprintf(name, sizeof(name), "q%d", k);
+    snprintf(uid, sizeof(uid), "c2c2c2c%d-2fa1-11d2-883f-0016d3cca427", k);
+    prov_svc_init(s, "default", name, uid);
+    prov_svc_port(s, "TCP", 80, 30100 + k);
+    prov_svc_nodes(s, 1, 3, aws_pid);
+}
+
+/*
+ * The nodes' group holds at most its quota of rules (the fake enforces it as
+ * AWS does): a full group is a retry whose message names the quota and the
+ * way out, and a delete finds the node rules through the ELB's own group
+ * (ip-permission.group-id) instead of reading every group of the cluster.
+ */
+static void classic_node_rules_quota_and_removal(void **st)
+{
+    struct env e;
+    struct prov_svc s[3];
+    struct lbp_lb_status status;
+    struct lbp_call call = {0};
+    assert_int_equal(env_start(&e, NULL, 4), 0);
+    /* room for two "nodes" rules: one source each */
+    assert_int_equal(fake_aws_req(&e.f, "POST", "/_fake/config", "{\"sg_rules_max\":2}", NULL),
+                     200);
+    for (int k = 0; k < 3; k++)
+        classic_svc(&s[k], k);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s[0], CLUSTER), &status, &call), LBP_OK);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s[1], CLUSTER), &status, &call), LBP_OK);
+    assert_int_equal(count_rules(&e, "kubernetes.io/rule/elb/nodes="), 2);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s[2], CLUSTER), &status, &call), LBP_RETRY);
+    assert_non_null(strstr(call.err, "RulesPerSecurityGroupLimitExceeded"));
+    assert_non_null(strstr(call.err, "DisableSecurityGroupIngress"));
+    assert_non_null(strstr(call.err, "sg-nodes"));
+    assert_int_equal(count_rules(&e, "kubernetes.io/rule/elb/nodes="), 2);
+
+    /* Three ELB groups and the nodes' group are tagged for the cluster; the delete reads two. */
+    fake_aws_reset_counters(&e.f);
+    assert_int_equal(P->remove(e.ctx, prov_svc_spec(&s[0], CLUSTER), &call), LBP_OK);
+    assert_int_equal(fake_aws_counter(&e.f, "sgs_described"), 2);
+    assert_int_equal(count_rules(&e, "kubernetes.io/rule/elb/nodes="), 1);
+    {
+        char d[128];
+        snprintf(d, sizeof(d), "kubernetes.io/rule/elb/nodes=%s", s[1].spec.lb_name);
+        assert_int_equal(count_rules(&e, d), 1); /* the other ELB's rule stays */
+    }
+    /* The room freed lets the third converge. */
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s[2], CLUSTER), &status, &call), LBP_OK);
+    assert_int_equal(count_rules(&e, "kubernetes.io/rule/elb/nodes="), 2);
+    for (int k = 1; k < 3; k++)
+        assert_int_equal(P->remove(e.ctx, prov_svc_spec(&s[k], CLUSTER), &call), LBP_OK);
+    assert_int_equal(count_rules(&e, "kubernetes.io/rule/elb/"), 0);
+    assert_int_equal(alen(state(&e, "sgs")), 1);
+    env_stop(&e);
+}
+
+/*
+ * DisableSecurityGroupIngress: the nodes' groups are never read nor written,
+ * for either kind; a value other than true/false is refused naming the key;
+ * an NLB delete that finds no NLB reads no group either way.
+ */
+static void sg_ingress_disabled(void **st)
+{
+    struct env e;
+    struct prov_svc c, n;
+    struct lbp_lb_status status;
+    struct lbp_call call = {0};
+    struct lbp_provider_ctx *ctx = NULL;
+    char err[256] = "", cfg[] = "/tmp/lbp-aws-sgi-XXXXXX";
+    int fd = mkstemp(cfg);
+    assert_true(fd >= 0);
+    assert_true(write(fd, "[Global]\nDisableSecurityGroupIngress = yes\n", 43) == 43);
+    close(fd);
+    assert_int_equal(P->init(cfg, CLUSTER, &ctx, err, sizeof(err)), LBP_INVALID);
+    assert_null(ctx);
+    assert_non_null(strstr(err, "DisableSecurityGroupIngress"));
+    unlink(cfg);
+
+    assert_int_equal(env_start(&e, "DisableSecurityGroupIngress = true", 4), 0);
+    classic_svc(&c, 7);
+    prov_svc_init(&n, "default", "n1", "d3d3d3d3-2fa1-11d2-883f-0016d3cca427");
+    prov_svc_ann(&n, "service.beta.kubernetes.io/aws-load-balancer-type", "nlb");
+    prov_svc_port(&n, "TCP", 443, 30443);
+    n.ranges[0] = "192.0.2.0/24";
+    n.n_ranges = 1;
+    prov_svc_nodes(&n, 1, 3, aws_pid);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&c, CLUSTER), &status, &call), LBP_OK);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&n, CLUSTER), &status, &call), LBP_OK);
+    assert_int_equal(alen(state(&e, "clbs")), 1);
+    assert_int_equal(alen(state(&e, "lbs")), 1);
+    assert_int_equal(count_rules(&e, "kubernetes.io/rule/elb/nodes="), 0);
+    assert_int_equal(count_rules(&e, "kubernetes.io/rule/nlb/"), 0);
+    assert_int_equal(count_rules(&e, "kubernetes.io/rule/elb/client="), 1); /* the ELB's own */
+    fake_aws_reset_counters(&e.f);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&n, CLUSTER), &status, &call), LBP_OK);
+    assert_int_equal(fake_aws_counter(&e.f, "sgs_described"), 0);
+    assert_int_equal(P->remove(e.ctx, prov_svc_spec(&n, CLUSTER), &call), LBP_OK);
+    assert_int_equal(P->remove(e.ctx, prov_svc_spec(&c, CLUSTER), &call), LBP_OK);
+    assert_int_equal(alen(state(&e, "lbs")), 0);
+    assert_int_equal(alen(state(&e, "clbs")), 0);
+    env_stop(&e);
+
+    /* With rules managed: the delete revokes them first, so a second finds nothing to read. */
+    assert_int_equal(env_start(&e, NULL, 4), 0);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&n, CLUSTER), &status, &call), LBP_OK);
+    assert_true(count_rules(&e, "kubernetes.io/rule/nlb/client=") > 0);
+    assert_int_equal(P->remove(e.ctx, prov_svc_spec(&n, CLUSTER), &call), LBP_OK);
+    assert_int_equal(count_rules(&e, "kubernetes.io/rule/nlb/"), 0);
+    fake_aws_reset_counters(&e.f);
+    assert_int_equal(P->remove(e.ctx, prov_svc_spec(&n, CLUSTER), &call), LBP_OK);
+    assert_int_equal(fake_aws_counter(&e.f, "sgs_described"), 0);
+    env_stop(&e);
+}
+
 #define PP_ANN "service.beta.kubernetes.io/aws-load-balancer-proxy-protocol"
 #define PP_POLICY "k8s-proxyprotocol-enabled"
 
@@ -898,6 +1015,8 @@ int main(void)
         cmocka_unit_test(nlb_eventual_consistency),
         cmocka_unit_test(list_owned_finds_orphans),
         cmocka_unit_test(classic_create_converge_remove),
+        cmocka_unit_test(classic_node_rules_quota_and_removal),
+        cmocka_unit_test(sg_ingress_disabled),
         cmocka_unit_test(classic_proxy_protocol),
         cmocka_unit_test(bad_credentials_are_auth),
         cmocka_unit_test(bad_subnet_and_annotation),

@@ -65,6 +65,10 @@ extern int g_consistency_ms;
 extern char g_region[64];
 /* Targets/instances named in (de)register calls, summed: shows a diff, not a full resync. */
 extern long g_targets_registered, g_targets_deregistered;
+/* Inbound rules one group may hold (AWS's default quota is 60) and the groups
+ * DescribeSecurityGroups returned, summed: shows what reading node groups costs. */
+extern int g_sg_rules_max;
+extern long g_sgs_described;
 
 uint64_t fake_now_ms(void);
 void fake_id(const char *prefix, char *out, size_t cap); /* prefix + 17 hex */

@@ -45,6 +45,8 @@ int g_page_size = 400;
 int g_consistency_ms;
 char g_region[64] = "us-east-1";
 long g_targets_registered, g_targets_deregistered;
+int g_sg_rules_max = 60;
+long g_sgs_described;
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static int g_latency_ms;
@@ -641,12 +643,14 @@ static enum MHD_Result control(struct MHD_Connection *c, const char *method, con
                                json_object_new_int64(g_targets_registered));
         json_object_object_add(out, "targets_deregistered",
                                json_object_new_int64(g_targets_deregistered));
+        json_object_object_add(out, "sgs_described", json_object_new_int64(g_sgs_described));
         ret = send_json(c, 200, out);
     } else if (strcmp(url, "/_fake/reset-counters") == 0 && in) {
         json_object_put(g_counters);
         g_counters = json_object_new_object();
         g_total = g_throttled = g_auth_failures = g_injected = g_lost_replies = 0;
         g_targets_registered = g_targets_deregistered = 0;
+        g_sgs_described = 0;
         ret = send_text(c, 200, "text/plain", "ok\n", 3);
     } else if (strcmp(url, "/_fake/seed") == 0 && in) {
         merge_seed(in);
@@ -667,6 +671,8 @@ static enum MHD_Result control(struct MHD_Connection *c, const char *method, con
             g_throttle_pct = pct(v);
         if (json_object_object_get_ex(in, "lost_reply_pct", &v))
             g_lost_reply_pct = pct(v);
+        if (json_object_object_get_ex(in, "sg_rules_max", &v))
+            g_sg_rules_max = json_object_get_int(v) > 0 ? json_object_get_int(v) : 60;
         if (json_object_object_get_ex(in, "seed", &v))
             g_rand_seed = (unsigned int)json_object_get_int64(v);
         ret = send_text(c, 200, "text/plain", "ok\n", 3);

@@ -5,7 +5,11 @@
  * Filters follow EC2: every Filter.N must match (values OR-ed); ids named
  * with InstanceId.N/SubnetId.N/GroupId.N that do not exist fail the whole
  * call with the *.NotFound code. Rules are stored one source per rule, as
- * lbprov reads them; adding one twice is InvalidPermission.Duplicate.
+ * lbprov reads them; adding one twice is InvalidPermission.Duplicate. A
+ * group holds at most sg_rules_max inbound rules (/_fake/config; AWS's
+ * default quota is 60, raisable to 1,000), each source counting as one, as
+ * AWS counts them: past it AuthorizeSecurityGroupIngress fails whole with
+ * RulesPerSecurityGroupLimitExceeded.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +65,14 @@ static int match_one(struct json_object *o, const char *name, const char *val)
     }
     if (!strcmp(name, "tag-key"))
         return json_object_object_get_ex(tags_of(o), val, NULL);
+    if (!strcmp(name, "ip-permission.group-id")) {
+        /* a group with an inbound rule whose source is group val */
+        struct json_object *rules = json_object_object_get(o, "rules");
+        for (size_t k = 0; rules && k < json_object_array_length(rules); k++)
+            if (!strcmp(js(json_object_array_get_idx(rules, k), "group"), val))
+                return 1;
+        return 0;
+    }
     return -1;
 }
 
@@ -261,6 +273,7 @@ static void describe_sgs(const struct fake_req *q, struct fake_resp *r)
     lbp_buf_adds(&r->body, "<securityGroupInfo>");
     for (size_t i = s; i < e; i++)
         sg_xml(&r->body, sel[i]);
+    g_sgs_described += (long)(e - s);
     lbp_buf_adds(&r->body, "</securityGroupInfo>");
     next_token(&r->body, e, n);
     free(sel);
@@ -353,6 +366,13 @@ static void ingress(const struct fake_req *q, struct fake_resp *r, bool add)
             json_object_put(want);
             return;
         }
+    }
+    if (add &&
+        json_object_array_length(rules) + json_object_array_length(want) > (size_t)g_sg_rules_max) {
+        ferr(r, 400, "RulesPerSecurityGroupLimitExceeded",
+             "The maximum number of rules per security group has been reached.");
+        json_object_put(want);
+        return;
     }
     for (size_t i = 0; i < json_object_array_length(want); i++) {
         struct json_object *w = json_object_array_get_idx(want, i);
