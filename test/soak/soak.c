@@ -400,6 +400,11 @@ static bool leading(const struct replica *r)
     return yes;
 }
 
+int soak_slots(void)
+{
+    return o.services;
+}
+
 int soak_leader_port(void)
 {
     for (int i = 0; i < N_REPLICAS; i++)

@@ -132,6 +132,8 @@ const char *soak_ingress(struct json_object *svc);
 char *soak_http_get(int port, const char *path, long timeout_ms);
 /* The HTTP port of the replica that leads now, or 0 (for clouds read through lbprov). */
 int soak_leader_port(void);
+/* --services: how many Service slots the soak churns. */
+int soak_slots(void);
 
 /* The soak's own API access (retrying injected faults like a user): status, *resp malloc'd. */
 long soak_api_do(const char *method, const char *path, const char *ctype, const char *body,

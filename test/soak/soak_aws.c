@@ -6,7 +6,14 @@
  * listeners and instances; an NLB's listeners name target groups whose
  * targets are instance:nodePort pairs. Target groups no listener uses and
  * "k8s-elb-<lb>" security groups count as owned by that LB, so a leaked
- * one shows up like a leaked LB.
+ * one shows up like a leaked LB; so do node-group rules whose description
+ * names an LB (kubernetes.io/rule/<kind>/<role>=<lb>).
+ *
+ * Node rules: every NLB port adds a rule per source range plus one per LB
+ * subnet to the one shared node group, more than AWS's default quota of 60
+ * after a handful of LBs. The fake is given the largest quota AWS grants
+ * (1,000), which a few hundred Services fit; past 300 slots lbprov runs with
+ * DisableSecurityGroupIngress, as a cluster that size must.
  */
 #include "test/soak/soak.h"
 
@@ -32,7 +39,13 @@ static int aws_start(const char *dir, const char *cluster, int n_nodes, const ch
         return -1;
     /* A client-side limit well above the churn rate: throttling comes from the fake. */
     fprintf(f, "[Global]\nQPS = 500\nBurst = 500\nRetryBaseDelayMs = 50\nRetryMaxDelayMs = 1000\n");
-    return fclose(f) == 0 ? 0 : -1;
+    if (soak_slots() > 300)
+        fprintf(f, "DisableSecurityGroupIngress = true\n");
+    if (fclose(f) != 0)
+        return -1;
+    return fake_aws_req(&g_aws, "POST", "/_fake/config", "{\"sg_rules_max\":1000}", NULL) == 200
+               ? 0
+               : -1;
 }
 
 static void aws_stop(void)
@@ -162,8 +175,18 @@ static int aws_snapshot(json_object *st, struct soak_cloud_state *s)
     }
     a = soak_jget(st, "sgs");
     for (size_t i = 0; i < soak_jlen(a); i++) {
-        const char *name = soak_jstr(json_object_array_get_idx(a, i), "name");
+        json_object *g = json_object_array_get_idx(a, i), *rules = soak_jget(g, "rules");
+        const char *name = soak_jstr(g, "name");
         char what[128];
+        for (size_t k = 0; k < soak_jlen(rules); k++) {
+            const char *desc = soak_jstr(json_object_array_get_idx(rules, k), "desc");
+            const char *eq = strchr(desc, '=');
+            if (strncmp(desc, "kubernetes.io/rule/", 19) != 0 || !eq)
+                continue;
+            snprintf(what, sizeof(what), "rule %.80s on %.30s", desc, soak_jstr(g, "id"));
+            if (soak_cloud_state_own(s, what, eq + 1) != 0)
+                return -1;
+        }
         if (strncmp(name, "k8s-elb-", 8) != 0)
             continue;
         snprintf(what, sizeof(what), "security group %s", name);
