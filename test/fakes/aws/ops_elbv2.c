@@ -99,9 +99,36 @@ static struct json_object *tg_by_arn(const char *arn)
 }
 
 /* The LB whose listener forwards to tg, or NULL. */
-static const char *tg_lb(const char *tg_arn)
+/*
+ * Target group ARN → the ARN of the LB whose listener forwards to it, built
+ * once per DescribeTargetGroups (all under the state mutex): answering a
+ * listing of thousands of groups by scanning the listeners for each one was
+ * quadratic, and made the fake, not lbprov, what a big soak measured.
+ */
+static struct json_object *g_tg_owner;
+
+static void tg_owner_build(void)
 {
     struct json_object *ls = sarr("listeners");
+    g_tg_owner = json_object_new_object();
+    for (size_t i = 0; i < json_object_array_length(ls); i++) {
+        struct json_object *l = json_object_array_get_idx(ls, i);
+        if (!json_object_object_get_ex(g_tg_owner, js(l, "tg_arn"), NULL))
+            jset(g_tg_owner, js(l, "tg_arn"), js(l, "lb_arn"));
+    }
+}
+
+static void tg_owner_drop(void)
+{
+    json_object_put(g_tg_owner);
+    g_tg_owner = NULL;
+}
+
+static const char *tg_lb(const char *tg_arn)
+{
+    struct json_object *ls = sarr("listeners"), *v;
+    if (g_tg_owner)
+        return json_object_object_get_ex(g_tg_owner, tg_arn, &v) ? json_object_get_string(v) : NULL;
     for (size_t i = 0; i < json_object_array_length(ls); i++) {
         struct json_object *l = json_object_array_get_idx(ls, i);
         if (strcmp(js(l, "tg_arn"), tg_arn) == 0)
@@ -467,6 +494,7 @@ static void describe_tgs(const struct fake_req *q, struct fake_resp *r)
     struct json_object **sel = select_for_lb(q, r, all, &cap, &lb);
     if (!sel)
         return;
+    tg_owner_build();
     if (fp(q, "TargetGroupArns.member.1") || fp(q, "Names.member.1")) {
         bool by_arn = fp(q, "TargetGroupArns.member.1") != NULL;
         for (int i = 1;; i++) {
@@ -478,6 +506,7 @@ static void describe_tgs(const struct fake_req *q, struct fake_resp *r)
             tg = sfind("tgs", by_arn ? "arn" : "name", v, NULL);
             if (!tg) {
                 free(sel);
+                tg_owner_drop();
                 ferr(r, 400, "TargetGroupNotFound", "One or more target groups not found");
                 return;
             }
@@ -487,12 +516,13 @@ static void describe_tgs(const struct fake_req *q, struct fake_resp *r)
     } else {
         for (size_t i = 0; i < json_object_array_length(all); i++) {
             struct json_object *tg = json_object_array_get_idx(all, i);
-            const char *owner = tg_lb(js(tg, "arn"));
+            const char *owner = lb ? tg_lb(js(tg, "arn")) : NULL;
             if (!lb || (owner && strcmp(owner, lb) == 0))
                 sel[n++] = tg;
         }
     }
     page(q, &r->body, "TargetGroups", sel, n, tg_xml);
+    tg_owner_drop();
     free(sel);
 }
 
