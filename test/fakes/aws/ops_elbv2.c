@@ -98,10 +98,9 @@ static struct json_object *tg_by_arn(const char *arn)
     return sfind("tgs", "arn", arn, NULL);
 }
 
-/* The LB whose listener forwards to tg, or NULL. */
 /*
  * Target group ARN → the ARN of the LB whose listener forwards to it, built
- * once per DescribeTargetGroups (all under the state mutex): answering a
+ * once per DescribeTargetGroups listing (all under the state mutex): answering a
  * listing of thousands of groups by scanning the listeners for each one was
  * quadratic, and made the fake, not lbprov, what a big soak measured.
  */
@@ -124,6 +123,7 @@ static void tg_owner_drop(void)
     g_tg_owner = NULL;
 }
 
+/* The LB whose listener forwards to tg, or NULL. */
 static const char *tg_lb(const char *tg_arn)
 {
     struct json_object *ls = sarr("listeners"), *v;
@@ -494,7 +494,8 @@ static void describe_tgs(const struct fake_req *q, struct fake_resp *r)
     struct json_object **sel = select_for_lb(q, r, all, &cap, &lb);
     if (!sel)
         return;
-    tg_owner_build();
+    if (!fp(q, "TargetGroupArns.member.1") && !fp(q, "Names.member.1"))
+        tg_owner_build(); /* a listing: every group needs its owner */
     if (fp(q, "TargetGroupArns.member.1") || fp(q, "Names.member.1")) {
         bool by_arn = fp(q, "TargetGroupArns.member.1") != NULL;
         for (int i = 1;; i++) {
@@ -506,7 +507,6 @@ static void describe_tgs(const struct fake_req *q, struct fake_resp *r)
             tg = sfind("tgs", by_arn ? "arn" : "name", v, NULL);
             if (!tg) {
                 free(sel);
-                tg_owner_drop();
                 ferr(r, 400, "TargetGroupNotFound", "One or more target groups not found");
                 return;
             }
