@@ -42,6 +42,8 @@ static void aws_cleanup(struct lbp_provider_ctx *ctx)
     lbp_aws_creds_free(ctx->creds);
     lbp_http_client_free(ctx->http);
     lbp_node_cache_free(ctx->cache);
+    aws_tg_suspects_free(ctx);
+    pthread_mutex_destroy(&ctx->tg_mu);
     free(ctx);
 }
 
@@ -92,6 +94,7 @@ static int aws_init(const char *cloud_config_path, const char *cluster_name,
 
     if (!ctx)
         return LBP_NOMEM;
+    pthread_mutex_init(&ctx->tg_mu, NULL);
     ctx->cache_ttl_s = 300;
     memset(ep_override, 0, sizeof(ep_override));
     if (cloud_config_path && *cloud_config_path) {

@@ -297,7 +297,13 @@ struct lbp_provider_ctx {
     struct lbp_aws_creds *creds;
     struct lbp_node_cache *cache; /* instance id → struct aws_instance */
     unsigned cache_ttl_s;
+    /* nlb.c: target groups an ensure may have left unattached, by name */
+    pthread_mutex_t tg_mu;
+    struct aws_tg_suspect *tg_suspects;
 };
+
+/* nlb.c: forgets the suspects (ctx clean-up). */
+void aws_tg_suspects_free(struct lbp_provider_ctx *ctx);
 
 struct aws_err {
     long status;

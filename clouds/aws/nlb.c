@@ -15,7 +15,17 @@
  * CreateTargetGroup for an existing name with identical settings with the
  * existing resource. So a step that fails half-way, a retry, a restart or
  * an LB not yet visible to Describe (eventual consistency) all converge on
- * the next ensure without duplicates or leaks.
+ * the next ensure without duplicates.
+ *
+ * One thing Describe by LB cannot see: a target group attached to nothing.
+ * A group created whose listener change then failed (or whose reply was
+ * lost) and that the Service no longer wants by the next ensure, or an old
+ * group whose delete failed after its listener moved, would stay until the
+ * Service is deleted (whose remove lists groups by name prefix). Listing
+ * every group of the account on each ensure would cost pages of calls, so
+ * the ensure remembers the names it creates or detaches ("suspects") and,
+ * once converged, deletes those neither wanted nor attached. The memory is
+ * per process: a crash in that window leaves the group to the delete.
  */
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -23,6 +33,8 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+
+#include <uthash.h>
 
 #include "clouds/aws/aws_int.h"
 #include "common/log.h"
@@ -401,6 +413,139 @@ static int create_tg(struct lbp_provider_ctx *ctx, const char *vpc, struct want 
     }
     lbp_vec_free(&v);
     xmlFreeDoc(doc);
+    return rc;
+}
+
+/* ---- target groups an ensure may have left attached to nothing ---- */
+
+struct aws_tg_suspect {
+    char name[40]; /* the group's name (key) */
+    char lb[40];   /* the LB it was made or detached for */
+    UT_hash_handle hh;
+};
+
+/* Best effort: out of memory, the group is left to the Service's delete. */
+static void suspect_add(struct lbp_provider_ctx *ctx, const char *tg_name, const char *lb)
+{
+    struct aws_tg_suspect *e;
+    pthread_mutex_lock(&ctx->tg_mu);
+    HASH_FIND_STR(ctx->tg_suspects, tg_name, e);
+    if (!e && (e = calloc(1, sizeof(*e)))) {
+        lbp_strlcpy(e->name, tg_name, sizeof(e->name));
+        HASH_ADD_STR(ctx->tg_suspects, name, e);
+    }
+    if (e)
+        lbp_strlcpy(e->lb, lb, sizeof(e->lb));
+    pthread_mutex_unlock(&ctx->tg_mu);
+}
+
+static void suspect_drop(struct lbp_provider_ctx *ctx, const char *tg_name)
+{
+    struct aws_tg_suspect *e;
+    pthread_mutex_lock(&ctx->tg_mu);
+    HASH_FIND_STR(ctx->tg_suspects, tg_name, e);
+    if (e) {
+        HASH_DEL(ctx->tg_suspects, e);
+        free(e);
+    }
+    pthread_mutex_unlock(&ctx->tg_mu);
+}
+
+/* The names suspected for lb, copied (calls are made without the lock); NULL when none. */
+static char (*suspects_of(struct lbp_provider_ctx *ctx, const char *lb, size_t *n))[40]
+{
+    struct aws_tg_suspect *e, *tmp;
+    char(*out)[40] = NULL;
+    size_t cap = 0;
+    *n = 0;
+    pthread_mutex_lock(&ctx->tg_mu);
+    HASH_ITER(hh, ctx->tg_suspects, e, tmp)
+    {
+        if (strcmp(e->lb, lb) != 0)
+            continue;
+        if (*n == cap) {
+            char(*g)[40] = realloc(out, (cap ? cap * 2 : 4) * sizeof(*out));
+            if (!g)
+                break;
+            out = g;
+            cap = cap ? cap * 2 : 4;
+        }
+        memcpy(out[(*n)++], e->name, sizeof(e->name));
+    }
+    pthread_mutex_unlock(&ctx->tg_mu);
+    return out;
+}
+
+/* The LB is gone with every group of its Service (remove lists them by prefix). */
+static void suspects_forget(struct lbp_provider_ctx *ctx, const char *lb)
+{
+    struct aws_tg_suspect *e, *tmp;
+    pthread_mutex_lock(&ctx->tg_mu);
+    HASH_ITER(hh, ctx->tg_suspects, e, tmp)
+    {
+        if (strcmp(e->lb, lb) == 0) {
+            HASH_DEL(ctx->tg_suspects, e);
+            free(e);
+        }
+    }
+    pthread_mutex_unlock(&ctx->tg_mu);
+}
+
+void aws_tg_suspects_free(struct lbp_provider_ctx *ctx)
+{
+    struct aws_tg_suspect *e, *tmp;
+    HASH_ITER(hh, ctx->tg_suspects, e, tmp)
+    {
+        HASH_DEL(ctx->tg_suspects, e);
+        free(e);
+    }
+}
+
+static int delete_tg(struct lbp_provider_ctx *ctx, const char *arn, struct lbp_call *call);
+
+/*
+ * After an ensure converged lb: each suspect it no longer wants is looked up
+ * by name and deleted when attached to nothing; gone or attached, forgotten.
+ */
+static int sweep_suspects(struct lbp_provider_ctx *ctx, const char *lb, const struct want *w,
+                          size_t nw, struct lbp_call *call)
+{
+    size_t n;
+    char(*names)[40] = suspects_of(ctx, lb, &n);
+    int rc = LBP_OK;
+    for (size_t k = 0; k < n && rc == LBP_OK; k++) {
+        struct aws_query q;
+        struct lbp_vec v;
+        xmlDoc *doc = NULL;
+        bool wanted = false;
+        for (size_t i = 0; i < nw && !wanted; i++)
+            wanted = strcmp(w[i].tg_name, names[k]) == 0;
+        if (wanted) {
+            suspect_drop(ctx, names[k]);
+            continue;
+        }
+        lbp_vec_init(&v, sizeof(struct aws_tg));
+        awsq_init(&q, "DescribeTargetGroups", AWS_ELBV2_VERSION);
+        awsq_add(&q, "Names.member.1", names[k]);
+        rc = aws_call(ctx, AWS_ELBV2, &q, "DescribeTargetGroups", &doc, NULL, call);
+        awsq_free(&q);
+        if (rc == LBP_OK && awsx_tgs(doc, &v, NULL, 0) != LBP_OK) {
+            lbp_failf(call, "DescribeTargetGroups: unreadable answer");
+            rc = LBP_RETRY;
+        }
+        xmlFreeDoc(doc);
+        if (rc == LBP_OK && v.n && !((struct aws_tg *)v.v)->lb_arn[0]) {
+            rc = delete_tg(ctx, ((struct aws_tg *)v.v)->arn, call);
+            if (rc == LBP_OK)
+                lbp_info("aws: deleted target group %s, left attached to nothing", names[k]);
+        }
+        if (rc == LBP_NOT_FOUND)
+            rc = LBP_OK;
+        if (rc == LBP_OK)
+            suspect_drop(ctx, names[k]);
+        lbp_vec_free(&v);
+    }
+    free(names);
     return rc;
 }
 
@@ -861,6 +1006,7 @@ int aws_nlb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
             if (hc_differs(have, &w[i]))
                 rc = modify_tg(ctx, have->arn, &w[i], call);
         } else {
+            suspect_add(ctx, w[i].tg_name, spec->lb_name);
             rc = create_tg(ctx, vpc, &w[i], &tags, call);
         }
         if (rc == LBP_OK)
@@ -900,9 +1046,15 @@ int aws_nlb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
         bool keep = false;
         for (size_t i = 0; i < nw && !keep; i++)
             keep = strcmp(w[i].tg_name, t->name) == 0;
-        if (!keep)
+        if (!keep) {
+            suspect_add(ctx, t->name, spec->lb_name);
             rc = delete_tg(ctx, t->arn, call);
+            if (rc == LBP_OK)
+                suspect_drop(ctx, t->name);
+        }
     }
+    if (rc == LBP_OK)
+        rc = sweep_suspects(ctx, spec->lb_name, w, nw, call);
     if (rc == LBP_OK && o->cross_zone >= 0)
         rc = lb_attribute(ctx, lb.arn, "load_balancing.cross_zone.enabled",
                           o->cross_zone ? "true" : "false", call);
@@ -1064,6 +1216,8 @@ int aws_nlb_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
             rc = delete_tg(ctx, d->arn, call);
     }
 out:
+    if (rc == LBP_OK)
+        suspects_forget(ctx, spec->lb_name);
     free(arns);
     lbp_vec_free(&tgs);
     lbp_vec_free(&all);

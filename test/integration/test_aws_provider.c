@@ -442,6 +442,61 @@ static void nlb_midway_failure_converges(void **st)
     env_stop(&e);
 }
 
+/*
+ * Target groups a failed ensure leaves attached to nothing: one created
+ * whose listener change failed and that the Service no longer wants by the
+ * next ensure, and an old one whose delete failed after its listener moved.
+ * Both are gone after the next converged ensure, not only at delete.
+ */
+static void nlb_unattached_groups_swept(void **st)
+{
+    struct env e;
+    struct prov_svc s;
+    struct lbp_lb_status status;
+    struct lbp_call call = {0};
+    assert_int_equal(env_start(&e, "DefaultLoadBalancerType = nlb", 3), 0);
+    prov_svc_init(&s, "shop", "sweep", "abababab-bbbb-cccc-dddd-eeeeeeeeeeee");
+    prov_svc_port(&s, "TCP", 80, 30080);
+    prov_svc_nodes(&s, 1, 3, aws_pid);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
+    assert_int_equal(alen(state(&e, "tgs")), 1);
+
+    /* NodePort 30081: its group is made, the listener cannot move to it. */
+    s.ports[0].node_port = 30081;
+    assert_int_equal(fake_aws_req(&e.f, "POST", "/_fake/fault",
+                                  "{\"op\":\"ModifyListener\",\"code\":\"ValidationError\","
+                                  "\"count\":1}",
+                                  NULL),
+                     200);
+    assert_int_not_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
+    assert_int_equal(alen(state(&e, "tgs")), 2);
+    /* The Service changed again before the retry: 30081's group is wanted no more. */
+    s.ports[0].node_port = 30082;
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
+    assert_int_equal(alen(state(&e, "tgs")), 1);
+    assert_int_equal(ji(json_object_array_get_idx(state(&e, "tgs"), 0), "port"), 30082);
+
+    /* NodePort 30083: the listener moves, the old group's delete fails. */
+    s.ports[0].node_port = 30083;
+    assert_int_equal(fake_aws_req(&e.f, "POST", "/_fake/fault",
+                                  "{\"op\":\"DeleteTargetGroup\",\"code\":\"ValidationError\","
+                                  "\"count\":1}",
+                                  NULL),
+                     200);
+    assert_int_not_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
+    assert_int_equal(alen(state(&e, "tgs")), 2);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
+    assert_int_equal(alen(state(&e, "tgs")), 1);
+    assert_int_equal(ji(json_object_array_get_idx(state(&e, "tgs"), 0), "port"), 30083);
+    /* Nothing left to suspect: a converged ensure only reads. */
+    fake_aws_reset_counters(&e.f);
+    assert_int_equal(P->ensure(e.ctx, prov_svc_spec(&s, CLUSTER), &status, &call), LBP_OK);
+    assert_only_describes(&e);
+    assert_int_equal(P->remove(e.ctx, prov_svc_spec(&s, CLUSTER), &call), LBP_OK);
+    assert_int_equal(alen(state(&e, "tgs")), 0);
+    env_stop(&e);
+}
+
 /* Queues a lost reply for the next successful call of op (fake-aws README). */
 static void lose_reply(struct env *e, const char *op)
 {
@@ -1009,6 +1064,7 @@ int main(void)
         cmocka_unit_test(nlb_tcp_udp_and_tls),
         cmocka_unit_test(nlb_affinity_and_proxy_protocol),
         cmocka_unit_test(nlb_midway_failure_converges),
+        cmocka_unit_test(nlb_unattached_groups_swept),
         cmocka_unit_test(nlb_lost_replies_converge),
         cmocka_unit_test(classic_lost_replies_converge),
         cmocka_unit_test(nlb_throttling_and_rate_limit),
