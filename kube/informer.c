@@ -196,11 +196,17 @@ static struct lbp_meta *cache_put(struct lbp_informer *inf, const char *key, str
     HASH_FIND_STR(inf->cache, key, e);
     if (e) {
         old = e->obj;
-        HASH_DEL(inf->cache, e);
         if (obj) {
+            /*
+             * Same key, so same hash and bucket: the entry stays where it
+             * is and only points at the new object's copy of the key.
+             * Deleting and adding again would free and rebuild the table
+             * whenever this is the only entry.
+             */
             e->obj = obj;
-            HASH_ADD_KEYPTR(hh, inf->cache, obj->key, strlen(obj->key), e);
+            e->hh.key = obj->key;
         } else {
+            HASH_DEL(inf->cache, e);
             free(e);
         }
     } else if (obj) {
