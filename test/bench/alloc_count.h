@@ -15,12 +15,16 @@
  * shared libraries (json-c, libcurl, libc's own strdup) are not seen by
  * the wrapper.
  *
- * Under ASan a second count covers the whole process, shared libraries
- * included: the sanitizer's malloc hook (__sanitizer_install_malloc_and_
- * free_hooks), which runs for every chunk ASan's allocator hands out. glibc
- * no longer has malloc hooks of its own, and interposing malloc with
- * dlsym(RTLD_NEXT) fights ASan's own interposition, so these two are what
- * works in both builds.
+ * A second count covers the whole process, shared libraries included.
+ * Under ASan it is the sanitizer's malloc hook (__sanitizer_install_malloc_
+ * and_free_hooks), which runs for every chunk ASan's allocator hands out;
+ * ASan owns the malloc symbol there, so nothing else may define it.
+ * Without ASan the program itself defines malloc, calloc and realloc,
+ * which every library then calls instead of libc's (ELF interposition);
+ * they count and forward to glibc's allocator through its __libc_malloc
+ * entry points, and free stays glibc's, the same allocator. glibc has no
+ * malloc hooks any more, and dlsym(RTLD_NEXT) from an interposed malloc
+ * recurses into calloc, so these are what work in each build.
  */
 #ifndef LBP_TEST_BENCH_ALLOC_COUNT_H
 #define LBP_TEST_BENCH_ALLOC_COUNT_H
@@ -70,11 +74,11 @@ static inline uint64_t lbp_alloc_count(void)
     return __atomic_load_n(&lbp_alloc_wrapped, __ATOMIC_RELAXED);
 }
 
+static uint64_t lbp_alloc_hooked;
+
 #ifdef LBP_ALLOC_COUNT_ASAN
 int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
                                               void (*free_hook)(const volatile void *));
-
-static uint64_t lbp_alloc_hooked;
 
 static void lbp_alloc_on_malloc(const volatile void *p, size_t n)
 {
@@ -84,9 +88,38 @@ static void lbp_alloc_on_malloc(const volatile void *p, size_t n)
 static void lbp_alloc_on_free(const volatile void *p)
 {
 }
+#else
+void *__libc_malloc(size_t n);
+void *__libc_calloc(size_t n, size_t size);
+void *__libc_realloc(void *p, size_t n);
+static bool lbp_alloc_counting;
+
+static void lbp_alloc_tick(void)
+{
+    if (__atomic_load_n(&lbp_alloc_counting, __ATOMIC_RELAXED))
+        __atomic_add_fetch(&lbp_alloc_hooked, 1, __ATOMIC_RELAXED);
+}
+
+void *malloc(size_t n)
+{
+    lbp_alloc_tick();
+    return __libc_malloc(n);
+}
+
+void *calloc(size_t n, size_t size)
+{
+    lbp_alloc_tick();
+    return __libc_calloc(n, size);
+}
+
+void *realloc(void *p, size_t n)
+{
+    lbp_alloc_tick();
+    return __libc_realloc(p, n);
+}
 #endif
 
-/* Starts the process-wide count where there is one; true when there is. */
+/* Starts the process-wide count; true when it runs. */
 static inline bool lbp_alloc_count_start(void)
 {
 #ifdef LBP_ALLOC_COUNT_ASAN
@@ -96,18 +129,15 @@ static inline bool lbp_alloc_count_start(void)
             __sanitizer_install_malloc_and_free_hooks(lbp_alloc_on_malloc, lbp_alloc_on_free) != 0;
     return installed;
 #else
-    return false;
+    __atomic_store_n(&lbp_alloc_counting, true, __ATOMIC_RELAXED);
+    return true;
 #endif
 }
 
-/* Allocations anywhere in the process since lbp_alloc_count_start (under ASan only; else 0). */
+/* Allocations anywhere in the process since lbp_alloc_count_start. */
 static inline uint64_t lbp_alloc_count_all(void)
 {
-#ifdef LBP_ALLOC_COUNT_ASAN
     return __atomic_load_n(&lbp_alloc_hooked, __ATOMIC_RELAXED);
-#else
-    return 0;
-#endif
 }
 
 #endif
