@@ -141,12 +141,19 @@ static bool literal_ok(const char *s, size_t n)
     return i == n;
 }
 
-/* jsmn checked the escapes; what is left is raw control characters. */
-static bool string_ok(const char *s, size_t n)
+/*
+ * jsmn checked the escapes; what is left is raw control characters. *esc:
+ * the string has an escape, so reading it needs decoding.
+ */
+static bool string_ok(const char *s, size_t n, bool *esc)
 {
-    for (size_t i = 0; i < n; i++)
+    bool e = false;
+    for (size_t i = 0; i < n; i++) {
         if ((unsigned char)s[i] < 0x20)
             return false;
+        e |= s[i] == '\\';
+    }
+    *esc = e;
     return true;
 }
 
@@ -167,12 +174,15 @@ static int check(struct lbp_json_view *v, unsigned *i, size_t *pos, int depth)
             return LBP_PARSE;
         p = end;
         break;
-    case JSMN_STRING:
+    case JSMN_STRING: {
+        bool esc;
         if (start != p + 1 || end < start || end >= v->len || js[p] != '"' || js[end] != '"' ||
-            !string_ok(js + start, end - start))
+            !string_ok(js + start, end - start, &esc))
             return LBP_PARSE;
+        t->size = esc; /* a string's size is free: it now says whether it has escapes */
         p = end + 1;
         break;
+    }
     case JSMN_ARRAY:
     case JSMN_OBJECT: {
         bool obj = t->type == JSMN_OBJECT;
@@ -467,6 +477,17 @@ int lbp_jv_str(const struct lbp_json_view *v, int i, char *dst, size_t cap, size
     size_t n = (size_t)(v->tok[i].end - v->tok[i].start);
     if (dst && cap == 0)
         return LBP_TOOBIG;
+    if (!v->tok[i].size) { /* no escapes: the bytes as they are */
+        if (dst) {
+            if (n > cap - 1)
+                return LBP_TOOBIG;
+            memcpy(dst, raw, n);
+            dst[n] = '\0';
+        }
+        if (len)
+            *len = n;
+        return LBP_OK;
+    }
     long r = decode(raw, n, dst, dst ? cap - 1 : 0);
     if (r == -2)
         return LBP_TOOBIG;
@@ -485,9 +506,9 @@ bool lbp_jv_str_eq(const struct lbp_json_view *v, int i, const char *s, size_t n
         return false;
     const char *raw = v->js + v->tok[i].start;
     size_t rn = (size_t)(v->tok[i].end - v->tok[i].start);
-    if (rn == n && memcmp(raw, s, n) == 0)
-        return memchr(raw, '\\', rn) == NULL;
-    if (rn < n || !memchr(raw, '\\', rn))
+    if (!v->tok[i].size)
+        return rn == n && memcmp(raw, s, n) == 0;
+    if (rn < n)
         return false; /* escapes only ever shorten */
     char buf[256];
     size_t len;

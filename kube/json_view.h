@@ -46,7 +46,8 @@ struct lbp_json_view {
     const char *js; /* the document, not copied */
     size_t len;
     jsmntok_t *tok;   /* tok[0] is the root; after a parse, tok[i].parent is
-                       * the index just past token i's subtree */
+                       * the index just past token i's subtree, and a
+                       * string's .size is 1 when it holds an escape */
     unsigned n, cap;  /* tokens in use; room */
     jsmntok_t *fixed; /* the caller's array, used until a document needs more */
     unsigned n_fixed;
