@@ -2,17 +2,22 @@
  * decode.c — JSON of one Service, Node, EndpointSlice or Lease to the plain
  * C structs of kube.h, and the collection paths of those kinds.
  *
- * Only the fields in the structs are copied: a Node's image list, managed
- * fields and everything else the API sends stay in the json-c tree, which is
- * freed before returning, so a cached object costs what its struct holds.
+ * The JSON is read in place through a token view (json_view.h): no tree is
+ * built, only the fields in the structs are copied, and a Node's image
+ * list, managed fields and everything else the API sends are skipped
+ * without being looked at twice.
  *
  * Each object is one malloc block: the struct, then every string and array
- * it points to. The tree is walked twice with the same code: first with a
- * measuring arena that only adds up sizes (arrays of structs get throw-away
- * scratch memory because the walk writes into them), then into a block of
- * exactly that size. One block per object keeps malloc overhead, heap
- * fragmentation and RSS down for caches of tens of thousands of objects, and
- * makes freeing one free(). free_fn is plain free; refs starts at 1.
+ * it points to. The tokens are walked twice with the same code: first to
+ * measure — strings and arrays only add up their sizes, the struct is a
+ * stack copy and array elements all land in one scratch element
+ * (AT() below), so measuring allocates nothing — then into a block of
+ * exactly that size. The block is the only allocation of a decode: the
+ * informer's view reuses its tokens, and lbp_kube_decode tokenises onto
+ * the stack (STACK_TOKENS; a larger object takes one more, temporary,
+ * allocation). One block per object keeps malloc overhead, heap
+ * fragmentation and RSS down for caches of tens of thousands of objects,
+ * and makes freeing one free(). free_fn is plain free; refs starts at 1.
  *
  * Input policy (nothing is trusted):
  *   - not a JSON object, trailing garbage, metadata.name missing, not a
@@ -26,6 +31,12 @@
  *     not a string stays as "" so validation refuses it (dropping entries
  *     can turn a restriction into none).
  *   - array elements of the wrong type: skipped.
+ *   - a string with \u0000 or a lone surrogate counts as a bad string
+ *     (skipped, or LBP_PARSE for a name); JSON that breaks RFC 8259 (a
+ *     bare "tru", a raw control character in a string, nesting deeper than
+ *     64) is LBP_PARSE.
+ *   - duplicate keys: the first wins, in lookups and in maps (labels,
+ *     annotations, selector), whose later duplicates are dropped.
  *   - size: the API server bounds an object only as a whole. etcd refuses
  *     a value over 1.5 MiB (--max-request-bytes; the apiserver's own request
  *     limit is 3 MiB), and these kinds are stored as protobuf, whose bytes
@@ -41,11 +52,11 @@
  * informer to keep track of one it cannot decode.
  */
 #include "kube/decode_int.h"
+#include "kube/json_view.h"
 #include "kube/kube_int.h"
 #include "common/rc.h"
 #include "common/util.h"
 
-#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,49 +72,44 @@
 #define TEXT_MAX 4096          /* providerID, holderIdentity, hostnames */
 #define MAP_MAX (DOC_MAX / 2)  /* labels, annotations, selector entries */
 #define LIST_MAX (DOC_MAX / 2) /* ports, finalizers, addresses, taints, ranges, endpoints */
-#define JSON_DEPTH 64
+#define STACK_TOKENS 512       /* lbp_kube_decode: a Service or Lease fits */
 
 /* ---------------------------------------------------------------- arena */
 
-struct scratch {
-    struct scratch *next;
-    size_t used, cap;
-    max_align_t data[];
+/* Where the measuring pass writes array elements: one of any kind, reused. */
+union sink {
+    struct lbp_service_port port;
+    struct lbp_lb_ingress ingress;
+    struct lbp_node_address address;
+    struct lbp_taint taint;
+    struct lbp_endpoint endpoint;
+    struct lbp_kv kv;
+    char *str;
 };
 
 struct arena {
+    const struct lbp_json_view *v;
     bool measure;
-    size_t need;           /* measure: bytes the fill pass will take */
-    struct scratch *chunk; /* measure: memory for arrays the walk writes into */
-    char *p, *end;         /* fill: the object's block */
+    size_t need;   /* measure: bytes the fill pass will take */
+    char *p, *end; /* fill: the object's block */
+    union sink sink;
 };
+
+/* Element i of an array from a_alloc: the sink while measuring. */
+#define AT(a, base, i) ((a)->measure ? (base) : (base) + (i))
 
 static size_t align8(size_t n)
 {
     return (n + 7) & ~(size_t)7;
 }
 
-/* Zeroed memory for n bytes; NULL only on allocation failure. */
+/* Zeroed memory for n bytes (the sink while measuring); NULL only when the block is full. */
 static void *a_alloc(struct arena *a, size_t n)
 {
     n = align8(n ? n : 1);
     if (a->measure) {
         a->need += n;
-        struct scratch *c = a->chunk;
-        if (!c || c->cap - c->used < n) {
-            size_t cap = n > 4096 ? n : 4096;
-            c = malloc(sizeof(*c) + cap);
-            if (!c)
-                return NULL;
-            c->next = a->chunk;
-            c->used = 0;
-            c->cap = cap;
-            a->chunk = c;
-        }
-        void *r = (char *)c->data + c->used;
-        c->used += n;
-        memset(r, 0, n);
-        return r;
+        return &a->sink;
     }
     if ((size_t)(a->end - a->p) < n)
         return NULL; /* cannot happen: both passes ask for the same sizes */
@@ -112,6 +118,7 @@ static void *a_alloc(struct arena *a, size_t n)
     return r;
 }
 
+/* A copy of s[0..len). */
 static char *a_strn(struct arena *a, const char *s, size_t len)
 {
     if (a->measure) {
@@ -125,113 +132,108 @@ static char *a_strn(struct arena *a, const char *s, size_t len)
     return r;
 }
 
-static void a_release(struct arena *a)
+/* String token i, decoded (len: its decoded length, checked by the caller). */
+static char *a_str(struct arena *a, int i, size_t len)
 {
-    while (a->chunk) {
-        struct scratch *n = a->chunk->next;
-        free(a->chunk);
-        a->chunk = n;
+    if (a->measure) {
+        a->need += align8(len + 1);
+        return (char *)"";
     }
+    char *r = a_alloc(a, len + 1);
+    if (r && lbp_jv_str(a->v, i, r, len + 1, NULL) != LBP_OK)
+        return NULL; /* cannot happen: the measuring pass checked it */
+    return r;
 }
 
 /* ---------------------------------------------------------------- json helpers */
 
-static json_object *member(json_object *o, const char *k)
+static int member(struct arena *a, int o, const char *k)
 {
-    json_object *v = NULL;
-    if (o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, k, &v))
-        return v;
-    return NULL;
+    return lbp_jv_get(a->v, o, k);
 }
 
-/* A string value of at most max bytes without NULs, or NULL. */
-static const char *str_val(json_object *v, size_t max, size_t *lenp)
-{
-    if (!v || !json_object_is_type(v, json_type_string))
-        return NULL;
-    const char *s = json_object_get_string(v);
-    size_t len = (size_t)json_object_get_string_len(v);
-    if (len > max || strlen(s) != len)
-        return NULL;
-    if (lenp)
-        *lenp = len;
-    return s;
-}
-
-/* Copies string member k into *dst when valid; leaves *dst NULL otherwise. */
-static int copy_str(struct arena *a, json_object *o, const char *k, size_t max, char **dst)
+/* String token i is valid (no NUL, no lone surrogate) and at most max bytes decoded. */
+static bool str_val(struct arena *a, int i, size_t max, size_t *lenp)
 {
     size_t len;
-    const char *s = str_val(member(o, k), max, &len);
-    if (!s)
-        return LBP_OK;
-    *dst = a_strn(a, s, len);
-    return *dst ? LBP_OK : LBP_NOMEM;
-}
-
-static bool int_val(json_object *v, int64_t min, int64_t max, int64_t *out)
-{
-    if (!v || !json_object_is_type(v, json_type_int))
+    if (lbp_jv_str(a->v, i, NULL, 0, &len) != LBP_OK || len > max)
         return false;
-    int64_t x = json_object_get_int64(v);
-    if (x < min || x > max)
-        return false;
-    *out = x;
+    *lenp = len;
     return true;
 }
 
-static void copy_int(json_object *o, const char *k, int min, int max, int *dst)
+/* String i decoded into buf[cap] (max cap - 1 bytes), or NULL. */
+static const char *str_buf(struct arena *a, int i, char *buf, size_t cap, size_t *lenp)
+{
+    size_t len;
+    if (lbp_jv_str(a->v, i, buf, cap, &len) != LBP_OK)
+        return NULL;
+    if (lenp)
+        *lenp = len;
+    return buf;
+}
+
+/* Copies string member k into *dst when valid; leaves *dst NULL otherwise. */
+static int copy_str(struct arena *a, int o, const char *k, size_t max, char **dst)
+{
+    size_t len;
+    int i = member(a, o, k);
+    if (!str_val(a, i, max, &len))
+        return LBP_OK;
+    *dst = a_str(a, i, len);
+    return *dst ? LBP_OK : LBP_NOMEM;
+}
+
+static void copy_int(struct arena *a, int o, const char *k, int min, int max, int *dst)
 {
     int64_t x;
-    if (int_val(member(o, k), min, max, &x))
+    if (lbp_jv_int(a->v, member(a, o, k), min, max, &x))
         *dst = (int)x;
 }
 
 /* -1 absent/null/wrong type, 0 false, 1 true. */
-static int tri(json_object *v)
+static int tri(struct arena *a, int i)
 {
-    if (!v || !json_object_is_type(v, json_type_boolean))
-        return -1;
-    return json_object_get_boolean(v) ? 1 : 0;
+    return lbp_jv_bool(a->v, i);
 }
 
-static json_object *array_member(json_object *o, const char *k, size_t cap, size_t *n, int *rc)
+/* Array member k with *n elements, or -1 (absent, not an array, empty). */
+static int array_member(struct arena *a, int o, const char *k, size_t cap, size_t *n, int *rc)
 {
-    json_object *v = member(o, k);
+    int v = member(a, o, k);
     *n = 0;
-    if (!v || !json_object_is_type(v, json_type_array))
-        return NULL;
-    *n = json_object_array_length(v);
+    if (lbp_jv_type(a->v, v) != JSMN_ARRAY)
+        return -1;
+    *n = lbp_jv_count(a->v, v);
     if (*n > cap) {
         *rc = LBP_TOOBIG;
-        return NULL;
+        return -1;
     }
-    return *n ? v : NULL;
+    return *n ? v : -1;
 }
 
 /* keep_bad: an element that is not a valid string stays as "" instead of being skipped. */
-static int copy_str_list_ex(struct arena *a, json_object *o, const char *k, size_t max,
-                            bool keep_bad, char ***dst, size_t *n_dst)
+static int copy_str_list_ex(struct arena *a, int o, const char *k, size_t max, bool keep_bad,
+                            char ***dst, size_t *n_dst)
 {
     int rc = LBP_OK;
-    size_t n;
-    json_object *arr = array_member(o, k, LIST_MAX, &n, &rc);
-    if (!arr)
+    size_t n, len;
+    int arr = array_member(a, o, k, LIST_MAX, &n, &rc);
+    if (arr < 0)
         return rc;
     char **v = a_alloc(a, n * sizeof(*v));
     if (!v)
         return LBP_NOMEM;
     size_t j = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t len;
-        const char *s = str_val(json_object_array_get_idx(arr, i), max, &len);
-        if (!s && !keep_bad)
+    for (int e = lbp_jv_first(a->v, arr); e >= 0; e = lbp_jv_next(a->v, arr, e)) {
+        char *s;
+        if (str_val(a, e, max, &len))
+            s = a_str(a, e, len);
+        else if (keep_bad)
+            s = a_strn(a, "", 0);
+        else
             continue;
-        if (!s) {
-            s = "";
-            len = 0;
-        }
-        if (!(v[j++] = a_strn(a, s, len)))
+        if (!(*AT(a, v, j++) = s))
             return LBP_NOMEM;
     }
     *dst = v;
@@ -239,19 +241,67 @@ static int copy_str_list_ex(struct arena *a, json_object *o, const char *k, size
     return LBP_OK;
 }
 
-static int copy_str_list(struct arena *a, json_object *o, const char *k, size_t max, char ***dst,
+static int copy_str_list(struct arena *a, int o, const char *k, size_t max, char ***dst,
                          size_t *n_dst)
 {
     return copy_str_list_ex(a, o, k, max, false, dst, n_dst);
 }
 
-static int copy_map(struct arena *a, json_object *o, const char *k, size_t vmax,
-                    struct lbp_kv **dst, size_t *n_dst)
+/* Key order, then place in the block: the earlier copy is the first in the document. */
+static int kv_cmp(const struct lbp_kv *x, const struct lbp_kv *y)
 {
-    json_object *m = member(o, k);
-    if (!m || !json_object_is_type(m, json_type_object))
+    int c = strcmp(x->key, y->key);
+    return c ? c : x->key < y->key ? -1 : x->key > y->key;
+}
+
+static void kv_sift(struct lbp_kv *v, size_t root, size_t n)
+{
+    for (size_t child; (child = 2 * root + 1) < n; root = child) {
+        if (child + 1 < n && kv_cmp(&v[child], &v[child + 1]) < 0)
+            child++;
+        if (kv_cmp(&v[root], &v[child]) >= 0)
+            return;
+        struct lbp_kv t = v[root];
+        v[root] = v[child];
+        v[child] = t;
+    }
+}
+
+/*
+ * The first of duplicate keys wins, as in every lookup: the API server
+ * never sends duplicates (Go maps, keys sorted), so the common case is one
+ * pass finding the keys strictly ascending; otherwise an in-place heap
+ * sort (no allocation, O(n log n) whatever the input) and the later
+ * duplicates dropped. Returns the new count.
+ */
+static size_t kv_dedup(struct lbp_kv *v, size_t n)
+{
+    size_t i, j;
+    for (i = 1; i < n && strcmp(v[i - 1].key, v[i].key) < 0; i++)
+        ;
+    if (i >= n)
+        return n;
+    for (i = n / 2; i-- > 0;)
+        kv_sift(v, i, n);
+    for (i = n; i-- > 1;) {
+        struct lbp_kv t = v[0];
+        v[0] = v[i];
+        v[i] = t;
+        kv_sift(v, 0, i);
+    }
+    for (i = j = 0; i < n; i++)
+        if (j == 0 || strcmp(v[j - 1].key, v[i].key) != 0)
+            v[j++] = v[i];
+    return j;
+}
+
+static int copy_map(struct arena *a, int o, const char *k, size_t vmax, struct lbp_kv **dst,
+                    size_t *n_dst)
+{
+    int m = member(a, o, k);
+    if (lbp_jv_type(a->v, m) != JSMN_OBJECT)
         return LBP_OK;
-    size_t n = (size_t)json_object_object_length(m);
+    size_t n = lbp_jv_count(a->v, m);
     if (n == 0)
         return LBP_OK;
     if (n > MAP_MAX)
@@ -260,31 +310,27 @@ static int copy_map(struct arena *a, json_object *o, const char *k, size_t vmax,
     if (!v)
         return LBP_NOMEM;
     size_t j = 0;
-    json_object_object_foreach(m, key, val)
-    {
-        size_t klen = strlen(key), vlen;
-        const char *s = str_val(val, vmax, &vlen);
-        if (!s || klen == 0 || klen > QNAME_MAX || j == n)
+    for (int key = lbp_jv_first(a->v, m); key >= 0; key = lbp_jv_next(a->v, m, key)) {
+        size_t klen, vlen;
+        if (!str_val(a, key, QNAME_MAX, &klen) || klen == 0 || !str_val(a, key + 1, vmax, &vlen))
             continue;
-        v[j].key = a_strn(a, key, klen);
-        v[j].value = a_strn(a, s, vlen);
-        if (!v[j].key || !v[j].value)
+        struct lbp_kv *d = AT(a, v, j++);
+        d->key = a_str(a, key, klen);
+        d->value = a_str(a, key + 1, vlen);
+        if (!d->key || !d->value)
             return LBP_NOMEM;
-        j++;
     }
     *dst = v;
-    *n_dst = j;
+    *n_dst = a->measure ? j : kv_dedup(v, j);
     return LBP_OK;
 }
 
-/* An identity string (name, namespace): LBP_PARSE unless present and sane. */
-static int ident(json_object *v, size_t max, const char **out, size_t *lenp)
+/* An identity string (name, namespace) into buf: LBP_PARSE unless present and sane. */
+static int ident(struct arena *a, int i, char *buf, size_t cap, size_t *lenp)
 {
     size_t len;
-    const char *s = str_val(v, max, &len);
-    if (!s || len == 0 || memchr(s, '/', len))
+    if (!str_buf(a, i, buf, cap, &len) || len == 0 || memchr(buf, '/', len))
         return LBP_PARSE;
-    *out = s;
     *lenp = len;
     return LBP_OK;
 }
@@ -292,27 +338,29 @@ static int ident(json_object *v, size_t max, const char **out, size_t *lenp)
 /* ---------------------------------------------------------------- per kind */
 
 /* ident_only: what identifies the object, without labels and annotations. */
-static int decode_meta_ex(struct arena *a, json_object *root, struct lbp_meta *m, bool namespaced,
+static int decode_meta_ex(struct arena *a, int root, struct lbp_meta *m, bool namespaced,
                           bool ident_only)
 {
-    json_object *md = member(root, "metadata");
-    const char *name, *ns = NULL;
+    int md = member(a, root, "metadata");
+    char name[NAME_MAX_LEN + 1], ns[NS_MAX_LEN + 1], ts[SHORT_MAX + 1];
     size_t nlen, nslen = 0;
+    bool has_ns = false;
     int rc;
 
-    if (!md || !json_object_is_type(md, json_type_object))
+    if (lbp_jv_type(a->v, md) != JSMN_OBJECT)
         return LBP_PARSE;
-    if ((rc = ident(member(md, "name"), NAME_MAX_LEN, &name, &nlen)))
+    if ((rc = ident(a, member(a, md, "name"), name, sizeof(name), &nlen)))
         return rc;
-    json_object *nsv = member(md, "namespace");
-    if (namespaced && nsv && !json_object_is_type(nsv, json_type_null)) {
-        if ((rc = ident(nsv, NS_MAX_LEN, &ns, &nslen)))
+    int nsv = member(a, md, "namespace");
+    if (namespaced && nsv >= 0 && !lbp_jv_null(a->v, nsv)) {
+        if ((rc = ident(a, nsv, ns, sizeof(ns), &nslen)))
             return rc;
+        has_ns = true;
     }
 
     if (!(m->name = a_strn(a, name, nlen)))
         return LBP_NOMEM;
-    if (ns) {
+    if (has_ns) {
         if (!(m->namespace = a_strn(a, ns, nslen)))
             return LBP_NOMEM;
         /* "ns/name", built in place: the fill pass owns a writable copy. */
@@ -330,12 +378,11 @@ static int decode_meta_ex(struct arena *a, json_object *root, struct lbp_meta *m
     if ((rc = copy_str(a, md, "uid", SHORT_MAX, &m->uid)) ||
         (rc = copy_str(a, md, "resourceVersion", SHORT_MAX, &m->resource_version)))
         return rc;
-    const char *ts = str_val(member(md, "creationTimestamp"), SHORT_MAX, NULL);
     int64_t t;
-    if (ts && lbp_parse_rfc3339(ts, &t) == LBP_OK)
+    if (str_buf(a, member(a, md, "creationTimestamp"), ts, sizeof(ts), NULL) &&
+        lbp_parse_rfc3339(ts, &t) == LBP_OK)
         m->creation_s = t;
-    json_object *del = member(md, "deletionTimestamp");
-    m->deleting = del && json_object_is_type(del, json_type_string);
+    m->deleting = lbp_jv_type(a->v, member(a, md, "deletionTimestamp")) == JSMN_STRING;
     m->partial = ident_only;
     if ((rc = copy_str_list(a, md, "finalizers", QNAME_MAX, &m->finalizers, &m->n_finalizers)))
         return rc;
@@ -347,44 +394,42 @@ static int decode_meta_ex(struct arena *a, json_object *root, struct lbp_meta *m
     return LBP_OK;
 }
 
-static int decode_meta(struct arena *a, json_object *root, struct lbp_meta *m, bool namespaced)
+static int decode_meta(struct arena *a, int root, struct lbp_meta *m, bool namespaced)
 {
     return decode_meta_ex(a, root, m, namespaced, false);
 }
 
-static int decode_ident_namespaced(struct arena *a, json_object *root, void *obj)
+static int decode_ident_namespaced(struct arena *a, int root, void *obj)
 {
     return decode_meta_ex(a, root, obj, true, true);
 }
 
-static int decode_ident_cluster(struct arena *a, json_object *root, void *obj)
+static int decode_ident_cluster(struct arena *a, int root, void *obj)
 {
     return decode_meta_ex(a, root, obj, false, true);
 }
 
-static int decode_ports(struct arena *a, json_object *spec, struct lbp_service *s)
+static int decode_ports(struct arena *a, int spec, struct lbp_service *s)
 {
     int rc = LBP_OK;
     size_t n;
-    json_object *arr = array_member(spec, "ports", LIST_MAX, &n, &rc);
-    if (!arr)
+    int arr = array_member(a, spec, "ports", LIST_MAX, &n, &rc);
+    if (arr < 0)
         return rc;
     if (!(s->ports = a_alloc(a, n * sizeof(*s->ports))))
         return LBP_NOMEM;
-    for (size_t i = 0; i < n; i++) {
-        json_object *p = json_object_array_get_idx(arr, i);
-        if (!p || !json_object_is_type(p, json_type_object))
+    for (int p = lbp_jv_first(a->v, arr); p >= 0; p = lbp_jv_next(a->v, arr, p)) {
+        if (lbp_jv_type(a->v, p) != JSMN_OBJECT)
             continue;
-        struct lbp_service_port *d = &s->ports[s->n_ports++];
+        struct lbp_service_port *d = AT(a, s->ports, s->n_ports++);
         if ((rc = copy_str(a, p, "name", NS_MAX_LEN, &d->name)) ||
             (rc = copy_str(a, p, "protocol", SHORT_MAX, &d->protocol)) ||
             (rc = copy_str(a, p, "appProtocol", QNAME_MAX, &d->app_protocol)))
             return rc;
-        copy_int(p, "port", 0, 65535, &d->port);
-        copy_int(p, "nodePort", 0, 65535, &d->node_port);
-        json_object *tp = member(p, "targetPort");
+        copy_int(a, p, "port", 0, 65535, &d->port);
+        copy_int(a, p, "nodePort", 0, 65535, &d->node_port);
         int64_t x;
-        if (int_val(tp, 0, 65535, &x)) {
+        if (lbp_jv_int(a->v, member(a, p, "targetPort"), 0, 65535, &x)) {
             char num[8], *q = num + sizeof(num);
             /* 0..65535 in decimal, written backwards: no printf per decoded port */
             do
@@ -399,10 +444,10 @@ static int decode_ports(struct arena *a, json_object *spec, struct lbp_service *
     return LBP_OK;
 }
 
-static int decode_service(struct arena *a, json_object *root, void *obj)
+static int decode_service(struct arena *a, int root, void *obj)
 {
     struct lbp_service *s = obj;
-    json_object *spec = member(root, "spec");
+    int spec = member(a, root, "spec");
     int rc;
 
     s->allocate_lb_node_ports = -1;
@@ -425,23 +470,22 @@ static int decode_service(struct arena *a, json_object *root, void *obj)
                             &s->n_external_ips)) ||
         (rc = copy_str(a, spec, "clusterIP", SHORT_MAX, &s->cluster_ip)))
         return rc;
-    copy_int(member(member(spec, "sessionAffinityConfig"), "clientIP"), "timeoutSeconds", 0, 86400,
-             &s->session_affinity_timeout);
-    copy_int(spec, "healthCheckNodePort", 0, 65535, &s->health_check_node_port);
-    s->allocate_lb_node_ports = tri(member(spec, "allocateLoadBalancerNodePorts"));
+    copy_int(a, member(a, member(a, spec, "sessionAffinityConfig"), "clientIP"), "timeoutSeconds",
+             0, 86400, &s->session_affinity_timeout);
+    copy_int(a, spec, "healthCheckNodePort", 0, 65535, &s->health_check_node_port);
+    s->allocate_lb_node_ports = tri(a, member(a, spec, "allocateLoadBalancerNodePorts"));
 
     size_t n;
-    json_object *ing =
-        array_member(member(member(root, "status"), "loadBalancer"), "ingress", LIST_MAX, &n, &rc);
-    if (!ing)
+    int ing = array_member(a, member(a, member(a, root, "status"), "loadBalancer"), "ingress",
+                           LIST_MAX, &n, &rc);
+    if (ing < 0)
         return rc;
     if (!(s->ingress = a_alloc(a, n * sizeof(*s->ingress))))
         return LBP_NOMEM;
-    for (size_t i = 0; i < n; i++) {
-        json_object *e = json_object_array_get_idx(ing, i);
-        if (!e || !json_object_is_type(e, json_type_object))
+    for (int e = lbp_jv_first(a->v, ing); e >= 0; e = lbp_jv_next(a->v, ing, e)) {
+        if (lbp_jv_type(a->v, e) != JSMN_OBJECT)
             continue;
-        struct lbp_lb_ingress *d = &s->ingress[s->n_ingress++];
+        struct lbp_lb_ingress *d = AT(a, s->ingress, s->n_ingress++);
         if ((rc = copy_str(a, e, "ip", SHORT_MAX, &d->ip)) ||
             (rc = copy_str(a, e, "hostname", TEXT_MAX, &d->hostname)) ||
             (rc = copy_str(a, e, "ipMode", SHORT_MAX, &d->ip_mode)))
@@ -450,11 +494,11 @@ static int decode_service(struct arena *a, json_object *root, void *obj)
     return LBP_OK;
 }
 
-static int decode_node(struct arena *a, json_object *root, void *obj)
+static int decode_node(struct arena *a, int root, void *obj)
 {
     struct lbp_node *nd = obj;
-    json_object *spec = member(root, "spec"), *status = member(root, "status");
-    json_object *arr;
+    int spec = member(a, root, "spec"), status = member(a, root, "status");
+    int arr;
     size_t n;
     int rc = LBP_OK;
 
@@ -463,16 +507,15 @@ static int decode_node(struct arena *a, json_object *root, void *obj)
         return rc;
     if ((rc = copy_str(a, spec, "providerID", TEXT_MAX, &nd->provider_id)))
         return rc;
-    nd->unschedulable = tri(member(spec, "unschedulable")) == 1;
+    nd->unschedulable = tri(a, member(a, spec, "unschedulable")) == 1;
 
-    if ((arr = array_member(status, "addresses", LIST_MAX, &n, &rc))) {
+    if ((arr = array_member(a, status, "addresses", LIST_MAX, &n, &rc)) >= 0) {
         if (!(nd->addresses = a_alloc(a, n * sizeof(*nd->addresses))))
             return LBP_NOMEM;
-        for (size_t i = 0; i < n; i++) {
-            json_object *e = json_object_array_get_idx(arr, i);
-            if (!e || !json_object_is_type(e, json_type_object))
+        for (int e = lbp_jv_first(a->v, arr); e >= 0; e = lbp_jv_next(a->v, arr, e)) {
+            if (lbp_jv_type(a->v, e) != JSMN_OBJECT)
                 continue;
-            struct lbp_node_address *d = &nd->addresses[nd->n_addresses++];
+            struct lbp_node_address *d = AT(a, nd->addresses, nd->n_addresses++);
             if ((rc = copy_str(a, e, "type", SHORT_MAX, &d->type)) ||
                 (rc = copy_str(a, e, "address", TEXT_MAX, &d->address)))
                 return rc;
@@ -480,14 +523,13 @@ static int decode_node(struct arena *a, json_object *root, void *obj)
     }
     if (rc)
         return rc;
-    if ((arr = array_member(spec, "taints", LIST_MAX, &n, &rc))) {
+    if ((arr = array_member(a, spec, "taints", LIST_MAX, &n, &rc)) >= 0) {
         if (!(nd->taints = a_alloc(a, n * sizeof(*nd->taints))))
             return LBP_NOMEM;
-        for (size_t i = 0; i < n; i++) {
-            json_object *e = json_object_array_get_idx(arr, i);
-            if (!e || !json_object_is_type(e, json_type_object))
+        for (int e = lbp_jv_first(a->v, arr); e >= 0; e = lbp_jv_next(a->v, arr, e)) {
+            if (lbp_jv_type(a->v, e) != JSMN_OBJECT)
                 continue;
-            struct lbp_taint *d = &nd->taints[nd->n_taints++];
+            struct lbp_taint *d = AT(a, nd->taints, nd->n_taints++);
             if ((rc = copy_str(a, e, "key", QNAME_MAX, &d->key)) ||
                 (rc = copy_str(a, e, "value", LABEL_VALUE_MAX, &d->value)) ||
                 (rc = copy_str(a, e, "effect", SHORT_MAX, &d->effect)))
@@ -496,19 +538,20 @@ static int decode_node(struct arena *a, json_object *root, void *obj)
     }
     if (rc)
         return rc;
-    if ((arr = array_member(status, "conditions", LIST_MAX, &n, &rc))) {
-        for (size_t i = 0; i < n; i++) {
-            json_object *e = json_object_array_get_idx(arr, i);
-            if (!lbp_streq(str_val(member(e, "type"), SHORT_MAX, NULL), "Ready"))
+    if ((arr = array_member(a, status, "conditions", LIST_MAX, &n, &rc)) >= 0) {
+        for (int e = lbp_jv_first(a->v, arr); e >= 0; e = lbp_jv_next(a->v, arr, e)) {
+            if (!lbp_jv_str_eq(a->v, member(a, e, "type"), "Ready", 5))
                 continue;
-            const char *st = str_val(member(e, "status"), SHORT_MAX, NULL);
-            nd->ready = lbp_streq(st, "True") ? 1 : lbp_streq(st, "False") ? 0 : -1;
+            int st = member(a, e, "status");
+            nd->ready = lbp_jv_str_eq(a->v, st, "True", 4)    ? 1
+                        : lbp_jv_str_eq(a->v, st, "False", 5) ? 0
+                                                              : -1;
         }
     }
     return rc;
 }
 
-static int decode_endpointslice(struct arena *a, json_object *root, void *obj)
+static int decode_endpointslice(struct arena *a, int root, void *obj)
 {
     struct lbp_endpointslice *es = obj;
     size_t n;
@@ -522,23 +565,22 @@ static int decode_endpointslice(struct arena *a, json_object *root, void *obj)
             es->service_name = es->meta.labels[i].value;
     if ((rc = copy_str(a, root, "addressType", SHORT_MAX, &es->address_type)))
         return rc;
-    json_object *arr = array_member(root, "endpoints", LIST_MAX, &n, &rc);
-    if (!arr)
+    int arr = array_member(a, root, "endpoints", LIST_MAX, &n, &rc);
+    if (arr < 0)
         return rc;
     if (!(es->endpoints = a_alloc(a, n * sizeof(*es->endpoints))))
         return LBP_NOMEM;
-    for (size_t i = 0; i < n; i++) {
-        json_object *e = json_object_array_get_idx(arr, i);
-        if (!e || !json_object_is_type(e, json_type_object))
+    for (int e = lbp_jv_first(a->v, arr); e >= 0; e = lbp_jv_next(a->v, arr, e)) {
+        if (lbp_jv_type(a->v, e) != JSMN_OBJECT)
             continue;
-        struct lbp_endpoint *d = &es->endpoints[es->n_endpoints++];
+        struct lbp_endpoint *d = AT(a, es->endpoints, es->n_endpoints++);
         if ((rc = copy_str_list(a, e, "addresses", TEXT_MAX, &d->addresses, &d->n_addresses)) ||
             (rc = copy_str(a, e, "nodeName", NAME_MAX_LEN, &d->node_name)))
             return rc;
-        json_object *c = member(e, "conditions");
-        d->ready = tri(member(c, "ready"));
-        d->serving = tri(member(c, "serving"));
-        d->terminating = tri(member(c, "terminating"));
+        int c = member(a, e, "conditions");
+        d->ready = tri(a, member(a, c, "ready"));
+        d->serving = tri(a, member(a, c, "serving"));
+        d->terminating = tri(a, member(a, c, "terminating"));
     }
     return LBP_OK;
 }
@@ -547,9 +589,10 @@ static int decode_endpointslice(struct arena *a, json_object *root, void *obj)
  * MicroTime ("2026-11-26T10:00:00.123456Z") to epoch microseconds; 0 when
  * absent or malformed. The fraction may have 0..9 digits; beyond 6 are cut.
  */
-static int64_t micro_time(json_object *v)
+static int64_t micro_time(struct arena *a, int i)
 {
-    const char *s = str_val(v, SHORT_MAX, NULL);
+    char buf[SHORT_MAX + 1];
+    const char *s = str_buf(a, i, buf, sizeof(buf), NULL);
     int64_t sec, us = 0;
     if (!s || lbp_parse_rfc3339(s, &sec) != LBP_OK)
         return 0;
@@ -566,29 +609,31 @@ static int64_t micro_time(json_object *v)
     return sec * 1000000 + us;
 }
 
-static int decode_lease(struct arena *a, json_object *root, void *obj)
+static int decode_lease(struct arena *a, int root, void *obj)
 {
     struct lbp_lease *l = obj;
-    json_object *spec = member(root, "spec");
+    int spec = member(a, root, "spec");
     int rc;
 
     if ((rc = decode_meta(a, root, &l->meta, true)))
         return rc;
     if ((rc = copy_str(a, spec, "holderIdentity", TEXT_MAX, &l->holder_identity)))
         return rc;
-    copy_int(spec, "leaseDurationSeconds", 0, 1 << 30, &l->lease_duration_s);
-    copy_int(spec, "leaseTransitions", 0, 1 << 30, &l->lease_transitions);
-    l->acquire_time_us = micro_time(member(spec, "acquireTime"));
-    l->renew_time_us = micro_time(member(spec, "renewTime"));
+    copy_int(a, spec, "leaseDurationSeconds", 0, 1 << 30, &l->lease_duration_s);
+    copy_int(a, spec, "leaseTransitions", 0, 1 << 30, &l->lease_transitions);
+    l->acquire_time_us = micro_time(a, member(a, spec, "acquireTime"));
+    l->renew_time_us = micro_time(a, member(a, spec, "renewTime"));
     return LBP_OK;
 }
 
 /* ---------------------------------------------------------------- entry points */
 
+typedef int (*decode_fn)(struct arena *a, int root, void *obj);
+
 struct kind_info {
     const char *name;
     size_t size;
-    int (*decode)(struct arena *a, json_object *root, void *obj);
+    decode_fn decode;
     const char *group_path; /* "/api/v1" or "/apis/<group>/<version>" */
     const char *resource;
     bool namespaced;
@@ -624,24 +669,24 @@ static void obj_free(struct lbp_meta *m)
 }
 
 /* Both passes of decode (see the top of the file) into one block of k->size and more. */
-static int decode_with(const struct kind_info *k,
-                       int (*decode)(struct arena *a, json_object *root, void *obj),
-                       json_object *root, void **out)
+static int decode_with(const struct kind_info *k, decode_fn decode, const struct lbp_json_view *v,
+                       int root, void **out)
 {
-    struct arena a = {.measure = true};
+    union {
+        struct lbp_service s;
+        struct lbp_node n;
+        struct lbp_endpointslice e;
+        struct lbp_lease l;
+    } tmp;
+    struct arena a = {.v = v, .measure = true};
     char *block = NULL;
     int rc;
 
     *out = NULL;
-    if (!root || !json_object_is_type(root, json_type_object))
+    if (lbp_jv_type(v, root) != JSMN_OBJECT)
         return LBP_PARSE;
-    void *tmp = a_alloc(&a, k->size);
-    if (!tmp) {
-        rc = LBP_NOMEM;
-        goto out;
-    }
-    a.need = 0;
-    if ((rc = decode(&a, root, tmp)))
+    memset(&tmp, 0, sizeof(tmp));
+    if ((rc = decode(&a, root, &tmp)))
         goto out;
 
     size_t head = align8(k->size);
@@ -653,7 +698,7 @@ static int decode_with(const struct kind_info *k,
         rc = LBP_NOMEM;
         goto out;
     }
-    struct arena fill = {.p = block + head, .end = block + head + a.need};
+    struct arena fill = {.v = v, .p = block + head, .end = block + head + a.need};
     if ((rc = decode(&fill, root, block)))
         goto out;
     struct lbp_meta *m = (struct lbp_meta *)block;
@@ -663,58 +708,45 @@ static int decode_with(const struct kind_info *k,
     block = NULL;
 out:
     free(block);
-    a_release(&a);
     return rc;
 }
 
-int lbp_kube_decode_obj(enum lbp_kind kind, json_object *root, void **out)
+int lbp_kube_decode_obj(enum lbp_kind kind, const struct lbp_json_view *v, int root, void **out)
 {
     const struct kind_info *k = kind_info(kind);
     *out = NULL;
     if (!k)
         return LBP_INVALID;
-    return decode_with(k, k->decode, root, out);
+    return decode_with(k, k->decode, v, root, out);
 }
 
-int lbp_kube_decode_ident(enum lbp_kind kind, json_object *root, void **out)
+int lbp_kube_decode_ident(enum lbp_kind kind, const struct lbp_json_view *v, int root, void **out)
 {
     const struct kind_info *k = kind_info(kind);
     *out = NULL;
     if (!k)
         return LBP_INVALID;
-    return decode_with(k, k->namespaced ? decode_ident_namespaced : decode_ident_cluster, root,
+    return decode_with(k, k->namespaced ? decode_ident_namespaced : decode_ident_cluster, v, root,
                        out);
 }
 
 int lbp_kube_decode(enum lbp_kind kind, const char *json, size_t len, void **out)
 {
-    json_tokener *tok = NULL;
-    json_object *root = NULL;
+    jsmntok_t fixed[STACK_TOKENS];
+    struct lbp_json_view v;
     int rc;
 
     *out = NULL;
     if (!json)
         return LBP_PARSE;
+    if (!kind_info(kind))
+        return LBP_INVALID;
     if (len > DOC_MAX)
         return LBP_TOOBIG;
-    if (!(tok = json_tokener_new_ex(JSON_DEPTH)))
-        return LBP_NOMEM;
-    root = json_tokener_parse_ex(tok, json, (int)len);
-    if (!root || json_tokener_get_error(tok) != json_tokener_success) {
-        rc = LBP_PARSE;
-        goto out;
-    }
-    /* Nothing but whitespace may follow the object. */
-    for (size_t i = json_tokener_get_parse_end(tok); i < len; i++) {
-        if (json[i] != ' ' && json[i] != '\n' && json[i] != '\r' && json[i] != '\t') {
-            rc = LBP_PARSE;
-            goto out;
-        }
-    }
-    rc = lbp_kube_decode_obj(kind, root, out);
-out:
-    json_object_put(root);
-    json_tokener_free(tok);
+    lbp_jv_init(&v, fixed, STACK_TOKENS);
+    if ((rc = lbp_jv_parse(&v, json, len)) == LBP_OK)
+        rc = lbp_kube_decode_obj(kind, &v, 0, out);
+    lbp_jv_free(&v);
     return rc;
 }
 

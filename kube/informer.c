@@ -41,6 +41,7 @@
  */
 #include "kube/informer_int.h"
 #include "kube/decode_int.h"
+#include "kube/json_view.h"
 #include "kube/kube_int.h"
 #include "common/buf.h"
 #include "common/log.h"
@@ -48,7 +49,6 @@
 #include "common/util.h"
 
 #include <errno.h>
-#include <json-c/json.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +62,8 @@
 #define RV_MAX 64
 #define CONTINUE_MAX 4096
 #define LIST_BODY_LOG 120
-#define JSON_DEPTH 64
+#define TOKENS_START 1024 /* a Service with managedFields fits: no growth at first */
+#define TOKENS_KEEP 65536 /* a larger array, grown for a huge object, is given back */
 
 struct entry {
     struct lbp_meta *obj; /* one reference owned by the cache */
@@ -92,8 +93,8 @@ struct lbp_informer {
     bool resync_running;
 
     /* Watch-thread state. */
-    char rv[RV_MAX + 1]; /* guarded by mu for readers outside the thread */
-    json_tokener *tok;
+    char rv[RV_MAX + 1];     /* guarded by mu for readers outside the thread */
+    struct lbp_json_view jv; /* the watch line or LIST value being read */
     enum stop_why why;
     unsigned long lines; /* in the current watch */
 
@@ -195,11 +196,17 @@ static struct lbp_meta *cache_put(struct lbp_informer *inf, const char *key, str
     HASH_FIND_STR(inf->cache, key, e);
     if (e) {
         old = e->obj;
-        HASH_DEL(inf->cache, e);
         if (obj) {
+            /*
+             * Same key, so same hash and bucket: the entry stays where it
+             * is and only points at the new object's copy of the key.
+             * Deleting and adding again would free and rebuild the table
+             * whenever this is the only entry.
+             */
             e->obj = obj;
-            HASH_ADD_KEYPTR(hh, inf->cache, obj->key, strlen(obj->key), e);
+            e->hh.key = obj->key;
         } else {
+            HASH_DEL(inf->cache, e);
             free(e);
         }
     } else if (obj) {
@@ -377,25 +384,13 @@ static int base_path(struct lbp_informer *inf, struct lbp_buf *b, const char *qu
 
 /* ---------------------------------------------------------------- list */
 
-static json_object *member(json_object *o, const char *k)
+/* String member k of object o decoded into buf[cap], or NULL (absent, bad, too long). */
+static const char *str_member(const struct lbp_json_view *v, int o, const char *k, char *buf,
+                              size_t cap)
 {
-    json_object *v = NULL;
-    if (o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, k, &v))
-        return v;
-    return NULL;
+    return lbp_jv_str(v, lbp_jv_get(v, o, k), buf, cap, NULL) == LBP_OK ? buf : NULL;
 }
 
-static const char *str_member(json_object *o, const char *k, size_t max)
-{
-    json_object *v = member(o, k);
-    if (!v || !json_object_is_type(v, json_type_string))
-        return NULL;
-    const char *s = json_object_get_string(v);
-    size_t len = (size_t)json_object_get_string_len(v);
-    return len <= max && strlen(s) == len ? s : NULL;
-}
-
-/* Adds the items of one page to *fresh; copies continue and RV out. */
 /* Adds obj (one reference handed over) to *map, replacing an entry with its key. */
 static int map_put(struct entry **map, struct lbp_meta *obj)
 {
@@ -418,13 +413,13 @@ static int map_put(struct entry **map, struct lbp_meta *obj)
  * listed set. A deleting one goes in as its identity; any other is marked
  * unreadable in *bad and keeps the version the cache has, if any.
  */
-static int list_item_unreadable(struct lbp_informer *inf, json_object *item, int drc, size_t i,
-                                struct entry **fresh, struct entry **bad)
+static int list_item_unreadable(struct lbp_informer *inf, int drc, size_t i, struct entry **fresh,
+                                struct entry **bad)
 {
     struct lbp_meta *id = NULL, *stale;
     int rc;
     stat_inc(&inf->st.decode_errors);
-    if (lbp_kube_decode_ident(inf->kind, item, (void **)&id)) {
+    if (lbp_kube_decode_ident(inf->kind, &inf->jv, 0, (void **)&id)) {
         lbp_warn("informer %s: LIST item %zu skipped: %s, and no usable name",
                  lbp_kube_kind_name(inf->kind), i, lbp_rc_str(drc));
         return LBP_OK;
@@ -450,22 +445,21 @@ static int list_item_unreadable(struct lbp_informer *inf, json_object *item, int
 }
 
 /*
- * One JSON value of a LIST body from *at, alone. json-c stops at the end of
- * the value and says where (json_tokener_get_parse_end), so a page is read a
- * value at a time and never held as one tree: a page of 500 objects with
- * managedFields weighs megabytes as json-c objects, one object tens of KB.
+ * One JSON value of a LIST body from *at, parsed alone into the view: a
+ * page is read a value at a time and never tokenised whole, so the token
+ * array holds one object (a page of 500 objects with managedFields would
+ * be megabytes of tokens).
  */
-static json_object *list_value(struct lbp_informer *inf, const char *body, size_t len, size_t *at)
+static int list_value(struct lbp_informer *inf, const char *body, size_t len, size_t *at)
 {
-    json_object *v;
-    json_tokener_reset(inf->tok);
-    v = json_tokener_parse_ex(inf->tok, body + *at, (int)(len - *at));
-    if (!v || json_tokener_get_error(inf->tok) != json_tokener_success) {
-        json_object_put(v);
-        return NULL;
-    }
-    *at += json_tokener_get_parse_end(inf->tok);
-    return v;
+    size_t start, end;
+    int rc;
+    if (lbp_jv_value_span(body, len, *at, &start, &end))
+        return LBP_PARSE;
+    if ((rc = lbp_jv_parse(&inf->jv, body + start, end - start)))
+        return rc;
+    *at = end;
+    return LBP_OK;
 }
 
 /* Skips JSON blanks, then takes c if it is next. */
@@ -491,13 +485,11 @@ static int list_items_apply(struct lbp_informer *inf, const char *body, size_t l
         return LBP_OK;
     do {
         struct lbp_meta *obj = NULL;
-        json_object *item;
         int rc, drc;
-        if (!(item = list_value(inf, body, len, at)))
-            return LBP_PARSE;
-        drc = lbp_kube_decode_obj(inf->kind, item, (void **)&obj);
-        rc = drc ? list_item_unreadable(inf, item, drc, i, fresh, bad) : map_put(fresh, obj);
-        json_object_put(item);
+        if ((rc = list_value(inf, body, len, at)))
+            return rc;
+        drc = lbp_kube_decode_obj(inf->kind, &inf->jv, 0, (void **)&obj);
+        rc = drc ? list_item_unreadable(inf, drc, i, fresh, bad) : map_put(fresh, obj);
         if (rc)
             return rc;
         i++;
@@ -518,34 +510,29 @@ static int list_page_apply(struct lbp_informer *inf, const char *body, size_t le
         goto out;
     }
     do {
-        json_object *key, *val;
-        const char *k;
-        if (!(key = list_value(inf, body, len, &at)))
+        struct lbp_json_view *v = &inf->jv;
+        char r[RV_MAX + 1];
+        if ((rc = list_value(inf, body, len, &at)))
             goto out;
-        if (!json_object_is_type(key, json_type_string) || !list_punct(body, len, &at, ':')) {
-            json_object_put(key);
+        rc = LBP_PARSE;
+        if (lbp_jv_type(v, 0) != JSMN_STRING || !list_punct(body, len, &at, ':'))
             goto out;
-        }
-        k = json_object_get_string(key);
-        if (!strcmp(k, "items")) {
-            json_object_put(key);
+        if (lbp_jv_str_eq(v, 0, "items", 5)) {
             if ((rc = list_items_apply(inf, body, len, &at, fresh, bad)))
                 goto out;
             rc = LBP_PARSE;
             continue;
         }
-        bool is_md = !strcmp(k, "metadata");
-        json_object_put(key);
-        if (!(val = list_value(inf, body, len, &at)))
+        bool is_md = lbp_jv_str_eq(v, 0, "metadata", 8);
+        if ((rc = list_value(inf, body, len, &at)))
             goto out;
+        rc = LBP_PARSE;
         if (is_md) {
-            const char *c = str_member(val, "continue", CONTINUE_MAX);
-            const char *r = str_member(val, "resourceVersion", RV_MAX);
-            lbp_strlcpy(cont, c ? c : "", CONTINUE_MAX + 1);
-            if (r)
+            if (!str_member(v, 0, "continue", cont, CONTINUE_MAX + 1))
+                cont[0] = '\0';
+            if (str_member(v, 0, "resourceVersion", r, sizeof(r)))
                 lbp_strlcpy(rv, r, RV_MAX + 1);
         }
-        json_object_put(val);
     } while (list_punct(body, len, &at, ','));
     if (list_punct(body, len, &at, '}'))
         rc = LBP_OK;
@@ -553,6 +540,7 @@ out:
     if (rc == LBP_PARSE)
         lbp_warn("informer %s: LIST body is not a JSON object: %.*s", lbp_kube_kind_name(inf->kind),
                  (int)(len < LIST_BODY_LOG ? len : LIST_BODY_LOG), body);
+    lbp_jv_trim(&inf->jv, TOKENS_KEEP);
     return rc;
 }
 
@@ -651,50 +639,38 @@ static int garbage(struct lbp_informer *inf, const char *what, const char *line,
     return LBP_PARSE;
 }
 
-static bool only_space(const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n')
-            return false;
-    return true;
-}
-
 static int handle_line(struct lbp_informer *inf, const char *line, size_t len)
 {
-    json_object *root = NULL;
+    struct lbp_json_view *v = &inf->jv;
     struct lbp_meta *obj = NULL;
-    int rc = LBP_OK;
+    char type[17], rv[RV_MAX + 1];
+    int rc = LBP_OK, prc;
 
     if (len > (size_t)INT32_MAX)
         return garbage(inf, "line too long", line, 0);
-    json_tokener_reset(inf->tok);
-    root = json_tokener_parse_ex(inf->tok, line, (int)len);
-    if (!root || json_tokener_get_error(inf->tok) != json_tokener_success ||
-        !only_space(line + json_tokener_get_parse_end(inf->tok),
-                    len - json_tokener_get_parse_end(inf->tok)) ||
-        !json_object_is_type(root, json_type_object)) {
-        rc = garbage(inf, "not a JSON object", line, len);
+    if ((prc = lbp_jv_parse(v, line, len)) || lbp_jv_type(v, 0) != JSMN_OBJECT) {
+        rc = garbage(inf, prc == LBP_NOMEM ? "out of memory" : "not a JSON object", line, len);
         goto out;
     }
-    const char *type = str_member(root, "type", 16);
-    json_object *o = member(root, "object");
-    if (!type || !o || !json_object_is_type(o, json_type_object)) {
+    int o = lbp_jv_get(v, 0, "object");
+    if (!str_member(v, 0, "type", type, sizeof(type)) || lbp_jv_type(v, o) != JSMN_OBJECT) {
         rc = garbage(inf, "not a watch event", line, len);
         goto out;
     }
     stat_inc(&inf->st.events);
 
     if (strcmp(type, "BOOKMARK") == 0) {
-        set_rv(inf, str_member(member(o, "metadata"), "resourceVersion", RV_MAX));
+        set_rv(inf, str_member(v, lbp_jv_get(v, o, "metadata"), "resourceVersion", rv, sizeof(rv)));
         goto out;
     }
     if (strcmp(type, "ERROR") == 0) {
-        json_object *code = member(o, "code");
-        int64_t c =
-            code && json_object_is_type(code, json_type_int) ? json_object_get_int64(code) : 0;
-        const char *msg = str_member(o, "message", 4096);
+        char msg[4097];
+        int64_t c = 0;
+        if (!lbp_jv_int(v, lbp_jv_get(v, o, "code"), INT64_MIN, INT64_MAX, &c))
+            c = 0;
+        const char *m = str_member(v, o, "message", msg, sizeof(msg));
         lbp_info("informer %s: watch ERROR %lld: %s", lbp_kube_kind_name(inf->kind), (long long)c,
-                 msg ? msg : "(no message)");
+                 m ? m : "(no message)");
         rc = c == 410 ? LBP_GONE : LBP_RETRY;
         goto out;
     }
@@ -703,7 +679,7 @@ static int handle_line(struct lbp_informer *inf, const char *line, size_t len)
         rc = garbage(inf, "unknown event type", line, len);
         goto out;
     }
-    int drc = lbp_kube_decode_obj(inf->kind, o, (void **)&obj);
+    int drc = lbp_kube_decode_obj(inf->kind, v, o, (void **)&obj);
     if (drc) {
         /*
          * Well-formed event, unusable object: restarting would replay the
@@ -711,8 +687,8 @@ static int handle_line(struct lbp_informer *inf, const char *line, size_t len)
          * not look absent (see the top of the file).
          */
         stat_inc(&inf->st.decode_errors);
-        set_rv(inf, str_member(member(o, "metadata"), "resourceVersion", RV_MAX));
-        if (lbp_kube_decode_ident(inf->kind, o, (void **)&obj)) {
+        set_rv(inf, str_member(v, lbp_jv_get(v, o, "metadata"), "resourceVersion", rv, sizeof(rv)));
+        if (lbp_kube_decode_ident(inf->kind, v, o, (void **)&obj)) {
             lbp_warn("informer %s: watch %s event skipped: %s, and no usable name",
                      lbp_kube_kind_name(inf->kind), type, lbp_rc_str(drc));
             goto out;
@@ -741,7 +717,7 @@ static int handle_line(struct lbp_informer *inf, const char *line, size_t len)
     set_rv(inf, obj->resource_version);
 out:
     lbp_kube_obj_unref(obj);
-    json_object_put(root);
+    lbp_jv_trim(v, TOKENS_KEEP);
     return rc;
 }
 
@@ -937,9 +913,9 @@ int lbp_informer_new(struct lbp_kube_client *c, const struct lbp_informer_opts *
     inf->ns = lbp_strdup(opts->namespace);
     inf->label_selector = lbp_strdup(opts->label_selector);
     inf->field_selector = lbp_strdup(opts->field_selector);
-    inf->tok = json_tokener_new_ex(JSON_DEPTH);
+    lbp_jv_init(&inf->jv, NULL, 0);
     if ((opts->namespace && !inf->ns) || (opts->label_selector && !inf->label_selector) ||
-        (opts->field_selector && !inf->field_selector) || !inf->tok) {
+        (opts->field_selector && !inf->field_selector) || lbp_jv_reserve(&inf->jv, TOKENS_START)) {
         rc = LBP_NOMEM;
         goto out;
     }
@@ -954,8 +930,7 @@ out:
         free(inf->ns);
         free(inf->label_selector);
         free(inf->field_selector);
-        if (inf->tok)
-            json_tokener_free(inf->tok);
+        lbp_jv_free(&inf->jv);
         free(inf);
     }
     return rc;
@@ -1081,7 +1056,7 @@ void lbp_informer_free(struct lbp_informer *inf)
     lbp_informer_stop(inf);
     free_map(&inf->cache);
     free_map(&inf->unreadable);
-    json_tokener_free(inf->tok);
+    lbp_jv_free(&inf->jv);
     pthread_cond_destroy(&inf->cv);
     pthread_mutex_destroy(&inf->mu);
     pthread_mutex_destroy(&inf->hmu);

@@ -6,7 +6,10 @@
  *       MODIFIED) = 100,000 watch lines (realistic LoadBalancer Services,
  *       ~1.2 KB each) is fed through the line splitter in 64 KiB chunks and
  *       the informer's event path (decode, cache publish, handlers), into a
- *       fresh informer each run; median of 5 runs.
+ *       fresh informer each run; median of 5 runs. Also the allocations
+ *       per event (test/bench/alloc_count.h): malloc/calloc/realloc calls
+ *       in the whole process, json-c's included, and those of lbprov's
+ *       own code.
  *   (b) end to end, when built with the fake API server harness: the same
  *       kind of events written to the fake, then one informer LISTs + WATCHes
  *       them over HTTP (see e2e() below for exactly what is measured).
@@ -24,6 +27,7 @@
 #include "common/log.h"
 #include "common/rc.h"
 #include "common/util.h"
+#include "test/bench/alloc_count.h"
 
 #include <malloc.h>
 #include <stdio.h>
@@ -146,6 +150,7 @@ static int cmp_double(const void *a, const void *b)
 static void in_process(const struct lbp_buf *stream)
 {
     double t[RUNS];
+    uint64_t allocs = 0, allocs_all = 0;
     for (int r = 0; r < RUNS; r++) {
         struct counts c = {0};
         struct lbp_informer_handlers h = {
@@ -156,6 +161,7 @@ static void in_process(const struct lbp_buf *stream)
         if (lbp_informer_new(NULL, &o, &h, &inf))
             die("informer_new");
         lbp_line_splitter_init(&sp, 16 << 20);
+        uint64_t a0 = lbp_alloc_count(), all0 = lbp_alloc_count_all();
         double t0 = now_s();
         for (size_t off = 0; off < stream->len; off += 65536) {
             size_t n = stream->len - off < 65536 ? stream->len - off : 65536;
@@ -163,6 +169,8 @@ static void in_process(const struct lbp_buf *stream)
                 die("feed failed");
         }
         t[r] = now_s() - t0;
+        allocs = lbp_alloc_count() - a0; /* the same every run */
+        allocs_all = lbp_alloc_count_all() - all0;
         lbp_line_splitter_free(&sp);
         if (c.adds != N_SVC || c.updates != (unsigned long)N_SVC * UPDATES)
             die("handler counts do not match the stream");
@@ -175,6 +183,10 @@ static void in_process(const struct lbp_buf *stream)
            "min %.3f max %.3f)\n",
            "(a) in-process splitter+decode+cache", events / med, stream->len / med / 1e6, RUNS, med,
            events, stream->len / 1e6, t[0], t[RUNS - 1]);
+    printf("%-44s %12.2f allocations/event (malloc+calloc+realloc in the process, %llu for %lu "
+           "events; by lbprov's own code %.2f/event)\n",
+           "(a) in-process allocations", (double)allocs_all / (double)events,
+           (unsigned long long)allocs_all, events, (double)allocs / (double)events);
 }
 
 /* ---------------------------------------------------------------- memory */
@@ -549,6 +561,7 @@ int main(int argc, char **argv)
     char *node = load(data, "node_40images.json", &node_len);
 
     lbp_log_verbosity = 0;
+    lbp_alloc_count_start();
     printf("informer_ingest: %d Services x (1 ADDED + %d MODIFIED)\n\n", N_SVC, UPDATES);
     for (int k = 0; k < 2; k++) {
         fflush(stdout);

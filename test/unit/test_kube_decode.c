@@ -407,6 +407,42 @@ static void test_huge_values(void **state)
     free(j);
 }
 
+/* Duplicate keys: the first wins, in a map as in any lookup; strict JSON only. */
+static void test_duplicates_and_strictness(void **state)
+{
+    struct lbp_service *s = decode_ok(
+        LBP_KIND_SERVICE,
+        "{\"metadata\":{\"name\":\"a\",\"name\":\"b\",\"labels\":{\"z\":\"1\",\"y\":\"2\","
+        "\"z\":\"3\"}},\"spec\":{\"type\":\"LoadBalancer\",\"type\":\"NodePort\","
+        "\"selector\":{\"app\":\"x\",\"app\":\"y\"}}}");
+    assert_string_equal(s->meta.name, "a");
+    assert_int_equal(s->meta.n_labels, 2);
+    assert_string_equal(lbp_meta_label(&s->meta, "z"), "1");
+    assert_string_equal(lbp_meta_label(&s->meta, "y"), "2");
+    assert_string_equal(s->type, "LoadBalancer");
+    assert_int_equal(s->n_selector, 1);
+    assert_string_equal(s->selector[0].value, "x");
+    lbp_kube_obj_unref(s);
+
+    /* Escaped names decode; a lone surrogate is a bad string like a NUL. */
+    s = decode_ok(LBP_KIND_SERVICE, "{\"metadata\":{\"n\\u0061me\":\"caf\\u00e9\","
+                                    "\"uid\":\"\\ud800\"}}");
+    assert_string_equal(s->meta.name, "caf\xc3\xa9");
+    assert_null(s->meta.uid);
+    lbp_kube_obj_unref(s);
+    assert_int_equal(decode_rc(LBP_KIND_SERVICE, "{\"metadata\":{\"name\":\"\\udc00\"}}"),
+                     LBP_PARSE);
+    assert_int_equal(decode_rc(LBP_KIND_SERVICE, "{\"metadata\":{\"name\":\"a\\/b\"}}"), LBP_PARSE);
+
+    /* What a lax tokeniser would let through. */
+    assert_int_equal(
+        decode_rc(LBP_KIND_SERVICE, "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"x\":tru}}"),
+        LBP_PARSE);
+    assert_int_equal(decode_rc(LBP_KIND_SERVICE, "{\"metadata\":{\"name\":\"a\"} \"spec\":{}}"),
+                     LBP_PARSE);
+    assert_int_equal(decode_rc(LBP_KIND_SERVICE, "{\"metadata\":{\"name\":\"a\tb\"}}"), LBP_PARSE);
+}
+
 static void test_not_an_object(void **state)
 {
     const char *bad[] = {"",
@@ -449,12 +485,19 @@ static void test_kind_path(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_service_fixture),     cmocka_unit_test(test_node_fixture),
-        cmocka_unit_test(test_node_ready_states),   cmocka_unit_test(test_endpointslice_fixture),
-        cmocka_unit_test(test_lease_fixture),       cmocka_unit_test(test_wrong_types),
-        cmocka_unit_test(test_missing_fields),      cmocka_unit_test(test_huge_values),
-        cmocka_unit_test(test_large_legal_objects), cmocka_unit_test(test_bad_source_range_kept),
-        cmocka_unit_test(test_not_an_object),       cmocka_unit_test(test_kind_path),
+        cmocka_unit_test(test_service_fixture),
+        cmocka_unit_test(test_node_fixture),
+        cmocka_unit_test(test_node_ready_states),
+        cmocka_unit_test(test_endpointslice_fixture),
+        cmocka_unit_test(test_lease_fixture),
+        cmocka_unit_test(test_wrong_types),
+        cmocka_unit_test(test_missing_fields),
+        cmocka_unit_test(test_huge_values),
+        cmocka_unit_test(test_large_legal_objects),
+        cmocka_unit_test(test_bad_source_range_kept),
+        cmocka_unit_test(test_not_an_object),
+        cmocka_unit_test(test_duplicates_and_strictness),
+        cmocka_unit_test(test_kind_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
