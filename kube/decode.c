@@ -5,6 +5,8 @@
  * Only the fields in the structs are copied: a Node's image list, managed
  * fields and everything else the API sends stay in the json-c tree, which is
  * freed before returning, so a cached object costs what its struct holds.
+ * kubectl's last-applied-configuration annotation is left out too (see
+ * LAST_APPLIED).
  *
  * Each object is one malloc block: the struct, then every string and array
  * it points to. The tree is walked twice with the same code: first with a
@@ -245,7 +247,8 @@ static int copy_str_list(struct arena *a, json_object *o, const char *k, size_t 
     return copy_str_list_ex(a, o, k, max, false, dst, n_dst);
 }
 
-static int copy_map(struct arena *a, json_object *o, const char *k, size_t vmax,
+/* skip: a key left out (NULL: none). */
+static int copy_map(struct arena *a, json_object *o, const char *k, size_t vmax, const char *skip,
                     struct lbp_kv **dst, size_t *n_dst)
 {
     json_object *m = member(o, k);
@@ -264,7 +267,7 @@ static int copy_map(struct arena *a, json_object *o, const char *k, size_t vmax,
     {
         size_t klen = strlen(key), vlen;
         const char *s = str_val(val, vmax, &vlen);
-        if (!s || klen == 0 || klen > QNAME_MAX || j == n)
+        if (!s || klen == 0 || klen > QNAME_MAX || j == n || (skip && strcmp(key, skip) == 0))
             continue;
         v[j].key = a_strn(a, key, klen);
         v[j].value = a_strn(a, s, vlen);
@@ -291,9 +294,20 @@ static int ident(json_object *v, size_t max, const char **out, size_t *lenp)
 
 /* ---------------------------------------------------------------- per kind */
 
-/* ident_only: what identifies the object, without labels and annotations. */
+/*
+ * kubectl apply's copy of the object it applied: often the largest thing
+ * in a Service's metadata (about a third of a cached Service), never read
+ * by a controller. Dropped from every cached kind; a Lease, which lbprov
+ * writes back whole, keeps all its annotations.
+ */
+#define LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
+
+/*
+ * ident_only: what identifies the object, without labels and annotations.
+ * keep_all: every annotation, LAST_APPLIED included.
+ */
 static int decode_meta_ex(struct arena *a, json_object *root, struct lbp_meta *m, bool namespaced,
-                          bool ident_only)
+                          bool ident_only, bool keep_all)
 {
     json_object *md = member(root, "metadata");
     const char *name, *ns = NULL;
@@ -341,25 +355,26 @@ static int decode_meta_ex(struct arena *a, json_object *root, struct lbp_meta *m
         return rc;
     if (ident_only)
         return LBP_OK;
-    if ((rc = copy_map(a, md, "labels", LABEL_VALUE_MAX, &m->labels, &m->n_labels)) ||
-        (rc = copy_map(a, md, "annotations", ANNOTATION_MAX, &m->annotations, &m->n_annotations)))
+    if ((rc = copy_map(a, md, "labels", LABEL_VALUE_MAX, NULL, &m->labels, &m->n_labels)) ||
+        (rc = copy_map(a, md, "annotations", ANNOTATION_MAX, keep_all ? NULL : LAST_APPLIED,
+                       &m->annotations, &m->n_annotations)))
         return rc;
     return LBP_OK;
 }
 
 static int decode_meta(struct arena *a, json_object *root, struct lbp_meta *m, bool namespaced)
 {
-    return decode_meta_ex(a, root, m, namespaced, false);
+    return decode_meta_ex(a, root, m, namespaced, false, false);
 }
 
 static int decode_ident_namespaced(struct arena *a, json_object *root, void *obj)
 {
-    return decode_meta_ex(a, root, obj, true, true);
+    return decode_meta_ex(a, root, obj, true, true, false);
 }
 
 static int decode_ident_cluster(struct arena *a, json_object *root, void *obj)
 {
-    return decode_meta_ex(a, root, obj, false, true);
+    return decode_meta_ex(a, root, obj, false, true, false);
 }
 
 static int decode_ports(struct arena *a, json_object *spec, struct lbp_service *s)
@@ -414,7 +429,7 @@ static int decode_service(struct arena *a, json_object *root, void *obj)
         (rc = copy_str_list_ex(a, spec, "loadBalancerSourceRanges", SHORT_MAX, true,
                                &s->lb_source_ranges, &s->n_lb_source_ranges)) ||
         (rc = decode_ports(a, spec, s)) ||
-        (rc = copy_map(a, spec, "selector", LABEL_VALUE_MAX, &s->selector, &s->n_selector)) ||
+        (rc = copy_map(a, spec, "selector", LABEL_VALUE_MAX, NULL, &s->selector, &s->n_selector)) ||
         (rc = copy_str(a, spec, "sessionAffinity", SHORT_MAX, &s->session_affinity)) ||
         (rc = copy_str(a, spec, "externalTrafficPolicy", SHORT_MAX, &s->external_traffic_policy)) ||
         (rc = copy_str(a, spec, "internalTrafficPolicy", SHORT_MAX, &s->internal_traffic_policy)) ||
@@ -572,7 +587,7 @@ static int decode_lease(struct arena *a, json_object *root, void *obj)
     json_object *spec = member(root, "spec");
     int rc;
 
-    if ((rc = decode_meta(a, root, &l->meta, true)))
+    if ((rc = decode_meta_ex(a, root, &l->meta, true, false, true)))
         return rc;
     if ((rc = copy_str(a, spec, "holderIdentity", TEXT_MAX, &l->holder_identity)))
         return rc;
