@@ -5,7 +5,8 @@
  * The JSON is read in place through a token view (json_view.h): no tree is
  * built, only the fields in the structs are copied, and a Node's image
  * list, managed fields and everything else the API sends are skipped
- * without being looked at twice.
+ * without being looked at twice. kubectl's last-applied-configuration
+ * annotation is left out too (see LAST_APPLIED).
  *
  * Each object is one malloc block: the struct, then every string and array
  * it points to. The tokens are walked twice with the same code: first to
@@ -295,8 +296,9 @@ static size_t kv_dedup(struct lbp_kv *v, size_t n)
     return j;
 }
 
-static int copy_map(struct arena *a, int o, const char *k, size_t vmax, struct lbp_kv **dst,
-                    size_t *n_dst)
+/* skip: a key left out (NULL: none). */
+static int copy_map(struct arena *a, int o, const char *k, size_t vmax, const char *skip,
+                    struct lbp_kv **dst, size_t *n_dst)
 {
     int m = member(a, o, k);
     if (lbp_jv_type(a->v, m) != JSMN_OBJECT)
@@ -312,7 +314,8 @@ static int copy_map(struct arena *a, int o, const char *k, size_t vmax, struct l
     size_t j = 0;
     for (int key = lbp_jv_first(a->v, m); key >= 0; key = lbp_jv_next(a->v, m, key)) {
         size_t klen, vlen;
-        if (!str_val(a, key, QNAME_MAX, &klen) || klen == 0 || !str_val(a, key + 1, vmax, &vlen))
+        if (!str_val(a, key, QNAME_MAX, &klen) || klen == 0 || !str_val(a, key + 1, vmax, &vlen) ||
+            (skip && lbp_jv_str_eq(a->v, key, skip, strlen(skip))))
             continue;
         struct lbp_kv *d = AT(a, v, j++);
         d->key = a_str(a, key, klen);
@@ -337,9 +340,20 @@ static int ident(struct arena *a, int i, char *buf, size_t cap, size_t *lenp)
 
 /* ---------------------------------------------------------------- per kind */
 
-/* ident_only: what identifies the object, without labels and annotations. */
+/*
+ * kubectl apply's copy of the object it applied: often the largest thing
+ * in a Service's metadata (about a third of a cached Service), never read
+ * by a controller. Dropped from every cached kind; a Lease, which lbprov
+ * writes back whole, keeps all its annotations.
+ */
+#define LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
+
+/*
+ * ident_only: what identifies the object, without labels and annotations.
+ * keep_all: every annotation, LAST_APPLIED included.
+ */
 static int decode_meta_ex(struct arena *a, int root, struct lbp_meta *m, bool namespaced,
-                          bool ident_only)
+                          bool ident_only, bool keep_all)
 {
     int md = member(a, root, "metadata");
     char name[NAME_MAX_LEN + 1], ns[NS_MAX_LEN + 1], ts[SHORT_MAX + 1];
@@ -388,25 +402,26 @@ static int decode_meta_ex(struct arena *a, int root, struct lbp_meta *m, bool na
         return rc;
     if (ident_only)
         return LBP_OK;
-    if ((rc = copy_map(a, md, "labels", LABEL_VALUE_MAX, &m->labels, &m->n_labels)) ||
-        (rc = copy_map(a, md, "annotations", ANNOTATION_MAX, &m->annotations, &m->n_annotations)))
+    if ((rc = copy_map(a, md, "labels", LABEL_VALUE_MAX, NULL, &m->labels, &m->n_labels)) ||
+        (rc = copy_map(a, md, "annotations", ANNOTATION_MAX, keep_all ? NULL : LAST_APPLIED,
+                       &m->annotations, &m->n_annotations)))
         return rc;
     return LBP_OK;
 }
 
 static int decode_meta(struct arena *a, int root, struct lbp_meta *m, bool namespaced)
 {
-    return decode_meta_ex(a, root, m, namespaced, false);
+    return decode_meta_ex(a, root, m, namespaced, false, false);
 }
 
 static int decode_ident_namespaced(struct arena *a, int root, void *obj)
 {
-    return decode_meta_ex(a, root, obj, true, true);
+    return decode_meta_ex(a, root, obj, true, true, false);
 }
 
 static int decode_ident_cluster(struct arena *a, int root, void *obj)
 {
-    return decode_meta_ex(a, root, obj, false, true);
+    return decode_meta_ex(a, root, obj, false, true, false);
 }
 
 static int decode_ports(struct arena *a, int spec, struct lbp_service *s)
@@ -459,7 +474,7 @@ static int decode_service(struct arena *a, int root, void *obj)
         (rc = copy_str_list_ex(a, spec, "loadBalancerSourceRanges", SHORT_MAX, true,
                                &s->lb_source_ranges, &s->n_lb_source_ranges)) ||
         (rc = decode_ports(a, spec, s)) ||
-        (rc = copy_map(a, spec, "selector", LABEL_VALUE_MAX, &s->selector, &s->n_selector)) ||
+        (rc = copy_map(a, spec, "selector", LABEL_VALUE_MAX, NULL, &s->selector, &s->n_selector)) ||
         (rc = copy_str(a, spec, "sessionAffinity", SHORT_MAX, &s->session_affinity)) ||
         (rc = copy_str(a, spec, "externalTrafficPolicy", SHORT_MAX, &s->external_traffic_policy)) ||
         (rc = copy_str(a, spec, "internalTrafficPolicy", SHORT_MAX, &s->internal_traffic_policy)) ||
@@ -615,7 +630,7 @@ static int decode_lease(struct arena *a, int root, void *obj)
     int spec = member(a, root, "spec");
     int rc;
 
-    if ((rc = decode_meta(a, root, &l->meta, true)))
+    if ((rc = decode_meta_ex(a, root, &l->meta, true, false, true)))
         return rc;
     if ((rc = copy_str(a, spec, "holderIdentity", TEXT_MAX, &l->holder_identity)))
         return rc;

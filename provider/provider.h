@@ -68,7 +68,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/buf.h"
 #include "common/rc.h"
+#include "common/vec.h"
 
 /* Capability bits. */
 #define LBP_CAP_TCP (1u << 0)
@@ -175,12 +177,38 @@ struct lbp_lb_status {
     unsigned retry_after_s; /* ensure with LBP_PENDING or LBP_RETRY: when to ask again */
 };
 
-/* One LB this cluster owns, as list_owned reports it. */
+/*
+ * One LB this cluster owns, as list_owned reports it. The strings live in
+ * the same malloc'd block as the array (lbp_owned_take), so one free()
+ * releases both and an entry costs its three pointers and the bytes of its
+ * names, not three arrays sized for the longest name.
+ */
 struct lbp_lb_owned {
-    char lb_name[128];
-    char namespace[254];
-    char name[254];
+    const char *lb_name;   /* at most LBP_OWNED_LB_NAME_MAX bytes */
+    const char *namespace; /* at most LBP_OWNED_NAME_MAX bytes each */
+    const char *name;
 };
+#define LBP_OWNED_LB_NAME_MAX 127
+#define LBP_OWNED_NAME_MAX 253
+
+/*
+ * Builds list_owned's answer: add copies the strings (cut at the limits
+ * above), take hands back the one block. Offsets, not pointers, are kept
+ * while the string buffer grows.
+ */
+struct lbp_owned_list {
+    struct lbp_vec ent; /* struct { size_t lb_name, namespace, name; }: offsets into str */
+    struct lbp_buf str; /* the strings, each NUL-terminated */
+};
+void lbp_owned_init(struct lbp_owned_list *l);
+int lbp_owned_add(struct lbp_owned_list *l, const char *lb_name, const char *ns, const char *name);
+/* key is "namespace/name"; without a '/' both are empty. */
+int lbp_owned_add_key(struct lbp_owned_list *l, const char *lb_name, const char *key);
+bool lbp_owned_has(const struct lbp_owned_list *l, const char *lb_name);
+size_t lbp_owned_count(const struct lbp_owned_list *l);
+/* *out: one malloc'd block (free() it); l is empty after, even on LBP_NOMEM. */
+int lbp_owned_take(struct lbp_owned_list *l, struct lbp_lb_owned **out, size_t *n);
+void lbp_owned_free(struct lbp_owned_list *l);
 
 /*
  * A failure message for the Warning Event (lbp_failf fills it). One per call,
@@ -241,7 +269,10 @@ struct lbp_provider {
     /* Gone counts as success. Only namespace/name/uid/lb_name are set. */
     int (*remove)(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                   struct lbp_call *call);
-    /* Fills a malloc'd array (caller frees) of every LB tagged for this cluster. */
+    /*
+     * Every LB tagged for this cluster, as one malloc'd block the caller
+     * frees with free() (built with lbp_owned_add and lbp_owned_take).
+     */
     int (*list_owned)(struct lbp_provider_ctx *ctx, struct lbp_lb_owned **out, size_t *n,
                       struct lbp_call *call);
     int (*ping)(struct lbp_provider_ctx *ctx, struct lbp_call *call);
@@ -268,11 +299,11 @@ struct lbp_provider {
     /*
      * Optional (NULL: nothing to restore). For a cloud whose state is not
      * stored anywhere but the Services themselves (bare metal: the address
-     * allocations; the mock: its in-memory LBs' addresses), the reconciler calls this once per handled Service with
-     * its current status.loadBalancer.ingress after the caches sync and
-     * before any ensure, so a restart never hands out an address twice.
-     * Best effort: LBP_OK, or LBP_CONFLICT/LBP_INVALID when the recorded
-     * address cannot be kept (the next ensure picks another one).
+     * allocations; the mock: its in-memory LBs' addresses), the reconciler calls this once per
+     * handled Service with its current status.loadBalancer.ingress after the caches sync and before
+     * any ensure, so a restart never hands out an address twice. Best effort: LBP_OK, or
+     * LBP_CONFLICT/LBP_INVALID when the recorded address cannot be kept (the next ensure picks
+     * another one).
      */
     int (*restore)(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                    const struct lbp_lb_status *current);

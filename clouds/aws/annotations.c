@@ -335,16 +335,10 @@ int aws_owner_tags(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
 
 /* The reading side of aws_owner_tags: what the orphan scan lists. */
 int aws_owned_add(const struct aws_tags *tags, const char *ckey, const char *lb_name,
-                  struct lbp_vec *owned)
+                  struct lbp_owned_list *owned)
 {
-    const char *svc = aws_tag_get(tags, AWS_TAG_SERVICE), *slash;
-    struct lbp_lb_owned *ow;
-    if (!lbp_streq(aws_tag_get(tags, ckey), "owned") || !svc || !(slash = strchr(svc, '/')))
+    const char *svc = aws_tag_get(tags, AWS_TAG_SERVICE);
+    if (!lbp_streq(aws_tag_get(tags, ckey), "owned") || !svc || !strchr(svc, '/'))
         return LBP_OK;
-    if (!(ow = lbp_vec_push(owned)))
-        return LBP_NOMEM;
-    lbp_strlcpy(ow->lb_name, lb_name, sizeof(ow->lb_name));
-    snprintf(ow->namespace, sizeof(ow->namespace), "%.*s", (int)(slash - svc), svc);
-    lbp_strlcpy(ow->name, slash + 1, sizeof(ow->name));
-    return LBP_OK;
+    return lbp_owned_add_key(owned, lb_name, svc);
 }

@@ -310,19 +310,17 @@ static int aws_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *sp
 static int aws_list_owned(struct lbp_provider_ctx *ctx, struct lbp_lb_owned **out, size_t *n,
                           struct lbp_call *call)
 {
-    struct lbp_vec v;
+    struct lbp_owned_list l;
     int rc;
-    lbp_vec_init(&v, sizeof(struct lbp_lb_owned));
-    rc = aws_nlb_list_owned(ctx, &v, call);
+    lbp_owned_init(&l);
+    rc = aws_nlb_list_owned(ctx, &l, call);
     if (rc == LBP_OK)
-        rc = aws_clb_list_owned(ctx, &v, call);
+        rc = aws_clb_list_owned(ctx, &l, call);
     if (rc) {
-        lbp_vec_free(&v);
+        lbp_owned_free(&l);
         return rc;
     }
-    *out = v.v;
-    *n = v.n;
-    return LBP_OK;
+    return lbp_owned_take(&l, out, n);
 }
 
 static int aws_ping(struct lbp_provider_ctx *ctx, struct lbp_call *call)

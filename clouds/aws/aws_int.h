@@ -361,7 +361,7 @@ const char *aws_lb_vpc(struct lbp_provider_ctx *ctx, const struct lbp_vec *inst,
  * service tag names ns/name, one more entry in owned (lb_name as given).
  */
 int aws_owned_add(const struct aws_tags *tags, const char *ckey, const char *lb_name,
-                  struct lbp_vec *owned);
+                  struct lbp_owned_list *owned);
 /*
  * Makes sg's rules carrying description desc exactly `want` (by proto, ports
  * and source), revoking the rest of them; rules with other descriptions are
@@ -383,7 +383,8 @@ int aws_nlb_get(struct lbp_provider_ctx *ctx, const char *lb_name, struct aws_lb
                 struct lbp_call *call);
 int aws_nlb_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                    struct lbp_call *call);
-int aws_nlb_list_owned(struct lbp_provider_ctx *ctx, struct lbp_vec *owned, struct lbp_call *call);
+int aws_nlb_list_owned(struct lbp_provider_ctx *ctx, struct lbp_owned_list *owned,
+                       struct lbp_call *call);
 
 int aws_clb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                    const struct aws_opts *o, struct lbp_lb_status *st, struct lbp_call *call);
@@ -393,7 +394,8 @@ int aws_clb_get(struct lbp_provider_ctx *ctx, const char *lb_name, struct aws_cl
                 struct lbp_call *call);
 int aws_clb_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
                    struct lbp_call *call);
-int aws_clb_list_owned(struct lbp_provider_ctx *ctx, struct lbp_vec *owned, struct lbp_call *call);
+int aws_clb_list_owned(struct lbp_provider_ctx *ctx, struct lbp_owned_list *owned,
+                       struct lbp_call *call);
 
 /* Tags every LB/TG/SG this Service owns carries, plus the annotation's extras
  * (out is filled afresh; free it with aws_tags_free). */

@@ -764,7 +764,8 @@ static int clb_tags(struct lbp_provider_ctx *ctx, const struct lbp_vec *lbs, siz
     return rc;
 }
 
-int aws_clb_list_owned(struct lbp_provider_ctx *ctx, struct lbp_vec *owned, struct lbp_call *call)
+int aws_clb_list_owned(struct lbp_provider_ctx *ctx, struct lbp_owned_list *owned,
+                       struct lbp_call *call)
 {
     struct lbp_vec lbs, td;
     char ckey[200];

@@ -1227,7 +1227,8 @@ out:
     return rc;
 }
 
-int aws_nlb_list_owned(struct lbp_provider_ctx *ctx, struct lbp_vec *owned, struct lbp_call *call)
+int aws_nlb_list_owned(struct lbp_provider_ctx *ctx, struct lbp_owned_list *owned,
+                       struct lbp_call *call)
 {
     struct lbp_vec lbs, td;
     const char **arns = NULL;

@@ -438,25 +438,18 @@ static bool owner_name(const char *n)
     return true;
 }
 
-static void add_owned(struct lbp_vec *v, const char *lb_name, const char *svc)
+static void add_owned(struct lbp_owned_list *l, const char *lb_name, const char *svc)
 {
     const char *slash = svc ? strchr(svc, '/') : NULL;
-    struct lbp_lb_owned *o;
-    if (!slash || slash == svc || !slash[1])
+    if (!slash || slash == svc || !slash[1] || lbp_owned_has(l, lb_name))
         return;
-    for (size_t i = 0; i < v->n; i++)
-        if (strcmp(((struct lbp_lb_owned *)lbp_vec_at(v, i))->lb_name, lb_name) == 0)
-            return;
-    if (!(o = lbp_vec_push(v)))
-        return;
-    lbp_strlcpy(o->lb_name, lb_name, sizeof(o->lb_name));
-    snprintf(o->namespace, sizeof(o->namespace), "%.*s", (int)(slash - svc), svc);
-    lbp_strlcpy(o->name, slash + 1, sizeof(o->name));
+    /* no memory: this LB waits for the next scan, as one not listed yet would */
+    (void)lbp_owned_add_key(l, lb_name, svc);
 }
 
 struct owned_ud {
     struct lbp_provider_ctx *ctx;
-    struct lbp_vec *v;
+    struct lbp_owned_list *l;
     struct json_object *svc_of; /* owner → "ns/name" */
 };
 
@@ -474,14 +467,14 @@ static int each_owned_pip(void *ud, struct json_object *item)
     if (name && strncmp(name, u->ctx->cluster, n) == 0 && name[n] == '-' &&
         owner_name(name + n + 1)) {
         lbp_strlcpy(owner, name + n + 1, sizeof(owner));
-        add_owned(u->v, owner, svc);
+        add_owned(u->l, owner, svc);
     }
     {
         const char *cfg =
             json_object_get_string(lbp_json_at(item, "properties.ipConfiguration.id"));
         const char *fe = cfg ? strrchr(cfg, '/') : NULL;
         if (fe && owner_name(fe + 1))
-            add_owned(u->v, fe + 1, svc);
+            add_owned(u->l, fe + 1, svc);
     }
     return LBP_OK;
 }
@@ -489,11 +482,11 @@ static int each_owned_pip(void *ud, struct json_object *item)
 static int az_list_owned(struct lbp_provider_ctx *ctx, struct lbp_lb_owned **out, size_t *n,
                          struct lbp_call *call)
 {
-    struct lbp_vec v;
-    struct owned_ud u = {ctx, &v, json_object_new_object()};
+    struct lbp_owned_list l;
+    struct owned_ud u = {ctx, &l, json_object_new_object()};
     char id[AZ_ID_MAX], url[AZ_URL_MAX];
     int rc = LBP_OK;
-    lbp_vec_init(&v, sizeof(struct lbp_lb_owned));
+    lbp_owned_init(&l);
     /* Who a frontend belongs to: its security rules say (description "ns/name"). */
     if (ctx->nsg.name[0]) {
         struct az_resp r;
@@ -524,7 +517,7 @@ static int az_list_owned(struct lbp_provider_ctx *ctx, struct lbp_lb_owned **out
             const char *name =
                 json_object_get_string(lbp_json_at(json_object_array_get_idx(fes, j), "name"));
             if (owner_name(name))
-                add_owned(&v, name, json_object_get_string(lbp_json_at(u.svc_of, name)));
+                add_owned(&l, name, json_object_get_string(lbp_json_at(u.svc_of, name)));
         }
         az_resp_free(&r);
         if (rc && rc != LBP_NOT_FOUND)
@@ -540,12 +533,10 @@ static int az_list_owned(struct lbp_provider_ctx *ctx, struct lbp_lb_owned **out
 out:
     json_object_put(u.svc_of);
     if (rc) {
-        lbp_vec_free(&v);
+        lbp_owned_free(&l);
         return rc;
     }
-    *out = v.v;
-    *n = v.n;
-    return LBP_OK;
+    return lbp_owned_take(&l, out, n);
 }
 
 static int az_ping(struct lbp_provider_ctx *ctx, struct lbp_call *call)

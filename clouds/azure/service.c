@@ -119,7 +119,9 @@ void az_nsg_rule_name(const char *owner, const char *proto, int port, const char
     for (; source[i] && i + 1 < sizeof(safe); i++)
         safe[i] = source[i] == '/' ? '_' : source[i] == ':' ? '.' : source[i];
     safe[i] = 0;
-    snprintf(out, AZ_NAME_MAX + 1, "%s-%s-%d-%s", owner, proto, port, safe);
+    /* snprintf cuts a name past Azure's limit; out stays terminated */
+    if (snprintf(out, AZ_NAME_MAX + 1, "%s-%s-%d-%s", owner, proto, port, safe) > AZ_NAME_MAX)
+        out[AZ_NAME_MAX] = 0;
 }
 
 void az_opts_free(struct az_opts *o)

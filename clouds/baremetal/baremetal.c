@@ -720,29 +720,24 @@ out:
 static int bm_list_owned(struct lbp_provider_ctx *ctx, struct lbp_lb_owned **out, size_t *n,
                          struct lbp_call *call)
 {
-    int rc = LBP_OK;
-    pthread_mutex_lock(&ctx->mu);
-    size_t count = HASH_COUNT(ctx->table.svcs), k = 0;
-    struct lbp_lb_owned *arr = calloc(count ? count : 1, sizeof(*arr));
-    if (!arr) {
-        rc = LBP_NOMEM;
-        goto out;
-    }
+    struct lbp_owned_list l;
     struct lbp_bm_svc *s, *tmp;
+    int rc = LBP_OK;
+    lbp_owned_init(&l);
+    pthread_mutex_lock(&ctx->mu);
     HASH_ITER(hh, ctx->table.svcs, s, tmp)
     {
         char lb[LBP_LB_NAME_LEN + 1] = "";
         if (*s->uid)
             lbp_lb_name(s->uid, lb);
-        lbp_strlcpy(arr[k].lb_name, lb, sizeof(arr[k].lb_name));
-        lbp_strlcpy(arr[k].namespace, s->ns, sizeof(arr[k].namespace));
-        lbp_strlcpy(arr[k].name, s->name, sizeof(arr[k].name));
-        k++;
+        if ((rc = lbp_owned_add(&l, lb, s->ns, s->name)))
+            break;
     }
-    *out = arr;
-    *n = k;
-out:
     pthread_mutex_unlock(&ctx->mu);
+    if (rc)
+        lbp_owned_free(&l);
+    else
+        rc = lbp_owned_take(&l, out, n);
     return rc;
 }
 

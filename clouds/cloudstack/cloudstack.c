@@ -1433,38 +1433,26 @@ static int cs_list_owned(struct lbp_provider_ctx *ctx, struct lbp_lb_owned **out
                          struct lbp_call *call)
 {
     struct json_object *all = NULL;
-    struct lbp_vec v;
+    struct lbp_owned_list l;
     int rc;
     rc = cs_listv(ctx, "listPublicIpAddresses", "publicipaddress", &all, call, "tags[0].key",
                   CS_TAG_CLUSTER, "tags[0].value", ctx->cluster, NULL);
     if (rc)
         return rc;
-    lbp_vec_init(&v, sizeof(struct lbp_lb_owned));
+    lbp_owned_init(&l);
     for (size_t i = 0; rc == LBP_OK && i < json_object_array_length(all); i++) {
         struct json_object *ip = json_object_array_get_idx(all, i);
-        const char *lb = cs_tag(ip, CS_TAG_LB), *svc = cs_tag(ip, CS_TAG_SERVICE), *slash;
-        struct lbp_lb_owned o = {0};
+        const char *lb = cs_tag(ip, CS_TAG_LB);
         if (!cs_has_tag(ip, CS_TAG_CLUSTER, ctx->cluster) || !lb)
             continue;
-        lbp_strlcpy(o.lb_name, lb, sizeof(o.lb_name));
-        if (svc && (slash = strchr(svc, '/'))) {
-            snprintf(o.namespace, sizeof(o.namespace), "%.*s", (int)(slash - svc), svc);
-            lbp_strlcpy(o.name, slash + 1, sizeof(o.name));
-        }
-        struct lbp_lb_owned *slot = lbp_vec_push(&v);
-        if (!slot)
-            rc = LBP_NOMEM;
-        else
-            *slot = o;
+        rc = lbp_owned_add_key(&l, lb, cs_tag(ip, CS_TAG_SERVICE));
     }
     json_object_put(all);
     if (rc) {
-        lbp_vec_free(&v);
+        lbp_owned_free(&l);
         return rc;
     }
-    *out = v.v;
-    *n = v.n;
-    return LBP_OK;
+    return lbp_owned_take(&l, out, n);
 }
 
 static int cs_ping(struct lbp_provider_ctx *ctx, struct lbp_call *call)

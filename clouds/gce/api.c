@@ -643,9 +643,12 @@ static void sorted(struct json_object *a, char *out, size_t cap)
          i++)
         v[n++] = json_object_get_string(json_object_array_get_idx(a, i));
     qsort(v, n, sizeof(v[0]), cmp_str);
-    for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(out + (len < cap ? len : cap - 1), len < cap ? cap - len : 1, "%s,",
-                                v[i] ? v[i] : "");
+    for (size_t i = 0; i < n && len + 1 < cap; i++) {
+        int w = snprintf(out + len, cap - len, "%s,", v[i] ? v[i] : "");
+        if (w < 0)
+            break;
+        len += (size_t)w; /* past cap when cut: the loop ends */
+    }
 }
 
 /* What of a firewall lbprov sets, in one comparable string. */

@@ -590,7 +590,7 @@ static int gce_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *sp
 }
 
 struct owned_scan {
-    struct lbp_vec *v;
+    struct lbp_owned_list *l;
     const char *cluster;
     bool firewalls;
 };
@@ -600,11 +600,9 @@ static int owned_each(void *ud, struct json_object *item)
     struct owned_scan *s = ud;
     const char *name = NULL, *desc = NULL;
     char svc[520];
-    struct lbp_lb_owned *o;
-    char *slash;
     if (lbp_json_get_str(item, "name", 127, &name, NULL, 0) ||
         lbp_json_get_str(item, "description", 4096, &desc, NULL, 0) ||
-        !gce_desc_owned(desc, s->cluster, svc, sizeof(svc)) || !(slash = strchr(svc, '/')))
+        !gce_desc_owned(desc, s->cluster, svc, sizeof(svc)) || !strchr(svc, '/'))
         return LBP_OK;
     if (s->firewalls) {
         /* only the client firewall k8s-fw-<lb> names its LB */
@@ -612,15 +610,9 @@ static int owned_each(void *ud, struct json_object *item)
             return LBP_OK;
         name += 7;
     }
-    for (size_t i = 0; i < s->v->n; i++)
-        if (strcmp(((struct lbp_lb_owned *)lbp_vec_at(s->v, i))->lb_name, name) == 0)
-            return LBP_OK;
-    if (!(o = lbp_vec_push(s->v)))
-        return LBP_NOMEM;
-    lbp_strlcpy(o->lb_name, name, sizeof(o->lb_name));
-    snprintf(o->namespace, sizeof(o->namespace), "%.*s", (int)(slash - svc), svc);
-    lbp_strlcpy(o->name, slash + 1, sizeof(o->name));
-    return LBP_OK;
+    if (lbp_owned_has(s->l, name))
+        return LBP_OK;
+    return lbp_owned_add_key(s->l, name, svc);
 }
 
 /*
@@ -634,13 +626,13 @@ static int gce_list_owned(struct lbp_provider_ctx *ctx, struct lbp_lb_owned **ou
     static const char *const colls[] = {"forwardingRules", "targetPools", "backendServices",
                                         "addresses"};
     struct gce_conf c;
-    struct lbp_vec v;
-    struct owned_scan s = {.v = &v};
+    struct lbp_owned_list l;
+    struct owned_scan s = {.l = &l};
     char path[256];
     int rc = LBP_OK;
     snapshot(ctx, &c);
     s.cluster = c.cluster;
-    lbp_vec_init(&v, sizeof(struct lbp_lb_owned));
+    lbp_owned_init(&l);
     for (size_t i = 0; rc == LBP_OK && i < sizeof(colls) / sizeof(colls[0]); i++) {
         snprintf(path, sizeof(path), "regions/%s/%s", c.region, colls[i]);
         rc = gce_list(ctx, &c, path, NULL, colls[i], owned_each, &s, call);
@@ -650,12 +642,10 @@ static int gce_list_owned(struct lbp_provider_ctx *ctx, struct lbp_lb_owned **ou
         rc = gce_list(ctx, &c, "global/firewalls", "name eq \"k8s-fw-.*\"", "firewalls", owned_each,
                       &s, call);
     if (rc) {
-        lbp_vec_free(&v);
+        lbp_owned_free(&l);
         return rc;
     }
-    *out = v.v;
-    *n = v.n;
-    return LBP_OK;
+    return lbp_owned_take(&l, out, n);
 }
 
 static int gce_ping(struct lbp_provider_ctx *ctx, struct lbp_call *call)

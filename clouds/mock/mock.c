@@ -1427,28 +1427,22 @@ static int mock_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
 static int mock_list_owned(struct lbp_provider_ctx *ctx, struct lbp_lb_owned **out, size_t *n,
                            struct lbp_call *call)
 {
-    struct lbp_lb_owned *arr;
-    size_t i = 0;
+    struct lbp_owned_list l;
     int rc = call_begin(ctx, &ctx->c_list, false, call);
     if (rc)
         return rc;
-    arr = calloc(HASH_COUNT(ctx->lbs) + 1, sizeof(*arr));
-    if (!arr) {
-        pthread_mutex_unlock(&ctx->mu);
-        return LBP_NOMEM;
-    }
-    for (struct mock_lb *lb = ctx->lbs; lb; lb = lb->hh.next) {
+    lbp_owned_init(&l);
+    for (struct mock_lb *lb = ctx->lbs; lb && rc == LBP_OK; lb = lb->hh.next) {
         if (strcmp(str_or_empty(lb->cluster), ctx->cluster) != 0)
             continue; /* another cluster's: not ours to touch */
-        lbp_strlcpy(arr[i].lb_name, lb->lb_name, sizeof(arr[i].lb_name));
-        lbp_strlcpy(arr[i].namespace, str_or_empty(lb->ns), sizeof(arr[i].namespace));
-        lbp_strlcpy(arr[i].name, str_or_empty(lb->name), sizeof(arr[i].name));
-        i++;
+        rc = lbp_owned_add(&l, lb->lb_name, lb->ns, lb->name);
     }
     pthread_mutex_unlock(&ctx->mu);
-    *out = arr;
-    *n = i;
-    return LBP_OK;
+    if (rc) {
+        lbp_owned_free(&l);
+        return rc;
+    }
+    return lbp_owned_take(&l, out, n);
 }
 
 static int mock_ping(struct lbp_provider_ctx *ctx, struct lbp_call *call)

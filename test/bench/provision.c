@@ -9,8 +9,11 @@
  * controller CPU seconds (utime+stime from /proc/<pid>/stat), peak RSS
  * (VmHWM), API requests per Service by the controller (from /_fake/stats,
  * minus the benchmark's own), then the seconds until every LB includes one
- * added Node. The floor is the same writes made directly against a fresh
- * fake with no controller: create + finalizer PATCH + status PATCH + two
+ * added Node. A sampler thread reads the controller's /proc/<pid>/smaps each
+ * time its VmRSS reaches a new high and prints the largest sample split into
+ * heap, malloc arenas, thread stacks, other anonymous memory and each big
+ * file (shared library) mapped, so the peak figure is explained. The floor is the same writes made
+ * directly against a fresh fake with no controller: create + finalizer PATCH + status PATCH + two
  * Event POSTs per Service, from 8 threads.
  *
  * Transport: as a real API server is reached. By default (-t h2) every
@@ -279,6 +282,183 @@ static long metric(int port, const char *name)
     return (long)metric_f(port, name);
 }
 
+/*
+ * The RSS breakdown. smaps names the main heap ([heap]) and file mappings;
+ * the rest is told apart by glibc's layout: a thread stack is an anonymous
+ * read-write mapping right above its one-page PROT_NONE guard, a malloc
+ * arena's heap starts on a 64 MiB boundary (HEAP_MAX_SIZE) with its
+ * PROT_NONE reserve right above it. Other anonymous memory is mmap'd
+ * blocks (large mallocs) and libraries' .bss.
+ */
+#define MAX_FILES 64
+#define ARENA_ALIGN (64UL << 20)
+
+struct rss_sample {
+    long total_kb, heap_kb, arena_kb, stack_kb, anon_kb, files_kb;
+    int n_files;
+    struct {
+        char name[64];
+        long kb;
+    } file[MAX_FILES];
+};
+
+struct mapping {
+    unsigned long start, end;
+    char perms[8];
+    unsigned long inode;
+    char path[256];
+    long rss_kb;
+};
+
+static void sample_add(struct rss_sample *s, const struct mapping *m, const struct mapping *prev,
+                       bool next_is_reserve)
+{
+    const char *base;
+    bool anon = m->inode == 0 && (m->path[0] == '\0' || m->path[0] == '[');
+    s->total_kb += m->rss_kb;
+    if (!anon) {
+        base = strrchr(m->path, '/');
+        base = base ? base + 1 : m->path;
+        s->files_kb += m->rss_kb;
+        for (int i = 0; i < s->n_files; i++) {
+            if (strcmp(s->file[i].name, base) == 0) {
+                s->file[i].kb += m->rss_kb;
+                return;
+            }
+        }
+        if (s->n_files < MAX_FILES) {
+            lbp_strlcpy(s->file[s->n_files].name, base, sizeof(s->file[0].name));
+            s->file[s->n_files++].kb = m->rss_kb;
+        }
+        return;
+    }
+    if (strcmp(m->path, "[heap]") == 0)
+        s->heap_kb += m->rss_kb;
+    else if (strcmp(m->path, "[stack]") == 0 ||
+             (prev && prev->end == m->start && prev->inode == 0 && prev->path[0] == '\0' &&
+              strncmp(prev->perms, "---", 3) == 0 && prev->end - prev->start == 4096))
+        s->stack_kb += m->rss_kb;
+    else if (m->start % ARENA_ALIGN == 0 && next_is_reserve)
+        s->arena_kb += m->rss_kb;
+    else
+        s->anon_kb += m->rss_kb;
+}
+
+static bool parse_header(const char *line, struct mapping *m)
+{
+    int off = 0;
+    memset(m, 0, sizeof(*m));
+    if (sscanf(line, "%lx-%lx %7s %*x %*s %lu %n", &m->start, &m->end, m->perms, &m->inode, &off) !=
+        4)
+        return false;
+    snprintf(m->path, sizeof(m->path), "%s", line + off);
+    m->path[strcspn(m->path, "\n")] = '\0';
+    return true;
+}
+
+/* One pass over smaps: each mapping is classified once the next header is known. */
+static bool smaps_sample(pid_t pid, struct rss_sample *s)
+{
+    char path[64], line[512];
+    struct mapping prev, cur, next;
+    bool have_prev = false, have_cur = false;
+    long kb;
+    FILE *f;
+    memset(s, 0, sizeof(*s));
+    snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+    if (!(f = fopen(path, "r")))
+        return false;
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "Rss: %ld kB", &kb) == 1) {
+            if (have_cur)
+                cur.rss_kb = kb;
+            continue;
+        }
+        if (!parse_header(line, &next))
+            continue;
+        if (have_cur) {
+            bool reserve =
+                next.start == cur.end && next.inode == 0 && strncmp(next.perms, "---", 3) == 0;
+            sample_add(s, &cur, have_prev ? &prev : NULL, reserve);
+            prev = cur;
+            have_prev = true;
+        }
+        cur = next;
+        have_cur = true;
+    }
+    if (have_cur)
+        sample_add(s, &cur, have_prev ? &prev : NULL, false);
+    fclose(f);
+    return true;
+}
+
+static long vm_rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    long kb = -1;
+    FILE *f;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    if (!(f = fopen(path, "r")))
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+struct sampler {
+    pthread_t th;
+    pid_t pid;
+    int stop; /* atomic */
+    struct rss_sample best;
+};
+
+/* Every 50 ms: when VmRSS passes the highest seen, smaps is read again. */
+static void *sampler_main(void *arg)
+{
+    struct sampler *sp = arg;
+    struct rss_sample *s = malloc(sizeof(*s));
+    long high = 0;
+    if (!s)
+        return NULL;
+    while (!__atomic_load_n(&sp->stop, __ATOMIC_ACQUIRE)) {
+        long rss = vm_rss_kb(sp->pid);
+        if (rss > high && smaps_sample(sp->pid, s)) {
+            high = rss;
+            if (s->total_kb > sp->best.total_kb)
+                sp->best = *s;
+        }
+        usleep(50000);
+    }
+    free(s);
+    return NULL;
+}
+
+/* One line: anonymous memory by kind, then files of 256 KiB or more, largest first. */
+static void print_breakdown(const struct rss_sample *s, long hwm_kb)
+{
+    long other = s->files_kb;
+    bool used[MAX_FILES] = {false};
+    printf("RSS at peak (smaps) %.1f MiB of VmHWM %.1f: anon %.1f = heap %.1f + arenas %.1f + "
+           "stacks %.1f + other %.1f; files %.1f =",
+           s->total_kb / 1024.0, hwm_kb / 1024.0,
+           (s->heap_kb + s->arena_kb + s->stack_kb + s->anon_kb) / 1024.0, s->heap_kb / 1024.0,
+           s->arena_kb / 1024.0, s->stack_kb / 1024.0, s->anon_kb / 1024.0, s->files_kb / 1024.0);
+    for (;;) {
+        int big = -1;
+        for (int i = 0; i < s->n_files; i++)
+            if (!used[i] && s->file[i].kb >= 256 && (big < 0 || s->file[i].kb > s->file[big].kb))
+                big = i;
+        if (big < 0)
+            break;
+        used[big] = true;
+        other -= s->file[big].kb;
+        printf(" %s %.1f +", s->file[big].name, s->file[big].kb / 1024.0);
+    }
+    printf(" other %.1f\n", other / 1024.0);
+}
+
 static bool all_ingress(struct lbp_kube_client *c)
 {
     struct lbp_kube_response r = {0};
@@ -436,11 +616,14 @@ static double floor_run(void)
 /* One controller run's figures. */
 struct result {
     double wall, floor, cpu, rss_mib, node_s;
+    long hwm_kb;
+    struct rss_sample rss; /* the breakdown at the highest sample */
 };
 
-static struct result run(int workers, int latency_ms, double floor_s)
+static void run(int workers, int latency_ms, double floor_s, struct result *res)
 {
     struct env e;
+    struct sampler *sp = calloc(1, sizeof(*sp));
     struct lbp_kube_client *c;
     char conf[400], bind[64], wk[16], logp[400];
     long r0, w0, sp0, sv0, l0, r1, w1, sp1, sv1, l1;
@@ -480,6 +663,12 @@ static struct result run(int workers, int latency_ms, double floor_s)
            lbp_fake_api_count(&e.api, "WATCH nodes") < 1)
         usleep(10000);
     c = client_for(e.kubeconfig, KUBECTL_UA);
+    if (!sp) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    sp->pid = pid;
+    pthread_create(&sp->th, NULL, sampler_main, sp);
     fake_stats(&e.api, &r0, &w0, &sp0, &sv0, &l0);
     long ev0 = lbp_fake_api_count(&e.api, "POST events");
     callgrind(pid, "-z");
@@ -513,6 +702,10 @@ static struct result run(int workers, int latency_ms, double floor_s)
      * its LISTs are */
     long reads = (r1 - r0) - (l1 - l0), writes = (w1 - w0) - (sv1 - sv0);
     long hwm = lbp_test_hwm_kb(pid);
+    __atomic_store_n(&sp->stop, 1, __ATOMIC_RELEASE);
+    pthread_join(sp->th, NULL);
+    *res = (struct result){.hwm_kb = hwm, .rss = sp->best};
+    free(sp);
 
     /*
      * The controller measures node-set change → last LB updated itself
@@ -527,7 +720,11 @@ static struct result run(int workers, int latency_ms, double floor_s)
         lbp_test_stop(pid, SIGTERM, 60000);
         lbp_kube_client_free(c);
         env_stop(&e);
-        return (struct result){wall, floor_s, cpu1 - cpu0, (double)hwm / 1024.0, 0};
+        res->wall = wall;
+        res->floor = floor_s;
+        res->cpu = cpu1 - cpu0;
+        res->rss_mib = (double)hwm / 1024.0;
+        return;
     }
     long base = metric(port, "service_controller_nodesync_total");
     /* A histogram: this node add is its one new observation, so the change in _sum is it. */
@@ -559,7 +756,11 @@ static struct result run(int workers, int latency_ms, double floor_s)
     lbp_test_stop(pid, SIGTERM, 8000);
     lbp_kube_client_free(c);
     env_stop(&e);
-    return (struct result){wall, floor_s, cpu1 - cpu0, (double)hwm / 1024.0, node_s};
+    res->wall = wall;
+    res->floor = floor_s;
+    res->cpu = cpu1 - cpu0;
+    res->rss_mib = (double)hwm / 1024.0;
+    res->node_s = node_s;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -598,7 +799,7 @@ int main(int argc, char **argv)
     bool floor = true;
     const char *data_dir = LBP_BENCH_DATA_DIR;
     char path[600];
-    struct result res[MAX_REPS];
+    static struct result res[MAX_REPS];
     static const struct option lo[] = {{"no-floor", no_argument, NULL, 'F'}, {NULL, 0, NULL, 0}};
     while ((opt = getopt_long(argc, argv, "n:w:l:t:r:d:", lo, NULL)) != -1) {
         switch (opt) {
@@ -657,7 +858,11 @@ int main(int argc, char **argv)
         "wall/(calls×L÷W) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     fflush(stdout);
     for (int r = 0; r < reps; r++)
-        res[r] = run(workers, latency, floor ? floor_run() : 0);
+        run(workers, latency, floor ? floor_run() : 0, &res[r]);
+    for (int r = 0; r < reps; r++) {
+        printf("run %d: ", r + 1);
+        print_breakdown(&res[r].rss, res[r].hwm_kb);
+    }
     if (reps > 1) {
         double w[MAX_REPS], fl[MAX_REPS], ra[MAX_REPS], cpu[MAX_REPS], rss[MAX_REPS], ns[MAX_REPS];
         for (int r = 0; r < reps; r++) {

@@ -65,7 +65,7 @@ static void test_service_fixture(void **state)
     assert_int_equal(s->meta.refs, 1);
     assert_int_equal(s->meta.n_labels, 2);
     assert_string_equal(lbp_meta_label(&s->meta, "app.kubernetes.io/part-of"), "shop");
-    assert_int_equal(s->meta.n_annotations, 3);
+    assert_int_equal(s->meta.n_annotations, 2); /* the third, last-applied-configuration, dropped */
     assert_string_equal(lbp_meta_annotation(&s->meta, "lbprov.io/pool"), "public");
     assert_true(lbp_meta_has_finalizer(&s->meta, "service.kubernetes.io/load-balancer-cleanup"));
 
@@ -208,6 +208,31 @@ static void test_lease_fixture(void **state)
     assert_int_equal(l->acquire_time_us, 0);
     assert_int_equal(l->lease_duration_s, 0);
     assert_null(l->holder_identity);
+    lbp_kube_obj_unref(l);
+}
+
+/* kubectl's last-applied-configuration is not cached; other annotations are, and a Lease keeps it.
+ */
+static void test_last_applied_dropped(void **state)
+{
+    static const char *const svc =
+        "{\"metadata\":{\"name\":\"s\",\"namespace\":\"n\",\"annotations\":{"
+        "\"kubectl.kubernetes.io/last-applied-configuration\":\"{\\\"kind\\\":\\\"Service\\\"}\","
+        "\"lbprov.io/pool\":\"public\"}},\"spec\":{\"type\":\"LoadBalancer\"}}";
+    static const char *const lease =
+        "{\"metadata\":{\"name\":\"l\",\"namespace\":\"n\",\"annotations\":{"
+        "\"kubectl.kubernetes.io/last-applied-configuration\":\"{}\"}},\"spec\":{}}";
+    struct lbp_service *s;
+    struct lbp_lease *l;
+    (void)state;
+    s = decode_ok(LBP_KIND_SERVICE, svc);
+    assert_int_equal(s->meta.n_annotations, 1);
+    assert_string_equal(lbp_meta_annotation(&s->meta, "lbprov.io/pool"), "public");
+    assert_null(lbp_meta_annotation(&s->meta, "kubectl.kubernetes.io/last-applied-configuration"));
+    lbp_kube_obj_unref(s);
+    l = decode_ok(LBP_KIND_LEASE, lease);
+    assert_string_equal(
+        lbp_meta_annotation(&l->meta, "kubectl.kubernetes.io/last-applied-configuration"), "{}");
     lbp_kube_obj_unref(l);
 }
 
@@ -489,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_node_fixture),
         cmocka_unit_test(test_node_ready_states),
         cmocka_unit_test(test_endpointslice_fixture),
+        cmocka_unit_test(test_last_applied_dropped),
         cmocka_unit_test(test_lease_fixture),
         cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_missing_fields),

@@ -11,6 +11,7 @@
 #include "tmpdir.h"
 
 #include <json-c/json.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,6 +281,77 @@ static void test_state_file(void **state)
     P->cleanup(ctx);
 }
 
+/*
+ * list_owned answers one block: the entries, then their strings, sized to
+ * fit. With fixed-size name arrays (636 bytes an entry) the block for 200
+ * LBs would be over 120 KB; here it is what the names take.
+ */
+static void test_list_owned_compact(void **state)
+{
+    struct lbp_provider_ctx *ctx;
+    struct lbp_lb_spec s;
+    struct lbp_lb_status st;
+    struct lbp_call call = {0};
+    struct lbp_lb_owned *owned;
+    size_t n, size;
+    char err[256], name[32], uid[40];
+    (void)state;
+    assert_int_equal(P->init(NULL, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    for (int i = 0; i < 200; i++) {
+        snprintf(name, sizeof(name), "svc-%d", i);
+        snprintf(uid, sizeof(uid), "%08d-0000-4000-8000-000000000000", i);
+        spec_init(&s, name, uid);
+        assert_int_equal(P->ensure(ctx, &s, &st, &call), LBP_OK);
+    }
+    assert_int_equal(P->list_owned(ctx, &owned, &n, &call), LBP_OK);
+    assert_int_equal(n, 200);
+    size = malloc_usable_size(owned);
+    assert_true(size < 200 * 128);
+    for (size_t i = 0; i < n; i++) {
+        const char *lo = (const char *)owned, *hi = lo + size;
+        assert_true(owned[i].lb_name > lo && owned[i].lb_name < hi);
+        assert_true(owned[i].name > lo && owned[i].name < hi);
+        assert_true(owned[i].namespace > lo && owned[i].namespace < hi);
+        assert_string_equal(owned[i].namespace, "default");
+        assert_int_equal(strncmp(owned[i].name, "svc-", 4), 0);
+        assert_int_equal(strlen(owned[i].lb_name), LBP_LB_NAME_LEN);
+    }
+    free(owned);
+    P->cleanup(ctx);
+}
+
+/* The builder behind every cloud's list_owned: "ns/name" keys, caps, look-up. */
+static void test_owned_builder(void **state)
+{
+    struct lbp_owned_list l;
+    struct lbp_lb_owned *o;
+    char long_name[400];
+    size_t n;
+    (void)state;
+    memset(long_name, 'x', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    lbp_owned_init(&l);
+    assert_int_equal(lbp_owned_add_key(&l, "a1", "ns1/svc1"), LBP_OK);
+    assert_int_equal(lbp_owned_add_key(&l, "a2", "noslash"), LBP_OK);
+    assert_int_equal(lbp_owned_add(&l, long_name, NULL, long_name), LBP_OK);
+    assert_true(lbp_owned_has(&l, "a2"));
+    assert_false(lbp_owned_has(&l, "a3"));
+    assert_int_equal(lbp_owned_count(&l), 3);
+    assert_int_equal(lbp_owned_take(&l, &o, &n), LBP_OK);
+    assert_int_equal(lbp_owned_count(&l), 0); /* emptied */
+    assert_int_equal(n, 3);
+    assert_string_equal(o[0].lb_name, "a1");
+    assert_string_equal(o[0].namespace, "ns1");
+    assert_string_equal(o[0].name, "svc1");
+    assert_string_equal(o[1].namespace, "");
+    assert_string_equal(o[1].name, "");
+    assert_int_equal(strlen(o[2].lb_name), LBP_OWNED_LB_NAME_MAX);
+    assert_int_equal(strlen(o[2].name), LBP_OWNED_NAME_MAX);
+    assert_string_equal(o[2].namespace, "");
+    free(o);
+    lbp_owned_free(&l); /* after take: nothing left, freeing again is harmless */
+}
+
 static char *slurp(const char *path)
 {
     FILE *f = fopen(path, "r");
@@ -501,10 +573,16 @@ static void test_reload(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ensure_remove),    cmocka_unit_test(test_faults_and_hostname),
-        cmocka_unit_test(test_state_file),       cmocka_unit_test(test_state_file_checked),
-        cmocka_unit_test(test_parallel_latency), cmocka_unit_test(test_yaml_keys),
-        cmocka_unit_test(test_reload),           cmocka_unit_test(test_pending_polls),
+        cmocka_unit_test(test_list_owned_compact),
+        cmocka_unit_test(test_owned_builder),
+        cmocka_unit_test(test_ensure_remove),
+        cmocka_unit_test(test_faults_and_hostname),
+        cmocka_unit_test(test_state_file),
+        cmocka_unit_test(test_state_file_checked),
+        cmocka_unit_test(test_parallel_latency),
+        cmocka_unit_test(test_yaml_keys),
+        cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_pending_polls),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
