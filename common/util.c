@@ -172,6 +172,17 @@ char *lbp_strdup(const char *s)
     return s ? strdup(s) : NULL;
 }
 
+int lbp_hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 bool lbp_streq(const char *a, const char *b)
 {
     if (!a || !b)

@@ -43,6 +43,8 @@ uint64_t lbp_jitter_ms(uint64_t ms, double frac);
 /* NULL-safe helpers. */
 char *lbp_strdup(const char *s); /* NULL in, NULL out */
 bool lbp_streq(const char *a, const char *b);
+/* The value of one hexadecimal digit, either case; -1 when c is none. */
+int lbp_hexval(int c);
 /* Copies at most cap-1 bytes and NUL-terminates; returns strlen(src). */
 size_t lbp_strlcpy(char *dst, const char *src, size_t cap);
 /* strtol with full checks: the whole string, in [min, max]. */

@@ -20,6 +20,7 @@
 
 #include "kube/json_view.h"
 #include "common/rc.h"
+#include "common/util.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -349,22 +350,11 @@ size_t lbp_jv_count(const struct lbp_json_view *v, int i)
     return t == JSMN_ARRAY || t == JSMN_OBJECT ? (size_t)v->tok[i].size : 0;
 }
 
-static int hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static long u4(const char *s)
 {
     long x = 0;
     for (int k = 0; k < 4; k++) {
-        int h = hex(s[k]);
+        int h = lbp_hexval(s[k]);
         if (h < 0)
             return -1;
         x = x * 16 + h;

@@ -93,25 +93,14 @@ static void uri_encode(struct sb *s, const char *p, size_t n, bool keep_slash)
     }
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* %XX-decodes in place (a '%' not followed by two hex digits stays literal); returns the length. */
 static size_t pct_decode(char *p, size_t n)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         int h, l;
-        if (p[i] == '%' && i + 2 < n && (h = hexval(p[i + 1])) >= 0 &&
-            (l = hexval(p[i + 2])) >= 0) {
+        if (p[i] == '%' && i + 2 < n && (h = lbp_hexval(p[i + 1])) >= 0 &&
+            (l = lbp_hexval(p[i + 2])) >= 0) {
             p[o++] = (char)(h << 4 | l);
             i += 2;
         } else {
