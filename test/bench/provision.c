@@ -392,21 +392,6 @@ static bool smaps_sample(pid_t pid, struct rss_sample *s)
     return true;
 }
 
-static long vm_rss_kb(pid_t pid)
-{
-    char path[64], line[256];
-    long kb = -1;
-    FILE *f;
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    if (!(f = fopen(path, "r")))
-        return -1;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-            break;
-    fclose(f);
-    return kb;
-}
-
 struct sampler {
     pthread_t th;
     pid_t pid;
@@ -423,7 +408,7 @@ static void *sampler_main(void *arg)
     if (!s)
         return NULL;
     while (!__atomic_load_n(&sp->stop, __ATOMIC_ACQUIRE)) {
-        long rss = vm_rss_kb(sp->pid);
+        long rss = lbp_test_status_kb(sp->pid, "VmRSS");
         if (rss > high && smaps_sample(sp->pid, s)) {
             high = rss;
             if (s->total_kb > sp->best.total_kb)

@@ -115,19 +115,27 @@ int lbp_test_free_port(void)
     return port;
 }
 
-long lbp_test_hwm_kb(pid_t pid)
+long lbp_test_status_kb(pid_t pid, const char *field)
 {
     char path[64], line[256];
+    size_t n = strlen(field);
     long kb = -1;
     FILE *f;
     snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
     if (!(f = fopen(path, "r")))
         return -1;
     while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+        if (strncmp(line, field, n) == 0 && line[n] == ':') {
+            kb = strtol(line + n + 1, NULL, 10);
             break;
+        }
     fclose(f);
     return kb;
+}
+
+long lbp_test_hwm_kb(pid_t pid)
+{
+    return lbp_test_status_kb(pid, "VmHWM");
 }
 
 bool lbp_test_poll(bool (*cond)(void *ctx), void *ctx, unsigned timeout_ms)

@@ -76,6 +76,8 @@ int lbp_test_stop(pid_t pid, int sig, unsigned timeout_ms);
 int lbp_test_free_port(void);
 /* A process's peak resident memory (VmHWM) in KiB, or -1 when it cannot be read. */
 long lbp_test_hwm_kb(pid_t pid);
+/* Any "Name: N kB" line of /proc/<pid>/status (VmRSS, VmHWM, ...) in KiB; -1 if unreadable. */
+long lbp_test_status_kb(pid_t pid, const char *field);
 
 /* Calls cond(ctx) every 20 ms until it is true (returns true) or timeout_ms passes. */
 bool lbp_test_poll(bool (*cond)(void *ctx), void *ctx, unsigned timeout_ms);
