@@ -147,22 +147,6 @@ int fake_set_ints(struct json_object *in, const struct fake_int_setting *keys, s
     return 0;
 }
 
-int fake_parse_cidr(const char *s, uint32_t *base, uint32_t *n)
-{
-    char ip[32];
-    const char *slash = strchr(s, '/');
-    struct in_addr a;
-    long bits;
-    if (!slash || (size_t)(slash - s) >= sizeof(ip))
-        return -1;
-    snprintf(ip, sizeof(ip), "%.*s", (int)(slash - s), s);
-    if (inet_pton(AF_INET, ip, &a) != 1 || lbp_parse_long(slash + 1, 8, 30, &bits) != 0)
-        return -1;
-    *n = 1u << (32 - bits);
-    *base = ntohl(a.s_addr) & ~(*n - 1);
-    return 0;
-}
-
 int fake_set_str(char *dst, size_t cap, const char *v)
 {
     if (!*v || strlen(v) >= cap)

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "test/fakes/fake_util.h"
 
 /* One request's body as libmicrohttpd hands it over. */
 struct fake_conn {
@@ -71,8 +72,6 @@ struct fake_int_setting {
 int fake_set_ints(struct json_object *in, const struct fake_int_setting *keys, size_t n, char *err,
                   size_t cap);
 
-/* "A.B.C.D/bits" (8..30): the first address (host order) and the count. 0 or -1. */
-int fake_parse_cidr(const char *s, uint32_t *base, uint32_t *n);
 /* A non-empty string flag into a fixed field; -1 when it does not fit. */
 int fake_set_str(char *dst, size_t cap, const char *v);
 void fake_sleep_ms(int ms);

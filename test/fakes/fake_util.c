@@ -2,7 +2,9 @@
  * fake_util.c — see fake_util.h.
  */
 #include "test/fakes/fake_util.h"
+#include "common/util.h"
 
+#include <arpa/inet.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,4 +141,20 @@ int fake_spawn_stop(pid_t *pid)
         st = -1;
     *pid = 0;
     return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int fake_parse_cidr(const char *s, uint32_t *base, uint32_t *n)
+{
+    char ip[32];
+    const char *slash = strchr(s, '/');
+    struct in_addr a;
+    long bits;
+    if (!slash || (size_t)(slash - s) >= sizeof(ip))
+        return -1;
+    snprintf(ip, sizeof(ip), "%.*s", (int)(slash - s), s);
+    if (inet_pton(AF_INET, ip, &a) != 1 || lbp_parse_long(slash + 1, 8, 30, &bits) != 0)
+        return -1;
+    *n = 1u << (32 - bits);
+    *base = ntohl(a.s_addr) & ~(*n - 1);
+    return 0;
 }

@@ -8,6 +8,7 @@
 #define LBP_FAKE_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /*
@@ -40,5 +41,8 @@ int fake_spawn_listening(const char *bin, const char *const *extra, pid_t *pid, 
  * status, 0 when none ran, -1 when it did not exit by itself.
  */
 int fake_spawn_stop(pid_t *pid);
+
+/* "A.B.C.D/bits" (8..30): the first address (host order) and the count. 0 or -1. */
+int fake_parse_cidr(const char *s, uint32_t *base, uint32_t *n);
 
 #endif

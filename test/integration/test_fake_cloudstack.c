@@ -1389,6 +1389,33 @@ static void concurrent_callers_get_distinct_addresses(void **state)
     assert_int_equal(stop(), 0);
 }
 
+/* --public-range: every address from the range's 10th to its 6th from last, then 533. */
+static void public_range_sets_the_pool(void **state)
+{
+    const char *bad[] = {"--public-range", "198.18.0.0/28", NULL};
+    const char *args[] = {"--public-range", "198.18.0.0/27", NULL};
+    struct json_object *o, *a;
+    (void)state;
+    assert_int_not_equal(start(bad), 0); /* smaller than a /27: refused at start */
+    assert_int_equal(start(args), 0);
+    for (int i = 0; i < 17; i++) {
+        assert_int_equal(call(&o, "associateIpAddress", "networkid", FAKE_CS_NETWORK_ID), 200);
+        json_object_put(o);
+    }
+    refused(533, 4320, "Insufficient address capacity", "associateIpAddress", "networkid",
+            FAKE_CS_NETWORK_ID, NULL);
+    a = state_array("publicips");
+    assert_int_equal(json_object_array_length(a), 2 + 17);
+    for (size_t i = 2; i < json_object_array_length(a); i++) {
+        const char *ip = gs(json_object_array_get_idx(a, i), "ipaddress");
+        long last = -1;
+        assert_int_equal(strncmp(ip, "198.18.0.", 9), 0);
+        assert_int_equal(lbp_parse_long(ip + 9, 10, 26, &last), 0);
+    }
+    json_object_put(a);
+    assert_int_equal(stop(), 0);
+}
+
 static void control_endpoint(void **state)
 {
     struct json_object *s;
@@ -1446,6 +1473,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(dropped_and_late_replies, fresh, cleanup),
         cmocka_unit_test_setup_teardown(recorded_shapes, fresh, cleanup),
         cmocka_unit_test_setup_teardown(concurrent_callers_get_distinct_addresses, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(public_range_sets_the_pool, fresh, cleanup),
         cmocka_unit_test_setup_teardown(control_endpoint, fresh, cleanup),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);

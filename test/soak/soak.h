@@ -13,6 +13,13 @@
 #include <stddef.h>
 
 #define SOAK_MAX_PORTS 8
+/*
+ * The public addresses every cloud fake hands out in a soak: 4,096 (the
+ * fakes' default /24 holds about 240, and 2,000 slots keep up to 2,000
+ * Services live). 198.18.0.0/15 is set aside for benchmarks (RFC 2544);
+ * the addresses are only strings in the fakes, never routed.
+ */
+#define SOAK_PUBLIC_RANGE "198.18.0.0/20"
 
 /* Lenient readers for the fakes' JSON: member k (NULL), its string (""), an array's length (0). */
 struct json_object;

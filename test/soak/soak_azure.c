@@ -30,7 +30,9 @@ static char g_cluster[64];
 static int az_start(const char *dir, const char *cluster, int n_nodes, const char *cfg_path)
 {
     char nodes[16];
-    const char *args[] = {"--nodes", nodes, "--op-polls", "1", "--op-ms", "2000", NULL};
+    const char *args[] = {"--nodes", nodes,  "--op-polls",     "1",
+                          "--op-ms", "2000", "--public-range", SOAK_PUBLIC_RANGE,
+                          NULL};
     FILE *f;
     (void)dir;
     snprintf(g_cluster, sizeof(g_cluster), "%s", cluster);

@@ -39,6 +39,8 @@ static int cs_start(const char *dir, const char *cluster, int n_nodes, const cha
     args[na++] = "1";
     args[na++] = "--job-ms";
     args[na++] = "2000";
+    args[na++] = "--public-range";
+    args[na++] = SOAK_PUBLIC_RANGE;
     for (int i = 1; i <= n_nodes && i <= CS_MAX_NODES; i++) {
         char id[64];
         vm_uuid(i, id, sizeof(id));

@@ -29,7 +29,8 @@ static char g_cluster[64];
 static int gce_start(const char *dir, const char *cluster, int n_nodes, const char *cfg_path)
 {
     char instances[16];
-    const char *args[] = {"--instances", instances, "--op-polls", "1", "--op-ms", "1000", NULL};
+    const char *args[] = {"--instances", instances,          "--op-polls",      "1", "--op-ms",
+                          "1000",        "--external-range", SOAK_PUBLIC_RANGE, NULL};
     json_object *key;
     const char *pem, *nl;
     FILE *f;

@@ -109,6 +109,8 @@ const char *cs_default_network(void);
 const char *cs_zone_id(void);
 /* Public addresses: a specific one (want) or the next free; 0, -1 not in the pool, -2 taken,
  * -3 exhausted. */
+/* --public-range: 0, or -1 for a CIDR that is not one (or smaller than a /27). */
+int cs_pool_configure(const char *cidr);
 int cs_pool_take(const char *want, char out[16]);
 void cs_pool_put(const char *addr);
 /* A public IP object in state Allocated (net, vpc may be NULL). */

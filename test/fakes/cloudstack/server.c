@@ -782,6 +782,8 @@ static void usage(FILE *f)
            "  --throttle-rate P     share 0..1 of calls answered 429\n"
            "  --fault KIND[:COMMAND[:COUNT]]\n"
            "                        queue a fault: throttle, error, drop, late, jobfail\n"
+           "  --public-range CIDR   addresses associateIpAddress hands out, from the 10th\n"
+           "                        to the 6th from last (default 203.0.113.0/24)\n"
            "  --vm NAME[:UUID[:NETWORKID]]\n"
            "                        add a running VM (repeatable)\n"
            "  --seed N              seed for the rate faults (default 1)\n"
@@ -859,6 +861,7 @@ int main(int argc, char **argv)
         {"throttle-rate", required_argument, NULL, 't'},
         {"fault", required_argument, NULL, 'f'},
         {"vm", required_argument, NULL, 'V'},
+        {"public-range", required_argument, NULL, 'R'},
         {"seed", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -910,6 +913,10 @@ int main(int argc, char **argv)
         case 'f':
             if (fault_flag(optarg) != 0)
                 goto done;
+            break;
+        case 'R':
+            if (cs_pool_configure(optarg) != 0)
+                goto bad;
             break;
         case 'V':
             if (vm_flag(optarg) != 0)

@@ -20,6 +20,7 @@
 
 #include "common/util.h"
 #include "test/fakes/cloudstack/fake.h"
+#include "test/fakes/fake_util.h"
 
 /* Fixed ids for the seeded objects, so a test or a README example can name them. */
 #define ZONE_ID "6b2a1f0e-1c3d-4e5f-8a9b-000000000001"
@@ -219,47 +220,78 @@ static struct cs_obj *add_network(const char *id, const char *name, const char *
     return n;
 }
 
-/* Public addresses come from 203.0.113.0/24 (TEST-NET-3), .10 to .250. */
+/*
+ * Public addresses for associateIpAddress come from one range (--public-range,
+ * default 203.0.113.0/24, TEST-NET-3), from its 10th address to its 6th
+ * from last: .10 to .250 of a /24. A zone's range is an operator's setting
+ * in CloudStack; a soak of thousands of Services needs more than a /24.
+ */
 #define POOL_LO 10
-#define POOL_HI 250
-static bool g_pool_used[256];
-static int g_pool_next = POOL_LO;
+#define POOL_TAIL 6
+static uint32_t g_pool_base = 0xCB007100u; /* 203.0.113.0 */
+static uint32_t g_pool_size = 256;
+static bool *g_pool_used;
+static uint32_t g_pool_next = POOL_LO;
+
+int cs_pool_configure(const char *cidr)
+{
+    uint32_t base, n;
+    if (fake_parse_cidr(cidr, &base, &n) != 0 || n < 32)
+        return -1;
+    free(g_pool_used);
+    g_pool_used = NULL;
+    g_pool_base = base;
+    g_pool_size = n;
+    g_pool_next = POOL_LO;
+    return 0;
+}
+
+static void pool_addr(uint32_t off, char out[16])
+{
+    struct in_addr a = {.s_addr = htonl(g_pool_base + off)};
+    if (!inet_ntop(AF_INET, &a, out, 16))
+        out[0] = 0;
+}
 
 int cs_pool_take(const char *want, char out[16])
 {
-    int n = -1;
+    uint32_t hi = g_pool_size - POOL_TAIL, n = 0;
+    bool found = false;
+    if (!g_pool_used && !(g_pool_used = calloc(g_pool_size, sizeof(*g_pool_used))))
+        return -3;
     if (want) {
         struct in_addr a;
-        unsigned char *b = (unsigned char *)&a.s_addr;
-        if (inet_pton(AF_INET, want, &a) != 1 || b[0] != 203 || b[1] != 0 || b[2] != 113 ||
-            b[3] < POOL_LO || b[3] > POOL_HI)
+        if (inet_pton(AF_INET, want, &a) != 1)
             return -1;
-        n = b[3];
+        uint32_t h = ntohl(a.s_addr);
+        if (h < g_pool_base + POOL_LO || h > g_pool_base + hi)
+            return -1;
+        n = h - g_pool_base;
         if (g_pool_used[n])
             return -2;
     } else {
-        for (int i = 0; i <= POOL_HI - POOL_LO; i++) {
-            int c = POOL_LO + (g_pool_next - POOL_LO + i) % (POOL_HI - POOL_LO + 1);
-            if (!g_pool_used[c]) {
-                n = c;
-                break;
-            }
+        for (uint32_t i = 0; i <= hi - POOL_LO && !found; i++) {
+            n = POOL_LO + (g_pool_next - POOL_LO + i) % (hi - POOL_LO + 1);
+            found = !g_pool_used[n];
         }
-        if (n < 0)
+        if (!found)
             return -3;
         /* Round robin: a released address is not handed out again at once. */
-        g_pool_next = n + 1 > POOL_HI ? POOL_LO : n + 1;
+        g_pool_next = n + 1 > hi ? POOL_LO : n + 1;
     }
     g_pool_used[n] = true;
-    snprintf(out, 16, "203.0.113.%d", n);
+    pool_addr(n, out);
     return 0;
 }
 
 void cs_pool_put(const char *addr)
 {
-    int a, b, c, d;
-    if (addr && sscanf(addr, "%d.%d.%d.%d", &a, &b, &c, &d) == 4 && d >= 0 && d < 256)
-        g_pool_used[d] = false;
+    struct in_addr a;
+    if (!addr || !g_pool_used || inet_pton(AF_INET, addr, &a) != 1)
+        return;
+    uint32_t h = ntohl(a.s_addr);
+    if (h >= g_pool_base && h - g_pool_base < g_pool_size)
+        g_pool_used[h - g_pool_base] = false;
 }
 
 struct cs_obj *cs_ip_new(const char *addr, const char *net, const char *vpc, bool sourcenat)
@@ -519,6 +551,8 @@ struct json_object *cs_state_dump(void)
 
 void cs_state_free(void)
 {
+    free(g_pool_used);
+    g_pool_used = NULL;
     struct cs_obj *o, *tmp;
     HASH_ITER(hh, g_objs, o, tmp)
     {

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <uthash.h>
+#include <utlist.h>
 
 #define MAX_PAGE 500
 #define MAX_QUOTAS 16
@@ -84,6 +85,7 @@ struct op {
     uint64_t created_ms;
     bool done;
     UT_hash_handle hh;
+    struct op *prev, *next; /* on g_running while not done, oldest first */
 };
 
 struct rid {
@@ -100,6 +102,12 @@ struct quota {
 static struct json_object *g_store; /* coll_path → {name → resource} */
 static struct json_object *g_stale; /* canonical path → reads left that 404 */
 static struct op *g_ops;
+/*
+ * The Operations not yet DONE, in the order they started: sweep and busy
+ * run on every request and read only these, so a long run's thousands of
+ * finished Operations (kept for polling, as GCE keeps them) cost nothing.
+ */
+static struct op *g_running;
 static struct rid *g_rids;
 static size_t g_pending;
 static struct quota g_quotas[MAX_QUOTAS];
@@ -1612,21 +1620,35 @@ struct inuse {
     char user[400];
 };
 
-static bool refers(struct json_object *v, const char *target)
+/*
+ * Whether s, less trailing slashes, ends in "/tail": every reference to a
+ * resource ends in its name, so most strings are ruled out without
+ * canonicalising them (a delete reads every stored resource).
+ */
+static bool ends_in_name(const char *s, size_t n, const char *tail, size_t tn)
+{
+    while (n > 0 && s[n - 1] == '/')
+        n--;
+    return n > tn && s[n - tn - 1] == '/' && memcmp(s + n - tn, tail, tn) == 0;
+}
+
+static bool refers(struct json_object *v, const char *target, const char *tail, size_t tn)
 {
     char c[512];
     switch (json_object_get_type(v)) {
     case json_type_string:
-        return canon(json_object_get_string(v), c, sizeof(c)) == 0 && !strcmp(c, target);
+        return ends_in_name(json_object_get_string(v), (size_t)json_object_get_string_len(v), tail,
+                            tn) &&
+               canon(json_object_get_string(v), c, sizeof(c)) == 0 && !strcmp(c, target);
     case json_type_array:
         for (size_t i = 0; i < alen(v); i++)
-            if (refers(aget(v, i), target))
+            if (refers(aget(v, i), target, tail, tn))
                 return true;
         return false;
     case json_type_object: {
         json_object_object_foreach(v, k, e)
         {
-            if (strcmp(k, "selfLink") != 0 && refers(e, target))
+            if (strcmp(k, "selfLink") != 0 && refers(e, target, tail, tn))
                 return true;
         }
         return false;
@@ -1652,11 +1674,14 @@ static void find_user(const char *coll_path, struct json_object *res, const char
     /* A VM in a pool or a group does not keep it from being deleted. */
     if (!strcmp(coll_name_of(coll_path), "instances"))
         return;
+    const char *slash = strrchr(target, '/');
+    const char *tail = slash ? slash + 1 : target;
+    size_t tn = strlen(tail);
     json_object_object_foreach(g_store, cp, cl)
     {
         json_object_object_foreach(cl, name, r)
         {
-            if (r != res && refers(r, target)) {
+            if (r != res && refers(r, target, tail, tn)) {
                 char c[400];
                 canon_of(cp, name, c, sizeof(c));
                 snprintf(user, cap, "%s", c);
@@ -1739,6 +1764,7 @@ static void op_finish(struct op *o)
     json_object_put(o->effect);
     o->effect = NULL;
     o->done = true;
+    DL_DELETE(g_running, o);
     g_pending--;
 }
 
@@ -1767,10 +1793,11 @@ static void sweep(void)
     uint64_t now = lbp_now_ms();
     if (!g_pending || gce_cfg.op_ms <= 0)
         return;
-    HASH_ITER(hh, g_ops, o, tmp)
+    DL_FOREACH_SAFE(g_running, o, tmp)
     {
-        if (!o->done && now - o->created_ms >= (uint64_t)gce_cfg.op_ms)
-            op_finish(o);
+        if (now - o->created_ms < (uint64_t)gce_cfg.op_ms)
+            break; /* the rest started later */
+        op_finish(o);
     }
 }
 
@@ -1779,9 +1806,9 @@ static bool busy(const char *target)
     struct op *o, *tmp;
     if (!g_pending)
         return false;
-    HASH_ITER(hh, g_ops, o, tmp)
+    DL_FOREACH_SAFE(g_running, o, tmp)
     {
-        if (!o->done && !strcmp(o->target, target))
+        if (!strcmp(o->target, target))
             return true;
     }
     return false;
@@ -1837,6 +1864,7 @@ static void op_start(struct call *c, const char *type, const char *target, const
              gce_cfg.project, c->scope_path, o->name);
     jset(o->json, "selfLink", link);
     HASH_ADD_STR(g_ops, name, o);
+    DL_APPEND(g_running, o);
     g_pending++;
     if (c->q->request_id && *c->q->request_id) {
         struct rid *r = calloc(1, sizeof(*r));
@@ -3019,6 +3047,7 @@ void gce_compute_free(void)
         HASH_DEL(g_rids, r);
         free(r);
     }
+    g_running = NULL;
     HASH_ITER(hh, g_ops, o, tmp)
     {
         HASH_DEL(g_ops, o);
