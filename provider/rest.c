@@ -136,7 +136,7 @@ int lbp_rest_call(const struct lbp_rest *r, const struct lbp_rest_req *q,
     struct rest_ud ud = {.r = r, .q = q};
     struct lbp_http_request req = {.method = q->method,
                                    .url = q->url,
-                                   .operation = op,
+                                   .operation = q->metric ? q->metric : op,
                                    .headers = hdr,
                                    .prepare = prepare,
                                    .classify = classify,
@@ -195,9 +195,8 @@ int lbp_rest_call(const struct lbp_rest *r, const struct lbp_rest_req *q,
     if (rc && rc != LBP_RETRY)
         goto out;
     if (hr.status >= 200 && hr.status < 300) {
-        if (hr.body.len &&
-            lbp_json_parse(hr.body.data, hr.body.len, LBP_REST_MAX_JSON, &resp->json, why,
-                           sizeof(why)) != LBP_OK) {
+        if (hr.body.len && lbp_json_parse(hr.body.data, hr.body.len, LBP_REST_MAX_JSON, &resp->json,
+                                          why, sizeof(why)) != LBP_OK) {
             lbp_failf(call, "%s: unreadable answer (%s)", op, why);
             rc = LBP_RETRY;
         }
@@ -264,8 +263,8 @@ int lbp_rest_list(const struct lbp_rest *r, const char *url, const char *operati
         }
         rc = lbp_rest_call(r, &q, &resp, e, call);
         if (rc == LBP_OK) {
-            int arc = lbp_json_get_array(resp.json, items_path, LBP_VEC_MAX_ITEMS, &items, &n,
-                                         why, sizeof(why));
+            int arc = lbp_json_get_array(resp.json, items_path, LBP_VEC_MAX_ITEMS, &items, &n, why,
+                                         sizeof(why));
             int nrc = lbp_json_get_str(resp.json, next_path, LBP_PAGE_TOKEN_MAX - 1, &next,
                                        arc && arc != LBP_NOT_FOUND ? NULL : why, sizeof(why));
             if ((arc && arc != LBP_NOT_FOUND) || (nrc && nrc != LBP_NOT_FOUND)) {

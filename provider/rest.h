@@ -47,7 +47,8 @@ struct lbp_rest_error {
  */
 typedef void (*lbp_rest_error_fn)(struct json_object *body, struct lbp_rest_error *e);
 
-/* For {"error":{"code","message"}} and OAuth {"error","error_description"}; 429 throttles, 5xx retry. */
+/* For {"error":{"code","message"}} and OAuth {"error","error_description"}; 429 throttles, 5xx
+ * retry. */
 void lbp_rest_error_default(struct json_object *body, struct lbp_rest_error *e);
 
 /* A configured cloud endpoint: what every call to it shares. */
@@ -62,17 +63,18 @@ struct lbp_rest {
 struct lbp_rest_req {
     const char *method; /* "GET", "POST", "PUT", "PATCH", "DELETE" */
     const char *url;
-    const char *operation;        /* metrics label and message prefix */
-    struct json_object *body;     /* sent as application/json; NULL: none */
-    const char *form;             /* or a form body (application/x-www-form-urlencoded) */
-    const char *const *headers;   /* extra fixed "Name: value" lines */
+    const char *operation;      /* message prefix, and metrics label unless metric is set */
+    const char *metric;         /* a bounded metrics label where operation names objects */
+    struct json_object *body;   /* sent as application/json; NULL: none */
+    const char *form;           /* or a form body (application/x-www-form-urlencoded) */
+    const char *const *headers; /* extra fixed "Name: value" lines */
     size_t n_headers;
-    const char *const *capture;   /* response headers to keep */
+    const char *const *capture; /* response headers to keep */
     size_t n_capture;
-    bool idempotent;              /* see lbp_http_request */
+    bool idempotent; /* see lbp_http_request */
     lbp_http_no_effect_fn no_effect;
-    void *no_effect_ud;           /* handed to no_effect as its ud */
-    bool no_retry, no_proxy;      /* metadata servers */
+    void *no_effect_ud;      /* handed to no_effect as its ud */
+    bool no_retry, no_proxy; /* metadata servers */
     long timeout_ms;
 };
 

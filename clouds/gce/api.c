@@ -88,12 +88,64 @@ static void request_id(char out[37])
              b[14], b[15]);
 }
 
+/*
+ * The Compute method a call is, as GCE's own API names it ("forwardingRules.
+ * insert", "targetPools.addInstance", "regionOperations" are "operations.get"):
+ * the metrics label. `what` names the object, for messages; as a label it
+ * made a new series for every load balancer.
+ */
+void gce_method_name(const char *method, const char *path, char *out, size_t cap)
+{
+    char segs[3][64];
+    size_t n = 0;
+    const char *p = path, *verb;
+    bool aggregated = false;
+    if (!strncmp(p, "global/", 7)) {
+        p += 7;
+    } else if (!strncmp(p, "aggregated/", 11)) {
+        p += 11;
+        aggregated = true;
+    } else if (!strncmp(p, "regions/", 8) || !strncmp(p, "zones/", 6)) {
+        const char *scope = strchr(strchr(p, '/') + 1, '/'); /* past "regions/NAME" */
+        p = scope ? scope + 1 : "";
+    }
+    while (*p && *p != '?' && n < 3) {
+        size_t len = strcspn(p, "/?");
+        snprintf(segs[n++], sizeof(segs[0]), "%.*s", (int)(len < 63 ? len : 63), p);
+        p += len;
+        if (*p == '/')
+            p++;
+    }
+    if (n == 0) {
+        snprintf(out, cap, "%s", method);
+        return;
+    }
+    if (aggregated)
+        verb = "aggregatedList";
+    else if (n >= 3) /* a custom verb: targetPools/NAME/addInstance */
+        verb = segs[2];
+    else if (!strcmp(method, "GET"))
+        verb = n == 2 ? "get" : "list";
+    else if (!strcmp(method, "POST"))
+        verb = "insert";
+    else if (!strcmp(method, "PUT"))
+        verb = "update";
+    else if (!strcmp(method, "PATCH"))
+        verb = "patch";
+    else if (!strcmp(method, "DELETE"))
+        verb = "delete";
+    else
+        verb = method;
+    snprintf(out, cap, "%s.%s", segs[0], verb);
+}
+
 int gce_call(struct lbp_provider_ctx *ctx, const struct gce_conf *c, const char *method,
              const char *path, struct json_object *body, const char *what, struct gce_resp *r,
              struct lbp_rest_error *e, struct lbp_call *call)
 {
     struct lbp_rest rest = ctx->rest;
-    struct lbp_rest_req q = {.method = method, .operation = what, .body = body};
+    char label[80];
+    struct lbp_rest_req q = {.method = method, .operation = what, .metric = label, .body = body};
     struct lbp_rest_resp resp;
     struct lbp_buf url;
     /* listInstances and getHealth are reads that happen to be POSTs: no requestId */
@@ -103,6 +155,7 @@ int gce_call(struct lbp_provider_ctx *ctx, const struct gce_conf *c, const char 
     int rc;
 
     rest.map_error = map_error;
+    gce_method_name(method, path, label, sizeof(label));
     lbp_buf_init(&url, GCE_URL_MAX * 2);
     rc = lbp_buf_addf(&url, "%sprojects/%s/%s", c->endpoint, c->project, path);
     if (rc == LBP_OK && mutating) {

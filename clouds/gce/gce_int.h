@@ -126,6 +126,8 @@ void gce_resp_free(struct gce_resp *r);
  * "global/firewalls"). Mutating methods get a fresh requestId, which makes
  * them safe to re-send. LBP_OK with r->json, or the error (call->err).
  */
+/* The Compute method a call is ("forwardingRules.insert"): the bounded metrics label. */
+void gce_method_name(const char *method, const char *path, char *out, size_t cap);
 int gce_call(struct lbp_provider_ctx *ctx, const struct gce_conf *c, const char *method,
              const char *path, struct json_object *body, const char *what, struct gce_resp *r,
              struct lbp_rest_error *e, struct lbp_call *call);

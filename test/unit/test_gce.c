@@ -366,6 +366,36 @@ static void t_jwt(void **state)
     EVP_PKEY_free(key);
 }
 
+/* Metrics labels are Compute method names: bounded, never an object's name. */
+static void t_method_names(void **state)
+{
+    static const struct {
+        const char *method, *path, *want;
+    } cases[] = {
+        {"POST", "regions/us-central1/forwardingRules", "forwardingRules.insert"},
+        {"GET", "regions/us-central1/forwardingRules/a0123456789abcdef", "forwardingRules.get"},
+        {"DELETE", "regions/us-central1/forwardingRules/a0123?requestId=x",
+         "forwardingRules.delete"},
+        {"GET", "regions/us-central1/forwardingRules?filter=description%3Dx",
+         "forwardingRules.list"},
+        {"PUT", "global/firewalls/k8s-fw-a0123", "firewalls.update"},
+        {"PATCH", "global/firewalls/k8s-fw-a0123", "firewalls.patch"},
+        {"POST", "regions/us-central1/targetPools/a0123/addInstance", "targetPools.addInstance"},
+        {"GET", "regions/us-central1/operations/operation-17-ab", "operations.get"},
+        {"POST", "regions/us-central1/operations/operation-17-ab/wait", "operations.wait"},
+        {"GET", "zones/us-central1-a/instances/node-1", "instances.get"},
+        {"GET", "aggregated/forwardingRules?filter=x", "forwardingRules.aggregatedList"},
+        {"GET", "global/httpHealthChecks", "httpHealthChecks.list"},
+        {"GET", "", "GET"},
+    };
+    char out[80];
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        gce_method_name(cases[i].method, cases[i].path, out, sizeof(out));
+        assert_string_equal(out, cases[i].want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -373,6 +403,7 @@ int main(void)
         cmocka_unit_test(t_op_errors),    cmocka_unit_test(t_names),
         cmocka_unit_test(t_descriptions), cmocka_unit_test(t_conf),
         cmocka_unit_test(t_annotations),  cmocka_unit_test(t_jwt),
+        cmocka_unit_test(t_method_names),
     };
     if (have_data(NULL) != 0) {
         /* the rules still run; the recorded answers are skipped */
@@ -380,6 +411,7 @@ int main(void)
             cmocka_unit_test(t_op_errors),    cmocka_unit_test(t_names),
             cmocka_unit_test(t_descriptions), cmocka_unit_test(t_conf),
             cmocka_unit_test(t_annotations),  cmocka_unit_test(t_jwt),
+            cmocka_unit_test(t_method_names),
         };
         printf("no recorded GCE data at %s: those tests skipped\n", g_dir);
         return cmocka_run_group_tests(rules, NULL, NULL);
