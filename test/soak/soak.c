@@ -6,6 +6,7 @@
  *
  *   soak --services N --seconds T --cloud aws|gce|azure|cloudstack|baremetal|mock
  *        [--rate OPS/S] [--kill-every S] [--settle S] [--nodes K] [--seed S] [--dir D]
+ *        [--workers W]
  *
  * Faults while churning: a share of API requests answered 5xx (fake API
  * server "errorPercent"), every 10 s every watch dropped and the next
@@ -72,7 +73,7 @@ static const struct soak_cloud *const clouds[] = {
     &soak_cloud_mock,       NULL};
 
 struct opts {
-    int services, seconds, rate, kill_every, settle, nodes;
+    int services, seconds, rate, kill_every, settle, nodes, workers;
     unsigned seed;
     const char *cloud, *dir;
 };
@@ -99,7 +100,15 @@ struct owner {
     UT_hash_handle hh;
 };
 
-static struct opts o = {500, 90, 20, 60, 30, 3, 1, "aws", NULL};
+static struct opts o = {.services = 500,
+                        .seconds = 90,
+                        .rate = 20,
+                        .kill_every = 60,
+                        .settle = 30,
+                        .nodes = 3,
+                        .workers = 8,
+                        .seed = 1,
+                        .cloud = "aws"};
 static const struct soak_cloud *cloud;
 static struct lbp_fake_api api;
 static char dir[400], cfg_path[600];
@@ -314,8 +323,9 @@ static void churn_one(void)
 
 static void start_replica(struct replica *r)
 {
-    char bind[64];
+    char bind[64], workers[16];
     snprintf(bind, sizeof(bind), "127.0.0.1:%d", r->port);
+    snprintf(workers, sizeof(workers), "%d", o.workers);
     const char *argv[] = {lbp_test_lbprov_bin(),
                           "controller",
                           "--cloud",
@@ -345,6 +355,8 @@ static void start_replica(struct replica *r)
                           "10s",
                           "--kube-api-qps",
                           "0",
+                          "--concurrent-service-syncs",
+                          workers,
                           NULL};
     r->pid = lbp_test_spawn((char *const *)argv, r->log);
 }
@@ -789,7 +801,8 @@ static void usage(void)
 {
     fprintf(stderr, "usage: soak [--services N] [--seconds T]\n"
                     "            [--cloud aws|gce|azure|cloudstack|baremetal|mock] [--rate OPS/S]\n"
-                    "            [--kill-every S] [--settle S] [--nodes K] [--seed S] [--dir D]\n");
+                    "            [--kill-every S] [--settle S] [--nodes K] [--seed S] [--dir D]\n"
+                    "            [--workers W]   the replicas' --concurrent-service-syncs (8)\n");
 }
 
 static int parse_args(int argc, char **argv)
@@ -819,6 +832,8 @@ static int parse_args(int argc, char **argv)
             o.settle = (int)n;
         else if (!strcmp(a, "--nodes") && n >= 1 && n <= 60)
             o.nodes = (int)n;
+        else if (!strcmp(a, "--workers") && n >= 1 && n <= 256)
+            o.workers = (int)n;
         else if (!strcmp(a, "--seed"))
             o.seed = (unsigned)n;
         else
@@ -889,8 +904,9 @@ int main(int argc, char **argv)
             return 1;
     }
     snprintf(cfg_path, sizeof(cfg_path), "%s/cloud.conf", dir);
-    printf("soak: %d Services, %d s, cloud %s, %d ops/s, SIGKILL every %d s, logs in %s\n",
-           o.services, o.seconds, cloud->name, o.rate, o.kill_every, dir);
+    printf("soak: %d Services, %d s, cloud %s, %d ops/s, SIGKILL every %d s, %d workers, logs in "
+           "%s\n",
+           o.services, o.seconds, cloud->name, o.rate, o.kill_every, o.workers, dir);
     fflush(stdout);
 
     if (cloud->prepare && (rc = cloud->prepare(dir, o.nodes)) != 0) {
