@@ -224,6 +224,8 @@ struct lbp_call {
      * reconciler choose. With LBP_PENDING it means "waiting for a resource
      * another Service holds": poll after retry_after_s without growing the
      * backoff, and requeue such Services early when any LB is removed.
+     * With another failure (LBP_RETRY...) the backoff applies and an LB's
+     * removal requeues the Service early too (room on a shared object).
      */
     const char *event_reason;
 };

@@ -60,7 +60,7 @@ static void requeue_where(struct lbp_reconcile *r, bool waiting_only)
     }
     free(keys);
     if (n)
-        lbp_v(1, "requeued %zu Services%s", n, waiting_only ? " waiting for an address" : "");
+        lbp_v(1, "requeued %zu Services%s", n, waiting_only ? " waiting for room" : "");
 }
 
 void lbp_reconcile_wake_waiting(struct lbp_reconcile *r)

@@ -188,7 +188,7 @@ void lbp_reconcile_event(struct lbp_reconcile *r, const struct lbp_service *svc,
 struct lbp_svc_state *lbp_state_get(struct lbp_reconcile *r, const char *key, bool create);
 /* The sync hash: lbp_service_hash, plus labels/selector for providers that read them. */
 uint64_t lbp_reconcile_svc_hash(const struct lbp_reconcile *r, const struct lbp_service *svc);
-/* Requeues, now, every Service waiting for an address (an LB was removed). */
+/* Requeues, now, every Service waiting for an address or room (an LB was removed). */
 void lbp_reconcile_wake_waiting(struct lbp_reconcile *r);
 /* Requeues, now, every handled Service (the provider configuration changed). */
 void lbp_reconcile_requeue_all(struct lbp_reconcile *r);

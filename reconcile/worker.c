@@ -399,8 +399,19 @@ static struct sync_outcome sync_ensure(struct lbp_reconcile *r, struct sync_ctx 
             lbp_reconcile_event(r, c->svc, "Warning",
                                 call.event_reason ? call.event_reason : "SyncLoadBalancerFailed",
                                 call.event_reason && call.err[0] ? call.err : msg);
-        if (rc != LBP_INVALID)
+        if (rc != LBP_INVALID) {
+            /*
+             * A failure with a reason of the provider's may be room that
+             * other Services hold (a cloud's limit on a shared object): a
+             * removal requeues it early, besides the backoff.
+             */
+            if (call.event_reason) {
+                pthread_mutex_lock(&r->mu);
+                c->st->waiting = true;
+                pthread_mutex_unlock(&r->mu);
+            }
             return retry(lbst.retry_after_s ? lbst.retry_after_s : call.retry_after_s);
+        }
         pthread_mutex_lock(&r->mu);
         c->st->invalid_hash = c->h;
         c->st->config_gen = c->gen;

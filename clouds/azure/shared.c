@@ -17,8 +17,17 @@
  * (Azure-AsyncOperation) is kept in the slot; every call for that object
  * meanwhile answers LBP_PENDING (polling it at most as often as ARM's
  * Retry-After allows), and parts arriving meanwhile wait for the next PUT.
- * A 400 for a PUT that carried several Services' parts is retried with the
- * caller's part alone, so a bad part is reported to its own Service only.
+ * A 400 for a PUT that carried other Services' parts is retried with the
+ * caller's part alone, so a bad part is reported to its own Service only;
+ * a caller whose part such a retry left out puts it back on its next turn.
+ *
+ * Azure's hard limits on one object (600 frontends, 1,500 rules per load
+ * balancer, 299 rules per NIC ip configuration, 1,000 security rules) are
+ * 400s too. Past one, the part that does not fit is not kept, the others'
+ * go on, and its Service gets LBP_RETRY with a message naming the limit:
+ * retried with the reconciler's backoff, and early when a Service's load
+ * balancer is removed (event_reason marks it as waiting for room others
+ * hold).
  *
  * The load balancer is deleted when its last frontend goes (with the NIC
  * pool released first); the security group is the cluster's and stays.
@@ -424,6 +433,24 @@ static void start_op(struct az_slot *s, const struct az_resp *r, bool del)
     s->op_next_ms = lbp_now_ms() + s->op_delay_s * 1000ull;
 }
 
+/*
+ * Is this refusal one of Azure's count limits? Its documented codes end in
+ * "LimitReached"; for the rest (rules per NIC ip configuration, per load
+ * balancer) only the message's wording is known: "... cannot have more
+ * than N ...".
+ */
+static bool limit_refusal(struct json_object *body, char *what, size_t cap)
+{
+    const char *code = json_object_get_string(lbp_json_at(body, "error.code"));
+    const char *msg = json_object_get_string(lbp_json_at(body, "error.message"));
+    size_t n = code ? strlen(code) : 0;
+    bool limit = (n > 12 && strcmp(code + n - 12, "LimitReached") == 0) ||
+                 (msg && strcasestr(msg, "cannot have more than"));
+    if (limit)
+        snprintf(what, cap, "%s: %s", code ? code : "-", msg ? msg : "-");
+    return limit;
+}
+
 /* Puts taken parts back unless their owner registered a newer one meanwhile. */
 static void put_back(struct az_slot *s, struct az_part *taken, size_t n, const char *only)
 {
@@ -512,6 +539,15 @@ static int poll_op(struct lbp_provider_ctx *ctx, struct az_slot *s, struct lbp_c
     return LBP_OK;
 }
 
+/* Did a PUT carry parts other than mine (NULL: the caller has none)? */
+static bool others(const struct az_part *taken, size_t n, const char *mine)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!mine || strcmp(taken[i].owner, mine) != 0)
+            return true;
+    return false;
+}
+
 int az_slot_sync(struct lbp_provider_ctx *ctx, struct az_slot *s, const struct az_part *part,
                  struct json_object **out, struct lbp_call *call)
 {
@@ -534,6 +570,7 @@ int az_slot_sync(struct lbp_provider_ctx *ctx, struct az_slot *s, const struct a
         size_t n_taken = 0;
         bool need_pool;
         const char *state = NULL;
+        char limit[LBP_ERRBUF_SIZE];
 
         if ((rc = poll_op(ctx, s, call))) {
             if (rc == LBP_PENDING && done_before(s, part)) {
@@ -576,6 +613,13 @@ int az_slot_sync(struct lbp_provider_ctx *ctx, struct az_slot *s, const struct a
 
         /* Which registered parts does the object not show yet? */
         pthread_mutex_lock(&s->plock);
+        /* A PUT refused for another Service's part dropped ours: it goes again. */
+        if (part && !has_part(s, part->owner) && !covered(s, cur, part) &&
+            (rc = upsert(s, part->owner, part->want))) {
+            pthread_mutex_unlock(&s->plock);
+            json_object_put(cur);
+            goto out;
+        }
         for (size_t i = 0; i < s->n_parts;) {
             if (covered(s, cur, &s->parts[i]))
                 drop_part(s, s->parts[i].owner); /* the last part moves to i */
@@ -664,13 +708,27 @@ int az_slot_sync(struct lbp_provider_ctx *ctx, struct az_slot *s, const struct a
             put_back(s, taken, n_taken, NULL);
             continue;
         }
-        if (rc == LBP_INVALID && n_taken > 1) {
+        if (rc == LBP_INVALID && others(taken, n_taken, mine)) {
             /* Whose part is wrong? Try again with the caller's alone. */
             az_resp_free(&r);
             lbp_v(1, "azure: PUT %s with %zu parts refused (%s); retrying part by part", s->name,
                   n_taken, call->err);
             put_back(s, taken, n_taken, mine ? mine : "");
             continue;
+        }
+        if (rc == LBP_INVALID && limit_refusal(r.json, limit, sizeof(limit))) {
+            lbp_failf(call,
+                      "%s %s (one per cluster, shared by its Services) is at an Azure limit: %s "
+                      "The Service waits for room: retried with backoff, and at once when another "
+                      "Service's load balancer is deleted",
+                      s->kind == AZ_SLOT_LB ? "load balancer" : "security group", s->name, limit);
+            lbp_warn("azure: %s: PUT refused at an Azure limit: %s", s->name, limit);
+            call->event_reason = "SyncLoadBalancerFailed";
+            call->retry_after_s = 0; /* the reconciler's backoff */
+            rc = LBP_RETRY;
+            az_resp_free(&r);
+            put_back(s, taken, n_taken, ""); /* not kept: the others' PUTs go on without it */
+            goto out;
         }
         if (rc) {
             az_resp_free(&r);

@@ -1034,6 +1034,228 @@ static void test_nsg(void **st)
     resp_free(&r);
 }
 
+/* ---- Azure's hard limits ---- */
+
+/* A growing JSON text (the limit tests build bodies of hundreds of items). */
+struct text {
+    char *s;
+    size_t n, cap;
+};
+
+static void addf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void addf(struct text *t, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    assert_true(n >= 0);
+    if (t->n + (size_t)n + 1 > t->cap) {
+        t->cap = (t->n + (size_t)n + 1) * 2;
+        t->s = realloc(t->s, t->cap);
+        assert_non_null(t->s);
+    }
+    va_start(ap, fmt);
+    vsnprintf(t->s + t->n, t->cap - t->n, fmt, ap);
+    va_end(ap);
+    t->n += (size_t)n;
+}
+
+/* An NSG with n Inbound rules r0..r(n-1) on distinct priorities. */
+static void nsg_n(struct text *t, int n)
+{
+    char one[400];
+    t->n = 0;
+    addf(t, "{\"location\":\"eastus\",\"properties\":{\"securityRules\":[");
+    for (int i = 0; i < n; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "r%d", i);
+        rule(one, sizeof(one), name, 500 + i);
+        addf(t, "%s%s", i ? "," : "", one);
+    }
+    addf(t, "]}}");
+}
+
+/*
+ * A Standard LB `lb` with n_fe internal frontends fe0.., a pool, and per
+ * frontend the ports [port0, port0 + n_ports) as Tcp rules to the pool.
+ */
+static void lb_n(struct text *t, const char *lb, int n_fe, int port0, int n_ports)
+{
+    t->n = 0;
+    addf(t, "{\"location\":\"eastus\",\"sku\":{\"name\":\"Standard\"},\"properties\":{"
+            "\"frontendIPConfigurations\":[");
+    for (int i = 0; i < n_fe; i++)
+        addf(t, "%s{\"name\":\"fe%d\",\"properties\":{\"subnet\":{\"id\":\"%s\"}}}", i ? "," : "",
+             i, SUBNET_ID);
+    addf(t, "],\"backendAddressPools\":[{\"name\":\"pool\"}],\"loadBalancingRules\":[");
+    for (int i = 0; i < n_fe; i++)
+        for (int p = port0; p < port0 + n_ports; p++)
+            addf(t,
+                 "%s{\"name\":\"fe%d-%d\",\"properties\":{\"protocol\":\"Tcp\",\"frontendPort\":%d,"
+                 "\"backendPort\":%d,\"frontendIPConfiguration\":{\"id\":\"%s/loadBalancers/%s/"
+                 "frontendIPConfigurations/fe%d\"},\"backendAddressPool\":{\"id\":\"%s/"
+                 "loadBalancers/%s/backendAddressPools/pool\"}}}",
+                 i || p > port0 ? "," : "", i, p, p, p, NET, lb, i, NET, lb);
+    addf(t, "]}}");
+}
+
+/* node-0's NIC in the pools of these LBs (NULL: out of every pool). */
+static void nic_pools(char *out, size_t cap, const char *lb1, const char *lb2)
+{
+    char pools[800] = "";
+    if (lb1)
+        snprintf(pools, sizeof(pools),
+                 ",\"loadBalancerBackendAddressPools\":[{\"id\":\"%s/loadBalancers/%s/"
+                 "backendAddressPools/pool\"}",
+                 NET, lb1);
+    if (lb2)
+        snprintf(pools + strlen(pools), sizeof(pools) - strlen(pools),
+                 ",{\"id\":\"%s/loadBalancers/%s/backendAddressPools/pool\"}", NET, lb2);
+    if (lb1)
+        snprintf(pools + strlen(pools), sizeof(pools) - strlen(pools), "]");
+    snprintf(out, cap,
+             "{\"location\":\"eastus\",\"properties\":{\"ipConfigurations\":[{\"name\":"
+             "\"ipconfig1\",\"properties\":{\"primary\":true,\"subnet\":{\"id\":\"%s\"}%s}}]}}",
+             SUBNET_ID, pools);
+}
+
+static void expect_limit(struct resp *r, const char *code, const char *msg)
+{
+    expect_error(r, 400, code);
+    if (!strstr(jp(r->json, "error.message"), msg))
+        fail_msg("want a message with \"%s\", got %s", msg, r->raw.body);
+}
+
+/* Its etag and the length of an array of it. */
+static size_t count_of(const char *path, const char *arr, char *etag, size_t cap)
+{
+    struct resp r;
+    size_t n;
+    arm("GET", path, NULL, &r);
+    assert_int_equal(r.status, 200);
+    n = json_object_array_length(jo(r.json, arr));
+    if (etag)
+        snprintf(etag, cap, "%s", jp(r.json, "etag"));
+    resp_free(&r);
+    return n;
+}
+
+static void test_limits(void **st)
+{
+    struct text t = {0};
+    struct resp r;
+    char nic[1500], etag[96], etag2[96];
+    const char *lb = NET "/loadBalancers/lim-lb" V, *lb2 = NET "/loadBalancers/lim-lb2" V,
+               *nsg = NET "/networkSecurityGroups/lim-nsg" V,
+               *nic_path = NET "/networkInterfaces/node-0-nic" V;
+    (void)st;
+
+    /* Azure's own numbers by default; the refused object is not made. */
+    nsg_n(&t, 1001);
+    arm("PUT", nsg, t.s, &r);
+    expect_limit(&r, "SecurityRuleCountLimitReached",
+                 "A security group cannot have more than 1000 security rules.");
+    resp_free(&r);
+    arm("GET", nsg, NULL, &r);
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+    nsg_n(&t, 1000);
+    put_ok(nsg, t.s);
+    del_ok(nsg);
+    lb_n(&t, "lim-lb", 601, 80, 0);
+    arm("PUT", lb, t.s, &r);
+    expect_limit(&r, "LoadBalancerFrontendIPConfigurationCountLimitReached",
+                 "A load balancer cannot have more than 600 FrontendIPConfigurations.");
+    resp_free(&r);
+    lb_n(&t, "lim-lb", 1, 1, 1501);
+    arm("PUT", lb, t.s, &r);
+    expect_limit(&r, "BadRequest", "cannot have more than 1500 load balancing rules");
+    resp_free(&r);
+    arm("GET", lb, NULL, &r);
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+    /* 299 rules per NIC ip configuration: node-0 in the pool, then rule 300 is refused. */
+    lb_n(&t, "lim-lb", 1, 1, 299);
+    put_ok(lb, t.s);
+    nic_pools(nic, sizeof(nic), "lim-lb", NULL);
+    put_ok(nic_path, nic);
+    lb_n(&t, "lim-lb", 1, 1, 300);
+    arm("PUT", lb, t.s, &r);
+    expect_limit(&r, "BadRequest",
+                 "IpConfiguration " NET "/networkInterfaces/node-0-nic/ipConfigurations/ipconfig1"
+                 " cannot have more than 299 NAT or load balancing rules combined.");
+    resp_free(&r);
+    assert_int_equal(count_of(lb, "properties.loadBalancingRules", NULL, 0), 299);
+    nic_pools(nic, sizeof(nic), NULL, NULL);
+    put_ok(nic_path, nic);
+    /* Out of the pool, the NIC no longer counts. */
+    put_ok(lb, t.s);
+    assert_int_equal(count_of(lb, "properties.loadBalancingRules", NULL, 0), 300);
+
+    /* Small limits from the control endpoint. */
+    config("{\"max_lb_frontends\":2,\"max_lb_rules\":3,\"max_nic_rules\":2,\"max_nsg_rules\":2}");
+    lb_n(&t, "lim-lb", 2, 80, 1);
+    put_ok(lb, t.s);
+    count_of(lb, "properties.frontendIPConfigurations", etag, sizeof(etag));
+    lb_n(&t, "lim-lb", 3, 80, 1);
+    arm("PUT", lb, t.s, &r);
+    expect_limit(&r, "LoadBalancerFrontendIPConfigurationCountLimitReached",
+                 "more than 2 FrontendIPConfigurations");
+    resp_free(&r);
+    /* Refused: the object and its etag are as they were. */
+    assert_int_equal(count_of(lb, "properties.frontendIPConfigurations", etag2, sizeof(etag2)), 2);
+    assert_string_equal(etag, etag2);
+    lb_n(&t, "lim-lb", 2, 80, 2);
+    arm("PUT", lb, t.s, &r);
+    expect_limit(&r, "BadRequest", "more than 3 load balancing rules and inbound NAT rules");
+    resp_free(&r);
+
+    /* Rules per NIC ip configuration count over every load balancer whose pool holds it. */
+    nic_pools(nic, sizeof(nic), "lim-lb", NULL);
+    put_ok(nic_path, nic);
+    lb_n(&t, "lim-lb2", 1, 80, 1);
+    put_ok(lb2, t.s);
+    nic_pools(nic, sizeof(nic), "lim-lb", "lim-lb2");
+    arm("PUT", nic_path, nic, &r);
+    expect_limit(&r, "BadRequest", "/ipConfigurations/ipconfig1 cannot have more than 2 NAT");
+    resp_free(&r);
+    arm("GET", nic_path, NULL, &r);
+    assert_int_equal(
+        json_object_array_length(jo(r.json, "properties.ipConfigurations[0].properties."
+                                            "loadBalancerBackendAddressPools")),
+        1);
+    resp_free(&r);
+    /* lim-lb's third rule would be the NIC's third (the LB itself allows 3). */
+    lb_n(&t, "lim-lb", 1, 80, 3);
+    arm("PUT", lb, t.s, &r);
+    expect_limit(&r, "BadRequest", "/node-0-nic/ipConfigurations/ipconfig1 cannot have more");
+    resp_free(&r);
+    assert_int_equal(count_of(lb, "properties.loadBalancingRules", NULL, 0), 2);
+
+    /* Security rules per group. */
+    nsg_n(&t, 2);
+    put_ok(nsg, t.s);
+    count_of(nsg, "properties.securityRules", etag, sizeof(etag));
+    nsg_n(&t, 3);
+    arm("PUT", nsg, t.s, &r);
+    expect_limit(&r, "SecurityRuleCountLimitReached",
+                 "A security group cannot have more than 2 security rules.");
+    resp_free(&r);
+    assert_int_equal(count_of(nsg, "properties.securityRules", etag2, sizeof(etag2)), 2);
+    assert_string_equal(etag, etag2);
+
+    config("{\"max_lb_frontends\":600,\"max_lb_rules\":1500,\"max_nic_rules\":299,"
+           "\"max_nsg_rules\":1000}");
+    nic_pools(nic, sizeof(nic), NULL, NULL);
+    put_ok(nic_path, nic);
+    del_ok(lb);
+    del_ok(lb2);
+    del_ok(nsg);
+    free(t.s);
+}
+
 static void test_nodes_and_pools(void **st)
 {
     struct resp r;
@@ -1356,6 +1578,28 @@ static void test_flags(void **st)
     assert_int_equal(r.status, 400);
     resp_free(&r);
     assert_int_equal(fake_azure_stop(&b), 0);
+
+    /* A limit from its flag. */
+    {
+        const char *lim[] = {"--max-nsg-rules", "1", NULL};
+        char saved[200], r1[400], r2[400], body[1200];
+        assert_int_equal(fake_azure_start(&b, lim), 0);
+        snprintf(saved, sizeof(saved), "%s", g_token);
+        assert_int_equal(fake_azure_token(&b, g_token, sizeof(g_token)), 0);
+        arm_on(&b, "PUT", SUB "/resourcegroups/lbprov-rg?api-version=2021-04-01",
+               "{\"location\":\"eastus\"}", NULL, NULL, &r);
+        assert_int_equal(r.status, 201);
+        resp_free(&r);
+        rule(r1, sizeof(r1), "a", 500);
+        rule(r2, sizeof(r2), "b", 501);
+        snprintf(body, sizeof(body),
+                 "{\"location\":\"eastus\",\"properties\":{\"securityRules\":[%s,%s]}}", r1, r2);
+        arm_on(&b, "PUT", NET "/networkSecurityGroups/n" V, body, NULL, NULL, &r);
+        expect_limit(&r, "SecurityRuleCountLimitReached", "more than 1 security rules");
+        resp_free(&r);
+        assert_int_equal(fake_azure_stop(&b), 0);
+        snprintf(g_token, sizeof(g_token), "%s", saved);
+    }
 }
 
 static int setup(void **st)
@@ -1401,6 +1645,7 @@ int main(void)
         cmocka_unit_test(test_references),
         cmocka_unit_test(test_nsg),
         cmocka_unit_test(test_nodes_and_pools),
+        cmocka_unit_test(test_limits),
         cmocka_unit_test(test_counters_and_state),
         cmocka_unit_test(test_recorded_cassettes),
         cmocka_unit_test(test_flags),

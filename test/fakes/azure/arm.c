@@ -883,6 +883,89 @@ static void lb_passthrough(const char *lb_id, const char *coll, const char *type
     }
 }
 
+/*
+ * Azure's hard limits (az_cfg.max_*), checked with the rest of the body so
+ * a PUT past one stores nothing, as ARM validates before it accepts. Where
+ * Azure documents the error (frontends, security rules) its code and
+ * message are used. For the rules per NIC ip configuration only the message
+ * is documented, and for the rules per load balancer neither: those answer
+ * under the neutral code BadRequest, with a message in ARM's style.
+ */
+#define NEUTRAL_CODE "BadRequest"
+
+/* Rules whose backend pool is pool_id: lb_props's when the pool is lb_id's (the LB being
+   written), else the stored load balancer's. */
+static size_t rules_on_pool(const char *lb_id, struct json_object *lb_props, const char *pool_id)
+{
+    const char *slash = pool_id ? strcasestr(pool_id, "/backendAddressPools/") : NULL;
+    struct json_object *rules = NULL;
+    size_t n = 0, len;
+    if (!slash)
+        return 0;
+    len = (size_t)(slash - pool_id);
+    if (lb_id && strlen(lb_id) == len && !strncasecmp(pool_id, lb_id, len)) {
+        rules = jget(lb_props, "loadBalancingRules");
+    } else {
+        char other[ID_CAP];
+        struct res *lb;
+        snprintf(other, sizeof(other), "%.*s", (int)len, pool_id);
+        lb = find_kind(other, K_LB);
+        rules = lb ? jget(jobj(lb->body, "properties"), "loadBalancingRules") : NULL;
+    }
+    for (size_t i = 0; i < alen(rules); i++)
+        if (!strcasecmp(ref_id(jobj(json_object_array_get_idx(rules, i), "properties"),
+                               "backendAddressPool")
+                            ?: "",
+                        pool_id))
+            n++;
+    return n;
+}
+
+/* A NIC ip configuration (as stored) may carry at most max_nic_rules rules, counted over
+   every pool it is in, of every load balancer; lb_props stands for lb_id when it is set. */
+static int nic_cfg_rules(struct json_object *cfg, const char *lb_id, struct json_object *lb_props,
+                         struct az_reply *r)
+{
+    struct json_object *pools = jget(jobj(cfg, "properties"), "loadBalancerBackendAddressPools");
+    size_t n = 0;
+    for (size_t i = 0; i < alen(pools); i++)
+        n += rules_on_pool(lb_id, lb_props, az_js(json_object_array_get_idx(pools, i), "id"));
+    if (n > (size_t)az_cfg.max_nic_rules) {
+        az_error(r, 400, NEUTRAL_CODE,
+                 "IpConfiguration %s cannot have more than %d NAT or load balancing rules "
+                 "combined.",
+                 az_js(cfg, "id"), az_cfg.max_nic_rules);
+        return -1;
+    }
+    return 0;
+}
+
+/* Every stored NIC ip configuration in one of lb_id's pools, with lb_props as lb_id's body. */
+static int lb_nic_limits(const char *lb_id, struct json_object *lb_props, struct az_reply *r)
+{
+    size_t len = strlen(lb_id);
+    for (struct res *n = g_res; n; n = n->hh.next) {
+        struct json_object *cfgs;
+        if (n->kind != K_NIC && n->kind != K_VMSS_NIC)
+            continue;
+        cfgs = jget(jobj(n->body, "properties"), "ipConfigurations");
+        for (size_t j = 0; j < alen(cfgs); j++) {
+            struct json_object *c = json_object_array_get_idx(cfgs, j),
+                               *pools =
+                                   jget(jobj(c, "properties"), "loadBalancerBackendAddressPools");
+            bool ours = false;
+            for (size_t k = 0; k < alen(pools) && !ours; k++) {
+                const char *pid = az_js(json_object_array_get_idx(pools, k), "id");
+                ours = pid && !strncasecmp(pid, lb_id, len) &&
+                       !strncasecmp(pid + len, "/backendAddressPools/", 21);
+            }
+            if (ours && nic_cfg_rules(c, lb_id, lb_props, r))
+                return -1;
+        }
+    }
+    return 0;
+}
+
 static int body_lb(struct res *old, const char *id, struct json_object *in, struct json_object *out,
                    struct az_reply *r)
 {
@@ -901,6 +984,19 @@ static int body_lb(struct res *old, const char *id, struct json_object *in, stru
     for (int i = 0; i < 7; i++)
         if (!(a[i] = children(ip, keys[i], id, r)))
             goto out;
+    if (alen(a[0]) > (size_t)az_cfg.max_lb_frontends) {
+        az_error(r, 400, "LoadBalancerFrontendIPConfigurationCountLimitReached",
+                 "A load balancer cannot have more than %d FrontendIPConfigurations.",
+                 az_cfg.max_lb_frontends);
+        goto out;
+    }
+    if (alen(a[2]) + alen(a[4]) > (size_t)az_cfg.max_lb_rules) {
+        az_error(r, 400, NEUTRAL_CODE,
+                 "A load balancer cannot have more than %d load balancing rules and inbound NAT "
+                 "rules combined.",
+                 az_cfg.max_lb_rules);
+        goto out;
+    }
     /* Same key order as ARM answers with. */
     az_guid(guid);
     jset_str(props, "resourceGuid",
@@ -911,7 +1007,7 @@ static int body_lb(struct res *old, const char *id, struct json_object *in, stru
         lb_pools(id, a[1], jget(props, keys[1]), r) ||
         lb_probes(id, a[3], jget(props, keys[3]), r) ||
         lb_rules(id, props, a[2], jget(props, keys[2]), r) ||
-        lb_nat_rules(id, props, a[4], jget(props, keys[4]), r))
+        lb_nat_rules(id, props, a[4], jget(props, keys[4]), r) || lb_nic_limits(id, props, r))
         goto out;
     lb_passthrough(id, keys[5], LB_CHILD_TYPE("outboundRules"), a[5], jget(props, keys[5]));
     lb_passthrough(id, keys[6], LB_CHILD_TYPE("inboundNatPools"), a[6], jget(props, keys[6]));
@@ -1068,6 +1164,11 @@ static int body_nsg(struct res *old, const char *id, struct json_object *in,
     jset(out, "properties", props);
     if (!rules)
         return -1;
+    if (alen(rules) > (size_t)az_cfg.max_nsg_rules) {
+        az_error(r, 400, "SecurityRuleCountLimitReached",
+                 "A security group cannot have more than %d security rules.", az_cfg.max_nsg_rules);
+        goto out;
+    }
     az_guid(guid);
     jset_str(props, "resourceGuid",
              old ? az_js(jobj(old->body, "properties"), "resourceGuid") : guid);
@@ -1213,6 +1314,9 @@ static int body_nic(struct res *old, const char *id, struct json_object *in,
             }
         }
     }
+    for (size_t i = 0; i < alen(out_cfgs); i++)
+        if (nic_cfg_rules(json_object_array_get_idx(out_cfgs, i), NULL, NULL, r))
+            goto out;
     if (vm)
         jset(props, "virtualMachine", new_ref(vm));
     rc = 0;

@@ -37,6 +37,11 @@ struct az_config {
     int retry_after_s;        /* Retry-After on async replies */
     int token_lifetime_s;
     char self_host[96]; /* Host for URLs when a request has none */
+    /* Azure's hard limits, refused on the PUT that would pass them (defaults: Azure's). */
+    int max_lb_frontends; /* frontend IP configurations per load balancer (600) */
+    int max_lb_rules;     /* load-balancing + inbound NAT rules per load balancer (1500) */
+    int max_nic_rules;    /* NAT + load-balancing rules per NIC ip configuration (299) */
+    int max_nsg_rules;    /* security rules per network security group (1000) */
 };
 
 extern struct az_config az_cfg;

@@ -41,6 +41,10 @@ struct az_config az_cfg = {
     .op_ms = 10000,
     .retry_after_s = 1,
     .token_lifetime_s = 3599,
+    .max_lb_frontends = 600,
+    .max_lb_rules = 1500,
+    .max_nic_rules = 299,
+    .max_nsg_rules = 1000,
 };
 pthread_mutex_t az_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fake_listen g_listen = FAKE_LISTEN_INIT("fake-azure");
@@ -166,7 +170,11 @@ static int set_config(struct json_object *in, char *err, size_t cap)
         {"op_polls", &az_cfg.op_polls, 0, 1000},
         {"op_ms", &az_cfg.op_ms, 0, 3600000},
         {"retry_after_s", &az_cfg.retry_after_s, 0, 3600},
-        {"token_lifetime_s", &az_cfg.token_lifetime_s, 1, 86400}};
+        {"token_lifetime_s", &az_cfg.token_lifetime_s, 1, 86400},
+        {"max_lb_frontends", &az_cfg.max_lb_frontends, 0, 1000000},
+        {"max_lb_rules", &az_cfg.max_lb_rules, 0, 1000000},
+        {"max_nic_rules", &az_cfg.max_nic_rules, 0, 1000000},
+        {"max_nsg_rules", &az_cfg.max_nsg_rules, 0, 1000000}};
     return fake_set_ints(in, keys, LBP_ARRAY_LEN(keys), err, cap);
 }
 
@@ -311,6 +319,10 @@ static void usage(FILE *f)
            "  --retry-after S          Retry-After on async replies (default 1)\n"
            "  --token-lifetime S       access-token lifetime in seconds (default 3599)\n"
            "  --public-range CIDR      public IP addresses (default 203.0.113.0/24)\n"
+           "  --max-lb-frontends N     frontend IP configurations per load balancer (600)\n"
+           "  --max-lb-rules N         load-balancing + NAT rules per load balancer (1500)\n"
+           "  --max-nic-rules N        NAT + load-balancing rules per NIC ip configuration (299)\n"
+           "  --max-nsg-rules N        security rules per security group (1000)\n"
            "  --write-federated-key F  write the OIDC issuer's RSA private key (PEM)\n"
            "  --write-federated-token F  write a workload token (JWT) AAD accepts\n"
            "  --federated-issuer I     issuer AAD trusts (default https://oidc.fake-azure.test/)\n"
@@ -363,6 +375,10 @@ int main(int argc, char **argv)
         O_MSICID,
         O_MSIRES,
         O_NOSYS,
+        O_MAX_FE,
+        O_MAX_RULES,
+        O_MAX_NIC,
+        O_MAX_NSG,
     };
     static const struct fake_fault_flag fault_flags[] = {{"throttle", "throttle"},
                                                          {"throttle-rate", "throttle_rate"},
@@ -396,6 +412,10 @@ int main(int argc, char **argv)
         {"msi-client-id", required_argument, NULL, O_MSICID},
         {"msi-res-id", required_argument, NULL, O_MSIRES},
         {"no-system-identity", no_argument, NULL, O_NOSYS},
+        {"max-lb-frontends", required_argument, NULL, O_MAX_FE},
+        {"max-lb-rules", required_argument, NULL, O_MAX_RULES},
+        {"max-nic-rules", required_argument, NULL, O_MAX_NIC},
+        {"max-nsg-rules", required_argument, NULL, O_MAX_NSG},
         {NULL, 0, NULL, 0},
     };
     struct option opts[48];
@@ -465,6 +485,17 @@ int main(int argc, char **argv)
         case O_PUB:
             if (fake_parse_cidr(optarg, &az_cfg.pub_base, &az_cfg.pub_n))
                 goto bad;
+            break;
+        case O_MAX_FE:
+        case O_MAX_RULES:
+        case O_MAX_NIC:
+        case O_MAX_NSG:
+            if (lbp_parse_long(optarg, 0, 1000000, &v))
+                goto bad;
+            *(c == O_MAX_FE      ? &az_cfg.max_lb_frontends
+              : c == O_MAX_RULES ? &az_cfg.max_lb_rules
+              : c == O_MAX_NIC   ? &az_cfg.max_nic_rules
+                                 : &az_cfg.max_nsg_rules) = (int)v;
             break;
         case O_FEDKEY:
             fed_key = optarg;
