@@ -81,7 +81,10 @@ const char *cs_tag(struct json_object *o, const char *key)
         return NULL;
     for (size_t i = 0; i < json_object_array_length(tags); i++) {
         struct json_object *t = json_object_array_get_idx(tags, i);
+        /* A tag whose key or value is not a string (null, a number) is no
+           tag of ours; a null key once reached strcmp. */
         if (json_object_object_get_ex(t, "key", &k) && json_object_object_get_ex(t, "value", &v) &&
+            json_object_is_type(k, json_type_string) && json_object_is_type(v, json_type_string) &&
             strcmp(json_object_get_string(k), key) == 0)
             return json_object_get_string(v);
     }

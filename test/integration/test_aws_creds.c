@@ -328,6 +328,20 @@ static void nothing_secret_in_logs(void **st)
     lbp_http_client_free(h);
 }
 
+/* Clearing credentials leaves no byte of any key part behind. */
+static void clear_wipes_every_byte(void **state)
+{
+    (void)state;
+    struct lbp_aws_credentials *c = malloc(sizeof(*c));
+    assert_non_null(c);
+    memset(c, 0xA5, sizeof(*c));
+    lbp_aws_credentials_clear(c);
+    for (size_t i = 0; i < sizeof(*c); i++)
+        assert_int_equal(((const unsigned char *)c)[i], 0);
+    lbp_aws_credentials_clear(NULL);
+    free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +350,7 @@ int main(void)
         cmocka_unit_test(web_identity),
         cmocka_unit_test(imds_v2_and_refresh),
         cmocka_unit_test(nothing_secret_in_logs),
+        cmocka_unit_test(clear_wipes_every_byte),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -192,6 +192,22 @@ static struct json_object *recorded(const char *name)
     return o;
 }
 
+/* Tags whose key or value is not a string are skipped, not compared. */
+static void test_tags_not_strings(void **state)
+{
+    (void)state;
+    struct json_object *o =
+        json_tokener_parse("{\"tags\":[{\"key\":null,\"value\":\"x\"},{\"key\":5,\"value\":\"y\"},"
+                           "{\"key\":\"lbprov-cluster\",\"value\":null},"
+                           "{\"key\":\"lbprov-cluster\",\"value\":\"c\"}]}");
+    assert_non_null(o);
+    assert_string_equal(cs_tag(o, "lbprov-cluster"), "c");
+    assert_true(cs_has_tag(o, "lbprov-cluster", "c"));
+    assert_null(cs_tag(o, "5"));
+    assert_false(cs_has_tag(o, "lbprov-service", "x"));
+    json_object_put(o);
+}
+
 static void test_recorded(void **state)
 {
     DIR *d = opendir(data_dir());
@@ -257,10 +273,11 @@ static void test_recorded_fields(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_worked_example), cmocka_unit_test(test_reference_vectors),
-        cmocka_unit_test(test_java_encoding),  cmocka_unit_test(test_signatureversion3),
-        cmocka_unit_test(test_error_mapper),   cmocka_unit_test(test_job_outcomes),
-        cmocka_unit_test(test_recorded),       cmocka_unit_test(test_recorded_fields),
+        cmocka_unit_test(test_worked_example),   cmocka_unit_test(test_reference_vectors),
+        cmocka_unit_test(test_java_encoding),    cmocka_unit_test(test_signatureversion3),
+        cmocka_unit_test(test_error_mapper),     cmocka_unit_test(test_job_outcomes),
+        cmocka_unit_test(test_recorded),         cmocka_unit_test(test_recorded_fields),
+        cmocka_unit_test(test_tags_not_strings),
     };
     DIR *d = opendir(data_dir());
     if (!d) {
