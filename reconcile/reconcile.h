@@ -36,6 +36,7 @@ struct lbp_reconcile_opts {
     const char *cluster_name;          /* default "kubernetes" */
     const char *lb_class;              /* NULL: only Services without a class */
     unsigned workers;                  /* default 4 */
+    unsigned status_writers;           /* threads making status writes; default 4 */
     bool node_ready_filter;
     unsigned resync_s;        /* full resync from the cache; default 30 */
     unsigned node_resync_s;   /* node set recomputed regardless of events; default 100 */
