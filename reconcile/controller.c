@@ -101,14 +101,18 @@ static void svc_update(void *ctx, const void *old_obj, const void *new_obj)
      * The rest matters only while the Service wants an LB: during clean-up
      * the status and finalizer changes are our own writes, and re-running
      * the key against a cache that has not caught up would repeat them.
-     * Our finalizer appearing is our own write too; only its removal by
-     * someone else needs a sync.
+     * Our finalizer appearing is our own write, which ended its sync: the
+     * ensure waits for the cache to show it (worker.c). Its removal by
+     * someone else needs a sync at once.
      */
     if (!lbp_service_handled(n, r->lb_class) || n->meta.deleting)
         return;
-    if (lbp_meta_has_finalizer(&o->meta, LBP_FINALIZER) &&
-        !lbp_meta_has_finalizer(&n->meta, LBP_FINALIZER))
+    bool had = lbp_meta_has_finalizer(&o->meta, LBP_FINALIZER);
+    bool has = lbp_meta_has_finalizer(&n->meta, LBP_FINALIZER);
+    if (had && !has)
         lbp_queue_add_now(r->q, n->meta.key);
+    else if (!had && has)
+        lbp_queue_add(r->q, n->meta.key);
     else if (lbp_ingress_hash_service(o) != lbp_ingress_hash_service(n))
         lbp_queue_add(r->q, n->meta.key); /* usually our own write: the worker skips it */
 }

@@ -110,14 +110,19 @@ int lbp_svc_write_status(struct lbp_kube_client *c, const struct lbp_service *sv
 /* ------------------------------------------------------------ status writer (status_writer.c) */
 
 /*
- * A few threads that make the status.loadBalancer PATCHes for the workers,
- * so a worker hands the write over and takes its next key. Per key (the
- * Service's ns/name) at most one write is in flight; a newer submission
- * replaces one not yet sent; one that arrives while a write is in flight
- * waits for it, and is not sent at all when that write succeeded with the
- * same ingress for the same object.
+ * A few threads that make the Service PATCHes for the workers (the
+ * finalizer, status.loadBalancer), so a worker hands the write over and
+ * takes its next key. Per key (the Service's ns/name) at most one write is
+ * in flight; a newer submission replaces one not yet sent; one that arrives
+ * while a write is in flight waits for it, and is not sent at all when that
+ * write succeeded and said the same to the same object.
  */
 struct lbp_status_writer;
+
+enum lbp_sw_kind {
+    LBP_SW_STATUS,    /* status.loadBalancer := st */
+    LBP_SW_FINALIZER, /* add lbprov's finalizer */
+};
 
 /* How a submitted write ended: each submission gets exactly one done call. */
 enum lbp_sw_result {
@@ -130,6 +135,7 @@ enum lbp_sw_result {
 };
 
 struct lbp_sw_job {
+    enum lbp_sw_kind kind;
     struct lbp_service *svc; /* a reference the job holds */
     struct lbp_lb_status st;
     uint64_t hash;  /* lbp_ingress_hash_status(&st) */
@@ -139,7 +145,7 @@ struct lbp_sw_job {
 struct lbp_sw_hooks {
     void *ctx;
     /* The PATCH itself: LBP_OK or the client's rc (LBP_NOT_FOUND for 404). */
-    int (*write)(void *ctx, const struct lbp_service *svc, const struct lbp_lb_status *st);
+    int (*write)(void *ctx, const struct lbp_sw_job *job);
     /*
      * Asked just before each write: LBP_OK to send it, LBP_NOT_FOUND when
      * the object is gone or is another one now, anything else to drop it.
@@ -155,10 +161,11 @@ struct lbp_sw_hooks {
 
 int lbp_sw_new(const struct lbp_sw_hooks *hooks, unsigned threads, struct lbp_status_writer **out);
 /*
- * Queues "write st to svc" (svc is referenced, not taken). LBP_OK, or
- * LBP_RETRY once the writer is stopping (nothing queued, no done call).
+ * Queues a write of kind to svc (referenced, not taken); st for
+ * LBP_SW_STATUS, NULL otherwise. LBP_OK, or LBP_RETRY once the writer is
+ * stopping (nothing queued, no done call).
  */
-int lbp_sw_submit(struct lbp_status_writer *w, struct lbp_service *svc,
+int lbp_sw_submit(struct lbp_status_writer *w, enum lbp_sw_kind kind, struct lbp_service *svc,
                   const struct lbp_lb_status *st, unsigned flags);
 /* Drops key's write not yet sent (done: DROPPED) and waits for one in flight. */
 void lbp_sw_cancel(struct lbp_status_writer *w, const char *key);

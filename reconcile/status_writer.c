@@ -1,11 +1,12 @@
 /*
- * status_writer.c — status.loadBalancer PATCHes off the workers' path.
+ * status_writer.c — the Service PATCHes (finalizer, status.loadBalancer)
+ * off the workers' path.
  *
- * A worker that ensured an LB used to wait for the status write's round
- * trip before taking its next key; with one worker that wait was half of
- * each sync. Here it submits the write and moves on; a fixed pool of
- * threads makes the PATCHes through the same synchronous client (whose
- * slot pool gives each thread its own warm connection).
+ * A worker used to wait for each write's round trip before taking its next
+ * key; with one worker those waits were most of each sync. Here it submits
+ * the write and moves on; a fixed pool of threads makes the PATCHes through
+ * the same synchronous client (whose slot pool gives each thread its own
+ * warm connection).
  *
  * One entry per key (ns/name) while it has work: `pending` (not yet sent)
  * and `inflight` (being sent). A key with a pending job and none in flight
@@ -109,7 +110,7 @@ static enum lbp_sw_result send_one(struct lbp_status_writer *w, const struct lbp
         return LBP_SW_GONE;
     if (*rc != LBP_OK)
         return LBP_SW_DROPPED;
-    *rc = w->h.write(w->h.ctx, j->svc, &j->st);
+    *rc = w->h.write(w->h.ctx, j);
     if (*rc == LBP_OK)
         return LBP_SW_WRITTEN;
     return *rc == LBP_NOT_FOUND ? LBP_SW_GONE : LBP_SW_FAILED;
@@ -154,8 +155,8 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&w->mu);
         e->inflight = NULL;
         if (e->pending) {
-            if (res == LBP_SW_WRITTEN && e->pending->hash == j->hash &&
-                same_object(e->pending->svc, j->svc)) {
+            if (res == LBP_SW_WRITTEN && e->pending->kind == j->kind &&
+                e->pending->hash == j->hash && same_object(e->pending->svc, j->svc)) {
                 same = e->pending;
                 e->pending = NULL;
             } else if (!w->stopping) {
@@ -212,7 +213,7 @@ out:
     return LBP_OK;
 }
 
-int lbp_sw_submit(struct lbp_status_writer *w, struct lbp_service *svc,
+int lbp_sw_submit(struct lbp_status_writer *w, enum lbp_sw_kind kind, struct lbp_service *svc,
                   const struct lbp_lb_status *st, unsigned flags)
 {
     struct lbp_sw_job *j, *old = NULL;
@@ -222,9 +223,12 @@ int lbp_sw_submit(struct lbp_status_writer *w, struct lbp_service *svc,
     j = calloc(1, sizeof(*j));
     if (!j)
         return LBP_NOMEM;
+    j->kind = kind;
     j->svc = lbp_kube_obj_ref(svc);
-    j->st = *st;
-    j->hash = lbp_ingress_hash_status(st);
+    if (st) {
+        j->st = *st;
+        j->hash = lbp_ingress_hash_status(st);
+    }
     j->flags = flags;
     pthread_mutex_lock(&w->mu);
     if (w->stopping) {

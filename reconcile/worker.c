@@ -9,13 +9,15 @@
  * only the node set changed, update_targets is called and nothing is
  * written to the API.
  *
- * The status write leaves the worker: sync_ensure hands it to the status
- * writer (status_writer.c) and the worker takes its next key. The key stays
- * taken in the queue (ACTIVE) until the write ends, and the writer's done
- * hook (status_done) ends it exactly as a synchronous sync would have:
- * done, or retry with the key's backoff; meanwhile a change to the Service
- * only marks the key to run again, so one key never has two syncs, and a
- * deletion's clean-up never runs beside its status write.
+ * The API writes of an ensure leave the worker: sync_ensure hands the
+ * finalizer, and later the status, to the status writer (status_writer.c)
+ * and the worker takes its next key. The key stays taken in the queue
+ * (ACTIVE) until the write ends, and the writer's done hook (status_done)
+ * ends it exactly as a synchronous sync would have: done, or retry with the
+ * key's backoff; meanwhile a change to the Service only marks the key to
+ * run again, so one key never has two syncs, and a deletion's clean-up never
+ * runs beside its write. A sync that wrote the finalizer ends there; the
+ * watch event that shows the finalizer brings the key back for the ensure.
  */
 #include "reconcile/reconcile_int.h"
 #include "common/health.h"
@@ -384,12 +386,15 @@ static struct sync_outcome sync_ensure(struct lbp_reconcile *r, struct sync_ctx 
     if (lbp_reconcile_fenced(r, c->key))
         return done();
     if (!c->has_fin) {
-        rc = lbp_svc_finalizer(r->o.client, c->svc, true);
-        __atomic_add_fetch(&r->m_api_writes, 1, __ATOMIC_RELAXED);
-        if (rc) {
-            lbp_warn("%s: adding finalizer: %s", c->key, lbp_rc_str(rc));
-            return retry(0);
-        }
+        /*
+         * The finalizer comes before any cloud call. Its write leaves the
+         * worker too; once made, the watch shows it and svc_update brings
+         * the key back, with a cache that has it, for the ensure.
+         */
+        rc = lbp_sw_submit(r->sw, LBP_SW_FINALIZER, (struct lbp_service *)c->svc, NULL, 0);
+        if (rc == LBP_OK)
+            return handed();
+        return rc == LBP_RETRY ? done() : retry(0);
     }
     /* a poll of a create or change in progress has said both already */
     if (c->snap.svc_hash != c->h && c->snap.op_pending != LBP_OP_ENSURE)
@@ -466,7 +471,7 @@ static struct sync_outcome sync_ensure(struct lbp_reconcile *r, struct sync_ctx 
     pthread_mutex_unlock(&r->mu);
     if (write) {
         /* the status write and what follows it (Events, the key's end) leave the worker */
-        rc = lbp_sw_submit(r->sw, (struct lbp_service *)c->svc, &lbst,
+        rc = lbp_sw_submit(r->sw, LBP_SW_STATUS, (struct lbp_service *)c->svc, &lbst,
                            c->snap.svc_hash != c->h ? SW_ENSURED : 0);
         if (rc == LBP_OK)
             return handed();
@@ -603,11 +608,33 @@ static void sync_key(struct lbp_reconcile *r, const char *key)
 
 /* ------------------------------------------------------------ the status writer's hooks */
 
-static int status_write(void *ctx, const struct lbp_service *svc, const struct lbp_lb_status *st)
+static int status_write(void *ctx, const struct lbp_sw_job *job)
 {
     struct lbp_reconcile *r = ctx;
     __atomic_add_fetch(&r->m_api_writes, 1, __ATOMIC_RELAXED);
-    return lbp_svc_write_status(r->o.client, svc, st);
+    if (job->kind == LBP_SW_FINALIZER)
+        return lbp_svc_finalizer(r->o.client, job->svc, true);
+    return lbp_svc_write_status(r->o.client, job->svc, &job->st);
+}
+
+/* How a handed-over finalizer write ended: the key's end (the watch brings it back). */
+static void finalizer_done(struct lbp_reconcile *r, const char *key, enum lbp_sw_result res, int rc)
+{
+    uint64_t d;
+    switch (res) {
+    case LBP_SW_REPLACED:
+        return;
+    case LBP_SW_FAILED:
+        lbp_warn("%s: adding finalizer: %s", key, lbp_rc_str(rc));
+        d = lbp_queue_retry(r->q, key, 0);
+        __atomic_add_fetch(&r->m_sync_errors, 1, __ATOMIC_RELAXED);
+        lbp_v(1, "%s: retrying in %llu ms", key, (unsigned long long)d);
+        return;
+    default:
+        lbp_v(4, "%s: finalizer %s", key, res == LBP_SW_WRITTEN ? "added" : "not added");
+        lbp_queue_done(r->q, key);
+        return;
+    }
 }
 
 /*
@@ -639,6 +666,10 @@ static void status_done(void *ctx, const struct lbp_sw_job *job, enum lbp_sw_res
     const struct lbp_service *svc = job->svc;
     const char *key = svc->meta.key;
     uint64_t d;
+    if (job->kind == LBP_SW_FINALIZER) {
+        finalizer_done(r, key, res, rc);
+        return;
+    }
     switch (res) {
     case LBP_SW_REPLACED: /* the newer write ends the key */
         return;

@@ -6,9 +6,11 @@
  * costs no second ensure; its Event follows its write. A status write that
  * fails (409 on every attempt) re-queues the key with backoff, and the next
  * sync ensures and writes again rather than believing the write was made.
+ * A Service whose finalizer write is held does not hold up the next one
+ * either, and gets no LB before the finalizer is on.
  *
- * The Services under test are created with the finalizer already on, so
- * their first services/status request is the status write the fault hits.
+ * The Services of parts 1 and 2 are created with the finalizer already on,
+ * so their first services/status request is the status write the fault hits.
  */
 #include "test/integration/ctl_env.h"
 
@@ -95,6 +97,33 @@ int main(void)
     CHECK(lbp_fake_api_count(&env.api, "FAULT error") == 6);
     CHECK(lbp_fake_api_count(&env.api, "PATCH services/status") == 10);
     CHECK(WAIT_FOR(5000, ctl_events(&env, "refused", "EnsuredLoadBalancer", NULL, 0) == 1));
+
+    /*
+     * 3. The finalizer write leaves the worker too: fheld's waits 5 s on a
+     * 429, fnext goes by it; fheld gets no LB before its finalizer is on.
+     */
+    long patches = lbp_fake_api_count(&env.api, "PATCH services/status");
+    CHECK(lbp_fake_api_fault(
+              &env.api, "{\"throttleNext\":1,\"retryAfter\":5,\"resource\":\"services/status\"}") ==
+          0);
+    ctl_service(&env, "fheld", NULL, 83);
+    CHECK(WAIT_FOR(10000, lbp_fake_api_count(&env.api, "FAULT error") == 7));
+    ctl_service(&env, "fnext", NULL, 84);
+    CHECK(WAIT_FOR(20000, ctl_has_ingress(&env, "fnext") || ctl_has_finalizer(&env, "fheld")));
+    CHECK(ctl_has_ingress(&env, "fnext"));
+    CHECK(!ctl_has_finalizer(&env, "fheld"));
+    CHECK(ctl_lb_missing(&env, "default/fheld"));
+    CHECK(WAIT_FOR(20000, ctl_has_ingress(&env, "fheld")));
+    CHECK(ctl_cloud_calls(&env, "ensure") == 6);
+    /*
+     * fheld: finalizer (answered 429, then made) and status; fnext: finalizer
+     * and status. fheld's finalizer patch carries the resourceVersion its
+     * sync saw; when the object moved on meanwhile it is refused once (409)
+     * and made again after a re-read, as without the writer.
+     */
+    long made = lbp_fake_api_count(&env.api, "PATCH services/status") - patches;
+    CHECK(made == 5 || made == 6);
+    CHECK(WAIT_FOR(5000, ctl_events(&env, "fheld", "EnsuredLoadBalancer", NULL, 0) == 1));
 
     if (ctl_env_stop(&env) != 0)
         return 1;

@@ -57,8 +57,10 @@ static void logit(const char *what, const struct lbp_service *svc, const char *i
     pthread_cond_broadcast(&S.cond);
 }
 
-static int hook_write(void *ctx, const struct lbp_service *svc, const struct lbp_lb_status *st)
+static int hook_write(void *ctx, const struct lbp_sw_job *j)
 {
+    const struct lbp_service *svc = j->svc;
+    const struct lbp_lb_status *st = &j->st;
     int same = 0, rc;
     (void)ctx;
     pthread_mutex_lock(&S.mu);
@@ -155,7 +157,7 @@ static struct lbp_lb_status status(const char *ip)
 static void submit(struct lbp_status_writer *w, struct lbp_service *s, const char *ip)
 {
     struct lbp_lb_status st = status(ip);
-    assert_int_equal(lbp_sw_submit(w, s, &st, 0), LBP_OK);
+    assert_int_equal(lbp_sw_submit(w, LBP_SW_STATUS, s, &st, 0), LBP_OK);
 }
 
 /* Waits until the log holds at least n records. */
@@ -245,6 +247,8 @@ static void test_replaces_pending_one_in_flight(void **state)
             w3 = i;
     }
     assert_true(d1 < w3);
+    /* done comes just before the writer lets go of the key: cancel waits for that */
+    lbp_sw_cancel(w, "default/a");
     assert_false(lbp_sw_busy(w, "default/a"));
     lbp_kube_obj_unref(a);
     finish(w);
@@ -287,6 +291,7 @@ static void test_same_as_just_written(void **state)
     wait_done(2);
     assert_int_equal(count("write", NULL), 1);
     assert_int_equal(S.log[S.n - 1].res, LBP_SW_SAME);
+    lbp_sw_cancel(w, "default/a"); /* the writer has let go of the key */
 
     /* the write in flight fails: the equal one behind it is sent */
     reset();
@@ -303,6 +308,7 @@ static void test_same_as_just_written(void **state)
     gate(false);
     wait_done(2);
     assert_int_equal(count("write", NULL), 2);
+    lbp_sw_cancel(w, "default/a");
 
     /* the Service was recreated (new uid): the same address is written to it */
     reset();
@@ -420,7 +426,7 @@ static void test_stop_drops_pending(void **state)
     pthread_mutex_lock(&S.mu);
     assert_false(s.returned); /* it waits for the write in flight */
     pthread_mutex_unlock(&S.mu);
-    assert_int_equal(lbp_sw_submit(w, a, &st, 0), LBP_RETRY);
+    assert_int_equal(lbp_sw_submit(w, LBP_SW_STATUS, a, &st, 0), LBP_RETRY);
     gate(false);
     pthread_join(t, NULL);
     assert_int_equal(s.rc, LBP_OK);
