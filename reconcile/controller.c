@@ -188,8 +188,9 @@ int lbp_reconcile_new(const struct lbp_reconcile_opts *opts, struct lbp_reconcil
     r->o = *opts;
     if (!r->o.workers)
         r->o.workers = 4;
+    /* as many writers as workers (the API saw that many writes at once before), at least 4 */
     if (!r->o.status_writers)
-        r->o.status_writers = 4;
+        r->o.status_writers = r->o.workers > 4 ? r->o.workers : 4;
     if (!r->o.resync_s)
         r->o.resync_s = 30;
     if (!r->o.node_resync_s)
