@@ -85,7 +85,7 @@ enum sync_next {
     NEXT_DONE,   /* finished (or nothing to do until the Service changes): forget failures */
     NEXT_POLL,   /* a cloud operation in progress: again after after_s, not a failure */
     NEXT_RETRY,  /* failed: again after after_s, or the key's growing backoff when 0 */
-    NEXT_HANDED, /* its status write is with the status writer, which ends the key */
+    NEXT_HANDED, /* its API write is with the status writer, which ends the key */
 };
 
 struct sync_outcome {
@@ -252,7 +252,7 @@ static struct sync_outcome cleanup(struct lbp_reconcile *r, const char *key,
     spec.uid = svc->meta.uid;
     lbp_lb_name(svc->meta.uid ? svc->meta.uid : "", spec.lb_name);
     /*
-     * The key's last status write may still be finishing on a writer thread
+     * The key's last API write may still be finishing on a writer thread
      * (it released the key just before): nothing is cleared beside it.
      */
     if (r->sw)
