@@ -101,14 +101,18 @@ static void svc_update(void *ctx, const void *old_obj, const void *new_obj)
      * The rest matters only while the Service wants an LB: during clean-up
      * the status and finalizer changes are our own writes, and re-running
      * the key against a cache that has not caught up would repeat them.
-     * Our finalizer appearing is our own write too; only its removal by
-     * someone else needs a sync.
+     * Our finalizer appearing is our own write, which ended its sync: the
+     * ensure waits for the cache to show it (worker.c). Its removal by
+     * someone else needs a sync at once.
      */
     if (!lbp_service_handled(n, r->lb_class) || n->meta.deleting)
         return;
-    if (lbp_meta_has_finalizer(&o->meta, LBP_FINALIZER) &&
-        !lbp_meta_has_finalizer(&n->meta, LBP_FINALIZER))
+    bool had = lbp_meta_has_finalizer(&o->meta, LBP_FINALIZER);
+    bool has = lbp_meta_has_finalizer(&n->meta, LBP_FINALIZER);
+    if (had && !has)
         lbp_queue_add_now(r->q, n->meta.key);
+    else if (!had && has)
+        lbp_queue_add(r->q, n->meta.key);
     else if (lbp_ingress_hash_service(o) != lbp_ingress_hash_service(n))
         lbp_queue_add(r->q, n->meta.key); /* usually our own write: the worker skips it */
 }
@@ -184,6 +188,9 @@ int lbp_reconcile_new(const struct lbp_reconcile_opts *opts, struct lbp_reconcil
     r->o = *opts;
     if (!r->o.workers)
         r->o.workers = 4;
+    /* as many writers as workers (the API saw that many writes at once before), at least 4 */
+    if (!r->o.status_writers)
+        r->o.status_writers = r->o.workers > 4 ? r->o.workers : 4;
     if (!r->o.resync_s)
         r->o.resync_s = 30;
     if (!r->o.node_resync_s)
@@ -324,6 +331,10 @@ int lbp_reconcile_start(struct lbp_reconcile *r, struct lbp_informer *services,
     lbp_config_initial(r);
     lbp_reconcile_restore(r);
     resync(r);
+    struct lbp_sw_hooks hooks;
+    lbp_reconcile_sw_hooks(r, &hooks);
+    if (lbp_sw_new(&hooks, r->o.status_writers, &r->sw))
+        return LBP_NOMEM;
     r->workers = calloc(r->o.workers, sizeof(pthread_t));
     if (!r->workers)
         return LBP_NOMEM;
@@ -347,8 +358,9 @@ int lbp_reconcile_start(struct lbp_reconcile *r, struct lbp_informer *services,
     }
     r->started = true;
     pthread_mutex_unlock(&r->mu);
-    lbp_info("service controller started: %u workers, cluster %s, class %s", r->o.workers,
-             r->cluster_name, r->lb_class ? r->lb_class : "(none)");
+    lbp_info("service controller started: %u workers, %u status writers, cluster %s, class %s",
+             r->o.workers, r->o.status_writers, r->cluster_name,
+             r->lb_class ? r->lb_class : "(none)");
     return LBP_OK;
 }
 
@@ -364,9 +376,22 @@ bool lbp_reconcile_running(struct lbp_reconcile *r)
 int lbp_reconcile_stop(struct lbp_reconcile *r, unsigned timeout_ms)
 {
     struct timespec ts;
+    uint64_t t0 = lbp_now_ms(), spent;
     int rc = LBP_OK;
     lbp_queue_shutdown(r->q);
-    lbp_deadline_ts(timeout_ms, &ts);
+    /*
+     * Status writes not yet sent are dropped (the next leader makes them),
+     * those in flight finish; a worker that submits from now on is refused.
+     */
+    if (r->sw && lbp_sw_stop(r->sw, timeout_ms) != LBP_OK) {
+        pthread_mutex_lock(&r->mu);
+        r->stopping = true;
+        pthread_cond_broadcast(&r->cond);
+        pthread_mutex_unlock(&r->mu);
+        return LBP_RETRY;
+    }
+    spent = lbp_now_ms() - t0;
+    lbp_deadline_ts(spent < timeout_ms ? timeout_ms - (unsigned)spent : 0, &ts);
     pthread_mutex_lock(&r->mu);
     r->stopping = true;
     pthread_cond_broadcast(&r->cond);
@@ -405,6 +430,7 @@ void lbp_reconcile_free(struct lbp_reconcile *r)
         free(st);
     }
     lbp_orphans_free(r);
+    lbp_sw_free(r->sw);
     lbp_nodeset_unref(r->nodeset);
     lbp_queue_free(r->q);
     pthread_cond_destroy(&r->cond);

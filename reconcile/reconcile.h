@@ -5,7 +5,10 @@
  * keys (or mark the node set dirty); N workers take keys off a
  * de-duplicating queue with per-key backoff and drive the provider:
  * finalizer first, then ensure / update_targets / remove, then the status
- * write, with Events through the recorder's own thread. A sync thread
+ * write, with Events through the recorder's own thread. The finalizer and
+ * status PATCHes of an ensure are handed to a few status-writer threads so
+ * a worker does not wait for them; the key stays taken until its write
+ * ends. A sync thread
  * recomputes the eligible node set, resyncs from the cache and removes
  * orphaned load balancers. For a provider with a restore slot (bare metal,
  * mock), allocations are restored from Service status before the workers
@@ -36,6 +39,7 @@ struct lbp_reconcile_opts {
     const char *cluster_name;          /* default "kubernetes" */
     const char *lb_class;              /* NULL: only Services without a class */
     unsigned workers;                  /* default 4 */
+    unsigned status_writers; /* threads making the Service PATCHes; default workers, at least 4 */
     bool node_ready_filter;
     unsigned resync_s;        /* full resync from the cache; default 30 */
     unsigned node_resync_s;   /* node set recomputed regardless of events; default 100 */

@@ -107,6 +107,78 @@ int lbp_svc_finalizer(struct lbp_kube_client *c, const struct lbp_service *svc, 
 int lbp_svc_write_status(struct lbp_kube_client *c, const struct lbp_service *svc,
                          const struct lbp_lb_status *st);
 
+/* ------------------------------------------------------------ status writer (status_writer.c) */
+
+/*
+ * A few threads that make the Service PATCHes for the workers (the
+ * finalizer, status.loadBalancer), so a worker hands the write over and
+ * takes its next key. Per key (the Service's ns/name) at most one write is
+ * in flight; a newer submission replaces one not yet sent; one that arrives
+ * while a write is in flight waits for it, and is not sent at all when that
+ * write succeeded and said the same to the same object.
+ */
+struct lbp_status_writer;
+
+enum lbp_sw_kind {
+    LBP_SW_STATUS,    /* status.loadBalancer := st */
+    LBP_SW_FINALIZER, /* add lbprov's finalizer */
+};
+
+/* How a submitted write ended: each submission gets exactly one done call. */
+enum lbp_sw_result {
+    LBP_SW_WRITTEN,  /* the PATCH succeeded */
+    LBP_SW_SAME,     /* the write just made for the key said the same: not sent */
+    LBP_SW_FAILED,   /* the PATCH failed (rc says how) */
+    LBP_SW_GONE,     /* 404, or check found the object gone or replaced: not retried */
+    LBP_SW_DROPPED,  /* check said no (fenced), cancelled or stopping: not sent */
+    LBP_SW_REPLACED, /* a newer submission for the key took its place before it was sent */
+};
+
+struct lbp_sw_job {
+    enum lbp_sw_kind kind;
+    struct lbp_service *svc; /* a reference the job holds */
+    struct lbp_lb_status st;
+    uint64_t hash;  /* lbp_ingress_hash_status(&st) */
+    unsigned flags; /* the submitter's, handed back to done */
+};
+
+struct lbp_sw_hooks {
+    void *ctx;
+    /* The PATCH itself: LBP_OK or the client's rc (LBP_NOT_FOUND for 404). */
+    int (*write)(void *ctx, const struct lbp_sw_job *job);
+    /*
+     * Asked just before each write: LBP_OK to send it, LBP_NOT_FOUND when
+     * the object is gone or is another one now, anything else to drop it.
+     */
+    int (*check)(void *ctx, const struct lbp_service *svc);
+    /*
+     * The end of one submission, on a writer thread (or on the thread that
+     * submitted, cancelled or stopped, for a job never sent). No writer lock
+     * is held; it may submit again.
+     */
+    void (*done)(void *ctx, const struct lbp_sw_job *job, enum lbp_sw_result res, int rc);
+};
+
+int lbp_sw_new(const struct lbp_sw_hooks *hooks, unsigned threads, struct lbp_status_writer **out);
+/*
+ * Queues a write of kind to svc (referenced, not taken); st for
+ * LBP_SW_STATUS, NULL otherwise. LBP_OK, or LBP_RETRY once the writer is
+ * stopping (nothing queued, no done call).
+ */
+int lbp_sw_submit(struct lbp_status_writer *w, enum lbp_sw_kind kind, struct lbp_service *svc,
+                  const struct lbp_lb_status *st, unsigned flags);
+/* Drops key's write not yet sent (done: DROPPED) and waits for one in flight. */
+void lbp_sw_cancel(struct lbp_status_writer *w, const char *key);
+/* Whether key has a write queued or in flight. */
+bool lbp_sw_busy(struct lbp_status_writer *w, const char *key);
+/*
+ * Drops every write not yet sent (done: DROPPED), lets those in flight
+ * finish and joins the threads: LBP_OK, or LBP_RETRY when some were still
+ * busy after timeout_ms (abandoned: lbp_sw_free must not be called).
+ */
+int lbp_sw_stop(struct lbp_status_writer *w, unsigned timeout_ms);
+void lbp_sw_free(struct lbp_status_writer *w);
+
 /* ------------------------------------------------------------ the controller */
 
 /* The mutating provider calls, for a cloud operation in progress. */
@@ -121,6 +193,16 @@ struct lbp_svc_state {
     uint64_t invalid_hash; /* a Service rejected by validation: not retried until it changes */
     uint64_t config_gen;   /* the provider configuration its last ensure or rejection saw */
     bool has_lb;
+    /*
+     * The status write for this ensure went to the status writer: the fields
+     * above count it as applied, and the cached ingress, which lags it, is
+     * not compared with ingress_hash while the write is in flight
+     * (status_written_ms 0) or, once made, until the cache shows it or
+     * LBP_STATUS_LAG_MS have passed (then a differing status is someone
+     * else's, and an ensure writes ours again).
+     */
+    bool status_pending;
+    uint64_t status_written_ms;
     /* PENDING or INVALID with a provider reason: it may be waiting for an
      * address another Service holds, so any LB removal requeues it */
     bool waiting;
@@ -130,6 +212,8 @@ struct lbp_svc_state {
     uint64_t op_since_ms;
     char key[];
 };
+
+#define LBP_STATUS_LAG_MS 10000
 
 uint64_t lbp_ingress_hash_status(const struct lbp_lb_status *st);
 uint64_t lbp_ingress_hash_service(const struct lbp_service *svc);
@@ -141,6 +225,7 @@ struct lbp_reconcile {
     char *cluster_name;
     char *lb_class;
     struct lbp_queue *q;
+    struct lbp_status_writer *sw;
     struct lbp_informer *services, *nodes;
 
     pthread_mutex_t mu; /* guards everything below */
@@ -179,6 +264,8 @@ void lbp_reconcile_observe_nodesync(double seconds);
 void lbp_reconcile_observe_host_update(double seconds);
 
 void *lbp_reconcile_worker(void *arg);
+/* The status writer's hooks (worker.c): the PATCH, the check before it, the key's end. */
+void lbp_reconcile_sw_hooks(struct lbp_reconcile *r, struct lbp_sw_hooks *h);
 /* True when the write fence is closed (see lbp_reconcile_opts.may_write); logs why. */
 bool lbp_reconcile_fenced(struct lbp_reconcile *r, const char *what);
 /* Records an Event on the Service (queued; never blocks on the API). */

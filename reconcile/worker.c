@@ -8,6 +8,16 @@
  * match what was last applied costs no cloud call and no API write. When
  * only the node set changed, update_targets is called and nothing is
  * written to the API.
+ *
+ * The API writes of an ensure leave the worker: sync_ensure hands the
+ * finalizer, and later the status, to the status writer (status_writer.c)
+ * and the worker takes its next key. The key stays taken in the queue
+ * (ACTIVE) until the write ends, and the writer's done hook (status_done)
+ * ends it exactly as a synchronous sync would have: done, or retry with the
+ * key's backoff; meanwhile a change to the Service only marks the key to
+ * run again, so one key never has two syncs, and a deletion's clean-up never
+ * runs beside its write. A sync that wrote the finalizer ends there; the
+ * watch event that shows the finalizer brings the key back for the ensure.
  */
 #include "reconcile/reconcile_int.h"
 #include "common/health.h"
@@ -72,9 +82,10 @@ static void ip_allocated_event(struct lbp_reconcile *r, const struct lbp_service
  * one of these and nowhere else is the key re-queued or forgotten.
  */
 enum sync_next {
-    NEXT_DONE,  /* finished (or nothing to do until the Service changes): forget failures */
-    NEXT_POLL,  /* a cloud operation in progress: again after after_s, not a failure */
-    NEXT_RETRY, /* failed: again after after_s, or the key's growing backoff when 0 */
+    NEXT_DONE,   /* finished (or nothing to do until the Service changes): forget failures */
+    NEXT_POLL,   /* a cloud operation in progress: again after after_s, not a failure */
+    NEXT_RETRY,  /* failed: again after after_s, or the key's growing backoff when 0 */
+    NEXT_HANDED, /* its API write is with the status writer, which ends the key */
 };
 
 struct sync_outcome {
@@ -97,6 +108,31 @@ static struct sync_outcome poll_after(unsigned after_s)
 {
     /* a provider that names no delay is asked again in a second */
     return (struct sync_outcome){.next = NEXT_POLL, .after_s = after_s ? after_s : 1};
+}
+
+static struct sync_outcome handed(void)
+{
+    return (struct sync_outcome){.next = NEXT_HANDED};
+}
+
+/* lbp_sw_job.flags: the ensure changed the LB (EnsuredLoadBalancer follows the write). */
+#define SW_ENSURED 1u
+
+/*
+ * A status write that did not happen: the state must not claim the ensure
+ * applied, so the key's next sync ensures and writes again.
+ */
+static void status_unapply(struct lbp_reconcile *r, const char *key)
+{
+    struct lbp_svc_state *st;
+    pthread_mutex_lock(&r->mu);
+    st = lbp_state_get(r, key, false);
+    if (st) {
+        st->status_pending = false;
+        st->svc_hash = 0;
+        st->ingress_hash = 0;
+    }
+    pthread_mutex_unlock(&r->mu);
 }
 
 /*
@@ -215,6 +251,12 @@ static struct sync_outcome cleanup(struct lbp_reconcile *r, const char *key,
     spec.name = svc->meta.name;
     spec.uid = svc->meta.uid;
     lbp_lb_name(svc->meta.uid ? svc->meta.uid : "", spec.lb_name);
+    /*
+     * The key's last API write may still be finishing on a writer thread
+     * (it released the key just before): nothing is cleared beside it.
+     */
+    if (r->sw)
+        lbp_sw_cancel(r->sw, key);
     pthread_mutex_lock(&r->mu);
     st = lbp_state_get(r, key, true);
     polling = st && st->op_pending == LBP_OP_REMOVE;
@@ -344,12 +386,15 @@ static struct sync_outcome sync_ensure(struct lbp_reconcile *r, struct sync_ctx 
     if (lbp_reconcile_fenced(r, c->key))
         return done();
     if (!c->has_fin) {
-        rc = lbp_svc_finalizer(r->o.client, c->svc, true);
-        __atomic_add_fetch(&r->m_api_writes, 1, __ATOMIC_RELAXED);
-        if (rc) {
-            lbp_warn("%s: adding finalizer: %s", c->key, lbp_rc_str(rc));
-            return retry(0);
-        }
+        /*
+         * The finalizer comes before any cloud call. Its write leaves the
+         * worker too; once made, the watch shows it and svc_update brings
+         * the key back, with a cache that has it, for the ensure.
+         */
+        rc = lbp_sw_submit(r->sw, LBP_SW_FINALIZER, (struct lbp_service *)c->svc, NULL, 0);
+        if (rc == LBP_OK)
+            return handed();
+        return rc == LBP_RETRY ? done() : retry(0);
     }
     /* a poll of a create or change in progress has said both already */
     if (c->snap.svc_hash != c->h && c->snap.op_pending != LBP_OP_ENSURE)
@@ -422,17 +467,10 @@ static struct sync_outcome sync_ensure(struct lbp_reconcile *r, struct sync_ctx 
     }
     if (lbp_reconcile_fenced(r, c->key)) /* the cloud call may have outlasted the lease */
         return done();
-    if (!lbp_ingress_equal(c->svc, &lbst)) {
-        rc = lbp_svc_write_status(r->o.client, c->svc, &lbst);
-        __atomic_add_fetch(&r->m_api_writes, 1, __ATOMIC_RELAXED);
-        if (rc) {
-            lbp_warn("%s: writing status: %s", c->key, lbp_rc_str(rc));
-            return retry(0);
-        }
-        if (r->o.provider->caps & LBP_CAP_ALLOCATES_ADDRESSES)
-            ip_allocated_event(r, c->svc, &lbst);
-    }
+    bool write = !lbp_ingress_equal(c->svc, &lbst);
     pthread_mutex_lock(&r->mu);
+    c->st->status_pending = write;
+    c->st->status_written_ms = 0;
     c->st->has_lb = true;
     c->st->svc_hash = c->h;
     c->st->node_hash = c->ns->hash;
@@ -442,6 +480,17 @@ static struct sync_outcome sync_ensure(struct lbp_reconcile *r, struct sync_ctx 
     c->st->waiting = false;
     c->st->fail_rc = 0;
     pthread_mutex_unlock(&r->mu);
+    if (write) {
+        /* the status write and what follows it (Events, the key's end) leave the worker */
+        rc = lbp_sw_submit(r->sw, LBP_SW_STATUS, (struct lbp_service *)c->svc, &lbst,
+                           c->snap.svc_hash != c->h ? SW_ENSURED : 0);
+        if (rc == LBP_OK)
+            return handed();
+        status_unapply(r, c->key);
+        if (rc == LBP_RETRY) /* stopping: the next leader ensures it again */
+            return done();
+        return retry(0);
+    }
     __atomic_add_fetch(&r->m_syncs, 1, __ATOMIC_RELAXED);
     if (c->snap.svc_hash != c->h) {
         lbp_info("%s: ensured load balancer %s (%s%s)", c->key, c->d.spec.lb_name,
@@ -491,8 +540,21 @@ static struct sync_outcome sync_service(struct lbp_reconcile *r, const char *key
         goto out;
     }
 
-    if (c.snap.has_lb && c.has_fin && c.snap.svc_hash == c.h && c.snap.ingress_hash == ing &&
-        c.snap.config_gen == c.gen) {
+    /*
+     * Our status write, in flight or made but not yet in the cache, counts
+     * as applied: the cached ingress lags it (see status_pending).
+     */
+    bool unseen =
+        c.snap.status_pending &&
+        (!c.snap.status_written_ms || lbp_now_ms() - c.snap.status_written_ms < LBP_STATUS_LAG_MS);
+    if (c.snap.status_pending && (!unseen || c.snap.ingress_hash == ing)) {
+        pthread_mutex_lock(&r->mu);
+        c.st->status_pending = false;
+        pthread_mutex_unlock(&r->mu);
+        unseen = false;
+    }
+    if (c.snap.has_lb && c.has_fin && c.snap.svc_hash == c.h &&
+        (c.snap.ingress_hash == ing || unseen) && c.snap.config_gen == c.gen) {
         if (c.snap.node_hash == c.ns->hash) {
             __atomic_add_fetch(&r->m_skipped, 1, __ATOMIC_RELAXED);
             out = done();
@@ -550,7 +612,121 @@ static void sync_key(struct lbp_reconcile *r, const char *key)
         __atomic_add_fetch(&r->m_sync_errors, 1, __ATOMIC_RELAXED);
         lbp_v(1, "%s: retrying in %llu ms", key, (unsigned long long)d);
         break;
+    case NEXT_HANDED:
+        break;
     }
+}
+
+/* ------------------------------------------------------------ the status writer's hooks */
+
+static int status_write(void *ctx, const struct lbp_sw_job *job)
+{
+    struct lbp_reconcile *r = ctx;
+    __atomic_add_fetch(&r->m_api_writes, 1, __ATOMIC_RELAXED);
+    if (job->kind == LBP_SW_FINALIZER)
+        return lbp_svc_finalizer(r->o.client, job->svc, true);
+    return lbp_svc_write_status(r->o.client, job->svc, &job->st);
+}
+
+/* How a handed-over finalizer write ended: the key's end (the watch brings it back). */
+static void finalizer_done(struct lbp_reconcile *r, const char *key, enum lbp_sw_result res, int rc)
+{
+    uint64_t d;
+    switch (res) {
+    case LBP_SW_REPLACED:
+        return;
+    case LBP_SW_FAILED:
+        lbp_warn("%s: adding finalizer: %s", key, lbp_rc_str(rc));
+        d = lbp_queue_retry(r->q, key, 0);
+        __atomic_add_fetch(&r->m_sync_errors, 1, __ATOMIC_RELAXED);
+        lbp_v(1, "%s: retrying in %llu ms", key, (unsigned long long)d);
+        return;
+    default:
+        lbp_v(4, "%s: finalizer %s", key, res == LBP_SW_WRITTEN ? "added" : "not added");
+        lbp_queue_done(r->q, key);
+        return;
+    }
+}
+
+/*
+ * Just before a write: not while fenced (a write dropped so is left to the
+ * next leader), and only to the object it was computed for — the cache
+ * still holds it under the same uid, not being deleted.
+ */
+static int status_check(void *ctx, const struct lbp_service *svc)
+{
+    struct lbp_reconcile *r = ctx;
+    struct lbp_service *cur;
+    int rc = LBP_OK;
+    if (lbp_reconcile_fenced(r, svc->meta.key))
+        return LBP_RETRY;
+    if (!r->services)
+        return LBP_OK;
+    cur = lbp_informer_get(r->services, svc->meta.key);
+    if (!cur || cur->meta.deleting ||
+        !lbp_streq(cur->meta.uid ? cur->meta.uid : "", svc->meta.uid ? svc->meta.uid : ""))
+        rc = LBP_NOT_FOUND;
+    lbp_kube_obj_unref(cur);
+    return rc;
+}
+
+/* How a handed-over status write ended: the rest of sync_ensure, and the key's end. */
+static void status_done(void *ctx, const struct lbp_sw_job *job, enum lbp_sw_result res, int rc)
+{
+    struct lbp_reconcile *r = ctx;
+    const struct lbp_service *svc = job->svc;
+    const char *key = svc->meta.key;
+    uint64_t d;
+    if (job->kind == LBP_SW_FINALIZER) {
+        finalizer_done(r, key, res, rc);
+        return;
+    }
+    switch (res) {
+    case LBP_SW_REPLACED: /* the newer write ends the key */
+        return;
+    case LBP_SW_WRITTEN:
+    case LBP_SW_SAME:
+        pthread_mutex_lock(&r->mu);
+        struct lbp_svc_state *st = lbp_state_get(r, key, false);
+        if (st && st->status_pending) /* made: now until the cache shows it */
+            st->status_written_ms = lbp_now_ms();
+        pthread_mutex_unlock(&r->mu);
+        if (r->o.provider->caps & LBP_CAP_ALLOCATES_ADDRESSES)
+            ip_allocated_event(r, svc, &job->st);
+        __atomic_add_fetch(&r->m_syncs, 1, __ATOMIC_RELAXED);
+        if (job->flags & SW_ENSURED) {
+            char lb_name[LBP_LB_NAME_LEN + 1];
+            lbp_lb_name(svc->meta.uid ? svc->meta.uid : "", lb_name);
+            lbp_info("%s: ensured load balancer %s (%s%s)", key, lb_name,
+                     job->st.n_ingress ? job->st.ingress[0].ip : "",
+                     job->st.n_ingress ? job->st.ingress[0].hostname : "");
+            lbp_reconcile_event(r, svc, "Normal", "EnsuredLoadBalancer", "Ensured load balancer");
+        }
+        lbp_queue_done(r->q, key);
+        return;
+    case LBP_SW_FAILED:
+        lbp_warn("%s: writing status: %s", key, lbp_rc_str(rc));
+        status_unapply(r, key);
+        d = lbp_queue_retry(r->q, key, 0);
+        __atomic_add_fetch(&r->m_sync_errors, 1, __ATOMIC_RELAXED);
+        lbp_v(1, "%s: retrying in %llu ms", key, (unsigned long long)d);
+        return;
+    case LBP_SW_GONE:
+        lbp_v(1, "%s: not writing status: the Service is gone or another one now", key);
+        status_unapply(r, key);
+        lbp_queue_done(r->q, key);
+        return;
+    case LBP_SW_DROPPED:
+        status_unapply(r, key);
+        lbp_queue_done(r->q, key);
+        return;
+    }
+}
+
+void lbp_reconcile_sw_hooks(struct lbp_reconcile *r, struct lbp_sw_hooks *h)
+{
+    *h = (struct lbp_sw_hooks){
+        .ctx = r, .write = status_write, .check = status_check, .done = status_done};
 }
 
 void *lbp_reconcile_worker(void *arg)

@@ -601,6 +601,7 @@ static double floor_run(void)
 /* One controller run's figures. */
 struct result {
     double wall, floor, cpu, rss_mib, node_s;
+    double cloud; /* provider calls per Service over the create phase; -1: not read */
     long hwm_kb;
     struct rss_sample rss; /* the breakdown at the highest sample */
 };
@@ -657,6 +658,8 @@ static void run(int workers, int latency_ms, double floor_s, struct result *res)
     fake_stats(&e.api, &r0, &w0, &sp0, &sv0, &l0);
     long ev0 = lbp_fake_api_count(&e.api, "POST events");
     callgrind(pid, "-z");
+    long cc0 =
+        getenv("LBP_BENCH_CALLGRIND") ? -1 : metric(port, "service_controller_cloud_calls_total");
     cpu0 = proc_cpu_s(pid);
     t0 = lbp_now_ms();
     create_all(c, NULL, false);
@@ -689,7 +692,7 @@ static void run(int workers, int latency_ms, double floor_s, struct result *res)
     long hwm = lbp_test_hwm_kb(pid);
     __atomic_store_n(&sp->stop, 1, __ATOMIC_RELEASE);
     pthread_join(sp->th, NULL);
-    *res = (struct result){.hwm_kb = hwm, .rss = sp->best};
+    *res = (struct result){.hwm_kb = hwm, .rss = sp->best, .cloud = -1};
     free(sp);
 
     /*
@@ -711,6 +714,9 @@ static void run(int workers, int latency_ms, double floor_s, struct result *res)
         res->rss_mib = (double)hwm / 1024.0;
         return;
     }
+    long cc1 = metric(port, "service_controller_cloud_calls_total");
+    if (cc0 >= 0 && cc1 >= cc0)
+        res->cloud = (double)(cc1 - cc0) / n_svcs;
     long base = metric(port, "service_controller_nodesync_total");
     /* A histogram: this node add is its one new observation, so the change in _sum is it. */
     double sum0 = metric_f(port, "service_controller_nodesync_latency_seconds_sum");
@@ -846,6 +852,8 @@ int main(int argc, char **argv)
         run(workers, latency, floor ? floor_run() : 0, &res[r]);
     for (int r = 0; r < reps; r++) {
         printf("run %d: ", r + 1);
+        if (res[r].cloud >= 0)
+            printf("cloud calls/Svc %.2f; ", res[r].cloud);
         print_breakdown(&res[r].rss, res[r].hwm_kb);
     }
     if (reps > 1) {

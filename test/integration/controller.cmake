@@ -3,7 +3,8 @@ add_library(lbp_ctl_env STATIC ctl_env.c)
 target_link_libraries(lbp_ctl_env PUBLIC lbp_prov_svc lbp_test_harness PkgConfig::JSONC)
 foreach(t test_controller test_controller_faults test_controller_restart test_controller_leader
     test_controller_baremetal test_controller_async test_controller_limits
-    test_controller_refusals test_controller_keep_address test_controller_nodes_pending)
+    test_controller_refusals test_controller_keep_address test_controller_nodes_pending
+    test_controller_status_writer)
   lbp_add_integration_test(${t} ${t}.c)
   target_link_libraries(${t} PRIVATE lbp_ctl_env)
 endforeach()
