@@ -82,7 +82,8 @@ struct mock_listener {
  * kept small: addresses in buffers of their text's largest size, the
  * identity strings in one block (ids), the cluster name shared with the
  * cloud's own unless the Service names another, no ranges array when
- * there are no ranges.
+ * there are no ranges, a single listener in the record itself, and the
+ * fields ordered without padding.
  */
 struct mock_lb {
     UT_hash_handle hh;
@@ -95,16 +96,17 @@ struct mock_lb {
     char *ns;
     char *name;
     char *uid;
-    char *hostname; /* NULL unless the cloud answers with names */
-    struct mock_listener *listeners;
-    size_t n_listeners;
-    char **ranges; /* NULL when n_ranges is 0 */
-    size_t n_ranges;
-    int hc_port;
-    bool local;
-    int affinity_timeout;
+    char *hostname;                  /* NULL unless the cloud answers with names */
+    struct mock_listener *listeners; /* one, or an array of its own */
+    char **ranges;                   /* NULL when n_ranges is 0 */
     struct mock_nodeset *nodes;
     unsigned long ensure_calls, update_calls;
+    struct mock_listener one;
+    unsigned n_listeners; /* at most MOCK_MAX_PORTS */
+    unsigned n_ranges;    /* at most MOCK_MAX_RANGES */
+    int hc_port;
+    int affinity_timeout;
+    bool local;
 };
 
 /* A change the cloud is still working on, one per LB at most (pendingPolls). */
@@ -596,6 +598,18 @@ static bool set_ids(struct lbp_provider_ctx *ctx, struct mock_lb *lb, const char
     return true;
 }
 
+/* Room for n listeners: the record's own slot for one, else an array (NULL: no memory). */
+static struct mock_listener *listeners_new(struct mock_lb *lb, size_t n)
+{
+    return n <= 1 ? &lb->one : calloc(n, sizeof(struct mock_listener));
+}
+
+static void listeners_free(struct mock_lb *lb, struct mock_listener *ls)
+{
+    if (ls != &lb->one)
+        free(ls);
+}
+
 /* An address into one of the LB's slots; false when it is longer than any address. */
 static bool set_vip(char *slot, size_t cap, const char *ip)
 {
@@ -610,7 +624,7 @@ static void lb_free(struct lbp_provider_ctx *ctx, struct mock_lb *lb)
     for (size_t i = 0; i < lb->n_ranges; i++)
         free(lb->ranges[i]);
     free(lb->ranges);
-    free(lb->listeners);
+    listeners_free(lb, lb->listeners);
     free(lb->ids);
     free(lb->hostname);
     nodeset_unref(ctx, lb->nodes);
@@ -910,7 +924,7 @@ static int state_add_lb(struct lbp_provider_ctx *ctx, json_object *o)
     lb->local = lt && json_object_get_boolean(lt);
     lb->ensure_calls = (unsigned long)st_get_int(o, "ensureCalls");
     lb->update_calls = (unsigned long)st_get_int(o, "updateCalls");
-    if (!(lb->listeners = calloc(n_ls + 1, sizeof(*lb->listeners))) ||
+    if (!(lb->listeners = listeners_new(lb, n_ls)) ||
         (n_rs && !(lb->ranges = calloc(n_rs, sizeof(char *)))))
         goto out;
     for (size_t j = 0; j < n_ls; j++, lb->n_listeners++) {
@@ -1367,12 +1381,12 @@ static int mock_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
         if (v6 && !lb->vip6[0])
             v6_alloc(ctx, lb->vip6);
     }
-    struct mock_listener *ls = calloc(spec->n_ports + 1, sizeof(*ls));
+    struct mock_listener *ls = listeners_new(lb, spec->n_ports);
     char **rs = spec->n_source_ranges ? calloc(spec->n_source_ranges, sizeof(char *)) : NULL;
     if (!ls || (spec->n_source_ranges && !rs) ||
         !set_ids(ctx, lb, spec->cluster_name ? spec->cluster_name : ctx->cluster, spec->namespace,
                  strlen(str_or_empty(spec->namespace)), spec->name, spec->uid)) {
-        free(ls);
+        listeners_free(lb, ls);
         free(rs);
         rc = LBP_NOMEM;
         goto out;
@@ -1382,9 +1396,10 @@ static int mock_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
         ls[i].node_port = spec->ports[i].node_port;
         lbp_strlcpy(ls[i].protocol, spec->ports[i].protocol, sizeof(ls[i].protocol));
     }
-    free(lb->listeners);
+    if (lb->listeners != ls) /* the record's own slot is rewritten in place */
+        listeners_free(lb, lb->listeners);
     lb->listeners = ls;
-    lb->n_listeners = spec->n_ports;
+    lb->n_listeners = (unsigned)spec->n_ports;
     for (size_t i = 0; i < lb->n_ranges; i++)
         free(lb->ranges[i]);
     free(lb->ranges);

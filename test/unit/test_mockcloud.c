@@ -89,6 +89,7 @@ static void test_record_fields(void **state)
     spec_init(&b, "b", "22222222-bbbb");
     b.cluster_name = "other-cluster";
     b.namespace = "team-b";
+    b.n_ports = 1; /* only a lists 30053 below */
     assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
     assert_int_equal(P->ensure(ctx, &b, &st, &call), LBP_OK);
     js = P->debug_json(ctx);
@@ -97,6 +98,21 @@ static void test_record_fields(void **state)
     assert_non_null(strstr(js, "\"other-cluster\""));
     assert_non_null(strstr(js, "\"11111111-aaaa\""));
     assert_non_null(strstr(js, "\"22222222-bbbb\""));
+    free(js);
+
+    /* one listener lives in the record, more in an array: 2 -> 1 -> 0 -> 2 ports */
+    a.n_ports = 1;
+    assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
+    js = P->debug_json(ctx);
+    assert_non_null(strstr(js, "30080"));
+    assert_null(strstr(js, "30053"));
+    free(js);
+    a.n_ports = 0;
+    assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
+    a.n_ports = 2;
+    assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
+    js = P->debug_json(ctx);
+    assert_non_null(strstr(js, "30053"));
     free(js);
 
     spec_init(&c, "c", "33333333-cccc");
