@@ -88,12 +88,16 @@ union sink {
     char *str;
 };
 
+#define MEMO_MAX 32
+
 struct arena {
     const struct lbp_json_view *v;
     bool measure;
     size_t need;   /* measure: bytes the fill pass will take */
     char *p, *end; /* fill: the object's block */
     union sink sink;
+    const char *memo[MEMO_MAX]; /* shared-word answers of the measuring pass */
+    unsigned n_memo, memo_next;
 };
 
 /* Element i of an array from a_alloc: the sink while measuring. */
@@ -146,6 +150,76 @@ static char *a_str(struct arena *a, int i, size_t len)
     return r;
 }
 
+/* ---------------------------------------------------------------- shared words */
+
+/*
+ * Strings that nearly every object repeats — the values of the Service
+ * fields Kubernetes enumerates, the load balancer finalizer, the default
+ * namespace, the recommended app.kubernetes.io label keys — point at these
+ * constants instead of taking a copy in each object's block (about 200
+ * bytes of a cached Service). Cached objects are read-only and a block is
+ * freed whole, so nothing frees or writes through these pointers. Only a
+ * string written without escapes is looked up (its raw bytes are its
+ * value); one with escapes is copied as before.
+ */
+#define WORD_MAX_LEN 43
+
+/* By length, so a lookup compares against at most four candidates. */
+static const char *const words[WORD_MAX_LEN + 1][4] = {
+    [3] = {"TCP", "UDP", "VIP", "app"},
+    [4] = {"SCTP", "None", "IPv4", "IPv6"},
+    [5] = {"Local", "Proxy"},
+    [7] = {"Cluster", "default"},
+    [8] = {"NodePort", "ClientIP"},
+    [9] = {"ClusterIP"},
+    [11] = {"SingleStack"},
+    [12] = {"LoadBalancer", "ExternalName"},
+    [15] = {"PreferDualStack"},
+    [16] = {"RequireDualStack"},
+    [22] = {"app.kubernetes.io/name"},
+    [25] = {"app.kubernetes.io/part-of"},
+    [26] = {"app.kubernetes.io/instance", "app.kubernetes.io/version"},
+    [27] = {"app.kubernetes.io/component"},
+    [28] = {"app.kubernetes.io/managed-by"},
+    [43] = {"service.kubernetes.io/load-balancer-cleanup"},
+};
+
+static const char *word(const char *s, size_t len)
+{
+    if (len > WORD_MAX_LEN)
+        return NULL;
+    for (size_t w = 0; w < LBP_ARRAY_LEN(words[0]) && words[len][w]; w++)
+        if (words[len][w][0] == s[0] && memcmp(words[len][w], s, len) == 0)
+            return words[len][w];
+    return NULL;
+}
+
+/*
+ * Both passes ask for the same strings in the same order, so the measuring
+ * pass notes each answer (up to MEMO_MAX) and the fill pass reads it back
+ * instead of looking again.
+ */
+static const char *memo_word(struct arena *a, const char *s, size_t len)
+{
+    const char *w;
+    if (!a->measure && a->memo_next < a->n_memo)
+        return a->memo[a->memo_next++];
+    w = word(s, len);
+    if (a->measure && a->n_memo < MEMO_MAX)
+        a->memo[a->n_memo++] = w;
+    return w;
+}
+
+/* String token i as a shared word when it is one (no escapes), else NULL. */
+static char *tok_word(struct arena *a, int i)
+{
+    if (lbp_jv_type(a->v, i) != JSMN_STRING || a->v->tok[i].size)
+        return NULL;
+    /* unescaped, so valid as it stands (the grammar refused raw control characters) */
+    return (char *)memo_word(a, a->v->js + a->v->tok[i].start,
+                             (size_t)(a->v->tok[i].end - a->v->tok[i].start));
+}
+
 /* ---------------------------------------------------------------- json helpers */
 
 static int member(struct arena *a, int o, const char *k)
@@ -185,6 +259,19 @@ static int copy_str(struct arena *a, int o, const char *k, size_t max, char **ds
     return *dst ? LBP_OK : LBP_NOMEM;
 }
 
+/* copy_str for a field whose values are mostly shared words. */
+static int copy_word(struct arena *a, int o, const char *k, size_t max, char **dst)
+{
+    size_t len;
+    int i = member(a, o, k);
+    if ((*dst = tok_word(a, i))) /* every word is shorter than any max here */
+        return LBP_OK;
+    if (!str_val(a, i, max, &len))
+        return LBP_OK;
+    *dst = a_str(a, i, len);
+    return *dst ? LBP_OK : LBP_NOMEM;
+}
+
 static void copy_int(struct arena *a, int o, const char *k, int min, int max, int *dst)
 {
     int64_t x;
@@ -213,9 +300,12 @@ static int array_member(struct arena *a, int o, const char *k, size_t cap, size_
     return *n ? v : -1;
 }
 
-/* keep_bad: an element that is not a valid string stays as "" instead of being skipped. */
+/*
+ * keep_bad: an element that is not a valid string stays as "" instead of
+ * being skipped. shared: elements may be shared words.
+ */
 static int copy_str_list_ex(struct arena *a, int o, const char *k, size_t max, bool keep_bad,
-                            char ***dst, size_t *n_dst)
+                            bool shared, char ***dst, size_t *n_dst)
 {
     int rc = LBP_OK;
     size_t n, len;
@@ -228,7 +318,9 @@ static int copy_str_list_ex(struct arena *a, int o, const char *k, size_t max, b
     size_t j = 0;
     for (int e = lbp_jv_first(a->v, arr); e >= 0; e = lbp_jv_next(a->v, arr, e)) {
         char *s;
-        if (str_val(a, e, max, &len))
+        if (shared && (s = tok_word(a, e)))
+            ;
+        else if (str_val(a, e, max, &len))
             s = a_str(a, e, len);
         else if (keep_bad)
             s = a_strn(a, "", 0);
@@ -245,14 +337,18 @@ static int copy_str_list_ex(struct arena *a, int o, const char *k, size_t max, b
 static int copy_str_list(struct arena *a, int o, const char *k, size_t max, char ***dst,
                          size_t *n_dst)
 {
-    return copy_str_list_ex(a, o, k, max, false, dst, n_dst);
+    return copy_str_list_ex(a, o, k, max, false, false, dst, n_dst);
 }
 
-/* Key order, then place in the block: the earlier copy is the first in the document. */
+/*
+ * Key order, then the value's place in the block: the earlier copy is the
+ * first in the document. (Values, not keys: a key may be a shared word,
+ * the same pointer for every duplicate; each value is a copy of its own.)
+ */
 static int kv_cmp(const struct lbp_kv *x, const struct lbp_kv *y)
 {
     int c = strcmp(x->key, y->key);
-    return c ? c : x->key < y->key ? -1 : x->key > y->key;
+    return c ? c : x->value < y->value ? -1 : x->value > y->value;
 }
 
 static void kv_sift(struct lbp_kv *v, size_t root, size_t n)
@@ -313,12 +409,14 @@ static int copy_map(struct arena *a, int o, const char *k, size_t vmax, const ch
         return LBP_NOMEM;
     size_t j = 0;
     for (int key = lbp_jv_first(a->v, m); key >= 0; key = lbp_jv_next(a->v, m, key)) {
-        size_t klen, vlen;
-        if (!str_val(a, key, QNAME_MAX, &klen) || klen == 0 || !str_val(a, key + 1, vmax, &vlen) ||
-            (skip && lbp_jv_str_eq(a->v, key, skip, strlen(skip))))
+        size_t klen = 0, vlen;
+        char *kw = tok_word(a, key);
+        if ((!kw && (!str_val(a, key, QNAME_MAX, &klen) || klen == 0)) ||
+            !str_val(a, key + 1, vmax, &vlen) ||
+            (skip && !kw && lbp_jv_str_eq(a->v, key, skip, strlen(skip))))
             continue;
         struct lbp_kv *d = AT(a, v, j++);
-        d->key = a_str(a, key, klen);
+        d->key = kw ? kw : a_str(a, key, klen);
         d->value = a_str(a, key + 1, vlen);
         if (!d->key || !d->value)
             return LBP_NOMEM;
@@ -375,7 +473,8 @@ static int decode_meta_ex(struct arena *a, int root, struct lbp_meta *m, bool na
     if (!(m->name = a_strn(a, name, nlen)))
         return LBP_NOMEM;
     if (has_ns) {
-        if (!(m->namespace = a_strn(a, ns, nslen)))
+        const char *w = memo_word(a, ns, nslen);
+        if (!(m->namespace = w ? (char *)w : a_strn(a, ns, nslen)))
             return LBP_NOMEM;
         /* "ns/name", built in place: the fill pass owns a writable copy. */
         if (!(m->key = a_alloc(a, nslen + 1 + nlen + 1)))
@@ -398,7 +497,8 @@ static int decode_meta_ex(struct arena *a, int root, struct lbp_meta *m, bool na
         m->creation_s = t;
     m->deleting = lbp_jv_type(a->v, member(a, md, "deletionTimestamp")) == JSMN_STRING;
     m->partial = ident_only;
-    if ((rc = copy_str_list(a, md, "finalizers", QNAME_MAX, &m->finalizers, &m->n_finalizers)))
+    if ((rc = copy_str_list_ex(a, md, "finalizers", QNAME_MAX, false, true, &m->finalizers,
+                               &m->n_finalizers)))
         return rc;
     if (ident_only)
         return LBP_OK;
@@ -438,7 +538,7 @@ static int decode_ports(struct arena *a, int spec, struct lbp_service *s)
             continue;
         struct lbp_service_port *d = AT(a, s->ports, s->n_ports++);
         if ((rc = copy_str(a, p, "name", NS_MAX_LEN, &d->name)) ||
-            (rc = copy_str(a, p, "protocol", SHORT_MAX, &d->protocol)) ||
+            (rc = copy_word(a, p, "protocol", SHORT_MAX, &d->protocol)) ||
             (rc = copy_str(a, p, "appProtocol", QNAME_MAX, &d->app_protocol)))
             return rc;
         copy_int(a, p, "port", 0, 65535, &d->port);
@@ -468,19 +568,21 @@ static int decode_service(struct arena *a, int root, void *obj)
     s->allocate_lb_node_ports = -1;
     if ((rc = decode_meta(a, root, &s->meta, true)))
         return rc;
-    if ((rc = copy_str(a, spec, "type", SHORT_MAX, &s->type)) ||
+    if ((rc = copy_word(a, spec, "type", SHORT_MAX, &s->type)) ||
         (rc = copy_str(a, spec, "loadBalancerClass", QNAME_MAX, &s->lb_class)) ||
         (rc = copy_str(a, spec, "loadBalancerIP", SHORT_MAX, &s->lb_ip)) ||
-        (rc = copy_str_list_ex(a, spec, "loadBalancerSourceRanges", SHORT_MAX, true,
+        (rc = copy_str_list_ex(a, spec, "loadBalancerSourceRanges", SHORT_MAX, true, false,
                                &s->lb_source_ranges, &s->n_lb_source_ranges)) ||
         (rc = decode_ports(a, spec, s)) ||
         (rc = copy_map(a, spec, "selector", LABEL_VALUE_MAX, NULL, &s->selector, &s->n_selector)) ||
-        (rc = copy_str(a, spec, "sessionAffinity", SHORT_MAX, &s->session_affinity)) ||
-        (rc = copy_str(a, spec, "externalTrafficPolicy", SHORT_MAX, &s->external_traffic_policy)) ||
-        (rc = copy_str(a, spec, "internalTrafficPolicy", SHORT_MAX, &s->internal_traffic_policy)) ||
+        (rc = copy_word(a, spec, "sessionAffinity", SHORT_MAX, &s->session_affinity)) ||
         (rc =
-             copy_str_list(a, spec, "ipFamilies", SHORT_MAX, &s->ip_families, &s->n_ip_families)) ||
-        (rc = copy_str(a, spec, "ipFamilyPolicy", SHORT_MAX, &s->ip_family_policy)) ||
+             copy_word(a, spec, "externalTrafficPolicy", SHORT_MAX, &s->external_traffic_policy)) ||
+        (rc =
+             copy_word(a, spec, "internalTrafficPolicy", SHORT_MAX, &s->internal_traffic_policy)) ||
+        (rc = copy_str_list_ex(a, spec, "ipFamilies", SHORT_MAX, false, true, &s->ip_families,
+                               &s->n_ip_families)) ||
+        (rc = copy_word(a, spec, "ipFamilyPolicy", SHORT_MAX, &s->ip_family_policy)) ||
         (rc = copy_str_list(a, spec, "externalIPs", SHORT_MAX, &s->external_ips,
                             &s->n_external_ips)) ||
         (rc = copy_str(a, spec, "clusterIP", SHORT_MAX, &s->cluster_ip)))
@@ -503,7 +605,7 @@ static int decode_service(struct arena *a, int root, void *obj)
         struct lbp_lb_ingress *d = AT(a, s->ingress, s->n_ingress++);
         if ((rc = copy_str(a, e, "ip", SHORT_MAX, &d->ip)) ||
             (rc = copy_str(a, e, "hostname", TEXT_MAX, &d->hostname)) ||
-            (rc = copy_str(a, e, "ipMode", SHORT_MAX, &d->ip_mode)))
+            (rc = copy_word(a, e, "ipMode", SHORT_MAX, &d->ip_mode)))
             return rc;
     }
     return LBP_OK;
@@ -713,8 +815,12 @@ static int decode_with(const struct kind_info *k, decode_fn decode, const struct
         rc = LBP_NOMEM;
         goto out;
     }
-    struct arena fill = {.v = v, .p = block + head, .end = block + head + a.need};
-    if ((rc = decode(&fill, root, block)))
+    /* the same arena fills: it keeps the measuring pass's shared-word answers */
+    a.measure = false;
+    a.p = block + head;
+    a.end = block + head + a.need;
+    a.memo_next = 0;
+    if ((rc = decode(&a, root, block)))
         goto out;
     struct lbp_meta *m = (struct lbp_meta *)block;
     m->refs = 1;

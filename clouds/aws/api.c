@@ -205,13 +205,13 @@ int aws_call(struct lbp_provider_ctx *ctx, enum aws_svc svc, struct aws_query *q
         if (doc)
             *doc = d;
         else
-            xmlFreeDoc(d);
+            awsx_free(d);
         return LBP_OK;
     }
     lbp_http_response_free(&resp);
     if (!d || awsx_error(d, e->code, sizeof(e->code), e->msg, sizeof(e->msg)) != LBP_OK)
         snprintf(e->code, sizeof(e->code), "HTTP%ld", e->status);
-    xmlFreeDoc(d);
+    awsx_free(d);
     if (in_list(e->code, auth_codes, LBP_ARRAY_LEN(auth_codes)) || e->status == 401 ||
         e->status == 403) {
         lbp_aws_creds_invalidate(ctx->creds);
@@ -256,7 +256,7 @@ int aws_describe_all(struct lbp_provider_ctx *ctx, enum aws_svc svc, const struc
             lbp_failf(call, "%s: unreadable answer", op);
             rc = LBP_RETRY;
         }
-        xmlFreeDoc(doc);
+        awsx_free(doc);
     }
     return rc ? rc : pg.rc;
 }
@@ -278,6 +278,6 @@ int aws_describe_lb(struct lbp_provider_ctx *ctx, enum aws_svc svc, const char *
     } else if (rc == LBP_OK && !out->n) {
         rc = LBP_NOT_FOUND;
     }
-    xmlFreeDoc(doc);
+    awsx_free(doc);
     return rc;
 }

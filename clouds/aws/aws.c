@@ -96,6 +96,9 @@ static int aws_init(const char *cloud_config_path, const char *cluster_name,
         return LBP_NOMEM;
     pthread_mutex_init(&ctx->tg_mu, NULL);
     ctx->cache_ttl_s = 300;
+    /* every answer is XML: without libxml2 the cloud cannot work, so say so at start */
+    if ((rc = awsx_xml_open(NULL, err, errlen)))
+        goto out;
     memset(ep_override, 0, sizeof(ep_override));
     if (cloud_config_path && *cloud_config_path) {
         rc = lbp_ini_load(cloud_config_path, &text);

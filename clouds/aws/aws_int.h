@@ -211,7 +211,18 @@ struct aws_sg {
     struct aws_tags tags;
 };
 
+/*
+ * libxml2 is loaded on first use (xml.c): awsx_xml_open loads it (soname
+ * NULL: the one compiled against) and says why not in err; the parsers
+ * below load it themselves and answer NULL when it cannot be loaded.
+ */
+int awsx_xml_open(const char *soname, char *err, size_t errlen);
 xmlDoc *awsx_parse(const char *data, size_t len);
+xmlDoc *awsx_parse_sts(const char *data, size_t len); /* blanks kept, as STS was read */
+void awsx_free(xmlDoc *doc);                          /* NULL ok */
+xmlNode *awsx_root(xmlDoc *doc);                      /* the root element, NULL if none */
+/* n's text (xmlNodeGetContent), wiped from libxml2's copy; NOT_FOUND, TOOBIG (out ""). */
+int awsx_content(xmlNode *n, char *out, size_t cap);
 xmlNode *awsx_child(xmlNode *n, const char *name);
 /* "A/B/C" below n, by local names */
 xmlNode *awsx_path(xmlNode *n, const char *path);

@@ -195,16 +195,16 @@ static int lb_sg_get(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spe
         awsq_free(&q);
         memset(sg, 0, sizeof(*sg));
         if (rc == LBP_INVALID && strcmp(e.code, "InvalidGroup.Duplicate") == 0) {
-            xmlFreeDoc(doc);
+            awsx_free(doc);
             aws_sgs_free(&v);
             return lb_sg_get(ctx, spec, vpc, tags, sg, false, call);
         }
         if (rc == LBP_OK &&
-            awsx_text(xmlDocGetRootElement(doc), "groupId", sg->id, sizeof(sg->id)) != LBP_OK) {
+            awsx_text(awsx_root(doc), "groupId", sg->id, sizeof(sg->id)) != LBP_OK) {
             lbp_failf(call, "CreateSecurityGroup: unreadable answer");
             rc = LBP_RETRY;
         }
-        xmlFreeDoc(doc);
+        awsx_free(doc);
     }
     aws_sgs_free(&v);
     return rc;
@@ -274,7 +274,7 @@ static int clb_attributes(struct lbp_provider_ctx *ctx, const char *name, const 
               sizeof(cz));
     awsx_text(awsx_result(doc), "LoadBalancerAttributes/ConnectionSettings/IdleTimeout", idle,
               sizeof(idle));
-    xmlFreeDoc(doc);
+    awsx_free(doc);
     awsq_init(&q, "ModifyLoadBalancerAttributes", AWS_ELB_VERSION);
     awsq_add(&q, "LoadBalancerName", name);
     if (o->cross_zone >= 0 && strcmp(cz, o->cross_zone ? "true" : "false") != 0) {
@@ -326,7 +326,7 @@ static int pp_policy(struct lbp_provider_ctx *ctx, const char *name, struct lbp_
     awsq_free(&q);
     if (rc == LBP_OK) {
         awsx_text(awsx_result(doc), "PolicyDescriptions/member/PolicyTypeName", type, sizeof(type));
-        xmlFreeDoc(doc);
+        awsx_free(doc);
         /* Same name, other kind: not ours to rewrite, and attaching it would be wrong. */
         if (strcmp(type, PP_TYPE) != 0) {
             lbp_failf(call, "ELB %s has a policy %s of type %s, not " PP_TYPE, name, PP_POLICY,
@@ -536,7 +536,7 @@ int aws_clb_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec,
             awsx_text(awsx_result(doc), "DNSName", lb.dns, sizeof(lb.dns));
             lbp_info("aws %s/%s: created ELB %s", spec->namespace, spec->name, spec->lb_name);
         }
-        xmlFreeDoc(doc);
+        awsx_free(doc);
     }
     if (rc)
         goto out;
@@ -753,7 +753,7 @@ static int clb_tags(struct lbp_provider_ctx *ctx, const struct lbp_vec *lbs, siz
         lbp_failf(call, "DescribeTags: unreadable answer");
         rc = LBP_RETRY;
     }
-    xmlFreeDoc(doc);
+    awsx_free(doc);
     if (rc == LBP_NOT_FOUND && to - from > 1) {
         rc = LBP_OK;
         for (size_t i = from; i < to && rc == LBP_OK; i++)

@@ -11,7 +11,6 @@
 
 #include <ctype.h>
 #include <json-c/json.h>
-#include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
@@ -21,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "clouds/aws/aws_int.h"
 #include "common/file.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -281,23 +281,8 @@ static xmlNode *child(xmlNode *n, const char *name)
 
 static int xml_text(xmlNode *n, char *out, size_t cap)
 {
-    xmlChar *t;
-    size_t l;
-    if (!n)
-        return LBP_PARSE;
-    t = xmlNodeGetContent(n);
-    if (!t)
-        return LBP_PARSE;
-    l = strlen((const char *)t);
-    if (l + 1 > cap || l == 0) {
-        memset(t, 0, l);
-        xmlFree(t);
-        return LBP_PARSE;
-    }
-    memcpy(out, t, l + 1);
-    memset(t, 0, l);
-    xmlFree(t);
-    return LBP_OK;
+    /* an empty value is as absent; awsx_content wipes libxml2's copy of a secret */
+    return awsx_content(n, out, cap) == LBP_OK && out[0] ? LBP_OK : LBP_PARSE;
 }
 
 static int read_token_file(const char *path, char **out)
@@ -383,11 +368,10 @@ static int from_web_identity(struct lbp_aws_creds *p, const char *role_arn, cons
         snprintf(err, errlen, "web identity: STS unreachable: %s", lbp_rc_str(rc));
         goto out;
     }
-    doc = xmlReadMemory(resp.body.data ? resp.body.data : "", (int)resp.body.len, "sts.xml", NULL,
-                        XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    doc = awsx_parse_sts(resp.body.data ? resp.body.data : "", resp.body.len);
     if (resp.status != 200) {
         char code[96] = "", msg[256] = "";
-        xmlNode *e = doc ? child(xmlDocGetRootElement(doc), "Error") : NULL;
+        xmlNode *e = doc ? child(awsx_root(doc), "Error") : NULL;
         xml_text(child(e, "Code"), code, sizeof(code));
         xml_text(child(e, "Message"), msg, sizeof(msg));
         snprintf(err, errlen, "web identity: STS AssumeRoleWithWebIdentity: HTTP %ld %s %s",
@@ -395,8 +379,8 @@ static int from_web_identity(struct lbp_aws_creds *p, const char *role_arn, cons
         rc = LBP_AUTH;
         goto out;
     }
-    cr = child(child(doc ? xmlDocGetRootElement(doc) : NULL, "AssumeRoleWithWebIdentityResult"),
-               "Credentials");
+    cr =
+        child(child(doc ? awsx_root(doc) : NULL, "AssumeRoleWithWebIdentityResult"), "Credentials");
     if (xml_text(child(cr, "AccessKeyId"), c->access_key_id, sizeof(c->access_key_id)) ||
         xml_text(child(cr, "SecretAccessKey"), c->secret_access_key,
                  sizeof(c->secret_access_key)) ||
@@ -419,7 +403,7 @@ out:
     if (resp.body.data)
         memset(resp.body.data, 0, resp.body.len);
     lbp_http_response_free(&resp);
-    xmlFreeDoc(doc);
+    awsx_free(doc);
     return rc;
 }
 

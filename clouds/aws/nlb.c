@@ -254,7 +254,7 @@ static int describe_tags(struct lbp_provider_ctx *ctx, const char *const *arns, 
             lbp_failf(call, "DescribeTags: unreadable answer");
             rc = LBP_RETRY;
         }
-        xmlFreeDoc(doc);
+        awsx_free(doc);
         if (rc == LBP_NOT_FOUND && skip_gone && k > 1) {
             rc = LBP_OK;
             for (size_t i = off; i < off + k && rc == LBP_OK; i++)
@@ -323,7 +323,7 @@ static int sync_targets(struct lbp_provider_ctx *ctx, const char *tg_arn, int po
             lbp_failf(call, "DescribeTargetHealth: unreadable answer");
             rc = LBP_RETRY;
         }
-        xmlFreeDoc(doc);
+        awsx_free(doc);
         if (rc)
             goto out;
     }
@@ -412,7 +412,7 @@ static int create_tg(struct lbp_provider_ctx *ctx, const char *vpc, struct want 
         }
     }
     lbp_vec_free(&v);
-    xmlFreeDoc(doc);
+    awsx_free(doc);
     return rc;
 }
 
@@ -533,7 +533,7 @@ static int sweep_suspects(struct lbp_provider_ctx *ctx, const char *lb, const st
             lbp_failf(call, "DescribeTargetGroups: unreadable answer");
             rc = LBP_RETRY;
         }
-        xmlFreeDoc(doc);
+        awsx_free(doc);
         if (rc == LBP_OK && v.n && !((struct aws_tg *)v.v)->lb_arn[0]) {
             rc = delete_tg(ctx, ((struct aws_tg *)v.v)->arn, call);
             if (rc == LBP_OK)
@@ -636,7 +636,7 @@ static int lb_attribute(struct lbp_provider_ctx *ctx, const char *arn, const cha
         if (awsx_text(m, "Key", k, sizeof(k)) == LBP_OK && strcmp(k, key) == 0)
             awsx_text(m, "Value", have, sizeof(have));
     }
-    xmlFreeDoc(doc);
+    awsx_free(doc);
     if (strcmp(have, want) == 0)
         return LBP_OK;
     awsq_init(&q, "ModifyLoadBalancerAttributes", AWS_ELBV2_VERSION);
@@ -720,7 +720,7 @@ static int create_lb(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spe
         }
     }
 out:
-    xmlFreeDoc(doc);
+    awsx_free(doc);
     lbp_vec_free(&v);
     aws_subnets_free(&subnets);
     return rc;
@@ -768,7 +768,7 @@ static int converge_subnets(struct lbp_provider_ctx *ctx, const struct aws_opts 
                         "exist");
         rc = LBP_INVALID;
     }
-    xmlFreeDoc(doc);
+    awsx_free(doc);
     if (rc)
         return rc;
     /* Re-read so the health-check rules follow the new subnets. */
@@ -1103,7 +1103,7 @@ int aws_nlb_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec
                 tgs.n = 0;
                 rc = LBP_NOT_FOUND;
             }
-            xmlFreeDoc(doc);
+            awsx_free(doc);
         } else {
             rc = LBP_NOT_FOUND;
         }

@@ -7,11 +7,21 @@
  * into a fixed field; a value that does not fit is an error for ids and
  * ARNs, never silently truncated. The parser runs with XML_PARSE_NONET and
  * without entity substitution, so answers cannot pull in anything else.
+ *
+ * libxml2 is opened with dlopen when the AWS cloud starts (or at the first
+ * parse), not linked: it brings ICU and libstdc++ with it, about 2.3 MiB
+ * of library pages in every controller, and only this cloud reads XML.
+ * The four calls made into it go through the table below; the tree's
+ * structs are read directly, as the headers compiled against lay them out.
  */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libxml/parser.h>
+#include <libxml/xmlversion.h>
 
 #include "clouds/aws/aws_int.h"
 #include "common/rc.h"
@@ -19,13 +29,114 @@
 
 #define XML_MAX (32u << 20)
 
+/* The soname of the libxml2 whose headers this file is compiled against. */
+#if LIBXML_VERSION >= 21400
+#define AWSX_SONAME "libxml2.so.16"
+#else
+#define AWSX_SONAME "libxml2.so.2"
+#endif
+
+struct xml_lib {
+    xmlDoc *(*read_memory)(const char *, int, const char *, const char *, int);
+    void (*free_doc)(xmlDoc *);
+    xmlChar *(*node_content)(const xmlNode *);
+    xmlFreeFunc *free_fn; /* the library's xmlFree variable */
+};
+
+static pthread_mutex_t xml_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct xml_lib xml_lib;
+static int xml_loaded; /* set once, after xml_lib is filled; read with acquire */
+
+int awsx_xml_open(const char *soname, char *err, size_t errlen)
+{
+    struct xml_lib l = {0};
+    void *h;
+    int rc = LBP_OK;
+    if (__atomic_load_n(&xml_loaded, __ATOMIC_ACQUIRE))
+        return LBP_OK;
+    if (!soname)
+        soname = AWSX_SONAME;
+    pthread_mutex_lock(&xml_mu);
+    if (xml_loaded)
+        goto out;
+    h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *why = dlerror();
+        snprintf(err, errlen, "aws: cannot load %s (libxml2, for AWS's XML answers): %s", soname,
+                 why ? why : "dlopen failed");
+        rc = LBP_INVALID;
+        goto out;
+    }
+    *(void **)&l.read_memory = dlsym(h, "xmlReadMemory");
+    *(void **)&l.free_doc = dlsym(h, "xmlFreeDoc");
+    *(void **)&l.node_content = dlsym(h, "xmlNodeGetContent");
+    l.free_fn = dlsym(h, "xmlFree");
+    if (!l.read_memory || !l.free_doc || !l.node_content || !l.free_fn || !*l.free_fn) {
+        snprintf(err, errlen,
+                 "aws: %s lacks xmlReadMemory, xmlFreeDoc, xmlNodeGetContent or xmlFree", soname);
+        dlclose(h);
+        rc = LBP_INVALID;
+        goto out;
+    }
+    xml_lib = l; /* the handle stays open for the life of the process */
+    __atomic_store_n(&xml_loaded, 1, __ATOMIC_RELEASE);
+out:
+    pthread_mutex_unlock(&xml_mu);
+    return rc;
+}
+
 xmlDoc *awsx_parse(const char *data, size_t len)
 {
-    if (!data || !len || len > XML_MAX)
+    char err[256];
+    if (!data || !len || len > XML_MAX || awsx_xml_open(NULL, err, sizeof(err)) != LBP_OK)
         return NULL;
-    return xmlReadMemory(data, (int)len, "aws.xml", NULL,
-                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-                             XML_PARSE_NOBLANKS);
+    return xml_lib.read_memory(data, (int)len, "aws.xml", NULL,
+                               XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+                                   XML_PARSE_NOBLANKS);
+}
+
+xmlDoc *awsx_parse_sts(const char *data, size_t len)
+{
+    char err[256];
+    if (!data || len > XML_MAX || awsx_xml_open(NULL, err, sizeof(err)) != LBP_OK)
+        return NULL;
+    return xml_lib.read_memory(data, (int)len, "sts.xml", NULL,
+                               XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+}
+
+void awsx_free(xmlDoc *doc)
+{
+    if (doc) /* a document exists only once the library is loaded */
+        xml_lib.free_doc(doc);
+}
+
+xmlNode *awsx_root(xmlDoc *doc)
+{
+    for (xmlNode *c = doc ? doc->children : NULL; c; c = c->next)
+        if (c->type == XML_ELEMENT_NODE)
+            return c;
+    return NULL;
+}
+
+int awsx_content(xmlNode *n, char *out, size_t cap)
+{
+    xmlChar *t;
+    size_t l;
+    int rc = LBP_OK;
+    out[0] = 0;
+    if (!n || !__atomic_load_n(&xml_loaded, __ATOMIC_ACQUIRE))
+        return LBP_NOT_FOUND;
+    t = xml_lib.node_content(n);
+    if (!t)
+        return LBP_NOT_FOUND;
+    l = strlen((const char *)t);
+    if (l + 1 > cap)
+        rc = LBP_TOOBIG;
+    else
+        memcpy(out, t, l + 1);
+    memset(t, 0, l); /* the copy may be a credential (STS) */
+    (*xml_lib.free_fn)(t);
+    return rc;
 }
 
 xmlNode *awsx_child(xmlNode *n, const char *name)
@@ -63,24 +174,10 @@ xmlNode *awsx_path(xmlNode *n, const char *path)
 
 int awsx_text(xmlNode *n, const char *path, char *out, size_t cap)
 {
-    xmlChar *t;
-    size_t l;
     out[0] = 0;
     if (path)
         n = awsx_path(n, path);
-    if (!n)
-        return LBP_NOT_FOUND;
-    t = xmlNodeGetContent(n);
-    if (!t)
-        return LBP_NOT_FOUND;
-    l = strlen((const char *)t);
-    if (l + 1 > cap) {
-        xmlFree(t);
-        return LBP_TOOBIG;
-    }
-    memcpy(out, t, l + 1);
-    xmlFree(t);
-    return LBP_OK;
+    return awsx_content(n, out, cap);
 }
 
 int awsx_int(xmlNode *n, const char *path, int *out)
@@ -98,7 +195,7 @@ int awsx_int(xmlNode *n, const char *path, int *out)
 
 xmlNode *awsx_result(xmlDoc *doc)
 {
-    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    xmlNode *root = doc ? awsx_root(doc) : NULL;
     size_t l;
     if (!root)
         return NULL;
@@ -116,7 +213,7 @@ xmlNode *awsx_result(xmlDoc *doc)
 
 int awsx_error(xmlDoc *doc, char *code, size_t codelen, char *msg, size_t msglen)
 {
-    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL, *e = NULL;
+    xmlNode *root = doc ? awsx_root(doc) : NULL, *e = NULL;
     code[0] = msg[0] = 0;
     if (!root)
         return LBP_NOT_FOUND;
@@ -466,7 +563,7 @@ static int group_ids(xmlNode *set, char ids[][AWS_ID_LEN], size_t *n)
 
 int awsx_instances(xmlDoc *doc, struct lbp_vec *out, char *next, size_t nextcap)
 {
-    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    xmlNode *root = doc ? awsx_root(doc) : NULL;
     for (xmlNode *r = awsx_child(awsx_child(root, "reservationSet"), "item"); r;
          r = awsx_next(r, "item")) {
         for (xmlNode *m = awsx_child(awsx_child(r, "instancesSet"), "item"); m;
@@ -489,7 +586,7 @@ int awsx_instances(xmlDoc *doc, struct lbp_vec *out, char *next, size_t nextcap)
 
 int awsx_subnets(xmlDoc *doc, struct lbp_vec *out, char *next, size_t nextcap)
 {
-    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    xmlNode *root = doc ? awsx_root(doc) : NULL;
     for (xmlNode *m = awsx_child(awsx_child(root, "subnetSet"), "item"); m;
          m = awsx_next(m, "item")) {
         struct aws_subnet *s = lbp_vec_push(out);
@@ -540,7 +637,7 @@ static int sg_rule(struct lbp_vec *rules, xmlNode *perm, const char *cidr, const
 
 int awsx_sgs(xmlDoc *doc, struct lbp_vec *out, char *next, size_t nextcap)
 {
-    xmlNode *root = doc ? xmlDocGetRootElement(doc) : NULL;
+    xmlNode *root = doc ? awsx_root(doc) : NULL;
     for (xmlNode *m = awsx_child(awsx_child(root, "securityGroupInfo"), "item"); m;
          m = awsx_next(m, "item")) {
         struct aws_sg *s = lbp_vec_push(out);

@@ -77,26 +77,36 @@ struct mock_listener {
     int node_port;
 };
 
+/*
+ * Thousands of these live in a benchmark's controller, so the record is
+ * kept small: addresses in buffers of their text's largest size, the
+ * identity strings in one block (ids), the cluster name shared with the
+ * cloud's own unless the Service names another, no ranges array when
+ * there are no ranges, a single listener in the record itself, and the
+ * fields ordered without padding.
+ */
 struct mock_lb {
     UT_hash_handle hh;
     char lb_name[LBP_LB_NAME_LEN + 1];
-    char *cluster; /* small heap strings: thousands of LBs stay cheap */
+    char affinity[16];
+    char vip[INET_ADDRSTRLEN];
+    char vip6[INET6_ADDRSTRLEN];
+    char *ids;     /* ns, name, uid and (when not ctx->cluster) the cluster */
+    char *cluster; /* into ids, or ctx->cluster */
     char *ns;
     char *name;
     char *uid;
-    char *hostname; /* NULL unless the cloud answers with names */
-    char vip[64];
-    char vip6[64];
-    struct mock_listener *listeners;
-    size_t n_listeners;
-    char **ranges;
-    size_t n_ranges;
-    int hc_port;
-    bool local;
-    char affinity[16];
-    int affinity_timeout;
+    char *hostname;                  /* NULL unless the cloud answers with names */
+    struct mock_listener *listeners; /* one, or an array of its own */
+    char **ranges;                   /* NULL when n_ranges is 0 */
     struct mock_nodeset *nodes;
     unsigned long ensure_calls, update_calls;
+    struct mock_listener one;
+    unsigned n_listeners; /* at most MOCK_MAX_PORTS */
+    unsigned n_ranges;    /* at most MOCK_MAX_RANGES */
+    int hc_port;
+    int affinity_timeout;
+    bool local;
 };
 
 /* A change the cloud is still working on, one per LB at most (pendingPolls). */
@@ -491,7 +501,7 @@ static void v4_mark(struct lbp_provider_ctx *ctx, const char *ip, bool used)
         ctx->v4_used[off / 8] &= (uint8_t) ~(1u << (off % 8));
 }
 
-static int v4_alloc(struct lbp_provider_ctx *ctx, char out[64])
+static int v4_alloc(struct lbp_provider_ctx *ctx, char out[INET_ADDRSTRLEN])
 {
     uint32_t size = ctx->cfg.v4_size;
     for (uint32_t i = 0; i < size; i++) {
@@ -499,7 +509,7 @@ static int v4_alloc(struct lbp_provider_ctx *ctx, char out[64])
         if (off == 0 || off == size - 1 || v4_used(ctx, off))
             continue; /* network and broadcast addresses are never handed out */
         struct in_addr a = {.s_addr = htonl(ctx->cfg.v4_base + off)};
-        inet_ntop(AF_INET, &a, out, 64);
+        inet_ntop(AF_INET, &a, out, INET_ADDRSTRLEN);
         ctx->v4_next = off + 1;
         v4_mark(ctx, out, true);
         return LBP_OK;
@@ -507,13 +517,13 @@ static int v4_alloc(struct lbp_provider_ctx *ctx, char out[64])
     return LBP_RETRY;
 }
 
-static void v6_alloc(struct lbp_provider_ctx *ctx, char out[64])
+static void v6_alloc(struct lbp_provider_ctx *ctx, char out[INET6_ADDRSTRLEN])
 {
     struct in6_addr a = ctx->cfg.v6_base;
     uint64_t n = ++ctx->v6_next;
     for (int i = 15; i >= 8 && n; i--, n >>= 8)
         a.s6_addr[i] = (uint8_t)(n & 0xff);
-    inet_ntop(AF_INET6, &a, out, 64);
+    inet_ntop(AF_INET6, &a, out, INET6_ADDRSTRLEN);
 }
 
 /* Moves the v6 counter past ip when ip lies in the v6 range; lock held. */
@@ -556,16 +566,66 @@ static const char *str_or_empty(const char *s)
     return s ? s : "";
 }
 
+/* Sets the LB's identity strings in one new block (see struct mock_lb). */
+static bool set_ids(struct lbp_provider_ctx *ctx, struct mock_lb *lb, const char *cluster,
+                    const char *ns, size_t ns_len, const char *name, const char *uid)
+{
+    cluster = str_or_empty(cluster);
+    name = str_or_empty(name);
+    uid = str_or_empty(uid);
+    bool own = strcmp(cluster, ctx->cluster) != 0;
+    size_t cl = own ? strlen(cluster) + 1 : 0, nl = strlen(name) + 1, ul = strlen(uid) + 1;
+    char *b = malloc(cl + ns_len + 1 + nl + ul), *p;
+    if (!b)
+        return false;
+    p = b;
+    lb->cluster = ctx->cluster;
+    if (own) {
+        memcpy(p, cluster, cl);
+        lb->cluster = p;
+        p += cl;
+    }
+    lb->ns = p;
+    if (ns_len)
+        memcpy(p, ns, ns_len);
+    p[ns_len] = '\0';
+    p += ns_len + 1;
+    lb->name = memcpy(p, name, nl);
+    p += nl;
+    lb->uid = memcpy(p, uid, ul);
+    free(lb->ids);
+    lb->ids = b;
+    return true;
+}
+
+/* Room for n listeners: the record's own slot for one, else an array (NULL: no memory). */
+static struct mock_listener *listeners_new(struct mock_lb *lb, size_t n)
+{
+    return n <= 1 ? &lb->one : calloc(n, sizeof(struct mock_listener));
+}
+
+static void listeners_free(struct mock_lb *lb, struct mock_listener *ls)
+{
+    if (ls != &lb->one)
+        free(ls);
+}
+
+/* An address into one of the LB's slots; false when it is longer than any address. */
+static bool set_vip(char *slot, size_t cap, const char *ip)
+{
+    if (strlen(ip) >= cap)
+        return false;
+    lbp_strlcpy(slot, ip, cap);
+    return true;
+}
+
 static void lb_free(struct lbp_provider_ctx *ctx, struct mock_lb *lb)
 {
     for (size_t i = 0; i < lb->n_ranges; i++)
         free(lb->ranges[i]);
     free(lb->ranges);
-    free(lb->listeners);
-    free(lb->cluster);
-    free(lb->ns);
-    free(lb->name);
-    free(lb->uid);
+    listeners_free(lb, lb->listeners);
+    free(lb->ids);
     free(lb->hostname);
     nodeset_unref(ctx, lb->nodes);
     free(lb);
@@ -853,9 +913,8 @@ static int state_add_lb(struct lbp_provider_ctx *ctx, json_object *o)
         goto out;
     lbp_strlcpy(lb->lb_name, st_get(o, "name"), sizeof(lb->lb_name));
     const char *svc = st_get(tags, "service"), *slash = strchr(svc, '/');
-    if (!set_str(&lb->cluster, st_get(tags, "cluster")) ||
-        !set_str(&lb->uid, st_get(tags, "uid")) ||
-        !(lb->ns = strndup(svc, (size_t)(slash - svc))) || !set_str(&lb->name, slash + 1) ||
+    if (!set_ids(ctx, lb, st_get(tags, "cluster"), svc, (size_t)(slash - svc), slash + 1,
+                 st_get(tags, "uid")) ||
         (st_get(o, "hostname")[0] && !set_str(&lb->hostname, st_get(o, "hostname"))))
         goto out;
     lbp_strlcpy(lb->vip, st_get(o, "vip"), sizeof(lb->vip));
@@ -865,8 +924,8 @@ static int state_add_lb(struct lbp_provider_ctx *ctx, json_object *o)
     lb->local = lt && json_object_get_boolean(lt);
     lb->ensure_calls = (unsigned long)st_get_int(o, "ensureCalls");
     lb->update_calls = (unsigned long)st_get_int(o, "updateCalls");
-    if (!(lb->listeners = calloc(n_ls + 1, sizeof(*lb->listeners))) ||
-        !(lb->ranges = calloc(n_rs + 1, sizeof(char *))))
+    if (!(lb->listeners = listeners_new(lb, n_ls)) ||
+        (n_rs && !(lb->ranges = calloc(n_rs, sizeof(char *)))))
         goto out;
     for (size_t j = 0; j < n_ls; j++, lb->n_listeners++) {
         json_object *l = json_object_array_get_idx(ls, j);
@@ -1302,8 +1361,15 @@ static int mock_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
                 rc = LBP_INVALID;
                 goto out;
             }
+            size_t cap = is6 ? sizeof(lb->vip6) : sizeof(lb->vip);
+            if (strlen(spec->requested_ip) >= cap) { /* validation refuses these first */
+                lbp_failf(call, "mock cloud: requested address %.64s is not an address",
+                          spec->requested_ip);
+                rc = LBP_INVALID;
+                goto out;
+            }
             v4_mark(ctx, lb->vip, false);
-            lbp_strlcpy(slot, spec->requested_ip, 64);
+            lbp_strlcpy(slot, spec->requested_ip, cap);
             v4_mark(ctx, lb->vip, true);
         }
     } else {
@@ -1315,13 +1381,12 @@ static int mock_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
         if (v6 && !lb->vip6[0])
             v6_alloc(ctx, lb->vip6);
     }
-    struct mock_listener *ls = calloc(spec->n_ports + 1, sizeof(*ls));
-    char **rs = calloc(spec->n_source_ranges + 1, sizeof(char *));
-    if (!ls || !rs ||
-        !set_str(&lb->cluster, spec->cluster_name ? spec->cluster_name : ctx->cluster) ||
-        !set_str(&lb->ns, spec->namespace) || !set_str(&lb->name, spec->name) ||
-        !set_str(&lb->uid, spec->uid)) {
-        free(ls);
+    struct mock_listener *ls = listeners_new(lb, spec->n_ports);
+    char **rs = spec->n_source_ranges ? calloc(spec->n_source_ranges, sizeof(char *)) : NULL;
+    if (!ls || (spec->n_source_ranges && !rs) ||
+        !set_ids(ctx, lb, spec->cluster_name ? spec->cluster_name : ctx->cluster, spec->namespace,
+                 strlen(str_or_empty(spec->namespace)), spec->name, spec->uid)) {
+        listeners_free(lb, ls);
         free(rs);
         rc = LBP_NOMEM;
         goto out;
@@ -1331,9 +1396,10 @@ static int mock_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *s
         ls[i].node_port = spec->ports[i].node_port;
         lbp_strlcpy(ls[i].protocol, spec->ports[i].protocol, sizeof(ls[i].protocol));
     }
-    free(lb->listeners);
+    if (lb->listeners != ls) /* the record's own slot is rewritten in place */
+        listeners_free(lb, lb->listeners);
     lb->listeners = ls;
-    lb->n_listeners = spec->n_ports;
+    lb->n_listeners = (unsigned)spec->n_ports;
     for (size_t i = 0; i < lb->n_ranges; i++)
         free(lb->ranges[i]);
     free(lb->ranges);
@@ -1627,13 +1693,14 @@ static int mock_restore(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *
             rc = LBP_CONFLICT;
             continue;
         }
-        lbp_strlcpy(slot, ip, 64);
+        if (!set_vip(slot, is6 ? sizeof(lb->vip6) : sizeof(lb->vip), ip))
+            lbp_warn("mock cloud: %s/%s: ingress %.64s is not an address, not kept",
+                     spec->namespace, spec->name, ip);
     }
     if (!lb->vip[0] && !lb->vip6[0])
         goto out;
-    if (!set_str(&lb->cluster, spec->cluster_name ? spec->cluster_name : ctx->cluster) ||
-        !set_str(&lb->ns, spec->namespace) || !set_str(&lb->name, spec->name) ||
-        !set_str(&lb->uid, spec->uid)) {
+    if (!set_ids(ctx, lb, spec->cluster_name ? spec->cluster_name : ctx->cluster, spec->namespace,
+                 strlen(str_or_empty(spec->namespace)), spec->name, spec->uid)) {
         rc = LBP_NOMEM;
         goto out;
     }

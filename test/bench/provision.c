@@ -525,7 +525,10 @@ static void env_start(struct env *e)
     snprintf(key, sizeof(key), "%s/tls.key", e->api.dir);
     snprintf(logp, sizeof(logp), "%s/nghttpx.log", e->api.dir);
     const char *bin = getenv("LBP_NGHTTPX") ? getenv("LBP_NGHTTPX") : "/usr/sbin/nghttpx";
+    /* --conf=/dev/null: Debian's /etc/nghttpx/nghttpx.conf adds a frontend on
+     * 127.0.0.1:3000, so a second front (another run on the machine) failed to bind */
     char *argv[] = {(char *)bin,
+                    "--conf=/dev/null",
                     fe,
                     be,
                     "--single-thread",

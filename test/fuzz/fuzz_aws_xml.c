@@ -48,6 +48,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lbp_vec_init(&v, sizeof(struct aws_tagdesc));
     awsx_tag_descs(doc, &v);
     aws_tagdescs_free(&v);
-    xmlFreeDoc(doc);
+    awsx_free(doc);
     return 0;
 }

@@ -30,7 +30,7 @@ static int parse(const char *xml, struct lbp_vec *v)
     assert_non_null(d);
     lbp_vec_init(v, sizeof(struct aws_clb));
     rc = awsx_clbs(d, v, NULL, 0);
-    xmlFreeDoc(d);
+    awsx_free(d);
     return rc;
 }
 

@@ -261,10 +261,10 @@ static void check_empty_result(xmlDoc *doc, const char *t)
 static void check_ec2_return(xmlDoc *doc, const char *t)
 {
     char v[64];
-    assert_int_equal(awsx_text(xmlDocGetRootElement(doc), "return", v, sizeof(v)), LBP_OK);
+    assert_int_equal(awsx_text(awsx_root(doc), "return", v, sizeof(v)), LBP_OK);
     assert_string_equal(v, first(t, "return"));
     if (strstr(t, "<groupId>")) {
-        assert_int_equal(awsx_text(xmlDocGetRootElement(doc), "groupId", v, sizeof(v)), LBP_OK);
+        assert_int_equal(awsx_text(awsx_root(doc), "groupId", v, sizeof(v)), LBP_OK);
         assert_string_equal(v, first(t, "groupId"));
     }
 }
@@ -399,7 +399,7 @@ static void every_recorded_response(void **st)
             fail_msg("%s does not parse", e->d_name);
         print_message("%s\n", e->d_name);
         m->check(doc, text);
-        xmlFreeDoc(doc);
+        awsx_free(doc);
         free(text);
         seen++;
     }
@@ -428,7 +428,7 @@ static void error_shapes(void **st)
         assert_string_equal(code, cases[i].code);
         if (cases[i].msg)
             assert_string_equal(msg, cases[i].msg);
-        xmlFreeDoc(d);
+        awsx_free(d);
     }
 }
 
@@ -452,19 +452,19 @@ static void hostile_input(void **st)
     d = awsx_parse(noarn, sizeof(noarn) - 1);
     assert_non_null(d);
     assert_int_equal(awsx_lbs(d, &vec, NULL, 0), LBP_PARSE);
-    xmlFreeDoc(d);
+    awsx_free(d);
     lbp_vec_free(&vec);
     /* A field longer than its slot is refused, not cut. */
     snprintf(big, sizeof(big), "<X><groupId>%0*d</groupId></X>", 1000, 7);
     d = awsx_parse(big, strlen(big));
-    assert_int_equal(awsx_text(xmlDocGetRootElement(d), "groupId", v, sizeof(v)), LBP_TOOBIG);
-    xmlFreeDoc(d);
+    assert_int_equal(awsx_text(awsx_root(d), "groupId", v, sizeof(v)), LBP_TOOBIG);
+    awsx_free(d);
     /* External entities are never fetched. */
     d = awsx_parse(entity, sizeof(entity) - 1);
     if (d) {
-        awsx_text(xmlDocGetRootElement(d), "groupId", v, sizeof(v));
+        awsx_text(awsx_root(d), "groupId", v, sizeof(v));
         assert_null(strstr(v, "root:"));
-        xmlFreeDoc(d);
+        awsx_free(d);
     }
     assert_null(awsx_parse(NULL, 0));
 }

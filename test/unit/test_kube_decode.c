@@ -432,6 +432,54 @@ static void test_huge_values(void **state)
     free(j);
 }
 
+/*
+ * Values most Services repeat are shared, not copied into each object: two
+ * decodes point at the same string, a value spelled with escapes decodes to
+ * the same text, and duplicate keys that are shared words still keep the
+ * first value.
+ */
+static void test_shared_words(void **state)
+{
+    static const char svc[] =
+        "{\"metadata\":{\"name\":\"a\",\"namespace\":\"default\",\"labels\":"
+        "{\"app.kubernetes.io/name\":\"a\"},\"finalizers\":[\"service.kubernetes.io/"
+        "load-balancer-cleanup\"]},\"spec\":{\"type\":\"LoadBalancer\",\"ports\":[{\"port\":80,"
+        "\"protocol\":\"TCP\"}],\"externalTrafficPolicy\":\"Cluster\",\"ipFamilies\":"
+        "[\"IPv4\"],\"ipFamilyPolicy\":\"SingleStack\",\"sessionAffinity\":\"None\"},"
+        "\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"10.0.0.1\",\"ipMode\":\"VIP\"}]}}}";
+    (void)state;
+    struct lbp_service *a = decode_ok(LBP_KIND_SERVICE, svc);
+    struct lbp_service *b = decode_ok(LBP_KIND_SERVICE, svc);
+    assert_ptr_equal(a->type, b->type);
+    assert_ptr_equal(a->meta.namespace, b->meta.namespace);
+    assert_ptr_equal(a->meta.labels[0].key, b->meta.labels[0].key);
+    assert_ptr_equal(a->meta.finalizers[0], b->meta.finalizers[0]);
+    assert_ptr_equal(a->ports[0].protocol, b->ports[0].protocol);
+    assert_ptr_equal(a->external_traffic_policy, b->external_traffic_policy);
+    assert_ptr_equal(a->ip_families[0], b->ip_families[0]);
+    assert_ptr_equal(a->ip_family_policy, b->ip_family_policy);
+    assert_ptr_equal(a->session_affinity, b->session_affinity);
+    assert_ptr_equal(a->ingress[0].ip_mode, b->ingress[0].ip_mode);
+    assert_string_equal(a->meta.key, "default/a");
+    assert_string_equal(a->meta.finalizers[0], "service.kubernetes.io/load-balancer-cleanup");
+    /* the rest is each object's own copy */
+    assert_ptr_not_equal(a->meta.name, b->meta.name);
+    assert_ptr_not_equal(a->meta.labels[0].value, b->meta.labels[0].value);
+    assert_ptr_not_equal(a->ingress[0].ip, b->ingress[0].ip);
+    lbp_kube_obj_unref(b);
+
+    /* escaped: copied, the same text */
+    b = decode_ok(LBP_KIND_SERVICE, "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"type\":"
+                                    "\"\\u004coadBalancer\",\"selector\":{\"app\":\"x\","
+                                    "\"app\":\"y\"}}}");
+    assert_string_equal(b->type, "LoadBalancer");
+    assert_ptr_not_equal(b->type, a->type);
+    assert_int_equal(b->n_selector, 1);
+    assert_string_equal(b->selector[0].value, "x");
+    lbp_kube_obj_unref(b);
+    lbp_kube_obj_unref(a);
+}
+
 /* Duplicate keys: the first wins, in a map as in any lookup; strict JSON only. */
 static void test_duplicates_and_strictness(void **state)
 {
@@ -522,6 +570,7 @@ int main(void)
         cmocka_unit_test(test_large_legal_objects),
         cmocka_unit_test(test_bad_source_range_kept),
         cmocka_unit_test(test_not_an_object),
+        cmocka_unit_test(test_shared_words),
         cmocka_unit_test(test_duplicates_and_strictness),
         cmocka_unit_test(test_kind_path),
     };

@@ -68,6 +68,73 @@ static void spec_init(struct lbp_lb_spec *s, const char *name, const char *uid)
     s->n_nodes = 2;
 }
 
+/*
+ * The LB record keeps its strings compactly (one block, the cloud's own
+ * cluster name shared, addresses in buffers of an address's largest
+ * size): every field still reads back, a Service's own cluster name is
+ * kept, the longest IPv6 text fits, and what is longer than any address
+ * is refused, not cut.
+ */
+static void test_record_fields(void **state)
+{
+    struct lbp_provider_ctx *ctx;
+    struct lbp_lb_spec a, b, c;
+    struct lbp_lb_status st, cur = {0};
+    struct lbp_call call = {0};
+    char err[256], *js;
+    static const char *const v6max = "0000:0000:0000:0000:0000:ffff:255.255.255.255";
+    (void)state;
+    assert_int_equal(P->init(NULL, "kubernetes", &ctx, err, sizeof(err)), LBP_OK);
+    spec_init(&a, "a", "11111111-aaaa");
+    spec_init(&b, "b", "22222222-bbbb");
+    b.cluster_name = "other-cluster";
+    b.namespace = "team-b";
+    b.n_ports = 1; /* only a lists 30053 below */
+    assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
+    assert_int_equal(P->ensure(ctx, &b, &st, &call), LBP_OK);
+    js = P->debug_json(ctx);
+    assert_non_null(strstr(js, "\"default/a\""));
+    assert_non_null(strstr(js, "\"team-b/b\""));
+    assert_non_null(strstr(js, "\"other-cluster\""));
+    assert_non_null(strstr(js, "\"11111111-aaaa\""));
+    assert_non_null(strstr(js, "\"22222222-bbbb\""));
+    free(js);
+
+    /* one listener lives in the record, more in an array: 2 -> 1 -> 0 -> 2 ports */
+    a.n_ports = 1;
+    assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
+    js = P->debug_json(ctx);
+    assert_non_null(strstr(js, "30080"));
+    assert_null(strstr(js, "30053"));
+    free(js);
+    a.n_ports = 0;
+    assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
+    a.n_ports = 2;
+    assert_int_equal(P->ensure(ctx, &a, &st, &call), LBP_OK);
+    js = P->debug_json(ctx);
+    assert_non_null(strstr(js, "30053"));
+    free(js);
+
+    spec_init(&c, "c", "33333333-cccc");
+    c.requested_ip = "0000:0000:0000:0000:0000:ffff:255.255.255.2555"; /* 46 characters */
+    assert_int_equal(P->ensure(ctx, &c, &st, &call), LBP_INVALID);
+    assert_non_null(strstr(call.err, "not an address"));
+
+    /* restore: the longest IPv6 text is kept; a longer "ip" is not an address */
+    spec_init(&c, "c", "44444444-dddd");
+    cur.n_ingress = 1;
+    lbp_strlcpy(cur.ingress[0].ip, v6max, sizeof(cur.ingress[0].ip));
+    assert_int_equal(P->restore(ctx, &c, &cur), LBP_OK);
+    assert_int_equal(P->get(ctx, &c, &st, &call), LBP_OK);
+    assert_int_equal(st.n_ingress, 1);
+    assert_string_equal(st.ingress[0].ip, v6max);
+    spec_init(&c, "c", "55555555-eeee");
+    lbp_strlcpy(cur.ingress[0].ip, "not-an-address-at-all", sizeof(cur.ingress[0].ip));
+    P->restore(ctx, &c, &cur);
+    assert_int_equal(P->get(ctx, &c, &st, &call), LBP_NOT_FOUND);
+    P->cleanup(ctx);
+}
+
 static void test_ensure_remove(void **state)
 {
     struct lbp_provider_ctx *ctx;
@@ -573,15 +640,11 @@ static void test_reload(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_list_owned_compact),
-        cmocka_unit_test(test_owned_builder),
-        cmocka_unit_test(test_ensure_remove),
-        cmocka_unit_test(test_faults_and_hostname),
-        cmocka_unit_test(test_state_file),
-        cmocka_unit_test(test_state_file_checked),
-        cmocka_unit_test(test_parallel_latency),
-        cmocka_unit_test(test_yaml_keys),
-        cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_list_owned_compact), cmocka_unit_test(test_owned_builder),
+        cmocka_unit_test(test_ensure_remove),      cmocka_unit_test(test_faults_and_hostname),
+        cmocka_unit_test(test_state_file),         cmocka_unit_test(test_state_file_checked),
+        cmocka_unit_test(test_parallel_latency),   cmocka_unit_test(test_yaml_keys),
+        cmocka_unit_test(test_record_fields),      cmocka_unit_test(test_reload),
         cmocka_unit_test(test_pending_polls),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
