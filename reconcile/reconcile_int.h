@@ -157,7 +157,10 @@ struct lbp_sw_hooks {
      * is held; it may submit again.
      */
     void (*done)(void *ctx, const struct lbp_sw_job *job, enum lbp_sw_result res, int rc);
+    /* Keys holding work at once before a new key's submission waits (0: 4 per thread, >= 32). */
+    unsigned max_keys;
 };
+#define LBP_SW_MIN_KEYS 32u
 
 int lbp_sw_new(const struct lbp_sw_hooks *hooks, unsigned threads, struct lbp_status_writer **out);
 /*

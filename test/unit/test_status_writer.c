@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define LOG_MAX 64
 
@@ -123,13 +124,19 @@ static void reset(void)
     pthread_mutex_unlock(&S.mu);
 }
 
-static struct lbp_status_writer *writer(unsigned threads)
+static struct lbp_status_writer *writer_max(unsigned threads, unsigned max_keys)
 {
-    struct lbp_sw_hooks h = {.write = hook_write, .check = hook_check, .done = hook_done};
+    struct lbp_sw_hooks h = {
+        .write = hook_write, .check = hook_check, .done = hook_done, .max_keys = max_keys};
     struct lbp_status_writer *w = NULL;
     reset();
     assert_int_equal(lbp_sw_new(&h, threads, &w), LBP_OK);
     return w;
+}
+
+static struct lbp_status_writer *writer(unsigned threads)
+{
+    return writer_max(threads, 0);
 }
 
 static struct lbp_service *svc(const char *name, const char *uid)
@@ -472,6 +479,58 @@ static void test_cancel_awaits_in_flight(void **state)
     finish(w);
 }
 
+struct submitter {
+    struct lbp_status_writer *w;
+    struct lbp_service *svc;
+    bool returned;
+};
+
+static void *submit_thread(void *arg)
+{
+    struct submitter *s = arg;
+    submit(s->w, s->svc, "10.0.0.3");
+    pthread_mutex_lock(&S.mu);
+    s->returned = true;
+    pthread_cond_broadcast(&S.cond);
+    pthread_mutex_unlock(&S.mu);
+    return NULL;
+}
+
+/*
+ * At most max_keys keys hold work: with a in flight and b pending (2 of 2),
+ * a submission for c waits until one of them ends; one for b does not.
+ */
+static void test_bounded_keys(void **state)
+{
+    struct lbp_status_writer *w = writer_max(1, 2);
+    struct lbp_service *a = svc("a", "u1"), *b = svc("b", "u2"), *c = svc("c", "u3");
+    struct submitter s = {.w = w, .svc = c};
+    struct timespec nap = {0, 200 * 1000 * 1000};
+    pthread_t t;
+    (void)state;
+    gate(true);
+    submit(w, a, "10.0.0.1");
+    wait_log(1); /* a in flight */
+    submit(w, b, "10.0.0.2");
+    assert_int_equal(pthread_create(&t, NULL, submit_thread, &s), 0);
+    nanosleep(&nap, NULL);
+    submit(w, b, "10.0.0.4"); /* a key already holding work never waits */
+    pthread_mutex_lock(&S.mu);
+    assert_false(s.returned);
+    pthread_mutex_unlock(&S.mu);
+    gate(false);
+    pthread_join(t, NULL);
+    wait_done(4);
+    assert_int_equal(result_of("10.0.0.1"), LBP_SW_WRITTEN);
+    assert_int_equal(result_of("10.0.0.2"), LBP_SW_REPLACED);
+    assert_int_equal(result_of("10.0.0.3"), LBP_SW_WRITTEN);
+    assert_int_equal(result_of("10.0.0.4"), LBP_SW_WRITTEN);
+    lbp_kube_obj_unref(a);
+    lbp_kube_obj_unref(b);
+    lbp_kube_obj_unref(c);
+    finish(w);
+}
+
 int main(void)
 {
     pthread_mutex_init(&S.mu, NULL);
@@ -483,6 +542,7 @@ int main(void)
         cmocka_unit_test(test_results),
         cmocka_unit_test(test_stop_drops_pending),
         cmocka_unit_test(test_cancel_awaits_in_flight),
+        cmocka_unit_test(test_bounded_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
