@@ -232,6 +232,11 @@ int gce_op_error(struct json_object *op, char *err, size_t errlen)
     const char *code = NULL, *msg = NULL;
     int64_t http = 0;
     struct json_object *errs = lbp_json_at(op, "error.errors");
+    if (errs && !json_object_is_type(errs, json_type_array)) {
+        /* an error no one can read is still an error (json-c asserts on a non-array) */
+        snprintf(err, errlen, "error: the Operation's error.errors is not a list");
+        return LBP_RETRY;
+    }
     if (!errs || json_object_array_length(errs) == 0)
         return LBP_OK;
     lbp_json_get_str(op, "error.errors[0].code", 80, &code, NULL, 0);

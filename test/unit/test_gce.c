@@ -157,6 +157,14 @@ static void t_op_errors(void **state)
         assert_int_equal(gce_op_error(ok, err, sizeof(err)), LBP_OK);
         json_object_put(ok);
     }
+    {
+        /* fuzzing found it: errors that is not a list aborted the process in json-c */
+        struct json_object *bad =
+            json_tokener_parse("{\"status\":\"DONE\",\"error\":{\"errors\":\"In\"}}");
+        assert_int_equal(gce_op_error(bad, err, sizeof(err)), LBP_RETRY);
+        assert_non_null(strstr(err, "not a list"));
+        json_object_put(bad);
+    }
 }
 
 static void t_names(void **state)
