@@ -109,7 +109,6 @@ static struct op *g_ops;
  */
 static struct op *g_running;
 static struct rid *g_rids;
-static size_t g_pending;
 static struct quota g_quotas[MAX_QUOTAS];
 static size_t g_n_quotas;
 
@@ -1772,7 +1771,6 @@ static void op_finish(struct op *o)
     o->effect = NULL;
     o->done = true;
     DL_DELETE(g_running, o);
-    g_pending--;
 }
 
 /* An Operation answered to a poll: one poll closer to DONE. */
@@ -1798,7 +1796,7 @@ static void sweep(void)
 {
     struct op *o, *tmp;
     uint64_t now = lbp_now_ms();
-    if (!g_pending || gce_cfg.op_ms <= 0)
+    if (!g_running || gce_cfg.op_ms <= 0)
         return;
     DL_FOREACH_SAFE(g_running, o, tmp)
     {
@@ -1810,10 +1808,8 @@ static void sweep(void)
 
 static bool busy(const char *target)
 {
-    struct op *o, *tmp;
-    if (!g_pending)
-        return false;
-    DL_FOREACH_SAFE(g_running, o, tmp)
+    struct op *o;
+    DL_FOREACH(g_running, o)
     {
         if (!strcmp(o->target, target))
             return true;
@@ -1872,7 +1868,6 @@ static void op_start(struct call *c, const char *type, const char *target, const
     jset(o->json, "selfLink", link);
     HASH_ADD_STR(g_ops, name, o);
     DL_APPEND(g_running, o);
-    g_pending++;
     if (c->q->request_id && *c->q->request_id) {
         struct rid *r = calloc(1, sizeof(*r));
         if (r) {
