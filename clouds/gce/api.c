@@ -139,6 +139,21 @@ void gce_method_name(const char *method, const char *path, char *out, size_t cap
     snprintf(out, cap, "%s.%s", segs[0], verb);
 }
 
+/*
+ * A change GCE refused for what it asked (a 4xx other than throttling,
+ * quota, "already exists", "not ready" or a delete of nothing): the
+ * prefetched objects it was decided from may be stale.
+ */
+static bool refused(const char *method, const struct lbp_rest_error *e)
+{
+    if (e->status < 400 || e->status > 499 || e->status == 429 || e->throttled || e->quota ||
+        e->retryable)
+        return false;
+    if (!strcmp(e->code, "alreadyExists") || !strcmp(e->code, "resourceNotReady"))
+        return false;
+    return !(e->status == 404 && !strcmp(method, "DELETE"));
+}
+
 int gce_call(struct lbp_provider_ctx *ctx, const struct gce_conf *c, const char *method,
              const char *path, struct json_object *body, const char *what, struct gce_resp *r,
              struct lbp_rest_error *e, struct lbp_call *call)
@@ -147,6 +162,7 @@ int gce_call(struct lbp_provider_ctx *ctx, const struct gce_conf *c, const char 
     char label[80];
     struct lbp_rest_req q = {.method = method, .operation = what, .metric = label, .body = body};
     struct lbp_rest_resp resp;
+    struct lbp_rest_error own;
     struct lbp_buf url;
     /* listInstances and getHealth are reads that happen to be POSTs: no requestId */
     bool reads = strstr(path, "/listInstances") || strstr(path, "/getHealth");
@@ -170,7 +186,13 @@ int gce_call(struct lbp_provider_ctx *ctx, const struct gce_conf *c, const char 
         return LBP_TOOBIG;
     }
     q.url = url.data;
+    if (mutating)
+        gce_prefetch_forget(ctx->prefetch, path, body);
+    if (!e)
+        e = &own;
     rc = lbp_rest_call(&rest, &q, &resp, e, call);
+    if (mutating && rc && refused(method, e))
+        gce_prefetch_drop(ctx->prefetch, "a change was refused");
     r->json = resp.json;
     resp.json = NULL;
     lbp_rest_resp_free(&resp);
@@ -182,7 +204,10 @@ int gce_get(struct lbp_provider_ctx *ctx, const struct gce_conf *c, const char *
             const char *what, struct gce_resp *r, struct lbp_call *call)
 {
     struct lbp_call local = {0};
-    int rc = gce_call(ctx, c, "GET", path, NULL, what, r, NULL, &local);
+    int rc;
+    if (gce_prefetch_read(ctx->prefetch, path, r))
+        return LBP_OK;
+    rc = gce_call(ctx, c, "GET", path, NULL, what, r, NULL, &local);
     if (rc && rc != LBP_NOT_FOUND && call) {
         lbp_strlcpy(call->err, local.err, sizeof(call->err));
         call->retry_after_s = local.retry_after_s;
@@ -369,6 +394,7 @@ int gce_ops_poll(void *ud, const char *ref, unsigned *retry_after_s, char *err, 
         if (!status || strcmp(status, "DONE") != 0) {
             pending = true;
         } else if ((rc = gce_op_error(r.json, e, sizeof(e))) && !worst) {
+            gce_prefetch_drop(ctx->prefetch, "an Operation failed");
             worst = rc;
             snprintf(err, errlen, "operation %s: %s", colon + 1, e);
         }
@@ -403,9 +429,9 @@ int gce_mutate(struct lbp_provider_ctx *ctx, const struct gce_conf *c, struct gc
         rc = LBP_PENDING;
     else if (rc == LBP_NOT_FOUND && !strcmp(method, "DELETE"))
         rc = LBP_OK;
-    else if (rc == LBP_OK)
-        rc = gce_ops_add(s, r.json, what, call);
-    else
+    else if (rc == LBP_OK && (rc = gce_ops_add(s, r.json, what, call)) != LBP_OK)
+        gce_prefetch_drop(ctx->prefetch, "an Operation failed");
+    else if (rc)
         lbp_v(2, "gce: %s %s: %s", method, path, call ? call->err : "");
     gce_resp_free(&r);
     return rc;
@@ -849,9 +875,10 @@ int gce_delete_if(struct lbp_provider_ctx *ctx, const struct gce_conf *c, struct
     gce_resp_free(&r);
     snprintf(w, sizeof(w), "delete %s", what);
     rc = gce_call(ctx, c, "DELETE", path, NULL, w, &r, &e, call);
-    if (rc == LBP_OK)
-        rc = gce_ops_add(s, r.json, w, call);
-    else if (rc == LBP_NOT_FOUND)
+    if (rc == LBP_OK) {
+        if ((rc = gce_ops_add(s, r.json, w, call)) != LBP_OK)
+            gce_prefetch_drop(ctx->prefetch, "an Operation failed");
+    } else if (rc == LBP_NOT_FOUND)
         rc = LBP_OK;
     else if (busy(&e, w, call))
         rc = LBP_PENDING;

@@ -370,6 +370,7 @@ static void gce_cleanup(struct lbp_provider_ctx *ctx)
     lbp_token_cache_free(ctx->rest.token);
     lbp_lro_table_free(ctx->ops);
     lbp_node_cache_free(ctx->cache);
+    gce_prefetch_free(ctx->prefetch);
     lbp_http_client_free(ctx->http);
     pthread_rwlock_destroy(&ctx->lock);
     pthread_mutex_destroy(&ctx->lookup_mu);
@@ -481,6 +482,10 @@ static int gce_init(const char *cloud_config_path, const char *cluster_name,
     if ((rc = lbp_http_client_new(&ho, &ctx->http)) || (rc = lbp_lro_table_new(&ctx->ops)) ||
         (rc = lbp_node_cache_new(sizeof(struct gce_instance), 300, &ctx->cache)))
         goto out;
+    if (!(ctx->prefetch = gce_prefetch_new())) {
+        rc = LBP_NOMEM;
+        goto out;
+    }
     ctx->rest.http = ctx->http;
     if ((rc = credentials(ctx, err, errlen)))
         goto out;
@@ -556,6 +561,7 @@ static int gce_ensure(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *sp
     if (rc)
         return rc;
     memset(st, 0, sizeof(*st));
+    gce_prefetch_begin(ctx);
     rc = o.internal ? gce_int_ensure(ctx, spec, &o, st, call)
                     : gce_ext_ensure(ctx, spec, &o, st, call);
     if (rc && rc != LBP_PENDING)
@@ -573,6 +579,7 @@ static int gce_update_targets(struct lbp_provider_ctx *ctx, const struct lbp_lb_
     int rc = opts(ctx, spec, &o, call);
     if (rc)
         return rc;
+    gce_prefetch_begin(ctx);
     return o.internal ? gce_int_targets(ctx, spec, &o, call) : gce_ext_targets(ctx, spec, &o, call);
 }
 
@@ -582,6 +589,7 @@ static int gce_remove(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *sp
     struct gce_conf c;
     int rc;
     snapshot(ctx, &c);
+    gce_prefetch_begin(ctx);
     /* The annotations may be gone: remove whichever model's objects exist. */
     rc = gce_ext_remove(ctx, &c, spec, call);
     if (rc == LBP_OK)
@@ -724,6 +732,7 @@ static char *gce_debug_json(struct lbp_provider_ctx *ctx)
     lbp_json_add_u64(o, "tokenFetches", lbp_token_fetches(ctx->rest.token));
     lbp_json_add_u64(o, "operationsInFlight", lbp_lro_count(ctx->ops));
     lbp_json_add_u64(o, "cachedInstances", lbp_node_cache_count(ctx->cache));
+    gce_prefetch_debug(ctx->prefetch, o);
     return lbp_http_debug_text(o, ctx->http);
 }
 

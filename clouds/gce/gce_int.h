@@ -79,7 +79,8 @@ struct lbp_provider_ctx {
     struct lbp_rest rest;
     struct lbp_lro_table *ops;
     struct lbp_node_cache *cache;
-    pthread_mutex_t lookup_mu; /* one instance lookup at a time: a node change costs one */
+    pthread_mutex_t lookup_mu;     /* one instance lookup at a time: a node change costs one */
+    struct gce_prefetch *prefetch; /* a new leader's bulk read (prefetch.c) */
 };
 
 /* What one Service asks for, from its spec and annotations. */
@@ -175,6 +176,21 @@ int gce_targets(struct lbp_provider_ctx *ctx, const struct gce_conf *c,
                 char tags[GCE_MAX_TAGS][64], size_t *n_tags, struct lbp_call *call);
 /* The path of a reference URL from "projects/" on ("" when it has none). */
 const char *gce_ref_path(const char *url);
+
+/* ---- a new leader's bulk read (prefetch.c) ---- */
+
+struct gce_prefetch *gce_prefetch_new(void);
+void gce_prefetch_free(struct gce_prefetch *p);
+/* The first call of the process lists the collections; later ones return (or wait for it). */
+void gce_prefetch_begin(struct lbp_provider_ctx *ctx);
+/* true with r->json when the object at path was listed and is still trusted. */
+bool gce_prefetch_read(struct gce_prefetch *p, const char *path, struct gce_resp *r);
+/* A change sent to path (body: a POST's, naming the new object): its object is read again. */
+void gce_prefetch_forget(struct gce_prefetch *p, const char *path, struct json_object *body);
+/* A refusal that a stale object may explain: nothing is trusted any more. */
+void gce_prefetch_drop(struct gce_prefetch *p, const char *why);
+/* Its state as "prefetch" in o (/debug/gce). */
+void gce_prefetch_debug(struct gce_prefetch *p, struct json_object *o);
 
 /* ---- shared pieces of both models (api.c) ---- */
 

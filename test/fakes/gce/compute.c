@@ -73,6 +73,7 @@ struct call {
     struct gce_reply *r;
     bool patch;              /* prepare() checks a patched/updated resource... */
     struct json_object *cur; /* ...which is now this */
+    struct json_object *cl;  /* do_list: the collection listed */
 };
 
 struct op {
@@ -2556,59 +2557,119 @@ static void list_reply(struct call *c, const char *kind, const char *id_path,
     reply_json(c->r, 200, o);
 }
 
-static void do_list(struct call *c)
-{
-    struct json_object *cl = coll(c->coll_path, false), *items = json_object_new_array();
-    const char **names = NULL;
-    size_t n = 0, i = 0, taken = 0;
-    long max = MAX_PAGE;
-    char after[128] = "", kind[80], id_path[300], next[300];
+/* A list's page: its size, where it resumes, its filter (GCE's own checks and errors). */
+struct page {
+    long max;
+    char after[128];
     struct filter f;
-    bool have_filter = false, more = false;
+    bool have_filter;
+};
 
-    if (c->q->max_results && lbp_parse_long(c->q->max_results, 0, 1000000, &max) != 0) {
-        json_object_put(items);
+static void page_done(struct page *pg)
+{
+    if (pg->have_filter && pg->f.regex)
+        regfree(&pg->f.re);
+}
+
+/* 0, or -1 after answering the error. */
+static int page_args(struct call *c, struct page *pg)
+{
+    memset(pg, 0, sizeof(*pg));
+    pg->max = MAX_PAGE;
+    if (c->q->max_results && lbp_parse_long(c->q->max_results, 0, 1000000, &pg->max) != 0) {
         gce_error(c->r, 400, "global", "invalid",
                   "Invalid value for field 'maxResults': '%.40s'. Must be an integer.",
                   c->q->max_results);
-        return;
+        return -1;
     }
-    if (max > MAX_PAGE) {
-        json_object_put(items);
+    if (pg->max > MAX_PAGE) {
         gce_error(c->r, 400, "global", "invalid",
                   "Invalid value for field 'maxResults': '%ld'. Must be less than or equal to "
                   "500",
-                  max);
-        return;
+                  pg->max);
+        return -1;
     }
-    if (max == 0)
-        max = MAX_PAGE;
+    if (pg->max == 0)
+        pg->max = MAX_PAGE;
     if (c->q->page_token && *c->q->page_token &&
-        hex_decode(c->q->page_token, after, sizeof(after)) != 0) {
-        json_object_put(items);
+        hex_decode(c->q->page_token, pg->after, sizeof(pg->after)) != 0) {
         gce_error(c->r, 400, "global", "invalid",
                   "Invalid value for field 'pageToken': '%.80s'. Supplied page token is not "
                   "valid.",
                   c->q->page_token);
-        return;
+        return -1;
     }
     if (c->q->order_by && *c->q->order_by && strcmp(c->q->order_by, "name") != 0) {
-        json_object_put(items);
         gce_error(c->r, 400, "global", "invalid",
                   "Invalid value for field 'orderBy': '%.80s'. Only 'name' is supported.",
                   c->q->order_by);
-        return;
+        return -1;
     }
     if (c->q->filter && *c->q->filter) {
-        if (parse_filter(c->q->filter, &f) != 0) {
-            json_object_put(items);
+        if (parse_filter(c->q->filter, &pg->f) != 0) {
             gce_error(c->r, 400, "global", "invalid",
                       "Invalid value for field 'filter': '%.200s'. Invalid list filter expression.",
                       c->q->filter);
-            return;
+            return -1;
         }
-        have_filter = true;
+        pg->have_filter = true;
     }
+    return 0;
+}
+
+/*
+ * One page of n objects (names sorted; get(ud, name) the object): those
+ * after the token that pass the filter, rendered by render_fn. Names order
+ * the list, so a token naming the last item sent resumes after it.
+ */
+static void page_reply(struct call *c, struct page *pg, const char *kind, const char *id_path,
+                       const char **names, size_t n,
+                       struct json_object *(*get)(void *, const char *),
+                       struct json_object *(*render_fn)(void *, struct json_object *), void *ud)
+{
+    struct json_object *items = json_object_new_array();
+    size_t taken = 0;
+    bool more = false;
+    char next[300];
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *r;
+        if (pg->after[0] && strcmp(names[i], pg->after) <= 0)
+            continue;
+        r = get(ud, names[i]);
+        if (!r || (pg->have_filter && !filter_match(&pg->f, r)))
+            continue;
+        if (taken == (size_t)pg->max) {
+            more = true;
+            break;
+        }
+        json_object_array_add(items, render_fn(ud, r));
+        taken++;
+    }
+    if (more)
+        hex_encode(jstr(aget(items, taken - 1), "name"), next, sizeof(next));
+    list_reply(c, kind, id_path, items, more ? next : NULL);
+}
+
+static struct json_object *coll_get(void *ud, const char *name)
+{
+    return json_object_object_get(((struct call *)ud)->cl, name);
+}
+
+static struct json_object *coll_render(void *ud, struct json_object *r)
+{
+    return render(((struct call *)ud)->coll_path, r);
+}
+
+static void do_list(struct call *c)
+{
+    struct json_object *cl = coll(c->coll_path, false);
+    const char **names = NULL;
+    size_t n = 0, i = 0;
+    char kind[80], id_path[300];
+    struct page pg;
+
+    if (page_args(c, &pg) != 0)
+        return;
     if (cl && (n = (size_t)json_object_object_length(cl)) > 0) {
         names = calloc(n, sizeof(*names));
         if (names) {
@@ -2622,28 +2683,11 @@ static void do_list(struct call *c)
             n = 0;
         }
     }
-    /* Names order the list, so a token naming the last item sent resumes after it. */
-    for (i = 0; i < n; i++) {
-        struct json_object *r;
-        if (after[0] && strcmp(names[i], after) <= 0)
-            continue;
-        r = json_object_object_get(cl, names[i]);
-        if (have_filter && !filter_match(&f, r))
-            continue;
-        if (taken == (size_t)max) {
-            more = true;
-            break;
-        }
-        json_object_array_add(items, render(c->coll_path, r));
-        taken++;
-    }
-    if (more)
-        hex_encode(jstr(aget(items, taken - 1), "name"), next, sizeof(next));
     snprintf(kind, sizeof(kind), "%sList", c->d->kind);
     canon_of(c->coll_path, NULL, id_path, sizeof(id_path));
-    list_reply(c, kind, id_path, items, more ? next : NULL);
-    if (have_filter && f.regex)
-        regfree(&f.re);
+    c->cl = cl;
+    page_reply(c, &pg, kind, id_path, names, n, coll_get, coll_render, c);
+    page_done(&pg);
     free(names);
 }
 
@@ -2667,27 +2711,49 @@ static void do_get(struct call *c)
 
 /* ---- operations endpoints ---- */
 
+static struct json_object *op_get(void *ud, const char *name)
+{
+    struct op *o = NULL;
+    (void)ud;
+    HASH_FIND_STR(g_ops, name, o);
+    return o ? o->json : NULL;
+}
+
+static struct json_object *op_render(void *ud, struct json_object *r)
+{
+    (void)ud;
+    return jcopy(r);
+}
+
 static void do_operation(struct call *c)
 {
     struct op *o = NULL;
     char target[400];
     canon_of(c->scope_path, NULL, target, sizeof(target));
     if (!c->name[0]) {
-        struct json_object *items = json_object_new_array();
+        const char **names = NULL;
+        size_t n = 0, cap = HASH_COUNT(g_ops);
         struct op *tmp;
         char id_path[512];
+        struct page pg;
         if (strcmp(c->method, "GET") != 0) {
-            json_object_put(items);
             gce_error(c->r, 405, "global", "httpMethodNotAllowed", "Use GET.");
             return;
         }
+        if (page_args(c, &pg) != 0)
+            return;
+        names = cap ? calloc(cap, sizeof(*names)) : NULL;
         HASH_ITER(hh, g_ops, o, tmp)
         {
-            if (!strcmp(o->scope_path, c->scope_path))
-                json_object_array_add(items, jcopy(o->json));
+            if (names && !strcmp(o->scope_path, c->scope_path))
+                names[n++] = o->name;
         }
+        if (n)
+            qsort(names, n, sizeof(*names), cmp_str);
         snprintf(id_path, sizeof(id_path), "%s/operations", target);
-        list_reply(c, "compute#operationList", id_path, items, NULL);
+        page_reply(c, &pg, "compute#operationList", id_path, names, n, op_get, op_render, c);
+        page_done(&pg);
+        free(names);
         return;
     }
     HASH_FIND_STR(g_ops, c->name, o);
