@@ -516,7 +516,7 @@ static void t_auth_and_reload(void **state)
     struct fake_gce f;
     struct lbp_provider_ctx *ctx = NULL;
     struct lbp_call call = {0};
-    char cfg[256], tok[256], ext[256], err[512], host[64];
+    char cfg[256], tok[256], ext[256], err[512], host[400];
     FILE *fp;
     (void)state;
 

@@ -77,7 +77,7 @@ static bool form_get(const char *body, const char *name, char *out, size_t cap)
 
 static size_t b64url_dec(const char *in, size_t len, unsigned char *out)
 {
-    char tmp[8192];
+    char tmp[8192] = ""; /* GCC -O3 cannot tell that what is read was written */
     size_t n = 0;
     int r;
     for (size_t i = 0; i < len && n < sizeof(tmp) - 4; i++)
