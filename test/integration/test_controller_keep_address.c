@@ -26,7 +26,7 @@ static void name_of(int i, char *out, size_t len)
 
 static bool gone(const char *name)
 {
-    char path[128];
+    char path[320];
     snprintf(path, sizeof(path), "/api/v1/namespaces/default/services/%s", name);
     return ctl_api(&env, "GET", path, NULL, NULL) == 404;
 }
@@ -34,7 +34,7 @@ static bool gone(const char *name)
 /* The Service's ingress is the address of its own LB in the mock cloud. */
 static bool settled(const char *name)
 {
-    char key[64], ip[128];
+    char key[256], ip[128];
     bool ok;
     snprintf(key, sizeof(key), "default/%s", name);
     ctl_ingress(&env, name, ip, sizeof(ip));
@@ -77,7 +77,7 @@ int main(void)
         CHECK(WAIT_FOR(15000, settled(names[i])));
     /* free two addresses low in the range: a fresh allocator would hand them out first */
     for (int i = 0; i < 3; i += 2) {
-        char path[128];
+        char path[320];
         snprintf(path, sizeof(path), "/api/v1/namespaces/default/services/%s", names[i]);
         CHECK(ctl_api(&env, "DELETE", path, NULL, NULL) == 200);
         CHECK(WAIT_FOR(10000, gone(names[i])));
