@@ -940,29 +940,56 @@ static int nic_cfg_rules(struct json_object *cfg, const char *lb_id, struct json
     return 0;
 }
 
-/* Every stored NIC ip configuration in one of lb_id's pools, with lb_props as lb_id's body. */
-static int lb_nic_limits(const char *lb_id, struct json_object *lb_props, struct az_reply *r)
+/* fn on every ip configuration of every stored NIC (VMSS ones too) until it answers non-zero. */
+static int each_nic_cfg(int (*fn)(struct json_object *cfg, void *ud), void *ud)
 {
-    size_t len = strlen(lb_id);
     for (struct res *n = g_res; n; n = n->hh.next) {
         struct json_object *cfgs;
         if (n->kind != K_NIC && n->kind != K_VMSS_NIC)
             continue;
         cfgs = jget(jobj(n->body, "properties"), "ipConfigurations");
         for (size_t j = 0; j < alen(cfgs); j++) {
-            struct json_object *c = json_object_array_get_idx(cfgs, j),
-                               *pools =
-                                   jget(jobj(c, "properties"), "loadBalancerBackendAddressPools");
-            bool ours = false;
-            for (size_t k = 0; k < alen(pools) && !ours; k++) {
-                const char *pid = az_js(json_object_array_get_idx(pools, k), "id");
-                ours = pid && !strncasecmp(pid, lb_id, len) &&
-                       !strncasecmp(pid + len, "/backendAddressPools/", 21);
-            }
-            if (ours && nic_cfg_rules(c, lb_id, lb_props, r))
-                return -1;
+            int rc = fn(json_object_array_get_idx(cfgs, j), ud);
+            if (rc)
+                return rc;
         }
     }
+    return 0;
+}
+
+struct nic_limits {
+    const char *lb_id;
+    size_t len;
+    struct json_object *lb_props;
+    struct az_reply *r;
+};
+
+static int nic_limits_cfg(struct json_object *c, void *ud)
+{
+    struct nic_limits *l = ud;
+    struct json_object *pools = jget(jobj(c, "properties"), "loadBalancerBackendAddressPools");
+    bool ours = false;
+    for (size_t k = 0; k < alen(pools) && !ours; k++) {
+        const char *pid = az_js(json_object_array_get_idx(pools, k), "id");
+        ours = pid && !strncasecmp(pid, l->lb_id, l->len) &&
+               !strncasecmp(pid + l->len, "/backendAddressPools/", 21);
+    }
+    return ours && nic_cfg_rules(c, l->lb_id, l->lb_props, l->r) ? -1 : 0;
+}
+
+/* Every stored NIC ip configuration in one of lb_id's pools, with lb_props as lb_id's body. */
+static int lb_nic_limits(const char *lb_id, struct json_object *lb_props, struct az_reply *r)
+{
+    struct nic_limits l = {.lb_id = lb_id, .len = strlen(lb_id), .lb_props = lb_props, .r = r};
+    return each_nic_cfg(nic_limits_cfg, &l);
+}
+
+/* A pool's backendIPConfigurations: the NIC ip configuration c if it names the pool. */
+static int pool_backref_cfg(struct json_object *c, void *ud)
+{
+    struct json_object *pool = ud;
+    if (by_id(jget(jobj(c, "properties"), "loadBalancerBackendAddressPools"), az_js(pool, "id")))
+        add_backref(pool, "backendIPConfigurations", az_js(c, "id"));
     return 0;
 }
 
@@ -1848,18 +1875,7 @@ static struct json_object *render(struct res *x)
         struct json_object *pools = jget(props, "backendAddressPools");
         for (size_t i = 0; i < alen(pools); i++) {
             struct json_object *pool = json_object_array_get_idx(pools, i);
-            const char *pid = az_js(pool, "id");
-            for (struct res *n = g_res; n; n = n->hh.next) {
-                struct json_object *cfgs;
-                if (n->kind != K_NIC && n->kind != K_VMSS_NIC)
-                    continue;
-                cfgs = jget(jobj(n->body, "properties"), "ipConfigurations");
-                for (size_t j = 0; j < alen(cfgs); j++) {
-                    struct json_object *c = json_object_array_get_idx(cfgs, j);
-                    if (by_id(jget(jobj(c, "properties"), "loadBalancerBackendAddressPools"), pid))
-                        add_backref(pool, "backendIPConfigurations", az_js(c, "id"));
-                }
-            }
+            each_nic_cfg(pool_backref_cfg, pool);
         }
     } else if (x->kind == K_VNET) {
         struct json_object *subs = json_object_new_array();
