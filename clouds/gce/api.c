@@ -204,10 +204,13 @@ int gce_get(struct lbp_provider_ctx *ctx, const struct gce_conf *c, const char *
             const char *what, struct gce_resp *r, struct lbp_call *call)
 {
     struct lbp_call local = {0};
+    uint64_t ticket;
     int rc;
-    if (gce_prefetch_read(ctx->prefetch, path, r))
+    if (gce_prefetch_read(ctx->prefetch, path, r, &ticket))
         return LBP_OK;
     rc = gce_call(ctx, c, "GET", path, NULL, what, r, NULL, &local);
+    if (rc == LBP_OK)
+        gce_prefetch_store(ctx->prefetch, path, r->json, ticket);
     if (rc && rc != LBP_NOT_FOUND && call) {
         lbp_strlcpy(call->err, local.err, sizeof(call->err));
         call->retry_after_s = local.retry_after_s;
@@ -391,6 +394,8 @@ int gce_ops_poll(void *ud, const char *ref, unsigned *retry_after_s, char *err, 
             return LBP_RETRY;
         }
         lbp_json_get_str(r.json, "status", 32, &status, NULL, 0);
+        if (status && !strcmp(status, "DONE"))
+            gce_prefetch_forget_target(ctx->prefetch, c.project, r.json);
         if (!status || strcmp(status, "DONE") != 0) {
             pending = true;
         } else if ((rc = gce_op_error(r.json, e, sizeof(e))) && !worst) {

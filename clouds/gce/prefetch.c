@@ -1,31 +1,36 @@
 /*
- * prefetch.c — what a new leader reads in bulk before it ensures every
- * Service again.
+ * prefetch.c — the objects a leader has just read, so that it does not
+ * read them again one by one.
  *
  * A leader's first pass ensures every live Service, and a converged
  * external LB costs five GETs (rule, pool, client firewall, health check,
  * probe firewall): 2,000 Services cost 10,000 calls before the first new
- * one is served. Instead, the first ensure, update or remove of the
- * process lists the collections those reads go to (forwarding rules,
- * target pools and backend services of the region, firewalls and both
- * kinds of health check), 500 objects a page, and keeps each object's
- * JSON text by its path for PREFETCH_TTL_MS. gce_get answers from it; a
- * path not in it is read from the cloud as before.
+ * one is served, and every step of a change reads them all again. So:
+ * - the first ensure, update or remove of the process lists the
+ *   collections those reads go to (forwarding rules, target pools and
+ *   backend services of the region, k8s-* firewalls and both kinds of
+ *   health check), 500 objects a page, and keeps each object's JSON text
+ *   by its path for BULK_TTL_MS;
+ * - after that, every object a GET returns is kept for READ_TTL_MS.
+ * gce_get answers from what is kept; anything else is read from the cloud.
  *
  * What keeps it right:
- * - An object an Operation is still changing is left out: the running
- *   Operations of the region and of the project are listed first (the
- *   previous leader's, which may finish after the lists), then the
- *   collections, so every object kept is one nobody is changing.
- * - Every change this process sends forgets its object (gce_call), so a
- *   step that changed something reads the cloud again.
- * - Absence proves nothing: an object missing from the lists is read.
+ * - An object an Operation is still changing is left out of the bulk
+ *   read: the running Operations of the region and of the project are
+ *   listed first (the previous leader's, which may finish after the
+ *   lists), then the collections.
+ * - Every change this process sends forgets its object (gce_call), and so
+ *   does the end of its Operation (gce_ops_poll): a step that changed
+ *   something reads the cloud again. A GET that began before a forget is
+ *   not kept (it may show the object as it was).
+ * - Absence proves nothing: an object not kept is read.
  * - A change GCE refuses for what it is (a 4xx that is not throttling,
  *   "already exists", "not ready" or a 404 on delete), or an Operation
- *   that ends in an error, may come from a stale object: everything is
- *   dropped and every read goes to the cloud again.
- * - It is taken once in a process's life (a leader that loses its lease
- *   exits), while the other workers wait for it, and expires on its own.
+ *   that ends in an error, may come from a stale object: everything kept
+ *   is dropped.
+ * - What someone else changes by hand is seen at most READ_TTL_MS late.
+ * The bulk read is taken once in a process's life (a leader that loses
+ * its lease exits) while the other workers wait for it.
  */
 #include <json-c/json.h>
 #include <pthread.h>
@@ -40,13 +45,16 @@
 #include "common/rc.h"
 #include "common/util.h"
 
-#define PREFETCH_TTL_MS 60000
+#define BULK_TTL_MS 60000 /* the first pass over every Service */
+#define READ_TTL_MS 20000 /* a change's steps, a few seconds apart */
+#define PURGE_EVERY_MS 10000
 
-enum prefetch_state { PF_IDLE, PF_TAKING, PF_LIVE, PF_OVER };
+enum prefetch_state { PF_IDLE, PF_TAKING, PF_LIVE };
 
 struct pf_entry {
     char *path; /* "regions/R/forwardingRules/NAME": gce_get's path */
-    char *json; /* the object as the list gave it */
+    char *json; /* the object as the list or a GET gave it */
+    uint64_t until_ms;
     UT_hash_handle hh;
 };
 
@@ -54,10 +62,11 @@ struct gce_prefetch {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     enum prefetch_state state;
-    uint64_t until_ms;
+    uint64_t next_purge_ms;
+    uint64_t forgets; /* a GET begun before the last forget is not kept */
     struct pf_entry *map;
-    unsigned long hits, misses, kept, left_out;
-    char why_over[160];
+    unsigned long hits, misses, kept, left_out, drops;
+    char last_drop[160];
 };
 
 struct gce_prefetch *gce_prefetch_new(void)
@@ -92,14 +101,23 @@ void gce_prefetch_free(struct gce_prefetch *p)
     free(p);
 }
 
-/* Over for good (mu held): the objects go, reads go to the cloud. */
-static void over(struct gce_prefetch *p, const char *why)
+/* Everything kept goes (mu held): reads go to the cloud again. */
+static void drop_all(struct gce_prefetch *p, const char *why)
 {
-    if (p->state == PF_LIVE)
-        lbp_v(1, "gce: prefetched objects dropped: %s (%lu reads answered)", why, p->hits);
-    lbp_strlcpy(p->why_over, why, sizeof(p->why_over));
-    p->state = PF_OVER;
+    if (p->map)
+        lbp_v(1, "gce: %u kept objects dropped: %s", HASH_COUNT(p->map), why);
+    lbp_strlcpy(p->last_drop, why, sizeof(p->last_drop));
+    p->drops++;
+    p->forgets++;
     map_free(&p->map);
+}
+
+static void entry_del(struct gce_prefetch *p, struct pf_entry *e)
+{
+    HASH_DEL(p->map, e);
+    free(e->path);
+    free(e->json);
+    free(e);
 }
 
 /* ---- taking it ---- */
@@ -119,7 +137,7 @@ static void rel_path(const char *link, const char *project, char *out, size_t ca
     lbp_strlcpy(out, p + 9 + n + 1, cap);
 }
 
-static int put(struct pf_entry **map, const char *path, const char *json)
+static int put(struct pf_entry **map, const char *path, const char *json, uint64_t until_ms)
 {
     struct pf_entry *e;
     HASH_FIND_STR(*map, path, e);
@@ -132,6 +150,7 @@ static int put(struct pf_entry **map, const char *path, const char *json)
         free(e);
         return LBP_NOMEM;
     }
+    e->until_ms = until_ms;
     HASH_ADD_KEYPTR(hh, *map, e->path, strlen(e->path), e);
     return LBP_OK;
 }
@@ -140,6 +159,7 @@ struct pf_scan {
     const char *project;
     struct pf_entry *busy; /* paths of running Operations */
     struct pf_entry *map;  /* being built; not yet visible to readers */
+    uint64_t until_ms;
     unsigned long kept, left_out;
 };
 
@@ -151,7 +171,7 @@ static int busy_each(void *ud, struct json_object *op)
     if (lbp_json_get_str(op, "targetLink", 1024, &link, NULL, 0) != LBP_OK)
         return LBP_OK;
     rel_path(link, s->project, path, sizeof(path));
-    return path[0] ? put(&s->busy, path, NULL) : LBP_OK;
+    return path[0] ? put(&s->busy, path, NULL, 0) : LBP_OK;
 }
 
 static int object_each(void *ud, struct json_object *item)
@@ -171,7 +191,8 @@ static int object_each(void *ud, struct json_object *item)
         return LBP_OK;
     }
     s->kept++;
-    return put(&s->map, path, json_object_to_json_string_ext(item, JSON_C_TO_STRING_PLAIN));
+    return put(&s->map, path, json_object_to_json_string_ext(item, JSON_C_TO_STRING_PLAIN),
+               s->until_ms);
 }
 
 /* The lists, outside the lock; LBP_OK with s->map filled. */
@@ -229,23 +250,23 @@ void gce_prefetch_begin(struct lbp_provider_ctx *ctx)
     pthread_rwlock_unlock(&ctx->lock);
     s.project = c.project;
     t0 = lbp_now_ms();
+    s.until_ms = t0 + BULK_TTL_MS;
     rc = take(ctx, &c, &s, &call);
 
     map_free(&s.busy);
     pthread_mutex_lock(&p->mu);
     p->kept = s.kept;
     p->left_out = s.left_out;
+    p->state = PF_LIVE;
+    p->next_purge_ms = t0 + PURGE_EVERY_MS;
     if (rc == LBP_OK) {
         p->map = s.map;
-        p->state = PF_LIVE;
-        p->until_ms = lbp_now_ms() + PREFETCH_TTL_MS;
         lbp_info("gce: read %lu objects in bulk in %llu ms (%lu left out: an Operation runs on "
                  "them)",
                  p->kept, (unsigned long long)(lbp_now_ms() - t0), p->left_out);
     } else {
         map_free(&s.map);
         lbp_warn("gce: reading the objects in bulk failed, each is read alone: %s", call.err);
-        over(p, "the bulk read failed");
     }
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
@@ -253,26 +274,65 @@ void gce_prefetch_begin(struct lbp_provider_ctx *ctx)
 
 /* ---- using it ---- */
 
-bool gce_prefetch_read(struct gce_prefetch *p, const char *path, struct gce_resp *r)
+/* Expired entries go, at most every PURGE_EVERY_MS (mu held). */
+static void purge(struct gce_prefetch *p, uint64_t now)
+{
+    struct pf_entry *e, *tmp;
+    if (now < p->next_purge_ms)
+        return;
+    p->next_purge_ms = now + PURGE_EVERY_MS;
+    HASH_ITER(hh, p->map, e, tmp)
+    {
+        if (now >= e->until_ms)
+            entry_del(p, e);
+    }
+}
+
+bool gce_prefetch_read(struct gce_prefetch *p, const char *path, struct gce_resp *r,
+                       uint64_t *ticket)
 {
     struct pf_entry *e = NULL;
     bool answered = false;
+    uint64_t now = lbp_now_ms();
+    *ticket = UINT64_MAX;
     if (!p)
         return false;
     pthread_mutex_lock(&p->mu);
-    if (p->state == PF_LIVE && lbp_now_ms() >= p->until_ms)
-        over(p, "expired");
     if (p->state == PF_LIVE) {
+        purge(p, now);
         HASH_FIND_STR(p->map, path, e);
+        if (e && now >= e->until_ms) {
+            entry_del(p, e);
+            e = NULL;
+        }
         if (e && (r->json = json_tokener_parse(e->json)) != NULL) {
             answered = true;
             p->hits++;
         } else {
             p->misses++;
+            *ticket = p->forgets;
         }
     }
     pthread_mutex_unlock(&p->mu);
     return answered;
+}
+
+void gce_prefetch_store(struct gce_prefetch *p, const char *path, struct json_object *obj,
+                        uint64_t ticket)
+{
+    struct pf_entry *e = NULL;
+    const char *text;
+    if (!p || !obj || ticket == UINT64_MAX)
+        return;
+    text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
+    pthread_mutex_lock(&p->mu);
+    if (p->state == PF_LIVE && p->forgets == ticket) {
+        HASH_FIND_STR(p->map, path, e);
+        if (e)
+            entry_del(p, e);
+        put(&p->map, path, text, lbp_now_ms() + READ_TTL_MS);
+    }
+    pthread_mutex_unlock(&p->mu);
 }
 
 /*
@@ -307,16 +367,24 @@ void gce_prefetch_forget(struct gce_prefetch *p, const char *path, struct json_o
         return;
     changed_path(path, body, obj, sizeof(obj));
     pthread_mutex_lock(&p->mu);
-    if (p->state == PF_LIVE && obj[0]) {
+    p->forgets++;
+    if (obj[0]) {
         HASH_FIND_STR(p->map, obj, e);
-        if (e) {
-            HASH_DEL(p->map, e);
-            free(e->path);
-            free(e->json);
-            free(e);
-        }
+        if (e)
+            entry_del(p, e);
     }
     pthread_mutex_unlock(&p->mu);
+}
+
+void gce_prefetch_forget_target(struct gce_prefetch *p, const char *project, struct json_object *op)
+{
+    const char *link = NULL;
+    char path[400];
+    if (!p || lbp_json_get_str(op, "targetLink", 1024, &link, NULL, 0) != LBP_OK)
+        return;
+    rel_path(link, project, path, sizeof(path));
+    if (path[0])
+        gce_prefetch_forget(p, path, NULL);
 }
 
 void gce_prefetch_drop(struct gce_prefetch *p, const char *why)
@@ -324,30 +392,28 @@ void gce_prefetch_drop(struct gce_prefetch *p, const char *why)
     if (!p)
         return;
     pthread_mutex_lock(&p->mu);
-    if (p->state == PF_LIVE)
-        over(p, why);
+    drop_all(p, why);
     pthread_mutex_unlock(&p->mu);
 }
 
 void gce_prefetch_debug(struct gce_prefetch *p, struct json_object *o)
 {
     struct json_object *d = json_object_new_object();
-    static const char *const names[] = {"not taken", "taking", "live", "over"};
+    static const char *const names[] = {"not taken", "taking", "live"};
     if (!p || !d) {
         json_object_put(d);
         return;
     }
     pthread_mutex_lock(&p->mu);
-    if (p->state == PF_LIVE && lbp_now_ms() >= p->until_ms)
-        over(p, "expired");
     json_object_object_add(d, "state", json_object_new_string(names[p->state]));
     json_object_object_add(d, "objects", json_object_new_int64((int64_t)HASH_COUNT(p->map)));
     json_object_object_add(d, "listed", json_object_new_int64((int64_t)p->kept));
     json_object_object_add(d, "leftOut", json_object_new_int64((int64_t)p->left_out));
     json_object_object_add(d, "readsAnswered", json_object_new_int64((int64_t)p->hits));
     json_object_object_add(d, "readsMissed", json_object_new_int64((int64_t)p->misses));
-    if (p->why_over[0])
-        json_object_object_add(d, "over", json_object_new_string(p->why_over));
+    json_object_object_add(d, "drops", json_object_new_int64((int64_t)p->drops));
+    if (p->last_drop[0])
+        json_object_object_add(d, "lastDrop", json_object_new_string(p->last_drop));
     pthread_mutex_unlock(&p->mu);
     json_object_object_add(o, "prefetch", d);
 }
