@@ -876,7 +876,7 @@ static void usage(FILE *f)
            "  --error-rate P        share 0..1 of calls answered 530 before any work\n"
            "  --throttle-rate P     share 0..1 of calls answered 429\n"
            "  --fault KIND[:COMMAND[:COUNT]]\n"
-           "                        queue a fault: throttle, error, drop, late, jobfail\n"
+           "                        queue a fault: throttle, error, drop, late, jobfail, hold\n"
            "  --public-range CIDR   addresses associateIpAddress hands out, from the 10th\n"
            "                        to the 6th from last (default 203.0.113.0/24)\n"
            "  --vm NAME[:UUID[:NETWORKID]]\n"
