@@ -282,6 +282,9 @@ static int warnings(const char *svc, char *msg, size_t cap)
 /* ---- acquisitions side by side, through the provider's vtable ---- */
 
 #define SIDE_N 8
+/* Both calls of a pair reach the fake at once: well inside the client's 30 s per attempt, after
+   which a call serialised behind a held one would get through too. */
+#define HELD_MS 20000
 
 struct side {
     struct lbp_provider_ctx *ctx;
@@ -475,7 +478,7 @@ static void side_by_side(void)
     faults("hold", 2);
     side_start(1);
     side_start(2);
-    CHECK(WAIT_FOR(WAIT_MS, counter("held") == 2));
+    CHECK(WAIT_FOR(HELD_MS, counter("held") == 2));
     CHECK(fake_cs_post(&g_cs, "/_fake/release", "{}") == 0);
     CHECK(side_join(1) == LBP_OK && side_join(2) == LBP_OK);
     CHECK(side_ips(1, id[1], sizeof(id[1])) == 1 && side_ips(2, id[2], sizeof(id[2])) == 1);
@@ -488,7 +491,7 @@ static void side_by_side(void)
     faults("hold", 2);
     side_start(3);
     side_start(4);
-    CHECK(WAIT_FOR(WAIT_MS, counter("held") == 2));
+    CHECK(WAIT_FOR(HELD_MS, counter("held") == 2));
     CHECK(fake_cs_post(&g_cs, "/_fake/release", "{\"drop\":true}") == 0);
     CHECK(side_join(3) == LBP_OK && side_join(4) == LBP_OK);
     CHECK(counter("dropped") == 2);
@@ -506,7 +509,7 @@ static void side_by_side(void)
     faults("hold", 2);
     side_start(5);
     side_start(6);
-    CHECK(WAIT_FOR(WAIT_MS, counter("held") == 2));
+    CHECK(WAIT_FOR(HELD_MS, counter("held") == 2));
     CHECK(fake_cs_post(&g_cs, "/_fake/release", "{\"count\":1,\"newest\":true,\"drop\":true}") ==
           0);
     CHECK(WAIT_FOR(WAIT_MS, lookups_waited(ctx) == 1));
