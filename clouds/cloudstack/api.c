@@ -112,8 +112,8 @@ int lbp_cs_parse_time(const char *s, int64_t *epoch_s)
     if (n < 20 || n >= sizeof(b) - 1)
         return LBP_PARSE;
     /* RFC 3339 wants "+hh:mm"; the server's Java pattern writes "+hhmm". */
-    if (n == 24 && (s[19] == '+' || s[19] == '-') && s[22] != ':') {
-        snprintf(b, sizeof(b), "%.22s:%s", s, s + 22);
+    if ((s[n - 5] == '+' || s[n - 5] == '-') && strspn(s + n - 4, "0123456789") == 4) {
+        snprintf(b, sizeof(b), "%.*s:%s", (int)(n - 2), s, s + n - 2);
         s = b;
     }
     return lbp_parse_rfc3339(s, epoch_s);

@@ -289,6 +289,8 @@ static void test_times(void **state)
     assert_int_equal(t, 1796531400);
     assert_int_equal(lbp_cs_parse_time("2026-12-06T00:30:00-04:00", &t), LBP_OK);
     assert_int_equal(t, 1796531400);
+    assert_int_equal(lbp_cs_parse_time("2026-12-06T04:30:00.250+0000", &t), LBP_OK);
+    assert_int_equal(t, 1796531400);
     assert_int_equal(lbp_cs_parse_time("2026-12-06T04:30:00Z", &t), LBP_OK);
     assert_int_equal(t, 1796531400);
     assert_int_equal(lbp_cs_parse_time("2026-12-06T04:30:00", &t), LBP_PARSE);
