@@ -9,13 +9,16 @@
  * reply is lost the client asks it whether the first attempt took effect,
  * sends again only when it surely did not, and otherwise the lookup's find
  * stands in for the lost reply. The prepare hook signs every attempt afresh
- * (a new expires), rewriting the URL (GET) or the body (POST).
+ * (a new expires), rewriting the URL (GET) or the body (POST), and notes
+ * when (the lookup for a lost associateIpAddress needs the time it went
+ * out); reads keep the answer's Date, the server's own clock.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "clouds/cloudstack/cs_int.h"
 #include "common/log.h"
@@ -25,8 +28,13 @@
 
 #define CS_PAGE_SIZE 500 /* the server's usual default.page.size */
 
+/* When this thread last signed a request (monotonic ms): for a lost reply, when it went out. */
+static _Thread_local uint64_t t_signed_ms;
+
 void cs_q_init(struct cs_q *q, const char *command)
 {
+    q->clock_ms = 0;
+    q->has_clock = false;
     lbp_buf_init(&q->b, 1u << 20);
     lbp_strlcpy(q->command, command, sizeof(q->command));
     lbp_buf_adds(&q->b, "command=");
@@ -97,6 +105,31 @@ bool cs_has_tag(struct json_object *o, const char *key, const char *value)
     return v && strcmp(v, value) == 0;
 }
 
+int lbp_cs_parse_time(const char *s, int64_t *epoch_s)
+{
+    char b[40];
+    size_t n = s ? strlen(s) : 0;
+    if (n < 20 || n >= sizeof(b) - 1)
+        return LBP_PARSE;
+    /* RFC 3339 wants "+hh:mm"; the server's Java pattern writes "+hhmm". */
+    if ((s[n - 5] == '+' || s[n - 5] == '-') && strspn(s + n - 4, "0123456789") == 4) {
+        snprintf(b, sizeof(b), "%.*s:%s", (int)(n - 2), s, s + n - 2);
+        s = b;
+    }
+    return lbp_parse_rfc3339(s, epoch_s);
+}
+
+int lbp_cs_parse_http_date(const char *s, int64_t *epoch_s)
+{
+    struct tm tm;
+    const char *end;
+    memset(&tm, 0, sizeof(tm));
+    if (!s || !(end = strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm)) || *end)
+        return LBP_PARSE;
+    *epoch_s = (int64_t)timegm(&tm);
+    return LBP_OK;
+}
+
 struct json_object *lbp_cs_unwrap(struct json_object *body)
 {
     if (!body || !json_object_is_type(body, json_type_object))
@@ -136,6 +169,7 @@ static int cs_prepare(void *ud, const struct lbp_http_request *req, const char *
     char err[600];
     int rc;
     (void)host;
+    t_signed_ms = lbp_now_ms();
     if (!ctx->keys_ready && cs_keys_load(ctx, err, sizeof(err)) != LBP_OK) {
         lbp_warn("%s", err);
         return LBP_AUTH;
@@ -190,8 +224,19 @@ int cs_read(struct lbp_provider_ctx *ctx, struct cs_q *q, struct json_object **o
         cs_q_add(q, "projectid", ctx->project);
     if (!q->b.data || asprintf(&url, "%s?%s", ctx->api_url, q->b.data) < 0)
         return LBP_NOMEM;
-    struct lbp_rest_req r = {.method = "GET", .url = url, .operation = q->command};
+    static const char *const date[] = {"Date"};
+    struct lbp_rest_req r = {
+        .method = "GET", .url = url, .operation = q->command, .capture = date, .n_capture = 1};
+    int64_t d;
     rc = lbp_rest_call(&ctx->rest, &r, &resp, NULL, call);
+    /* Sent before it arrived, truncated to the second: a bound from below on the server's
+       clock, held against the monotonic one so a step of this host's wall clock is no matter. */
+    if (lbp_cs_parse_http_date(resp.captured[0], &d) == LBP_OK) {
+        int64_t c = d * 1000 - (int64_t)lbp_now_ms();
+        if (!q->has_clock || c > q->clock_ms)
+            q->clock_ms = c;
+        q->has_clock = true;
+    }
     if (rc == LBP_OK) {
         struct json_object *in = lbp_cs_unwrap(resp.json);
         if (!in) {
@@ -281,7 +326,8 @@ static bool no_effect(void *ud, const struct lbp_http_request *req,
                       const struct lbp_http_response *failed)
 {
     struct lookup_ud *l = ud;
-    int rc = l->fn(l->ctx, l->ud, l->found, sizeof(l->found));
+    /* The lost attempt was the last request this thread signed: the lookup's own come after. */
+    int rc = l->fn(l->ctx, l->ud, l->found, sizeof(l->found), t_signed_ms);
     (void)failed;
     if (rc == LBP_OK)
         lbp_info("cloudstack: %s: the reply was lost, but it took effect (%s): not sent again",

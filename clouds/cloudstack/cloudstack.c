@@ -23,9 +23,28 @@
  *
  * associateIpAddress and createLoadBalancerRule are not idempotent. When a
  * reply is lost the HTTP client asks a lookup (api.c): for a rule, the rule
- * by its name; for an address, an address in the network that was not
- * there before the call (associations are serialised under assoc_mu so the
- * newcomer is ours). Only when nothing was made is the command sent again.
+ * by its name. For an address, associations run side by side with no lock
+ * across any call and nothing is listed before one; only after a lost reply
+ * are the network's addresses listed, and the lost one is an address that
+ * is untagged, not source NAT, allocated at or after the moment the call
+ * went out (its "allocated" time against the server's own clock: the Date
+ * of the listing's answers, carried back to the send over this host's
+ * monotonic clock, so neither a skewed nor a stepped local clock matters;
+ * CS_ASSOC_SKEW_S more for management servers that disagree), and that no
+ * acquisition of this process owns (a small set of ids, kept under
+ * assoc_mu: answered to another call, or claimed by another lookup; a
+ * lookup first waits for the answers of calls still in flight, so two lost
+ * replies never take one address and none takes another's). Only when
+ * nothing qualifies is the command sent again, as for any lost create.
+ *
+ * What is left: an untagged address another program or a person allocates
+ * in the same network in the seconds between the lost call and its lookup
+ * (another lbprov too, between its answer and its tags) can be taken for
+ * ours, and then released on delete; one allocated earlier never is. A
+ * call the server runs only after the lookup found nothing leaves an
+ * untagged address behind, as does a lookup that cannot tell (no Date on
+ * the server's answers, others' answers outstanding for a minute): that
+ * call fails instead of being sent again.
  */
 #include <ctype.h>
 #include <ini.h>
@@ -34,6 +53,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "clouds/cloudstack/cs_int.h"
 #include "common/file.h"
@@ -168,6 +188,8 @@ static void cs_cleanup(struct lbp_provider_ctx *ctx)
     lbp_node_cache_free(ctx->vms);
     pthread_mutex_destroy(&ctx->mu);
     pthread_mutex_destroy(&ctx->assoc_mu);
+    pthread_cond_destroy(&ctx->assoc_cv);
+    free(ctx->known);
     explicit_bzero(ctx->secret_key, sizeof(ctx->secret_key));
     free(ctx);
 }
@@ -198,6 +220,7 @@ static int cs_init(const char *path, const char *cluster_name, struct lbp_provid
         return LBP_NOMEM;
     pthread_mutex_init(&ctx->mu, NULL);
     pthread_mutex_init(&ctx->assoc_mu, NULL);
+    lbp_cond_init_monotonic(&ctx->assoc_cv);
     lbp_strlcpy(ctx->cluster, cluster_name && *cluster_name ? cluster_name : "kubernetes",
                 sizeof(ctx->cluster));
     if (!path || !*path) {
@@ -387,8 +410,10 @@ static void add_tags(struct cs_q *q, const char *const *kv, size_t n)
 }
 
 /* A lost createTags took effect when the resource carries our LB tag. */
-static int tags_find(struct lbp_provider_ctx *ctx, void *ud, char *found, size_t cap)
+static int tags_find(struct lbp_provider_ctx *ctx, void *ud, char *found, size_t cap,
+                     uint64_t sent_ms)
 {
+    (void)sent_ms;
     struct json_object *all = NULL;
     struct lbp_call call = {0};
     int rc;
@@ -765,13 +790,128 @@ static int jint(struct json_object *o, const char *key)
 
 /* ---------------------------------------------------------------- lookups for lost replies */
 
-struct assoc_lookup {
-    struct json_object *before; /* the network's addresses before the call */
-    const char *net, *vpc;
-};
+/*
+ * Associations in flight and the ids they got, process-wide under assoc_mu
+ * (held to read or change them, never across a call). A lost reply's lookup
+ * takes an address in the network that is untagged, not source NAT, and
+ * allocated since its call went out by the server's clock (less
+ * CS_ASSOC_SKEW_S), and that no acquisition of this process has: not one
+ * answered to another call, nor claimed by another lookup. An association
+ * whose answer may still come (SENT) might own any fresh address, so the
+ * lookup first waits until every one sent before its listing came back has
+ * an answer or has lost it too; among lost ones the fresh addresses are
+ * all this process's and interchangeable, and the claim under the lock
+ * gives each to one.
+ */
+#define CS_ASSOC_SKEW_S 2       /* management servers' clocks may differ this much */
+#define CS_ASSOC_WAIT_MS 60000  /* a lookup waits this long at most for others' answers */
+#define CS_KNOWN_KEEP_MS 120000 /* past the oldest call in flight, no lookup needs an id */
+#define CS_KNOWN_MAX 65536
+
+static bool same_place(const struct cs_assoc *a, const struct cs_assoc *b)
+{
+    if (a->vpc[0] || b->vpc[0])
+        return strcmp(a->vpc, b->vpc) == 0;
+    return strcmp(a->net, b->net) == 0;
+}
+
+static bool known_has(struct lbp_provider_ctx *ctx, const char *id)
+{
+    for (size_t i = 0; i < ctx->n_known; i++)
+        if (strcmp(ctx->known[i].id, id) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * Forgets ids older, by CS_KNOWN_KEEP_MS, than every call in flight and than
+ * now: a later lookup's call went out after them by more than any skew and
+ * round-off, so their allocation time rules them out.
+ */
+static void known_prune(struct lbp_provider_ctx *ctx)
+{
+    uint64_t horizon = lbp_now_ms();
+    size_t w = 0;
+    for (struct cs_assoc *a = ctx->assocs; a; a = a->next)
+        if (a->started_ms < horizon)
+            horizon = a->started_ms;
+    for (size_t i = 0; i < ctx->n_known; i++)
+        if (ctx->known[i].added_ms + CS_KNOWN_KEEP_MS >= horizon)
+            ctx->known[w++] = ctx->known[i];
+    ctx->n_known = w;
+}
+
+/* LBP_NOMEM when the set cannot hold another id (a lookup then claims nothing). */
+static int known_add(struct lbp_provider_ctx *ctx, const char *id)
+{
+    if (known_has(ctx, id))
+        return LBP_OK;
+    if (ctx->n_known == ctx->cap_known) {
+        size_t cap = ctx->cap_known ? 2 * ctx->cap_known : 64;
+        struct cs_known *k;
+        if (cap > CS_KNOWN_MAX || !(k = realloc(ctx->known, cap * sizeof(*k))))
+            return LBP_NOMEM;
+        ctx->known = k;
+        ctx->cap_known = cap;
+    }
+    lbp_strlcpy(ctx->known[ctx->n_known].id, id, CS_ID_MAX);
+    ctx->known[ctx->n_known++].added_ms = lbp_now_ms();
+    return LBP_OK;
+}
+
+static void assoc_begin(struct lbp_provider_ctx *ctx, struct cs_assoc *a)
+{
+    pthread_mutex_lock(&ctx->assoc_mu);
+    a->state = CS_ASSOC_SENT;
+    a->send_no = ++ctx->assoc_sends;
+    a->started_ms = lbp_now_ms();
+    a->claimed[0] = '\0';
+    a->next = ctx->assocs;
+    ctx->assocs = a;
+    pthread_mutex_unlock(&ctx->assoc_mu);
+}
+
+/* The call is over; id (NULL: none) is the address it got. */
+static void assoc_end(struct lbp_provider_ctx *ctx, struct cs_assoc *a, const char *id)
+{
+    bool stolen = false, full = false;
+    pthread_mutex_lock(&ctx->assoc_mu);
+    for (struct cs_assoc **pp = &ctx->assocs; *pp; pp = &(*pp)->next)
+        if (*pp == a) {
+            *pp = a->next;
+            break;
+        }
+    known_prune(ctx);
+    if (id && id[0]) {
+        /* By the wait in assoc_find no lookup takes an address whose answer may still come;
+           another process or a person acting at the same moment could. */
+        stolen = strcmp(id, a->claimed) != 0 && known_has(ctx, id);
+        full = known_add(ctx, id) != LBP_OK;
+    }
+    pthread_cond_broadcast(&ctx->assoc_cv);
+    pthread_mutex_unlock(&ctx->assoc_mu);
+    if (stolen)
+        lbp_warn("cloudstack: address %s, answered to an association, was already claimed after "
+                 "a lost reply",
+                 id);
+    if (full)
+        lbp_warn("cloudstack: %d addresses acquired in flight: a lost reply cannot be told apart "
+                 "until they settle",
+                 CS_KNOWN_MAX);
+}
+
+/* Another association in this place sent no later than send_no whose answer may still come. */
+static bool others_pending(struct lbp_provider_ctx *ctx, const struct cs_assoc *a, uint64_t send_no)
+{
+    for (struct cs_assoc *o = ctx->assocs; o; o = o->next)
+        if (o != a && o->state == CS_ASSOC_SENT && o->send_no <= send_no && same_place(o, a))
+            return true;
+    return false;
+}
 
 static int list_net_ips(struct lbp_provider_ctx *ctx, const char *net, const char *vpc,
-                        struct json_object **out, struct lbp_call *call)
+                        struct json_object **out, int64_t *clock_ms, bool *has_clock,
+                        struct lbp_call *call)
 {
     struct cs_q q;
     int rc;
@@ -781,6 +921,8 @@ static int list_net_ips(struct lbp_provider_ctx *ctx, const char *net, const cha
     else
         cs_q_add(&q, "associatednetworkid", net);
     rc = cs_list(ctx, &q, "publicipaddress", out, call);
+    *clock_ms = q.clock_ms;
+    *has_clock = q.has_clock;
     cs_q_free(&q);
     return rc;
 }
@@ -794,29 +936,97 @@ static bool in_list(struct json_object *arr, const char *id)
     return false;
 }
 
-/* An address that appeared since the snapshot, untagged and not source NAT: the lost one. */
-static int assoc_find(struct lbp_provider_ctx *ctx, void *ud, char *found, size_t cap)
+/* Untagged, not source NAT, allocated (or being) at or after since_s by the server's clock. */
+static bool fresh(struct json_object *ip, int64_t since_s)
 {
-    struct assoc_lookup *a = ud;
+    struct json_object *t;
+    char sn[8], st[32], at[64];
+    int64_t when;
+    if (strcmp(cs_str(ip, "issourcenat", sn, sizeof(sn)), "true") == 0)
+        return false;
+    if (json_object_object_get_ex(ip, "tags", &t) && json_object_is_type(t, json_type_array) &&
+        json_object_array_length(t))
+        return false;
+    cs_str(ip, "state", st, sizeof(st));
+    if (st[0] && strcmp(st, "Allocating") != 0 && strcmp(st, "Allocated") != 0)
+        return false;
+    /* No time, no proof it is new. */
+    if (lbp_cs_parse_time(cs_str(ip, "allocated", at, sizeof(at)), &when) != LBP_OK)
+        return false;
+    return when >= since_s;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+/* The address a lost associateIpAddress made, claimed for this call alone (see above). */
+static int assoc_find(struct lbp_provider_ctx *ctx, void *ud, char *found, size_t cap,
+                      uint64_t sent_ms)
+{
+    struct cs_assoc *a = ud;
     struct json_object *now = NULL;
     struct lbp_call call = {0};
-    int rc = list_net_ips(ctx, a->net, a->vpc, &now, &call);
+    struct timespec until;
+    int64_t clock_ms = 0, since_s;
+    bool has_clock = false, timed_out = false, full = false;
+    uint64_t seen;
+    int rc;
+
+    pthread_mutex_lock(&ctx->assoc_mu);
+    a->state = CS_ASSOC_LOST;
+    pthread_cond_broadcast(&ctx->assoc_cv);
+    pthread_mutex_unlock(&ctx->assoc_mu);
+
+    rc = list_net_ips(ctx, a->net, a->vpc, &now, &clock_ms, &has_clock, &call);
     if (rc)
-        return rc;
+        goto out;
+    if (!has_clock) {
+        lbp_warn("cloudstack: associateIpAddress: the reply was lost and the server's answers "
+                 "carry no Date header: a new address cannot be told from an old one");
+        rc = LBP_RETRY;
+        goto out;
+    }
+    /* The server's time when the call went out, never later than it was. */
+    since_s = floor_div((int64_t)sent_ms + clock_ms, 1000) - CS_ASSOC_SKEW_S;
+
+    pthread_mutex_lock(&ctx->assoc_mu);
+    /* Every association whose address the listing may show was sent by now. */
+    seen = ctx->assoc_sends;
+    lbp_deadline_ts(CS_ASSOC_WAIT_MS, &until);
+    if (others_pending(ctx, a, seen))
+        ctx->assoc_waits++;
+    while (!timed_out && others_pending(ctx, a, seen))
+        timed_out = pthread_cond_timedwait(&ctx->assoc_cv, &ctx->assoc_mu, &until) != 0;
     rc = LBP_NOT_FOUND;
-    for (size_t i = 0; i < json_object_array_length(now); i++) {
-        struct json_object *ip = json_object_array_get_idx(now, i), *t;
-        char id[CS_ID_MAX], sn[8];
-        cs_str(ip, "id", id, sizeof(id));
-        cs_str(ip, "issourcenat", sn, sizeof(sn));
-        bool tagged = json_object_object_get_ex(ip, "tags", &t) &&
-                      json_object_is_type(t, json_type_array) && json_object_array_length(t);
-        if (in_list(a->before, id) || strcmp(sn, "true") == 0 || tagged)
+    for (size_t i = 0; !timed_out && rc == LBP_NOT_FOUND && i < json_object_array_length(now);
+         i++) {
+        struct json_object *ip = json_object_array_get_idx(now, i);
+        char id[CS_ID_MAX];
+        if (!cs_str(ip, "id", id, sizeof(id))[0] || !fresh(ip, since_s) || known_has(ctx, id))
             continue;
+        if (known_add(ctx, id) != LBP_OK) {
+            full = true;
+            break;
+        }
+        lbp_strlcpy(a->claimed, id, sizeof(a->claimed));
         lbp_strlcpy(found, id, cap);
         rc = LBP_OK;
-        break;
     }
+    if (timed_out || full) {
+        rc = LBP_RETRY;
+    } else if (rc == LBP_NOT_FOUND) {
+        /* Sent again: a lookup that listed before this counts it as sent after its listing. */
+        a->state = CS_ASSOC_SENT;
+        a->send_no = ++ctx->assoc_sends;
+    }
+    pthread_mutex_unlock(&ctx->assoc_mu);
+    if (timed_out)
+        lbp_warn("cloudstack: associateIpAddress: the reply was lost and other associations "
+                 "stayed unanswered for %d s: the new address cannot be told apart",
+                 CS_ASSOC_WAIT_MS / 1000);
+out:
     json_object_put(now);
     return rc;
 }
@@ -826,8 +1036,10 @@ struct rule_lookup {
     const char *ipid;
 };
 
-static int rule_find(struct lbp_provider_ctx *ctx, void *ud, char *found, size_t cap)
+static int rule_find(struct lbp_provider_ctx *ctx, void *ud, char *found, size_t cap,
+                     uint64_t sent_ms)
 {
+    (void)sent_ms;
     struct rule_lookup *r = ud;
     struct json_object *all = NULL;
     struct lbp_call call = {0};
@@ -855,8 +1067,10 @@ struct fw_lookup {
     int port;
 };
 
-static int fw_find(struct lbp_provider_ctx *ctx, void *ud, char *found, size_t cap)
+static int fw_find(struct lbp_provider_ctx *ctx, void *ud, char *found, size_t cap,
+                   uint64_t sent_ms)
 {
+    (void)sent_ms;
     struct fw_lookup *f = ud;
     struct json_object *all = NULL;
     struct lbp_call call = {0};
@@ -887,29 +1101,25 @@ static int fw_find(struct lbp_provider_ctx *ctx, void *ud, char *found, size_t c
 static int acquire(struct lbp_provider_ctx *ctx, const struct lbp_lb_spec *spec, const char *net,
                    const char *vpc, struct jobs *j, struct lbp_call *call)
 {
-    struct assoc_lookup a = {.net = net, .vpc = vpc};
-    char id[CS_ID_MAX];
+    struct cs_assoc a = {.net = net ? net : "", .vpc = vpc ? vpc : ""};
+    char id[CS_ID_MAX] = "";
     struct cs_q q;
     int rc;
-    /* One association at a time, so an address that appears during a lost reply is ours. */
-    pthread_mutex_lock(&ctx->assoc_mu);
-    rc = list_net_ips(ctx, net, vpc, &a.before, call);
-    if (rc == LBP_OK) {
-        cs_q_init(&q, "associateIpAddress");
-        if (vpc[0])
-            cs_q_add(&q, "vpcid", vpc);
-        else
-            cs_q_add(&q, "networkid", net);
-        rc = change(ctx, &q, j, "associating an address", assoc_find, &a, id, call);
-    }
-    json_object_put(a.before);
+    cs_q_init(&q, "associateIpAddress");
+    if (a.vpc[0])
+        cs_q_add(&q, "vpcid", a.vpc);
+    else
+        cs_q_add(&q, "networkid", a.net);
+    /* Nothing is held across the call: a lost reply's lookup tells the addresses apart. */
+    assoc_begin(ctx, &a);
+    rc = change(ctx, &q, j, "associating an address", assoc_find, &a, id, call);
+    assoc_end(ctx, &a, rc == LBP_OK ? id : NULL);
     /* Tag at once (the address id is known before its job ends) to keep the untagged window short.
      */
     if (rc == LBP_OK) {
         lbp_info("cloudstack %s/%s: acquired address %s", spec->namespace, spec->name, id);
         rc = tag(ctx, "PublicIpAddress", id, spec, true, j, call);
     }
-    pthread_mutex_unlock(&ctx->assoc_mu);
     return rc;
 }
 
@@ -1481,6 +1691,14 @@ static char *cs_debug_json(struct lbp_provider_ctx *ctx)
     json_object_object_add(o, "network", json_object_new_string(ctx->network));
     lbp_json_add_u64(o, "cachedVMs", lbp_node_cache_count(ctx->vms));
     lbp_json_add_u64(o, "jobsInFlight", lbp_lro_count(ctx->ops));
+    size_t assocs = 0;
+    pthread_mutex_lock(&ctx->assoc_mu);
+    for (struct cs_assoc *a = ctx->assocs; a; a = a->next)
+        assocs++;
+    lbp_json_add_u64(o, "associationsInFlight", assocs);
+    lbp_json_add_u64(o, "lostAssociationWaits", ctx->assoc_waits);
+    lbp_json_add_u64(o, "addressesKnown", ctx->n_known);
+    pthread_mutex_unlock(&ctx->assoc_mu);
     return lbp_http_debug_text(o, ctx->http);
 }
 

@@ -37,6 +37,27 @@
 #define CS_TAG_SERVICE "lbprov-service"
 #define CS_TAG_ACQUIRED "lbprov-acquired" /* "true": we associated it, so we release it */
 
+/*
+ * One associateIpAddress call in flight (cloudstack.c acquire): SENT while
+ * its answer may still come, LOST while the lookup after a lost reply
+ * runs. Lives on the acquiring thread's stack, linked into ctx->assocs.
+ */
+enum cs_assoc_state { CS_ASSOC_SENT, CS_ASSOC_LOST };
+struct cs_assoc {
+    const char *net, *vpc; /* where the address is asked for ("" for no VPC) */
+    enum cs_assoc_state state;
+    uint64_t send_no;    /* ctx->assoc_sends when it was (last) sent */
+    uint64_t started_ms; /* monotonic, when it began */
+    char claimed[CS_ID_MAX];
+    struct cs_assoc *next;
+};
+
+/* An address id answered to, or claimed by, one of this process's acquisitions. */
+struct cs_known {
+    char id[CS_ID_MAX];
+    uint64_t added_ms; /* monotonic */
+};
+
 /* A VM as the node cache keeps it. */
 struct cs_vm {
     char id[CS_ID_MAX];
@@ -57,8 +78,15 @@ struct lbp_provider_ctx {
     struct lbp_rest rest;
     struct lbp_lro_table *ops;
     struct lbp_node_cache *vms; /* "id:<uuid>" and "name:<name>" → struct cs_vm */
-    pthread_mutex_t mu;         /* guards the network table and serialises associateIpAddress */
+    pthread_mutex_t mu;         /* guards the network table */
+    /* Guards the six below, only while they are read or changed: never across a call. */
     pthread_mutex_t assoc_mu;
+    pthread_cond_t assoc_cv; /* an association left CS_ASSOC_SENT (CLOCK_MONOTONIC) */
+    struct cs_assoc *assocs; /* associateIpAddress calls in flight */
+    uint64_t assoc_sends;    /* counts every (re)send of one */
+    uint64_t assoc_waits;    /* lost replies' lookups that waited for others' answers */
+    struct cs_known *known;  /* ids a lost reply's lookup must not take */
+    size_t n_known, cap_known;
     struct {
         char id[CS_ID_MAX];
         char vpc[CS_ID_MAX];
@@ -95,6 +123,10 @@ int lbp_cs_sign_query(const char *query, const char *api_key, const char *secret
 struct cs_q {
     struct lbp_buf b;
     char command[64];
+    /* Filled by cs_read from the answers' Date headers: the server's wall clock minus this
+       host's monotonic clock, in ms, never more than it really is (the largest such bound). */
+    int64_t clock_ms;
+    bool has_clock;
 };
 void cs_q_init(struct cs_q *q, const char *command);
 void cs_q_add(struct cs_q *q, const char *name, const char *value);
@@ -129,8 +161,11 @@ int cs_listv(struct lbp_provider_ctx *ctx, const char *command, const char *item
  * Whether a create whose reply was lost took effect: looks for what it
  * would have made. LBP_OK with its id in found, LBP_NOT_FOUND (surely
  * not: the command is sent again), or an error (cannot tell: not re-sent).
+ * sent_ms: the monotonic time (lbp_now_ms) at which the lost attempt was
+ * signed, just before it went out.
  */
-typedef int (*cs_lookup_fn)(struct lbp_provider_ctx *ctx, void *ud, char *found, size_t cap);
+typedef int (*cs_lookup_fn)(struct lbp_provider_ctx *ctx, void *ud, char *found, size_t cap,
+                            uint64_t sent_ms);
 
 /*
  * An asynchronous change (POST, never re-sent blindly). On success jobid
@@ -148,6 +183,14 @@ int cs_poll_jobs(void *ud, const char *ref, unsigned *retry_after_s, char *err, 
  * failure (2) with the server's error text in err. For tests.
  */
 int lbp_cs_job_outcome(struct json_object *job, char *err, size_t errlen);
+
+/*
+ * A time as the server writes it ("2026-12-06T04:30:00+0000", also "+02:00"
+ * or "Z") into epoch seconds; LBP_PARSE when it is none.
+ */
+int lbp_cs_parse_time(const char *s, int64_t *epoch_s);
+/* An HTTP Date ("Sun, 06 Dec 2026 04:30:00 GMT") into epoch seconds; LBP_PARSE when none. */
+int lbp_cs_parse_http_date(const char *s, int64_t *epoch_s);
 
 /* Small readers: a string or number field as text ("" when absent). */
 const char *cs_str(struct json_object *o, const char *key, char *buf, size_t cap);

@@ -6,7 +6,10 @@
  *   (a) provision one Service with 3 ports on 100 nodes,
  *   (b) converge it again with nothing changed (reads only),
  *   (c) apply one node change (a node replaced) to 100 Services through
- *       update_targets, with W worker threads as the controller runs them.
+ *       update_targets, with W worker threads as the controller runs them,
+ *   (d) provision 40 small Services (1 port, 1 node) side by side on W
+ *       workers in a network that holds 2,100 addresses, jobs done at
+ *       their first poll and no waiting: mostly the address acquisitions.
  *
  * A slot that answers LBP_PENDING is called again after its retry_after_s,
  * as the reconciler requeues it, so the seconds include waiting for jobs.
@@ -24,6 +27,7 @@
 #include "common/rc.h"
 #include "common/util.h"
 #include "provider/http.h"
+#include "clouds/cloudstack/cs_int.h"
 #include "provider/provider.h"
 #include "test/bench/bench_util.h"
 #include "test/fakes/cloudstack/fake_cs_client.h"
@@ -72,6 +76,36 @@ struct job {
     struct bench_svc *svcs;
 };
 
+/* One Service's create through to the end, calling again at once. */
+static int provision(void *ud, int i)
+{
+    struct job *j = ud;
+    return converge(j->ctx, &j->svcs[i], false, false);
+}
+
+/* n untagged addresses in the network, as a person would allocate them: a big network. */
+static int fill_network(struct fake_cs *f, int n)
+{
+    for (int i = 0; i < n; i++) {
+        struct lbp_buf q;
+        char *path = NULL, *resp = NULL;
+        long code = -1;
+        if (lbp_cs_sign_query("command=associateIpAddress&networkid=" FAKE_CS_NETWORK_ID,
+                              FAKE_CS_API_KEY, FAKE_CS_SECRET_KEY, lbp_wall_s() + 600, &q))
+            return -1;
+        if (asprintf(&path, "/client/api?%s", q.data) < 0)
+            path = NULL;
+        lbp_buf_free(&q);
+        if (path)
+            code = fake_cs_req(f, "GET", path, NULL, NULL, &resp);
+        free(path);
+        free(resp);
+        if (code != 200)
+            return -1;
+    }
+    return 0;
+}
+
 /* One Service's node change through to the end, waiting as the controller would. */
 static int retarget(void *ud, int i)
 {
@@ -106,7 +140,8 @@ int main(int argc, char **argv)
         return 2;
     if (o.services > 200)
         o.services = 200; /* the fake's pool has 241 addresses */
-    if (fake_cs_start(&f, NULL) != 0) {
+    /* A /20: room for the 2,000 addresses of (d)'s network. */
+    if (fake_cs_start(&f, (const char *const[]){"--public-range", "198.18.0.0/20", NULL}) != 0) {
         fprintf(stderr, "cannot start fake-cloudstack\n");
         return 1;
     }
@@ -175,6 +210,30 @@ int main(int argc, char **argv)
                fake_cs_count(&f, "assignToLoadBalancerRule"),
                fake_cs_count(&f, "removeFromLoadBalancerRule"),
                fake_cs_count(&f, "listVirtualMachines"), tally.failures);
+    }
+    /* (d) Small Services whose cost is mostly their address: acquisitions side by side. */
+    {
+        static const struct lbp_lb_port port[] = {{"http", "TCP", 80, 0}};
+        enum { SMALL = 40, FILL = 2000 };
+        struct bench_svc *small = calloc(SMALL, sizeof(*small));
+        struct job j = {.ctx = ctx, .svcs = small};
+        struct bench_tally tally;
+        config(&f, 0, 0);
+        if (fill_network(&f, FILL) != 0)
+            fprintf(stderr, "(d): cannot fill the network\n");
+        for (int i = 0; i < SMALL; i++)
+            bench_svc_make(&small[i], 20000 + i, 1, port, 1, 31000 + i, 1, 1);
+        config(&f, o.latency_ms, 0);
+        fake_cs_post(&f, "/_fake/counters/reset", "{}");
+        t0 = lbp_now_ms();
+        tally = bench_run(o.workers, SMALL, provision, &j);
+        snprintf(what, sizeof(what), "(d) provision %d Services side by side, 2,100 addresses",
+                 SMALL);
+        row(what, calls(&f), (double)(lbp_now_ms() - t0) / 1000, (int)tally.sum);
+        printf("(d) associateIpAddress %d, listPublicIpAddresses %d; failures %d\n",
+               fake_cs_count(&f, "associateIpAddress"), fake_cs_count(&f, "listPublicIpAddresses"),
+               tally.failures);
+        free(small);
     }
     P->cleanup(ctx);
     lbp_http_thread_cleanup();

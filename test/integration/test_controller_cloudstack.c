@@ -15,8 +15,19 @@
  * address or rule), a controller killed in the middle of a job and
  * restarted, bad input (one Warning Event each), delete, and an orphan
  * cleaned up at start-up.
+ *
+ * Then acquisitions side by side, through the provider's vtable from
+ * threads (side_by_side below), with fake-cloudstack holding
+ * associateIpAddress replies until the test lets each one answer or lose
+ * its reply: two calls are in flight at once; a lost reply yields one
+ * tagged address and no leak, even with the server's clock an hour behind
+ * this host's; two lost replies get two addresses; a lost reply while
+ * another call's answer is still to come waits for it and takes its own;
+ * an untagged address allocated by hand before is never taken, even when
+ * it is recent by this host's clock.
  */
 #include <json-c/json.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -32,6 +43,7 @@
 #include "provider/provider.h"
 #include "test/fakes/cloudstack/fake_cs_client.h"
 #include "test/integration/ctl_env.h"
+#include "test/integration/prov_svc.h"
 
 #define WAIT_MS 40000
 
@@ -267,6 +279,278 @@ static int warnings(const char *svc, char *msg, size_t cap)
     return ctl_events(&env, svc, "SyncLoadBalancerFailed", msg, cap);
 }
 
+/* ---- acquisitions side by side, through the provider's vtable ---- */
+
+#define SIDE_N 8
+/* Both calls of a pair reach the fake at once: well inside the client's 30 s per attempt, after
+   which a call serialised behind a held one would get through too. */
+#define HELD_MS 20000
+
+struct side {
+    struct lbp_provider_ctx *ctx;
+    struct prov_svc sv;
+    const struct lbp_lb_spec *sp;
+    int rc;
+    pthread_t t;
+};
+static struct side g_side[SIDE_N];
+
+static void side_init(int i)
+{
+    char name[32], uid[64];
+    snprintf(name, sizeof(name), "side-%d", i);
+    /* The LB name is "a" + the uid's first 31 hex digits: tell them apart early. */
+    snprintf(uid, sizeof(uid), "51de%04d-0000-4000-8000-000000000000", i);
+    prov_svc_init(&g_side[i].sv, "default", name, uid);
+    prov_svc_port(&g_side[i].sv, "TCP", 80, 30080 + i);
+    prov_svc_node(&g_side[i].sv, "node-1", NULL);
+    g_side[i].sp = prov_svc_spec(&g_side[i].sv, "side");
+}
+
+static void *side_run(void *ud)
+{
+    struct side *s = ud;
+    struct lbp_call call;
+    s->rc = ctl_provider_settle(&lbp_provider_cloudstack, s->ctx, s->sp, false, &call);
+    lbp_http_thread_cleanup();
+    return NULL;
+}
+
+static void side_start(int i)
+{
+    CHECK(pthread_create(&g_side[i].t, NULL, side_run, &g_side[i]) == 0);
+}
+
+static int side_join(int i)
+{
+    pthread_join(g_side[i].t, NULL);
+    return g_side[i].rc;
+}
+
+/* The addresses tagged with side-i's LB name; the last one's id in id. */
+static int side_ips(int i, char *id, size_t cap)
+{
+    json_object *ips = state("publicips");
+    int n = 0;
+    for (size_t k = 0; ips && k < json_object_array_length(ips); k++) {
+        json_object *ip = json_object_array_get_idx(ips, k);
+        const char *t = tag_of(ip, "lbprov-lb");
+        if (t && strcmp(t, g_side[i].sp->lb_name) == 0 &&
+            strcmp(tag_of(ip, "lbprov-acquired") ? tag_of(ip, "lbprov-acquired") : "", "true") ==
+                0) {
+            n++;
+            if (id)
+                snprintf(id, cap, "%s", jstr(ip, "id"));
+        }
+    }
+    return n;
+}
+
+/* Addresses no one tagged, source NAT aside: what a leak leaves. */
+static int untagged_ips(void)
+{
+    json_object *ips = state("publicips");
+    int n = 0;
+    for (size_t k = 0; ips && k < json_object_array_length(ips); k++) {
+        json_object *ip = json_object_array_get_idx(ips, k), *tags = jget(ip, "tags");
+        if (strcmp(jstr(ip, "issourcenat"), "true") != 0 &&
+            (!tags || json_object_array_length(tags) == 0))
+            n++;
+    }
+    return n;
+}
+
+static int counter(const char *name)
+{
+    json_object *c = fake_cs_json(&g_cs, "/_fake/counters");
+    int v = c ? (int)jpath_int(c, name) : -1;
+    json_object_put(c);
+    return v;
+}
+
+static void clock_offset(int s)
+{
+    char b[64];
+    snprintf(b, sizeof(b), "{\"clock_offset_s\":%d}", s);
+    CHECK(fake_cs_post(&g_cs, "/_fake/config", b) == 0);
+}
+
+static void faults(const char *kind, int count)
+{
+    char b[160];
+    snprintf(b, sizeof(b),
+             "{\"faults\":[{\"kind\":\"%s\",\"command\":\"associateIpAddress\",\"count\":%d}]}",
+             kind, count);
+    CHECK(fake_cs_post(&g_cs, "/_fake/faults", b) == 0);
+}
+
+static uint64_t lookups_waited(struct lbp_provider_ctx *ctx)
+{
+    uint64_t n;
+    pthread_mutex_lock(&ctx->assoc_mu);
+    n = ctx->assoc_waits;
+    pthread_mutex_unlock(&ctx->assoc_mu);
+    return n;
+}
+
+/* An address allocated by hand (no tags); its id. */
+static void hand_allocated(char *id, size_t cap)
+{
+    char *resp = NULL, q[256], addr[64] = "";
+    json_object *o, *ips;
+    snprintf(q, sizeof(q), "command=associateIpAddress&networkid=%s", FAKE_CS_NETWORK_ID);
+    CHECK(cs_api(q, &resp) == 200);
+    o = json_tokener_parse(resp ? resp : "");
+    free(resp);
+    CHECK(o != NULL);
+    snprintf(id, cap, "%s", jpath_str(o, "associateipaddressresponse.id"));
+    json_object_put(o);
+    ips = state("publicips");
+    for (size_t i = 0; ips && i < json_object_array_length(ips); i++)
+        if (strcmp(jstr(json_object_array_get_idx(ips, i), "id"), id) == 0)
+            snprintf(addr, sizeof(addr), "%s",
+                     jstr(json_object_array_get_idx(ips, i), "ipaddress"));
+    CHECK(addr[0]);
+    CHECK(WAIT_FOR(10000, ip_allocated(addr)));
+}
+
+static void release_by_hand(const char *id)
+{
+    char *resp = NULL, q[256];
+    snprintf(q, sizeof(q), "command=disassociateIpAddress&id=%s", id);
+    CHECK(cs_api(q, &resp) == 200);
+    free(resp);
+}
+
+static void side_by_side(void)
+{
+    char err[256], id[8][64], by_hand[64];
+    struct lbp_provider_ctx *ctx = NULL;
+
+    char conf[128];
+    FILE *f;
+    snprintf(conf, sizeof(conf), "/tmp/lbp-cs-side-%d.conf", (int)getpid());
+    f = fopen(conf, "w");
+    CHECK(f != NULL);
+    fprintf(f,
+            "[Global]\napi-url = %s\napi-key = %s\nsecret-key = %s\nretry-base-delay-ms = 20\n"
+            "retry-max-delay-ms = 200\nqps = 500\n",
+            g_cs.api_url, FAKE_CS_API_KEY, FAKE_CS_SECRET_KEY);
+    fclose(f);
+    int rc = lbp_provider_cloudstack.init(conf, "side", &ctx, err, sizeof(err));
+    unlink(conf);
+    if (rc != LBP_OK)
+        fprintf(stderr, "init: %s\n", err);
+    CHECK(rc == LBP_OK);
+    for (int i = 0; i < SIDE_N; i++) {
+        side_init(i);
+        g_side[i].ctx = ctx;
+    }
+    /* Only source NAT addresses and tagged ones from here: the requested address goes. */
+    {
+        json_object *ips = state("publicips");
+        for (size_t k = 0; ips && k < json_object_array_length(ips); k++) {
+            json_object *ip = json_object_array_get_idx(ips, k);
+            if (strcmp(jstr(ip, "issourcenat"), "true") != 0)
+                release_by_hand(jstr(ip, "id"));
+        }
+        CHECK(WAIT_FOR(WAIT_MS, count_kind("publicips") == 2));
+    }
+
+    /*
+     * A lost reply with the server's clock an hour behind this host's: the
+     * address is found by the server's time (a reading of this host's clock
+     * would miss it and send again, leaking one). One address, tagged.
+     */
+    clock_offset(-3600);
+    fake_cs_post(&g_cs, "/_fake/counters/reset", "{}");
+    faults("drop", 1);
+    side_start(0);
+    CHECK(side_join(0) == LBP_OK);
+    CHECK(counter("dropped") == 1);
+    CHECK(fake_cs_count(&g_cs, "associateIpAddress") == 1);
+    CHECK(side_ips(0, id[0], sizeof(id[0])) == 1);
+    CHECK(untagged_ips() == 0);
+    clock_offset(0); /* forward: what was allocated looks older, never newer */
+
+    /* Two acquisitions side by side: both calls are in flight at once. */
+    fake_cs_post(&g_cs, "/_fake/counters/reset", "{}");
+    faults("hold", 2);
+    side_start(1);
+    side_start(2);
+    CHECK(WAIT_FOR(HELD_MS, counter("held") == 2));
+    CHECK(fake_cs_post(&g_cs, "/_fake/release", "{}") == 0);
+    CHECK(side_join(1) == LBP_OK && side_join(2) == LBP_OK);
+    CHECK(side_ips(1, id[1], sizeof(id[1])) == 1 && side_ips(2, id[2], sizeof(id[2])) == 1);
+    CHECK(strcmp(id[1], id[2]) != 0);
+    CHECK(fake_cs_count(&g_cs, "associateIpAddress") == 2);
+    CHECK(untagged_ips() == 0);
+
+    /* Two replies lost together: each lookup claims a different address, none is sent again. */
+    fake_cs_post(&g_cs, "/_fake/counters/reset", "{}");
+    faults("hold", 2);
+    side_start(3);
+    side_start(4);
+    CHECK(WAIT_FOR(HELD_MS, counter("held") == 2));
+    CHECK(fake_cs_post(&g_cs, "/_fake/release", "{\"drop\":true}") == 0);
+    CHECK(side_join(3) == LBP_OK && side_join(4) == LBP_OK);
+    CHECK(counter("dropped") == 2);
+    CHECK(side_ips(3, id[3], sizeof(id[3])) == 1 && side_ips(4, id[4], sizeof(id[4])) == 1);
+    CHECK(strcmp(id[3], id[4]) != 0);
+    CHECK(fake_cs_count(&g_cs, "associateIpAddress") == 2);
+    CHECK(untagged_ips() == 0);
+
+    /*
+     * The later call loses its reply while the earlier one's answer is still
+     * held: its lookup sees both new addresses, waits for that answer, and
+     * takes the other (the first listed is the earlier call's).
+     */
+    fake_cs_post(&g_cs, "/_fake/counters/reset", "{}");
+    faults("hold", 2);
+    side_start(5);
+    side_start(6);
+    CHECK(WAIT_FOR(HELD_MS, counter("held") == 2));
+    CHECK(fake_cs_post(&g_cs, "/_fake/release", "{\"count\":1,\"newest\":true,\"drop\":true}") ==
+          0);
+    CHECK(WAIT_FOR(WAIT_MS, lookups_waited(ctx) == 1));
+    CHECK(fake_cs_post(&g_cs, "/_fake/release", "{}") == 0);
+    CHECK(side_join(5) == LBP_OK && side_join(6) == LBP_OK);
+    CHECK(side_ips(5, id[5], sizeof(id[5])) == 1 && side_ips(6, id[6], sizeof(id[6])) == 1);
+    CHECK(strcmp(id[5], id[6]) != 0);
+    CHECK(fake_cs_count(&g_cs, "associateIpAddress") == 2);
+    CHECK(untagged_ips() == 0);
+
+    /*
+     * An untagged address allocated by hand, then the server's clock moves
+     * on (a few minutes, as if the address were that old): a lost reply
+     * takes its own address, never that one, although it is newer than the
+     * call by this host's clock.
+     */
+    clock_offset(300);
+    hand_allocated(by_hand, sizeof(by_hand));
+    clock_offset(550);
+    fake_cs_post(&g_cs, "/_fake/counters/reset", "{}");
+    faults("drop", 1);
+    side_start(7);
+    CHECK(side_join(7) == LBP_OK);
+    CHECK(counter("dropped") == 1);
+    CHECK(fake_cs_count(&g_cs, "associateIpAddress") == 1);
+    CHECK(side_ips(7, id[7], sizeof(id[7])) == 1);
+    CHECK(strcmp(id[7], by_hand) != 0);
+    CHECK(untagged_ips() == 1); /* the one allocated by hand, still untagged */
+    release_by_hand(by_hand);
+    clock_offset(0);
+
+    for (int i = 0; i < SIDE_N; i++) {
+        struct lbp_call call;
+        CHECK(ctl_provider_settle(&lbp_provider_cloudstack, ctx, g_side[i].sp, true, &call) ==
+              LBP_OK);
+    }
+    CHECK(WAIT_FOR(WAIT_MS, count_kind("publicips") == 2));
+    lbp_provider_cloudstack.cleanup(ctx);
+    lbp_http_thread_cleanup();
+}
+
 int main(void)
 {
     const char *fake_args[24] = {"--job-polls", "1", "--job-ms", "2000"};
@@ -477,6 +761,7 @@ int main(void)
     }
 
     CHECK(ctl_env_stop(&env) == 0);
+    side_by_side();
     json_object_put(g_state);
     CHECK(fake_cs_stop(&g_cs) == 0);
     printf("ok\n");

@@ -21,8 +21,8 @@
  * byte-wise name order, '+' and '*'), every command, the async job
  * lifecycle with --job-polls, error codes and envelopes, paging, tag
  * filters, faults (throttle, 530, a dropped reply after the work, a late
- * reply), concurrent callers and, for every recorded response under
- * $LBP_SHARED_TESTDATA/recorded/cloudstack, the same command on the fake
+ * reply, a reply held until released), a server clock set ahead, concurrent callers and, for every
+ * recorded response under $LBP_SHARED_TESTDATA/recorded/cloudstack, the same command on the fake
  * answering with the same keys and JSON types.
  */
 #include <setjmp.h>
@@ -1182,6 +1182,94 @@ static void dropped_and_late_replies(void **state)
     assert_int_equal(stop(), 0);
 }
 
+static void *associate_held(void *ud)
+{
+    struct json_object *o = NULL;
+    long st = call(&o, "associateIpAddress", "networkid", FAKE_CS_NETWORK_ID);
+    (void)ud;
+    json_object_put(o);
+    return (void *)st;
+}
+
+static int held_now(void)
+{
+    struct json_object *c = fake_cs_json(&g_f, "/_fake/counters");
+    int n = c ? gi(c, "held") : -1;
+    json_object_put(c);
+    return n;
+}
+
+/* The count of held replies reaches n within 20 s. */
+static bool held_soon(int n)
+{
+    for (int i = 0; i < 2000; i++) {
+        if (held_now() == n)
+            return true;
+        usleep(10000);
+    }
+    return false;
+}
+
+/* Holding replies until released (answered or lost), and a server clock set off from the real. */
+static void held_replies_and_server_clock(void **state)
+{
+    pthread_t t;
+    void *st;
+    struct json_object *a, *o;
+    const char *at;
+    struct tm tm;
+    int64_t when;
+    time_t now;
+    size_t before;
+    (void)state;
+    assert_int_equal(start(NULL), 0);
+    before = state_len("publicips");
+
+    /* Held: the work is done and shows, the caller waits until the reply is let go. */
+    assert_int_equal(fake_cs_post(&g_f, "/_fake/faults",
+                                  "{\"faults\":[{\"kind\":\"hold\",\"command\":"
+                                  "\"associateIpAddress\",\"count\":2}]}"),
+                     0);
+    assert_int_equal(pthread_create(&t, NULL, associate_held, NULL), 0);
+    assert_true(held_soon(1));
+    assert_int_equal(state_len("publicips"), before + 1);
+    assert_int_equal(fake_cs_post(&g_f, "/_fake/release", "{}"), 0);
+    pthread_join(t, &st);
+    assert_int_equal((long)st, 200);
+    assert_int_equal(held_now(), 0);
+    /* Released as lost: the caller gets no reply, the address is there and Allocated. */
+    assert_int_equal(pthread_create(&t, NULL, associate_held, NULL), 0);
+    assert_true(held_soon(1));
+    assert_int_equal(fake_cs_post(&g_f, "/_fake/release", "{\"drop\":true}"), 0);
+    pthread_join(t, &st);
+    assert_int_equal((long)st, -1);
+    a = state_array("publicips");
+    assert_int_equal(json_object_array_length(a), before + 2);
+    assert_string_equal(gs(json_object_array_get_idx(a, before + 1), "state"), "Allocated");
+    json_object_put(a);
+    o = fake_cs_json(&g_f, "/_fake/counters");
+    assert_int_equal(gi(o, "dropped"), 1);
+    json_object_put(o);
+    assert_int_not_equal(fake_cs_post(&g_f, "/_fake/release", "{\"count\":0}"), 0);
+
+    /* The server's clock an hour ahead: "allocated" (the server's format) follows it. */
+    assert_int_equal(fake_cs_post(&g_f, "/_fake/config", "{\"clock_offset_s\":3600}"), 0);
+    assert_int_not_equal(fake_cs_post(&g_f, "/_fake/config", "{\"clock_offset_s\":90000}"), 0);
+    json_object_put(run_ok(NULL, "associateIpAddress", "networkid", FAKE_CS_NETWORK_ID, NULL));
+    now = time(NULL);
+    a = state_array("publicips");
+    at = gs(json_object_array_get_idx(a, before + 2), "allocated");
+    assert_int_equal(strlen(at), 24);
+    assert_string_equal(at + 19, "+0000");
+    memset(&tm, 0, sizeof(tm));
+    assert_non_null(strptime(at, "%Y-%m-%dT%H:%M:%S", &tm));
+    when = (int64_t)timegm(&tm);
+    /* An hour ahead, give or take the seconds this test took. */
+    assert_true(when >= (int64_t)now + 3600 - 60 && when <= (int64_t)now + 3600 + 1);
+    json_object_put(a);
+    assert_int_equal(stop(), 0);
+}
+
 /* ---- recorded shapes ---- */
 
 /* "publicipid", "id", "jobid": keys whose values are ids (path: "file.a.b[0].key"). */
@@ -1475,6 +1563,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(concurrent_callers_get_distinct_addresses, fresh, cleanup),
         cmocka_unit_test_setup_teardown(public_range_sets_the_pool, fresh, cleanup),
         cmocka_unit_test_setup_teardown(control_endpoint, fresh, cleanup),
+        cmocka_unit_test_setup_teardown(held_replies_and_server_clock, fresh, cleanup),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -270,6 +270,40 @@ static void test_recorded_fields(void **state)
     json_object_put(o);
 }
 
+/* The times a lost associate reply is judged by: "allocated" as the server writes it, and Date. */
+static void test_times(void **state)
+{
+    struct json_object *o = recorded("queryAsyncJobResult_17346.json"), *ip;
+    int64_t t = 0;
+    char b[64];
+    (void)state;
+    json_object_object_get_ex(json_object_object_get(lbp_cs_unwrap(o), "jobresult"), "ipaddress",
+                              &ip);
+    assert_int_equal(lbp_cs_parse_time(cs_str(ip, "allocated", b, sizeof(b)), &t), LBP_OK);
+    assert_int_equal(t, 1308894775); /* 2011-06-24T05:52:55Z */
+    json_object_put(o);
+    assert_int_equal(lbp_cs_parse_time("2026-12-06T04:30:00+0000", &t), LBP_OK);
+    assert_int_equal(t, 1796531400);
+    /* A management server in another zone writes its own offset. */
+    assert_int_equal(lbp_cs_parse_time("2026-12-06T06:30:00+0200", &t), LBP_OK);
+    assert_int_equal(t, 1796531400);
+    assert_int_equal(lbp_cs_parse_time("2026-12-06T00:30:00-04:00", &t), LBP_OK);
+    assert_int_equal(t, 1796531400);
+    assert_int_equal(lbp_cs_parse_time("2026-12-06T04:30:00.250+0000", &t), LBP_OK);
+    assert_int_equal(t, 1796531400);
+    assert_int_equal(lbp_cs_parse_time("2026-12-06T04:30:00Z", &t), LBP_OK);
+    assert_int_equal(t, 1796531400);
+    assert_int_equal(lbp_cs_parse_time("2026-12-06T04:30:00", &t), LBP_PARSE);
+    assert_int_equal(lbp_cs_parse_time("2026-12-06T04:30:00+00", &t), LBP_PARSE);
+    assert_int_equal(lbp_cs_parse_time("", &t), LBP_PARSE);
+    assert_int_equal(lbp_cs_parse_time(NULL, &t), LBP_PARSE);
+    assert_int_equal(lbp_cs_parse_http_date("Sun, 06 Dec 2026 04:30:00 GMT", &t), LBP_OK);
+    assert_int_equal(t, 1796531400);
+    assert_int_equal(lbp_cs_parse_http_date("Sun, 06 Dec 2026 04:30:00 GMT junk", &t), LBP_PARSE);
+    assert_int_equal(lbp_cs_parse_http_date("2026-12-06T04:30:00Z", &t), LBP_PARSE);
+    assert_int_equal(lbp_cs_parse_http_date(NULL, &t), LBP_PARSE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -277,7 +311,7 @@ int main(void)
         cmocka_unit_test(test_java_encoding),    cmocka_unit_test(test_signatureversion3),
         cmocka_unit_test(test_error_mapper),     cmocka_unit_test(test_job_outcomes),
         cmocka_unit_test(test_recorded),         cmocka_unit_test(test_recorded_fields),
-        cmocka_unit_test(test_tags_not_strings),
+        cmocka_unit_test(test_tags_not_strings), cmocka_unit_test(test_times),
     };
     DIR *d = opendir(data_dir());
     if (!d) {

@@ -14,7 +14,9 @@
 #include <json-c/json.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uthash.h>
 
 #include "common/buf.h"
@@ -83,6 +85,10 @@ struct cs_config {
     int job_ms;           /* a job nobody polls completes this long after it started (0: never) */
 };
 
+/* The server's clock minus the real one, in seconds (POST /_fake/config clock_offset_s): a
+   management server whose clock is off, or one that jumped. Read without fake_mu. */
+extern atomic_int fake_clock_offset_s;
+
 extern pthread_mutex_t fake_mu;
 extern struct cs_config fake_cfg;
 extern char fake_account[64], fake_domain[64], fake_domainid[CS_ID_LEN];
@@ -122,6 +128,7 @@ int cs_tag_del(const char *rid, const char *key, const char *value); /* value NU
 struct json_object *cs_tags_of(const char *rid);                     /* array (caller puts) */
 struct json_object *cs_tags_list(const char *rtype, const char *rid, const char *key,
                                  const char *value);
+int64_t cs_now_s(void);        /* the server's clock: the real one plus the offset */
 void cs_now_str(char out[32]); /* "2026-12-04T18:00:00+0000", the server's format */
 /* Everything, for GET /_fake/state (caller puts). */
 struct json_object *cs_state_dump(void);

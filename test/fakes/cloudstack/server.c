@@ -50,8 +50,8 @@ static char g_secret_key[256] = "fake-cloudstack-secret-key";
 static bool g_verbose;
 static unsigned g_rand = 1;
 
-enum fault_kind { F_THROTTLE, F_ERROR, F_DROP, F_LATE, F_JOBFAIL };
-static const char *const fault_names[] = {"throttle", "error", "drop", "late", "jobfail"};
+enum fault_kind { F_THROTTLE, F_ERROR, F_DROP, F_LATE, F_JOBFAIL, F_HOLD };
+static const char *const fault_names[] = {"throttle", "error", "drop", "late", "jobfail", "hold"};
 
 struct fault {
     enum fault_kind kind;
@@ -63,6 +63,24 @@ static size_t g_n_faults;
 
 static struct json_object *g_counters;
 static long g_calls, g_auth_failures, g_throttled, g_errors, g_dropped;
+
+/*
+ * Replies held by the "hold" fault until POST /_fake/release: the work is
+ * done, the caller waits. A test sees how many calls are held at once
+ * (counters "held"), which is how it proves calls run side by side, and
+ * then lets each one answer or lose its reply. A held reply answers on its
+ * own after HOLD_MAX_MS, and at once when the fake stops.
+ */
+#define HOLD_MAX_MS 60000
+struct held {
+    uint64_t seq;
+    bool released, drop;
+    struct held *next;
+};
+static struct held *g_held;
+static uint64_t g_held_seq;
+static pthread_cond_t g_held_cv;
+static bool g_stopping;
 
 /* ---- helpers shared with cmds.c ---- */
 
@@ -237,6 +255,13 @@ static enum MHD_Result send_raw(struct MHD_Connection *c, int status, const char
     struct MHD_Response *r =
         MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
     enum MHD_Result ret;
+    char date[64];
+    time_t now = (time_t)cs_now_s();
+    struct tm tm;
+    /* The server's own clock (clock_offset_s included), as clients read it from Date. */
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    MHD_add_response_header(r, "Date", date);
     MHD_add_response_header(r, "Content-Type", type);
     ret = MHD_queue_response(c, (unsigned)status, r);
     MHD_destroy_response(r);
@@ -353,6 +378,10 @@ static struct json_object *counters_json(void)
     json_object_object_add(o, "throttled", json_object_new_int64(g_throttled));
     json_object_object_add(o, "errors", json_object_new_int64(g_errors));
     json_object_object_add(o, "dropped", json_object_new_int64(g_dropped));
+    size_t held = 0;
+    for (struct held *h = g_held; h; h = h->next)
+        held += !h->released;
+    json_object_object_add(o, "held", json_object_new_int64((int64_t)held));
     return o;
 }
 
@@ -370,6 +399,7 @@ static int config_apply(struct json_object *in, char *err, size_t errlen)
         {"page_size_max", 1, 100000, &fake_cfg.page_size_max},
         {"latency_ms", 0, 60000, &fake_cfg.latency_ms},
         {"job_ms", 0, 3600000, &fake_cfg.job_ms},
+        {"clock_offset_s", -86400, 86400, NULL},
     };
     /* Validate everything before changing anything. */
     for (size_t i = 0; i < LBP_ARRAY_LEN(ints); i++)
@@ -391,8 +421,12 @@ static int config_apply(struct json_object *in, char *err, size_t errlen)
             return -1;
         }
     for (size_t i = 0; i < LBP_ARRAY_LEN(ints); i++)
-        if ((v = json_object_object_get(in, ints[i].name)))
-            *ints[i].dst = json_object_get_int(v);
+        if ((v = json_object_object_get(in, ints[i].name))) {
+            if (ints[i].dst)
+                *ints[i].dst = json_object_get_int(v);
+            else
+                atomic_store(&fake_clock_offset_s, json_object_get_int(v));
+        }
     if ((v = json_object_object_get(in, "error_rate")))
         fake_cfg.error_rate = json_object_get_double(v);
     if ((v = json_object_object_get(in, "throttle_rate")))
@@ -412,6 +446,8 @@ static struct json_object *config_json(void)
     json_object_object_add(o, "error_rate", json_object_new_double(fake_cfg.error_rate));
     json_object_object_add(o, "throttle_rate", json_object_new_double(fake_cfg.throttle_rate));
     json_object_object_add(o, "drop_rate", json_object_new_double(fake_cfg.drop_rate));
+    json_object_object_add(o, "clock_offset_s",
+                           json_object_new_int(atomic_load(&fake_clock_offset_s)));
     return o;
 }
 
@@ -473,12 +509,46 @@ static int post_faults(struct json_object *in, char *err, size_t errlen)
                                json_object_get_int(json_object_object_get(f, "code")),
                                json_object_get_int(json_object_object_get(f, "delay_ms"))) != 0) {
             lbp_seterr(err, errlen,
-                       "fault %zu: kind throttle|error|drop|late|jobfail, a known command or "
+                       "fault %zu: kind throttle|error|drop|late|jobfail|hold, a known command or "
                        "none, count 1..1000000, code 400..599, delay_ms 0..60000",
                        i);
             return -1;
         }
     }
+    return 0;
+}
+
+/* Lets held replies go, oldest first (or newest), answering or lost (drop). */
+static int post_release(struct json_object *in, char *err, size_t errlen, struct json_object **out)
+{
+    struct json_object *v;
+    int n = 1000000, done = 0;
+    bool drop = false, newest = false;
+    if ((v = json_object_object_get(in, "count"))) {
+        if (!json_object_is_type(v, json_type_int) || json_object_get_int(v) < 1) {
+            lbp_seterr(err, errlen, "count must be an integer >= 1");
+            return -1;
+        }
+        n = json_object_get_int(v);
+    }
+    if ((v = json_object_object_get(in, "drop")))
+        drop = json_object_get_boolean(v);
+    if ((v = json_object_object_get(in, "newest")))
+        newest = json_object_get_boolean(v);
+    while (done < n) {
+        struct held *pick = NULL;
+        for (struct held *h = g_held; h; h = h->next)
+            if (!h->released && (!pick || (newest ? h->seq > pick->seq : h->seq < pick->seq)))
+                pick = h;
+        if (!pick)
+            break;
+        pick->released = true;
+        pick->drop = drop;
+        done++;
+    }
+    pthread_cond_broadcast(&g_held_cv);
+    *out = json_object_new_object();
+    json_object_object_add(*out, "released", json_object_new_int(done));
     return 0;
 }
 
@@ -531,6 +601,9 @@ static enum MHD_Result control(struct MHD_Connection *c, const char *method, con
             out = config_json();
     } else if (get && strcmp(url, "/_fake/config") == 0) {
         out = config_json();
+    } else if (post && strcmp(url, "/_fake/release") == 0) {
+        if (post_release(in, err, sizeof(err), &out) != 0)
+            status = 400;
     } else {
         status = 404;
         snprintf(err, sizeof(err), "no control endpoint %s %s", method, url);
@@ -580,7 +653,7 @@ static enum MHD_Result api(struct MHD_Connection *c, const char *method, struct 
     const char *qs = strchr(cn->uri, '?'), *ctype, *sig, *key, *sv, *exp, *resp;
     char respname[96], want[64];
     enum MHD_Result ret;
-    bool throttled, failed, drop = false, late = false;
+    bool throttled, failed, drop = false, late = false, hold = false;
     int latency, late_ms = 0;
     int64_t t;
 
@@ -612,7 +685,7 @@ static enum MHD_Result api(struct MHD_Connection *c, const char *method, struct 
         ret = auth_fail(c, respname);
         goto out;
     }
-    if (sv && strcmp(sv, "3") == 0 && (!exp || parse_expires(exp, &t) != 0 || t < lbp_wall_s())) {
+    if (sv && strcmp(sv, "3") == 0 && (!exp || parse_expires(exp, &t) != 0 || t < cs_now_s())) {
         ret = auth_fail(c, respname);
         goto out;
     }
@@ -679,6 +752,28 @@ static enum MHD_Result api(struct MHD_Connection *c, const char *method, struct 
         } else if (take_fault(F_LATE, q.command, &f)) {
             late = true;
             late_ms = f.delay_ms;
+        } else if (take_fault(F_HOLD, q.command, NULL)) {
+            hold = true;
+        }
+    }
+    if (hold) {
+        struct held h = {.seq = ++g_held_seq, .next = g_held};
+        struct timespec until;
+        lbp_deadline_ts(HOLD_MAX_MS, &until);
+        g_held = &h;
+        while (!h.released && !g_stopping &&
+               pthread_cond_timedwait(&g_held_cv, &fake_mu, &until) == 0)
+            ;
+        for (struct held **pp = &g_held; *pp; pp = &(*pp)->next)
+            if (*pp == &h) {
+                *pp = h.next;
+                break;
+            }
+        if (h.drop) {
+            if (r.jobid[0])
+                cs_job_finish(r.jobid);
+            drop = true;
+            g_dropped++;
         }
     }
     pthread_mutex_unlock(&fake_mu);
@@ -781,7 +876,7 @@ static void usage(FILE *f)
            "  --error-rate P        share 0..1 of calls answered 530 before any work\n"
            "  --throttle-rate P     share 0..1 of calls answered 429\n"
            "  --fault KIND[:COMMAND[:COUNT]]\n"
-           "                        queue a fault: throttle, error, drop, late, jobfail\n"
+           "                        queue a fault: throttle, error, drop, late, jobfail, hold\n"
            "  --public-range CIDR   addresses associateIpAddress hands out, from the 10th\n"
            "                        to the 6th from last (default 203.0.113.0/24)\n"
            "  --vm NAME[:UUID[:NETWORKID]]\n"
@@ -954,6 +1049,7 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    lbp_cond_init_monotonic(&g_held_cv);
     d = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
         NULL, NULL, handler, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
@@ -972,6 +1068,10 @@ int main(int argc, char **argv)
     printf("listening on http://%s:%u\n", bind_addr, info ? info->port : 0);
     fflush(stdout);
     sigwait(&set, &sig);
+    pthread_mutex_lock(&fake_mu);
+    g_stopping = true;
+    pthread_cond_broadcast(&g_held_cv);
+    pthread_mutex_unlock(&fake_mu);
     MHD_stop_daemon(d);
     rc = 0;
     goto done;

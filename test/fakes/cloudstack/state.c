@@ -60,9 +60,16 @@ void cs_new_uuid(char out[CS_ID_LEN])
              b[14], b[15]);
 }
 
+atomic_int fake_clock_offset_s;
+
+int64_t cs_now_s(void)
+{
+    return (int64_t)time(NULL) + atomic_load(&fake_clock_offset_s);
+}
+
 void cs_now_str(char out[32])
 {
-    time_t t = time(NULL);
+    time_t t = (time_t)cs_now_s();
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(out, 32, "%Y-%m-%dT%H:%M:%S+0000", &tm);
