@@ -490,7 +490,7 @@ static void row(const char *what, struct fig j, struct fig pa, struct fig pm)
     char ij[32], ip[32];
     fmt_insn(ij, sizeof(ij), j.insn);
     fmt_insn(ip, sizeof(ip), pa.insn);
-    printf("| %-28s | %8.0f | %10.0f | %10.0f | %6.2f | %9s | %9s |\n", what, j.ns, pa.ns, pm.ns,
+    printf("| %-29s | %7.0f | %11.0f | %12.0f | %7.2f | %9s | %9s |\n", what, j.ns, pa.ns, pm.ns,
            pa.ns / j.ns, ij, ip);
 }
 
@@ -547,10 +547,10 @@ int main(int argc, char **argv)
     printf("(LIST page total: %zu B JSON, %zu B protobuf)\n\n", p.list_json_len, p.list_pb_len);
 
     printf("(2) client CPU per object into struct lbp_service, median of %d runs%s\n\n", runs,
-           insn_fd >= 0 ? "" : " (instruction counter not available here)");
-    printf("| payload                      | JSON ns | pb ns arena | pb ns malloc | pb/JSON | "
+           insn_fd >= 0 ? "" : " (no instruction counter here: see README.md for callgrind)");
+    printf("| payload                       | JSON ns | pb ns arena | pb ns malloc | pb/JSON | "
            "JSON insn |   pb insn |\n");
-    printf("|------------------------------|---------|-------------|--------------|---------|"
+    printf("|-------------------------------|---------|-------------|--------------|---------|"
            "-----------|-----------|\n");
     struct {
         const char *name;
