@@ -207,13 +207,16 @@ static void build_payloads(struct payloads *p, const char *path)
         lbp_wire_watch_frame("MODIFIED", p->obj_pb, p->obj_pb_len, &p->watch_pb, &p->watch_pb_len))
         die("cannot encode the test object as protobuf");
 
-    /* a LIST page: JSON items without kind/apiVersion, as a real server writes them */
+    /*
+     * a LIST page, the last of its list (no continue token): JSON items without
+     * kind/apiVersion and no empty "continue", as a real server writes them
+     */
     size_t cap = (size_t)p->n * (len + 64) + 256, at = 0;
     if (!(p->list_json = malloc(cap)) || !(list.items = calloc((size_t)p->n, sizeof(*list.items))))
         die("out of memory");
     at += (size_t)snprintf(p->list_json, cap,
                            "{\"kind\":\"ServiceList\",\"apiVersion\":\"v1\",\"metadata\":"
-                           "{\"resourceVersion\":\"%d\",\"continue\":\"\"},\"items\":[",
+                           "{\"resourceVersion\":\"%d\"},\"items\":[",
                            1000 + p->n);
     for (int i = 0; i < p->n; i++) {
         json_object *o = variant(json, i);
