@@ -140,18 +140,25 @@ void gce_method_name(const char *method, const char *path, char *out, size_t cap
 }
 
 /*
- * A change GCE refused for what it asked (a 4xx other than throttling,
- * quota, "already exists", "not ready" or a delete of nothing): the
- * prefetched objects it was decided from may be stale.
+ * A refusal that a stale copy of an object explains: the object (or one it
+ * names) is gone (404 on anything but a delete), or its fingerprint is old
+ * (412). Others — in use, invalid, quota, throttling — are answers about
+ * the request, not about what was read, and happen all the time (a shared
+ * health check's delete while pools still use it).
  */
-static bool refused(const char *method, const struct lbp_rest_error *e)
+static bool stale_refusal(const char *method, const struct lbp_rest_error *e)
 {
-    if (e->status < 400 || e->status > 499 || e->status == 429 || e->throttled || e->quota ||
-        e->retryable)
-        return false;
-    if (!strcmp(e->code, "alreadyExists") || !strcmp(e->code, "resourceNotReady"))
-        return false;
-    return !(e->status == 404 && !strcmp(method, "DELETE"));
+    return (e->status == 404 && strcmp(method, "DELETE") != 0) || e->status == 412;
+}
+
+/* The same for an Operation that ended in an error. */
+static bool stale_op(struct json_object *op)
+{
+    const char *code = NULL;
+    int64_t http = 0;
+    lbp_json_get_str(op, "error.errors[0].code", 80, &code, NULL, 0);
+    lbp_json_get_int(op, "httpErrorStatusCode", 0, 999, &http, NULL, 0);
+    return (code && !strcmp(code, "RESOURCE_NOT_FOUND")) || http == 404 || http == 412;
 }
 
 int gce_call(struct lbp_provider_ctx *ctx, const struct gce_conf *c, const char *method,
@@ -191,8 +198,8 @@ int gce_call(struct lbp_provider_ctx *ctx, const struct gce_conf *c, const char 
     if (!e)
         e = &own;
     rc = lbp_rest_call(&rest, &q, &resp, e, call);
-    if (mutating && rc && refused(method, e))
-        gce_prefetch_drop(ctx->prefetch, "a change was refused");
+    if (mutating && rc && stale_refusal(method, e))
+        gce_prefetch_drop(ctx->prefetch, "a change was refused for a stale object");
     r->json = resp.json;
     resp.json = NULL;
     lbp_rest_resp_free(&resp);
@@ -399,7 +406,8 @@ int gce_ops_poll(void *ud, const char *ref, unsigned *retry_after_s, char *err, 
         if (!status || strcmp(status, "DONE") != 0) {
             pending = true;
         } else if ((rc = gce_op_error(r.json, e, sizeof(e))) && !worst) {
-            gce_prefetch_drop(ctx->prefetch, "an Operation failed");
+            if (stale_op(r.json))
+                gce_prefetch_drop(ctx->prefetch, "an Operation failed on a stale object");
             worst = rc;
             snprintf(err, errlen, "operation %s: %s", colon + 1, e);
         }
@@ -434,8 +442,9 @@ int gce_mutate(struct lbp_provider_ctx *ctx, const struct gce_conf *c, struct gc
         rc = LBP_PENDING;
     else if (rc == LBP_NOT_FOUND && !strcmp(method, "DELETE"))
         rc = LBP_OK;
-    else if (rc == LBP_OK && (rc = gce_ops_add(s, r.json, what, call)) != LBP_OK)
-        gce_prefetch_drop(ctx->prefetch, "an Operation failed");
+    else if (rc == LBP_OK && (rc = gce_ops_add(s, r.json, what, call)) != LBP_OK &&
+             stale_op(r.json))
+        gce_prefetch_drop(ctx->prefetch, "an Operation failed on a stale object");
     else if (rc)
         lbp_v(2, "gce: %s %s: %s", method, path, call ? call->err : "");
     gce_resp_free(&r);
@@ -881,8 +890,8 @@ int gce_delete_if(struct lbp_provider_ctx *ctx, const struct gce_conf *c, struct
     snprintf(w, sizeof(w), "delete %s", what);
     rc = gce_call(ctx, c, "DELETE", path, NULL, w, &r, &e, call);
     if (rc == LBP_OK) {
-        if ((rc = gce_ops_add(s, r.json, w, call)) != LBP_OK)
-            gce_prefetch_drop(ctx->prefetch, "an Operation failed");
+        if ((rc = gce_ops_add(s, r.json, w, call)) != LBP_OK && stale_op(r.json))
+            gce_prefetch_drop(ctx->prefetch, "an Operation failed on a stale object");
     } else if (rc == LBP_NOT_FOUND)
         rc = LBP_OK;
     else if (busy(&e, w, call))

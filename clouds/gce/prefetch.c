@@ -24,10 +24,11 @@
  *   something reads the cloud again. A GET that began before a forget is
  *   not kept (it may show the object as it was).
  * - Absence proves nothing: an object not kept is read.
- * - A change GCE refuses for what it is (a 4xx that is not throttling,
- *   "already exists", "not ready" or a 404 on delete), or an Operation
- *   that ends in an error, may come from a stale object: everything kept
- *   is dropped.
+ * - A refusal that a stale copy explains (404 on anything but a delete,
+ *   412 for an old fingerprint, an Operation ending RESOURCE_NOT_FOUND)
+ *   drops everything kept. Other refusals (in use, invalid, quota) are
+ *   answers about the request and frequent: a shared health check's
+ *   delete is refused while pools still use it.
  * - What someone else changes by hand is seen at most READ_TTL_MS late.
  * The bulk read is taken once in a process's life (a leader that loses
  * its lease exits) while the other workers wait for it.

@@ -671,6 +671,12 @@ static void t_new_leader_reads_in_bulk(void **state)
     fake_gce_control(&e.f, "/_fake/counters/reset", "{}");
     ensure_all(&e, &s3, &st, &pend, NULL);
     assert_int_equal(mutations(&e), 0);
+    /* a delete the cloud refuses because another Service's pool uses the shared health check is
+       an answer about the request: what is kept stays */
+    remove_all(&e, &s3);
+    assert_true(fake_gce_calls(&e.f, "DELETE httpHealthChecks") >= 1);
+    assert_non_null(obj(&e, "global/httpHealthChecks", "k8s-test-cluster-node"));
+    assert_int_equal(prefetch_figure(&e, "drops"), 0);
 
     /* a member change whose Operation is still running when the process dies */
     prov_svc_nodes(&s, 1, 6, gce_pid);
