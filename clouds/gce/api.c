@@ -211,13 +211,10 @@ int gce_get(struct lbp_provider_ctx *ctx, const struct gce_conf *c, const char *
             const char *what, struct gce_resp *r, struct lbp_call *call)
 {
     struct lbp_call local = {0};
-    uint64_t ticket;
     int rc;
-    if (gce_prefetch_read(ctx->prefetch, path, r, &ticket))
+    if (gce_prefetch_read(ctx->prefetch, path, r))
         return LBP_OK;
     rc = gce_call(ctx, c, "GET", path, NULL, what, r, NULL, &local);
-    if (rc == LBP_OK)
-        gce_prefetch_store(ctx->prefetch, path, r->json, ticket);
     if (rc && rc != LBP_NOT_FOUND && call) {
         lbp_strlcpy(call->err, local.err, sizeof(call->err));
         call->retry_after_s = local.retry_after_s;

@@ -184,15 +184,8 @@ struct gce_prefetch *gce_prefetch_new(void);
 void gce_prefetch_free(struct gce_prefetch *p);
 /* The first call of the process lists the collections; later ones return (or wait for it). */
 void gce_prefetch_begin(struct lbp_provider_ctx *ctx);
-/*
- * true with r->json when the object at path is kept and still trusted;
- * else *ticket is what gce_prefetch_store wants with the GET's answer.
- */
-bool gce_prefetch_read(struct gce_prefetch *p, const char *path, struct gce_resp *r,
-                       uint64_t *ticket);
-/* Keeps a GET's answer, unless something was forgotten since its ticket. */
-void gce_prefetch_store(struct gce_prefetch *p, const char *path, struct json_object *obj,
-                        uint64_t ticket);
+/* true with r->json when the object at path was listed and is still trusted. */
+bool gce_prefetch_read(struct gce_prefetch *p, const char *path, struct gce_resp *r);
 /* A change sent to path (body: a POST's, naming the new object): its object is read again. */
 void gce_prefetch_forget(struct gce_prefetch *p, const char *path, struct json_object *body);
 /* A finished Operation: its target is read again. */

@@ -5,14 +5,15 @@
  * A leader's first pass ensures every live Service, and a converged
  * external LB costs five GETs (rule, pool, client firewall, health check,
  * probe firewall): 2,000 Services cost 10,000 calls before the first new
- * one is served, and every step of a change reads them all again. So:
- * - the first ensure, update or remove of the process lists the
- *   collections those reads go to (forwarding rules, target pools and
- *   backend services of the region, k8s-* firewalls and both kinds of
- *   health check), 500 objects a page, and keeps each object's JSON text
- *   by its path for BULK_TTL_MS;
- * - after that, every object a GET returns is kept for READ_TTL_MS.
- * gce_get answers from what is kept; anything else is read from the cloud.
+ * one is served. So the first ensure, update or remove of the process
+ * lists the collections those reads go to (forwarding rules, target pools
+ * and backend services of the region, k8s-* firewalls and both kinds of
+ * health check), 500 objects a page, and keeps each object's JSON text by
+ * its path for BULK_TTL_MS. gce_get answers from what is kept; anything
+ * else is read from the cloud. (Keeping every GET's answer as well, 20 s,
+ * made the ETP Local → Cluster health-check swap go back and forth in
+ * test_gce_provider about one run in five, for a reason not yet found;
+ * it was withdrawn.)
  *
  * What keeps it right:
  * - An object an Operation is still changing is left out of the bulk
@@ -21,15 +22,14 @@
  *   lists), then the collections.
  * - Every change this process sends forgets its object (gce_call), and so
  *   does the end of its Operation (gce_ops_poll): a step that changed
- *   something reads the cloud again. A GET that began before a forget is
- *   not kept (it may show the object as it was).
+ *   something reads the cloud again.
  * - Absence proves nothing: an object not kept is read.
  * - A refusal that a stale copy explains (404 on anything but a delete,
  *   412 for an old fingerprint, an Operation ending RESOURCE_NOT_FOUND)
  *   drops everything kept. Other refusals (in use, invalid, quota) are
  *   answers about the request and frequent: a shared health check's
  *   delete is refused while pools still use it.
- * - What someone else changes by hand is seen at most READ_TTL_MS late.
+ * - What someone else changes by hand is seen at most BULK_TTL_MS late.
  * The bulk read is taken once in a process's life (a leader that loses
  * its lease exits) while the other workers wait for it.
  */
@@ -47,7 +47,6 @@
 #include "common/util.h"
 
 #define BULK_TTL_MS 60000 /* the first pass over every Service */
-#define READ_TTL_MS 20000 /* a change's steps, a few seconds apart */
 #define PURGE_EVERY_MS 10000
 
 enum prefetch_state { PF_IDLE, PF_TAKING, PF_LIVE };
@@ -64,7 +63,6 @@ struct gce_prefetch {
     pthread_cond_t cv;
     enum prefetch_state state;
     uint64_t next_purge_ms;
-    uint64_t forgets; /* a GET begun before the last forget is not kept */
     struct pf_entry *map;
     unsigned long hits, misses, kept, left_out, drops;
     char last_drop[160];
@@ -109,7 +107,6 @@ static void drop_all(struct gce_prefetch *p, const char *why)
         lbp_v(1, "gce: %u kept objects dropped: %s", HASH_COUNT(p->map), why);
     lbp_strlcpy(p->last_drop, why, sizeof(p->last_drop));
     p->drops++;
-    p->forgets++;
     map_free(&p->map);
 }
 
@@ -289,13 +286,11 @@ static void purge(struct gce_prefetch *p, uint64_t now)
     }
 }
 
-bool gce_prefetch_read(struct gce_prefetch *p, const char *path, struct gce_resp *r,
-                       uint64_t *ticket)
+bool gce_prefetch_read(struct gce_prefetch *p, const char *path, struct gce_resp *r)
 {
     struct pf_entry *e = NULL;
     bool answered = false;
     uint64_t now = lbp_now_ms();
-    *ticket = UINT64_MAX;
     if (!p)
         return false;
     pthread_mutex_lock(&p->mu);
@@ -311,29 +306,10 @@ bool gce_prefetch_read(struct gce_prefetch *p, const char *path, struct gce_resp
             p->hits++;
         } else {
             p->misses++;
-            *ticket = p->forgets;
         }
     }
     pthread_mutex_unlock(&p->mu);
     return answered;
-}
-
-void gce_prefetch_store(struct gce_prefetch *p, const char *path, struct json_object *obj,
-                        uint64_t ticket)
-{
-    struct pf_entry *e = NULL;
-    const char *text;
-    if (!p || !obj || ticket == UINT64_MAX)
-        return;
-    text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
-    pthread_mutex_lock(&p->mu);
-    if (p->state == PF_LIVE && p->forgets == ticket) {
-        HASH_FIND_STR(p->map, path, e);
-        if (e)
-            entry_del(p, e);
-        put(&p->map, path, text, lbp_now_ms() + READ_TTL_MS);
-    }
-    pthread_mutex_unlock(&p->mu);
 }
 
 /*
@@ -368,7 +344,6 @@ void gce_prefetch_forget(struct gce_prefetch *p, const char *path, struct json_o
         return;
     changed_path(path, body, obj, sizeof(obj));
     pthread_mutex_lock(&p->mu);
-    p->forgets++;
     if (obj[0]) {
         HASH_FIND_STR(p->map, obj, e);
         if (e)
