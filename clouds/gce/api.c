@@ -161,6 +161,23 @@ static bool stale_op(struct json_object *op)
     return (code && !strcmp(code, "RESOURCE_NOT_FOUND")) || http == 404 || http == 412;
 }
 
+/* A failed Operation that a stale copy explains drops what is kept. */
+static void judge_op(struct lbp_provider_ctx *ctx, struct json_object *op)
+{
+    if (stale_op(op))
+        gce_prefetch_drop(ctx->prefetch, "an Operation failed on a stale object");
+}
+
+/* gce_ops_add for an answer to our own change, its failure judged as above. */
+static int ops_add(struct lbp_provider_ctx *ctx, struct gce_ops *s, struct json_object *op,
+                   const char *what, struct lbp_call *call)
+{
+    int rc = gce_ops_add(s, op, what, call);
+    if (rc)
+        judge_op(ctx, op);
+    return rc;
+}
+
 int gce_call(struct lbp_provider_ctx *ctx, const struct gce_conf *c, const char *method,
              const char *path, struct json_object *body, const char *what, struct gce_resp *r,
              struct lbp_rest_error *e, struct lbp_call *call)
@@ -403,8 +420,7 @@ int gce_ops_poll(void *ud, const char *ref, unsigned *retry_after_s, char *err, 
         if (!status || strcmp(status, "DONE") != 0) {
             pending = true;
         } else if ((rc = gce_op_error(r.json, e, sizeof(e))) && !worst) {
-            if (stale_op(r.json))
-                gce_prefetch_drop(ctx->prefetch, "an Operation failed on a stale object");
+            judge_op(ctx, r.json);
             worst = rc;
             snprintf(err, errlen, "operation %s: %s", colon + 1, e);
         }
@@ -439,10 +455,9 @@ int gce_mutate(struct lbp_provider_ctx *ctx, const struct gce_conf *c, struct gc
         rc = LBP_PENDING;
     else if (rc == LBP_NOT_FOUND && !strcmp(method, "DELETE"))
         rc = LBP_OK;
-    else if (rc == LBP_OK && (rc = gce_ops_add(s, r.json, what, call)) != LBP_OK &&
-             stale_op(r.json))
-        gce_prefetch_drop(ctx->prefetch, "an Operation failed on a stale object");
-    else if (rc)
+    else if (rc == LBP_OK)
+        rc = ops_add(ctx, s, r.json, what, call);
+    else
         lbp_v(2, "gce: %s %s: %s", method, path, call ? call->err : "");
     gce_resp_free(&r);
     return rc;
@@ -886,10 +901,9 @@ int gce_delete_if(struct lbp_provider_ctx *ctx, const struct gce_conf *c, struct
     gce_resp_free(&r);
     snprintf(w, sizeof(w), "delete %s", what);
     rc = gce_call(ctx, c, "DELETE", path, NULL, w, &r, &e, call);
-    if (rc == LBP_OK) {
-        if ((rc = gce_ops_add(s, r.json, w, call)) != LBP_OK && stale_op(r.json))
-            gce_prefetch_drop(ctx->prefetch, "an Operation failed on a stale object");
-    } else if (rc == LBP_NOT_FOUND)
+    if (rc == LBP_OK)
+        rc = ops_add(ctx, s, r.json, w, call);
+    else if (rc == LBP_NOT_FOUND)
         rc = LBP_OK;
     else if (busy(&e, w, call))
         rc = LBP_PENDING;
